@@ -1,0 +1,60 @@
+/*
+ * Per-machine kernel log: a bounded dmesg-style ring of lines with a level,
+ * plus the counter of fired invariant checks (the kernel's WARN_ON family).
+ * Invariants: lines are numbered by a per-machine sequence (deterministic, no
+ * wall clock), the ring keeps the newest ZD_LOG_RING lines, and the warning
+ * counter only grows.
+ */
+#ifndef ZONEDEV_LOG_H
+#define ZONEDEV_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+struct zd_machine;
+
+enum zd_loglevel {
+	ZD_LOG_EMERG, ZD_LOG_ALERT, ZD_LOG_CRIT, ZD_LOG_ERR,
+	ZD_LOG_WARNING, ZD_LOG_NOTICE, ZD_LOG_INFO, ZD_LOG_DEBUG,
+};
+
+struct zd_log_line {
+	unsigned long seq;
+	enum zd_loglevel level;
+	char text[240];
+};
+
+#define ZD_LOG_RING 4096
+
+__attribute__((format(printf, 3, 4)))
+void zd_printk(struct zd_machine *m, enum zd_loglevel level, const char *fmt, ...);
+void zd_vprintk(struct zd_machine *m, enum zd_loglevel level, const char *fmt, va_list ap);
+
+#define zd_pr_err(m, ...)   zd_printk(m, ZD_LOG_ERR, __VA_ARGS__)
+#define zd_pr_warn(m, ...)  zd_printk(m, ZD_LOG_WARNING, __VA_ARGS__)
+#define zd_pr_info(m, ...)  zd_printk(m, ZD_LOG_INFO, __VA_ARGS__)
+#define zd_pr_debug(m, ...) zd_printk(m, ZD_LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * A fired invariant check: counted, and logged as a "WARNING:" line naming
+ * the place. Evaluates to the condition so it can guard an early return.
+ */
+bool zd_warn_fire(struct zd_machine *m, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define ZD_WARN(m, cond, ...) \
+	((cond) ? zd_warn_fire(m, __FILE__, __LINE__, __VA_ARGS__) : false)
+#define ZD_WARN_ON(m, cond) ZD_WARN(m, cond, "%s", #cond)
+
+unsigned long zd_warn_count(const struct zd_machine *m);
+unsigned long zd_log_seq(const struct zd_machine *m);
+/* Copy out lines with seq > since (0 = all kept); returns how many were written. */
+size_t zd_log_read(struct zd_machine *m, unsigned long since, struct zd_log_line *out, size_t max);
+/* dmesg-shaped dump ("[    12] text") of every kept line with level <= max_level. */
+void zd_log_dump(struct zd_machine *m, FILE *f, enum zd_loglevel max_level);
+/* True if a kept line contains needle (tests use it to assert the "why"). */
+bool zd_log_contains(struct zd_machine *m, const char *needle);
+/* Echo each new line to f as it is logged (NULL to stop). */
+void zd_log_set_echo(struct zd_machine *m, FILE *f);
+
+#endif

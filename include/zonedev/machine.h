@@ -1,0 +1,126 @@
+/*
+ * A simulated machine: everything hangs off struct zd_machine (no globals),
+ * so tests and comparisons run machines side by side. Created from a
+ * description, torn down in reverse order leaving nothing in the host process.
+ * Invariants: arch is this machine's copy; vmemmap + pfn is the pfn's struct
+ * page for every pfn the coverage rule allows; max_pfn only grows and only
+ * through System RAM hot-add.
+ */
+#ifndef ZONEDEV_MACHINE_H
+#define ZONEDEV_MACHINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <zonedev/arch.h>
+#include <zonedev/ioport.h>
+#include <zonedev/log.h>
+#include <zonedev/mm_types.h>
+#include <zonedev/mmzone.h>
+
+struct zd_mem_range {
+	phys_addr_t start, size;
+	int node;
+	const char *name;   /* reserved ranges: the iomem name ("Reserved" if NULL) */
+};
+
+struct zd_machine_desc {
+	const char *arch;               /* profile name; "x86_64" if NULL */
+	unsigned phys_bits;             /* 0: the profile's */
+	uint64_t memory_block_size;     /* 0: the arch rule */
+	int nr_nodes;                   /* 0: 1 */
+	const struct zd_mem_range *ram; /* boot System RAM */
+	size_t nr_ram;
+	const struct zd_mem_range *reserved; /* other firmware ranges (top level) */
+	size_t nr_reserved;
+	const char *iomem_path;         /* import a /proc/iomem file instead */
+	FILE *log_echo;                 /* echo dmesg lines as they happen */
+};
+
+struct zd_phys_backing;
+struct zd_xarray;
+
+struct zd_rcu {
+	unsigned long gp;               /* grace-period phase: readers count in cnt[gp & 1] */
+	long cnt[2];
+	pthread_mutex_t sync_lock;
+};
+
+struct zd_machine {
+	struct zd_arch arch;
+
+	/* base: log */
+	pthread_mutex_t log_lock;
+	struct zd_log_line *log_ring;
+	unsigned long log_seq;
+	unsigned long warn_count;
+	FILE *log_echo;
+
+	/* kernel: the physical address space */
+	pthread_rwlock_t resource_lock;
+	struct zd_resource iomem_resource;
+
+	/* mm: sparse model */
+	struct zd_mem_section **mem_section;  /* NR_SECTION_ROOTS root pointers */
+	uint64_t highest_present_section_nr;
+	struct zd_mem_section_usage *boot_usage; /* one array for every boot section */
+	size_t usage_size;
+	struct zd_rcu rcu;
+
+	/* mm: the virtual memmap window */
+	struct zd_page *vmemmap;          /* vmemmap + pfn == pfn_to_page(pfn) */
+	void *vmemmap_window;
+	size_t vmemmap_window_size;
+	uint64_t vmemmap_start_pfn, vmemmap_end_pfn; /* coverage [start, end) */
+	long vmemmap_mapped_bytes;        /* atomic: populated bytes */
+
+	/* mm: hotplug */
+	pthread_rwlock_t mem_hotplug_lock;
+	pthread_mutex_t device_hotplug_lock;
+	uint64_t memory_block_size;
+	struct zd_xarray *memory_blocks;
+	uint64_t max_pfn, max_low_pfn;    /* atomic reads */
+	uint64_t memstart_pfn;            /* first boot RAM pfn */
+
+	/* physical memory contents */
+	pthread_mutex_t backing_lock;
+	struct zd_phys_backing *backings;
+
+	int nr_nodes;
+	struct zd_pglist_data *node_data[ZD_MAX_NUMNODES];
+
+	char errbuf[256];                 /* why the last create failed */
+};
+
+/* ERR_PTR on failure, with the reason in the log echo / stderr-free buffer. */
+struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc);
+/* Reason text of the last failed zd_machine_create() on this thread. */
+const char *zd_machine_create_error(void);
+void zd_machine_destroy(struct zd_machine *m);
+
+static inline struct zd_page *zd_pfn_to_page(const struct zd_machine *m, uint64_t pfn)
+{
+	return m->vmemmap + pfn;
+}
+static inline uint64_t zd_page_to_pfn(const struct zd_machine *m, const struct zd_page *p)
+{
+	return (uint64_t)(p - m->vmemmap);
+}
+static inline struct zd_zone *zd_page_zone(struct zd_machine *m, const struct zd_page *p)
+{
+	return &m->node_data[zd_page_to_nid(p)]->node_zones[zd_page_zonenum(p)];
+}
+static inline uint64_t zd_max_pfn(const struct zd_machine *m)
+{
+	return __atomic_load_n(&m->max_pfn, __ATOMIC_RELAXED);
+}
+
+/* Host memory of the physical contents of pfn (RAM); NULL without backing. */
+void *zd_page_address(struct zd_machine *m, const struct zd_page *page);
+void *zd_pfn_address(struct zd_machine *m, uint64_t pfn);
+
+/* Host memory the memmap really occupies now (resident bytes, measured
+ * with mincore over the populated vmemmap). */
+uint64_t zd_vmemmap_resident_bytes(struct zd_machine *m);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * struct zd_page: the 64-byte struct page, laid out like the kernel's
+ * (include/linux/mm_types.h): flags word with zone and node in its top bits,
+ * a five-word union, mapcount/page_type, refcount, memcg word.
+ * Invariants: sizeof == 64 (static_assert); a tail page's first union word
+ * has bit 0 set and points at its head; refcount and mapcount are only
+ * touched with atomics.
+ */
+#ifndef ZONEDEV_MM_TYPES_H
+#define ZONEDEV_MM_TYPES_H
+
+#include <assert.h>
+#include <stdint.h>
+
+struct zd_list_head {
+	struct zd_list_head *next, *prev;
+};
+
+struct zd_dev_pagemap;
+
+struct zd_page {
+	unsigned long flags;
+	union {
+		struct {                         /* page cache, anon, buddy */
+			struct zd_list_head lru;
+			void *mapping;
+			unsigned long index;
+			unsigned long private;   /* buddy: order */
+		};
+		struct {                         /* tail pages of a compound page */
+			unsigned long compound_head;
+		};
+		struct {                         /* ZONE_DEVICE (folio head word) */
+			struct zd_dev_pagemap *pgmap;
+			void *zone_device_data;
+		};
+	};
+	union {
+		int _mapcount;                   /* -1 when unmapped */
+		unsigned int page_type;          /* top byte: PGTY_* when typed */
+	};
+	int _refcount;
+	unsigned long memcg_data;
+};
+static_assert(sizeof(struct zd_page) == 64, "struct zd_page must be 64 bytes");
+
+/* Page flag bits (low part of flags), kernel names and order. */
+enum zd_pageflags {
+	ZD_PG_locked, ZD_PG_writeback, ZD_PG_referenced, ZD_PG_uptodate, ZD_PG_dirty,
+	ZD_PG_lru, ZD_PG_head, ZD_PG_waiters, ZD_PG_active, ZD_PG_workingset,
+	ZD_PG_owner_priv_1, ZD_PG_owner_2, ZD_PG_arch_1, ZD_PG_reserved, ZD_PG_private,
+	ZD_PG_private_2, ZD_PG_reclaim, ZD_PG_swapbacked, ZD_PG_unevictable,
+	ZD_PG_dropbehind, ZD_PG_mlocked, ZD_PG_hwpoison,
+	ZD_NR_PAGEFLAGS,
+};
+
+/* Zone and node live in the top bits of flags (page-flags-layout.h). */
+#define ZD_ZONES_WIDTH  3
+#define ZD_NODES_WIDTH  10
+#define ZD_ZONES_PGSHIFT (64 - ZD_ZONES_WIDTH)
+#define ZD_NODES_PGSHIFT (ZD_ZONES_PGSHIFT - ZD_NODES_WIDTH)
+#define ZD_MAX_NUMNODES (1 << ZD_NODES_WIDTH)
+
+/* page_type values (top byte) when _mapcount is repurposed. */
+#define ZD_PGTY_buddy   0xf0u
+#define ZD_PGTY_offline 0xf1u
+#define ZD_PAGE_TYPE_NONE 0xffffffffu    /* == _mapcount -1 */
+
+static inline int zd_page_zonenum(const struct zd_page *p)
+{
+	return (int)((p->flags >> ZD_ZONES_PGSHIFT) & ((1UL << ZD_ZONES_WIDTH) - 1));
+}
+static inline int zd_page_to_nid(const struct zd_page *p)
+{
+	return (int)((p->flags >> ZD_NODES_PGSHIFT) & ((1UL << ZD_NODES_WIDTH) - 1));
+}
+static inline void zd_set_page_links(struct zd_page *p, int zone, int nid)
+{
+	p->flags &= ~(((1UL << ZD_ZONES_WIDTH) - 1) << ZD_ZONES_PGSHIFT);
+	p->flags &= ~(((1UL << ZD_NODES_WIDTH) - 1) << ZD_NODES_PGSHIFT);
+	p->flags |= ((unsigned long)zone << ZD_ZONES_PGSHIFT) |
+		    ((unsigned long)nid << ZD_NODES_PGSHIFT);
+}
+static inline int zd_test_page_flag(const struct zd_page *p, enum zd_pageflags f)
+{
+	return (int)((__atomic_load_n(&p->flags, __ATOMIC_RELAXED) >> f) & 1);
+}
+static inline void __zd_set_page_flag(struct zd_page *p, enum zd_pageflags f)
+{
+	p->flags |= 1UL << f;
+}
+static inline void __zd_clear_page_flag(struct zd_page *p, enum zd_pageflags f)
+{
+	p->flags &= ~(1UL << f);
+}
+static inline int zd_page_ref_count(const struct zd_page *p)
+{
+	return __atomic_load_n(&p->_refcount, __ATOMIC_RELAXED);
+}
+static inline void zd_set_page_count(struct zd_page *p, int v)
+{
+	__atomic_store_n(&p->_refcount, v, __ATOMIC_RELAXED);
+}
+static inline int zd_page_mapcount(const struct zd_page *p)
+{
+	return __atomic_load_n(&p->_mapcount, __ATOMIC_RELAXED) + 1;
+}
+static inline int zd_page_is_buddy(const struct zd_page *p)
+{
+	return (__atomic_load_n(&p->page_type, __ATOMIC_RELAXED) >> 24) == ZD_PGTY_buddy;
+}
+static inline int zd_page_is_tail(const struct zd_page *p)
+{
+	return (int)(__atomic_load_n(&p->compound_head, __ATOMIC_RELAXED) & 1);
+}
+static inline struct zd_page *zd_compound_head(struct zd_page *p)
+{
+	unsigned long h = __atomic_load_n(&p->compound_head, __ATOMIC_RELAXED);
+	return (h & 1) ? (struct zd_page *)(h - 1) : p;
+}
+
+#endif

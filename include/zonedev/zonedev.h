@@ -1,0 +1,20 @@
+/*
+ * Umbrella header of libzonedev: include this to get the whole public API.
+ */
+#ifndef ZONEDEV_H
+#define ZONEDEV_H
+
+#include <zonedev/err.h>
+#include <zonedev/log.h>
+#include <zonedev/arch.h>
+#include <zonedev/ioport.h>
+#include <zonedev/mm_types.h>
+#include <zonedev/mmzone.h>
+#include <zonedev/machine.h>
+#include <zonedev/memory_hotplug.h>
+#include <zonedev/memory.h>
+#include <zonedev/gfp.h>
+
+#define ZONEDEV_VERSION "0.1.0"
+
+#endif
