@@ -118,4 +118,19 @@ struct zd_iomem_entry {
  * whose addresses are all zero (unprivileged view) give -EPERM. */
 int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, size_t errlen);
 
+/*
+ * A tree-owned node (tree_owned set, name copied) for [start, start+size-1],
+ * not yet linked; NULL on a bad range or no memory. Once a request or insert
+ * links it, the tree frees it when it leaves; zd_resource_free() drops one
+ * that never went in (it ignores linked and caller-owned nodes).
+ */
+struct zd_resource *zd_resource_alloc(const char *name, phys_addr_t start, phys_addr_t size,
+				      unsigned long flags, unsigned long desc);
+void zd_resource_free(struct zd_resource *r);
+
+/* internal to the machine layer */
+/* Machine teardown: free every tree-owned node and unlink the caller-owned
+ * ones, leaving the root childless. */
+void zd_resource_free_tree(struct zd_machine *m);
+
 #endif

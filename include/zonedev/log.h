@@ -42,8 +42,11 @@ void zd_vprintk(struct zd_machine *m, enum zd_loglevel level, const char *fmt, v
  */
 bool zd_warn_fire(struct zd_machine *m, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-#define ZD_WARN(m, cond, ...) \
-	((cond) ? zd_warn_fire(m, __FILE__, __LINE__, __VA_ARGS__) : false)
+#define ZD_WARN(m, cond, ...) ({ \
+	bool __zd_c = !!(cond); \
+	if (__zd_c) \
+		zd_warn_fire(m, __FILE__, __LINE__, __VA_ARGS__); \
+	__zd_c; })
 #define ZD_WARN_ON(m, cond) ZD_WARN(m, cond, "%s", #cond)
 
 unsigned long zd_warn_count(const struct zd_machine *m);

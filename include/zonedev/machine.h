@@ -63,7 +63,6 @@ struct zd_machine {
 	/* mm: sparse model */
 	struct zd_mem_section **mem_section;  /* NR_SECTION_ROOTS root pointers */
 	uint64_t highest_present_section_nr;
-	struct zd_mem_section_usage *boot_usage; /* one array for every boot section */
 	size_t usage_size;
 	struct zd_rcu rcu;
 

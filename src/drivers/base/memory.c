@@ -1,0 +1,391 @@
+/*
+ * Memory block devices (drivers/base/memory.c): memoryN for each
+ * memory_block_size piece of System RAM, their state machine and the zone
+ * choice on online. Blocks live in a sparse index keyed by block id, so a
+ * 52-bit machine pays only for blocks that exist.
+ * Invariants: blocks change under the hotplug write lock (creation and
+ * removal) or the device hotplug lock (state writes); state is restored
+ * when a transition fails.
+ */
+#include <zonedev/err.h>
+#include <zonedev/memory.h>
+#include <stdlib.h>
+#include <string.h>
+#include "base/xarray.h"
+#include "mm/internal.h"
+
+#define ULL(x) ((unsigned long long)(x))
+
+uint64_t zd_memory_block_size_bytes(const struct zd_machine *m)
+{
+	return m->memory_block_size;
+}
+
+uint64_t zd_phys_to_block_id(const struct zd_machine *m, phys_addr_t addr)
+{
+	return addr / m->memory_block_size;
+}
+
+int zd_memory_dev_init(struct zd_machine *m)
+{
+	m->memory_blocks = calloc(1, sizeof(*m->memory_blocks));
+	if (!m->memory_blocks)
+		return -ENOMEM;
+	zd_xa_init(m->memory_blocks, m->arch.phys_bits);
+	return 0;
+}
+
+static int for_each_block_locked(struct zd_machine *m, void *arg,
+				 int (*fn)(const struct zd_memory_block *mb, void *arg));
+
+static int free_block(const struct zd_memory_block *mb, void *arg)
+{
+	(void)arg;
+	free((void *)mb);
+	return 0;
+}
+
+void zd_memory_dev_fini(struct zd_machine *m)
+{
+	if (!m->memory_blocks)
+		return;
+	for_each_block_locked(m, NULL, free_block);
+	zd_xa_destroy(m->memory_blocks);
+	free(m->memory_blocks);
+	m->memory_blocks = NULL;
+}
+
+const char *zd_mem_state_name(enum zd_mem_state s)
+{
+	switch (s) {
+	case ZD_MEM_ONLINE: return "online";
+	case ZD_MEM_GOING_OFFLINE: return "going-offline";
+	case ZD_MEM_OFFLINE: return "offline";
+	}
+	return "unknown";
+}
+
+void zd_remove_memory_block_devices(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	for (uint64_t id = zd_phys_to_block_id(m, start);
+	     id < zd_phys_to_block_id(m, start + size); id++)
+		free(zd_xa_erase(m->memory_blocks, id));
+}
+
+int zd_create_memory_block_devices(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
+				   int nid, enum zd_mem_state state, enum zd_zone_type zone)
+{
+	uint64_t first = zd_phys_to_block_id(m, start), last = zd_phys_to_block_id(m, start + size);
+	uint64_t sections_per_block = m->memory_block_size >> m->arch.section_size_bits;
+
+	for (uint64_t id = first; id < last; id++) {
+		struct zd_memory_block *mb = calloc(1, sizeof(*mb));
+		int rc = mb ? 0 : -ENOMEM;
+
+		if (!rc && zd_xa_load(m->memory_blocks, id))
+			rc = -EEXIST;
+		if (!rc) {
+			mb->id = id;
+			mb->start_section_nr = id * sections_per_block;
+			mb->state = state;
+			mb->nid = nid;
+			mb->zone = zone;
+			rc = zd_xa_store(m->memory_blocks, id, mb);
+		}
+		if (rc) {
+			free(mb);
+			zd_remove_memory_block_devices(m, start, (id - first) * m->memory_block_size);
+			zd_pr_err(m, "memory: cannot create memory%llu: %s", ULL(id),
+				  zd_errno_name(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int zd_memory_blocks_all_offline(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	int rc = 0;
+
+	zd_get_online_mems(m);
+	for (uint64_t id = zd_phys_to_block_id(m, start);
+	     id < zd_phys_to_block_id(m, start + size); id++) {
+		struct zd_memory_block *mb = zd_xa_load(m->memory_blocks, id);
+		if (mb && mb->state != ZD_MEM_OFFLINE) {
+			zd_pr_err(m, "memory: memory%llu is still %s; offline it before removal",
+				  ULL(id), zd_mem_state_name(mb->state));
+			rc = -EBUSY;
+			break;
+		}
+	}
+	zd_put_online_mems(m);
+	return rc;
+}
+
+int zd_memory_block_get(struct zd_machine *m, uint64_t id, struct zd_memory_block *out)
+{
+	struct zd_memory_block *mb;
+	int rc = -ENODEV;
+
+	zd_get_online_mems(m);
+	mb = zd_xa_load(m->memory_blocks, id);
+	if (mb) {
+		*out = *mb;
+		rc = 0;
+	}
+	zd_put_online_mems(m);
+	return rc;
+}
+
+static uint64_t block_pfn(const struct zd_machine *m, const struct zd_memory_block *mb)
+{
+	return zd_section_nr_to_pfn(&m->arch, mb->start_section_nr);
+}
+
+static bool zone_intersects(const struct zd_zone *z, uint64_t pfn, uint64_t nr)
+{
+	return !zd_zone_is_empty(z) && pfn < zd_zone_end_pfn(z) && pfn + nr > z->zone_start_pfn;
+}
+
+/* default_kernel_zone_for_pfn(): the first kernel zone that spans it. */
+static enum zd_zone_type default_kernel_zone(struct zd_machine *m, int nid, uint64_t pfn,
+					     uint64_t nr)
+{
+	struct zd_pglist_data *pgdat = m->node_data[nid];
+
+	if (zone_intersects(&pgdat->node_zones[ZD_ZONE_DMA32], pfn, nr))
+		return ZD_ZONE_DMA32;
+	return ZD_ZONE_NORMAL;
+}
+
+/* zone_for_pfn_range(): online picks Movable only when the block already
+ * sits inside Movable and not inside a kernel zone. */
+static enum zd_zone_type zone_for_online(struct zd_machine *m, int nid, enum zd_online_type type,
+					 uint64_t pfn, uint64_t nr)
+{
+	struct zd_pglist_data *pgdat = m->node_data[nid];
+	enum zd_zone_type kz = default_kernel_zone(m, nid, pfn, nr);
+
+	if (type == ZD_MMOP_ONLINE_KERNEL)
+		return kz;
+	if (type == ZD_MMOP_ONLINE_MOVABLE)
+		return ZD_ZONE_MOVABLE;
+	if (zone_intersects(&pgdat->node_zones[ZD_ZONE_MOVABLE], pfn, nr) &&
+	    !zone_intersects(&pgdat->node_zones[kz], pfn, nr))
+		return ZD_ZONE_MOVABLE;
+	return kz;
+}
+
+static void valid_zones_locked(struct zd_machine *m, const struct zd_memory_block *mb, char *buf,
+			       size_t len)
+{
+	uint64_t pfn = block_pfn(m, mb), nr = m->memory_block_size >> m->arch.page_shift;
+	enum zd_zone_type def, kz;
+
+	if (mb->state == ZD_MEM_ONLINE) {
+		snprintf(buf, len, "%s", zd_zone_names[mb->zone]);
+		return;
+	}
+	def = zone_for_online(m, mb->nid, ZD_MMOP_ONLINE, pfn, nr);
+	kz = default_kernel_zone(m, mb->nid, pfn, nr);
+	/* The default first, then the other choice, as sysfs prints them. */
+	if (def == ZD_ZONE_MOVABLE)
+		snprintf(buf, len, "%s %s", zd_zone_names[ZD_ZONE_MOVABLE], zd_zone_names[kz]);
+	else
+		snprintf(buf, len, "%s %s", zd_zone_names[kz], zd_zone_names[ZD_ZONE_MOVABLE]);
+}
+
+int zd_memory_block_valid_zones(struct zd_machine *m, uint64_t id, char *buf, size_t len)
+{
+	struct zd_memory_block *mb;
+	int rc = -ENODEV;
+
+	zd_get_online_mems(m);
+	mb = zd_xa_load(m->memory_blocks, id);
+	if (mb) {
+		valid_zones_locked(m, mb, buf, len);
+		rc = 0;
+	}
+	zd_put_online_mems(m);
+	return rc;
+}
+
+static int block_online(struct zd_machine *m, struct zd_memory_block *mb, enum zd_online_type type)
+{
+	uint64_t pfn = block_pfn(m, mb), nr = m->memory_block_size >> m->arch.page_shift;
+	enum zd_zone_type zt = zone_for_online(m, mb->nid, type, pfn, nr);
+	struct zd_zone *zone = &m->node_data[mb->nid]->node_zones[zt];
+	int rc;
+
+	/* A kernel zone below the DMA32 limit must not extend above it. */
+	if (zt == ZD_ZONE_DMA32 && zd_pfn_phys(&m->arch, pfn + nr) > m->arch.dma32_limit)
+		zone = &m->node_data[mb->nid]->node_zones[zt = ZD_ZONE_NORMAL];
+	rc = zd_online_pages(m, pfn, nr, zone);
+	if (!rc) {
+		mb->state = ZD_MEM_ONLINE;
+		mb->zone = zt;
+	}
+	return rc;
+}
+
+static int block_offline(struct zd_machine *m, struct zd_memory_block *mb)
+{
+	int rc;
+
+	mb->state = ZD_MEM_GOING_OFFLINE;
+	rc = zd_offline_pages(m, block_pfn(m, mb), m->memory_block_size >> m->arch.page_shift);
+	mb->state = rc ? ZD_MEM_ONLINE : ZD_MEM_OFFLINE;
+	return rc;
+}
+
+static int parse_online_type(const char *s, enum zd_online_type *t)
+{
+	static const char *const names[] = { "offline", "online", "online_kernel", "online_movable" };
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i])) {
+			*t = (enum zd_online_type)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* memory_block_change_state() for one block; caller holds device_hotplug_lock. */
+static int block_change_state(struct zd_machine *m, uint64_t id, enum zd_online_type type)
+{
+	struct zd_memory_block *mb;
+	int rc;
+
+	zd_mem_hotplug_begin(m);
+	mb = zd_xa_load(m->memory_blocks, id);
+	if (!mb) {
+		zd_pr_err(m, "memory: memory%llu does not exist", ULL(id));
+		rc = -ENODEV;
+	} else if ((type == ZD_MMOP_OFFLINE) == (mb->state == ZD_MEM_OFFLINE)) {
+		zd_pr_err(m, "memory: memory%llu is already %s", ULL(id),
+			  zd_mem_state_name(mb->state));
+		rc = -EINVAL;
+	} else {
+		rc = type == ZD_MMOP_OFFLINE ? block_offline(m, mb) : block_online(m, mb, type);
+	}
+	zd_mem_hotplug_done(m);
+	return rc;
+}
+
+int zd_memory_block_store_state(struct zd_machine *m, uint64_t id, const char *state)
+{
+	enum zd_online_type type;
+	int rc = parse_online_type(state, &type);
+
+	if (rc) {
+		zd_pr_err(m, "memory: memory%llu: invalid state \"%s\"", ULL(id), state);
+		return rc;
+	}
+	pthread_mutex_lock(&m->device_hotplug_lock);
+	rc = block_change_state(m, id, type);
+	pthread_mutex_unlock(&m->device_hotplug_lock);
+	return rc;
+}
+
+static int check_block_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	if (!size || start % m->memory_block_size || size % m->memory_block_size) {
+		zd_pr_err(m, "memory: [mem %#llx-%#llx] is not memory-block aligned (block %#llx)",
+			  ULL(start), ULL(start + size - 1), ULL(m->memory_block_size));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Range transitions are all or nothing: a block that fails rolls back the
+ * blocks this call already changed.
+ */
+static int change_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
+			enum zd_online_type type)
+{
+	uint64_t first = zd_phys_to_block_id(m, start), last = zd_phys_to_block_id(m, start + size);
+	int rc = check_block_range(m, start, size);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&m->device_hotplug_lock);
+	for (uint64_t id = first; id < last && !rc; id++)
+		rc = block_change_state(m, id, type);
+	if (rc) {
+		uint64_t failed = first;
+		for (uint64_t id = first; id < last; id++) {
+			struct zd_memory_block mb;
+			if (zd_memory_block_get(m, id, &mb) == 0 &&
+			    (type == ZD_MMOP_OFFLINE ? mb.state == ZD_MEM_ONLINE
+						     : mb.state == ZD_MEM_OFFLINE)) {
+				failed = id;
+				break;
+			}
+		}
+		for (uint64_t id = first; id < failed; id++)
+			block_change_state(m, id, type == ZD_MMOP_OFFLINE ? ZD_MMOP_ONLINE
+									   : ZD_MMOP_OFFLINE);
+	}
+	pthread_mutex_unlock(&m->device_hotplug_lock);
+	return rc;
+}
+
+int zd_online_memory_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
+			   enum zd_online_type type)
+{
+	if (type == ZD_MMOP_OFFLINE)
+		return zd_offline_memory_range(m, start, size);
+	return change_range(m, start, size, type);
+}
+
+int zd_offline_memory_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	return change_range(m, start, size, ZD_MMOP_OFFLINE);
+}
+
+static int for_each_block_locked(struct zd_machine *m, void *arg,
+				 int (*fn)(const struct zd_memory_block *mb, void *arg))
+{
+	uint64_t id = 0;
+	struct zd_memory_block *mb;
+	int rc = 0;
+
+	while (!rc && (mb = zd_xa_find(m->memory_blocks, &id, UINT64_MAX))) {
+		id++;
+		rc = fn(mb, arg);
+	}
+	return rc;
+}
+
+int zd_for_each_memory_block(struct zd_machine *m, void *arg,
+			     int (*fn)(const struct zd_memory_block *mb, void *arg))
+{
+	int rc;
+
+	zd_get_online_mems(m);
+	rc = for_each_block_locked(m, arg, fn);
+	zd_put_online_mems(m);
+	return rc;
+}
+
+static int show_block(const struct zd_memory_block *mb, void *arg)
+{
+	void **a = arg;
+	struct zd_machine *m = a[0];
+	FILE *f = a[1];
+	char zones[64];
+
+	valid_zones_locked(m, mb, zones, sizeof(zones));
+	fprintf(f, "memory%-6llu %-13s phys_index=%08llx node=%d valid_zones=%s\n", ULL(mb->id),
+		zd_mem_state_name(mb->state), ULL(mb->start_section_nr), mb->nid, zones);
+	return 0;
+}
+
+void zd_memory_blocks_show(struct zd_machine *m, FILE *f)
+{
+	void *arg[2] = { m, f };
+
+	fprintf(f, "block_size_bytes %llx\n", ULL(m->memory_block_size));
+	zd_for_each_memory_block(m, arg, show_block);
+}

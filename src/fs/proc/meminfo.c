@@ -1,0 +1,51 @@
+/*
+ * /proc/meminfo (fs/proc/meminfo.c) for a machine: the fields this model
+ * can back with real counters. Values are in kB as the kernel prints them.
+ */
+#include <zonedev/err.h>
+#include <zonedev/gfp.h>
+#include <zonedev/machine.h>
+#include <string.h>
+
+struct field {
+	const char *name;
+	uint64_t kb;
+};
+
+static size_t collect(struct zd_machine *m, struct field *out)
+{
+	uint64_t kb_per_page = m->arch.page_size >> 10;
+	uint64_t total = zd_totalram_pages(m), free_pages = zd_global_free_pages(m);
+	size_t n = 0;
+
+	out[n++] = (struct field){ "MemTotal", total * kb_per_page };
+	out[n++] = (struct field){ "MemFree", free_pages * kb_per_page };
+	out[n++] = (struct field){ "MemAvailable", free_pages * kb_per_page };
+	out[n++] = (struct field){ "MemUsed", (total - free_pages) * kb_per_page };
+	out[n++] = (struct field){ "VmemmapMapped",
+				   (uint64_t)__atomic_load_n(&m->vmemmap_mapped_bytes,
+							     __ATOMIC_RELAXED) >> 10 };
+	return n;
+}
+
+int zd_meminfo_field(struct zd_machine *m, const char *name, uint64_t *kb)
+{
+	struct field f[8];
+	size_t n = collect(m, f);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(f[i].name, name)) {
+			*kb = f[i].kb;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void zd_meminfo_show(struct zd_machine *m, FILE *out)
+{
+	struct field f[8];
+	size_t n = collect(m, f);
+
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%-16s%8llu kB\n", f[i].name ? f[i].name : "", (unsigned long long)f[i].kb);
+}

@@ -1,0 +1,432 @@
+/*
+ * Machine boot and teardown: from a description (or an imported
+ * /proc/iomem) to a running machine with its address space, sparse model,
+ * vmemmap window, nodes, zones, boot RAM in the buddy and memory blocks.
+ * Teardown runs the same steps in reverse and leaves nothing mapped or
+ * allocated. Invariant: a failed create has undone every step it made.
+ */
+#include <zonedev/err.h>
+#include <zonedev/gfp.h>
+#include <zonedev/machine.h>
+#include <zonedev/memory.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mm/internal.h"
+
+#define ULL(x) ((unsigned long long)(x))
+#define SZ_64G (64ULL << 30)
+#define SZ_2G (2ULL << 30)
+
+static __thread char create_error[256];
+
+const char *zd_machine_create_error(void)
+{
+	return create_error;
+}
+
+static struct zd_machine *fail(struct zd_machine *m, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static struct zd_machine *fail(struct zd_machine *m, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(create_error, sizeof(create_error), fmt, ap);
+	va_end(ap);
+	if (m) {
+		zd_pr_err(m, "machine: %s", create_error);
+		zd_machine_destroy(m);
+	}
+	return ZD_ERR_PTR(err);
+}
+
+/* memory_block_size_bytes(): x86's rule from the boot memory end, else the arch minimum. */
+static uint64_t arch_block_size(const struct zd_arch *a, uint64_t boot_end)
+{
+	uint64_t bz = a->min_memory_block_size;
+
+	if (!a->x86_block_size_rule || boot_end < SZ_64G)
+		return bz;
+	/* A simulated machine counts as a guest: largest power of two up to
+	 * 2 GiB that divides the end of boot memory. */
+	for (uint64_t b = SZ_2G; b >= bz; b >>= 1)
+		if (!(boot_end & (b - 1)))
+			return b;
+	return bz;
+}
+
+static unsigned long desc_for_name(const char *name)
+{
+	static const struct { const char *name; unsigned long desc; } map[] = {
+		{ "Reserved", ZD_IORES_DESC_RESERVED },
+		{ "Soft Reserved", ZD_IORES_DESC_SOFT_RESERVED },
+		{ "Persistent Memory", ZD_IORES_DESC_PERSISTENT_MEMORY },
+		{ "Persistent Memory (legacy)", ZD_IORES_DESC_PERSISTENT_MEMORY_LEGACY },
+		{ "ACPI Tables", ZD_IORES_DESC_ACPI_TABLES },
+		{ "ACPI Non-volatile Storage", ZD_IORES_DESC_ACPI_NV_STORAGE },
+		{ "CXL Window", ZD_IORES_DESC_CXL },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strncmp(name, map[i].name, strlen(map[i].name)))
+			return map[i].desc;
+	return ZD_IORES_DESC_NONE;
+}
+
+static int insert_firmware_range(struct zd_machine *m, const struct zd_mem_range *r)
+{
+	struct zd_resource *res = calloc(1, sizeof(*res));
+	const char *name = r->name ? r->name : "Reserved";
+	int rc;
+
+	if (!res)
+		return -ENOMEM;
+	res->name_buf = strdup(name);
+	res->name = res->name_buf;
+	res->start = r->start;
+	res->end = r->start + r->size - 1;
+	res->flags = ZD_IORESOURCE_MEM;
+	res->desc = desc_for_name(name);
+	res->tree_owned = true;
+	rc = zd_insert_resource(m, &m->iomem_resource, res);
+	if (rc) {
+		free(res->name_buf);
+		free(res);
+	}
+	return rc;
+}
+
+static void init_node(struct zd_machine *m, struct zd_pglist_data *pgdat, int nid)
+{
+	pgdat->node_id = nid;
+	for (int z = 0; z < ZD_MAX_NR_ZONES; z++) {
+		struct zd_zone *zone = &pgdat->node_zones[z];
+		zone->zone_pgdat = pgdat;
+		zone->idx = (enum zd_zone_type)z;
+		zone->name = zd_zone_names[z];
+		pthread_mutex_init(&zone->lock, NULL);
+		zd_zone_init_free_lists(zone);
+	}
+	(void)m;
+}
+
+/* Boot RAM [pfn, pfn+nr) of one zone: memmap, span, presence, buddy. */
+static void boot_zone_range(struct zd_machine *m, int nid, enum zd_zone_type zt, uint64_t pfn,
+			    uint64_t nr)
+{
+	struct zd_pglist_data *pgdat = m->node_data[nid];
+	struct zd_zone *zone = &pgdat->node_zones[zt];
+
+	if (!nr)
+		return;
+	if (zd_zone_is_empty(zone))
+		zd_init_currently_empty_zone(zone, pfn, nr);
+	uint64_t end = zone->zone_start_pfn + zone->spanned_pages;
+	if (pfn < zone->zone_start_pfn)
+		zone->zone_start_pfn = pfn;
+	if (pfn + nr > end)
+		end = pfn + nr;
+	zone->spanned_pages = end - zone->zone_start_pfn;
+	end = pgdat->node_start_pfn + pgdat->node_spanned_pages;
+	if (!pgdat->node_spanned_pages || pfn < pgdat->node_start_pfn)
+		pgdat->node_start_pfn = pfn;
+	if (!pgdat->node_spanned_pages || pfn + nr > end)
+		end = pfn + nr;
+	pgdat->node_spanned_pages = end - pgdat->node_start_pfn;
+	zone->present_pages += nr;
+	pgdat->node_present_pages += nr;
+	zd_memmap_init_range(m, nr, nid, (int)zt, pfn, NULL, ZD_MIGRATE_MOVABLE, false);
+	zd_memblock_free_pages(m, pfn, nr);
+}
+
+static int boot_ram_range(struct zd_machine *m, const struct zd_mem_range *r)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t pfn = (r->start + a->page_size - 1) >> a->page_shift;
+	uint64_t end = (r->start + r->size) >> a->page_shift;
+	uint64_t dma_end = m->arch.dma32_limit >> a->page_shift;
+	struct zd_resource *res;
+	int rc;
+
+	res = __zd_request_region(m, &m->iomem_resource, r->start, r->size, "System RAM",
+				  ZD_IORESOURCE_SYSRAM);
+	if (!res)
+		return -EEXIST;
+	if (end <= pfn)
+		return 0;
+	if (!zd_vmemmap_covers(m, pfn, end - pfn))
+		return -ERANGE;
+	rc = zd_sparse_init_boot_range(m, r->node, pfn, end - pfn);
+	if (!rc)
+		rc = zd_physmem_map_ram(m, pfn, end - pfn);
+	if (rc)
+		return rc;
+	m->node_data[r->node]->online = true;
+	if (pfn < dma_end) {
+		uint64_t e = end < dma_end ? end : dma_end;
+		boot_zone_range(m, r->node, ZD_ZONE_DMA32, pfn, e - pfn);
+		pfn = e;
+	}
+	boot_zone_range(m, r->node, ZD_ZONE_NORMAL, pfn, end - pfn);
+	if (end > m->max_pfn)
+		m->max_pfn = m->max_low_pfn = end;
+	return 0;
+}
+
+/* memory_dev_init(): a block for every present boot section, online. */
+static int boot_memory_blocks(struct zd_machine *m)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t spb = m->memory_block_size >> a->section_size_bits;
+
+	for (uint64_t nr = 0; nr <= m->highest_present_section_nr; nr++) {
+		struct zd_mem_section *ms = zd_nr_to_section(m, nr);
+		struct zd_memory_block mb;
+		int rc;
+
+		if (!zd_present_section(ms) || !zd_memory_block_get(m, nr / spb, &mb))
+			continue;
+		uint64_t pfn = zd_section_nr_to_pfn(a, nr);
+		struct zd_page *first = NULL;
+		for (uint64_t p = pfn; p < pfn + a->pages_per_section && !first; p += a->pages_per_subsection)
+			if (zd_page_is_ram(m, p))
+				first = zd_pfn_to_page(m, p);
+		rc = zd_create_memory_block_devices(m, (nr / spb) * m->memory_block_size,
+						    m->memory_block_size,
+						    first ? zd_page_to_nid(first) : 0, ZD_MEM_ONLINE,
+						    first ? (enum zd_zone_type)zd_page_zonenum(first)
+							  : ZD_ZONE_NORMAL);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int import_iomem(struct zd_machine *m, const char *path, struct zd_mem_range **ram,
+			size_t *nr_ram, struct zd_mem_range **other, size_t *nr_other,
+			char ***names)
+{
+	struct zd_iomem_entry *e = NULL;
+	size_t n = 0, nn = 0;
+	char err[160];
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (!f) {
+		snprintf(create_error, sizeof(create_error), "cannot open %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	rc = zd_iomem_parse(f, &e, &n, err, sizeof(err));
+	fclose(f);
+	if (rc) {
+		snprintf(create_error, sizeof(create_error), "%s: %s", path, err);
+		return rc;
+	}
+	*ram = calloc(n + 1, sizeof(**ram));
+	*other = calloc(n + 1, sizeof(**other));
+	*names = calloc(n + 1, sizeof(char *));
+	if (!*ram || !*other || !*names) {
+		free(e);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].depth)
+			continue;
+		struct zd_mem_range r = { .start = e[i].start, .size = e[i].end - e[i].start + 1 };
+		if (!strcmp(e[i].name, "System RAM")) {
+			(*ram)[(*nr_ram)++] = r;
+		} else {
+			(*names)[nn] = strdup(e[i].name);
+			r.name = (*names)[nn++];
+			(*other)[(*nr_other)++] = r;
+		}
+	}
+	free(e);
+	return 0;
+}
+
+static int check_ranges(struct zd_machine *m, const struct zd_mem_range *r, size_t n,
+			const char *what)
+{
+	phys_addr_t limit = 1ULL << m->arch.phys_bits;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!r[i].size || r[i].start >= limit || r[i].size > limit - r[i].start) {
+			snprintf(create_error, sizeof(create_error),
+				 "%s range %zu [%#llx + %#llx] is empty or beyond the %u-bit "
+				 "physical address space", what, i, ULL(r[i].start), ULL(r[i].size),
+				 m->arch.phys_bits);
+			return -EINVAL;
+		}
+		if (r[i].node < 0 || r[i].node >= m->nr_nodes) {
+			snprintf(create_error, sizeof(create_error),
+				 "%s range %zu names node %d but the machine has %d", what, i,
+				 r[i].node, m->nr_nodes);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
+{
+	const struct zd_arch *prof = zd_arch_find(desc->arch ? desc->arch : "x86_64");
+	struct zd_mem_range *imp_ram = NULL, *imp_other = NULL;
+	size_t nr_imp_ram = 0, nr_imp_other = 0;
+	char **imp_names = NULL;
+	const struct zd_mem_range *ram = desc->ram, *other = desc->reserved;
+	size_t nr_ram = desc->nr_ram, nr_other = desc->nr_reserved;
+	struct zd_machine *m;
+	const char *why;
+	uint64_t boot_end = 0;
+	int rc;
+
+	create_error[0] = '\0';
+	if (!prof)
+		return fail(NULL, -EINVAL, "unknown architecture \"%s\"", desc->arch);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return fail(NULL, -ENOMEM, "out of memory");
+	m->arch = *prof;
+	if (desc->phys_bits)
+		m->arch.phys_bits = desc->phys_bits;
+	zd_arch_derive(&m->arch);
+	m->nr_nodes = desc->nr_nodes > 0 ? desc->nr_nodes : 1;
+	pthread_mutex_init(&m->log_lock, NULL);
+	pthread_rwlock_init(&m->resource_lock, NULL);
+	pthread_rwlock_init(&m->mem_hotplug_lock, NULL);
+	pthread_mutex_init(&m->device_hotplug_lock, NULL);
+	pthread_mutex_init(&m->backing_lock, NULL);
+	m->log_ring = calloc(ZD_LOG_RING, sizeof(*m->log_ring));
+	if (!m->log_ring) {
+		free(m);
+		return fail(NULL, -ENOMEM, "out of memory");
+	}
+	m->log_echo = desc->log_echo;
+	m->iomem_resource.name = "PCI mem";
+	m->iomem_resource.end = (1ULL << m->arch.phys_bits) - 1;
+	m->iomem_resource.flags = ZD_IORESOURCE_MEM;
+
+	if (zd_arch_validate(&m->arch, &why))
+		return fail(m, -EINVAL, "%s: %s (phys_bits %u, max %u)", m->arch.name, why,
+			    m->arch.phys_bits, m->arch.max_physmem_bits);
+	if (m->nr_nodes > ZD_MAX_NUMNODES)
+		return fail(m, -EINVAL, "%d nodes exceed the maximum of %d", m->nr_nodes,
+			    ZD_MAX_NUMNODES);
+	if (desc->iomem_path) {
+		rc = import_iomem(m, desc->iomem_path, &imp_ram, &nr_imp_ram, &imp_other,
+				  &nr_imp_other, &imp_names);
+		if (rc)
+			goto out_import;
+		ram = imp_ram;
+		nr_ram = nr_imp_ram;
+		other = imp_other;
+		nr_other = nr_imp_other;
+	}
+	rc = check_ranges(m, ram, nr_ram, "ram");
+	if (!rc)
+		rc = check_ranges(m, other, nr_other, "reserved");
+	if (rc)
+		goto out_import;
+
+	m->memstart_pfn = UINT64_MAX;
+	for (size_t i = 0; i < nr_ram; i++) {
+		uint64_t p = ram[i].start >> m->arch.page_shift;
+		if (p < m->memstart_pfn)
+			m->memstart_pfn = p;
+		if (ram[i].start + ram[i].size > boot_end)
+			boot_end = ram[i].start + ram[i].size;
+	}
+	/* arm64 rounds memstart down; a section boundary keeps the model simple. */
+	m->memstart_pfn = m->memstart_pfn == UINT64_MAX ? 0 :
+			  m->memstart_pfn & ~(m->arch.pages_per_section - 1);
+	m->memory_block_size = desc->memory_block_size ? desc->memory_block_size :
+			       arch_block_size(&m->arch, boot_end);
+	if (m->memory_block_size & (m->memory_block_size - 1) ||
+	    m->memory_block_size < (1ULL << m->arch.section_size_bits)) {
+		snprintf(create_error, sizeof(create_error),
+			 "memory_block_size %#llx must be a power of two and at least one section (%#llx)",
+			 ULL(m->memory_block_size), ULL(1ULL << m->arch.section_size_bits));
+		rc = -EINVAL;
+		goto out_import;
+	}
+
+	for (int n = 0; n < m->nr_nodes; n++) {
+		m->node_data[n] = calloc(1, sizeof(struct zd_pglist_data));
+		if (!m->node_data[n]) {
+			rc = -ENOMEM;
+			goto out_import;
+		}
+		init_node(m, m->node_data[n], n);
+	}
+	rc = zd_sparse_init(m);
+	if (!rc)
+		rc = zd_vmemmap_init(m);
+	if (!rc)
+		rc = zd_memory_dev_init(m);
+	if (rc) {
+		snprintf(create_error, sizeof(create_error),
+			 "cannot set up the sparse model and vmemmap window for %u-bit %s",
+			 m->arch.phys_bits, m->arch.name);
+		goto out_import;
+	}
+	for (size_t i = 0; i < nr_ram && !rc; i++) {
+		rc = boot_ram_range(m, &ram[i]);
+		if (rc)
+			snprintf(create_error, sizeof(create_error),
+				 "boot RAM [%#llx-%#llx]: %s", ULL(ram[i].start),
+				 ULL(ram[i].start + ram[i].size - 1),
+				 rc == -EEXIST ? "overlaps another RAM range" :
+				 rc == -ERANGE ? "outside the vmemmap coverage" : "cannot be set up");
+	}
+	for (size_t i = 0; i < nr_other && !rc; i++) {
+		rc = insert_firmware_range(m, &other[i]);
+		if (rc)
+			snprintf(create_error, sizeof(create_error),
+				 "reserved range \"%s\" [%#llx-%#llx] overlaps another range",
+				 other[i].name ? other[i].name : "Reserved", ULL(other[i].start),
+				 ULL(other[i].start + other[i].size - 1));
+	}
+	if (!rc)
+		rc = boot_memory_blocks(m);
+out_import:
+	if (imp_names)
+		for (size_t i = 0; imp_names[i]; i++)
+			free(imp_names[i]);
+	free(imp_names);
+	free(imp_ram);
+	free(imp_other);
+	if (rc)
+		return fail(m, rc, "%s", create_error[0] ? create_error : zd_errno_name(rc));
+	zd_pr_info(m, "machine: %s, %u-bit physical, %llu MiB boot RAM on %d node(s), "
+		   "memory block %llu MiB", m->arch.name, m->arch.phys_bits,
+		   ULL(zd_totalram_pages(m) << m->arch.page_shift >> 20), m->nr_nodes,
+		   ULL(m->memory_block_size >> 20));
+	return m;
+}
+
+void zd_machine_destroy(struct zd_machine *m)
+{
+	if (ZD_IS_ERR_OR_NULL(m))
+		return;
+	zd_memory_dev_fini(m);
+	zd_physmem_fini(m);
+	zd_vmemmap_fini(m);
+	zd_sparse_fini(m);
+	zd_resource_free_tree(m);
+	for (int n = 0; n < m->nr_nodes; n++) {
+		if (!m->node_data[n])
+			continue;
+		for (int z = 0; z < ZD_MAX_NR_ZONES; z++)
+			pthread_mutex_destroy(&m->node_data[n]->node_zones[z].lock);
+		free(m->node_data[n]);
+	}
+	pthread_mutex_destroy(&m->backing_lock);
+	pthread_mutex_destroy(&m->device_hotplug_lock);
+	pthread_rwlock_destroy(&m->mem_hotplug_lock);
+	pthread_rwlock_destroy(&m->resource_lock);
+	pthread_mutex_destroy(&m->log_lock);
+	free(m->log_ring);
+	free(m);
+}

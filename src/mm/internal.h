@@ -1,0 +1,63 @@
+/*
+ * Declarations shared inside the mm layer only (mm/internal.h in the
+ * kernel): the sparse-model and vmemmap entry points machine boot and
+ * hotplug use, and the memmap init helpers. Not part of the public API.
+ */
+#ifndef ZD_MM_INTERNAL_H
+#define ZD_MM_INTERNAL_H
+
+#include <zonedev/machine.h>
+#include <zonedev/memory.h>
+#include <zonedev/memory_hotplug.h>
+
+/* sparse.c */
+int zd_sparse_init(struct zd_machine *m);
+void zd_sparse_fini(struct zd_machine *m);
+/* Boot: mark [pfn, pfn+nr) present, early and online with a whole-section memmap. */
+int zd_sparse_init_boot_range(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr);
+void zd_online_mem_sections(struct zd_machine *m, uint64_t pfn, uint64_t end_pfn);
+void zd_offline_mem_sections(struct zd_machine *m, uint64_t pfn, uint64_t end_pfn);
+void zd_section_taint_zone_device(struct zd_machine *m, uint64_t pfn);
+bool zd_subsection_populated(struct zd_machine *m, uint64_t pfn);
+
+/* sparse-vmemmap.c */
+int zd_vmemmap_init(struct zd_machine *m);
+void zd_vmemmap_fini(struct zd_machine *m);
+/* True if pfn's struct page can exist at all (arch coverage rule). */
+bool zd_vmemmap_covers(const struct zd_machine *m, uint64_t pfn, uint64_t nr);
+struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
+					     int nid, struct zd_vmem_altmap *altmap,
+					     struct zd_dev_pagemap *pgmap);
+void zd_depopulate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
+				  struct zd_vmem_altmap *altmap);
+/* altmap_alloc_block_buf() in pfns; returns the first pfn or UINT64_MAX. */
+uint64_t zd_altmap_alloc_pfns(struct zd_machine *m, struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
+void zd_vmem_altmap_free(struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
+
+/* mm_init.c */
+void zd___init_single_page(struct zd_page *page, int zone, int nid);
+void zd_memmap_init_range(struct zd_machine *m, uint64_t nr, int nid, int zone, uint64_t start_pfn,
+			  struct zd_vmem_altmap *altmap, int migratetype, bool hotplug);
+void zd_set_pageblock_migratetype(struct zd_machine *m, uint64_t pfn, int migratetype);
+int zd_get_pageblock_migratetype(struct zd_machine *m, uint64_t pfn);
+void zd_init_currently_empty_zone(struct zd_zone *zone, uint64_t start_pfn, uint64_t size);
+void zd_zone_init_free_lists(struct zd_zone *zone);
+
+/* page_alloc.c: boot RAM pages to the buddy */
+void zd_memblock_free_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr);
+
+/* machine/physmem.c: host backing of RAM contents */
+int zd_physmem_map_ram(struct zd_machine *m, uint64_t pfn, uint64_t nr);
+void zd_physmem_unmap_ram(struct zd_machine *m, uint64_t pfn, uint64_t nr);
+void zd_physmem_fini(struct zd_machine *m);
+
+/* memory.c (drivers/base) */
+int zd_memory_dev_init(struct zd_machine *m);
+void zd_memory_dev_fini(struct zd_machine *m);
+int zd_create_memory_block_devices(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
+				   int nid, enum zd_mem_state state, enum zd_zone_type zone);
+void zd_remove_memory_block_devices(struct zd_machine *m, phys_addr_t start, phys_addr_t size);
+/* -EBUSY unless every block in the range is offline. */
+int zd_memory_blocks_all_offline(struct zd_machine *m, phys_addr_t start, phys_addr_t size);
+
+#endif

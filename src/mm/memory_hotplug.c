@@ -1,0 +1,471 @@
+/*
+ * Memory hotplug (mm/memory_hotplug.c): System RAM add/remove through
+ * memory blocks, the direct __add_pages path ZONE_DEVICE uses, online and
+ * offline of pfn ranges, zone spans, and pfn_to_online_page().
+ * Invariants: every entry point checks its arguments before changing
+ * anything and undoes its own partial work on failure, so a rejected call
+ * leaves sections, zones, blocks and the resource tree as they were; the
+ * hotplug lock is a rwlock taken for writing by every change.
+ */
+#include <zonedev/err.h>
+#include <zonedev/gfp.h>
+#include <zonedev/memory.h>
+#include <zonedev/memory_hotplug.h>
+#include <string.h>
+#include "mm/internal.h"
+
+void zd_mem_hotplug_begin(struct zd_machine *m) { pthread_rwlock_wrlock(&m->mem_hotplug_lock); }
+void zd_mem_hotplug_done(struct zd_machine *m) { pthread_rwlock_unlock(&m->mem_hotplug_lock); }
+void zd_get_online_mems(struct zd_machine *m) { pthread_rwlock_rdlock(&m->mem_hotplug_lock); }
+void zd_put_online_mems(struct zd_machine *m) { pthread_rwlock_unlock(&m->mem_hotplug_lock); }
+
+#define ULL(x) ((unsigned long long)(x))
+
+static uint64_t section_align_up(const struct zd_arch *a, uint64_t pfn)
+{
+	return (pfn + a->pages_per_section) & ~(a->pages_per_section - 1);
+}
+
+/* check_pfn_span(): sub-section granularity with the vmemmap. */
+static int check_pfn_span(struct zd_machine *m, uint64_t pfn, uint64_t nr, const char *reason)
+{
+	uint64_t min_align = m->arch.pages_per_subsection;
+
+	if (!nr || (pfn | nr) & (min_align - 1)) {
+		zd_pr_warn(m, "Misaligned %s start: %#llx end: %#llx (need %llu-page alignment)",
+			   reason, ULL(pfn), ULL(pfn + nr - 1), ULL(min_align));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool zd_mhp_range_allowed(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
+			  bool need_mapping)
+{
+	phys_addr_t lo = 0, hi = zd_direct_map_physmem_end(m);
+
+	/* arm64's linear map (and so its vmemmap) starts at memstart. */
+	if (need_mapping && m->arch.coverage == ZD_VMEMMAP_COVERS_LINEAR_MAP)
+		lo = zd_pfn_phys(&m->arch, m->vmemmap_start_pfn);
+	if (start < start + size && start >= lo && start + size - 1 <= hi)
+		return true;
+	zd_pr_warn(m, "Hotplug memory [%#llx-%#llx] exceeds maximum addressable range [%#llx-%#llx]",
+		   ULL(start), ULL(start + size), ULL(lo), ULL(hi));
+	return false;
+}
+
+int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
+		   struct zd_mhp_params *params)
+{
+	const struct zd_arch *a = &m->arch;
+	struct zd_vmem_altmap *altmap = params->altmap;
+	uint64_t end = pfn + nr;
+	int rc = 0;
+
+	if (ZD_WARN(m, !params->pgprot, "__add_pages with an empty pgprot"))
+		return -EINVAL;
+	if (!zd_mhp_range_allowed(m, zd_pfn_phys(a, pfn), zd_pfn_phys(a, nr), false))
+		return -E2BIG;
+	if (altmap) {
+		if (altmap->base_pfn != pfn || zd_vmem_altmap_offset(altmap) > nr) {
+			zd_pr_warn(m, "memory add fail, invalid altmap");
+			return -EINVAL;
+		}
+		altmap->alloc = 0;
+	}
+	rc = check_pfn_span(m, pfn, nr, "add");
+	if (rc)
+		return rc;
+	if (!zd_vmemmap_covers(m, pfn, nr)) {
+		zd_pr_err(m, "memory add fail: pfn %#llx-%#llx has no vmemmap on %s (covers %#llx-%#llx)",
+			  ULL(pfn), ULL(end - 1), a->name, ULL(m->vmemmap_start_pfn),
+			  ULL(m->vmemmap_end_pfn - 1));
+		return -ERANGE;
+	}
+	for (uint64_t p = pfn; p < end; ) {
+		uint64_t cur = section_align_up(a, p) - p;
+		if (cur > end - p)
+			cur = end - p;
+		rc = zd_sparse_add_section(m, nid, p, cur, altmap, params->pgmap);
+		if (rc) {
+			/* Undo the sections already added so a failure changes nothing
+			 * (the kernel leaves that to its callers). */
+			if (p > pfn)
+				zd___remove_pages(m, pfn, p - pfn, altmap);
+			break;
+		}
+		p += cur;
+	}
+	return rc;
+}
+
+void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
+		       struct zd_vmem_altmap *altmap)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t end = pfn + nr;
+
+	if (check_pfn_span(m, pfn, nr, "remove")) {
+		ZD_WARN(m, true, "__remove_pages of a misaligned range");
+		return;
+	}
+	for (uint64_t p = pfn; p < end; ) {
+		uint64_t cur = section_align_up(a, p) - p;
+		if (cur > end - p)
+			cur = end - p;
+		zd_sparse_remove_section(m, p, cur, altmap);
+		p += cur;
+	}
+}
+
+/* x86's add_pages(): device memory (a pgmap) never raises max_pfn. */
+static void update_end_of_memory_vars(struct zd_machine *m, uint64_t end_pfn)
+{
+	if (end_pfn > m->max_pfn) {
+		__atomic_store_n(&m->max_pfn, end_pfn, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->max_low_pfn, end_pfn, __ATOMIC_RELAXED);
+	}
+}
+
+int zd_arch_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
+		       struct zd_mhp_params *params)
+{
+	const struct zd_arch *a = &m->arch;
+	int rc = zd___add_pages(m, nid, zd_phys_pfn(a, start), zd_phys_pfn(a, size), params);
+
+	if (!rc && !params->pgmap)
+		update_end_of_memory_vars(m, zd_phys_pfn(a, start + size));
+	return rc;
+}
+
+void zd_arch_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
+			   struct zd_vmem_altmap *altmap)
+{
+	zd___remove_pages(m, zd_phys_pfn(&m->arch, start), zd_phys_pfn(&m->arch, size), altmap);
+}
+
+static int check_hotplug_memory_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	uint64_t block = m->memory_block_size;
+
+	if (!size || start % block || size % block) {
+		zd_pr_err(m, "Block size [%#llx] unaligned hotplug range: start %#llx, size %#llx",
+			  ULL(block), ULL(start), ULL(size));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void resize_range(uint64_t *start, uint64_t *spanned, uint64_t pfn, uint64_t nr)
+{
+	uint64_t old_end = *start + *spanned;
+
+	if (!*spanned || pfn < *start)
+		*start = pfn;
+	if (!*spanned || pfn + nr > old_end)
+		old_end = pfn + nr;
+	*spanned = old_end - *start;
+}
+
+void zd_move_pfn_range_to_zone(struct zd_machine *m, struct zd_zone *zone, uint64_t pfn,
+			       uint64_t nr, struct zd_vmem_altmap *altmap, int migratetype)
+{
+	struct zd_pglist_data *pgdat = zone->zone_pgdat;
+	const struct zd_arch *a = &m->arch;
+
+	if (zd_zone_is_empty(zone))
+		zd_init_currently_empty_zone(zone, pfn, nr);
+	resize_range(&zone->zone_start_pfn, &zone->spanned_pages, pfn, nr);
+	resize_range(&pgdat->node_start_pfn, &pgdat->node_spanned_pages, pfn, nr);
+	if (zone->idx == ZD_ZONE_DEVICE) {
+		if (pfn & (a->pages_per_section - 1))
+			zd_section_taint_zone_device(m, pfn);
+		if ((pfn + nr) & (a->pages_per_section - 1))
+			zd_section_taint_zone_device(m, pfn + nr);
+	}
+	zd_memmap_init_range(m, nr, pgdat->node_id, (int)zone->idx, pfn, altmap, migratetype, true);
+}
+
+/* Lowest and highest online pfn of zone outside [pfn, pfn+nr), by section. */
+static void shrink_zone_span(struct zd_machine *m, struct zd_zone *zone, uint64_t pfn, uint64_t nr)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t zs = zone->zone_start_pfn, ze = zd_zone_end_pfn(zone);
+
+	for (uint64_t p = zs & ~(a->pages_per_section - 1); p < ze; p += a->pages_per_section) {
+		if (p + a->pages_per_section > pfn && p < pfn + nr)
+			continue;
+		struct zd_page *page = zd_pfn_to_online_page(m, p < zs ? zs : p);
+		if (!page || zd_page_zone(m, page) != zone)
+			continue;
+		if (p < lo)
+			lo = p < zs ? zs : p;
+		hi = p + a->pages_per_section;
+	}
+	if (lo == UINT64_MAX) {
+		zone->zone_start_pfn = 0;
+		zone->spanned_pages = 0;
+	} else {
+		zone->zone_start_pfn = lo;
+		zone->spanned_pages = (hi > ze ? ze : hi) - lo;
+	}
+}
+
+static void update_pgdat_span(struct zd_pglist_data *pgdat)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (int z = 0; z < ZD_MAX_NR_ZONES; z++) {
+		struct zd_zone *zone = &pgdat->node_zones[z];
+		if (zd_zone_is_empty(zone))
+			continue;
+		if (zone->zone_start_pfn < lo)
+			lo = zone->zone_start_pfn;
+		if (zd_zone_end_pfn(zone) > hi)
+			hi = zd_zone_end_pfn(zone);
+	}
+	pgdat->node_start_pfn = lo == UINT64_MAX ? 0 : lo;
+	pgdat->node_spanned_pages = lo == UINT64_MAX ? 0 : hi - lo;
+}
+
+void zd_remove_pfn_range_from_zone(struct zd_machine *m, struct zd_zone *zone, uint64_t pfn,
+				   uint64_t nr)
+{
+	/* The struct pages stay mapped until remove: poison them now. */
+	for (uint64_t p = pfn; p < pfn + nr; p++)
+		memset(zd_pfn_to_page(m, p), 0xff, sizeof(struct zd_page));
+	/* ZONE_DEVICE spans never shrink. */
+	if (zone->idx == ZD_ZONE_DEVICE)
+		return;
+	shrink_zone_span(m, zone, pfn, nr);
+	update_pgdat_span(zone->zone_pgdat);
+}
+
+int zd_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr, struct zd_zone *zone)
+{
+	const struct zd_arch *a = &m->arch;
+	struct zd_pglist_data *pgdat = zone->zone_pgdat;
+
+	if (ZD_WARN(m, !nr || pfn & ((1ULL << a->pageblock_order) - 1) ||
+			       (pfn + nr) & (a->pages_per_section - 1),
+		    "online_pages of misaligned range %#llx + %llu", ULL(pfn), ULL(nr)))
+		return -EINVAL;
+	zd_move_pfn_range_to_zone(m, zone, pfn, nr, NULL, ZD_MIGRATE_MOVABLE);
+	zd_online_mem_sections(m, pfn, pfn + nr);
+	zone->present_pages += nr;
+	pgdat->node_present_pages += nr;
+	zd_generic_online_pages(m, pfn, nr);
+	return 0;
+}
+
+static int count_ram(uint64_t pfn, uint64_t nr, void *arg)
+{
+	(void)pfn;
+	*(uint64_t *)arg += nr;
+	return 0;
+}
+
+int zd_offline_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t ram = 0;
+	struct zd_zone *zone;
+	int rc;
+
+	if (ZD_WARN(m, !nr || pfn & ((1ULL << a->pageblock_order) - 1) ||
+			       (pfn + nr) & (a->pages_per_section - 1),
+		    "offline_pages of misaligned range %#llx + %llu", ULL(pfn), ULL(nr)))
+		return -EINVAL;
+	zd_walk_system_ram_range(m, pfn, nr, &ram, count_ram);
+	if (ram != nr) {
+		zd_pr_warn(m, "memory offlining [mem %#llx-%#llx] failed due to memory holes",
+			   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));
+		return -EINVAL;
+	}
+	zone = zd_page_zone(m, zd_pfn_to_page(m, pfn));
+	for (uint64_t p = pfn; p < pfn + nr; p += a->pages_per_section) {
+		if (zd_page_zone(m, zd_pfn_to_page(m, p)) != zone) {
+			zd_pr_warn(m, "memory offlining [mem %#llx-%#llx] failed: range spans zones",
+				   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));
+			return -EINVAL;
+		}
+	}
+	rc = zd_isolate_free_range(m, pfn, nr);
+	if (rc) {
+		zd_pr_warn(m, "memory offlining [mem %#llx-%#llx] failed due to failure to isolate range",
+			   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));
+		return rc;
+	}
+	zd_offline_mem_sections(m, pfn, pfn + nr);
+	zone->present_pages -= nr;
+	zone->zone_pgdat->node_present_pages -= nr;
+	zd_remove_pfn_range_from_zone(m, zone, pfn, nr);
+	return 0;
+}
+
+struct zd_page *zd_pfn_to_online_page(struct zd_machine *m, uint64_t pfn)
+{
+	const struct zd_arch *a = &m->arch;
+	struct zd_mem_section *ms;
+
+	if (zd_pfn_section_nr(a, pfn) >= a->nr_mem_sections)
+		return NULL;
+	ms = zd_pfn_to_section(m, pfn);
+	if (!zd_online_section(ms))
+		return NULL;
+	if (!zd_pfn_section_valid(ms, a, pfn))
+		return NULL;
+	/* A tainted section mixes RAM with device memory; device pfns have a
+	 * pgmap and are never online (the lookup arrives with memremap). */
+	if (zd_online_device_section(ms) && !zd_page_is_ram(m, pfn))
+		return NULL;
+	return zd_pfn_to_page(m, pfn);
+}
+
+static struct zd_resource *register_memory_resource(struct zd_machine *m, phys_addr_t start,
+						    phys_addr_t size)
+{
+	struct zd_resource *res;
+
+	if (!zd_mhp_range_allowed(m, start, size, true))
+		return ZD_ERR_PTR(-E2BIG);
+	res = __zd_request_region(m, &m->iomem_resource, start, size, "System RAM",
+				  ZD_IORESOURCE_SYSRAM);
+	if (!res) {
+		zd_pr_warn(m, "Unable to reserve System RAM region: %016llx->%016llx", ULL(start),
+			   ULL(start + size - 1));
+		return ZD_ERR_PTR(-EEXIST);
+	}
+	return res;
+}
+
+int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
+		  unsigned flags)
+{
+	const struct zd_arch *a = &m->arch;
+	struct zd_mhp_params params = { .pgprot = 1 };
+	struct zd_resource *res;
+	int rc;
+
+	(void)flags;
+	pthread_mutex_lock(&m->device_hotplug_lock);
+	if (nid < 0 || nid >= m->nr_nodes) {
+		ZD_WARN(m, true, "add_memory: node %d is not possible (machine has %d)", nid,
+			m->nr_nodes);
+		rc = -EINVAL;
+		goto out;
+	}
+	res = register_memory_resource(m, start, size);
+	if (ZD_IS_ERR(res)) {
+		rc = (int)ZD_PTR_ERR(res);
+		goto out;
+	}
+	rc = check_hotplug_memory_range(m, start, size);
+	if (rc)
+		goto release;
+	zd_mem_hotplug_begin(m);
+	m->node_data[nid]->online = true;
+	rc = zd_arch_add_memory(m, nid, start, size, &params);
+	if (!rc) {
+		rc = zd_create_memory_block_devices(m, start, size, nid, ZD_MEM_OFFLINE,
+						    ZD_ZONE_NORMAL);
+		if (rc)
+			zd_arch_remove_memory(m, start, size, NULL);
+	}
+	if (!rc) {
+		rc = zd_physmem_map_ram(m, zd_phys_pfn(a, start), zd_phys_pfn(a, size));
+		if (rc) {
+			zd_remove_memory_block_devices(m, start, size);
+			zd_arch_remove_memory(m, start, size, NULL);
+		}
+	}
+	zd_mem_hotplug_done(m);
+	if (!rc) {
+		zd_pr_info(m, "hotplug: added [mem %#018llx-%#018llx] to node %d (%llu blocks)",
+			   ULL(start), ULL(start + size - 1), nid, ULL(size / m->memory_block_size));
+		goto out;
+	}
+release:
+	zd_release_mem_region(m, start, size);
+out:
+	pthread_mutex_unlock(&m->device_hotplug_lock);
+	return rc;
+}
+
+/* The range must be exactly covered by busy System RAM resources we can release. */
+static int check_ram_resources(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	struct zd_resource *r;
+	phys_addr_t covered = 0;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&m->resource_lock);
+	for (r = m->iomem_resource.child; r; r = r->sibling) {
+		if (r->end < start || r->start > start + size - 1)
+			continue;
+		if ((r->flags & ZD_IORESOURCE_SYSTEM_RAM) != ZD_IORESOURCE_SYSTEM_RAM ||
+		    r->start < start || r->end > start + size - 1) {
+			zd_pr_err(m, "remove_memory: [mem %#llx-%#llx] is not whole System RAM "
+				  "ranges (overlaps [mem %#llx-%#llx] \"%s\")", ULL(start),
+				  ULL(start + size - 1), ULL(r->start), ULL(r->end), r->name);
+			rc = -EINVAL;
+			break;
+		}
+		covered += zd_resource_size(r);
+	}
+	pthread_rwlock_unlock(&m->resource_lock);
+	if (!rc && covered != size) {
+		zd_pr_err(m, "remove_memory: [mem %#llx-%#llx] is not all System RAM", ULL(start),
+			  ULL(start + size - 1));
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+static void release_ram_resources(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	for (;;) {
+		struct zd_resource *r;
+		phys_addr_t s = 0, n = 0;
+
+		pthread_rwlock_rdlock(&m->resource_lock);
+		for (r = m->iomem_resource.child; r; r = r->sibling)
+			if (r->start >= start && r->end <= start + size - 1) {
+				s = r->start;
+				n = zd_resource_size(r);
+				break;
+			}
+		pthread_rwlock_unlock(&m->resource_lock);
+		if (!n)
+			return;
+		if (zd_release_mem_region(m, s, n))
+			return;
+	}
+}
+
+int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	const struct zd_arch *a = &m->arch;
+	int rc;
+
+	pthread_mutex_lock(&m->device_hotplug_lock);
+	rc = check_hotplug_memory_range(m, start, size);
+	if (!rc)
+		rc = check_ram_resources(m, start, size);
+	if (!rc)
+		rc = zd_memory_blocks_all_offline(m, start, size);
+	if (rc)
+		goto out;
+	zd_mem_hotplug_begin(m);
+	zd_remove_memory_block_devices(m, start, size);
+	zd_physmem_unmap_ram(m, zd_phys_pfn(a, start), zd_phys_pfn(a, size));
+	zd_arch_remove_memory(m, start, size, NULL);
+	zd_mem_hotplug_done(m);
+	release_ram_resources(m, start, size);
+	zd_pr_info(m, "hotplug: removed [mem %#018llx-%#018llx]", ULL(start),
+		   ULL(start + size - 1));
+out:
+	pthread_mutex_unlock(&m->device_hotplug_lock);
+	return rc;
+}

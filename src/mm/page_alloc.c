@@ -1,0 +1,267 @@
+/*
+ * The buddy allocator (mm/page_alloc.c) per zone, and the meminfo/zoneinfo
+ * reports. Free blocks are linked through page->lru on free_area[order],
+ * marked PGTY_buddy with their order in page->private (head page only).
+ * Invariants: all free-list changes and nr_free happen under zone->lock;
+ * a buddy block never crosses a section (max order fits in a section), so
+ * merging never reads a struct page outside the freed block's section;
+ * allocated pages leave with refcount 1, freed pages arrive with 0.
+ */
+#include <zonedev/err.h>
+#include <zonedev/gfp.h>
+#include <zonedev/machine.h>
+#include <string.h>
+#include "base/list.h"
+#include "mm/internal.h"
+
+static inline void set_buddy(struct zd_page *p, unsigned order)
+{
+	p->private = order;
+	__atomic_store_n(&p->page_type, ZD_PGTY_buddy << 24, __ATOMIC_RELAXED);
+}
+
+static inline void clear_buddy(struct zd_page *p)
+{
+	p->private = 0;
+	__atomic_store_n(&p->page_type, ZD_PAGE_TYPE_NONE, __ATOMIC_RELAXED);
+}
+
+static void add_to_free_list(struct zd_zone *z, struct zd_page *p, unsigned order)
+{
+	set_buddy(p, order);
+	zd_list_add(&p->lru, &z->free_area[order].free_list);
+	z->free_area[order].nr_free++;
+	__atomic_add_fetch(&z->nr_free_pages, 1L << order, __ATOMIC_RELAXED);
+}
+
+static void del_from_free_list(struct zd_zone *z, struct zd_page *p, unsigned order)
+{
+	zd_list_del(&p->lru);
+	clear_buddy(p);
+	z->free_area[order].nr_free--;
+	__atomic_sub_fetch(&z->nr_free_pages, 1L << order, __ATOMIC_RELAXED);
+}
+
+/* __free_one_page(): merge upwards while the buddy is free at the same order. */
+static void free_one_page(struct zd_machine *m, struct zd_zone *z, uint64_t pfn, unsigned order)
+{
+	unsigned max = m->arch.max_page_order;
+
+	while (order < max) {
+		uint64_t buddy_pfn = pfn ^ (1ULL << order);
+		struct zd_page *buddy = zd_pfn_to_page(m, buddy_pfn);
+
+		if (!zd_pfn_valid(m, buddy_pfn) || !zd_page_is_buddy(buddy) ||
+		    buddy->private != order || zd_page_zone(m, buddy) != z)
+			break;
+		del_from_free_list(z, buddy, order);
+		pfn &= buddy_pfn;
+		order++;
+	}
+	add_to_free_list(z, zd_pfn_to_page(m, pfn), order);
+}
+
+static struct zd_page *rmqueue(struct zd_machine *m, struct zd_zone *z, unsigned order)
+{
+	struct zd_page *page = NULL;
+
+	pthread_mutex_lock(&z->lock);
+	for (unsigned o = order; o <= m->arch.max_page_order; o++) {
+		struct zd_free_area *area = &z->free_area[o];
+		if (zd_list_empty(&area->free_list))
+			continue;
+		page = zd_container_of(area->free_list.next, struct zd_page, lru);
+		del_from_free_list(z, page, o);
+		/* expand(): hand the upper halves back. */
+		while (o > order) {
+			o--;
+			add_to_free_list(z, page + (1ULL << o), o);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&z->lock);
+	return page;
+}
+
+static void prep_new_page(struct zd_machine *m, struct zd_page *page, unsigned order, zd_gfp_t gfp)
+{
+	zd_set_page_count(page, 1);
+	__atomic_store_n(&page->_mapcount, -1, __ATOMIC_RELAXED);
+	if (order) {
+		__zd_set_page_flag(page, ZD_PG_head);
+		page[1].flags = (page[1].flags & ~0xffUL) | order;  /* folio order */
+		for (uint64_t i = 1; i < (1ULL << order); i++)
+			__atomic_store_n(&page[i].compound_head, (unsigned long)page + 1,
+					 __ATOMIC_RELAXED);
+	}
+	if (gfp & ZD___GFP_ZERO) {
+		void *addr = zd_page_address(m, page);
+		if (addr)
+			memset(addr, 0, (size_t)(m->arch.page_size << order));
+	}
+}
+
+static const enum zd_zone_type fallback_normal[] = { ZD_ZONE_NORMAL, ZD_ZONE_DMA32 };
+static const enum zd_zone_type fallback_movable[] = { ZD_ZONE_MOVABLE, ZD_ZONE_NORMAL,
+						      ZD_ZONE_DMA32 };
+static const enum zd_zone_type fallback_dma32[] = { ZD_ZONE_DMA32 };
+
+struct zd_page *zd_alloc_pages_node(struct zd_machine *m, int nid, zd_gfp_t gfp, unsigned order)
+{
+	const enum zd_zone_type *zl = fallback_normal;
+	size_t nz = 2;
+
+	if (order > m->arch.max_page_order) {
+		zd_pr_warn(m, "page allocation failure: order:%u exceeds MAX_PAGE_ORDER %u", order,
+			   m->arch.max_page_order);
+		return NULL;
+	}
+	if (gfp & ZD___GFP_DMA32) {
+		zl = fallback_dma32;
+		nz = 1;
+	} else if (gfp & ZD___GFP_MOVABLE) {
+		zl = fallback_movable;
+		nz = 3;
+	}
+	if (nid < 0 || nid >= m->nr_nodes)
+		nid = 0;
+	for (int n = 0; n < m->nr_nodes; n++) {
+		struct zd_pglist_data *pgdat = m->node_data[(nid + n) % m->nr_nodes];
+		for (size_t i = 0; i < nz; i++) {
+			struct zd_zone *z = &pgdat->node_zones[zl[i]];
+			struct zd_page *page;
+			if (!__atomic_load_n(&z->managed_pages, __ATOMIC_RELAXED))
+				continue;
+			page = rmqueue(m, z, order);
+			if (page) {
+				__atomic_add_fetch(&z->alloc_success, 1, __ATOMIC_RELAXED);
+				prep_new_page(m, page, order, gfp);
+				return page;
+			}
+			__atomic_add_fetch(&z->alloc_fail, 1, __ATOMIC_RELAXED);
+		}
+	}
+	zd_pr_warn(m, "page allocation failure: order:%u, gfp %#x: no free block in any zone",
+		   order, gfp);
+	return NULL;
+}
+
+struct zd_page *zd_alloc_pages(struct zd_machine *m, zd_gfp_t gfp, unsigned order)
+{
+	return zd_alloc_pages_node(m, 0, gfp, order);
+}
+
+void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
+{
+	struct zd_zone *z = zd_page_zone(m, page);
+
+	if (ZD_WARN(m, zd_page_is_buddy(page), "double free of pfn %#llx",
+		    (unsigned long long)zd_page_to_pfn(m, page)))
+		return;
+	if (__atomic_sub_fetch(&page->_refcount, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (order) {
+		__zd_clear_page_flag(page, ZD_PG_head);
+		page[1].flags &= ~0xffUL;
+		for (uint64_t i = 1; i < (1ULL << order); i++)
+			__atomic_store_n(&page[i].compound_head, 0, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_lock(&z->lock);
+	free_one_page(m, z, zd_page_to_pfn(m, page), order);
+	pthread_mutex_unlock(&z->lock);
+	__atomic_add_fetch(&z->frees, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * online_pages_range(): the range goes to the buddy in the largest aligned
+ * blocks that fit (order = min(MAX_PAGE_ORDER, lowest set bit of pfn)).
+ */
+void zd_generic_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
+{
+	struct zd_zone *z = zd_page_zone(m, zd_pfn_to_page(m, pfn));
+	uint64_t end = pfn + nr;
+
+	pthread_mutex_lock(&z->lock);
+	while (pfn < end) {
+		unsigned order = m->arch.max_page_order;
+		while (order && ((pfn & ((1ULL << order) - 1)) || pfn + (1ULL << order) > end))
+			order--;
+		for (uint64_t i = 0; i < (1ULL << order); i++) {
+			struct zd_page *p = zd_pfn_to_page(m, pfn + i);
+			p->page_type = ZD_PAGE_TYPE_NONE;
+			__zd_clear_page_flag(p, ZD_PG_reserved);
+			zd_set_page_count(p, 0);
+		}
+		free_one_page(m, z, pfn, order);
+		pfn += 1ULL << order;
+	}
+	pthread_mutex_unlock(&z->lock);
+	__atomic_add_fetch(&z->managed_pages, (long)nr, __ATOMIC_RELAXED);
+}
+
+void zd_memblock_free_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
+{
+	zd_generic_online_pages(m, pfn, nr);
+}
+
+/*
+ * Offlining needs every page free: check the whole range under the zone
+ * lock first, and only then take the blocks off the free lists, so a busy
+ * range leaves the allocator exactly as it was.
+ */
+int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
+{
+	struct zd_zone *z = zd_page_zone(m, zd_pfn_to_page(m, pfn));
+	uint64_t end = pfn + nr, p;
+	int rc = 0;
+
+	pthread_mutex_lock(&z->lock);
+	for (p = pfn; p < end; ) {
+		struct zd_page *page = zd_pfn_to_page(m, p);
+		if (!zd_page_is_buddy(page) || p + (1ULL << page->private) > end) {
+			rc = -EBUSY;
+			break;
+		}
+		p += 1ULL << page->private;
+	}
+	if (!rc) {
+		for (p = pfn; p < end; ) {
+			struct zd_page *page = zd_pfn_to_page(m, p);
+			unsigned order = (unsigned)page->private;
+			del_from_free_list(z, page, order);
+			for (uint64_t i = 0; i < (1ULL << order); i++)
+				zd_pfn_to_page(m, p + i)->page_type = ZD_PGTY_offline << 24;
+			p += 1ULL << order;
+		}
+	}
+	pthread_mutex_unlock(&z->lock);
+	if (rc)
+		zd_pr_warn(m, "offline: pfn %#llx in %#llx-%#llx is in use (refcount %d)",
+			   (unsigned long long)p, (unsigned long long)pfn,
+			   (unsigned long long)(end - 1), zd_page_ref_count(zd_pfn_to_page(m, p)));
+	else
+		__atomic_sub_fetch(&z->managed_pages, (long)nr, __ATOMIC_RELAXED);
+	return rc;
+}
+
+unsigned long zd_global_free_pages(struct zd_machine *m)
+{
+	unsigned long sum = 0;
+
+	for (int n = 0; n < m->nr_nodes; n++)
+		for (int z = 0; z < ZD_MAX_NR_ZONES; z++)
+			sum += (unsigned long)__atomic_load_n(&m->node_data[n]->node_zones[z].nr_free_pages,
+							      __ATOMIC_RELAXED);
+	return sum;
+}
+
+unsigned long zd_totalram_pages(struct zd_machine *m)
+{
+	unsigned long sum = 0;
+
+	for (int n = 0; n < m->nr_nodes; n++)
+		for (int z = 0; z < ZD_MAX_NR_ZONES; z++)
+			sum += (unsigned long)__atomic_load_n(&m->node_data[n]->node_zones[z].managed_pages,
+							      __ATOMIC_RELAXED);
+	return sum;
+}

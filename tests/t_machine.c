@@ -1,0 +1,67 @@
+/*
+ * Machine lifecycle: boot from a description, hot-add, online, allocate,
+ * offline, remove and tear down, asserting the kernel-visible state at each
+ * step (blocks, sections, zones, max_pfn, iomem) and that no invariant check
+ * fired.
+ */
+#include <zonedev/zonedev.h>
+#include <string.h>
+#include "tap.h"
+
+#define G (1ULL << 30)
+#define M (1ULL << 20)
+
+int main(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 4 * G, .node = 0 } };
+	struct zd_mem_range rsv[] = { { .start = 0xfe000000ULL, .size = 16 * M, .name = "Reserved" } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1,
+				     .reserved = NULL, .nr_reserved = 0 };
+	struct zd_machine *m = zd_machine_create(&d);
+	struct zd_memory_block mb;
+	uint64_t kb;
+
+	(void)rsv;
+	if (!ok(!ZD_IS_ERR(m), "x86_64 machine with 4 GiB boots: %s", zd_machine_create_error()))
+		return done_testing();
+	is_u64(zd_totalram_pages(m), 4 * G / 4096, "all boot RAM is managed");
+	is_u64(zd_global_free_pages(m), 4 * G / 4096, "all boot RAM is free");
+	is_u64(zd_max_pfn(m), 4 * G / 4096, "max_pfn is the end of boot RAM");
+	is_u64(zd_memory_block_size_bytes(m), 128 * M, "x86 block size below 64 GiB is 128 MiB");
+	ok(zd_pfn_valid(m, 0) && zd_pfn_valid(m, 4 * G / 4096 - 1), "boot pfns are valid");
+	ok(!zd_pfn_valid(m, 4 * G / 4096), "the pfn after boot RAM is not valid");
+	ok(zd_memory_block_get(m, 0, &mb) == 0 && mb.state == ZD_MEM_ONLINE, "memory0 is online");
+	ok(zd_memory_block_get(m, 32, &mb) == -ENODEV, "no memory32 before hot-add");
+
+	is_int(zd_add_memory(m, 0, 4 * G, 1 * G, 0), 0, "add_memory 4G+1G");
+	ok(zd_memory_block_get(m, 32, &mb) == 0 && mb.state == ZD_MEM_OFFLINE, "memory32 offline");
+	is_u64(zd_max_pfn(m), 5 * G / 4096, "hot-added RAM raises max_pfn");
+	ok(zd_pfn_valid(m, 4 * G / 4096), "hot-added pfns are valid");
+	ok(!zd_pfn_to_online_page(m, 4 * G / 4096), "offline RAM has no online page");
+	is_int(zd_add_memory(m, 0, 4 * G, 128 * M, 0), -EEXIST, "adding it again: -EEXIST");
+	is_int(zd_add_memory(m, 0, 5 * G + 4096, 128 * M, 0), -EINVAL, "misaligned add: -EINVAL");
+	is_int(zd_online_memory_range(m, 4 * G, 1 * G, ZD_MMOP_ONLINE_MOVABLE), 0, "online movable");
+	ok(zd_pfn_to_online_page(m, 4 * G / 4096) != NULL, "online RAM has an online page");
+	is_u64(zd_totalram_pages(m), 5 * G / 4096, "managed grows by the onlined range");
+	ok(zd_meminfo_field(m, "MemTotal", &kb) == 0 && kb == 5 * G / 1024, "MemTotal 5 GiB");
+
+	struct zd_page *p = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, 3);
+	ok(p && zd_page_zonenum(p) == ZD_ZONE_MOVABLE, "movable allocation comes from Movable");
+	char *addr = zd_page_address(m, p);
+	ok(addr != NULL, "page_address of an allocated page");
+	memset(addr, 0x5a, 8 * 4096);
+	is_int(zd_offline_memory_range(m, 4 * G, 1 * G), -EBUSY, "offline with a page in use: -EBUSY");
+	ok(zd_memory_block_get(m, 32, &mb) == 0 && mb.state == ZD_MEM_ONLINE, "state restored");
+	zd___free_pages(m, p, 3);
+	is_int(zd_remove_memory(m, 4 * G, 1 * G), -EBUSY, "remove of online memory: -EBUSY");
+	is_int(zd_offline_memory_range(m, 4 * G, 1 * G), 0, "offline after free");
+	is_u64(zd_totalram_pages(m), 4 * G / 4096, "managed back to boot RAM");
+	is_int(zd_remove_memory(m, 4 * G, 1 * G), 0, "remove");
+	ok(!zd_pfn_valid(m, 4 * G / 4096), "removed pfns are invalid");
+	is_u64(zd_max_pfn(m), 5 * G / 4096, "max_pfn never shrinks");
+	is_int(zd_region_intersects(m, 4 * G, 1 * G, ZD_IORESOURCE_SYSTEM_RAM, 0), ZD_REGION_DISJOINT,
+	       "the System RAM resource is gone");
+	is_u64(zd_warn_count(m), 0, "no invariant check fired");
+	zd_machine_destroy(m);
+	return done_testing();
+}
