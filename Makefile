@@ -4,8 +4,8 @@
 
 CC      ?= gcc
 SANITIZE ?=
-BUILD   := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 comma   := ,
+BUILD   := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                -Wmissing-prototypes -Wstrict-prototypes -g -O2 -fPIC -pthread \

@@ -66,9 +66,19 @@ enum zd_pageflags {
 #define ZD_PGTY_offline 0xf1u
 #define ZD_PAGE_TYPE_NONE 0xffffffffu    /* == _mapcount -1 */
 
+/*
+ * The zone field stores (zone + 1) mod ZD_PAGE_NR_ZONES, so that a field of
+ * 0 means ZONE_DEVICE: a struct page that was never written (the aliased
+ * tails of a deduplicated compound memmap read as the host zero page) still
+ * decodes as a device page. Every other zone has a non-zero field, so an
+ * initialised RAM page never has an all-zero flags word.
+ */
+#define ZD_PAGE_NR_ZONES 4   /* == ZD_MAX_NR_ZONES, checked in mmzone.h */
 static inline int zd_page_zonenum(const struct zd_page *p)
 {
-	return (int)((p->flags >> ZD_ZONES_PGSHIFT) & ((1UL << ZD_ZONES_WIDTH) - 1));
+	int field = (int)((__atomic_load_n(&p->flags, __ATOMIC_RELAXED) >> ZD_ZONES_PGSHIFT) &
+			  ((1UL << ZD_ZONES_WIDTH) - 1));
+	return (field + ZD_PAGE_NR_ZONES - 1) % ZD_PAGE_NR_ZONES;
 }
 static inline int zd_page_to_nid(const struct zd_page *p)
 {
@@ -78,7 +88,7 @@ static inline void zd_set_page_links(struct zd_page *p, int zone, int nid)
 {
 	p->flags &= ~(((1UL << ZD_ZONES_WIDTH) - 1) << ZD_ZONES_PGSHIFT);
 	p->flags &= ~(((1UL << ZD_NODES_WIDTH) - 1) << ZD_NODES_PGSHIFT);
-	p->flags |= ((unsigned long)zone << ZD_ZONES_PGSHIFT) |
+	p->flags |= ((unsigned long)((zone + 1) % ZD_PAGE_NR_ZONES) << ZD_ZONES_PGSHIFT) |
 		    ((unsigned long)nid << ZD_NODES_PGSHIFT);
 }
 static inline int zd_test_page_flag(const struct zd_page *p, enum zd_pageflags f)

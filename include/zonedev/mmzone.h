@@ -64,6 +64,8 @@ enum zd_zone_type {
 	ZD_MAX_NR_ZONES,
 };
 
+static_assert(ZD_MAX_NR_ZONES == ZD_PAGE_NR_ZONES, "zone field encoding covers every zone");
+
 #define ZD_MAX_ORDER_LIMIT 13  /* the largest max_page_order of any profile */
 
 enum zd_migratetype { ZD_MIGRATE_UNMOVABLE, ZD_MIGRATE_MOVABLE, ZD_MIGRATE_RECLAIMABLE,

@@ -29,11 +29,14 @@ static struct zd_machine *fail(struct zd_machine *m, int err, const char *fmt, .
 
 static struct zd_machine *fail(struct zd_machine *m, int err, const char *fmt, ...)
 {
+	char msg[sizeof(create_error)];
 	va_list ap;
 
+	/* fmt's arguments may point into create_error itself. */
 	va_start(ap, fmt);
-	vsnprintf(create_error, sizeof(create_error), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(create_error, msg, sizeof(msg));
 	if (m) {
 		zd_pr_err(m, "machine: %s", create_error);
 		zd_machine_destroy(m);
@@ -75,24 +78,16 @@ static unsigned long desc_for_name(const char *name)
 
 static int insert_firmware_range(struct zd_machine *m, const struct zd_mem_range *r)
 {
-	struct zd_resource *res = calloc(1, sizeof(*res));
 	const char *name = r->name ? r->name : "Reserved";
+	struct zd_resource *res = zd_resource_alloc(name, r->start, r->size, ZD_IORESOURCE_MEM,
+						    desc_for_name(name));
 	int rc;
 
 	if (!res)
 		return -ENOMEM;
-	res->name_buf = strdup(name);
-	res->name = res->name_buf;
-	res->start = r->start;
-	res->end = r->start + r->size - 1;
-	res->flags = ZD_IORESOURCE_MEM;
-	res->desc = desc_for_name(name);
-	res->tree_owned = true;
 	rc = zd_insert_resource(m, &m->iomem_resource, res);
-	if (rc) {
-		free(res->name_buf);
-		free(res);
-	}
+	if (rc)
+		zd_resource_free(res);
 	return rc;
 }
 

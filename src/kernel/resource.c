@@ -1,0 +1,1140 @@
+/*
+ * The machine's physical address space as a resource tree, modelled on the
+ * kernel's kernel/resource.c (spec/core.md §5).
+ *
+ * Shape: every node has a parent, an ordered singly linked list of children
+ * and a next sibling; siblings are sorted by start address and never overlap,
+ * and a child always lies inside its parent. The root is the machine's
+ * embedded iomem_resource and is never freed here.
+ *
+ * Locking: each exported function takes m->resource_lock itself, shared for
+ * lookups and dumps, exclusive for changes. The static helpers below run with
+ * the lock already held, which is how one exported operation builds on another
+ * without taking the lock twice. The log ring lock is a leaf lock, so logging
+ * while holding the resource lock is fine. Callbacks of
+ * zd_walk_system_ram_range() run with the lock dropped, like the kernel's
+ * walkers, so they may call back into this file.
+ *
+ * Ownership: nodes the tree allocates (region requests, free-region searches,
+ * zd_resource_alloc()) carry tree_owned and a private copy of their name; they
+ * are freed when they leave the tree. Nodes supplied by a caller are only
+ * unlinked (their link fields cleared) and stay the caller's memory.
+ *
+ * Every failing path leaves the tree exactly as it found it and logs one line.
+ */
+#include <zonedev/err.h>
+#include <zonedev/ioport.h>
+#include <zonedev/log.h>
+#include <zonedev/machine.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* /proc/iomem indents at most this many levels. */
+#define IOMEM_MAX_LEVEL 5
+/* Room for one formatted range such as "[mem 0x...-0x... disabled]". */
+#define RANGE_STR 80
+
+/* ---------------------------------------------------------------- locking */
+
+static void res_rdlock(struct zd_machine *m)
+{
+	pthread_rwlock_rdlock(&m->resource_lock);
+}
+
+static void res_wrlock(struct zd_machine *m)
+{
+	pthread_rwlock_wrlock(&m->resource_lock);
+}
+
+static void res_unlock(struct zd_machine *m)
+{
+	pthread_rwlock_unlock(&m->resource_lock);
+}
+
+static struct zd_resource *root_or(struct zd_machine *m, struct zd_resource *r)
+{
+	return r ? r : &m->iomem_resource;
+}
+
+/* ------------------------------------------------------------- formatting */
+
+/*
+ * A range the way the kernel's %pR shows it: a type tag, then zero padded
+ * "0x" numbers (at least 8 digits for memory, 4 for I/O ports), a single
+ * number when the range is one unit long.
+ */
+static const char *fmt_range(char *buf, size_t len, unsigned long flags, phys_addr_t start,
+			     phys_addr_t end)
+{
+	unsigned long type = flags & ZD_IORESOURCE_TYPE_BITS;
+	const char *tag = "??? ";
+	int digits = 8, k;
+
+	if (type == ZD_IORESOURCE_MEM) {
+		tag = "mem ";
+	} else if (type == ZD_IORESOURCE_IO) {
+		tag = "io  ";
+		digits = 4;
+	}
+	if (start == end)
+		k = snprintf(buf, len, "[%s0x%0*llx", tag, digits, (unsigned long long)start);
+	else
+		k = snprintf(buf, len, "[%s0x%0*llx-0x%0*llx", tag, digits,
+			     (unsigned long long)start, digits, (unsigned long long)end);
+	if (k < 0 || (size_t)k >= len)
+		return buf;
+	if (type != ZD_IORESOURCE_MEM && type != ZD_IORESOURCE_IO)
+		snprintf(buf + k, len - (size_t)k, " flags 0x%lx]", flags);
+	else
+		snprintf(buf + k, len - (size_t)k, "%s]",
+			 flags & ZD_IORESOURCE_DISABLED ? " disabled" : "");
+	return buf;
+}
+
+static const char *fmt_res(char *buf, size_t len, const struct zd_resource *r)
+{
+	return fmt_range(buf, len, r->flags, r->start, r->end);
+}
+
+static const char *res_name(const struct zd_resource *r)
+{
+	return r->name ? r->name : "<BAD>";
+}
+
+/* ------------------------------------------------------------- allocation */
+
+static struct zd_resource *res_new(const char *name)
+{
+	struct zd_resource *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	if (name) {
+		r->name_buf = strdup(name);
+		if (!r->name_buf) {
+			free(r);
+			return NULL;
+		}
+	}
+	r->name = r->name_buf;
+	r->tree_owned = true;
+	return r;
+}
+
+static void res_free(struct zd_resource *r)
+{
+	free(r->name_buf);
+	free(r);
+}
+
+/*
+ * Take a node that has just left the tree: clear its links and free it if the
+ * tree owns it. The node's children must already have been dealt with.
+ */
+static void res_drop(struct zd_resource *r)
+{
+	if (r->tree_owned) {
+		res_free(r);
+		return;
+	}
+	r->parent = r->sibling = r->child = NULL;
+}
+
+/* Drop r and everything below it; r is already unlinked from its parent. */
+static void drop_subtree(struct zd_resource *r)
+{
+	struct zd_resource *c = r->child, *next;
+
+	while (c) {
+		next = c->sibling;
+		drop_subtree(c);
+		c = next;
+	}
+	r->child = NULL;
+	res_drop(r);
+}
+
+/* ------------------------------------------------------------ tree basics */
+
+/* Pre-order successor of p that stays inside top's subtree (top excluded). */
+static struct zd_resource *next_in_subtree(struct zd_resource *p, const struct zd_resource *top)
+{
+	if (p->child)
+		return p->child;
+	while (!p->sibling) {
+		p = p->parent;
+		if (!p || p == top)
+			return NULL;
+	}
+	return p->sibling;
+}
+
+static bool ranges_overlap(phys_addr_t s1, phys_addr_t e1, phys_addr_t s2, phys_addr_t e2)
+{
+	return s1 <= e2 && e1 >= s2;
+}
+
+/* Lowest child of parent overlapping [start, end], or NULL. */
+static struct zd_resource *first_overlap(const struct zd_resource *parent, phys_addr_t start,
+					 phys_addr_t end)
+{
+	struct zd_resource *c;
+
+	for (c = parent->child; c; c = c->sibling) {
+		if (c->start > end)
+			return NULL;
+		if (c->end >= start)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * Link new as a direct child of root without nesting. Returns NULL when it
+ * went in, root itself when new is inverted or does not fit inside root, or
+ * the first child that overlaps new.
+ */
+static struct zd_resource *link_child(struct zd_resource *root, struct zd_resource *new)
+{
+	struct zd_resource **pp, *c;
+
+	if (new->end < new->start || new->start < root->start || new->end > root->end)
+		return root;
+	for (pp = &root->child; (c = *pp); pp = &c->sibling) {
+		if (c->start > new->end)
+			break;
+		if (c->end >= new->start)
+			return c;
+	}
+	new->sibling = *pp;
+	new->parent = root;
+	*pp = new;
+	return NULL;
+}
+
+/* Remove old from its parent's child list; its own children stay on it. */
+static int unlink_node(struct zd_resource *old)
+{
+	struct zd_resource **pp;
+
+	if (!old->parent)
+		return -EINVAL;
+	for (pp = &old->parent->child; *pp; pp = &(*pp)->sibling) {
+		if (*pp == old) {
+			*pp = old->sibling;
+			old->sibling = NULL;
+			old->parent = NULL;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/*
+ * Insert new below parent, descending into whichever existing node fully
+ * contains it, and making new the parent of the existing nodes it fully
+ * contains. Returns NULL on success, parent when new does not fit inside the
+ * starting parent, new itself if it is already linked, or the node new would
+ * straddle. Nothing changes unless NULL is returned.
+ */
+static struct zd_resource *insert_locked(struct zd_machine *m, struct zd_resource *parent,
+					 struct zd_resource *new)
+{
+	struct zd_resource *first, *last, *p;
+
+	for (;; parent = first) {
+		first = link_child(parent, new);
+		if (!first || first == parent)
+			return first;
+		if (ZD_WARN(m, first == new, "resource %s \"%s\" inserted twice",
+			    fmt_res((char[RANGE_STR]){0}, RANGE_STR, new), res_name(new)))
+			return first;
+		/* Stop descending once first no longer encloses new (or equals it). */
+		if (first->start > new->start || first->end < new->end)
+			break;
+		if (first->start == new->start && first->end == new->end)
+			break;
+	}
+
+	/* first..last: the run of parent's children that overlap new. */
+	for (last = first;; last = last->sibling) {
+		if (last->start < new->start || last->end > new->end)
+			return last;
+		if (!last->sibling || last->sibling->start > new->end)
+			break;
+	}
+
+	new->parent = parent;
+	new->sibling = last->sibling;
+	new->child = first;
+	last->sibling = NULL;
+	for (p = first; p; p = p->sibling)
+		p->parent = new;
+	if (parent->child == first) {
+		parent->child = new;
+	} else {
+		for (p = parent->child; p->sibling != first; p = p->sibling)
+			;
+		p->sibling = new;
+	}
+	return NULL;
+}
+
+/*
+ * Claim [start, start+n-1] busy, starting at parent and moving down into any
+ * non-busy node that is in the way. res is filled in and linked on success.
+ * On failure -EBUSY, one log line unless quiet, and res is not linked.
+ */
+static int request_region_locked(struct zd_machine *m, struct zd_resource *parent,
+				 struct zd_resource *res, phys_addr_t start, phys_addr_t n,
+				 unsigned long flags, bool quiet)
+{
+	char a[RANGE_STR], b[RANGE_STR];
+	struct zd_resource *conflict;
+
+	res->start = start;
+	res->end = start + n - 1;
+	for (;;) {
+		res->flags = (parent->flags & (ZD_IORESOURCE_TYPE_BITS | ZD_IORESOURCE_EXT_TYPE_BITS)) |
+			     ZD_IORESOURCE_BUSY | flags;
+		res->desc = parent->desc;
+		conflict = link_child(parent, res);
+		if (!conflict)
+			return 0;
+		if (conflict != parent && !(conflict->flags & ZD_IORESOURCE_BUSY)) {
+			parent = conflict;
+			continue;
+		}
+		/*
+		 * A busy holder: give up. (The kernel waits for IORESOURCE_MUXED
+		 * holders to let go; nothing here could release one meanwhile,
+		 * so a muxed conflict is reported as busy too.)
+		 */
+		if (quiet)
+			return -EBUSY;
+		if (conflict == parent)
+			zd_pr_warn(m, "resource: request %s \"%s\" does not fit inside %s \"%s\"",
+				   fmt_res(a, sizeof(a), res), res_name(res),
+				   fmt_res(b, sizeof(b), parent), res_name(parent));
+		else if (conflict->desc == ZD_IORES_DESC_DEVICE_PRIVATE_MEMORY)
+			zd_pr_warn(m, "Unaddressable device %s %s conflicts with %s",
+				   res_name(conflict), fmt_res(a, sizeof(a), conflict),
+				   fmt_res(b, sizeof(b), res));
+		else
+			zd_pr_warn(m, "resource: request %s \"%s\" conflicts with %s \"%s\"",
+				   fmt_res(a, sizeof(a), res), res_name(res),
+				   fmt_res(b, sizeof(b), conflict), res_name(conflict));
+		return -EBUSY;
+	}
+}
+
+static bool type_match(const struct zd_resource *p, unsigned long flags, unsigned long desc)
+{
+	return (p->flags & flags) == flags &&
+	       (desc == ZD_IORES_DESC_NONE || desc == p->desc);
+}
+
+/*
+ * The three-way answer of region_intersects() for [start, end] against the
+ * children of parent. A child that matches counts as "type"; one that does
+ * not counts as "other" unless matching descendants cover all of its part of
+ * the range. Addresses nobody claims count as neither.
+ */
+static int region_intersects_locked(const struct zd_resource *parent, phys_addr_t start,
+				    phys_addr_t end, unsigned long flags, unsigned long desc)
+{
+	int type = 0, other = 0;
+	struct zd_resource *p, *dp;
+
+	for (p = parent->child; p && p->start <= end; p = p->sibling) {
+		phys_addr_t lo, hi;
+		bool covered = false;
+
+		if (p->end < start)
+			continue;
+		if (type_match(p, flags, desc)) {
+			type++;
+			continue;
+		}
+		/* The overlap [lo, hi]; lo advances past matching descendants. */
+		lo = p->start > start ? p->start : start;
+		hi = p->end < end ? p->end : end;
+		for (dp = p->child; dp; dp = next_in_subtree(dp, p)) {
+			/* Tested against the whole request, as the kernel does. */
+			if (!ranges_overlap(dp->start, dp->end, start, end))
+				continue;
+			if (!type_match(dp, flags, desc))
+				continue;
+			type++;
+			if (dp->start > lo)
+				break;          /* a gap before this one stays uncovered */
+			if (dp->end >= hi) {
+				covered = true;
+				break;
+			}
+			lo = dp->end + 1;
+		}
+		if (!covered)
+			other++;
+	}
+	if (type == 0)
+		return ZD_REGION_DISJOINT;
+	if (other == 0)
+		return ZD_REGION_INTERSECTS;
+	return ZD_REGION_MIXED;
+}
+
+/* n bytes from start: false when n is 0 or the last byte would wrap. */
+static bool range_ok(phys_addr_t start, phys_addr_t n)
+{
+	return n != 0 && start + (n - 1) >= start;
+}
+
+/* ----------------------------------------------------- tree-owned helpers */
+
+struct zd_resource *zd_resource_alloc(const char *name, phys_addr_t start, phys_addr_t size,
+				      unsigned long flags, unsigned long desc)
+{
+	struct zd_resource *r;
+
+	if (!range_ok(start, size))
+		return NULL;
+	r = res_new(name);
+	if (!r)
+		return NULL;
+	r->start = start;
+	r->end = start + size - 1;
+	r->flags = flags;
+	r->desc = desc;
+	return r;
+}
+
+void zd_resource_free(struct zd_resource *r)
+{
+	if (!r || !r->tree_owned || r->parent)
+		return;
+	drop_subtree(r);
+}
+
+/* ---------------------------------------------------- requests and inserts */
+
+struct zd_resource *zd_request_resource_conflict(struct zd_machine *m, struct zd_resource *root,
+						 struct zd_resource *new)
+{
+	char a[RANGE_STR], b[RANGE_STR];
+	struct zd_resource *conflict;
+
+	root = root_or(m, root);
+	res_wrlock(m);
+	if (ZD_WARN(m, new->parent != NULL, "resource %s \"%s\" is already in a tree",
+		    fmt_res(a, sizeof(a), new), res_name(new)))
+		conflict = new;
+	else
+		conflict = link_child(root, new);
+	if (conflict && conflict != new)
+		zd_pr_warn(m, "resource: cannot claim %s \"%s\": %s %s \"%s\"",
+			   fmt_res(a, sizeof(a), new), res_name(new),
+			   conflict == root ? "outside" : "conflicts with",
+			   fmt_res(b, sizeof(b), conflict), res_name(conflict));
+	res_unlock(m);
+	return conflict;
+}
+
+int zd_request_resource(struct zd_machine *m, struct zd_resource *root, struct zd_resource *new)
+{
+	return zd_request_resource_conflict(m, root, new) ? -EBUSY : 0;
+}
+
+int zd_insert_resource(struct zd_machine *m, struct zd_resource *parent, struct zd_resource *new)
+{
+	char a[RANGE_STR], b[RANGE_STR];
+	struct zd_resource *conflict;
+	int ret = 0;
+
+	parent = root_or(m, parent);
+	res_wrlock(m);
+	if (ZD_WARN(m, new->parent != NULL || new->child != NULL,
+		    "resource %s \"%s\" is already linked", fmt_res(a, sizeof(a), new),
+		    res_name(new))) {
+		ret = -EINVAL;
+		goto out;
+	}
+	conflict = insert_locked(m, parent, new);
+	if (conflict) {
+		ret = -EBUSY;
+		if (conflict != new)
+			zd_pr_warn(m, "resource: cannot insert %s \"%s\": %s %s \"%s\"",
+				   fmt_res(a, sizeof(a), new), res_name(new),
+				   conflict == parent ? "outside" : "straddles",
+				   fmt_res(b, sizeof(b), conflict), res_name(conflict));
+	}
+out:
+	res_unlock(m);
+	return ret;
+}
+
+int zd_release_resource(struct zd_machine *m, struct zd_resource *old)
+{
+	char a[RANGE_STR];
+	int ret;
+
+	res_wrlock(m);
+	ret = old == &m->iomem_resource ? -EINVAL : unlink_node(old);
+	if (ret)
+		zd_pr_warn(m, "resource: cannot release %s \"%s\": not in the tree",
+			   fmt_res(a, sizeof(a), old), res_name(old));
+	else
+		drop_subtree(old);
+	res_unlock(m);
+	return ret;
+}
+
+struct zd_resource *__zd_request_region(struct zd_machine *m, struct zd_resource *parent,
+					phys_addr_t start, phys_addr_t n, const char *name,
+					unsigned long flags)
+{
+	struct zd_resource *res;
+
+	parent = root_or(m, parent);
+	if (!range_ok(start, n)) {
+		zd_pr_warn(m, "resource: request of 0x%llx bytes at 0x%llx \"%s\": %s",
+			   (unsigned long long)n, (unsigned long long)start,
+			   name ? name : "<BAD>",
+			   n ? "range wraps past the end of the address space" : "empty range");
+		return NULL;
+	}
+	res = res_new(name);
+	if (!res) {
+		zd_pr_err(m, "resource: out of memory requesting \"%s\"", name ? name : "<BAD>");
+		return NULL;
+	}
+	res_wrlock(m);
+	if (request_region_locked(m, parent, res, start, n, flags, false)) {
+		res_unlock(m);
+		res_free(res);
+		return NULL;
+	}
+	res_unlock(m);
+	return res;
+}
+
+int __zd_release_region(struct zd_machine *m, struct zd_resource *parent, phys_addr_t start,
+			phys_addr_t n)
+{
+	char a[RANGE_STR], b[RANGE_STR];
+	phys_addr_t end = start + n - 1;
+	struct zd_resource **pp, *r;
+
+	parent = root_or(m, parent);
+	res_wrlock(m);
+	if (!range_ok(start, n))
+		goto missing;
+	pp = &parent->child;
+	while ((r = *pp)) {
+		if (r->start > end)
+			break;
+		if (r->start <= start && r->end >= end) {
+			if (!(r->flags & ZD_IORESOURCE_BUSY)) {
+				pp = &r->child;
+				continue;
+			}
+			if (r->start != start || r->end != end)
+				break;
+			if (r->child) {
+				/* The kernel would drop the children with it. */
+				zd_pr_warn(m, "resource: not releasing %s \"%s\": it still holds %s \"%s\"",
+					   fmt_res(a, sizeof(a), r), res_name(r),
+					   fmt_res(b, sizeof(b), r->child), res_name(r->child));
+				res_unlock(m);
+				return -EBUSY;
+			}
+			*pp = r->sibling;
+			r->sibling = NULL;
+			r->parent = NULL;
+			res_drop(r);
+			res_unlock(m);
+			return 0;
+		}
+		pp = &r->sibling;
+	}
+missing:
+	zd_pr_warn(m, "Trying to free nonexistent resource <0x%016llx-0x%016llx>",
+		   (unsigned long long)start, (unsigned long long)end);
+	res_unlock(m);
+	return -EINVAL;
+}
+
+struct zd_resource *zd_request_mem_region(struct zd_machine *m, phys_addr_t start,
+					  phys_addr_t n, const char *name)
+{
+	return __zd_request_region(m, &m->iomem_resource, start, n, name, 0);
+}
+
+int zd_release_mem_region(struct zd_machine *m, phys_addr_t start, phys_addr_t n)
+{
+	return __zd_release_region(m, &m->iomem_resource, start, n);
+}
+
+int zd_region_intersects(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
+			 unsigned long flags, unsigned long desc)
+{
+	phys_addr_t end;
+	int ret;
+
+	/* No bytes intersect nothing; a range running off the top is clipped. */
+	if (size == 0)
+		return ZD_REGION_DISJOINT;
+	end = start + (size - 1) < start ? ~(phys_addr_t)0 : start + (size - 1);
+	res_rdlock(m);
+	ret = region_intersects_locked(&m->iomem_resource, start, end, flags, desc);
+	res_unlock(m);
+	return ret;
+}
+
+/* ------------------------------------------------------- free-space search */
+
+phys_addr_t zd_direct_map_physmem_end(const struct zd_machine *m)
+{
+	phys_addr_t top = (1ULL << m->arch.phys_bits) - 1;
+	phys_addr_t memstart, end;
+
+	if (m->arch.coverage != ZD_VMEMMAP_COVERS_LINEAR_MAP)
+		return top;
+	/* arm64: only the linear map starting at the first RAM has a memmap. */
+	memstart = zd_pfn_phys(&m->arch, m->memstart_pfn);
+	end = memstart + m->arch.linear_map_size - 1;
+	if (end < memstart || end > top)
+		end = top;
+	return end;
+}
+
+static phys_addr_t align_down(phys_addr_t x, phys_addr_t a)
+{
+	return x & ~(a - 1);
+}
+
+/*
+ * Find room for size bytes (already a multiple of align) below base: only
+ * candidates on align boundaries that overlap no child of base qualify
+ * (get_free_mem_region's REGION_DISJOINT test with flags 0). Descending
+ * starts under min(base->end, limit) and keeps going while the candidate is
+ * above align and not below base->start; ascending starts at
+ * ALIGN(max(base->start, align)) and needs the whole candidate under the
+ * limit. Instead of stepping one alignment unit at a time through an
+ * occupied stretch, jump straight past the child in the way: the first
+ * aligned candidate that clears it is the one stepping would reach.
+ * Returns true with *out set, or false.
+ */
+static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_addr_t size,
+		      phys_addr_t align, bool descending, phys_addr_t *out)
+{
+	struct zd_resource *c;
+	phys_addr_t addr;
+
+	if (descending) {
+		if (size - 1 > limit)
+			return false;
+		addr = align_down(limit - (size - 1), align);
+		while (addr > align && addr >= base->start) {
+			c = first_overlap(base, addr, addr + size - 1);
+			if (!c) {
+				*out = addr;
+				return true;
+			}
+			if (c->start < size)
+				return false;
+			addr = align_down(c->start - size, align);
+		}
+		return false;
+	}
+
+	addr = base->start > align ? base->start : align;
+	if (addr + (align - 1) < addr)
+		return false;
+	addr = align_down(addr + (align - 1), align);
+	while (addr <= limit && size - 1 <= limit - addr) {
+		c = first_overlap(base, addr, addr + size - 1);
+		if (!c) {
+			*out = addr;
+			return true;
+		}
+		if (c->end + align < c->end + 1 || c->end + 1 == 0)
+			return false;   /* the next boundary would wrap */
+		addr = align_down(c->end + align, align);
+	}
+	return false;
+}
+
+static struct zd_resource *get_free_mem_region(struct zd_machine *m, struct zd_resource *base,
+					       phys_addr_t size, phys_addr_t align,
+					       const char *name, unsigned long desc,
+					       bool descending_request, const char *who)
+{
+	char a[RANGE_STR];
+	struct zd_resource *res;
+	phys_addr_t limit, addr;
+	phys_addr_t asked = size;
+	bool found;
+
+	base = root_or(m, base);
+	if (size == 0 || align == 0 || (align & (align - 1))) {
+		zd_pr_warn(m, "%s: invalid size 0x%llx or alignment 0x%llx", who,
+			   (unsigned long long)size, (unsigned long long)align);
+		return ZD_ERR_PTR(-EINVAL);
+	}
+	size = align_down(size + (align - 1), align);
+	if (size < asked) {
+		zd_pr_warn(m, "%s: no free range of 0x%llx: size overflows when aligned to 0x%llx",
+			   who, (unsigned long long)asked, (unsigned long long)align);
+		return ZD_ERR_PTR(-ERANGE);
+	}
+	res = res_new(name);
+	if (!res) {
+		zd_pr_err(m, "%s: out of memory", who);
+		return ZD_ERR_PTR(-ENOMEM);
+	}
+
+	res_wrlock(m);
+	limit = zd_direct_map_physmem_end(m);
+	if (base->end < limit)
+		limit = base->end;
+	found = find_free(base, limit, size, align, descending_request, &addr);
+	if (found && descending_request) {
+		/* Claimed from the top of iomem, like the kernel does. */
+		if (request_region_locked(m, &m->iomem_resource, res, addr, size, 0, false))
+			found = false;
+		else
+			res->desc = desc;
+	} else if (found) {
+		res->start = addr;
+		res->end = addr + size - 1;
+		res->flags = ZD_IORESOURCE_MEM;
+		res->desc = desc;
+		/* Nothing overlaps, so this lands as a leaf directly under base. */
+		if (insert_locked(m, base, res))
+			found = false;
+	}
+	if (!found) {
+		if (descending_request)
+			zd_pr_warn(m, "%s: no free range of 0x%llx below 0x%llx", who,
+				   (unsigned long long)size, (unsigned long long)limit);
+		else
+			zd_pr_warn(m, "%s: no free range of 0x%llx in %s up to 0x%llx", who,
+				   (unsigned long long)size, fmt_res(a, sizeof(a), base),
+				   (unsigned long long)limit);
+	}
+	res_unlock(m);
+	if (!found) {
+		res_free(res);
+		return ZD_ERR_PTR(-ERANGE);
+	}
+	return res;
+}
+
+struct zd_resource *zd_request_free_mem_region(struct zd_machine *m, struct zd_resource *base,
+					       phys_addr_t size, const char *name)
+{
+	return get_free_mem_region(m, base, size, 1ULL << m->arch.section_size_bits, name,
+				   ZD_IORES_DESC_DEVICE_PRIVATE_MEMORY, true,
+				   "request_free_mem_region");
+}
+
+struct zd_resource *zd_alloc_free_mem_region(struct zd_machine *m, struct zd_resource *base,
+					     phys_addr_t size, phys_addr_t align, const char *name)
+{
+	return get_free_mem_region(m, base, size, align, name, ZD_IORES_DESC_NONE, false,
+				   "alloc_free_mem_region");
+}
+
+/* -------------------------------------------------------------- System RAM */
+
+/*
+ * First resource in pre-order (parents before children) that overlaps
+ * [start, end] and carries all of flags; its overlap with the range goes to
+ * *lo / *hi.
+ */
+static bool find_next_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end,
+				unsigned long flags, unsigned long desc, phys_addr_t *lo,
+				phys_addr_t *hi)
+{
+	struct zd_resource *root = &m->iomem_resource, *p;
+	bool found = false;
+
+	res_rdlock(m);
+	for (p = root->child; p; p = next_in_subtree(p, root)) {
+		if (p->start > end)
+			break;
+		if (p->end < start || !type_match(p, flags, desc))
+			continue;
+		*lo = p->start > start ? p->start : start;
+		*hi = p->end < end ? p->end : end;
+		found = true;
+		break;
+	}
+	res_unlock(m);
+	return found;
+}
+
+int zd_walk_system_ram_range(struct zd_machine *m, uint64_t start_pfn, uint64_t nr_pages,
+			     void *arg, int (*func)(uint64_t pfn, uint64_t nr, void *arg))
+{
+	const unsigned shift = m->arch.page_shift;
+	const unsigned long flags = ZD_IORESOURCE_SYSTEM_RAM | ZD_IORESOURCE_BUSY;
+	const uint64_t max_pfn = ~(phys_addr_t)0 >> shift;
+	uint64_t last_pfn;
+	phys_addr_t start, end, lo, hi;
+	int ret = -EINVAL;
+
+	if (nr_pages == 0 || start_pfn > max_pfn)
+		return -EINVAL;
+	last_pfn = nr_pages - 1 > max_pfn - start_pfn ? max_pfn : start_pfn + nr_pages - 1;
+	start = (phys_addr_t)start_pfn << shift;
+	end = ((phys_addr_t)last_pfn << shift) | ((1ULL << shift) - 1);
+
+	while (start < end && find_next_iomem_res(m, start, end, flags, ZD_IORES_DESC_NONE,
+						  &lo, &hi)) {
+		uint64_t pfn, end_pfn;
+
+		/* Only whole pages inside the RAM range count. */
+		if (lo + ((1ULL << shift) - 1) < lo)
+			break;          /* starts inside the very last page */
+		pfn = (lo + ((1ULL << shift) - 1)) >> shift;
+		end_pfn = hi == ~(phys_addr_t)0 ? (hi >> shift) + 1 : (hi + 1) >> shift;
+		if (end_pfn > pfn)
+			ret = func(pfn, end_pfn - pfn, arg);
+		if (ret)
+			break;
+		if (hi == ~(phys_addr_t)0)
+			break;
+		start = hi + 1;
+	}
+	return ret;
+}
+
+static int is_ram_cb(uint64_t pfn, uint64_t nr, void *arg)
+{
+	return 1;
+}
+
+int zd_page_is_ram(struct zd_machine *m, uint64_t pfn)
+{
+	return zd_walk_system_ram_range(m, pfn, 1, NULL, is_ram_cb) == 1;
+}
+
+/* ---------------------------------------------------------------- reports */
+
+void zd_iomem_dump(struct zd_machine *m, FILE *f)
+{
+	struct zd_resource *root = &m->iomem_resource, *p, *q;
+	int width;
+
+	res_rdlock(m);
+	width = root->end < 0x10000 ? 4 : 8;
+	for (p = root->child; p; p = next_in_subtree(p, root)) {
+		int depth = 0;
+
+		for (q = p; depth < IOMEM_MAX_LEVEL && q->parent != root; q = q->parent)
+			depth++;
+		fprintf(f, "%*s%0*llx-%0*llx : %s\n", depth * 2, "", width,
+			(unsigned long long)p->start, width, (unsigned long long)p->end,
+			res_name(p));
+	}
+	res_unlock(m);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_children(FILE *f, const struct zd_resource *parent)
+{
+	const struct zd_resource *r;
+
+	fputc('[', f);
+	for (r = parent->child; r; r = r->sibling) {
+		fprintf(f, "{\"start\":%llu,\"end\":%llu,\"name\":", (unsigned long long)r->start,
+			(unsigned long long)r->end);
+		json_string(f, r->name);
+		fprintf(f, ",\"flags\":%lu,\"desc\":%lu,\"children\":", r->flags, r->desc);
+		json_children(f, r);
+		fputc('}', f);
+		if (r->sibling)
+			fputc(',', f);
+	}
+	fputc(']', f);
+}
+
+void zd_iomem_dump_json(struct zd_machine *m, FILE *f)
+{
+	res_rdlock(m);
+	json_children(f, &m->iomem_resource);
+	res_unlock(m);
+	fputc('\n', f);
+}
+
+/* ------------------------------------------------------------------ parser */
+
+/* Deepest indentation the parser accepts (the kernel prints at most 5). */
+#define IOMEM_PARSE_MAX_DEPTH 32
+
+__attribute__((format(printf, 5, 6)))
+static int parse_error(char *err, size_t errlen, int rc, unsigned long lineno,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	int k = 0;
+
+	if (!err || !errlen)
+		return rc;
+	if (lineno)
+		k = snprintf(err, errlen, "line %lu: ", lineno);
+	if (k < 0 || (size_t)k >= errlen)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Hex digits at *p (no "0x"), at most 16; advances *p. */
+static bool parse_hex(const char **p, phys_addr_t *v)
+{
+	const char *s = *p;
+	phys_addr_t x = 0;
+	int digits = 0;
+
+	for (;; s++, digits++) {
+		int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			break;
+		if (x >> 60)
+			return false;   /* more than 64 bits */
+		x = x << 4 | (phys_addr_t)d;
+	}
+	if (!digits)
+		return false;
+	*p = s;
+	*v = x;
+	return true;
+}
+
+struct parsed {
+	struct zd_iomem_entry e;
+	unsigned long lineno;
+};
+
+/* Nesting: children inside their parent, siblings in order and disjoint. */
+static int check_nesting(const struct parsed *v, size_t nr, char *err, size_t errlen)
+{
+	long last[IOMEM_PARSE_MAX_DEPTH + 1];
+
+	for (size_t d = 0; d <= IOMEM_PARSE_MAX_DEPTH; d++)
+		last[d] = -1;
+	for (size_t i = 0; i < nr; i++) {
+		const struct zd_iomem_entry *e = &v[i].e;
+		unsigned d = e->depth;
+
+		if (d > 0 && last[d - 1] < 0)
+			return parse_error(err, errlen, -EINVAL, v[i].lineno,
+					   "indented %u levels but the entry above is not its parent",
+					   d);
+		if (d > 0) {
+			const struct parsed *par = &v[last[d - 1]];
+
+			if (e->start < par->e.start || e->end > par->e.end)
+				return parse_error(err, errlen, -EINVAL, v[i].lineno,
+						   "%llx-%llx is not inside its parent on line %lu",
+						   (unsigned long long)e->start,
+						   (unsigned long long)e->end, par->lineno);
+		}
+		/*
+		 * Entries deeper than the kernel's indentation cap print at the
+		 * cap, mixed with their parents: no sibling order to check there.
+		 */
+		if (last[d] >= 0 && d != IOMEM_MAX_LEVEL && v[last[d]].e.end >= e->start)
+			return parse_error(err, errlen, -EINVAL, v[i].lineno,
+					   "%llx-%llx overlaps or precedes its sibling on line %lu",
+					   (unsigned long long)e->start,
+					   (unsigned long long)e->end, v[last[d]].lineno);
+		last[d] = (long)i;
+		for (unsigned k = d + 1; k <= IOMEM_PARSE_MAX_DEPTH; k++)
+			last[k] = -1;
+	}
+	return 0;
+}
+
+int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, size_t errlen)
+{
+	struct parsed *v = NULL;
+	size_t nr = 0, cap = 0, linecap = 0;
+	unsigned long lineno = 0;
+	bool any_nonzero = false;
+	char *line = NULL;
+	ssize_t len;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (err && errlen)
+		err[0] = '\0';
+	while ((len = getline(&line, &linecap, f)) != -1) {
+		struct zd_iomem_entry e = { 0 };
+		const char *p = line;
+		size_t spaces = 0, namelen;
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (line[strspn(line, " \t")] == '\0')
+			continue;       /* blank line */
+		while (*p == ' ')
+			p++, spaces++;
+		if (*p == '\t') {
+			ret = parse_error(err, errlen, -EINVAL, lineno, "tab in the indentation");
+			goto fail;
+		}
+		if (spaces % 2) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "odd indentation (%zu spaces); /proc/iomem indents by 2",
+					  spaces);
+			goto fail;
+		}
+		if (spaces / 2 > IOMEM_PARSE_MAX_DEPTH) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "nested deeper than %d levels", IOMEM_PARSE_MAX_DEPTH);
+			goto fail;
+		}
+		e.depth = (unsigned)(spaces / 2);
+		if (!parse_hex(&p, &e.start)) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected a hex start address at \"%.20s\"", p);
+			goto fail;
+		}
+		if (*p++ != '-') {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected '-' after the start address");
+			goto fail;
+		}
+		if (!parse_hex(&p, &e.end)) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected a hex end address at \"%.20s\"", p);
+			goto fail;
+		}
+		/* " : name"; an editor may have eaten the space after an empty name. */
+		if (strncmp(p, " : ", 3) == 0) {
+			p += 3;
+		} else if (strcmp(p, " :") == 0) {
+			p += 2;
+		} else {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected \" : \" and a name after the addresses");
+			goto fail;
+		}
+		if (e.start > e.end) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "start %llx is above end %llx",
+					  (unsigned long long)e.start, (unsigned long long)e.end);
+			goto fail;
+		}
+		namelen = strlen(p);
+		if (namelen >= sizeof(e.name))
+			namelen = sizeof(e.name) - 1;   /* long names are cut, not refused */
+		memcpy(e.name, p, namelen);
+		e.name[namelen] = '\0';
+		if (e.start || e.end)
+			any_nonzero = true;
+
+		if (nr == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct parsed *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				ret = parse_error(err, errlen, -ENOMEM, lineno, "out of memory");
+				goto fail;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[nr].e = e;
+		v[nr].lineno = lineno;
+		nr++;
+	}
+	if (ferror(f)) {
+		ret = parse_error(err, errlen, -EIO, 0, "read error after line %lu", lineno);
+		goto fail;
+	}
+	if (nr && !any_nonzero) {
+		ret = parse_error(err, errlen, -EPERM, 0,
+				  "every address is zero: the kernel hides /proc/iomem addresses "
+				  "from readers without CAP_SYS_ADMIN (read it as root)");
+		goto fail;
+	}
+	ret = check_nesting(v, nr, err, errlen);
+	if (ret)
+		goto fail;
+
+	if (nr) {
+		*out = malloc(nr * sizeof(**out));
+		if (!*out) {
+			ret = parse_error(err, errlen, -ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < nr; i++)
+			(*out)[i] = v[i].e;
+	}
+	*n = nr;
+	free(v);
+	free(line);
+	return 0;
+
+fail:
+	free(v);
+	free(line);
+	return ret;
+}
+
+/* ------------------------------------------------------------- machine end */
+
+void zd_resource_free_tree(struct zd_machine *m)
+{
+	struct zd_resource *root = &m->iomem_resource, *c, *next;
+
+	res_wrlock(m);
+	for (c = root->child; c; c = next) {
+		next = c->sibling;
+		c->parent = NULL;
+		c->sibling = NULL;
+		drop_subtree(c);
+	}
+	root->child = NULL;
+	res_unlock(m);
+}
