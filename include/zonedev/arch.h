@@ -40,6 +40,7 @@ struct zd_arch {
 	uint64_t dma32_limit;        /* end of ZONE_DMA32, 0 if the arch has none */
 	enum zd_vmemmap_coverage coverage;
 	unsigned va_bits;            /* arm64: linear map = 2^(va_bits-1) bytes */
+	bool optimize_dax_vmemmap;   /* ARCH_WANT_OPTIMIZE_DAX_VMEMMAP */
 
 	/* Derived by zd_arch_derive(). */
 	uint64_t page_size;

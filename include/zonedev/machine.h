@@ -18,6 +18,10 @@
 #include <zonedev/mm_types.h>
 #include <zonedev/mmzone.h>
 
+/* Where device-private pages live (design.md §5): physical address space
+ * and the vmemmap (the kernel until 2026), or their own address space. */
+enum zd_device_private_design { ZD_DEVICE_PRIVATE_PFN, ZD_DEVICE_PRIVATE_DPA };
+
 struct zd_mem_range {
 	phys_addr_t start, size;
 	int node;
@@ -34,16 +38,30 @@ struct zd_machine_desc {
 	const struct zd_mem_range *reserved; /* other firmware ranges (top level) */
 	size_t nr_reserved;
 	const char *iomem_path;         /* import a /proc/iomem file instead */
+	enum zd_device_private_design device_private;
+	bool debug_vm;                  /* CONFIG_DEBUG_VM: poison fresh and removed memmap */
 	FILE *log_echo;                 /* echo dmesg lines as they happen */
 };
 
 struct zd_phys_backing;
 struct zd_xarray;
+struct zd_device;
+
+
+#define ZD_FAULT_POINTS 32
 
 struct zd_rcu {
 	unsigned long gp;               /* grace-period phase: readers count in cnt[gp & 1] */
 	long cnt[2];
 	pthread_mutex_t sync_lock;
+};
+
+/* An RCU-published range table (src/base/rangemap.c). */
+struct zd_rangemap_table;
+struct zd_rangemap {
+	struct zd_rangemap_table *table;
+	pthread_mutex_t lock;
+	struct zd_rcu *rcu;
 };
 
 struct zd_machine {
@@ -80,6 +98,7 @@ struct zd_machine {
 	struct zd_xarray *memory_blocks;
 	uint64_t max_pfn, max_low_pfn;    /* atomic reads */
 	uint64_t memstart_pfn;            /* first boot RAM pfn */
+	bool debug_vm;
 
 	/* physical memory contents */
 	pthread_mutex_t backing_lock;
@@ -87,6 +106,23 @@ struct zd_machine {
 
 	int nr_nodes;
 	struct zd_pglist_data *node_data[ZD_MAX_NUMNODES];
+
+	/* ZONE_DEVICE: pfn -> pgmap (the kernel's pgmap_array xarray), and the
+	 * device-private address space of the dpa design (offset -> pgmap). */
+	enum zd_device_private_design device_private;
+	struct zd_rangemap pgmap_array, device_private_space;
+
+	/* The device model: bound devices, newest first. */
+	pthread_mutex_t device_lock;
+	struct zd_device *devices;
+
+	/* Fault injection (base/fault-inject.c). */
+	struct {
+		pthread_mutex_t lock;
+		char point[64];
+		unsigned long nth, seen;
+		struct { char name[48]; unsigned long count; } hits[ZD_FAULT_POINTS];
+	} fault;
 
 	char errbuf[256];                 /* why the last create failed */
 };
@@ -101,9 +137,17 @@ static inline struct zd_page *zd_pfn_to_page(const struct zd_machine *m, uint64_
 {
 	return m->vmemmap + pfn;
 }
+/* page_to_pfn() of a page outside the vmemmap (a dpa device-private page):
+ * a caught misuse, WARNs and returns ZD_BAD_PFN. */
+#define ZD_BAD_PFN (~0ULL)
+uint64_t zd_page_to_pfn_misuse(const struct zd_machine *m, const struct zd_page *p);
 static inline uint64_t zd_page_to_pfn(const struct zd_machine *m, const struct zd_page *p)
 {
-	return (uint64_t)(p - m->vmemmap);
+	uint64_t pfn = ((uintptr_t)p - (uintptr_t)m->vmemmap) / sizeof(struct zd_page);
+
+	if (__builtin_expect(pfn - m->vmemmap_start_pfn >= m->vmemmap_end_pfn - m->vmemmap_start_pfn, 0))
+		return zd_page_to_pfn_misuse(m, p);
+	return pfn;
 }
 static inline struct zd_zone *zd_page_zone(struct zd_machine *m, const struct zd_page *p)
 {

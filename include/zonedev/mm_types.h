@@ -52,6 +52,7 @@ enum zd_pageflags {
 	ZD_PG_private_2, ZD_PG_reclaim, ZD_PG_swapbacked, ZD_PG_unevictable,
 	ZD_PG_dropbehind, ZD_PG_mlocked, ZD_PG_hwpoison,
 	ZD_NR_PAGEFLAGS,
+	ZD_PG_anon_exclusive = ZD_PG_owner_2,   /* the kernel's alias */
 };
 
 /* Zone and node live in the top bits of flags (page-flags-layout.h). */

@@ -14,6 +14,11 @@
 #include <zonedev/memory_hotplug.h>
 #include <zonedev/memory.h>
 #include <zonedev/gfp.h>
+#include <zonedev/percpu-refcount.h>
+#include <zonedev/completion.h>
+#include <zonedev/fault-inject.h>
+#include <zonedev/device.h>
+#include <zonedev/memremap.h>
 
 #define ZONEDEV_VERSION "0.1.0"
 

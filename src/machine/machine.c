@@ -11,6 +11,8 @@
 #include <zonedev/memory.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zonedev/device.h>
+#include "base/rangemap.h"
 #include "mm/internal.h"
 
 #define ULL(x) ((unsigned long long)(x))
@@ -293,6 +295,12 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	pthread_rwlock_init(&m->mem_hotplug_lock, NULL);
 	pthread_mutex_init(&m->device_hotplug_lock, NULL);
 	pthread_mutex_init(&m->backing_lock, NULL);
+	pthread_mutex_init(&m->device_lock, NULL);
+	pthread_mutex_init(&m->fault.lock, NULL);
+	zd_rangemap_init(&m->pgmap_array, &m->rcu);
+	zd_rangemap_init(&m->device_private_space, &m->rcu);
+	m->device_private = desc->device_private;
+	m->debug_vm = desc->debug_vm;
 	m->log_ring = calloc(ZD_LOG_RING, sizeof(*m->log_ring));
 	if (!m->log_ring) {
 		free(m);
@@ -405,6 +413,11 @@ void zd_machine_destroy(struct zd_machine *m)
 {
 	if (ZD_IS_ERR_OR_NULL(m))
 		return;
+	/* Drivers first: unbinding unmaps their device memory. */
+	while (m->devices)
+		zd_device_unregister(m->devices);
+	zd_rangemap_destroy(&m->device_private_space);
+	zd_rangemap_destroy(&m->pgmap_array);
 	zd_memory_dev_fini(m);
 	zd_physmem_fini(m);
 	zd_vmemmap_fini(m);
@@ -418,6 +431,8 @@ void zd_machine_destroy(struct zd_machine *m)
 		free(m->node_data[n]);
 	}
 	pthread_mutex_destroy(&m->backing_lock);
+	pthread_mutex_destroy(&m->device_lock);
+	pthread_mutex_destroy(&m->fault.lock);
 	pthread_mutex_destroy(&m->device_hotplug_lock);
 	pthread_rwlock_destroy(&m->mem_hotplug_lock);
 	pthread_rwlock_destroy(&m->resource_lock);

@@ -9,6 +9,7 @@
 #include <zonedev/machine.h>
 #include <zonedev/memory.h>
 #include <zonedev/memory_hotplug.h>
+#include <zonedev/memremap.h>
 
 /* sparse.c */
 int zd_sparse_init(struct zd_machine *m);
@@ -30,6 +31,18 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 					     struct zd_dev_pagemap *pgmap);
 void zd_depopulate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 				  struct zd_vmem_altmap *altmap);
+/* vmemmap_can_optimize(): compound device memmap without an altmap whose
+ * folios span more than VMEMMAP_RESERVE_NR memmap pages, on an arch that
+ * opts in: only the first two memmap pages of each folio get written. */
+bool zd_vmemmap_can_optimize(const struct zd_machine *m, const struct zd_vmem_altmap *altmap,
+			     const struct zd_dev_pagemap *pgmap);
+static inline unsigned long zd_pgmap_vmemmap_shift(const struct zd_dev_pagemap *pgmap)
+{
+	return pgmap ? pgmap->vmemmap_shift : 0;
+}
+/* Struct pages written per folio of a deduplicated memmap. */
+uint64_t zd_compound_nr_pages(const struct zd_machine *m, const struct zd_vmem_altmap *altmap,
+			      const struct zd_dev_pagemap *pgmap);
 /* altmap_alloc_block_buf() in pfns; returns the first pfn or UINT64_MAX. */
 uint64_t zd_altmap_alloc_pfns(struct zd_machine *m, struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
 void zd_vmem_altmap_free(struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
@@ -40,6 +53,11 @@ void zd_memmap_init_range(struct zd_machine *m, uint64_t nr, int nid, int zone, 
 			  struct zd_vmem_altmap *altmap, int migratetype, bool hotplug);
 void zd_set_pageblock_migratetype(struct zd_machine *m, uint64_t pfn, int migratetype);
 int zd_get_pageblock_migratetype(struct zd_machine *m, uint64_t pfn);
+void zd_memmap_init_zone_device(struct zd_machine *m, struct zd_zone *zone, uint64_t start_pfn,
+				uint64_t nr_pages, struct zd_dev_pagemap *pgmap);
+/* Device pages outside the vmemmap (dpa): first .. first+nr of one pgmap. */
+void zd_init_zone_device_pages(struct zd_machine *m, struct zd_page *first, uint64_t nr, int nid,
+			       struct zd_dev_pagemap *pgmap, uint64_t written_per_folio);
 void zd_init_currently_empty_zone(struct zd_zone *zone, uint64_t start_pfn, uint64_t size);
 void zd_zone_init_free_lists(struct zd_zone *zone);
 

@@ -232,9 +232,10 @@ static void update_pgdat_span(struct zd_pglist_data *pgdat)
 void zd_remove_pfn_range_from_zone(struct zd_machine *m, struct zd_zone *zone, uint64_t pfn,
 				   uint64_t nr)
 {
-	/* The struct pages stay mapped until remove: poison them now. */
-	for (uint64_t p = pfn; p < pfn + nr; p++)
-		memset(zd_pfn_to_page(m, p), 0xff, sizeof(struct zd_page));
+	/* CONFIG_DEBUG_VM: the struct pages stay mapped until remove; poison
+	 * them now (not a deduplicated memmap, whose tails are never written). */
+	if (m->debug_vm && !zd_pfn_to_section(m, pfn)->vmemmap_shift)
+		memset(zd_pfn_to_page(m, pfn), 0xff, nr * sizeof(struct zd_page));
 	/* ZONE_DEVICE spans never shrink. */
 	if (zone->idx == ZD_ZONE_DEVICE)
 		return;

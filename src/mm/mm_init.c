@@ -6,6 +6,7 @@
  * 1 and mapcount -1; the caller holds the hotplug write lock.
  */
 #include <string.h>
+#include <unistd.h>
 #include "base/list.h"
 #include "mm/internal.h"
 
@@ -103,4 +104,141 @@ void zd_init_currently_empty_zone(struct zd_zone *zone, uint64_t start_pfn, uint
 	zone->zone_start_pfn = start_pfn;
 	zone->spanned_pages = size;
 	zone->initialized = true;
+}
+
+/*
+ * ZONE_DEVICE memmap (memmap_init_zone_device and helpers). Every device
+ * page starts from one template — zone, node, PG_reserved, pgmap, the
+ * type's initial refcount — so initialising is a 64-byte copy per page; a
+ * compound folio then links its tails to the head. With a deduplicated
+ * memmap only the first compound_nr_pages struct pages of a folio are
+ * written, the rest stay untouched (zero page, no memory).
+ */
+#include <pthread.h>
+#include <time.h>
+
+static int initial_refcount(const struct zd_dev_pagemap *pgmap)
+{
+	/* v6.15+: idle device pages sit at 0, except device-dax (GENERIC). */
+	return pgmap->type == ZD_MEMORY_DEVICE_GENERIC ? 1 : 0;
+}
+
+static void device_page_template(struct zd_page *t, int nid, struct zd_dev_pagemap *pgmap)
+{
+	zd___init_single_page(t, ZD_ZONE_DEVICE, nid);
+	__zd_set_page_flag(t, ZD_PG_reserved);
+	t->pgmap = pgmap;
+	t->zone_device_data = NULL;
+	t->_refcount = initial_refcount(pgmap);
+}
+
+struct init_job {
+	struct zd_machine *m;
+	struct zd_page *first;       /* struct page of folio 0 */
+	uint64_t first_pfn;          /* ZD_BAD_PFN for pages outside the vmemmap */
+	uint64_t nr;                 /* pages */
+	uint64_t folio_nr;           /* pages per folio */
+	uint64_t written;            /* struct pages written per folio */
+	unsigned order;
+	struct zd_page tmpl;
+	uint64_t from, to;           /* folio index range of this worker */
+};
+
+static void *init_worker(void *arg)
+{
+	struct init_job *j = arg;
+	uint64_t pb = 1ULL << j->m->arch.pageblock_order;
+	struct zd_page tail = j->tmpl;
+
+	tail._refcount = 0;
+	for (uint64_t f = j->from; f < j->to; f++) {
+		struct zd_page *head = j->first + f * j->folio_nr;
+		uint64_t n = j->written < j->nr - f * j->folio_nr ? j->written : j->nr - f * j->folio_nr;
+
+		*head = j->tmpl;
+		if (j->folio_nr > 1) {
+			__zd_set_page_flag(head, ZD_PG_head);
+			tail.compound_head = (unsigned long)head + 1;
+			for (uint64_t i = 1; i < n; i++)
+				head[i] = tail;
+			/* prep_compound_head(): the folio order lives in page 1. */
+			head[1].flags = (head[1].flags & ~0xffUL) | j->order;
+		}
+		if (j->first_pfn != ZD_BAD_PFN) {
+			uint64_t pfn = j->first_pfn + f * j->folio_nr;
+			for (uint64_t p = (pfn + pb - 1) & ~(pb - 1); p < pfn + j->folio_nr; p += pb)
+				zd_set_pageblock_migratetype(j->m, p, ZD_MIGRATE_MOVABLE);
+		}
+	}
+	return NULL;
+}
+
+/* Split the folios between the host's CPUs when there is enough work. */
+static void run_init(struct init_job *job)
+{
+	uint64_t folios = (job->nr + job->folio_nr - 1) / job->folio_nr;
+	uint64_t work = folios * (job->written < job->folio_nr ? job->written : job->folio_nr);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nthreads = work >= (1ULL << 20) && ncpu > 1 ? (ncpu > 8 ? 8 : (int)ncpu) : 1;
+	struct init_job jobs[8];
+	pthread_t tid[8];
+	int started = 0;
+
+	for (int t = 0; t < nthreads; t++) {
+		jobs[t] = *job;
+		jobs[t].from = folios * (uint64_t)t / (uint64_t)nthreads;
+		jobs[t].to = folios * (uint64_t)(t + 1) / (uint64_t)nthreads;
+	}
+	for (int t = 1; t < nthreads; t++)
+		if (!pthread_create(&tid[t], NULL, init_worker, &jobs[t]))
+			started |= 1 << t;
+		else
+			init_worker(&jobs[t]);
+	init_worker(&jobs[0]);
+	for (int t = 1; t < nthreads; t++)
+		if (started & (1 << t))
+			pthread_join(tid[t], NULL);
+}
+
+void zd_init_zone_device_pages(struct zd_machine *m, struct zd_page *first, uint64_t nr, int nid,
+			       struct zd_dev_pagemap *pgmap, uint64_t written_per_folio)
+{
+	struct init_job job = {
+		.m = m, .first = first, .first_pfn = ZD_BAD_PFN, .nr = nr,
+		.folio_nr = zd_pgmap_vmemmap_nr(pgmap), .written = written_per_folio,
+		.order = (unsigned)pgmap->vmemmap_shift,
+	};
+
+	device_page_template(&job.tmpl, nid, pgmap);
+	run_init(&job);
+}
+
+void zd_memmap_init_zone_device(struct zd_machine *m, struct zd_zone *zone, uint64_t start_pfn,
+				uint64_t nr_pages, struct zd_dev_pagemap *pgmap)
+{
+	struct zd_vmem_altmap *altmap = zd_pgmap_altmap(pgmap);
+	uint64_t end_pfn = start_pfn + nr_pages;
+	struct timespec t0, t1;
+
+	if (ZD_WARN(m, !pgmap || zone->idx != ZD_ZONE_DEVICE, "memmap_init_zone_device: %s",
+		    !pgmap ? "no pgmap" : "zone is not ZONE_DEVICE"))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (altmap) {
+		start_pfn = altmap->base_pfn + zd_vmem_altmap_offset(altmap);
+		nr_pages = end_pfn - start_pfn;
+	}
+	struct init_job job = {
+		.m = m, .first = zd_pfn_to_page(m, start_pfn), .first_pfn = start_pfn,
+		.nr = nr_pages, .folio_nr = zd_pgmap_vmemmap_nr(pgmap),
+		.written = zd_compound_nr_pages(m, altmap, pgmap),
+		.order = (unsigned)pgmap->vmemmap_shift,
+	};
+	device_page_template(&job.tmpl, zone->zone_pgdat->node_id, pgmap);
+	run_init(&job);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	zd_pr_debug(m, "memmap_init_zone_device initialised %llu pages in %llums",
+		    (unsigned long long)nr_pages,
+		    (unsigned long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+					 (t1.tv_nsec - t0.tv_nsec) / 1000000));
 }

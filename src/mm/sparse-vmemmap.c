@@ -125,16 +125,41 @@ static void host_span(struct zd_machine *m, uint64_t pfn, uint64_t nr, uintptr_t
 		*hi -= ps;
 }
 
-static int map_anon(struct zd_machine *m, uintptr_t lo, uintptr_t hi)
+/*
+ * Memmap from RAM. Every plain populate carries the same THP advice so
+ * neighbours merge. A deduplicated compound memmap must not get huge pages:
+ * writing its head's memmap page would fault in 2 MiB, while its aliased
+ * tails are meant to stay untouched (read as the zero page, no RSS).
+ */
+static int map_anon(struct zd_machine *m, uintptr_t lo, uintptr_t hi, bool dedup)
 {
 	void *p = mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 
+	(void)m;
 	if (p == MAP_FAILED)
 		return -ENOMEM;
-	/* Every RAM-backed populate carries the same advice so neighbours merge. */
-	madvise(p, hi - lo, MADV_HUGEPAGE);
+	madvise(p, hi - lo, dedup ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
 	return 0;
+}
+
+bool zd_vmemmap_can_optimize(const struct zd_machine *m, const struct zd_vmem_altmap *altmap,
+			     const struct zd_dev_pagemap *pgmap)
+{
+	uint64_t nr_vmemmap_pages;
+
+	if (!pgmap || altmap || !m->arch.optimize_dax_vmemmap)
+		return false;
+	nr_vmemmap_pages = (zd_pgmap_vmemmap_nr(pgmap) * sizeof(struct zd_page)) >> m->arch.page_shift;
+	return nr_vmemmap_pages > 2;  /* VMEMMAP_RESERVE_NR */
+}
+
+uint64_t zd_compound_nr_pages(const struct zd_machine *m, const struct zd_vmem_altmap *altmap,
+			      const struct zd_dev_pagemap *pgmap)
+{
+	if (!zd_vmemmap_can_optimize(m, altmap, pgmap))
+		return zd_pgmap_vmemmap_nr(pgmap);
+	return 2 * (m->arch.page_size / sizeof(struct zd_page));
 }
 
 static void unmap_to_reserved(uintptr_t lo, uintptr_t hi)
@@ -221,10 +246,10 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 {
 	const struct zd_arch *a = &m->arch;
 	uintptr_t lo, hi;
+	bool dedup;
 	int rc;
 
 	(void)nid;
-	(void)pgmap;
 	if (ZD_WARN(m, (pfn | nr) & (a->pages_per_subsection - 1),
 		    "populate of unaligned range pfn %#llx + %llu", (unsigned long long)pfn,
 		    (unsigned long long)nr))
@@ -236,12 +261,13 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 			  (unsigned long long)(m->vmemmap_end_pfn - 1));
 		return NULL;
 	}
+	dedup = zd_vmemmap_can_optimize(m, altmap, pgmap);
 	if (altmap && a->page_size == 4096 && nr < a->pages_per_section)
 		altmap = NULL;
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
 		return zd_pfn_to_page(m, pfn);
-	rc = altmap ? populate_altmap(m, lo, hi, altmap) : map_anon(m, lo, hi);
+	rc = altmap ? populate_altmap(m, lo, hi, altmap) : map_anon(m, lo, hi, dedup);
 	if (rc) {
 		zd_pr_warn(m, "vmemmap alloc failure: pfn %#llx + %llu%s", (unsigned long long)pfn,
 			   (unsigned long long)nr, altmap ? " (altmap exhausted)" : "");

@@ -275,8 +275,10 @@ static void section_deactivate(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 		zd_depopulate_section_memmap(m, zd_section_nr_to_pfn(&m->arch,
 					     zd_pfn_section_nr(&m->arch, pfn)),
 					     m->arch.pages_per_section, NULL);
-	if (empty)
+	if (empty) {
 		__atomic_store_n(&ms->section_mem_map, 0, __ATOMIC_RELEASE);
+		ms->vmemmap_shift = 0;
+	}
 }
 
 /* section_activate(): usage, sub-section bits, then the memmap. */
@@ -328,9 +330,15 @@ int zd_sparse_add_section(struct zd_machine *m, int nid, uint64_t pfn, uint64_t 
 	memmap = section_activate(m, nid, pfn, nr, altmap, pgmap);
 	if (ZD_IS_ERR(memmap))
 		return (int)ZD_PTR_ERR(memmap);
-	/* Fresh struct pages hold a poison pattern until initialised. */
-	memset(memmap, 0xff, nr * sizeof(struct zd_page));
 	ms = zd_nr_to_section(m, section_nr);
+	/* A deduplicated compound memmap is only partly written (mm_init.c);
+	 * its never-written tails are found through this order. */
+	ms->vmemmap_shift = zd_vmemmap_can_optimize(m, altmap, pgmap) ?
+			    zd_pgmap_vmemmap_shift(pgmap) : 0;
+	/* CONFIG_DEBUG_VM: fresh struct pages hold a poison pattern until
+	 * initialised (page_init_poison); never over a shared dedup memmap. */
+	if (m->debug_vm && !ms->vmemmap_shift)
+		memset(memmap, 0xff, nr * sizeof(struct zd_page));
 	section_mark_present(m, ms, section_nr, nid);
 	/* The word always encodes the section's first struct page. */
 	sparse_init_one_section(m, ms, section_nr,

@@ -1,0 +1,46 @@
+/*
+ * memory_failure() for the pfns zonedev can describe (mm/memory-failure.c):
+ * a poisoned device page is marked and its pgmap's handler runs; without one
+ * (or when it declines with -EOPNOTSUPP) the generic handler would kill the
+ * processes mapping the page — there are no processes yet, so it reports.
+ * RAM pages are marked poisoned. Invariant: the page is marked before any
+ * handler runs, and a pfn without a struct page is -ENXIO.
+ */
+#include <zonedev/err.h>
+#include <zonedev/memremap.h>
+#include "mm/internal.h"
+
+#define ULL(x) ((unsigned long long)(x))
+
+int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags)
+{
+	struct zd_dev_pagemap *pgmap;
+	struct zd_page *page;
+	int rc = -EOPNOTSUPP;
+
+	if (!zd_pfn_valid(m, pfn)) {
+		zd_pr_err(m, "Memory failure: %#llx: memory outside kernel control", ULL(pfn));
+		return -ENXIO;
+	}
+	page = zd_pfn_to_page(m, pfn);
+	pgmap = zd_get_dev_pagemap(m, pfn);
+	if (!pgmap) {
+		__atomic_or_fetch(&page->flags, 1UL << ZD_PG_hwpoison, __ATOMIC_RELAXED);
+		zd_pr_err(m, "Memory failure: %#llx: %s page marked poisoned", ULL(pfn),
+			  zd_is_zone_device_page(page) ? "device" : "RAM");
+		return 0;
+	}
+	__atomic_or_fetch(&page->flags, 1UL << ZD_PG_hwpoison, __ATOMIC_RELAXED);
+	if (pgmap->ops && pgmap->ops->memory_failure)
+		rc = pgmap->ops->memory_failure(pgmap, pfn, 1, flags);
+	if (rc == -EOPNOTSUPP) {
+		zd_pr_err(m, "Memory failure: %#llx: recovery action for %s page: generic handler, "
+			  "no mapping to unmap", ULL(pfn), zd_memory_type_name(pgmap->type));
+		rc = 0;
+	} else {
+		zd_pr_err(m, "Memory failure: %#llx: %s pgmap handler returned %d", ULL(pfn),
+			  zd_memory_type_name(pgmap->type), rc);
+	}
+	zd_put_dev_pagemap(pgmap);
+	return rc;
+}
