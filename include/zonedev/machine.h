@@ -31,6 +31,7 @@ struct zd_mem_range {
 struct zd_machine_desc {
 	const char *arch;               /* profile name; "x86_64" if NULL */
 	unsigned phys_bits;             /* 0: the profile's */
+	unsigned va_bits;               /* arm64 only, 0: the profile's (e.g. 39 for a 3-level kernel) */
 	uint64_t memory_block_size;     /* 0: the arch rule */
 	int nr_nodes;                   /* 0: 1 */
 	const struct zd_mem_range *ram; /* boot System RAM */

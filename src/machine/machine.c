@@ -288,6 +288,8 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	m->arch = *prof;
 	if (desc->phys_bits)
 		m->arch.phys_bits = desc->phys_bits;
+	if (desc->va_bits)
+		m->arch.va_bits = desc->va_bits;
 	zd_arch_derive(&m->arch);
 	m->nr_nodes = desc->nr_nodes > 0 ? desc->nr_nodes : 1;
 	pthread_mutex_init(&m->log_lock, NULL);
@@ -314,6 +316,10 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	if (zd_arch_validate(&m->arch, &why))
 		return fail(m, -EINVAL, "%s: %s (phys_bits %u, max %u)", m->arch.name, why,
 			    m->arch.phys_bits, m->arch.max_physmem_bits);
+	if (desc->va_bits && (m->arch.coverage != ZD_VMEMMAP_COVERS_LINEAR_MAP ||
+			      desc->va_bits < 36 || desc->va_bits > 52))
+		return fail(m, -EINVAL, "va_bits %u: only arm64 profiles take va_bits, 36 to 52",
+			    desc->va_bits);
 	if (m->nr_nodes > ZD_MAX_NUMNODES)
 		return fail(m, -EINVAL, "%d nodes exceed the maximum of %d", m->nr_nodes,
 			    ZD_MAX_NUMNODES);

@@ -1,0 +1,57 @@
+/*
+ * A GPU-like test device in the manner of lib/test_hmm.c ("dmirror"): VRAM
+ * that the CPU cannot address, registered as MEMORY_DEVICE_PRIVATE in
+ * 256 MiB chunks on demand — through request_free_mem_region() and the
+ * vmemmap under the pfn design, through the device-private address space
+ * under dpa — or, for a coherent device, a CPU-addressable physical range
+ * registered as MEMORY_DEVICE_COHERENT. The driver-facing calls are the
+ * same under both designs.
+ * Invariants: a device page is handed out with zone_device_page_init() and
+ * comes back through folio_free; calloc - cfree = pages in use; only the
+ * device's copy routine (its "DMA engine") touches private VRAM contents.
+ */
+#ifndef ZONEDEV_TEST_HMM_H
+#define ZONEDEV_TEST_HMM_H
+
+#include <stdint.h>
+#include <zonedev/memremap.h>
+
+#define ZD_DEVMEM_CHUNK_SIZE (256ULL << 20)
+
+struct zd_dmirror_device;
+
+struct zd_dmirror_desc {
+	const char *name;            /* device name, e.g. "gpu0" */
+	int node;
+	uint64_t vram_size;          /* PRIVATE: bytes of VRAM (multiple of the chunk size) */
+	phys_addr_t coherent_start;  /* COHERENT: the device's physical range ... */
+	uint64_t coherent_size;      /* ... (0 for a private device) */
+};
+
+/* Registers and binds the device; no chunk is mapped yet. ERR_PTR on error. */
+struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct zd_dmirror_desc *d);
+/* Unbinds (evicting nothing: callers free their pages first, else it waits). */
+void zd_dmirror_destroy(struct zd_dmirror_device *mdev);
+
+/* Map the next chunk (PRIVATE) or the whole range (COHERENT); -ENOSPC when the
+ * VRAM is all registered, otherwise the registration's errno. */
+int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev);
+/* A free device page of 2^order pages (adds a chunk when none is free). */
+struct zd_page *zd_dmirror_alloc_page(struct zd_dmirror_device *mdev, unsigned order);
+/* The device's copy engine: contents of a device page. */
+int zd_dmirror_copy_to_device(struct zd_dmirror_device *mdev, struct zd_page *dpage,
+			      const void *src, size_t len);
+int zd_dmirror_copy_from_device(struct zd_dmirror_device *mdev, struct zd_page *dpage, void *dst,
+				size_t len);
+
+struct zd_dmirror_stats {
+	uint64_t chunks, calloc, cfree;
+	uint64_t registered_bytes;
+};
+void zd_dmirror_get_stats(struct zd_dmirror_device *mdev, struct zd_dmirror_stats *st);
+struct zd_device *zd_dmirror_to_device(struct zd_dmirror_device *mdev);
+struct zd_dmirror_device *zd_dmirror_find(struct zd_machine *m, const char *name);
+/* pgmap of chunk i (tests). */
+struct zd_dev_pagemap *zd_dmirror_chunk_pgmap(struct zd_dmirror_device *mdev, unsigned i);
+
+#endif

@@ -1,0 +1,371 @@
+/*
+ * The dmirror-style GPU test device (see include/zonedev/test_hmm.h).
+ * VRAM contents live in a memfd sized to the VRAM; chunk i owns bytes
+ * [i * CHUNK, (i+1) * CHUNK). Free device pages sit on a list threaded
+ * through their zone_device_data word. The device lock protects the chunk
+ * array, the free list and the counters; it is never held across memremap.
+ */
+#include <zonedev/device.h>
+#include <zonedev/err.h>
+#include <zonedev/machine.h>
+#include <zonedev/test_hmm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define ULL(x) ((unsigned long long)(x))
+
+struct dmirror_chunk {
+	struct zd_dev_pagemap pagemap;
+	struct zd_resource *res;       /* pfn design only */
+	struct zd_dmirror_device *mdev;
+	uint64_t vram_offset;
+};
+
+struct zd_dmirror_device {
+	struct zd_device *dev;
+	struct zd_machine *m;
+	enum zd_memory_type type;
+	uint64_t vram_size;
+	phys_addr_t coherent_start;
+	int vram_fd;
+	char *vram;                    /* the copy engine's view of VRAM */
+	pthread_mutex_t lock;
+	struct dmirror_chunk **chunks;
+	unsigned nr_chunks, max_chunks;
+	struct zd_page *free_pages;    /* linked through zone_device_data */
+	uint64_t calloc, cfree;
+};
+
+static struct dmirror_chunk *pgmap_chunk(struct zd_dev_pagemap *pgmap)
+{
+	return (struct dmirror_chunk *)((char *)pgmap - offsetof(struct dmirror_chunk, pagemap));
+}
+
+/* Index of a page inside its chunk: by pfn, or by array slot under dpa. */
+static uint64_t chunk_page_index(struct zd_machine *m, struct dmirror_chunk *c,
+				 struct zd_page *page)
+{
+	if (c->pagemap.pages)
+		return (uint64_t)(page - c->pagemap.pages);
+	return zd_page_to_pfn(m, page) - zd_phys_pfn(&m->arch, c->pagemap.range.start);
+}
+
+static void dmirror_devmem_free(struct zd_page *folio)
+{
+	struct dmirror_chunk *c = pgmap_chunk(folio->pgmap);
+	struct zd_dmirror_device *mdev = c->mdev;
+	unsigned order = zd_test_page_flag(folio, ZD_PG_head) ? (unsigned)(folio[1].flags & 0xff) : 0;
+
+	pthread_mutex_lock(&mdev->lock);
+	/* Back on the free list page by page; a folio is split up again. */
+	for (uint64_t i = 0; i < (1ULL << order); i++) {
+		struct zd_page *p = folio + i;
+		p->pgmap = folio->pgmap;
+		p->flags &= ~((1UL << ZD_PG_head) | (1UL << ZD_PG_locked) | 0xffUL);
+		p->zone_device_data = mdev->free_pages;
+		mdev->free_pages = p;
+	}
+	mdev->cfree += 1ULL << order;
+	pthread_mutex_unlock(&mdev->lock);
+}
+
+/* No CPU can fault on dmirror VRAM before HMM migration exists; the method
+ * is required by memremap_pages() for device-private memory. */
+static int dmirror_devmem_fault(struct zd_vm_fault *vmf)
+{
+	(void)vmf;
+	return -EFAULT;
+}
+
+static const struct zd_dev_pagemap_ops dmirror_devmem_ops = {
+	.folio_free = dmirror_devmem_free,
+	.migrate_to_ram = dmirror_devmem_fault,
+};
+
+static void chunk_release(void *data)
+{
+	struct dmirror_chunk *c = data;
+	struct zd_machine *m = c->mdev->m;
+
+	if (c->pagemap.pages) {
+		zd_memunmap_device_private_pagemap(&c->pagemap);
+	} else {
+		zd_memunmap_pages(&c->pagemap);
+		if (c->res)
+			zd_release_mem_region(m, c->res->start, zd_resource_size(c->res));
+	}
+	free(c);
+}
+
+static int map_chunk(struct zd_dmirror_device *mdev, struct dmirror_chunk *c)
+{
+	struct zd_machine *m = mdev->m;
+	struct zd_dev_pagemap *pg = &c->pagemap;
+	void *ret;
+
+	zd_dev_pagemap_init(pg);
+	pg->type = mdev->type;
+	pg->ops = &dmirror_devmem_ops;
+	pg->owner = mdev;
+	pg->backing_fd = mdev->vram_fd;
+	pg->backing_offset = c->vram_offset;
+	if (mdev->type == ZD_MEMORY_DEVICE_COHERENT) {
+		pg->range.start = mdev->coherent_start;
+		pg->range.end = mdev->coherent_start + mdev->vram_size - 1;
+		pg->nr_range = 1;
+		ret = zd_memremap_pages(m, pg, zd_dev_to_node(mdev->dev));
+		return ZD_IS_ERR(ret) ? (int)ZD_PTR_ERR(ret) : 0;
+	}
+	if (m->device_private == ZD_DEVICE_PRIVATE_DPA) {
+		pg->nr_pages = ZD_DEVMEM_CHUNK_SIZE >> m->arch.page_shift;
+		long long off = zd_memremap_device_private_pagemap(m, pg, zd_dev_to_node(mdev->dev));
+		return off < 0 ? (int)off : 0;
+	}
+	c->res = zd_request_free_mem_region(m, NULL, ZD_DEVMEM_CHUNK_SIZE, zd_dev_name(mdev->dev));
+	if (ZD_IS_ERR(c->res)) {
+		int rc = (int)ZD_PTR_ERR(c->res);
+		c->res = NULL;
+		zd_pr_err(m, "%s: cannot find physical address space for a %llu MiB device-private "
+			  "chunk (%s)", zd_dev_name(mdev->dev), ULL(ZD_DEVMEM_CHUNK_SIZE >> 20),
+			  zd_errno_name(rc));
+		return rc;
+	}
+	pg->range.start = c->res->start;
+	pg->range.end = c->res->end;
+	pg->nr_range = 1;
+	ret = zd_memremap_pages(m, pg, zd_dev_to_node(mdev->dev));
+	if (ZD_IS_ERR(ret)) {
+		zd_release_mem_region(m, c->res->start, zd_resource_size(c->res));
+		c->res = NULL;
+		return (int)ZD_PTR_ERR(ret);
+	}
+	return 0;
+}
+
+int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev)
+{
+	uint64_t chunk_size = mdev->type == ZD_MEMORY_DEVICE_COHERENT ? mdev->vram_size
+								    : ZD_DEVMEM_CHUNK_SIZE;
+	struct dmirror_chunk *c;
+	unsigned idx;
+	int rc;
+
+	pthread_mutex_lock(&mdev->lock);
+	idx = mdev->nr_chunks;
+	if ((uint64_t)idx * chunk_size >= mdev->vram_size) {
+		pthread_mutex_unlock(&mdev->lock);
+		zd_pr_err(mdev->m, "%s: all %llu MiB of device memory are registered",
+			  zd_dev_name(mdev->dev), ULL(mdev->vram_size >> 20));
+		return -ENOSPC;
+	}
+	mdev->nr_chunks++;   /* reserve the slot while mapping unlocked */
+	pthread_mutex_unlock(&mdev->lock);
+
+	c = calloc(1, sizeof(*c));
+	rc = c ? 0 : -ENOMEM;
+	if (c) {
+		c->mdev = mdev;
+		c->vram_offset = (uint64_t)idx * chunk_size;
+		rc = map_chunk(mdev, c);
+	}
+	if (!rc)
+		rc = zd_devm_add_action_or_reset(mdev->dev, chunk_release, c);
+	else
+		free(c);
+	pthread_mutex_lock(&mdev->lock);
+	if (rc) {
+		mdev->nr_chunks--;
+	} else {
+		mdev->chunks[idx] = c;
+		/* Every page of the new chunk goes on the free list, lowest first. */
+		uint64_t n = chunk_size >> mdev->m->arch.page_shift;
+		for (uint64_t i = n; i-- > 0; ) {
+			struct zd_page *p = c->pagemap.pages ? c->pagemap.pages + i :
+				zd_pfn_to_page(mdev->m, zd_phys_pfn(&mdev->m->arch,
+								    c->pagemap.range.start) + i);
+			p->zone_device_data = mdev->free_pages;
+			mdev->free_pages = p;
+		}
+	}
+	pthread_mutex_unlock(&mdev->lock);
+	return rc;
+}
+
+struct zd_page *zd_dmirror_alloc_page(struct zd_dmirror_device *mdev, unsigned order)
+{
+	struct zd_page *page;
+
+	if (order) {
+		zd_pr_err(mdev->m, "%s: large device folios are not supported yet",
+			  zd_dev_name(mdev->dev));
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&mdev->lock);
+		page = mdev->free_pages;
+		if (page) {
+			mdev->free_pages = page->zone_device_data;
+			page->zone_device_data = NULL;
+			mdev->calloc++;
+		}
+		pthread_mutex_unlock(&mdev->lock);
+		if (page)
+			break;
+		if (zd_dmirror_add_chunk(mdev))
+			return NULL;
+	}
+	zd_zone_device_page_init(page, zd_compound_head(page)->pgmap, 0);
+	return page;
+}
+
+static char *page_vram(struct zd_dmirror_device *mdev, struct zd_page *dpage)
+{
+	struct zd_machine *m = mdev->m;
+	struct zd_dev_pagemap *pgmap = zd_compound_head(dpage)->pgmap;
+	struct dmirror_chunk *c;
+
+	if (!zd_is_zone_device_page(dpage) || !pgmap || pgmap->owner != mdev)
+		return NULL;
+	c = pgmap_chunk(pgmap);
+	return mdev->vram + c->vram_offset + (chunk_page_index(m, c, dpage) << m->arch.page_shift);
+}
+
+int zd_dmirror_copy_to_device(struct zd_dmirror_device *mdev, struct zd_page *dpage,
+			      const void *src, size_t len)
+{
+	char *dst = page_vram(mdev, dpage);
+
+	if (!dst || len > mdev->m->arch.page_size)
+		return -EINVAL;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int zd_dmirror_copy_from_device(struct zd_dmirror_device *mdev, struct zd_page *dpage, void *dst,
+				size_t len)
+{
+	char *src = page_vram(mdev, dpage);
+
+	if (!src || len > mdev->m->arch.page_size)
+		return -EINVAL;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+static int dmirror_probe(struct zd_device *dev)
+{
+	struct zd_dmirror_device *mdev = dev->platform_data;
+
+	dev->driver_data = mdev;
+	zd_pr_info(dev->machine, "%s: dmirror %s device with %llu MiB of memory", dev->name,
+		   zd_memory_type_name(mdev->type), ULL(mdev->vram_size >> 20));
+	return 0;
+}
+
+static const struct zd_device_driver dmirror_driver = {
+	.name = "hmm_dmirror",
+	.probe = dmirror_probe,
+};
+
+struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct zd_dmirror_desc *d)
+{
+	struct zd_dmirror_device *mdev;
+	bool coherent = d->coherent_size != 0;
+	uint64_t size = coherent ? d->coherent_size : d->vram_size;
+	int rc;
+
+	if (!size || (!coherent && size % ZD_DEVMEM_CHUNK_SIZE) ||
+	    (coherent && (d->coherent_start | size) & (ZD_SUBSECTION_SIZE - 1))) {
+		zd_pr_err(m, "dmirror %s: memory size %#llx must be a non-zero multiple of %s",
+			  d->name, ULL(size), coherent ? "2 MiB at a 2 MiB aligned start"
+						      : "the 256 MiB chunk");
+		return ZD_ERR_PTR(-EINVAL);
+	}
+	mdev = calloc(1, sizeof(*mdev));
+	if (!mdev)
+		return ZD_ERR_PTR(-ENOMEM);
+	mdev->m = m;
+	mdev->type = coherent ? ZD_MEMORY_DEVICE_COHERENT : ZD_MEMORY_DEVICE_PRIVATE;
+	mdev->vram_size = size;
+	mdev->coherent_start = d->coherent_start;
+	mdev->max_chunks = coherent ? 1 : (unsigned)(size / ZD_DEVMEM_CHUNK_SIZE);
+	mdev->chunks = calloc(mdev->max_chunks, sizeof(*mdev->chunks));
+	pthread_mutex_init(&mdev->lock, NULL);
+	mdev->vram_fd = memfd_create(d->name ? d->name : "vram", MFD_CLOEXEC);
+	rc = !mdev->chunks || mdev->vram_fd < 0 || ftruncate(mdev->vram_fd, (off_t)size) ? -ENOMEM : 0;
+	if (!rc) {
+		mdev->vram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mdev->vram_fd, 0);
+		if (mdev->vram == MAP_FAILED) {
+			mdev->vram = NULL;
+			rc = -ENOMEM;
+		}
+	}
+	if (!rc) {
+		mdev->dev = zd_device_register(m, d->name, d->node);
+		if (ZD_IS_ERR(mdev->dev)) {
+			rc = (int)ZD_PTR_ERR(mdev->dev);
+			mdev->dev = NULL;
+		}
+	}
+	if (!rc) {
+		mdev->dev->platform_data = mdev;
+		rc = zd_device_bind(mdev->dev, &dmirror_driver);
+	}
+	if (rc) {
+		zd_dmirror_destroy(mdev);
+		return ZD_ERR_PTR(rc);
+	}
+	return mdev;
+}
+
+void zd_dmirror_destroy(struct zd_dmirror_device *mdev)
+{
+	if (ZD_IS_ERR_OR_NULL(mdev))
+		return;
+	if (mdev->dev)
+		zd_device_unregister(mdev->dev);   /* unbind: chunks go newest first */
+	if (mdev->vram)
+		munmap(mdev->vram, mdev->vram_size);
+	if (mdev->vram_fd >= 0)
+		close(mdev->vram_fd);
+	pthread_mutex_destroy(&mdev->lock);
+	free(mdev->chunks);
+	free(mdev);
+}
+
+void zd_dmirror_get_stats(struct zd_dmirror_device *mdev, struct zd_dmirror_stats *st)
+{
+	pthread_mutex_lock(&mdev->lock);
+	st->chunks = mdev->nr_chunks;
+	st->calloc = mdev->calloc;
+	st->cfree = mdev->cfree;
+	st->registered_bytes = mdev->type == ZD_MEMORY_DEVICE_COHERENT ?
+			       (mdev->nr_chunks ? mdev->vram_size : 0) :
+			       mdev->nr_chunks * ZD_DEVMEM_CHUNK_SIZE;
+	pthread_mutex_unlock(&mdev->lock);
+}
+
+struct zd_device *zd_dmirror_to_device(struct zd_dmirror_device *mdev)
+{
+	return mdev->dev;
+}
+
+struct zd_dmirror_device *zd_dmirror_find(struct zd_machine *m, const char *name)
+{
+	struct zd_device *dev = zd_device_find(m, name);
+
+	return dev && dev->driver == &dmirror_driver ? dev->driver_data : NULL;
+}
+
+struct zd_dev_pagemap *zd_dmirror_chunk_pgmap(struct zd_dmirror_device *mdev, unsigned i)
+{
+	struct zd_dev_pagemap *pg = NULL;
+
+	pthread_mutex_lock(&mdev->lock);
+	if (i < mdev->nr_chunks && mdev->chunks[i])
+		pg = &mdev->chunks[i]->pagemap;
+	pthread_mutex_unlock(&mdev->lock);
+	return pg;
+}
