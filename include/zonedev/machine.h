@@ -17,6 +17,8 @@
 #include <zonedev/log.h>
 #include <zonedev/mm_types.h>
 #include <zonedev/mmzone.h>
+#include <zonedev/nvdimm.h>
+#include <zonedev/test_hmm.h>
 
 /* Where device-private pages live (design.md §5): physical address space
  * and the vmemmap (the kernel until 2026), or their own address space. */
@@ -39,6 +41,10 @@ struct zd_machine_desc {
 	const struct zd_mem_range *reserved; /* other firmware ranges (top level) */
 	size_t nr_reserved;
 	const char *iomem_path;         /* import a /proc/iomem file instead */
+	const struct zd_nd_region_desc *pmem;   /* persistent memory regions */
+	size_t nr_pmem;
+	const struct zd_dmirror_desc *gpus;     /* dmirror test devices (VRAM / coherent) */
+	size_t nr_gpus;
 	enum zd_device_private_design device_private;
 	bool debug_vm;                  /* CONFIG_DEBUG_VM: poison fresh and removed memmap */
 	FILE *log_echo;                 /* echo dmesg lines as they happen */

@@ -19,6 +19,9 @@
 #include <zonedev/fault-inject.h>
 #include <zonedev/device.h>
 #include <zonedev/memremap.h>
+#include <zonedev/nd_pfn.h>
+#include <zonedev/nvdimm.h>
+#include <zonedev/test_hmm.h>
 
 #define ZONEDEV_VERSION "0.1.0"
 

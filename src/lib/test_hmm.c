@@ -254,6 +254,21 @@ int zd_dmirror_copy_from_device(struct zd_dmirror_device *mdev, struct zd_page *
 	return 0;
 }
 
+static void dmirror_free(void *data)
+{
+	struct zd_dmirror_device *mdev = data;
+
+	if (mdev->vram)
+		munmap(mdev->vram, mdev->vram_size);
+	if (mdev->vram_fd >= 0)
+		close(mdev->vram_fd);
+	pthread_mutex_destroy(&mdev->lock);
+	free(mdev->chunks);
+	free(mdev);
+}
+
+/* The device's state lives as long as its binding: the first devres entry,
+ * so it is released after every chunk (newest first). */
 static int dmirror_probe(struct zd_device *dev)
 {
 	struct zd_dmirror_device *mdev = dev->platform_data;
@@ -261,7 +276,7 @@ static int dmirror_probe(struct zd_device *dev)
 	dev->driver_data = mdev;
 	zd_pr_info(dev->machine, "%s: dmirror %s device with %llu MiB of memory", dev->name,
 		   zd_memory_type_name(mdev->type), ULL(mdev->vram_size >> 20));
-	return 0;
+	return zd_devm_add_action(dev, dmirror_free, mdev);
 }
 
 static const struct zd_device_driver dmirror_driver = {
@@ -272,6 +287,7 @@ static const struct zd_device_driver dmirror_driver = {
 struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct zd_dmirror_desc *d)
 {
 	struct zd_dmirror_device *mdev;
+	struct zd_device *dev = NULL;
 	bool coherent = d->coherent_size != 0;
 	uint64_t size = coherent ? d->coherent_size : d->vram_size;
 	int rc;
@@ -303,18 +319,20 @@ struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct z
 		}
 	}
 	if (!rc) {
-		mdev->dev = zd_device_register(m, d->name, d->node);
-		if (ZD_IS_ERR(mdev->dev)) {
-			rc = (int)ZD_PTR_ERR(mdev->dev);
-			mdev->dev = NULL;
-		}
-	}
-	if (!rc) {
-		mdev->dev->platform_data = mdev;
-		rc = zd_device_bind(mdev->dev, &dmirror_driver);
+		dev = zd_device_register(m, d->name, d->node);
+		rc = ZD_IS_ERR(dev) ? (int)ZD_PTR_ERR(dev) : 0;
 	}
 	if (rc) {
-		zd_dmirror_destroy(mdev);
+		dmirror_free(mdev);
+		return ZD_ERR_PTR(rc);
+	}
+	mdev->dev = dev;
+	dev->platform_data = mdev;
+	rc = zd_device_bind(dev, &dmirror_driver);
+	if (rc) {
+		/* probe failed before taking ownership of mdev */
+		zd_device_unregister(dev);
+		dmirror_free(mdev);
 		return ZD_ERR_PTR(rc);
 	}
 	return mdev;
@@ -322,17 +340,8 @@ struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct z
 
 void zd_dmirror_destroy(struct zd_dmirror_device *mdev)
 {
-	if (ZD_IS_ERR_OR_NULL(mdev))
-		return;
-	if (mdev->dev)
-		zd_device_unregister(mdev->dev);   /* unbind: chunks go newest first */
-	if (mdev->vram)
-		munmap(mdev->vram, mdev->vram_size);
-	if (mdev->vram_fd >= 0)
-		close(mdev->vram_fd);
-	pthread_mutex_destroy(&mdev->lock);
-	free(mdev->chunks);
-	free(mdev);
+	if (!ZD_IS_ERR_OR_NULL(mdev))
+		zd_device_unregister(mdev->dev);   /* chunks, then the device state */
 }
 
 void zd_dmirror_get_stats(struct zd_dmirror_device *mdev, struct zd_dmirror_stats *st)

@@ -399,6 +399,22 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	}
 	if (!rc)
 		rc = boot_memory_blocks(m);
+	for (size_t i = 0; i < desc->nr_pmem && !rc; i++) {
+		struct zd_nd_region *r = zd_nd_region_create(m, &desc->pmem[i]);
+		if (ZD_IS_ERR(r)) {
+			rc = (int)ZD_PTR_ERR(r);
+			snprintf(create_error, sizeof(create_error), "pmem region %zu (%s): %s", i,
+				 desc->pmem[i].path ? desc->pmem[i].path : "no file", zd_errno_name(rc));
+		}
+	}
+	for (size_t i = 0; i < desc->nr_gpus && !rc; i++) {
+		struct zd_dmirror_device *g = zd_dmirror_create(m, &desc->gpus[i]);
+		if (ZD_IS_ERR(g)) {
+			rc = (int)ZD_PTR_ERR(g);
+			snprintf(create_error, sizeof(create_error), "device %s: %s",
+				 desc->gpus[i].name ? desc->gpus[i].name : "(unnamed)", zd_errno_name(rc));
+		}
+	}
 out_import:
 	if (imp_names)
 		for (size_t i = 0; imp_names[i]; i++)

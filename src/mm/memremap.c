@@ -229,6 +229,16 @@ static int pagemap_range(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 			  ULL(range->start), ULL(range->end));
 		return -EINVAL;
 	}
+	if (pgmap->vmemmap_shift) {
+		uint64_t folio = 1ULL << pgmap->vmemmap_shift;
+		uint64_t first = pfn_first(pgmap, range_id), end = pfn + nr;
+		if ((first | end) & (folio - 1)) {
+			zd_pr_err(m, "memremap: %s range %#llx-%#llx is not aligned to its %llu KiB folios",
+				  zd_memory_type_name(pgmap->type), ULL(range->start), ULL(range->end),
+				  ULL(folio << a->page_shift >> 10));
+			return -EINVAL;
+		}
+	}
 	conflict = zd_get_dev_pagemap(m, pfn);
 	if (!conflict)
 		conflict = zd_get_dev_pagemap(m, zd_phys_pfn(a, range->end));

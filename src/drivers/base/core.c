@@ -107,6 +107,8 @@ void zd_device_unregister(struct zd_device *dev)
 		return;
 	m = dev->machine;
 	zd_device_release_driver(dev);
+	/* Resources a device holds without a driver go with the device. */
+	zd_devres_release_all(dev);
 	pthread_mutex_lock(&m->device_lock);
 	for (pp = &m->devices; *pp && *pp != dev; pp = &(*pp)->next)
 		;

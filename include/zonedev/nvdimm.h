@@ -1,0 +1,77 @@
+/*
+ * Persistent memory (drivers/nvdimm, drivers/dax): a pmem region is a
+ * physical range backed by a real file that keeps data and metadata across
+ * runs. Regions are label-less, so each carries one namespace covering the
+ * whole region (namespaceN.0), in mode raw, fsdax (claimed by pfnN.0, pages
+ * MEMORY_DEVICE_FS_DAX) or devdax (daxN.0, pages MEMORY_DEVICE_GENERIC,
+ * compound by align), with the memmap in RAM (map=mem) or on the device
+ * (map=dev, struct pages inside the file).
+ * Invariants: the mode of a namespace is what its info block says; a block
+ * that fails validation is refused with the rule that failed and nothing in
+ * the region is written; the data area is only written by its user.
+ */
+#ifndef ZONEDEV_NVDIMM_H
+#define ZONEDEV_NVDIMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <zonedev/arch.h>
+#include <zonedev/nd_pfn.h>
+
+struct zd_machine;
+struct zd_nd_region;
+
+struct zd_nd_region_desc {
+	phys_addr_t start;
+	uint64_t size;
+	const char *path;     /* backing file; created (sparse) if missing */
+	int node;
+	bool read_only;
+};
+
+enum zd_nd_ns_mode { ZD_NS_MODE_RAW, ZD_NS_MODE_FSDAX, ZD_NS_MODE_DEVDAX };
+
+struct zd_nd_namespace_opts {
+	enum zd_nd_ns_mode mode;
+	enum zd_nd_pfn_mode map;     /* ZD_ND_MAP_DEV (default) or ZD_ND_MAP_MEM */
+	uint64_t align;              /* 0: 2 MiB */
+	const uint8_t *uuid;         /* NULL: derived from the region (deterministic) */
+};
+
+struct zd_nd_namespace_info {
+	char dev[32];                /* "namespace0.0" */
+	enum zd_nd_ns_mode mode;
+	enum zd_nd_pfn_mode map;
+	uint64_t size;               /* usable bytes */
+	uint64_t align;
+	char uuid[ZD_UUID_STR_LEN];  /* pfn/dax uuid, "" for raw */
+	char blockdev[16];           /* "pmem0" for raw and fsdax */
+	char chardev[16];            /* "dax0.0" for devdax */
+	bool enabled;
+	char refused[200];           /* why an info block on the media was refused */
+	phys_addr_t data_start;      /* physical address of the first data byte */
+};
+
+/* Boot: open/create the file, insert "Persistent Memory", probe the
+ * namespace from its info block. ERR_PTR on error. */
+struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_nd_region_desc *d);
+struct zd_nd_region *zd_nd_region_find(struct zd_machine *m, const char *name);
+
+/* ndctl create-namespace on the region's namespace. -EBUSY if the namespace
+ * is not raw (destroy it first); the sizing/validation errno otherwise. */
+int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_opts *o);
+/* Back to raw: disable (waits for page references), erase the info block. */
+int zd_nd_destroy_namespace(struct zd_nd_region *r);
+int zd_nd_namespace_get(struct zd_nd_region *r, struct zd_nd_namespace_info *info);
+/* The data area as the CPU sees it (raw: whole region; fsdax/devdax: after dataoff). */
+void *zd_nd_namespace_data(struct zd_nd_region *r, uint64_t *size);
+/* ndctl list -N shaped JSON array of every namespace of m. */
+void zd_nd_list_namespaces_json(struct zd_machine *m, FILE *f);
+void zd_nd_list_namespaces(struct zd_machine *m, FILE *f);
+const char *zd_nd_ns_mode_name(enum zd_nd_ns_mode mode);
+/* The pgmap of an enabled fsdax/devdax namespace (tests), else NULL. */
+struct zd_dev_pagemap *zd_nd_namespace_pgmap(struct zd_nd_region *r);
+const char *zd_nd_region_name(const struct zd_nd_region *r);
+
+#endif

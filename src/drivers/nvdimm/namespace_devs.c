@@ -1,0 +1,331 @@
+/*
+ * The namespace of a label-less region (drivers/nvdimm/namespace_devs.c,
+ * pfn_devs.c probe side): its mode comes from the info block at offset
+ * 4096, validated with every nd_pfn_validate() rule; create writes a fresh
+ * block and claims the namespace, destroy releases the claim and erases the
+ * block. ndctl-shaped listings.
+ * Invariants: a refused block leaves the namespace raw and the media as it
+ * was; create validates what it wrote before claiming; destroy disables
+ * (waiting for page references) before it touches the media.
+ */
+#include <zonedev/err.h>
+#include <string.h>
+#include "drivers/nvdimm/nd.h"
+
+#define ULL(x) ((unsigned long long)(x))
+
+
+const char *zd_nd_ns_mode_name(enum zd_nd_ns_mode mode)
+{
+	return mode == ZD_NS_MODE_FSDAX ? "fsdax" : mode == ZD_NS_MODE_DEVDAX ? "devdax" : "raw";
+}
+
+static void validate_ctx(const struct zd_nd_region *r, enum zd_nd_pfn_kind kind,
+			 struct zd_nd_pfn_validate_ctx *ctx)
+{
+	const struct zd_arch *a = &r->m->arch;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->kind = kind;
+	ctx->start = r->start;
+	ctx->size = r->size;
+	ctx->page_size = a->page_size;
+	ctx->struct_page_size = sizeof(struct zd_page);
+	ctx->compat_align = ZD_ND_DEFAULT_COMPAT_ALIGN;
+	ctx->dax_aligns[0] = a->page_size;
+	ctx->dax_aligns[1] = 1ULL << a->pmd_shift;
+	ctx->dax_aligns[2] = 1ULL << a->pud_shift;
+}
+
+/* The claim drivers' pgmap from the block (__nvdimm_setup_pfn). */
+void zd_nd_setup_pgmap(struct zd_nd_region *r, enum zd_memory_type type)
+{
+	const struct zd_arch *a = &r->m->arch;
+	struct zd_dev_pagemap *pg = &r->pgmap;
+	const struct zd_nd_pfn_layout *l = &r->layout;
+
+	zd_dev_pagemap_init(pg);
+	pg->type = type;
+	pg->range.start = l->range_start;
+	pg->range.end = l->range_end;
+	pg->nr_range = 1;
+	pg->backing_fd = r->fd;
+	pg->backing_offset = l->range_start - r->start;
+	if (l->has_altmap) {
+		pg->flags |= ZD_PGMAP_ALTMAP_VALID;
+		pg->altmap.base_pfn = l->base_pfn;
+		pg->altmap.end_pfn = l->end_pfn;
+		pg->altmap.reserve = l->reserve;
+		pg->altmap.free = l->free;
+		/* the struct pages live in the region file itself */
+		pg->altmap.backing_fd = r->fd;
+		pg->altmap.backing_offset = (l->base_pfn << a->page_shift) - r->start;
+	}
+}
+
+static int read_and_validate(struct zd_nd_region *r, enum zd_nd_pfn_kind kind, char *why,
+			     size_t len)
+{
+	struct zd_nd_pfn_validate_ctx ctx;
+	int rc;
+
+	validate_ctx(r, kind, &ctx);
+	rc = zd_nd_pfn_validate_fd(r->fd, 0, &ctx, &r->info, why, len);
+	if (!rc)
+		rc = zd_nd_pfn_to_pgmap_layout(&r->info, r->start, r->start + r->size - 1,
+					       r->m->arch.page_shift, &r->layout, why, len);
+	return rc;
+}
+
+static int enable(struct zd_nd_region *r, enum zd_nd_ns_mode mode)
+{
+	r->mode = mode;
+	return mode == ZD_NS_MODE_FSDAX ? zd_nd_pmem_enable(r) : zd_dev_dax_enable(r);
+}
+
+/*
+ * Boot-time probe: a block with the right signature must pass every rule
+ * to be used; one that does not is refused and reported, and the
+ * namespace comes up raw without anything being written.
+ */
+int zd_nd_namespace_probe(struct zd_nd_region *r)
+{
+	struct zd_nd_pfn_sb sb;
+	char why[200] = "";
+	enum zd_nd_pfn_kind kind;
+	int rc;
+
+	r->mode = ZD_NS_MODE_RAW;
+	r->refused[0] = '\0';
+	if (zd_nd_pfn_read_sb(r->fd, 0, &sb, why, sizeof(why)))
+		return 0;
+	if (!memcmp(sb.signature, zd_nd_pfn_sig(ZD_ND_FSDAX), ZD_PFN_SIG_LEN))
+		kind = ZD_ND_FSDAX;
+	else if (!memcmp(sb.signature, zd_nd_pfn_sig(ZD_ND_DEVDAX), ZD_PFN_SIG_LEN))
+		kind = ZD_ND_DEVDAX;
+	else
+		return 0;     /* no claim: a raw namespace */
+	rc = read_and_validate(r, kind, why, sizeof(why));
+	if (rc) {
+		snprintf(r->refused, sizeof(r->refused), "%s", why);
+		zd_pr_err(r->m, "nd_pfn namespace%d.0: refusing the %s info block: %s (%s); "
+			  "namespace left raw, media untouched", r->id,
+			  kind == ZD_ND_FSDAX ? "pfn" : "dax", why, zd_errno_name(rc));
+		return rc;
+	}
+	rc = enable(r, kind == ZD_ND_FSDAX ? ZD_NS_MODE_FSDAX : ZD_NS_MODE_DEVDAX);
+	if (rc) {
+		snprintf(r->refused, sizeof(r->refused), "enable failed: %s", zd_errno_name(rc));
+		r->mode = ZD_NS_MODE_RAW;
+	}
+	return rc;
+}
+
+/* A uuid that is stable for a given region, so scenarios print the same. */
+static void derived_uuid(const struct zd_nd_region *r, enum zd_nd_ns_mode mode, uint8_t u[16])
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = r->path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	h ^= r->start + mode;
+	for (int i = 0; i < 16; i++) {
+		h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+		u[i] = (uint8_t)(h >> 56);
+	}
+	u[6] = (u[6] & 0x0f) | 0x40;   /* version 4 */
+	u[8] = (u[8] & 0x3f) | 0x80;   /* variant */
+}
+
+int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_opts *o)
+{
+	struct zd_nd_pfn_params p = { 0 };
+	struct zd_nd_pfn_sb sb;
+	char why[200] = "";
+	int rc;
+
+	if (r->mode != ZD_NS_MODE_RAW || r->claim) {
+		zd_pr_err(r->m, "namespace%d.0: already %s; destroy it before reconfiguring", r->id,
+			  zd_nd_ns_mode_name(r->mode));
+		return -EBUSY;
+	}
+	if (o->mode == ZD_NS_MODE_RAW) {
+		/* raw needs no metadata: just make sure no stale claim remains */
+		return zd_nd_destroy_namespace(r);
+	}
+	if (r->read_only) {
+		zd_pr_err(r->m, "namespace%d.0: region is read-only", r->id);
+		return -ENXIO;
+	}
+	if (r->size < ZD_ND_MIN_NAMESPACE_SIZE) {
+		zd_pr_err(r->m, "namespace%d.0: %llu bytes is below the 16 MiB a claim needs", r->id,
+			  ULL(r->size));
+		return -ENXIO;
+	}
+	p.kind = o->mode == ZD_NS_MODE_FSDAX ? ZD_ND_FSDAX : ZD_ND_DEVDAX;
+	p.map = o->map ? o->map : ZD_ND_MAP_DEV;
+	p.align = o->align ? o->align : 1ULL << r->m->arch.pmd_shift;
+	p.start = r->start;
+	p.size = r->size;
+	p.page_size = r->m->arch.page_size;
+	p.pmd_size = 1ULL << r->m->arch.pmd_shift;
+	p.pud_size = 1ULL << r->m->arch.pud_shift;
+	if (o->uuid)
+		memcpy(p.uuid, o->uuid, 16);
+	else
+		derived_uuid(r, o->mode, p.uuid);
+	rc = zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why));
+	if (!rc)
+		rc = zd_nd_pfn_write_sb(r->fd, 0, &sb, why, sizeof(why));
+	if (!rc)
+		rc = read_and_validate(r, p.kind, why, sizeof(why));
+	if (rc) {
+		zd_pr_err(r->m, "namespace%d.0: cannot create %s namespace: %s (%s)", r->id,
+			  zd_nd_ns_mode_name(o->mode), why, zd_errno_name(rc));
+		return rc;
+	}
+	rc = enable(r, o->mode);
+	if (rc) {
+		r->mode = ZD_NS_MODE_RAW;
+		return rc;
+	}
+	zd_pr_info(r->m, "namespace%d.0: %s map=%s align=%#llx dataoff=%#llx npfns=%llu", r->id,
+		   zd_nd_ns_mode_name(r->mode), p.map == ZD_ND_MAP_DEV ? "dev" : "mem", ULL(p.align),
+		   ULL(r->info.dataoff), ULL(r->info.npfns));
+	return 0;
+}
+
+void zd_nd_namespace_disable(struct zd_nd_region *r)
+{
+	if (r->claim) {
+		zd_device_unregister(r->claim);   /* unbind: memunmap waits for references */
+		r->claim = NULL;
+	}
+}
+
+int zd_nd_destroy_namespace(struct zd_nd_region *r)
+{
+	static const struct zd_nd_pfn_sb zero;
+	char why[160];
+	int rc;
+
+	if (r->read_only)
+		return -ENXIO;
+	zd_nd_namespace_disable(r);
+	r->mode = ZD_NS_MODE_RAW;
+	r->refused[0] = '\0';
+	rc = zd_nd_pfn_write_sb(r->fd, 0, &zero, why, sizeof(why));
+	if (rc)
+		zd_pr_err(r->m, "namespace%d.0: cannot erase the info block: %s", r->id, why);
+	return rc;
+}
+
+int zd_nd_namespace_get(struct zd_nd_region *r, struct zd_nd_namespace_info *in)
+{
+	memset(in, 0, sizeof(*in));
+	snprintf(in->dev, sizeof(in->dev), "namespace%d.0", r->id);
+	in->mode = r->mode;
+	in->enabled = r->mode == ZD_NS_MODE_RAW || r->claim;
+	snprintf(in->refused, sizeof(in->refused), "%s", r->refused);
+	if (r->mode == ZD_NS_MODE_RAW) {
+		in->size = r->size;
+		in->data_start = r->start;
+		snprintf(in->blockdev, sizeof(in->blockdev), "pmem%d", r->id);
+		return 0;
+	}
+	in->map = r->info.mode;
+	in->align = r->info.align;
+	in->size = r->layout.data_size;
+	in->data_start = r->layout.data_start;
+	zd_nd_uuid_format(r->info.uuid, in->uuid);
+	if (r->mode == ZD_NS_MODE_FSDAX)
+		snprintf(in->blockdev, sizeof(in->blockdev), "pmem%d", r->id);
+	else
+		snprintf(in->chardev, sizeof(in->chardev), "dax%d.0", r->id);
+	return 0;
+}
+
+void *zd_nd_namespace_data(struct zd_nd_region *r, uint64_t *size)
+{
+	struct zd_nd_namespace_info in;
+
+	zd_nd_namespace_get(r, &in);
+	if (size)
+		*size = in.size;
+	return r->virt + (in.data_start - r->start);
+}
+
+struct zd_dev_pagemap *zd_nd_namespace_pgmap(struct zd_nd_region *r)
+{
+	return r->claim ? &r->pgmap : NULL;
+}
+
+static void for_each_region(struct zd_machine *m, void (*fn)(struct zd_nd_region *, void *),
+			    void *arg)
+{
+	char name[32];
+
+	for (int i = 0; ; i++) {
+		struct zd_nd_region *r;
+		snprintf(name, sizeof(name), "region%d", i);
+		r = zd_nd_region_find(m, name);
+		if (!r)
+			return;
+		fn(r, arg);
+	}
+}
+
+static void list_one_json(struct zd_nd_region *r, void *arg)
+{
+	FILE *f = ((void **)arg)[0];
+	int *n = ((void **)arg)[1];
+	struct zd_nd_namespace_info in;
+
+	zd_nd_namespace_get(r, &in);
+	fprintf(f, "%s\n  {\n    \"dev\":\"%s\",\n    \"mode\":\"%s\",\n", (*n)++ ? "," : "",
+		in.dev, zd_nd_ns_mode_name(in.mode));
+	if (in.mode != ZD_NS_MODE_RAW)
+		fprintf(f, "    \"map\":\"%s\",\n", in.map == ZD_ND_MAP_DEV ? "dev" : "mem");
+	fprintf(f, "    \"size\":%llu,\n", ULL(in.size));
+	if (in.mode != ZD_NS_MODE_RAW)
+		fprintf(f, "    \"uuid\":\"%s\",\n", in.uuid);
+	if (in.mode == ZD_NS_MODE_DEVDAX)
+		fprintf(f, "    \"chardev\":\"%s\",\n", in.chardev);
+	if (in.mode != ZD_NS_MODE_DEVDAX)
+		fprintf(f, "    \"sector_size\":512,\n");
+	if (in.mode != ZD_NS_MODE_RAW)
+		fprintf(f, "    \"align\":%llu,\n", ULL(in.align));
+	if (in.blockdev[0])
+		fprintf(f, "    \"blockdev\":\"%s\",\n", in.blockdev);
+	if (!in.enabled)
+		fprintf(f, "    \"state\":\"disabled\",\n");
+	fprintf(f, "    \"numa_node\":%d\n  }", r->node);
+}
+
+void zd_nd_list_namespaces_json(struct zd_machine *m, FILE *f)
+{
+	int n = 0;
+	void *arg[2] = { f, &n };
+
+	fprintf(f, "[");
+	for_each_region(m, list_one_json, arg);
+	fprintf(f, "%s]\n", n ? "\n" : "");
+}
+
+static void list_one(struct zd_nd_region *r, void *arg)
+{
+	FILE *f = arg;
+	struct zd_nd_namespace_info in;
+
+	zd_nd_namespace_get(r, &in);
+	fprintf(f, "%-14s %-7s %-4s size=%-14llu align=%-10llu %s%s%s\n", in.dev,
+		zd_nd_ns_mode_name(in.mode),
+		in.mode == ZD_NS_MODE_RAW ? "-" : in.map == ZD_ND_MAP_DEV ? "dev" : "mem",
+		ULL(in.size), ULL(in.align), in.chardev[0] ? in.chardev : in.blockdev,
+		in.refused[0] ? "  refused: " : "", in.refused);
+}
+
+void zd_nd_list_namespaces(struct zd_machine *m, FILE *f)
+{
+	for_each_region(m, list_one, f);
+}

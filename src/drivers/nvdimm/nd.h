@@ -1,0 +1,47 @@
+/*
+ * Shared between the nvdimm and dax drivers (drivers/nvdimm/nd.h): the
+ * region object and the hooks the claim drivers (pmem for fsdax, device-dax
+ * for devdax) provide.
+ */
+#ifndef ZD_DRIVERS_NVDIMM_ND_H
+#define ZD_DRIVERS_NVDIMM_ND_H
+
+#include <zonedev/device.h>
+#include <zonedev/machine.h>
+#include <zonedev/memremap.h>
+#include <zonedev/nvdimm.h>
+
+struct zd_nd_region {
+	struct zd_machine *m;
+	int id;
+	phys_addr_t start;
+	uint64_t size;
+	int fd;
+	bool read_only;
+	int node;
+	char path[256];
+	char *virt;                    /* the whole region, MAP_SHARED */
+	struct zd_resource *res;       /* "Persistent Memory" */
+	struct zd_device *dev;         /* regionN */
+	/* namespaceN.0 */
+	enum zd_nd_ns_mode mode;
+	struct zd_nd_pfn_info info;    /* valid for fsdax/devdax */
+	struct zd_nd_pfn_layout layout;
+	struct zd_device *claim;       /* pfnN.0 or daxN.0 while enabled */
+	struct zd_dev_pagemap pgmap;
+	char refused[200];
+};
+
+/* namespace_devs.c */
+int zd_nd_namespace_probe(struct zd_nd_region *r);
+void zd_nd_namespace_disable(struct zd_nd_region *r);
+/* pmem.c: claim an fsdax namespace (pfnN.0, FS_DAX pages). */
+int zd_nd_pmem_enable(struct zd_nd_region *r);
+/* dax/device.c: claim a devdax namespace (daxN.0, GENERIC compound pages). */
+int zd_dev_dax_enable(struct zd_nd_region *r);
+/* pmem.c: register the claim device (pfnN.0, daxN.0) and bind drv to it. */
+int zd_nd_claim(struct zd_nd_region *r, const char *prefix, const struct zd_device_driver *drv);
+/* Both: fill the pgmap from the validated block (range, altmap, backing). */
+void zd_nd_setup_pgmap(struct zd_nd_region *r, enum zd_memory_type type);
+
+#endif

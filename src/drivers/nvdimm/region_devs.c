@@ -1,0 +1,149 @@
+/*
+ * pmem regions (drivers/nvdimm/region_devs.c): a physical range whose
+ * contents are a real file. The file is created sparse when missing and
+ * must match the region size when present; the region appears in iomem as
+ * "Persistent Memory" and as device regionN. Probing its namespace happens
+ * in namespace_devs.c.
+ * Invariant: the file is never truncated or rewritten by opening it.
+ */
+#include <zonedev/err.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "drivers/nvdimm/nd.h"
+
+#define ULL(x) ((unsigned long long)(x))
+
+
+static int region_count(struct zd_machine *m)
+{
+	int n = 0;
+	char name[32];
+
+	for (;; n++) {
+		snprintf(name, sizeof(name), "region%d", n);
+		if (!zd_device_find(m, name))
+			return n;
+	}
+}
+
+static void region_release(void *data)
+{
+	struct zd_nd_region *r = data;
+
+	zd_nd_namespace_disable(r);
+	if (r->virt)
+		munmap(r->virt, r->size);
+	if (r->res)
+		zd_release_resource(r->m, r->res);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+static int open_backing(struct zd_machine *m, struct zd_nd_region *r)
+{
+	struct stat st;
+
+	r->fd = open(r->path, (r->read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
+	if (r->fd < 0) {
+		zd_pr_err(m, "nd_region: cannot open %s: %s", r->path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(r->fd, &st))
+		return -errno;
+	if (st.st_size == 0 && !r->read_only) {
+		if (ftruncate(r->fd, (off_t)r->size)) {
+			zd_pr_err(m, "nd_region: cannot size %s to %llu bytes: %s", r->path,
+				  ULL(r->size), strerror(errno));
+			return -errno;
+		}
+	} else if ((uint64_t)st.st_size != r->size) {
+		zd_pr_err(m, "nd_region: %s holds %llu bytes but the region is %llu: refusing to "
+			  "resize persistent memory", r->path, ULL(st.st_size), ULL(r->size));
+		return -EINVAL;
+	}
+	r->virt = mmap(NULL, r->size, PROT_READ | (r->read_only ? 0 : PROT_WRITE), MAP_SHARED,
+		       r->fd, 0);
+	if (r->virt == MAP_FAILED) {
+		r->virt = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_nd_region_desc *d)
+{
+	struct zd_nd_region *r;
+	char name[32];
+	int rc;
+
+	if (!d->path || !d->size || (d->start | d->size) & (ZD_ND_DEFAULT_COMPAT_ALIGN - 1) ||
+	    strlen(d->path) >= sizeof(r->path)) {
+		zd_pr_err(m, "nd_region: region %#llx+%#llx needs a file and 2 MiB alignment",
+			  ULL(d->start), ULL(d->size));
+		return ZD_ERR_PTR(-EINVAL);
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return ZD_ERR_PTR(-ENOMEM);
+	r->m = m;
+	r->fd = -1;
+	r->start = d->start;
+	r->size = d->size;
+	r->node = d->node;
+	r->read_only = d->read_only;
+	snprintf(r->path, sizeof(r->path), "%s", d->path);
+	r->id = region_count(m);
+	snprintf(name, sizeof(name), "region%d", r->id);
+	rc = open_backing(m, r);
+	if (!rc) {
+		r->res = zd_resource_alloc("Persistent Memory", d->start, d->size, ZD_IORESOURCE_MEM,
+					   ZD_IORES_DESC_PERSISTENT_MEMORY);
+		rc = r->res ? zd_insert_resource(m, &m->iomem_resource, r->res) : -ENOMEM;
+		if (rc) {
+			zd_resource_free(r->res);
+			r->res = NULL;
+			zd_pr_err(m, "nd_region: %s [mem %#llx-%#llx] overlaps another range", name,
+				  ULL(d->start), ULL(d->start + d->size - 1));
+			rc = -EBUSY;
+		}
+	}
+	if (!rc) {
+		r->dev = zd_device_register(m, name, d->node);
+		if (ZD_IS_ERR(r->dev)) {
+			rc = (int)ZD_PTR_ERR(r->dev);
+			r->dev = NULL;
+		}
+	}
+	if (rc) {
+		region_release(r);
+		return ZD_ERR_PTR(rc);
+	}
+	r->dev->driver_data = r;
+	/* The region lives until its device goes; its namespace before it. */
+	rc = zd_devm_add_action_or_reset(r->dev, region_release, r);
+	if (rc)
+		return ZD_ERR_PTR(rc);
+	zd_pr_info(m, "%s: pmem [mem %#llx-%#llx] backed by %s", name, ULL(d->start),
+		   ULL(d->start + d->size - 1), r->path);
+	zd_nd_namespace_probe(r);
+	return r;
+}
+
+struct zd_nd_region *zd_nd_region_find(struct zd_machine *m, const char *name)
+{
+	struct zd_device *dev = zd_device_find(m, name);
+
+	if (!dev || strncmp(name, "region", 6))
+		return NULL;
+	return dev->driver_data;
+}
+
+const char *zd_nd_region_name(const struct zd_nd_region *r)
+{
+	return zd_dev_name(r->dev);
+}
