@@ -47,7 +47,13 @@ static const struct zd_device_driver nd_pmem_driver = {
 	.probe = nd_pmem_probe,
 };
 
-/* A claim device (pfnN.0 / daxN.0) bound to drv; the region remembers it. */
+static void forget_claim(void *data)
+{
+	((struct zd_nd_region *)data)->claim = NULL;
+}
+
+/* A claim device (pfnN.0 / daxN.0) bound to drv; the region remembers it
+ * until the device goes, whoever removes it (destroy, or machine teardown). */
 int zd_nd_claim(struct zd_nd_region *r, const char *prefix, const struct zd_device_driver *drv)
 {
 	char name[32];
@@ -59,7 +65,9 @@ int zd_nd_claim(struct zd_nd_region *r, const char *prefix, const struct zd_devi
 	if (ZD_IS_ERR(dev))
 		return (int)ZD_PTR_ERR(dev);
 	dev->platform_data = r;
-	rc = zd_device_bind(dev, drv);
+	rc = zd_devm_add_action(dev, forget_claim, r);
+	if (!rc)
+		rc = zd_device_bind(dev, drv);
 	if (rc) {
 		zd_device_unregister(dev);
 		return rc;
