@@ -85,6 +85,7 @@ struct zd_dev_pagemap {
 	struct zd_machine *machine;
 	void *host_addr[ZD_PGMAP_MAX_RANGES];  /* mapped backing per range */
 	uint64_t fsdax_wakeups;                /* wake_up_var() calls (atomic) */
+	uint64_t memmap_init_ns;               /* time memmap_init_zone_device took */
 	pthread_mutex_t wait_lock;             /* fsdax idle-page waiters */
 	pthread_cond_t wait_cond;
 };

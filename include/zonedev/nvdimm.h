@@ -63,6 +63,8 @@ struct zd_nd_region *zd_nd_region_find(struct zd_machine *m, const char *name);
 int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_opts *o);
 /* Back to raw: disable (waits for page references), erase the info block. */
 int zd_nd_destroy_namespace(struct zd_nd_region *r);
+/* Unbind and bind the claim again from the media (ndctl disable/enable). */
+int zd_nd_rebind_namespace(struct zd_nd_region *r);
 int zd_nd_namespace_get(struct zd_nd_region *r, struct zd_nd_namespace_info *info);
 /* The data area as the CPU sees it (raw: whole region; fsdax/devdax: after dataoff). */
 void *zd_nd_namespace_data(struct zd_nd_region *r, uint64_t *size);

@@ -237,6 +237,8 @@ void zd_memmap_init_zone_device(struct zd_machine *m, struct zd_zone *zone, uint
 	device_page_template(&job.tmpl, zone->zone_pgdat->node_id, pgmap);
 	run_init(&job);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pgmap->memmap_init_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+					    (t1.tv_nsec - t0.tv_nsec));
 	zd_pr_debug(m, "memmap_init_zone_device initialised %llu pages in %llums",
 		    (unsigned long long)nr_pages,
 		    (unsigned long long)((t1.tv_sec - t0.tv_sec) * 1000 +

@@ -214,7 +214,9 @@ static int populate_altmap(struct zd_machine *m, uintptr_t lo, uintptr_t hi,
 
 		if (pfn == UINT64_MAX)
 			goto fail;
-		p = mmap((void *)done, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		/* Populated up front: every struct page of an altmap memmap is
+		 * written by init, and the kernel's memmap is there before init. */
+		p = mmap((void *)done, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
 			 altmap->backing_fd,
 			 (off_t)(altmap->backing_offset + ((pfn - altmap->base_pfn) << a->page_shift)));
 		if (p == MAP_FAILED) {

@@ -203,6 +203,16 @@ void zd_nd_namespace_disable(struct zd_nd_region *r)
 	}
 }
 
+int zd_nd_rebind_namespace(struct zd_nd_region *r)
+{
+	if (r->mode == ZD_NS_MODE_RAW) {
+		zd_pr_err(r->m, "namespace%d.0: raw namespaces have no claim to rebind", r->id);
+		return -EINVAL;
+	}
+	zd_nd_namespace_disable(r);
+	return zd_nd_namespace_probe(r);
+}
+
 int zd_nd_destroy_namespace(struct zd_nd_region *r)
 {
 	static const struct zd_nd_pfn_sb zero;
