@@ -1,0 +1,185 @@
+#!/bin/sh
+# TAP test of the zonedev command line (run by `make check` through prove):
+# help texts, exit codes of usage errors, the built-in demo (and that it is
+# byte-for-byte scenarios/demo.yaml), JSON output, and `zonedev iomem`
+# importing the checked-in example.
+# Env: ZD_CLI = the zonedev binary, ZD_SRCDIR = the repository root.
+set -u
+
+: "${ZD_SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${ZD_CLI:=$ZD_SRCDIR/build/zonedev}"
+case $ZD_CLI in /*) ;; *) ZD_CLI=$(pwd)/$ZD_CLI ;; esac
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+n=0
+failed=0
+
+pass() { n=$((n + 1)); echo "ok $n - $*"; }
+fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+diag_file() { head -n 20 "$1" | sed 's/^/# /'; }
+
+if [ ! -x "$ZD_CLI" ]; then
+	echo "1..0 # SKIP no zonedev binary at $ZD_CLI"
+	exit 0
+fi
+cd "$ZD_SRCDIR" || exit 1
+
+have_python=no
+command -v python3 >/dev/null 2>&1 && have_python=yes
+
+# run NAME WANT_RC ARGS...: run the CLI, check its exit status; output in
+# $tmp/out and $tmp/err.
+run() {
+	name=$1 want=$2
+	shift 2
+	"$ZD_CLI" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -eq "$want" ]; then
+		pass "$name (exit $want)"
+		return 0
+	fi
+	fail "$name (exit $rc, wanted $want)"
+	diag_file "$tmp/err"
+	return 1
+}
+
+# check NAME FILE FIXED-STRING: the file contains the string.
+check() {
+	if grep -qF -- "$3" "$2"; then
+		pass "$1"
+	else
+		fail "$1: '$3' not found"
+		diag_file "$2"
+	fi
+}
+
+json_ok() {
+	if [ $have_python = no ]; then
+		skip "$1 (no python3 to parse JSON)"
+	elif python3 -m json.tool "$2" >/dev/null 2>"$tmp/jerr"; then
+		pass "$1"
+	else
+		fail "$1"
+		diag_file "$tmp/jerr"
+	fi
+}
+
+# ---- help ----
+run "zonedev --help" 0 --help
+check "--help lists the commands" "$tmp/out" "run FILE.yaml"
+check "--help lists demo and iomem" "$tmp/out" "iomem"
+check "--help states the exit codes" "$tmp/out" "2 usage error"
+run "zonedev -h" 0 -h
+run "zonedev --version" 0 --version
+check "--version prints the version" "$tmp/out" "zonedev "
+for cmd in demo run iomem; do
+	run "zonedev $cmd --help" 0 "$cmd" --help
+	check "$cmd --help shows its usage" "$tmp/out" "usage: zonedev $cmd"
+	check "$cmd --help mentions --json" "$tmp/out" "--json"
+	run "zonedev help $cmd" 0 help "$cmd"
+done
+run "iomem --help names the arch profiles" 0 iomem --help
+check "iomem --help lists x86_64-la57" "$tmp/out" "x86_64-la57"
+run "zonedev run --help" 0 run --help
+check "run --help explains expect_error" "$tmp/out" "expect_error"
+
+# ---- usage errors: exit 2, message on stderr, nothing on stdout ----
+run "no arguments" 2
+run "unknown command" 2 frobnicate
+check "unknown command is named" "$tmp/err" "unknown command 'frobnicate'"
+run "unknown top-level option" 2 --frobnicate
+run "run without a file" 2 run
+check "run without a file says so" "$tmp/err" "missing scenario"
+run "run with two files" 2 run a.yaml b.yaml
+run "run with an unknown option" 2 run --frobnicate scenarios/demo.yaml
+check "unknown option is named" "$tmp/err" "unknown option '--frobnicate'"
+run "demo with an argument" 2 demo extra
+run "demo with an unknown option" 2 demo -x
+run "iomem with an unknown arch" 2 iomem --arch vax
+check "unknown arch lists the profiles" "$tmp/err" "x86_64-la57"
+run "iomem with bad --phys-bits" 2 iomem --phys-bits lots
+run "iomem with --phys-bits 0" 2 iomem --phys-bits 0
+run "iomem with --phys-bits below a section" 2 iomem --phys-bits 12
+run "iomem with --phys-bits above the profile" 2 iomem --arch x86_64 --phys-bits 52
+run "iomem --import without a path" 2 iomem --import
+run "iomem --import with --default" 2 iomem --import x --default
+run "help for an unknown command" 2 help frobnicate
+if [ -s "$tmp/out" ]; then fail "usage errors print nothing on stdout"; else pass "usage errors print nothing on stdout"; fi
+
+# ---- scenario failures: exit 1 ----
+run "run a missing file" 1 run scenarios/no-such-file.yaml
+check "missing file is named" "$tmp/err" "scenarios/no-such-file.yaml: cannot open"
+run "run --json a missing file" 1 run --json scenarios/no-such-file.yaml
+json_ok "a failed run still prints one JSON document" "$tmp/out"
+check "the failure is in the JSON" "$tmp/out" '"result": "failed"'
+
+# ---- demo ----
+run "demo runs" 0 demo
+cp "$tmp/out" "$tmp/demo1"
+check "demo echoes its steps" "$tmp/demo1" "== demo.yaml:"
+check "demo shows /proc/iomem" "$tmp/demo1" " : System RAM"
+check "demo shows an expected EBUSY" "$tmp/demo1" "failed as expected: EBUSY"
+check "demo ends clean" "$tmp/demo1" "no invariant check fired"
+run "demo runs again" 0 demo
+if cmp -s "$tmp/demo1" "$tmp/out"; then
+	pass "demo prints the same output twice"
+else
+	fail "demo prints the same output twice"
+	diff "$tmp/demo1" "$tmp/out" | head -n 20 | sed 's/^/# /'
+fi
+run "demo --print-scenario" 0 demo --print-scenario
+if cmp -s "$tmp/out" scenarios/demo.yaml; then
+	pass "built-in demo is scenarios/demo.yaml byte for byte"
+else
+	fail "built-in demo is scenarios/demo.yaml byte for byte (run tools/zonedev/gen-demo.sh)"
+	diff scenarios/demo.yaml "$tmp/out" | head -n 20 | sed 's/^/# /'
+fi
+run "run scenarios/demo.yaml" 0 run scenarios/demo.yaml
+sed 's/== scenarios\/demo.yaml/== demo.yaml/' "$tmp/out" >"$tmp/demo-file"
+if cmp -s "$tmp/demo1" "$tmp/demo-file"; then
+	pass "demo and run scenarios/demo.yaml print the same"
+else
+	fail "demo and run scenarios/demo.yaml print the same"
+	diff "$tmp/demo1" "$tmp/demo-file" | head -n 20 | sed 's/^/# /'
+fi
+run "demo --quiet" 0 demo --quiet
+if grep -q '^== ' "$tmp/out"; then fail "--quiet echoes no steps"; else pass "--quiet echoes no steps"; fi
+check "--quiet still prints reports" "$tmp/out" " : System RAM"
+run "demo --dmesg" 0 demo --dmesg
+check "--dmesg echoes kernel lines" "$tmp/out" "hotplug: added"
+run "demo --json" 0 demo --json
+json_ok "demo --json is one valid JSON document" "$tmp/out"
+check "demo --json reports success" "$tmp/out" '"result": "ok"'
+check "demo --json holds reports" "$tmp/out" '"report":'
+if grep -q '^== ' "$tmp/out"; then fail "--json prints no step echo"; else pass "--json prints no step echo"; fi
+
+# ---- iomem ----
+example=scenarios/data/iomem-example.txt
+run "iomem --import the example" 0 iomem --import "$example"
+missing=0
+grep -v '^ ' "$example" >"$tmp/top"
+while IFS= read -r line; do
+	grep -qxF -- "$line" "$tmp/out" || { missing=$((missing + 1)); echo "# missing: $line"; }
+done <"$tmp/top"
+if [ $missing -eq 0 ]; then
+	pass "every top-level range of the example is in the output"
+else
+	fail "every top-level range of the example is in the output ($missing missing)"
+fi
+run "iomem --import the example --json" 0 iomem --import "$example" --json
+json_ok "iomem --json is one valid JSON document" "$tmp/out"
+check "iomem --json names its source" "$tmp/out" "\"source\": \"$example\""
+run "iomem --import a missing file" 1 iomem --import scenarios/data/no-such-file.txt
+run "iomem (host /proc/iomem or the default layout)" 0 iomem
+check "iomem prints System RAM" "$tmp/out" " : System RAM"
+run "iomem --json (host or default)" 0 iomem --json
+json_ok "iomem --json (host or default) is valid JSON" "$tmp/out"
+for arch in x86_64 x86_64-la57 arm64-4k arm64-16k arm64-64k ppc64; do
+	run "iomem --default --arch $arch" 0 iomem --default --arch "$arch"
+done
+run "iomem --default --phys-bits 40" 0 iomem --default --phys-bits 40
+
+echo "1..$n"
+[ $failed -eq 0 ]

@@ -1,0 +1,293 @@
+/*
+ * Internal interfaces of the zonedev CLI (tools/zonedev/). The CLI is a thin
+ * client of libzonedev's public headers: it turns a YAML scenario into a
+ * machine description plus a list of steps, runs the steps against one
+ * machine and prints what happened as text or as one JSON document.
+ * Invariants: nothing here reaches into src/; every string a parsed scenario
+ * points at lives in the scenario's YAML document, which outlives the
+ * machine; output depends only on the scenario (no clocks, no host
+ * addresses), so a scenario run twice prints the same thing.
+ */
+#ifndef ZONEDEV_CLI_H
+#define ZONEDEV_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <yaml.h>
+#include <zonedev/zonedev.h>
+
+/* Exit codes. */
+#define EXIT_OK    0
+#define EXIT_FAIL  1
+#define EXIT_USAGE 2
+
+/* ---- json.c: a small streaming JSON writer (pretty, 2-space indent) ---- */
+
+#define JW_MAX_DEPTH 32
+
+struct jw {
+	FILE *f;
+	int depth;
+	unsigned count[JW_MAX_DEPTH];
+	bool after_key;
+};
+
+void jw_init(struct jw *w, FILE *f);
+void jw_obj_begin(struct jw *w);
+void jw_obj_end(struct jw *w);
+void jw_arr_begin(struct jw *w);
+void jw_arr_end(struct jw *w);
+void jw_key(struct jw *w, const char *key);
+void jw_str(struct jw *w, const char *s);
+void jw_strn(struct jw *w, const char *s, size_t n);
+void jw_u64(struct jw *w, uint64_t v);
+void jw_i64(struct jw *w, int64_t v);
+void jw_bool(struct jw *w, bool v);
+void jw_null(struct jw *w);
+/* "0x..." string: addresses and pfns can exceed what a double holds. */
+void jw_hex(struct jw *w, uint64_t v);
+/* An already-serialised JSON value (trailing whitespace dropped). */
+void jw_raw(struct jw *w, const char *json);
+/* Close the document with a newline. */
+void jw_finish(struct jw *w);
+
+/* Key + value shorthands. */
+void jw_kstr(struct jw *w, const char *key, const char *s);
+void jw_ku64(struct jw *w, const char *key, uint64_t v);
+void jw_ki64(struct jw *w, const char *key, int64_t v);
+void jw_kbool(struct jw *w, const char *key, bool v);
+void jw_khex(struct jw *w, const char *key, uint64_t v);
+
+/* ---- parse.c: scalar parsers and formatters ---- */
+
+/* Decimal or 0x hex with an optional binary suffix K/M/G/T/P (or KiB..PiB).
+ * 0, or -1 with a reason in *why (garbage, overflow). */
+int parse_size(const char *s, uint64_t *out, const char **why);
+/* A plain integer (decimal or hex, no suffix). */
+int parse_uint(const char *s, uint64_t *out, const char **why);
+/* A meminfo quantity: plain number = kB, "N kB" = kB, a suffixed size = bytes
+ * converted to kB (must be a multiple of 1 KiB). */
+int parse_kb(const char *s, uint64_t *out_kb, const char **why);
+/* true/false (any case); -1 otherwise. */
+int parse_bool(const char *s, bool *out);
+/* "1G", "128M", "4K" or plain bytes: the largest unit that divides exactly. */
+const char *fmt_size(uint64_t v, char *buf, size_t len);
+/* "1.5 GiB" style approximate size for reports. */
+const char *fmt_size_human(uint64_t v, char *buf, size_t len);
+/* "EBUSY" or "errno 123" for -123 / 123. */
+const char *fmt_errno(int err, char *buf, size_t len);
+
+/* ---- yamlfile.c: libyaml documents with positions ---- */
+
+struct yfile {
+	const char *name;          /* as shown in messages */
+	char *text;                /* the whole input, owned */
+	size_t len;
+	yaml_document_t doc;
+	bool have_doc;
+	char err[1024];            /* first error, "NAME:LINE:COL: ..." */
+};
+
+/* Read path (display name disp) or take a copy of text; then parse it.
+ * 0, or -1 with yf->err set. yfile_free() in both cases. */
+int yfile_load_path(struct yfile *yf, const char *path, const char *disp);
+int yfile_load_text(struct yfile *yf, const char *text, size_t len, const char *disp);
+void yfile_free(struct yfile *yf);
+
+yaml_node_t *ynode(struct yfile *yf, int index);
+yaml_node_t *yroot(struct yfile *yf);
+int yline(const yaml_node_t *n);
+int ycol(const yaml_node_t *n);
+/* Record "NAME:LINE:COL: msg" at node n (first error wins); returns -1. */
+int yerr(struct yfile *yf, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *ykind(const yaml_node_t *n);
+/* The scalar text, or NULL (and an error naming what) if n is not a scalar
+ * or is an empty/null scalar. */
+const char *yscalar(struct yfile *yf, yaml_node_t *n, const char *what);
+/* Every key of map is a scalar, unique, and in allowed (NULL-terminated);
+ * otherwise "unknown key 'x' in <context>" at the key. */
+int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
+	       const char *context);
+/* The value node for key (and the key node in *keyp), or NULL. */
+yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key,
+		      yaml_node_t **keyp);
+
+/* ---- scenario.c: the scenario schema ---- */
+
+enum step_kind {
+	ST_ADD_MEMORY, ST_REMOVE_MEMORY, ST_ONLINE_MEMORY, ST_OFFLINE_MEMORY,
+	ST_REQUEST_MEM_REGION, ST_RELEASE_MEM_REGION, ST_REQUEST_FREE_MEM_REGION,
+	ST_ALLOC_PAGES, ST_FREE_PAGES, ST_EXPECT, ST_REPORT, ST_NOTE,
+};
+
+enum report_kind {
+	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
+	RP_VMEMMAP, RP_NR,
+};
+extern const char *const report_names[RP_NR];
+
+enum expect_kind {
+	EX_PFN_VALID, EX_SECTION, EX_MEMORY_BLOCK, EX_MEMINFO, EX_MAX_PFN, EX_HANDLE,
+};
+
+/* An address operand: a literal, or the address a handle recorded. */
+struct addr_arg {
+	uint64_t value;
+	int handle;                /* index into scenario.handles, -1 literal */
+};
+
+/* One argument as echoed ("start=0x100000000") and put in JSON. */
+enum arg_type { ARG_ADDR, ARG_SIZE, ARG_UINT, ARG_HEX, ARG_STR, ARG_BOOL, ARG_KB, ARG_FLAGS };
+struct step_arg {
+	const char *key;
+	enum arg_type type;
+	uint64_t u;
+	const char *s;             /* ARG_STR, or a handle name for ARG_ADDR */
+};
+#define STEP_MAX_ARGS 8
+
+/* Block state a scenario may expect; BLOCK_ABSENT = no such block. */
+#define BLOCK_ABSENT (-1)
+
+struct expect {
+	enum expect_kind kind;
+	struct addr_arg addr;
+	bool by_id;
+	uint64_t id;
+	bool want_bool;
+	bool not_present;
+	unsigned long section_flags;
+	int block_state;           /* enum zd_mem_state or BLOCK_ABSENT */
+	int block_zone;            /* enum zd_zone_type, -1: not checked */
+	const char *field;
+	bool has_is, has_min, has_max;
+	uint64_t is, min, max;     /* kB for meminfo */
+};
+
+struct step {
+	enum step_kind kind;
+	const char *name;
+	int line, col;
+	int expect_error;          /* positive errno; 0: the step must succeed */
+	const char *expect_error_name;
+	struct step_arg args[STEP_MAX_ARGS];
+	int nargs;
+
+	struct addr_arg start;
+	uint64_t size;
+	int node;
+	bool has_node;
+	enum zd_online_type online;
+	const char *res_name;
+	int handle;                /* as: / handle:, -1 none */
+	unsigned order;
+	zd_gfp_t gfp;
+	struct expect ex;
+	enum report_kind report;
+	const char *text;
+};
+
+enum handle_kind { H_REGION, H_PAGES };
+struct handle_def {
+	const char *name;
+	enum handle_kind kind;
+};
+#define MAX_HANDLES 256
+
+struct scenario {
+	struct yfile yf;
+	const char *file;          /* display name */
+	char *dir;                 /* directory relative paths resolve against */
+	const char *description;
+	int machine_line;
+
+	const char *arch;
+	unsigned phys_bits;
+	uint64_t block_size;
+	int nodes;
+	bool debug_vm;             /* CONFIG_DEBUG_VM: poison new memmap */
+	struct zd_mem_range *ram, *reserved;
+	size_t nr_ram, nr_reserved;
+	bool default_layout;       /* neither ram/reserved nor iomem given */
+	char *iomem_path;          /* resolved */
+	const char *iomem_given;
+
+	struct step *steps;
+	size_t nr_steps;
+	struct handle_def handles[MAX_HANDLES];
+	int nr_handles;
+};
+
+/* Parse a scenario from a file (dir = its directory) or from text (dir =
+ * "."). 0, or -1 with the message in s->yf.err. scenario_free() always. */
+int scenario_load_path(struct scenario *s, const char *path);
+int scenario_load_text(struct scenario *s, const char *text, const char *disp);
+void scenario_free(struct scenario *s);
+
+/* ---- layout.c: built-in machine layouts ---- */
+
+/* The default boot layout for an arch profile (RAM and firmware ranges). */
+void default_layout(const char *arch, const struct zd_mem_range **ram, size_t *nr_ram,
+		    const struct zd_mem_range **reserved, size_t *nr_reserved);
+
+/* ---- runner.c / steps.c / report.c ---- */
+
+struct run_opts {
+	bool json;
+	bool quiet;
+	bool dmesg;                /* echo kernel log lines as they happen */
+};
+
+struct handle_state {
+	bool live;
+	bool ever;                 /* was ever set (its address stays usable) */
+	uint64_t addr;
+	struct zd_page *page;
+	unsigned order;
+};
+
+struct run {
+	struct scenario *s;
+	const struct run_opts *o;
+	struct zd_machine *m;
+	FILE *out;                 /* text output (stdout) */
+	struct jw jw;              /* JSON output (json mode) */
+	struct handle_state h[MAX_HANDLES];
+};
+
+struct step_result {
+	int err;                   /* 0 or -errno from the library */
+	bool check_failed;         /* expect: the condition did not hold */
+	char info[512];            /* text-mode detail line, may be empty */
+	char failure[512];         /* what did not hold */
+};
+
+/* Run a parsed scenario; returns the exit code. */
+int run_scenario(struct scenario *s, const struct run_opts *o);
+/* Boot a machine from the scenario's machine section. ERR_PTR on failure. */
+struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo);
+
+/* Execute one step (JSON extras go into the open step object). */
+void step_exec(struct run *r, const struct step *st, struct step_result *res);
+/* The address an addr_arg stands for at this point of the run; -ENOENT if
+ * its handle was never set. */
+int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out);
+
+/* A report as text on f, or as the value of the current JSON key. */
+void report_text(struct zd_machine *m, enum report_kind k, FILE *f);
+void report_json(struct zd_machine *m, enum report_kind k, struct jw *w);
+/* Section flag names, for expect and the sections report. */
+extern const struct section_flag_name {
+	const char *name;
+	unsigned long bit;
+} section_flag_names[];
+/* "[present, has_mem_map]" for a section word. */
+const char *fmt_section_flags(unsigned long word, char *buf, size_t len);
+
+/* ---- demo_scenario.c ---- */
+extern const char demo_scenario_yaml[];
+
+#endif

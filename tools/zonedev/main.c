@@ -1,0 +1,423 @@
+/*
+ * zonedev: command-line entry point. Parses the subcommand and its options
+ * and hands off to the scenario loader/runner (demo, run) or boots a
+ * machine just to print its physical address map (iomem).
+ * Invariants: exit 0 = success, 1 = the scenario or machine failed (bad
+ * scenario file, failing step, fired invariant checks), 2 = the command line
+ * itself was wrong; help goes to stdout with exit 0, usage errors to stderr
+ * with exit 2; --json prints exactly one JSON document on stdout.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char main_help[] =
+	"usage: zonedev <command> [options]\n"
+	"\n"
+	"zonedev models Linux's sparse memory model, memory hotplug, the iomem\n"
+	"resource tree and the buddy allocator in userspace.\n"
+	"\n"
+	"commands:\n"
+	"  demo              run the built-in tour scenario\n"
+	"  run FILE.yaml     run a scenario file\n"
+	"  iomem             boot a machine and print its /proc/iomem\n"
+	"  help [COMMAND]    show help for zonedev or for a command\n"
+	"\n"
+	"options:\n"
+	"  -h, --help        show this help (or a command's, after the command)\n"
+	"  -V, --version     print the version\n"
+	"\n"
+	"Every command takes --json to print one JSON document on stdout.\n"
+	"Scenario format: docs/scenarios.md; commands: docs/cli.md.\n"
+	"\n"
+	"exit status: 0 ok, 1 scenario/step failure or fired invariant checks,\n"
+	"             2 usage error\n";
+
+static const char demo_help[] =
+	"usage: zonedev demo [--json] [--quiet] [--dmesg] [--print-scenario]\n"
+	"\n"
+	"Run the built-in tour: boot an x86_64 machine, show /proc/iomem, hot-add\n"
+	"and online 1 GiB, allocate and free pages, show the reports, try illegal\n"
+	"operations that must fail, then offline and remove the memory again.\n"
+	"The scenario is the same text as scenarios/demo.yaml.\n"
+	"\n"
+	"options:\n"
+	"  --json            one JSON document on stdout instead of text\n"
+	"  -q, --quiet       print only the reports (no step echo)\n"
+	"  --dmesg           echo kernel log lines as they are logged (text mode)\n"
+	"  --print-scenario  print the built-in scenario's YAML and exit\n"
+	"  -h, --help        show this help\n"
+	"\n"
+	"exit status: 0 ok, 1 a step failed or invariant checks fired, 2 usage error\n";
+
+static const char run_help[] =
+	"usage: zonedev run FILE.yaml [--json] [--quiet] [--dmesg]\n"
+	"\n"
+	"Run a scenario: boot the machine its 'machine:' section describes, then\n"
+	"execute its 'steps:' in order. Each step is echoed as\n"
+	"  == FILE:LINE step key=value ...\n"
+	"A step that fails unexpectedly, or succeeds although it names an\n"
+	"expect_error, stops the run with 'FILE:LINE: step 'name': ...' on stderr.\n"
+	"After the run, fired invariant checks (kernel WARNs) also fail it.\n"
+	"The format is described in docs/scenarios.md.\n"
+	"\n"
+	"options:\n"
+	"  --json            one JSON document on stdout instead of text\n"
+	"  -q, --quiet       print only the reports and errors (no step echo)\n"
+	"  --dmesg           echo kernel log lines as they are logged (text mode)\n"
+	"  -h, --help        show this help\n"
+	"\n"
+	"exit status: 0 ok, 1 bad scenario, failed step or fired invariant checks,\n"
+	"             2 usage error\n";
+
+static const char iomem_help_fmt[] =
+	"usage: zonedev iomem [--arch A] [--phys-bits N] [--import PATH | --default]\n"
+	"                     [--json]\n"
+	"\n"
+	"Boot a machine and print its iomem resource tree in /proc/iomem format.\n"
+	"By default the layout is imported from this host's /proc/iomem when it is\n"
+	"readable with real addresses (as root); otherwise a built-in layout for\n"
+	"the arch is used.\n"
+	"\n"
+	"options:\n"
+	"  --arch A          architecture profile (default x86_64): %s\n"
+	"  --phys-bits N     physical address bits, above the section size and at most\n"
+	"                    the profile's maximum (default: the maximum)\n"
+	"  --import PATH     import the layout from a /proc/iomem-format file\n"
+	"  --default         use the built-in layout, do not read /proc/iomem\n"
+	"  --json            one JSON document on stdout instead of text\n"
+	"  -h, --help        show this help\n"
+	"\n"
+	"exit status: 0 ok, 1 the machine could not boot or invariant checks fired,\n"
+	"             2 usage error\n";
+
+static const char *arch_list(void)
+{
+	static char buf[256];
+
+	if (!buf[0]) {
+		for (const char *const *n = zd_arch_names(); *n; n++) {
+			if (buf[0])
+				strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
+			strncat(buf, *n, sizeof(buf) - strlen(buf) - 1);
+		}
+	}
+	return buf;
+}
+
+static void print_help(const char *cmd)
+{
+	if (!cmd)
+		fputs(main_help, stdout);
+	else if (!strcmp(cmd, "demo"))
+		fputs(demo_help, stdout);
+	else if (!strcmp(cmd, "run"))
+		fputs(run_help, stdout);
+	else if (!strcmp(cmd, "iomem"))
+		printf(iomem_help_fmt, arch_list());
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "zonedev%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'zonedev %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+/* getopt_long over a subcommand's argv; reports unknown options itself. */
+static int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
+		    const struct option *longopts)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (c == '?') {
+		if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
+			fprintf(stderr, "zonedev %s: unknown option '-%c'\n", cmd, optopt);
+		else
+			fprintf(stderr, "zonedev %s: unknown option '%s'\n", cmd,
+				argv[optind - 1]);
+		fprintf(stderr, "Try 'zonedev %s --help'.\n", cmd);
+		return -2;
+	}
+	if (c == ':') {
+		fprintf(stderr, "zonedev %s: option '%s' needs a value\nTry 'zonedev %s --help'.\n",
+			cmd, argv[optind - 1], cmd);
+		return -2;
+	}
+	return c;
+}
+
+/* A failed scenario load, as text on stderr and, with --json, a document. */
+static int load_failed(struct scenario *s, const struct run_opts *o)
+{
+	fprintf(stderr, "%s\n", s->yf.err);
+	if (o->json) {
+		struct jw w;
+
+		jw_init(&w, stdout);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "zonedev", ZONEDEV_VERSION);
+		jw_kstr(&w, "scenario", s->file);
+		jw_ku64(&w, "steps_ok", 0);
+		jw_kstr(&w, "result", "failed");
+		jw_key(&w, "errors");
+		jw_arr_begin(&w);
+		jw_str(&w, s->yf.err);
+		jw_arr_end(&w);
+		jw_obj_end(&w);
+		jw_finish(&w);
+	}
+	return EXIT_FAIL;
+}
+
+enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_ARCH, OPT_PHYS_BITS, OPT_IMPORT,
+       OPT_DEFAULT };
+
+static int cmd_demo(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "dmesg", no_argument, NULL, OPT_DMESG },
+		{ "print-scenario", no_argument, NULL, OPT_PRINT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o = { 0 };
+	struct scenario s;
+	bool print = false;
+	int c, rc;
+
+	while ((c = next_opt("demo", argc, argv, "qh", opts)) != -1) {
+		switch (c) {
+		case OPT_JSON: o.json = true; break;
+		case 'q': o.quiet = true; break;
+		case OPT_DMESG: o.dmesg = true; break;
+		case OPT_PRINT: print = true; break;
+		case 'h': print_help("demo"); return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("demo", "unexpected argument '%s'", argv[optind]);
+	if (print) {
+		fputs(demo_scenario_yaml, stdout);
+		return EXIT_OK;
+	}
+	if (scenario_load_text(&s, demo_scenario_yaml, "demo.yaml")) {
+		rc = load_failed(&s, &o);
+		scenario_free(&s);
+		return rc;
+	}
+	rc = run_scenario(&s, &o);
+	scenario_free(&s);
+	return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "dmesg", no_argument, NULL, OPT_DMESG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o = { 0 };
+	struct scenario s;
+	int c, rc;
+
+	while ((c = next_opt("run", argc, argv, "qh", opts)) != -1) {
+		switch (c) {
+		case OPT_JSON: o.json = true; break;
+		case 'q': o.quiet = true; break;
+		case OPT_DMESG: o.dmesg = true; break;
+		case 'h': print_help("run"); return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return usage_error("run", "%s", "missing scenario FILE.yaml");
+	if (optind + 1 < argc)
+		return usage_error("run", "unexpected argument '%s' (one scenario per run)",
+				   argv[optind + 1]);
+	if (scenario_load_path(&s, argv[optind])) {
+		rc = load_failed(&s, &o);
+		scenario_free(&s);
+		return rc;
+	}
+	rc = run_scenario(&s, &o);
+	scenario_free(&s);
+	return rc;
+}
+
+/* /proc/iomem is worth importing only when it shows real addresses. */
+static bool host_iomem_usable(const char *path)
+{
+	struct zd_iomem_entry *e = NULL;
+	size_t n = 0;
+	char err[160];
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (!f)
+		return false;
+	rc = zd_iomem_parse(f, &e, &n, err, sizeof(err));
+	fclose(f);
+	free(e);
+	return rc == 0 && n > 0;
+}
+
+static int cmd_iomem(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "arch", required_argument, NULL, OPT_ARCH },
+		{ "phys-bits", required_argument, NULL, OPT_PHYS_BITS },
+		{ "import", required_argument, NULL, OPT_IMPORT },
+		{ "default", no_argument, NULL, OPT_DEFAULT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct zd_machine_desc d;
+	struct zd_machine *m;
+	const char *import = NULL, *source, *why;
+	bool json = false, force_default = false;
+	uint64_t bits = 0;
+	int c, rc = EXIT_OK;
+
+	memset(&d, 0, sizeof(d));
+	d.arch = "x86_64";
+	while ((c = next_opt("iomem", argc, argv, ":h", opts)) != -1) {
+		switch (c) {
+		case OPT_JSON: json = true; break;
+		case OPT_ARCH:
+			if (!zd_arch_find(optarg)) {
+				fprintf(stderr, "zonedev iomem: unknown arch '%s' (known: %s)\n"
+					"Try 'zonedev iomem --help'.\n", optarg, arch_list());
+				return EXIT_USAGE;
+			}
+			d.arch = optarg;
+			break;
+		case OPT_PHYS_BITS:
+			if (parse_uint(optarg, &bits, &why) || bits < 1 || bits > 64)
+				return usage_error("iomem", "--phys-bits wants a number of bits "
+						   "(1-64), not '%s'", optarg);
+			d.phys_bits = (unsigned)bits;
+			break;
+		case OPT_IMPORT: import = optarg; break;
+		case OPT_DEFAULT: force_default = true; break;
+		case 'h': print_help("iomem"); return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("iomem", "unexpected argument '%s'", argv[optind]);
+	if (import && force_default)
+		return usage_error("iomem", "%s", "--import and --default exclude each other");
+	if (d.phys_bits) {
+		const struct zd_arch *a = zd_arch_find(d.arch);
+
+		if (d.phys_bits <= a->section_size_bits || d.phys_bits > a->max_physmem_bits) {
+			fprintf(stderr, "zonedev iomem: --phys-bits %u is outside what %s can hold "
+				"(%u to %u)\nTry 'zonedev iomem --help'.\n", d.phys_bits, a->name,
+				a->section_size_bits + 1, a->max_physmem_bits);
+			return EXIT_USAGE;
+		}
+	}
+
+	if (import) {
+		d.iomem_path = import;
+		source = import;
+	} else if (!force_default && host_iomem_usable("/proc/iomem")) {
+		d.iomem_path = "/proc/iomem";
+		source = "/proc/iomem";
+	} else {
+		source = "default";
+	}
+	if (!d.iomem_path)
+		default_layout(d.arch, &d.ram, &d.nr_ram, &d.reserved, &d.nr_reserved);
+	m = zd_machine_create(&d);
+	if (ZD_IS_ERR_OR_NULL(m) && d.iomem_path && !import) {
+		/* The host's map did not fit this profile: fall back, say so. */
+		fprintf(stderr, "zonedev iomem: cannot import /proc/iomem (%s); using the "
+			"built-in layout\n", zd_machine_create_error());
+		d.iomem_path = NULL;
+		default_layout(d.arch, &d.ram, &d.nr_ram, &d.reserved, &d.nr_reserved);
+		source = "default";
+		m = zd_machine_create(&d);
+	}
+	if (ZD_IS_ERR_OR_NULL(m)) {
+		fprintf(stderr, "zonedev iomem: cannot boot the machine from %s: %s\n",
+			source, zd_machine_create_error());
+		return EXIT_FAIL;
+	}
+	if (json) {
+		struct jw w;
+
+		jw_init(&w, stdout);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "zonedev", ZONEDEV_VERSION);
+		jw_kstr(&w, "source", source);
+		jw_kstr(&w, "arch", m->arch.name);
+		jw_ku64(&w, "phys_bits", m->arch.phys_bits);
+		jw_key(&w, "iomem");
+		report_json(m, RP_IOMEM, &w);
+		jw_ku64(&w, "warnings", zd_warn_count(m));
+		jw_obj_end(&w);
+		jw_finish(&w);
+	} else {
+		report_text(m, RP_IOMEM, stdout);
+	}
+	fflush(stdout);
+	if (zd_warn_count(m)) {
+		fprintf(stderr, "zonedev iomem: %lu invariant check(s) fired while booting\n",
+			zd_warn_count(m));
+		rc = EXIT_FAIL;
+	}
+	zd_machine_destroy(m);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		fputs(main_help, stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		print_help(NULL);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("zonedev %s\n", ZONEDEV_VERSION);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "help")) {
+		if (argc > 3)
+			return usage_error("help", "unexpected argument '%s'", argv[3]);
+		if (argc == 3 && strcmp(argv[2], "demo") && strcmp(argv[2], "run") &&
+		    strcmp(argv[2], "iomem"))
+			return usage_error(NULL, "unknown command '%s'", argv[2]);
+		print_help(argc == 3 ? argv[2] : NULL);
+		return EXIT_OK;
+	}
+	optind = 0;  /* full getopt reset for the subcommand's argv */
+	if (!strcmp(cmd, "demo"))
+		return cmd_demo(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "iomem"))
+		return cmd_iomem(argc - 1, argv + 1);
+	if (cmd[0] == '-')
+		return usage_error(NULL, "unknown option '%s'", cmd);
+	return usage_error(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,213 @@
+/*
+ * Scalar parsers and formatters shared by the scenario loader and the CLI
+ * options: sizes and addresses ("4G", "0x100000000", "128M"), kB quantities,
+ * booleans; and the inverse formatting used when steps are echoed.
+ * Invariants: a parser accepts the whole string or nothing (no trailing
+ * garbage, no sign, no whitespace) and never wraps: a value that does not
+ * fit 64 bits is an error, not a truncation. fmt_size() output parses back
+ * to the same value.
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+	const char *suffix;
+	unsigned shift;
+} suffixes[] = {
+	{ "K", 10 }, { "M", 20 }, { "G", 30 }, { "T", 40 }, { "P", 50 },
+	{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 }, { "PiB", 50 },
+};
+
+/* Digits of s in base 10 or 16 ("0x"); *end points past them. */
+static int parse_digits(const char *s, uint64_t *out, const char **end, const char **why)
+{
+	uint64_t v = 0;
+	unsigned base = 10;
+	const char *p = s;
+	bool any = false;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	for (;; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			break;
+		if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v)) {
+			*why = "does not fit in 64 bits";
+			return -1;
+		}
+		any = true;
+	}
+	if (!any) {
+		*why = "is not a number";
+		return -1;
+	}
+	*out = v;
+	*end = p;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out, const char **why)
+{
+	uint64_t v;
+	const char *end;
+
+	if (!s || !*s) {
+		*why = "is empty";
+		return -1;
+	}
+	if (parse_digits(s, &v, &end, why))
+		return -1;
+	if (!*end) {
+		*out = v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if (strcmp(end, suffixes[i].suffix))
+			continue;
+		if (v > (UINT64_MAX >> suffixes[i].shift)) {
+			*why = "does not fit in 64 bits";
+			return -1;
+		}
+		*out = v << suffixes[i].shift;
+		return 0;
+	}
+	*why = "has an unknown suffix (use K, M, G, T or P)";
+	return -1;
+}
+
+int parse_uint(const char *s, uint64_t *out, const char **why)
+{
+	uint64_t v;
+	const char *end;
+
+	if (!s || !*s) {
+		*why = "is empty";
+		return -1;
+	}
+	if (parse_digits(s, &v, &end, why))
+		return -1;
+	if (*end) {
+		*why = "is not a whole number";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int parse_kb(const char *s, uint64_t *out_kb, const char **why)
+{
+	char buf[64];
+	size_t n;
+	uint64_t v;
+
+	if (!s || !*s) {
+		*why = "is empty";
+		return -1;
+	}
+	n = strlen(s);
+	if (n >= sizeof(buf)) {
+		*why = "is too long";
+		return -1;
+	}
+	/* "1024 kB" / "1024kB": already kB, as /proc/meminfo prints it. */
+	if (n > 2 && !strcmp(s + n - 2, "kB")) {
+		memcpy(buf, s, n - 2);
+		buf[n - 2] = '\0';
+		n -= 2;
+		while (n && buf[n - 1] == ' ')
+			buf[--n] = '\0';
+		return parse_uint(buf, out_kb, why);
+	}
+	if (!parse_uint(s, &v, why)) {
+		*out_kb = v;
+		return 0;
+	}
+	if (parse_size(s, &v, why))
+		return -1;
+	if (v & 1023) {
+		*why = "is not a whole number of kB";
+		return -1;
+	}
+	*out_kb = v >> 10;
+	return 0;
+}
+
+int parse_bool(const char *s, bool *out)
+{
+	if (!strcasecmp(s, "true")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcasecmp(s, "false")) {
+		*out = false;
+		return 0;
+	}
+	return -1;
+}
+
+const char *fmt_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGTP";
+
+	if (v) {
+		for (int i = 4; i >= 0; i--) {
+			unsigned shift = 10 * (unsigned)(i + 1);
+
+			if (!(v & ((1ULL << shift) - 1))) {
+				snprintf(buf, len, "%" PRIu64 "%c", v >> shift, units[i]);
+				return buf;
+			}
+		}
+	}
+	snprintf(buf, len, "%" PRIu64, v);
+	return buf;
+}
+
+const char *fmt_size_human(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int i;
+
+	if (v < 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", v);
+		return buf;
+	}
+	for (i = 4; i > 0 && v < (1ULL << (10 * (i + 1))); i--)
+		;
+	{
+		uint64_t unit = 1ULL << (10 * (i + 1));
+
+		if (v % unit == 0)
+			snprintf(buf, len, "%" PRIu64 " %s", v / unit, units[i]);
+		else
+			snprintf(buf, len, "%.1f %s", (double)v / (double)unit, units[i]);
+	}
+	return buf;
+}
+
+const char *fmt_errno(int err, char *buf, size_t len)
+{
+	const char *n = zd_errno_name(err);
+
+	if (err < 0)
+		err = -err;
+	if (n)
+		snprintf(buf, len, "%s", n);
+	else
+		snprintf(buf, len, "errno %d", err);
+	return buf;
+}

@@ -1,0 +1,327 @@
+/*
+ * Reports: the views a kernel developer already reads (/proc/iomem,
+ * /proc/meminfo, /proc/zoneinfo, /sys/devices/system/memory, dmesg) plus the
+ * sparse-section table and the vmemmap's real cost. Text reports are the
+ * library's own formatters; JSON reports are built here from the public
+ * structures (or, for iomem, the library's JSON dump) so they nest inside the
+ * CLI's single output document.
+ * Invariants: reports only read the machine (no state changes, no
+ * allocation from the simulated allocator); no host addresses are printed,
+ * so two runs print the same report.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct section_flag_name section_flag_names[] = {
+	{ "present", ZD_SECTION_MARKED_PRESENT },
+	{ "has_mem_map", ZD_SECTION_HAS_MEM_MAP },
+	{ "online", ZD_SECTION_IS_ONLINE },
+	{ "early", ZD_SECTION_IS_EARLY },
+	{ "zone_device", ZD_SECTION_TAINT_ZONE_DEVICE },
+	{ NULL, 0 },
+};
+
+const char *fmt_section_flags(unsigned long word, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	off += (size_t)snprintf(buf + off, len - off, "[");
+	for (int i = 0; section_flag_names[i].name && off < len; i++) {
+		if (!(word & section_flag_names[i].bit))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off > 1 ? "," : "",
+					section_flag_names[i].name);
+	}
+	if (off < len)
+		snprintf(buf + off, len - off, "]");
+	return buf;
+}
+
+static const char *const level_names[] = {
+	"emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+};
+
+/* ---------- vmemmap ---------- */
+
+static void vmemmap_text(struct zd_machine *m, FILE *f)
+{
+	long mapped = __atomic_load_n(&m->vmemmap_mapped_bytes, __ATOMIC_RELAXED);
+	uint64_t resident = zd_vmemmap_resident_bytes(m);
+	uint64_t pages = mapped > 0 ? (uint64_t)mapped / ZD_STRUCT_PAGE_SIZE : 0;
+	char a[32], b[32], c[32];
+
+	fprintf(f, "vmemmap mapped:   %ld bytes (%s): struct pages for %" PRIu64 " pfns (%s)\n",
+		mapped, fmt_size_human(mapped > 0 ? (uint64_t)mapped : 0, a, sizeof(a)), pages,
+		fmt_size_human(pages * m->arch.page_size, b, sizeof(b)));
+	fprintf(f, "vmemmap resident: %" PRIu64 " bytes (%s)\n", resident,
+		fmt_size_human(resident, c, sizeof(c)));
+}
+
+static void vmemmap_json(struct zd_machine *m, struct jw *w)
+{
+	long mapped = __atomic_load_n(&m->vmemmap_mapped_bytes, __ATOMIC_RELAXED);
+
+	jw_obj_begin(w);
+	jw_ki64(w, "mapped_bytes", mapped);
+	jw_ku64(w, "resident_bytes", zd_vmemmap_resident_bytes(m));
+	jw_ku64(w, "struct_page_size", ZD_STRUCT_PAGE_SIZE);
+	jw_khex(w, "coverage_start_pfn", m->vmemmap_start_pfn);
+	jw_khex(w, "coverage_end_pfn", m->vmemmap_end_pfn);
+	jw_obj_end(w);
+}
+
+/* ---------- meminfo ---------- */
+
+static void meminfo_json(struct zd_machine *m, struct jw *w)
+{
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	jw_obj_begin(w);
+	if (!f) {
+		jw_obj_end(w);
+		return;
+	}
+	zd_meminfo_show(m, f);
+	fclose(f);
+	/* "Name:   123 kB" as /proc/meminfo prints it; the colon is optional. */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t klen = strcspn(line, ": \t");
+		char *val = line + klen, *end;
+		unsigned long long v;
+
+		if (!klen || !*val)
+			continue;
+		*val++ = '\0';
+		val += strspn(val, ": \t");
+		v = strtoull(val, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (end != val && (!*end || !strcmp(end, "kB")))
+			jw_ku64(w, line, v);
+		else
+			jw_kstr(w, line, val);
+	}
+	free(buf);
+	jw_obj_end(w);
+}
+
+/* ---------- zoneinfo ---------- */
+
+static void zoneinfo_json(struct zd_machine *m, struct jw *w)
+{
+	jw_arr_begin(w);
+	for (int n = 0; n < m->nr_nodes && n < ZD_MAX_NUMNODES; n++) {
+		struct zd_pglist_data *pg = m->node_data[n];
+
+		if (!pg)
+			continue;
+		jw_obj_begin(w);
+		jw_ki64(w, "node", n);
+		jw_kbool(w, "online", pg->online);
+		jw_khex(w, "start_pfn", pg->node_start_pfn);
+		jw_ku64(w, "spanned", pg->node_spanned_pages);
+		jw_ku64(w, "present", pg->node_present_pages);
+		jw_key(w, "zones");
+		jw_arr_begin(w);
+		for (int z = 0; z < ZD_MAX_NR_ZONES; z++) {
+			struct zd_zone *zone = &pg->node_zones[z];
+
+			jw_obj_begin(w);
+			jw_kstr(w, "zone", zone->name ? zone->name : zd_zone_names[z]);
+			jw_khex(w, "start_pfn", zone->zone_start_pfn);
+			jw_ku64(w, "spanned", zone->spanned_pages);
+			jw_ku64(w, "present", zone->present_pages);
+			jw_ki64(w, "managed", __atomic_load_n(&zone->managed_pages, __ATOMIC_RELAXED));
+			jw_ki64(w, "free", __atomic_load_n(&zone->nr_free_pages, __ATOMIC_RELAXED));
+			jw_key(w, "nr_free");
+			jw_arr_begin(w);
+			for (unsigned o = 0; o <= m->arch.max_page_order && o <= ZD_MAX_ORDER_LIMIT; o++)
+				jw_u64(w, zone->free_area[o].nr_free);
+			jw_arr_end(w);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
+/* ---------- memory blocks ---------- */
+
+struct blocks {
+	struct zd_memory_block *v;
+	size_t n, cap;
+};
+
+static int collect_block(const struct zd_memory_block *mb, void *arg)
+{
+	struct blocks *b = arg;
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct zd_memory_block *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	b->v[b->n++] = *mb;
+	return 0;
+}
+
+static void memory_blocks_json(struct zd_machine *m, struct jw *w)
+{
+	struct blocks b = { 0 };
+
+	/* Copy first: valid_zones may take locks the iteration holds. */
+	zd_for_each_memory_block(m, &b, collect_block);
+	jw_obj_begin(w);
+	jw_ku64(w, "block_size_bytes", zd_memory_block_size_bytes(m));
+	jw_key(w, "blocks");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < b.n; i++) {
+		char zones[128] = "";
+		char name[32];
+
+		snprintf(name, sizeof(name), "memory%" PRIu64, b.v[i].id);
+		jw_obj_begin(w);
+		jw_kstr(w, "name", name);
+		jw_ku64(w, "id", b.v[i].id);
+		jw_khex(w, "start", (uint64_t)b.v[i].id * zd_memory_block_size_bytes(m));
+		jw_ku64(w, "phys_index", b.v[i].start_section_nr);
+		jw_kstr(w, "state", zd_mem_state_name(b.v[i].state));
+		jw_ki64(w, "node", b.v[i].nid);
+		if (b.v[i].state == ZD_MEM_ONLINE && (unsigned)b.v[i].zone < ZD_MAX_NR_ZONES)
+			jw_kstr(w, "zone", zd_zone_names[b.v[i].zone]);
+		if (!zd_memory_block_valid_zones(m, b.v[i].id, zones, sizeof(zones)))
+			jw_kstr(w, "valid_zones", zones);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+	free(b.v);
+}
+
+/* ---------- sections ---------- */
+
+static void sections_json(struct zd_machine *m, struct jw *w)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t last = m->highest_present_section_nr;
+
+	jw_obj_begin(w);
+	jw_ku64(w, "section_size_bytes", 1ULL << a->section_size_bits);
+	jw_ku64(w, "subsections_per_section", a->subsections_per_section);
+	jw_key(w, "sections");
+	jw_arr_begin(w);
+	for (uint64_t nr = 0; nr <= last && nr < a->nr_mem_sections;) {
+		struct zd_mem_section *ms = zd_nr_to_section(m, nr);
+		unsigned long word;
+		unsigned populated = 0;
+		uint64_t start;
+
+		if (!ms) {
+			/* No root page: skip the whole root. */
+			nr = (nr / a->sections_per_root + 1) * a->sections_per_root;
+			continue;
+		}
+		word = zd_section_word(ms);
+		if (!(word & ZD_SECTION_MARKED_PRESENT)) {
+			nr++;
+			continue;
+		}
+		start = zd_pfn_phys(a, zd_section_nr_to_pfn(a, nr));
+		jw_obj_begin(w);
+		jw_ku64(w, "nr", nr);
+		jw_khex(w, "start", start);
+		jw_khex(w, "end", start + (1ULL << a->section_size_bits) - 1);
+		jw_key(w, "flags");
+		jw_arr_begin(w);
+		for (int i = 0; section_flag_names[i].name; i++)
+			if (word & section_flag_names[i].bit)
+				jw_str(w, section_flag_names[i].name);
+		jw_arr_end(w);
+		if (ms->usage)
+			for (unsigned i = 0; i < a->subsections_per_section; i++)
+				if (ms->usage->subsection_map[i / (8 * sizeof(long))] &
+				    (1UL << (i % (8 * sizeof(long)))))
+					populated++;
+		jw_ku64(w, "subsections_populated", populated);
+		jw_obj_end(w);
+		nr++;
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+/* ---------- dmesg ---------- */
+
+static void dmesg_json(struct zd_machine *m, struct jw *w)
+{
+	struct zd_log_line *lines = calloc(ZD_LOG_RING, sizeof(*lines));
+	size_t n = lines ? zd_log_read(m, 0, lines, ZD_LOG_RING) : 0;
+
+	jw_arr_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		jw_obj_begin(w);
+		jw_ku64(w, "seq", lines[i].seq);
+		jw_kstr(w, "level", (unsigned)lines[i].level < 8 ? level_names[lines[i].level] : "?");
+		jw_kstr(w, "text", lines[i].text);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	free(lines);
+}
+
+/* ---------- iomem ---------- */
+
+static void iomem_json(struct zd_machine *m, struct jw *w)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		jw_null(w);
+		return;
+	}
+	zd_iomem_dump_json(m, f);
+	fclose(f);
+	jw_raw(w, buf ? buf : "null");
+	free(buf);
+}
+
+void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
+{
+	switch (k) {
+	case RP_IOMEM: zd_iomem_dump(m, f); break;
+	case RP_MEMINFO: zd_meminfo_show(m, f); break;
+	case RP_ZONEINFO: zd_zoneinfo_show(m, f); break;
+	case RP_MEMORY_BLOCKS: zd_memory_blocks_show(m, f); break;
+	case RP_SECTIONS: zd_sections_show(m, f); break;
+	case RP_DMESG: zd_log_dump(m, f, ZD_LOG_INFO); break;
+	case RP_VMEMMAP: vmemmap_text(m, f); break;
+	case RP_NR: break;
+	}
+	fflush(f);
+}
+
+void report_json(struct zd_machine *m, enum report_kind k, struct jw *w)
+{
+	switch (k) {
+	case RP_IOMEM: iomem_json(m, w); break;
+	case RP_MEMINFO: meminfo_json(m, w); break;
+	case RP_ZONEINFO: zoneinfo_json(m, w); break;
+	case RP_MEMORY_BLOCKS: memory_blocks_json(m, w); break;
+	case RP_SECTIONS: sections_json(m, w); break;
+	case RP_DMESG: dmesg_json(m, w); break;
+	case RP_VMEMMAP: vmemmap_json(m, w); break;
+	case RP_NR: jw_null(w); break;
+	}
+}

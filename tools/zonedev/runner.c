@@ -1,0 +1,388 @@
+/*
+ * The scenario runner: boots the machine a scenario describes, executes its
+ * steps in order and judges each outcome against the step's expect_error,
+ * then checks that no invariant check (WARN) fired. Text mode echoes each
+ * step as "== FILE:LINE name args"; JSON mode writes one document with a
+ * record per step.
+ * Invariants: the first failing step stops the run; every failure message
+ * starts with FILE:LINE and names the step, the errno and the last dmesg
+ * line the step logged; the exit code is 0 only if every step met its
+ * expectation and the WARN counter is still zero.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STEP_DMESG_LINES 16
+
+struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo)
+{
+	struct zd_machine_desc d;
+	const struct zd_mem_range *ram = s->ram, *res = s->reserved;
+	size_t nr_ram = s->nr_ram, nr_res = s->nr_reserved;
+
+	memset(&d, 0, sizeof(d));
+	d.arch = s->arch;
+	d.phys_bits = s->phys_bits;
+	d.memory_block_size = s->block_size;
+	d.nr_nodes = s->nodes;
+	d.debug_vm = s->debug_vm;
+	if (s->iomem_path) {
+		d.iomem_path = s->iomem_path;
+	} else {
+		if (s->default_layout)
+			default_layout(s->arch, &ram, &nr_ram, &res, &nr_res);
+		d.ram = ram;
+		d.nr_ram = nr_ram;
+		d.reserved = res;
+		d.nr_reserved = nr_res;
+	}
+	d.log_echo = log_echo;
+	return zd_machine_create(&d);
+}
+
+/* ---------- argument formatting ---------- */
+
+static const char *fmt_arg(const struct step_arg *a, char *buf, size_t len)
+{
+	switch (a->type) {
+	case ARG_ADDR:
+		if (a->s)
+			snprintf(buf, len, "%s", a->s);
+		else
+			snprintf(buf, len, "0x%" PRIx64, a->u);
+		break;
+	case ARG_SIZE: fmt_size(a->u, buf, len); break;
+	case ARG_UINT: snprintf(buf, len, "%" PRIu64, a->u); break;
+	case ARG_HEX: snprintf(buf, len, "0x%" PRIx64, a->u); break;
+	case ARG_BOOL: snprintf(buf, len, "%s", a->u ? "true" : "false"); break;
+	case ARG_KB: snprintf(buf, len, "%" PRIu64 "kB", a->u); break;
+	case ARG_FLAGS: fmt_section_flags(a->u, buf, len); break;
+	case ARG_STR:
+		if (!a->s[0] || strpbrk(a->s, " \t\"'"))
+			snprintf(buf, len, "\"%s\"", a->s);
+		else
+			snprintf(buf, len, "%s", a->s);
+		break;
+	}
+	return buf;
+}
+
+static void json_args(struct jw *w, const struct step *st)
+{
+	jw_key(w, "args");
+	jw_obj_begin(w);
+	for (int i = 0; i < st->nargs; i++) {
+		const struct step_arg *a = &st->args[i];
+
+		jw_key(w, a->key);
+		switch (a->type) {
+		case ARG_ADDR:
+			if (a->s)
+				jw_str(w, a->s);
+			else
+				jw_hex(w, a->u);
+			break;
+		case ARG_SIZE:
+		case ARG_UINT:
+		case ARG_KB:
+			jw_u64(w, a->u);
+			break;
+		case ARG_HEX: jw_hex(w, a->u); break;
+		case ARG_BOOL: jw_bool(w, a->u); break;
+		case ARG_STR: jw_str(w, a->s); break;
+		case ARG_FLAGS:
+			jw_arr_begin(w);
+			for (int f = 0; section_flag_names[f].name; f++)
+				if (a->u & section_flag_names[f].bit)
+					jw_str(w, section_flag_names[f].name);
+			jw_arr_end(w);
+			break;
+		}
+	}
+	jw_obj_end(w);
+}
+
+static void echo_step(struct run *r, const struct step *st)
+{
+	char buf[256];
+
+	if (st->kind == ST_NOTE) {
+		const char *p = st->text;
+
+		fputc('\n', r->out);
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+
+			fprintf(r->out, "# %.*s\n", (int)n, p);
+			p += n;
+			if (*p)
+				p++;
+		}
+		return;
+	}
+	fprintf(r->out, "== %s:%d %s", r->s->file, st->line, st->name);
+	for (int i = 0; i < st->nargs; i++) {
+		if (st->kind == ST_REPORT)
+			fprintf(r->out, " %s", fmt_arg(&st->args[i], buf, sizeof(buf)));
+		else
+			fprintf(r->out, " %s=%s", st->args[i].key,
+				fmt_arg(&st->args[i], buf, sizeof(buf)));
+	}
+	if (st->expect_error)
+		fprintf(r->out, " expect_error=%s", st->expect_error_name);
+	fputc('\n', r->out);
+}
+
+/* The last line logged after seq0, or NULL. */
+static const char *last_line_since(struct zd_machine *m, unsigned long seq0,
+				   struct zd_log_line *buf)
+{
+	unsigned long now = zd_log_seq(m);
+
+	if (now <= seq0)
+		return NULL;
+	if (zd_log_read(m, now - 1, buf, 1) != 1)
+		return NULL;
+	return buf->text;
+}
+
+static void json_step_dmesg(struct run *r, unsigned long seq0)
+{
+	struct zd_log_line lines[STEP_DMESG_LINES];
+	unsigned long now = zd_log_seq(r->m), since = seq0;
+	size_t n;
+
+	if (now <= seq0)
+		return;
+	if (now - seq0 > STEP_DMESG_LINES)
+		since = now - STEP_DMESG_LINES;
+	n = zd_log_read(r->m, since, lines, STEP_DMESG_LINES);
+	jw_key(&r->jw, "dmesg");
+	jw_arr_begin(&r->jw);
+	for (size_t i = 0; i < n; i++)
+		jw_str(&r->jw, lines[i].text);
+	jw_arr_end(&r->jw);
+}
+
+/* Run one step; 0 if it met its expectation, else -1 with fail set. */
+static int run_step(struct run *r, const struct step *st, char *fail, size_t faillen)
+{
+	struct step_result res;
+	struct zd_log_line ll;
+	unsigned long seq0;
+	const char *last, *result = "ok";
+	char e1[32], e2[32], ctx[300];
+	bool chatty = !r->o->json && !r->o->quiet;
+	int rc = 0;
+
+	if (chatty)
+		echo_step(r, st);
+	if (r->o->json) {
+		jw_obj_begin(&r->jw);
+		jw_ku64(&r->jw, "line", (uint64_t)st->line);
+		jw_kstr(&r->jw, "step", st->name);
+		json_args(&r->jw, st);
+		if (st->expect_error)
+			jw_kstr(&r->jw, "expect_error", st->expect_error_name);
+	}
+	fflush(r->out);
+	seq0 = zd_log_seq(r->m);
+	step_exec(r, st, &res);
+	last = last_line_since(r->m, seq0, &ll);
+	snprintf(ctx, sizeof(ctx), "; dmesg: %s", last ? last : "(the step logged nothing)");
+
+	if (res.check_failed) {
+		snprintf(fail, faillen, "%s:%d: step '%s': %s", r->s->file, st->line, st->name,
+			 res.failure);
+		rc = -1;
+	} else if (st->expect_error && !res.err) {
+		snprintf(fail, faillen, "%s:%d: step '%s': expected %s, but the step succeeded%s",
+			 r->s->file, st->line, st->name, st->expect_error_name, ctx);
+		rc = -1;
+	} else if (st->expect_error && -res.err != st->expect_error) {
+		snprintf(fail, faillen, "%s:%d: step '%s': expected %s, but it failed with %s%s",
+			 r->s->file, st->line, st->name, st->expect_error_name,
+			 fmt_errno(res.err, e1, sizeof(e1)), ctx);
+		rc = -1;
+	} else if (!st->expect_error && res.err) {
+		snprintf(fail, faillen, "%s:%d: step '%s': failed with %s (%d)%s", r->s->file,
+			 st->line, st->name, fmt_errno(res.err, e1, sizeof(e1)), res.err, ctx);
+		rc = -1;
+	} else if (st->expect_error) {
+		result = "expected_error";
+		if (chatty)
+			fprintf(r->out, "   failed as expected: %s%s\n",
+				fmt_errno(res.err, e2, sizeof(e2)), ctx);
+	} else if (chatty && res.info[0]) {
+		fprintf(r->out, "   %s\n", res.info);
+	}
+
+	if (r->o->json) {
+		if (rc)
+			result = "failed";
+		jw_kstr(&r->jw, "result", result);
+		if (res.err)
+			jw_kstr(&r->jw, "errno", fmt_errno(res.err, e1, sizeof(e1)));
+		json_step_dmesg(r, seq0);
+		if (rc)
+			jw_kstr(&r->jw, "error", fail);
+		jw_obj_end(&r->jw);
+	}
+	fflush(r->out);
+	return rc;
+}
+
+static void json_machine(struct run *r)
+{
+	struct zd_machine *m = r->m;
+	struct scenario *s = r->s;
+	struct jw *w = &r->jw;
+
+	jw_key(w, "machine");
+	jw_obj_begin(w);
+	jw_kstr(w, "arch", m->arch.name);
+	jw_ku64(w, "phys_bits", m->arch.phys_bits);
+	jw_ku64(w, "page_size", m->arch.page_size);
+	jw_ku64(w, "section_size", 1ULL << m->arch.section_size_bits);
+	jw_ku64(w, "memory_block_size", zd_memory_block_size_bytes(m));
+	jw_ki64(w, "nodes", m->nr_nodes);
+	jw_kbool(w, "debug_vm", s->debug_vm);
+	jw_kstr(w, "layout", s->iomem_given ? "iomem" : s->default_layout ? "default" : "ram");
+	if (s->iomem_given)
+		jw_kstr(w, "iomem", s->iomem_given);
+	jw_ku64(w, "totalram_bytes", (uint64_t)zd_totalram_pages(m) * m->arch.page_size);
+	jw_khex(w, "max_pfn", zd_max_pfn(m));
+	jw_obj_end(w);
+}
+
+static void text_machine(struct run *r)
+{
+	struct zd_machine *m = r->m;
+	char a[32], b[32];
+
+	fprintf(r->out, "== %s:%d machine arch=%s phys_bits=%u memory_block_size=%s nodes=%d "
+		"ram=%s max_pfn=0x%" PRIx64 "\n", r->s->file, r->s->machine_line, m->arch.name,
+		m->arch.phys_bits, fmt_size(zd_memory_block_size_bytes(m), a, sizeof(a)),
+		m->nr_nodes,
+		fmt_size_human((uint64_t)zd_totalram_pages(m) * m->arch.page_size, b, sizeof(b)),
+		zd_max_pfn(m));
+}
+
+/* Print the WARNING lines of the log to stderr. */
+static void dump_warnings(struct zd_machine *m)
+{
+	struct zd_log_line *lines = calloc(ZD_LOG_RING, sizeof(*lines));
+	size_t n = lines ? zd_log_read(m, 0, lines, ZD_LOG_RING) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strstr(lines[i].text, "WARNING"))
+			fprintf(stderr, "  [%6lu] %s\n", lines[i].seq, lines[i].text);
+	free(lines);
+}
+
+int run_scenario(struct scenario *s, const struct run_opts *o)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	bool chatty = !o->json && !o->quiet;
+	char fail[1536] = "", warnmsg[256] = "";
+	unsigned long warns = 0;
+	size_t done = 0;
+	int rc = EXIT_OK;
+
+	if (!r) {
+		fprintf(stderr, "zonedev: out of memory\n");
+		return EXIT_FAIL;
+	}
+	r->s = s;
+	r->o = o;
+	r->out = stdout;
+	if (o->json) {
+		jw_init(&r->jw, stdout);
+		jw_obj_begin(&r->jw);
+		jw_kstr(&r->jw, "zonedev", ZONEDEV_VERSION);
+		jw_kstr(&r->jw, "scenario", s->file);
+		if (s->description)
+			jw_kstr(&r->jw, "description", s->description);
+	} else if (chatty && s->description) {
+		const char *p = s->description;
+
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+
+			fprintf(r->out, "# %.*s\n", (int)n, p);
+			p += n;
+			if (*p)
+				p++;
+		}
+	}
+
+	r->m = scenario_boot(s, o->dmesg && !o->json ? stdout : NULL);
+	if (ZD_IS_ERR_OR_NULL(r->m)) {
+		const char *why = zd_machine_create_error();
+		char e[32];
+
+		snprintf(fail, sizeof(fail), "%s:%d: machine: cannot boot: %s (%s)", s->file,
+			 s->machine_line, why && *why ? why : "no reason given",
+			 fmt_errno(r->m ? (int)ZD_PTR_ERR(r->m) : -ENOMEM, e, sizeof(e)));
+		r->m = NULL;
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (o->json) {
+		json_machine(r);
+		jw_key(&r->jw, "steps");
+		jw_arr_begin(&r->jw);
+	} else if (chatty) {
+		text_machine(r);
+	}
+	for (size_t i = 0; i < s->nr_steps; i++) {
+		if (run_step(r, &s->steps[i], fail, sizeof(fail))) {
+			rc = EXIT_FAIL;
+			break;
+		}
+		done++;
+	}
+	if (o->json)
+		jw_arr_end(&r->jw);
+	warns = zd_warn_count(r->m);
+	if (warns) {
+		snprintf(warnmsg, sizeof(warnmsg), "%s: %lu invariant check%s fired (WARNING "
+			 "lines in dmesg)", s->file, warns, warns == 1 ? "" : "s");
+		rc = EXIT_FAIL;
+	}
+out:
+	fflush(stdout);
+	if (fail[0])
+		fprintf(stderr, "%s\n", fail);
+	if (warnmsg[0]) {
+		fprintf(stderr, "%s\n", warnmsg);
+		dump_warnings(r->m);
+	}
+	if (o->json) {
+		jw_ku64(&r->jw, "steps_ok", done);
+		jw_ku64(&r->jw, "warnings", warns);
+		jw_kstr(&r->jw, "result", rc ? "failed" : "ok");
+		if (fail[0] || warnmsg[0]) {
+			jw_key(&r->jw, "errors");
+			jw_arr_begin(&r->jw);
+			if (fail[0])
+				jw_str(&r->jw, fail);
+			if (warnmsg[0])
+				jw_str(&r->jw, warnmsg);
+			jw_arr_end(&r->jw);
+		}
+		jw_obj_end(&r->jw);
+		jw_finish(&r->jw);
+	} else if (chatty && !rc) {
+		fprintf(r->out, "== %s: %zu step%s ok, no invariant check fired\n", s->file, done,
+			done == 1 ? "" : "s");
+	}
+	fflush(stdout);
+	if (r->m)
+		zd_machine_destroy(r->m);
+	free(r);
+	return rc;
+}

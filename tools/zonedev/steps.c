@@ -1,0 +1,344 @@
+/*
+ * Scenario steps: each step kind calls one library entry point (or checks
+ * one observable) and reports the outcome as a step_result. The runner
+ * decides what the outcome means (expected error, failure); steps only say
+ * what happened.
+ * Invariants: a step never retries or papers over a library error: err is
+ * exactly what the library returned (NULL pointers become the errno the
+ * kernel's callers would use: -EBUSY for a region request, -ENOMEM for an
+ * allocation). Handles hold pages only between their alloc_pages and
+ * free_pages; a region handle keeps its address for the rest of the run.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out)
+{
+	if (a->handle < 0) {
+		*out = a->value;
+		return 0;
+	}
+	if (!r->h[a->handle].ever)
+		return -ENOENT;
+	*out = r->h[a->handle].addr;
+	return 0;
+}
+
+static bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
+			    uint64_t *out)
+{
+	if (!resolve_addr(r, a, out))
+		return true;
+	res->check_failed = true;
+	snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no address (the step "
+		 "that defines it did not succeed)", r->s->handles[a->handle].name);
+	return false;
+}
+
+static const char *zone_name_of(struct zd_machine *m, const struct zd_page *p)
+{
+	struct zd_zone *z = zd_page_zone(m, p);
+
+	if (z->name)
+		return z->name;
+	return (unsigned)zd_page_zonenum(p) < ZD_MAX_NR_ZONES ? zd_zone_names[zd_page_zonenum(p)] : "?";
+}
+
+static void exec_alloc(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_machine *m = r->m;
+	struct handle_state *h = st->handle >= 0 ? &r->h[st->handle] : NULL;
+	struct zd_page *page;
+	uint64_t pfn;
+	char sz[32];
+
+	if (h && h->live) {
+		res->check_failed = true;
+		snprintf(res->failure, sizeof(res->failure), "handle '%s' still holds pages; "
+			 "free_pages it first", r->s->handles[st->handle].name);
+		return;
+	}
+	if (st->has_node)
+		page = zd_alloc_pages_node(m, st->node, st->gfp, st->order);
+	else
+		page = zd_alloc_pages(m, st->gfp, st->order);
+	if (!page) {
+		res->err = -ENOMEM;
+		return;
+	}
+	if (ZD_IS_ERR(page)) {
+		res->err = (int)ZD_PTR_ERR(page);
+		return;
+	}
+	pfn = zd_page_to_pfn(m, page);
+	if (h) {
+		h->live = h->ever = true;
+		h->page = page;
+		h->order = st->order;
+		h->addr = zd_pfn_phys(&m->arch, pfn);
+	}
+	snprintf(res->info, sizeof(res->info), "%s%spfn 0x%" PRIx64 " (phys 0x%" PRIx64 ", %s) "
+		 "in zone %s, node %d", h ? r->s->handles[st->handle].name : "", h ? ": " : "",
+		 pfn, zd_pfn_phys(&m->arch, pfn),
+		 fmt_size(m->arch.page_size << st->order, sz, sizeof(sz)), zone_name_of(m, page),
+		 zd_page_to_nid(page));
+	if (r->o->json) {
+		jw_khex(&r->jw, "pfn", pfn);
+		jw_khex(&r->jw, "phys", zd_pfn_phys(&m->arch, pfn));
+		jw_kstr(&r->jw, "zone", zone_name_of(m, page));
+		jw_ki64(&r->jw, "node", zd_page_to_nid(page));
+	}
+}
+
+static void exec_free_region(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_resource *rs = zd_request_free_mem_region(r->m, NULL, st->size, st->res_name);
+	char sz[32];
+
+	if (!rs) {
+		res->err = -ENOMEM;
+		return;
+	}
+	if (ZD_IS_ERR(rs)) {
+		res->err = (int)ZD_PTR_ERR(rs);
+		return;
+	}
+	if (st->handle >= 0) {
+		struct handle_state *h = &r->h[st->handle];
+
+		h->live = h->ever = true;
+		h->addr = rs->start;
+	}
+	snprintf(res->info, sizeof(res->info), "%s%s[mem 0x%" PRIx64 "-0x%" PRIx64 "] (%s)",
+		 st->handle >= 0 ? r->s->handles[st->handle].name : "",
+		 st->handle >= 0 ? " = " : "", (uint64_t)rs->start, (uint64_t)rs->end,
+		 fmt_size(zd_resource_size(rs), sz, sizeof(sz)));
+	if (r->o->json) {
+		jw_khex(&r->jw, "start", rs->start);
+		jw_khex(&r->jw, "end", rs->end);
+	}
+}
+
+static unsigned long all_section_flags(void)
+{
+	unsigned long all = 0;
+
+	for (int i = 0; section_flag_names[i].name; i++)
+		all |= section_flag_names[i].bit;
+	return all;
+}
+
+static void exec_expect(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_machine *m = r->m;
+	const struct expect *ex = &st->ex;
+	uint64_t addr = 0, pfn, got;
+	char a[64], b[64];
+
+	if (ex->kind == EX_PFN_VALID || ex->kind == EX_SECTION ||
+	    (ex->kind == EX_MEMORY_BLOCK && !ex->by_id)) {
+		if (!resolve_or_fail(r, &ex->addr, res, &addr))
+			return;
+	}
+	pfn = zd_phys_pfn(&m->arch, addr);
+
+	switch (ex->kind) {
+	case EX_PFN_VALID: {
+		bool v = zd_pfn_valid(m, pfn);
+
+		snprintf(res->info, sizeof(res->info), "pfn_valid(0x%" PRIx64 ") = %s", pfn,
+			 v ? "true" : "false");
+		if (v != ex->want_bool) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "pfn_valid(0x%" PRIx64 ") for "
+				 "address 0x%" PRIx64 ": got %s, expected %s", pfn, addr,
+				 v ? "true" : "false", ex->want_bool ? "true" : "false");
+		}
+		break;
+	}
+	case EX_SECTION: {
+		uint64_t nr = zd_pfn_section_nr(&m->arch, pfn);
+		unsigned long word = zd_section_word(zd_pfn_to_section(m, pfn)) & all_section_flags();
+		bool present = word & ZD_SECTION_MARKED_PRESENT;
+		bool ok = ex->not_present ? !present : word == ex->section_flags;
+
+		if (present)
+			fmt_section_flags(word, a, sizeof(a));
+		else
+			snprintf(a, sizeof(a), "not_present");
+		if (ex->not_present)
+			snprintf(b, sizeof(b), "not_present");
+		else
+			fmt_section_flags(ex->section_flags, b, sizeof(b));
+		snprintf(res->info, sizeof(res->info), "section %" PRIu64 ": %s", nr, a);
+		if (!ok) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "section %" PRIu64 " (address "
+				 "0x%" PRIx64 "): got %s, expected %s", nr, addr, a, b);
+		}
+		break;
+	}
+	case EX_MEMORY_BLOCK: {
+		uint64_t id = ex->by_id ? ex->id : zd_phys_to_block_id(m, addr);
+		struct zd_memory_block mb;
+		int state = zd_memory_block_get(m, id, &mb) ? BLOCK_ABSENT : (int)mb.state;
+		const char *gs = state == BLOCK_ABSENT ? "absent" :
+				 zd_mem_state_name((enum zd_mem_state)state);
+		const char *ws = ex->block_state == BLOCK_ABSENT ? "absent" :
+				 zd_mem_state_name((enum zd_mem_state)ex->block_state);
+
+		const char *gz = state == ZD_MEM_ONLINE && (unsigned)mb.zone < ZD_MAX_NR_ZONES ?
+				 zd_zone_names[mb.zone] : NULL;
+
+		snprintf(res->info, sizeof(res->info), "memory%" PRIu64 ": %s%s%s", id, gs,
+			 gz ? " in " : "", gz ? gz : "");
+		if (state != ex->block_state) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "memory block %" PRIu64
+				 " (memory%" PRIu64 "): got %s, expected %s", id, id, gs, ws);
+		} else if (ex->block_zone >= 0 && (!gz || strcmp(gz, zd_zone_names[ex->block_zone]))) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "memory block %" PRIu64
+				 " (memory%" PRIu64 "): online in zone %s, expected zone %s", id, id,
+				 gz ? gz : "?", zd_zone_names[ex->block_zone]);
+		}
+		break;
+	}
+	case EX_MEMINFO: {
+		int rc = zd_meminfo_field(m, ex->field, &got);
+
+		if (rc) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "meminfo has no field '%s' (%s)",
+				 ex->field, fmt_errno(rc, a, sizeof(a)));
+			break;
+		}
+		snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB", ex->field, got);
+		if (ex->has_is && got != ex->is) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "meminfo %s: got %" PRIu64 " kB, "
+				 "expected %" PRIu64 " kB", ex->field, got, ex->is);
+		} else if (ex->has_min && got < ex->min) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "meminfo %s: got %" PRIu64 " kB, "
+				 "expected at least %" PRIu64 " kB", ex->field, got, ex->min);
+		} else if (ex->has_max && got > ex->max) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "meminfo %s: got %" PRIu64 " kB, "
+				 "expected at most %" PRIu64 " kB", ex->field, got, ex->max);
+		}
+		break;
+	}
+	case EX_MAX_PFN:
+		got = zd_max_pfn(m);
+		snprintf(res->info, sizeof(res->info), "max_pfn = 0x%" PRIx64, got);
+		if (got != ex->is) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "max_pfn: got 0x%" PRIx64
+				 ", expected 0x%" PRIx64, got, ex->is);
+		}
+		break;
+	case EX_HANDLE:
+		if (!resolve_or_fail(r, &ex->addr, res, &got))
+			return;
+		snprintf(res->info, sizeof(res->info), "%s = 0x%" PRIx64,
+			 r->s->handles[ex->addr.handle].name, got);
+		if (got != ex->is) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "handle '%s': got 0x%" PRIx64
+				 ", expected 0x%" PRIx64, r->s->handles[ex->addr.handle].name, got,
+				 ex->is);
+		}
+		break;
+	}
+	if (r->o->json) {
+		jw_kstr(&r->jw, "observed", res->info);
+		jw_kbool(&r->jw, "holds", !res->check_failed);
+	}
+}
+
+void step_exec(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_machine *m = r->m;
+	struct zd_resource *rs;
+	uint64_t start = 0;
+
+	memset(res, 0, sizeof(*res));
+	switch (st->kind) {
+	case ST_ADD_MEMORY:
+	case ST_REMOVE_MEMORY:
+	case ST_ONLINE_MEMORY:
+	case ST_OFFLINE_MEMORY:
+	case ST_REQUEST_MEM_REGION:
+	case ST_RELEASE_MEM_REGION:
+		if (!resolve_or_fail(r, &st->start, res, &start))
+			return;
+		break;
+	default:
+		break;
+	}
+
+	switch (st->kind) {
+	case ST_ADD_MEMORY:
+		res->err = zd_add_memory(m, st->node, start, st->size, ZD_MHP_NONE);
+		break;
+	case ST_REMOVE_MEMORY:
+		res->err = zd_remove_memory(m, start, st->size);
+		break;
+	case ST_ONLINE_MEMORY:
+		res->err = zd_online_memory_range(m, start, st->size, st->online);
+		break;
+	case ST_OFFLINE_MEMORY:
+		res->err = zd_offline_memory_range(m, start, st->size);
+		break;
+	case ST_REQUEST_MEM_REGION:
+		rs = zd_request_mem_region(m, start, st->size, st->res_name);
+		if (!rs)
+			res->err = -EBUSY;
+		else if (ZD_IS_ERR(rs))
+			res->err = (int)ZD_PTR_ERR(rs);
+		break;
+	case ST_RELEASE_MEM_REGION:
+		res->err = zd_release_mem_region(m, start, st->size);
+		break;
+	case ST_REQUEST_FREE_MEM_REGION:
+		exec_free_region(r, st, res);
+		break;
+	case ST_ALLOC_PAGES:
+		exec_alloc(r, st, res);
+		break;
+	case ST_FREE_PAGES: {
+		struct handle_state *h = &r->h[st->handle];
+
+		if (!h->live) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no pages "
+				 "(already freed, or its alloc_pages failed)",
+				 r->s->handles[st->handle].name);
+			break;
+		}
+		zd___free_pages(m, h->page, h->order);
+		h->live = false;
+		h->page = NULL;
+		break;
+	}
+	case ST_EXPECT:
+		exec_expect(r, st, res);
+		break;
+	case ST_REPORT:
+		if (r->o->json) {
+			jw_key(&r->jw, "report");
+			report_json(m, st->report, &r->jw);
+		} else {
+			fflush(r->out);
+			report_text(m, st->report, r->out);
+		}
+		break;
+	case ST_NOTE:
+		if (r->o->json)
+			jw_kstr(&r->jw, "text", st->text);
+		break;
+	}
+}
