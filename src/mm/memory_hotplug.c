@@ -64,6 +64,11 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 
 	if (ZD_WARN(m, !params->pgprot, "__add_pages with an empty pgprot"))
 		return -EINVAL;
+	/* The kernel BUGs on a range outside the pluggable one (VM_BUG_ON);
+	 * zonedev checks the span first and refuses with -E2BIG. */
+	rc = check_pfn_span(m, pfn, nr, "add");
+	if (rc)
+		return rc;
 	if (!zd_mhp_range_allowed(m, zd_pfn_phys(a, pfn), zd_pfn_phys(a, nr), false))
 		return -E2BIG;
 	if (altmap) {
@@ -73,9 +78,6 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 		}
 		altmap->alloc = 0;
 	}
-	rc = check_pfn_span(m, pfn, nr, "add");
-	if (rc)
-		return rc;
 	if (!zd_vmemmap_covers(m, pfn, nr)) {
 		zd_pr_err(m, "memory add fail: pfn %#llx-%#llx has no vmemmap on %s (covers %#llx-%#llx)",
 			  ULL(pfn), ULL(end - 1), a->name, ULL(m->vmemmap_start_pfn),

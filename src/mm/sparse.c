@@ -251,7 +251,7 @@ static bool section_usage_empty(const struct zd_mem_section_usage *u)
  * freed only once no reader can still hold it.
  */
 static void section_deactivate(struct zd_machine *m, uint64_t pfn, uint64_t nr,
-			       struct zd_vmem_altmap *altmap)
+			       struct zd_vmem_altmap *altmap, bool populated)
 {
 	struct zd_mem_section *ms = zd_pfn_to_section(m, pfn);
 	bool empty;
@@ -269,9 +269,10 @@ static void section_deactivate(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 			free(u);
 		}
 	}
-	if (!zd_early_section(ms))
+	/* A populate that failed has already given back what it mapped. */
+	if (populated && !zd_early_section(ms))
 		zd_depopulate_section_memmap(m, pfn, nr, altmap);
-	else if (empty)
+	else if (populated && empty)
 		zd_depopulate_section_memmap(m, zd_section_nr_to_pfn(&m->arch,
 					     zd_pfn_section_nr(&m->arch, pfn)),
 					     m->arch.pages_per_section, NULL);
@@ -310,7 +311,7 @@ static struct zd_page *section_activate(struct zd_machine *m, int nid, uint64_t 
 		return zd_pfn_to_page(m, pfn);
 	memmap = zd___populate_section_memmap(m, pfn, nr, nid, altmap, pgmap);
 	if (!memmap) {
-		section_deactivate(m, pfn, nr, altmap);
+		section_deactivate(m, pfn, nr, altmap, false);
 		return ZD_ERR_PTR(-ENOMEM);
 	}
 	return memmap;
@@ -354,7 +355,7 @@ void zd_sparse_remove_section(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 	if (ZD_WARN(m, !zd_valid_section(ms), "remove of invalid section at pfn %#llx",
 		    (unsigned long long)pfn))
 		return;
-	section_deactivate(m, pfn, nr, altmap);
+	section_deactivate(m, pfn, nr, altmap, true);
 }
 
 /*
