@@ -5,6 +5,7 @@
  * fired.
  */
 #include <zonedev/zonedev.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tap.h"
 
@@ -62,6 +63,54 @@ int main(void)
 	is_int(zd_region_intersects(m, 4 * G, 1 * G, ZD_IORESOURCE_SYSTEM_RAM, 0), ZD_REGION_DISJOINT,
 	       "the System RAM resource is gone");
 	is_u64(zd_warn_count(m), 0, "no invariant check fired");
+
+	/* Regressions: a node that does not exist is refused with a WARN, not
+	 * silently served from node 0. */
+	ok(zd_alloc_pages_node(m, 5, ZD_GFP_KERNEL, 0) == NULL, "alloc on a missing node fails");
+	is_u64(zd_warn_count(m), 1, "...and fires one invariant check");
+
+	/* /proc/meminfo lines are "Name:   value kB". */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	zd_meminfo_show(m, f);
+	fclose(f);
+	ok(strncmp(buf, "MemTotal:", 9) == 0 && strstr(buf, " kB\n"), "meminfo format: %.30s", buf);
+	free(buf);
 	zd_machine_destroy(m);
+
+	/* phys_bits out of range is refused before anything shifts by it. */
+	unsigned bad_bits[] = { 12, 26, 64, 200 };
+	for (unsigned i = 0; i < 4; i++) {
+		struct zd_machine_desc b = { .arch = "x86_64", .phys_bits = bad_bits[i] };
+		struct zd_machine *bm = zd_machine_create(&b);
+		ok(ZD_IS_ERR(bm) && ZD_PTR_ERR(bm) == -EINVAL && strstr(zd_machine_create_error(), "phys_bits"),
+		   "phys_bits %u refused: %s", bad_bits[i], zd_machine_create_error());
+	}
+
+	/* This host's own /proc/iomem, imported, prints back identically. */
+	struct zd_machine_desc imp = { .arch = "x86_64", .iomem_path = "/proc/iomem" };
+	struct zd_machine *im = zd_machine_create(&imp);
+	if (ZD_IS_ERR(im)) {
+		skip("/proc/iomem is not importable here (needs root for real addresses)");
+	} else {
+		char *orig = NULL, *ours = NULL, line[512];
+		size_t olen = 0, ulen = 0;
+		FILE *o = open_memstream(&orig, &olen), *in = fopen("/proc/iomem", "r");
+		while (in && fgets(line, sizeof(line), in))
+			fputs(line, o);
+		if (in)
+			fclose(in);
+		fclose(o);
+		FILE *u = open_memstream(&ours, &ulen);
+		zd_iomem_dump(im, u);
+		fclose(u);
+		ok(olen > 0 && !strcmp(orig, ours), "imported /proc/iomem dumps back byte for byte");
+		ok(zd_totalram_pages(im) > 0, "its System RAM became boot RAM (%lu pages)",
+		   zd_totalram_pages(im));
+		free(orig);
+		free(ours);
+		zd_machine_destroy(im);
+	}
 	return done_testing();
 }

@@ -66,7 +66,7 @@ static const char *const ops_name[NR_OPS] = { "ops NULL", "no migrate_to_ram", "
  * Expected result with nr_range 1 and no altmap, per type. Cell index is
  * ops * 2 + (owner set). '0' success; otherwise -EINVAL with the reason:
  * 'M' Missing migrate_to_ram method, 'F' Missing folio_free method,
- * 'O' Missing owner, 'T' Invalid pgmap type.
+ * 'O' Missing owner, 'T' Invalid pgmap type; 'P' PRIVATE with an altmap.
  */
 static const struct {
 	int type;
@@ -92,6 +92,7 @@ static const char *reason_text(char c)
 	case 'T': return "Invalid pgmap type";
 	case 'N': return "nr_range must be specified";
 	case 'A': return "altmap not supported for multiple ranges";
+	case 'P': return "device-private memory cannot hold its own memmap";
 	case 'S': return "requested folio size unsupported";
 	}
 	return NULL;
@@ -288,6 +289,12 @@ static void matrix(void)
 						char c = table[t].cells[ops * 2 + owner];
 						if (nr == 0)
 							c = 'N';
+						/* zonedev's own rule, checked with the
+						 * type's: private memory cannot hold the
+						 * memmap (the kernel would leak it). */
+						else if (c == '0' && alt &&
+							 table[t].type == ZD_MEMORY_DEVICE_PRIVATE)
+							c = 'P';
 						else if (c == '0' && nr == 2 && alt)
 							c = 'A';
 						run_one(table[t].type, ops, owner, nr, alt, c);

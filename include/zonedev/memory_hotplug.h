@@ -53,9 +53,10 @@ void zd_mem_hotplug_done(struct zd_machine *m);
 void zd_get_online_mems(struct zd_machine *m);
 void zd_put_online_mems(struct zd_machine *m);
 
-/* System RAM hot-add/remove through memory blocks. add: -EINVAL on block
- * misalignment or empty range, -E2BIG outside the pluggable range, -EEXIST
- * when the range conflicts in iomem. remove: -EBUSY if any block is online. */
+/* System RAM hot-add/remove through memory blocks. add: -E2BIG for an empty
+ * range or one outside the pluggable range (checked first, as the kernel
+ * does), -EEXIST when the range conflicts in iomem, -EINVAL on block
+ * misalignment. remove: -EBUSY if any block is online. */
 int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
 		  unsigned flags);
 int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size);

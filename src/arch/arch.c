@@ -63,7 +63,10 @@ void zd_arch_derive(struct zd_arch *a)
 	a->pages_per_section = 1ULL << a->pfn_section_shift;
 	a->pages_per_subsection = 1ULL << (ZD_SUBSECTION_SHIFT - a->page_shift);
 	a->subsections_per_section = 1U << (a->section_size_bits - ZD_SUBSECTION_SHIFT);
-	a->nr_mem_sections = 1ULL << (a->phys_bits - a->section_size_bits);
+	/* Out-of-range phys_bits are refused by zd_arch_validate(); derive
+	 * must still not shift by a negative or too-large amount first. */
+	a->nr_mem_sections = a->phys_bits > a->section_size_bits && a->phys_bits < 64 ?
+			     1ULL << (a->phys_bits - a->section_size_bits) : 0;
 	a->sections_per_root = (unsigned)(a->page_size / MEM_SECTION_SIZE);
 	a->nr_section_roots = (a->nr_mem_sections + a->sections_per_root - 1) /
 			      a->sections_per_root;

@@ -227,11 +227,11 @@ static int import_iomem(struct zd_machine *m, const char *path, struct zd_mem_ra
 		free(e);
 		return -ENOMEM;
 	}
+	/* Top-level System RAM is boot RAM; every other entry, nested ones too,
+	 * goes in as a firmware range. */
 	for (size_t i = 0; i < n; i++) {
-		if (e[i].depth)
-			continue;
 		struct zd_mem_range r = { .start = e[i].start, .size = e[i].end - e[i].start + 1 };
-		if (!strcmp(e[i].name, "System RAM")) {
+		if (!e[i].depth && !strcmp(e[i].name, "System RAM")) {
 			(*ram)[(*nr_ram)++] = r;
 		} else {
 			(*names)[nn] = strdup(e[i].name);
@@ -310,12 +310,11 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	}
 	m->log_echo = desc->log_echo;
 	m->iomem_resource.name = "PCI mem";
-	m->iomem_resource.end = (1ULL << m->arch.phys_bits) - 1;
 	m->iomem_resource.flags = ZD_IORESOURCE_MEM;
-
 	if (zd_arch_validate(&m->arch, &why))
 		return fail(m, -EINVAL, "%s: %s (phys_bits %u, max %u)", m->arch.name, why,
 			    m->arch.phys_bits, m->arch.max_physmem_bits);
+	m->iomem_resource.end = (1ULL << m->arch.phys_bits) - 1;
 	if (desc->va_bits && (m->arch.coverage != ZD_VMEMMAP_COVERS_LINEAR_MAP ||
 			      desc->va_bits < 36 || desc->va_bits > 52))
 		return fail(m, -EINVAL, "va_bits %u: only arm64 profiles take va_bits, 36 to 52",
@@ -389,9 +388,20 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 				 rc == -EEXIST ? "overlaps another RAM range" :
 				 rc == -ERANGE ? "outside the vmemmap coverage" : "cannot be set up");
 	}
-	for (size_t i = 0; i < nr_other && !rc; i++) {
+	for (size_t k = 0; k < nr_other && !rc; k++) {
+		/* An import goes in reverse file order: insert_resource() lets a
+		 * new range adopt the ones it contains (an identical one too), so
+		 * children first keeps the host's nesting exactly. */
+		size_t i = desc->iomem_path ? nr_other - 1 - k : k;
 		rc = insert_firmware_range(m, &other[i]);
-		if (rc)
+		if (rc && desc->iomem_path) {
+			/* A real /proc/iomem can nest in ways insert_resource refuses
+			 * (identical ranges); keep booting without that entry. */
+			zd_pr_warn(m, "iomem import: skipped \"%s\" [mem %#llx-%#llx]: %s",
+				   other[i].name, ULL(other[i].start),
+				   ULL(other[i].start + other[i].size - 1), zd_errno_name(rc));
+			rc = 0;
+		} else if (rc)
 			snprintf(create_error, sizeof(create_error),
 				 "reserved range \"%s\" [%#llx-%#llx] overlaps another range",
 				 other[i].name ? other[i].name : "Reserved", ULL(other[i].start),

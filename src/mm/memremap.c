@@ -122,6 +122,10 @@ static int pgmap_validate(struct zd_machine *m, struct zd_dev_pagemap *pgmap)
 			why = "Missing folio_free method";
 		else if (!pgmap->owner)
 			why = "Missing owner";
+		else if (pgmap->flags & ZD_PGMAP_ALTMAP_VALID)
+			/* The CPU cannot reach private memory, so its memmap cannot live
+			 * there; the kernel would add with the altmap and remove without. */
+			why = "device-private memory cannot hold its own memmap (altmap)";
 		break;
 	case ZD_MEMORY_DEVICE_COHERENT:
 		/* The kernel dereferences ops without a check; refuse instead. */

@@ -123,8 +123,9 @@ struct zd_page *zd_alloc_pages_node(struct zd_machine *m, int nid, zd_gfp_t gfp,
 		zl = fallback_movable;
 		nz = 3;
 	}
-	if (nid < 0 || nid >= m->nr_nodes)
-		nid = 0;
+	if (ZD_WARN(m, nid < 0 || nid >= m->nr_nodes, "alloc_pages_node: node %d does not exist "
+		    "(machine has %d)", nid, m->nr_nodes))
+		return NULL;
 	for (int n = 0; n < m->nr_nodes; n++) {
 		struct zd_pglist_data *pgdat = m->node_data[(nid + n) % m->nr_nodes];
 		for (size_t i = 0; i < nz; i++) {
@@ -155,10 +156,16 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 {
 	struct zd_zone *z = zd_page_zone(m, page);
 
-	if (ZD_WARN(m, zd_page_is_buddy(page), "double free of pfn %#llx",
-		    (unsigned long long)zd_page_to_pfn(m, page)))
+	int ref;
+
+	/* put_page_testzero()'s check: a free page (a buddy head, or a page
+	 * merged into one, both at refcount 0) cannot be freed again. */
+	if (ZD_WARN(m, zd_page_is_buddy(page) || zd_page_ref_count(page) <= 0,
+		    "double free of pfn %#llx (refcount %d)",
+		    (unsigned long long)zd_page_to_pfn(m, page), zd_page_ref_count(page)))
 		return;
-	if (__atomic_sub_fetch(&page->_refcount, 1, __ATOMIC_ACQ_REL) != 0)
+	ref = __atomic_sub_fetch(&page->_refcount, 1, __ATOMIC_ACQ_REL);
+	if (ref != 0)
 		return;
 	if (order) {
 		__zd_clear_page_flag(page, ZD_PG_head);

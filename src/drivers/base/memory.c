@@ -306,26 +306,24 @@ static int change_range(struct zd_machine *m, phys_addr_t start, phys_addr_t siz
 {
 	uint64_t first = zd_phys_to_block_id(m, start), last = zd_phys_to_block_id(m, start + size);
 	int rc = check_block_range(m, start, size);
+	uint64_t id;
 
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&m->device_hotplug_lock);
-	for (uint64_t id = first; id < last && !rc; id++)
+	for (id = first; id < last && !rc; id++)
 		rc = block_change_state(m, id, type);
-	if (rc) {
-		uint64_t failed = first;
-		for (uint64_t id = first; id < last; id++) {
-			struct zd_memory_block mb;
-			if (zd_memory_block_get(m, id, &mb) == 0 &&
-			    (type == ZD_MMOP_OFFLINE ? mb.state == ZD_MEM_ONLINE
-						     : mb.state == ZD_MEM_OFFLINE)) {
-				failed = id;
-				break;
-			}
-		}
-		for (uint64_t id = first; id < failed; id++)
-			block_change_state(m, id, type == ZD_MMOP_OFFLINE ? ZD_MMOP_ONLINE
-									   : ZD_MMOP_OFFLINE);
+	if (rc)
+		id--;   /* the failed block changed nothing */
+	/* Roll back the blocks this call changed; an offlined block still
+	 * records the zone it was online in, and goes back there. */
+	while (rc && id-- > first) {
+		struct zd_memory_block mb;
+		enum zd_online_type back = ZD_MMOP_OFFLINE;
+
+		if (type == ZD_MMOP_OFFLINE && zd_memory_block_get(m, id, &mb) == 0)
+			back = mb.zone == ZD_ZONE_MOVABLE ? ZD_MMOP_ONLINE_MOVABLE : ZD_MMOP_ONLINE_KERNEL;
+		block_change_state(m, id, back);
 	}
 	pthread_mutex_unlock(&m->device_hotplug_lock);
 	return rc;

@@ -47,5 +47,6 @@ void zd_meminfo_show(struct zd_machine *m, FILE *out)
 	size_t n = collect(m, f);
 
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%-16s%8llu kB\n", f[i].name ? f[i].name : "", (unsigned long long)f[i].kb);
+		fprintf(out, "%s:%*llu kB\n", f[i].name, (int)(23 - strlen(f[i].name)),
+			(unsigned long long)f[i].kb);
 }
