@@ -74,14 +74,20 @@ void zd_memmap_init_range(struct zd_machine *m, uint64_t nr, int nid, int zone, 
 			start_pfn += altmap->reserve;
 		end = altmap->base_pfn + zd_vmem_altmap_offset(altmap);
 	}
+	/* Every page is the same but for its self-pointing lru: build one
+	 * template and copy it, rather than zero-and-set each page. */
+	struct zd_page t;
+
+	zd___init_single_page(&t, zone, nid);
+	if (hotplug && zone != ZD_ZONE_DEVICE)
+		t.page_type = ZD_PGTY_offline << 24;
+	else
+		__zd_set_page_flag(&t, ZD_PG_reserved);
 	for (uint64_t pfn = start_pfn; pfn < end; pfn++) {
 		struct zd_page *page = zd_pfn_to_page(m, pfn);
 
-		zd___init_single_page(page, zone, nid);
-		if (hotplug && zone != ZD_ZONE_DEVICE)
-			page->page_type = ZD_PGTY_offline << 24;
-		else
-			__zd_set_page_flag(page, ZD_PG_reserved);
+		*page = t;
+		zd_list_init(&page->lru);
 		if (!(pfn & (pb - 1)))
 			zd_set_pageblock_migratetype(m, pfn, migratetype);
 	}
@@ -164,9 +170,12 @@ static void *init_worker(void *arg)
 			/* prep_compound_head(): the folio order lives in page 1. */
 			head[1].flags = (head[1].flags & ~0xffUL) | j->order;
 		}
+		/* Like __init_zone_device_page(): the pages initialised here mark
+		 * their pageblock movable; a deduplicated folio's untouched tails
+		 * do not. */
 		if (j->first_pfn != ZD_BAD_PFN) {
 			uint64_t pfn = j->first_pfn + f * j->folio_nr;
-			for (uint64_t p = (pfn + pb - 1) & ~(pb - 1); p < pfn + j->folio_nr; p += pb)
+			for (uint64_t p = (pfn + pb - 1) & ~(pb - 1); p < pfn + n; p += pb)
 				zd_set_pageblock_migratetype(j->m, p, ZD_MIGRATE_MOVABLE);
 		}
 	}

@@ -162,6 +162,17 @@ void jw_u64(struct jw *w, uint64_t v)
 	fprintf(w->f, "%" PRIu64, v);
 }
 
+void jw_double(struct jw *w, double v)
+{
+	prefix(w);
+	/* JSON has no NaN or infinity; measurements never produce them, but a
+	 * zero-time division must not break the document. */
+	if (v != v || v > 1e300 || v < -1e300)
+		fputs("null", w->f);
+	else
+		fprintf(w->f, "%.4g", v);
+}
+
 void jw_i64(struct jw *w, int64_t v)
 {
 	prefix(w);

@@ -7,6 +7,7 @@
  * itself was wrong; help goes to stdout with exit 0, usage errors to stderr
  * with exit 2; --json prints exactly one JSON document on stdout.
  */
+#include "bench.h"
 #include "cli.h"
 
 #include <getopt.h>
@@ -23,6 +24,7 @@ static const char main_help[] =
 	"  demo              run the built-in tour scenario\n"
 	"  run FILE.yaml     run a scenario file\n"
 	"  iomem             boot a machine and print its /proc/iomem\n"
+	"  bench NAME        run a benchmark (memmap, memremap); see bench --help\n"
 	"  help [COMMAND]    show help for zonedev or for a command\n"
 	"\n"
 	"options:\n"
@@ -117,6 +119,10 @@ static void print_help(const char *cmd)
 		fputs(run_help, stdout);
 	else if (!strcmp(cmd, "iomem"))
 		printf(iomem_help_fmt, arch_list());
+	else if (!strcmp(cmd, "bench")) {
+		char *av[] = { "bench", "--help", NULL };
+		cmd_bench(2, av);
+	}
 }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -405,7 +411,7 @@ int main(int argc, char **argv)
 		if (argc > 3)
 			return usage_error("help", "unexpected argument '%s'", argv[3]);
 		if (argc == 3 && strcmp(argv[2], "demo") && strcmp(argv[2], "run") &&
-		    strcmp(argv[2], "iomem"))
+		    strcmp(argv[2], "iomem") && strcmp(argv[2], "bench"))
 			return usage_error(NULL, "unknown command '%s'", argv[2]);
 		print_help(argc == 3 ? argv[2] : NULL);
 		return EXIT_OK;
@@ -417,6 +423,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "iomem"))
 		return cmd_iomem(argc - 1, argv + 1);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return usage_error(NULL, "unknown option '%s'", cmd);
 	return usage_error(NULL, "unknown command '%s'", cmd);
