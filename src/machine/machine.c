@@ -294,7 +294,14 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	m->nr_nodes = desc->nr_nodes > 0 ? desc->nr_nodes : 1;
 	pthread_mutex_init(&m->log_lock, NULL);
 	pthread_rwlock_init(&m->resource_lock, NULL);
-	pthread_rwlock_init(&m->mem_hotplug_lock, NULL);
+	/* The kernel's mem_hotplug_lock (a percpu rwsem) makes new readers wait
+	 * once a writer waits, so get_online_mems() users cannot starve
+	 * hot-add; glibc's default rwlock prefers readers. */
+	pthread_rwlockattr_t rwa;
+	pthread_rwlockattr_init(&rwa);
+	pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&m->mem_hotplug_lock, &rwa);
+	pthread_rwlockattr_destroy(&rwa);
 	pthread_mutex_init(&m->device_hotplug_lock, NULL);
 	pthread_mutex_init(&m->backing_lock, NULL);
 	pthread_mutex_init(&m->device_lock, NULL);
