@@ -22,32 +22,36 @@ static void release_ref(struct zd_percpu_ref *ref)
 	zd_complete(&zd_container_of(ref, struct zd_dev_pagemap, ref)->done);
 }
 
+/* What makes pgmap unfit for the device-private address space, or NULL. */
+static const char *dpa_pgmap_problem(const struct zd_machine *m, const struct zd_dev_pagemap *pgmap)
+{
+	const struct zd_arch *a = &m->arch;
+
+	if (m->device_private != ZD_DEVICE_PRIVATE_DPA)
+		return "the machine uses the pfn design (device_private: pfn)";
+	if (pgmap->type != ZD_MEMORY_DEVICE_PRIVATE)
+		return "only MEMORY_DEVICE_PRIVATE has a device-private address space";
+	if (zd_pgmap_private_problem(pgmap))
+		return zd_pgmap_private_problem(pgmap);
+	if (!pgmap->nr_pages || pgmap->nr_pages > (1ULL << (a->max_physmem_bits - a->page_shift)))
+		return "nr_pages must be between 1 and the size of the address space";
+	if (pgmap->vmemmap_shift > ZD_MAX_FOLIO_ORDER ||
+	    pgmap->nr_pages & ((1ULL << pgmap->vmemmap_shift) - 1))
+		return "nr_pages is not a multiple of the folio size";
+	return NULL;
+}
+
 long long zd_memremap_device_private_pagemap(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 					     int nid)
 {
 	const struct zd_arch *a = &m->arch;
-	const struct zd_dev_pagemap_ops *ops = pgmap->ops;
 	uint64_t bytes, first;
 	const char *why = NULL;
 	size_t memmap;
 	int rc;
 
 	pgmap->machine = m;
-	if (m->device_private != ZD_DEVICE_PRIVATE_DPA)
-		why = "the machine uses the pfn design (device_private: pfn)";
-	else if (pgmap->type != ZD_MEMORY_DEVICE_PRIVATE)
-		why = "only MEMORY_DEVICE_PRIVATE has a device-private address space";
-	else if (!ops || !ops->migrate_to_ram)
-		why = "Missing migrate_to_ram method";
-	else if (!ops->folio_free)
-		why = "Missing folio_free method";
-	else if (!pgmap->owner)
-		why = "Missing owner";
-	else if (!pgmap->nr_pages || pgmap->nr_pages > (1ULL << (a->max_physmem_bits - a->page_shift)))
-		why = "nr_pages must be between 1 and the size of the address space";
-	else if (pgmap->vmemmap_shift > ZD_MAX_FOLIO_ORDER ||
-		 pgmap->nr_pages & ((1ULL << pgmap->vmemmap_shift) - 1))
-		why = "nr_pages is not a multiple of the folio size";
+	why = dpa_pgmap_problem(m, pgmap);
 	if (why) {
 		ZD_WARN(m, true, "memremap_device_private_pagemap: %s", why);
 		return -EINVAL;

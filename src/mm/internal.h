@@ -47,6 +47,9 @@ uint64_t zd_compound_nr_pages(const struct zd_machine *m, const struct zd_vmem_a
 uint64_t zd_altmap_alloc_pfns(struct zd_machine *m, struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
 void zd_vmem_altmap_free(struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
 
+/* memremap.c */
+const char *zd_pgmap_private_problem(const struct zd_dev_pagemap *pgmap);
+
 /* mm_init.c */
 void zd___init_single_page(struct zd_page *page, int zone, int nid);
 void zd_memmap_init_range(struct zd_machine *m, uint64_t nr, int nid, int zone, uint64_t start_pfn,

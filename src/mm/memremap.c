@@ -99,6 +99,20 @@ static void dev_pagemap_percpu_release(struct zd_percpu_ref *ref)
 	zd_complete(&pgmap->done);
 }
 
+/* What a device-private pgmap lacks (both designs require the same), or NULL. */
+const char *zd_pgmap_private_problem(const struct zd_dev_pagemap *pgmap)
+{
+	const struct zd_dev_pagemap_ops *ops = pgmap->ops;
+
+	if (!ops || !ops->migrate_to_ram)
+		return "Missing migrate_to_ram method";
+	if (!ops->folio_free)
+		return "Missing folio_free method";
+	if (!pgmap->owner)
+		return "Missing owner";
+	return NULL;
+}
+
 /* The checks memremap_pages() makes before touching anything. */
 static int pgmap_validate(struct zd_machine *m, struct zd_dev_pagemap *pgmap)
 {
@@ -116,15 +130,11 @@ static int pgmap_validate(struct zd_machine *m, struct zd_dev_pagemap *pgmap)
 		if (m->device_private == ZD_DEVICE_PRIVATE_DPA)
 			why = "device-private memory has no physical range under the dpa design: "
 			      "use memremap_device_private_pagemap()";
-		else if (!ops || !ops->migrate_to_ram)
-			why = "Missing migrate_to_ram method";
-		else if (!ops->folio_free)
-			why = "Missing folio_free method";
-		else if (!pgmap->owner)
-			why = "Missing owner";
-		else if (pgmap->flags & ZD_PGMAP_ALTMAP_VALID)
-			/* The CPU cannot reach private memory, so its memmap cannot live
-			 * there; the kernel would add with the altmap and remove without. */
+		else
+			why = zd_pgmap_private_problem(pgmap);
+		/* The CPU cannot reach private memory, so its memmap cannot live
+		 * there; the kernel would add with the altmap and remove without. */
+		if (!why && pgmap->flags & ZD_PGMAP_ALTMAP_VALID)
 			why = "device-private memory cannot hold its own memmap (altmap)";
 		break;
 	case ZD_MEMORY_DEVICE_COHERENT:

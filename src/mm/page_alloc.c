@@ -251,24 +251,25 @@ int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 	return rc;
 }
 
-unsigned long zd_global_free_pages(struct zd_machine *m)
+/* Sum of one per-zone counter over every zone of every node. */
+static unsigned long sum_zones(struct zd_machine *m, size_t counter_offset)
 {
 	unsigned long sum = 0;
 
 	for (int n = 0; n < m->nr_nodes; n++)
-		for (int z = 0; z < ZD_MAX_NR_ZONES; z++)
-			sum += (unsigned long)__atomic_load_n(&m->node_data[n]->node_zones[z].nr_free_pages,
-							      __ATOMIC_RELAXED);
+		for (int z = 0; z < ZD_MAX_NR_ZONES; z++) {
+			long *c = (long *)((char *)&m->node_data[n]->node_zones[z] + counter_offset);
+			sum += (unsigned long)__atomic_load_n(c, __ATOMIC_RELAXED);
+		}
 	return sum;
+}
+
+unsigned long zd_global_free_pages(struct zd_machine *m)
+{
+	return sum_zones(m, offsetof(struct zd_zone, nr_free_pages));
 }
 
 unsigned long zd_totalram_pages(struct zd_machine *m)
 {
-	unsigned long sum = 0;
-
-	for (int n = 0; n < m->nr_nodes; n++)
-		for (int z = 0; z < ZD_MAX_NR_ZONES; z++)
-			sum += (unsigned long)__atomic_load_n(&m->node_data[n]->node_zones[z].managed_pages,
-							      __ATOMIC_RELAXED);
-	return sum;
+	return sum_zones(m, offsetof(struct zd_zone, managed_pages));
 }
