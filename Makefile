@@ -23,7 +23,7 @@ CLI_SRCS  := $(sort $(wildcard tools/zonedev/*.c))
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/t_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
-TESTLIB   := $(BUILD)/tests/tap.o
+TESTLIB   := $(BUILD)/tests/tap.o $(BUILD)/tests/helpers.o
 
 all: deps $(BUILD)/libzonedev.a $(BUILD)/libzonedev.so $(BUILD)/zonedev zonedev
 

@@ -23,6 +23,7 @@
 #include <zonedev/zonedev.h>
 #include <string.h>
 #include <time.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -30,13 +31,6 @@
 #define T (1ULL << 40)
 #define PFN(x) ((uint64_t)(x) >> 12)
 #define MB(x) ((unsigned long long)((x) >> 20))
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static int count_block(const struct zd_memory_block *mb, void *arg)
 {
@@ -52,7 +46,7 @@ int main(void)
 	const uint64_t start = 1 * T, size = 1 * T, blk = 128 * M;
 	uint64_t rss_start = tap_rss_bytes(), rss_boot, rss_added, res_boot, res_added;
 	long mapped_boot;
-	double t0 = now(), t;
+	double t0 = tap_now(), t;
 	bool go = true;
 	struct zd_machine *m = zd_machine_create(&d);
 
@@ -91,12 +85,12 @@ int main(void)
 		return done_testing();
 	}
 
-	t = now();
+	t = tap_now();
 	if (!is_int(zd_add_memory(m, 0, start, size, 0), 0, "add_memory 1 TiB at 1 TiB")) {
 		zd_machine_destroy(m);
 		return done_testing();
 	}
-	diag("add took %.2f s", now() - t);
+	diag("add took %.2f s", tap_now() - t);
 	is_u64(zd_max_pfn(m), PFN(start + size), "max_pfn = 2 TiB");
 	{
 		uint64_t n = 0;
@@ -137,9 +131,9 @@ int main(void)
 	if (p)
 		zd___free_pages(m, p, 0);
 	is_int(zd_offline_memory_range(m, start, 2 * blk), 0, "offline both blocks");
-	t = now();
+	t = tap_now();
 	is_int(zd_remove_memory(m, start, size), 0, "remove the 1 TiB");
-	diag("remove took %.2f s", now() - t);
+	diag("remove took %.2f s", tap_now() - t);
 	is_u64(m->vmemmap_mapped_bytes, mapped_boot, "vmemmap mapped back to the boot figure");
 	ok(zd_vmemmap_resident_bytes(m) <= res_boot, "resident memmap back to the boot figure");
 	ok(!zd_pfn_valid(m, PFN(start)), "removed");
@@ -147,7 +141,7 @@ int main(void)
 	is_u64(zd_warn_count(m), 0, "no WARN");
 	zd_machine_destroy(m);
 	uint64_t rss_end = tap_rss_bytes();
-	diag("rss start %llu MiB, end %llu MiB; total %.1f s", MB(rss_start), MB(rss_end), now() - t0);
+	diag("rss start %llu MiB, end %llu MiB; total %.1f s", MB(rss_start), MB(rss_end), tap_now() - t0);
 	ok(rss_end < rss_start + 32 * M, "after destroy RSS is back close to the start (+%lld MiB)",
 	   (long long)((int64_t)(rss_end - rss_start) >> 20));
 	return done_testing();

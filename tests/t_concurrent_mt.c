@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -61,13 +62,6 @@ static uint64_t xs(uint64_t *s)
 	x ^= x >> 27;
 	*s = x;
 	return x * 0x2545f4914f6cdd1dULL;
-}
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------- allocators */
@@ -164,14 +158,14 @@ static void pause_a_little(void)
 static void *hotplug(void *arg)
 {
 	struct hotplug_arg *h = arg;
-	double t0 = now(), budget = SLOW ? 8.0 : 4.0;
+	double t0 = tap_now(), budget = SLOW ? 8.0 : 4.0;
 	unsigned max_cycles = SLOW ? 8 : 40;
 
-	while (h->cycles < max_cycles && (h->cycles < 3 || now() - t0 < budget)) {
-		double ts = now();
+	while (h->cycles < max_cycles && (h->cycles < 3 || tap_now() - t0 < budget)) {
+		double ts = tap_now();
 		int rc = zd_add_memory(m, 0, HOT_START, HOT_SIZE, 0);
-		h->t_add += now() - ts;
-		ts = now();
+		h->t_add += tap_now() - ts;
+		ts = tap_now();
 		if (rc) {
 			h->add_fail++;
 			h->last_err = rc;
@@ -184,9 +178,9 @@ static void *hotplug(void *arg)
 			zd_remove_memory(m, HOT_START, HOT_SIZE);
 			break;
 		}
-		h->t_online += now() - ts;
+		h->t_online += tap_now() - ts;
 		pause_a_little();   /* let the allocators take movable pages */
-		ts = now();
+		ts = tap_now();
 		/* First attempt while the allocators hold pages there: usually
 		 * -EBUSY. Then ask them to give the range back and retry. */
 		rc = zd_offline_memory_range(m, HOT_START, HOT_SIZE);
@@ -200,8 +194,8 @@ static void *hotplug(void *arg)
 			pause_a_little();
 		}
 		__atomic_store_n(&draining, 0, __ATOMIC_RELEASE);
-		h->t_offline += now() - ts;
-		ts = now();
+		h->t_offline += tap_now() - ts;
+		ts = tap_now();
 		if (rc) {
 			h->offline_fail++;
 			h->last_err = rc;
@@ -213,7 +207,7 @@ static void *hotplug(void *arg)
 			h->last_err = rc;
 			break;
 		}
-		h->t_remove += now() - ts;
+		h->t_remove += tap_now() - ts;
 		h->cycles++;
 	}
 	__atomic_store_n(&hotplug_done, 1, __ATOMIC_RELEASE);
@@ -394,7 +388,7 @@ int main(void)
 	const char *env = getenv("ZD_MT_ITERS");
 	unsigned iters = env ? (unsigned)strtoul(env, NULL, 0) : (SLOW ? 8000 : 20000);
 	unsigned locked_iters = iters / 4;
-	double t0 = now(), t;
+	double t0 = tap_now(), t;
 
 	m = zd_machine_create(&d);
 	if (!ok(!ZD_IS_ERR_OR_NULL(m), "x86_64/40-bit machine with 960 MiB boots (%s)",
@@ -421,7 +415,7 @@ int main(void)
 	__atomic_store_n(&stop_alloc, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 3; i++)
 		pthread_join(at[i], NULL);
-	diag("phase A ran %.1f s", now() - t0);
+	diag("phase A ran %.1f s", tap_now() - t0);
 
 	unsigned long allocs = 0, frees = 0, movable = 0, bad_tag = 0, bad_align = 0;
 	for (int i = 0; i < 3; i++) {
@@ -450,12 +444,12 @@ int main(void)
 	fflush(stdout);
 
 	/* Phase B: invariant 4 alone, a fixed number of iterations. */
-	t = now();
+	t = tap_now();
 	pair_reset(&pairs[0], iters);
 	pair_reset(&pairs[1], iters);
 	run_pairs(pairs, false, pw, pr, pl);
 	join_pairs(false, pw, pr, pl);
-	diag("phase B: %u add/remove iterations per pair in %.1f s", iters, now() - t);
+	diag("phase B: %u add/remove iterations per pair in %.1f s", iters, tap_now() - t);
 	check_pairs(pairs, "phase B", false);
 	fflush(stdout);
 
@@ -467,7 +461,7 @@ int main(void)
 	 * progress for 3 s, 8 s under TSan), makes the readers back off so the
 	 * test ends, and the stall fails an assertion.
 	 */
-	t = now();
+	t = tap_now();
 	pair_reset(&pairs[0], locked_iters);
 	pair_reset(&pairs[1], locked_iters);
 	run_pairs(pairs, true, pw, pr, pl);
@@ -490,7 +484,7 @@ int main(void)
 		}
 	}
 	join_pairs(true, pw, pr, pl);
-	diag("phase C: %u iterations per pair with locked readers in %.1f s", locked_iters, now() - t);
+	diag("phase C: %u iterations per pair with locked readers in %.1f s", locked_iters, tap_now() - t);
 	ok(!starved, "hotplug writers are never starved by concurrent get_online_mems() readers");
 	check_pairs(pairs, "phase C", true);
 	ok(pairs[0].locked_valid > 0, "phase C, device pair: locked reader saw the sub-section valid");
@@ -500,7 +494,7 @@ int main(void)
 	is_u64(zd_warn_count(m), 0, "zero WARNs");
 	if (zd_warn_count(m))
 		zd_log_dump(m, stdout, ZD_LOG_WARNING);
-	diag("total %.1f s", now() - t0);
+	diag("total %.1f s", tap_now() - t0);
 	zd_machine_destroy(m);
 	return done_testing();
 }

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -49,56 +50,6 @@
 #define T (1ULL << 40)
 #define PFN(x) ((uint64_t)(x) >> 12)
 #define CHUNK ZD_DEVMEM_CHUNK_SIZE
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts))
-		;
-}
-
-/* Join tid, or report and bail out instead of hanging the harness. */
-static void join_or_bail(pthread_t tid, int secs, const char *what)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += secs;
-	if (pthread_timedjoin_np(tid, NULL, &ts)) {
-		ok(0, "%s: thread did not finish within %d s", what, secs);
-		fflush(stdout);
-		exit(done_testing() | 1);
-	}
-}
-
-static bool log_since(struct zd_machine *m, unsigned long seq, const char *needle)
-{
-	static struct zd_log_line lines[ZD_LOG_RING];
-	size_t n = zd_log_read(m, seq, lines, ZD_LOG_RING);
-
-	for (size_t i = 0; i < n; i++)
-		if (strstr(lines[i].text, needle))
-			return true;
-	return false;
-}
-
-static char *iomem_text(struct zd_machine *m)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	zd_iomem_dump(m, f);
-	fclose(f);
-	return buf;
-}
 
 static long mapped_bytes(struct zd_machine *m)
 {
@@ -155,7 +106,7 @@ static void pfn_design(void)
 	is_int(mapped_bytes(m) - mb0, 4 * M, "pfn: chunk 0 adds 4 MiB of vmemmap");
 	is_int(zd_dmirror_add_chunk(g), 0, "pfn: chunk 1 maps");
 	is_int(mapped_bytes(m) - mb0, 8 * M, "pfn: chunk 1 adds another 4 MiB");
-	io = iomem_text(m);
+	io = tap_iomem_text(m);
 	snprintf(line, sizeof(line), "%08llx-%08llx : gpu0\n", (unsigned long long)(T - CHUNK),
 		 (unsigned long long)(T - 1));
 	ok(strstr(io, line) != NULL, "iomem shows chunk 0 at the top: %.*s", (int)strlen(line) - 1, line);
@@ -197,7 +148,7 @@ static void pfn_design(void)
 	zd_dmirror_get_stats(g, &st);
 	is_u64(st.registered_bytes, 2 * CHUNK, "pfn: 512 MiB registered");
 	zd_dmirror_destroy(g);
-	io = iomem_text(m);
+	io = tap_iomem_text(m);
 	ok(!strstr(io, "gpu0"), "pfn: chunks leave iomem on unbind");
 	free(io);
 	is_int(mapped_bytes(m), mb0, "pfn: vmemmap back to where it was");
@@ -219,11 +170,11 @@ static void dpa_design(void)
 	g = zd_dmirror_create(m, &gd);
 	if (!ok(!ZD_IS_ERR(g), "dpa: gpu0 binds"))
 		goto out;
-	io0 = iomem_text(m);
+	io0 = tap_iomem_text(m);
 	long mb0 = mapped_bytes(m);
 	is_int(zd_dmirror_add_chunk(g), 0, "dpa: chunk 0 maps");
 	is_int(zd_dmirror_add_chunk(g), 0, "dpa: chunk 1 maps");
-	io1 = iomem_text(m);
+	io1 = tap_iomem_text(m);
 	ok(!strcmp(io0, io1), "dpa: /proc/iomem unchanged by two chunks");
 	is_int(mapped_bytes(m) - mb0, 0, "dpa: no vmemmap mapped");
 	free(io0);
@@ -269,7 +220,7 @@ static void dpa_design(void)
 	}
 destroy:
 	zd_dmirror_destroy(g);
-	io1 = iomem_text(m);
+	io1 = tap_iomem_text(m);
 	ok(!strstr(io1, "gpu0"), "dpa: nothing named gpu0 in iomem after unbind");
 	free(io1);
 	is_u64(zd_warn_count(m), 1, "dpa machine: only the page_to_pfn WARN");
@@ -293,7 +244,7 @@ static void scenario_a(enum zd_device_private_design design)
 
 	if (!ok(m != NULL, "(a) %s: 43-bit machine with the PCI window boots", dn))
 		return;
-	char *io0 = iomem_text(m);
+	char *io0 = tap_iomem_text(m);
 	long mb0 = mapped_bytes(m);
 	ok(strstr(io0, "1000000000-7ffffffffff : PCI Bus 0000:00") != NULL,
 	   "(a) %s: iomem shows PCI Bus 0000:00 over [64G, 8T)", dn);
@@ -317,7 +268,7 @@ static void scenario_a(enum zd_device_private_design design)
 			char needle[96];
 			snprintf(needle, sizeof(needle), "%s: cannot find physical address space for a 256 MiB",
 				 name);
-			logged += log_since(m, seq, needle);
+			logged += tap_log_since(m, seq, needle);
 			break;
 		}
 	}
@@ -325,7 +276,7 @@ static void scenario_a(enum zd_device_private_design design)
 		is_int(erange, 8, "(a) pfn: the first chunk of every device fails with -ERANGE");
 		is_int(logged, 8, "(a) pfn: each failure logs the 256 MiB chunk size");
 		is_int(ok_chunks, 0, "(a) pfn: no chunk at all");
-		char *io1 = iomem_text(m);
+		char *io1 = tap_iomem_text(m);
 		ok(!strcmp(io0, io1), "(a) pfn: iomem unchanged");
 		free(io1);
 		is_int(mapped_bytes(m), mb0, "(a) pfn: no vmemmap mapped");
@@ -376,7 +327,7 @@ static void scenario_b(enum zd_device_private_design design)
 	int rc = zd_dmirror_add_chunk(g);
 	if (design == ZD_DEVICE_PRIVATE_PFN) {
 		is_int(rc, -ERANGE, "(b) pfn: the chunk is refused with -ERANGE");
-		ok(log_since(m, seq, "request_free_mem_region: no free range"),
+		ok(tap_log_since(m, seq, "request_free_mem_region: no free range"),
 		   "(b) pfn: request_free_mem_region found nothing below the linear-map end");
 		is_int(mapped_bytes(m), mb0, "(b) pfn: no memmap mapped");
 		is_u64(m->highest_present_section_nr, top_sec, "(b) pfn: no new present section");
@@ -487,20 +438,20 @@ static void unbind_blocks(enum zd_device_private_design design)
 		goto out;
 	}
 	unsigned long seq = zd_log_seq(m);
-	double t0 = now();
+	double t0 = tap_now();
 	if (!ok(!pthread_create(&tid, NULL, unbind_thread, &job), "unbind %s: thread starts", dn)) {
 		zd_put_page(m, p);
 		zd_dmirror_destroy(job.g);
 		goto out;
 	}
-	sleep_ms(200);
+	tap_sleep_ms(200);
 	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "unbind %s: blocked after 200 ms", dn);
-	while (now() - t0 < 1.2)
-		sleep_ms(20);
+	while (tap_now() - t0 < 1.2)
+		tap_sleep_ms(20);
 	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "unbind %s: still blocked after 1.2 s", dn);
-	ok(log_since(m, seq, "waiting"), "unbind %s: the log says it is waiting", dn);
+	ok(tap_log_since(m, seq, "waiting"), "unbind %s: the log says it is waiting", dn);
 	zd_put_page(m, p);
-	join_or_bail(tid, 10, "unmap");
+	tap_join_or_bail(tid, 10, "unmap");
 	ok(__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "unbind %s: finished once the page was put", dn);
 	ok(zd_dmirror_find(m, "gpu0") == NULL, "unbind %s: the device is gone", dn);
 	is_u64(zd_warn_count(m), 0, "unbind %s: no WARN", dn);

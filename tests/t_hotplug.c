@@ -30,6 +30,7 @@
 #include <zonedev/zonedev.h>
 #include <stdlib.h>
 #include <string.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -81,17 +82,6 @@ static struct zd_zone *zone(struct zd_machine *m, int nid, enum zd_zone_type z)
 	return &m->node_data[nid]->node_zones[z];
 }
 
-static char *iomem_text(struct zd_machine *m)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	zd_iomem_dump(m, f);
-	fclose(f);
-	return buf;
-}
-
 /* Everything an offline attempt may touch, for node 0 and blocks 64..71. */
 struct hsnap {
 	struct {
@@ -128,7 +118,7 @@ static void hsnap_take(struct zd_machine *m, struct hsnap *s)
 		s->state[i] = block_state(m, BID(H) + i);
 		s->bzone[i] = s->state[i] == ZD_MEM_ONLINE ? block_zone(m, BID(H) + i) : -1;
 	}
-	s->iomem = iomem_text(m);
+	s->iomem = tap_iomem_text(m);
 }
 
 static bool hsnap_same(const struct hsnap *a, const struct hsnap *b)
@@ -391,11 +381,11 @@ static void main_machine(void)
 
 	/* ---- outside the physical address space */
 	{
-		char *io0 = iomem_text(m), *io1;
+		char *io0 = tap_iomem_text(m), *io1;
 		is_int(zd_add_memory(m, 0, 1ULL << 46, BLK, 0), -E2BIG, "add at 2^46 -> -E2BIG");
 		is_int(zd_add_memory(m, 0, (1ULL << 46) - BLK, 2 * BLK, 0), -E2BIG,
 		       "add straddling the top of the 46-bit space -> -E2BIG");
-		io1 = iomem_text(m);
+		io1 = tap_iomem_text(m);
 		ok(!strcmp(io0, io1), "rejected adds left iomem alone");
 		free(io1);
 		free(io0);

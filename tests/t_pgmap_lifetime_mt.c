@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -58,45 +59,6 @@
 #endif
 
 static struct zd_machine *m;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts))
-		;
-}
-
-/* Join tid, or report and bail out instead of hanging the harness. */
-static void join_or_bail(pthread_t tid, int secs, const char *what)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += secs;
-	if (pthread_timedjoin_np(tid, NULL, &ts)) {
-		ok(0, "%s: thread did not finish within %d s", what, secs);
-		fflush(stdout);
-		exit(done_testing() | 1);
-	}
-}
-
-static bool log_since(unsigned long seq, const char *needle)
-{
-	static struct zd_log_line lines[ZD_LOG_RING];
-	size_t n = zd_log_read(m, seq, lines, ZD_LOG_RING);
-
-	for (size_t i = 0; i < n; i++)
-		if (strstr(lines[i].text, needle))
-			return true;
-	return false;
-}
 
 /* ---- counting callbacks ---- */
 
@@ -284,7 +246,7 @@ static void all_or_nothing(void)
 				continue;
 			}
 			snprintf(fired, sizeof(fired), "forcing a failure at %s", points[i]);
-			ok(log_since(seq, fired), "%s pass %lu: the armed point fired", points[i], n);
+			ok(tap_log_since(m, seq, fired), "%s pass %lu: the armed point fired", points[i], n);
 			take(&after);
 			d = diff(&before, &after);
 			ok(!d, "%s pass %lu: everything as before%s%s", points[i], n, d ? ": " : "",
@@ -521,29 +483,29 @@ static void blocked_unmap(void)
 	ok(held == &pg, "lookup reference held");
 	is_u64(zd_percpu_ref_read(&pg.ref), 3, "base + page + lookup");
 	seq = zd_log_seq(m);
-	t0 = now();
+	t0 = tap_now();
 	if (!ok(!pthread_create(&tid, NULL, unmap_thread, &job), "memunmap_pages thread starts")) {
 		zd_put_page(m, page);
 		zd_put_dev_pagemap(held);
 		zd_memunmap_pages(&pg);
 		return;
 	}
-	sleep_ms(200);
+	tap_sleep_ms(200);
 	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "memunmap_pages still blocked after 200 ms");
 	ok(zd_percpu_ref_is_dying(&pg.ref), "the ref is killed");
 	struct zd_dev_pagemap *late = zd_get_dev_pagemap(m, pfn0 + 2);
 	ok(late == NULL, "get_dev_pagemap returns NULL once unmap started");
 	zd_put_dev_pagemap(late);
 	ok(zd_pfn_valid(m, pfn0), "sections still there while blocked");
-	while (now() - t0 < 1.2)
-		sleep_ms(20);
+	while (tap_now() - t0 < 1.2)
+		tap_sleep_ms(20);
 	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "still blocked after 1.2 s");
-	ok(log_since(seq, "waiting"), "the log says memunmap_pages is waiting");
+	ok(tap_log_since(m, seq, "waiting"), "the log says memunmap_pages is waiting");
 	zd_put_page(m, page);
-	sleep_ms(50);
+	tap_sleep_ms(50);
 	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "still blocked with the lookup ref held");
 	zd_put_dev_pagemap(held);
-	join_or_bail(tid, 10, "unmap");
+	tap_join_or_bail(tid, 10, "unmap");
 	ok(__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "memunmap_pages finished after the releases");
 	ok(!zd_pfn_valid(m, pfn0) && !zd_pfn_valid(m, PFN(T_START + T_SIZE) - 1),
 	   "the device pfns are gone");
@@ -599,13 +561,13 @@ static void hammer(void)
 	unsigned cycles = SLOW ? 150 : 300, good = 0;
 	uint64_t sum = 0;
 	pthread_t tid;
-	double t0 = now();
+	double t0 = tap_now();
 
 	for (int i = 0; i < 3; i++)
 		sum += PFN(small3[i].end + 1) - PFN(small3[i].start);
 	if (!ok(!pthread_create(&tid, NULL, reader_thread, &rd), "reader thread starts"))
 		return;
-	for (unsigned c = 0; c < cycles && now() - t0 < (SLOW ? 8.0 : 4.0); c++) {
+	for (unsigned c = 0; c < cycles && tap_now() - t0 < (SLOW ? 8.0 : 4.0); c++) {
 		zd_dev_pagemap_init(&pg);
 		pg.type = ZD_MEMORY_DEVICE_GENERIC;
 		pg.nr_range = 3;
@@ -617,7 +579,7 @@ static void hammer(void)
 		}
 		/* Let the reader see it mapped now and then. */
 		if (c % 8 == 0)
-			sleep_ms(1);
+			tap_sleep_ms(1);
 		zd_memunmap_pages(&pg);
 		good++;
 	}
@@ -644,7 +606,7 @@ int main(void)
 {
 	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
 	struct zd_machine_desc d = { .arch = "x86_64", .phys_bits = 40, .ram = ram, .nr_ram = 1 };
-	double t0 = now();
+	double t0 = tap_now();
 
 	m = zd_machine_create(&d);
 	if (!ok(!ZD_IS_ERR(m), "machine boots")) {
@@ -657,7 +619,7 @@ int main(void)
 	blocked_unmap();
 	hammer();
 	is_u64(zd_warn_count(m), 1 * 1, "only the injected validate failure WARNed");
-	diag("took %.1f s", now() - t0);
+	diag("took %.1f s", tap_now() - t0);
 	zd_machine_destroy(m);
 	return done_testing();
 }

@@ -50,6 +50,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "mm/internal.h"
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -58,17 +59,6 @@
 #define SECTION_PAGES 32768ULL
 
 static struct zd_machine *m;
-
-static bool log_since(struct zd_machine *mm, unsigned long seq, const char *needle)
-{
-	static struct zd_log_line lines[ZD_LOG_RING];
-	size_t n = zd_log_read(mm, seq, lines, ZD_LOG_RING);
-
-	for (size_t i = 0; i < n; i++)
-		if (strstr(lines[i].text, needle))
-			return true;
-	return false;
-}
 
 static void my_free(struct zd_page *folio) { (void)folio; }
 static int my_migrate(struct zd_vm_fault *vmf) { (void)vmf; return 0; }
@@ -182,11 +172,11 @@ static void altmap_accounting(void)
 		char needle[96];
 		snprintf(needle, sizeof(needle), "altmap: pfn %#llx alloc %llu align 510 nr 512",
 			 (unsigned long long)(base + 512 * (k + 1)), (unsigned long long)(512 * (k + 1)));
-		ok(log_since(m, seq, needle), "memmap block %llu carved at base + %llu",
+		ok(tap_log_since(m, seq, needle), "memmap block %llu carved at base + %llu",
 		   (unsigned long long)k, (unsigned long long)(512 * (k + 1)));
 	}
 	uint64_t first = base + reserve + need;
-	ok(log_since(m, seq, "memmap_init_zone_device initialised 257536 pages"),
+	ok(tap_log_since(m, seq, "memmap_init_zone_device initialised 257536 pages"),
 	   "memmap_init_zone_device initialised 262144 - 4608 pages");
 	ok(!zd_pgmap_pfn_valid(&am_pg, base), "pgmap_pfn_valid false on a reserve pfn");
 	ok(!zd_pgmap_pfn_valid(&am_pg, first - 1), "pgmap_pfn_valid false on the last altmap pfn");
@@ -239,7 +229,7 @@ static void altmap_accounting(void)
 		}
 		fails_at = f;
 		is_int(ZD_PTR_ERR(ret), -ENOMEM, "free %llu: -ENOMEM", (unsigned long long)f);
-		ok(log_since(m, s2, "altmap exhausted"), "free %llu: the log says the altmap is exhausted",
+		ok(tap_log_since(m, s2, "altmap exhausted"), "free %llu: the log says the altmap is exhausted",
 		   (unsigned long long)f);
 		is_u64(am_pg.altmap.alloc, 0, "free %llu: nothing stays charged", (unsigned long long)f);
 		area_take(&after);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -109,21 +110,10 @@ struct snap {
 	uint64_t max_pfn;
 };
 
-static char *iomem_text(void)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	zd_iomem_dump(m, f);
-	fclose(f);
-	return buf;
-}
-
 static void take(struct snap *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->iomem = iomem_text();
+	s->iomem = tap_iomem_text(m);
 	for (uint64_t i = 0; i < NSEC; i++) {
 		struct zd_mem_section *ms = zd_pfn_to_section(m, PFN(AREA_LO) + i * 32768);
 		s->words[i] = zd_section_word(ms);
@@ -175,18 +165,6 @@ static int lookups(void)
 		}
 	}
 	return hits;
-}
-
-/* A log line after seq containing needle. */
-static bool log_since(unsigned long seq, const char *needle)
-{
-	static struct zd_log_line lines[ZD_LOG_RING];
-	size_t n = zd_log_read(m, seq, lines, ZD_LOG_RING);
-
-	for (size_t i = 0; i < n; i++)
-		if (strstr(lines[i].text, needle))
-			return true;
-	return false;
 }
 
 static void setup(struct zd_dev_pagemap *pg, int type, int ops, bool owner, int nr_range,
@@ -241,7 +219,7 @@ static void run_one(int type, int ops, bool owner, int nr_range, bool altmap, ch
 		good &= ok(!d, "%s: rejection changes nothing%s%s", what, d ? ": " : "", d ? d : "");
 		good &= is_int(pg.nr_range, nr_range, "%s: nr_range kept", what);
 		good &= is_int(lookups(), 0, "%s: no pgmap found on the ranges", what);
-		good &= ok(log_since(seq, reason_text(expect)), "%s: log says \"%s\"", what,
+		good &= ok(tap_log_since(m, seq, reason_text(expect)), "%s: log says \"%s\"", what,
 			   reason_text(expect));
 		drop(&after);
 	} else {
@@ -318,7 +296,7 @@ static void folio_order_limit(void)
 	take(&before);
 	ret = zd_memremap_pages(m, &pg, 0);
 	ok(ZD_IS_ERR(ret) && ZD_PTR_ERR(ret) == -EINVAL, "vmemmap_shift 19 is -EINVAL");
-	ok(log_since(seq, reason_text('S')), "log: requested folio size unsupported");
+	ok(tap_log_since(m, seq, reason_text('S')), "log: requested folio size unsupported");
 	take(&after);
 	d = diff(&before, &after);
 	ok(!d, "vmemmap_shift 19: nothing changed%s%s", d ? ": " : "", d ? d : "");
@@ -350,9 +328,9 @@ static void ram_overlap(phys_addr_t start, phys_addr_t size, const char *kind, c
 		zd_memunmap_pages(&pg);
 	char buf[96];
 	snprintf(buf, sizeof(buf), "-%#llx] \"System RAM\"", (unsigned long long)ram_end);
-	ok(log_since(seq, buf), "%s: log names the RAM resource (...%s)", kind, buf);
+	ok(tap_log_since(m, seq, buf), "%s: log names the RAM resource (...%s)", kind, buf);
 	snprintf(buf, sizeof(buf), "attempted on %s region", what);
-	ok(log_since(seq, buf), "%s: log says \"%s\"", kind, buf);
+	ok(tap_log_since(m, seq, buf), "%s: log says \"%s\"", kind, buf);
 	take(&after);
 	d = diff(&before, &after);
 	ok(!d, "%s RAM overlap: nothing changed%s%s", kind, d ? ": " : "", d ? d : "");
@@ -402,7 +380,7 @@ static void pgmap_conflicts(void)
 		if (cases[i].endpoint) {
 			ok(ZD_IS_ERR(ret) && ZD_PTR_ERR(ret) == -ENOMEM, "%s: -ENOMEM (got %ld)",
 			   cases[i].what, ZD_IS_ERR(ret) ? ZD_PTR_ERR(ret) : 0L);
-			ok(log_since(seq, "Conflicting mapping in same section"),
+			ok(tap_log_since(m, seq, "Conflicting mapping in same section"),
 			   "%s: log says Conflicting mapping in same section", cases[i].what);
 		} else {
 			/* Endpoints are free; the kernel would overwrite the xarray.

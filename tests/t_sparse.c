@@ -38,6 +38,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "mm/internal.h"
+#include "helpers.h"
 #include "tap.h"
 
 #define K (1ULL << 10)
@@ -121,17 +122,6 @@ static int count_block(const struct zd_memory_block *mb, void *arg)
 	return 0;
 }
 
-static char *iomem_text(struct zd_machine *m)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	zd_iomem_dump(m, f);
-	fclose(f);
-	return buf;
-}
-
 static void snap_take(struct zd_machine *m, struct snap *s, uint64_t first, unsigned n)
 {
 	memset(s, 0, sizeof(*s));
@@ -144,7 +134,7 @@ static void snap_take(struct zd_machine *m, struct snap *s, uint64_t first, unsi
 		if (s->usage[i])
 			memcpy(s->map[i], ms->usage->subsection_map, sizeof(s->map[i]));
 	}
-	s->iomem = iomem_text(m);
+	s->iomem = tap_iomem_text(m);
 	s->mapped = m->vmemmap_mapped_bytes;
 	zd_for_each_memory_block(m, &s->blocks, count_block);
 }
