@@ -1,8 +1,9 @@
 #!/bin/sh
 # TAP test of the zonedev command line (run by `make check` through prove):
 # help texts, exit codes of usage errors, the built-in demo (and that it is
-# byte-for-byte scenarios/demo.yaml), JSON output, and `zonedev iomem`
-# importing the checked-in example.
+# byte-for-byte scenarios/demo.yaml; that it runs without ZD_TMPDIR and
+# cleans up after itself), JSON output (the ZONE_DEVICE reports too), and
+# `zonedev iomem` importing the checked-in example.
 # Env: ZD_CLI = the zonedev binary, ZD_SRCDIR = the repository root.
 set -u
 
@@ -12,6 +13,10 @@ case $ZD_CLI in /*) ;; *) ZD_CLI=$(pwd)/$ZD_CLI ;; esac
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
+# Where the demo and the scenarios below put their pmem region files.
+ZD_TMPDIR=$tmp/zd-tmpdir
+mkdir "$ZD_TMPDIR" || exit 1
+export ZD_TMPDIR
 n=0
 failed=0
 
@@ -154,6 +159,107 @@ json_ok "demo --json is one valid JSON document" "$tmp/out"
 check "demo --json reports success" "$tmp/out" '"result": "ok"'
 check "demo --json holds reports" "$tmp/out" '"report":'
 if grep -q '^== ' "$tmp/out"; then fail "--json prints no step echo"; else pass "--json prints no step echo"; fi
+
+# ---- the demo's pmem file: ZD_TMPDIR, or a directory of its own ----
+if [ -f "$ZD_TMPDIR/demo-pmem.img" ]; then
+	pass "the demo keeps its region file in \$ZD_TMPDIR"
+else
+	fail "the demo keeps its region file in \$ZD_TMPDIR"
+fi
+mkdir "$tmp/base"
+(unset ZD_TMPDIR; TMPDIR=$tmp/base "$ZD_CLI" demo) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ]; then pass "demo runs without ZD_TMPDIR (exit 0)"; else fail "demo runs without ZD_TMPDIR (exit $rc)"; diag_file "$tmp/err"; fi
+check "demo without ZD_TMPDIR uses a temporary directory" "$tmp/out" "$tmp/base/zonedev-demo-"
+check "demo without ZD_TMPDIR ends clean" "$tmp/out" "no invariant check fired"
+if [ -z "$(ls -A "$tmp/base")" ]; then
+	pass "demo removes the temporary directory it made"
+else
+	fail "demo removes the temporary directory it made"
+	ls -la "$tmp/base" | sed 's/^/# /'
+fi
+(unset ZD_TMPDIR; "$ZD_CLI" run scenarios/demo.yaml) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ]; then pass "run demo.yaml without ZD_TMPDIR fails (exit 1)"; else fail "run demo.yaml without ZD_TMPDIR fails (exit $rc, wanted 1)"; fi
+line=$(grep -n 'ZD_TMPDIR}/demo-pmem.img' scenarios/demo.yaml | head -n 1 | cut -d: -f1)
+check "an unset variable is named with its line" "$tmp/err" "scenarios/demo.yaml:$line:"
+check "an unset variable is named" "$tmp/err" "environment variable ZD_TMPDIR is not set"
+
+# ---- ZONE_DEVICE reports and steps in --json ----
+cat >"$tmp/devices.yaml" <<'YAML'
+description: ZONE_DEVICE reports as JSON
+machine:
+  ram:
+    - {start: 1M, size: 2047M}
+  pmem:
+    - {start: 4G, size: 1G, file: region0.img}     # relative to this file
+    - {start: 8G, size: 1G, file: "${ZD_TMPDIR}/region1.img"}
+  gpus:
+    - {name: gpu0, vram: 512M}
+steps:
+  - create_namespace: {region: region0, mode: devdax, map: mem, align: 2M}
+  - create_namespace: {region: region1, mode: fsdax, map: dev}
+  - write_namespace: {namespace: namespace1.0, offset: 4K, data: "json \"quoted\"\n"}
+  - expect: {namespace: namespace1.0, data_at: 4K, data: "json \"quoted\"\n"}
+  - gpu_add_chunk: {gpu: gpu0}
+  - gpu_alloc: {gpu: gpu0, as: page}
+  - memremap: {type: p2pdma, start: 64G, size: 2M, as: bar}
+  - list_namespaces
+  - report: namespaces
+  - report: devices
+  - report: vmemmap
+YAML
+run "run a ZONE_DEVICE scenario" 0 run "$tmp/devices.yaml"
+check "report namespaces shows the devdax namespace" "$tmp/out" "namespace0.0   devdax"
+check "report devices shows the dax device and its driver" "$tmp/out" "driver=device_dax"
+check "report vmemmap shows resident bytes on the device" "$tmp/out" "on the device:"
+check "list_namespaces prints ndctl JSON" "$tmp/out" '"dev":"namespace1.0"'
+check "data with quotes and newlines is echoed escaped" "$tmp/out" 'data="json \"quoted\"\n"'
+if [ -f "$tmp/region0.img" ] && [ -f "$ZD_TMPDIR/region1.img" ]; then
+	pass "region files: relative to the scenario, and from \${ZD_TMPDIR}"
+else
+	fail "region files: relative to the scenario, and from \${ZD_TMPDIR}"
+fi
+rm -f "$tmp/region0.img" "$ZD_TMPDIR/region1.img"
+run "run --json a ZONE_DEVICE scenario" 0 run --json "$tmp/devices.yaml"
+json_ok "ZONE_DEVICE --json is one valid JSON document" "$tmp/out"
+if [ $have_python = no ]; then
+	skip "ZONE_DEVICE JSON reports have their fields (no python3)"
+elif python3 - "$tmp/out" >"$tmp/pyerr" 2>&1 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+steps = doc["steps"]
+def step(name, what=None):
+    for s in steps:
+        if s["step"] == name and (what is None or s["args"].get("what") == what):
+            return s
+    raise SystemExit("no step %s %s" % (name, what))
+ns = step("report", "namespaces")["report"]
+assert [n["dev"] for n in ns] == ["namespace0.0", "namespace1.0"], ns
+assert ns[0]["mode"] == "devdax" and ns[0]["map"] == "mem" and ns[0]["chardev"] == "dax0.0", ns[0]
+assert ns[1]["mode"] == "fsdax" and ns[1]["map"] == "dev" and ns[1]["blockdev"] == "pmem1", ns[1]
+devs = {d["name"]: d["driver"] for d in step("report", "devices")["report"]}
+assert devs == {"region0": None, "region1": None, "gpu0": "hmm_dmirror",
+                "dax0.0": "device_dax", "pfn1.0": "nd_pmem"}, devs
+vm = step("report", "vmemmap")["report"]
+for k in ("mapped_bytes", "resident_bytes", "resident_ram_bytes", "resident_device_bytes"):
+    assert isinstance(vm[k], int), k
+assert vm["resident_device_bytes"] > 0, vm
+lst = step("list_namespaces")["namespaces"]
+assert lst[1]["dev"] == "namespace1.0" and lst[1]["mode"] == "fsdax", lst
+assert step("create_namespace")["namespace"]["chardev"] == "dax0.0"
+assert step("gpu_alloc")["phys"].startswith("0x")
+assert step("memremap")["cpu_addressable"] is True
+assert doc["machine"]["pmem"][1]["file"] == "${ZD_TMPDIR}/region1.img"
+assert doc["machine"]["gpus"][0]["vram"] == 512 << 20
+PY
+then
+	pass "ZONE_DEVICE JSON reports have their fields"
+else
+	fail "ZONE_DEVICE JSON reports have their fields"
+	diag_file "$tmp/pyerr"
+fi
+rm -f "$tmp/region0.img" "$ZD_TMPDIR/region1.img"
 
 # ---- iomem ----
 example=scenarios/data/iomem-example.txt

@@ -7,6 +7,15 @@
 #   # expect-stderr: bad/NAME.yaml:LINE:COL: message
 # A scenario may declare "# zonedev-test: needs-memory 18G"; it is skipped
 # when the host has less MemAvailable.
+# Each run gets ZD_TMPDIR (where scenarios put pmem region files) pointing at
+# an empty directory, always the same path, so region files start fresh and
+# paths in the output do not differ between the two runs.
+# Sequences: a subdirectory of scenarios/ (other than bad/ and data/) holding
+# NN-*.yaml files is a sequence. Its files run in name order on one shared
+# ZD_TMPDIR (a later one sees the region files an earlier one left), each
+# must run clean, the whole sequence must print the same twice and give
+# valid JSON; and every file but the first must FAIL when run alone on a
+# fresh ZD_TMPDIR, with the line its "# alone-stderr: ..." header declares.
 # Env: ZD_CLI = the zonedev binary, ZD_SRCDIR = the repository root.
 set -u
 
@@ -30,6 +39,13 @@ if [ ! -x "$ZD_CLI" ]; then
 	exit 0
 fi
 cd "$ZD_SRCDIR/scenarios" || { echo "Bail out! no $ZD_SRCDIR/scenarios"; exit 1; }
+
+# ZD_TMPDIR for the scenarios: one path, emptied before each (sequence) run.
+ZD_TMPDIR=$tmp/zd-tmpdir
+export ZD_TMPDIR
+fresh_tmpdir() { rm -rf "$ZD_TMPDIR" && mkdir "$ZD_TMPDIR"; }
+# bad/unset-variable.yaml relies on this one being unset.
+unset ZD_TEST_UNSET_VARIABLE
 
 have_python=no
 command -v python3 >/dev/null 2>&1 && have_python=yes
@@ -60,6 +76,7 @@ for f in *.yaml; do
 		continue
 	fi
 
+	fresh_tmpdir
 	"$ZD_CLI" run "$f" >"$tmp/out1" 2>"$tmp/err1"
 	rc=$?
 	if [ $rc -eq 0 ]; then
@@ -69,6 +86,7 @@ for f in *.yaml; do
 		diag_file "$tmp/err1"
 	fi
 
+	fresh_tmpdir
 	"$ZD_CLI" run "$f" >"$tmp/out2" 2>"$tmp/err2"
 	if cmp -s "$tmp/out1" "$tmp/out2" && cmp -s "$tmp/err1" "$tmp/err2"; then
 		pass "$f prints the same output twice"
@@ -81,6 +99,7 @@ for f in *.yaml; do
 		skip "$f --json (no python3 to parse it)"
 		continue
 	fi
+	fresh_tmpdir
 	"$ZD_CLI" run --json "$f" >"$tmp/json" 2>"$tmp/err3"
 	rc=$?
 	if [ $rc -eq 0 ] && python3 -m json.tool "$tmp/json" >/dev/null 2>"$tmp/jerr"; then
@@ -91,6 +110,70 @@ for f in *.yaml; do
 		diag_file "$tmp/err3"
 	fi
 done
+
+# ---- sequences (e.g. scenarios/pmem/) ----
+for d in */; do
+	d=${d%/}
+	case $d in bad|data) continue ;; esac
+	set -- "$d"/[0-9]*.yaml
+	[ -e "$1" ] || continue
+
+	# Twice in text mode (determinism), once with --json.
+	for pass in 1 2 json; do
+		fresh_tmpdir
+		: >"$tmp/seq-$pass"
+		for f in "$@"; do
+			if [ $pass = json ]; then
+				"$ZD_CLI" run --json "$f" >"$tmp/json" 2>"$tmp/err"
+				rc=$?
+				if [ $have_python = no ]; then
+					skip "$f --json in sequence $d (no python3 to parse it)"
+				elif [ $rc -eq 0 ] && python3 -m json.tool "$tmp/json" >/dev/null 2>"$tmp/jerr"; then
+					pass "$f --json in sequence $d is one valid JSON document"
+				else
+					fail "$f --json in sequence $d is one valid JSON document (exit $rc)"
+					diag_file "$tmp/jerr"
+					diag_file "$tmp/err"
+				fi
+				continue
+			fi
+			"$ZD_CLI" run "$f" >>"$tmp/seq-$pass" 2>>"$tmp/seq-$pass"
+			rc=$?
+			if [ $pass = 1 ]; then
+				if [ $rc -eq 0 ]; then
+					pass "$f runs clean in sequence $d"
+				else
+					fail "$f runs clean in sequence $d (exit $rc)"
+					tail -n 20 "$tmp/seq-$pass" | sed 's/^/# /'
+				fi
+			fi
+		done
+	done
+	if cmp -s "$tmp/seq-1" "$tmp/seq-2"; then
+		pass "sequence $d prints the same output twice"
+	else
+		fail "sequence $d prints the same output twice"
+		diff "$tmp/seq-1" "$tmp/seq-2" | head -n 20 | sed 's/^/# /'
+	fi
+
+	# Alone, every file after the first must fail, and say why.
+	shift
+	for f in "$@"; do
+		want_msg=$(sed -n 's/^# alone-stderr: *//p' "$f" | head -n 1)
+		fresh_tmpdir
+		"$ZD_CLI" run "$f" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ -z "$want_msg" ]; then
+			fail "$f declares alone-stderr (what it says when run without its sequence)"
+		elif [ $rc -eq 1 ] && grep -qF -- "$want_msg" "$tmp/err"; then
+			pass "$f alone fails with exit 1 and '$want_msg'"
+		else
+			fail "$f alone fails with exit 1 and '$want_msg' (got exit $rc)"
+			diag_file "$tmp/err"
+		fi
+	done
+done
+rm -rf "$ZD_TMPDIR"
 
 for f in bad/*.yaml; do
 	[ -e "$f" ] || continue

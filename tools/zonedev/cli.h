@@ -79,6 +79,14 @@ const char *fmt_size(uint64_t v, char *buf, size_t len);
 const char *fmt_size_human(uint64_t v, char *buf, size_t len);
 /* "EBUSY" or "errno 123" for -123 / 123. */
 const char *fmt_errno(int err, char *buf, size_t len);
+/* Expand ${NAME} from the environment (a '$' not followed by '{' is kept).
+ * 0 with a malloc'd *out; -1 with the byte offset of the offending '$' in
+ * *bad_off and a reason in why (unset or empty variable, bad name,
+ * unterminated '${'). */
+int expand_env(const char *s, char **out, size_t *bad_off, char *why, size_t whylen);
+/* Text for an echo line or a message: printable ASCII as is, quotes,
+ * backslashes and control bytes as C escapes. */
+const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len);
 
 /* ---- yamlfile.c: libyaml documents with positions ---- */
 
@@ -104,6 +112,9 @@ int ycol(const yaml_node_t *n);
 /* Record "NAME:LINE:COL: msg" at node n (first error wins); returns -1. */
 int yerr(struct yfile *yf, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same at an explicit 1-based line and column. */
+int yerr_at(struct yfile *yf, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 const char *ykind(const yaml_node_t *n);
 /* The scalar text, or NULL (and an error naming what) if n is not a scalar
  * or is an empty/null scalar. */
@@ -122,17 +133,32 @@ enum step_kind {
 	ST_ADD_MEMORY, ST_REMOVE_MEMORY, ST_ONLINE_MEMORY, ST_OFFLINE_MEMORY,
 	ST_REQUEST_MEM_REGION, ST_RELEASE_MEM_REGION, ST_REQUEST_FREE_MEM_REGION,
 	ST_ALLOC_PAGES, ST_FREE_PAGES, ST_EXPECT, ST_REPORT, ST_NOTE,
+	/* ZONE_DEVICE: pmem namespaces (devsteps.c) */
+	ST_CREATE_NAMESPACE, ST_DESTROY_NAMESPACE, ST_REBIND_NAMESPACE, ST_LIST_NAMESPACES,
+	ST_WRITE_NAMESPACE, ST_CORRUPT_INFOBLOCK,
+	/* ZONE_DEVICE: dmirror GPUs */
+	ST_GPU_ADD_CHUNK, ST_GPU_ALLOC, ST_GPU_WRITE, ST_GPU_FREE,
+	/* ZONE_DEVICE: direct pgmaps */
+	ST_MEMREMAP, ST_MEMUNMAP, ST_MEMORY_FAILURE,
 };
 
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
-	RP_VMEMMAP, RP_NR,
+	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_NR,
 };
 extern const char *const report_names[RP_NR];
 
 enum expect_kind {
 	EX_PFN_VALID, EX_SECTION, EX_MEMORY_BLOCK, EX_MEMINFO, EX_MAX_PFN, EX_HANDLE,
+	/* ZONE_DEVICE (devsteps.c) */
+	EX_NAMESPACE, EX_GPU, EX_GPU_PAGE, EX_PAGE_IS_RAM, EX_VALID_PHYS, EX_ZONE_DEVICE,
+	EX_PGMAP, EX_CPU_ADDRESSABLE,
 };
+
+/* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
+#define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
+const char *cli_memory_type_name(int type);   /* "fsdax", ..., "none" */
+int cli_memory_type_from_name(const char *name);  /* enum zd_memory_type, 0 none, -1 unknown */
 
 /* An address operand: a literal, or the address a handle recorded. */
 struct addr_arg {
@@ -148,7 +174,7 @@ struct step_arg {
 	uint64_t u;
 	const char *s;             /* ARG_STR, or a handle name for ARG_ADDR */
 };
-#define STEP_MAX_ARGS 8
+#define STEP_MAX_ARGS 10
 
 /* Block state a scenario may expect; BLOCK_ABSENT = no such block. */
 #define BLOCK_ABSENT (-1)
@@ -166,6 +192,21 @@ struct expect {
 	const char *field;
 	bool has_is, has_min, has_max;
 	uint64_t is, min, max;     /* kB for meminfo */
+
+	/* ZONE_DEVICE forms */
+	int region;                /* namespace: region index */
+	int gpu;                   /* gpu: index into scenario.gpus */
+	bool has_mode, has_map, has_size, has_data, has_refused;
+	int mode;                  /* enum zd_nd_ns_mode */
+	int map;                   /* enum zd_nd_pfn_mode */
+	uint64_t size;             /* namespace size; valid_phys_addr_range size */
+	uint64_t data_at;
+	const char *data;          /* expected bytes (namespace, gpu_page, cpu_addressable) */
+	size_t data_len;
+	bool refused;
+	bool has_chunks, has_calloc, has_cfree;
+	uint64_t chunks, calloc, cfree;
+	int mtype;                 /* pgmap: enum zd_memory_type or PGMAP_NONE */
 };
 
 struct step {
@@ -189,9 +230,27 @@ struct step {
 	struct expect ex;
 	enum report_kind report;
 	const char *text;
+
+	/* ZONE_DEVICE steps */
+	int region;                /* pmem region index (region:/namespace:), -1 none */
+	const char *dev_name;      /* the region, namespace or gpu as written */
+	int gpu;                   /* index into scenario.gpus, -1 none */
+	int ns_mode;               /* enum zd_nd_ns_mode */
+	int ns_map;                /* enum zd_nd_pfn_mode, 0: default (dev) */
+	uint64_t align;            /* create_namespace, memremap (0: default) */
+	bool has_uuid;
+	uint8_t uuid[16];
+	uint64_t offset;           /* write_namespace, corrupt_infoblock */
+	const char *data;          /* write_namespace, gpu_write */
+	size_t data_len;
+	uint8_t byte;              /* corrupt_infoblock */
+	uint64_t count;            /* gpu_add_chunk */
+	int mtype;                 /* memremap: enum zd_memory_type */
+	unsigned long vmemmap_shift;
+	bool dpa;                  /* memremap private on a dpa machine: no start */
 };
 
-enum handle_kind { H_REGION, H_PAGES };
+enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP };
 struct handle_def {
 	const char *name;
 	enum handle_kind kind;
@@ -210,6 +269,13 @@ struct scenario {
 	uint64_t block_size;
 	int nodes;
 	bool debug_vm;             /* CONFIG_DEBUG_VM: poison new memmap */
+	enum zd_device_private_design device_private;
+	unsigned va_bits;          /* arm64 only; 0: the profile's */
+	struct zd_nd_region_desc *pmem;   /* paths expanded and resolved (owned) */
+	const char **pmem_files;   /* the 'file' values as written */
+	size_t nr_pmem;
+	struct zd_dmirror_desc *gpus;
+	size_t nr_gpus;
 	struct zd_mem_range *ram, *reserved;
 	size_t nr_ram, nr_reserved;
 	bool default_layout;       /* neither ram/reserved nor iomem given */
@@ -245,9 +311,12 @@ struct run_opts {
 struct handle_state {
 	bool live;
 	bool ever;                 /* was ever set (its address stays usable) */
+	bool not_phys;             /* addr is a device-private offset (dpa), not physical */
 	uint64_t addr;
 	struct zd_page *page;
 	unsigned order;
+	struct zd_dmirror_device *mdev;    /* H_GPU_PAGE */
+	struct zd_dev_pagemap *pgmap;      /* H_PGMAP (owned while live) */
 };
 
 struct run {
@@ -264,6 +333,7 @@ struct step_result {
 	bool check_failed;         /* expect: the condition did not hold */
 	char info[512];            /* text-mode detail line, may be empty */
 	char failure[512];         /* what did not hold */
+	char why[256];             /* an error the CLI itself found (shown instead of dmesg) */
 };
 
 /* Run a parsed scenario; returns the exit code. */
@@ -273,13 +343,27 @@ struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo);
 
 /* Execute one step (JSON extras go into the open step object). */
 void step_exec(struct run *r, const struct step *st, struct step_result *res);
+/* devsteps.c: the ZONE_DEVICE steps and expect forms. */
+void devstep_exec(struct run *r, const struct step *st, struct step_result *res);
+void devexpect_exec(struct run *r, const struct step *st, struct step_result *res);
+/* Give back what live handles hold (GPU pages, direct pgmaps) before the
+ * machine goes: a held device page would make teardown wait forever. */
+void run_release_handles(struct run *r);
 /* The address an addr_arg stands for at this point of the run; -ENOENT if
  * its handle was never set. */
 int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out);
+/* resolve_addr(), or false with res->check_failed and the reason set
+ * (-ENOENT: never set; -EFAULT: a dpa offset, not a physical address). */
+bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
+		     uint64_t *out);
 
 /* A report as text on f, or as the value of the current JSON key. */
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f);
 void report_json(struct zd_machine *m, enum report_kind k, struct jw *w);
+/* One namespace as the namespaces report and the namespace steps show it. */
+void namespace_json(struct jw *w, struct zd_nd_region *rg);
+/* ndctl list -N JSON of every namespace (zd_nd_list_namespaces_json). */
+void namespaces_ndctl_json(struct zd_machine *m, struct jw *w);
 /* Section flag names, for expect and the sections report. */
 extern const struct section_flag_name {
 	const char *name;

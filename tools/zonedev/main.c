@@ -10,15 +10,19 @@
 #include "bench.h"
 #include "cli.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char main_help[] =
 	"usage: zonedev <command> [options]\n"
 	"\n"
 	"zonedev models Linux's sparse memory model, memory hotplug, the iomem\n"
-	"resource tree and the buddy allocator in userspace.\n"
+	"resource tree, the buddy allocator and ZONE_DEVICE (pmem, device-private\n"
+	"and coherent device memory) in userspace.\n"
 	"\n"
 	"commands:\n"
 	"  demo              run the built-in tour scenario\n"
@@ -42,8 +46,13 @@ static const char demo_help[] =
 	"\n"
 	"Run the built-in tour: boot an x86_64 machine, show /proc/iomem, hot-add\n"
 	"and online 1 GiB, allocate and free pages, show the reports, try illegal\n"
-	"operations that must fail, then offline and remove the memory again.\n"
+	"operations that must fail, then offline and remove the memory again;\n"
+	"then ZONE_DEVICE: an fsdax pmem namespace and a GPU's device-private memory.\n"
 	"The scenario is the same text as scenarios/demo.yaml.\n"
+	"\n"
+	"The pmem region's file goes to $ZD_TMPDIR. When ZD_TMPDIR is not set, the\n"
+	"demo makes a temporary directory for it ($TMPDIR or /tmp) and removes it\n"
+	"after the run.\n"
 	"\n"
 	"options:\n"
 	"  --json            one JSON document on stdout instead of text\n"
@@ -63,7 +72,10 @@ static const char run_help[] =
 	"A step that fails unexpectedly, or succeeds although it names an\n"
 	"expect_error, stops the run with 'FILE:LINE: step 'name': ...' on stderr.\n"
 	"After the run, fired invariant checks (kernel WARNs) also fail it.\n"
-	"The format is described in docs/scenarios.md.\n"
+	"A pmem region's 'file' may use ${VAR} from the environment, e.g.\n"
+	"  file: ${ZD_TMPDIR}/pmem0.img\n"
+	"(an unset variable is an error); relative paths are relative to the\n"
+	"scenario file's directory. The format is described in docs/scenarios.md.\n"
 	"\n"
 	"options:\n"
 	"  --json            one JSON document on stdout instead of text\n"
@@ -184,6 +196,29 @@ static int load_failed(struct scenario *s, const struct run_opts *o)
 enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_ARCH, OPT_PHYS_BITS, OPT_IMPORT,
        OPT_DEFAULT };
 
+/* Remove the demo's own temporary directory: the files the run left in it
+ * (the pmem region file), then the directory. Nothing outside it. */
+static void remove_demo_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4096 + 256];
+
+	if (d) {
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			if (unlink(path))
+				fprintf(stderr, "zonedev demo: cannot remove %s: %s\n", path,
+					strerror(errno));
+		}
+		closedir(d);
+	}
+	if (rmdir(dir))
+		fprintf(stderr, "zonedev demo: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
 static int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -196,7 +231,8 @@ static int cmd_demo(int argc, char **argv)
 	};
 	struct run_opts o = { 0 };
 	struct scenario s;
-	bool print = false;
+	bool print = false, made_tmpdir = false;
+	char tmpdir[4096];
 	int c, rc;
 
 	while ((c = next_opt("demo", argc, argv, "qh", opts)) != -1) {
@@ -215,13 +251,27 @@ static int cmd_demo(int argc, char **argv)
 		fputs(demo_scenario_yaml, stdout);
 		return EXIT_OK;
 	}
-	if (scenario_load_text(&s, demo_scenario_yaml, "demo.yaml")) {
-		rc = load_failed(&s, &o);
-		scenario_free(&s);
-		return rc;
+	if (!getenv("ZD_TMPDIR") || !*getenv("ZD_TMPDIR")) {
+		const char *base = getenv("TMPDIR");
+
+		snprintf(tmpdir, sizeof(tmpdir), "%s/zonedev-demo-XXXXXX",
+			 base && *base ? base : "/tmp");
+		if (!mkdtemp(tmpdir) || setenv("ZD_TMPDIR", tmpdir, 1)) {
+			fprintf(stderr, "zonedev demo: cannot make a temporary directory %s: %s\n",
+				tmpdir, strerror(errno));
+			return EXIT_FAIL;
+		}
+		made_tmpdir = true;
 	}
-	rc = run_scenario(&s, &o);
+	if (scenario_load_text(&s, demo_scenario_yaml, "demo.yaml"))
+		rc = load_failed(&s, &o);
+	else
+		rc = run_scenario(&s, &o);
 	scenario_free(&s);
+	if (made_tmpdir) {
+		remove_demo_dir(tmpdir);
+		unsetenv("ZD_TMPDIR");
+	}
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 static const struct {
@@ -209,5 +210,100 @@ const char *fmt_errno(int err, char *buf, size_t len)
 		snprintf(buf, len, "%s", n);
 	else
 		snprintf(buf, len, "errno %d", err);
+	return buf;
+}
+
+int expand_env(const char *s, char **out, size_t *bad_off, char *why, size_t whylen)
+{
+	size_t cap = strlen(s) + 1, len = 0;
+	char *buf = malloc(cap);
+	const char *p = s;
+
+	if (!buf) {
+		snprintf(why, whylen, "out of memory");
+		*bad_off = 0;
+		return -1;
+	}
+	while (*p) {
+		const char *val = NULL, *end;
+		char name[128];
+		size_t n, vlen;
+
+		if (p[0] != '$' || p[1] != '{') {
+			buf[len++] = *p++;
+			continue;
+		}
+		end = strchr(p + 2, '}');
+		*bad_off = (size_t)(p - s);
+		if (!end) {
+			snprintf(why, whylen, "unterminated '${' (write ${NAME})");
+			goto fail;
+		}
+		n = (size_t)(end - (p + 2));
+		if (!n || n >= sizeof(name) || (!isalpha((unsigned char)p[2]) && p[2] != '_')) {
+			snprintf(why, whylen, "bad variable name '%.*s' (letters, digits and '_', not "
+				 "starting with a digit)", (int)(end - p + 1), p);
+			goto fail;
+		}
+		memcpy(name, p + 2, n);
+		name[n] = '\0';
+		for (size_t i = 0; i < n; i++) {
+			if (!isalnum((unsigned char)name[i]) && name[i] != '_') {
+				snprintf(why, whylen, "bad variable name '${%s}' (letters, digits and "
+					 "'_', not starting with a digit)", name);
+				goto fail;
+			}
+		}
+		val = getenv(name);
+		if (!val || !*val) {
+			snprintf(why, whylen, "environment variable %s is %s (it is used as ${%s})",
+				 name, val ? "empty" : "not set", name);
+			goto fail;
+		}
+		vlen = strlen(val);
+		if (len + vlen + strlen(end + 1) + 1 > cap) {
+			char *nb;
+
+			cap = len + vlen + strlen(end + 1) + 1;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				snprintf(why, whylen, "out of memory");
+				goto fail;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, val, vlen);
+		len += vlen;
+		p = end + 1;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	for (size_t i = 0; i < n && o + 5 < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n')
+			o += (size_t)snprintf(buf + o, len - o, "\\n");
+		else if (c == '\t')
+			o += (size_t)snprintf(buf + o, len - o, "\\t");
+		else if (c == '"' || c == '\\')
+			o += (size_t)snprintf(buf + o, len - o, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o < len ? o : len - 1] = '\0';
 	return buf;
 }

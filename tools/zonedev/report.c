@@ -14,6 +14,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 const struct section_flag_name section_flag_names[] = {
 	{ "present", ZD_SECTION_MARKED_PRESENT },
@@ -46,10 +48,64 @@ static const char *const level_names[] = {
 
 /* ---------- vmemmap ---------- */
 
+/*
+ * Resident vmemmap split by what backs it: anonymous memory (the memmap in
+ * RAM) or a device's file (a vmem_altmap: map=dev struct pages live in the
+ * pmem region file). The host's /proc/self/maps says which mapping of the
+ * vmemmap window is which; mincore() counts the resident pages of each.
+ * false when the split cannot be measured.
+ */
+static bool vmemmap_resident_split(struct zd_machine *m, uint64_t *ram, uint64_t *dev)
+{
+	uintptr_t wlo = (uintptr_t)m->vmemmap_window, whi = wlo + m->vmemmap_window_size;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE), cap = 0;
+	unsigned char *vec = NULL;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	*ram = *dev = 0;
+	if (!f || !wlo)
+		return f ? (fclose(f), false) : false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, inode;
+		char perms[8];
+		uintptr_t s, e;
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &lo, &hi, perms, &inode) != 4)
+			continue;
+		s = lo > wlo ? lo : wlo;
+		e = hi < whi ? hi : whi;
+		if (s >= e || perms[0] != 'r')
+			continue;
+		/* mincore per 64 MiB so the vector stays small */
+		for (uintptr_t p = s; p < e; p += 64ul << 20) {
+			size_t len = e - p < (64ul << 20) ? e - p : 64ul << 20;
+			size_t n = (len + ps - 1) / ps;
+
+			if (n > cap) {
+				unsigned char *nv = realloc(vec, n);
+
+				if (!nv)
+					break;
+				vec = nv;
+				cap = n;
+			}
+			if (mincore((void *)p, len, vec))
+				continue;
+			for (size_t k = 0; k < n; k++)
+				if (vec[k] & 1)
+					*(inode ? dev : ram) += ps;
+		}
+	}
+	fclose(f);
+	free(vec);
+	return true;
+}
+
 static void vmemmap_text(struct zd_machine *m, FILE *f)
 {
 	long mapped = __atomic_load_n(&m->vmemmap_mapped_bytes, __ATOMIC_RELAXED);
-	uint64_t resident = zd_vmemmap_resident_bytes(m);
+	uint64_t resident = zd_vmemmap_resident_bytes(m), ram, dev;
 	uint64_t pages = mapped > 0 ? (uint64_t)mapped / ZD_STRUCT_PAGE_SIZE : 0;
 	char a[32], b[32], c[32];
 
@@ -58,19 +114,126 @@ static void vmemmap_text(struct zd_machine *m, FILE *f)
 		fmt_size_human(pages * m->arch.page_size, b, sizeof(b)));
 	fprintf(f, "vmemmap resident: %" PRIu64 " bytes (%s)\n", resident,
 		fmt_size_human(resident, c, sizeof(c)));
+	if (vmemmap_resident_split(m, &ram, &dev)) {
+		fprintf(f, "  in RAM:         %" PRIu64 " bytes (%s)\n", ram,
+			fmt_size_human(ram, a, sizeof(a)));
+		fprintf(f, "  on the device:  %" PRIu64 " bytes (%s): map=dev struct pages in "
+			"pmem region files\n", dev, fmt_size_human(dev, b, sizeof(b)));
+	}
 }
 
 static void vmemmap_json(struct zd_machine *m, struct jw *w)
 {
 	long mapped = __atomic_load_n(&m->vmemmap_mapped_bytes, __ATOMIC_RELAXED);
+	uint64_t ram, dev;
 
 	jw_obj_begin(w);
 	jw_ki64(w, "mapped_bytes", mapped);
 	jw_ku64(w, "resident_bytes", zd_vmemmap_resident_bytes(m));
+	if (vmemmap_resident_split(m, &ram, &dev)) {
+		jw_ku64(w, "resident_ram_bytes", ram);
+		jw_ku64(w, "resident_device_bytes", dev);
+	}
 	jw_ku64(w, "struct_page_size", ZD_STRUCT_PAGE_SIZE);
 	jw_khex(w, "coverage_start_pfn", m->vmemmap_start_pfn);
 	jw_khex(w, "coverage_end_pfn", m->vmemmap_end_pfn);
 	jw_obj_end(w);
+}
+
+/* ---------- namespaces ---------- */
+
+static struct zd_nd_region *nth_region(struct zd_machine *m, int i)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "region%d", i);
+	return zd_nd_region_find(m, name);
+}
+
+static void namespaces_text(struct zd_machine *m, FILE *f)
+{
+	if (!nth_region(m, 0)) {
+		fprintf(f, "(no pmem regions)\n");
+		return;
+	}
+	zd_nd_list_namespaces(m, f);
+}
+
+static void namespaces_json(struct zd_machine *m, struct jw *w)
+{
+	struct zd_nd_region *rg;
+
+	jw_arr_begin(w);
+	for (int i = 0; (rg = nth_region(m, i)); i++)
+		namespace_json(w, rg);
+	jw_arr_end(w);
+}
+
+/* ---------- devices ---------- */
+
+struct dev_row {
+	char name[64];
+	char driver[64];
+	int node;
+};
+
+/* Registered devices, oldest first (the machine's list is newest first). */
+static struct dev_row *collect_devices(struct zd_machine *m, size_t *nr)
+{
+	struct dev_row *rows = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&m->device_lock);
+	for (struct zd_device *d = m->devices; d; d = d->next)
+		n++;
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	if (rows) {
+		size_t i = n;
+
+		for (struct zd_device *d = m->devices; d && i; d = d->next) {
+			i--;
+			snprintf(rows[i].name, sizeof(rows[i].name), "%s", d->name);
+			snprintf(rows[i].driver, sizeof(rows[i].driver), "%s",
+				 d->driver ? d->driver->name : "");
+			rows[i].node = d->numa_node;
+		}
+	}
+	pthread_mutex_unlock(&m->device_lock);
+	*nr = rows ? n : 0;
+	return rows;
+}
+
+static void devices_text(struct zd_machine *m, FILE *f)
+{
+	size_t n;
+	struct dev_row *rows = collect_devices(m, &n);
+
+	if (!n)
+		fprintf(f, "(no devices)\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%-16s driver=%-14s node=%d\n", rows[i].name,
+			rows[i].driver[0] ? rows[i].driver : "-", rows[i].node);
+	free(rows);
+}
+
+static void devices_json(struct zd_machine *m, struct jw *w)
+{
+	size_t n;
+	struct dev_row *rows = collect_devices(m, &n);
+
+	jw_arr_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		jw_obj_begin(w);
+		jw_kstr(w, "name", rows[i].name);
+		if (rows[i].driver[0])
+			jw_kstr(w, "driver", rows[i].driver);
+		else
+			jw_key(w, "driver"), jw_null(w);
+		jw_ki64(w, "node", rows[i].node);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	free(rows);
 }
 
 /* ---------- meminfo ---------- */
@@ -307,6 +470,8 @@ void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
 	case RP_SECTIONS: zd_sections_show(m, f); break;
 	case RP_DMESG: zd_log_dump(m, f, ZD_LOG_INFO); break;
 	case RP_VMEMMAP: vmemmap_text(m, f); break;
+	case RP_NAMESPACES: namespaces_text(m, f); break;
+	case RP_DEVICES: devices_text(m, f); break;
 	case RP_NR: break;
 	}
 	fflush(f);
@@ -322,6 +487,8 @@ void report_json(struct zd_machine *m, enum report_kind k, struct jw *w)
 	case RP_SECTIONS: sections_json(m, w); break;
 	case RP_DMESG: dmesg_json(m, w); break;
 	case RP_VMEMMAP: vmemmap_json(m, w); break;
+	case RP_NAMESPACES: namespaces_json(m, w); break;
+	case RP_DEVICES: devices_json(m, w); break;
 	case RP_NR: jw_null(w); break;
 	}
 }

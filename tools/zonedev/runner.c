@@ -29,6 +29,12 @@ struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo)
 	d.memory_block_size = s->block_size;
 	d.nr_nodes = s->nodes;
 	d.debug_vm = s->debug_vm;
+	d.device_private = s->device_private;
+	d.va_bits = s->va_bits;
+	d.pmem = s->pmem;
+	d.nr_pmem = s->nr_pmem;
+	d.gpus = s->gpus;
+	d.nr_gpus = s->nr_gpus;
 	if (s->iomem_path) {
 		d.iomem_path = s->iomem_path;
 	} else {
@@ -60,12 +66,19 @@ static const char *fmt_arg(const struct step_arg *a, char *buf, size_t len)
 	case ARG_BOOL: snprintf(buf, len, "%s", a->u ? "true" : "false"); break;
 	case ARG_KB: snprintf(buf, len, "%" PRIu64 "kB", a->u); break;
 	case ARG_FLAGS: fmt_section_flags(a->u, buf, len); break;
-	case ARG_STR:
-		if (!a->s[0] || strpbrk(a->s, " \t\"'"))
-			snprintf(buf, len, "\"%s\"", a->s);
+	case ARG_STR: {
+		char esc[200];
+		bool quote = !a->s[0] || strpbrk(a->s, " \t\n\"'\\");
+
+		for (const char *p = a->s; *p && !quote; p++)
+			quote = (unsigned char)*p < 0x20 || *p == 0x7f;
+		if (quote)
+			snprintf(buf, len, "\"%s\"", fmt_escaped(a->s, strlen(a->s), esc,
+								 sizeof(esc)));
 		else
 			snprintf(buf, len, "%s", a->s);
 		break;
+	}
 	}
 	return buf;
 }
@@ -192,7 +205,10 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 	seq0 = zd_log_seq(r->m);
 	step_exec(r, st, &res);
 	last = last_line_since(r->m, seq0, &ll);
-	snprintf(ctx, sizeof(ctx), "; dmesg: %s", last ? last : "(the step logged nothing)");
+	if (res.why[0])
+		snprintf(ctx, sizeof(ctx), "; %s", res.why);
+	else
+		snprintf(ctx, sizeof(ctx), "; dmesg: %s", last ? last : "(the step logged nothing)");
 
 	if (res.check_failed) {
 		snprintf(fail, faillen, "%s:%d: step '%s': %s", r->s->file, st->line, st->name,
@@ -255,6 +271,44 @@ static void json_machine(struct run *r)
 		jw_kstr(w, "iomem", s->iomem_given);
 	jw_ku64(w, "totalram_bytes", (uint64_t)zd_totalram_pages(m) * m->arch.page_size);
 	jw_khex(w, "max_pfn", zd_max_pfn(m));
+	jw_kstr(w, "device_private", s->device_private == ZD_DEVICE_PRIVATE_DPA ? "dpa" : "pfn");
+	if (m->arch.coverage == ZD_VMEMMAP_COVERS_LINEAR_MAP)
+		jw_ku64(w, "va_bits", m->arch.va_bits);
+	jw_key(w, "pmem");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < s->nr_pmem; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "region%zu", i);
+		jw_obj_begin(w);
+		jw_kstr(w, "region", name);
+		jw_khex(w, "start", s->pmem[i].start);
+		jw_ku64(w, "size", s->pmem[i].size);
+		jw_kstr(w, "file", s->pmem_files[i]);
+		jw_kstr(w, "path", s->pmem[i].path);
+		jw_ki64(w, "node", s->pmem[i].node);
+		jw_kbool(w, "read_only", s->pmem[i].read_only);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_key(w, "gpus");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < s->nr_gpus; i++) {
+		const struct zd_dmirror_desc *g = &s->gpus[i];
+
+		jw_obj_begin(w);
+		jw_kstr(w, "name", g->name);
+		jw_kstr(w, "type", g->coherent_size ? "coherent" : "private");
+		if (g->coherent_size) {
+			jw_khex(w, "coherent_start", g->coherent_start);
+			jw_ku64(w, "coherent_size", g->coherent_size);
+		} else {
+			jw_ku64(w, "vram", g->vram_size);
+		}
+		jw_ki64(w, "node", g->node);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 	jw_obj_end(w);
 }
 
@@ -269,6 +323,41 @@ static void text_machine(struct run *r)
 		m->nr_nodes,
 		fmt_size_human((uint64_t)zd_totalram_pages(m) * m->arch.page_size, b, sizeof(b)),
 		zd_max_pfn(m));
+	if (m->arch.coverage == ZD_VMEMMAP_COVERS_LINEAR_MAP && r->s->va_bits)
+		fprintf(r->out, "   va_bits=%u: the linear map (and the vmemmap) covers %s from "
+			"0x%" PRIx64 "\n", m->arch.va_bits,
+			fmt_size_human(m->arch.linear_map_size, a, sizeof(a)),
+			zd_pfn_phys(&m->arch, m->vmemmap_start_pfn));
+	for (size_t i = 0; i < r->s->nr_pmem; i++) {
+		const struct zd_nd_region_desc *d = &r->s->pmem[i];
+		char name[32];
+		struct zd_nd_region *rg;
+		struct zd_nd_namespace_info in;
+
+		snprintf(name, sizeof(name), "region%zu", i);
+		rg = zd_nd_region_find(m, name);
+		fprintf(r->out, "   %s: pmem [mem 0x%" PRIx64 "-0x%" PRIx64 "] (%s) node %d%s, file "
+			"%s", name, d->start, d->start + d->size - 1,
+			fmt_size(d->size, a, sizeof(a)), d->node, d->read_only ? " read-only" : "",
+			r->s->pmem_files[i]);
+		if (rg && !zd_nd_namespace_get(rg, &in))
+			fprintf(r->out, "; %s is %s%s%s", in.dev, zd_nd_ns_mode_name(in.mode),
+				in.refused[0] ? ", refused: " : "", in.refused);
+		fputc('\n', r->out);
+	}
+	for (size_t i = 0; i < r->s->nr_gpus; i++) {
+		const struct zd_dmirror_desc *g = &r->s->gpus[i];
+
+		if (g->coherent_size)
+			fprintf(r->out, "   %s: coherent device memory [mem 0x%" PRIx64 "-0x%" PRIx64
+				"] (%s) node %d\n", g->name, g->coherent_start,
+				g->coherent_start + g->coherent_size - 1,
+				fmt_size(g->coherent_size, a, sizeof(a)), g->node);
+		else
+			fprintf(r->out, "   %s: %s of device-private VRAM, node %d, device_private=%s\n",
+				g->name, fmt_size(g->vram_size, a, sizeof(a)), g->node,
+				r->s->device_private == ZD_DEVICE_PRIVATE_DPA ? "dpa" : "pfn");
+	}
 }
 
 /* Print the WARNING lines of the log to stderr. */
@@ -324,9 +413,19 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		const char *why = zd_machine_create_error();
 		char e[32];
 
-		snprintf(fail, sizeof(fail), "%s:%d: machine: cannot boot: %s (%s)", s->file,
-			 s->machine_line, why && *why ? why : "no reason given",
-			 fmt_errno(r->m ? (int)ZD_PTR_ERR(r->m) : -ENOMEM, e, sizeof(e)));
+		size_t wl = why ? strlen(why) : 0, el;
+
+		fmt_errno(r->m ? (int)ZD_PTR_ERR(r->m) : -ENOMEM, e, sizeof(e));
+		el = strlen(e);
+		/* Device errors come as "pmem region 0 (FILE): EINVAL": the reason is
+		 * in the kernel log, which --dmesg shows as it happens. */
+		if (wl >= el && !strcmp(why + wl - el, e))
+			snprintf(fail, sizeof(fail), "%s:%d: machine: cannot boot: %s%s", s->file,
+				 s->machine_line, why, o->dmesg || o->json ? "" :
+				 " (run with --dmesg to see why)");
+		else
+			snprintf(fail, sizeof(fail), "%s:%d: machine: cannot boot: %s (%s)", s->file,
+				 s->machine_line, why && *why ? why : "no reason given", e);
 		r->m = NULL;
 		rc = EXIT_FAIL;
 		goto out;
@@ -381,8 +480,10 @@ out:
 			done == 1 ? "" : "s");
 	}
 	fflush(stdout);
-	if (r->m)
+	if (r->m) {
+		run_release_handles(r);
 		zd_machine_destroy(r->m);
+	}
 	free(r);
 	return rc;
 }

@@ -22,18 +22,27 @@ int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out)
 	}
 	if (!r->h[a->handle].ever)
 		return -ENOENT;
+	if (r->h[a->handle].not_phys)
+		return -EFAULT;
 	*out = r->h[a->handle].addr;
 	return 0;
 }
 
-static bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
+bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
 			    uint64_t *out)
 {
-	if (!resolve_addr(r, a, out))
+	int rc = resolve_addr(r, a, out);
+
+	if (!rc)
 		return true;
 	res->check_failed = true;
-	snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no address (the step "
-		 "that defines it did not succeed)", r->s->handles[a->handle].name);
+	if (rc == -EFAULT)
+		snprintf(res->failure, sizeof(res->failure), "handle '%s' holds a device-private "
+			 "offset (device_private: dpa), not a physical address",
+			 r->s->handles[a->handle].name);
+	else
+		snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no address (the "
+			 "step that defines it did not succeed)", r->s->handles[a->handle].name);
 	return false;
 }
 
@@ -241,8 +250,14 @@ static void exec_expect(struct run *r, const struct step *st, struct step_result
 		}
 		break;
 	case EX_HANDLE:
-		if (!resolve_or_fail(r, &ex->addr, res, &got))
+		if (!r->h[ex->addr.handle].ever) {
+			res->check_failed = true;
+			snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no address "
+				 "(the step that defines it did not succeed)",
+				 r->s->handles[ex->addr.handle].name);
 			return;
+		}
+		got = r->h[ex->addr.handle].addr;
 		snprintf(res->info, sizeof(res->info), "%s = 0x%" PRIx64,
 			 r->s->handles[ex->addr.handle].name, got);
 		if (got != ex->is) {
@@ -251,6 +266,9 @@ static void exec_expect(struct run *r, const struct step *st, struct step_result
 				 ", expected 0x%" PRIx64, r->s->handles[ex->addr.handle].name, got,
 				 ex->is);
 		}
+		break;
+	default:
+		devexpect_exec(r, st, res);
 		break;
 	}
 	if (r->o->json) {
@@ -339,6 +357,9 @@ void step_exec(struct run *r, const struct step *st, struct step_result *res)
 	case ST_NOTE:
 		if (r->o->json)
 			jw_kstr(&r->jw, "text", st->text);
+		break;
+	default:
+		devstep_exec(r, st, res);
 		break;
 	}
 }

@@ -56,6 +56,16 @@ int yerr(struct yfile *yf, const yaml_node_t *n, const char *fmt, ...)
 	return -1;
 }
 
+int yerr_at(struct yfile *yf, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(yf, line, col, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* Line and column of a byte offset, for reader errors that carry no mark. */
 static void offset_pos(const struct yfile *yf, size_t off, int *line, int *col)
 {
