@@ -443,6 +443,68 @@ static void corruptions(void)
 	}
 }
 
+/*
+ * Regressions: a read-only region still enables a map=mem namespace (its
+ * contents mapped read-only) but refuses map=dev with EROFS, since the memmap
+ * would be written into it; a region whose file has the wrong size fails the
+ * boot with the region's own reason; default uuids do not depend on where
+ * the file lives.
+ */
+static void read_only_and_errors(void)
+{
+	char path[96], path2[96];
+	struct zd_mem_range ram[] = { { .start = 0, .size = 2 * G } };
+	struct zd_nd_region_desc pm = { .start = 8 * G, .size = 256 * M, .path = path };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = &pm,
+				     .nr_pmem = 1 };
+	struct zd_nd_namespace_info in, in2;
+	const enum zd_nd_pfn_mode maps[] = { ZD_ND_MAP_MEM, ZD_ND_MAP_DEV };
+
+	snprintf(path, sizeof(path), "%s/ro.img", dir);
+	snprintf(path2, sizeof(path2), "%s/elsewhere.img", dir);
+	for (int i = 0; i < 2; i++) {
+		struct zd_nd_namespace_opts o = { .mode = ZD_NS_MODE_DEVDAX, .map = maps[i] };
+		struct zd_machine *m;
+
+		unlink(path);
+		pm.read_only = false;
+		m = zd_machine_create(&d);
+		is_int(zd_nd_create_namespace(zd_nd_region_find(m, "region0"), &o), 0,
+		       "rw region: devdax map=%s created", i ? "dev" : "mem");
+		zd_nd_namespace_get(zd_nd_region_find(m, "region0"), &in);
+		zd_machine_destroy(m);
+		pm.read_only = true;
+		m = zd_machine_create(&d);
+		ok(!ZD_IS_ERR(m), "read-only region boots");
+		zd_nd_namespace_get(zd_nd_region_find(m, "region0"), &in2);
+		if (i == 0) {
+			ok(in2.mode == ZD_NS_MODE_DEVDAX && in2.enabled && !in2.refused[0],
+			   "read-only region: map=mem devdax is enabled");
+		} else {
+			ok(in2.mode == ZD_NS_MODE_RAW && strstr(in2.refused, "EROFS"),
+			   "read-only region: map=dev refused with EROFS (%s)", in2.refused);
+			ok(zd_log_contains(m, "read-only"), "...and the log says why");
+		}
+		zd_machine_destroy(m);
+	}
+	/* Same region geometry in another file: the same default uuid. */
+	pm.read_only = false;
+	pm.path = path2;
+	struct zd_machine *m = zd_machine_create(&d);
+	struct zd_nd_namespace_opts o = { .mode = ZD_NS_MODE_DEVDAX, .map = ZD_ND_MAP_DEV };
+	zd_nd_create_namespace(zd_nd_region_find(m, "region0"), &o);
+	zd_nd_namespace_get(zd_nd_region_find(m, "region0"), &in2);
+	ok(!strcmp(in.uuid, in2.uuid) && in.uuid[0], "default uuid is independent of the file path");
+	zd_machine_destroy(m);
+	/* A file of another size: the boot error carries the region's reason. */
+	pm.size = 512 * M;
+	m = zd_machine_create(&d);
+	ok(ZD_IS_ERR(m) && strstr(zd_machine_create_error(), "refusing to resize"),
+	   "wrong-size file: %s", zd_machine_create_error());
+	unlink(path);
+	unlink(path2);
+}
+
 static void cleanup(void)
 {
 	for (int i = 0; i < NR_REG; i++)
@@ -498,6 +560,7 @@ int main(void)
 	zd_machine_destroy(m);
 
 	corruptions();
+	read_only_and_errors();
 out:
 	free(json1);
 	cleanup();

@@ -75,6 +75,7 @@ struct zd_dev_pagemap {
 	 * range 0's first byte; ranges follow back to back. -1: no backing. */
 	int backing_fd;
 	uint64_t backing_offset;
+	bool backing_read_only;     /* the contents may only be read (ro pmem) */
 
 	/* dpa design (memremap_device_private_pagemap): pages live in their
 	 * own array, not in the vmemmap; nr_pages is the caller's input. */
@@ -115,8 +116,10 @@ void zd_memunmap_pages(struct zd_dev_pagemap *pgmap);
 void *zd_devm_memremap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap);
 void zd_devm_memunmap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap);
 
-/* The 2026 device-private address space (dpa design): pgmap->nr_pages in,
- * range out (offsets). Returns the first offset or a negative errno. */
+/* The 2026 device-private address space (dpa design): pgmap->nr_pages in;
+ * out: pgmap->range in bytes of that space, and the return value, the first
+ * page offset (bytes >> PAGE_SHIFT), or a negative errno. Offsets, like pfns,
+ * count pages. */
 long long zd_memremap_device_private_pagemap(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 					     int nid);
 void zd_memunmap_device_private_pagemap(struct zd_dev_pagemap *pgmap);

@@ -78,6 +78,16 @@ static unsigned long desc_for_name(const char *name)
 	return ZD_IORES_DESC_NONE;
 }
 
+/* The newest log line: the place that refused says why there. */
+static const char *last_log_line(struct zd_machine *m)
+{
+	static __thread struct zd_log_line l;
+
+	if (zd_log_read(m, zd_log_seq(m) ? zd_log_seq(m) - 1 : 0, &l, 1) != 1)
+		return "";
+	return l.text;
+}
+
 static int insert_firmware_range(struct zd_machine *m, const struct zd_mem_range *r)
 {
 	const char *name = r->name ? r->name : "Reserved";
@@ -420,16 +430,18 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		struct zd_nd_region *r = zd_nd_region_create(m, &desc->pmem[i]);
 		if (ZD_IS_ERR(r)) {
 			rc = (int)ZD_PTR_ERR(r);
-			snprintf(create_error, sizeof(create_error), "pmem region %zu (%s): %s", i,
-				 desc->pmem[i].path ? desc->pmem[i].path : "no file", zd_errno_name(rc));
+			snprintf(create_error, sizeof(create_error), "pmem region %zu (%.40s): %s: %.150s", i,
+				 desc->pmem[i].path ? desc->pmem[i].path : "no file", zd_errno_name(rc),
+				 last_log_line(m));
 		}
 	}
 	for (size_t i = 0; i < desc->nr_gpus && !rc; i++) {
 		struct zd_dmirror_device *g = zd_dmirror_create(m, &desc->gpus[i]);
 		if (ZD_IS_ERR(g)) {
 			rc = (int)ZD_PTR_ERR(g);
-			snprintf(create_error, sizeof(create_error), "device %s: %s",
-				 desc->gpus[i].name ? desc->gpus[i].name : "(unnamed)", zd_errno_name(rc));
+			snprintf(create_error, sizeof(create_error), "device %.40s: %s: %.150s",
+				 desc->gpus[i].name ? desc->gpus[i].name : "(unnamed)", zd_errno_name(rc),
+				 last_log_line(m));
 		}
 	}
 out_import:

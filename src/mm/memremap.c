@@ -206,8 +206,9 @@ static int map_backing(struct zd_machine *m, struct zd_dev_pagemap *pgmap, int r
 	if (zd_should_fail(m, "pagemap_range:backing"))
 		return -ENOMEM;
 	if (pgmap->backing_fd >= 0)
-		p = mmap(NULL, zd_range_len(&pgmap->ranges[range_id]), PROT_READ | PROT_WRITE,
-			 MAP_SHARED, pgmap->backing_fd, (off_t)off);
+		p = mmap(NULL, zd_range_len(&pgmap->ranges[range_id]),
+			 PROT_READ | (pgmap->backing_read_only ? 0 : PROT_WRITE), MAP_SHARED,
+			 pgmap->backing_fd, (off_t)off);
 	else
 		p = mmap(NULL, zd_range_len(&pgmap->ranges[range_id]), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -51,6 +51,7 @@ void zd_nd_setup_pgmap(struct zd_nd_region *r, enum zd_memory_type type)
 	pg->nr_range = 1;
 	pg->backing_fd = r->fd;
 	pg->backing_offset = l->range_start - r->start;
+	pg->backing_read_only = r->read_only;
 	if (l->has_altmap) {
 		pg->flags |= ZD_PGMAP_ALTMAP_VALID;
 		pg->altmap.base_pfn = l->base_pfn;
@@ -79,6 +80,12 @@ static int read_and_validate(struct zd_nd_region *r, enum zd_nd_pfn_kind kind, c
 
 static int enable(struct zd_nd_region *r, enum zd_nd_ns_mode mode)
 {
+	/* map=dev writes every struct page into the namespace itself. */
+	if (r->read_only && r->info.mode == ZD_PFN_MODE_PMEM) {
+		zd_pr_err(r->m, "namespace%d.0: region is read-only, so the memmap (map=dev) "
+			  "cannot be written into it", r->id);
+		return -EROFS;
+	}
 	r->mode = mode;
 	return mode == ZD_NS_MODE_FSDAX ? zd_nd_pmem_enable(r) : zd_dev_dax_enable(r);
 }
@@ -115,20 +122,22 @@ int zd_nd_namespace_probe(struct zd_nd_region *r)
 	}
 	rc = enable(r, kind == ZD_ND_FSDAX ? ZD_NS_MODE_FSDAX : ZD_NS_MODE_DEVDAX);
 	if (rc) {
-		snprintf(r->refused, sizeof(r->refused), "enable failed: %s", zd_errno_name(rc));
+		snprintf(r->refused, sizeof(r->refused), "enable failed: %s%s", zd_errno_name(rc),
+			 rc == -EROFS ? " (read-only region, map=dev)" : "");
 		r->mode = ZD_NS_MODE_RAW;
 	}
 	return rc;
 }
 
-/* A uuid that is stable for a given region, so scenarios print the same. */
+/* A uuid that is stable for a given region — its number, place, size and
+ * the mode — so scenarios print the same wherever the file lives. */
 static void derived_uuid(const struct zd_nd_region *r, enum zd_nd_ns_mode mode, uint8_t u[16])
 {
 	uint64_t h = 1469598103934665603ULL;
+	uint64_t in[4] = { (uint64_t)r->id, r->start, r->size, (uint64_t)mode };
 
-	for (const char *p = r->path; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-	h ^= r->start + mode;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ in[i]) * 1099511628211ULL;
 	for (int i = 0; i < 16; i++) {
 		h = h * 6364136223846793005ULL + 1442695040888963407ULL;
 		u[i] = (uint8_t)(h >> 56);
