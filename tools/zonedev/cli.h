@@ -215,6 +215,7 @@ struct step {
 	int line, col;
 	int expect_error;          /* positive errno; 0: the step must succeed */
 	const char *expect_error_name;
+	int expect_warn;           /* invariant checks the step must fire; -1: not stated */
 	struct step_arg args[STEP_MAX_ARGS];
 	int nargs;
 
@@ -326,6 +327,7 @@ struct run {
 	FILE *out;                 /* text output (stdout) */
 	struct jw jw;              /* JSON output (json mode) */
 	struct handle_state h[MAX_HANDLES];
+	unsigned long expected_warns;   /* fired by steps that stated expect_warn */
 };
 
 struct step_result {

@@ -185,7 +185,7 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 {
 	struct step_result res;
 	struct zd_log_line ll;
-	unsigned long seq0;
+	unsigned long seq0, warn0, fired;
 	const char *last, *result = "ok";
 	char e1[32], e2[32], ctx[300];
 	bool chatty = !r->o->json && !r->o->quiet;
@@ -203,14 +203,21 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 	}
 	fflush(r->out);
 	seq0 = zd_log_seq(r->m);
+	warn0 = zd_warn_count(r->m);
 	step_exec(r, st, &res);
+	fired = zd_warn_count(r->m) - warn0;
 	last = last_line_since(r->m, seq0, &ll);
 	if (res.why[0])
 		snprintf(ctx, sizeof(ctx), "; %s", res.why);
 	else
 		snprintf(ctx, sizeof(ctx), "; dmesg: %s", last ? last : "(the step logged nothing)");
 
-	if (res.check_failed) {
+	if (st->expect_warn >= 0 && fired != (unsigned long)st->expect_warn) {
+		snprintf(fail, faillen, "%s:%d: step '%s': expected %d invariant check%s to fire, "
+			 "%lu fired%s", r->s->file, st->line, st->name, st->expect_warn,
+			 st->expect_warn == 1 ? "" : "s", fired, ctx);
+		rc = -1;
+	} else if (res.check_failed) {
 		snprintf(fail, faillen, "%s:%d: step '%s': %s", r->s->file, st->line, st->name,
 			 res.failure);
 		rc = -1;
@@ -234,6 +241,12 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 				fmt_errno(res.err, e2, sizeof(e2)), ctx);
 	} else if (chatty && res.info[0]) {
 		fprintf(r->out, "   %s\n", res.info);
+	}
+	if (!rc && st->expect_warn > 0) {
+		r->expected_warns += fired;
+		if (chatty)
+			fprintf(r->out, "   %lu invariant check%s fired, as expected\n", fired,
+				fired == 1 ? "" : "s");
 	}
 
 	if (r->o->json) {
@@ -446,7 +459,8 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	}
 	if (o->json)
 		jw_arr_end(&r->jw);
-	warns = zd_warn_count(r->m);
+	/* Checks a step said it would fire are not failures. */
+	warns = zd_warn_count(r->m) - r->expected_warns;
 	if (warns) {
 		snprintf(warnmsg, sizeof(warnmsg), "%s: %lu invariant check%s fired (WARNING "
 			 "lines in dmesg)", s->file, warns, warns == 1 ? "" : "s");
@@ -476,8 +490,9 @@ out:
 		jw_obj_end(&r->jw);
 		jw_finish(&r->jw);
 	} else if (chatty && !rc) {
-		fprintf(r->out, "== %s: %zu step%s ok, no invariant check fired\n", s->file, done,
-			done == 1 ? "" : "s");
+		fprintf(r->out, "== %s: %zu step%s ok, %s\n", s->file, done, done == 1 ? "" : "s",
+			r->expected_warns ? "no unexpected invariant check fired"
+					  : "no invariant check fired");
 	}
 	fflush(stdout);
 	if (r->m) {

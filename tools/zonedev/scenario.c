@@ -234,12 +234,12 @@ struct step_def {
 	bool may_fail;             /* expect_error allowed */
 };
 
-static const char *const k_add[] = { "start", "size", "node", "expect_error", NULL };
-static const char *const k_range[] = { "start", "size", "expect_error", NULL };
-static const char *const k_online[] = { "start", "size", "zone", "expect_error", NULL };
-static const char *const k_request[] = { "start", "size", "name", "expect_error", NULL };
-static const char *const k_free_region[] = { "size", "name", "as", "expect_error", NULL };
-static const char *const k_alloc[] = { "order", "node", "gfp", "as", "expect_error", NULL };
+static const char *const k_add[] = { "start", "size", "node", "expect_error", "expect_warn", NULL };
+static const char *const k_range[] = { "start", "size", "expect_error", "expect_warn", NULL };
+static const char *const k_online[] = { "start", "size", "zone", "expect_error", "expect_warn", NULL };
+static const char *const k_request[] = { "start", "size", "name", "expect_error", "expect_warn", NULL };
+static const char *const k_free_region[] = { "size", "name", "as", "expect_error", "expect_warn", NULL };
+static const char *const k_alloc[] = { "order", "node", "gfp", "as", "expect_error", "expect_warn", NULL };
 static const char *const k_free_pages[] = { "handle", NULL };
 static const char *const k_expect[] = {
 	"pfn_valid", "section", "memory_block", "id", "meminfo", "max_pfn", "handle",
@@ -249,24 +249,24 @@ static const char *const k_expect[] = {
 	"pgmap", "type", "cpu_addressable", NULL,
 };
 static const char *const k_create_ns[] = {
-	"region", "namespace", "mode", "map", "align", "uuid", "expect_error", NULL,
+	"region", "namespace", "mode", "map", "align", "uuid", "expect_error", "expect_warn", NULL,
 };
-static const char *const k_ns_target[] = { "region", "namespace", "expect_error", NULL };
+static const char *const k_ns_target[] = { "region", "namespace", "expect_error", "expect_warn", NULL };
 static const char *const k_none[] = { NULL };
 static const char *const k_write_ns[] = {
-	"namespace", "region", "offset", "data", "expect_error", NULL,
+	"namespace", "region", "offset", "data", "expect_error", "expect_warn", NULL,
 };
 static const char *const k_corrupt[] = {
-	"region", "namespace", "offset", "byte", "expect_error", NULL,
+	"region", "namespace", "offset", "byte", "expect_error", "expect_warn", NULL,
 };
-static const char *const k_gpu_add[] = { "gpu", "count", "expect_error", NULL };
-static const char *const k_gpu_alloc[] = { "gpu", "as", "expect_error", NULL };
-static const char *const k_gpu_write[] = { "handle", "data", "expect_error", NULL };
+static const char *const k_gpu_add[] = { "gpu", "count", "expect_error", "expect_warn", NULL };
+static const char *const k_gpu_alloc[] = { "gpu", "as", "expect_error", "expect_warn", NULL };
+static const char *const k_gpu_write[] = { "handle", "data", "expect_error", "expect_warn", NULL };
 static const char *const k_handle_only[] = { "handle", NULL };
 static const char *const k_memremap[] = {
-	"type", "start", "size", "align", "node", "as", "expect_error", NULL,
+	"type", "start", "size", "align", "node", "as", "expect_error", "expect_warn", NULL,
 };
-static const char *const k_memory_failure[] = { "addr", "expect_error", NULL };
+static const char *const k_memory_failure[] = { "addr", "expect_error", "expect_warn", NULL };
 
 static const struct step_def step_defs[] = {
 	{ "add_memory", ST_ADD_MEMORY, true, k_add, true },
@@ -327,6 +327,18 @@ static int parse_expect_error(struct scenario *s, struct step *st, yaml_node_t *
 	st->expect_error = e;
 	st->expect_error_name = zd_errno_name(e);
 	return 1;
+}
+
+/* expect_warn: N — the step is expected to fire exactly N invariant checks
+ * (the kernel WARNs on some caller errors, e.g. an invalid pgmap). */
+static int parse_expect_warn(struct scenario *s, struct step *st, yaml_node_t *map,
+			     const char *ctx)
+{
+	uint64_t n;
+	int rc = get_uint(s, map, "expect_warn", false, ctx, 1000, &n);
+
+	st->expect_warn = rc > 0 ? (int)n : -1;
+	return rc;
 }
 
 static int parse_range(struct scenario *s, struct step *st, yaml_node_t *a, const char *ctx)
@@ -1191,6 +1203,9 @@ static int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 	if (st->kind == ST_EXPECT && ymap_check(YF, a, def->keys, "expect"))
 		return -1;
 	if (def->may_fail && parse_expect_error(s, st, a, ctx) < 0)
+		return -1;
+	st->expect_warn = -1;
+	if (def->may_fail && parse_expect_warn(s, st, a, ctx) < 0)
 		return -1;
 	return parse_step_args(s, st, a, ctx);
 }
