@@ -148,13 +148,18 @@ static inline struct zd_page *zd_pfn_to_page(const struct zd_machine *m, uint64_
  * a caught misuse, WARNs and returns ZD_BAD_PFN. */
 #define ZD_BAD_PFN (~0ULL)
 uint64_t zd_page_to_pfn_misuse(const struct zd_machine *m, const struct zd_page *p);
-static inline uint64_t zd_page_to_pfn(const struct zd_machine *m, const struct zd_page *p)
+/* Does p lie in the vmemmap (i.e. has it a pfn at all)? */
+static inline bool zd_page_in_vmemmap(const struct zd_machine *m, const struct zd_page *p)
 {
 	uint64_t pfn = ((uintptr_t)p - (uintptr_t)m->vmemmap) / sizeof(struct zd_page);
 
-	if (__builtin_expect(pfn - m->vmemmap_start_pfn >= m->vmemmap_end_pfn - m->vmemmap_start_pfn, 0))
+	return pfn - m->vmemmap_start_pfn < m->vmemmap_end_pfn - m->vmemmap_start_pfn;
+}
+static inline uint64_t zd_page_to_pfn(const struct zd_machine *m, const struct zd_page *p)
+{
+	if (__builtin_expect(!zd_page_in_vmemmap(m, p), 0))
 		return zd_page_to_pfn_misuse(m, p);
-	return pfn;
+	return ((uintptr_t)p - (uintptr_t)m->vmemmap) / sizeof(struct zd_page);
 }
 static inline struct zd_zone *zd_page_zone(struct zd_machine *m, const struct zd_page *p)
 {

@@ -84,6 +84,8 @@ struct zd_dev_pagemap {
 
 	/* Set by zonedev. */
 	struct zd_machine *machine;
+	int nid;                               /* node whose ZONE_DEVICE holds the pages */
+	bool vmemmap_dedup;                    /* only compound_nr_pages per folio written */
 	void *host_addr[ZD_PGMAP_MAX_RANGES];  /* mapped backing per range */
 	uint64_t fsdax_wakeups;                /* wake_up_var() calls (atomic) */
 	uint64_t memmap_init_ns;               /* time memmap_init_zone_device took */

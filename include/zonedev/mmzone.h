@@ -52,10 +52,7 @@ struct zd_mem_section {
 	 * RAM contents (biased like the memmap pointer); NULL when the section
 	 * has no RAM backing. Kept beside the word so page_address() is O(1). */
 	char *phys_base;
-	/* Compound order of a deduplicated device memmap in this section (the
-	 * in-flight kernel's per-section order), 0 otherwise: a never-written
-	 * tail struct page finds its head from it. */
-	unsigned long vmemmap_shift;
+	unsigned long pad;
 };
 static_assert(sizeof(struct zd_mem_section) == 32, "mem_section must stay a power of two");
 

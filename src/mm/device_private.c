@@ -17,11 +17,6 @@
 
 #define ULL(x) ((unsigned long long)(x))
 
-static void release_ref(struct zd_percpu_ref *ref)
-{
-	zd_complete(&zd_container_of(ref, struct zd_dev_pagemap, ref)->done);
-}
-
 /* What makes pgmap unfit for the device-private address space, or NULL. */
 static const char *dpa_pgmap_problem(const struct zd_machine *m, const struct zd_dev_pagemap *pgmap)
 {
@@ -79,10 +74,8 @@ long long zd_memremap_device_private_pagemap(struct zd_machine *m, struct zd_dev
 	pgmap->range.start = first;
 	pgmap->range.end = first + bytes - 1;
 	pgmap->nr_range = 1;
-	zd_init_completion(&pgmap->done);
-	pthread_mutex_init(&pgmap->wait_lock, NULL);
-	pthread_cond_init(&pgmap->wait_cond, NULL);
-	zd_percpu_ref_init(&pgmap->ref, release_ref);
+	pgmap->nid = nid;
+	zd_pgmap_lifetime_init(pgmap);
 	zd_init_zone_device_pages(m, pgmap->pages, pgmap->nr_pages, nid, pgmap,
 				  zd_pgmap_vmemmap_nr(pgmap));
 	zd_pr_info(m, "device_private: %llu MiB at offset %#llx of the device-private space "
@@ -94,17 +87,11 @@ void zd_memunmap_device_private_pagemap(struct zd_dev_pagemap *pgmap)
 {
 	struct zd_machine *m = pgmap->machine;
 
-	zd_percpu_ref_kill(&pgmap->ref);
-	while (!zd_wait_for_completion_timeout(&pgmap->done, 1000))
-		zd_pr_info(m, "memunmap_device_private_pagemap: %llu references left, waiting",
-			   ULL(zd_percpu_ref_read(&pgmap->ref)));
+	zd_pgmap_kill_and_wait(pgmap);
 	zd_rangemap_erase(&m->device_private_space, pgmap->range.start);
 	munmap(pgmap->pages, (size_t)(pgmap->nr_pages * sizeof(struct zd_page)));
 	pgmap->pages = NULL;
-	zd_percpu_ref_exit(&pgmap->ref);
-	pthread_cond_destroy(&pgmap->wait_cond);
-	pthread_mutex_destroy(&pgmap->wait_lock);
-	zd_destroy_completion(&pgmap->done);
+	zd_pgmap_lifetime_fini(pgmap);
 }
 
 static void devm_release(void *data)

@@ -49,6 +49,11 @@ void zd_vmem_altmap_free(struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
 
 /* memremap.c */
 const char *zd_pgmap_private_problem(const struct zd_dev_pagemap *pgmap);
+/* The pgmap's reference, completion and fsdax wait queue, and their end. */
+void zd_pgmap_lifetime_init(struct zd_dev_pagemap *pgmap);
+void zd_pgmap_lifetime_fini(struct zd_dev_pagemap *pgmap);
+/* Kill the reference, return bulk refs, wait (logging) until it drains. */
+void zd_pgmap_kill_and_wait(struct zd_dev_pagemap *pgmap);
 
 /* mm_init.c */
 void zd___init_single_page(struct zd_page *page, int zone, int nid);

@@ -30,6 +30,10 @@ int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags)
 			  zd_is_zone_device_page(page) ? "device" : "RAM");
 		return 0;
 	}
+	/* Device memory is poisoned on its folio (mf_generic_kill_procs): a
+	 * tail of a deduplicated compound memmap has no struct page of its own
+	 * to mark — its memmap is shared or never written. */
+	page = zd_page_folio(m, page);
 	__atomic_or_fetch(&page->flags, 1UL << ZD_PG_hwpoison, __ATOMIC_RELAXED);
 	if (pgmap->ops && pgmap->ops->memory_failure)
 		rc = pgmap->ops->memory_failure(pgmap, pfn, 1, flags);

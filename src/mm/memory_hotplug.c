@@ -12,6 +12,7 @@
 #include <zonedev/memory.h>
 #include <zonedev/memory_hotplug.h>
 #include <string.h>
+#include "base/rcu.h"
 #include "mm/internal.h"
 
 void zd_mem_hotplug_begin(struct zd_machine *m) { pthread_rwlock_wrlock(&m->mem_hotplug_lock); }
@@ -195,15 +196,19 @@ static void shrink_zone_span(struct zd_machine *m, struct zd_zone *zone, uint64_
 	uint64_t lo = UINT64_MAX, hi = 0;
 	uint64_t zs = zone->zone_start_pfn, ze = zd_zone_end_pfn(zone);
 
-	for (uint64_t p = zs & ~(a->pages_per_section - 1); p < ze; p += a->pages_per_section) {
-		if (p + a->pages_per_section > pfn && p < pfn + nr)
+	/* Validity is uniform inside a sub-section, so one probe per
+	 * sub-section finds the lowest and highest pfn still in the zone
+	 * (find_smallest/biggest_section_pfn). */
+	uint64_t step = a->pages_per_subsection;
+	for (uint64_t p = zs & ~(step - 1); p < ze; p += step) {
+		if (p + step > pfn && p < pfn + nr)
 			continue;
 		struct zd_page *page = zd_pfn_to_online_page(m, p < zs ? zs : p);
 		if (!page || zd_page_zone(m, page) != zone)
 			continue;
 		if (p < lo)
 			lo = p < zs ? zs : p;
-		hi = p + a->pages_per_section;
+		hi = p + step;
 	}
 	if (lo == UINT64_MAX) {
 		zone->zone_start_pfn = 0;
@@ -234,13 +239,14 @@ static void update_pgdat_span(struct zd_pglist_data *pgdat)
 void zd_remove_pfn_range_from_zone(struct zd_machine *m, struct zd_zone *zone, uint64_t pfn,
 				   uint64_t nr)
 {
-	/* CONFIG_DEBUG_VM: the struct pages stay mapped until remove; poison
-	 * them now (not a deduplicated memmap, whose tails are never written). */
-	if (m->debug_vm && !zd_pfn_to_section(m, pfn)->vmemmap_shift)
-		memset(zd_pfn_to_page(m, pfn), 0xff, nr * sizeof(struct zd_page));
-	/* ZONE_DEVICE spans never shrink. */
+	/* ZONE_DEVICE spans never shrink; its memmap is poisoned by
+	 * memunmap_pages(), which knows whether it is deduplicated. */
 	if (zone->idx == ZD_ZONE_DEVICE)
 		return;
+	/* CONFIG_DEBUG_VM: the struct pages stay mapped until remove; poison
+	 * them now. */
+	if (m->debug_vm)
+		memset(zd_pfn_to_page(m, pfn), 0xff, nr * sizeof(struct zd_page));
 	shrink_zone_span(m, zone, pfn, nr);
 	update_pgdat_span(zone->zone_pgdat);
 }
@@ -311,19 +317,22 @@ struct zd_page *zd_pfn_to_online_page(struct zd_machine *m, uint64_t pfn)
 {
 	const struct zd_arch *a = &m->arch;
 	struct zd_mem_section *ms;
+	bool online;
+	unsigned idx;
 
 	if (zd_pfn_section_nr(a, pfn) >= a->nr_mem_sections)
 		return NULL;
+	/* The usage (sub-section map) may be freed by a concurrent hot-remove
+	 * once the section is unpublished; read it inside the grace period. */
+	idx = zd_rcu_read_lock(&m->rcu);
 	ms = zd_pfn_to_section(m, pfn);
-	if (!zd_online_section(ms))
-		return NULL;
-	if (!zd_pfn_section_valid(ms, a, pfn))
-		return NULL;
-	/* A tainted section mixes RAM with device memory; device pfns have a
-	 * pgmap and are never online (the lookup arrives with memremap). */
-	if (zd_online_device_section(ms) && !zd_page_is_ram(m, pfn))
-		return NULL;
-	return zd_pfn_to_page(m, pfn);
+	online = zd_online_section(ms) && zd_pfn_section_valid(ms, a, pfn);
+	/* A tainted section mixes RAM with device memory: device pfns are
+	 * never online. */
+	if (online && zd_online_device_section(ms))
+		online = zd_page_is_ram(m, pfn);
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return online ? zd_pfn_to_page(m, pfn) : NULL;
 }
 
 static struct zd_resource *register_memory_resource(struct zd_machine *m, phys_addr_t start,

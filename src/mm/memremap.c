@@ -278,8 +278,7 @@ static int pagemap_range(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 			  ULL(pfn), ULL(pfn + nr - 1));
 		return rc == -EEXIST ? -ENOMEM : rc;
 	}
-	if (nid < 0 || nid >= m->nr_nodes)
-		nid = 0;
+	nid = pgmap->nid;
 	/* PAT memtype tracking is x86 cache-attribute bookkeeping zonedev does
 	 * not model; its failure point is kept so unwinding is exercised. */
 	rc = zd_should_fail(m, "pagemap_range:track") ? -EINVAL : 0;
@@ -325,9 +324,16 @@ static void pageunmap_range(struct zd_dev_pagemap *pgmap, int range_id)
 	const struct zd_arch *a = &m->arch;
 	const struct zd_range *range = &pgmap->ranges[range_id];
 	uint64_t pfn = zd_phys_pfn(a, range->start), nr = zd_phys_pfn(a, zd_range_len(range));
-	struct zd_page *first = zd_pfn_to_page(m, pfn_first(pgmap, range_id));
-	struct zd_zone *zone = zd_page_zone(m, first);
+	/* By node, not through the first device page: an altmap may take the
+	 * whole range, leaving no device page to look at. */
+	struct zd_zone *zone = device_zone(m, pgmap->nid);
 
+	/* CONFIG_DEBUG_VM: poison the memmap before it goes, unless it is
+	 * deduplicated and its tails must stay unwritten. */
+	if (m->debug_vm && !pgmap->vmemmap_dedup)
+		memset(zd_pfn_to_page(m, pfn_first(pgmap, range_id)), 0xff,
+		       (pfn_end(pgmap, range_id) - pfn_first(pgmap, range_id)) *
+		       sizeof(struct zd_page));
 	zd_mem_hotplug_begin(m);
 	zd_remove_pfn_range_from_zone(m, zone, pfn, nr);
 	if (pgmap->type == ZD_MEMORY_DEVICE_PRIVATE)
@@ -339,7 +345,7 @@ static void pageunmap_range(struct zd_dev_pagemap *pgmap, int range_id)
 	zd_rangemap_erase(&m->pgmap_array, pfn);
 }
 
-static void pgmap_lifetime_init(struct zd_dev_pagemap *pgmap)
+void zd_pgmap_lifetime_init(struct zd_dev_pagemap *pgmap)
 {
 	zd_init_completion(&pgmap->done);
 	pthread_mutex_init(&pgmap->wait_lock, NULL);
@@ -347,7 +353,7 @@ static void pgmap_lifetime_init(struct zd_dev_pagemap *pgmap)
 	zd_percpu_ref_init(&pgmap->ref, dev_pagemap_percpu_release);
 }
 
-static void pgmap_lifetime_fini(struct zd_dev_pagemap *pgmap)
+void zd_pgmap_lifetime_fini(struct zd_dev_pagemap *pgmap)
 {
 	zd_percpu_ref_exit(&pgmap->ref);
 	pthread_cond_destroy(&pgmap->wait_cond);
@@ -356,7 +362,7 @@ static void pgmap_lifetime_fini(struct zd_dev_pagemap *pgmap)
 }
 
 /* Kill the reference and wait, saying so, until every page and lookup reference is gone. */
-static void pgmap_kill_and_wait(struct zd_dev_pagemap *pgmap)
+void zd_pgmap_kill_and_wait(struct zd_dev_pagemap *pgmap)
 {
 	struct zd_machine *m = pgmap->machine;
 	unsigned waited = 0;
@@ -367,8 +373,9 @@ static void pgmap_kill_and_wait(struct zd_dev_pagemap *pgmap)
 			zd_percpu_ref_put_many(&pgmap->ref, pfn_len(pgmap, i));
 	while (!zd_wait_for_completion_timeout(&pgmap->done, 1000)) {
 		waited++;
-		zd_pr_info(m, "memunmap_pages: %s pgmap %#llx-%#llx still has %llu references, "
-			   "waiting (%us)", zd_memory_type_name(pgmap->type), ULL(pgmap->range.start),
+		zd_pr_info(m, "%s: %s pgmap %#llx-%#llx still has %llu references, "
+			   "waiting (%us)", pgmap->pages ? "memunmap_device_private_pagemap" :
+			   "memunmap_pages", zd_memory_type_name(pgmap->type), ULL(pgmap->range.start),
 			   ULL(pgmap->ranges[pgmap->nr_range - 1].end),
 			   ULL(zd_percpu_ref_read(&pgmap->ref)), waited);
 	}
@@ -378,10 +385,10 @@ void zd_memunmap_pages(struct zd_dev_pagemap *pgmap)
 {
 	struct zd_machine *m = pgmap->machine;
 
-	pgmap_kill_and_wait(pgmap);
+	zd_pgmap_kill_and_wait(pgmap);
 	for (int i = 0; i < pgmap->nr_range; i++)
 		pageunmap_range(pgmap, i);
-	pgmap_lifetime_fini(pgmap);
+	zd_pgmap_lifetime_fini(pgmap);
 	ZD_WARN(m, pgmap->altmap.alloc != 0, "failed to free all reserved pages (%llu left)",
 		ULL(pgmap->altmap.alloc));
 }
@@ -407,7 +414,9 @@ void *zd_memremap_pages(struct zd_machine *m, struct zd_dev_pagemap *pgmap, int 
 		ZD_WARN(m, true, "memremap_pages: altmap without a backing to carve the memmap from");
 		return ZD_ERR_PTR(-EINVAL);
 	}
-	pgmap_lifetime_init(pgmap);
+	pgmap->nid = nid < 0 || nid >= m->nr_nodes ? 0 : nid;
+	pgmap->vmemmap_dedup = zd_vmemmap_can_optimize(m, params.altmap, pgmap);
+	zd_pgmap_lifetime_init(pgmap);
 	pgmap->nr_range = 0;
 	for (int i = 0; i < nr_range; i++) {
 		rc = pagemap_range(m, pgmap, &params, i, nid);
@@ -453,20 +462,28 @@ void zd_devm_memunmap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap)
 struct zd_page *zd_page_folio(struct zd_machine *m, struct zd_page *page)
 {
 	unsigned long h = __atomic_load_n(&page->compound_head, __ATOMIC_ACQUIRE);
-	struct zd_mem_section *ms;
+	struct zd_page *head = page;
+	struct zd_dev_pagemap *pgmap;
 	uint64_t pfn;
+	unsigned idx;
 
 	if (h & 1)
 		return (struct zd_page *)(h - 1);
-	if (__atomic_load_n(&page->flags, __ATOMIC_RELAXED))
+	/* Only vmemmap pages can be deduplicated (dpa pages live in an array). */
+	if (!zd_is_zone_device_page(page) || !zd_page_in_vmemmap(m, page))
 		return page;
-	/* An all-zero struct page is a never-written tail of a deduplicated
-	 * compound memmap: its head is the folio-aligned pfn below it. */
+	/* A deduplicated compound memmap has only its first compound_nr_pages
+	 * struct pages per folio written; the rest are found by position. */
 	pfn = zd_page_to_pfn(m, page);
-	ms = pfn == ZD_BAD_PFN ? NULL : zd_pfn_to_section(m, pfn);
-	if (!ms || !ms->vmemmap_shift)
-		return page;
-	return zd_pfn_to_page(m, pfn & ~((1ULL << ms->vmemmap_shift) - 1));
+	idx = zd_rcu_read_lock(&m->rcu);
+	pgmap = zd_rangemap_lookup(&m->pgmap_array, pfn);
+	if (pgmap && pgmap->vmemmap_dedup) {
+		uint64_t mask = (1ULL << pgmap->vmemmap_shift) - 1;
+		if ((pfn & mask) >= zd_compound_nr_pages(m, NULL, pgmap))
+			head = zd_pfn_to_page(m, pfn & ~mask);
+	}
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return head;
 }
 
 unsigned zd_folio_order(struct zd_machine *m, struct zd_page *folio)

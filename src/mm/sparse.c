@@ -276,10 +276,8 @@ static void section_deactivate(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 		zd_depopulate_section_memmap(m, zd_section_nr_to_pfn(&m->arch,
 					     zd_pfn_section_nr(&m->arch, pfn)),
 					     m->arch.pages_per_section, NULL);
-	if (empty) {
+	if (empty)
 		__atomic_store_n(&ms->section_mem_map, 0, __ATOMIC_RELEASE);
-		ms->vmemmap_shift = 0;
-	}
 }
 
 /* section_activate(): usage, sub-section bits, then the memmap. */
@@ -332,13 +330,10 @@ int zd_sparse_add_section(struct zd_machine *m, int nid, uint64_t pfn, uint64_t 
 	if (ZD_IS_ERR(memmap))
 		return (int)ZD_PTR_ERR(memmap);
 	ms = zd_nr_to_section(m, section_nr);
-	/* A deduplicated compound memmap is only partly written (mm_init.c);
-	 * its never-written tails are found through this order. */
-	ms->vmemmap_shift = zd_vmemmap_can_optimize(m, altmap, pgmap) ?
-			    zd_pgmap_vmemmap_shift(pgmap) : 0;
 	/* CONFIG_DEBUG_VM: fresh struct pages hold a poison pattern until
-	 * initialised (page_init_poison); never over a shared dedup memmap. */
-	if (m->debug_vm && !ms->vmemmap_shift)
+	 * initialised (page_init_poison); never over a deduplicated memmap,
+	 * whose tails must stay unwritten. */
+	if (m->debug_vm && !zd_vmemmap_can_optimize(m, altmap, pgmap))
 		memset(memmap, 0xff, nr * sizeof(struct zd_page));
 	section_mark_present(m, ms, section_nr, nid);
 	/* The word always encodes the section's first struct page. */
