@@ -98,6 +98,11 @@ struct zd_resource *zd_alloc_free_mem_region(struct zd_machine *m, struct zd_res
  * stops at the first non-zero return and returns it; -EINVAL if none. */
 int zd_walk_system_ram_range(struct zd_machine *m, uint64_t start_pfn, uint64_t nr_pages,
 			     void *arg, int (*func)(uint64_t pfn, uint64_t nr, void *arg));
+/* Calls fn for every resource, at any depth, that overlaps [start, end], in
+ * pre-order (parents first), with the resource lock held for reading: fn
+ * must not call back into the tree. Stops at the first non-zero return. */
+int zd_walk_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end, void *arg,
+		      int (*fn)(const struct zd_resource *res, void *arg));
 /* 1 if pfn lies in a System RAM resource. */
 int zd_page_is_ram(struct zd_machine *m, uint64_t pfn);
 /* Highest address a device-private range may use: DIRECT_MAP_PHYSMEM_END. */

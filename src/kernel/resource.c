@@ -777,6 +777,23 @@ static bool find_next_iomem_res(struct zd_machine *m, phys_addr_t start, phys_ad
 	return found;
 }
 
+int zd_walk_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end, void *arg,
+		      int (*fn)(const struct zd_resource *res, void *arg))
+{
+	struct zd_resource *root = &m->iomem_resource, *p;
+	int ret = 0;
+
+	res_rdlock(m);
+	for (p = root->child; p && !ret; p = next_in_subtree(p, root)) {
+		if (p->start > end)
+			break;
+		if (p->end >= start)
+			ret = fn(p, arg);
+	}
+	res_unlock(m);
+	return ret;
+}
+
 int zd_walk_system_ram_range(struct zd_machine *m, uint64_t start_pfn, uint64_t nr_pages,
 			     void *arg, int (*func)(uint64_t pfn, uint64_t nr, void *arg))
 {

@@ -147,7 +147,7 @@ void zd_arch_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t 
 	zd___remove_pages(m, zd_phys_pfn(&m->arch, start), zd_phys_pfn(&m->arch, size), altmap);
 }
 
-static int check_hotplug_memory_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+int zd_check_hotplug_memory_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 {
 	uint64_t block = m->memory_block_size;
 
@@ -358,6 +358,7 @@ int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t 
 	const struct zd_arch *a = &m->arch;
 	struct zd_mhp_params params = { .pgprot = 1 };
 	struct zd_resource *res;
+	bool was_online;
 	int rc;
 
 	(void)flags;
@@ -373,10 +374,11 @@ int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t 
 		rc = (int)ZD_PTR_ERR(res);
 		goto out;
 	}
-	rc = check_hotplug_memory_range(m, start, size);
+	rc = zd_check_hotplug_memory_range(m, start, size);
 	if (rc)
 		goto release;
 	zd_mem_hotplug_begin(m);
+	was_online = m->node_data[nid]->online;
 	m->node_data[nid]->online = true;
 	rc = zd_arch_add_memory(m, nid, start, size, &params);
 	if (!rc) {
@@ -392,6 +394,8 @@ int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t 
 			zd_arch_remove_memory(m, start, size, NULL);
 		}
 	}
+	if (rc)
+		m->node_data[nid]->online = was_online;   /* try_offline_node() on error */
 	zd_mem_hotplug_done(m);
 	if (!rc) {
 		zd_pr_info(m, "hotplug: added [mem %#018llx-%#018llx] to node %d (%llu blocks)",
@@ -405,53 +409,63 @@ out:
 	return rc;
 }
 
-/* The range must be exactly covered by busy System RAM resources we can release. */
-static int check_ram_resources(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+static bool is_busy_ram(const struct zd_resource *r)
 {
-	struct zd_resource *r;
-	phys_addr_t covered = 0;
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&m->resource_lock);
-	for (r = m->iomem_resource.child; r; r = r->sibling) {
-		if (r->end < start || r->start > start + size - 1)
-			continue;
-		if ((r->flags & ZD_IORESOURCE_SYSTEM_RAM) != ZD_IORESOURCE_SYSTEM_RAM ||
-		    r->start < start || r->end > start + size - 1) {
-			zd_pr_err(m, "remove_memory: [mem %#llx-%#llx] is not whole System RAM "
-				  "ranges (overlaps [mem %#llx-%#llx] \"%s\")", ULL(start),
-				  ULL(start + size - 1), ULL(r->start), ULL(r->end), r->name);
-			rc = -EINVAL;
-			break;
-		}
-		covered += zd_resource_size(r);
-	}
-	pthread_rwlock_unlock(&m->resource_lock);
-	if (!rc && covered != size) {
-		zd_pr_err(m, "remove_memory: [mem %#llx-%#llx] is not all System RAM", ULL(start),
-			  ULL(start + size - 1));
-		rc = -EINVAL;
-	}
-	return rc;
+	return (r->flags & (ZD_IORESOURCE_SYSTEM_RAM | ZD_IORESOURCE_BUSY)) ==
+	       (ZD_IORESOURCE_SYSTEM_RAM | ZD_IORESOURCE_BUSY);
 }
 
+struct ram_cover {
+	struct zd_machine *m;
+	phys_addr_t start, end, covered;
+	phys_addr_t first_start, first_size;  /* a busy RAM resource inside the range */
+	int rc;
+};
+
+/* Busy resources over the range must all be System RAM lying wholly inside
+ * it; they may sit at any depth (e.g. under a Soft Reserved window). */
+static int cover_cb(const struct zd_resource *r, void *arg)
+{
+	struct ram_cover *c = arg;
+
+	if (!(r->flags & ZD_IORESOURCE_BUSY))
+		return 0;
+	if (!is_busy_ram(r) || r->start < c->start || r->end > c->end) {
+		zd_pr_err(c->m, "remove_memory: [mem %#llx-%#llx] is not whole System RAM ranges "
+			  "(overlaps [mem %#llx-%#llx] \"%s\")", ULL(c->start), ULL(c->end),
+			  ULL(r->start), ULL(r->end), r->name);
+		c->rc = -EINVAL;
+		return 1;
+	}
+	c->covered += zd_resource_size(r);
+	if (!c->first_size) {
+		c->first_start = r->start;
+		c->first_size = zd_resource_size(r);
+	}
+	return 0;
+}
+
+static int check_ram_resources(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
+{
+	struct ram_cover c = { .m = m, .start = start, .end = start + size - 1 };
+
+	zd_walk_iomem_res(m, c.start, c.end, &c, cover_cb);
+	if (!c.rc && c.covered != size) {
+		zd_pr_err(m, "remove_memory: [mem %#llx-%#llx] is not all System RAM", ULL(start),
+			  ULL(start + size - 1));
+		c.rc = -EINVAL;
+	}
+	return c.rc;
+}
+
+/* Release every busy System RAM resource in the range, wherever it nests. */
 static void release_ram_resources(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 {
 	for (;;) {
-		struct zd_resource *r;
-		phys_addr_t s = 0, n = 0;
+		struct ram_cover c = { .m = m, .start = start, .end = start + size - 1 };
 
-		pthread_rwlock_rdlock(&m->resource_lock);
-		for (r = m->iomem_resource.child; r; r = r->sibling)
-			if (r->start >= start && r->end <= start + size - 1) {
-				s = r->start;
-				n = zd_resource_size(r);
-				break;
-			}
-		pthread_rwlock_unlock(&m->resource_lock);
-		if (!n)
-			return;
-		if (zd_release_mem_region(m, s, n))
+		zd_walk_iomem_res(m, c.start, c.end, &c, cover_cb);
+		if (c.rc || !c.first_size || zd_release_mem_region(m, c.first_start, c.first_size))
 			return;
 	}
 }
@@ -462,7 +476,7 @@ int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 	int rc;
 
 	pthread_mutex_lock(&m->device_hotplug_lock);
-	rc = check_hotplug_memory_range(m, start, size);
+	rc = zd_check_hotplug_memory_range(m, start, size);
 	if (!rc)
 		rc = check_ram_resources(m, start, size);
 	if (!rc)

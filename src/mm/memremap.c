@@ -164,25 +164,32 @@ static int pgmap_validate(struct zd_machine *m, struct zd_dev_pagemap *pgmap)
 	return 0;
 }
 
-/* Name the System RAM resource a device range collides with. */
+struct ram_hit {
+	const char *name;
+	phys_addr_t start, end;
+};
+
+static int first_ram_cb(const struct zd_resource *r, void *arg)
+{
+	struct ram_hit *h = arg;
+
+	if ((r->flags & ZD_IORESOURCE_SYSTEM_RAM) != ZD_IORESOURCE_SYSTEM_RAM)
+		return 0;
+	h->name = r->name;    /* names of tree resources outlive the walk */
+	h->start = r->start;
+	h->end = r->end;
+	return 1;
+}
+
+/* Name the System RAM resource (at any depth) a device range collides with. */
 static void log_ram_conflict(struct zd_machine *m, phys_addr_t start, phys_addr_t end, int what)
 {
-	const char *name = "System RAM";
-	phys_addr_t rs = 0, re = 0;
+	struct ram_hit h = { .name = "System RAM" };
 
-	pthread_rwlock_rdlock(&m->resource_lock);
-	for (struct zd_resource *r = m->iomem_resource.child; r; r = r->sibling)
-		if (r->start <= end && r->end >= start &&
-		    (r->flags & ZD_IORESOURCE_SYSTEM_RAM) == ZD_IORESOURCE_SYSTEM_RAM) {
-			name = r->name;
-			rs = r->start;
-			re = r->end;
-			break;
-		}
-	pthread_rwlock_unlock(&m->resource_lock);
+	zd_walk_iomem_res(m, start, end, &h, first_ram_cb);
 	ZD_WARN(m, true, "memremap attempted on %s region %#llx-%#llx: overlaps [mem %#llx-%#llx] \"%s\"",
-		what == ZD_REGION_INTERSECTS ? "ram" : "mixed", ULL(start), ULL(end), ULL(rs), ULL(re),
-		name);
+		what == ZD_REGION_INTERSECTS ? "ram" : "mixed", ULL(start), ULL(end), ULL(h.start),
+		ULL(h.end), h.name);
 }
 
 static void unmap_backing(struct zd_dev_pagemap *pgmap, int range_id)

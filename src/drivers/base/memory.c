@@ -210,17 +210,24 @@ int zd_memory_block_valid_zones(struct zd_machine *m, uint64_t id, char *buf, si
 	return rc;
 }
 
-static int block_online(struct zd_machine *m, struct zd_memory_block *mb, enum zd_online_type type)
+/* The zone an online of the block lands in; a kernel zone below the
+ * DMA32 limit must not extend above it. */
+static enum zd_zone_type online_zone(struct zd_machine *m, const struct zd_memory_block *mb,
+				     enum zd_online_type type)
 {
 	uint64_t pfn = block_pfn(m, mb), nr = m->memory_block_size >> m->arch.page_shift;
 	enum zd_zone_type zt = zone_for_online(m, mb->nid, type, pfn, nr);
-	struct zd_zone *zone = &m->node_data[mb->nid]->node_zones[zt];
-	int rc;
 
-	/* A kernel zone below the DMA32 limit must not extend above it. */
 	if (zt == ZD_ZONE_DMA32 && zd_pfn_phys(&m->arch, pfn + nr) > m->arch.dma32_limit)
-		zone = &m->node_data[mb->nid]->node_zones[zt = ZD_ZONE_NORMAL];
-	rc = zd_online_pages(m, pfn, nr, zone);
+		zt = ZD_ZONE_NORMAL;
+	return zt;
+}
+
+static int block_online(struct zd_machine *m, struct zd_memory_block *mb, enum zd_zone_type zt)
+{
+	uint64_t pfn = block_pfn(m, mb), nr = m->memory_block_size >> m->arch.page_shift;
+	int rc = zd_online_pages(m, pfn, nr, &m->node_data[mb->nid]->node_zones[zt]);
+
 	if (!rc) {
 		mb->state = ZD_MEM_ONLINE;
 		mb->zone = zt;
@@ -250,8 +257,9 @@ static int parse_online_type(const char *s, enum zd_online_type *t)
 	return -EINVAL;
 }
 
-/* memory_block_change_state() for one block; caller holds device_hotplug_lock. */
-static int block_change_state(struct zd_machine *m, uint64_t id, enum zd_online_type type)
+/* memory_block_change_state() for one block; caller holds device_hotplug_lock.
+ * zone >= 0 puts an onlined block back into that zone (rollback). */
+static int block_change_state(struct zd_machine *m, uint64_t id, enum zd_online_type type, int zone)
 {
 	struct zd_memory_block *mb;
 	int rc;
@@ -266,7 +274,8 @@ static int block_change_state(struct zd_machine *m, uint64_t id, enum zd_online_
 			  zd_mem_state_name(mb->state));
 		rc = -EINVAL;
 	} else {
-		rc = type == ZD_MMOP_OFFLINE ? block_offline(m, mb) : block_online(m, mb, type);
+		rc = type == ZD_MMOP_OFFLINE ? block_offline(m, mb) :
+		     block_online(m, mb, zone >= 0 ? (enum zd_zone_type)zone : online_zone(m, mb, type));
 	}
 	zd_mem_hotplug_done(m);
 	return rc;
@@ -282,19 +291,9 @@ int zd_memory_block_store_state(struct zd_machine *m, uint64_t id, const char *s
 		return rc;
 	}
 	pthread_mutex_lock(&m->device_hotplug_lock);
-	rc = block_change_state(m, id, type);
+	rc = block_change_state(m, id, type, -1);
 	pthread_mutex_unlock(&m->device_hotplug_lock);
 	return rc;
-}
-
-static int check_block_range(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
-{
-	if (!size || start % m->memory_block_size || size % m->memory_block_size) {
-		zd_pr_err(m, "memory: [mem %#llx-%#llx] is not memory-block aligned (block %#llx)",
-			  ULL(start), ULL(start + size - 1), ULL(m->memory_block_size));
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /*
@@ -305,25 +304,25 @@ static int change_range(struct zd_machine *m, phys_addr_t start, phys_addr_t siz
 			enum zd_online_type type)
 {
 	uint64_t first = zd_phys_to_block_id(m, start), last = zd_phys_to_block_id(m, start + size);
-	int rc = check_block_range(m, start, size);
+	int rc = zd_check_hotplug_memory_range(m, start, size);
 	uint64_t id;
 
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&m->device_hotplug_lock);
 	for (id = first; id < last && !rc; id++)
-		rc = block_change_state(m, id, type);
+		rc = block_change_state(m, id, type, -1);
 	if (rc)
 		id--;   /* the failed block changed nothing */
 	/* Roll back the blocks this call changed; an offlined block still
-	 * records the zone it was online in, and goes back there. */
+	 * records the zone it was online in, and goes back exactly there. */
 	while (rc && id-- > first) {
 		struct zd_memory_block mb;
-		enum zd_online_type back = ZD_MMOP_OFFLINE;
 
-		if (type == ZD_MMOP_OFFLINE && zd_memory_block_get(m, id, &mb) == 0)
-			back = mb.zone == ZD_ZONE_MOVABLE ? ZD_MMOP_ONLINE_MOVABLE : ZD_MMOP_ONLINE_KERNEL;
-		block_change_state(m, id, back);
+		if (type != ZD_MMOP_OFFLINE)
+			block_change_state(m, id, ZD_MMOP_OFFLINE, -1);
+		else if (zd_memory_block_get(m, id, &mb) == 0)
+			block_change_state(m, id, ZD_MMOP_ONLINE, (int)mb.zone);
 	}
 	pthread_mutex_unlock(&m->device_hotplug_lock);
 	return rc;

@@ -149,7 +149,7 @@ static void derived_uuid(const struct zd_nd_region *r, enum zd_nd_ns_mode mode, 
 int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_opts *o)
 {
 	struct zd_nd_pfn_params p = { 0 };
-	struct zd_nd_pfn_sb sb;
+	struct zd_nd_pfn_sb sb, old;
 	char why[200] = "";
 	int rc;
 
@@ -184,24 +184,32 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 	else
 		derived_uuid(r, o->mode, p.uuid);
 	rc = zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why));
+	/* Keep what the media held, so a failure below leaves it unchanged. */
 	if (!rc)
-		rc = zd_nd_pfn_write_sb(r->fd, 0, &sb, why, sizeof(why));
+		rc = zd_nd_pfn_read_sb(r->fd, 0, &old, why, sizeof(why));
+	if (rc)
+		goto fail;
+	rc = zd_nd_pfn_write_sb(r->fd, 0, &sb, why, sizeof(why));
 	if (!rc)
 		rc = read_and_validate(r, p.kind, why, sizeof(why));
+	if (!rc && (rc = enable(r, o->mode)))
+		snprintf(why, sizeof(why), "the claim could not be enabled");
 	if (rc) {
-		zd_pr_err(r->m, "namespace%d.0: cannot create %s namespace: %s (%s)", r->id,
-			  zd_nd_ns_mode_name(o->mode), why, zd_errno_name(rc));
-		return rc;
-	}
-	rc = enable(r, o->mode);
-	if (rc) {
+		char why2[160];
 		r->mode = ZD_NS_MODE_RAW;
-		return rc;
+		if (zd_nd_pfn_write_sb(r->fd, 0, &old, why2, sizeof(why2)))
+			zd_pr_err(r->m, "namespace%d.0: could not restore the previous info block: %s",
+				  r->id, why2);
+		goto fail;
 	}
 	zd_pr_info(r->m, "namespace%d.0: %s map=%s align=%#llx dataoff=%#llx npfns=%llu", r->id,
 		   zd_nd_ns_mode_name(r->mode), p.map == ZD_ND_MAP_DEV ? "dev" : "mem", ULL(p.align),
 		   ULL(r->info.dataoff), ULL(r->info.npfns));
 	return 0;
+fail:
+	zd_pr_err(r->m, "namespace%d.0: cannot create %s namespace: %s (%s)", r->id,
+		  zd_nd_ns_mode_name(o->mode), why, zd_errno_name(rc));
+	return rc;
 }
 
 void zd_nd_namespace_disable(struct zd_nd_region *r)
