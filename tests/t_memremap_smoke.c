@@ -81,6 +81,31 @@ static void regressions(struct zd_machine *m)
 	is_u64(zd_warn_count(m), w0, "regressions: no invariant check fired");
 }
 
+/* devm_memremap_device_private_pagemap(): the dpa mapping lives as long as
+ * the device's binding (devres), and goes with it. */
+static void devm_dpa(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1,
+				     .device_private = ZD_DEVICE_PRIVATE_DPA };
+	struct zd_machine *m = zd_machine_create(&d);
+	struct zd_device *dev = zd_device_register(m, "gpu9", 0);
+	static struct zd_dev_pagemap pg;
+
+	zd_dev_pagemap_init(&pg);
+	pg.type = ZD_MEMORY_DEVICE_PRIVATE;
+	pg.ops = &ops;
+	pg.owner = &pg;
+	pg.nr_pages = 65536;
+	is_int(zd_devm_memremap_device_private_pagemap(dev, &pg), 0, "devm dpa pagemap on gpu9");
+	ok(zd_device_private_offset_to_page(m, 100) == pg.pages + 100, "its offsets resolve");
+	is_u64(zd_devres_count(dev), 1, "held as one devres entry");
+	zd_device_unregister(dev);
+	ok(zd_device_private_offset_to_page(m, 100) == NULL, "gone with the device");
+	is_u64(zd_warn_count(m), 0, "devm dpa: no invariant check fired");
+	zd_machine_destroy(m);
+}
+
 int main(void)
 {
 	struct zd_mem_range ram[] = { { .start = 0, .size = 4 * G } };
@@ -162,6 +187,7 @@ int main(void)
 	is_u64(zd_warn_count(m), 0, "no warnings");
 	regressions(m);
 	zd_machine_destroy(m);
+	devm_dpa();
 	close(fd);
 	return done_testing();
 }

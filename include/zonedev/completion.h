@@ -17,9 +17,7 @@ struct zd_completion {
 void zd_init_completion(struct zd_completion *c);
 void zd_destroy_completion(struct zd_completion *c);
 void zd_complete(struct zd_completion *c);
-void zd_wait_for_completion(struct zd_completion *c);
 /* false on timeout. */
 bool zd_wait_for_completion_timeout(struct zd_completion *c, unsigned ms);
-bool zd_completion_done(struct zd_completion *c);
 
 #endif

@@ -30,15 +30,6 @@ void zd_complete(struct zd_completion *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void zd_wait_for_completion(struct zd_completion *c)
-{
-	pthread_mutex_lock(&c->lock);
-	while (!c->done)
-		pthread_cond_wait(&c->cond, &c->lock);
-	c->done--;
-	pthread_mutex_unlock(&c->lock);
-}
-
 bool zd_wait_for_completion_timeout(struct zd_completion *c, unsigned ms)
 {
 	struct timespec ts;
@@ -60,14 +51,4 @@ bool zd_wait_for_completion_timeout(struct zd_completion *c, unsigned ms)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return ok;
-}
-
-bool zd_completion_done(struct zd_completion *c)
-{
-	bool d;
-
-	pthread_mutex_lock(&c->lock);
-	d = c->done != 0;
-	pthread_mutex_unlock(&c->lock);
-	return d;
 }

@@ -144,13 +144,3 @@ int zd_rangemap_alloc(struct zd_rangemap *rm, uint64_t size, uint64_t align, uin
 	pthread_mutex_unlock(&rm->lock);
 	return rc;
 }
-
-size_t zd_rangemap_count(struct zd_rangemap *rm)
-{
-	size_t n;
-
-	pthread_mutex_lock(&rm->lock);
-	n = rm->table ? rm->table->n : 0;
-	pthread_mutex_unlock(&rm->lock);
-	return n;
-}

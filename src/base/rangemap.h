@@ -39,6 +39,5 @@ void *zd_rangemap_erase(struct zd_rangemap *rm, uint64_t first);
  * -EBUSY when nothing fits. */
 int zd_rangemap_alloc(struct zd_rangemap *rm, uint64_t size, uint64_t align, uint64_t min,
 		      uint64_t max, void *ptr, uint64_t *first);
-size_t zd_rangemap_count(struct zd_rangemap *rm);
 
 #endif

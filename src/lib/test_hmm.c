@@ -56,7 +56,7 @@ static void dmirror_devmem_free(struct zd_page *folio)
 {
 	struct dmirror_chunk *c = pgmap_chunk(folio->pgmap);
 	struct zd_dmirror_device *mdev = c->mdev;
-	unsigned order = zd_test_page_flag(folio, ZD_PG_head) ? (unsigned)(folio[1].flags & 0xff) : 0;
+	unsigned order = zd_folio_order(mdev->m, folio);
 
 	pthread_mutex_lock(&mdev->lock);
 	/* Back on the free list page by page; a folio is split up again. */

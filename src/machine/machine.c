@@ -128,18 +128,8 @@ static void boot_zone_range(struct zd_machine *m, int nid, enum zd_zone_type zt,
 		return;
 	if (zd_zone_is_empty(zone))
 		zd_init_currently_empty_zone(zone, pfn, nr);
-	uint64_t end = zone->zone_start_pfn + zone->spanned_pages;
-	if (pfn < zone->zone_start_pfn)
-		zone->zone_start_pfn = pfn;
-	if (pfn + nr > end)
-		end = pfn + nr;
-	zone->spanned_pages = end - zone->zone_start_pfn;
-	end = pgdat->node_start_pfn + pgdat->node_spanned_pages;
-	if (!pgdat->node_spanned_pages || pfn < pgdat->node_start_pfn)
-		pgdat->node_start_pfn = pfn;
-	if (!pgdat->node_spanned_pages || pfn + nr > end)
-		end = pfn + nr;
-	pgdat->node_spanned_pages = end - pgdat->node_start_pfn;
+	zd_resize_range(&zone->zone_start_pfn, &zone->spanned_pages, pfn, nr);
+	zd_resize_range(&pgdat->node_start_pfn, &pgdat->node_spanned_pages, pfn, nr);
 	zone->present_pages += nr;
 	pgdat->node_present_pages += nr;
 	zd_memmap_init_range(m, nr, nid, (int)zt, pfn, NULL, ZD_MIGRATE_MOVABLE, false);

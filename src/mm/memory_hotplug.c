@@ -159,7 +159,7 @@ int zd_check_hotplug_memory_range(struct zd_machine *m, phys_addr_t start, phys_
 	return 0;
 }
 
-static void resize_range(uint64_t *start, uint64_t *spanned, uint64_t pfn, uint64_t nr)
+void zd_resize_range(uint64_t *start, uint64_t *spanned, uint64_t pfn, uint64_t nr)
 {
 	uint64_t old_end = *start + *spanned;
 
@@ -178,8 +178,8 @@ void zd_move_pfn_range_to_zone(struct zd_machine *m, struct zd_zone *zone, uint6
 
 	if (zd_zone_is_empty(zone))
 		zd_init_currently_empty_zone(zone, pfn, nr);
-	resize_range(&zone->zone_start_pfn, &zone->spanned_pages, pfn, nr);
-	resize_range(&pgdat->node_start_pfn, &pgdat->node_spanned_pages, pfn, nr);
+	zd_resize_range(&zone->zone_start_pfn, &zone->spanned_pages, pfn, nr);
+	zd_resize_range(&pgdat->node_start_pfn, &pgdat->node_spanned_pages, pfn, nr);
 	if (zone->idx == ZD_ZONE_DEVICE) {
 		if (pfn & (a->pages_per_section - 1))
 			zd_section_taint_zone_device(m, pfn);
