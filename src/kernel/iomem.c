@@ -1,0 +1,326 @@
+/*
+ * The /proc/iomem text of a machine's resource tree (kernel/resource.c's
+ * seq_file side): the root's view with real addresses, a JSON form, and the
+ * parser that reads a real /proc/iomem back for import. Reads the tree under
+ * the resource lock through zd_walk_iomem_res(); never changes it.
+ * Invariant: dump(parse(text)) of a consistent /proc/iomem is the same text.
+ */
+#include <zonedev/err.h>
+#include <zonedev/ioport.h>
+#include <zonedev/machine.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* /proc/iomem indents at most this many levels. */
+#define IOMEM_MAX_LEVEL 5
+
+struct dump_ctx {
+	FILE *f;
+	const struct zd_resource *root;
+	int width;
+};
+
+
+/* One /proc/iomem line per resource, indented by depth (capped, as the
+ * kernel caps it). */
+static int dump_line(const struct zd_resource *p, void *arg)
+{
+	struct dump_ctx *c = arg;
+	const struct zd_resource *q;
+	int depth = 0;
+
+	for (q = p; depth < IOMEM_MAX_LEVEL && q->parent != c->root; q = q->parent)
+		depth++;
+	fprintf(c->f, "%*s%0*llx-%0*llx : %s\n", depth * 2, "", c->width,
+		(unsigned long long)p->start, c->width, (unsigned long long)p->end,
+		p->name ? p->name : "<BAD>");
+	return 0;
+}
+
+void zd_iomem_dump(struct zd_machine *m, FILE *f)
+{
+	struct dump_ctx c = { .f = f, .root = &m->iomem_resource,
+			      .width = m->iomem_resource.end < 0x10000 ? 4 : 8 };
+
+	zd_walk_iomem_res(m, 0, ~(phys_addr_t)0, &c, dump_line);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_children(FILE *f, const struct zd_resource *parent)
+{
+	const struct zd_resource *r;
+
+	fputc('[', f);
+	for (r = parent->child; r; r = r->sibling) {
+		fprintf(f, "{\"start\":%llu,\"end\":%llu,\"name\":", (unsigned long long)r->start,
+			(unsigned long long)r->end);
+		json_string(f, r->name);
+		fprintf(f, ",\"flags\":%lu,\"desc\":%lu,\"children\":", r->flags, r->desc);
+		json_children(f, r);
+		fputc('}', f);
+		if (r->sibling)
+			fputc(',', f);
+	}
+	fputc(']', f);
+}
+
+void zd_iomem_dump_json(struct zd_machine *m, FILE *f)
+{
+	pthread_rwlock_rdlock(&m->resource_lock);
+	json_children(f, &m->iomem_resource);
+	pthread_rwlock_unlock(&m->resource_lock);
+	fputc('\n', f);
+}
+
+/* ------------------------------------------------------------------ parser */
+
+/* Deepest indentation the parser accepts (the kernel prints at most 5). */
+#define IOMEM_PARSE_MAX_DEPTH 32
+
+__attribute__((format(printf, 5, 6)))
+static int parse_error(char *err, size_t errlen, int rc, unsigned long lineno,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	int k = 0;
+
+	if (!err || !errlen)
+		return rc;
+	if (lineno)
+		k = snprintf(err, errlen, "line %lu: ", lineno);
+	if (k < 0 || (size_t)k >= errlen)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Hex digits at *p (no "0x"), at most 16; advances *p. */
+static bool parse_hex(const char **p, phys_addr_t *v)
+{
+	const char *s = *p;
+	phys_addr_t x = 0;
+	int digits = 0;
+
+	for (;; s++, digits++) {
+		int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			break;
+		if (x >> 60)
+			return false;   /* more than 64 bits */
+		x = x << 4 | (phys_addr_t)d;
+	}
+	if (!digits)
+		return false;
+	*p = s;
+	*v = x;
+	return true;
+}
+
+struct parsed {
+	struct zd_iomem_entry e;
+	unsigned long lineno;
+};
+
+/* Nesting: children inside their parent, siblings in order and disjoint. */
+static int check_nesting(const struct parsed *v, size_t nr, char *err, size_t errlen)
+{
+	long last[IOMEM_PARSE_MAX_DEPTH + 1];
+
+	for (size_t d = 0; d <= IOMEM_PARSE_MAX_DEPTH; d++)
+		last[d] = -1;
+	for (size_t i = 0; i < nr; i++) {
+		const struct zd_iomem_entry *e = &v[i].e;
+		unsigned d = e->depth;
+
+		if (d > 0 && last[d - 1] < 0)
+			return parse_error(err, errlen, -EINVAL, v[i].lineno,
+					   "indented %u levels but the entry above is not its parent",
+					   d);
+		if (d > 0) {
+			const struct parsed *par = &v[last[d - 1]];
+
+			if (e->start < par->e.start || e->end > par->e.end)
+				return parse_error(err, errlen, -EINVAL, v[i].lineno,
+						   "%llx-%llx is not inside its parent on line %lu",
+						   (unsigned long long)e->start,
+						   (unsigned long long)e->end, par->lineno);
+		}
+		/*
+		 * Entries deeper than the kernel's indentation cap print at the
+		 * cap, mixed with their parents: no sibling order to check there.
+		 */
+		if (last[d] >= 0 && d != IOMEM_MAX_LEVEL && v[last[d]].e.end >= e->start)
+			return parse_error(err, errlen, -EINVAL, v[i].lineno,
+					   "%llx-%llx overlaps or precedes its sibling on line %lu",
+					   (unsigned long long)e->start,
+					   (unsigned long long)e->end, v[last[d]].lineno);
+		last[d] = (long)i;
+		for (unsigned k = d + 1; k <= IOMEM_PARSE_MAX_DEPTH; k++)
+			last[k] = -1;
+	}
+	return 0;
+}
+
+int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, size_t errlen)
+{
+	struct parsed *v = NULL;
+	size_t nr = 0, cap = 0, linecap = 0;
+	unsigned long lineno = 0;
+	bool any_nonzero = false;
+	char *line = NULL;
+	ssize_t len;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (err && errlen)
+		err[0] = '\0';
+	while ((len = getline(&line, &linecap, f)) != -1) {
+		struct zd_iomem_entry e = { 0 };
+		const char *p = line;
+		size_t spaces = 0, namelen;
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (line[strspn(line, " \t")] == '\0')
+			continue;       /* blank line */
+		while (*p == ' ')
+			p++, spaces++;
+		if (*p == '\t') {
+			ret = parse_error(err, errlen, -EINVAL, lineno, "tab in the indentation");
+			goto fail;
+		}
+		if (spaces % 2) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "odd indentation (%zu spaces); /proc/iomem indents by 2",
+					  spaces);
+			goto fail;
+		}
+		if (spaces / 2 > IOMEM_PARSE_MAX_DEPTH) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "nested deeper than %d levels", IOMEM_PARSE_MAX_DEPTH);
+			goto fail;
+		}
+		e.depth = (unsigned)(spaces / 2);
+		if (!parse_hex(&p, &e.start)) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected a hex start address at \"%.20s\"", p);
+			goto fail;
+		}
+		if (*p++ != '-') {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected '-' after the start address");
+			goto fail;
+		}
+		if (!parse_hex(&p, &e.end)) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected a hex end address at \"%.20s\"", p);
+			goto fail;
+		}
+		/* " : name"; an editor may have eaten the space after an empty name. */
+		if (strncmp(p, " : ", 3) == 0) {
+			p += 3;
+		} else if (strcmp(p, " :") == 0) {
+			p += 2;
+		} else {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "expected \" : \" and a name after the addresses");
+			goto fail;
+		}
+		if (e.start > e.end) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "start %llx is above end %llx",
+					  (unsigned long long)e.start, (unsigned long long)e.end);
+			goto fail;
+		}
+		namelen = strlen(p);
+		if (namelen >= sizeof(e.name))
+			namelen = sizeof(e.name) - 1;   /* long names are cut, not refused */
+		memcpy(e.name, p, namelen);
+		e.name[namelen] = '\0';
+		if (e.start || e.end)
+			any_nonzero = true;
+
+		if (nr == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct parsed *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				ret = parse_error(err, errlen, -ENOMEM, lineno, "out of memory");
+				goto fail;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[nr].e = e;
+		v[nr].lineno = lineno;
+		nr++;
+	}
+	if (ferror(f)) {
+		ret = parse_error(err, errlen, -EIO, 0, "read error after line %lu", lineno);
+		goto fail;
+	}
+	if (nr && !any_nonzero) {
+		ret = parse_error(err, errlen, -EPERM, 0,
+				  "every address is zero: the kernel hides /proc/iomem addresses "
+				  "from readers without CAP_SYS_ADMIN (read it as root)");
+		goto fail;
+	}
+	ret = check_nesting(v, nr, err, errlen);
+	if (ret)
+		goto fail;
+
+	if (nr) {
+		*out = malloc(nr * sizeof(**out));
+		if (!*out) {
+			ret = parse_error(err, errlen, -ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < nr; i++)
+			(*out)[i] = v[i].e;
+	}
+	*n = nr;
+	free(v);
+	free(line);
+	return 0;
+
+fail:
+	free(v);
+	free(line);
+	return ret;
+}
