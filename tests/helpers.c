@@ -3,11 +3,13 @@
  */
 #include "helpers.h"
 #include "tap.h"
-#include <zonedev/zonedev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- clocks, threads */
 
 double tap_now(void)
 {
@@ -38,6 +40,26 @@ void tap_join_or_bail(pthread_t tid, int secs, const char *what)
 	}
 }
 
+/* ---------------------------------------------------------------- machines, text */
+
+struct zd_machine *tap_machine(const char *arch, unsigned phys_bits, phys_addr_t ram_start,
+			       phys_addr_t ram_size, const struct zd_mem_range *rsv,
+			       size_t nr_rsv)
+{
+	struct zd_mem_range ram[] = { { .start = ram_start, .size = ram_size, .node = 0 } };
+	struct zd_machine_desc d = {
+		.arch = arch, .phys_bits = phys_bits, .ram = ram, .nr_ram = 1,
+		.reserved = rsv, .nr_reserved = nr_rsv,
+	};
+	struct zd_machine *m = zd_machine_create(&d);
+
+	if (!ok(!ZD_IS_ERR_OR_NULL(m), "create a %s machine", arch)) {
+		diag("zd_machine_create(%s) failed: %s", arch, zd_machine_create_error());
+		return NULL;
+	}
+	return m;
+}
+
 bool tap_log_since(struct zd_machine *m, unsigned long seq, const char *needle)
 {
 	static struct zd_log_line lines[ZD_LOG_RING];
@@ -49,13 +71,204 @@ bool tap_log_since(struct zd_machine *m, unsigned long seq, const char *needle)
 	return false;
 }
 
-char *tap_iomem_text(struct zd_machine *m)
+char *tap_dump_text(struct zd_machine *m, void (*dump)(struct zd_machine *, FILE *))
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	zd_iomem_dump(m, f);
+	dump(m, f);
 	fclose(f);
 	return buf;
+}
+
+char *tap_iomem_text(struct zd_machine *m)
+{
+	return tap_dump_text(m, zd_iomem_dump);
+}
+
+/* ---------------------------------------------------------------- sparse sections */
+
+int tap_add_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr, struct zd_vmem_altmap *altmap)
+{
+	struct zd_mhp_params p = { .pgprot = 1, .altmap = altmap };
+	int rc;
+
+	zd_mem_hotplug_begin(m);
+	rc = zd___add_pages(m, 0, pfn, nr, &p);
+	zd_mem_hotplug_done(m);
+	return rc;
+}
+
+void tap_remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
+		      struct zd_vmem_altmap *altmap)
+{
+	zd_mem_hotplug_begin(m);
+	zd___remove_pages(m, pfn, nr, altmap);
+	zd_mem_hotplug_done(m);
+}
+
+unsigned long tap_section_word(struct zd_machine *m, uint64_t nr)
+{
+	return zd_section_word(zd_nr_to_section(m, nr));
+}
+
+static int count_block(const struct zd_memory_block *mb, void *arg)
+{
+	(void)mb;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+void tap_sect_snap_take(struct zd_machine *m, struct tap_sect_snap *s, uint64_t first, unsigned n)
+{
+	memset(s, 0, sizeof(*s));
+	s->first = first;
+	s->n = n;
+	for (unsigned i = 0; i < n; i++) {
+		struct zd_mem_section *ms = zd_nr_to_section(m, first + i);
+		s->word[i] = zd_section_word(ms);
+		s->usage[i] = ms && ms->usage;
+		if (s->usage[i])
+			memcpy(s->map[i], ms->usage->subsection_map, sizeof(s->map[i]));
+	}
+	s->iomem = tap_iomem_text(m);
+	s->mapped = m->vmemmap_mapped_bytes;
+	zd_for_each_memory_block(m, &s->blocks, count_block);
+}
+
+bool tap_sect_snap_same(const struct tap_sect_snap *a, const struct tap_sect_snap *b)
+{
+	bool same = true;
+
+	for (unsigned i = 0; i < a->n; i++) {
+		if (a->word[i] != b->word[i] || a->usage[i] != b->usage[i] ||
+		    memcmp(a->map[i], b->map[i], sizeof(a->map[i]))) {
+			diag("section %llu: word %#lx -> %#lx, usage %d -> %d, map %#lx -> %#lx",
+			     (unsigned long long)(a->first + i), a->word[i], b->word[i], a->usage[i],
+			     b->usage[i], a->map[i][0], b->map[i][0]);
+			same = false;
+		}
+	}
+	if (strcmp(a->iomem, b->iomem)) {
+		diag("iomem changed:\n%s---\n%s", a->iomem, b->iomem);
+		same = false;
+	}
+	if (a->mapped != b->mapped) {
+		diag("vmemmap_mapped_bytes %ld -> %ld", a->mapped, b->mapped);
+		same = false;
+	}
+	if (a->blocks != b->blocks) {
+		diag("memory blocks %llu -> %llu", (unsigned long long)a->blocks,
+		     (unsigned long long)b->blocks);
+		same = false;
+	}
+	return same;
+}
+
+void tap_sect_snap_free(struct tap_sect_snap *s)
+{
+	free(s->iomem);
+}
+
+/* ---------------------------------------------------------------- info blocks */
+
+#define K (1ULL << 10)
+#define M (1ULL << 20)
+#define G (1ULL << 30)
+
+void tap_must_uuid(const char *s, uint8_t out[16])
+{
+	if (zd_nd_uuid_parse(s, out)) {
+		fprintf(stderr, "bad uuid literal %s\n", s);
+		exit(2);
+	}
+}
+
+const struct tap_golden tap_goldens[] = {
+	{ "fsdax-dev.infoblock.bin", ZD_ND_FSDAX, ZD_ND_MAP_DEV, 2 * M,
+	  "ec094fe8-1049-456b-884d-fe695d359ed0", "66f03805-c073-4165-9b0b-1d8c7b0a0307",
+	  130 * M, (8 * G - 130 * M) / 4096 },
+	{ "fsdax-dev-4K.infoblock.bin", ZD_ND_FSDAX, ZD_ND_MAP_DEV, 4 * K,
+	  "80b3ff16-bd92-4d76-8a3e-ba1b8998b78c", "96e54486-254b-4769-af1b-78937d4bdfd3",
+	  130 * M, (8 * G - 130 * M) / 4096 },
+	{ "fsdax-mem.infoblock.bin", ZD_ND_FSDAX, ZD_ND_MAP_MEM, 2 * M,
+	  "2c62f7b8-ee69-4039-8248-d193260f6e53", "8a850927-8feb-49d3-9a20-e4d9e1bf01dc",
+	  2 * M, (8 * G - 2 * M) / 4096 },
+	{ "devdax-2M.infoblock.bin", ZD_ND_DEVDAX, ZD_ND_MAP_DEV, 2 * M,
+	  "118cf8cd-1fc8-46a0-8b4e-cd803f9af1b2", "317c1a79-c380-41d1-8690-2a96acf6a4e2",
+	  130 * M, (8 * G - 130 * M) / 4096 },
+	{ "devdax-4K.infoblock.bin", ZD_ND_DEVDAX, ZD_ND_MAP_DEV, 4 * K,
+	  "b72e8011-4d66-4aa3-b72c-fe9c3c7d4f44", "083ae87e-7c02-4f9f-b050-b264c7230628",
+	  130 * M, (8 * G - 130 * M) / 4096 },
+	{ "devdax-1G.infoblock.bin", ZD_ND_DEVDAX, ZD_ND_MAP_DEV, 1 * G,
+	  "cf9b2e22-17b1-4091-a89d-69677d77dda9", "d244977c-b168-423a-9452-ee9f40a10be0",
+	  1 * G, 7 * G / 4096 },
+};
+const size_t tap_nr_goldens = sizeof(tap_goldens) / sizeof(tap_goldens[0]);
+
+void tap_golden_ctx(const struct tap_golden *g, struct zd_nd_pfn_validate_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->kind = g->kind;
+	tap_must_uuid(g->parent_uuid, c->parent_uuid);
+	c->start = TAP_ND_REGION_BASE;
+	c->size = TAP_ND_REGION_SIZE;
+}
+
+static bool dir_has_blocks(const char *dir)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, tap_goldens[0].file);
+	return access(path, R_OK) == 0;
+}
+
+const char *tap_golden_dir(void)
+{
+	static char dir[2048];
+	const char *shared = getenv("ZD_SHAREDDIR");
+	const char *src = getenv("ZD_SRCDIR");
+
+	if (shared && *shared) {
+		snprintf(dir, sizeof(dir), "%s/testdata/kernel-infoblocks", shared);
+		if (dir_has_blocks(dir))
+			return dir;
+		snprintf(dir, sizeof(dir), "%s", shared);
+		if (dir_has_blocks(dir))
+			return dir;
+	}
+	snprintf(dir, sizeof(dir), "%s/../shared/testdata/kernel-infoblocks",
+		 src && *src ? src : ".");
+	if (dir_has_blocks(dir))
+		return dir;
+	return NULL;
+}
+
+bool tap_load_block(const char *dir, const char *file, struct zd_nd_pfn_sb *sb)
+{
+	char path[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "rb");
+	if (!f)
+		return false;
+	n = fread(sb, 1, sizeof(*sb), f);
+	fclose(f);
+	return n == sizeof(*sb);
+}
+
+void tap_nd_table_params(struct zd_nd_pfn_params *p, enum zd_nd_pfn_kind kind,
+			 enum zd_nd_pfn_mode map, uint64_t align)
+{
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->map = map;
+	p->align = align;
+	p->start = 0x240000000ULL;
+	p->size = 16 * G;
+	tap_must_uuid("11111111-2222-3333-4444-555555555555", p->uuid);
+	tap_must_uuid("66666666-7777-8888-9999-aaaaaaaaaaaa", p->parent_uuid);
 }

@@ -35,17 +35,6 @@
 #define G (1ULL << 30)
 #define PFN(x) ((uint64_t)(x) >> 12)
 
-#if defined(__SANITIZE_THREAD__)
-#define SLOW 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SLOW 1
-#endif
-#endif
-#ifndef SLOW
-#define SLOW 0
-#endif
-
 #define HOT_START (4 * G)
 #define HOT_SIZE (512 * M)
 #define DEV_SUB PFN(16 * G)                   /* sub-section in an empty section */
@@ -158,8 +147,8 @@ static void pause_a_little(void)
 static void *hotplug(void *arg)
 {
 	struct hotplug_arg *h = arg;
-	double t0 = tap_now(), budget = SLOW ? 8.0 : 4.0;
-	unsigned max_cycles = SLOW ? 8 : 40;
+	double t0 = tap_now(), budget = TAP_SLOW ? 8.0 : 4.0;
+	unsigned max_cycles = TAP_SLOW ? 8 : 40;
 
 	while (h->cycles < max_cycles && (h->cycles < 3 || tap_now() - t0 < budget)) {
 		double ts = tap_now();
@@ -240,6 +229,23 @@ static void pair_reset(struct pair *p, unsigned limit)
 	p->running = 1;
 }
 
+/* The reader's count of the state the writer just produced: populated is
+ * "online" in an early section (always valid) and "valid" elsewhere. */
+static unsigned long reader_saw(struct pair *p, bool populated)
+{
+	unsigned long *c = p->early ? (populated ? &p->online_seen : &p->online_null)
+				    : (populated ? &p->seen_valid : &p->seen_invalid);
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* Until the reader has seen the state once, give it the chance (bounded);
+ * afterwards the race runs at full speed. */
+static void wait_reader(struct pair *p, bool populated)
+{
+	for (int i = 0; i < 2000 && !reader_saw(p, populated); i++)
+		sched_yield();
+}
+
 static void *pair_writer(void *arg)
 {
 	struct pair *p = arg;
@@ -260,12 +266,14 @@ static void *pair_writer(void *arg)
 			p->add_fail++;
 			break;
 		}
-		/* stay populated for a moment so the readers can see it */
-		for (volatile int spin = 0; spin < 200; spin++)
-			;
+		/* Stay populated until the lock-free reader has seen that state
+		 * once (bounded), and removed likewise: otherwise on 2 busy cores
+		 * the reader may never run inside one of the windows. */
+		wait_reader(p, true);
 		zd_mem_hotplug_begin(m);
 		zd___remove_pages(m, p->pfn, 512, NULL);
 		zd_mem_hotplug_done(m);
+		wait_reader(p, false);
 		__atomic_add_fetch(&p->done, 1, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&p->running, 0, __ATOMIC_RELEASE);
@@ -280,16 +288,16 @@ static void *pair_reader(void *arg)
 	while (__atomic_load_n(&p->running, __ATOMIC_ACQUIRE)) {
 		uint64_t pfn = p->pfn + (k++ % 512);
 		if (zd_pfn_valid(m, pfn))
-			p->seen_valid++;
+			__atomic_add_fetch(&p->seen_valid, 1, __ATOMIC_RELAXED);
 		else
-			p->seen_invalid++;
+			__atomic_add_fetch(&p->seen_invalid, 1, __ATOMIC_RELAXED);
 		struct zd_page *pg = zd_pfn_to_online_page(m, pfn);
 		if (pg) {
-			p->online_seen++;
+			__atomic_add_fetch(&p->online_seen, 1, __ATOMIC_RELAXED);
 			if (!p->early || pg != zd_pfn_to_page(m, pfn))
-				p->online_bad++;
+				__atomic_add_fetch(&p->online_bad, 1, __ATOMIC_RELAXED);
 		} else {
-			p->online_null++;
+			__atomic_add_fetch(&p->online_null, 1, __ATOMIC_RELAXED);
 		}
 	}
 	return NULL;
@@ -386,7 +394,7 @@ int main(void)
 	struct pair pairs[2] = { { .pfn = DEV_SUB, .early = false }, { .pfn = EARLY_SUB, .early = true } };
 	pthread_t at[3], ht, pw[2], pr[2], pl[2];
 	const char *env = getenv("ZD_MT_ITERS");
-	unsigned iters = env ? (unsigned)strtoul(env, NULL, 0) : (SLOW ? 8000 : 20000);
+	unsigned iters = env ? (unsigned)strtoul(env, NULL, 0) : (TAP_SLOW ? 8000 : 20000);
 	unsigned locked_iters = iters / 4;
 	double t0 = tap_now(), t;
 
@@ -402,7 +410,7 @@ int main(void)
 	ok(!zd_pfn_in_present_section(m, DEV_SUB), "the device pair's section starts empty");
 
 	/* Phase A: everything at once, for as long as the hotplug cycles take. */
-	diag("phase A: 3 allocators, hotplug cycles, 2 add/remove pairs%s", SLOW ? " (TSan)" : "");
+	diag("phase A: 3 allocators, hotplug cycles, 2 add/remove pairs%s", TAP_SLOW ? " (TSan)" : "");
 	fflush(stdout);
 	pair_reset(&pairs[0], 0);
 	pair_reset(&pairs[1], 0);
@@ -465,7 +473,7 @@ int main(void)
 	pair_reset(&pairs[0], locked_iters);
 	pair_reset(&pairs[1], locked_iters);
 	run_pairs(pairs, true, pw, pr, pl);
-	unsigned last[2] = { 0, 0 }, stalled = 0, max_stall = SLOW ? 80 : 30;
+	unsigned last[2] = { 0, 0 }, stalled = 0, max_stall = TAP_SLOW ? 80 : 30;
 	bool starved = false;
 	while (__atomic_load_n(&pairs[0].running, __ATOMIC_ACQUIRE) ||
 	       __atomic_load_n(&pairs[1].running, __ATOMIC_ACQUIRE)) {

@@ -47,17 +47,6 @@
 #define PFN(x) ((uint64_t)(x) >> 12)
 #define SECTION_PAGES 32768ULL
 
-#if defined(__SANITIZE_THREAD__)
-#define SLOW 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SLOW 1
-#endif
-#endif
-#ifndef SLOW
-#define SLOW 0
-#endif
-
 static struct zd_machine *m;
 
 /* ---- counting callbacks ---- */
@@ -558,7 +547,7 @@ static void hammer(void)
 {
 	struct zd_dev_pagemap pg;
 	struct reader rd = { .expect = &pg };
-	unsigned cycles = SLOW ? 150 : 300, good = 0;
+	unsigned cycles = TAP_SLOW ? 150 : 300, good = 0;
 	uint64_t sum = 0;
 	pthread_t tid;
 	double t0 = tap_now();
@@ -567,7 +556,7 @@ static void hammer(void)
 		sum += PFN(small3[i].end + 1) - PFN(small3[i].start);
 	if (!ok(!pthread_create(&tid, NULL, reader_thread, &rd), "reader thread starts"))
 		return;
-	for (unsigned c = 0; c < cycles && tap_now() - t0 < (SLOW ? 8.0 : 4.0); c++) {
+	for (unsigned c = 0; c < cycles && tap_now() - t0 < (TAP_SLOW ? 8.0 : 4.0); c++) {
 		zd_dev_pagemap_init(&pg);
 		pg.type = ZD_MEMORY_DEVICE_GENERIC;
 		pg.nr_range = 3;

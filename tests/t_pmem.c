@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -109,13 +110,7 @@ static struct zd_nd_region *region(struct zd_machine *m, int id)
 
 static char *json_of(struct zd_machine *m)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	zd_nd_list_namespaces_json(m, f);
-	fclose(f);
-	return buf;
+	return tap_dump_text(m, zd_nd_list_namespaces_json);
 }
 
 /* The object whose "dev" is dev: [*start, *end) in json. */

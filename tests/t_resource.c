@@ -2,14 +2,20 @@
  * The iomem resource tree (src/kernel/resource.c): region requests and
  * releases, nesting under non-busy windows, conflicts that change nothing,
  * region_intersects' three answers, the top-down free-region search and its
- * per-arch limit, insert_resource nesting, walk_system_ram_range, the
- * /proc/iomem dump and parser, and concurrent use of the lock.
+ * per-arch limit, the bottom-up allocation inside a window, insert_resource
+ * nesting, walk_system_ram_range and page_is_ram, and concurrent use of the
+ * lock.
+ * Why: every hotplug and ZONE_DEVICE path claims its physical range here
+ * first; a request that half-succeeds, a conflict that changes the tree or a
+ * release that drops the wrong node leaves a range claimed twice or lost.
+ * The /proc/iomem text, JSON and parser (src/kernel/iomem.c) are in
+ * t_iomem.c.
  */
 #include <zonedev/zonedev.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define SZ_4K   0x1000ULL
@@ -20,50 +26,9 @@
 #define SZ_1G   (1ULL << 30)
 #define SZ_4G   (4ULL << 30)
 
-static struct zd_machine *make_machine(const char *arch, unsigned phys_bits, phys_addr_t ram_start,
-				       phys_addr_t ram_size, const struct zd_mem_range *rsv,
-				       size_t nr_rsv)
-{
-	struct zd_mem_range ram[] = { { .start = ram_start, .size = ram_size, .node = 0 } };
-	struct zd_machine_desc d = {
-		.arch = arch, .phys_bits = phys_bits, .ram = ram, .nr_ram = 1,
-		.reserved = rsv, .nr_reserved = nr_rsv,
-	};
-	struct zd_machine *m = zd_machine_create(&d);
-
-	if (!ok(!ZD_IS_ERR_OR_NULL(m), "create a %s machine", arch)) {
-		diag("zd_machine_create(%s) failed: %s", arch, zd_machine_create_error());
-		return NULL;
-	}
-	return m;
-}
-
-/* The /proc/iomem text of m, malloc'ed. */
-static char *dump(struct zd_machine *m)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	zd_iomem_dump(m, f);
-	fclose(f);
-	return buf;
-}
-
-static char *dump_json(struct zd_machine *m)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	zd_iomem_dump_json(m, f);
-	fclose(f);
-	return buf;
-}
-
 static bool same_dump(struct zd_machine *m, const char *before)
 {
-	char *now = dump(m);
+	char *now = tap_iomem_text(m);
 	bool same = strcmp(now, before) == 0;
 
 	if (!same)
@@ -74,7 +39,7 @@ static bool same_dump(struct zd_machine *m, const char *before)
 
 static bool dump_has(struct zd_machine *m, const char *line)
 {
-	char *d = dump(m);
+	char *d = tap_iomem_text(m);
 	bool found = strstr(d, line) != NULL;
 
 	if (!found)
@@ -87,13 +52,13 @@ static bool dump_has(struct zd_machine *m, const char *line)
 
 static void test_request_release(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource *r, *r2;
 	char *before;
 
 	if (!m)
 		return;
-	before = dump(m);
+	before = tap_iomem_text(m);
 	ok(strstr(before, "00000000-ffffffff : System RAM\n") != NULL, "boot RAM is in the dump");
 
 	r = zd_request_mem_region(m, 8 * SZ_1G, SZ_1M, "dev0");
@@ -111,7 +76,7 @@ static void test_request_release(void)
 
 	/* A second, identical request conflicts with the busy first one. */
 	{
-		char *mid = dump(m);
+		char *mid = tap_iomem_text(m);
 
 		r2 = zd_request_mem_region(m, 8 * SZ_1G + SZ_4K, SZ_4K, "dev1");
 		ok(r2 == NULL, "request overlapping a busy region fails");
@@ -166,7 +131,7 @@ static void test_request_release(void)
 
 static void test_nested_request(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource win = {
 		.name = "PCI Bus 0000:00", .start = 16 * SZ_1G, .end = 17 * SZ_1G - 1,
 		.flags = ZD_IORESOURCE_MEM,
@@ -176,7 +141,7 @@ static void test_nested_request(void)
 
 	if (!m)
 		return;
-	before = dump(m);
+	before = tap_iomem_text(m);
 	is_int(zd_insert_resource(m, NULL, &win), 0, "insert a PCI window");
 	bar = zd_request_mem_region(m, 16 * SZ_1G + SZ_256M, SZ_1M, "0000:00:02.0");
 	ok(bar != NULL, "busy request inside a non-busy window succeeds");
@@ -188,7 +153,7 @@ static void test_nested_request(void)
 		       "  410000000-4100fffff : 0000:00:02.0\n"),
 	   "dump shows the nesting");
 
-	mid = dump(m);
+	mid = tap_iomem_text(m);
 	r = zd_request_mem_region(m, 16 * SZ_1G - SZ_1M, 2 * SZ_1M, "straddler");
 	ok(r == NULL, "request straddling the window's start fails");
 	ok(zd_log_contains(m, "\"straddler\" does not fit inside [mem 0x400000000-0x43fffffff] "
@@ -223,7 +188,7 @@ static void test_nested_request(void)
 
 static void test_release_with_children(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource child = {
 		.name = "child", .start = 20 * SZ_1G + SZ_1M, .end = 20 * SZ_1G + 2 * SZ_1M - 1,
 		.flags = ZD_IORESOURCE_MEM,
@@ -237,7 +202,7 @@ static void test_release_with_children(void)
 	ok(r != NULL, "busy region");
 	is_int(zd_insert_resource(m, NULL, &child), 0, "insert a child into it");
 	ok(child.parent == r, "child nests under the busy region");
-	mid = dump(m);
+	mid = tap_iomem_text(m);
 	is_int(zd_release_mem_region(m, 20 * SZ_1G, SZ_1G), -EBUSY,
 	       "release of a region that has children: -EBUSY");
 	ok(zd_log_contains(m, "not releasing [mem 0x500000000-0x53fffffff] \"busy-parent\": "
@@ -252,7 +217,7 @@ static void test_release_with_children(void)
 
 static void test_device_private_conflict(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource *dp, *r;
 
 	if (!m)
@@ -271,7 +236,7 @@ static void test_device_private_conflict(void)
 
 static void test_region_intersects(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	const unsigned long ram = ZD_IORESOURCE_SYSTEM_RAM;
 	struct zd_resource rsv = {
 		.name = "Reserved", .start = SZ_4G, .end = SZ_4G + SZ_256M - 1,
@@ -333,13 +298,13 @@ static void test_region_intersects(void)
 
 static void test_request_free_mem_region(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource *a, *b, *c;
 	char *before;
 
 	if (!m)
 		return;
-	before = dump(m);
+	before = tap_iomem_text(m);
 	is_u64(zd_direct_map_physmem_end(m), (1ULL << 46) - 1, "x86_64 limit: 2^46 - 1");
 	a = zd_request_free_mem_region(m, NULL, SZ_1G, "hmm_dmirror");
 	b = zd_request_free_mem_region(m, NULL, SZ_1G, "hmm_dmirror");
@@ -391,13 +356,13 @@ static void test_free_region_full(void)
 	struct zd_mem_range rsv[] = {
 		{ .start = SZ_4G, .size = (1ULL << 43) - SZ_4G, .name = "Reserved" },
 	};
-	struct zd_machine *m = make_machine("x86_64", 43, 0, SZ_4G, rsv, 1);
+	struct zd_machine *m = tap_machine("x86_64", 43, 0, SZ_4G, rsv, 1);
 	struct zd_resource *r;
 	char *before;
 
 	if (!m)
 		return;
-	before = dump(m);
+	before = tap_iomem_text(m);
 	r = zd_request_free_mem_region(m, NULL, SZ_1G, "nope");
 	is_int(ZD_IS_ERR(r) ? ZD_PTR_ERR(r) : 0, -ERANGE, "full space: -ERANGE");
 	ok(zd_log_contains(m, "request_free_mem_region: no free range of 0x40000000 below "
@@ -416,18 +381,16 @@ static void test_free_region_fast(void)
 		{ .start = 8 * SZ_1G, .size = (1ULL << 52) - 8 * SZ_1G, .name = "Reserved" },
 		{ .start = SZ_4G, .size = 3 * SZ_1G, .name = "Reserved" },
 	};
-	struct zd_machine *m = make_machine("x86_64-la57", 0, 0, SZ_4G, rsv, 2);
-	struct timespec t0, t1;
+	struct zd_machine *m = tap_machine("x86_64-la57", 0, 0, SZ_4G, rsv, 2);
 	struct zd_resource *r;
-	double secs;
+	double t0, secs;
 
 	if (!m)
 		return;
 	is_u64(zd_direct_map_physmem_end(m), (1ULL << 52) - 1, "la57 limit: 2^52 - 1");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = tap_now();
 	r = zd_request_free_mem_region(m, NULL, SZ_1G, "deep");
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	secs = tap_now() - t0;
 	ok(!ZD_IS_ERR_OR_NULL(r), "found the only hole");
 	if (!ZD_IS_ERR_OR_NULL(r))
 		is_u64(r->start, 7 * SZ_1G, "at 7G");
@@ -439,7 +402,7 @@ static void test_free_region_fast(void)
 
 static void test_free_region_arm64(void)
 {
-	struct zd_machine *m = make_machine("arm64-4k", 0, 2 * SZ_1G, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("arm64-4k", 0, 2 * SZ_1G, SZ_4G, NULL, 0);
 	phys_addr_t limit = 2 * SZ_1G + (1ULL << 47) - 1;
 	struct zd_resource *r;
 
@@ -455,7 +418,7 @@ static void test_free_region_arm64(void)
 	zd_machine_destroy(m);
 
 	/* RAM high enough that the linear map would pass 2^48: clipped. */
-	m = make_machine("arm64-4k", 0, 1ULL << 47, SZ_4G, NULL, 0);
+	m = tap_machine("arm64-4k", 0, 1ULL << 47, SZ_4G, NULL, 0);
 	if (!m)
 		return;
 	is_u64(zd_direct_map_physmem_end(m), (1ULL << 48) - 1, "clipped to 2^48 - 1");
@@ -464,7 +427,7 @@ static void test_free_region_arm64(void)
 
 static void test_alloc_free_mem_region(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource win = {
 		.name = "CXL Window 0", .start = 128 * SZ_1G, .end = 129 * SZ_1G - 1,
 		.flags = ZD_IORESOURCE_MEM, .desc = ZD_IORES_DESC_CXL,
@@ -490,7 +453,7 @@ static void test_alloc_free_mem_region(void)
 	is_int(a->desc, ZD_IORES_DESC_NONE, "desc NONE");
 	c = zd_alloc_free_mem_region(m, &win, SZ_512M, SZ_256M, "region2");
 	ok(!ZD_IS_ERR_OR_NULL(c) && c->start == 128 * SZ_1G + SZ_512M, "fills the rest");
-	mid = dump(m);
+	mid = tap_iomem_text(m);
 	ok(ZD_PTR_ERR(zd_alloc_free_mem_region(m, &win, SZ_256M, SZ_256M, "x")) == -ERANGE,
 	   "full window: -ERANGE");
 	ok(same_dump(m, mid), "no state change");
@@ -508,7 +471,7 @@ static void test_alloc_free_mem_region(void)
 
 static void test_insert_resource(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource *outer, *inner, *middle, *same, *bad;
 	char *mid;
 
@@ -530,7 +493,7 @@ static void test_insert_resource(void)
 	ok(middle->parent == outer && inner->parent == middle && outer->child == middle,
 	   "middle goes between and adopts inner");
 
-	mid = dump(m);
+	mid = tap_iomem_text(m);
 	bad = zd_resource_alloc("straddle", 66 * SZ_1G, SZ_1G + SZ_512M, ZD_IORESOURCE_MEM, 0);
 	is_int(zd_insert_resource(m, NULL, bad), -EBUSY, "straddling middle's end: -EBUSY");
 	ok(zd_log_contains(m, "cannot insert [mem 0x1080000000-0x10dfffffff] \"straddle\": "
@@ -580,7 +543,7 @@ static int walk_cb(uint64_t pfn, uint64_t nr, void *arg)
 
 static void test_walk_system_ram(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	struct zd_resource win = {
 		.name = "CXL Window 0", .start = 32 * SZ_1G, .end = 36 * SZ_1G - 1,
 		.flags = ZD_IORESOURCE_MEM,
@@ -630,195 +593,6 @@ static void test_walk_system_ram(void)
 	zd_machine_destroy(m);
 }
 
-/* ------------------------------------------------------------------ dumps */
-
-static void test_dump_format(void)
-{
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
-	struct zd_resource lvl[7], noname = {
-		.name = NULL, .start = 0x10000000000ULL, .end = 0x10000000fffULL,
-		.flags = ZD_IORESOURCE_MEM,
-	};
-	char *d, *j;
-
-	if (!m)
-		return;
-	for (int i = 0; i < 7; i++) {
-		lvl[i] = (struct zd_resource){
-			.name = "lvl", .start = 100 * SZ_1G + (phys_addr_t)i * SZ_1M,
-			.end = 101 * SZ_1G - 1 - (phys_addr_t)i * SZ_1M, .flags = ZD_IORESOURCE_MEM,
-		};
-		zd_insert_resource(m, NULL, &lvl[i]);
-	}
-	ok(lvl[6].parent == &lvl[5], "7-deep chain");
-	zd_insert_resource(m, NULL, &noname);
-	d = dump(m);
-	ok(strncmp(d, "00000000-ffffffff : System RAM\n", 31) == 0,
-	   "first line: 8-digit zero-padded, no indent");
-	ok(strstr(d, "\n1900000000-193fffffff : lvl\n"
-		     "  1900100000-193fefffff : lvl\n"
-		     "    1900200000-193fdfffff : lvl\n"
-		     "      1900300000-193fcfffff : lvl\n"
-		     "        1900400000-193fbfffff : lvl\n"
-		     "          1900500000-193fafffff : lvl\n"
-		     "          1900600000-193f9fffff : lvl\n") != NULL,
-	   "2 spaces per level, capped at 5 levels");
-	ok(strstr(d, "\n10000000000-10000000fff : <BAD>\n") != NULL, "NULL name prints <BAD>");
-	ok(strstr(d, "PCI mem") == NULL, "the root is not printed");
-
-	j = dump_json(m);
-	ok(j[0] == '[' && strstr(j, "{\"start\":0,\"end\":4294967295,\"name\":\"System RAM\","
-				    "\"flags\":2164261376,\"desc\":0,\"children\":[]}") != NULL,
-	   "JSON has the RAM object");
-	ok(strstr(j, "\"name\":null") != NULL, "JSON null name");
-	{
-		char want[80];
-
-		snprintf(want, sizeof(want), "\"children\":[{\"start\":%llu,",
-			 (unsigned long long)lvl[1].start);
-		ok(strstr(j, want) != NULL, "JSON nests children");
-	}
-	free(j);
-	free(d);
-	zd_release_resource(m, &lvl[0]);
-	zd_release_resource(m, &noname);
-	zd_machine_destroy(m);
-}
-
-/* ----------------------------------------------------------------- parser */
-
-static int parse_str(const char *text, struct zd_iomem_entry **e, size_t *n, char *err,
-		     size_t errlen)
-{
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
-	int ret = zd_iomem_parse(f, e, n, err, errlen);
-
-	fclose(f);
-	return ret;
-}
-
-static void test_parse(void)
-{
-	static const char sample[] =
-		"00000000-00000fff : Reserved\n"
-		"00001000-0009ffff : System RAM\n"
-		"000a0000-000fffff : PCI Bus 0000:00\n"
-		"  000a0000-000bffff : Video RAM area\n"
-		"00100000-bfffffff : System RAM\n"
-		"  01000000-01ffffff : Kernel code\n"
-		"100000000-43fffffff : System RAM\n"
-		"  3ffc00000000-3fffffffffff : bad child\n";
-	struct zd_iomem_entry *e = NULL;
-	size_t n = 0;
-	char err[160];
-	int ret;
-
-	/* The last line is not inside its parent: drop it for the good case. */
-	{
-		char good[sizeof(sample)];
-		size_t len = strlen(sample) - strlen("  3ffc00000000-3fffffffffff : bad child\n");
-
-		memcpy(good, sample, len);
-		good[len] = '\0';
-		ret = parse_str(good, &e, &n, err, sizeof(err));
-		is_int(ret, 0, "sample parses");
-		is_int(n, 7, "seven entries");
-		if (ret == 0 && n == 7) {
-			is_u64(e[1].start, 0x1000, "start");
-			is_u64(e[1].end, 0x9ffff, "end");
-			ok(strcmp(e[2].name, "PCI Bus 0000:00") == 0, "name with spaces and colons");
-			is_int(e[3].depth, 1, "indented entry is depth 1");
-			is_int(e[4].depth, 0, "back to depth 0");
-			is_u64(e[6].start, 0x100000000ULL, "9-digit address");
-		}
-		free(e);
-	}
-
-	ret = parse_str(sample, &e, &n, err, sizeof(err));
-	is_int(ret, -EINVAL, "child outside its parent: -EINVAL");
-	ok(strncmp(err, "line 8: ", 8) == 0 && strstr(err, "not inside its parent on line 7"),
-	   "error names the lines (%s)", err);
-	ok(e == NULL && n == 0, "nothing returned on error");
-
-	static const struct { const char *text, *prefix, *what; } bad[] = {
-		{ "00000000-00000fff : A\nzzzz-1 : B\n", "line 2: ", "not hex" },
-		{ "00000000-00000fff : A\n00001000 : B\n", "line 2: ", "missing dash" },
-		{ "00000000-00000fff A\n", "line 1: ", "missing colon" },
-		{ "00000000-00000fff : A\n   00000000-000000ff : B\n", "line 2: ", "odd indent" },
-		{ "00000000-00000fff : A\n    00000000-000000ff : B\n", "line 2: ", "depth jump" },
-		{ "\n00002000-00001fff : A\n", "line 2: ", "start above end" },
-		{ "00002000-00002fff : A\n00001000-00001fff : B\n", "line 2: ", "out of order" },
-		{ "00000000-11112222333344445 : A\n", "line 1: ", "more than 64 bits" },
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		err[0] = '\0';
-		ret = parse_str(bad[i].text, &e, &n, err, sizeof(err));
-		ok(ret == -EINVAL && strncmp(err, bad[i].prefix, strlen(bad[i].prefix)) == 0,
-		   "%s: -EINVAL, %s(%s)", bad[i].what, bad[i].prefix, err);
-	}
-
-	ret = parse_str("00000000-00000000 : Reserved\n00000000-00000000 : System RAM\n"
-			"  00000000-00000000 : Kernel code\n", &e, &n, err, sizeof(err));
-	is_int(ret, -EPERM, "all-zero addresses: -EPERM");
-	ok(strstr(err, "CAP_SYS_ADMIN") && strstr(err, "root"), "message says why (%s)", err);
-
-	ret = parse_str("", &e, &n, err, sizeof(err));
-	ok(ret == 0 && n == 0, "empty input: no entries");
-}
-
-/* Our own dump parses back to the tree. */
-static void test_parse_roundtrip(void)
-{
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
-	struct zd_resource win = {
-		.name = "PCI Bus 0000:00", .start = 16 * SZ_1G, .end = 17 * SZ_1G - 1,
-		.flags = ZD_IORESOURCE_MEM,
-	};
-	struct zd_iomem_entry *e = NULL;
-	struct zd_resource *bar;
-	size_t n = 0;
-	char err[160], *d;
-
-	if (!m)
-		return;
-	zd_insert_resource(m, NULL, &win);
-	bar = zd_request_mem_region(m, 16 * SZ_1G, SZ_1M, "0000:00:02.0");
-	d = dump(m);
-	is_int(parse_str(d, &e, &n, err, sizeof(err)), 0, "dump parses");
-	if (n >= 2) {
-		ok(e[n - 2].start == win.start && e[n - 2].end == win.end && e[n - 2].depth == 0 &&
-		   strcmp(e[n - 2].name, "PCI Bus 0000:00") == 0, "window entry");
-		ok(bar && e[n - 1].start == bar->start && e[n - 1].depth == 1, "BAR entry at depth 1");
-	}
-	free(e);
-	free(d);
-	zd_release_resource(m, &win);
-	zd_machine_destroy(m);
-}
-
-static void test_parse_proc_iomem(void)
-{
-	FILE *f = fopen("/proc/iomem", "r");
-	struct zd_iomem_entry *e = NULL;
-	size_t n = 0;
-	char err[200];
-	int ret;
-
-	if (!f) {
-		skip("/proc/iomem is not readable");
-		return;
-	}
-	ret = zd_iomem_parse(f, &e, &n, err, sizeof(err));
-	fclose(f);
-	if (ret == -EPERM) {
-		skip("/proc/iomem addresses are hidden (not root)");
-		return;
-	}
-	is_int(ret, 0, "host /proc/iomem parses (%s)", ret ? err : "ok");
-	ok(n > 0, "with %zu entries", n);
-	free(e);
-}
-
 /* ------------------------------------------------------------ concurrency */
 
 struct thr {
@@ -849,7 +623,7 @@ static void *thr_fn(void *arg)
 
 static void test_threads(void)
 {
-	struct zd_machine *m = make_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, SZ_4G, NULL, 0);
 	pthread_t th[4];
 	struct thr t[4];
 	char *before;
@@ -857,7 +631,7 @@ static void test_threads(void)
 
 	if (!m)
 		return;
-	before = dump(m);
+	before = tap_iomem_text(m);
 	for (int i = 0; i < 4; i++) {
 		t[i] = (struct thr){ .m = m, .idx = i };
 		pthread_create(&th[i], NULL, thr_fn, &t[i]);
@@ -886,10 +660,6 @@ int main(void)
 	test_alloc_free_mem_region();
 	test_insert_resource();
 	test_walk_system_ram();
-	test_dump_format();
-	test_parse();
-	test_parse_roundtrip();
-	test_parse_proc_iomem();
 	test_threads();
 	return done_testing();
 }
