@@ -87,6 +87,8 @@ int expand_env(const char *s, char **out, size_t *bad_off, char *why, size_t why
 /* Text for an echo line or a message: printable ASCII as is, quotes,
  * backslashes and control bytes as C escapes. */
 const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len);
+/* The arch profiles' names, "x86_64, arm64-4k, ..." (a static buffer). */
+const char *fmt_arch_names(void);
 
 /* ---- yamlfile.c: libyaml documents with positions ---- */
 
@@ -127,18 +129,18 @@ int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
 yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key,
 		      yaml_node_t **keyp);
 
-/* ---- scenario.c: the scenario schema ---- */
+/* ---- scenario*.c: the scenario schema (scenario-internal.h: its parts) ---- */
 
 enum step_kind {
 	ST_ADD_MEMORY, ST_REMOVE_MEMORY, ST_ONLINE_MEMORY, ST_OFFLINE_MEMORY,
 	ST_REQUEST_MEM_REGION, ST_RELEASE_MEM_REGION, ST_REQUEST_FREE_MEM_REGION,
 	ST_ALLOC_PAGES, ST_FREE_PAGES, ST_EXPECT, ST_REPORT, ST_NOTE,
-	/* ZONE_DEVICE: pmem namespaces (devsteps.c) */
+	/* ZONE_DEVICE: pmem namespaces (devsteps-pmem.c) */
 	ST_CREATE_NAMESPACE, ST_DESTROY_NAMESPACE, ST_REBIND_NAMESPACE, ST_LIST_NAMESPACES,
 	ST_WRITE_NAMESPACE, ST_CORRUPT_INFOBLOCK,
-	/* ZONE_DEVICE: dmirror GPUs */
+	/* ZONE_DEVICE: dmirror GPUs (devsteps-gpu.c) */
 	ST_GPU_ADD_CHUNK, ST_GPU_ALLOC, ST_GPU_WRITE, ST_GPU_FREE,
-	/* ZONE_DEVICE: direct pgmaps */
+	/* ZONE_DEVICE: direct pgmaps (devsteps.c) */
 	ST_MEMREMAP, ST_MEMUNMAP, ST_MEMORY_FAILURE,
 };
 
@@ -150,7 +152,7 @@ extern const char *const report_names[RP_NR];
 
 enum expect_kind {
 	EX_PFN_VALID, EX_SECTION, EX_MEMORY_BLOCK, EX_MEMINFO, EX_MAX_PFN, EX_HANDLE,
-	/* ZONE_DEVICE (devsteps.c) */
+	/* ZONE_DEVICE (devsteps*.c) */
 	EX_NAMESPACE, EX_GPU, EX_GPU_PAGE, EX_PAGE_IS_RAM, EX_VALID_PHYS, EX_ZONE_DEVICE,
 	EX_PGMAP, EX_CPU_ADDRESSABLE,
 };
@@ -345,7 +347,19 @@ struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo);
 
 /* Execute one step (JSON extras go into the open step object). */
 void step_exec(struct run *r, const struct step *st, struct step_result *res);
-/* devsteps.c: the ZONE_DEVICE steps and expect forms. */
+/* A check did not hold: res->check_failed and the reason, unless an
+ * earlier failure of the step already explains it. */
+void step_fail(struct step_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A step that fills the handle finds it empty: true, or false with the
+ * failure "handle 'X' still holds WHAT; RELEASE it first". */
+bool handle_idle(struct run *r, int handle, const char *what, const char *release,
+		 struct step_result *res);
+/* A step that uses what the handle holds finds it live: true, or false with
+ * "handle 'X' holds no WHAT (already GONE, or its DEFINER failed)". */
+bool handle_held(struct run *r, int handle, const char *what, const char *gone,
+		 const char *definer, struct step_result *res);
+/* devsteps*.c: the ZONE_DEVICE steps and expect forms (devsteps.h). */
 void devstep_exec(struct run *r, const struct step *st, struct step_result *res);
 void devexpect_exec(struct run *r, const struct step *st, struct step_result *res);
 /* Give back what live handles hold (GPU pages, direct pgmaps) before the
@@ -362,10 +376,14 @@ bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result
 /* A report as text on f, or as the value of the current JSON key. */
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f);
 void report_json(struct zd_machine *m, enum report_kind k, struct jw *w);
-/* One namespace as the namespaces report and the namespace steps show it. */
+/* A library JSON dump (dump(m, f): iomem, ndctl namespaces) as the value
+ * of the current JSON key (if_empty should the stream return no buffer). */
+void report_dump_json(struct zd_machine *m, void (*dump)(struct zd_machine *, FILE *),
+		      const char *if_empty, struct jw *w);
+/* devsteps-pmem.c: regionN of the machine, or NULL; one namespace as the
+ * namespaces report and the namespace steps show it. */
+struct zd_nd_region *pmem_region(struct zd_machine *m, int idx);
 void namespace_json(struct jw *w, struct zd_nd_region *rg);
-/* ndctl list -N JSON of every namespace (zd_nd_list_namespaces_json). */
-void namespaces_ndctl_json(struct zd_machine *m, struct jw *w);
 /* Section flag names, for expect and the sections report. */
 extern const struct section_flag_name {
 	const char *name;

@@ -107,20 +107,6 @@ static const char iomem_help_fmt[] =
 	"exit status: 0 ok, 1 the machine could not boot or invariant checks fired,\n"
 	"             2 usage error\n";
 
-static const char *arch_list(void)
-{
-	static char buf[256];
-
-	if (!buf[0]) {
-		for (const char *const *n = zd_arch_names(); *n; n++) {
-			if (buf[0])
-				strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
-			strncat(buf, *n, sizeof(buf) - strlen(buf) - 1);
-		}
-	}
-	return buf;
-}
-
 static void print_help(const char *cmd)
 {
 	if (!cmd)
@@ -130,7 +116,7 @@ static void print_help(const char *cmd)
 	else if (!strcmp(cmd, "run"))
 		fputs(run_help, stdout);
 	else if (!strcmp(cmd, "iomem"))
-		printf(iomem_help_fmt, arch_list());
+		printf(iomem_help_fmt, fmt_arch_names());
 	else if (!strcmp(cmd, "bench")) {
 		char *av[] = { "bench", "--help", NULL };
 		cmd_bench(2, av);
@@ -193,8 +179,35 @@ static int load_failed(struct scenario *s, const struct run_opts *o)
 	return EXIT_FAIL;
 }
 
+/* Run a scenario whose load returned load_rc (or say why it did not
+ * load), then free it. */
+static int run_loaded(struct scenario *s, int load_rc, const struct run_opts *o)
+{
+	int rc = load_rc ? load_failed(s, o) : run_scenario(s, o);
+
+	scenario_free(s);
+	return rc;
+}
+
 enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_ARCH, OPT_PHYS_BITS, OPT_IMPORT,
        OPT_DEFAULT };
+
+/* The options of the commands that run a scenario (demo, run). */
+#define RUN_LONGOPTS \
+	{ "json", no_argument, NULL, OPT_JSON }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "dmesg", no_argument, NULL, OPT_DMESG }
+
+/* Take option c if it is one of RUN_LONGOPTS. */
+static bool run_opt(int c, struct run_opts *o)
+{
+	switch (c) {
+	case OPT_JSON: o->json = true; return true;
+	case 'q': o->quiet = true; return true;
+	case OPT_DMESG: o->dmesg = true; return true;
+	default: return false;
+	}
+}
 
 /* Remove the demo's own temporary directory: the files the run left in it
  * (the pmem region file), then the directory. Nothing outside it. */
@@ -222,9 +235,7 @@ static void remove_demo_dir(const char *dir)
 static int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "dmesg", no_argument, NULL, OPT_DMESG },
+		RUN_LONGOPTS,
 		{ "print-scenario", no_argument, NULL, OPT_PRINT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -236,10 +247,9 @@ static int cmd_demo(int argc, char **argv)
 	int c, rc;
 
 	while ((c = next_opt("demo", argc, argv, "qh", opts)) != -1) {
+		if (run_opt(c, &o))
+			continue;
 		switch (c) {
-		case OPT_JSON: o.json = true; break;
-		case 'q': o.quiet = true; break;
-		case OPT_DMESG: o.dmesg = true; break;
 		case OPT_PRINT: print = true; break;
 		case 'h': print_help("demo"); return EXIT_OK;
 		default: return EXIT_USAGE;
@@ -263,11 +273,7 @@ static int cmd_demo(int argc, char **argv)
 		}
 		made_tmpdir = true;
 	}
-	if (scenario_load_text(&s, demo_scenario_yaml, "demo.yaml"))
-		rc = load_failed(&s, &o);
-	else
-		rc = run_scenario(&s, &o);
-	scenario_free(&s);
+	rc = run_loaded(&s, scenario_load_text(&s, demo_scenario_yaml, "demo.yaml"), &o);
 	if (made_tmpdir) {
 		remove_demo_dir(tmpdir);
 		unsetenv("ZD_TMPDIR");
@@ -278,21 +284,18 @@ static int cmd_demo(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "dmesg", no_argument, NULL, OPT_DMESG },
+		RUN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o = { 0 };
 	struct scenario s;
-	int c, rc;
+	int c;
 
 	while ((c = next_opt("run", argc, argv, "qh", opts)) != -1) {
+		if (run_opt(c, &o))
+			continue;
 		switch (c) {
-		case OPT_JSON: o.json = true; break;
-		case 'q': o.quiet = true; break;
-		case OPT_DMESG: o.dmesg = true; break;
 		case 'h': print_help("run"); return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -302,14 +305,7 @@ static int cmd_run(int argc, char **argv)
 	if (optind + 1 < argc)
 		return usage_error("run", "unexpected argument '%s' (one scenario per run)",
 				   argv[optind + 1]);
-	if (scenario_load_path(&s, argv[optind])) {
-		rc = load_failed(&s, &o);
-		scenario_free(&s);
-		return rc;
-	}
-	rc = run_scenario(&s, &o);
-	scenario_free(&s);
-	return rc;
+	return run_loaded(&s, scenario_load_path(&s, argv[optind]), &o);
 }
 
 /* /proc/iomem is worth importing only when it shows real addresses. */
@@ -355,7 +351,7 @@ static int cmd_iomem(int argc, char **argv)
 		case OPT_ARCH:
 			if (!zd_arch_find(optarg)) {
 				fprintf(stderr, "zonedev iomem: unknown arch '%s' (known: %s)\n"
-					"Try 'zonedev iomem --help'.\n", optarg, arch_list());
+					"Try 'zonedev iomem --help'.\n", optarg, fmt_arch_names());
 				return EXIT_USAGE;
 			}
 			d.arch = optarg;

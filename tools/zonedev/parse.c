@@ -23,7 +23,8 @@ static const struct {
 	{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 }, { "PiB", 50 },
 };
 
-/* Digits of s in base 10 or 16 ("0x"); *end points past them. */
+/* Digits of s in base 10 or 16 ("0x"); *end points past them. An empty
+ * (or NULL) s is an error. */
 static int parse_digits(const char *s, uint64_t *out, const char **end, const char **why)
 {
 	uint64_t v = 0;
@@ -31,6 +32,10 @@ static int parse_digits(const char *s, uint64_t *out, const char **end, const ch
 	const char *p = s;
 	bool any = false;
 
+	if (!s || !*s) {
+		*why = "is empty";
+		return -1;
+	}
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
 		base = 16;
 		p += 2;
@@ -66,10 +71,6 @@ int parse_size(const char *s, uint64_t *out, const char **why)
 	uint64_t v;
 	const char *end;
 
-	if (!s || !*s) {
-		*why = "is empty";
-		return -1;
-	}
 	if (parse_digits(s, &v, &end, why))
 		return -1;
 	if (!*end) {
@@ -95,10 +96,6 @@ int parse_uint(const char *s, uint64_t *out, const char **why)
 	uint64_t v;
 	const char *end;
 
-	if (!s || !*s) {
-		*why = "is empty";
-		return -1;
-	}
 	if (parse_digits(s, &v, &end, why))
 		return -1;
 	if (*end) {
@@ -305,5 +302,19 @@ const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len)
 			buf[o++] = (char)c;
 	}
 	buf[o < len ? o : len - 1] = '\0';
+	return buf;
+}
+
+const char *fmt_arch_names(void)
+{
+	static char buf[256];
+
+	if (!buf[0]) {
+		for (const char *const *n = zd_arch_names(); *n; n++) {
+			if (buf[0])
+				strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
+			strncat(buf, *n, sizeof(buf) - strlen(buf) - 1);
+		}
+	}
 	return buf;
 }

@@ -142,17 +142,9 @@ static void vmemmap_json(struct zd_machine *m, struct jw *w)
 
 /* ---------- namespaces ---------- */
 
-static struct zd_nd_region *nth_region(struct zd_machine *m, int i)
-{
-	char name[32];
-
-	snprintf(name, sizeof(name), "region%d", i);
-	return zd_nd_region_find(m, name);
-}
-
 static void namespaces_text(struct zd_machine *m, FILE *f)
 {
-	if (!nth_region(m, 0)) {
+	if (!pmem_region(m, 0)) {
 		fprintf(f, "(no pmem regions)\n");
 		return;
 	}
@@ -164,7 +156,7 @@ static void namespaces_json(struct zd_machine *m, struct jw *w)
 	struct zd_nd_region *rg;
 
 	jw_arr_begin(w);
-	for (int i = 0; (rg = nth_region(m, i)); i++)
+	for (int i = 0; (rg = pmem_region(m, i)); i++)
 		namespace_json(w, rg);
 	jw_arr_end(w);
 }
@@ -442,9 +434,10 @@ static void dmesg_json(struct zd_machine *m, struct jw *w)
 	free(lines);
 }
 
-/* ---------- iomem ---------- */
+/* ---------- library JSON dumps (iomem, ndctl namespaces) ---------- */
 
-static void iomem_json(struct zd_machine *m, struct jw *w)
+void report_dump_json(struct zd_machine *m, void (*dump)(struct zd_machine *, FILE *),
+		      const char *if_empty, struct jw *w)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -454,9 +447,9 @@ static void iomem_json(struct zd_machine *m, struct jw *w)
 		jw_null(w);
 		return;
 	}
-	zd_iomem_dump_json(m, f);
+	dump(m, f);
 	fclose(f);
-	jw_raw(w, buf ? buf : "null");
+	jw_raw(w, buf ? buf : if_empty);
 	free(buf);
 }
 
@@ -480,7 +473,7 @@ void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
 void report_json(struct zd_machine *m, enum report_kind k, struct jw *w)
 {
 	switch (k) {
-	case RP_IOMEM: iomem_json(m, w); break;
+	case RP_IOMEM: report_dump_json(m, zd_iomem_dump_json, "null", w); break;
 	case RP_MEMINFO: meminfo_json(m, w); break;
 	case RP_ZONEINFO: zoneinfo_json(m, w); break;
 	case RP_MEMORY_BLOCKS: memory_blocks_json(m, w); break;

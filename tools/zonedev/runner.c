@@ -118,22 +118,28 @@ static void json_args(struct jw *w, const struct step *st)
 	jw_obj_end(w);
 }
 
+/* Each line of text as a "# line" comment. */
+static void print_comment(FILE *f, const char *text)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(f, "# %.*s\n", (int)n, p);
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
 static void echo_step(struct run *r, const struct step *st)
 {
 	char buf[256];
 
 	if (st->kind == ST_NOTE) {
-		const char *p = st->text;
-
 		fputc('\n', r->out);
-		while (*p) {
-			size_t n = strcspn(p, "\n");
-
-			fprintf(r->out, "# %.*s\n", (int)n, p);
-			p += n;
-			if (*p)
-				p++;
-		}
+		print_comment(r->out, st->text);
 		return;
 	}
 	fprintf(r->out, "== %s:%d %s", r->s->file, st->line, st->name);
@@ -409,16 +415,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		if (s->description)
 			jw_kstr(&r->jw, "description", s->description);
 	} else if (chatty && s->description) {
-		const char *p = s->description;
-
-		while (*p) {
-			size_t n = strcspn(p, "\n");
-
-			fprintf(r->out, "# %.*s\n", (int)n, p);
-			p += n;
-			if (*p)
-				p++;
-		}
+		print_comment(r->out, s->description);
 	}
 
 	r->m = scenario_boot(s, o->dmesg && !o->json ? stdout : NULL);

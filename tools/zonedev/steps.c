@@ -8,11 +8,26 @@
  * kernel's callers would use: -EBUSY for a region request, -ENOMEM for an
  * allocation). Handles hold pages only between their alloc_pages and
  * free_pages; a region handle keeps its address for the rest of the run.
+ * A failed check keeps its first reason (step_fail(), which every step,
+ * the device ones too, reports through).
  */
 #include "cli.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
+
+void step_fail(struct step_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->check_failed)
+		return;    /* the first one explains it */
+	res->check_failed = true;
+	va_start(ap, fmt);
+	vsnprintf(res->failure, sizeof(res->failure), fmt, ap);
+	va_end(ap);
+}
 
 int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out)
 {
@@ -35,15 +50,42 @@ bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result
 
 	if (!rc)
 		return true;
-	res->check_failed = true;
 	if (rc == -EFAULT)
-		snprintf(res->failure, sizeof(res->failure), "handle '%s' holds a device-private "
-			 "offset (device_private: dpa), not a physical address",
-			 r->s->handles[a->handle].name);
+		step_fail(res, "handle '%s' holds a device-private offset (device_private: dpa), "
+			  "not a physical address", r->s->handles[a->handle].name);
 	else
-		snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no address (the "
-			 "step that defines it did not succeed)", r->s->handles[a->handle].name);
+		step_fail(res, "handle '%s' holds no address (the step that defines it did not "
+			  "succeed)", r->s->handles[a->handle].name);
 	return false;
+}
+
+bool handle_idle(struct run *r, int handle, const char *what, const char *release,
+		 struct step_result *res)
+{
+	if (!r->h[handle].live)
+		return true;
+	step_fail(res, "handle '%s' still holds %s; %s it first", r->s->handles[handle].name,
+		  what, release);
+	return false;
+}
+
+bool handle_held(struct run *r, int handle, const char *what, const char *gone,
+		 const char *definer, struct step_result *res)
+{
+	if (r->h[handle].live)
+		return true;
+	step_fail(res, "handle '%s' holds no %s (already %s, or its %s failed)",
+		  r->s->handles[handle].name, what, gone, definer);
+	return false;
+}
+
+/* A pointer a library call returned, as an errno: 0 for a real pointer,
+ * null_err for NULL, the errno an ERR_PTR encodes. */
+static int ptr_err(const void *p, int null_err)
+{
+	if (!p)
+		return null_err;
+	return ZD_IS_ERR(p) ? (int)ZD_PTR_ERR(p) : 0;
 }
 
 static const char *zone_name_of(struct zd_machine *m, const struct zd_page *p)
@@ -63,24 +105,15 @@ static void exec_alloc(struct run *r, const struct step *st, struct step_result 
 	uint64_t pfn;
 	char sz[32];
 
-	if (h && h->live) {
-		res->check_failed = true;
-		snprintf(res->failure, sizeof(res->failure), "handle '%s' still holds pages; "
-			 "free_pages it first", r->s->handles[st->handle].name);
+	if (h && !handle_idle(r, st->handle, "pages", "free_pages", res))
 		return;
-	}
 	if (st->has_node)
 		page = zd_alloc_pages_node(m, st->node, st->gfp, st->order);
 	else
 		page = zd_alloc_pages(m, st->gfp, st->order);
-	if (!page) {
-		res->err = -ENOMEM;
+	res->err = ptr_err(page, -ENOMEM);
+	if (res->err)
 		return;
-	}
-	if (ZD_IS_ERR(page)) {
-		res->err = (int)ZD_PTR_ERR(page);
-		return;
-	}
 	pfn = zd_page_to_pfn(m, page);
 	if (h) {
 		h->live = h->ever = true;
@@ -106,14 +139,9 @@ static void exec_free_region(struct run *r, const struct step *st, struct step_r
 	struct zd_resource *rs = zd_request_free_mem_region(r->m, NULL, st->size, st->res_name);
 	char sz[32];
 
-	if (!rs) {
-		res->err = -ENOMEM;
+	res->err = ptr_err(rs, -ENOMEM);
+	if (res->err)
 		return;
-	}
-	if (ZD_IS_ERR(rs)) {
-		res->err = (int)ZD_PTR_ERR(rs);
-		return;
-	}
 	if (st->handle >= 0) {
 		struct handle_state *h = &r->h[st->handle];
 
@@ -159,12 +187,10 @@ static void exec_expect(struct run *r, const struct step *st, struct step_result
 
 		snprintf(res->info, sizeof(res->info), "pfn_valid(0x%" PRIx64 ") = %s", pfn,
 			 v ? "true" : "false");
-		if (v != ex->want_bool) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "pfn_valid(0x%" PRIx64 ") for "
-				 "address 0x%" PRIx64 ": got %s, expected %s", pfn, addr,
-				 v ? "true" : "false", ex->want_bool ? "true" : "false");
-		}
+		if (v != ex->want_bool)
+			step_fail(res, "pfn_valid(0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
+				  "expected %s", pfn, addr, v ? "true" : "false",
+				  ex->want_bool ? "true" : "false");
 		break;
 	}
 	case EX_SECTION: {
@@ -182,11 +208,9 @@ static void exec_expect(struct run *r, const struct step *st, struct step_result
 		else
 			fmt_section_flags(ex->section_flags, b, sizeof(b));
 		snprintf(res->info, sizeof(res->info), "section %" PRIu64 ": %s", nr, a);
-		if (!ok) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "section %" PRIu64 " (address "
-				 "0x%" PRIx64 "): got %s, expected %s", nr, addr, a, b);
-		}
+		if (!ok)
+			step_fail(res, "section %" PRIu64 " (address 0x%" PRIx64 "): got %s, "
+				  "expected %s", nr, addr, a, b);
 		break;
 	}
 	case EX_MEMORY_BLOCK: {
@@ -203,69 +227,53 @@ static void exec_expect(struct run *r, const struct step *st, struct step_result
 
 		snprintf(res->info, sizeof(res->info), "memory%" PRIu64 ": %s%s%s", id, gs,
 			 gz ? " in " : "", gz ? gz : "");
-		if (state != ex->block_state) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "memory block %" PRIu64
-				 " (memory%" PRIu64 "): got %s, expected %s", id, id, gs, ws);
-		} else if (ex->block_zone >= 0 && (!gz || strcmp(gz, zd_zone_names[ex->block_zone]))) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "memory block %" PRIu64
-				 " (memory%" PRIu64 "): online in zone %s, expected zone %s", id, id,
-				 gz ? gz : "?", zd_zone_names[ex->block_zone]);
-		}
+		if (state != ex->block_state)
+			step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): got %s, "
+				  "expected %s", id, id, gs, ws);
+		else if (ex->block_zone >= 0 && (!gz || strcmp(gz, zd_zone_names[ex->block_zone])))
+			step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): online in "
+				  "zone %s, expected zone %s", id, id, gz ? gz : "?",
+				  zd_zone_names[ex->block_zone]);
 		break;
 	}
 	case EX_MEMINFO: {
 		int rc = zd_meminfo_field(m, ex->field, &got);
 
 		if (rc) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "meminfo has no field '%s' (%s)",
-				 ex->field, fmt_errno(rc, a, sizeof(a)));
+			step_fail(res, "meminfo has no field '%s' (%s)", ex->field,
+				  fmt_errno(rc, a, sizeof(a)));
 			break;
 		}
 		snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB", ex->field, got);
-		if (ex->has_is && got != ex->is) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "meminfo %s: got %" PRIu64 " kB, "
-				 "expected %" PRIu64 " kB", ex->field, got, ex->is);
-		} else if (ex->has_min && got < ex->min) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "meminfo %s: got %" PRIu64 " kB, "
-				 "expected at least %" PRIu64 " kB", ex->field, got, ex->min);
-		} else if (ex->has_max && got > ex->max) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "meminfo %s: got %" PRIu64 " kB, "
-				 "expected at most %" PRIu64 " kB", ex->field, got, ex->max);
-		}
+		if (ex->has_is && got != ex->is)
+			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected %" PRIu64 " kB",
+				  ex->field, got, ex->is);
+		else if (ex->has_min && got < ex->min)
+			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at least %" PRIu64
+				  " kB", ex->field, got, ex->min);
+		else if (ex->has_max && got > ex->max)
+			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at most %" PRIu64
+				  " kB", ex->field, got, ex->max);
 		break;
 	}
 	case EX_MAX_PFN:
 		got = zd_max_pfn(m);
 		snprintf(res->info, sizeof(res->info), "max_pfn = 0x%" PRIx64, got);
-		if (got != ex->is) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "max_pfn: got 0x%" PRIx64
-				 ", expected 0x%" PRIx64, got, ex->is);
-		}
+		if (got != ex->is)
+			step_fail(res, "max_pfn: got 0x%" PRIx64 ", expected 0x%" PRIx64, got, ex->is);
 		break;
 	case EX_HANDLE:
 		if (!r->h[ex->addr.handle].ever) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no address "
-				 "(the step that defines it did not succeed)",
-				 r->s->handles[ex->addr.handle].name);
+			step_fail(res, "handle '%s' holds no address (the step that defines it did "
+				  "not succeed)", r->s->handles[ex->addr.handle].name);
 			return;
 		}
 		got = r->h[ex->addr.handle].addr;
 		snprintf(res->info, sizeof(res->info), "%s = 0x%" PRIx64,
 			 r->s->handles[ex->addr.handle].name, got);
-		if (got != ex->is) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "handle '%s': got 0x%" PRIx64
-				 ", expected 0x%" PRIx64, r->s->handles[ex->addr.handle].name, got,
-				 ex->is);
-		}
+		if (got != ex->is)
+			step_fail(res, "handle '%s': got 0x%" PRIx64 ", expected 0x%" PRIx64,
+				  r->s->handles[ex->addr.handle].name, got, ex->is);
 		break;
 	default:
 		devexpect_exec(r, st, res);
@@ -313,10 +321,7 @@ void step_exec(struct run *r, const struct step *st, struct step_result *res)
 		break;
 	case ST_REQUEST_MEM_REGION:
 		rs = zd_request_mem_region(m, start, st->size, st->res_name);
-		if (!rs)
-			res->err = -EBUSY;
-		else if (ZD_IS_ERR(rs))
-			res->err = (int)ZD_PTR_ERR(rs);
+		res->err = ptr_err(rs, -EBUSY);
 		break;
 	case ST_RELEASE_MEM_REGION:
 		res->err = zd_release_mem_region(m, start, st->size);
@@ -330,13 +335,8 @@ void step_exec(struct run *r, const struct step *st, struct step_result *res)
 	case ST_FREE_PAGES: {
 		struct handle_state *h = &r->h[st->handle];
 
-		if (!h->live) {
-			res->check_failed = true;
-			snprintf(res->failure, sizeof(res->failure), "handle '%s' holds no pages "
-				 "(already freed, or its alloc_pages failed)",
-				 r->s->handles[st->handle].name);
+		if (!handle_held(r, st->handle, "pages", "freed", "alloc_pages", res))
 			break;
-		}
 		zd___free_pages(m, h->page, h->order);
 		h->live = false;
 		h->page = NULL;

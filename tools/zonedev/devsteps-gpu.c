@@ -1,0 +1,229 @@
+/*
+ * GPU steps: the dmirror test device's chunks of device memory, its pages
+ * (allocated, written and read back through the device's copy engine,
+ * freed), and the expect forms gpu (the driver's counters) and gpu_page
+ * (the bytes a page holds).
+ * Invariants: a GPU page is held only by a live handle (run_release_handles()
+ * gives it back before the machine goes); a page of the dpa design has no
+ * pfn, so its handle holds the page's device-private offset and is never
+ * used as a physical address.
+ */
+#include "devsteps.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+/* ---------- the device and its counters ---------- */
+
+struct zd_dmirror_device *gpu_device(struct run *r, int idx)
+{
+	return zd_dmirror_find(r->m, r->s->gpus[idx].name);
+}
+
+static void gpu_stats_text(struct zd_dmirror_device *mdev, const char *name, char *buf,
+			   size_t len)
+{
+	struct zd_dmirror_stats stt;
+	char a[32];
+
+	zd_dmirror_get_stats(mdev, &stt);
+	snprintf(buf, len, "%s: chunks=%" PRIu64 " calloc=%" PRIu64 " cfree=%" PRIu64
+		 " (%s registered)", name, stt.chunks, stt.calloc, stt.cfree,
+		 fmt_size(stt.registered_bytes, a, sizeof(a)));
+}
+
+static void gpu_stats_json(struct jw *w, struct zd_dmirror_device *mdev)
+{
+	struct zd_dmirror_stats stt;
+
+	zd_dmirror_get_stats(mdev, &stt);
+	jw_ku64(w, "chunks", stt.chunks);
+	jw_ku64(w, "calloc", stt.calloc);
+	jw_ku64(w, "cfree", stt.cfree);
+	jw_ku64(w, "registered_bytes", stt.registered_bytes);
+}
+
+/* ---------- steps ---------- */
+
+static void exec_gpu_add_chunk(struct run *r, const struct step *st, struct zd_dmirror_device *mdev,
+			       struct step_result *res)
+{
+	struct zd_dmirror_stats before;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	bool dpa = false;
+	char stats[160];
+
+	zd_dmirror_get_stats(mdev, &before);
+	for (uint64_t i = 0; i < st->count; i++) {
+		res->err = zd_dmirror_add_chunk(mdev);
+		if (res->err)
+			return;
+	}
+	/* The span of the new chunks: a coherent device maps its one range, a
+	 * private one takes each chunk top-down (pfn) or bottom-up (dpa). */
+	for (uint64_t i = before.chunks; i < before.chunks + st->count; i++) {
+		struct zd_dev_pagemap *pg = zd_dmirror_chunk_pgmap(mdev, (unsigned)i);
+
+		if (!pg)
+			continue;
+		lo = pg->range.start < lo ? pg->range.start : lo;
+		hi = pg->range.end > hi ? pg->range.end : hi;
+		dpa = pg->pages != NULL;
+	}
+	gpu_stats_text(mdev, st->dev_name, stats, sizeof(stats));
+	if (lo <= hi)
+		snprintf(res->info, sizeof(res->info), "%s; new: %s0x%" PRIx64 "-0x%" PRIx64 "%s",
+			 stats, dpa ? "device-private space [" : "[mem ", lo, hi, "]");
+	else
+		snprintf(res->info, sizeof(res->info), "%s", stats);
+	if (r->o->json) {
+		gpu_stats_json(&r->jw, mdev);
+		if (lo <= hi) {
+			jw_kstr(&r->jw, "space", dpa ? "device_private" : "physical");
+			jw_khex(&r->jw, "start", lo);
+			jw_khex(&r->jw, "end", hi);
+		}
+	}
+}
+
+static void exec_gpu_alloc(struct run *r, const struct step *st, struct zd_dmirror_device *mdev,
+			   struct step_result *res)
+{
+	struct zd_machine *m = r->m;
+	struct handle_state *h = &r->h[st->handle];
+	const char *hn = r->s->handles[st->handle].name;
+	struct zd_page *page;
+	uint64_t pfn;
+
+	if (!handle_idle(r, st->handle, "a GPU page", "gpu_free", res))
+		return;
+	page = zd_dmirror_alloc_page(mdev, 0);
+	if (!page) {
+		res->err = -ENOMEM;
+		return;
+	}
+	h->live = h->ever = true;
+	h->page = page;
+	h->mdev = mdev;
+	h->order = 0;
+	if (page_pfn(m, page, &pfn)) {
+		h->addr = zd_pfn_phys(&m->arch, pfn);
+		h->not_phys = false;
+		snprintf(res->info, sizeof(res->info), "%s: pfn 0x%" PRIx64 " (phys 0x%" PRIx64 ") of "
+			 "%s", hn, pfn, h->addr, st->dev_name);
+		if (r->o->json) {
+			jw_khex(&r->jw, "pfn", pfn);
+			jw_khex(&r->jw, "phys", h->addr);
+		}
+	} else {
+		h->addr = zd_device_private_page_to_offset(page);
+		h->not_phys = true;
+		snprintf(res->info, sizeof(res->info), "%s: device-private offset 0x%" PRIx64 " of %s "
+			 "(in pages: byte 0x%" PRIx64 " of the device-private space; no pfn, no "
+			 "physical address)", hn, h->addr, st->dev_name, h->addr << m->arch.page_shift);
+		if (r->o->json)
+			jw_khex(&r->jw, "offset", h->addr);
+	}
+}
+
+void gpu_step_exec(struct run *r, const struct step *st, struct zd_dmirror_device *mdev,
+		   struct step_result *res)
+{
+	struct handle_state *h = st->handle >= 0 ? &r->h[st->handle] : NULL;
+
+	switch (st->kind) {
+	case ST_GPU_ADD_CHUNK:
+		exec_gpu_add_chunk(r, st, mdev, res);
+		break;
+	case ST_GPU_ALLOC:
+		exec_gpu_alloc(r, st, mdev, res);
+		break;
+	case ST_GPU_WRITE:
+		if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
+			break;
+		res->err = zd_dmirror_copy_to_device(h->mdev, h->page, st->data, st->data_len);
+		if (!res->err)
+			snprintf(res->info, sizeof(res->info), "copied %zu bytes to %s through the "
+				 "device's copy engine", st->data_len, r->s->handles[st->handle].name);
+		break;
+	case ST_GPU_FREE: {
+		struct zd_device *dev;
+
+		if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
+			break;
+		dev = zd_dmirror_to_device(h->mdev);
+		zd_put_page(r->m, h->page);
+		h->live = false;
+		h->page = NULL;
+		gpu_stats_text(h->mdev, zd_dev_name(dev), res->info, sizeof(res->info));
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* ---------- expect gpu, gpu_page ---------- */
+
+void gpu_expect_exec(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+
+	switch (ex->kind) {
+	case EX_GPU: {
+		struct zd_dmirror_device *mdev = gpu_device(r, ex->gpu);
+		const char *name = r->s->gpus[ex->gpu].name;
+		struct zd_dmirror_stats s;
+
+		if (!mdev) {
+			step_fail(res, "%s is not on the booted machine", name);
+			break;
+		}
+		zd_dmirror_get_stats(mdev, &s);
+		gpu_stats_text(mdev, name, res->info, sizeof(res->info));
+		if (ex->has_chunks && s.chunks != ex->chunks)
+			step_fail(res, "%s: %" PRIu64 " chunks, expected %" PRIu64, name, s.chunks,
+				  ex->chunks);
+		if (ex->has_calloc && s.calloc != ex->calloc)
+			step_fail(res, "%s: calloc %" PRIu64 ", expected %" PRIu64, name, s.calloc,
+				  ex->calloc);
+		if (ex->has_cfree && s.cfree != ex->cfree)
+			step_fail(res, "%s: cfree %" PRIu64 ", expected %" PRIu64, name, s.cfree,
+				  ex->cfree);
+		break;
+	}
+	case EX_GPU_PAGE: {
+		struct handle_state *h = &r->h[st->handle];
+		char *buf;
+		int rc;
+
+		if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
+			break;
+		buf = calloc(1, ex->data_len + 1);
+		if (!buf) {
+			step_fail(res, "out of memory");
+			break;
+		}
+		rc = zd_dmirror_copy_from_device(h->mdev, h->page, buf, ex->data_len);
+		if (rc) {
+			char e[32];
+
+			step_fail(res, "copy from %s through the copy engine failed with %s",
+				  r->s->handles[st->handle].name, fmt_errno(rc, e, sizeof(e)));
+		} else {
+			char what[96];
+
+			snprintf(res->info, sizeof(res->info), "%s: %zu bytes read back through the "
+				 "copy engine", r->s->handles[st->handle].name, ex->data_len);
+			snprintf(what, sizeof(what), "%s (read through the copy engine)",
+				 r->s->handles[st->handle].name);
+			expect_bytes(res, what, buf, ex->data, ex->data_len);
+		}
+		free(buf);
+		break;
+	}
+	default:
+		break;
+	}
+}

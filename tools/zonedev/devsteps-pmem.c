@@ -1,0 +1,251 @@
+/*
+ * pmem namespace steps: create, destroy, rebind and list namespaces, write
+ * into a namespace's data area, corrupt a byte of its info block (a test
+ * hook), the expect namespace form, and how a namespace is shown (the
+ * detail line, its JSON object, which the namespaces report uses too).
+ * Invariants: a step reports exactly what the library returned; the CLI's
+ * own refusals (a write past the end of the data area, a read-only region,
+ * an unreadable region file) come with a reason in res->why. A corruption
+ * goes to the region file only: the running namespace keeps what it
+ * validated, and the next probe (boot, rebind) reads the damage.
+ */
+#include "devsteps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------- how a namespace is shown ---------- */
+
+struct zd_nd_region *pmem_region(struct zd_machine *m, int idx)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "region%d", idx);
+	return zd_nd_region_find(m, name);
+}
+
+static const char *map_name(const struct zd_nd_namespace_info *in)
+{
+	if (in->mode == ZD_NS_MODE_RAW)
+		return "none";
+	return in->map == ZD_ND_MAP_DEV ? "dev" : "mem";
+}
+
+/* "namespace0.0: fsdax map=dev size=1004M align=2M blockdev=pmem0 ..." */
+static void ns_describe(struct zd_nd_region *rg, char *buf, size_t len)
+{
+	struct zd_nd_namespace_info in;
+	char a[32], b[32];
+
+	zd_nd_namespace_get(rg, &in);
+	if (in.mode == ZD_NS_MODE_RAW)
+		snprintf(buf, len, "%s: raw size=%s blockdev=%s data at 0x%" PRIx64 "%s%s", in.dev,
+			 fmt_size(in.size, a, sizeof(a)), in.blockdev, (uint64_t)in.data_start,
+			 in.refused[0] ? "; refused: " : "", in.refused);
+	else
+		snprintf(buf, len, "%s: %s map=%s size=%s align=%s %s=%s uuid=%s data at 0x%"
+			 PRIx64 "%s", in.dev, zd_nd_ns_mode_name(in.mode), map_name(&in),
+			 fmt_size(in.size, a, sizeof(a)), fmt_size(in.align, b, sizeof(b)),
+			 in.chardev[0] ? "chardev" : "blockdev",
+			 in.chardev[0] ? in.chardev : in.blockdev, in.uuid, (uint64_t)in.data_start,
+			 in.enabled ? "" : " (disabled)");
+}
+
+void namespace_json(struct jw *w, struct zd_nd_region *rg)
+{
+	struct zd_nd_namespace_info in;
+
+	zd_nd_namespace_get(rg, &in);
+	jw_obj_begin(w);
+	jw_kstr(w, "dev", in.dev);
+	jw_kstr(w, "region", zd_nd_region_name(rg));
+	jw_kstr(w, "mode", zd_nd_ns_mode_name(in.mode));
+	jw_kstr(w, "map", map_name(&in));
+	jw_ku64(w, "size", in.size);
+	if (in.mode != ZD_NS_MODE_RAW) {
+		jw_kstr(w, "uuid", in.uuid);
+		jw_ku64(w, "align", in.align);
+	}
+	if (in.chardev[0])
+		jw_kstr(w, "chardev", in.chardev);
+	if (in.blockdev[0])
+		jw_kstr(w, "blockdev", in.blockdev);
+	jw_kbool(w, "enabled", in.enabled);
+	jw_khex(w, "data_start", in.data_start);
+	if (in.refused[0])
+		jw_kstr(w, "refused", in.refused);
+	jw_obj_end(w);
+}
+
+static void ns_result(struct run *r, struct zd_nd_region *rg, struct step_result *res)
+{
+	ns_describe(rg, res->info, sizeof(res->info));
+	if (r->o->json) {
+		jw_key(&r->jw, "namespace");
+		namespace_json(&r->jw, rg);
+	}
+}
+
+static void exec_write_namespace(struct run *r, const struct step *st, struct zd_nd_region *rg,
+				 struct step_result *res)
+{
+	uint64_t size;
+	char *data = zd_nd_namespace_data(rg, &size);
+	char a[32];
+
+	if (r->s->pmem[st->region].read_only) {
+		res->err = -EROFS;
+		snprintf(res->why, sizeof(res->why), "%s is on a read-only region "
+			 "(machine.pmem read_only: true)", st->dev_name);
+		return;
+	}
+	if (st->offset > size || st->data_len > size - st->offset) {
+		res->err = -EINVAL;
+		snprintf(res->why, sizeof(res->why), "%zu bytes at offset 0x%" PRIx64 " do not fit "
+			 "in the %s data area of %s", st->data_len, st->offset,
+			 fmt_size(size, a, sizeof(a)), st->dev_name);
+		return;
+	}
+	memcpy(data + st->offset, st->data, st->data_len);
+	snprintf(res->info, sizeof(res->info), "wrote %zu bytes at offset 0x%" PRIx64 " of the "
+		 "%s data area of %s (the region file keeps them)", st->data_len, st->offset,
+		 fmt_size(size, a, sizeof(a)), st->dev_name);
+}
+
+/* The test hook: one byte of the info block, written straight into the
+ * region's file as media corruption would; the running namespace keeps what
+ * it validated, the next probe (boot, rebind) reads the damage. */
+static void exec_corrupt(struct run *r, const struct step *st, struct step_result *res)
+{
+	const char *path = r->s->pmem[st->region].path;
+	off_t off = (off_t)(ZD_ND_INFOBLOCK_OFFSET + st->offset);
+	uint8_t old = 0;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		res->err = -errno;
+		snprintf(res->why, sizeof(res->why), "cannot open the region file %s: %s", path,
+			 strerror(errno));
+		return;
+	}
+	if (pread(fd, &old, 1, off) != 1 || pwrite(fd, &st->byte, 1, off) != 1) {
+		res->err = errno ? -errno : -EIO;
+		snprintf(res->why, sizeof(res->why), "cannot rewrite byte 0x%llx of %s: %s",
+			 (unsigned long long)off, path, strerror(errno ? errno : EIO));
+		close(fd);
+		return;
+	}
+	close(fd);
+	snprintf(res->info, sizeof(res->info), "region%d: info block byte %" PRIu64 " (file "
+		 "offset 0x%llx) 0x%02x -> 0x%02x; the next probe of the media will see it",
+		 st->region, st->offset, (unsigned long long)off, old, st->byte);
+	if (r->o->json) {
+		jw_khex(&r->jw, "file_offset", (uint64_t)off);
+		jw_khex(&r->jw, "old", old);
+		jw_khex(&r->jw, "new", st->byte);
+	}
+}
+
+/* ---------- steps ---------- */
+
+void pmem_step_exec(struct run *r, const struct step *st, struct zd_nd_region *rg,
+		    struct step_result *res)
+{
+	switch (st->kind) {
+	case ST_CREATE_NAMESPACE: {
+		struct zd_nd_namespace_opts o = {
+			.mode = (enum zd_nd_ns_mode)st->ns_mode,
+			.map = (enum zd_nd_pfn_mode)st->ns_map,
+			.align = st->align,
+			.uuid = st->has_uuid ? st->uuid : NULL,
+		};
+
+		res->err = zd_nd_create_namespace(rg, &o);
+		if (!res->err)
+			ns_result(r, rg, res);
+		break;
+	}
+	case ST_DESTROY_NAMESPACE:
+		res->err = zd_nd_destroy_namespace(rg);
+		if (!res->err)
+			ns_result(r, rg, res);
+		break;
+	case ST_REBIND_NAMESPACE:
+		res->err = zd_nd_rebind_namespace(rg);
+		ns_result(r, rg, res);
+		break;
+	case ST_LIST_NAMESPACES:
+		if (r->o->json) {
+			jw_key(&r->jw, "namespaces");
+			report_dump_json(r->m, zd_nd_list_namespaces_json, "[]", &r->jw);
+		} else {
+			/* like a report: printed with --quiet too */
+			fflush(r->out);
+			zd_nd_list_namespaces_json(r->m, r->out);
+		}
+		break;
+	case ST_WRITE_NAMESPACE:
+		exec_write_namespace(r, st, rg, res);
+		break;
+	case ST_CORRUPT_INFOBLOCK:
+		exec_corrupt(r, st, res);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---------- expect namespace ---------- */
+
+void pmem_expect_exec(struct run *r, const struct expect *ex, struct step_result *res)
+{
+	struct zd_nd_region *rg = pmem_region(r->m, ex->region);
+	struct zd_nd_namespace_info in;
+	char a[32], b[32];
+
+	if (!rg) {
+		step_fail(res, "region%d is not on the booted machine", ex->region);
+		return;
+	}
+	zd_nd_namespace_get(rg, &in);
+	ns_describe(rg, res->info, sizeof(res->info));
+	if (ex->has_mode && (int)in.mode != ex->mode)
+		step_fail(res, "%s: mode is %s, expected %s%s%s%s", in.dev, zd_nd_ns_mode_name(in.mode),
+			  zd_nd_ns_mode_name((enum zd_nd_ns_mode)ex->mode),
+			  in.refused[0] ? " (refused: " : "", in.refused, in.refused[0] ? ")" : "");
+	if (ex->has_map && (in.mode == ZD_NS_MODE_RAW || (int)in.map != ex->map))
+		step_fail(res, "%s: map is %s, expected %s", in.dev, map_name(&in),
+			  ex->map == ZD_ND_MAP_DEV ? "dev" : "mem");
+	if (ex->has_size && in.size != ex->size)
+		step_fail(res, "%s: size is %s (%" PRIu64 "), expected %s (%" PRIu64 ")", in.dev,
+			  fmt_size(in.size, a, sizeof(a)), in.size, fmt_size(ex->size, b, sizeof(b)),
+			  ex->size);
+	if (ex->has_refused && !!in.refused[0] != ex->refused)
+		step_fail(res, "%s: refused is %s%s%s, expected %s", in.dev, tf(in.refused[0]),
+			  in.refused[0] ? " (" : "", in.refused[0] ? in.refused : "", tf(ex->refused));
+	if (ex->has_data) {
+		uint64_t size;
+		const char *data = zd_nd_namespace_data(rg, &size);
+		char what[96];
+
+		if (ex->data_at > size || ex->data_len > size - ex->data_at) {
+			step_fail(res, "%s: %zu bytes at offset 0x%" PRIx64 " are beyond its %s data area",
+				  in.dev, ex->data_len, ex->data_at, fmt_size(size, a, sizeof(a)));
+			return;
+		}
+		snprintf(what, sizeof(what), "%s: data at offset 0x%" PRIx64, in.dev, ex->data_at);
+		expect_bytes(res, what, data + ex->data_at, ex->data, ex->data_len);
+		if (!ex->has_mode && !ex->has_map && !ex->has_size && !ex->has_refused)
+			snprintf(res->info, sizeof(res->info), "%s (%s): %zu bytes at offset 0x%" PRIx64
+				 " of the data area (phys 0x%" PRIx64 ")", in.dev,
+				 zd_nd_ns_mode_name(in.mode), ex->data_len, ex->data_at,
+				 (uint64_t)in.data_start + ex->data_at);
+	}
+	if (r->o->json) {
+		jw_key(&r->jw, "namespace");
+		namespace_json(&r->jw, rg);
+	}
+}
