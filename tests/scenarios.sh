@@ -73,6 +73,7 @@ for f in *.yaml; do
 		skip "$f needs $need of available memory"
 		skip "$f determinism (needs $need)"
 		skip "$f --json (needs $need)"
+		skip "$f --json twice (needs $need)"
 		continue
 	fi
 
@@ -97,6 +98,7 @@ for f in *.yaml; do
 
 	if [ $have_python = no ]; then
 		skip "$f --json (no python3 to parse it)"
+		skip "$f --json twice (no python3)"
 		continue
 	fi
 	fresh_tmpdir
@@ -108,6 +110,15 @@ for f in *.yaml; do
 		fail "$f --json is one valid JSON document (exit $rc)"
 		diag_file "$tmp/jerr"
 		diag_file "$tmp/err3"
+	fi
+	# The JSON carries each step's dmesg: it must not depend on the clock.
+	fresh_tmpdir
+	"$ZD_CLI" run --json "$f" >"$tmp/json2" 2>/dev/null
+	if cmp -s "$tmp/json" "$tmp/json2"; then
+		pass "$f --json prints the same twice"
+	else
+		fail "$f --json prints the same twice"
+		diff "$tmp/json" "$tmp/json2" | head -n 20 | sed 's/^/# /'
 	fi
 done
 

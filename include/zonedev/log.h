@@ -57,7 +57,8 @@ size_t zd_log_read(struct zd_machine *m, unsigned long since, struct zd_log_line
 void zd_log_dump(struct zd_machine *m, FILE *f, enum zd_loglevel max_level);
 /* True if a kept line contains needle (tests use it to assert the "why"). */
 bool zd_log_contains(struct zd_machine *m, const char *needle);
-/* Echo each new line to f as it is logged (NULL to stop). */
+/* Echo each new line up to info level to f as it is logged (NULL to stop);
+ * debug lines are only kept in the ring. */
 void zd_log_set_echo(struct zd_machine *m, FILE *f);
 
 #endif

@@ -19,7 +19,9 @@ void zd_vprintk(struct zd_machine *m, enum zd_loglevel level, const char *fmt, v
 	vsnprintf(l->text, sizeof(l->text), fmt, ap);
 	/* Kernel format strings end in "\n"; the ring stores bare lines. */
 	l->text[strcspn(l->text, "\n")] = '\0';
-	if (m->log_echo)
+	/* pr_debug lines stay in the ring but off the console, as with the
+	 * kernel's dynamic debug off by default. */
+	if (m->log_echo && level <= ZD_LOG_INFO)
 		fprintf(m->log_echo, "[%6lu] %s\n", l->seq, l->text);
 	pthread_mutex_unlock(&m->log_lock);
 }

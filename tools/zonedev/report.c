@@ -422,8 +422,11 @@ static void dmesg_json(struct zd_machine *m, struct jw *w)
 	struct zd_log_line *lines = calloc(ZD_LOG_RING, sizeof(*lines));
 	size_t n = lines ? zd_log_read(m, 0, lines, ZD_LOG_RING) : 0;
 
+	/* Like the text report: up to info level (debug lines carry timings). */
 	jw_arr_begin(w);
 	for (size_t i = 0; i < n; i++) {
+		if (lines[i].level > ZD_LOG_INFO)
+			continue;
 		jw_obj_begin(w);
 		jw_ku64(w, "seq", lines[i].seq);
 		jw_kstr(w, "level", (unsigned)lines[i].level < 8 ? level_names[lines[i].level] : "?");

@@ -155,17 +155,25 @@ static void echo_step(struct run *r, const struct step *st)
 	fputc('\n', r->out);
 }
 
-/* The last line logged after seq0, or NULL. */
+/* The last line at info level or above logged after seq0, or NULL. Debug
+ * lines (pr_debug) stay out of the CLI's output, as they stay off a kernel
+ * console: some carry timings, and output must not depend on the clock. */
 static const char *last_line_since(struct zd_machine *m, unsigned long seq0,
 				   struct zd_log_line *buf)
 {
-	unsigned long now = zd_log_seq(m);
+	struct zd_log_line lines[STEP_DMESG_LINES];
+	unsigned long now = zd_log_seq(m), since = seq0;
+	size_t n;
 
-	if (now <= seq0)
-		return NULL;
-	if (zd_log_read(m, now - 1, buf, 1) != 1)
-		return NULL;
-	return buf->text;
+	if (now - seq0 > STEP_DMESG_LINES)
+		since = now - STEP_DMESG_LINES;
+	n = now > seq0 ? zd_log_read(m, since, lines, STEP_DMESG_LINES) : 0;
+	while (n--)
+		if (lines[n].level <= ZD_LOG_INFO) {
+			*buf = lines[n];
+			return buf->text;
+		}
+	return NULL;
 }
 
 static void json_step_dmesg(struct run *r, unsigned long seq0)
@@ -182,7 +190,8 @@ static void json_step_dmesg(struct run *r, unsigned long seq0)
 	jw_key(&r->jw, "dmesg");
 	jw_arr_begin(&r->jw);
 	for (size_t i = 0; i < n; i++)
-		jw_str(&r->jw, lines[i].text);
+		if (lines[i].level <= ZD_LOG_INFO)
+			jw_str(&r->jw, lines[i].text);
 	jw_arr_end(&r->jw);
 }
 
