@@ -7,32 +7,13 @@
 # Env: ZD_CLI = the zonedev binary, ZD_SRCDIR = the repository root.
 set -u
 
-: "${ZD_SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${ZD_CLI:=$ZD_SRCDIR/build/zonedev}"
-case $ZD_CLI in /*) ;; *) ZD_CLI=$(pwd)/$ZD_CLI ;; esac
+. "$(dirname "$0")/tap.sh"
 
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
 # Where the demo and the scenarios below put their pmem region files.
 ZD_TMPDIR=$tmp/zd-tmpdir
 mkdir "$ZD_TMPDIR" || exit 1
 export ZD_TMPDIR
-n=0
-failed=0
-
-pass() { n=$((n + 1)); echo "ok $n - $*"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
-diag_file() { head -n 20 "$1" | sed 's/^/# /'; }
-
-if [ ! -x "$ZD_CLI" ]; then
-	echo "1..0 # SKIP no zonedev binary at $ZD_CLI"
-	exit 0
-fi
 cd "$ZD_SRCDIR" || exit 1
-
-have_python=no
-command -v python3 >/dev/null 2>&1 && have_python=yes
 
 # run NAME WANT_RC ARGS...: run the CLI, check its exit status; output in
 # $tmp/out and $tmp/err.

@@ -19,25 +19,8 @@
 # Env: ZD_CLI = the zonedev binary, ZD_SRCDIR = the repository root.
 set -u
 
-: "${ZD_SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${ZD_CLI:=$ZD_SRCDIR/build/zonedev}"
-case $ZD_CLI in /*) ;; *) ZD_CLI=$(pwd)/$ZD_CLI ;; esac
+. "$(dirname "$0")/tap.sh"
 
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-n=0
-failed=0
-
-pass() { n=$((n + 1)); echo "ok $n - $*"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
-# Show a file as TAP diagnostics (first 20 lines).
-diag_file() { head -n 20 "$1" | sed 's/^/# /'; }
-
-if [ ! -x "$ZD_CLI" ]; then
-	echo "1..0 # SKIP no zonedev binary at $ZD_CLI"
-	exit 0
-fi
 cd "$ZD_SRCDIR/scenarios" || { echo "Bail out! no $ZD_SRCDIR/scenarios"; exit 1; }
 
 # ZD_TMPDIR for the scenarios: one path, emptied before each (sequence) run.
@@ -47,8 +30,6 @@ fresh_tmpdir() { rm -rf "$ZD_TMPDIR" && mkdir "$ZD_TMPDIR"; }
 # bad/unset-variable.yaml relies on this one being unset.
 unset ZD_TEST_UNSET_VARIABLE
 
-have_python=no
-command -v python3 >/dev/null 2>&1 && have_python=yes
 
 # Bytes of MemAvailable, or a large number when unknown.
 mem_available() {
