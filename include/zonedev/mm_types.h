@@ -83,7 +83,8 @@ static inline int zd_page_zonenum(const struct zd_page *p)
 }
 static inline int zd_page_to_nid(const struct zd_page *p)
 {
-	return (int)((p->flags >> ZD_NODES_PGSHIFT) & ((1UL << ZD_NODES_WIDTH) - 1));
+	return (int)((__atomic_load_n(&p->flags, __ATOMIC_RELAXED) >> ZD_NODES_PGSHIFT) &
+		     ((1UL << ZD_NODES_WIDTH) - 1));
 }
 static inline void zd_set_page_links(struct zd_page *p, int zone, int nid)
 {
@@ -96,13 +97,28 @@ static inline int zd_test_page_flag(const struct zd_page *p, enum zd_pageflags f
 {
 	return (int)((__atomic_load_n(&p->flags, __ATOMIC_RELAXED) >> f) & 1);
 }
+/*
+ * The kernel's non-atomic __SetPageX(): the caller owns the page, so no
+ * read-modify-write lock is needed, but the word is read and written with
+ * relaxed atomics because other CPUs may read its zone/node bits meanwhile
+ * (e.g. a zone-span scan), which plain C accesses would make a data race.
+ */
 static inline void __zd_set_page_flag(struct zd_page *p, enum zd_pageflags f)
 {
-	p->flags |= 1UL << f;
+	__atomic_store_n(&p->flags, __atomic_load_n(&p->flags, __ATOMIC_RELAXED) | (1UL << f),
+			 __ATOMIC_RELAXED);
 }
 static inline void __zd_clear_page_flag(struct zd_page *p, enum zd_pageflags f)
 {
-	p->flags &= ~(1UL << f);
+	__atomic_store_n(&p->flags, __atomic_load_n(&p->flags, __ATOMIC_RELAXED) & ~(1UL << f),
+			 __ATOMIC_RELAXED);
+}
+/* A folio's order lives in the low byte of its second page's flags. */
+static inline void zd_set_folio_order(struct zd_page *head, unsigned order)
+{
+	__atomic_store_n(&head[1].flags,
+			 (__atomic_load_n(&head[1].flags, __ATOMIC_RELAXED) & ~0xffUL) | order,
+			 __ATOMIC_RELAXED);
 }
 static inline int zd_page_ref_count(const struct zd_page *p)
 {

@@ -496,7 +496,9 @@ struct zd_page *zd_page_folio(struct zd_machine *m, struct zd_page *page)
 unsigned zd_folio_order(struct zd_machine *m, struct zd_page *folio)
 {
 	(void)m;
-	return zd_test_page_flag(folio, ZD_PG_head) ? (unsigned)(folio[1].flags & 0xff) : 0;
+	if (!zd_test_page_flag(folio, ZD_PG_head))
+		return 0;
+	return (unsigned)(__atomic_load_n(&folio[1].flags, __ATOMIC_RELAXED) & 0xff);
 }
 
 struct zd_dev_pagemap *zd_page_pgmap(struct zd_machine *m, struct zd_page *page)
@@ -583,7 +585,7 @@ void zd_zone_device_page_init(struct zd_page *page, struct zd_dev_pagemap *pgmap
 		for (uint64_t i = 1; i < nr; i++)
 			__atomic_store_n(&page[i].compound_head, (unsigned long)page + 1,
 					 __ATOMIC_RELEASE);
-		page[1].flags = (page[1].flags & ~0xffUL) | order;
+		zd_set_folio_order(page, order);
 	}
 }
 

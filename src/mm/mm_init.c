@@ -168,7 +168,7 @@ static void *init_worker(void *arg)
 			for (uint64_t i = 1; i < n; i++)
 				head[i] = tail;
 			/* prep_compound_head(): the folio order lives in page 1. */
-			head[1].flags = (head[1].flags & ~0xffUL) | j->order;
+			zd_set_folio_order(head, j->order);
 		}
 		/* Like __init_zone_device_page(): the pages initialised here mark
 		 * their pageblock movable; a deduplicated folio's untouched tails

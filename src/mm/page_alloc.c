@@ -89,7 +89,7 @@ static void prep_new_page(struct zd_machine *m, struct zd_page *page, unsigned o
 	__atomic_store_n(&page->_mapcount, -1, __ATOMIC_RELAXED);
 	if (order) {
 		__zd_set_page_flag(page, ZD_PG_head);
-		page[1].flags = (page[1].flags & ~0xffUL) | order;  /* folio order */
+		zd_set_folio_order(page, order);
 		for (uint64_t i = 1; i < (1ULL << order); i++)
 			__atomic_store_n(&page[i].compound_head, (unsigned long)page + 1,
 					 __ATOMIC_RELAXED);
@@ -169,7 +169,7 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 		return;
 	if (order) {
 		__zd_clear_page_flag(page, ZD_PG_head);
-		page[1].flags &= ~0xffUL;
+		zd_set_folio_order(page, 0);
 		for (uint64_t i = 1; i < (1ULL << order); i++)
 			__atomic_store_n(&page[i].compound_head, 0, __ATOMIC_RELAXED);
 	}
