@@ -10,11 +10,14 @@
  *    be removed, nor was its resource released;
  *  - a failed add_memory left the node marked online;
  *  - a failed namespace create left its new info block on the media, so the
- *    next boot came up claimed.
+ *    next boot came up claimed;
+ *  - memory_failure on an altmap pfn (the memmap's own storage) poisoned an
+ *    uninitialised struct page instead of refusing like the kernel (-ENXIO).
  */
 #include <zonedev/zonedev.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "helpers.h"
 #include "tap.h"
@@ -137,6 +140,36 @@ static void failed_create_leaves_media(void)
 	rmdir(dir);
 }
 
+static void memory_failure_on_metadata(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1 };
+	struct zd_machine *m = zd_machine_create(&d);
+	static struct zd_dev_pagemap pg;
+	int fd = memfd_create("altmap", 0);
+	uint64_t base = 4 * G >> 12;
+
+	ok(fd >= 0 && ftruncate(fd, 128 * M) == 0, "a backing for the altmap");
+	zd_dev_pagemap_init(&pg);
+	pg.type = ZD_MEMORY_DEVICE_GENERIC;
+	pg.range.start = 4 * G;
+	pg.range.end = 4 * G + 128 * M - 1;
+	pg.nr_range = 1;
+	pg.backing_fd = fd;
+	pg.flags = ZD_PGMAP_ALTMAP_VALID;
+	pg.altmap.base_pfn = base;
+	pg.altmap.reserve = 2;
+	pg.altmap.free = 1024;
+	ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "GENERIC pgmap with an altmap");
+	is_int(zd_memory_failure(m, base + 5, 0), -ENXIO, "memory_failure in the altmap: -ENXIO");
+	ok(!zd_test_page_flag(zd_pfn_to_page(m, base + 5), ZD_PG_hwpoison), "...nothing poisoned");
+	is_int(zd_memory_failure(m, base + 2 + 1024, 0), 0, "the first device page can fail");
+	zd_memunmap_pages(&pg);
+	close(fd);
+	is_u64(zd_warn_count(m), 0, "no invariant check fired");
+	zd_machine_destroy(m);
+}
+
 int main(void)
 {
 	rollback_keeps_zone();
@@ -144,5 +177,6 @@ int main(void)
 	nested_ram_removable();
 	failed_add_keeps_node_offline();
 	failed_create_leaves_media();
+	memory_failure_on_metadata();
 	return done_testing();
 }

@@ -88,10 +88,13 @@ static inline int zd_page_to_nid(const struct zd_page *p)
 }
 static inline void zd_set_page_links(struct zd_page *p, int zone, int nid)
 {
-	p->flags &= ~(((1UL << ZD_ZONES_WIDTH) - 1) << ZD_ZONES_PGSHIFT);
-	p->flags &= ~(((1UL << ZD_NODES_WIDTH) - 1) << ZD_NODES_PGSHIFT);
-	p->flags |= ((unsigned long)((zone + 1) % ZD_PAGE_NR_ZONES) << ZD_ZONES_PGSHIFT) |
-		    ((unsigned long)nid << ZD_NODES_PGSHIFT);
+	unsigned long f = __atomic_load_n(&p->flags, __ATOMIC_RELAXED);
+
+	f &= ~(((1UL << ZD_ZONES_WIDTH) - 1) << ZD_ZONES_PGSHIFT);
+	f &= ~(((1UL << ZD_NODES_WIDTH) - 1) << ZD_NODES_PGSHIFT);
+	f |= ((unsigned long)((zone + 1) % ZD_PAGE_NR_ZONES) << ZD_ZONES_PGSHIFT) |
+	     ((unsigned long)nid << ZD_NODES_PGSHIFT);
+	__atomic_store_n(&p->flags, f, __ATOMIC_RELAXED);
 }
 static inline int zd_test_page_flag(const struct zd_page *p, enum zd_pageflags f)
 {

@@ -30,6 +30,14 @@ int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags)
 			  zd_is_zone_device_page(page) ? "device" : "RAM");
 		return 0;
 	}
+	/* The altmap's pfns hold the memmap itself: not recoverable, and their
+	 * struct pages were never initialised (memory_failure_dev_pagemap). */
+	if (!zd_pgmap_pfn_valid(pgmap, pfn)) {
+		zd_pr_err(m, "Memory failure: %#llx: device metadata space is not recoverable",
+			  ULL(pfn));
+		zd_put_dev_pagemap(pgmap);
+		return -ENXIO;
+	}
 	/* Device memory is poisoned on its folio (mf_generic_kill_procs): a
 	 * tail of a deduplicated compound memmap has no struct page of its own
 	 * to mark — its memmap is shared or never written. */

@@ -189,33 +189,40 @@ void zd_move_pfn_range_to_zone(struct zd_machine *m, struct zd_zone *zone, uint6
 	zd_memmap_init_range(m, nr, pgdat->node_id, (int)zone->idx, pfn, altmap, migratetype, true);
 }
 
-/* Lowest and highest online pfn of zone outside [pfn, pfn+nr), by section. */
+/* Is p (a sub-section start) an online pfn of zone? */
+static bool zone_pfn(struct zd_machine *m, struct zd_zone *zone, uint64_t p)
+{
+	struct zd_page *page = zd_pfn_to_online_page(m, p);
+
+	return page && zd_page_zone(m, page) == zone;
+}
+
+/*
+ * shrink_zone_span(): only a range removed at an edge of the zone moves that
+ * edge, to the first sub-section still in the zone (validity is uniform
+ * inside a sub-section, as find_smallest/biggest_section_pfn use); a range
+ * from the middle leaves the span alone.
+ */
 static void shrink_zone_span(struct zd_machine *m, struct zd_zone *zone, uint64_t pfn, uint64_t nr)
 {
-	const struct zd_arch *a = &m->arch;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	uint64_t zs = zone->zone_start_pfn, ze = zd_zone_end_pfn(zone);
+	uint64_t step = m->arch.pages_per_subsection;
+	uint64_t zs = zone->zone_start_pfn, ze = zd_zone_end_pfn(zone), p;
 
-	/* Validity is uniform inside a sub-section, so one probe per
-	 * sub-section finds the lowest and highest pfn still in the zone
-	 * (find_smallest/biggest_section_pfn). */
-	uint64_t step = a->pages_per_subsection;
-	for (uint64_t p = zs & ~(step - 1); p < ze; p += step) {
-		if (p + step > pfn && p < pfn + nr)
-			continue;
-		struct zd_page *page = zd_pfn_to_online_page(m, p < zs ? zs : p);
-		if (!page || zd_page_zone(m, page) != zone)
-			continue;
-		if (p < lo)
-			lo = p < zs ? zs : p;
-		hi = p + step;
+	if (pfn == zs) {
+		for (p = pfn + nr; p < ze && !zone_pfn(m, zone, p); p += step)
+			;
+		zs = p < ze ? p : ze;
+	} else if (pfn + nr == ze) {
+		for (p = pfn; p > zs && !zone_pfn(m, zone, p - step); p -= step)
+			;
+		ze = p;
 	}
-	if (lo == UINT64_MAX) {
+	if (zs >= ze) {
 		zone->zone_start_pfn = 0;
 		zone->spanned_pages = 0;
 	} else {
-		zone->zone_start_pfn = lo;
-		zone->spanned_pages = (hi > ze ? ze : hi) - lo;
+		zone->zone_start_pfn = zs;
+		zone->spanned_pages = ze - zs;
 	}
 }
 

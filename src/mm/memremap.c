@@ -165,7 +165,7 @@ static int pgmap_validate(struct zd_machine *m, struct zd_dev_pagemap *pgmap)
 }
 
 struct ram_hit {
-	const char *name;
+	char name[64];
 	phys_addr_t start, end;
 };
 
@@ -175,7 +175,8 @@ static int first_ram_cb(const struct zd_resource *r, void *arg)
 
 	if ((r->flags & ZD_IORESOURCE_SYSTEM_RAM) != ZD_IORESOURCE_SYSTEM_RAM)
 		return 0;
-	h->name = r->name;    /* names of tree resources outlive the walk */
+	/* Copied under the resource lock: the resource may go once it drops. */
+	snprintf(h->name, sizeof(h->name), "%s", r->name ? r->name : "<BAD>");
 	h->start = r->start;
 	h->end = r->end;
 	return 1;
