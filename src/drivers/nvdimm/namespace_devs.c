@@ -193,7 +193,7 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 	if (!rc)
 		rc = read_and_validate(r, p.kind, why, sizeof(why));
 	if (!rc && (rc = enable(r, o->mode)))
-		snprintf(why, sizeof(why), "the claim could not be enabled: %s",
+		snprintf(why, sizeof(why), "the claim could not be enabled: %.120s",
 			 r->refused[0] ? r->refused : zd_errno_name(rc));
 	if (rc) {
 		char why2[160];
