@@ -53,6 +53,13 @@ enum {
 
 enum { ZD_REGION_INTERSECTS, ZD_REGION_DISJOINT, ZD_REGION_MIXED };
 
+/* r carries all of flags and (unless desc is NONE) the descriptor desc. */
+static inline bool zd_resource_type_match(const struct zd_resource *r, unsigned long flags,
+					  unsigned long desc)
+{
+	return (r->flags & flags) == flags && (desc == ZD_IORES_DESC_NONE || desc == r->desc);
+}
+
 static inline phys_addr_t zd_resource_size(const struct zd_resource *r)
 {
 	return r->end - r->start + 1;

@@ -1,8 +1,9 @@
 /*
- * The /proc/iomem text of a machine's resource tree (kernel/resource.c's
- * seq_file side): the root's view with real addresses, a JSON form, and the
- * parser that reads a real /proc/iomem back for import. Reads the tree under
- * the resource lock through zd_walk_iomem_res(); never changes it.
+ * Read-only views of a machine's resource tree, all built on
+ * zd_walk_iomem_res(): the System RAM walks (walk_system_ram_range,
+ * page_is_ram), the /proc/iomem text as root sees it, a JSON form, and the
+ * parser that reads a real /proc/iomem back for import. Never changes the
+ * tree; walk callbacks of callers run with the lock dropped.
  * Invariant: dump(parse(text)) of a consistent /proc/iomem is the same text.
  */
 #include <zonedev/err.h>
@@ -22,6 +23,90 @@ struct dump_ctx {
 	int width;
 };
 
+
+/* ------------------------------------------------------------- System RAM */
+
+struct next_res {
+	phys_addr_t start, end, lo, hi;
+	unsigned long flags, desc;
+};
+
+static int next_res_cb(const struct zd_resource *p, void *arg)
+{
+	struct next_res *n = arg;
+
+	if (!zd_resource_type_match(p, n->flags, n->desc))
+		return 0;
+	n->lo = p->start > n->start ? p->start : n->start;
+	n->hi = p->end < n->end ? p->end : n->end;
+	return 1;
+}
+
+/*
+ * First resource in pre-order (parents before children) that overlaps
+ * [start, end] and carries all of flags; its overlap with the range goes to
+ * *lo / *hi.
+ */
+static bool find_next_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end,
+				unsigned long flags, unsigned long desc, phys_addr_t *lo,
+				phys_addr_t *hi)
+{
+	struct next_res n = { .start = start, .end = end, .flags = flags, .desc = desc };
+
+	if (!zd_walk_iomem_res(m, start, end, &n, next_res_cb))
+		return false;
+	*lo = n.lo;
+	*hi = n.hi;
+	return true;
+}
+
+int zd_walk_system_ram_range(struct zd_machine *m, uint64_t start_pfn, uint64_t nr_pages,
+			     void *arg, int (*func)(uint64_t pfn, uint64_t nr, void *arg))
+{
+	const unsigned shift = m->arch.page_shift;
+	const unsigned long flags = ZD_IORESOURCE_SYSTEM_RAM | ZD_IORESOURCE_BUSY;
+	const uint64_t max_pfn = ~(phys_addr_t)0 >> shift;
+	uint64_t last_pfn;
+	phys_addr_t start, end, lo, hi;
+	int ret = -EINVAL;
+
+	if (nr_pages == 0 || start_pfn > max_pfn)
+		return -EINVAL;
+	last_pfn = nr_pages - 1 > max_pfn - start_pfn ? max_pfn : start_pfn + nr_pages - 1;
+	start = (phys_addr_t)start_pfn << shift;
+	end = ((phys_addr_t)last_pfn << shift) | ((1ULL << shift) - 1);
+
+	while (start < end && find_next_iomem_res(m, start, end, flags, ZD_IORES_DESC_NONE,
+						  &lo, &hi)) {
+		uint64_t pfn, end_pfn;
+
+		/* Only whole pages inside the RAM range count. */
+		if (lo + ((1ULL << shift) - 1) < lo)
+			break;          /* starts inside the very last page */
+		pfn = (lo + ((1ULL << shift) - 1)) >> shift;
+		end_pfn = hi == ~(phys_addr_t)0 ? (hi >> shift) + 1 : (hi + 1) >> shift;
+		if (end_pfn > pfn)
+			ret = func(pfn, end_pfn - pfn, arg);
+		if (ret)
+			break;
+		if (hi == ~(phys_addr_t)0)
+			break;
+		start = hi + 1;
+	}
+	return ret;
+}
+
+static int is_ram_cb(uint64_t pfn, uint64_t nr, void *arg)
+{
+	return 1;
+}
+
+int zd_page_is_ram(struct zd_machine *m, uint64_t pfn)
+{
+	return zd_walk_system_ram_range(m, pfn, 1, NULL, is_ram_cb) == 1;
+}
+
+/* ------------------------------------------------------------------ text */
 
 /* One /proc/iomem line per resource, indented by depth (capped, as the
  * kernel caps it). */

@@ -21,7 +21,8 @@
  * unlinked (their link fields cleared) and stay the caller's memory.
  *
  * Every failing path leaves the tree exactly as it found it and logs one line.
- * The /proc/iomem text (dump, JSON, import parser) lives in iomem.c.
+ * The read-only views built on zd_walk_iomem_res() — System RAM walks,
+ * /proc/iomem text, JSON and the import parser — live in iomem.c.
  */
 #include <zonedev/err.h>
 #include <zonedev/ioport.h>
@@ -329,12 +330,6 @@ static int request_region_locked(struct zd_machine *m, struct zd_resource *paren
 	}
 }
 
-static bool type_match(const struct zd_resource *p, unsigned long flags, unsigned long desc)
-{
-	return (p->flags & flags) == flags &&
-	       (desc == ZD_IORES_DESC_NONE || desc == p->desc);
-}
-
 /*
  * The three-way answer of region_intersects() for [start, end] against the
  * children of parent. A child that matches counts as "type"; one that does
@@ -353,7 +348,7 @@ static int region_intersects_locked(const struct zd_resource *parent, phys_addr_
 
 		if (p->end < start)
 			continue;
-		if (type_match(p, flags, desc)) {
+		if (zd_resource_type_match(p, flags, desc)) {
 			type++;
 			continue;
 		}
@@ -364,7 +359,7 @@ static int region_intersects_locked(const struct zd_resource *parent, phys_addr_
 			/* Tested against the whole request, as the kernel does. */
 			if (!ranges_overlap(dp->start, dp->end, start, end))
 				continue;
-			if (!type_match(dp, flags, desc))
+			if (!zd_resource_type_match(dp, flags, desc))
 				continue;
 			type++;
 			if (dp->start > lo)
@@ -747,34 +742,7 @@ struct zd_resource *zd_alloc_free_mem_region(struct zd_machine *m, struct zd_res
 				   "alloc_free_mem_region");
 }
 
-/* -------------------------------------------------------------- System RAM */
-
-/*
- * First resource in pre-order (parents before children) that overlaps
- * [start, end] and carries all of flags; its overlap with the range goes to
- * *lo / *hi.
- */
-static bool find_next_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end,
-				unsigned long flags, unsigned long desc, phys_addr_t *lo,
-				phys_addr_t *hi)
-{
-	struct zd_resource *root = &m->iomem_resource, *p;
-	bool found = false;
-
-	res_rdlock(m);
-	for (p = root->child; p; p = next_in_subtree(p, root)) {
-		if (p->start > end)
-			break;
-		if (p->end < start || !type_match(p, flags, desc))
-			continue;
-		*lo = p->start > start ? p->start : start;
-		*hi = p->end < end ? p->end : end;
-		found = true;
-		break;
-	}
-	res_unlock(m);
-	return found;
-}
+/* ------------------------------------------------------------------ walks */
 
 int zd_walk_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end, void *arg,
 		      int (*fn)(const struct zd_resource *res, void *arg))
@@ -793,51 +761,6 @@ int zd_walk_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end, 
 	return ret;
 }
 
-int zd_walk_system_ram_range(struct zd_machine *m, uint64_t start_pfn, uint64_t nr_pages,
-			     void *arg, int (*func)(uint64_t pfn, uint64_t nr, void *arg))
-{
-	const unsigned shift = m->arch.page_shift;
-	const unsigned long flags = ZD_IORESOURCE_SYSTEM_RAM | ZD_IORESOURCE_BUSY;
-	const uint64_t max_pfn = ~(phys_addr_t)0 >> shift;
-	uint64_t last_pfn;
-	phys_addr_t start, end, lo, hi;
-	int ret = -EINVAL;
-
-	if (nr_pages == 0 || start_pfn > max_pfn)
-		return -EINVAL;
-	last_pfn = nr_pages - 1 > max_pfn - start_pfn ? max_pfn : start_pfn + nr_pages - 1;
-	start = (phys_addr_t)start_pfn << shift;
-	end = ((phys_addr_t)last_pfn << shift) | ((1ULL << shift) - 1);
-
-	while (start < end && find_next_iomem_res(m, start, end, flags, ZD_IORES_DESC_NONE,
-						  &lo, &hi)) {
-		uint64_t pfn, end_pfn;
-
-		/* Only whole pages inside the RAM range count. */
-		if (lo + ((1ULL << shift) - 1) < lo)
-			break;          /* starts inside the very last page */
-		pfn = (lo + ((1ULL << shift) - 1)) >> shift;
-		end_pfn = hi == ~(phys_addr_t)0 ? (hi >> shift) + 1 : (hi + 1) >> shift;
-		if (end_pfn > pfn)
-			ret = func(pfn, end_pfn - pfn, arg);
-		if (ret)
-			break;
-		if (hi == ~(phys_addr_t)0)
-			break;
-		start = hi + 1;
-	}
-	return ret;
-}
-
-static int is_ram_cb(uint64_t pfn, uint64_t nr, void *arg)
-{
-	return 1;
-}
-
-int zd_page_is_ram(struct zd_machine *m, uint64_t pfn)
-{
-	return zd_walk_system_ram_range(m, pfn, 1, NULL, is_ram_cb) == 1;
-}
 
 /* ------------------------------------------------------------- machine end */
 

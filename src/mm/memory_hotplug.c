@@ -416,12 +416,6 @@ out:
 	return rc;
 }
 
-static bool is_busy_ram(const struct zd_resource *r)
-{
-	return (r->flags & (ZD_IORESOURCE_SYSTEM_RAM | ZD_IORESOURCE_BUSY)) ==
-	       (ZD_IORESOURCE_SYSTEM_RAM | ZD_IORESOURCE_BUSY);
-}
-
 struct ram_cover {
 	struct zd_machine *m;
 	phys_addr_t start, end, covered;
@@ -437,7 +431,7 @@ static int cover_cb(const struct zd_resource *r, void *arg)
 
 	if (!(r->flags & ZD_IORESOURCE_BUSY))
 		return 0;
-	if (!is_busy_ram(r) || r->start < c->start || r->end > c->end) {
+	if (!zd_resource_type_match(r, ZD_IORESOURCE_SYSTEM_RAM, ZD_IORES_DESC_NONE) || r->start < c->start || r->end > c->end) {
 		zd_pr_err(c->m, "remove_memory: [mem %#llx-%#llx] is not whole System RAM ranges "
 			  "(overlaps [mem %#llx-%#llx] \"%s\")", ULL(c->start), ULL(c->end),
 			  ULL(r->start), ULL(r->end), r->name);

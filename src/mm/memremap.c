@@ -173,7 +173,7 @@ static int first_ram_cb(const struct zd_resource *r, void *arg)
 {
 	struct ram_hit *h = arg;
 
-	if ((r->flags & ZD_IORESOURCE_SYSTEM_RAM) != ZD_IORESOURCE_SYSTEM_RAM)
+	if (!zd_resource_type_match(r, ZD_IORESOURCE_SYSTEM_RAM, ZD_IORES_DESC_NONE))
 		return 0;
 	/* Copied under the resource lock: the resource may go once it drops. */
 	snprintf(h->name, sizeof(h->name), "%s", r->name ? r->name : "<BAD>");
