@@ -69,6 +69,30 @@ int main(void)
 	ok(zd_alloc_pages_node(m, 5, ZD_GFP_KERNEL, 0) == NULL, "alloc on a missing node fails");
 	is_u64(zd_warn_count(m), 1, "...and fires one invariant check");
 
+	/* request_resource(): a caller-owned resource goes directly under the
+	 * root; a second one over it is refused with -EBUSY. */
+	static struct zd_resource r1 = { .start = 0x200000000ULL, .end = 0x20fffffffULL,
+					 .name = "window", .flags = ZD_IORESOURCE_MEM };
+	static struct zd_resource r2 = { .start = 0x208000000ULL, .end = 0x217ffffffULL,
+					 .name = "overlap", .flags = ZD_IORESOURCE_MEM };
+	is_int(zd_request_resource(m, &m->iomem_resource, &r1), 0, "request_resource");
+	is_int(zd_request_resource(m, &m->iomem_resource, &r2), -EBUSY, "overlapping one: -EBUSY");
+	is_int(zd_release_resource(m, &r1), 0, "release_resource");
+
+	/* The log echo shows info lines as they happen, never debug ones. */
+	char *echo = NULL;
+	size_t echo_len = 0;
+	FILE *ef = open_memstream(&echo, &echo_len);
+	zd_log_set_echo(m, ef);
+	zd_pr_info(m, "echo-info-line");
+	zd_pr_debug(m, "echo-debug-line");
+	zd_log_set_echo(m, NULL);
+	fclose(ef);
+	ok(strstr(echo, "echo-info-line") && !strstr(echo, "echo-debug-line"),
+	   "log echo: info shown, debug kept back");
+	ok(zd_log_contains(m, "echo-debug-line"), "...but the ring keeps the debug line");
+	free(echo);
+
 	/* /proc/meminfo lines are "Name:   value kB". */
 	char *buf = NULL;
 	size_t len = 0;

@@ -100,6 +100,24 @@ static void devm_dpa(void)
 	is_int(zd_devm_memremap_device_private_pagemap(dev, &pg), 0, "devm dpa pagemap on gpu9");
 	ok(zd_device_private_offset_to_page(m, 100) == pg.pages + 100, "its offsets resolve");
 	is_u64(zd_devres_count(dev), 1, "held as one devres entry");
+	/* devm memory goes with the device too, newest first. */
+	int *mem = zd_devm_kzalloc(dev, 64);
+	ok(mem && mem[0] == 0 && zd_devres_count(dev) == 2, "devm_kzalloc: zeroed, one more devres entry");
+
+	/* devm_memunmap_pages() undoes one devm_memremap_pages() now. */
+	static struct zd_dev_pagemap p2p;
+	zd_dev_pagemap_init(&p2p);
+	p2p.type = ZD_MEMORY_DEVICE_PCI_P2PDMA;
+	p2p.range.start = 8 * G;
+	p2p.range.end = 8 * G + 128 * M - 1;
+	p2p.nr_range = 1;
+	p2p.ops = &ops;
+	ok(!ZD_IS_ERR(zd_devm_memremap_pages(dev, &p2p)), "devm_memremap_pages of a P2PDMA BAR");
+	ok(zd_is_pci_p2pdma_page(m, zd_pfn_to_page(m, 8 * G / 4096)) &&
+	   !zd_is_fsdax_page(m, zd_pfn_to_page(m, 8 * G / 4096)), "its pages are P2PDMA pages");
+	zd_devm_memunmap_pages(dev, &p2p);
+	ok(!zd_pfn_valid(m, 8 * G / 4096) && zd_devres_count(dev) == 2,
+	   "devm_memunmap_pages: unmapped now, its devres entry gone");
 	zd_device_unregister(dev);
 	ok(zd_device_private_offset_to_page(m, 100) == NULL, "gone with the device");
 	is_u64(zd_warn_count(m), 0, "devm dpa: no invariant check fired");
