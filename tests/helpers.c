@@ -272,3 +272,23 @@ void tap_nd_table_params(struct zd_nd_pfn_params *p, enum zd_nd_pfn_kind kind,
 	tap_must_uuid("11111111-2222-3333-4444-555555555555", p->uuid);
 	tap_must_uuid("66666666-7777-8888-9999-aaaaaaaaaaaa", p->parent_uuid);
 }
+
+void tap_pgmap_setup(struct zd_dev_pagemap *pg, enum zd_memory_type type, uint64_t start,
+		     uint64_t size, unsigned shift)
+{
+	zd_dev_pagemap_init(pg);
+	pg->type = type;
+	pg->range.start = start;
+	pg->range.end = start + size - 1;
+	pg->nr_range = 1;
+	pg->vmemmap_shift = shift;
+}
+
+void tap_pgmap_altmap(struct zd_dev_pagemap *pg, int fd, uint64_t reserve, uint64_t free)
+{
+	pg->backing_fd = fd;
+	pg->flags |= ZD_PGMAP_ALTMAP_VALID;
+	pg->altmap.base_pfn = pg->range.start >> 12;
+	pg->altmap.reserve = reserve;
+	pg->altmap.free = free;
+}

@@ -42,6 +42,11 @@ void tap_join_or_bail(pthread_t tid, int secs, const char *what);
 struct zd_machine *tap_machine(const char *arch, unsigned phys_bits, phys_addr_t ram_start,
 			       phys_addr_t ram_size, const struct zd_mem_range *rsv,
 			       size_t nr_rsv);
+/* A pgmap of type over [start, start+size) with folios of 2^shift pages. */
+void tap_pgmap_setup(struct zd_dev_pagemap *pg, enum zd_memory_type type, uint64_t start,
+		     uint64_t size, unsigned shift);
+/* ... whose memmap comes from an altmap on backing fd (base = range start). */
+void tap_pgmap_altmap(struct zd_dev_pagemap *pg, int fd, uint64_t reserve, uint64_t free);
 /* A log line logged after seq contains needle. */
 bool tap_log_since(struct zd_machine *m, unsigned long seq, const char *needle);
 /* What dump writes for m, as a string (malloc'ed; free it). */

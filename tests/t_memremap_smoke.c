@@ -6,6 +6,7 @@
 #include <zonedev/zonedev.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "helpers.h"
 #include "tap.h"
 
 #define G (1ULL << 30)
@@ -19,12 +20,7 @@ static const struct zd_dev_pagemap_ops ops = { .folio_free = my_free, .migrate_t
 static void *map(struct zd_machine *m, struct zd_dev_pagemap *pg, enum zd_memory_type t,
 		 uint64_t start, uint64_t size, unsigned shift)
 {
-	zd_dev_pagemap_init(pg);
-	pg->type = t;
-	pg->range.start = start;
-	pg->range.end = start + size - 1;
-	pg->nr_range = 1;
-	pg->vmemmap_shift = shift;
+	tap_pgmap_setup(pg, t, start, size, shift);
 	return zd_memremap_pages(m, pg, 0);
 }
 
@@ -62,15 +58,8 @@ static void regressions(struct zd_machine *m)
 	 * used to look the zone up through one and fault. */
 	int fd = memfd_create("altmap", 0);
 	ok(fd >= 0 && ftruncate(fd, 2 * M) == 0, "backing for the altmap");
-	zd_dev_pagemap_init(&e);
-	e.type = ZD_MEMORY_DEVICE_GENERIC;
-	e.range.start = 2064 * G;
-	e.range.end = 2064 * G + 2 * M - 1;
-	e.nr_range = 1;
-	e.backing_fd = fd;
-	e.flags = ZD_PGMAP_ALTMAP_VALID;
-	e.altmap.base_pfn = 2064 * G / 4096;
-	e.altmap.free = 512;
+	tap_pgmap_setup(&e, ZD_MEMORY_DEVICE_GENERIC, 2064 * G, 2 * M, 0);
+	tap_pgmap_altmap(&e, fd, 0, 512);
 	ok(!ZD_IS_ERR(zd_memremap_pages(m, &e, 0)), "altmap covering the whole range maps");
 	zd_memunmap_pages(&e);
 	ok(!zd_pfn_valid(m, 2064 * G / 4096), "...and unmaps");

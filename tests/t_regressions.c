@@ -98,11 +98,7 @@ static void failed_add_keeps_node_offline(void)
 	struct zd_machine *m = zd_machine_create(&d);
 	static struct zd_dev_pagemap pg;
 
-	zd_dev_pagemap_init(&pg);
-	pg.type = ZD_MEMORY_DEVICE_GENERIC;
-	pg.range.start = 4 * G;
-	pg.range.end = 4 * G + 128 * M - 1;
-	pg.nr_range = 1;
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 4 * G, 128 * M, 0);
 	ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "device memory at 4G (no iomem resource)");
 	ok(!m->node_data[1]->online, "node 1 has no memory and is offline");
 	is_int(zd_add_memory(m, 1, 4 * G, 128 * M, 0), -EEXIST, "RAM over it on node 1 fails");
@@ -150,16 +146,8 @@ static void memory_failure_on_metadata(void)
 	uint64_t base = 4 * G >> 12;
 
 	ok(fd >= 0 && ftruncate(fd, 128 * M) == 0, "a backing for the altmap");
-	zd_dev_pagemap_init(&pg);
-	pg.type = ZD_MEMORY_DEVICE_GENERIC;
-	pg.range.start = 4 * G;
-	pg.range.end = 4 * G + 128 * M - 1;
-	pg.nr_range = 1;
-	pg.backing_fd = fd;
-	pg.flags = ZD_PGMAP_ALTMAP_VALID;
-	pg.altmap.base_pfn = base;
-	pg.altmap.reserve = 2;
-	pg.altmap.free = 1024;
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 4 * G, 128 * M, 0);
+	tap_pgmap_altmap(&pg, fd, 2, 1024);
 	ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "GENERIC pgmap with an altmap");
 	is_int(zd_memory_failure(m, base + 5, 0), -ENXIO, "memory_failure in the altmap: -ENXIO");
 	ok(!zd_test_page_flag(zd_pfn_to_page(m, base + 5), ZD_PG_hwpoison), "...nothing poisoned");
