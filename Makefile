@@ -9,7 +9,7 @@ BUILD   := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                -Wmissing-prototypes -Wstrict-prototypes -g -O2 -fPIC -pthread \
-               -D_GNU_SOURCE -Iinclude -Isrc
+               -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 ifneq ($(SANITIZE),)
 CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
 LDSAN       := -fsanitize=$(SANITIZE)
@@ -24,6 +24,7 @@ CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/t_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TESTLIB   := $(BUILD)/tests/tap.o $(BUILD)/tests/helpers.o
+.SECONDARY: $(TESTLIB)
 
 all: deps $(BUILD)/libzonedev.a $(BUILD)/libzonedev.so $(BUILD)/zonedev zonedev
 
@@ -40,7 +41,11 @@ deps:
 	fi
 	@command -v prove >/dev/null || { echo "error: prove is missing: apt-get install perl" >&2; exit 1; }
 
-$(BUILD)/%.o: %.c $(wildcard include/zonedev/*.h src/*/*.h src/*.h tools/zonedev/*.h tests/*.h)
+# Header dependencies come from the compiler (-MMD -MP): editing any header
+# rebuilds exactly its users.
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/*/*/*/*.d)
+
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -68,11 +73,22 @@ tests-build: $(TEST_BINS) $(BUILD)/zonedev
 # Under ThreadSanitizer only the concurrent tests (*_mt) run: TSan cannot
 # host the TiB-sized vmemmap windows of the default machines, and the rest of
 # the suite is single-threaded.
+# Every program runs under tests/run-test (a hard timeout). The plain
+# check also runs the concurrent tests under ASan+UBSan: a missing RCU grace
+# period shows up as a use-after-free only there.
 CHECK_TESTS := $(if $(filter thread,$(SANITIZE)),$(filter %_mt,$(TEST_BINS)),\
 		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh)
+PROVE := prove -j2 --exec $(CURDIR)/tests/run-test
 check: all tests-build
 	@ZD_CLI=$(CURDIR)/$(BUILD)/zonedev ZD_SRCDIR=$(CURDIR) ZD_BUILD=$(CURDIR)/$(BUILD) \
-	  prove -j2 $(CHECK_TESTS)
+	  $(PROVE) $(CHECK_TESTS)
+ifeq ($(SANITIZE),)
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-mt
+endif
+
+# The concurrent tests alone (used by the plain check under ASan+UBSan).
+check-mt: $(filter %_mt,$(TEST_BINS))
+	@ZD_SRCDIR=$(CURDIR) ZD_BUILD=$(CURDIR)/$(BUILD) $(PROVE) $(filter %_mt,$(TEST_BINS))
 
 demo: all
 	$(BUILD)/zonedev demo
@@ -80,4 +96,4 @@ demo: all
 clean:
 	rm -rf build build-* zonedev
 
-.PHONY: all deps check demo clean tests-build zonedev
+.PHONY: all deps check check-mt demo clean tests-build zonedev

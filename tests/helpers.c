@@ -227,22 +227,11 @@ static bool dir_has_blocks(const char *dir)
 const char *tap_golden_dir(void)
 {
 	static char dir[2048];
-	const char *shared = getenv("ZD_SHAREDDIR");
 	const char *src = getenv("ZD_SRCDIR");
 
-	if (shared && *shared) {
-		snprintf(dir, sizeof(dir), "%s/testdata/kernel-infoblocks", shared);
-		if (dir_has_blocks(dir))
-			return dir;
-		snprintf(dir, sizeof(dir), "%s", shared);
-		if (dir_has_blocks(dir))
-			return dir;
-	}
-	snprintf(dir, sizeof(dir), "%s/../shared/testdata/kernel-infoblocks",
-		 src && *src ? src : ".");
-	if (dir_has_blocks(dir))
-		return dir;
-	return NULL;
+	/* The blocks ship in the repository: a missing one is a failure. */
+	snprintf(dir, sizeof(dir), "%s/tests/data/kernel-infoblocks", src && *src ? src : ".");
+	return dir_has_blocks(dir) ? dir : NULL;
 }
 
 bool tap_load_block(const char *dir, const char *file, struct zd_nd_pfn_sb *sb)

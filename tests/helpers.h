@@ -105,8 +105,9 @@ extern const size_t tap_nr_goldens;
 
 /* The probe context under which g's block is valid. */
 void tap_golden_ctx(const struct tap_golden *g, struct zd_nd_pfn_validate_ctx *c);
-/* Where the golden blocks are: ZD_SHAREDDIR (the shared dir or the data dir
- * itself), else ../shared from ZD_SRCDIR or cwd; NULL if nowhere. */
+/* The golden blocks in the repository (ZD_SRCDIR/tests/data/kernel-infoblocks,
+ * ZD_SRCDIR defaulting to the current directory); NULL if they are missing,
+ * which callers report as a failure. */
 const char *tap_golden_dir(void);
 /* Read the 4096 bytes of dir/file into sb. */
 bool tap_load_block(const char *dir, const char *file, struct zd_nd_pfn_sb *sb);

@@ -8,7 +8,7 @@
  * kernel wrote must read back exactly; the golden blocks pin both
  * directions to real bytes rather than to our reading of the spec.
  * The validation rules, byte flips, pgmap arithmetic and file I/O are in
- * t_infoblock_rules.c. Golden data: ZD_SHAREDDIR, or ../shared of ZD_SRCDIR.
+ * t_infoblock_rules.c. Golden data: tests/data/kernel-infoblocks (a missing file fails).
  */
 #include <zonedev/nd_pfn.h>
 #include <errno.h>
@@ -72,7 +72,7 @@ static void test_golden(void)
 	const char *dir = tap_golden_dir();
 
 	if (!dir) {
-		skip("kernel-infoblocks not found (set ZD_SHAREDDIR or ZD_SRCDIR)");
+		fail("kernel-written info blocks missing from tests/data/kernel-infoblocks (ZD_SRCDIR=%s)", getenv("ZD_SRCDIR") ? getenv("ZD_SRCDIR") : ".");
 		return;
 	}
 	diag("golden blocks from %s", dir);
@@ -163,7 +163,7 @@ static void test_golden_json(void)
 		"}\n";
 
 	if (!dir || !tap_load_block(dir, "fsdax-dev.infoblock.bin", &sb)) {
-		skip("kernel-infoblocks not found: read-infoblock JSON");
+		fail("kernel-written info blocks missing from tests/data/kernel-infoblocks (ZD_SRCDIR=%s)", getenv("ZD_SRCDIR") ? getenv("ZD_SRCDIR") : ".");
 		return;
 	}
 	f = open_memstream(&buf, &len);

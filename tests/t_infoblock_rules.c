@@ -9,7 +9,7 @@
  * Why: a block accepted wrongly puts a memmap over user data; one refused
  * for the wrong reason sends the operator after the wrong fix.
  * The block's layout, checksum, golden blocks and sizing are in
- * t_infoblock.c. Golden data: ZD_SHAREDDIR, or ../shared of ZD_SRCDIR.
+ * t_infoblock.c. Golden data: tests/data/kernel-infoblocks (a missing file fails).
  */
 #include <zonedev/nd_pfn.h>
 #include <errno.h>
@@ -380,7 +380,7 @@ static void test_flips(void)
 	make_block(&sb, &c, ZD_ND_DEVDAX, ZD_ND_MAP_DEV, 1 * G);
 	flip_block(&sb, &c, "generated devdax block");
 	if (!dir) {
-		skip("kernel-infoblocks not found: flips of kernel blocks");
+		fail("kernel-written info blocks missing from tests/data/kernel-infoblocks (ZD_SRCDIR=%s)", getenv("ZD_SRCDIR") ? getenv("ZD_SRCDIR") : ".");
 		return;
 	}
 	for (size_t i = 0; i < tap_nr_goldens; i++) {

@@ -3,11 +3,37 @@
  * the main thread records assertions.
  */
 #include "tap.h"
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static int tests_run, tests_failed;
+
+static void watchdog_fired(int sig)
+{
+	static const char msg[] = "\nBail out! test exceeded its ZD_TEST_TIMEOUT (a leaked "
+				  "reference keeping memunmap_pages() waiting, or a deadlock)\n";
+	ssize_t n;
+
+	(void)sig;
+	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(2);
+}
+
+/* Armed before main(): no test program can forget it. */
+__attribute__((constructor)) static void tap_watchdog(void)
+{
+	const char *t = getenv("ZD_TEST_TIMEOUT");
+	long secs = t && *t ? strtol(t, NULL, 10) : 300;
+
+	if (secs <= 0)
+		return;
+	signal(SIGALRM, watchdog_fired);
+	alarm((unsigned)secs);
+}
 
 static bool report(bool cond, const char *file, int line, const char *fmt, va_list ap)
 {

@@ -9,6 +9,7 @@
  * is never freed.
  */
 #include <zonedev/err.h>
+#include <zonedev/fault-inject.h>
 #include <zonedev/memory_hotplug.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,10 @@ int zd_sparse_add_section(struct zd_machine *m, int nid, uint64_t pfn, uint64_t 
 	struct zd_page *memmap;
 	int rc;
 
+	/* Fault point "sparse_add_section": one pass per section chunk, so a
+	 * multi-section add can be made to fail part way through. */
+	if (zd_should_fail(m, "sparse_add_section"))
+		return -ENOMEM;
 	rc = sparse_index_init(m, section_nr);
 	if (rc)
 		return rc;
