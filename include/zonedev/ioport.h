@@ -88,6 +88,12 @@ struct zd_resource *zd_request_mem_region(struct zd_machine *m, phys_addr_t star
 					  phys_addr_t n, const char *name);
 int zd_release_mem_region(struct zd_machine *m, phys_addr_t start, phys_addr_t n);
 
+/* Memory hot-remove: release the busy memory resources over [start, +size),
+ * trimming or splitting a resource that extends beyond it; the bytes
+ * released (size when the range was all claimed). */
+phys_addr_t zd_release_mem_region_adjustable(struct zd_machine *m, phys_addr_t start,
+					     phys_addr_t size);
+
 /* REGION_INTERSECTS / REGION_DISJOINT / REGION_MIXED, as the kernel answers. */
 int zd_region_intersects(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
 			 unsigned long flags, unsigned long desc);

@@ -22,7 +22,8 @@
  *
  * Every failing path leaves the tree exactly as it found it and logs one line.
  * The read-only views built on zd_walk_iomem_res() — System RAM walks,
- * /proc/iomem text, JSON and the import parser — live in iomem.c.
+ * /proc/iomem text, JSON and the import parser — live in iomem.c; the
+ * free-space search in free_mem_region.c (both through kernel/internal.h).
  */
 #include <zonedev/err.h>
 #include <zonedev/ioport.h>
@@ -32,31 +33,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Room for one formatted range such as "[mem 0x...-0x... disabled]". */
-#define RANGE_STR 80
-
-/* ---------------------------------------------------------------- locking */
-
-static void res_rdlock(struct zd_machine *m)
-{
-	pthread_rwlock_rdlock(&m->resource_lock);
-}
-
-static void res_wrlock(struct zd_machine *m)
-{
-	pthread_rwlock_wrlock(&m->resource_lock);
-}
-
-static void res_unlock(struct zd_machine *m)
-{
-	pthread_rwlock_unlock(&m->resource_lock);
-}
-
-static struct zd_resource *root_or(struct zd_machine *m, struct zd_resource *r)
-{
-	return r ? r : &m->iomem_resource;
-}
+#include "kernel/internal.h"
 
 /* ------------------------------------------------------------- formatting */
 
@@ -93,19 +70,19 @@ static const char *fmt_range(char *buf, size_t len, unsigned long flags, phys_ad
 	return buf;
 }
 
-static const char *fmt_res(char *buf, size_t len, const struct zd_resource *r)
+const char *zd_res_fmt(char *buf, size_t len, const struct zd_resource *r)
 {
 	return fmt_range(buf, len, r->flags, r->start, r->end);
 }
 
-static const char *res_name(const struct zd_resource *r)
+const char *zd_res_name(const struct zd_resource *r)
 {
 	return r->name ? r->name : "<BAD>";
 }
 
 /* ------------------------------------------------------------- allocation */
 
-static struct zd_resource *res_new(const char *name)
+struct zd_resource *zd_res_new(const char *name)
 {
 	struct zd_resource *r = calloc(1, sizeof(*r));
 
@@ -123,7 +100,7 @@ static struct zd_resource *res_new(const char *name)
 	return r;
 }
 
-static void res_free(struct zd_resource *r)
+void zd_res_free(struct zd_resource *r)
 {
 	free(r->name_buf);
 	free(r);
@@ -133,33 +110,33 @@ static void res_free(struct zd_resource *r)
  * Take a node that has just left the tree: clear its links and free it if the
  * tree owns it. The node's children must already have been dealt with.
  */
-static void res_drop(struct zd_resource *r)
+void zd_res_drop(struct zd_resource *r)
 {
 	if (r->tree_owned) {
-		res_free(r);
+		zd_res_free(r);
 		return;
 	}
 	r->parent = r->sibling = r->child = NULL;
 }
 
 /* Drop r and everything below it; r is already unlinked from its parent. */
-static void drop_subtree(struct zd_resource *r)
+void zd_res_drop_subtree(struct zd_resource *r)
 {
 	struct zd_resource *c = r->child, *next;
 
 	while (c) {
 		next = c->sibling;
-		drop_subtree(c);
+		zd_res_drop_subtree(c);
 		c = next;
 	}
 	r->child = NULL;
-	res_drop(r);
+	zd_res_drop(r);
 }
 
 /* ------------------------------------------------------------ tree basics */
 
 /* Pre-order successor of p that stays inside top's subtree (top excluded). */
-static struct zd_resource *next_in_subtree(struct zd_resource *p, const struct zd_resource *top)
+struct zd_resource *zd_res_next_in_subtree(struct zd_resource *p, const struct zd_resource *top)
 {
 	if (p->child)
 		return p->child;
@@ -171,13 +148,13 @@ static struct zd_resource *next_in_subtree(struct zd_resource *p, const struct z
 	return p->sibling;
 }
 
-static bool ranges_overlap(phys_addr_t s1, phys_addr_t e1, phys_addr_t s2, phys_addr_t e2)
+bool zd_res_ranges_overlap(phys_addr_t s1, phys_addr_t e1, phys_addr_t s2, phys_addr_t e2)
 {
 	return s1 <= e2 && e1 >= s2;
 }
 
 /* Lowest child of parent overlapping [start, end], or NULL. */
-static struct zd_resource *first_overlap(const struct zd_resource *parent, phys_addr_t start,
+struct zd_resource *zd_res_first_overlap(const struct zd_resource *parent, phys_addr_t start,
 					 phys_addr_t end)
 {
 	struct zd_resource *c;
@@ -196,7 +173,7 @@ static struct zd_resource *first_overlap(const struct zd_resource *parent, phys_
  * went in, root itself when new is inverted or does not fit inside root, or
  * the first child that overlaps new.
  */
-static struct zd_resource *link_child(struct zd_resource *root, struct zd_resource *new)
+struct zd_resource *zd_res_link_child(struct zd_resource *root, struct zd_resource *new)
 {
 	struct zd_resource **pp, *c;
 
@@ -239,17 +216,17 @@ static int unlink_node(struct zd_resource *old)
  * starting parent, new itself if it is already linked, or the node new would
  * straddle. Nothing changes unless NULL is returned.
  */
-static struct zd_resource *insert_locked(struct zd_machine *m, struct zd_resource *parent,
+struct zd_resource *zd_res_insert_locked(struct zd_machine *m, struct zd_resource *parent,
 					 struct zd_resource *new)
 {
 	struct zd_resource *first, *last, *p;
 
 	for (;; parent = first) {
-		first = link_child(parent, new);
+		first = zd_res_link_child(parent, new);
 		if (!first || first == parent)
 			return first;
 		if (ZD_WARN(m, first == new, "resource %s \"%s\" inserted twice",
-			    fmt_res((char[RANGE_STR]){0}, RANGE_STR, new), res_name(new)))
+			    zd_res_fmt((char[RANGE_STR]){0}, RANGE_STR, new), zd_res_name(new)))
 			return first;
 		/* Stop descending once first no longer encloses new (or equals it). */
 		if (first->start > new->start || first->end < new->end)
@@ -287,7 +264,7 @@ static struct zd_resource *insert_locked(struct zd_machine *m, struct zd_resourc
  * non-busy node that is in the way. res is filled in and linked on success.
  * On failure -EBUSY, one log line unless quiet, and res is not linked.
  */
-static int request_region_locked(struct zd_machine *m, struct zd_resource *parent,
+int zd_res_request_region_locked(struct zd_machine *m, struct zd_resource *parent,
 				 struct zd_resource *res, phys_addr_t start, phys_addr_t n,
 				 unsigned long flags, bool quiet)
 {
@@ -300,7 +277,7 @@ static int request_region_locked(struct zd_machine *m, struct zd_resource *paren
 		res->flags = (parent->flags & (ZD_IORESOURCE_TYPE_BITS | ZD_IORESOURCE_EXT_TYPE_BITS)) |
 			     ZD_IORESOURCE_BUSY | flags;
 		res->desc = parent->desc;
-		conflict = link_child(parent, res);
+		conflict = zd_res_link_child(parent, res);
 		if (!conflict)
 			return 0;
 		if (conflict != parent && !(conflict->flags & ZD_IORESOURCE_BUSY)) {
@@ -316,16 +293,16 @@ static int request_region_locked(struct zd_machine *m, struct zd_resource *paren
 			return -EBUSY;
 		if (conflict == parent)
 			zd_pr_warn(m, "resource: request %s \"%s\" does not fit inside %s \"%s\"",
-				   fmt_res(a, sizeof(a), res), res_name(res),
-				   fmt_res(b, sizeof(b), parent), res_name(parent));
+				   zd_res_fmt(a, sizeof(a), res), zd_res_name(res),
+				   zd_res_fmt(b, sizeof(b), parent), zd_res_name(parent));
 		else if (conflict->desc == ZD_IORES_DESC_DEVICE_PRIVATE_MEMORY)
 			zd_pr_warn(m, "Unaddressable device %s %s conflicts with %s",
-				   res_name(conflict), fmt_res(a, sizeof(a), conflict),
-				   fmt_res(b, sizeof(b), res));
+				   zd_res_name(conflict), zd_res_fmt(a, sizeof(a), conflict),
+				   zd_res_fmt(b, sizeof(b), res));
 		else
 			zd_pr_warn(m, "resource: request %s \"%s\" conflicts with %s \"%s\"",
-				   fmt_res(a, sizeof(a), res), res_name(res),
-				   fmt_res(b, sizeof(b), conflict), res_name(conflict));
+				   zd_res_fmt(a, sizeof(a), res), zd_res_name(res),
+				   zd_res_fmt(b, sizeof(b), conflict), zd_res_name(conflict));
 		return -EBUSY;
 	}
 }
@@ -355,9 +332,9 @@ static int region_intersects_locked(const struct zd_resource *parent, phys_addr_
 		/* The overlap [lo, hi]; lo advances past matching descendants. */
 		lo = p->start > start ? p->start : start;
 		hi = p->end < end ? p->end : end;
-		for (dp = p->child; dp; dp = next_in_subtree(dp, p)) {
+		for (dp = p->child; dp; dp = zd_res_next_in_subtree(dp, p)) {
 			/* Tested against the whole request, as the kernel does. */
-			if (!ranges_overlap(dp->start, dp->end, start, end))
+			if (!zd_res_ranges_overlap(dp->start, dp->end, start, end))
 				continue;
 			if (!zd_resource_type_match(dp, flags, desc))
 				continue;
@@ -368,7 +345,10 @@ static int region_intersects_locked(const struct zd_resource *parent, phys_addr_
 				covered = true;
 				break;
 			}
-			lo = dp->end + 1;
+			/* Never backwards: a matching resource nested inside one
+			 * already counted ends before lo. */
+			if (dp->end + 1 > lo)
+				lo = dp->end + 1;
 		}
 		if (!covered)
 			other++;
@@ -395,7 +375,7 @@ struct zd_resource *zd_resource_alloc(const char *name, phys_addr_t start, phys_
 
 	if (!range_ok(start, size))
 		return NULL;
-	r = res_new(name);
+	r = zd_res_new(name);
 	if (!r)
 		return NULL;
 	r->start = start;
@@ -409,7 +389,7 @@ void zd_resource_free(struct zd_resource *r)
 {
 	if (!r || !r->tree_owned || r->parent)
 		return;
-	drop_subtree(r);
+	zd_res_drop_subtree(r);
 }
 
 /* ---------------------------------------------------- requests and inserts */
@@ -423,15 +403,15 @@ struct zd_resource *zd_request_resource_conflict(struct zd_machine *m, struct zd
 	root = root_or(m, root);
 	res_wrlock(m);
 	if (ZD_WARN(m, new->parent != NULL, "resource %s \"%s\" is already in a tree",
-		    fmt_res(a, sizeof(a), new), res_name(new)))
+		    zd_res_fmt(a, sizeof(a), new), zd_res_name(new)))
 		conflict = new;
 	else
-		conflict = link_child(root, new);
+		conflict = zd_res_link_child(root, new);
 	if (conflict && conflict != new)
 		zd_pr_warn(m, "resource: cannot claim %s \"%s\": %s %s \"%s\"",
-			   fmt_res(a, sizeof(a), new), res_name(new),
+			   zd_res_fmt(a, sizeof(a), new), zd_res_name(new),
 			   conflict == root ? "outside" : "conflicts with",
-			   fmt_res(b, sizeof(b), conflict), res_name(conflict));
+			   zd_res_fmt(b, sizeof(b), conflict), zd_res_name(conflict));
 	res_unlock(m);
 	return conflict;
 }
@@ -450,19 +430,19 @@ int zd_insert_resource(struct zd_machine *m, struct zd_resource *parent, struct 
 	parent = root_or(m, parent);
 	res_wrlock(m);
 	if (ZD_WARN(m, new->parent != NULL || new->child != NULL,
-		    "resource %s \"%s\" is already linked", fmt_res(a, sizeof(a), new),
-		    res_name(new))) {
+		    "resource %s \"%s\" is already linked", zd_res_fmt(a, sizeof(a), new),
+		    zd_res_name(new))) {
 		ret = -EINVAL;
 		goto out;
 	}
-	conflict = insert_locked(m, parent, new);
+	conflict = zd_res_insert_locked(m, parent, new);
 	if (conflict) {
 		ret = -EBUSY;
 		if (conflict != new)
 			zd_pr_warn(m, "resource: cannot insert %s \"%s\": %s %s \"%s\"",
-				   fmt_res(a, sizeof(a), new), res_name(new),
+				   zd_res_fmt(a, sizeof(a), new), zd_res_name(new),
 				   conflict == parent ? "outside" : "straddles",
-				   fmt_res(b, sizeof(b), conflict), res_name(conflict));
+				   zd_res_fmt(b, sizeof(b), conflict), zd_res_name(conflict));
 	}
 out:
 	res_unlock(m);
@@ -478,9 +458,9 @@ int zd_release_resource(struct zd_machine *m, struct zd_resource *old)
 	ret = old == &m->iomem_resource ? -EINVAL : unlink_node(old);
 	if (ret)
 		zd_pr_warn(m, "resource: cannot release %s \"%s\": not in the tree",
-			   fmt_res(a, sizeof(a), old), res_name(old));
+			   zd_res_fmt(a, sizeof(a), old), zd_res_name(old));
 	else
-		drop_subtree(old);
+		zd_res_drop_subtree(old);
 	res_unlock(m);
 	return ret;
 }
@@ -499,15 +479,15 @@ struct zd_resource *__zd_request_region(struct zd_machine *m, struct zd_resource
 			   n ? "range wraps past the end of the address space" : "empty range");
 		return NULL;
 	}
-	res = res_new(name);
+	res = zd_res_new(name);
 	if (!res) {
 		zd_pr_err(m, "resource: out of memory requesting \"%s\"", name ? name : "<BAD>");
 		return NULL;
 	}
 	res_wrlock(m);
-	if (request_region_locked(m, parent, res, start, n, flags, false)) {
+	if (zd_res_request_region_locked(m, parent, res, start, n, flags, false)) {
 		res_unlock(m);
-		res_free(res);
+		zd_res_free(res);
 		return NULL;
 	}
 	res_unlock(m);
@@ -539,15 +519,15 @@ int __zd_release_region(struct zd_machine *m, struct zd_resource *parent, phys_a
 			if (r->child) {
 				/* The kernel would drop the children with it. */
 				zd_pr_warn(m, "resource: not releasing %s \"%s\": it still holds %s \"%s\"",
-					   fmt_res(a, sizeof(a), r), res_name(r),
-					   fmt_res(b, sizeof(b), r->child), res_name(r->child));
+					   zd_res_fmt(a, sizeof(a), r), zd_res_name(r),
+					   zd_res_fmt(b, sizeof(b), r->child), zd_res_name(r->child));
 				res_unlock(m);
 				return -EBUSY;
 			}
 			*pp = r->sibling;
 			r->sibling = NULL;
 			r->parent = NULL;
-			res_drop(r);
+			zd_res_drop(r);
 			res_unlock(m);
 			return 0;
 		}
@@ -571,6 +551,94 @@ int zd_release_mem_region(struct zd_machine *m, phys_addr_t start, phys_addr_t n
 	return __zd_release_region(m, &m->iomem_resource, start, n);
 }
 
+/*
+ * release_mem_region_adjustable(): hot-remove gives back [start, end] of
+ * busy memory, trimming, splitting or dropping each busy resource it
+ * overlaps (searched through non-busy windows at any depth). The kernel
+ * handles one resource containing the range; a range over several
+ * adjacent ones (added by separate add_memory() calls) is released piece
+ * by piece. Children that lay in the released part go with it, as the
+ * kernel frees them together; returns how many bytes were released.
+ */
+static phys_addr_t release_adjustable_locked(struct zd_machine *m, struct zd_resource *parent,
+					     phys_addr_t start, phys_addr_t end)
+{
+	struct zd_resource **pp = &parent->child, *r;
+	phys_addr_t done = 0;
+
+	while ((r = *pp) && r->start <= end) {
+		if (r->end < start || !(r->flags & ZD_IORESOURCE_MEM)) {
+			pp = &r->sibling;
+			continue;
+		}
+		if (!(r->flags & ZD_IORESOURCE_BUSY)) {
+			done += release_adjustable_locked(m, r, start, end);
+			pp = &r->sibling;
+			continue;
+		}
+		phys_addr_t lo = r->start > start ? r->start : start;
+		phys_addr_t hi = r->end < end ? r->end : end;
+		struct zd_resource **cp = &r->child, *c, *tail = NULL;
+
+		done += hi - lo + 1;
+		if (lo == r->start && hi == r->end) {
+			*pp = r->sibling;
+			r->sibling = NULL;
+			r->parent = NULL;
+			zd_res_drop_subtree(r);
+			continue;
+		}
+		if (lo > r->start && hi < r->end) {
+			/* Split: the part above the hole becomes a sibling. */
+			tail = zd_res_new(r->name);
+			if (ZD_WARN(m, !tail, "release_mem_region_adjustable: cannot split %s", r->name))
+				return done;
+			tail->start = hi + 1;
+			tail->end = r->end;
+			tail->flags = r->flags;
+			tail->desc = r->desc;
+			tail->parent = parent;
+			tail->sibling = r->sibling;
+			r->sibling = tail;
+		}
+		/* Children inside the released part go; those above a split move. */
+		while ((c = *cp)) {
+			if (c->end >= lo && c->start <= hi) {
+				*cp = c->sibling;
+				c->sibling = NULL;
+				c->parent = NULL;
+				zd_res_drop_subtree(c);
+			} else if (tail && c->start > hi) {
+				*cp = NULL;
+				tail->child = c;
+				for (; c; c = c->sibling)
+					c->parent = tail;
+			} else {
+				cp = &c->sibling;
+			}
+		}
+		if (lo == r->start)
+			r->start = hi + 1;
+		else
+			r->end = lo - 1;
+		pp = tail ? &tail->sibling : &r->sibling;
+	}
+	return done;
+}
+
+phys_addr_t zd_release_mem_region_adjustable(struct zd_machine *m, phys_addr_t start,
+					     phys_addr_t size)
+{
+	phys_addr_t done;
+
+	if (!range_ok(start, size))
+		return 0;
+	res_wrlock(m);
+	done = release_adjustable_locked(m, &m->iomem_resource, start, start + size - 1);
+	res_unlock(m);
+	return done;
+}
+
 int zd_region_intersects(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
 			 unsigned long flags, unsigned long desc)
 {
@@ -587,161 +655,6 @@ int zd_region_intersects(struct zd_machine *m, phys_addr_t start, phys_addr_t si
 	return ret;
 }
 
-/* ------------------------------------------------------- free-space search */
-
-phys_addr_t zd_direct_map_physmem_end(const struct zd_machine *m)
-{
-	phys_addr_t top = (1ULL << m->arch.phys_bits) - 1;
-	phys_addr_t memstart, end;
-
-	if (m->arch.coverage != ZD_VMEMMAP_COVERS_LINEAR_MAP)
-		return top;
-	/* arm64: only the linear map starting at the first RAM has a memmap. */
-	memstart = zd_pfn_phys(&m->arch, m->memstart_pfn);
-	end = memstart + m->arch.linear_map_size - 1;
-	if (end < memstart || end > top)
-		end = top;
-	return end;
-}
-
-static phys_addr_t align_down(phys_addr_t x, phys_addr_t a)
-{
-	return x & ~(a - 1);
-}
-
-/*
- * Find room for size bytes (already a multiple of align) below base: only
- * candidates on align boundaries that overlap no child of base qualify
- * (get_free_mem_region's REGION_DISJOINT test with flags 0). Descending
- * starts under min(base->end, limit) and keeps going while the candidate is
- * above align and not below base->start; ascending starts at
- * ALIGN(max(base->start, align)) and needs the whole candidate under the
- * limit. Instead of stepping one alignment unit at a time through an
- * occupied stretch, jump straight past the child in the way: the first
- * aligned candidate that clears it is the one stepping would reach.
- * Returns true with *out set, or false.
- */
-static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_addr_t size,
-		      phys_addr_t align, bool descending, phys_addr_t *out)
-{
-	struct zd_resource *c;
-	phys_addr_t addr;
-
-	if (descending) {
-		if (size - 1 > limit)
-			return false;
-		addr = align_down(limit - (size - 1), align);
-		while (addr > align && addr >= base->start) {
-			c = first_overlap(base, addr, addr + size - 1);
-			if (!c) {
-				*out = addr;
-				return true;
-			}
-			if (c->start < size)
-				return false;
-			addr = align_down(c->start - size, align);
-		}
-		return false;
-	}
-
-	addr = base->start > align ? base->start : align;
-	if (addr + (align - 1) < addr)
-		return false;
-	addr = align_down(addr + (align - 1), align);
-	while (addr <= limit && size - 1 <= limit - addr) {
-		c = first_overlap(base, addr, addr + size - 1);
-		if (!c) {
-			*out = addr;
-			return true;
-		}
-		if (c->end + align < c->end + 1 || c->end + 1 == 0)
-			return false;   /* the next boundary would wrap */
-		addr = align_down(c->end + align, align);
-	}
-	return false;
-}
-
-static struct zd_resource *get_free_mem_region(struct zd_machine *m, struct zd_resource *base,
-					       phys_addr_t size, phys_addr_t align,
-					       const char *name, unsigned long desc,
-					       bool descending_request, const char *who)
-{
-	char a[RANGE_STR];
-	struct zd_resource *res;
-	phys_addr_t limit, addr;
-	phys_addr_t asked = size;
-	bool found;
-
-	base = root_or(m, base);
-	if (size == 0 || align == 0 || (align & (align - 1))) {
-		zd_pr_warn(m, "%s: invalid size 0x%llx or alignment 0x%llx", who,
-			   (unsigned long long)size, (unsigned long long)align);
-		return ZD_ERR_PTR(-EINVAL);
-	}
-	size = align_down(size + (align - 1), align);
-	if (size < asked) {
-		zd_pr_warn(m, "%s: no free range of 0x%llx: size overflows when aligned to 0x%llx",
-			   who, (unsigned long long)asked, (unsigned long long)align);
-		return ZD_ERR_PTR(-ERANGE);
-	}
-	res = res_new(name);
-	if (!res) {
-		zd_pr_err(m, "%s: out of memory", who);
-		return ZD_ERR_PTR(-ENOMEM);
-	}
-
-	res_wrlock(m);
-	limit = zd_direct_map_physmem_end(m);
-	if (base->end < limit)
-		limit = base->end;
-	found = find_free(base, limit, size, align, descending_request, &addr);
-	if (found && descending_request) {
-		/* Claimed from the top of iomem, like the kernel does. */
-		if (request_region_locked(m, &m->iomem_resource, res, addr, size, 0, false))
-			found = false;
-		else
-			res->desc = desc;
-	} else if (found) {
-		res->start = addr;
-		res->end = addr + size - 1;
-		res->flags = ZD_IORESOURCE_MEM;
-		res->desc = desc;
-		/* Nothing overlaps, so this lands as a leaf directly under base. */
-		if (insert_locked(m, base, res))
-			found = false;
-	}
-	if (!found) {
-		if (descending_request)
-			zd_pr_warn(m, "%s: no free range of 0x%llx below 0x%llx", who,
-				   (unsigned long long)size, (unsigned long long)limit);
-		else
-			zd_pr_warn(m, "%s: no free range of 0x%llx in %s up to 0x%llx", who,
-				   (unsigned long long)size, fmt_res(a, sizeof(a), base),
-				   (unsigned long long)limit);
-	}
-	res_unlock(m);
-	if (!found) {
-		res_free(res);
-		return ZD_ERR_PTR(-ERANGE);
-	}
-	return res;
-}
-
-struct zd_resource *zd_request_free_mem_region(struct zd_machine *m, struct zd_resource *base,
-					       phys_addr_t size, const char *name)
-{
-	return get_free_mem_region(m, base, size, 1ULL << m->arch.section_size_bits, name,
-				   ZD_IORES_DESC_DEVICE_PRIVATE_MEMORY, true,
-				   "request_free_mem_region");
-}
-
-struct zd_resource *zd_alloc_free_mem_region(struct zd_machine *m, struct zd_resource *base,
-					     phys_addr_t size, phys_addr_t align, const char *name)
-{
-	return get_free_mem_region(m, base, size, align, name, ZD_IORES_DESC_NONE, false,
-				   "alloc_free_mem_region");
-}
-
 /* ------------------------------------------------------------------ walks */
 
 int zd_walk_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end, void *arg,
@@ -751,7 +664,7 @@ int zd_walk_iomem_res(struct zd_machine *m, phys_addr_t start, phys_addr_t end, 
 	int ret = 0;
 
 	res_rdlock(m);
-	for (p = root->child; p && !ret; p = next_in_subtree(p, root)) {
+	for (p = root->child; p && !ret; p = zd_res_next_in_subtree(p, root)) {
 		if (p->start > end)
 			break;
 		if (p->end >= start)
@@ -773,7 +686,7 @@ void zd_resource_free_tree(struct zd_machine *m)
 		next = c->sibling;
 		c->parent = NULL;
 		c->sibling = NULL;
-		drop_subtree(c);
+		zd_res_drop_subtree(c);
 	}
 	root->child = NULL;
 	res_unlock(m);

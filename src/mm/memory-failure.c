@@ -3,8 +3,10 @@
  * a poisoned device page is marked and its pgmap's handler runs; without one
  * (or when it declines with -EOPNOTSUPP) the generic handler would kill the
  * processes mapping the page — there are no processes yet, so it reports.
- * RAM pages are marked poisoned. Invariant: the page is marked before any
- * handler runs, and a pfn without a struct page is -ENXIO.
+ * Online RAM pages are marked poisoned. Invariants: the page is marked
+ * before any handler runs; a pfn that is neither online RAM nor covered by
+ * a live pgmap (no struct page, offline memory, a pgmap being torn down)
+ * is -ENXIO and nothing is written.
  */
 #include <zonedev/err.h>
 #include <zonedev/memremap.h>
@@ -14,22 +16,26 @@
 
 int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags)
 {
-	struct zd_dev_pagemap *pgmap;
+	struct zd_dev_pagemap *pgmap = NULL;
 	struct zd_page *page;
 	int rc = -EOPNOTSUPP;
 
-	if (!zd_pfn_valid(m, pfn)) {
+	/* Only online RAM is the generic path's; anything else is device
+	 * memory with a live pgmap, or outside kernel control (offline or
+	 * never-initialised memmap, a dying pgmap): nothing is written. */
+	page = zd_pfn_to_online_page(m, pfn);
+	if (page) {
+		__atomic_or_fetch(&page->flags, 1UL << ZD_PG_hwpoison, __ATOMIC_RELAXED);
+		zd_pr_err(m, "Memory failure: %#llx: RAM page marked poisoned", ULL(pfn));
+		return 0;
+	}
+	if (zd_pfn_valid(m, pfn))
+		pgmap = zd_get_dev_pagemap(m, pfn);
+	if (!pgmap) {
 		zd_pr_err(m, "Memory failure: %#llx: memory outside kernel control", ULL(pfn));
 		return -ENXIO;
 	}
 	page = zd_pfn_to_page(m, pfn);
-	pgmap = zd_get_dev_pagemap(m, pfn);
-	if (!pgmap) {
-		__atomic_or_fetch(&page->flags, 1UL << ZD_PG_hwpoison, __ATOMIC_RELAXED);
-		zd_pr_err(m, "Memory failure: %#llx: %s page marked poisoned", ULL(pfn),
-			  zd_is_zone_device_page(page) ? "device" : "RAM");
-		return 0;
-	}
 	/* The altmap's pfns hold the memmap itself: not recoverable, and their
 	 * struct pages were never initialised (memory_failure_dev_pagemap). */
 	if (!zd_pgmap_pfn_valid(pgmap, pfn)) {

@@ -419,33 +419,34 @@ out:
 struct ram_cover {
 	struct zd_machine *m;
 	phys_addr_t start, end, covered;
-	phys_addr_t first_start, first_size;  /* a busy RAM resource inside the range */
 	int rc;
 };
 
-/* Busy resources over the range must all be System RAM lying wholly inside
- * it; they may sit at any depth (e.g. under a Soft Reserved window). */
+/* The outermost busy resources over the range must be System RAM (at any
+ * depth, e.g. under a Soft Reserved window or a kmem dax region); they may
+ * extend beyond it — release trims them, as the kernel does. */
 static int cover_cb(const struct zd_resource *r, void *arg)
 {
 	struct ram_cover *c = arg;
+	phys_addr_t lo, hi;
 
-	if (!(r->flags & ZD_IORESOURCE_BUSY))
+	if (!(r->flags & ZD_IORESOURCE_BUSY) || (r->parent && r->parent->flags & ZD_IORESOURCE_BUSY))
 		return 0;
-	if (!zd_resource_type_match(r, ZD_IORESOURCE_SYSTEM_RAM, ZD_IORES_DESC_NONE) || r->start < c->start || r->end > c->end) {
-		zd_pr_err(c->m, "remove_memory: [mem %#llx-%#llx] is not whole System RAM ranges "
-			  "(overlaps [mem %#llx-%#llx] \"%s\")", ULL(c->start), ULL(c->end),
-			  ULL(r->start), ULL(r->end), r->name);
+	if (!zd_resource_type_match(r, ZD_IORESOURCE_SYSTEM_RAM, ZD_IORES_DESC_NONE)) {
+		zd_pr_err(c->m, "remove_memory: [mem %#llx-%#llx] overlaps [mem %#llx-%#llx] \"%s\", "
+			  "which is not System RAM", ULL(c->start), ULL(c->end), ULL(r->start),
+			  ULL(r->end), r->name);
 		c->rc = -EINVAL;
 		return 1;
 	}
-	c->covered += zd_resource_size(r);
-	if (!c->first_size) {
-		c->first_start = r->start;
-		c->first_size = zd_resource_size(r);
-	}
+	lo = r->start > c->start ? r->start : c->start;
+	hi = r->end < c->end ? r->end : c->end;
+	c->covered += hi - lo + 1;
 	return 0;
 }
 
+/* The kernel BUGs or WARNs when asked to remove what is not RAM; zonedev
+ * refuses such a range up front instead. */
 static int check_ram_resources(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 {
 	struct ram_cover c = { .m = m, .start = start, .end = start + size - 1 };
@@ -457,18 +458,6 @@ static int check_ram_resources(struct zd_machine *m, phys_addr_t start, phys_add
 		c.rc = -EINVAL;
 	}
 	return c.rc;
-}
-
-/* Release every busy System RAM resource in the range, wherever it nests. */
-static void release_ram_resources(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
-{
-	for (;;) {
-		struct ram_cover c = { .m = m, .start = start, .end = start + size - 1 };
-
-		zd_walk_iomem_res(m, c.start, c.end, &c, cover_cb);
-		if (c.rc || !c.first_size || zd_release_mem_region(m, c.first_start, c.first_size))
-			return;
-	}
 }
 
 int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
@@ -489,7 +478,10 @@ int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 	zd_physmem_unmap_ram(m, zd_phys_pfn(a, start), zd_phys_pfn(a, size));
 	zd_arch_remove_memory(m, start, size, NULL);
 	zd_mem_hotplug_done(m);
-	release_ram_resources(m, start, size);
+	/* Checked above to be all busy System RAM, so all of it goes. */
+	ZD_WARN(m, zd_release_mem_region_adjustable(m, start, size) != size,
+		"remove_memory: System RAM over [mem %#llx-%#llx] not fully released",
+		ULL(start), ULL(start + size - 1));
 	zd_pr_info(m, "hotplug: removed [mem %#018llx-%#018llx]", ULL(start),
 		   ULL(start + size - 1));
 out:
