@@ -224,6 +224,34 @@ static bool dir_has_blocks(const char *dir)
 	return access(path, R_OK) == 0;
 }
 
+bool tap_wait_for_log(struct zd_machine *m, unsigned long seq, const char *needle, int secs)
+{
+	for (int i = 0; i < secs * 100; i++) {
+		if (tap_log_since(m, seq, needle))
+			return true;
+		tap_sleep_ms(10);
+	}
+	return false;
+}
+
+bool tap_addr_inaccessible(const void *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, a = (unsigned long)addr;
+	char perms[8], line[512];
+	bool none = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
+			none = !strncmp(perms, "---", 3);
+			break;
+		}
+	fclose(f);
+	return none;
+}
+
 const char *tap_golden_dir(void)
 {
 	static char dir[2048];

@@ -35,6 +35,10 @@ void tap_sleep_ms(unsigned ms);
 /* Join tid within secs, or fail the test and exit instead of hanging. */
 void tap_join_or_bail(pthread_t tid, int secs, const char *what);
 
+/* True if addr lies in a host mapping with no access at all (PROT_NONE):
+ * what memremap_pages() returns for device-private memory. */
+bool tap_addr_inaccessible(const void *addr);
+
 /* ---- machines and their text ---- */
 
 /* A machine of one RAM range on node 0 plus reserved ranges; asserts (one
@@ -49,6 +53,10 @@ void tap_pgmap_setup(struct zd_dev_pagemap *pg, enum zd_memory_type type, uint64
 void tap_pgmap_altmap(struct zd_dev_pagemap *pg, int fd, uint64_t reserve, uint64_t free);
 /* A log line logged after seq contains needle. */
 bool tap_log_since(struct zd_machine *m, unsigned long seq, const char *needle);
+/* Poll (bounded by secs, a safety net rather than an assertion) until a
+ * line logged after seq contains needle; true if it appeared. For waiting
+ * on another thread's progress by state instead of by time. */
+bool tap_wait_for_log(struct zd_machine *m, unsigned long seq, const char *needle, int secs);
 /* What dump writes for m, as a string (malloc'ed; free it). */
 char *tap_dump_text(struct zd_machine *m, void (*dump)(struct zd_machine *, FILE *));
 /* The machine's /proc/iomem text (malloc'ed; free it). */

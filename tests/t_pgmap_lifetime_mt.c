@@ -459,7 +459,6 @@ static void blocked_unmap(void)
 	void *ret = map_type(&pg, ZD_MEMORY_DEVICE_PRIVATE, T_START, T_SIZE);
 	uint64_t pfn0 = PFN(T_START);
 	unsigned long seq;
-	double t0;
 
 	if (!ok(!ZD_IS_ERR(ret), "blocking test: PRIVATE maps"))
 		return;
@@ -469,26 +468,25 @@ static void blocked_unmap(void)
 	ok(held == &pg, "lookup reference held");
 	is_u64(zd_percpu_ref_read(&pg.ref), 3, "base + page + lookup");
 	seq = zd_log_seq(m);
-	t0 = tap_now();
 	if (!ok(!pthread_create(&tid, NULL, unmap_thread, &job), "memunmap_pages thread starts")) {
 		zd_put_page(m, page);
 		zd_put_dev_pagemap(held);
 		zd_memunmap_pages(&pg);
 		return;
 	}
-	tap_sleep_ms(200);
-	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "memunmap_pages still blocked after 200 ms");
+	/* State, not time: the unmap has killed the ref and gone round its wait. */
+	ok(tap_wait_for_log(m, seq, "waiting", 60), "the log says memunmap_pages is waiting");
+	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "memunmap_pages blocked by the references");
 	ok(zd_percpu_ref_is_dying(&pg.ref), "the ref is killed");
 	struct zd_dev_pagemap *late = zd_get_dev_pagemap(m, pfn0 + 2);
 	ok(late == NULL, "get_dev_pagemap returns NULL once unmap started");
 	zd_put_dev_pagemap(late);
 	ok(zd_pfn_valid(m, pfn0), "sections still there while blocked");
-	while (tap_now() - t0 < 1.2)
-		tap_sleep_ms(20);
-	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "still blocked after 1.2 s");
-	ok(tap_log_since(m, seq, "waiting"), "the log says memunmap_pages is waiting");
 	zd_put_page(m, page);
-	tap_sleep_ms(50);
+	/* The page's reference is back; the lookup's still pins it, so the
+	 * next round of the wait still finds one reference. */
+	seq = zd_log_seq(m);
+	ok(tap_wait_for_log(m, seq, "still has 1 references", 60), "the wait now reports 1 reference");
 	ok(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE), "still blocked with the lookup ref held");
 	zd_put_dev_pagemap(held);
 	tap_join_or_bail(tid, 10, "unmap");

@@ -8,7 +8,16 @@
  *    when it had a child, so a re-add failed with -EEXIST; and it refused
  *    to remove part of a resource, which the kernel trims;
  *  - memory_failure() poisoned struct pages of offline memory (the kernel:
- *    "memory outside kernel control", -ENXIO, nothing written).
+ *    "memory outside kernel control", -ENXIO, nothing written);
+ *  - zone_device_page_init() after the pgmap's reference died returned
+ *    early; the kernel WARNs and still hands the page out (refcount 1,
+ *    locked); a percpu_ref put below zero aborted the process instead of
+ *    WARNing;
+ *  - __add_pages() checked alignment before the altmap, and a misaligned
+ *    span was not a WARN.
+ * And the tests that hand-made mutations survived: the ZONE_DEVICE taint
+ * of the section holding a device range's end, and offline of a block
+ * with a memory hole (-EINVAL).
  */
 #include <zonedev/zonedev.h>
 #include <stdlib.h>
@@ -103,10 +112,123 @@ static void memory_failure_outside_control(void)
 	zd_machine_destroy(m);
 }
 
+static int frees;
+static void count_free(struct zd_page *folio) { (void)folio; frees++; }
+static int no_fault(struct zd_vm_fault *vmf) { (void)vmf; return -EFAULT; }
+static const struct zd_dev_pagemap_ops private_ops = { .folio_free = count_free,
+							.migrate_to_ram = no_fault };
+
+static void page_init_after_kill(void)
+{
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
+	struct zd_dev_pagemap pg;
+	struct zd_page *p;
+	void *addr;
+	unsigned long warns;
+
+	if (!m)
+		return;
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_PRIVATE, 16 * G, 256 * M, 0);
+	pg.ops = &private_ops;
+	pg.owner = &pg;
+	addr = zd_memremap_pages(m, &pg, 0);
+	if (!ok(!ZD_IS_ERR(addr), "PRIVATE pgmap maps"))
+		return;
+	/* The driver bug: the reference is dead and drained, then a page is
+	 * still handed out. */
+	zd_percpu_ref_kill(&pg.ref);
+	warns = zd_warn_count(m);
+	p = zd_pfn_to_page(m, (16 * G) >> 12);
+	zd_zone_device_page_init(p, &pg, 0);
+	is_u64(zd_warn_count(m), warns + 1, "zone_device_page_init on a dead pgmap WARNs once");
+	is_int(zd_page_ref_count(p), 1, "... and still sets the refcount to 1");
+	ok(zd_test_page_flag(p, ZD_PG_locked), "... and locks the page");
+	/* Freeing it drops a pgmap reference nobody holds: WARN, no abort. */
+	zd_put_page(m, p);
+	is_int(frees, 1, "folio_free ran");
+	is_u64(zd_warn_count(m), warns + 2, "the put below zero WARNs instead of aborting");
+	is_u64(zd_percpu_ref_read(&pg.ref), 0, "the count stays at zero");
+	zd_memunmap_pages(&pg);
+	zd_machine_destroy(m);
+}
+
+static void add_pages_check_order(void)
+{
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
+	struct zd_vmem_altmap alt = { .base_pfn = 12345, .free = 16 };
+	unsigned long warns;
+
+	if (!m)
+		return;
+	warns = zd_warn_count(m);
+	/* Misaligned and with a bad altmap: the altmap is refused first,
+	 * quietly, as the kernel checks it before the span. */
+	is_int(tap_add_pages(m, (16 * G + 4096) >> 12, 512, &alt), -EINVAL, "bad altmap: -EINVAL");
+	ok(zd_log_contains(m, "memory add fail, invalid altmap"), "the altmap message, not alignment");
+	is_u64(zd_warn_count(m), warns, "no WARN for the altmap refusal");
+	is_int(tap_add_pages(m, (16 * G + 4096) >> 12, 512, NULL), -EINVAL, "misaligned: -EINVAL");
+	is_u64(zd_warn_count(m), warns + 1, "a misaligned span WARNs (Misaligned __add_pages)");
+	zd_machine_destroy(m);
+}
+
+static void taint_both_ends(void)
+{
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
+	struct zd_dev_pagemap pg;
+	uint64_t s0 = (16 * G) >> 27;   /* section numbers (128 MiB) */
+
+	if (!m)
+		return;
+	/* [16G + 64M, 16G + 192M): starts and ends inside a section. */
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 16 * G + 64 * M, 128 * M, 0);
+	if (!ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "GENERIC range across two sections"))
+		return;
+	ok(tap_section_word(m, s0) & ZD_SECTION_TAINT_ZONE_DEVICE, "the start section is tainted");
+	ok(tap_section_word(m, s0 + 1) & ZD_SECTION_TAINT_ZONE_DEVICE,
+	   "the section holding the end is tainted too");
+	zd_memunmap_pages(&pg);
+	/* Section aligned at the start, ragged at the end. */
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 32 * G, 64 * M, 0);
+	if (!ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "GENERIC range ending mid-section"))
+		return;
+	ok(tap_section_word(m, (32 * G) >> 27) & ZD_SECTION_TAINT_ZONE_DEVICE,
+	   "its only section is tainted through the end");
+	zd_memunmap_pages(&pg);
+	/* Whole sections: no taint. */
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 48 * G, 256 * M, 0);
+	if (!ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "GENERIC range of whole sections"))
+		return;
+	ok(!(tap_section_word(m, (48 * G) >> 27) & ZD_SECTION_TAINT_ZONE_DEVICE) &&
+	   !(tap_section_word(m, ((48 * G) >> 27) + 1) & ZD_SECTION_TAINT_ZONE_DEVICE),
+	   "section-aligned ranges taint nothing");
+	zd_memunmap_pages(&pg);
+	zd_machine_destroy(m);
+}
+
+static void offline_with_hole(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 100 * M }, { .start = 112 * M, .size = 912 * M } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 2 };
+	struct zd_machine *m = zd_machine_create(&d);
+	struct zd_memory_block mb;
+
+	if (!ok(!ZD_IS_ERR(m), "machine with a hole at [100M, 112M) boots"))
+		return;
+	is_int(zd_offline_memory_range(m, 0, 128 * M), -EINVAL, "offlining memory0 (with the hole): -EINVAL");
+	ok(zd_log_contains(m, "failed due to memory holes"), "the kernel's reason is logged");
+	ok(!zd_memory_block_get(m, 0, &mb) && mb.state == ZD_MEM_ONLINE, "memory0 stays online");
+	is_int(zd_offline_memory_range(m, 128 * M, 128 * M), 0, "memory1 (no hole) offlines");
+	zd_machine_destroy(m);
+}
+
 int main(void)
 {
 	region_intersects_nested();
 	remove_memory_releases_ram();
 	memory_failure_outside_control();
+	page_init_after_kill();
+	add_pages_check_order();
+	taint_both_ends();
+	offline_with_hole();
 	return done_testing();
 }

@@ -116,7 +116,9 @@ static void inv1_alignment(struct zd_machine *m)
 				tap_sect_snap_take(m, &after, nr0, 3);
 				ok(tap_sect_snap_same(&before, &after), "  the rejection changed nothing");
 			}
-			is_u64(zd_warn_count(m), warns, "  no WARN fired");
+			/* The kernel WARNs on a misaligned span (a caller bug). */
+			is_u64(zd_warn_count(m), warns + !aligned, aligned ? "  no WARN fired" :
+			       "  exactly one WARN (Misaligned __add_pages)");
 			tap_sect_snap_free(&before);
 			tap_sect_snap_free(&after);
 		}

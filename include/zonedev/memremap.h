@@ -106,9 +106,10 @@ static inline unsigned long zd_pgmap_vmemmap_nr(const struct zd_dev_pagemap *pgm
 void zd_dev_pagemap_init(struct zd_dev_pagemap *pgmap);
 
 /*
- * memremap_pages(): returns the host address of range 0 (its contents) or
- * NULL when the memory has no CPU mapping (device-private), ERR_PTR on
- * failure — with everything undone and nr_range restored.
+ * memremap_pages(): returns the host address of range 0 (its contents; for
+ * device-private memory, like the kernel's __va(start), an address nothing
+ * maps: touching it faults), ERR_PTR on failure — with everything undone
+ * and nr_range restored. Never NULL.
  * Fault-injection points, in order: "memremap:validate", "pagemap_range:xa_store",
  * "pagemap_range:track", "pagemap_range:range_allowed", "pagemap_range:add",
  * "sparse_add_section" (per section), "pagemap_range:backing".

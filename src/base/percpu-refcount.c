@@ -2,15 +2,17 @@
  * percpu_ref as one atomic word (see the header): the low bits count, bit 62
  * marks the ref dead. Release runs on the transition to zero of a dead ref.
  */
+#include <zonedev/log.h>
 #include <zonedev/percpu-refcount.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #define COUNT_MASK (ZD_PERCPU_REF_DEAD - 1)
 
-int zd_percpu_ref_init(struct zd_percpu_ref *ref, zd_percpu_ref_func_t release)
+int zd_percpu_ref_init(struct zd_percpu_ref *ref, zd_percpu_ref_func_t release,
+		       struct zd_machine *m)
 {
 	ref->release = release;
+	ref->machine = m;
 	__atomic_store_n(&ref->count, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -27,14 +29,23 @@ void zd_percpu_ref_get_many(struct zd_percpu_ref *ref, uint64_t nr)
 
 void zd_percpu_ref_put_many(struct zd_percpu_ref *ref, uint64_t nr)
 {
-	uint64_t v = __atomic_sub_fetch(&ref->count, nr, __ATOMIC_ACQ_REL);
+	uint64_t v = __atomic_load_n(&ref->count, __ATOMIC_RELAXED);
 
-	if ((v & COUNT_MASK) > COUNT_MASK - (1ULL << 40)) {
-		/* Underflow is a caller bug the kernel would WARN about. */
-		fprintf(stderr, "zonedev: percpu_ref %p underflow\n", (void *)ref);
-		abort();
-	}
-	if (v == ZD_PERCPU_REF_DEAD && ref->release)
+	/* A put of more than is held is a caller bug the kernel WARNs about:
+	 * refuse it whole, so the count neither wraps nor releases twice. */
+	do {
+		if ((v & COUNT_MASK) < nr) {
+			if (ref->machine)
+				ZD_WARN(ref->machine, true, "percpu_ref %p: put of %llu with %llu held",
+					(void *)ref, (unsigned long long)nr,
+					(unsigned long long)(v & COUNT_MASK));
+			else
+				fprintf(stderr, "zonedev: percpu_ref %p underflow\n", (void *)ref);
+			return;
+		}
+	} while (!__atomic_compare_exchange_n(&ref->count, &v, v - nr, true, __ATOMIC_ACQ_REL,
+					      __ATOMIC_RELAXED));
+	if (v - nr == ZD_PERCPU_REF_DEAD && ref->release)
 		ref->release(ref);
 }
 

@@ -45,7 +45,7 @@ static phys_addr_t align_down(phys_addr_t x, phys_addr_t a)
  * Returns true with *out set, or false.
  */
 static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_addr_t size,
-		      phys_addr_t align, bool descending, phys_addr_t *out)
+		      phys_addr_t align, bool descending, phys_addr_t *out, unsigned *probes)
 {
 	struct zd_resource *c;
 	phys_addr_t addr;
@@ -55,6 +55,7 @@ static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_ad
 			return false;
 		addr = align_down(limit - (size - 1), align);
 		while (addr > align && addr >= base->start) {
+			++*probes;
 			c = zd_res_first_overlap(base, addr, addr + size - 1);
 			if (!c) {
 				*out = addr;
@@ -72,6 +73,7 @@ static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_ad
 		return false;
 	addr = align_down(addr + (align - 1), align);
 	while (addr <= limit && size - 1 <= limit - addr) {
+		++*probes;
 		c = zd_res_first_overlap(base, addr, addr + size - 1);
 		if (!c) {
 			*out = addr;
@@ -93,6 +95,7 @@ static struct zd_resource *get_free_mem_region(struct zd_machine *m, struct zd_r
 	struct zd_resource *res;
 	phys_addr_t limit, addr;
 	phys_addr_t asked = size;
+	unsigned probes = 0;
 	bool found;
 
 	base = root_or(m, base);
@@ -117,7 +120,9 @@ static struct zd_resource *get_free_mem_region(struct zd_machine *m, struct zd_r
 	limit = zd_direct_map_physmem_end(m);
 	if (base->end < limit)
 		limit = base->end;
-	found = find_free(base, limit, size, align, descending_request, &addr);
+	found = find_free(base, limit, size, align, descending_request, &addr, &probes);
+	/* The search cost, in candidates looked at (tests bound it). */
+	zd_pr_debug(m, "%s: %u candidate(s) probed", who, probes);
 	if (found && descending_request) {
 		/* Claimed from the top of iomem, like the kernel does. */
 		if (zd_res_request_region_locked(m, &m->iomem_resource, res, addr, size, 0, false))

@@ -2,8 +2,11 @@
  * The dmirror-style GPU test device (see include/zonedev/test_hmm.h).
  * VRAM contents live in a memfd sized to the VRAM; chunk i owns bytes
  * [i * CHUNK, (i+1) * CHUNK). Free device pages sit on a list threaded
- * through their zone_device_data word. The device lock protects the chunk
- * array, the free list and the counters; it is never held across memremap.
+ * through their zone_device_data word. Two locks, as lib/test_hmm.c has:
+ * devmem_lock (outer) serialises chunk allocation from choosing the chunk's
+ * VRAM slot to publishing it, so racing adds can never alias VRAM; lock
+ * (inner) protects the chunk array, the free list and the counters and is
+ * what folio_free takes, so it is never held across memremap.
  */
 #include <zonedev/device.h>
 #include <zonedev/err.h>
@@ -31,7 +34,8 @@ struct zd_dmirror_device {
 	phys_addr_t coherent_start;
 	int vram_fd;
 	char *vram;                    /* the copy engine's view of VRAM */
-	pthread_mutex_t lock;
+	pthread_mutex_t devmem_lock;   /* chunk allocation, outer */
+	pthread_mutex_t lock;          /* chunks, free list, counters */
 	struct dmirror_chunk **chunks;
 	unsigned nr_chunks, max_chunks;
 	struct zd_page *free_pages;    /* linked through zone_device_data */
@@ -63,7 +67,8 @@ static void dmirror_devmem_free(struct zd_page *folio)
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
 		struct zd_page *p = folio + i;
 		p->pgmap = folio->pgmap;
-		p->flags &= ~((1UL << ZD_PG_head) | (1UL << ZD_PG_locked) | 0xffUL);
+		__atomic_and_fetch(&p->flags, ~((1UL << ZD_PG_head) | (1UL << ZD_PG_locked) | 0xffUL),
+				   __ATOMIC_RELAXED);
 		p->zone_device_data = mdev->free_pages;
 		mdev->free_pages = p;
 	}
@@ -152,16 +157,16 @@ int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev)
 	unsigned idx;
 	int rc;
 
+	pthread_mutex_lock(&mdev->devmem_lock);
 	pthread_mutex_lock(&mdev->lock);
 	idx = mdev->nr_chunks;
+	pthread_mutex_unlock(&mdev->lock);
 	if ((uint64_t)idx * chunk_size >= mdev->vram_size) {
-		pthread_mutex_unlock(&mdev->lock);
+		pthread_mutex_unlock(&mdev->devmem_lock);
 		zd_pr_err(mdev->m, "%s: all %llu MiB of device memory are registered",
 			  zd_dev_name(mdev->dev), ULL(mdev->vram_size >> 20));
 		return -ENOSPC;
 	}
-	mdev->nr_chunks++;   /* reserve the slot while mapping unlocked */
-	pthread_mutex_unlock(&mdev->lock);
 
 	c = calloc(1, sizeof(*c));
 	rc = c ? 0 : -ENOMEM;
@@ -175,10 +180,9 @@ int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev)
 	else
 		free(c);
 	pthread_mutex_lock(&mdev->lock);
-	if (rc) {
-		mdev->nr_chunks--;
-	} else {
+	if (!rc) {
 		mdev->chunks[idx] = c;
+		mdev->nr_chunks = idx + 1;
 		/* Every page of the new chunk goes on the free list, lowest first. */
 		uint64_t n = chunk_size >> mdev->m->arch.page_shift;
 		for (uint64_t i = n; i-- > 0; ) {
@@ -190,6 +194,7 @@ int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev)
 		}
 	}
 	pthread_mutex_unlock(&mdev->lock);
+	pthread_mutex_unlock(&mdev->devmem_lock);
 	return rc;
 }
 
@@ -263,6 +268,7 @@ static void dmirror_free(void *data)
 	if (mdev->vram_fd >= 0)
 		close(mdev->vram_fd);
 	pthread_mutex_destroy(&mdev->lock);
+	pthread_mutex_destroy(&mdev->devmem_lock);
 	free(mdev->chunks);
 	free(mdev);
 }
@@ -309,6 +315,7 @@ struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct z
 	mdev->max_chunks = coherent ? 1 : (unsigned)(size / ZD_DEVMEM_CHUNK_SIZE);
 	mdev->chunks = calloc(mdev->max_chunks, sizeof(*mdev->chunks));
 	pthread_mutex_init(&mdev->lock, NULL);
+	pthread_mutex_init(&mdev->devmem_lock, NULL);
 	mdev->vram_fd = memfd_create(d->name ? d->name : "vram", MFD_CLOEXEC);
 	rc = !mdev->chunks || mdev->vram_fd < 0 || ftruncate(mdev->vram_fd, (off_t)size) ? -ENOMEM : 0;
 	if (!rc) {

@@ -28,16 +28,11 @@ static uint64_t section_align_up(const struct zd_arch *a, uint64_t pfn)
 }
 
 /* check_pfn_span(): sub-section granularity with the vmemmap. */
-static int check_pfn_span(struct zd_machine *m, uint64_t pfn, uint64_t nr, const char *reason)
+static int check_pfn_span(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 {
 	uint64_t min_align = m->arch.pages_per_subsection;
 
-	if (!nr || (pfn | nr) & (min_align - 1)) {
-		zd_pr_warn(m, "Misaligned %s start: %#llx end: %#llx (need %llu-page alignment)",
-			   reason, ULL(pfn), ULL(pfn + nr - 1), ULL(min_align));
-		return -EINVAL;
-	}
-	return 0;
+	return !nr || (pfn | nr) & (min_align - 1) ? -EINVAL : 0;
 }
 
 bool zd_mhp_range_allowed(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
@@ -66,11 +61,9 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 	if (ZD_WARN(m, !params->pgprot, "__add_pages with an empty pgprot"))
 		return -EINVAL;
 	/* The kernel BUGs on a range outside the pluggable one (VM_BUG_ON);
-	 * zonedev checks the span first and refuses with -E2BIG. */
-	rc = check_pfn_span(m, pfn, nr, "add");
-	if (rc)
-		return rc;
-	if (!zd_mhp_range_allowed(m, zd_pfn_phys(a, pfn), zd_pfn_phys(a, nr), false))
+	 * zonedev refuses with -E2BIG. Then the kernel's order: the altmap,
+	 * then the span, whose misalignment is a caller bug (WARN). */
+	if (nr && !zd_mhp_range_allowed(m, zd_pfn_phys(a, pfn), zd_pfn_phys(a, nr), false))
 		return -E2BIG;
 	if (altmap) {
 		if (altmap->base_pfn != pfn || zd_vmem_altmap_offset(altmap) > nr) {
@@ -79,6 +72,10 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 		}
 		altmap->alloc = 0;
 	}
+	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __add_pages start: %#llx end: %#llx "
+		    "(need %llu-page alignment)", ULL(pfn), ULL(pfn + nr - 1),
+		    ULL(a->pages_per_subsection)))
+		return -EINVAL;
 	if (!zd_vmemmap_covers(m, pfn, nr)) {
 		zd_pr_err(m, "memory add fail: pfn %#llx-%#llx has no vmemmap on %s (covers %#llx-%#llx)",
 			  ULL(pfn), ULL(end - 1), a->name, ULL(m->vmemmap_start_pfn),
@@ -108,10 +105,9 @@ void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 	const struct zd_arch *a = &m->arch;
 	uint64_t end = pfn + nr;
 
-	if (check_pfn_span(m, pfn, nr, "remove")) {
-		ZD_WARN(m, true, "__remove_pages of a misaligned range");
+	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __remove_pages start: %#llx end: %#llx",
+		    ULL(pfn), ULL(pfn + nr - 1)))
 		return;
-	}
 	for (uint64_t p = pfn; p < end; ) {
 		uint64_t cur = section_align_up(a, p) - p;
 		if (cur > end - p)

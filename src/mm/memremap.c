@@ -201,19 +201,24 @@ static void unmap_backing(struct zd_dev_pagemap *pgmap, int range_id)
 	}
 }
 
-/* CPU-addressable contents: the driver's backing file, else fresh memory. */
+/* CPU-addressable contents: the driver's backing file, else fresh memory;
+ * for device-private memory an inaccessible placeholder. */
 static int map_backing(struct zd_machine *m, struct zd_dev_pagemap *pgmap, int range_id)
 {
 	uint64_t off = pgmap->backing_offset;
 	void *p;
 
-	if (pgmap->type == ZD_MEMORY_DEVICE_PRIVATE)
-		return 0;
 	for (int i = 0; i < range_id; i++)
 		off += zd_range_len(&pgmap->ranges[i]);
 	if (zd_should_fail(m, "pagemap_range:backing"))
 		return -ENOMEM;
-	if (pgmap->backing_fd >= 0)
+	if (pgmap->type == ZD_MEMORY_DEVICE_PRIVATE)
+		/* The kernel returns __va(start) for private memory: an address
+		 * in the linear map that nothing maps. A reserved, inaccessible
+		 * range stands for it (a CPU access faults), costing no memory. */
+		p = mmap(NULL, zd_range_len(&pgmap->ranges[range_id]), PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	else if (pgmap->backing_fd >= 0)
 		p = mmap(NULL, zd_range_len(&pgmap->ranges[range_id]),
 			 PROT_READ | (pgmap->backing_read_only ? 0 : PROT_WRITE), MAP_SHARED,
 			 pgmap->backing_fd, (off_t)off);
@@ -358,7 +363,7 @@ void zd_pgmap_lifetime_init(struct zd_dev_pagemap *pgmap)
 	zd_init_completion(&pgmap->done);
 	pthread_mutex_init(&pgmap->wait_lock, NULL);
 	pthread_cond_init(&pgmap->wait_cond, NULL);
-	zd_percpu_ref_init(&pgmap->ref, dev_pagemap_percpu_release);
+	zd_percpu_ref_init(&pgmap->ref, dev_pagemap_percpu_release, pgmap->machine);
 }
 
 void zd_pgmap_lifetime_fini(struct zd_dev_pagemap *pgmap)
@@ -569,16 +574,17 @@ void zd_zone_device_page_init(struct zd_page *page, struct zd_dev_pagemap *pgmap
 	for (uint64_t i = 0; i < nr; i++) {
 		struct zd_page *p = page + i;
 		/* Wipe what an earlier, larger folio left behind. */
-		p->flags &= ~((1UL << ZD_PG_head) | 0xffUL);
+		__atomic_and_fetch(&p->flags, ~((1UL << ZD_PG_head) | 0xffUL), __ATOMIC_RELAXED);
 		p->mapping = NULL;
 		p->pgmap = pgmap;
 		ZD_WARN(m, zd_page_ref_count(p) != 0, "zone_device_page_init: refcount %d",
 			zd_page_ref_count(p));
 		ZD_WARN(m, !zd_is_zone_device_page(p), "zone_device_page_init: not a device page");
 	}
-	if (ZD_WARN(m, !zd_percpu_ref_tryget_many(&pgmap->ref, nr),
-		    "zone_device_page_init after memunmap_pages started"))
-		return;
+	/* Like the kernel, a failed tryget is a caller bug that WARNs but does
+	 * not stop the page being handed out. */
+	ZD_WARN(m, !zd_percpu_ref_tryget_many(&pgmap->ref, nr),
+		"zone_device_page_init after memunmap_pages started");
 	zd_set_page_count(page, 1);
 	__atomic_or_fetch(&page->flags, 1UL << ZD_PG_locked, __ATOMIC_ACQUIRE);
 	if (order) {
