@@ -242,6 +242,39 @@ else
 fi
 rm -f "$tmp/region0.img" "$ZD_TMPDIR/region1.img"
 
+# ---- console loglevel and dynamic debug ----
+rm -f "$ZD_TMPDIR"/pmem*.img
+run "run --dmesg (default console level)" 0 run scenarios/pmem-devdax.yaml --dmesg
+if grep -q "memmap_init_zone_device initialised" "$tmp/out"; then
+	fail "pr_debug lines stay off the console by default"
+else
+	pass "pr_debug lines stay off the console by default"
+fi
+rm -f "$ZD_TMPDIR"/pmem*.img
+run "run --dyndbg 'func memmap_init_zone_device +p'" 0 run scenarios/pmem-devdax.yaml --dmesg \
+	--dyndbg 'func memmap_init_zone_device +p'
+check "--dyndbg shows that function's pr_debug line" "$tmp/out" "memmap_init_zone_device initialised"
+if grep -q "altmap: pfn" "$tmp/out"; then
+	fail "--dyndbg shows no other function's pr_debug lines"
+else
+	pass "--dyndbg shows no other function's pr_debug lines"
+fi
+rm -f "$ZD_TMPDIR"/pmem*.img
+run "run --log-level debug" 0 run scenarios/pmem-devdax.yaml --dmesg --log-level debug
+check "--log-level debug shows every pr_debug line" "$tmp/out" "altmap: pfn"
+rm -f "$ZD_TMPDIR"/pmem*.img
+run "run --log-level err" 0 run scenarios/pmem-devdax.yaml --dmesg --log-level err
+if grep -q "memremap: generic pgmap" "$tmp/out"; then
+	fail "--log-level err hides info lines"
+else
+	pass "--log-level err hides info lines"
+fi
+run "run --log-level bogus" 2 run scenarios/pmem-devdax.yaml --log-level bogus
+check "a bad --log-level says what it wants" "$tmp/err" "--log-level wants"
+run "run --dyndbg with a bad query" 1 run scenarios/pmem-devdax.yaml --dyndbg 'func x'
+check "a bad --dyndbg query says why" "$tmp/err" "bad query"
+rm -f "$ZD_TMPDIR"/pmem*.img
+
 # ---- iomem ----
 example=scenarios/data/iomem-example.txt
 run "iomem --import the example" 0 iomem --import "$example"

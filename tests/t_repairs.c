@@ -221,6 +221,48 @@ static void offline_with_hole(void)
 	zd_machine_destroy(m);
 }
 
+static void pr_debug_one(struct zd_machine *m, const char *text)
+{
+	zd_pr_debug(m, "%s", text);
+}
+
+static bool last_visible(struct zd_machine *m)
+{
+	struct zd_log_line l;
+
+	return zd_log_read(m, zd_log_seq(m) - 1, &l, 1) == 1 && zd_log_visible(m, &l);
+}
+
+static void console_filter(void)
+{
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
+
+	if (!m)
+		return;
+	zd_pr_info(m, "an info line");
+	ok(last_visible(m), "info lines are on the console by default");
+	pr_debug_one(m, "a debug line");
+	ok(!last_visible(m), "pr_debug is off by default");
+	is_int(zd_log_dyndbg(m, "func pr_debug_one +p"), 0, "enable one function");
+	pr_debug_one(m, "a debug line");
+	ok(last_visible(m), "its pr_debug lines now show");
+	zd_pr_debug(m, "from console_filter itself");
+	ok(!last_visible(m), "other functions' do not");
+	is_int(zd_log_dyndbg(m, "format itself +p; func pr_debug_one -p"), 0, "two clauses");
+	zd_pr_debug(m, "from console_filter itself");
+	ok(last_visible(m), "a format clause matches the text");
+	pr_debug_one(m, "a debug line");
+	ok(!last_visible(m), "the newest clause wins (-p)");
+	is_int(zd_log_dyndbg(m, "func x"), -EINVAL, "a clause without flags: -EINVAL");
+	is_int(zd_log_dyndbg(m, "+x"), -EINVAL, "unknown flags: -EINVAL");
+	is_int(zd_log_set_console_level(m, ZD_LOG_ERR), 0, "console level err");
+	zd_pr_info(m, "an info line");
+	ok(!last_visible(m), "info lines are hidden at err");
+	zd_pr_err(m, "an error");
+	ok(last_visible(m), "errors still show");
+	zd_machine_destroy(m);
+}
+
 int main(void)
 {
 	region_intersects_nested();
@@ -230,5 +272,6 @@ int main(void)
 	add_pages_check_order();
 	taint_both_ends();
 	offline_with_hole();
+	console_filter();
 	return done_testing();
 }

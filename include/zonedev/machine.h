@@ -48,6 +48,8 @@ struct zd_machine_desc {
 	enum zd_device_private_design device_private;
 	bool debug_vm;                  /* CONFIG_DEBUG_VM: poison fresh and removed memmap */
 	FILE *log_echo;                 /* echo dmesg lines as they happen */
+	int console_loglevel;           /* 0: ZD_LOG_INFO; else the level + 1 (loglevel=) */
+	const char *dyndbg;             /* dynamic-debug query applied before boot (dyndbg=) */
 };
 
 struct zd_phys_backing;
@@ -80,6 +82,7 @@ struct zd_machine {
 	unsigned long log_seq;
 	unsigned long warn_count;
 	FILE *log_echo;
+	struct zd_log_filter log_filter;  /* what the console shows (log_lock) */
 
 	/* kernel: the physical address space */
 	pthread_rwlock_t resource_lock;

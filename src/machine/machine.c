@@ -316,6 +316,11 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		return fail(NULL, -ENOMEM, "out of memory");
 	}
 	m->log_echo = desc->log_echo;
+	m->log_filter.console_level = desc->console_loglevel > 0 &&
+				      desc->console_loglevel <= ZD_LOG_DEBUG + 1 ?
+				      (enum zd_loglevel)(desc->console_loglevel - 1) : ZD_LOG_INFO;
+	if (desc->dyndbg && zd_log_dyndbg(m, desc->dyndbg))
+		return fail(m, -EINVAL, "%s", last_log_line(m));
 	m->iomem_resource.name = "PCI mem";
 	m->iomem_resource.flags = ZD_IORESOURCE_MEM;
 	if (zd_arch_validate(&m->arch, &why))

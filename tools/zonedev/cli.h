@@ -309,6 +309,8 @@ struct run_opts {
 	bool json;
 	bool quiet;
 	bool dmesg;                /* echo kernel log lines as they happen */
+	int log_level;             /* console loglevel + 1; 0: the default (info) */
+	const char *dyndbg;        /* dynamic-debug query, or NULL */
 };
 
 struct handle_state {
@@ -343,7 +345,7 @@ struct step_result {
 /* Run a parsed scenario; returns the exit code. */
 int run_scenario(struct scenario *s, const struct run_opts *o);
 /* Boot a machine from the scenario's machine section. ERR_PTR on failure. */
-struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo);
+struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, FILE *log_echo);
 
 /* Execute one step (JSON extras go into the open step object). */
 void step_exec(struct run *r, const struct step *st, struct step_result *res);

@@ -42,7 +42,8 @@ static const char main_help[] =
 	"             2 usage error\n";
 
 static const char demo_help[] =
-	"usage: zonedev demo [--json] [--quiet] [--dmesg] [--print-scenario]\n"
+	"usage: zonedev demo [--json] [--quiet] [--dmesg] [--log-level L] [--dyndbg Q]\n"
+	"                    [--print-scenario]\n"
 	"\n"
 	"Run the built-in tour: boot an x86_64 machine, show /proc/iomem, hot-add\n"
 	"and online 1 GiB, allocate and free pages, show the reports, try illegal\n"
@@ -58,13 +59,17 @@ static const char demo_help[] =
 	"  --json            one JSON document on stdout instead of text\n"
 	"  -q, --quiet       print only the reports (no step echo)\n"
 	"  --dmesg           echo kernel log lines as they are logged (text mode)\n"
+	"  --log-level L     console loglevel: what dmesg output shows (default info;\n"
+	"                    debug shows every pr_debug line, timings included)\n"
+	"  --dyndbg Q        dynamic debug query, e.g. 'func memmap_init_zone_device +p'\n"
 	"  --print-scenario  print the built-in scenario's YAML and exit\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"exit status: 0 ok, 1 a step failed or invariant checks fired, 2 usage error\n";
 
 static const char run_help[] =
-	"usage: zonedev run FILE.yaml [--json] [--quiet] [--dmesg]\n"
+	"usage: zonedev run FILE.yaml [--json] [--quiet] [--dmesg] [--log-level L]\n"
+	"                   [--dyndbg Q]\n"
 	"\n"
 	"Run a scenario: boot the machine its 'machine:' section describes, then\n"
 	"execute its 'steps:' in order. Each step is echoed as\n"
@@ -81,6 +86,10 @@ static const char run_help[] =
 	"  --json            one JSON document on stdout instead of text\n"
 	"  -q, --quiet       print only the reports and errors (no step echo)\n"
 	"  --dmesg           echo kernel log lines as they are logged (text mode)\n"
+	"  --log-level L     console loglevel: what dmesg output shows (default info;\n"
+	"                    debug shows every pr_debug line, timings included)\n"
+	"  --dyndbg Q        dynamic debug query, e.g. 'func memmap_init_zone_device +p';\n"
+	"                    ';' separates clauses (the kernel's dyndbg= syntax, +p/-p)\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"exit status: 0 ok, 1 bad scenario, failed step or fired invariant checks,\n"
@@ -190,22 +199,37 @@ static int run_loaded(struct scenario *s, int load_rc, const struct run_opts *o)
 }
 
 enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_ARCH, OPT_PHYS_BITS, OPT_IMPORT,
-       OPT_DEFAULT };
+       OPT_DEFAULT, OPT_LOG_LEVEL, OPT_DYNDBG };
 
 /* The options of the commands that run a scenario (demo, run). */
 #define RUN_LONGOPTS \
 	{ "json", no_argument, NULL, OPT_JSON }, \
 	{ "quiet", no_argument, NULL, 'q' }, \
-	{ "dmesg", no_argument, NULL, OPT_DMESG }
+	{ "dmesg", no_argument, NULL, OPT_DMESG }, \
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL }, \
+	{ "dyndbg", required_argument, NULL, OPT_DYNDBG }
 
-/* Take option c if it is one of RUN_LONGOPTS. */
-static bool run_opt(int c, struct run_opts *o)
+/* Take option c if it is one of RUN_LONGOPTS: 1 taken, 0 not one of
+ * them, -1 a bad value (already reported). */
+static int run_opt(const char *cmd, int c, struct run_opts *o)
 {
+	int level;
+
 	switch (c) {
-	case OPT_JSON: o->json = true; return true;
-	case 'q': o->quiet = true; return true;
-	case OPT_DMESG: o->dmesg = true; return true;
-	default: return false;
+	case OPT_JSON: o->json = true; return 1;
+	case 'q': o->quiet = true; return 1;
+	case OPT_DMESG: o->dmesg = true; return 1;
+	case OPT_LOG_LEVEL:
+		level = zd_loglevel_from_name(optarg);
+		if (level < 0) {
+			usage_error(cmd, "--log-level wants emerg, alert, crit, err, warning, notice, "
+				    "info, debug or 0-7, not '%s'", optarg);
+			return -1;
+		}
+		o->log_level = level + 1;
+		return 1;
+	case OPT_DYNDBG: o->dyndbg = optarg; return 1;
+	default: return 0;
 	}
 }
 
@@ -247,7 +271,11 @@ static int cmd_demo(int argc, char **argv)
 	int c, rc;
 
 	while ((c = next_opt("demo", argc, argv, "qh", opts)) != -1) {
-		if (run_opt(c, &o))
+		int t = run_opt("demo", c, &o);
+
+		if (t < 0)
+			return EXIT_USAGE;
+		if (t)
 			continue;
 		switch (c) {
 		case OPT_PRINT: print = true; break;
@@ -293,7 +321,11 @@ static int cmd_run(int argc, char **argv)
 	int c;
 
 	while ((c = next_opt("run", argc, argv, "qh", opts)) != -1) {
-		if (run_opt(c, &o))
+		int t = run_opt("run", c, &o);
+
+		if (t < 0)
+			return EXIT_USAGE;
+		if (t)
 			continue;
 		switch (c) {
 		case 'h': print_help("run"); return EXIT_OK;

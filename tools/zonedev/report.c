@@ -422,10 +422,11 @@ static void dmesg_json(struct zd_machine *m, struct jw *w)
 	struct zd_log_line *lines = calloc(ZD_LOG_RING, sizeof(*lines));
 	size_t n = lines ? zd_log_read(m, 0, lines, ZD_LOG_RING) : 0;
 
-	/* Like the text report: up to info level (debug lines carry timings). */
+	/* Like the text report: what the console shows (debug lines carry
+	 * timings and appear only when --log-level/--dyndbg ask for them). */
 	jw_arr_begin(w);
 	for (size_t i = 0; i < n; i++) {
-		if (lines[i].level > ZD_LOG_INFO)
+		if (!zd_log_visible(m, &lines[i]))
 			continue;
 		jw_obj_begin(w);
 		jw_ku64(w, "seq", lines[i].seq);
@@ -464,7 +465,7 @@ void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
 	case RP_ZONEINFO: zd_zoneinfo_show(m, f); break;
 	case RP_MEMORY_BLOCKS: zd_memory_blocks_show(m, f); break;
 	case RP_SECTIONS: zd_sections_show(m, f); break;
-	case RP_DMESG: zd_log_dump(m, f, ZD_LOG_INFO); break;
+	case RP_DMESG: zd_log_dump_console(m, f); break;
 	case RP_VMEMMAP: vmemmap_text(m, f); break;
 	case RP_NAMESPACES: namespaces_text(m, f); break;
 	case RP_DEVICES: devices_text(m, f); break;

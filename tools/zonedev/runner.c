@@ -17,7 +17,7 @@
 
 #define STEP_DMESG_LINES 16
 
-struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo)
+struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, FILE *log_echo)
 {
 	struct zd_machine_desc d;
 	const struct zd_mem_range *ram = s->ram, *res = s->reserved;
@@ -46,6 +46,8 @@ struct zd_machine *scenario_boot(struct scenario *s, FILE *log_echo)
 		d.nr_reserved = nr_res;
 	}
 	d.log_echo = log_echo;
+	d.console_loglevel = o ? o->log_level : 0;
+	d.dyndbg = o ? o->dyndbg : NULL;
 	return zd_machine_create(&d);
 }
 
@@ -155,9 +157,10 @@ static void echo_step(struct run *r, const struct step *st)
 	fputc('\n', r->out);
 }
 
-/* The last line at info level or above logged after seq0, or NULL. Debug
- * lines (pr_debug) stay out of the CLI's output, as they stay off a kernel
- * console: some carry timings, and output must not depend on the clock. */
+/* The last line the console shows logged after seq0, or NULL. Debug lines
+ * (pr_debug) stay out of the CLI's output unless --log-level/--dyndbg turn
+ * them on, as on a kernel console: some carry timings, and output must not
+ * depend on the clock unless the user asks for them. */
 static const char *last_line_since(struct zd_machine *m, unsigned long seq0,
 				   struct zd_log_line *buf)
 {
@@ -169,7 +172,7 @@ static const char *last_line_since(struct zd_machine *m, unsigned long seq0,
 		since = now - STEP_DMESG_LINES;
 	n = now > seq0 ? zd_log_read(m, since, lines, STEP_DMESG_LINES) : 0;
 	while (n--)
-		if (lines[n].level <= ZD_LOG_INFO) {
+		if (zd_log_visible(m, &lines[n])) {
 			*buf = lines[n];
 			return buf->text;
 		}
@@ -190,7 +193,7 @@ static void json_step_dmesg(struct run *r, unsigned long seq0)
 	jw_key(&r->jw, "dmesg");
 	jw_arr_begin(&r->jw);
 	for (size_t i = 0; i < n; i++)
-		if (lines[i].level <= ZD_LOG_INFO)
+		if (zd_log_visible(r->m, &lines[i]))
 			jw_str(&r->jw, lines[i].text);
 	jw_arr_end(&r->jw);
 }
@@ -427,7 +430,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		print_comment(r->out, s->description);
 	}
 
-	r->m = scenario_boot(s, o->dmesg && !o->json ? stdout : NULL);
+	r->m = scenario_boot(s, o, o->dmesg && !o->json ? stdout : NULL);
 	if (ZD_IS_ERR_OR_NULL(r->m)) {
 		const char *why = zd_machine_create_error();
 		char e[32];
