@@ -310,8 +310,13 @@ static void test_sizing_table(void)
 	p.start += 1 * M;
 	is_int(zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why)), -EINVAL, "start not 2M aligned: -EINVAL");
 	ok(strstr(why, "misaligned") != NULL, "  why: %s", why);
+	/* nd_pfn_supported_alignments() is shared by pfn and dax claims. */
 	tap_nd_table_params(&p, ZD_ND_FSDAX, ZD_ND_MAP_DEV, 1 * G);
-	is_int(zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why)), -EOPNOTSUPP, "fsdax align 1G: -EOPNOTSUPP");
+	ok(zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why)) == 0 && zd_le32_get(&sb.align) == 1 * G &&
+	   zd_le64_get(&sb.dataoff) == 1 * G, "fsdax align 1G is accepted (dataoff 1G), as the kernel does");
+	p.no_pud_thp = true;
+	is_int(zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why)), -EOPNOTSUPP,
+	       "fsdax align 1G without PUD-sized THP: -EOPNOTSUPP");
 	tap_nd_table_params(&p, ZD_ND_DEVDAX, ZD_ND_MAP_DEV, 64 * K);
 	is_int(zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why)), -EOPNOTSUPP, "devdax align 64K: -EOPNOTSUPP");
 	tap_nd_table_params(&p, ZD_ND_FSDAX, ZD_ND_MAP_DEV, 0);

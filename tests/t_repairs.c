@@ -15,13 +15,19 @@
  *    WARNing;
  *  - __add_pages() checked alignment before the altmap, and a misaligned
  *    span was not a WARN.
+ *  - ndctl-level refusals: a size not a multiple of the requested align,
+ *    a region misaligned to its 16 MiB align setting (it boots raw; only
+ *    the conversion is refused), both before anything is written; fsdax
+ *    at 1 GiB alignment is accepted like the kernel's supported set.
  * And the tests that hand-made mutations survived: the ZONE_DEVICE taint
  * of the section holding a device range's end, and offline of a block
  * with a memory hole (-EINVAL).
  */
 #include <zonedev/zonedev.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "helpers.h"
 #include "tap.h"
 
@@ -263,6 +269,97 @@ static void console_filter(void)
 	zd_machine_destroy(m);
 }
 
+/* True if the first 16 KiB of path (label area and info block) are zero. */
+static bool head_zero(const char *path)
+{
+	static char buf[16384], zero[16384];
+	int fd = open(path, O_RDONLY);
+	bool z = fd >= 0 && pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf) &&
+		 !memcmp(buf, zero, sizeof(buf));
+
+	if (fd >= 0)
+		close(fd);
+	return z;
+}
+
+static void ndctl_refusals(void)
+{
+	char dir[] = "/tmp/zd-repairs-XXXXXX", p0[64], p1[64];
+	struct zd_mem_range ram[] = { { .start = 1 * M, .size = 2047 * M } };
+	struct zd_nd_region_desc pm[2] = {
+		{ .start = 4 * G, .size = 5136 * M, .path = p0 },
+		{ .start = 16 * G, .size = 0x1fffe0000ULL, .path = p1 },
+	};
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = pm,
+				     .nr_pmem = 2 };
+	struct zd_nd_namespace_opts dax1g = { .mode = ZD_NS_MODE_DEVDAX, .align = 1 * G };
+	struct zd_nd_namespace_opts fsdax = { .mode = ZD_NS_MODE_FSDAX };
+	struct zd_nd_namespace_opts fs1g = { .mode = ZD_NS_MODE_FSDAX, .align = 1 * G };
+	struct zd_nd_namespace_info in;
+	struct zd_machine *m;
+	struct zd_nd_region *r0, *r1;
+
+	if (!ok(mkdtemp(dir) != NULL, "mkdtemp"))
+		return;
+	snprintf(p0, sizeof(p0), "%s/r0.img", dir);
+	snprintf(p1, sizeof(p1), "%s/r1.img", dir);
+	m = zd_machine_create(&d);
+	if (!ok(!ZD_IS_ERR(m), "a 0x1fffe0000-byte region boots (%s)", zd_machine_create_error()))
+		goto out;
+	r0 = zd_nd_region_find(m, "region0");
+	r1 = zd_nd_region_find(m, "region1");
+	is_int(zd_nd_create_namespace(r0, &dax1g), -EINVAL, "devdax align=1G on 5136 MiB: -EINVAL");
+	ok(zd_log_contains(m, "did you intend --size=6G?"), "ndctl's hint: the next size up, 6G");
+	zd_nd_namespace_get(r0, &in);
+	ok(in.mode == ZD_NS_MODE_RAW && head_zero(p0), "namespace0.0 raw, nothing written");
+	zd_nd_namespace_get(r1, &in);
+	ok(in.mode == ZD_NS_MODE_RAW && in.size == 0x1fffe0000ULL, "namespace1.0 is raw, whole region");
+	is_int(zd_nd_create_namespace(r1, &fsdax), -EINVAL, "fsdax on it: -EINVAL");
+	ok(zd_log_contains(m, "align setting is 0x1000000 size 0x1fffe0000 is misaligned"),
+	   "ndctl's region align message");
+	ok(head_zero(p1), "nothing written to region1");
+	is_int(zd_nd_create_namespace(r0, &fs1g), -EINVAL, "fsdax align=1G on 5136 MiB: size check too");
+	is_int(zd_nd_create_namespace(r0, &fsdax), 0, "fsdax align=2M on 5136 MiB works");
+	is_int(zd_nd_create_namespace(r0, &fsdax), -EBUSY, "again, without force: -EBUSY");
+	fsdax.force = true;
+	fsdax.map = ZD_ND_MAP_MEM;
+	is_int(zd_nd_create_namespace(r0, &fsdax), 0, "with force (ndctl -f): reconfigured");
+	zd_nd_namespace_get(r0, &in);
+	ok(in.mode == ZD_NS_MODE_FSDAX && in.map == ZD_ND_MAP_MEM, "now fsdax map=mem");
+	is_u64(zd_warn_count(m), 0, "no invariant check fired");
+	zd_machine_destroy(m);
+out:
+	unlink(p0);
+	unlink(p1);
+	rmdir(dir);
+}
+
+static void fsdax_1g(void)
+{
+	char dir[] = "/tmp/zd-repairs-XXXXXX", p0[64];
+	struct zd_mem_range ram[] = { { .start = 1 * M, .size = 2047 * M } };
+	struct zd_nd_region_desc pm = { .start = 4 * G, .size = 4 * G, .path = p0 };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = &pm,
+				     .nr_pmem = 1 };
+	struct zd_nd_namespace_opts fs1g = { .mode = ZD_NS_MODE_FSDAX, .align = 1 * G };
+	struct zd_nd_namespace_info in;
+	struct zd_machine *m;
+
+	if (!ok(mkdtemp(dir) != NULL, "mkdtemp"))
+		return;
+	snprintf(p0, sizeof(p0), "%s/r0.img", dir);
+	m = zd_machine_create(&d);
+	if (ok(!ZD_IS_ERR(m), "4 GiB pmem machine boots")) {
+		is_int(zd_nd_create_namespace(zd_nd_region_find(m, "region0"), &fs1g), 0,
+		       "fsdax align=1G is accepted (nd_pfn_supported_alignments)");
+		zd_nd_namespace_get(zd_nd_region_find(m, "region0"), &in);
+		is_u64(in.align, 1 * G, "the namespace reports align 1G");
+		zd_machine_destroy(m);
+	}
+	unlink(p0);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	region_intersects_nested();
@@ -273,5 +370,7 @@ int main(void)
 	taint_both_ends();
 	offline_with_hole();
 	console_filter();
+	ndctl_refusals();
+	fsdax_1g();
 	return done_testing();
 }

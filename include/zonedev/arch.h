@@ -41,6 +41,7 @@ struct zd_arch {
 	enum zd_vmemmap_coverage coverage;
 	unsigned va_bits;            /* arm64: linear map = 2^(va_bits-1) bytes */
 	bool optimize_dax_vmemmap;   /* ARCH_WANT_OPTIMIZE_DAX_VMEMMAP */
+	bool thp_pud;                /* HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD: 1G dax align */
 
 	/* Derived by zd_arch_derive(). */
 	uint64_t page_size;

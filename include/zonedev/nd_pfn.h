@@ -117,13 +117,15 @@ struct zd_nd_pfn_params {
 	uint64_t struct_page_size;      /* sizeof(struct page); 0 = 64 */
 	uint64_t compat_align;          /* memremap_compat_align(); 0 = 2 MiB */
 	uint64_t pmd_size, pud_size;    /* huge mapping sizes; 0 = 2 MiB / 1 GiB */
+	bool no_pud_thp;                /* the arch has no PUD-sized THP: PUD align refused */
 	bool nvdimm_kmsan;              /* CONFIG_NVDIMM_KMSAN: budget a bigger struct page */
 };
 
 /*
  * nd_pfn_init() sizing (devices.md §2.5). Fills *sb (zeroed first) with a
- * version 1.4 block and its checksum. Errors: -EOPNOTSUPP align not in the
- * set for the kind (devdax: PAGE_SIZE, PMD, PUD; fsdax: PAGE_SIZE, PMD);
+ * version 1.4 block and its checksum. Errors: -EOPNOTSUPP align not in
+ * nd_pfn_supported_alignments() (PAGE_SIZE, PMD, and PUD unless
+ * no_pud_thp; the same set for fsdax and devdax);
  * -EINVAL start not compat-aligned, or struct page bigger than the 64-byte
  * budget for map=dev without nvdimm_kmsan; -ENXIO map is neither dev nor mem,
  * or the requested alignment leaves no data ("unable to satisfy requested

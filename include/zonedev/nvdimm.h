@@ -24,10 +24,11 @@ struct zd_nd_region;
 
 struct zd_nd_region_desc {
 	phys_addr_t start;
-	uint64_t size;
+	uint64_t size;        /* start and size: multiples of PAGE_SIZE */
 	const char *path;     /* backing file; created (sparse) if missing */
 	int node;
 	bool read_only;
+	uint64_t align;       /* the region's align attribute; 0: default_align() (16 MiB) */
 };
 
 enum zd_nd_ns_mode { ZD_NS_MODE_RAW, ZD_NS_MODE_FSDAX, ZD_NS_MODE_DEVDAX };
@@ -37,6 +38,7 @@ struct zd_nd_namespace_opts {
 	enum zd_nd_pfn_mode map;     /* ZD_ND_MAP_DEV (default) or ZD_ND_MAP_MEM */
 	uint64_t align;              /* 0: 2 MiB */
 	const uint8_t *uuid;         /* NULL: derived from the region (deterministic) */
+	bool force;                  /* ndctl -f: reconfigure an active namespace, skip the 16M check */
 };
 
 struct zd_nd_namespace_info {
@@ -58,8 +60,14 @@ struct zd_nd_namespace_info {
 struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_nd_region_desc *d);
 struct zd_nd_region *zd_nd_region_find(struct zd_machine *m, const char *name);
 
-/* ndctl create-namespace on the region's namespace. -EBUSY if the namespace
- * is not raw (destroy it first); the sizing/validation errno otherwise. */
+/* ndctl create-namespace on the region's namespace (label-less: the whole
+ * region). Checked before anything is written, as ndctl checks them:
+ * -EINVAL when the size is not a multiple of the region's align ("align
+ * setting is ... misaligned") or of the requested align ("did you intend
+ * --size=..."), or (without force) the start is not 16 MiB aligned;
+ * -EBUSY if the namespace is active and force is not set (with force it is
+ * reconfigured: disabled and rewritten); the sizing/validation errno
+ * otherwise, with the media as it was. */
 int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_opts *o);
 /* Back to raw: disable (waits for page references), erase the info block. */
 int zd_nd_destroy_namespace(struct zd_nd_region *r);

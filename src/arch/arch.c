@@ -22,12 +22,14 @@ static struct zd_arch profiles[] = {
 	  .max_physmem_bits = 46, .phys_bits = 46, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 10, .pageblock_order = 9, .min_memory_block_size = SZ_128M,
 	  .x86_block_size_rule = true, .dma32_limit = SZ_4G,
-	  .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 47, .optimize_dax_vmemmap = true },
+	  .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 47, .optimize_dax_vmemmap = true,
+	  .thp_pud = true },
 	{ .name = "x86_64-la57", .page_shift = 12, .section_size_bits = 27,
 	  .max_physmem_bits = 52, .phys_bits = 52, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 10, .pageblock_order = 9, .min_memory_block_size = SZ_128M,
 	  .x86_block_size_rule = true, .dma32_limit = SZ_4G,
-	  .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 56, .optimize_dax_vmemmap = true },
+	  .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 56, .optimize_dax_vmemmap = true,
+	  .thp_pud = true },
 	/* arm64: pageblock_order follows the PMD-sized huge page where it is
 	 * not larger than the max order; 64K pages use 512 MiB sections so that
 	 * MAX_PAGE_ORDER (13) fits. */
@@ -49,7 +51,7 @@ static struct zd_arch profiles[] = {
 	  .max_physmem_bits = 51, .phys_bits = 51, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 8, .pageblock_order = 8, .min_memory_block_size = SZ_256M,
 	  .dma32_limit = 0, .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 52,
-	  .optimize_dax_vmemmap = true },
+	  .optimize_dax_vmemmap = true, .thp_pud = true },
 };
 
 static const char *const names[] = {

@@ -242,6 +242,7 @@ struct step {
 	int ns_map;                /* enum zd_nd_pfn_mode, 0: default (dev) */
 	uint64_t align;            /* create_namespace, memremap (0: default) */
 	bool has_uuid;
+	bool force;                /* create_namespace: ndctl -f */
 	uint8_t uuid[16];
 	uint64_t offset;           /* write_namespace, corrupt_infoblock */
 	const char *data;          /* write_namespace, gpu_write */

@@ -161,6 +161,7 @@ void pmem_step_exec(struct run *r, const struct step *st, struct zd_nd_region *r
 			.map = (enum zd_nd_pfn_mode)st->ns_map,
 			.align = st->align,
 			.uuid = st->has_uuid ? st->uuid : NULL,
+			.force = st->force,
 		};
 
 		res->err = zd_nd_create_namespace(rg, &o);

@@ -179,6 +179,11 @@ int parse_dev_step(struct scenario *s, struct step *st, yaml_node_t *a, const ch
 			st->has_uuid = true;
 			add_arg(st, "uuid", ARG_STR, 0, text);
 		}
+		rc = get_bool(s, a, "force", false, ctx, &st->force);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			add_arg(st, "force", ARG_BOOL, st->force, NULL);
 		return 0;
 	case ST_DESTROY_NAMESPACE:
 	case ST_REBIND_NAMESPACE:

@@ -146,10 +146,11 @@ static void scalar_pos(struct scenario *s, const yaml_node_t *v, size_t off, int
 	}
 }
 
-/* machine.pmem: [{start, size, file, node, read_only}] */
+/* machine.pmem: [{start, size, file, node, read_only, align}] */
 static int parse_pmem(struct scenario *s, yaml_node_t *list)
 {
-	static const char *const keys[] = { "start", "size", "file", "node", "read_only", NULL };
+	static const char *const keys[] = { "start", "size", "file", "node", "read_only", "align",
+					    NULL };
 	const char *ctx = "machine.pmem entry";
 	yaml_node_item_t *it;
 
@@ -171,14 +172,17 @@ static int parse_pmem(struct scenario *s, yaml_node_t *list)
 
 		if (!e || entry_range(s, e, keys, ctx, &d->start, &d->size, &node) ||
 		    get_bool(s, e, "read_only", false, ctx, &d->read_only) < 0 ||
+		    get_size(s, e, "align", false, ctx, &d->align) < 0 ||
 		    get_str(s, e, "file", true, ctx, &file) < 0)
 			return -1;
-		if (d->start & (ZD_ND_DEFAULT_COMPAT_ALIGN - 1))
+		/* Page granular like firmware's ranges; the arch's page size
+		 * (if above 4K) and the namespace rules are the library's. */
+		if (d->start & 4095)
 			return yerr(YF, ymap_get(YF, e, "start", NULL), "a pmem region starts on a "
-				    "2 MiB boundary (memremap_compat_align)");
-		if (!d->size || d->size & (ZD_ND_DEFAULT_COMPAT_ALIGN - 1))
+				    "page (4 KiB) boundary");
+		if (!d->size || d->size & 4095)
 			return yerr(YF, ymap_get(YF, e, "size", NULL), "a pmem region's size is a "
-				    "non-zero multiple of 2 MiB");
+				    "non-zero multiple of 4 KiB");
 		if (d->start + d->size < d->start)
 			return yerr(YF, ymap_get(YF, e, "size", NULL), "the region wraps around the "
 				    "64-bit address space");

@@ -45,7 +45,8 @@ static const char *const k_expect[] = {
 	"pgmap", "type", "cpu_addressable", NULL,
 };
 static const char *const k_create_ns[] = {
-	"region", "namespace", "mode", "map", "align", "uuid", "expect_error", "expect_warn", NULL,
+	"region", "namespace", "mode", "map", "align", "uuid", "force", "expect_error", "expect_warn",
+	NULL,
 };
 static const char *const k_ns_target[] = { "region", "namespace", "expect_error", "expect_warn", NULL };
 static const char *const k_none[] = { NULL };

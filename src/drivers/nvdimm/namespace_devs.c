@@ -34,7 +34,7 @@ static void validate_ctx(const struct zd_nd_region *r, enum zd_nd_pfn_kind kind,
 	ctx->compat_align = ZD_ND_DEFAULT_COMPAT_ALIGN;
 	ctx->dax_aligns[0] = a->page_size;
 	ctx->dax_aligns[1] = 1ULL << a->pmd_shift;
-	ctx->dax_aligns[2] = 1ULL << a->pud_shift;
+	ctx->dax_aligns[2] = a->thp_pud ? 1ULL << a->pud_shift : 0;
 }
 
 /* The claim drivers' pgmap from the block (__nvdimm_setup_pfn). */
@@ -146,6 +146,51 @@ static void derived_uuid(const struct zd_nd_region *r, enum zd_nd_ns_mode mode, 
 	u[8] = (u[8] & 0x3f) | 0x80;   /* variant */
 }
 
+/* "6G", "5136M", "4K": the largest binary unit that divides v (ndctl's
+ * --size suffixes). */
+static const char *size_suffix(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && v && !(v & ((1ULL << 10) - 1))) {
+		v >>= 10;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", ULL(v));
+	else
+		snprintf(buf, len, "%llu%c", ULL(v), units[u]);
+	return buf;
+}
+
+/* ndctl's validate_namespace_options() and check_dax_align(), in its order:
+ * nothing on the media changes when one fails. */
+static int ndctl_checks(struct zd_nd_region *r, const struct zd_nd_namespace_opts *o,
+			uint64_t align)
+{
+	uint64_t units = 4096, size_align = align > units ? align : units;
+	char sug[32];
+
+	if (r->size % r->align) {
+		zd_pr_err(r->m, "region%d: align setting is %#llx size %#llx is misaligned", r->id,
+			  ULL(r->align), ULL(r->size));
+		return -EINVAL;
+	}
+	if (r->size % size_align) {
+		zd_pr_err(r->m, "namespace%d.0: '--size=' must align to interleave-width: 1 and "
+			  "alignment: %llu; did you intend --size=%s?", r->id, ULL(align),
+			  size_suffix((r->size / size_align + 1) * size_align, sug, sizeof(sug)));
+		return -EINVAL;
+	}
+	if (!o->force && r->start & ((16ULL << 20) - 1)) {
+		zd_pr_err(r->m, "namespace%d.0: %#llx misaligned to 16M, adjust region alignment and "
+			  "retry", r->id, ULL(r->start));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_opts *o)
 {
 	struct zd_nd_pfn_params p = { 0 };
@@ -153,9 +198,9 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 	char why[200] = "";
 	int rc;
 
-	if (r->mode != ZD_NS_MODE_RAW || r->claim) {
-		zd_pr_err(r->m, "namespace%d.0: already %s; destroy it before reconfiguring", r->id,
-			  zd_nd_ns_mode_name(r->mode));
+	if ((r->mode != ZD_NS_MODE_RAW || r->claim) && !o->force) {
+		zd_pr_err(r->m, "namespace%d.0: already %s; destroy it, or reconfigure with force "
+			  "(ndctl -f)", r->id, zd_nd_ns_mode_name(r->mode));
 		return -EBUSY;
 	}
 	if (o->mode == ZD_NS_MODE_RAW) {
@@ -167,18 +212,22 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 		return -ENXIO;
 	}
 	if (r->size < ZD_ND_MIN_NAMESPACE_SIZE) {
-		zd_pr_err(r->m, "namespace%d.0: %llu bytes is below the 16 MiB a claim needs", r->id,
-			  ULL(r->size));
+		zd_pr_err(r->m, "namespace%d.0: '--size=' must be >= 16MiB for '%s' mode (the "
+			  "region holds %llu bytes)", r->id, zd_nd_ns_mode_name(o->mode), ULL(r->size));
 		return -ENXIO;
 	}
 	p.kind = o->mode == ZD_NS_MODE_FSDAX ? ZD_ND_FSDAX : ZD_ND_DEVDAX;
 	p.map = o->map ? o->map : ZD_ND_MAP_DEV;
 	p.align = o->align ? o->align : 1ULL << r->m->arch.pmd_shift;
+	rc = ndctl_checks(r, o, p.align);
+	if (rc)
+		return rc;
 	p.start = r->start;
 	p.size = r->size;
 	p.page_size = r->m->arch.page_size;
 	p.pmd_size = 1ULL << r->m->arch.pmd_shift;
 	p.pud_size = 1ULL << r->m->arch.pud_shift;
+	p.no_pud_thp = !r->m->arch.thp_pud;
 	if (o->uuid)
 		memcpy(p.uuid, o->uuid, 16);
 	else
@@ -189,6 +238,9 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 		rc = zd_nd_pfn_read_sb(r->fd, 0, &old, why, sizeof(why));
 	if (rc)
 		goto fail;
+	/* ndctl -f -e: the active claim goes first (waiting for its pages). */
+	zd_nd_namespace_disable(r);
+	r->mode = ZD_NS_MODE_RAW;
 	rc = zd_nd_pfn_write_sb(r->fd, 0, &sb, why, sizeof(why));
 	if (!rc)
 		rc = read_and_validate(r, p.kind, why, sizeof(why));
@@ -201,6 +253,8 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 		if (zd_nd_pfn_write_sb(r->fd, 0, &old, why2, sizeof(why2)))
 			zd_pr_err(r->m, "namespace%d.0: could not restore the previous info block: %s",
 				  r->id, why2);
+		else
+			zd_nd_namespace_probe(r);   /* what was there comes back */
 		goto fail;
 	}
 	zd_pr_info(r->m, "namespace%d.0: %s map=%s align=%#llx dataoff=%#llx npfns=%llu", r->id,

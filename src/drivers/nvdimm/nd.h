@@ -19,6 +19,7 @@ struct zd_nd_region {
 	int fd;
 	bool read_only;
 	int node;
+	uint64_t align;                /* region align attribute (default_align()) */
 	char path[256];
 	char *virt;                    /* the whole region, MAP_SHARED */
 	struct zd_resource *res;       /* "Persistent Memory" */

@@ -344,14 +344,15 @@ int zd_nd_pfn_init_sb(struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_params *p,
 			    (unsigned long long)page_size, (unsigned long long)compat);
 
 	/*
-	 * The align set (sysfs align_store / ndctl --align): devdax faults at
-	 * PAGE_SIZE, PMD or PUD size; fsdax maps at PAGE_SIZE or PMD size.
+	 * The align set (sysfs align_store, nd_pfn_supported_alignments(), the
+	 * same for pfn and dax claims): PAGE_SIZE, the PMD size with THP and
+	 * the PUD size where the arch has PUD-sized THP.
 	 */
-	ok_align = align == page_size || align == pmd || (p->kind == ZD_ND_DEVDAX && align == pud);
+	ok_align = align == page_size || align == pmd || (!p->no_pud_thp && align == pud);
 	if (!ok_align)
 		return fail(why, whylen, -EOPNOTSUPP, "%s: align %#llx not supported (%s)",
 			    kind_name(p->kind), (unsigned long long)align,
-			    p->kind == ZD_ND_DEVDAX ? "PAGE_SIZE, PMD or PUD size" : "PAGE_SIZE or PMD size");
+			    p->no_pud_thp ? "PAGE_SIZE or PMD size" : "PAGE_SIZE, PMD or PUD size");
 
 	/* A pfn/dax claim needs at least 16 MiB (nd_namespace_store). */
 	if (size < ZD_ND_MIN_NAMESPACE_SIZE)

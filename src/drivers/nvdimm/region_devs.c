@@ -83,10 +83,18 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 	char name[32];
 	int rc;
 
-	if (!d->path || !d->size || (d->start | d->size) & (ZD_ND_DEFAULT_COMPAT_ALIGN - 1) ||
+	uint64_t page = m->arch.page_size;
+
+	if (!d->path || !d->size || (d->start | d->size) & (page - 1) ||
 	    strlen(d->path) >= sizeof(r->path)) {
-		zd_pr_err(m, "nd_region: region %#llx+%#llx needs a file and 2 MiB alignment",
-			  ULL(d->start), ULL(d->size));
+		zd_pr_err(m, "nd_region: region %#llx+%#llx needs a file and %llu-byte (PAGE_SIZE) "
+			  "alignment", ULL(d->start), ULL(d->size), ULL(page));
+		return ZD_ERR_PTR(-EINVAL);
+	}
+	/* align_store(): a power of two from PAGE_SIZE up to the region size. */
+	if (d->align && (d->align & (d->align - 1) || d->align < page || d->align > d->size)) {
+		zd_pr_err(m, "nd_region: align %#llx must be a power of two between PAGE_SIZE and "
+			  "the region size %#llx", ULL(d->align), ULL(d->size));
 		return ZD_ERR_PTR(-EINVAL);
 	}
 	r = calloc(1, sizeof(*r));
@@ -98,6 +106,9 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 	r->size = d->size;
 	r->node = d->node;
 	r->read_only = d->read_only;
+	/* default_align(): MEMREMAP_COMPAT_ALIGN_MAX (16 MiB), PAGE_SIZE for a
+	 * region smaller than that (one mapping: no interleave scaling). */
+	r->align = d->align ? d->align : d->size < (16ULL << 20) ? page : 16ULL << 20;
 	snprintf(r->path, sizeof(r->path), "%s", d->path);
 	r->id = region_count(m);
 	snprintf(name, sizeof(name), "region%d", r->id);
