@@ -19,12 +19,17 @@
  *    a region misaligned to its 16 MiB align setting (it boots raw; only
  *    the conversion is refused), both before anything is written; fsdax
  *    at 1 GiB alignment is accepted like the kernel's supported set.
+ *  - per-arch hotplug rules: arm64 takes a sub-section's memmap from the
+ *    altmap (only x86 drops it), and arm64's arch_add_memory() raises
+ *    max_pfn for every caller while its add_pages() (device-private) does
+ *    not; powerpc's add_pages() raises it for everyone.
  * And the tests that hand-made mutations survived: the ZONE_DEVICE taint
  * of the section holding a device range's end, and offline of a block
  * with a memory hole (-EINVAL).
  */
 #include <zonedev/zonedev.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -360,6 +365,86 @@ static void fsdax_1g(void)
 	rmdir(dir);
 }
 
+/* A GENERIC pgmap of one 2 MiB sub-section at start whose memmap (8 pfns)
+ * may come from an altmap on a memfd; the altmap's alloc after mapping. */
+static uint64_t subsection_altmap_alloc(const char *arch, uint64_t start)
+{
+	struct zd_machine *m = tap_machine(arch, 0, 0, 1 * G, NULL, 0);
+	struct zd_dev_pagemap pg;
+	uint64_t alloc = ~0ULL;
+	int fd = memfd_create("altmap", 0);
+
+	if (!m || fd < 0 || ftruncate(fd, 2 * M))
+		goto out;
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, start, 2 * M, 0);
+	tap_pgmap_altmap(&pg, fd, 0, 8);
+	if (ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "%s: 2 MiB GENERIC pgmap with an altmap", arch)) {
+		alloc = pg.altmap.alloc;
+		zd_memunmap_pages(&pg);
+		is_u64(pg.altmap.alloc, 0, "%s: the altmap is given back on unmap", arch);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	zd_machine_destroy(m);
+	return alloc;
+}
+
+static void arch_hotplug_rules(void)
+{
+	struct zd_dev_pagemap pg;
+	struct zd_machine *m;
+	uint64_t before;
+
+	is_u64(subsection_altmap_alloc("x86_64", 16 * G), 0,
+	       "x86_64: a sub-section memmap comes from RAM, the altmap is not used");
+	is_u64(subsection_altmap_alloc("arm64-4k", 16 * G), 8,
+	       "arm64-4k: a sub-section memmap takes 8 base pages from the altmap");
+
+	m = tap_machine("arm64-4k", 0, 0, 1 * G, NULL, 0);
+	if (m) {
+		before = zd_max_pfn(m);
+		tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 16 * G, 256 * M, 0);
+		if (ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "arm64: GENERIC pgmap at 16G")) {
+			is_u64(zd_max_pfn(m), (16 * G + 256 * M) >> 12,
+			       "arm64: arch_add_memory raises max_pfn for a pgmap too (was %#llx)",
+			       (unsigned long long)before);
+			zd_memunmap_pages(&pg);
+		}
+		before = zd_max_pfn(m);
+		tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_PRIVATE, 32 * G, 256 * M, 0);
+		pg.ops = &private_ops;
+		pg.owner = &pg;
+		if (ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "arm64: PRIVATE pgmap at 32G")) {
+			is_u64(zd_max_pfn(m), before, "arm64: add_pages (generic) leaves max_pfn alone");
+			zd_memunmap_pages(&pg);
+		}
+		zd_machine_destroy(m);
+	}
+	m = tap_machine("ppc64", 0, 0, 1 * G, NULL, 0);
+	if (m) {
+		tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_PRIVATE, 32 * G, 256 * M, 0);
+		pg.ops = &private_ops;
+		pg.owner = &pg;
+		if (ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "ppc64: PRIVATE pgmap at 32G")) {
+			is_u64(zd_max_pfn(m), (32 * G + 256 * M) >> 16,
+			       "ppc64: its add_pages override raises max_pfn for every caller");
+			zd_memunmap_pages(&pg);
+		}
+		zd_machine_destroy(m);
+	}
+	m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
+	if (m) {
+		before = zd_max_pfn(m);
+		tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 16 * G, 256 * M, 0);
+		if (ok(!ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "x86: GENERIC pgmap at 16G")) {
+			is_u64(zd_max_pfn(m), before, "x86: add_pages skips max_pfn for a pgmap");
+			zd_memunmap_pages(&pg);
+		}
+		zd_machine_destroy(m);
+	}
+}
+
 int main(void)
 {
 	region_intersects_nested();
@@ -372,5 +457,6 @@ int main(void)
 	console_filter();
 	ndctl_refusals();
 	fsdax_1g();
+	arch_hotplug_rules();
 	return done_testing();
 }

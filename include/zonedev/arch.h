@@ -26,8 +26,13 @@ enum zd_vmemmap_coverage {
 	ZD_VMEMMAP_COVERS_LINEAR_MAP,
 };
 
+/* Which arch's hotplug code runs (arch/<family>/mm): the rules that differ
+ * are the vmemmap_populate() use of an altmap and who raises max_pfn. */
+enum zd_arch_family { ZD_ARCH_X86, ZD_ARCH_ARM64, ZD_ARCH_PPC64 };
+
 struct zd_arch {
 	const char *name;
+	enum zd_arch_family family;
 	unsigned page_shift;
 	unsigned section_size_bits;
 	unsigned max_physmem_bits;   /* the arch maximum */

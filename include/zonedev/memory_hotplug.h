@@ -66,6 +66,10 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr_page
 		   struct zd_mhp_params *params);
 void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr_pages,
 		       struct zd_vmem_altmap *altmap);
+/* add_pages() / arch_add_memory() with the arch's max_pfn rule (x86: not
+ * for pgmaps; arm64: arch_add_memory only, every caller; powerpc: always). */
+int zd_add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr_pages,
+		 struct zd_mhp_params *params);
 int zd_arch_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
 		       struct zd_mhp_params *params);
 void zd_arch_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size,

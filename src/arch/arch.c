@@ -18,13 +18,13 @@
 #define MEM_SECTION_SIZE 32
 
 static struct zd_arch profiles[] = {
-	{ .name = "x86_64", .page_shift = 12, .section_size_bits = 27,
+	{ .name = "x86_64", .family = ZD_ARCH_X86, .page_shift = 12, .section_size_bits = 27,
 	  .max_physmem_bits = 46, .phys_bits = 46, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 10, .pageblock_order = 9, .min_memory_block_size = SZ_128M,
 	  .x86_block_size_rule = true, .dma32_limit = SZ_4G,
 	  .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 47, .optimize_dax_vmemmap = true,
 	  .thp_pud = true },
-	{ .name = "x86_64-la57", .page_shift = 12, .section_size_bits = 27,
+	{ .name = "x86_64-la57", .family = ZD_ARCH_X86, .page_shift = 12, .section_size_bits = 27,
 	  .max_physmem_bits = 52, .phys_bits = 52, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 10, .pageblock_order = 9, .min_memory_block_size = SZ_128M,
 	  .x86_block_size_rule = true, .dma32_limit = SZ_4G,
@@ -33,21 +33,21 @@ static struct zd_arch profiles[] = {
 	/* arm64: pageblock_order follows the PMD-sized huge page where it is
 	 * not larger than the max order; 64K pages use 512 MiB sections so that
 	 * MAX_PAGE_ORDER (13) fits. */
-	{ .name = "arm64-4k", .page_shift = 12, .section_size_bits = 27,
+	{ .name = "arm64-4k", .family = ZD_ARCH_ARM64, .page_shift = 12, .section_size_bits = 27,
 	  .max_physmem_bits = 48, .phys_bits = 48, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 10, .pageblock_order = 9, .min_memory_block_size = SZ_128M,
 	  .dma32_limit = SZ_4G, .coverage = ZD_VMEMMAP_COVERS_LINEAR_MAP, .va_bits = 48 },
-	{ .name = "arm64-16k", .page_shift = 14, .section_size_bits = 27,
+	{ .name = "arm64-16k", .family = ZD_ARCH_ARM64, .page_shift = 14, .section_size_bits = 27,
 	  .max_physmem_bits = 48, .phys_bits = 48, .pmd_shift = 25, .pud_shift = 36,
 	  .max_page_order = 11, .pageblock_order = 11, .min_memory_block_size = SZ_128M,
 	  .dma32_limit = SZ_4G, .coverage = ZD_VMEMMAP_COVERS_LINEAR_MAP, .va_bits = 48 },
-	{ .name = "arm64-64k", .page_shift = 16, .section_size_bits = 29,
+	{ .name = "arm64-64k", .family = ZD_ARCH_ARM64, .page_shift = 16, .section_size_bits = 29,
 	  .max_physmem_bits = 48, .phys_bits = 48, .pmd_shift = 29, .pud_shift = 42,
 	  .max_page_order = 13, .pageblock_order = 13, .min_memory_block_size = SZ_512M,
 	  .dma32_limit = SZ_4G, .coverage = ZD_VMEMMAP_COVERS_LINEAR_MAP, .va_bits = 48 },
 	/* ppc64 book3s radix, 64K pages: 16 MiB sections force MAX_PAGE_ORDER 8;
 	 * pseries firmware usually reports 256 MiB LMBs as the block size. */
-	{ .name = "ppc64", .page_shift = 16, .section_size_bits = 24,
+	{ .name = "ppc64", .family = ZD_ARCH_PPC64, .page_shift = 16, .section_size_bits = 24,
 	  .max_physmem_bits = 51, .phys_bits = 51, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 8, .pageblock_order = 8, .min_memory_block_size = SZ_256M,
 	  .dma32_limit = 0, .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 52,

@@ -117,7 +117,7 @@ void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 	}
 }
 
-/* x86's add_pages(): device memory (a pgmap) never raises max_pfn. */
+/* update_end_of_memory_vars(): max_pfn only grows. */
 static void update_end_of_memory_vars(struct zd_machine *m, uint64_t end_pfn)
 {
 	if (end_pfn > m->max_pfn) {
@@ -126,14 +126,39 @@ static void update_end_of_memory_vars(struct zd_machine *m, uint64_t end_pfn)
 	}
 }
 
+/*
+ * add_pages(), the per-arch hook (ARCH_HAS_ADD_PAGES): x86 raises max_pfn
+ * unless the pages belong to a pgmap (device memory, 2025); powerpc raises
+ * it for every caller; arm64 has no override, so the generic add_pages()
+ * is __add_pages() alone. memremap_pages() adds device-private memory
+ * through this, everything else through arch_add_memory().
+ */
+int zd_add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
+		 struct zd_mhp_params *params)
+{
+	int rc = zd___add_pages(m, nid, pfn, nr, params);
+
+	if (rc)
+		return rc;
+	if ((m->arch.family == ZD_ARCH_X86 && !params->pgmap) || m->arch.family == ZD_ARCH_PPC64)
+		update_end_of_memory_vars(m, pfn + nr);
+	return 0;
+}
+
+/* arch_add_memory(): x86 and powerpc go through add_pages(); arm64 adds
+ * the pages and raises max_pfn for every caller, pgmaps included. */
 int zd_arch_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
 		       struct zd_mhp_params *params)
 {
 	const struct zd_arch *a = &m->arch;
-	int rc = zd___add_pages(m, nid, zd_phys_pfn(a, start), zd_phys_pfn(a, size), params);
+	uint64_t pfn = zd_phys_pfn(a, start), nr = zd_phys_pfn(a, size);
+	int rc;
 
-	if (!rc && !params->pgmap)
-		update_end_of_memory_vars(m, zd_phys_pfn(a, start + size));
+	if (a->family != ZD_ARCH_ARM64)
+		return zd_add_pages(m, nid, pfn, nr, params);
+	rc = zd___add_pages(m, nid, pfn, nr, params);
+	if (!rc)
+		update_end_of_memory_vars(m, pfn + nr);
 	return rc;
 }
 

@@ -309,7 +309,7 @@ static int pagemap_range(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 	if (zd_should_fail(m, "pagemap_range:add"))
 		rc = -ENOMEM;
 	else if (is_private)
-		rc = zd___add_pages(m, nid, pfn, nr, params);
+		rc = zd_add_pages(m, nid, pfn, nr, params);
 	else
 		rc = zd_arch_add_memory(m, nid, range->start, zd_range_len(range), params);
 	if (!rc)

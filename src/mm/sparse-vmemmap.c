@@ -195,15 +195,40 @@ void zd_vmem_altmap_free(struct zd_vmem_altmap *altmap, uint64_t nr_pfns)
 }
 
 /*
- * Memmap from the device's own backing: blocks of one PMD (or one base page
- * on 16K/64K arches) carved from the altmap and mapped from its file.
- * No fallback to RAM: exhaustion is -ENOMEM, as in the kernel.
+ * The arch's vmemmap_populate() with an altmap, for [pfn, pfn + nr): the
+ * block size carved from it, or 0 when the arch takes the memmap from RAM.
+ *  - x86: a sub-section range is populated with base pages from RAM (the
+ *    altmap is dropped); section-sized ranges use PMD blocks.
+ *  - arm64: 4K pages use base pages for sub-section ranges and PMD blocks
+ *    otherwise, both from the altmap; 16K/64K always base pages.
+ *  - powerpc radix: base pages from the altmap (a 16 MiB section's memmap
+ *    is 16 KiB, far below a PMD; the PMD-block and RAM-fallback corners of
+ *    radix__vmemmap_populate() are not modelled).
+ */
+static uint64_t altmap_block(const struct zd_arch *a, uint64_t nr)
+{
+	bool subsection = nr < a->pages_per_section;
+
+	switch (a->family) {
+	case ZD_ARCH_X86:
+		return subsection ? 0 : 1ULL << a->pmd_shift;
+	case ZD_ARCH_ARM64:
+		return a->page_size == 4096 && !subsection ? 1ULL << a->pmd_shift : a->page_size;
+	case ZD_ARCH_PPC64:
+		return a->page_size;
+	}
+	return 0;
+}
+
+/*
+ * Memmap from the device's own backing: blocks (altmap_block()) carved from
+ * the altmap and mapped from its file. No fallback to RAM: exhaustion is
+ * -ENOMEM, as in the kernel.
  */
 static int populate_altmap(struct zd_machine *m, uintptr_t lo, uintptr_t hi,
-			   struct zd_vmem_altmap *altmap)
+			   struct zd_vmem_altmap *altmap, uint64_t block)
 {
 	const struct zd_arch *a = &m->arch;
-	uint64_t block = a->page_size == 4096 ? 1ULL << a->pmd_shift : a->page_size;
 	uintptr_t done = lo;
 
 	while (done < hi) {
@@ -237,17 +262,15 @@ fail:
 	return -ENOMEM;
 }
 
-/*
- * __populate_section_memmap(): the arch rule decides the altmap's use —
- * x86 and arm64-4k take sub-section ranges from RAM (altmap ignored) and
- * whole sections with PMD blocks; 16K/64K arm64 always use base pages.
- */
+/* __populate_section_memmap(): the arch rule (altmap_block()) decides the
+ * altmap's use. */
 struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 					     int nid, struct zd_vmem_altmap *altmap,
 					     struct zd_dev_pagemap *pgmap)
 {
 	const struct zd_arch *a = &m->arch;
 	uintptr_t lo, hi;
+	uint64_t block = altmap ? altmap_block(a, nr) : 0;
 	bool dedup;
 	int rc;
 
@@ -264,12 +287,12 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 		return NULL;
 	}
 	dedup = zd_vmemmap_can_optimize(m, altmap, pgmap);
-	if (altmap && a->page_size == 4096 && nr < a->pages_per_section)
+	if (!block)
 		altmap = NULL;
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
 		return zd_pfn_to_page(m, pfn);
-	rc = altmap ? populate_altmap(m, lo, hi, altmap) : map_anon(m, lo, hi, dedup);
+	rc = altmap ? populate_altmap(m, lo, hi, altmap, block) : map_anon(m, lo, hi, dedup);
 	if (rc) {
 		zd_pr_warn(m, "vmemmap alloc failure: pfn %#llx + %llu%s", (unsigned long long)pfn,
 			   (unsigned long long)nr, altmap ? " (altmap exhausted)" : "");
@@ -285,7 +308,7 @@ void zd_depopulate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t n
 	const struct zd_arch *a = &m->arch;
 	uintptr_t lo, hi;
 
-	if (altmap && a->page_size == 4096 && nr < a->pages_per_section)
+	if (altmap && !altmap_block(a, nr))
 		altmap = NULL;
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
