@@ -244,8 +244,12 @@ static void dma32(const struct fsnap *boot)
 	struct held *h = calloc(cap, sizeof(*h));
 	struct zd_page *p;
 
-	is_u64(zone(ZD_ZONE_DMA32)->managed_pages, PFN(512 * M), "DMA32 manages 512 MiB");
-	is_u64(zone(ZD_ZONE_NORMAL)->managed_pages, PFN(512 * M), "Normal manages 512 MiB");
+	/* Boot reservations sit in DMA32 (the image at 16 MiB, the memmap and
+	 * hash tables at the top of the lower range) and in DMA (the first
+	 * MiB); the rest is managed. */
+	is_u64(zone(ZD_ZONE_DMA)->present_pages + zone(ZD_ZONE_DMA32)->present_pages, PFN(512 * M),
+	       "DMA and DMA32 hold the 512 MiB below 4 GiB");
+	is_u64(zone(ZD_ZONE_NORMAL)->present_pages, PFN(512 * M), "Normal holds the 512 MiB above");
 	for (unsigned o = max_order + 1; o-- > 0;) {
 		while (n < cap && (p = zd_alloc_pages(m, ZD___GFP_DMA32, o))) {
 			h[n].p = p;
@@ -332,16 +336,38 @@ static void contents(void)
 	}
 }
 
+/* Two order-0 pages that are each other's buddy; the pages taken on the
+ * way (odd pieces boot reservations left first in line) go to spare. */
+static bool buddy_pair(struct zd_page **p, struct zd_page **q, struct zd_page **spare, int *ns)
+{
+	struct zd_page *prev = NULL, *cur;
+
+	while (*ns < 63 && (cur = zd_alloc_pages(m, ZD_GFP_KERNEL, 0))) {
+		if (prev && zd_page_to_pfn(m, cur) == (zd_page_to_pfn(m, prev) ^ 1)) {
+			*p = prev;
+			*q = cur;
+			return true;
+		}
+		if (prev)
+			spare[(*ns)++] = prev;
+		prev = cur;
+	}
+	if (prev)
+		spare[(*ns)++] = prev;
+	return false;
+}
+
 static void double_free(const struct fsnap *boot)
 {
 	struct fsnap s1, s2;
 	unsigned long w;
 
-	/* (a) the page stays a free block head: its buddy is held. */
-	struct zd_page *p = zd_alloc_pages(m, ZD_GFP_KERNEL, 0);
-	struct zd_page *q = p ? zd_pfn_to_page(m, zd_page_to_pfn(m, p) ^ 1) : NULL;
-	struct zd_page *q2 = zd_alloc_pages(m, ZD_GFP_KERNEL, 0);
-	if (!ok(p && q2 && q2 == q, "allocate a page and its buddy"))
+	/* (a) the page stays a free block head: its buddy is held. Boot
+	 * reservations leave odd order-0 pieces first in line; take pages
+	 * until two buddies come out in a row. */
+	struct zd_page *p = NULL, *q2 = NULL, *spare[64];
+	int ns = 0;
+	if (!ok(buddy_pair(&p, &q2, spare, &ns), "allocate a page and its buddy"))
 		return;
 	zd___free_pages(m, p, 0);
 	ok(zd_page_is_buddy(p), "the freed page is a free block head (buddy held)");
@@ -355,13 +381,14 @@ static void double_free(const struct fsnap *boot)
 	zd___free_pages(m, q2, 0);
 
 	/* (b) the freed page merged into a larger block headed elsewhere. */
-	struct zd_page *a = zd_alloc_pages(m, ZD_GFP_KERNEL, 0);
-	struct zd_page *b = zd_alloc_pages(m, ZD_GFP_KERNEL, 0);
-	if (!ok(a && b, "two more pages"))
+	struct zd_page *a = NULL, *b = NULL;
+	if (!ok(buddy_pair(&a, &b, spare, &ns), "two more pages, buddies"))
 		return;
 	struct zd_page *odd = (zd_page_to_pfn(m, a) & 1) ? a : b;
 	zd___free_pages(m, a, 0);
 	zd___free_pages(m, b, 0);
+	while (ns)
+		zd___free_pages(m, spare[--ns], 0);
 	fsnap_take(&s1);
 	ok(fsnap_same(boot, &s1), "both freed: back to the boot state (merged)");
 	ok(!zd_page_is_buddy(odd), "the odd page is inside a merged block, not a head");
@@ -399,9 +426,18 @@ int main(void)
 	max_order = m->arch.max_page_order;
 	is_int(max_order, 10, "x86_64 MAX_PAGE_ORDER 10");
 	fsnap_take(&boot);
-	is_u64(zd_global_free_pages(m), PFN(1 * G), "1 GiB free after boot");
-	is_u64(boot.fa[ZD_ZONE_DMA32][10], 128, "DMA32: 128 free order-10 blocks after boot");
-	is_u64(boot.fa[ZD_ZONE_NORMAL][10], 128, "Normal: 128 free order-10 blocks after boot");
+	struct zd_boot_memory bm;
+	zd_boot_memory(m, &bm);
+	is_u64(zd_global_free_pages(m), PFN(1 * G) - bm.reserved_pages,
+	       "1 GiB less the boot reservations free after boot");
+	/* memblock allocates top-down: the memmap and the hash tables sit at
+	 * the top of Normal, swiotlb at the top of DMA32, the image at 16 MiB. */
+	is_u64(zone(ZD_ZONE_NORMAL)->managed_pages,
+	       PFN(512 * M) - bm.memmap_pages - bm.hash_pages,
+	       "Normal manages 512 MiB less the boot memmap and hash tables");
+	is_u64(zone(ZD_ZONE_DMA)->managed_pages, PFN(16 * M) - bm.low_pages,
+	       "DMA manages 16 MiB less the first MiB");
+	ok(bm.swiotlb_pages == PFN(64 * M) && bm.kernel_pages > 0, "64 MiB swiotlb, a kernel image");
 	ok(free_lists_ok(), "boot free lists well formed");
 	warns = zd_warn_count(m);
 

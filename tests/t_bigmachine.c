@@ -1,13 +1,17 @@
 /*
  * Acceptance at scale: an x86_64-la57 machine (52-bit physical space, a
- * 64 TiB vmemmap window) with 4 GiB of boot RAM hot-adds 1 TiB of System
- * RAM, onlines two 128 MiB blocks, allocates and writes a page there, then
- * offlines, removes and destroys everything.
+ * 64 TiB vmemmap window) hot-adds 1 TiB of System RAM, onlines two 128 MiB
+ * blocks, allocates and writes a page there, then offlines, removes and
+ * destroys everything.
  *
  * Asserts:
+ *  - the memmap of 1 TiB (16 GiB) comes out of the machine's RAM, as in the
+ *    kernel: with 4 GiB of boot RAM the add fails with -ENOMEM and leaves
+ *    nothing behind; with 20 GiB it succeeds and MemFree falls by exactly
+ *    16 GiB plus the 16 PMD tables that map it, and comes back on remove;
  *  - a probe add of 8 GiB first shows that hot-add itself does not touch
  *    the memmap (resident memmap grows by < 1/2 of what was mapped); if it
- *    did, the 1 TiB step is skipped rather than make 16 GiB resident;
+ *    did, that is a failure (the 1 TiB step would make 16 GiB resident);
  *  - the 1 TiB add maps 16 GiB of vmemmap (vmemmap_mapped_bytes) yet the
  *    memmap really resident (zd_vmemmap_resident_bytes, mincore) stays far
  *    below it (< 64 MiB over boot), but covers at least the two onlined
@@ -39,20 +43,47 @@ static int count_block(const struct zd_memory_block *mb, void *arg)
 	return 0;
 }
 
-int main(void)
+/* 4 GiB of RAM cannot hold the 16 GiB memmap of 1 TiB: -ENOMEM, undone. */
+static void too_small(void)
 {
 	struct zd_mem_range ram[] = { { .start = 0, .size = 4 * G, .node = 0 } };
 	struct zd_machine_desc d = { .arch = "x86_64-la57", .ram = ram, .nr_ram = 1 };
+	struct zd_machine *m = zd_machine_create(&d);
+	struct zd_memory_block mb;
+	unsigned long free0;
+
+	if (!ok(!ZD_IS_ERR_OR_NULL(m), "x86_64-la57 machine with 4 GiB boots"))
+		return;
+	free0 = zd_global_free_pages(m);
+	is_int(zd_add_memory(m, 0, 1 * T, 1 * T, 0), -ENOMEM,
+	       "add_memory 1 TiB on 4 GiB: -ENOMEM (its memmap does not fit in RAM)");
+	ok(zd_log_contains(m, "vmemmap alloc failure"), "the kernel's vmemmap alloc failure is logged");
+	is_u64(zd_global_free_pages(m), free0, "every page taken for the memmap is given back");
+	ok(zd_memory_block_get(m, zd_phys_to_block_id(m, 1 * T), &mb) == -ENODEV &&
+	   zd_region_intersects(m, 1 * T, 1 * T, ZD_IORESOURCE_SYSTEM_RAM, 0) == ZD_REGION_DISJOINT &&
+	   !zd_pfn_valid(m, PFN(1 * T)), "no block, no resource, no section left");
+	zd_machine_destroy(m);
+}
+
+int main(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 20 * G, .node = 0 } };
+	struct zd_machine_desc d = { .arch = "x86_64-la57", .ram = ram, .nr_ram = 1 };
 	const uint64_t start = 1 * T, size = 1 * T, blk = 128 * M;
-	uint64_t rss_start = tap_rss_bytes(), rss_boot, rss_added, res_boot, res_added;
+	uint64_t rss_start, rss_boot, rss_added, res_boot, res_added, managed_boot, free_boot;
 	long mapped_boot;
 	double t0 = tap_now(), t;
 	bool go = true;
-	struct zd_machine *m = zd_machine_create(&d);
+	struct zd_machine *m;
 
-	if (!ok(!ZD_IS_ERR_OR_NULL(m), "x86_64-la57 machine with 4 GiB boots (%s)",
+	too_small();
+	rss_start = tap_rss_bytes();
+	m = zd_machine_create(&d);
+	if (!ok(!ZD_IS_ERR_OR_NULL(m), "x86_64-la57 machine with 20 GiB boots (%s)",
 		zd_machine_create_error()))
 		return done_testing();
+	managed_boot = zd_totalram_pages(m);
+	free_boot = zd_global_free_pages(m);
 	is_int(m->arch.phys_bits, 52, "52-bit physical space");
 	is_u64(zd_memory_block_size_bytes(m), blk, "128 MiB blocks");
 	rss_boot = tap_rss_bytes();
@@ -80,7 +111,7 @@ int main(void)
 		}
 	}
 	if (!go) {
-		skip("1 TiB hot-add skipped: it would make its 16 GiB memmap resident");
+		fail("the 1 TiB hot-add is not run: it would make its 16 GiB memmap resident");
 		zd_machine_destroy(m);
 		return done_testing();
 	}
@@ -95,16 +126,20 @@ int main(void)
 	{
 		uint64_t n = 0;
 		zd_for_each_memory_block(m, &n, count_block);
-		is_u64(n, 32 + 8192, "8192 new memory blocks (+ 32 boot)");
+		is_u64(n, 160 + 8192, "8192 new memory blocks (+ 160 boot)");
 	}
 	is_u64(m->vmemmap_mapped_bytes - mapped_boot, 16 * G, "16 GiB of vmemmap mapped for 1 TiB");
+	/* 8192 sections, a 2 MiB block each; the vmemmap of [1T, 2T) spans
+	 * window offsets [16G, 32G): 16 new PMD tables. */
+	is_u64(free_boot - zd_global_free_pages(m), PFN(16 * G) + 16,
+	       "MemFree falls by the 16 GiB memmap and its 16 PMD tables");
 	ok(zd_pfn_valid(m, PFN(start)) && zd_pfn_valid(m, PFN(start + size) - 1), "first and last pfn valid");
 
 	is_int(zd_memory_block_store_state(m, zd_phys_to_block_id(m, start), "online_movable"), 0,
 	       "online the first block");
 	is_int(zd_memory_block_store_state(m, zd_phys_to_block_id(m, start + blk), "online_movable"), 0,
 	       "online the second block");
-	is_u64(zd_totalram_pages(m), PFN(4 * G + 2 * blk), "managed = boot + two blocks");
+	is_u64(zd_totalram_pages(m), managed_boot + PFN(2 * blk), "managed = boot + two blocks");
 	struct zd_page *p = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, 0);
 	uint64_t pfn = p ? zd_page_to_pfn(m, p) : 0;
 	ok(p && pfn >= PFN(start) && pfn < PFN(start + 2 * blk), "a movable page comes from the onlined blocks");
@@ -137,7 +172,8 @@ int main(void)
 	is_u64(m->vmemmap_mapped_bytes, mapped_boot, "vmemmap mapped back to the boot figure");
 	ok(zd_vmemmap_resident_bytes(m) <= res_boot, "resident memmap back to the boot figure");
 	ok(!zd_pfn_valid(m, PFN(start)), "removed");
-	is_u64(zd_totalram_pages(m), PFN(4 * G), "managed back to boot RAM");
+	is_u64(zd_totalram_pages(m), managed_boot, "managed back to boot RAM");
+	is_u64(zd_global_free_pages(m), free_boot, "and the memmap's RAM is free again");
 	is_u64(zd_warn_count(m), 0, "no WARN");
 	zd_machine_destroy(m);
 	uint64_t rss_end = tap_rss_bytes();

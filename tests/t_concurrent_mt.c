@@ -403,7 +403,9 @@ int main(void)
 		zd_machine_create_error()))
 		return done_testing();
 	uint64_t boot_pages = zd_totalram_pages(m);
-	is_u64(boot_pages, PFN(960 * M), "960 MiB managed");
+	struct zd_boot_memory bm;
+	zd_boot_memory(m, &bm);
+	is_u64(boot_pages, PFN(960 * M) - bm.reserved_pages, "960 MiB less the boot reservations managed");
 	ok(zd_early_section(zd_pfn_to_section(m, EARLY_SUB)), "the early pair's section is a boot section");
 	ok(zd_pfn_valid(m, EARLY_SUB), "its sub-section past boot RAM is valid (early section)");
 	ok(zd_pfn_to_online_page(m, EARLY_SUB) == NULL, "but not populated: no online page");

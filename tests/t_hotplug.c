@@ -200,7 +200,12 @@ static void main_machine(void)
 	is_u64(zd_memory_block_size_bytes(m), BLK, "block size 128 MiB");
 	is_int(block_state(m, 0), ZD_MEM_ONLINE, "boot block memory0 online");
 	is_int(block_state(m, 31), ZD_MEM_ONLINE, "boot block memory31 online");
-	ok(!strcmp(zones_of(m, 0), "DMA32"), "memory0 valid_zones DMA32 (%s)", zones_of(m, 0));
+	/* memory0 holds ZONE_DMA (below 16 MiB) and the start of DMA32. */
+	ok(!strcmp(zones_of(m, 0), "none"), "memory0 spans DMA and DMA32: valid_zones none (%s)",
+	   zones_of(m, 0));
+	ok(!strcmp(zones_of(m, 1), "DMA32"), "memory1 valid_zones DMA32 (%s)", zones_of(m, 1));
+	is_int(zd_memory_block_store_state(m, 0, "offline"), -EINVAL,
+	       "a block without a zone cannot be offlined: -EINVAL");
 	is_int(zd_memory_block_get(m, BID(H), &mb), -ENODEV, "no memory64 before the add");
 	is_int(zd_memory_block_valid_zones(m, BID(H), (char[8]){0}, 8), -ENODEV,
 	       "valid_zones of a missing block -ENODEV");
@@ -262,6 +267,8 @@ static void main_machine(void)
 
 	/* ---- online: 64 movable, 65 kernel, 67 movable */
 	uint64_t boot_present = m->node_data[0]->node_present_pages;
+	struct zd_boot_memory boot_mem;
+	zd_boot_memory(m, &boot_mem);
 	is_int(state_store(m, H, "online_movable"), 0, "memory64 online_movable");
 	is_int(block_state(m, BID(H)), ZD_MEM_ONLINE, "memory64 online");
 	ok(!strcmp(zones_of(m, BID(H)), "Movable"), "online memory64 valid_zones \"Movable\" (%s)",
@@ -358,8 +365,9 @@ static void main_machine(void)
 	check_span(m, ZD_ZONE_MOVABLE, 0, 0, "all offline");
 	check_node(m, 0, 4 * G, 4 * G, "all offline");
 	is_u64(m->node_data[0]->node_present_pages, boot_present, "node present pages back to boot");
-	is_u64(zd_totalram_pages(m), PFN(4 * G), "managed back to boot RAM");
-	is_u64(zd_global_free_pages(m), PFN(4 * G), "all boot RAM free");
+	is_u64(zd_totalram_pages(m), PFN(4 * G) - boot_mem.reserved_pages, "managed back to boot RAM");
+	is_u64(zd_global_free_pages(m), PFN(4 * G) - boot_mem.reserved_pages - 8 * 512,
+	       "all boot RAM free but the offline range's memmap (8 x 2 MiB)");
 
 	/* ---- remove */
 	is_int(zd_remove_memory(m, H + 4096, BLK), -EINVAL, "misaligned remove -> -EINVAL");
@@ -378,6 +386,8 @@ static void main_machine(void)
 	ok(!zd_pfn_valid(m, PFN(H)) && zd_section_word(zd_nr_to_section(m, BID(H))) == 0,
 	   "sections gone");
 	is_u64(zd_max_pfn(m), PFN(9 * G), "max_pfn is never lowered by remove");
+	is_u64(zd_global_free_pages(m), PFN(4 * G) - boot_mem.reserved_pages,
+	       "remove gives the memmap's RAM back");
 
 	/* ---- outside the physical address space */
 	{

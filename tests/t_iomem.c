@@ -60,8 +60,8 @@ static void test_dump_format(void)
 
 	j = tap_dump_text(m, zd_iomem_dump_json);
 	ok(j[0] == '[' && strstr(j, "{\"start\":0,\"end\":4294967295,\"name\":\"System RAM\","
-				    "\"flags\":2164261376,\"desc\":0,\"children\":[]}") != NULL,
-	   "JSON has the RAM object");
+				    "\"flags\":2164261376,\"desc\":0,\"children\":[{\"start\":16777216,") != NULL,
+	   "JSON has the RAM object, the kernel image (at 16 MiB) its first child");
 	ok(strstr(j, "\"name\":null") != NULL, "JSON null name");
 	{
 		char want[80];

@@ -20,13 +20,19 @@ int main(void)
 				     .reserved = NULL, .nr_reserved = 0 };
 	struct zd_machine *m = zd_machine_create(&d);
 	struct zd_memory_block mb;
-	uint64_t kb;
+	struct zd_boot_memory bm;
+	uint64_t kb, boot_managed;
 
 	(void)rsv;
 	if (!ok(!ZD_IS_ERR(m), "x86_64 machine with 4 GiB boots: %s", zd_machine_create_error()))
 		return done_testing();
-	is_u64(zd_totalram_pages(m), 4 * G / 4096, "all boot RAM is managed");
-	is_u64(zd_global_free_pages(m), 4 * G / 4096, "all boot RAM is free");
+	zd_boot_memory(m, &bm);
+	boot_managed = 4 * G / 4096 - bm.reserved_pages;
+	is_u64(bm.present_pages, 4 * G / 4096, "4 GiB present");
+	is_u64(zd_totalram_pages(m), boot_managed, "boot RAM less the reservations is managed");
+	is_u64(zd_global_free_pages(m), boot_managed, "and free");
+	/* 32 sections' memmap in 2 MiB blocks plus the PMD table mapping them. */
+	is_u64(bm.memmap_pages, 32 * 512 + 1, "the boot memmap: 32 PMD blocks and one PMD table");
 	is_u64(zd_max_pfn(m), 4 * G / 4096, "max_pfn is the end of boot RAM");
 	is_u64(zd_memory_block_size_bytes(m), 128 * M, "x86 block size below 64 GiB is 128 MiB");
 	ok(zd_pfn_valid(m, 0) && zd_pfn_valid(m, 4 * G / 4096 - 1), "boot pfns are valid");
@@ -35,6 +41,10 @@ int main(void)
 	ok(zd_memory_block_get(m, 32, &mb) == -ENODEV, "no memory32 before hot-add");
 
 	is_int(zd_add_memory(m, 0, 4 * G, 1 * G, 0), 0, "add_memory 4G+1G");
+	/* Its memmap comes out of RAM: 8 sections, one 2 MiB block each, in
+	 * the PMD table the boot memmap already has. */
+	is_u64(zd_global_free_pages(m), boot_managed - 8 * 512, "the hot-added memmap costs 16 MiB of RAM");
+	is_u64(zd_totalram_pages(m), boot_managed, "allocated, not reserved: MemTotal unchanged");
 	ok(zd_memory_block_get(m, 32, &mb) == 0 && mb.state == ZD_MEM_OFFLINE, "memory32 offline");
 	is_u64(zd_max_pfn(m), 5 * G / 4096, "hot-added RAM raises max_pfn");
 	ok(zd_pfn_valid(m, 4 * G / 4096), "hot-added pfns are valid");
@@ -43,8 +53,9 @@ int main(void)
 	is_int(zd_add_memory(m, 0, 5 * G + 4096, 128 * M, 0), -EINVAL, "misaligned add: -EINVAL");
 	is_int(zd_online_memory_range(m, 4 * G, 1 * G, ZD_MMOP_ONLINE_MOVABLE), 0, "online movable");
 	ok(zd_pfn_to_online_page(m, 4 * G / 4096) != NULL, "online RAM has an online page");
-	is_u64(zd_totalram_pages(m), 5 * G / 4096, "managed grows by the onlined range");
-	ok(zd_meminfo_field(m, "MemTotal", &kb) == 0 && kb == 5 * G / 1024, "MemTotal 5 GiB");
+	is_u64(zd_totalram_pages(m), boot_managed + 1 * G / 4096, "managed grows by the onlined range");
+	ok(zd_meminfo_field(m, "MemTotal", &kb) == 0 && kb == (boot_managed + 1 * G / 4096) * 4,
+	   "MemTotal grows by 1 GiB");
 
 	struct zd_page *p = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, 3);
 	ok(p && zd_page_zonenum(p) == ZD_ZONE_MOVABLE, "movable allocation comes from Movable");
@@ -56,8 +67,9 @@ int main(void)
 	zd___free_pages(m, p, 3);
 	is_int(zd_remove_memory(m, 4 * G, 1 * G), -EBUSY, "remove of online memory: -EBUSY");
 	is_int(zd_offline_memory_range(m, 4 * G, 1 * G), 0, "offline after free");
-	is_u64(zd_totalram_pages(m), 4 * G / 4096, "managed back to boot RAM");
+	is_u64(zd_totalram_pages(m), boot_managed, "managed back to boot RAM");
 	is_int(zd_remove_memory(m, 4 * G, 1 * G), 0, "remove");
+	is_u64(zd_global_free_pages(m), boot_managed, "removal gives the memmap's RAM back");
 	ok(!zd_pfn_valid(m, 4 * G / 4096), "removed pfns are invalid");
 	is_u64(zd_max_pfn(m), 5 * G / 4096, "max_pfn never shrinks");
 	is_int(zd_region_intersects(m, 4 * G, 1 * G, ZD_IORESOURCE_SYSTEM_RAM, 0), ZD_REGION_DISJOINT,
@@ -107,8 +119,8 @@ int main(void)
 	unsigned bad_bits[] = { 12, 26, 64, 200 };
 	for (unsigned i = 0; i < 4; i++) {
 		struct zd_machine_desc b = { .arch = "x86_64", .phys_bits = bad_bits[i] };
-		struct zd_machine *bm = zd_machine_create(&b);
-		ok(ZD_IS_ERR(bm) && ZD_PTR_ERR(bm) == -EINVAL && strstr(zd_machine_create_error(), "phys_bits"),
+		struct zd_machine *bad = zd_machine_create(&b);
+		ok(ZD_IS_ERR(bad) && ZD_PTR_ERR(bad) == -EINVAL && strstr(zd_machine_create_error(), "phys_bits"),
 		   "phys_bits %u refused: %s", bad_bits[i], zd_machine_create_error());
 	}
 

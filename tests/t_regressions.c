@@ -27,29 +27,32 @@
 
 static void rollback_keeps_zone(void)
 {
-	struct zd_mem_range ram[] = { { .start = 0, .size = 512 * M } };
+	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
 	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1 };
 	struct zd_machine *m = zd_machine_create(&d);
 	struct zd_page *keep = NULL, *got[256];
 	struct zd_memory_block mb;
 	int n = 0;
 
-	/* Pin one 4 MiB block in memory1, hand everything else back. */
+	/* Pin one 4 MiB block in memory2, hand everything else back. (memory0
+	 * holds ZONE_DMA and the kernel image; the boot memmap and hash
+	 * tables sit at the top of RAM.) */
 	for (struct zd_page *p; n < 256 && (p = zd_alloc_pages(m, ZD___GFP_DMA32, 10)); ) {
 		uint64_t pfn = zd_page_to_pfn(m, p);
-		if (!keep && pfn >= (128 * M >> 12) && pfn < (256 * M >> 12))
+		if (!keep && pfn >= (256 * M >> 12) && pfn < (384 * M >> 12))
 			keep = p;
 		else
 			got[n++] = p;
 	}
 	for (int i = 0; i < n; i++)
 		zd___free_pages(m, got[i], 10);
-	ok(keep != NULL, "a page is pinned in memory1");
-	is_int(zd_offline_memory_range(m, 0, 256 * M), -EBUSY, "offlining memory0-1 fails");
-	is_int(zd_memory_block_get(m, 0, &mb), 0, "memory0 exists");
+	ok(keep != NULL, "a page is pinned in memory2");
+	is_int(zd_offline_memory_range(m, 128 * M, 256 * M), -EBUSY, "offlining memory1-2 fails");
+	is_int(zd_memory_block_get(m, 1, &mb), 0, "memory1 exists");
 	ok(mb.state == ZD_MEM_ONLINE && mb.zone == ZD_ZONE_DMA32,
-	   "memory0 is back online in DMA32 (zone %d)", mb.zone);
-	is_int(zd_page_zonenum(zd_pfn_to_page(m, 100)), ZD_ZONE_DMA32, "its pages are DMA32 pages");
+	   "memory1 is back online in DMA32 (zone %d)", mb.zone);
+	is_int(zd_page_zonenum(zd_pfn_to_page(m, 128 * M >> 12)), ZD_ZONE_DMA32,
+	       "its pages are DMA32 pages");
 	is_u64(m->node_data[0]->node_zones[ZD_ZONE_NORMAL].spanned_pages, 0, "Normal spans nothing");
 	zd___free_pages(m, keep, 10);
 	is_u64(zd_warn_count(m), 0, "no invariant check fired");
@@ -58,15 +61,22 @@ static void rollback_keeps_zone(void)
 
 static void shrink_probes_subsections(void)
 {
-	struct zd_mem_range ram[] = { { .start = 0, .size = 128 * M }, { .start = 192 * M, .size = 64 * M } };
-	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 2 };
+	/* DMA32 starts at memory1 (nothing below 128 MiB, so no ZONE_DMA);
+	 * memory2 starts with a hole. The kernel image goes high. */
+	struct zd_mem_range ram[] = { { .start = 128 * M, .size = 128 * M },
+				      { .start = 320 * M, .size = 64 * M },
+				      { .start = 1 * G, .size = 1 * G } };
+	struct zd_mem_range img[] = { { .start = 1 * G + 16 * M, .size = 16 * M, .name = "Kernel code" } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 3, .reserved = img,
+				     .nr_reserved = 1 };
 	struct zd_machine *m = zd_machine_create(&d);
 	struct zd_zone *z = &m->node_data[0]->node_zones[ZD_ZONE_DMA32];
+	uint64_t present = z->present_pages;
 
-	is_int(zd_offline_memory_range(m, 0, 128 * M), 0, "offline memory0");
-	is_u64(z->zone_start_pfn, 192 * M >> 12, "DMA32 now starts at the RAM after the hole");
-	is_u64(z->spanned_pages, 64 * M >> 12, "...and spans the 64 MiB still present");
-	is_u64(z->present_pages, 64 * M >> 12, "present pages agree");
+	is_int(zd_offline_memory_range(m, 128 * M, 128 * M), 0, "offline memory1");
+	is_u64(z->zone_start_pfn, 320 * M >> 12, "DMA32 now starts at the RAM after the hole");
+	is_u64(z->spanned_pages, (2 * G - 320 * M) >> 12, "...and spans to the end of RAM");
+	is_u64(z->present_pages, present - (128 * M >> 12), "present pages agree");
 	zd_machine_destroy(m);
 }
 

@@ -218,17 +218,18 @@ static void taint_both_ends(void)
 
 static void offline_with_hole(void)
 {
-	struct zd_mem_range ram[] = { { .start = 0, .size = 100 * M }, { .start = 112 * M, .size = 912 * M } };
+	struct zd_mem_range ram[] = { { .start = 0, .size = 228 * M }, { .start = 240 * M, .size = 784 * M } };
 	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 2 };
 	struct zd_machine *m = zd_machine_create(&d);
 	struct zd_memory_block mb;
 
-	if (!ok(!ZD_IS_ERR(m), "machine with a hole at [100M, 112M) boots"))
+	if (!ok(!ZD_IS_ERR(m), "machine with a hole at [228M, 240M) boots"))
 		return;
-	is_int(zd_offline_memory_range(m, 0, 128 * M), -EINVAL, "offlining memory0 (with the hole): -EINVAL");
+	is_int(zd_offline_memory_range(m, 128 * M, 128 * M), -EINVAL,
+	       "offlining memory1 (with the hole): -EINVAL");
 	ok(zd_log_contains(m, "failed due to memory holes"), "the kernel's reason is logged");
-	ok(!zd_memory_block_get(m, 0, &mb) && mb.state == ZD_MEM_ONLINE, "memory0 stays online");
-	is_int(zd_offline_memory_range(m, 128 * M, 128 * M), 0, "memory1 (no hole) offlines");
+	ok(!zd_memory_block_get(m, 1, &mb) && mb.state == ZD_MEM_ONLINE, "memory1 stays online");
+	is_int(zd_offline_memory_range(m, 256 * M, 128 * M), 0, "memory2 (no hole) offlines");
 	zd_machine_destroy(m);
 }
 

@@ -42,6 +42,7 @@ struct zd_arch {
 	unsigned pageblock_order;
 	uint64_t min_memory_block_size;
 	bool x86_block_size_rule;    /* memory_block_size_bytes() follows x86's rule */
+	uint64_t dma_limit;          /* end of ZONE_DMA (x86: 16 MiB), 0 if the arch has none */
 	uint64_t dma32_limit;        /* end of ZONE_DMA32, 0 if the arch has none */
 	enum zd_vmemmap_coverage coverage;
 	unsigned va_bits;            /* arm64: linear map = 2^(va_bits-1) bytes */

@@ -18,6 +18,8 @@ typedef unsigned zd_gfp_t;
 #define ZD___GFP_MOVABLE 0x1u   /* may come from ZONE_MOVABLE */
 #define ZD___GFP_DMA32   0x2u   /* only from ZONE_DMA32 */
 #define ZD___GFP_ZERO    0x4u   /* zero the contents */
+#define ZD___GFP_DMA     0x8u   /* only from ZONE_DMA */
+#define ZD___GFP_NOWARN  0x10u  /* a failure is the caller's to report */
 #define ZD_GFP_KERNEL    0u
 #define ZD_GFP_HIGHUSER_MOVABLE ZD___GFP_MOVABLE
 

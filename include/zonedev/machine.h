@@ -48,13 +48,30 @@ struct zd_machine_desc {
 	enum zd_device_private_design device_private;
 	bool debug_vm;                  /* CONFIG_DEBUG_VM: poison fresh and removed memmap */
 	FILE *log_echo;                 /* echo dmesg lines as they happen */
+	uint64_t crashkernel;           /* crashkernel=SIZE: reserved at boot (0: none) */
+	uint64_t swiotlb_size;          /* swiotlb bounce buffer; 0: the arch's rule (64 MiB) */
+	bool swiotlb_off;               /* no swiotlb (an IOMMU does the bouncing) */
 	int console_loglevel;           /* 0: ZD_LOG_INFO; else the level + 1 (loglevel=) */
 	const char *dyndbg;             /* dynamic-debug query applied before boot (dyndbg=) */
+};
+
+/* What boot kept from the buddy (memblock reservations), in pages: MemTotal
+ * is present_pages - reserved_pages right after boot. */
+struct zd_boot_memory {
+	uint64_t present_pages;   /* boot RAM */
+	uint64_t reserved_pages;  /* all of the below */
+	uint64_t low_pages;       /* x86: the first 1 MiB */
+	uint64_t kernel_pages;    /* code, rodata, data, bss */
+	uint64_t crashkernel_pages;
+	uint64_t memmap_pages;    /* boot memmap and its page tables */
+	uint64_t hash_pages;      /* dentry and inode hash tables */
+	uint64_t swiotlb_pages;
 };
 
 struct zd_phys_backing;
 struct zd_xarray;
 struct zd_device;
+struct zd_memblock;
 
 
 #define ZD_FAULT_POINTS 32
@@ -100,6 +117,17 @@ struct zd_machine {
 	size_t vmemmap_window_size;
 	uint64_t vmemmap_start_pfn, vmemmap_end_pfn; /* coverage [start, end) */
 	long vmemmap_mapped_bytes;        /* atomic: populated bytes */
+	/* The RAM the memmap costs (sparse-vmemmap.c): frames and page-table
+	 * pages behind the vmemmap, by index; hotplug lock (writer). */
+	struct zd_xarray *vmemmap_frames, *vmemmap_tables;
+
+	/* Boot memory (memblock.c), until memblock_free_all(); then NULL. */
+	struct zd_memblock *memblock;
+	struct {
+		uint64_t image_bytes[4];  /* kernel code, rodata, data, bss */
+		uint64_t hash_bytes, swiotlb_bytes;
+		struct zd_boot_memory mem;
+	} boot;
 
 	/* mm: hotplug */
 	pthread_rwlock_t mem_hotplug_lock;
@@ -176,6 +204,9 @@ static inline uint64_t zd_max_pfn(const struct zd_machine *m)
 /* Host memory of the physical contents of pfn (RAM); NULL without backing. */
 void *zd_page_address(struct zd_machine *m, const struct zd_page *page);
 void *zd_pfn_address(struct zd_machine *m, uint64_t pfn);
+
+/* The boot reservations of m (a copy). */
+void zd_boot_memory(const struct zd_machine *m, struct zd_boot_memory *out);
 
 /* Host memory the memmap really occupies now (resident bytes, measured
  * with mincore over the populated vmemmap). */

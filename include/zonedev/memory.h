@@ -15,12 +15,16 @@
 
 enum zd_mem_state { ZD_MEM_ONLINE, ZD_MEM_GOING_OFFLINE, ZD_MEM_OFFLINE };
 
+/* The zone of a boot block whose pages lie in two zones (the kernel's NULL
+ * mem->zone): valid_zones "none", never offlined. */
+#define ZD_MEMBLOCK_ZONE_NONE ((enum zd_zone_type)ZD_MAX_NR_ZONES)
+
 struct zd_memory_block {
 	uint64_t id;                 /* N of memoryN */
 	uint64_t start_section_nr;   /* phys_index */
 	enum zd_mem_state state;
 	int nid;
-	enum zd_zone_type zone;      /* zone while online */
+	enum zd_zone_type zone;      /* zone while online; ZD_MEMBLOCK_ZONE_NONE: several */
 };
 
 uint64_t zd_memory_block_size_bytes(const struct zd_machine *m);

@@ -149,7 +149,7 @@ unsigned zd_folio_order(struct zd_machine *m, struct zd_page *folio);
 
 static inline bool zd_is_zone_device_page(const struct zd_page *page)
 {
-	return zd_page_zonenum(page) == 3; /* ZD_ZONE_DEVICE */
+	return zd_page_zonenum(page) == ZD_ZONE_DEVICE;
 }
 bool zd_is_device_private_page(struct zd_machine *m, struct zd_page *page);
 bool zd_is_device_coherent_page(struct zd_machine *m, struct zd_page *page);

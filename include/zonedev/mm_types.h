@@ -74,7 +74,7 @@ enum zd_pageflags {
  * decodes as a device page. Every other zone has a non-zero field, so an
  * initialised RAM page never has an all-zero flags word.
  */
-#define ZD_PAGE_NR_ZONES 4   /* == ZD_MAX_NR_ZONES, checked in mmzone.h */
+#define ZD_PAGE_NR_ZONES 5   /* == ZD_MAX_NR_ZONES, checked in mmzone.h */
 static inline int zd_page_zonenum(const struct zd_page *p)
 {
 	int field = (int)((__atomic_load_n(&p->flags, __ATOMIC_RELAXED) >> ZD_ZONES_PGSHIFT) &

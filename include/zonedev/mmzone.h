@@ -57,6 +57,7 @@ struct zd_mem_section {
 static_assert(sizeof(struct zd_mem_section) == 32, "mem_section must stay a power of two");
 
 enum zd_zone_type {
+	ZD_ZONE_DMA,
 	ZD_ZONE_DMA32,
 	ZD_ZONE_NORMAL,
 	ZD_ZONE_MOVABLE,

@@ -13,6 +13,7 @@
 #define SZ_256M (256ULL << 20)
 #define SZ_512M (512ULL << 20)
 #define SZ_4G   (4ULL << 30)
+#define SZ_16M  (16ULL << 20)
 
 /* sizeof(struct zd_mem_section): section word, usage, host base, pad. */
 #define MEM_SECTION_SIZE 32
@@ -21,13 +22,13 @@ static struct zd_arch profiles[] = {
 	{ .name = "x86_64", .family = ZD_ARCH_X86, .page_shift = 12, .section_size_bits = 27,
 	  .max_physmem_bits = 46, .phys_bits = 46, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 10, .pageblock_order = 9, .min_memory_block_size = SZ_128M,
-	  .x86_block_size_rule = true, .dma32_limit = SZ_4G,
+	  .x86_block_size_rule = true, .dma_limit = SZ_16M, .dma32_limit = SZ_4G,
 	  .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 47, .optimize_dax_vmemmap = true,
 	  .thp_pud = true },
 	{ .name = "x86_64-la57", .family = ZD_ARCH_X86, .page_shift = 12, .section_size_bits = 27,
 	  .max_physmem_bits = 52, .phys_bits = 52, .pmd_shift = 21, .pud_shift = 30,
 	  .max_page_order = 10, .pageblock_order = 9, .min_memory_block_size = SZ_128M,
-	  .x86_block_size_rule = true, .dma32_limit = SZ_4G,
+	  .x86_block_size_rule = true, .dma_limit = SZ_16M, .dma32_limit = SZ_4G,
 	  .coverage = ZD_VMEMMAP_COVERS_PHYS, .va_bits = 56, .optimize_dax_vmemmap = true,
 	  .thp_pud = true },
 	/* arm64: pageblock_order follows the PMD-sized huge page where it is

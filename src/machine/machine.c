@@ -117,7 +117,8 @@ static void init_node(struct zd_machine *m, struct zd_pglist_data *pgdat, int ni
 	(void)m;
 }
 
-/* Boot RAM [pfn, pfn+nr) of one zone: memmap, span, presence, buddy. */
+/* Boot RAM [pfn, pfn+nr) of one zone: memmap, span, presence. The buddy
+ * gets the pages later, from memblock_free_all(). */
 static void boot_zone_range(struct zd_machine *m, int nid, enum zd_zone_type zt, uint64_t pfn,
 			    uint64_t nr)
 {
@@ -133,36 +134,65 @@ static void boot_zone_range(struct zd_machine *m, int nid, enum zd_zone_type zt,
 	zone->present_pages += nr;
 	pgdat->node_present_pages += nr;
 	zd_memmap_init_range(m, nr, nid, (int)zt, pfn, NULL, ZD_MIGRATE_MOVABLE, false);
-	zd_memblock_free_pages(m, pfn, nr);
 }
 
-static int boot_ram_range(struct zd_machine *m, const struct zd_mem_range *r)
+static void boot_pfns(const struct zd_arch *a, const struct zd_mem_range *r, uint64_t *pfn,
+		      uint64_t *end)
 {
-	const struct zd_arch *a = &m->arch;
-	uint64_t pfn = (r->start + a->page_size - 1) >> a->page_shift;
-	uint64_t end = (r->start + r->size) >> a->page_shift;
-	uint64_t dma_end = m->arch.dma32_limit >> a->page_shift;
-	struct zd_resource *res;
-	int rc;
+	*pfn = (r->start + a->page_size - 1) >> a->page_shift;
+	*end = (r->start + r->size) >> a->page_shift;
+}
 
-	res = __zd_request_region(m, &m->iomem_resource, r->start, r->size, "System RAM",
-				  ZD_IORESOURCE_SYSRAM);
-	if (!res)
+/* e820 and memblock_add(): the range is System RAM and boot memory. */
+static int boot_ram_add(struct zd_machine *m, const struct zd_mem_range *r)
+{
+	uint64_t pfn, end;
+
+	boot_pfns(&m->arch, r, &pfn, &end);
+	if (!__zd_request_region(m, &m->iomem_resource, r->start, r->size, "System RAM",
+				 ZD_IORESOURCE_SYSRAM))
 		return -EEXIST;
 	if (end <= pfn)
 		return 0;
 	if (!zd_vmemmap_covers(m, pfn, end - pfn))
 		return -ERANGE;
+	m->node_data[r->node]->online = true;
+	return zd_memblock_add(m, pfn, end - pfn, r->node);
+}
+
+/* sparse_init() and free_area_init() for one range: memmap (from
+ * memblock), contents, zones (DMA, DMA32, Normal) and presence. */
+static void boot_pages(const struct zd_arch *a, const struct zd_mem_range *r, uint64_t *sum)
+{
+	uint64_t pfn, end;
+
+	boot_pfns(a, r, &pfn, &end);
+	if (end > pfn)
+		*sum += end - pfn;
+}
+
+static int boot_ram_range(struct zd_machine *m, const struct zd_mem_range *r)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t pfn, end, limits[2] = { a->dma_limit >> a->page_shift,
+					 a->dma32_limit >> a->page_shift };
+	static const enum zd_zone_type below[2] = { ZD_ZONE_DMA, ZD_ZONE_DMA32 };
+	int rc;
+
+	boot_pfns(a, r, &pfn, &end);
+	if (end <= pfn)
+		return 0;
 	rc = zd_sparse_init_boot_range(m, r->node, pfn, end - pfn);
 	if (!rc)
 		rc = zd_physmem_map_ram(m, pfn, end - pfn);
 	if (rc)
 		return rc;
-	m->node_data[r->node]->online = true;
-	if (pfn < dma_end) {
-		uint64_t e = end < dma_end ? end : dma_end;
-		boot_zone_range(m, r->node, ZD_ZONE_DMA32, pfn, e - pfn);
-		pfn = e;
+	for (int z = 0; z < 2; z++) {
+		if (pfn < limits[z]) {
+			uint64_t e = end < limits[z] ? end : limits[z];
+			boot_zone_range(m, r->node, below[z], pfn, e - pfn);
+			pfn = e;
+		}
 	}
 	boot_zone_range(m, r->node, ZD_ZONE_NORMAL, pfn, end - pfn);
 	if (end > m->max_pfn)
@@ -183,16 +213,28 @@ static int boot_memory_blocks(struct zd_machine *m)
 
 		if (!zd_present_section(ms) || !zd_memory_block_get(m, nr / spb, &mb))
 			continue;
-		uint64_t pfn = zd_section_nr_to_pfn(a, nr);
+		/* early_node_zone_for_memory_block(): the block's zone, or none
+		 * when its RAM lies in two zones (memory0 on x86: DMA and DMA32). */
+		uint64_t bpfn = zd_section_nr_to_pfn(a, (nr / spb) * spb);
+		uint64_t bend = bpfn + (m->memory_block_size >> a->page_shift);
 		struct zd_page *first = NULL;
-		for (uint64_t p = pfn; p < pfn + a->pages_per_section && !first; p += a->pages_per_subsection)
-			if (zd_page_is_ram(m, p))
-				first = zd_pfn_to_page(m, p);
+		enum zd_zone_type zone = ZD_ZONE_NORMAL;
+		for (uint64_t p = bpfn; p < bend; p += 1ULL << a->pageblock_order) {
+			struct zd_page *pg;
+			if (!zd_pfn_valid(m, p) || !zd_page_is_ram(m, p))
+				continue;
+			pg = zd_pfn_to_page(m, p);
+			if (!first) {
+				first = pg;
+				zone = (enum zd_zone_type)zd_page_zonenum(pg);
+			} else if (zd_page_zonenum(pg) != (int)zone) {
+				zone = ZD_MEMBLOCK_ZONE_NONE;
+			}
+		}
 		rc = zd_create_memory_block_devices(m, (nr / spb) * m->memory_block_size,
 						    m->memory_block_size,
 						    first ? zd_page_to_nid(first) : 0, ZD_MEM_ONLINE,
-						    first ? (enum zd_zone_type)zd_page_zonenum(first)
-							  : ZD_ZONE_NORMAL);
+						    zone);
 		if (rc)
 			return rc;
 	}
@@ -276,7 +318,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	size_t nr_ram = desc->nr_ram, nr_other = desc->nr_reserved;
 	struct zd_machine *m;
 	const char *why;
-	uint64_t boot_end = 0;
+	uint64_t boot_end = 0, present = 0;
 	int rc;
 
 	create_error[0] = '\0';
@@ -391,8 +433,9 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 			 m->arch.phys_bits, m->arch.name);
 		goto out_import;
 	}
+	rc = zd_memblock_init(m);
 	for (size_t i = 0; i < nr_ram && !rc; i++) {
-		rc = boot_ram_range(m, &ram[i]);
+		rc = boot_ram_add(m, &ram[i]);
 		if (rc)
 			snprintf(create_error, sizeof(create_error),
 				 "boot RAM [%#llx-%#llx]: %s", ULL(ram[i].start),
@@ -418,6 +461,36 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 				 "reserved range \"%s\" [%#llx-%#llx] overlaps another range",
 				 other[i].name ? other[i].name : "Reserved", ULL(other[i].start),
 				 ULL(other[i].start + other[i].size - 1));
+	}
+	/* setup_arch(): reservations, then sparse_init() and the zones, then
+	 * mm_core_init()'s late tables and memblock_free_all(). */
+	if (!rc && (rc = zd_setup_arch_reserve(m, desc, ram, nr_ram)))
+		snprintf(create_error, sizeof(create_error), "boot reservations: %.200s",
+			 last_log_line(m));
+	for (size_t i = 0; i < nr_ram && !rc; i++) {
+		rc = boot_ram_range(m, &ram[i]);
+		if (rc)
+			snprintf(create_error, sizeof(create_error),
+				 "boot RAM [%#llx-%#llx]: no memory for its memmap", ULL(ram[i].start),
+				 ULL(ram[i].start + ram[i].size - 1));
+		boot_pages(&m->arch, &ram[i], &present);
+	}
+	if (!rc) {
+		phys_addr_t top = 0;
+		for (size_t i = 0; i < nr_ram; i++)
+			if (ram[i].start + ram[i].size > top)
+				top = ram[i].start + ram[i].size;
+		for (size_t i = 0; i < desc->nr_pmem; i++)
+			if (desc->pmem[i].start + desc->pmem[i].size > top)
+				top = desc->pmem[i].start + desc->pmem[i].size;
+		rc = zd_setup_late_reserve(m, desc, present, top);
+		if (rc)
+			snprintf(create_error, sizeof(create_error), "boot reservations: %.200s",
+				 last_log_line(m));
+	}
+	if (!rc) {
+		zd_memblock_free_all(m);
+		zd_mem_init_print_info(m, present);
 	}
 	if (!rc)
 		rc = boot_memory_blocks(m);
@@ -465,6 +538,7 @@ void zd_machine_destroy(struct zd_machine *m)
 	zd_rangemap_destroy(&m->device_private_space);
 	zd_rangemap_destroy(&m->pgmap_array);
 	zd_memory_dev_fini(m);
+	zd_memblock_fini(m);
 	zd_physmem_fini(m);
 	zd_vmemmap_fini(m);
 	zd_sparse_fini(m);

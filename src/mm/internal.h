@@ -31,6 +31,8 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 					     struct zd_dev_pagemap *pgmap);
 void zd_depopulate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 				  struct zd_vmem_altmap *altmap);
+/* Pages of RAM the memmap holds now: frames and page tables (boot and later). */
+uint64_t zd_vmemmap_charged_pages(struct zd_machine *m);
 /* vmemmap_can_optimize(): compound device memmap without an altmap whose
  * folios span more than VMEMMAP_RESERVE_NR memmap pages, on an arch that
  * opts in: only the first two memmap pages of each folio get written. */
@@ -69,8 +71,30 @@ void zd_init_zone_device_pages(struct zd_machine *m, struct zd_page *first, uint
 void zd_init_currently_empty_zone(struct zd_zone *zone, uint64_t start_pfn, uint64_t size);
 void zd_zone_init_free_lists(struct zd_zone *zone);
 
-/* page_alloc.c: boot RAM pages to the buddy */
-void zd_memblock_free_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr);
+/* page_alloc.c: a reserved (memblock) range becomes managed and free
+ * (free_reserved_page() for each page). */
+void zd_free_reserved_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr);
+
+/* memblock.c: boot memory and its reservations (see the file). */
+int zd_memblock_init(struct zd_machine *m);
+void zd_memblock_fini(struct zd_machine *m);
+bool zd_memblock_active(const struct zd_machine *m);
+int zd_memblock_add(struct zd_machine *m, uint64_t pfn, uint64_t nr, int nid);
+int zd_memblock_reserve(struct zd_machine *m, uint64_t pfn, uint64_t nr, const char *why);
+/* Top-down: nr pages aligned to align pages below limit (0: none), on nid
+ * if it can; UINT64_MAX (logged) when nothing fits. */
+uint64_t zd_memblock_alloc(struct zd_machine *m, int nid, uint64_t nr, uint64_t align,
+			   uint64_t limit, const char *why);
+/* Reserved pages (of one purpose, or all with why NULL). */
+uint64_t zd_memblock_reserved_pages(const struct zd_machine *m, const char *why);
+void zd_memblock_free_all(struct zd_machine *m);
+
+/* machine/setup.c: the arch's boot reservations. */
+int zd_setup_arch_reserve(struct zd_machine *m, const struct zd_machine_desc *d,
+			  const struct zd_mem_range *ram, size_t nr);
+int zd_setup_late_reserve(struct zd_machine *m, const struct zd_machine_desc *d,
+			  uint64_t present_pages, phys_addr_t max_possible);
+void zd_mem_init_print_info(struct zd_machine *m, uint64_t present_pages);
 
 /* machine/physmem.c: host backing of RAM contents */
 int zd_physmem_map_ram(struct zd_machine *m, uint64_t pfn, uint64_t nr);

@@ -321,7 +321,8 @@ int zd_offline_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 		return -EINVAL;
 	}
 	zone = zd_page_zone(m, zd_pfn_to_page(m, pfn));
-	for (uint64_t p = pfn; p < pfn + nr; p += a->pages_per_section) {
+	/* Zones meet on pageblock boundaries (ZONE_DMA ends at 16 MiB). */
+	for (uint64_t p = pfn; p < pfn + nr; p += 1ULL << a->pageblock_order) {
 		if (zd_page_zone(m, zd_pfn_to_page(m, p)) != zone) {
 			zd_pr_warn(m, "memory offlining [mem %#llx-%#llx] failed: range spans zones",
 				   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));

@@ -10,7 +10,8 @@
 #include "base/list.h"
 #include "mm/internal.h"
 
-const char *const zd_zone_names[ZD_MAX_NR_ZONES] = { "DMA32", "Normal", "Movable", "Device" };
+const char *const zd_zone_names[ZD_MAX_NR_ZONES] = { "DMA", "DMA32", "Normal", "Movable",
+						       "Device" };
 
 void zd___init_single_page(struct zd_page *page, int zone, int nid)
 {

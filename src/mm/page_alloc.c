@@ -101,27 +101,32 @@ static void prep_new_page(struct zd_machine *m, struct zd_page *page, unsigned o
 	}
 }
 
-static const enum zd_zone_type fallback_normal[] = { ZD_ZONE_NORMAL, ZD_ZONE_DMA32 };
+/* Zonelists: the highest allowed zone first, falling back towards DMA. */
+static const enum zd_zone_type fallback_normal[] = { ZD_ZONE_NORMAL, ZD_ZONE_DMA32, ZD_ZONE_DMA };
 static const enum zd_zone_type fallback_movable[] = { ZD_ZONE_MOVABLE, ZD_ZONE_NORMAL,
-						      ZD_ZONE_DMA32 };
-static const enum zd_zone_type fallback_dma32[] = { ZD_ZONE_DMA32 };
+						      ZD_ZONE_DMA32, ZD_ZONE_DMA };
+static const enum zd_zone_type fallback_dma32[] = { ZD_ZONE_DMA32, ZD_ZONE_DMA };
+static const enum zd_zone_type fallback_dma[] = { ZD_ZONE_DMA };
 
 struct zd_page *zd_alloc_pages_node(struct zd_machine *m, int nid, zd_gfp_t gfp, unsigned order)
 {
 	const enum zd_zone_type *zl = fallback_normal;
-	size_t nz = 2;
+	size_t nz = 3;
 
 	if (order > m->arch.max_page_order) {
 		zd_pr_warn(m, "page allocation failure: order:%u exceeds MAX_PAGE_ORDER %u", order,
 			   m->arch.max_page_order);
 		return NULL;
 	}
-	if (gfp & ZD___GFP_DMA32) {
-		zl = fallback_dma32;
+	if (gfp & ZD___GFP_DMA) {
+		zl = fallback_dma;
 		nz = 1;
+	} else if (gfp & ZD___GFP_DMA32) {
+		zl = fallback_dma32;
+		nz = 2;
 	} else if (gfp & ZD___GFP_MOVABLE) {
 		zl = fallback_movable;
-		nz = 3;
+		nz = 4;
 	}
 	if (ZD_WARN(m, nid < 0 || nid >= m->nr_nodes, "alloc_pages_node: node %d does not exist "
 		    "(machine has %d)", nid, m->nr_nodes))
@@ -142,8 +147,9 @@ struct zd_page *zd_alloc_pages_node(struct zd_machine *m, int nid, zd_gfp_t gfp,
 			__atomic_add_fetch(&z->alloc_fail, 1, __ATOMIC_RELAXED);
 		}
 	}
-	zd_pr_warn(m, "page allocation failure: order:%u, gfp %#x: no free block in any zone",
-		   order, gfp);
+	if (!(gfp & ZD___GFP_NOWARN))
+		zd_pr_warn(m, "page allocation failure: order:%u, gfp %#x: no free block in any zone",
+			   order, gfp);
 	return NULL;
 }
 
@@ -206,7 +212,7 @@ void zd_generic_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 	__atomic_add_fetch(&z->managed_pages, (long)nr, __ATOMIC_RELAXED);
 }
 
-void zd_memblock_free_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
+void zd_free_reserved_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 {
 	zd_generic_online_pages(m, pfn, nr);
 }

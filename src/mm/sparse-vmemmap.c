@@ -12,9 +12,11 @@
  * them and the mapping count grows with ranges, not pages.
  */
 #include <zonedev/err.h>
+#include <zonedev/gfp.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include "base/xarray.h"
 #include "mm/internal.h"
 
 #define HOST_HUGE (2UL << 20)
@@ -58,6 +60,14 @@ int zd_vmemmap_init(struct zd_machine *m)
 		munmap(w, aligned - (uintptr_t)w);
 	if ((uintptr_t)w + HOST_HUGE > aligned)
 		munmap((void *)(aligned + size), (uintptr_t)w + HOST_HUGE - aligned);
+	m->vmemmap_frames = calloc(1, sizeof(*m->vmemmap_frames));
+	m->vmemmap_tables = calloc(1, sizeof(*m->vmemmap_tables));
+	if (!m->vmemmap_frames || !m->vmemmap_tables) {
+		munmap((void *)aligned, size);
+		return -ENOMEM;
+	}
+	zd_xa_init(m->vmemmap_frames, 64 - a->page_shift);
+	zd_xa_init(m->vmemmap_tables, 64 - a->pmd_shift + 1);
 	m->vmemmap_window = (void *)aligned;
 	m->vmemmap_window_size = size;
 	m->vmemmap_start_pfn = start;
@@ -72,6 +82,13 @@ void zd_vmemmap_fini(struct zd_machine *m)
 	if (m->vmemmap_window)
 		munmap(m->vmemmap_window, m->vmemmap_window_size);
 	m->vmemmap_window = NULL;
+	/* The frames are the machine's RAM, which goes with it. */
+	for (struct zd_xarray **xa = &m->vmemmap_frames; xa <= &m->vmemmap_tables; xa++) {
+		if (*xa)
+			zd_xa_destroy(*xa);
+		free(*xa);
+		*xa = NULL;
+	}
 }
 
 bool zd_vmemmap_covers(const struct zd_machine *m, uint64_t pfn, uint64_t nr)
@@ -262,6 +279,317 @@ fail:
 	return -ENOMEM;
 }
 
+/* ---- the RAM behind the vmemmap (docs/architecture.md) ----
+ *
+ * Ledger entries, one uint64_t per frame or page-table page (xarray values
+ * are never NULL): the frame's pfn above bit 24, its origin (memblock or
+ * the buddy) and PMD-block flags, and a count in the low 22 bits. Frames
+ * are keyed by vmemmap page index (offset in the window >> PAGE_SHIFT; a PMD
+ * block at its first page); page tables by level: PTE tables at 2 * (offset
+ * >> PMD_SHIFT), PMD tables at 2 * (offset >> PUD_SHIFT) + 1. A base page's
+ * count is the populates that use it (a 64K page serves 32 sub-sections), a
+ * PMD block's the vmemmap pages of it still in use, a table's its entries.
+ */
+#define L_COUNT_MASK ((1ULL << 22) - 1)
+#define L_BOOT (1ULL << 22)
+#define L_PMD (1ULL << 23)
+#define L_PFN_SHIFT 24
+
+static uint64_t lval(const void *e) { return (uint64_t)(uintptr_t)e; }
+static void *lent(uint64_t pfn, uint64_t flags, uint64_t count)
+{
+	return (void *)(uintptr_t)(pfn << L_PFN_SHIFT | flags | count);
+}
+
+static uint64_t vmemmap_index(const struct zd_machine *m, uintptr_t addr, unsigned shift)
+{
+	return (addr - (uintptr_t)m->vmemmap_window) >> shift;
+}
+
+/* The start of the PMD's worth of vmemmap holding addr: the window stands
+ * for the kernel's PMD-aligned VMEMMAP_START, the host mapping is only
+ * 2 MiB aligned, so chunks are counted from the window. */
+static uintptr_t pmd_chunk(const struct zd_machine *m, uintptr_t addr)
+{
+	uintptr_t base = (uintptr_t)m->vmemmap_window;
+
+	return base + ((addr - base) & ~((1ULL << m->arch.pmd_shift) - 1));
+}
+
+/* vmemmap_alloc_block(): memblock before the buddy exists, the buddy after
+ * (no warning: the caller reports and may fall back). */
+static uint64_t frame_alloc(struct zd_machine *m, int nid, unsigned order, uint64_t *flags)
+{
+	struct zd_page *page;
+
+	if (zd_memblock_active(m)) {
+		*flags = L_BOOT;
+		return zd_memblock_alloc(m, nid, 1ULL << order, 1ULL << order, 0, "memmap");
+	}
+	*flags = 0;
+	page = zd_alloc_pages_node(m, nid, ZD_GFP_KERNEL | ZD___GFP_NOWARN, order);
+	return page ? zd_page_to_pfn(m, page) : UINT64_MAX;
+}
+
+static void frame_free(struct zd_machine *m, uint64_t e, unsigned order)
+{
+	uint64_t pfn = e >> L_PFN_SHIFT;
+
+	if (!(e & L_BOOT))
+		zd___free_pages(m, zd_pfn_to_page(m, pfn), order);
+	else if (!zd_memblock_active(m))
+		zd_free_reserved_pages(m, pfn, 1ULL << order);   /* free_reserved_page() */
+}
+
+/* A table covering span bytes of vmemmap gets one more (or fewer) entries;
+ * created (from RAM) on its first, freed with its last. Tables smaller than
+ * a page (ppc64 radix fragments) are not charged. */
+static int table_get(struct zd_machine *m, int nid, uint64_t key, unsigned entries_shift,
+		     uint64_t n);
+static void table_put(struct zd_machine *m, uint64_t key, unsigned entries_shift, uint64_t n);
+
+static uint64_t pmd_key(const struct zd_machine *m, uintptr_t addr)
+{
+	return 2 * vmemmap_index(m, addr, m->arch.pud_shift) + 1;
+}
+
+static int table_get(struct zd_machine *m, int nid, uint64_t key, unsigned entries_shift,
+		     uint64_t n)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t e, flags, pfn;
+
+	if ((8ULL << entries_shift) < a->page_size)
+		return 0;
+	e = lval(zd_xa_load(m->vmemmap_tables, key));
+	if (e) {
+		zd_xa_store(m->vmemmap_tables, key, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
+							  (e & L_COUNT_MASK) + n));
+		return 0;
+	}
+	pfn = frame_alloc(m, nid, 0, &flags);
+	if (pfn == UINT64_MAX)
+		return -ENOMEM;
+	if (zd_xa_store(m->vmemmap_tables, key, lent(pfn, flags, n))) {
+		frame_free(m, pfn << L_PFN_SHIFT | flags, 0);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void table_put(struct zd_machine *m, uint64_t key, unsigned entries_shift, uint64_t n)
+{
+	uint64_t e = lval(zd_xa_load(m->vmemmap_tables, key));
+
+	if (!e || (8ULL << entries_shift) < m->arch.page_size)
+		return;
+	if ((e & L_COUNT_MASK) > n) {
+		zd_xa_store(m->vmemmap_tables, key, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
+							  (e & L_COUNT_MASK) - n));
+		return;
+	}
+	zd_xa_erase(m->vmemmap_tables, key);
+	frame_free(m, e, 0);
+}
+
+/* One more PMD entry: a PMD-mapped block, or a new PTE table. */
+static int pmd_entry_get(struct zd_machine *m, int nid, uintptr_t addr)
+{
+	return table_get(m, nid, pmd_key(m, addr), m->arch.pud_shift - m->arch.pmd_shift, 1);
+}
+
+static void pmd_entry_put(struct zd_machine *m, uintptr_t addr)
+{
+	table_put(m, pmd_key(m, addr), m->arch.pud_shift - m->arch.pmd_shift, 1);
+}
+
+/* n PTEs in the PTE table of the PMD chunk at addr (and the table's PMD
+ * entry when the table is new). */
+static int pte_entries_get(struct zd_machine *m, int nid, uintptr_t addr, uint64_t n)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t key = 2 * vmemmap_index(m, addr, a->pmd_shift);
+	bool fresh = !zd_xa_load(m->vmemmap_tables, key);
+	int rc = table_get(m, nid, key, a->pmd_shift - a->page_shift, n);
+
+	if (!rc && fresh && zd_xa_load(m->vmemmap_tables, key) &&
+	    (rc = pmd_entry_get(m, nid, addr)))
+		table_put(m, key, a->pmd_shift - a->page_shift, n);
+	return rc;
+}
+
+static void pte_entries_put(struct zd_machine *m, uintptr_t addr, uint64_t n)
+{
+	const struct zd_arch *a = &m->arch;
+	uint64_t key = 2 * vmemmap_index(m, addr, a->pmd_shift);
+
+	if (!zd_xa_load(m->vmemmap_tables, key))
+		return;
+	table_put(m, key, a->pmd_shift - a->page_shift, n);
+	if (!zd_xa_load(m->vmemmap_tables, key))
+		pmd_entry_put(m, addr);
+}
+
+/* One base page of vmemmap at addr: a new frame, or one more user. */
+static int base_page_get(struct zd_machine *m, int nid, uintptr_t addr)
+{
+	uint64_t idx = vmemmap_index(m, addr, m->arch.page_shift);
+	uint64_t e = lval(zd_xa_load(m->vmemmap_frames, idx)), flags, pfn;
+
+	if (e) {
+		zd_xa_store(m->vmemmap_frames, idx, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
+							  (e & L_COUNT_MASK) + 1));
+		return 0;
+	}
+	pfn = frame_alloc(m, nid, 0, &flags);
+	if (pfn == UINT64_MAX) {
+		zd_pr_warn(m, "vmemmap alloc failure: order:0");
+		return -ENOMEM;
+	}
+	if (zd_xa_store(m->vmemmap_frames, idx, lent(pfn, flags, 1))) {
+		frame_free(m, pfn << L_PFN_SHIFT | flags, 0);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A PMD block for the chunk at addr; false (nothing charged) if RAM has no
+ * free block of that order. */
+static bool pmd_block_get(struct zd_machine *m, int nid, uintptr_t addr)
+{
+	const struct zd_arch *a = &m->arch;
+	unsigned order = a->pmd_shift - a->page_shift;
+	uint64_t flags, pfn = frame_alloc(m, nid, order, &flags);
+
+	if (pfn == UINT64_MAX) {
+		zd_pr_warn(m, "vmemmap alloc failure: order:%u, falling back to base pages", order);
+		return false;
+	}
+	if (!zd_xa_store(m->vmemmap_frames, vmemmap_index(m, addr, a->page_shift),
+			 lent(pfn, flags | L_PMD, 1ULL << order)) && !pmd_entry_get(m, nid, addr))
+		return true;
+	zd_xa_erase(m->vmemmap_frames, vmemmap_index(m, addr, a->page_shift));
+	frame_free(m, pfn << L_PFN_SHIFT | flags, order);
+	return false;
+}
+
+enum charge_mode { CHARGE_RAM, CHARGE_RAM_BASE, CHARGE_DEDUP, CHARGE_ALTMAP_PMD,
+		   CHARGE_ALTMAP_BASE };
+
+static void uncharge(struct zd_machine *m, uintptr_t start, uintptr_t end, bool altmap_pmd);
+
+/*
+ * Charge the RAM the kernel spends on the memmap of [start, end) (struct
+ * page addresses): frames unless the altmap holds them, and page tables.
+ * On failure everything this call charged is given back.
+ */
+static int charge(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr, enum charge_mode mode,
+		  const struct zd_dev_pagemap *pgmap)
+{
+	uintptr_t start = (uintptr_t)zd_pfn_to_page(m, pfn), end = (uintptr_t)zd_pfn_to_page(m, pfn + nr);
+	const struct zd_arch *a = &m->arch;
+	uintptr_t ps = a->page_size, pmd = 1ULL << a->pmd_shift;
+	uintptr_t lo = start & ~(ps - 1), hi = (end + ps - 1) & ~(ps - 1), c, done = lo;
+	int rc = 0;
+
+	for (c = pmd_chunk(m, lo); c < hi && !rc; c += pmd) {
+		uintptr_t s = c > lo ? c : lo, e = c + pmd < hi ? c + pmd : hi;
+
+		if (mode == CHARGE_ALTMAP_PMD) {
+			rc = pmd_entry_get(m, nid, c);
+		} else if (!(mode == CHARGE_RAM && s == c && e == c + pmd && pmd_block_get(m, nid, c))) {
+			rc = pte_entries_get(m, nid, c, (e - s) / ps);
+			for (uintptr_t p = s; !rc && p < e; p += ps) {
+				if (mode != CHARGE_RAM && mode != CHARGE_RAM_BASE)
+					break;
+				rc = base_page_get(m, nid, p);
+				if (rc) {
+					/* The chunk's PTEs were counted whole: give back the
+					 * part this call did not reach, then undo up to p. */
+					pte_entries_put(m, c, (e - p) / ps);
+					done = p;
+				}
+			}
+		}
+		if (!rc)
+			done = e;
+	}
+	if (!rc && mode == CHARGE_DEDUP) {
+		/* Two frames per folio, at its head; every other PTE aliases (the
+		 * sections of a folio larger than a section alias its head's). */
+		uint64_t fnr = zd_pgmap_vmemmap_nr(pgmap);
+		for (uint64_t h = (pfn + fnr - 1) & ~(fnr - 1); !rc && h < pfn + nr; h += fnr) {
+			uintptr_t p = (uintptr_t)zd_pfn_to_page(m, h) & ~(ps - 1);
+			rc = base_page_get(m, nid, p);
+			if (!rc)
+				rc = base_page_get(m, nid, p + ps);
+		}
+		if (rc)
+			done = hi;   /* frames partly charged: give back all of this call */
+	}
+	if (rc)
+		uncharge(m, lo, done, mode == CHARGE_ALTMAP_PMD);
+	return rc;
+}
+
+/* Give back what charge() took for [start, end); altmap_pmd: the chunks
+ * were PMD blocks of an altmap (only their PMD entries to drop). */
+static void uncharge(struct zd_machine *m, uintptr_t start, uintptr_t end, bool altmap_pmd)
+{
+	const struct zd_arch *a = &m->arch;
+	uintptr_t ps = a->page_size, pmd = 1ULL << a->pmd_shift;
+	uintptr_t lo = start & ~(ps - 1), hi = (end + ps - 1) & ~(ps - 1);
+	uint64_t idx, last, first, e;
+
+	if (hi <= lo)
+		return;
+	idx = vmemmap_index(m, lo, a->page_shift);
+	last = vmemmap_index(m, hi, a->page_shift) - 1;
+	/* A PMD block starting below lo may still cover it. */
+	first = vmemmap_index(m, pmd_chunk(m, lo), a->page_shift);
+	while ((e = lval(zd_xa_find(m->vmemmap_frames, &first, last)))) {
+		uint64_t key = first++;
+		uintptr_t addr = (uintptr_t)m->vmemmap_window + (key << a->page_shift);
+		uint64_t n = 1;
+
+		if (e & L_PMD) {
+			uintptr_t s = addr > lo ? addr : lo, t = addr + pmd < hi ? addr + pmd : hi;
+			n = (t - s) / ps;
+		} else if (key < idx) {
+			continue;
+		}
+		if ((e & L_COUNT_MASK) > n) {
+			zd_xa_store(m->vmemmap_frames, key, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
+								  (e & L_COUNT_MASK) - n));
+			continue;
+		}
+		zd_xa_erase(m->vmemmap_frames, key);
+		frame_free(m, e, e & L_PMD ? a->pmd_shift - a->page_shift : 0);
+		if (e & L_PMD)
+			pmd_entry_put(m, addr);
+	}
+	for (uintptr_t c = pmd_chunk(m, lo); c < hi; c += pmd) {
+		uintptr_t s = c > lo ? c : lo, t = c + pmd < hi ? c + pmd : hi;
+		if (altmap_pmd) {
+			if (s == c && t == c + pmd)
+				pmd_entry_put(m, c);
+		} else {
+			pte_entries_put(m, c, (t - s) / ps);
+		}
+	}
+}
+
+uint64_t zd_vmemmap_charged_pages(struct zd_machine *m)
+{
+	uint64_t n = 0, key = 0, e;
+
+	for (struct zd_xarray *xa = m->vmemmap_frames; xa;
+	     xa = xa == m->vmemmap_frames ? m->vmemmap_tables : NULL)
+		for (key = 0; (e = lval(zd_xa_find(xa, &key, UINT64_MAX))); key++)
+			n += e & L_PMD ? 1ULL << (m->arch.pmd_shift - m->arch.page_shift) : 1;
+	return n;
+}
+
 /* __populate_section_memmap(): the arch rule (altmap_block()) decides the
  * altmap's use. */
 struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
@@ -271,10 +599,10 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	const struct zd_arch *a = &m->arch;
 	uintptr_t lo, hi;
 	uint64_t block = altmap ? altmap_block(a, nr) : 0;
+	enum charge_mode mode;
 	bool dedup;
 	int rc;
 
-	(void)nid;
 	if (ZD_WARN(m, (pfn | nr) & (a->pages_per_subsection - 1),
 		    "populate of unaligned range pfn %#llx + %llu", (unsigned long long)pfn,
 		    (unsigned long long)nr))
@@ -289,11 +617,29 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	dedup = zd_vmemmap_can_optimize(m, altmap, pgmap);
 	if (!block)
 		altmap = NULL;
+	/* What the kernel's vmemmap_populate() would take from RAM: the arch
+	 * maps whole sections with PMDs (x86, arm64-4k, ppc64), the rest with
+	 * base pages; a deduplicated compound memmap keeps two per folio. */
+	if (altmap)
+		mode = block == 1ULL << a->pmd_shift ? CHARGE_ALTMAP_PMD : CHARGE_ALTMAP_BASE;
+	else if (dedup)
+		mode = CHARGE_DEDUP;
+	else if (nr >= a->pages_per_section && (a->family != ZD_ARCH_ARM64 || a->page_size == 4096))
+		mode = CHARGE_RAM;
+	else
+		mode = CHARGE_RAM_BASE;
+	if (charge(m, nid, pfn, nr, mode, pgmap)) {
+		zd_pr_warn(m, "vmemmap alloc failure: no RAM for the memmap of pfn %#llx + %llu",
+			   (unsigned long long)pfn, (unsigned long long)nr);
+		return NULL;
+	}
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
 		return zd_pfn_to_page(m, pfn);
 	rc = altmap ? populate_altmap(m, lo, hi, altmap, block) : map_anon(m, lo, hi, dedup);
 	if (rc) {
+		uncharge(m, (uintptr_t)zd_pfn_to_page(m, pfn), (uintptr_t)zd_pfn_to_page(m, pfn + nr),
+			 mode == CHARGE_ALTMAP_PMD);
 		zd_pr_warn(m, "vmemmap alloc failure: pfn %#llx + %llu%s", (unsigned long long)pfn,
 			   (unsigned long long)nr, altmap ? " (altmap exhausted)" : "");
 		return NULL;
@@ -310,6 +656,8 @@ void zd_depopulate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t n
 
 	if (altmap && !altmap_block(a, nr))
 		altmap = NULL;
+	uncharge(m, (uintptr_t)zd_pfn_to_page(m, pfn), (uintptr_t)zd_pfn_to_page(m, pfn + nr),
+		 altmap && altmap_block(a, nr) == 1ULL << a->pmd_shift);
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
 		return;

@@ -147,7 +147,10 @@ static int bench_memmap(int argc, char **argv)
 	if (repeat < 1)
 		repeat = 1;
 
-	struct zd_mem_range ram[] = { { .start = 0, .size = 1ULL << 30 } };
+	/* The memmap of the hot-added range comes out of boot RAM (1/64 of
+	 * the range with 4 KiB pages): boot enough for it, and 1 GiB more. */
+	uint64_t boot = ((1ULL << 30) + size / 32 + (1ULL << 30) - 1) & ~((1ULL << 30) - 1);
+	struct zd_mem_range ram[] = { { .start = 0, .size = boot } };
 	struct zd_machine_desc d = { .arch = arch, .ram = ram, .nr_ram = 1 };
 	struct zd_machine *m = zd_machine_create(&d);
 	if (ZD_IS_ERR(m)) {
@@ -157,7 +160,8 @@ static int bench_memmap(int argc, char **argv)
 	const struct zd_arch *a = &m->arch;
 	uint64_t section = 1ULL << a->section_size_bits;
 	/* Place the range on a section boundary above boot RAM. */
-	phys_addr_t start = (4ULL << 30) > section ? 4ULL << 30 : section;
+	phys_addr_t start = boot > (4ULL << 30) ? boot : 4ULL << 30;
+	start = (start + section - 1) & ~(section - 1);
 	size = (size + section - 1) & ~(section - 1);
 	uint64_t pfn = zd_phys_pfn(a, start), pages = zd_phys_pfn(a, size);
 	uint64_t bytes = pages * sizeof(struct zd_page);

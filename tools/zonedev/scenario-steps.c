@@ -180,7 +180,7 @@ static const struct {
 	zd_gfp_t gfp;
 } gfp_names[] = {
 	{ "kernel", ZD_GFP_KERNEL }, { "movable", ZD_GFP_HIGHUSER_MOVABLE },
-	{ "dma32", ZD___GFP_DMA32 },
+	{ "dma32", ZD___GFP_DMA32 }, { "dma", ZD___GFP_DMA },
 };
 
 static int parse_step_args(struct scenario *s, struct step *st, yaml_node_t *a, const char *ctx)
@@ -257,7 +257,7 @@ static int parse_step_args(struct scenario *s, struct step *st, yaml_node_t *a, 
 					break;
 			if (i == sizeof(gfp_names) / sizeof(gfp_names[0]))
 				return yerr(YF, ymap_get(YF, a, "gfp", NULL), "unknown gfp '%s' "
-					    "(kernel, movable or dma32)", text);
+					    "(kernel, movable, dma32 or dma)", text);
 			st->gfp = gfp_names[i].gfp;
 		}
 		add_arg(st, "gfp", ARG_STR, 0, text);

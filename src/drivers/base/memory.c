@@ -147,14 +147,16 @@ static bool zone_intersects(const struct zd_zone *z, uint64_t pfn, uint64_t nr)
 	return !zd_zone_is_empty(z) && pfn < zd_zone_end_pfn(z) && pfn + nr > z->zone_start_pfn;
 }
 
-/* default_kernel_zone_for_pfn(): the first kernel zone that spans it. */
+/* default_kernel_zone_for_pfn(): the first kernel zone below Normal that
+ * spans the range, else Normal. */
 static enum zd_zone_type default_kernel_zone(struct zd_machine *m, int nid, uint64_t pfn,
 					     uint64_t nr)
 {
 	struct zd_pglist_data *pgdat = m->node_data[nid];
 
-	if (zone_intersects(&pgdat->node_zones[ZD_ZONE_DMA32], pfn, nr))
-		return ZD_ZONE_DMA32;
+	for (int z = ZD_ZONE_DMA; z < ZD_ZONE_NORMAL; z++)
+		if (zone_intersects(&pgdat->node_zones[z], pfn, nr))
+			return (enum zd_zone_type)z;
 	return ZD_ZONE_NORMAL;
 }
 
@@ -183,7 +185,9 @@ static void valid_zones_locked(struct zd_machine *m, const struct zd_memory_bloc
 	enum zd_zone_type def, kz;
 
 	if (mb->state == ZD_MEM_ONLINE) {
-		snprintf(buf, len, "%s", zd_zone_names[mb->zone]);
+		/* A boot block whose pages sit in two zones has none. */
+		snprintf(buf, len, "%s", mb->zone == ZD_MEMBLOCK_ZONE_NONE ? "none" :
+			 zd_zone_names[mb->zone]);
 		return;
 	}
 	def = zone_for_online(m, mb->nid, ZD_MMOP_ONLINE, pfn, nr);
@@ -210,15 +214,18 @@ int zd_memory_block_valid_zones(struct zd_machine *m, uint64_t id, char *buf, si
 	return rc;
 }
 
-/* The zone an online of the block lands in; a kernel zone below the
- * DMA32 limit must not extend above it. */
+/* The zone an online of the block lands in; a DMA zone must not grow above
+ * its limit (a block re-onlined below it goes back, one above goes up). */
 static enum zd_zone_type online_zone(struct zd_machine *m, const struct zd_memory_block *mb,
 				     enum zd_online_type type)
 {
 	uint64_t pfn = block_pfn(m, mb), nr = m->memory_block_size >> m->arch.page_shift;
+	phys_addr_t end = zd_pfn_phys(&m->arch, pfn + nr);
 	enum zd_zone_type zt = zone_for_online(m, mb->nid, type, pfn, nr);
 
-	if (zt == ZD_ZONE_DMA32 && zd_pfn_phys(&m->arch, pfn + nr) > m->arch.dma32_limit)
+	if (zt == ZD_ZONE_DMA && end > m->arch.dma_limit)
+		zt = ZD_ZONE_DMA32;
+	if (zt == ZD_ZONE_DMA32 && end > m->arch.dma32_limit)
 		zt = ZD_ZONE_NORMAL;
 	return zt;
 }
@@ -239,6 +246,13 @@ static int block_offline(struct zd_machine *m, struct zd_memory_block *mb)
 {
 	int rc;
 
+	/* memory_block_offline(): a block spanning zones has no zone and
+	 * cannot go offline. */
+	if (mb->zone == ZD_MEMBLOCK_ZONE_NONE) {
+		zd_pr_err(m, "memory: memory%llu spans more than one zone; it cannot be offlined",
+			  ULL(mb->id));
+		return -EINVAL;
+	}
 	mb->state = ZD_MEM_GOING_OFFLINE;
 	rc = zd_offline_pages(m, block_pfn(m, mb), m->memory_block_size >> m->arch.page_shift);
 	mb->state = rc ? ZD_MEM_ONLINE : ZD_MEM_OFFLINE;
