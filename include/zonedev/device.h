@@ -29,6 +29,7 @@ struct zd_device {
 	const struct zd_device_driver *driver;
 	void *driver_data;
 	void *platform_data;         /* what the machine description gave the device */
+	void (*release)(struct zd_device *dev);  /* runs when the device goes (optional) */
 	pthread_mutex_t devres_lock;
 	struct zd_devres *devres;    /* newest first */
 	struct zd_device *next;      /* machine's device list */
@@ -36,7 +37,7 @@ struct zd_device {
 
 /* A named device on m (ERR_PTR on failure); listed by the machine. */
 struct zd_device *zd_device_register(struct zd_machine *m, const char *name, int numa_node);
-/* Unbinds if bound, unlinks and frees. */
+/* Unbinds if bound, unlinks, runs dev->release and frees. */
 void zd_device_unregister(struct zd_device *dev);
 struct zd_device *zd_device_find(struct zd_machine *m, const char *name);
 static inline const char *zd_dev_name(const struct zd_device *dev) { return dev->name; }

@@ -15,6 +15,7 @@
 #include <zonedev/arch.h>
 #include <zonedev/ioport.h>
 #include <zonedev/log.h>
+#include <zonedev/memory_hotplug.h>
 #include <zonedev/mm_types.h>
 #include <zonedev/mmzone.h>
 #include <zonedev/nvdimm.h>
@@ -48,6 +49,7 @@ struct zd_machine_desc {
 	enum zd_device_private_design device_private;
 	bool debug_vm;                  /* CONFIG_DEBUG_VM: poison fresh and removed memmap */
 	FILE *log_echo;                 /* echo dmesg lines as they happen */
+	enum zd_online_type auto_online_blocks;  /* /sys/devices/system/memory/auto_online_blocks */
 	uint64_t crashkernel;           /* crashkernel=SIZE: reserved at boot (0: none) */
 	uint64_t swiotlb_size;          /* swiotlb bounce buffer; 0: the arch's rule (64 MiB) */
 	bool swiotlb_off;               /* no swiotlb (an IOMMU does the bouncing) */
@@ -134,6 +136,7 @@ struct zd_machine {
 	pthread_mutex_t device_hotplug_lock;
 	uint64_t memory_block_size;
 	struct zd_xarray *memory_blocks;
+	enum zd_online_type auto_online_blocks;  /* what add_memory onlines new blocks as */
 	uint64_t max_pfn, max_low_pfn;    /* atomic reads */
 	uint64_t memstart_pfn;            /* first boot RAM pfn */
 	bool debug_vm;

@@ -60,6 +60,11 @@ void zd_put_online_mems(struct zd_machine *m);
 int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
 		  unsigned flags);
 int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size);
+/* add_memory_driver_managed(): the same with a "System RAM ($DRIVER)"
+ * resource marked driver-managed (-EINVAL for another name). Both online
+ * the new blocks per the machine's auto_online_blocks policy. */
+int zd_add_memory_driver_managed(struct zd_machine *m, int nid, phys_addr_t start,
+				 phys_addr_t size, const char *name);
 
 /* Direct sub-section adds (ZONE_DEVICE's path and the tests'). */
 int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr_pages,

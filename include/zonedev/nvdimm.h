@@ -84,4 +84,41 @@ const char *zd_nd_ns_mode_name(enum zd_nd_ns_mode mode);
 struct zd_dev_pagemap *zd_nd_namespace_pgmap(struct zd_nd_region *r);
 const char *zd_nd_region_name(const struct zd_nd_region *r);
 
+/* ---- device-dax modes (daxctl reconfigure-device) ---- */
+
+enum zd_dax_mode { ZD_DAX_MODE_DEVDAX, ZD_DAX_MODE_SYSTEM_RAM };
+
+struct zd_dax_reconfigure_opts {
+	enum zd_dax_mode mode;
+	bool no_online;              /* system-ram: leave the blocks offline */
+	bool no_movable;             /* system-ram: online them with "online", not movable */
+	bool force;                  /* go on despite auto_online_blocks; offline for devdax */
+};
+
+/* daxctl's daxN.0 view (daxctl list). */
+struct zd_dax_info {
+	char chardev[16];
+	enum zd_dax_mode mode;
+	uint64_t size, align;
+	int target_node;
+	unsigned online_memblocks, total_memblocks;
+	bool movable;                /* every block online in ZONE_MOVABLE */
+	phys_addr_t kmem_start;      /* system-ram: the hot-added range */
+	uint64_t kmem_size;
+	bool stuck;                  /* removal failed: System RAM until reboot */
+};
+
+/*
+ * system-ram: unbind device_dax (waiting for its page references), bind
+ * dax kmem (the data range, rounded in to memory blocks, becomes "System
+ * RAM (kmem)"), then online the blocks like daxctl. devdax: offline the
+ * blocks (only with force if any is online), remove the memory, bind
+ * device_dax again (a fresh memremap, memmap initialised anew).
+ * -ENODEV without a devdax namespace; -EBUSY as daxctl refuses (the
+ * auto-online policy, online blocks without force, a block that will not
+ * go offline); the driver's errno otherwise, with the old mode back.
+ */
+int zd_dax_reconfigure_device(struct zd_nd_region *r, const struct zd_dax_reconfigure_opts *o);
+int zd_dax_info_get(struct zd_nd_region *r, struct zd_dax_info *out);
+
 #endif

@@ -351,6 +351,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	zd_rangemap_init(&m->pgmap_array, &m->rcu);
 	zd_rangemap_init(&m->device_private_space, &m->rcu);
 	m->device_private = desc->device_private;
+	m->auto_online_blocks = desc->auto_online_blocks;
 	m->debug_vm = desc->debug_vm;
 	m->log_ring = calloc(ZD_LOG_RING, sizeof(*m->log_ring));
 	if (!m->log_ring) {

@@ -75,8 +75,10 @@ static phys_addr_t image_base(struct zd_machine *m, const struct zd_mem_range *r
 static int insert_image_resource(struct zd_machine *m, const char *name, phys_addr_t start,
 				 uint64_t size)
 {
+	unsigned long desc = strcmp(name, "Crash kernel") ? ZD_IORES_DESC_NONE :
+			     ZD_IORES_DESC_CRASH_KERNEL;
 	struct zd_resource *r = zd_resource_alloc(name, start, size, ZD_IORESOURCE_SYSTEM_RAM |
-						  ZD_IORESOURCE_BUSY, ZD_IORES_DESC_NONE);
+						  ZD_IORESOURCE_BUSY, desc);
 	int rc = r ? zd_insert_resource(m, NULL, r) : -ENOMEM;
 
 	if (rc)

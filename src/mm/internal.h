@@ -112,6 +112,9 @@ void zd_memory_dev_fini(struct zd_machine *m);
 int zd_create_memory_block_devices(struct zd_machine *m, phys_addr_t start, phys_addr_t size,
 				   int nid, enum zd_mem_state state, enum zd_zone_type zone);
 void zd_remove_memory_block_devices(struct zd_machine *m, phys_addr_t start, phys_addr_t size);
+/* memory_block_change_state() with device_hotplug_lock held (add_memory's
+ * auto-online). */
+int zd_memory_block_online_locked(struct zd_machine *m, uint64_t id, enum zd_online_type type);
 /* -EBUSY unless every block in the range is offline. */
 int zd_memory_blocks_all_offline(struct zd_machine *m, phys_addr_t start, phys_addr_t size);
 

@@ -364,15 +364,19 @@ struct zd_page *zd_pfn_to_online_page(struct zd_machine *m, uint64_t pfn)
 	return online ? zd_pfn_to_page(m, pfn) : NULL;
 }
 
+/* "System RAM", or a driver's "System RAM (name)", which the kernel marks
+ * driver-managed (kexec will not treat it as boot RAM). */
 static struct zd_resource *register_memory_resource(struct zd_machine *m, phys_addr_t start,
-						    phys_addr_t size)
+						    phys_addr_t size, const char *name)
 {
+	unsigned long flags = ZD_IORESOURCE_SYSRAM;
 	struct zd_resource *res;
 
+	if (strcmp(name, "System RAM"))
+		flags |= ZD_IORESOURCE_SYSRAM_DRIVER_MANAGED;
 	if (!zd_mhp_range_allowed(m, start, size, true))
 		return ZD_ERR_PTR(-E2BIG);
-	res = __zd_request_region(m, &m->iomem_resource, start, size, "System RAM",
-				  ZD_IORESOURCE_SYSRAM);
+	res = __zd_request_region(m, &m->iomem_resource, start, size, name, flags);
 	if (!res) {
 		zd_pr_warn(m, "Unable to reserve System RAM region: %016llx->%016llx", ULL(start),
 			   ULL(start + size - 1));
@@ -381,8 +385,8 @@ static struct zd_resource *register_memory_resource(struct zd_machine *m, phys_a
 	return res;
 }
 
-int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
-		  unsigned flags)
+static int add_memory_resource(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
+			       const char *name)
 {
 	const struct zd_arch *a = &m->arch;
 	struct zd_mhp_params params = { .pgprot = 1 };
@@ -390,7 +394,6 @@ int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t 
 	bool was_online;
 	int rc;
 
-	(void)flags;
 	pthread_mutex_lock(&m->device_hotplug_lock);
 	if (nid < 0 || nid >= m->nr_nodes) {
 		ZD_WARN(m, true, "add_memory: node %d is not possible (machine has %d)", nid,
@@ -398,7 +401,7 @@ int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t 
 		rc = -EINVAL;
 		goto out;
 	}
-	res = register_memory_resource(m, start, size);
+	res = register_memory_resource(m, start, size, name);
 	if (ZD_IS_ERR(res)) {
 		rc = (int)ZD_PTR_ERR(res);
 		goto out;
@@ -429,6 +432,12 @@ int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t 
 	if (!rc) {
 		zd_pr_info(m, "hotplug: added [mem %#018llx-%#018llx] to node %d (%llu blocks)",
 			   ULL(start), ULL(start + size - 1), nid, ULL(size / m->memory_block_size));
+		/* auto_online_blocks: the policy onlines each new block at once
+		 * (a block that fails stays offline, as device_online() leaves it). */
+		if (m->auto_online_blocks != ZD_MMOP_OFFLINE)
+			for (uint64_t id = zd_phys_to_block_id(m, start);
+			     id < zd_phys_to_block_id(m, start + size); id++)
+				zd_memory_block_online_locked(m, id, m->auto_online_blocks);
 		goto out;
 	}
 release:
@@ -436,6 +445,27 @@ release:
 out:
 	pthread_mutex_unlock(&m->device_hotplug_lock);
 	return rc;
+}
+
+int zd_add_memory(struct zd_machine *m, int nid, phys_addr_t start, phys_addr_t size,
+		  unsigned flags)
+{
+	(void)flags;
+	return add_memory_resource(m, nid, start, size, "System RAM");
+}
+
+int zd_add_memory_driver_managed(struct zd_machine *m, int nid, phys_addr_t start,
+				 phys_addr_t size, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	/* The kernel insists on "System RAM ($DRIVER)". */
+	if (n < 14 || strncmp(name, "System RAM (", 12) || name[n - 1] != ')') {
+		zd_pr_err(m, "add_memory_driver_managed: resource name \"%s\" is not \"System RAM "
+			  "($DRIVER)\"", name ? name : "");
+		return -EINVAL;
+	}
+	return add_memory_resource(m, nid, start, size, name);
 }
 
 struct ram_cover {

@@ -134,10 +134,10 @@ yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key,
 enum step_kind {
 	ST_ADD_MEMORY, ST_REMOVE_MEMORY, ST_ONLINE_MEMORY, ST_OFFLINE_MEMORY,
 	ST_REQUEST_MEM_REGION, ST_RELEASE_MEM_REGION, ST_REQUEST_FREE_MEM_REGION,
-	ST_ALLOC_PAGES, ST_FREE_PAGES, ST_EXPECT, ST_REPORT, ST_NOTE,
+	ST_ALLOC_PAGES, ST_FREE_PAGES, ST_EXPECT, ST_REPORT, ST_NOTE, ST_MEMINFO_SNAPSHOT,
 	/* ZONE_DEVICE: pmem namespaces (devsteps-pmem.c) */
 	ST_CREATE_NAMESPACE, ST_DESTROY_NAMESPACE, ST_REBIND_NAMESPACE, ST_LIST_NAMESPACES,
-	ST_WRITE_NAMESPACE, ST_CORRUPT_INFOBLOCK,
+	ST_WRITE_NAMESPACE, ST_CORRUPT_INFOBLOCK, ST_RECONFIGURE_DEVICE,
 	/* ZONE_DEVICE: dmirror GPUs (devsteps-gpu.c) */
 	ST_GPU_ADD_CHUNK, ST_GPU_ALLOC, ST_GPU_WRITE, ST_GPU_FREE,
 	/* ZONE_DEVICE: direct pgmaps (devsteps.c) */
@@ -154,7 +154,7 @@ enum expect_kind {
 	EX_PFN_VALID, EX_SECTION, EX_MEMORY_BLOCK, EX_MEMINFO, EX_MAX_PFN, EX_HANDLE,
 	/* ZONE_DEVICE (devsteps*.c) */
 	EX_NAMESPACE, EX_GPU, EX_GPU_PAGE, EX_PAGE_IS_RAM, EX_VALID_PHYS, EX_ZONE_DEVICE,
-	EX_PGMAP, EX_CPU_ADDRESSABLE,
+	EX_PGMAP, EX_CPU_ADDRESSABLE, EX_DAX, EX_ZONEINFO, EX_IOMEM,
 };
 
 /* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
@@ -194,6 +194,7 @@ struct expect {
 	const char *field;
 	bool has_is, has_min, has_max;
 	uint64_t is, min, max;     /* kB for meminfo */
+	int since;                 /* meminfo: a meminfo_snapshot handle (the fall since it), -1 */
 
 	/* ZONE_DEVICE forms */
 	int region;                /* namespace: region index */
@@ -209,6 +210,12 @@ struct expect {
 	bool has_chunks, has_calloc, has_cfree;
 	uint64_t chunks, calloc, cfree;
 	int mtype;                 /* pgmap: enum zd_memory_type or PGMAP_NONE */
+	/* dax: mode (above), blocks; zoneinfo: zone and its counts */
+	bool has_online_blocks, has_total_blocks, has_movable, movable;
+	uint64_t online_blocks, total_blocks;
+	int zone_idx, zone_node;
+	bool has_zone_count[4];    /* start_pfn, spanned, present, managed */
+	uint64_t zone_count[4];
 };
 
 struct step {
@@ -242,7 +249,8 @@ struct step {
 	int ns_map;                /* enum zd_nd_pfn_mode, 0: default (dev) */
 	uint64_t align;            /* create_namespace, memremap (0: default) */
 	bool has_uuid;
-	bool force;                /* create_namespace: ndctl -f */
+	bool force;                /* create_namespace: ndctl -f; reconfigure_device: -f */
+	bool no_online, no_movable;   /* reconfigure_device */
 	uint8_t uuid[16];
 	uint64_t offset;           /* write_namespace, corrupt_infoblock */
 	const char *data;          /* write_namespace, gpu_write */
@@ -254,7 +262,7 @@ struct step {
 	bool dpa;                  /* memremap private on a dpa machine: no start */
 };
 
-enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP };
+enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO };
 struct handle_def {
 	const char *name;
 	enum handle_kind kind;
@@ -273,6 +281,9 @@ struct scenario {
 	uint64_t block_size;
 	int nodes;
 	bool debug_vm;             /* CONFIG_DEBUG_VM: poison new memmap */
+	enum zd_online_type auto_online;   /* auto_online_blocks */
+	uint64_t crashkernel, swiotlb_size;
+	bool swiotlb_off;
 	enum zd_device_private_design device_private;
 	unsigned va_bits;          /* arm64 only; 0: the profile's */
 	struct zd_nd_region_desc *pmem;   /* paths expanded and resolved (owned) */
@@ -323,6 +334,7 @@ struct handle_state {
 	unsigned order;
 	struct zd_dmirror_device *mdev;    /* H_GPU_PAGE */
 	struct zd_dev_pagemap *pgmap;      /* H_PGMAP (owned while live) */
+	char *meminfo;                     /* H_MEMINFO: the /proc/meminfo text then (owned) */
 };
 
 struct run {

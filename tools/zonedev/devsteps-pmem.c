@@ -149,6 +149,27 @@ static void exec_corrupt(struct run *r, const struct step *st, struct step_resul
 	}
 }
 
+/* ---------- dax devices ---------- */
+
+static const char *dax_mode_name(enum zd_dax_mode mode)
+{
+	return mode == ZD_DAX_MODE_SYSTEM_RAM ? "system-ram" : "devdax";
+}
+
+/* "dax0.0: system-ram [mem ...] 62/62 blocks online, movable" */
+static void dax_describe(const struct zd_dax_info *di, char *buf, size_t len)
+{
+	if (di->mode == ZD_DAX_MODE_DEVDAX)
+		snprintf(buf, len, "%s: devdax, %" PRIu64 " MiB, align %" PRIu64 " KiB, node %d",
+			 di->chardev, di->size >> 20, di->align >> 10, di->target_node);
+	else
+		snprintf(buf, len, "%s: system-ram [mem 0x%" PRIx64 "-0x%" PRIx64 "], %u/%u memory "
+			 "blocks online%s%s", di->chardev, (uint64_t)di->kmem_start,
+			 (uint64_t)(di->kmem_start + di->kmem_size - 1), di->online_memblocks,
+			 di->total_memblocks, di->movable ? ", movable" : "",
+			 di->stuck ? ", stuck until reboot" : "");
+}
+
 /* ---------- steps ---------- */
 
 void pmem_step_exec(struct run *r, const struct step *st, struct zd_nd_region *rg,
@@ -194,12 +215,49 @@ void pmem_step_exec(struct run *r, const struct step *st, struct zd_nd_region *r
 	case ST_CORRUPT_INFOBLOCK:
 		exec_corrupt(r, st, res);
 		break;
+	case ST_RECONFIGURE_DEVICE: {
+		struct zd_dax_reconfigure_opts o = {
+			.mode = (enum zd_dax_mode)st->ns_mode, .no_online = st->no_online,
+			.no_movable = st->no_movable, .force = st->force,
+		};
+		struct zd_dax_info di;
+
+		res->err = zd_dax_reconfigure_device(rg, &o);
+		if (!zd_dax_info_get(rg, &di))
+			dax_describe(&di, res->info, sizeof(res->info));
+		break;
+	}
 	default:
 		break;
 	}
 }
 
-/* ---------- expect namespace ---------- */
+/* ---------- expect namespace, dax ---------- */
+
+static void dax_expect_exec(struct zd_nd_region *rg, const struct expect *ex,
+			    struct step_result *res)
+{
+	struct zd_dax_info di;
+
+	if (zd_dax_info_get(rg, &di)) {
+		step_fail(res, "dax%d.0: no such device (namespace%d.0 is not devdax)", ex->region,
+			  ex->region);
+		return;
+	}
+	dax_describe(&di, res->info, sizeof(res->info));
+	if (ex->has_mode && (int)di.mode != ex->mode)
+		step_fail(res, "%s: mode is %s, expected %s", di.chardev, dax_mode_name(di.mode),
+			  dax_mode_name((enum zd_dax_mode)ex->mode));
+	if (ex->has_online_blocks && di.online_memblocks != ex->online_blocks)
+		step_fail(res, "%s: %u online memory blocks, expected %" PRIu64, di.chardev,
+			  di.online_memblocks, ex->online_blocks);
+	if (ex->has_total_blocks && di.total_memblocks != ex->total_blocks)
+		step_fail(res, "%s: %u memory blocks, expected %" PRIu64, di.chardev,
+			  di.total_memblocks, ex->total_blocks);
+	if (ex->has_movable && di.movable != ex->movable)
+		step_fail(res, "%s: movable is %s, expected %s", di.chardev, tf(di.movable),
+			  tf(ex->movable));
+}
 
 void pmem_expect_exec(struct run *r, const struct expect *ex, struct step_result *res)
 {
@@ -209,6 +267,10 @@ void pmem_expect_exec(struct run *r, const struct expect *ex, struct step_result
 
 	if (!rg) {
 		step_fail(res, "region%d is not on the booted machine", ex->region);
+		return;
+	}
+	if (ex->kind == EX_DAX) {
+		dax_expect_exec(rg, ex, res);
 		return;
 	}
 	zd_nd_namespace_get(rg, &in);

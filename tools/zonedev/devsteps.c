@@ -216,6 +216,10 @@ void run_release_handles(struct run *r)
 	for (int i = r->s->nr_handles - 1; i >= 0; i--)
 		if (r->h[i].live && r->s->handles[i].kind == H_PGMAP)
 			unmap_handle(&r->h[i]);
+	for (int i = 0; i < r->s->nr_handles; i++) {
+		free(r->h[i].meminfo);
+		r->h[i].meminfo = NULL;
+	}
 }
 
 /* ---------- steps ---------- */
@@ -240,6 +244,7 @@ void devstep_exec(struct run *r, const struct step *st, struct step_result *res)
 	case ST_LIST_NAMESPACES:
 	case ST_WRITE_NAMESPACE:
 	case ST_CORRUPT_INFOBLOCK:
+	case ST_RECONFIGURE_DEVICE:
 		pmem_step_exec(r, st, rg, res);
 		break;
 	case ST_GPU_ADD_CHUNK:
@@ -311,6 +316,7 @@ void devexpect_exec(struct run *r, const struct step *st, struct step_result *re
 
 	switch (ex->kind) {
 	case EX_NAMESPACE:
+	case EX_DAX:
 		pmem_expect_exec(r, ex, res);
 		break;
 	case EX_GPU:

@@ -29,6 +29,10 @@ struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, F
 	d.memory_block_size = s->block_size;
 	d.nr_nodes = s->nodes;
 	d.debug_vm = s->debug_vm;
+	d.auto_online_blocks = s->auto_online;
+	d.crashkernel = s->crashkernel;
+	d.swiotlb_size = s->swiotlb_size;
+	d.swiotlb_off = s->swiotlb_off;
 	d.device_private = s->device_private;
 	d.va_bits = s->va_bits;
 	d.pmem = s->pmem;

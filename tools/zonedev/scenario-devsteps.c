@@ -72,6 +72,47 @@ static int parse_region_ref(struct scenario *s, struct step *st, yaml_node_t *a,
 	return 0;
 }
 
+/* device: daxN.0, the dax device of region N's devdax namespace. */
+static int parse_dax_ref(struct scenario *s, struct step *st, yaml_node_t *a, const char *key,
+			 const char *ctx, int *out)
+{
+	const char *text;
+	long idx;
+
+	if (get_str(s, a, key, true, ctx, &text) < 0)
+		return -1;
+	idx = name_index(text, "dax", ".0");
+	if (idx < 0)
+		return yerr(YF, ymap_get(YF, a, key, NULL), "bad dax device name '%s' (daxN.0, "
+			    "e.g. dax0.0)", text);
+	if ((size_t)idx >= s->nr_pmem)
+		return yerr(YF, ymap_get(YF, a, key, NULL), "no dax device '%s': the machine has "
+			    "%zu pmem region(s)", text, s->nr_pmem);
+	*out = (int)idx;
+	st->dev_name = text;
+	add_arg(st, key, ARG_STR, 0, text);
+	return 0;
+}
+
+/* mode: system-ram | devdax */
+static int parse_dax_mode(struct scenario *s, yaml_node_t *a, const char *ctx, bool required,
+			  int *out)
+{
+	const char *text;
+	int rc = get_str(s, a, "mode", required, ctx, &text);
+
+	if (rc <= 0)
+		return rc;
+	if (!strcmp(text, "system-ram"))
+		*out = ZD_DAX_MODE_SYSTEM_RAM;
+	else if (!strcmp(text, "devdax"))
+		*out = ZD_DAX_MODE_DEVDAX;
+	else
+		return yerr(YF, ymap_get(YF, a, "mode", NULL), "unknown dax mode '%s' (system-ram "
+			    "or devdax)", text);
+	return 1;
+}
+
 static int parse_gpu_ref(struct scenario *s, struct step *st, yaml_node_t *a, const char *key,
 			 const char *ctx, int *out)
 {
@@ -188,6 +229,28 @@ int parse_dev_step(struct scenario *s, struct step *st, yaml_node_t *a, const ch
 	case ST_DESTROY_NAMESPACE:
 	case ST_REBIND_NAMESPACE:
 		return parse_region_ref(s, st, a, ctx, true, true, &st->region);
+	case ST_RECONFIGURE_DEVICE: {
+		bool online = true, movable = true;
+
+		if (parse_dax_ref(s, st, a, "device", ctx, &st->region) ||
+		    parse_dax_mode(s, a, ctx, true, &st->ns_mode) < 0)
+			return -1;
+		add_arg(st, "mode", ARG_STR, 0, st->ns_mode == ZD_DAX_MODE_SYSTEM_RAM ? "system-ram" :
+			"devdax");
+		if (get_bool(s, a, "online", false, ctx, &online) < 0 ||
+		    get_bool(s, a, "movable", false, ctx, &movable) < 0 ||
+		    get_bool(s, a, "force", false, ctx, &st->force) < 0)
+			return -1;
+		st->no_online = !online;
+		st->no_movable = !movable;
+		if (st->ns_mode == ZD_DAX_MODE_SYSTEM_RAM) {
+			add_arg(st, "online", ARG_BOOL, online, NULL);
+			add_arg(st, "movable", ARG_BOOL, movable, NULL);
+		}
+		if (st->force)
+			add_arg(st, "force", ARG_BOOL, 1, NULL);
+		return 0;
+	}
 	case ST_LIST_NAMESPACES:
 		return 0;
 	case ST_WRITE_NAMESPACE:
@@ -337,6 +400,36 @@ int parse_dev_expect(struct scenario *s, struct step *st, yaml_node_t *a,
 		    !ex->has_refused)
 			return yerr(YF, a, "%s: say what to check: mode, map, size, data_at + data "
 				    "or refused", ctx);
+		return 0;
+	}
+	if (!strcmp(which, "dax")) {
+		ex->kind = EX_DAX;
+		if (parse_dax_ref(s, st, a, "dax", ctx, &ex->region))
+			return -1;
+		rc = parse_dax_mode(s, a, ctx, false, &ex->mode);
+		if (rc < 0)
+			return -1;
+		if ((ex->has_mode = rc > 0))
+			add_arg(st, "mode", ARG_STR, 0, ex->mode == ZD_DAX_MODE_SYSTEM_RAM ?
+				"system-ram" : "devdax");
+		rc = get_uint(s, a, "online_memblocks", false, ctx, UINT64_MAX, &ex->online_blocks);
+		if (rc < 0)
+			return -1;
+		if ((ex->has_online_blocks = rc > 0))
+			add_arg(st, "online_memblocks", ARG_UINT, ex->online_blocks, NULL);
+		rc = get_uint(s, a, "total_memblocks", false, ctx, UINT64_MAX, &ex->total_blocks);
+		if (rc < 0)
+			return -1;
+		if ((ex->has_total_blocks = rc > 0))
+			add_arg(st, "total_memblocks", ARG_UINT, ex->total_blocks, NULL);
+		rc = get_bool(s, a, "movable", false, ctx, &ex->movable);
+		if (rc < 0)
+			return -1;
+		if ((ex->has_movable = rc > 0))
+			add_arg(st, "movable", ARG_BOOL, ex->movable, NULL);
+		if (!ex->has_mode && !ex->has_online_blocks && !ex->has_total_blocks && !ex->has_movable)
+			return yerr(YF, a, "%s: say what to check: mode, online_memblocks, "
+				    "total_memblocks or movable", ctx);
 		return 0;
 	}
 	if (!strcmp(which, "gpu")) {

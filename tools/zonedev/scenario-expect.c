@@ -65,20 +65,20 @@ static int parse_section_state(struct scenario *s, struct step *st, yaml_node_t 
 
 #define EXPECT_FORMS "pfn_valid, section, memory_block (or id), meminfo, max_pfn, handle, " \
 	"namespace, gpu, gpu_page, page_is_ram, valid_phys_addr_range, zone_device, pgmap, " \
-	"cpu_addressable"
+	"cpu_addressable, dax, zoneinfo, iomem"
 
 int parse_expect(struct scenario *s, struct step *st, yaml_node_t *a)
 {
 	static const char *const sel[] = {
 		"pfn_valid", "section", "memory_block", "id", "meminfo", "max_pfn", "handle",
 		"namespace", "gpu", "gpu_page", "page_is_ram", "valid_phys_addr_range",
-		"zone_device", "pgmap", "cpu_addressable",
+		"zone_device", "pgmap", "cpu_addressable", "dax", "zoneinfo", "iomem",
 	};
 	static const char *const k_pfn_valid[] = { "pfn_valid", "is", NULL };
 	static const char *const k_section[] = { "section", "state", NULL };
 	static const char *const k_block_addr[] = { "memory_block", "state", "zone", NULL };
 	static const char *const k_block_id[] = { "id", "state", "zone", NULL };
-	static const char *const k_meminfo[] = { "meminfo", "is", "min", "max", NULL };
+	static const char *const k_meminfo[] = { "meminfo", "since", "is", "min", "max", NULL };
 	static const char *const k_max_pfn[] = { "max_pfn", NULL };
 	static const char *const k_handle[] = { "handle", "is", NULL };
 	static const char *const k_namespace[] = {
@@ -91,10 +91,15 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *a)
 	static const char *const k_zone_device[] = { "zone_device", "is", NULL };
 	static const char *const k_pgmap[] = { "pgmap", "type", NULL };
 	static const char *const k_cpu[] = { "cpu_addressable", "is", "data", NULL };
+	static const char *const k_dax[] = { "dax", "mode", "online_memblocks", "total_memblocks",
+					     "movable", NULL };
+	static const char *const k_zoneinfo[] = { "zoneinfo", "node", "start_pfn", "spanned",
+						  "present", "managed", NULL };
+	static const char *const k_iomem[] = { "iomem", "is", NULL };
 	static const char *const *const sel_keys[] = {
 		k_pfn_valid, k_section, k_block_addr, k_block_id, k_meminfo, k_max_pfn, k_handle,
 		k_namespace, k_gpu, k_gpu_page, k_page_is_ram, k_valid_phys, k_zone_device,
-		k_pgmap, k_cpu,
+		k_pgmap, k_cpu, k_dax, k_zoneinfo, k_iomem,
 	};
 	struct expect *ex = &st->ex;
 	int which = -1;
@@ -195,6 +200,10 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *a)
 			*has = true;
 			add_arg(st, k[i], ARG_KB, *dst, NULL);
 		}
+		ex->since = -1;
+		if (ymap_get(YF, a, "since", NULL) &&
+		    use_handle(s, st, a, "since", H_MEMINFO, "meminfo_snapshot", ctx, &ex->since))
+			return -1;
 		if (!ex->has_is && !ex->has_min && !ex->has_max)
 			return yerr(YF, a, "expect meminfo: give 'is', 'min' or 'max'");
 		if (ex->has_is && (ex->has_min || ex->has_max))
@@ -218,6 +227,48 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *a)
 		if (get_size(s, a, "is", true, ctx, &ex->is) < 0)
 			return -1;
 		add_arg(st, "is", ARG_ADDR, ex->is, NULL);
+		return 0;
+	case 16: /* zoneinfo: ZONE, node: N, start_pfn/spanned/present/managed */
+		ex->kind = EX_ZONEINFO;
+		if (get_str(s, a, "zoneinfo", true, ctx, &text) < 0)
+			return -1;
+		for (ex->zone_idx = 0; ex->zone_idx < ZD_MAX_NR_ZONES &&
+		     strcasecmp(zd_zone_names[ex->zone_idx], text); ex->zone_idx++)
+			;
+		if (ex->zone_idx == ZD_MAX_NR_ZONES)
+			return yerr(YF, ymap_get(YF, a, "zoneinfo", NULL), "unknown zone '%s' (DMA, "
+				    "DMA32, Normal, Movable or Device)", text);
+		add_arg(st, "zoneinfo", ARG_STR, 0, zd_zone_names[ex->zone_idx]);
+		{
+			uint64_t node = 0;
+			if (get_uint(s, a, "node", false, ctx, ZD_MAX_NUMNODES - 1, &node) < 0)
+				return -1;
+			ex->zone_node = (int)node;
+		}
+		for (int i = 0; i < 4; i++) {
+			static const char *const k[] = { "start_pfn", "spanned", "present", "managed" };
+			int rc = get_uint(s, a, k[i], false, ctx, UINT64_MAX, &ex->zone_count[i]);
+
+			if (rc < 0)
+				return -1;
+			if ((ex->has_zone_count[i] = rc > 0))
+				add_arg(st, k[i], i ? ARG_UINT : ARG_HEX, ex->zone_count[i], NULL);
+		}
+		if (!ex->has_zone_count[0] && !ex->has_zone_count[1] && !ex->has_zone_count[2] &&
+		    !ex->has_zone_count[3])
+			return yerr(YF, a, "%s: say what to check: start_pfn, spanned, present or "
+				    "managed", ctx);
+		return 0;
+	case 17: /* iomem: "LINE", is: bool (default true) */
+		ex->kind = EX_IOMEM;
+		if (get_str(s, a, "iomem", true, ctx, &ex->field) < 0)
+			return -1;
+		add_arg(st, "iomem", ARG_STR, 0, ex->field);
+		ex->want_bool = true;
+		if (get_bool(s, a, "is", false, ctx, &ex->want_bool) < 0)
+			return -1;
+		if (!ex->want_bool)
+			add_arg(st, "is", ARG_BOOL, 0, NULL);
 		return 0;
 	default:
 		return parse_dev_expect(s, st, a, sel[which], ctx);

@@ -269,6 +269,40 @@ static int parse_gpus(struct scenario *s, yaml_node_t *list)
 	return 0;
 }
 
+/* auto_online_blocks, crashkernel, swiotlb: what the kernel boots with */
+static int parse_boot_options(struct scenario *s, yaml_node_t *m)
+{
+	static const char *const policies[] = { "offline", "online", "online_kernel",
+						"online_movable" };
+	const char *ctx = "machine", *text;
+	int rc = get_str(s, m, "auto_online_blocks", false, ctx, &text);
+
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		size_t i;
+
+		for (i = 0; i < 4 && strcmp(text, policies[i]); i++)
+			;
+		if (i == 4)
+			return yerr(YF, ymap_get(YF, m, "auto_online_blocks", NULL), "unknown "
+				    "auto_online_blocks policy '%s' (offline, online, online_kernel "
+				    "or online_movable)", text);
+		s->auto_online = (enum zd_online_type)i;
+	}
+	if (get_size(s, m, "crashkernel", false, ctx, &s->crashkernel) < 0)
+		return -1;
+	rc = get_str(s, m, "swiotlb", false, ctx, &text);
+	if (rc < 0)
+		return -1;
+	if (rc > 0 && !strcmp(text, "off"))
+		s->swiotlb_off = true;
+	else if (rc > 0 && strcmp(text, "auto") &&
+		 get_size(s, m, "swiotlb", false, ctx, &s->swiotlb_size) < 0)
+		return -1;
+	return 0;
+}
+
 /* device_private, va_bits, pmem, gpus */
 static int parse_machine_devices(struct scenario *s, yaml_node_t *m)
 {
@@ -316,7 +350,8 @@ int parse_machine(struct scenario *s, yaml_node_t *m)
 {
 	static const char *const keys[] = {
 		"arch", "phys_bits", "memory_block_size", "nodes", "debug_vm", "ram", "reserved",
-		"iomem", "device_private", "va_bits", "pmem", "gpus", NULL,
+		"iomem", "device_private", "va_bits", "pmem", "gpus", "auto_online_blocks",
+		"crashkernel", "swiotlb", NULL,
 	};
 	const char *ctx = "machine";
 	yaml_node_t *v = NULL;
@@ -356,6 +391,8 @@ int parse_machine(struct scenario *s, yaml_node_t *m)
 		return yerr(YF, ymap_get(YF, m, "nodes", NULL), "a machine has at least 1 node");
 	s->nodes = (int)u;
 	if (get_bool(s, m, "debug_vm", false, ctx, &s->debug_vm) < 0)
+		return -1;
+	if (parse_boot_options(s, m))
 		return -1;
 	if (parse_machine_devices(s, m))
 		return -1;

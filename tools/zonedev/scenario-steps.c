@@ -38,11 +38,12 @@ static const char *const k_free_region[] = { "size", "name", "as", "expect_error
 static const char *const k_alloc[] = { "order", "node", "gfp", "as", "expect_error", "expect_warn", NULL };
 static const char *const k_free_pages[] = { "handle", NULL };
 static const char *const k_expect[] = {
-	"pfn_valid", "section", "memory_block", "id", "meminfo", "max_pfn", "handle",
+	"pfn_valid", "section", "memory_block", "id", "meminfo", "since", "max_pfn", "handle",
 	"is", "state", "zone", "min", "max",
 	"namespace", "mode", "map", "size", "data_at", "data", "refused", "gpu", "chunks",
 	"calloc", "cfree", "gpu_page", "page_is_ram", "valid_phys_addr_range", "zone_device",
-	"pgmap", "type", "cpu_addressable", NULL,
+	"pgmap", "type", "cpu_addressable", "dax", "online_memblocks", "total_memblocks",
+	"movable", "zoneinfo", "node", "start_pfn", "spanned", "present", "managed", "iomem", NULL,
 };
 static const char *const k_create_ns[] = {
 	"region", "namespace", "mode", "map", "align", "uuid", "force", "expect_error", "expect_warn",
@@ -64,6 +65,10 @@ static const char *const k_memremap[] = {
 	"type", "start", "size", "align", "node", "as", "expect_error", "expect_warn", NULL,
 };
 static const char *const k_memory_failure[] = { "addr", "expect_error", "expect_warn", NULL };
+static const char *const k_as_only[] = { "as", NULL };
+static const char *const k_reconfigure[] = {
+	"device", "mode", "online", "movable", "force", "expect_error", "expect_warn", NULL,
+};
 
 static const struct step_def step_defs[] = {
 	{ "add_memory", ST_ADD_MEMORY, true, k_add, true },
@@ -78,12 +83,14 @@ static const struct step_def step_defs[] = {
 	{ "expect", ST_EXPECT, true, k_expect, false },
 	{ "report", ST_REPORT, false, NULL, false },
 	{ "note", ST_NOTE, false, NULL, false },
+	{ "meminfo_snapshot", ST_MEMINFO_SNAPSHOT, true, k_as_only, false },
 	{ "create_namespace", ST_CREATE_NAMESPACE, true, k_create_ns, true },
 	{ "destroy_namespace", ST_DESTROY_NAMESPACE, true, k_ns_target, true },
 	{ "rebind_namespace", ST_REBIND_NAMESPACE, true, k_ns_target, true },
 	{ "list_namespaces", ST_LIST_NAMESPACES, true, k_none, false },
 	{ "write_namespace", ST_WRITE_NAMESPACE, true, k_write_ns, true },
 	{ "corrupt_infoblock", ST_CORRUPT_INFOBLOCK, true, k_corrupt, true },
+	{ "reconfigure_device", ST_RECONFIGURE_DEVICE, true, k_reconfigure, true },
 	{ "gpu_add_chunk", ST_GPU_ADD_CHUNK, true, k_gpu_add, true },
 	{ "gpu_alloc", ST_GPU_ALLOC, true, k_gpu_alloc, true },
 	{ "gpu_write", ST_GPU_WRITE, true, k_gpu_write, true },
@@ -264,6 +271,9 @@ static int parse_step_args(struct scenario *s, struct step *st, yaml_node_t *a, 
 		return define_handle(s, st, a, "as", H_PAGES, ctx, NULL) < 0 ? -1 : 0;
 	case ST_FREE_PAGES:
 		return use_handle(s, st, a, "handle", H_PAGES, "alloc_pages", ctx, &st->handle);
+	case ST_MEMINFO_SNAPSHOT:
+		return define_handle(s, st, a, "as", H_MEMINFO, ctx, "name the snapshot that "
+				     "'expect: {meminfo: FIELD, since: NAME}' compares with") < 0 ? -1 : 0;
 	case ST_EXPECT:
 		return parse_expect(s, st, a);
 	case ST_REPORT:

@@ -121,6 +121,7 @@ static const char *handle_kind_name(enum handle_kind k)
 	case H_PAGES: return "allocated pages";
 	case H_GPU_PAGE: return "a GPU page";
 	case H_PGMAP: return "a memremap pgmap";
+	case H_MEMINFO: return "a meminfo snapshot";
 	case H_REGION: break;
 	}
 	return "a memory region";

@@ -15,6 +15,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 void step_fail(struct step_result *res, const char *fmt, ...)
@@ -81,6 +82,22 @@ bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 
 /* A pointer a library call returned, as an errno: 0 for a real pointer,
  * null_err for NULL, the errno an ERR_PTR encodes. */
+/* A field of /proc/meminfo text ("MemFree:   123 kB"); 0, or -1 if absent. */
+static int meminfo_text_field(const char *text, const char *field, uint64_t *kb)
+{
+	size_t n = strlen(field);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		unsigned long long v;
+
+		if (!strncmp(l, field, n) && l[n] == ':' && sscanf(l + n + 1, "%llu", &v) == 1) {
+			*kb = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int ptr_err(const void *p, int null_err)
 {
 	if (!p)
@@ -238,13 +255,34 @@ static void exec_expect(struct run *r, const struct step *st, struct step_result
 	}
 	case EX_MEMINFO: {
 		int rc = zd_meminfo_field(m, ex->field, &got);
+		uint64_t then;
 
 		if (rc) {
 			step_fail(res, "meminfo has no field '%s' (%s)", ex->field,
 				  fmt_errno(rc, a, sizeof(a)));
 			break;
 		}
-		snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB", ex->field, got);
+		if (ex->since >= 0) {
+			/* The field's fall since the snapshot is what is checked. */
+			if (!handle_held(r, ex->since, "meminfo snapshot", "gone", "meminfo_snapshot", res))
+				break;
+			if (meminfo_text_field(r->h[ex->since].meminfo, ex->field, &then)) {
+				step_fail(res, "the snapshot '%s' has no field %s",
+					  r->s->handles[ex->since].name, ex->field);
+				break;
+			}
+			if (got > then) {
+				step_fail(res, "meminfo %s rose by %" PRIu64 " kB since '%s'", ex->field,
+					  got - then, r->s->handles[ex->since].name);
+				break;
+			}
+			snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB, fell by %" PRIu64
+				 " kB since '%s'", ex->field, got, then - got,
+				 r->s->handles[ex->since].name);
+			got = then - got;
+		} else {
+			snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB", ex->field, got);
+		}
 		if (ex->has_is && got != ex->is)
 			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected %" PRIu64 " kB",
 				  ex->field, got, ex->is);
@@ -254,6 +292,54 @@ static void exec_expect(struct run *r, const struct step *st, struct step_result
 		else if (ex->has_max && got > ex->max)
 			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at most %" PRIu64
 				  " kB", ex->field, got, ex->max);
+		break;
+	}
+	case EX_ZONEINFO: {
+		static const char *const k[] = { "start_pfn", "spanned", "present", "managed" };
+		struct zd_zone *z;
+		uint64_t v[4];
+
+		if (ex->zone_node >= m->nr_nodes) {
+			step_fail(res, "node %d does not exist (the machine has %d)", ex->zone_node,
+				  m->nr_nodes);
+			break;
+		}
+		z = &m->node_data[ex->zone_node]->node_zones[ex->zone_idx];
+		zd_get_online_mems(m);
+		v[0] = z->zone_start_pfn;
+		v[1] = z->spanned_pages;
+		v[2] = z->present_pages;
+		v[3] = (uint64_t)__atomic_load_n(&z->managed_pages, __ATOMIC_RELAXED);
+		zd_put_online_mems(m);
+		snprintf(res->info, sizeof(res->info), "Node %d, zone %s: start_pfn 0x%" PRIx64
+			 " spanned %" PRIu64 " present %" PRIu64 " managed %" PRIu64, ex->zone_node,
+			 zd_zone_names[ex->zone_idx], v[0], v[1], v[2], v[3]);
+		for (int i = 0; i < 4; i++)
+			if (ex->has_zone_count[i] && v[i] != ex->zone_count[i])
+				step_fail(res, "Node %d, zone %s: %s is %" PRIu64 ", expected %" PRIu64,
+					  ex->zone_node, zd_zone_names[ex->zone_idx], k[i], v[i],
+					  ex->zone_count[i]);
+		break;
+	}
+	case EX_IOMEM: {
+		/* One whole line of /proc/iomem, indentation and all. */
+		size_t len = 0, n = strlen(ex->field);
+		char *text = NULL;
+		FILE *f = open_memstream(&text, &len);
+		bool found = false;
+
+		if (f) {
+			zd_iomem_dump(m, f);
+			fclose(f);
+		}
+		for (const char *l = text; l && *l && !found; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+			found = !strncmp(l, ex->field, n) && (l[n] == '\n' || !l[n]);
+		free(text);
+		snprintf(res->info, sizeof(res->info), "/proc/iomem %s \"%s\"",
+			 found ? "has" : "has no line", ex->field);
+		if (found != ex->want_bool)
+			step_fail(res, "/proc/iomem %s the line \"%s\"", found ? "has" : "has no",
+				  ex->field);
 		break;
 	}
 	case EX_MAX_PFN:
@@ -358,6 +444,21 @@ void step_exec(struct run *r, const struct step *st, struct step_result *res)
 		if (r->o->json)
 			jw_kstr(&r->jw, "text", st->text);
 		break;
+	case ST_MEMINFO_SNAPSHOT: {
+		struct handle_state *h = &r->h[st->handle];
+		size_t len = 0;
+		FILE *f;
+
+		free(h->meminfo);
+		h->meminfo = NULL;
+		f = open_memstream(&h->meminfo, &len);
+		if (f) {
+			zd_meminfo_show(m, f);
+			fclose(f);
+		}
+		h->live = h->ever = h->meminfo != NULL;
+		break;
+	}
 	default:
 		devstep_exec(r, st, res);
 		break;

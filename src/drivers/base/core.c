@@ -115,6 +115,8 @@ void zd_device_unregister(struct zd_device *dev)
 	if (*pp)
 		*pp = dev->next;
 	pthread_mutex_unlock(&m->device_lock);
+	if (dev->release)
+		dev->release(dev);
 	pthread_mutex_destroy(&dev->devres_lock);
 	free(dev);
 }

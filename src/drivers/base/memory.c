@@ -295,6 +295,11 @@ static int block_change_state(struct zd_machine *m, uint64_t id, enum zd_online_
 	return rc;
 }
 
+int zd_memory_block_online_locked(struct zd_machine *m, uint64_t id, enum zd_online_type type)
+{
+	return block_change_state(m, id, type, -1);
+}
+
 int zd_memory_block_store_state(struct zd_machine *m, uint64_t id, const char *state)
 {
 	enum zd_online_type type;

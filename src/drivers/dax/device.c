@@ -15,6 +15,17 @@ static int dev_dax_probe(struct zd_device *dev)
 	const struct zd_arch *a = &r->m->arch;
 	void *addr;
 
+	int rc;
+
+	/* dev_dax_probe() claims the data range (the metadata before it
+	 * stays the namespace's). */
+	rc = zd_nd_devm_request_region(dev, r, r->layout.data_start, r->layout.range_end + 1 -
+				       r->layout.data_start, dev->name);
+	if (rc) {
+		zd_pr_warn(dev->machine, "%s: mapping0: %#llx-%#llx could not reserve range",
+			   dev->name, ULL(r->layout.data_start), ULL(r->layout.range_end));
+		return rc;
+	}
 	zd_nd_setup_pgmap(r, ZD_MEMORY_DEVICE_GENERIC);
 	if (r->info.align > a->page_size)
 		r->pgmap.vmemmap_shift = (unsigned long)__builtin_ctzll(r->info.align >> a->page_shift);
@@ -27,12 +38,12 @@ static int dev_dax_probe(struct zd_device *dev)
 	return 0;
 }
 
-static const struct zd_device_driver device_dax_driver = {
+const struct zd_device_driver zd_device_dax_driver = {
 	.name = "device_dax",
 	.probe = dev_dax_probe,
 };
 
 int zd_dev_dax_enable(struct zd_nd_region *r)
 {
-	return zd_nd_claim(r, "dax", &device_dax_driver);
+	return zd_nd_claim(r, "dax", &zd_device_dax_driver);
 }

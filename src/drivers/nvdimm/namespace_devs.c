@@ -78,16 +78,55 @@ static int read_and_validate(struct zd_nd_region *r, enum zd_nd_pfn_kind kind, c
 	return rc;
 }
 
+/* The namespace driver's claim on its range: the whole namespace for raw
+ * and fsdax (pmem_attach_disk()), only the metadata for devdax
+ * (__dax_pmem_probe(); dev_dax_probe() claims the data as daxN.0). */
+static int ns_claim(struct zd_nd_region *r, enum zd_nd_ns_mode mode)
+{
+	char name[32];
+	uint64_t size = mode == ZD_NS_MODE_DEVDAX ? r->layout.data_start - r->start : r->size;
+
+	snprintf(name, sizeof(name), "namespace%d.0", r->id);
+	if (!__zd_request_region(r->m, r->res, r->start, size, name, 0))
+		return -EBUSY;
+	r->ns_res_start = r->start;
+	r->ns_res_size = size;
+	return 0;
+}
+
+static void ns_unclaim(struct zd_nd_region *r)
+{
+	if (r->ns_res_size)
+		__zd_release_region(r->m, r->res, r->ns_res_start, r->ns_res_size);
+	r->ns_res_size = 0;
+}
+
 static int enable(struct zd_nd_region *r, enum zd_nd_ns_mode mode)
 {
+	int rc;
+
 	/* map=dev writes every struct page into the namespace itself. */
 	if (r->read_only && r->info.mode == ZD_PFN_MODE_PMEM) {
 		zd_pr_err(r->m, "namespace%d.0: region is read-only, so the memmap (map=dev) "
 			  "cannot be written into it", r->id);
 		return -EROFS;
 	}
+	ns_unclaim(r);
+	rc = ns_claim(r, mode);
+	if (rc)
+		return rc;
 	r->mode = mode;
-	return mode == ZD_NS_MODE_FSDAX ? zd_nd_pmem_enable(r) : zd_dev_dax_enable(r);
+	rc = mode == ZD_NS_MODE_FSDAX ? zd_nd_pmem_enable(r) : zd_dev_dax_enable(r);
+	if (rc)
+		ns_unclaim(r);
+	return rc;
+}
+
+/* A raw namespace is the pmem driver's block device over all of it. */
+static int raw_enable(struct zd_nd_region *r)
+{
+	ns_unclaim(r);
+	return ns_claim(r, ZD_NS_MODE_RAW) ? -EBUSY : 0;
 }
 
 /*
@@ -105,19 +144,20 @@ int zd_nd_namespace_probe(struct zd_nd_region *r)
 	r->mode = ZD_NS_MODE_RAW;
 	r->refused[0] = '\0';
 	if (zd_nd_pfn_read_sb(r->fd, 0, &sb, why, sizeof(why)))
-		return 0;
+		return raw_enable(r);
 	if (!memcmp(sb.signature, zd_nd_pfn_sig(ZD_ND_FSDAX), ZD_PFN_SIG_LEN))
 		kind = ZD_ND_FSDAX;
 	else if (!memcmp(sb.signature, zd_nd_pfn_sig(ZD_ND_DEVDAX), ZD_PFN_SIG_LEN))
 		kind = ZD_ND_DEVDAX;
 	else
-		return 0;     /* no claim: a raw namespace */
+		return raw_enable(r);     /* no claim: a raw namespace */
 	rc = read_and_validate(r, kind, why, sizeof(why));
 	if (rc) {
 		snprintf(r->refused, sizeof(r->refused), "%s", why);
 		zd_pr_err(r->m, "nd_pfn namespace%d.0: refusing the %s info block: %s (%s); "
 			  "namespace left raw, media untouched", r->id,
 			  kind == ZD_ND_FSDAX ? "pfn" : "dax", why, zd_errno_name(rc));
+		raw_enable(r);
 		return rc;
 	}
 	rc = enable(r, kind == ZD_ND_FSDAX ? ZD_NS_MODE_FSDAX : ZD_NS_MODE_DEVDAX);
@@ -125,6 +165,7 @@ int zd_nd_namespace_probe(struct zd_nd_region *r)
 		snprintf(r->refused, sizeof(r->refused), "enable failed: %s%s", zd_errno_name(rc),
 			 rc == -EROFS ? " (read-only region, map=dev)" : "");
 		r->mode = ZD_NS_MODE_RAW;
+		raw_enable(r);
 	}
 	return rc;
 }
@@ -273,6 +314,7 @@ void zd_nd_namespace_disable(struct zd_nd_region *r)
 		zd_device_unregister(r->claim);   /* unbind: memunmap waits for references */
 		r->claim = NULL;
 	}
+	ns_unclaim(r);
 }
 
 int zd_nd_rebind_namespace(struct zd_nd_region *r)
@@ -299,6 +341,7 @@ int zd_nd_destroy_namespace(struct zd_nd_region *r)
 	rc = zd_nd_pfn_write_sb(r->fd, 0, &zero, why, sizeof(why));
 	if (rc)
 		zd_pr_err(r->m, "namespace%d.0: cannot erase the info block: %s", r->id, why);
+	raw_enable(r);
 	return rc;
 }
 

@@ -29,9 +29,25 @@ struct zd_nd_region {
 	struct zd_nd_pfn_info info;    /* valid for fsdax/devdax */
 	struct zd_nd_pfn_layout layout;
 	struct zd_device *claim;       /* pfnN.0 or daxN.0 while enabled */
+	/* namespaceN.0 in iomem while the namespace is enabled: the whole
+	 * namespace (raw, fsdax) or its metadata only (devdax, whose data
+	 * daxN.0 claims). */
+	phys_addr_t ns_res_start;
+	uint64_t ns_res_size;
 	struct zd_dev_pagemap pgmap;
 	char refused[200];
+	/* dax kmem (drivers/dax/kmem.c) while daxN.0 is bound to kmem: the
+	 * block-aligned range hot-added as "System RAM (kmem)" under a
+	 * "daxN.0" resource; stuck: its removal failed, it stays until reboot. */
+	struct zd_resource *kmem_res;
+	phys_addr_t kmem_start;
+	uint64_t kmem_size;
+	bool kmem_stuck;
 };
+
+/* The drivers a dax device can bind (dax/device.c, dax/kmem.c). */
+extern const struct zd_device_driver zd_device_dax_driver;
+extern const struct zd_device_driver zd_dax_kmem_driver;
 
 /* namespace_devs.c */
 int zd_nd_namespace_probe(struct zd_nd_region *r);
@@ -42,6 +58,10 @@ int zd_nd_pmem_enable(struct zd_nd_region *r);
 int zd_dev_dax_enable(struct zd_nd_region *r);
 /* pmem.c: register the claim device (pfnN.0, daxN.0) and bind drv to it. */
 int zd_nd_claim(struct zd_nd_region *r, const char *prefix, const struct zd_device_driver *drv);
+/* A busy region under the region's "Persistent Memory", released when dev
+ * unbinds (devm_request_mem_region()); 0 or -EBUSY. */
+int zd_nd_devm_request_region(struct zd_device *dev, struct zd_nd_region *r, phys_addr_t start,
+			      uint64_t size, const char *name);
 /* Both: fill the pgmap from the validated block (range, altmap, backing). */
 void zd_nd_setup_pgmap(struct zd_nd_region *r, enum zd_memory_type type);
 

@@ -7,6 +7,7 @@
  */
 #include <zonedev/err.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "drivers/nvdimm/nd.h"
 
 #define ULL(x) ((unsigned long long)(x))
@@ -47,13 +48,43 @@ static const struct zd_device_driver nd_pmem_driver = {
 	.probe = nd_pmem_probe,
 };
 
-static void forget_claim(void *data)
+struct nd_region_claim {
+	struct zd_nd_region *r;
+	phys_addr_t start;
+	uint64_t size;
+};
+
+static void release_region_claim(void *data)
 {
-	((struct zd_nd_region *)data)->claim = NULL;
+	struct nd_region_claim *c = data;
+
+	__zd_release_region(c->r->m, c->r->res, c->start, c->size);
+	free(c);
+}
+
+int zd_nd_devm_request_region(struct zd_device *dev, struct zd_nd_region *r, phys_addr_t start,
+			      uint64_t size, const char *name)
+{
+	struct nd_region_claim *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	if (!__zd_request_region(r->m, r->res, start, size, name, 0)) {
+		free(c);
+		return -EBUSY;
+	}
+	*c = (struct nd_region_claim){ r, start, size };
+	return zd_devm_add_action_or_reset(dev, release_region_claim, c);
+}
+
+static void forget_claim(struct zd_device *dev)
+{
+	((struct zd_nd_region *)dev->platform_data)->claim = NULL;
 }
 
 /* A claim device (pfnN.0 / daxN.0) bound to drv; the region remembers it
- * until the device goes, whoever removes it (destroy, or machine teardown). */
+ * until the device goes, whoever removes it (destroy, or machine teardown),
+ * and across a change of driver (dax kmem). */
 int zd_nd_claim(struct zd_nd_region *r, const char *prefix, const struct zd_device_driver *drv)
 {
 	char name[32];
@@ -65,9 +96,8 @@ int zd_nd_claim(struct zd_nd_region *r, const char *prefix, const struct zd_devi
 	if (ZD_IS_ERR(dev))
 		return (int)ZD_PTR_ERR(dev);
 	dev->platform_data = r;
-	rc = zd_devm_add_action(dev, forget_claim, r);
-	if (!rc)
-		rc = zd_device_bind(dev, drv);
+	dev->release = forget_claim;
+	rc = zd_device_bind(dev, drv);
 	if (rc) {
 		zd_device_unregister(dev);
 		return rc;

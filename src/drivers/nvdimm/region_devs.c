@@ -35,8 +35,6 @@ static void region_release(void *data)
 	struct zd_nd_region *r = data;
 
 	zd_nd_namespace_disable(r);
-	if (r->res && r->res->child)
-		__zd_release_region(r->m, r->res, r->res->child->start, zd_resource_size(r->res->child));
 	if (r->virt)
 		munmap(r->virt, r->size);
 	if (r->res)
@@ -143,10 +141,6 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 		return ZD_ERR_PTR(rc);
 	zd_pr_info(m, "%s: pmem [mem %#llx-%#llx] backed by %s", name, ULL(d->start),
 		   ULL(d->start + d->size - 1), r->path);
-	/* The namespace driver claims its range, as /proc/iomem shows it. */
-	snprintf(name, sizeof(name), "namespace%d.0", r->id);
-	if (!__zd_request_region(m, r->res, d->start, d->size, name, 0))
-		return ZD_ERR_PTR(-EBUSY);
 	zd_nd_namespace_probe(r);
 	return r;
 }
