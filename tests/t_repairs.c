@@ -23,6 +23,8 @@
  *    altmap (only x86 drops it), and arm64's arch_add_memory() raises
  *    max_pfn for every caller while its add_pages() (device-private) does
  *    not; powerpc's add_pages() raises it for everyone.
+ *  - lock rules are executable: a caller that does not hold
+ *    mem_hotplug_lock (or device_hotplug_lock) where it must WARNs.
  * And the tests that hand-made mutations survived: the ZONE_DEVICE taint
  * of the section holding a device range's end, and offline of a block
  * with a memory hole (-EINVAL).
@@ -446,6 +448,25 @@ static void arch_hotplug_rules(void)
 	}
 }
 
+static void lock_assertions(void)
+{
+	struct zd_machine *m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
+	struct zd_mhp_params p = { .pgprot = 1 };
+	unsigned long warns;
+
+	if (!m)
+		return;
+	warns = zd_warn_count(m);
+	is_int(zd___add_pages(m, 0, (16 * G) >> 12, 512, &p), 0, "__add_pages without the lock still works");
+	is_u64(zd_warn_count(m), warns + 1, "... but WARNs: the caller must hold mem_hotplug_lock");
+	ok(zd_log_contains(m, "mem_hotplug_lock must be held here"), "the WARN names the lock");
+	zd_mem_hotplug_begin(m);
+	zd___remove_pages(m, (16 * G) >> 12, 512, NULL);
+	zd_mem_hotplug_done(m);
+	is_u64(zd_warn_count(m), warns + 1, "with the lock held: no WARN");
+	zd_machine_destroy(m);
+}
+
 int main(void)
 {
 	region_intersects_nested();
@@ -459,5 +480,6 @@ int main(void)
 	ndctl_refusals();
 	fsdax_1g();
 	arch_hotplug_rules();
+	lock_assertions();
 	return done_testing();
 }

@@ -18,8 +18,11 @@
 #include <zonedev/memory_hotplug.h>
 #include <zonedev/mm_types.h>
 #include <zonedev/mmzone.h>
-#include <zonedev/nvdimm.h>
-#include <zonedev/test_hmm.h>
+#include <zonedev/rcu.h>
+
+/* Device descriptions (zonedev/nvdimm.h, zonedev/test_hmm.h). */
+struct zd_nd_region_desc;
+struct zd_dmirror_desc;
 
 /* Where device-private pages live (design.md §5): physical address space
  * and the vmemmap (the kernel until 2026), or their own address space. */
@@ -78,25 +81,12 @@ struct zd_memblock;
 
 #define ZD_FAULT_POINTS 32
 
-struct zd_rcu {
-	unsigned long gp;               /* grace-period phase: readers count in cnt[gp & 1] */
-	long cnt[2];
-	pthread_mutex_t sync_lock;
-};
-
-/* An RCU-published range table (src/base/rangemap.c). */
-struct zd_rangemap_table;
-struct zd_rangemap {
-	struct zd_rangemap_table *table;
-	pthread_mutex_t lock;
-	struct zd_rcu *rcu;
-};
 
 struct zd_machine {
 	struct zd_arch arch;
 
 	/* base: log */
-	pthread_mutex_t log_lock;
+	pthread_mutex_t log_lock;         /* the ring, log_seq, log_echo, log_filter; a leaf */
 	struct zd_log_line *log_ring;
 	unsigned long log_seq;
 	unsigned long warn_count;
@@ -104,7 +94,7 @@ struct zd_machine {
 	struct zd_log_filter log_filter;  /* what the console shows (log_lock) */
 
 	/* kernel: the physical address space */
-	pthread_rwlock_t resource_lock;
+	pthread_rwlock_t resource_lock;   /* the iomem tree (readers walk, writers change) */
 	struct zd_resource iomem_resource;
 
 	/* mm: sparse model */
@@ -123,7 +113,8 @@ struct zd_machine {
 	 * pages behind the vmemmap, by index; hotplug lock (writer). */
 	struct zd_xarray *vmemmap_frames, *vmemmap_tables;
 
-	/* Boot memory (memblock.c), until memblock_free_all(); then NULL. */
+	/* Boot memory (memblock.c): allocates until memblock_free_all(), then
+	 * only records what boot reserved. */
 	struct zd_memblock *memblock;
 	struct {
 		uint64_t image_bytes[4];  /* kernel code, rodata, data, bss */
@@ -131,9 +122,15 @@ struct zd_machine {
 		struct zd_boot_memory mem;
 	} boot;
 
-	/* mm: hotplug */
+	/* mm: hotplug. mem_hotplug_lock, writers: section words and usage,
+	 * zone and node spans and present counts, the memory blocks, the
+	 * vmemmap ledger; readers: stable views of those. device_hotplug_lock
+	 * (outermost): add/remove_memory and block state changes. The owners
+	 * record exclusive holders for the lock assertions (base/lockdep.h). */
 	pthread_rwlock_t mem_hotplug_lock;
+	unsigned long mem_hotplug_writer;
 	pthread_mutex_t device_hotplug_lock;
+	unsigned long device_hotplug_owner;
 	uint64_t memory_block_size;
 	struct zd_xarray *memory_blocks;
 	enum zd_online_type auto_online_blocks;  /* what add_memory onlines new blocks as */
@@ -142,7 +139,7 @@ struct zd_machine {
 	bool debug_vm;
 
 	/* physical memory contents */
-	pthread_mutex_t backing_lock;
+	pthread_mutex_t backing_lock;     /* the backings list and sections' phys_base */
 	struct zd_phys_backing *backings;
 
 	int nr_nodes;
@@ -154,12 +151,12 @@ struct zd_machine {
 	struct zd_rangemap pgmap_array, device_private_space;
 
 	/* The device model: bound devices, newest first. */
-	pthread_mutex_t device_lock;
+	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */
 	struct zd_device *devices;
 
 	/* Fault injection (base/fault-inject.c). */
 	struct {
-		pthread_mutex_t lock;
+		pthread_mutex_t lock;     /* the armed point and the pass counters */
 		char point[64];
 		unsigned long nth, seen;
 		struct { char name[48]; unsigned long count; } hits[ZD_FAULT_POINTS];

@@ -84,6 +84,7 @@ struct zd_zone {
 	enum zd_zone_type idx;
 	const char *name;
 	pthread_mutex_t lock;           /* free lists, nr_free */
+	unsigned long lock_owner;       /* its holder, for the lock assertions */
 	/* Span and presence change only under the hotplug lock (writer). */
 	uint64_t zone_start_pfn;
 	uint64_t spanned_pages;

@@ -10,6 +10,7 @@
 #include <zonedev/ioport.h>
 #include <zonedev/mm_types.h>
 #include <zonedev/mmzone.h>
+#include <zonedev/rcu.h>
 #include <zonedev/machine.h>
 #include <zonedev/memory_hotplug.h>
 #include <zonedev/memory.h>

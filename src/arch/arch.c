@@ -8,12 +8,8 @@
 #include <zonedev/err.h>
 #include <pthread.h>
 #include <string.h>
+#include "base/align.h"
 
-#define SZ_128M (128ULL << 20)
-#define SZ_256M (256ULL << 20)
-#define SZ_512M (512ULL << 20)
-#define SZ_4G   (4ULL << 30)
-#define SZ_16M  (16ULL << 20)
 
 /* sizeof(struct zd_mem_section): section word, usage, host base, pad. */
 #define MEM_SECTION_SIZE 32

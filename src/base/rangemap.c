@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/align.h"
 
 void zd_rangemap_init(struct zd_rangemap *rm, struct zd_rcu *rcu)
 {
@@ -126,7 +127,7 @@ int zd_rangemap_alloc(struct zd_rangemap *rm, uint64_t size, uint64_t align, uin
 		return -EINVAL;
 	pthread_mutex_lock(&rm->lock);
 	t = rm->table;
-	cand = (min + align - 1) & ~(align - 1);
+	cand = ZD_ALIGN(min, align);
 	for (size_t i = 0; ; i++) {
 		uint64_t gap_end = (t && i < t->n) ? t->e[i].first : max + 1;
 		if (cand >= min && cand + size - 1 >= cand && cand + size - 1 < gap_end &&
@@ -139,7 +140,7 @@ int zd_rangemap_alloc(struct zd_rangemap *rm, uint64_t size, uint64_t align, uin
 		if (!t || i >= t->n)
 			break;
 		if (t->e[i].last + 1 > cand)
-			cand = (t->e[i].last + 1 + align - 1) & ~(align - 1);
+			cand = ZD_ALIGN(t->e[i].last + 1, align);
 	}
 	pthread_mutex_unlock(&rm->lock);
 	return rc;

@@ -25,7 +25,7 @@ struct zd_rangemap_table {
 	struct zd_rangemap_entry e[];
 };
 
-/* struct zd_rangemap itself is declared in <zonedev/machine.h>. */
+/* struct zd_rangemap itself is declared in <zonedev/rcu.h>. */
 
 void zd_rangemap_init(struct zd_rangemap *rm, struct zd_rcu *rcu);
 void zd_rangemap_destroy(struct zd_rangemap *rm);

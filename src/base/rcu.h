@@ -8,7 +8,7 @@
 #ifndef ZD_BASE_RCU_H
 #define ZD_BASE_RCU_H
 
-#include <zonedev/machine.h>
+#include <zonedev/rcu.h>
 
 static inline unsigned zd_rcu_read_lock(struct zd_rcu *r)
 {

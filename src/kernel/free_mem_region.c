@@ -10,6 +10,7 @@
 #include <zonedev/ioport.h>
 #include <zonedev/log.h>
 #include <zonedev/machine.h>
+#include "base/align.h"
 #include "kernel/internal.h"
 
 phys_addr_t zd_direct_map_physmem_end(const struct zd_machine *m)
@@ -27,10 +28,6 @@ phys_addr_t zd_direct_map_physmem_end(const struct zd_machine *m)
 	return end;
 }
 
-static phys_addr_t align_down(phys_addr_t x, phys_addr_t a)
-{
-	return x & ~(a - 1);
-}
 
 /*
  * Find room for size bytes (already a multiple of align) below base: only
@@ -53,7 +50,7 @@ static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_ad
 	if (descending) {
 		if (size - 1 > limit)
 			return false;
-		addr = align_down(limit - (size - 1), align);
+		addr = ZD_ALIGN_DOWN(limit - (size - 1), align);
 		while (addr > align && addr >= base->start) {
 			++*probes;
 			c = zd_res_first_overlap(base, addr, addr + size - 1);
@@ -63,7 +60,7 @@ static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_ad
 			}
 			if (c->start < size)
 				return false;
-			addr = align_down(c->start - size, align);
+			addr = ZD_ALIGN_DOWN(c->start - size, align);
 		}
 		return false;
 	}
@@ -71,7 +68,7 @@ static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_ad
 	addr = base->start > align ? base->start : align;
 	if (addr + (align - 1) < addr)
 		return false;
-	addr = align_down(addr + (align - 1), align);
+	addr = ZD_ALIGN_DOWN(addr + (align - 1), align);
 	while (addr <= limit && size - 1 <= limit - addr) {
 		++*probes;
 		c = zd_res_first_overlap(base, addr, addr + size - 1);
@@ -81,7 +78,7 @@ static bool find_free(const struct zd_resource *base, phys_addr_t limit, phys_ad
 		}
 		if (c->end + align < c->end + 1 || c->end + 1 == 0)
 			return false;   /* the next boundary would wrap */
-		addr = align_down(c->end + align, align);
+		addr = ZD_ALIGN_DOWN(c->end + align, align);
 	}
 	return false;
 }
@@ -104,7 +101,7 @@ static struct zd_resource *get_free_mem_region(struct zd_machine *m, struct zd_r
 			   (unsigned long long)size, (unsigned long long)align);
 		return ZD_ERR_PTR(-EINVAL);
 	}
-	size = align_down(size + (align - 1), align);
+	size = ZD_ALIGN_DOWN(size + (align - 1), align);
 	if (size < asked) {
 		zd_pr_warn(m, "%s: no free range of 0x%llx: size overflows when aligned to 0x%llx",
 			   who, (unsigned long long)asked, (unsigned long long)align);

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 struct dmirror_chunk {
 	struct zd_dev_pagemap pagemap;

@@ -9,15 +9,15 @@
 #include <zonedev/gfp.h>
 #include <zonedev/machine.h>
 #include <zonedev/memory.h>
+#include <zonedev/nvdimm.h>
+#include <zonedev/test_hmm.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zonedev/device.h>
 #include "base/rangemap.h"
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
-#define SZ_64G (64ULL << 30)
-#define SZ_2G (2ULL << 30)
 
 static __thread char create_error[256];
 

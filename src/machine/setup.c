@@ -14,11 +14,8 @@
 #include <zonedev/gfp.h>
 #include <string.h>
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
-#define SZ_1M (1ULL << 20)
-#define SZ_2M (2ULL << 20)
-#define SZ_4G (4ULL << 30)
 
 /* Debian 6.1's x86_64 image, as /proc/iomem shows it (the example file in
  * scenarios/data): section sizes, and the gaps the kernel frees after boot
@@ -65,7 +62,7 @@ static phys_addr_t image_base(struct zd_machine *m, const struct zd_mem_range *r
 	for (size_t i = 0; i < nr; i++) {
 		phys_addr_t s = ram[i].start > want ? ram[i].start : want;
 
-		s = (s + SZ_2M - 1) & ~(SZ_2M - 1);
+		s = ZD_ALIGN(s, SZ_2M);
 		if (s + size <= ram[i].start + ram[i].size)
 			return s;
 	}

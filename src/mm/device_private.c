@@ -14,8 +14,8 @@
 #include "base/list.h"
 #include "base/rangemap.h"
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 /* What makes pgmap unfit for the device-private address space, or NULL. */
 static const char *dpa_pgmap_problem(const struct zd_machine *m, const struct zd_dev_pagemap *pgmap)

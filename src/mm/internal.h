@@ -101,6 +101,9 @@ int zd_physmem_map_ram(struct zd_machine *m, uint64_t pfn, uint64_t nr);
 void zd_physmem_unmap_ram(struct zd_machine *m, uint64_t pfn, uint64_t nr);
 void zd_physmem_fini(struct zd_machine *m);
 
+/* memory_hotplug.c: lock_device_hotplug(), recording the holder. */
+void zd_lock_device_hotplug(struct zd_machine *m);
+void zd_unlock_device_hotplug(struct zd_machine *m);
 /* memory_hotplug.c: grow a zone's or node's span to cover [pfn, pfn+nr). */
 void zd_resize_range(uint64_t *start, uint64_t *spanned, uint64_t pfn, uint64_t nr);
 /* memory_hotplug.c: -EINVAL (logged) unless start and size are whole memory blocks. */

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 struct zd_memblock_region {
 	uint64_t pfn, end;           /* [pfn, end) */

@@ -11,8 +11,8 @@
 #include <zonedev/err.h>
 #include <zonedev/memremap.h>
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags)
 {

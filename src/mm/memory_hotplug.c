@@ -12,15 +12,37 @@
 #include <zonedev/memory.h>
 #include <zonedev/memory_hotplug.h>
 #include <string.h>
+#include "base/lockdep.h"
 #include "base/rcu.h"
 #include "mm/internal.h"
+#include "base/align.h"
 
-void zd_mem_hotplug_begin(struct zd_machine *m) { pthread_rwlock_wrlock(&m->mem_hotplug_lock); }
-void zd_mem_hotplug_done(struct zd_machine *m) { pthread_rwlock_unlock(&m->mem_hotplug_lock); }
+void zd_mem_hotplug_begin(struct zd_machine *m)
+{
+	pthread_rwlock_wrlock(&m->mem_hotplug_lock);
+	zd_lock_set_owner(&m->mem_hotplug_writer);
+}
+
+void zd_mem_hotplug_done(struct zd_machine *m)
+{
+	zd_lock_clear_owner(&m->mem_hotplug_writer);
+	pthread_rwlock_unlock(&m->mem_hotplug_lock);
+}
+
+void zd_lock_device_hotplug(struct zd_machine *m)
+{
+	pthread_mutex_lock(&m->device_hotplug_lock);
+	zd_lock_set_owner(&m->device_hotplug_owner);
+}
+
+void zd_unlock_device_hotplug(struct zd_machine *m)
+{
+	zd_lock_clear_owner(&m->device_hotplug_owner);
+	pthread_mutex_unlock(&m->device_hotplug_lock);
+}
 void zd_get_online_mems(struct zd_machine *m) { pthread_rwlock_rdlock(&m->mem_hotplug_lock); }
 void zd_put_online_mems(struct zd_machine *m) { pthread_rwlock_unlock(&m->mem_hotplug_lock); }
 
-#define ULL(x) ((unsigned long long)(x))
 
 static uint64_t section_align_up(const struct zd_arch *a, uint64_t pfn)
 {
@@ -58,6 +80,7 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 	uint64_t end = pfn + nr;
 	int rc = 0;
 
+	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
 	if (ZD_WARN(m, !params->pgprot, "__add_pages with an empty pgprot"))
 		return -EINVAL;
 	/* The kernel BUGs on a range outside the pluggable one (VM_BUG_ON);
@@ -105,6 +128,7 @@ void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 	const struct zd_arch *a = &m->arch;
 	uint64_t end = pfn + nr;
 
+	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
 	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __remove_pages start: %#llx end: %#llx",
 		    ULL(pfn), ULL(pfn + nr - 1)))
 		return;
@@ -197,6 +221,7 @@ void zd_move_pfn_range_to_zone(struct zd_machine *m, struct zd_zone *zone, uint6
 	struct zd_pglist_data *pgdat = zone->zone_pgdat;
 	const struct zd_arch *a = &m->arch;
 
+	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
 	if (zd_zone_is_empty(zone))
 		zd_init_currently_empty_zone(zone, pfn, nr);
 	zd_resize_range(&zone->zone_start_pfn, &zone->spanned_pages, pfn, nr);
@@ -267,6 +292,7 @@ static void update_pgdat_span(struct zd_pglist_data *pgdat)
 void zd_remove_pfn_range_from_zone(struct zd_machine *m, struct zd_zone *zone, uint64_t pfn,
 				   uint64_t nr)
 {
+	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
 	/* ZONE_DEVICE spans never shrink; its memmap is poisoned by
 	 * memunmap_pages(), which knows whether it is deduplicated. */
 	if (zone->idx == ZD_ZONE_DEVICE)
@@ -394,7 +420,7 @@ static int add_memory_resource(struct zd_machine *m, int nid, phys_addr_t start,
 	bool was_online;
 	int rc;
 
-	pthread_mutex_lock(&m->device_hotplug_lock);
+	zd_lock_device_hotplug(m);
 	if (nid < 0 || nid >= m->nr_nodes) {
 		ZD_WARN(m, true, "add_memory: node %d is not possible (machine has %d)", nid,
 			m->nr_nodes);
@@ -443,7 +469,7 @@ static int add_memory_resource(struct zd_machine *m, int nid, phys_addr_t start,
 release:
 	zd_release_mem_region(m, start, size);
 out:
-	pthread_mutex_unlock(&m->device_hotplug_lock);
+	zd_unlock_device_hotplug(m);
 	return rc;
 }
 
@@ -517,7 +543,7 @@ int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 	const struct zd_arch *a = &m->arch;
 	int rc;
 
-	pthread_mutex_lock(&m->device_hotplug_lock);
+	zd_lock_device_hotplug(m);
 	rc = zd_check_hotplug_memory_range(m, start, size);
 	if (!rc)
 		rc = check_ram_resources(m, start, size);
@@ -537,6 +563,6 @@ int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 	zd_pr_info(m, "hotplug: removed [mem %#018llx-%#018llx]", ULL(start),
 		   ULL(start + size - 1));
 out:
-	pthread_mutex_unlock(&m->device_hotplug_lock);
+	zd_unlock_device_hotplug(m);
 	return rc;
 }

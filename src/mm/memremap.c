@@ -18,8 +18,8 @@
 #include "base/list.h"
 #include "base/rangemap.h"
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 static const char *const type_names[] = {
 	"invalid", "private", "coherent", "fsdax", "generic", "p2pdma",

@@ -123,6 +123,7 @@ void zd_init_currently_empty_zone(struct zd_zone *zone, uint64_t start_pfn, uint
  */
 #include <pthread.h>
 #include <time.h>
+#include "base/align.h"
 
 static int initial_refcount(const struct zd_dev_pagemap *pgmap)
 {
@@ -176,7 +177,7 @@ static void *init_worker(void *arg)
 		 * do not. */
 		if (j->first_pfn != ZD_BAD_PFN) {
 			uint64_t pfn = j->first_pfn + f * j->folio_nr;
-			for (uint64_t p = (pfn + pb - 1) & ~(pb - 1); p < pfn + n; p += pb)
+			for (uint64_t p = ZD_ALIGN(pfn, pb); p < pfn + n; p += pb)
 				zd_set_pageblock_migratetype(j->m, p, ZD_MIGRATE_MOVABLE);
 		}
 	}

@@ -12,6 +12,7 @@
 #include <zonedev/machine.h>
 #include <string.h>
 #include "base/list.h"
+#include "base/lockdep.h"
 #include "mm/internal.h"
 
 static inline void set_buddy(struct zd_page *p, unsigned order)
@@ -24,6 +25,18 @@ static inline void clear_buddy(struct zd_page *p)
 {
 	p->private = 0;
 	__atomic_store_n(&p->page_type, ZD_PAGE_TYPE_NONE, __ATOMIC_RELAXED);
+}
+
+static void zone_lock(struct zd_zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+	zd_lock_set_owner(&z->lock_owner);
+}
+
+static void zone_unlock(struct zd_zone *z)
+{
+	zd_lock_clear_owner(&z->lock_owner);
+	pthread_mutex_unlock(&z->lock);
 }
 
 static void add_to_free_list(struct zd_zone *z, struct zd_page *p, unsigned order)
@@ -47,6 +60,7 @@ static void free_one_page(struct zd_machine *m, struct zd_zone *z, uint64_t pfn,
 {
 	unsigned max = m->arch.max_page_order;
 
+	zd_lockdep_assert_held(m, z->lock_owner, "zone->lock");
 	while (order < max) {
 		uint64_t buddy_pfn = pfn ^ (1ULL << order);
 		struct zd_page *buddy = zd_pfn_to_page(m, buddy_pfn);
@@ -65,7 +79,7 @@ static struct zd_page *rmqueue(struct zd_machine *m, struct zd_zone *z, unsigned
 {
 	struct zd_page *page = NULL;
 
-	pthread_mutex_lock(&z->lock);
+	zone_lock(z);
 	for (unsigned o = order; o <= m->arch.max_page_order; o++) {
 		struct zd_free_area *area = &z->free_area[o];
 		if (zd_list_empty(&area->free_list))
@@ -79,7 +93,7 @@ static struct zd_page *rmqueue(struct zd_machine *m, struct zd_zone *z, unsigned
 		}
 		break;
 	}
-	pthread_mutex_unlock(&z->lock);
+	zone_unlock(z);
 	return page;
 }
 
@@ -179,9 +193,9 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 		for (uint64_t i = 1; i < (1ULL << order); i++)
 			__atomic_store_n(&page[i].compound_head, 0, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_lock(&z->lock);
+	zone_lock(z);
 	free_one_page(m, z, zd_page_to_pfn(m, page), order);
-	pthread_mutex_unlock(&z->lock);
+	zone_unlock(z);
 	__atomic_add_fetch(&z->frees, 1, __ATOMIC_RELAXED);
 }
 
@@ -194,7 +208,7 @@ void zd_generic_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 	struct zd_zone *z = zd_page_zone(m, zd_pfn_to_page(m, pfn));
 	uint64_t end = pfn + nr;
 
-	pthread_mutex_lock(&z->lock);
+	zone_lock(z);
 	while (pfn < end) {
 		unsigned order = m->arch.max_page_order;
 		while (order && ((pfn & ((1ULL << order) - 1)) || pfn + (1ULL << order) > end))
@@ -208,7 +222,7 @@ void zd_generic_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 		free_one_page(m, z, pfn, order);
 		pfn += 1ULL << order;
 	}
-	pthread_mutex_unlock(&z->lock);
+	zone_unlock(z);
 	__atomic_add_fetch(&z->managed_pages, (long)nr, __ATOMIC_RELAXED);
 }
 
@@ -228,7 +242,7 @@ int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 	uint64_t end = pfn + nr, p;
 	int rc = 0;
 
-	pthread_mutex_lock(&z->lock);
+	zone_lock(z);
 	for (p = pfn; p < end; ) {
 		struct zd_page *page = zd_pfn_to_page(m, p);
 		if (!zd_page_is_buddy(page) || p + (1ULL << page->private) > end) {
@@ -247,7 +261,7 @@ int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 			p += 1ULL << order;
 		}
 	}
-	pthread_mutex_unlock(&z->lock);
+	zone_unlock(z);
 	if (rc)
 		zd_pr_warn(m, "offline: pfn %#llx in %#llx-%#llx is in use (refcount %d)",
 			   (unsigned long long)p, (unsigned long long)pfn,

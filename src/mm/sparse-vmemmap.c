@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include "base/align.h"
 #include "base/xarray.h"
 #include "mm/internal.h"
 
@@ -45,7 +46,7 @@ int zd_vmemmap_init(struct zd_machine *m)
 			end = phys_pfns;
 	}
 	size = (size_t)(end - start) * sizeof(struct zd_page);
-	size = (size + HOST_HUGE - 1) & ~(HOST_HUGE - 1);
+	size = ZD_ALIGN(size, HOST_HUGE);
 	/* Over-reserve by one huge page so the window can start 2 MiB aligned
 	 * and populated memmap can use transparent huge pages. */
 	w = mmap(NULL, size + HOST_HUGE, PROT_NONE,
@@ -135,7 +136,7 @@ static void host_span(struct zd_machine *m, uint64_t pfn, uint64_t nr, uintptr_t
 	uintptr_t end = (uintptr_t)zd_pfn_to_page(m, pfn + nr);
 
 	*lo = start & ~(ps - 1);
-	*hi = (end + ps - 1) & ~(ps - 1);
+	*hi = ZD_ALIGN(end, ps);
 	if (*lo != start && host_page_shared(m, *lo, pfn, nr))
 		*lo += ps;
 	if (*hi != end && *hi > *lo && host_page_shared(m, *hi - ps, pfn, nr))
@@ -489,7 +490,7 @@ static int charge(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr, enum
 	uintptr_t start = (uintptr_t)zd_pfn_to_page(m, pfn), end = (uintptr_t)zd_pfn_to_page(m, pfn + nr);
 	const struct zd_arch *a = &m->arch;
 	uintptr_t ps = a->page_size, pmd = 1ULL << a->pmd_shift;
-	uintptr_t lo = start & ~(ps - 1), hi = (end + ps - 1) & ~(ps - 1), c, done = lo;
+	uintptr_t lo = ZD_ALIGN_DOWN(start, ps), hi = ZD_ALIGN(end, ps), c, done = lo;
 	int rc = 0;
 
 	for (c = pmd_chunk(m, lo); c < hi && !rc; c += pmd) {
@@ -518,7 +519,7 @@ static int charge(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr, enum
 		/* Two frames per folio, at its head; every other PTE aliases (the
 		 * sections of a folio larger than a section alias its head's). */
 		uint64_t fnr = zd_pgmap_vmemmap_nr(pgmap);
-		for (uint64_t h = (pfn + fnr - 1) & ~(fnr - 1); !rc && h < pfn + nr; h += fnr) {
+		for (uint64_t h = ZD_ALIGN(pfn, fnr); !rc && h < pfn + nr; h += fnr) {
 			uintptr_t p = (uintptr_t)zd_pfn_to_page(m, h) & ~(ps - 1);
 			rc = base_page_get(m, nid, p);
 			if (!rc)
@@ -538,7 +539,7 @@ static void uncharge(struct zd_machine *m, uintptr_t start, uintptr_t end, bool 
 {
 	const struct zd_arch *a = &m->arch;
 	uintptr_t ps = a->page_size, pmd = 1ULL << a->pmd_shift;
-	uintptr_t lo = start & ~(ps - 1), hi = (end + ps - 1) & ~(ps - 1);
+	uintptr_t lo = ZD_ALIGN_DOWN(start, ps), hi = ZD_ALIGN(end, ps);
 	uint64_t idx, last, first, e;
 
 	if (hi <= lo)
@@ -692,7 +693,7 @@ uint64_t zd_vmemmap_resident_bytes(struct zd_machine *m)
 				continue;
 			s = (uintptr_t)zd_pfn_to_page(m, spfn) & ~(ps - 1);
 			e = (uintptr_t)zd_pfn_to_page(m, spfn + a->pages_per_section);
-			e = (e + ps - 1) & ~(ps - 1);
+			e = ZD_ALIGN(e, ps);
 			/* mincore fails with ENOMEM on unmapped holes: walk by
 			 * sub-section so holes are skipped. */
 			size_t sub = a->pages_per_subsection * sizeof(struct zd_page);

@@ -13,6 +13,7 @@
 #include <zonedev/memory_hotplug.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/lockdep.h"
 #include "base/rcu.h"
 #include "mm/internal.h"
 
@@ -324,6 +325,7 @@ int zd_sparse_add_section(struct zd_machine *m, int nid, uint64_t pfn, uint64_t 
 	struct zd_page *memmap;
 	int rc;
 
+	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
 	/* Fault point "sparse_add_section": one pass per section chunk, so a
 	 * multi-section add can be made to fail part way through. */
 	if (zd_should_fail(m, "sparse_add_section"))
@@ -352,6 +354,7 @@ void zd_sparse_remove_section(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 {
 	struct zd_mem_section *ms = zd_pfn_to_section(m, pfn);
 
+	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
 	if (ZD_WARN(m, !zd_valid_section(ms), "remove of invalid section at pfn %#llx",
 		    (unsigned long long)pfn))
 		return;

@@ -7,8 +7,8 @@
 #include <zonedev/machine.h>
 #include <zonedev/memory_hotplug.h>
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 void zd_zoneinfo_show(struct zd_machine *m, FILE *f)
 {

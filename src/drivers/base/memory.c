@@ -11,10 +11,11 @@
 #include <zonedev/memory.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/lockdep.h"
 #include "base/xarray.h"
 #include "mm/internal.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 uint64_t zd_memory_block_size_bytes(const struct zd_machine *m)
 {
@@ -278,6 +279,7 @@ static int block_change_state(struct zd_machine *m, uint64_t id, enum zd_online_
 	struct zd_memory_block *mb;
 	int rc;
 
+	zd_lockdep_assert_held(m, m->device_hotplug_owner, "device_hotplug_lock");
 	zd_mem_hotplug_begin(m);
 	mb = zd_xa_load(m->memory_blocks, id);
 	if (!mb) {
@@ -309,9 +311,9 @@ int zd_memory_block_store_state(struct zd_machine *m, uint64_t id, const char *s
 		zd_pr_err(m, "memory: memory%llu: invalid state \"%s\"", ULL(id), state);
 		return rc;
 	}
-	pthread_mutex_lock(&m->device_hotplug_lock);
+	zd_lock_device_hotplug(m);
 	rc = block_change_state(m, id, type, -1);
-	pthread_mutex_unlock(&m->device_hotplug_lock);
+	zd_unlock_device_hotplug(m);
 	return rc;
 }
 
@@ -328,7 +330,7 @@ static int change_range(struct zd_machine *m, phys_addr_t start, phys_addr_t siz
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&m->device_hotplug_lock);
+	zd_lock_device_hotplug(m);
 	for (id = first; id < last && !rc; id++)
 		rc = block_change_state(m, id, type, -1);
 	if (rc)
@@ -343,7 +345,7 @@ static int change_range(struct zd_machine *m, phys_addr_t start, phys_addr_t siz
 		else if (zd_memory_block_get(m, id, &mb) == 0)
 			block_change_state(m, id, ZD_MMOP_ONLINE, (int)mb.zone);
 	}
-	pthread_mutex_unlock(&m->device_hotplug_lock);
+	zd_unlock_device_hotplug(m);
 	return rc;
 }
 

@@ -14,8 +14,8 @@
 #include <zonedev/memory.h>
 #include <string.h>
 #include "drivers/nvdimm/nd.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 struct blocks {
 	unsigned total, online, movable;

@@ -6,8 +6,8 @@
  */
 #include <zonedev/err.h>
 #include "drivers/nvdimm/nd.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 static int dev_dax_probe(struct zd_device *dev)
 {

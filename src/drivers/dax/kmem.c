@@ -12,8 +12,8 @@
 #include <zonedev/err.h>
 #include <zonedev/memory.h>
 #include "drivers/nvdimm/nd.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 static int dev_dax_kmem_probe(struct zd_device *dev)
 {
@@ -21,8 +21,8 @@ static int dev_dax_kmem_probe(struct zd_device *dev)
 	struct zd_machine *m = r->m;
 	uint64_t block = zd_memory_block_size_bytes(m);
 	/* dax_kmem_range(): start rounded up, end down, to memory blocks. */
-	phys_addr_t start = (r->layout.data_start + block - 1) & ~(block - 1);
-	phys_addr_t end = ((r->layout.range_end + 1) & ~(block - 1));
+	phys_addr_t start = ZD_ALIGN(r->layout.data_start, block);
+	phys_addr_t end = ZD_ALIGN_DOWN(r->layout.range_end + 1, block);
 	struct zd_resource *res;
 	int rc;
 

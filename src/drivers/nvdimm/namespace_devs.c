@@ -11,8 +11,8 @@
 #include <zonedev/err.h>
 #include <string.h>
 #include "drivers/nvdimm/nd.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 
 const char *zd_nd_ns_mode_name(enum zd_nd_ns_mode mode)

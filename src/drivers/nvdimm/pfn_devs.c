@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
+#include "base/align.h"
 
 /* The on-media layout, field by field (devices.md §2.1). */
 static_assert(sizeof(struct zd_nd_pfn_sb) == 4096, "nd_pfn_sb is 4 KiB");
@@ -46,8 +47,6 @@ static_assert(offsetof(struct zd_nd_pfn_sb, padding) == 94, "padding");
 static_assert(sizeof(((struct zd_nd_pfn_sb *)0)->padding) == 3994, "padding size");
 static_assert(offsetof(struct zd_nd_pfn_sb, checksum) == 4088, "checksum");
 
-#define SZ_2M (2ULL << 20)
-#define SZ_1G (1ULL << 30)
 
 static const uint8_t pfn_sig[ZD_PFN_SIG_LEN] = ZD_PFN_SIG;
 static const uint8_t dax_sig[ZD_PFN_SIG_LEN] = ZD_DAX_SIG;
@@ -99,21 +98,6 @@ static bool is_pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* The kernel's IS_ALIGNED(): a mask test, also for a non-power-of-two a. */
-static bool is_aligned(uint64_t x, uint64_t a)
-{
-	return (x & (a - 1)) == 0;
-}
-
-static uint64_t align_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) & ~(a - 1);
-}
-
-static uint64_t align_down(uint64_t x, uint64_t a)
-{
-	return x & ~(a - 1);
-}
 
 static int ilog2_u64(uint64_t x)
 {
@@ -291,20 +275,20 @@ int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_val
 			    (unsigned long long)info.dataoff, (unsigned long long)ctx->size);
 
 	/* Rule 15: the data must start on the mapping alignment and a page. */
-	if ((info.align && !is_aligned(ctx->start + info.dataoff + info.start_pad, info.align)) ||
-	    !is_aligned(info.dataoff, page_size))
+	if ((info.align && !ZD_IS_ALIGNED(ctx->start + info.dataoff + info.start_pad, info.align)) ||
+	    !ZD_IS_ALIGNED(info.dataoff, page_size))
 		return fail(why, whylen, -EOPNOTSUPP,
 			    "rule 15: bad offset %#llx (start %#llx, start_pad %#x, align %#llx)",
 			    (unsigned long long)info.dataoff, (unsigned long long)ctx->start,
 			    info.start_pad, (unsigned long long)info.align);
 
 	/* Rules 16-17: the mapped range must be memremap_compat_align()ed. */
-	if (!is_aligned(ctx->start + info.start_pad, compat))
+	if (!ZD_IS_ALIGNED(ctx->start + info.start_pad, compat))
 		return fail(why, whylen, -EOPNOTSUPP,
 			    "rule 16: resource start %#llx + start_pad %#x misaligned to %#llx",
 			    (unsigned long long)ctx->start, info.start_pad,
 			    (unsigned long long)compat);
-	if (!is_aligned(end + 1 - info.end_trunc, compat))
+	if (!ZD_IS_ALIGNED(end + 1 - info.end_trunc, compat))
 		return fail(why, whylen, -EOPNOTSUPP,
 			    "rule 17: resource end %#llx + 1 - end_trunc %#x misaligned to %#llx",
 			    (unsigned long long)end, info.end_trunc, (unsigned long long)compat);
@@ -360,13 +344,13 @@ int zd_nd_pfn_init_sb(struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_params *p,
 			    (unsigned long long)size);
 
 	/* New kernels never create start_pad: a misaligned start is refused. */
-	if (!is_aligned(start, compat))
+	if (!ZD_IS_ALIGNED(start, compat))
 		return fail(why, whylen, -EINVAL, "start %#llx misaligned to %#llx",
 			    (unsigned long long)start, (unsigned long long)compat);
 
 	npfns = (size - ZD_ND_INFO_RESERVE) / page_size;
 	a = align > compat ? align : compat;
-	end_trunc = start + size - align_down(start + size, a);
+	end_trunc = start + size - ZD_ALIGN_DOWN(start + size, a);
 
 	if (p->map == ZD_PFN_MODE_PMEM) {
 		/*
@@ -384,9 +368,9 @@ int zd_nd_pfn_init_sb(struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_params *p,
 					    (unsigned long long)ZD_ND_MAX_STRUCT_PAGE_SIZE);
 			page_struct_size = struct_page;
 		}
-		offset = align_up(start + ZD_ND_INFO_RESERVE + page_struct_size * npfns, a) - start;
+		offset = ZD_ALIGN(start + ZD_ND_INFO_RESERVE + page_struct_size * npfns, a) - start;
 	} else if (p->map == ZD_PFN_MODE_RAM) {
-		offset = align_up(start + ZD_ND_INFO_RESERVE, a) - start;
+		offset = ZD_ALIGN(start + ZD_ND_INFO_RESERVE, a) - start;
 	} else {
 		return fail(why, whylen, -ENXIO, "map mode %u is neither mem nor dev", (unsigned)p->map);
 	}
@@ -430,7 +414,7 @@ int zd_nd_pfn_to_pgmap_layout(const struct zd_nd_pfn_info *info, uint64_t res_st
 	if (res_end < res_start)
 		return fail(why, whylen, -EINVAL, "empty resource");
 	page_size = 1ULL << page_shift;
-	reserve_bytes = align_up(ZD_ND_INFO_RESERVE, page_size); /* nd_info_block_reserve() */
+	reserve_bytes = ZD_ALIGN(ZD_ND_INFO_RESERVE, page_size); /* nd_info_block_reserve() */
 	per_subsection = 1ULL << (21 - page_shift);              /* PAGES_PER_SUBSECTION */
 
 	base = res_start + info->start_pad;

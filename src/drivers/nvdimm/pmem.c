@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "drivers/nvdimm/nd.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 static int pmem_pagemap_memory_failure(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 				       unsigned long nr_pages, int mf_flags)

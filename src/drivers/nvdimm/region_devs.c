@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "drivers/nvdimm/nd.h"
+#include "base/align.h"
 
-#define ULL(x) ((unsigned long long)(x))
 
 
 static int region_count(struct zd_machine *m)
