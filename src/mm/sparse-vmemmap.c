@@ -302,6 +302,23 @@ static void *lent(uint64_t pfn, uint64_t flags, uint64_t count)
 	return (void *)(uintptr_t)(pfn << L_PFN_SHIFT | flags | count);
 }
 
+/* One entry's count goes up by n; or down by n, true when that was all of
+ * it and the entry is gone (the caller frees what it stood for). */
+static void lcount_get(struct zd_xarray *xa, uint64_t key, uint64_t e, uint64_t n)
+{
+	zd_xa_store(xa, key, (void *)(uintptr_t)(e + n));
+}
+
+static bool lcount_put(struct zd_xarray *xa, uint64_t key, uint64_t e, uint64_t n)
+{
+	if ((e & L_COUNT_MASK) > n) {
+		zd_xa_store(xa, key, (void *)(uintptr_t)(e - n));
+		return false;
+	}
+	zd_xa_erase(xa, key);
+	return true;
+}
+
 static uint64_t vmemmap_index(const struct zd_machine *m, uintptr_t addr, unsigned shift)
 {
 	return (addr - (uintptr_t)m->vmemmap_window) >> shift;
@@ -364,8 +381,7 @@ static int table_get(struct zd_machine *m, int nid, uint64_t key, unsigned entri
 		return 0;
 	e = lval(zd_xa_load(m->vmemmap_tables, key));
 	if (e) {
-		zd_xa_store(m->vmemmap_tables, key, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
-							  (e & L_COUNT_MASK) + n));
+		lcount_get(m->vmemmap_tables, key, e, n);
 		return 0;
 	}
 	pfn = frame_alloc(m, nid, 0, &flags);
@@ -382,15 +398,9 @@ static void table_put(struct zd_machine *m, uint64_t key, unsigned entries_shift
 {
 	uint64_t e = lval(zd_xa_load(m->vmemmap_tables, key));
 
-	if (!e || (8ULL << entries_shift) < m->arch.page_size)
-		return;
-	if ((e & L_COUNT_MASK) > n) {
-		zd_xa_store(m->vmemmap_tables, key, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
-							  (e & L_COUNT_MASK) - n));
-		return;
-	}
-	zd_xa_erase(m->vmemmap_tables, key);
-	frame_free(m, e, 0);
+	if (e && (8ULL << entries_shift) >= m->arch.page_size &&
+	    lcount_put(m->vmemmap_tables, key, e, n))
+		frame_free(m, e, 0);
 }
 
 /* One more PMD entry: a PMD-mapped block, or a new PTE table. */
@@ -438,8 +448,7 @@ static int base_page_get(struct zd_machine *m, int nid, uintptr_t addr)
 	uint64_t e = lval(zd_xa_load(m->vmemmap_frames, idx)), flags, pfn;
 
 	if (e) {
-		zd_xa_store(m->vmemmap_frames, idx, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
-							  (e & L_COUNT_MASK) + 1));
+		lcount_get(m->vmemmap_frames, idx, e, 1);
 		return 0;
 	}
 	pfn = frame_alloc(m, nid, 0, &flags);
@@ -559,12 +568,8 @@ static void uncharge(struct zd_machine *m, uintptr_t start, uintptr_t end, bool 
 		} else if (key < idx) {
 			continue;
 		}
-		if ((e & L_COUNT_MASK) > n) {
-			zd_xa_store(m->vmemmap_frames, key, lent(e >> L_PFN_SHIFT, e & (L_BOOT | L_PMD),
-								  (e & L_COUNT_MASK) - n));
+		if (!lcount_put(m->vmemmap_frames, key, e, n))
 			continue;
-		}
-		zd_xa_erase(m->vmemmap_frames, key);
 		frame_free(m, e, e & L_PMD ? a->pmd_shift - a->page_shift : 0);
 		if (e & L_PMD)
 			pmd_entry_put(m, addr);
