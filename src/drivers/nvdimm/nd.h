@@ -18,6 +18,7 @@ struct zd_nd_region {
 	uint64_t size;
 	int fd;
 	bool read_only;
+	bool created, up;              /* the file is ours; the region came up */
 	int node;
 	uint64_t align;                /* region align attribute (default_align()) */
 	char path[256];

@@ -4,12 +4,17 @@
  * must match the region size when present; the region appears in iomem as
  * "Persistent Memory" and as device regionN. Probing its namespace happens
  * in namespace_devs.c.
- * Invariant: the file is never truncated or rewritten by opening it.
+ * Invariants: the file is never truncated or rewritten by opening it; it is
+ * locked (flock) for as long as the region exists — exclusively, shared for
+ * a read-only region — so two regions or two processes never alias one
+ * file's persistent memory; a file the region created is removed again if
+ * the region cannot come up.
  */
 #include <zonedev/err.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,20 +46,41 @@ static void region_release(void *data)
 		zd_release_resource(r->m, r->res);
 	if (r->fd >= 0)
 		close(r->fd);
+	/* A file this region created and never got to use goes again. */
+	if (r->created && !r->up)
+		unlink(r->path);
 	free(r);
 }
 
 static int open_backing(struct zd_machine *m, struct zd_nd_region *r)
 {
 	struct stat st;
+	int err;
 
-	r->fd = open(r->path, (r->read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
+	r->fd = open(r->path, (r->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (r->fd < 0 && errno == ENOENT && !r->read_only) {
+		r->fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		r->created = r->fd >= 0;
+	}
 	if (r->fd < 0) {
-		zd_pr_err(m, "nd_region: cannot open %s: %s", r->path, strerror(errno));
-		return -errno;
+		err = errno;
+		zd_pr_err(m, "nd_region: cannot open %s: %s", r->path, strerror(err));
+		return -err;
 	}
 	if (fstat(r->fd, &st))
 		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		zd_pr_err(m, "nd_region: %s is %s, not a regular file", r->path,
+			  S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	if (flock(r->fd, (r->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+		err = errno;
+		zd_pr_err(m, "nd_region: %s is in use by another region or process (%s): "
+			  "persistent memory cannot be shared", r->path,
+			  err == EWOULDBLOCK ? "locked" : strerror(err));
+		return err == EWOULDBLOCK ? -EBUSY : -err;
+	}
 	if (st.st_size == 0 && !r->read_only) {
 		if (ftruncate(r->fd, (off_t)r->size)) {
 			zd_pr_err(m, "nd_region: cannot size %s to %llu bytes: %s", r->path,
@@ -114,7 +140,11 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 	if (!rc) {
 		r->res = zd_resource_alloc("Persistent Memory", d->start, d->size, ZD_IORESOURCE_MEM,
 					   ZD_IORES_DESC_PERSISTENT_MEMORY);
-		rc = r->res ? zd_insert_resource(m, &m->iomem_resource, r->res) : -ENOMEM;
+		/* Not inside RAM or another region (insert_resource would nest it). */
+		rc = !r->res ? -ENOMEM :
+		     zd_region_intersects(m, d->start, d->size, ZD_IORESOURCE_MEM,
+					  ZD_IORES_DESC_NONE) != ZD_REGION_DISJOINT ? -EBUSY :
+		     zd_insert_resource(m, &m->iomem_resource, r->res);
 		if (rc) {
 			zd_resource_free(r->res);
 			r->res = NULL;
@@ -135,6 +165,7 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 		return ZD_ERR_PTR(rc);
 	}
 	r->dev->driver_data = r;
+	r->up = true;
 	/* The region lives until its device goes; its namespace before it. */
 	rc = zd_devm_add_action_or_reset(r->dev, region_release, r);
 	if (rc)

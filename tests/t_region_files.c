@@ -1,0 +1,120 @@
+/*
+ * pmem region files are persistent state the tool must guard (issue 7):
+ * a file is locked while its region exists, so two regions of one machine,
+ * two machines of one process or two processes never alias one file; a
+ * region overlapping RAM or another region is refused; a path that is a
+ * directory says EISDIR; a region that cannot come up removes the file it
+ * created and leaves a file it found exactly as it was.
+ */
+#include <zonedev/zonedev.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "helpers.h"
+#include "tap.h"
+
+#define M (1ULL << 20)
+#define G (1ULL << 30)
+
+static char dir[] = "/tmp/zd-regions-XXXXXX";
+
+static struct zd_machine *boot(const struct zd_nd_region_desc *pm, size_t n)
+{
+	static struct zd_mem_range ram[] = { { .start = 1 * M, .size = 1023 * M } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = pm,
+				     .nr_pmem = n };
+
+	return zd_machine_create(&d);
+}
+
+static char *path(const char *name)
+{
+	static char p[4][128];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
+	return p[i];
+}
+
+static void locks(void)
+{
+	const char *f = path("a.img");
+	struct zd_nd_region_desc one = { .start = 4 * G, .size = 1 * G, .path = f };
+	struct zd_nd_region_desc two[] = { one, { .start = 8 * G, .size = 1 * G, .path = f } };
+	struct zd_machine *m, *m2;
+	pid_t pid;
+	int st = -1;
+
+	m = boot(two, 2);
+	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EBUSY &&
+	   strstr(zd_machine_create_error(), "in use by another region or process"),
+	   "two regions on one file: EBUSY (%s)", zd_machine_create_error());
+	m = boot(&one, 1);
+	if (!ok(!ZD_IS_ERR(m), "one region on the file boots"))
+		return;
+	m2 = boot(&one, 1);
+	ok(ZD_IS_ERR(m2) && ZD_PTR_ERR(m2) == -EBUSY, "a second machine on the same file: EBUSY");
+	pid = fork();
+	if (pid == 0) {
+		struct zd_machine *c = boot(&one, 1);
+		_exit(ZD_IS_ERR(c) && ZD_PTR_ERR(c) == -EBUSY ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another process on the same file: EBUSY");
+	zd_machine_destroy(m);
+	m = boot(&one, 1);
+	ok(!ZD_IS_ERR(m), "after the first machine is gone the file can be used again");
+	zd_machine_destroy(m);
+}
+
+static void refusals(void)
+{
+	const char *f = path("b.img"), *d2 = path("sub");
+	struct zd_nd_region_desc in_ram = { .start = 512 * M, .size = 256 * M, .path = f };
+	struct zd_nd_region_desc ok_region = { .start = 4 * G, .size = 1 * G, .path = f };
+	struct zd_nd_region_desc overlap[] = { ok_region,
+					       { .start = 4 * G + 512 * M, .size = 1 * G, .path = path("c.img") } };
+	struct zd_nd_region_desc is_dir = { .start = 4 * G, .size = 1 * G, .path = d2 };
+	struct zd_machine *m;
+	struct stat sb;
+	char buf[64];
+	int fd;
+
+	m = boot(&in_ram, 1);
+	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EBUSY, "a region inside boot RAM is refused (EBUSY)");
+	ok(stat(f, &sb) && errno == ENOENT, "the file it would have created is not left behind");
+	m = boot(overlap, 2);
+	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EBUSY, "overlapping regions are refused (EBUSY)");
+	ok(stat(path("c.img"), &sb) && errno == ENOENT, "no empty file left for the second one");
+	/* A file that existed is kept, whatever its contents. */
+	fd = open(f, O_RDWR | O_CREAT, 0644);
+	ok(fd >= 0 && ftruncate(fd, 1 * G) == 0 && pwrite(fd, "keep me", 7, 123) == 7, "a file with data");
+	close(fd);
+	m = boot(&in_ram, 1);
+	ok(ZD_IS_ERR(m), "a bad region on it fails");
+	fd = open(f, O_RDONLY);
+	ok(fd >= 0 && pread(fd, buf, 7, 123) == 7 && !memcmp(buf, "keep me", 7),
+	   "and the file it found is untouched");
+	close(fd);
+	unlink(f);
+	ok(mkdir(d2, 0755) == 0, "a directory");
+	m = boot(&is_dir, 1);
+	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EISDIR && strstr(zd_machine_create_error(), "directory"),
+	   "a directory as region file: EISDIR (%s)", zd_machine_create_error());
+	rmdir(d2);
+}
+
+int main(void)
+{
+	if (!ok(mkdtemp(dir) != NULL, "mkdtemp"))
+		return done_testing();
+	locks();
+	refusals();
+	unlink(path("a.img"));
+	rmdir(dir);
+	return done_testing();
+}
