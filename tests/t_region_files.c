@@ -73,7 +73,7 @@ static void locks(void)
 
 static void refusals(void)
 {
-	const char *f = path("b.img"), *d2 = path("sub");
+	const char *f = path("b.img"), *d2 = path("a-directory-named-longer-than-the-forty-bytes-once-printed");
 	struct zd_nd_region_desc in_ram = { .start = 512 * M, .size = 256 * M, .path = f };
 	struct zd_nd_region_desc ok_region = { .start = 4 * G, .size = 1 * G, .path = f };
 	struct zd_nd_region_desc overlap[] = { ok_region,
@@ -81,7 +81,7 @@ static void refusals(void)
 	struct zd_nd_region_desc is_dir = { .start = 4 * G, .size = 1 * G, .path = d2 };
 	struct zd_machine *m;
 	struct stat sb;
-	char buf[64];
+	char buf[64], want[256];
 	int fd;
 
 	m = boot(&in_ram, 1);
@@ -105,7 +105,54 @@ static void refusals(void)
 	m = boot(&is_dir, 1);
 	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EISDIR && strstr(zd_machine_create_error(), "directory"),
 	   "a directory as region file: EISDIR (%s)", zd_machine_create_error());
+	snprintf(want, sizeof(want), "pmem region 0 (%s): EISDIR", d2);
+	ok(strstr(zd_machine_create_error(), want) != NULL, "the error names the whole path");
 	rmdir(d2);
+}
+
+/* zd_nd_namespace_write: the bytes land at dataoff in the file, a write
+ * beyond the data area (or wrapping 64 bits) and a read-only region are
+ * refused with nothing written. */
+static void namespace_write(void)
+{
+	const char *f = path("w.img");
+	struct zd_nd_region_desc rw = { .start = 4 * G, .size = 256 * M, .path = f };
+	struct zd_nd_region_desc ro = rw;
+	struct zd_nd_namespace_opts o = { .mode = ZD_NS_MODE_FSDAX, .map = ZD_ND_MAP_MEM };
+	struct zd_nd_namespace_info in;
+	struct zd_nd_region *r;
+	struct zd_machine *m;
+	char buf[16] = "";
+	int fd;
+
+	m = boot(&rw, 1);
+	if (!ok(!ZD_IS_ERR(m), "a machine with one region"))
+		return;
+	r = zd_nd_region_find(m, "region0");
+	ok(r && zd_nd_create_namespace(r, &o) == 0 && zd_nd_namespace_get(r, &in) == 0,
+	   "an fsdax namespace");
+	ok(zd_nd_namespace_write(r, 1 * M, "0123456789", 10) == 0, "a write inside the data area");
+	ok(zd_nd_namespace_write(r, in.size - 4, "tail", 4) == 0, "a write ending at the last byte");
+	ok(zd_nd_namespace_write(r, in.size - 3, "tail", 4) == -EINVAL, "one byte more: EINVAL");
+	ok(zd_nd_namespace_write(r, UINT64_MAX - 1, "wrap", 4) == -EINVAL,
+	   "an offset whose end wraps 64 bits: EINVAL");
+	ok(zd_nd_namespace_write(r, in.size, "", 0) == 0, "an empty write at the end");
+	fd = open(f, O_RDONLY);
+	ok(fd >= 0 && pread(fd, buf, 10, (off_t)(in.data_start - rw.start + 1 * M)) == 10 &&
+	   !memcmp(buf, "0123456789", 10), "the bytes are in the file at dataoff + offset");
+	ok(pread(fd, buf, 3, (off_t)(in.data_start - rw.start + in.size - 3)) == 3 &&
+	   !memcmp(buf, "ail", 3),
+	   "the refused write changed nothing");
+	close(fd);
+	zd_machine_destroy(m);
+	ro.read_only = true;
+	m = boot(&ro, 1);
+	if (ok(!ZD_IS_ERR(m), "the same file read-only")) {
+		r = zd_nd_region_find(m, "region0");
+		ok(zd_nd_namespace_write(r, 0, "x", 1) == -EROFS, "a write on it: EROFS");
+		zd_machine_destroy(m);
+	}
+	unlink(f);
 }
 
 int main(void)
@@ -114,6 +161,7 @@ int main(void)
 		return done_testing();
 	locks();
 	refusals();
+	namespace_write();
 	unlink(path("a.img"));
 	rmdir(dir);
 	return done_testing();

@@ -213,9 +213,15 @@ int zd_nd_pfn_to_pgmap_layout(const struct zd_nd_pfn_info *info, uint64_t res_st
  */
 int zd_nd_pfn_read_sb(int fd, uint64_t ns_offset, struct zd_nd_pfn_sb *sb,
 		      char *why, size_t whylen);
-/* Write the block at ns_offset + 4096 of fd; -EIO on error or short write. */
+/* Write the block at ns_offset + 4096 of fd; -ENOSPC/-EDQUOT when the
+ * filesystem is full, -EIO on other errors or a short write. */
 int zd_nd_pfn_write_sb(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb,
 		       char *why, size_t whylen);
+/* Allocate the file blocks the layout of sb will write (the info block; for
+ * map=dev the memmap area up to dataoff) without changing any byte:
+ * -ENOSPC (or -EDQUOT, -EFBIG) with why naming the file and the bytes. */
+int zd_nd_pfn_reserve(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb,
+		      char *why, size_t whylen);
 /* Rule 1, then the read (rule 2), then zd_nd_pfn_validate(). */
 int zd_nd_pfn_validate_fd(int fd, uint64_t ns_offset, const struct zd_nd_pfn_validate_ctx *ctx,
 			  struct zd_nd_pfn_info *out, char *why, size_t whylen);

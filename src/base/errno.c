@@ -15,6 +15,7 @@ static const struct { int err; const char *name; } names[] = {
 	{ ENOTSUP, "EOPNOTSUPP" }, { EOVERFLOW, "EOVERFLOW" }, { ETIMEDOUT, "ETIMEDOUT" },
 	{ EHWPOISON, "EHWPOISON" }, { EREMOTEIO, "EREMOTEIO" }, { ESRCH, "ESRCH" },
 	{ ENOTTY, "ENOTTY" }, { EFBIG, "EFBIG" }, { ECANCELED, "ECANCELED" },
+	{ EDQUOT, "EDQUOT" }, { EISDIR, "EISDIR" },
 };
 
 const char *zd_errno_name(int err)

@@ -19,7 +19,7 @@
 #include "base/align.h"
 
 
-static __thread char create_error[256];
+static __thread char create_error[1024];
 
 const char *zd_machine_create_error(void)
 {
@@ -466,7 +466,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	/* setup_arch(): reservations, then sparse_init() and the zones, then
 	 * mm_core_init()'s late tables and memblock_free_all(). */
 	if (!rc && (rc = zd_setup_arch_reserve(m, desc, ram, nr_ram)))
-		snprintf(create_error, sizeof(create_error), "boot reservations: %.200s",
+		snprintf(create_error, sizeof(create_error), "boot reservations: %s",
 			 last_log_line(m));
 	for (size_t i = 0; i < nr_ram && !rc; i++) {
 		rc = boot_ram_range(m, &ram[i]);
@@ -486,7 +486,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 				top = desc->pmem[i].start + desc->pmem[i].size;
 		rc = zd_setup_late_reserve(m, desc, present, top);
 		if (rc)
-			snprintf(create_error, sizeof(create_error), "boot reservations: %.200s",
+			snprintf(create_error, sizeof(create_error), "boot reservations: %s",
 				 last_log_line(m));
 	}
 	if (!rc) {
@@ -499,7 +499,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		struct zd_nd_region *r = zd_nd_region_create(m, &desc->pmem[i]);
 		if (ZD_IS_ERR(r)) {
 			rc = (int)ZD_PTR_ERR(r);
-			snprintf(create_error, sizeof(create_error), "pmem region %zu (%.40s): %s: %.150s", i,
+			snprintf(create_error, sizeof(create_error), "pmem region %zu (%s): %s: %s", i,
 				 desc->pmem[i].path ? desc->pmem[i].path : "no file", zd_errno_name(rc),
 				 last_log_line(m));
 		}
@@ -508,7 +508,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		struct zd_dmirror_device *g = zd_dmirror_create(m, &desc->gpus[i]);
 		if (ZD_IS_ERR(g)) {
 			rc = (int)ZD_PTR_ERR(g);
-			snprintf(create_error, sizeof(create_error), "device %.40s: %s: %.150s",
+			snprintf(create_error, sizeof(create_error), "device %s: %s: %s",
 				 desc->gpus[i].name ? desc->gpus[i].name : "(unnamed)", zd_errno_name(rc),
 				 last_log_line(m));
 		}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include "base/align.h"
+#include "base/backing.h"
 #include "base/xarray.h"
 #include "mm/internal.h"
 
@@ -241,27 +242,37 @@ static uint64_t altmap_block(const struct zd_arch *a, uint64_t nr)
 /*
  * Memmap from the device's own backing: blocks (altmap_block()) carved from
  * the altmap and mapped from its file. No fallback to RAM: exhaustion is
- * -ENOMEM, as in the kernel.
+ * -ENOMEM, as in the kernel. Each block's file space is reserved before it
+ * is mapped: a full filesystem is -ENOSPC here, not a SIGBUS at init.
  */
 static int populate_altmap(struct zd_machine *m, uintptr_t lo, uintptr_t hi,
 			   struct zd_vmem_altmap *altmap, uint64_t block)
 {
 	const struct zd_arch *a = &m->arch;
 	uintptr_t done = lo;
+	char why[400];
+	int rc = -ENOMEM;
 
 	while (done < hi) {
 		uint64_t len = hi - done < block ? hi - done : block;
 		uint64_t npfns = (len + a->page_size - 1) >> a->page_shift;
-		uint64_t pfn = zd_altmap_alloc_pfns(m, altmap, npfns);
+		uint64_t pfn = zd_altmap_alloc_pfns(m, altmap, npfns), off;
 		void *p;
 
 		if (pfn == UINT64_MAX)
 			goto fail;
+		off = altmap->backing_offset + ((pfn - altmap->base_pfn) << a->page_shift);
+		rc = zd_backing_reserve(altmap->backing_fd, off, len, "the memmap (altmap)", why,
+					sizeof(why));
+		if (rc) {
+			zd_pr_err(m, "vmemmap: %s", why);
+			zd_vmem_altmap_free(altmap, npfns);
+			goto fail;
+		}
 		/* Populated up front: every struct page of an altmap memmap is
 		 * written by init, and the kernel's memmap is there before init. */
 		p = mmap((void *)done, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-			 altmap->backing_fd,
-			 (off_t)(altmap->backing_offset + ((pfn - altmap->base_pfn) << a->page_shift)));
+			 altmap->backing_fd, (off_t)off);
 		if (p == MAP_FAILED) {
 			zd_vmem_altmap_free(altmap, npfns);
 			goto fail;
@@ -277,7 +288,7 @@ fail:
 		uint64_t len = done - p < block ? done - p : block;
 		zd_vmem_altmap_free(altmap, (len + a->page_size - 1) >> a->page_shift);
 	}
-	return -ENOMEM;
+	return rc;
 }
 
 /* ---- the RAM behind the vmemmap (docs/architecture.md) ----
@@ -597,7 +608,8 @@ uint64_t zd_vmemmap_charged_pages(struct zd_machine *m)
 }
 
 /* __populate_section_memmap(): the arch rule (altmap_block()) decides the
- * altmap's use. */
+ * altmap's use. An error pointer on failure: -ENOMEM (RAM or altmap),
+ * -ENOSPC when the altmap's file cannot get its blocks. */
 struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 					     int nid, struct zd_vmem_altmap *altmap,
 					     struct zd_dev_pagemap *pgmap)
@@ -612,13 +624,13 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	if (ZD_WARN(m, (pfn | nr) & (a->pages_per_subsection - 1),
 		    "populate of unaligned range pfn %#llx + %llu", (unsigned long long)pfn,
 		    (unsigned long long)nr))
-		return NULL;
+		return ZD_ERR_PTR(-EINVAL);
 	if (!zd_vmemmap_covers(m, pfn, nr)) {
 		zd_pr_err(m, "vmemmap: pfn %#llx-%#llx lies outside the vmemmap coverage %#llx-%#llx",
 			  (unsigned long long)pfn, (unsigned long long)(pfn + nr - 1),
 			  (unsigned long long)m->vmemmap_start_pfn,
 			  (unsigned long long)(m->vmemmap_end_pfn - 1));
-		return NULL;
+		return ZD_ERR_PTR(-ERANGE);
 	}
 	dedup = zd_vmemmap_can_optimize(m, altmap, pgmap);
 	if (!block)
@@ -637,7 +649,7 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	if (charge(m, nid, pfn, nr, mode, pgmap)) {
 		zd_pr_warn(m, "vmemmap alloc failure: no RAM for the memmap of pfn %#llx + %llu",
 			   (unsigned long long)pfn, (unsigned long long)nr);
-		return NULL;
+		return ZD_ERR_PTR(-ENOMEM);
 	}
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
@@ -647,8 +659,9 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 		uncharge(m, (uintptr_t)zd_pfn_to_page(m, pfn), (uintptr_t)zd_pfn_to_page(m, pfn + nr),
 			 mode == CHARGE_ALTMAP_PMD);
 		zd_pr_warn(m, "vmemmap alloc failure: pfn %#llx + %llu%s", (unsigned long long)pfn,
-			   (unsigned long long)nr, altmap ? " (altmap exhausted)" : "");
-		return NULL;
+			   (unsigned long long)nr,
+			   rc == -ENOMEM && altmap ? " (altmap exhausted)" : "");
+		return ZD_ERR_PTR(rc);
 	}
 	__atomic_add_fetch(&m->vmemmap_mapped_bytes, (long)(hi - lo), __ATOMIC_RELAXED);
 	return zd_pfn_to_page(m, pfn);

@@ -310,10 +310,8 @@ static struct zd_page *section_activate(struct zd_machine *m, int nid, uint64_t 
 	if (nr < m->arch.pages_per_section && zd_early_section(ms))
 		return zd_pfn_to_page(m, pfn);
 	memmap = zd___populate_section_memmap(m, pfn, nr, nid, altmap, pgmap);
-	if (!memmap) {
+	if (ZD_IS_ERR(memmap))
 		section_deactivate(m, pfn, nr, altmap, false);
-		return ZD_ERR_PTR(-ENOMEM);
-	}
 	return memmap;
 }
 
@@ -393,8 +391,8 @@ int zd_sparse_init_boot_range(struct zd_machine *m, int nid, uint64_t pfn, uint6
 			ms->usage->boot = true;
 			memmap = zd___populate_section_memmap(m, spfn, a->pages_per_section, nid,
 							      NULL, NULL);
-			if (!memmap)
-				return -ENOMEM;
+			if (ZD_IS_ERR(memmap))
+				return (int)ZD_PTR_ERR(memmap);
 			section_mark_present(m, ms, snr, nid);
 			sparse_init_one_section(m, ms, snr, memmap,
 						ZD_SECTION_IS_EARLY | ZD_SECTION_IS_ONLINE);

@@ -9,9 +9,12 @@
  * (waiting for page references) before it touches the media.
  */
 #include <zonedev/err.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "drivers/nvdimm/nd.h"
 #include "base/align.h"
+#include "base/backing.h"
 
 
 
@@ -236,7 +239,7 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 {
 	struct zd_nd_pfn_params p = { 0 };
 	struct zd_nd_pfn_sb sb, old;
-	char why[200] = "";
+	char why[400] = "";
 	int rc;
 
 	if ((r->mode != ZD_NS_MODE_RAW || r->claim) && !o->force) {
@@ -274,9 +277,12 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 	else
 		derived_uuid(r, o->mode, p.uuid);
 	rc = zd_nd_pfn_init_sb(&sb, &p, why, sizeof(why));
-	/* Keep what the media held, so a failure below leaves it unchanged. */
+	/* Keep what the media held, so a failure below leaves it unchanged;
+	 * a full filesystem refuses here, before the old claim goes. */
 	if (!rc)
 		rc = zd_nd_pfn_read_sb(r->fd, 0, &old, why, sizeof(why));
+	if (!rc)
+		rc = zd_nd_pfn_reserve(r->fd, 0, &sb, why, sizeof(why));
 	if (rc)
 		goto fail;
 	/* ndctl -f -e: the active claim goes first (waiting for its pages). */
@@ -378,6 +384,48 @@ void *zd_nd_namespace_data(struct zd_nd_region *r, uint64_t *size)
 	if (size)
 		*size = in.size;
 	return r->virt + (in.data_start - r->start);
+}
+
+int zd_nd_namespace_write(struct zd_nd_region *r, uint64_t off, const void *buf, size_t len)
+{
+	struct zd_nd_namespace_info in;
+	uint64_t file_off;
+	char why[400];
+	int rc;
+
+	zd_nd_namespace_get(r, &in);
+	if (r->read_only) {
+		zd_pr_err(r->m, "namespace%d.0: region is read-only", r->id);
+		return -EROFS;
+	}
+	if (off > in.size || len > in.size - off) {
+		zd_pr_err(r->m, "namespace%d.0: %zu bytes at offset 0x%llx do not fit in its 0x%llx "
+			  "byte data area", r->id, len, ULL(off), ULL(in.size));
+		return -EINVAL;
+	}
+	/* Blocks first: a store into a hole of a full filesystem is a SIGBUS
+	 * through the mapping, and pwrite could leave half the bytes. */
+	file_off = in.data_start - r->start + off;
+	rc = zd_backing_reserve(r->fd, file_off, len, "the write", why, sizeof(why));
+	if (rc) {
+		zd_pr_err(r->m, "namespace%d.0: %s", r->id, why);
+		return rc;
+	}
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pwrite(r->fd, (const char *)buf + done, len - done,
+				   (off_t)(file_off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			zd_pr_err(r->m, "namespace%d.0: write at 0x%llx of %s failed: %s", r->id,
+				  ULL(file_off + done), r->path, n < 0 ? strerror(errno) : "no progress");
+			return rc;
+		}
+		done += (size_t)n;
+	}
+	return 0;
 }
 
 struct zd_dev_pagemap *zd_nd_namespace_pgmap(struct zd_nd_region *r)

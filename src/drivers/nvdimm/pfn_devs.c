@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "base/align.h"
+#include "base/backing.h"
 
 /* The on-media layout, field by field (devices.md §2.1). */
 static_assert(sizeof(struct zd_nd_pfn_sb) == 4096, "nd_pfn_sb is 4 KiB");
@@ -507,12 +508,26 @@ int zd_nd_pfn_write_sb(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return fail(why, whylen, -EIO, "write of the info block at %#llx failed: %s",
+			return fail(why, whylen, n < 0 && (errno == ENOSPC || errno == EDQUOT) ? -errno : -EIO,
+				    "write of the info block at %#llx failed: %s",
 				    (unsigned long long)off, n < 0 ? strerror(errno) : "no progress");
 		done += (size_t)n;
 	}
 	clear_why(why, whylen);
 	return 0;
+}
+
+int zd_nd_pfn_reserve(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb,
+		      char *why, size_t whylen)
+{
+	bool dev = zd_le32_get(&sb->mode) == ZD_PFN_MODE_PMEM;
+
+	/* The memmap of map=dev is written through a shared mapping: without
+	 * its blocks a full filesystem would SIGBUS at memmap init. */
+	return zd_backing_reserve(fd, ns_offset,
+				  dev ? zd_le64_get(&sb->dataoff) : ZD_ND_INFOBLOCK_OFFSET + sizeof(*sb),
+				  dev ? "the info block and the memmap (map=dev)" : "the info block",
+				  why, whylen);
 }
 
 int zd_nd_pfn_validate_fd(int fd, uint64_t ns_offset, const struct zd_nd_pfn_validate_ctx *ctx,
@@ -569,6 +584,9 @@ int zd_nd_pfn_init_fd(int fd, uint64_t ns_offset, const struct zd_nd_pfn_params 
 	if (read_only)
 		return fail(why, whylen, -ENXIO, "region is read-only, unable to init metadata");
 	rc = zd_nd_pfn_init_sb(&sb, p, why, whylen);
+	if (rc)
+		return rc;
+	rc = zd_nd_pfn_reserve(fd, ns_offset, &sb, why, whylen);
 	if (rc)
 		return rc;
 	rc = zd_nd_pfn_write_sb(fd, ns_offset, &sb, why, whylen);
