@@ -310,6 +310,7 @@ static int bench_memremap(int argc, char **argv)
 	char path[512];
 	snprintf(path, sizeof(path), "%s/zonedev-bench-%d.pmem", dir, (int)getpid());
 	unlink(path);
+	cleanup_register_file(path);
 	struct zd_mem_range ram[] = { { .start = 0, .size = 4ULL << 30 } };
 	struct zd_nd_region_desc pm[] = { { .start = 64ULL << 30, .size = size, .path = path } };
 	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = pm,

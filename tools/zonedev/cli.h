@@ -23,6 +23,20 @@
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
+/* ---- cleanup.c: temporary files removed on exit and on signals ---- */
+
+/* Handlers for SIGINT, SIGTERM, SIGHUP, SIGPIPE (clean up, then die of the
+ * signal) and SIGBUS (the running step fails with EIO, then clean up);
+ * SIGXFSZ ignored. Call once, first thing. */
+void cleanup_install(void);
+/* Files and directories this process made; a directory is emptied first. */
+int cleanup_register_file(const char *path);
+int cleanup_register_dir(const char *path);
+/* What a SIGBUS message names as failing ("FILE:LINE: step 'x'"). */
+void cleanup_set_context(const char *what);
+/* Remove everything registered now (also run at exit). */
+void cleanup_run(void);
+
 /* ---- json.c: a small streaming JSON writer (pretty, 2-space indent) ---- */
 
 #define JW_MAX_DEPTH 32

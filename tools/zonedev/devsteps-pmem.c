@@ -93,9 +93,9 @@ static void exec_write_namespace(struct run *r, const struct step *st, struct zd
 				 struct step_result *res)
 {
 	uint64_t size;
-	char *data = zd_nd_namespace_data(rg, &size);
 	char a[32];
 
+	zd_nd_namespace_data(rg, &size);
 	if (r->s->pmem[st->region].read_only) {
 		res->err = -EROFS;
 		snprintf(res->why, sizeof(res->why), "%s is on a read-only region "
@@ -109,7 +109,12 @@ static void exec_write_namespace(struct run *r, const struct step *st, struct zd
 			 fmt_size(size, a, sizeof(a)), st->dev_name);
 		return;
 	}
-	memcpy(data + st->offset, st->data, st->data_len);
+	res->err = zd_nd_namespace_write(rg, st->offset, st->data, st->data_len);
+	if (res->err) {
+		snprintf(res->why, sizeof(res->why), "%s: the write was refused (see the log)",
+			 st->dev_name);
+		return;
+	}
 	snprintf(res->info, sizeof(res->info), "wrote %zu bytes at offset 0x%" PRIx64 " of the "
 		 "%s data area of %s (the region file keeps them)", st->data_len, st->offset,
 		 fmt_size(size, a, sizeof(a)), st->dev_name);

@@ -10,7 +10,6 @@
 #include "bench.h"
 #include "cli.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -235,27 +234,6 @@ static int run_opt(const char *cmd, int c, struct run_opts *o)
 
 /* Remove the demo's own temporary directory: the files the run left in it
  * (the pmem region file), then the directory. Nothing outside it. */
-static void remove_demo_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[4096 + 256];
-
-	if (d) {
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			if (unlink(path))
-				fprintf(stderr, "zonedev demo: cannot remove %s: %s\n", path,
-					strerror(errno));
-		}
-		closedir(d);
-	}
-	if (rmdir(dir))
-		fprintf(stderr, "zonedev demo: cannot remove %s: %s\n", dir, strerror(errno));
-}
-
 static int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -300,10 +278,11 @@ static int cmd_demo(int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		made_tmpdir = true;
+		cleanup_register_dir(tmpdir);
 	}
 	rc = run_loaded(&s, scenario_load_text(&s, demo_scenario_yaml, "demo.yaml"), &o);
 	if (made_tmpdir) {
-		remove_demo_dir(tmpdir);
+		cleanup_run();
 		unsetenv("ZD_TMPDIR");
 	}
 	return rc;
@@ -476,6 +455,7 @@ int main(int argc, char **argv)
 		fputs(main_help, stderr);
 		return EXIT_USAGE;
 	}
+	cleanup_install();
 	cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		print_help(NULL);

@@ -434,6 +434,9 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		print_comment(r->out, s->description);
 	}
 
+	snprintf(fail, sizeof(fail), "%s:%d: machine", s->file, s->machine_line);
+	cleanup_set_context(fail);
+	fail[0] = '\0';
 	r->m = scenario_boot(s, o, o->dmesg && !o->json ? stdout : NULL);
 	if (ZD_IS_ERR_OR_NULL(r->m)) {
 		const char *why = zd_machine_create_error();
@@ -464,6 +467,11 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		text_machine(r);
 	}
 	for (size_t i = 0; i < s->nr_steps; i++) {
+		char ctx[320];
+
+		snprintf(ctx, sizeof(ctx), "%s:%d: step '%s'", s->file, s->steps[i].line,
+			 s->steps[i].name);
+		cleanup_set_context(ctx);
 		if (run_step(r, &s->steps[i], fail, sizeof(fail))) {
 			rc = EXIT_FAIL;
 			break;
