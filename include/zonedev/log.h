@@ -23,7 +23,7 @@ struct zd_log_line {
 	unsigned long seq;
 	enum zd_loglevel level;
 	const char *func;          /* the function that logged it (NULL: unknown) */
-	char text[240];
+	char text[512];            /* the kernel keeps ~1 KiB; paths make lines long */
 };
 
 #define ZD_LOG_RING 4096

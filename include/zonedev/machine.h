@@ -58,7 +58,15 @@ struct zd_machine_desc {
 	bool swiotlb_off;               /* no swiotlb (an IOMMU does the bouncing) */
 	int console_loglevel;           /* 0: ZD_LOG_INFO; else the level + 1 (loglevel=) */
 	const char *dyndbg;             /* dynamic-debug query applied before boot (dyndbg=) */
+	bool host_memory_unguarded;     /* populate memmap even beyond the host's available RAM */
 };
+
+/* The host memory guard (machine/hostmem.c): memmap in RAM is real host
+ * memory. MemAvailable of the host in bytes (ZD_HOST_MEM_AVAILABLE in the
+ * environment replaces it; UINT64_MAX when unknown), and whether need more
+ * bytes fit in it with a sixteenth of it left to the host. */
+uint64_t zd_host_mem_available(void);
+bool zd_host_mem_fits(uint64_t need);
 
 /* What boot kept from the buddy (memblock reservations), in pages: MemTotal
  * is present_pages - reserved_pages right after boot. */
@@ -137,6 +145,7 @@ struct zd_machine {
 	uint64_t max_pfn, max_low_pfn;    /* atomic reads */
 	uint64_t memstart_pfn;            /* first boot RAM pfn */
 	bool debug_vm;
+	bool host_memory_unguarded;
 
 	/* physical memory contents */
 	pthread_mutex_t backing_lock;     /* the backings list and sections' phys_base */

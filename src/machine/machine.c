@@ -171,6 +171,19 @@ static void boot_pages(const struct zd_arch *a, const struct zd_mem_range *r, ui
 		*sum += end - pfn;
 }
 
+/* Pages of the sections a RAM range touches (its boot memmap). */
+static uint64_t boot_section_pages(const struct zd_arch *a, const struct zd_mem_range *r)
+{
+	uint64_t pfn, end;
+
+	boot_pfns(a, r, &pfn, &end);
+	if (end <= pfn)
+		return 0;
+	pfn &= ~(a->pages_per_section - 1);
+	end = ZD_ALIGN(end, a->pages_per_section);
+	return end - pfn;
+}
+
 static int boot_ram_range(struct zd_machine *m, const struct zd_mem_range *r)
 {
 	const struct zd_arch *a = &m->arch;
@@ -353,6 +366,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	m->device_private = desc->device_private;
 	m->auto_online_blocks = desc->auto_online_blocks;
 	m->debug_vm = desc->debug_vm;
+	m->host_memory_unguarded = desc->host_memory_unguarded;
 	m->log_ring = calloc(ZD_LOG_RING, sizeof(*m->log_ring));
 	if (!m->log_ring) {
 		free(m);
@@ -468,6 +482,22 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	if (!rc && (rc = zd_setup_arch_reserve(m, desc, ram, nr_ram)))
 		snprintf(create_error, sizeof(create_error), "boot reservations: %s",
 			 last_log_line(m));
+	if (!rc) {
+		uint64_t pages = 0, bytes = 0;
+		char what[64], sz[32];
+
+		/* Boot memmap covers whole sections of every RAM range. */
+		for (size_t i = 0; i < nr_ram; i++) {
+			pages += boot_section_pages(&m->arch, &ram[i]);
+			bytes += ram[i].size;
+		}
+		snprintf(what, sizeof(what), "booting %s of RAM",
+			 zd_host_fmt_size(sz, sizeof(sz), bytes));
+		rc = zd_host_mem_guard(m, zd_vmemmap_host_bytes(m, pages, NULL, NULL), what,
+				       "a machine with less RAM");
+		if (rc)
+			snprintf(create_error, sizeof(create_error), "%s", last_log_line(m));
+	}
 	for (size_t i = 0; i < nr_ram && !rc; i++) {
 		rc = boot_ram_range(m, &ram[i]);
 		if (rc)

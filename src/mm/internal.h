@@ -45,6 +45,18 @@ static inline unsigned long zd_pgmap_vmemmap_shift(const struct zd_dev_pagemap *
 /* Struct pages written per folio of a deduplicated memmap. */
 uint64_t zd_compound_nr_pages(const struct zd_machine *m, const struct zd_vmem_altmap *altmap,
 			      const struct zd_dev_pagemap *pgmap);
+/* Host bytes the memmap of nr pages makes resident once initialised: none
+ * on an altmap, two memmap pages per folio when deduplicated, else 64 per
+ * page. */
+uint64_t zd_vmemmap_host_bytes(const struct zd_machine *m, uint64_t nr,
+			       const struct zd_vmem_altmap *altmap,
+			       const struct zd_dev_pagemap *pgmap);
+/* -ENOMEM with a message naming what, the need, the host's figure and what
+ * would avoid it, when need bytes of memmap would not fit in the host; 0
+ * when they do or the machine lifted the guard. */
+int zd_host_mem_guard(struct zd_machine *m, uint64_t need, const char *what, const char *avoid);
+/* "512 GiB": whole units, rounded up. */
+const char *zd_host_fmt_size(char *buf, size_t len, uint64_t bytes);
 /* altmap_alloc_block_buf() in pfns; returns the first pfn or UINT64_MAX. */
 uint64_t zd_altmap_alloc_pfns(struct zd_machine *m, struct zd_vmem_altmap *altmap, uint64_t nr_pfns);
 void zd_vmem_altmap_free(struct zd_vmem_altmap *altmap, uint64_t nr_pfns);

@@ -105,6 +105,19 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 			  ULL(m->vmemmap_end_pfn - 1));
 		return -ERANGE;
 	}
+	/* Device memmap is initialised as soon as it is added; RAM's only
+	 * when its blocks are onlined, which checks for itself. */
+	if (nr && params->pgmap) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "adding [mem %#llx-%#llx]", ULL(zd_pfn_phys(a, pfn)),
+			 ULL(zd_pfn_phys(a, end) - 1));
+		rc = zd_host_mem_guard(m, zd_vmemmap_host_bytes(m, nr, altmap, params->pgmap), what,
+				       "the memmap on the device (map=dev), a compound devdax "
+				       "alignment (deduplicated memmap) or a smaller range");
+		if (rc)
+			return rc;
+	}
 	for (uint64_t p = pfn; p < end; ) {
 		uint64_t cur = section_align_up(a, p) - p;
 		if (cur > end - p)
@@ -309,11 +322,20 @@ int zd_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr, struct zd_z
 {
 	const struct zd_arch *a = &m->arch;
 	struct zd_pglist_data *pgdat = zone->zone_pgdat;
+	char what[96];
+	int rc;
 
 	if (ZD_WARN(m, !nr || pfn & ((1ULL << a->pageblock_order) - 1) ||
 			       (pfn + nr) & (a->pages_per_section - 1),
 		    "online_pages of misaligned range %#llx + %llu", ULL(pfn), ULL(nr)))
 		return -EINVAL;
+	/* The first touch of this memmap: hot-add only mapped it. */
+	snprintf(what, sizeof(what), "onlining [mem %#llx-%#llx]", ULL(zd_pfn_phys(a, pfn)),
+		 ULL(zd_pfn_phys(a, pfn + nr) - 1));
+	rc = zd_host_mem_guard(m, zd_vmemmap_host_bytes(m, nr, NULL, NULL), what,
+			       "fewer online memory blocks");
+	if (rc)
+		return rc;
 	zd_move_pfn_range_to_zone(m, zone, pfn, nr, NULL, ZD_MIGRATE_MOVABLE);
 	zd_online_mem_sections(m, pfn, pfn + nr);
 	zone->present_pages += nr;

@@ -181,6 +181,20 @@ uint64_t zd_compound_nr_pages(const struct zd_machine *m, const struct zd_vmem_a
 	return 2 * (m->arch.page_size / sizeof(struct zd_page));
 }
 
+uint64_t zd_vmemmap_host_bytes(const struct zd_machine *m, uint64_t nr,
+			       const struct zd_vmem_altmap *altmap,
+			       const struct zd_dev_pagemap *pgmap)
+{
+	uint64_t folio;
+
+	if (altmap)
+		return 0;
+	if (!zd_vmemmap_can_optimize(m, altmap, pgmap))
+		return nr * sizeof(struct zd_page);
+	folio = zd_pgmap_vmemmap_nr(pgmap);
+	return (nr + folio - 1) / folio * 2 * m->arch.page_size;
+}
+
 static void unmap_to_reserved(uintptr_t lo, uintptr_t hi)
 {
 	mmap((void *)lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,

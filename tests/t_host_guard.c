@@ -1,0 +1,121 @@
+/*
+ * The host memory guard (machine/hostmem.c): memmap in RAM is host memory,
+ * so boot, hot-add and memremap_pages refuse with -ENOMEM and a message
+ * (what, need, have, how to avoid it) when it would not fit, and lifting
+ * the guard lets the same call through. The host's figure is faked with
+ * ZD_HOST_MEM_AVAILABLE so the test runs in megabytes; what is checked is
+ * the estimate each path charges: 64 bytes per page in RAM, two memmap
+ * pages per folio when a devdax memmap is deduplicated, none on an altmap.
+ */
+#include <zonedev/zonedev.h>
+#include <stdlib.h>
+#include <string.h>
+#include "helpers.h"
+#include "tap.h"
+
+#define M (1ULL << 20)
+#define G (1ULL << 30)
+
+static struct zd_machine *boot(uint64_t ram, bool unguarded)
+{
+	struct zd_mem_range r[] = { { .start = 1 * M, .size = ram - 1 * M } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = r, .nr_ram = 1,
+				     .host_memory_unguarded = unguarded };
+
+	return zd_machine_create(&d);
+}
+
+static void set_avail(uint64_t bytes)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)bytes);
+	setenv("ZD_HOST_MEM_AVAILABLE", v, 1);
+}
+
+static void boot_guard(void)
+{
+	struct zd_machine *m;
+
+	/* 4 GiB of RAM: 64 MiB of struct pages; 64 MiB "available" keeps a
+	 * sixteenth back, so it does not fit. */
+	set_avail(64 * M);
+	ok(zd_host_mem_available() == 64 * M, "the test hook sets the host's figure");
+	m = boot(4 * G, false);
+	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -ENOMEM, "boot beyond the host: ENOMEM");
+	ok(strstr(zd_machine_create_error(), "host memory guard: booting 4095 MiB of RAM needs "
+		  "64 MiB of host memory") && strstr(zd_machine_create_error(), "64 MiB available") &&
+	   strstr(zd_machine_create_error(), "--no-memory-guard"),
+	   "the message says what, how much, what the host has, how to lift it (%s)",
+	   zd_machine_create_error());
+	m = boot(4 * G, true);
+	ok(!ZD_IS_ERR(m), "the same machine boots with the guard lifted");
+	if (!ZD_IS_ERR(m))
+		zd_machine_destroy(m);
+	set_avail(80 * M);
+	m = boot(4 * G, false);
+	ok(!ZD_IS_ERR(m), "and with enough host memory it boots guarded");
+	if (!ZD_IS_ERR(m))
+		zd_machine_destroy(m);
+}
+
+/* Hot-added RAM's memmap is only mapped at add (a 1 TiB add on a laptop is
+ * the point); it is touched when a block goes online, so that is checked. */
+static void hotplug_guard(void)
+{
+	struct zd_machine *m;
+	unsigned long seq;
+
+	set_avail(80 * M);
+	m = boot(1 * G, false);
+	if (!ok(!ZD_IS_ERR(m), "a 1 GiB machine"))
+		return;
+	/* 8 GiB more is 128 MiB of memmap, mapped but not touched. */
+	ok(zd_add_memory(m, 0, 4 * G, 8 * G, 0) == 0, "a hot-add beyond the host is only mapped");
+	set_avail(1 * M);
+	seq = zd_log_seq(m);
+	ok(zd_online_memory_range(m, 4 * G, 128 * M, ZD_MMOP_ONLINE_MOVABLE) == -ENOMEM,
+	   "onlining a block with no host memory left: ENOMEM");
+	ok(tap_log_since(m, seq, "host memory guard: onlining [mem 0x100000000-0x107ffffff] "
+			 "needs 2048 KiB"), "dmesg names the block's range and its memmap");
+	set_avail(80 * M);
+	ok(zd_online_memory_range(m, 4 * G, 128 * M, ZD_MMOP_ONLINE_MOVABLE) == 0,
+	   "with host memory it goes online");
+	zd_machine_destroy(m);
+}
+
+static void pgmap_guard(void)
+{
+	struct zd_dev_pagemap pg;
+	struct zd_machine *m;
+	unsigned long seq;
+
+	set_avail(80 * M);
+	m = boot(1 * G, false);
+	if (!ok(!ZD_IS_ERR(m), "a 1 GiB machine"))
+		return;
+	/* 16 GiB of device memory, memmap in RAM: 256 MiB of struct pages. */
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 16 * G, 16 * G, 0);
+	seq = zd_log_seq(m);
+	ok(ZD_IS_ERR(zd_memremap_pages(m, &pg, 0)), "memremap_pages of 16 GiB, order 0: refused");
+	ok(tap_log_since(m, seq, "map=dev"), "the message offers the memmap on the device");
+	/* The same range as 2 MiB folios: two 4 KiB memmap pages per folio,
+	 * 64 MiB in all, which fits. */
+	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 16 * G, 16 * G, 9);
+	void *va = zd_memremap_pages(m, &pg, 0);
+	ok(!ZD_IS_ERR(va), "with a deduplicated memmap it fits");
+	if (!ZD_IS_ERR(va))
+		zd_memunmap_pages(&pg);
+	zd_machine_destroy(m);
+}
+
+int main(void)
+{
+	boot_guard();
+	hotplug_guard();
+	pgmap_guard();
+	unsetenv("ZD_HOST_MEM_AVAILABLE");
+	ok(zd_host_mem_available() > 0 && zd_host_mem_available() != 64 * M,
+	   "without the hook the figure is the host's MemAvailable");
+	return done_testing();
+}
