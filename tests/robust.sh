@@ -4,7 +4,10 @@
 # a SIGBUS on a backing mapping (reservations switched off with the
 # ZD_BACKING_NORESERVE test hook) is an error for the step, not a crash;
 # SIGINT, SIGTERM and SIGPIPE remove the temporary files a run made and
-# keep the files a user named.
+# keep the files a user named; bench option values are checked (exit 2,
+# nothing rounded), a failed bench --json is one document; the host memory
+# guard refuses (with the host's figure faked by ZD_HOST_MEM_AVAILABLE) and
+# --no-memory-guard lifts it.
 # The small filesystem is a 64 MiB tmpfs in a private mount namespace
 # (unshare -m as root, unshare -rm as a user where user namespaces are
 # allowed); without one, those parts are skipped and say why.
@@ -202,6 +205,77 @@ for sig in INT:2 TERM:15; do
 		fail "SIG$sig: bench left $(ls "$d")"
 	fi
 done
+
+# ---- 6. bench options: a bad value names the option, exit 2, nothing rounded ----
+while IFS='|' read -r args msg; do
+	zd 2 "bench $args" bench $args
+	has "bench $args: says why" "$tmp/err" "$msg"
+	if [ -s "$tmp/out" ]; then
+		fail "bench $args: printed on stdout"
+	else
+		pass "bench $args: nothing on stdout"
+	fi
+done <<'EOF'
+memremap --repeat 0|--repeat 0: must be 1 to 1000000
+memremap --size 1M|--size 1M: not a multiple of 16M
+memremap --size 0xffffffffffffffff|--size 0xffffffffffffffff: not a multiple of 16M
+memremap --size 0xfffffffffff000000|--size 0xfffffffffff000000: does not fit in 64 bits
+memremap --size 64T|--size 64T: the region (at 64 GiB) does not fit
+memremap --size 0|--size 0: must be more than 0
+memremap --align 3M|--align 3M: must be 4K, 2M or 1G
+memremap --type pmem|--type pmem: must be fsdax or devdax
+memremap --map ram|--map ram: must be dev or mem
+memremap --dir /nonexistent|--dir /nonexistent: not a directory
+memremap --bogus|unknown option '--bogus'
+memmap --size 1M|--size 1M: not a whole number of x86_64 memory sections (128M each)
+memmap --size 0xfffffffff8000000|does not fit x86_64's 46-bit physical address space
+memmap --arch sparc|--arch sparc: unknown architecture
+memmap --repeat x|--repeat x: is not
+EOF
+# Every option the bench's getopt table knows is in its --help.
+for b in memmap memremap; do
+	"$ZD_CLI" bench $b --help >"$tmp/out" 2>&1
+	for opt in $(grep -o '{ "[a-z-]*", [a-z_]*_argument' "$ZD_SRCDIR/tools/zonedev/bench-$b.c" |
+		     cut -d'"' -f2); do
+		has "bench $b --help documents --$opt" "$tmp/out" "--$opt"
+	done
+done
+
+# ---- 7. the host memory guard, with the host's figure faked small ----
+cat >"$tmp/guard.yaml" <<EOF
+machine:
+  arch: x86_64
+  ram: [{start: 1M, size: 4095M}]
+steps:
+  - report: meminfo
+EOF
+ZD_HOST_MEM_AVAILABLE=33554432 zd 1 "a 4 GiB machine on a host with 32 MiB free is refused" \
+	run "$tmp/guard.yaml"
+has "the guard says need and have" "$tmp/err" \
+	"needs 64 MiB of host memory for its struct pages, the host has 32 MiB available"
+ZD_HOST_MEM_AVAILABLE=33554432 zd 0 "--no-memory-guard lifts it" \
+	run --no-memory-guard "$tmp/guard.yaml"
+ZD_HOST_MEM_AVAILABLE=33554432 zd 1 "bench memremap map=mem on that host is refused" \
+	bench memremap --map mem --size 4G --repeat 1 --dir "$tmp" --json
+has "bench names what needs the memory" "$tmp/err" \
+	"host memory guard: a 4 GiB namespace's memmap and its memset baseline needs"
+if [ $have_python = yes ]; then
+	if python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(d["result"] != "failed" or not d["errors"])' "$tmp/out"; then
+		pass "bench --json prints one failure document"
+	else
+		fail "bench --json failure document"
+		diag_file "$tmp/out"
+	fi
+else
+	skip "bench --json failure document: no python3"
+fi
+if ls "$tmp"/zonedev-bench-* >/dev/null 2>&1; then
+	fail "a refused bench left a file"
+else
+	pass "a refused bench creates no file"
+fi
 
 echo "1..$n"
 [ $failed -eq 0 ]

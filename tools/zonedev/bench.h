@@ -1,10 +1,63 @@
 /*
  * `zonedev bench NAME`: benchmarks that report ratios against baselines
  * measured in the same run (memset bandwidth), never bare times alone.
+ * bench.c holds what both share: option values checked the way docs/cli.md
+ * promises (a bad one names the option and the reason, exit 2, nothing
+ * rounded or clamped), the host memory check, the baseline, the report
+ * lines and the one JSON document a run prints, failed or not.
  */
 #ifndef ZONEDEV_BENCH_H
 #define ZONEDEV_BENCH_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct zd_machine;
+struct jw;
+
 int cmd_bench(int argc, char **argv);
+
+#define ULL(x) ((unsigned long long)(x))
+static inline uint64_t bench_align(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
+
+struct bench {
+	const char *name;          /* "memmap", "memremap" */
+	bool json;
+	bool no_guard;             /* --no-memory-guard */
+	struct zd_machine *m;      /* its kernel log goes with a failure */
+};
+
+struct memset_base {
+	double cold_ns, warm_ns;
+};
+
+struct option;
+/* getopt_long with the CLI's messages: -2 after reporting an unknown
+ * option or a missing value. */
+int bench_getopt(const struct bench *b, int argc, char **argv, const struct option *opts);
+/* Option values: 0, or a usage error printed (the caller exits 2). */
+int bench_bad(const struct bench *b, const char *opt, const char *val, const char *why);
+int bench_opt_size(const struct bench *b, const char *opt, const char *val, uint64_t *out);
+int bench_opt_repeat(const struct bench *b, const char *val, int *out);
+/* A failure: the message on stderr, with the machine's warnings and
+ * errors; with --json the failure document on stdout. Returns exit 1. */
+int bench_fail(const struct bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Refuse (bench_fail) when need bytes of host memory are not available,
+ * unless --no-memory-guard; what says what needs them, avoid how not to. */
+int bench_guard(const struct bench *b, uint64_t need, const char *what, const char *avoid);
+
+double bench_now_ns(void);
+uint64_t bench_host_rss(void);
+int bench_memset(size_t bytes, int repeat, struct memset_base *base);
+void bench_line(const char *what, double ns, uint64_t pages, uint64_t bytes, double base_ns,
+		const char *base_what);
+/* The JSON document's opening ("zonedev", "bench", "result": "ok") and one phase. */
+void bench_json_begin(struct jw *w, const struct bench *b);
+void bench_json_phase(struct jw *w, const char *key, double ns, uint64_t pages, uint64_t bytes,
+		      double base_ns);
+
+int bench_memmap(int argc, char **argv);
+int bench_memremap(int argc, char **argv);
 
 #endif

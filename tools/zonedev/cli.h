@@ -337,6 +337,7 @@ struct run_opts {
 	bool dmesg;                /* echo kernel log lines as they happen */
 	int log_level;             /* console loglevel + 1; 0: the default (info) */
 	const char *dyndbg;        /* dynamic-debug query, or NULL */
+	bool no_memory_guard;      /* lift the host memory guard */
 };
 
 struct handle_state {

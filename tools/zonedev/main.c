@@ -42,7 +42,7 @@ static const char main_help[] =
 
 static const char demo_help[] =
 	"usage: zonedev demo [--json] [--quiet] [--dmesg] [--log-level L] [--dyndbg Q]\n"
-	"                    [--print-scenario]\n"
+	"                    [--no-memory-guard] [--print-scenario]\n"
 	"\n"
 	"Run the built-in tour: boot an x86_64 machine, show /proc/iomem, hot-add\n"
 	"and online 1 GiB, allocate and free pages, show the reports, try illegal\n"
@@ -61,6 +61,8 @@ static const char demo_help[] =
 	"  --log-level L     console loglevel: what dmesg output shows (default info;\n"
 	"                    debug shows every pr_debug line, timings included)\n"
 	"  --dyndbg Q        dynamic debug query, e.g. 'func memmap_init_zone_device +p'\n"
+	"  --no-memory-guard populate struct pages even beyond the host's available\n"
+	"                    memory (default: refuse, saying what it would need)\n"
 	"  --print-scenario  print the built-in scenario's YAML and exit\n"
 	"  -h, --help        show this help\n"
 	"\n"
@@ -68,7 +70,7 @@ static const char demo_help[] =
 
 static const char run_help[] =
 	"usage: zonedev run FILE.yaml [--json] [--quiet] [--dmesg] [--log-level L]\n"
-	"                   [--dyndbg Q]\n"
+	"                   [--dyndbg Q] [--no-memory-guard]\n"
 	"\n"
 	"Run a scenario: boot the machine its 'machine:' section describes, then\n"
 	"execute its 'steps:' in order. Each step is echoed as\n"
@@ -89,6 +91,8 @@ static const char run_help[] =
 	"                    debug shows every pr_debug line, timings included)\n"
 	"  --dyndbg Q        dynamic debug query, e.g. 'func memmap_init_zone_device +p';\n"
 	"                    ';' separates clauses (the kernel's dyndbg= syntax, +p/-p)\n"
+	"  --no-memory-guard populate struct pages even beyond the host's available\n"
+	"                    memory (default: refuse, saying what it would need)\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"exit status: 0 ok, 1 bad scenario, failed step or fired invariant checks,\n"
@@ -198,7 +202,7 @@ static int run_loaded(struct scenario *s, int load_rc, const struct run_opts *o)
 }
 
 enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_ARCH, OPT_PHYS_BITS, OPT_IMPORT,
-       OPT_DEFAULT, OPT_LOG_LEVEL, OPT_DYNDBG };
+       OPT_DEFAULT, OPT_LOG_LEVEL, OPT_DYNDBG, OPT_NO_GUARD };
 
 /* The options of the commands that run a scenario (demo, run). */
 #define RUN_LONGOPTS \
@@ -206,7 +210,8 @@ enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_ARCH, OPT_PHYS_BITS, OPT_IMPOR
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "dmesg", no_argument, NULL, OPT_DMESG }, \
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL }, \
-	{ "dyndbg", required_argument, NULL, OPT_DYNDBG }
+	{ "dyndbg", required_argument, NULL, OPT_DYNDBG }, \
+	{ "no-memory-guard", no_argument, NULL, OPT_NO_GUARD }
 
 /* Take option c if it is one of RUN_LONGOPTS: 1 taken, 0 not one of
  * them, -1 a bad value (already reported). */
@@ -228,6 +233,7 @@ static int run_opt(const char *cmd, int c, struct run_opts *o)
 		o->log_level = level + 1;
 		return 1;
 	case OPT_DYNDBG: o->dyndbg = optarg; return 1;
+	case OPT_NO_GUARD: o->no_memory_guard = true; return 1;
 	default: return 0;
 	}
 }

@@ -52,6 +52,7 @@ struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, F
 	d.log_echo = log_echo;
 	d.console_loglevel = o ? o->log_level : 0;
 	d.dyndbg = o ? o->dyndbg : NULL;
+	d.host_memory_unguarded = o && o->no_memory_guard;
 	return zd_machine_create(&d);
 }
 
@@ -209,7 +210,7 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 	struct zd_log_line ll;
 	unsigned long seq0, warn0, fired;
 	const char *last, *result = "ok";
-	char e1[32], e2[32], ctx[300];
+	char e1[32], e2[32], ctx[sizeof(ll.text) + 16];
 	bool chatty = !r->o->json && !r->o->quiet;
 	int rc = 0;
 
