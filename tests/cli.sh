@@ -3,7 +3,8 @@
 # help texts, exit codes of usage errors, the built-in demo (and that it is
 # byte-for-byte scenarios/demo.yaml; that it runs without ZD_TMPDIR and
 # cleans up after itself), JSON output (the ZONE_DEVICE reports too), and
-# `zonedev iomem` importing the checked-in example.
+# `zonedev iomem` importing the checked-in example and saying where every
+# layout came from (ZD_HOST_IOMEM stands in for the host's /proc/iomem).
 # Env: ZD_CLI = the zonedev binary, ZD_SRCDIR = the repository root.
 set -u
 
@@ -300,6 +301,29 @@ for arch in x86_64 x86_64-la57 arm64-4k arm64-16k arm64-64k ppc64; do
 	run "iomem --default --arch $arch" 0 iomem --default --arch "$arch"
 done
 run "iomem --default --phys-bits 40" 0 iomem --default --phys-bits 40
+
+# Where the layout came from: said on stderr and in the JSON.
+run "iomem --import (its stderr)" 0 iomem --import "$example"
+check "iomem --import says the layout's source" "$tmp/err" "layout: imported from $example"
+run "iomem --default --json" 0 iomem --default --json
+check "--default says so" "$tmp/err" "layout: the built-in x86_64 layout (--default)"
+check "--json carries source_detail" "$tmp/out" "\"source_detail\": \"the built-in x86_64 layout (--default)\""
+check "iomem JSON addresses are 0x strings, 0 as 0x0" "$tmp/out" "\"start\":\"0x0\""
+# What a user other than root reads from /proc/iomem.
+printf '00000000-00000000 : Reserved\n00000000-00000000 : System RAM\n' >"$tmp/zeros"
+ZD_HOST_IOMEM=$tmp/zeros run "iomem with a host listing of zeros" 0 iomem
+check "falls back and says why" "$tmp/err" "shows every address as 0 (it hides them from users other than root)"
+ZD_HOST_IOMEM=$example run "iomem on the host's listing" 0 iomem --arch x86_64
+case $(uname -m) in
+x86_64)
+	check "the host's listing is imported for the host's arch" "$tmp/err" "layout: imported from this host's $example"
+	ZD_HOST_IOMEM=$example run "iomem --arch arm64-4k on an x86_64 host" 0 iomem --arch arm64-4k
+	check "another arch never imports the host's listing" "$tmp/err" "this host is x86_64, so its $example describes another architecture than arm64-4k"
+	;;
+*)
+	check "an x86_64 machine on this host does not import its listing" "$tmp/err" "describes another architecture than x86_64"
+	;;
+esac
 
 echo "1..$n"
 [ $failed -eq 0 ]

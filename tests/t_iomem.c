@@ -59,14 +59,14 @@ static void test_dump_format(void)
 	ok(strstr(d, "PCI mem") == NULL, "the root is not printed");
 
 	j = tap_dump_text(m, zd_iomem_dump_json);
-	ok(j[0] == '[' && strstr(j, "{\"start\":0,\"end\":4294967295,\"name\":\"System RAM\","
-				    "\"flags\":2164261376,\"desc\":0,\"children\":[{\"start\":16777216,") != NULL,
+	ok(j[0] == '[' && strstr(j, "{\"start\":\"0x0\",\"end\":\"0xffffffff\",\"name\":\"System RAM\","
+				    "\"flags\":\"0x81000200\",\"desc\":0,\"children\":[{\"start\":\"0x1000000\",") != NULL,
 	   "JSON has the RAM object, the kernel image (at 16 MiB) its first child");
 	ok(strstr(j, "\"name\":null") != NULL, "JSON null name");
 	{
 		char want[80];
 
-		snprintf(want, sizeof(want), "\"children\":[{\"start\":%llu,",
+		snprintf(want, sizeof(want), "\"children\":[{\"start\":\"0x%llx\",",
 			 (unsigned long long)lvl[1].start);
 		ok(strstr(j, want) != NULL, "JSON nests children");
 	}

@@ -123,7 +123,8 @@ phys_addr_t zd_direct_map_physmem_end(const struct zd_machine *m);
 
 /* /proc/iomem format (root view: real addresses). */
 void zd_iomem_dump(struct zd_machine *m, FILE *f);
-/* JSON array of {start,end,name,flags,desc,children:[...]}. */
+/* JSON array of {start,end,name,flags,desc,children:[...]}; start, end and
+ * flags are "0x..." strings. */
 void zd_iomem_dump_json(struct zd_machine *m, FILE *f);
 
 /* A parsed /proc/iomem line. */

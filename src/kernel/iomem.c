@@ -162,10 +162,12 @@ static void json_children(FILE *f, const struct zd_resource *parent)
 
 	fputc('[', f);
 	for (r = parent->child; r; r = r->sibling) {
-		fprintf(f, "{\"start\":%llu,\"end\":%llu,\"name\":", (unsigned long long)r->start,
-			(unsigned long long)r->end);
+		/* Addresses and bit masks as "0x..." strings, the CLI's JSON rule
+		 * (a 64-bit address is not exact in a JSON number). */
+		fprintf(f, "{\"start\":\"0x%llx\",\"end\":\"0x%llx\",\"name\":",
+			(unsigned long long)r->start, (unsigned long long)r->end);
 		json_string(f, r->name);
-		fprintf(f, ",\"flags\":%lu,\"desc\":%lu,\"children\":", r->flags, r->desc);
+		fprintf(f, ",\"flags\":\"0x%lx\",\"desc\":%lu,\"children\":", r->flags, r->desc);
 		json_children(f, r);
 		fputc('}', f);
 		if (r->sibling)

@@ -300,7 +300,7 @@ struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct z
 
 	if (!size || (!coherent && size % ZD_DEVMEM_CHUNK_SIZE) ||
 	    (coherent && (d->coherent_start | size) & (ZD_SUBSECTION_SIZE - 1))) {
-		zd_pr_err(m, "dmirror %s: memory size %#llx must be a non-zero multiple of %s",
+		zd_pr_err(m, "dmirror %s: memory size 0x%llx must be a non-zero multiple of %s",
 			  d->name, ULL(size), coherent ? "2 MiB at a 2 MiB aligned start"
 						      : "the 256 MiB chunk");
 		return ZD_ERR_PTR(-EINVAL);

@@ -306,7 +306,7 @@ static int check_ranges(struct zd_machine *m, const struct zd_mem_range *r, size
 	for (size_t i = 0; i < n; i++) {
 		if (!r[i].size || r[i].start >= limit || r[i].size > limit - r[i].start) {
 			snprintf(create_error, sizeof(create_error),
-				 "%s range %zu [%#llx + %#llx] is empty or beyond the %u-bit "
+				 "%s range %zu [0x%llx + 0x%llx] is empty or beyond the %u-bit "
 				 "physical address space", what, i, ULL(r[i].start), ULL(r[i].size),
 				 m->arch.phys_bits);
 			return -EINVAL;
@@ -423,7 +423,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	if (m->memory_block_size & (m->memory_block_size - 1) ||
 	    m->memory_block_size < (1ULL << m->arch.section_size_bits)) {
 		snprintf(create_error, sizeof(create_error),
-			 "memory_block_size %#llx must be a power of two and at least one section (%#llx)",
+			 "memory_block_size 0x%llx must be a power of two and at least one section (0x%llx)",
 			 ULL(m->memory_block_size), ULL(1ULL << m->arch.section_size_bits));
 		rc = -EINVAL;
 		goto out_import;
@@ -453,7 +453,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		rc = boot_ram_add(m, &ram[i]);
 		if (rc)
 			snprintf(create_error, sizeof(create_error),
-				 "boot RAM [%#llx-%#llx]: %s", ULL(ram[i].start),
+				 "boot RAM [0x%llx-0x%llx]: %s", ULL(ram[i].start),
 				 ULL(ram[i].start + ram[i].size - 1),
 				 rc == -EEXIST ? "overlaps another RAM range" :
 				 rc == -ERANGE ? "outside the vmemmap coverage" : "cannot be set up");
@@ -467,13 +467,13 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		if (rc && desc->iomem_path) {
 			/* A real /proc/iomem can nest in ways insert_resource refuses
 			 * (identical ranges); keep booting without that entry. */
-			zd_pr_warn(m, "iomem import: skipped \"%s\" [mem %#llx-%#llx]: %s",
+			zd_pr_warn(m, "iomem import: skipped \"%s\" [mem 0x%llx-0x%llx]: %s",
 				   other[i].name, ULL(other[i].start),
 				   ULL(other[i].start + other[i].size - 1), zd_errno_name(rc));
 			rc = 0;
 		} else if (rc)
 			snprintf(create_error, sizeof(create_error),
-				 "reserved range \"%s\" [%#llx-%#llx] overlaps another range",
+				 "reserved range \"%s\" [0x%llx-0x%llx] overlaps another range",
 				 other[i].name ? other[i].name : "Reserved", ULL(other[i].start),
 				 ULL(other[i].start + other[i].size - 1));
 	}
@@ -502,7 +502,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		rc = boot_ram_range(m, &ram[i]);
 		if (rc)
 			snprintf(create_error, sizeof(create_error),
-				 "boot RAM [%#llx-%#llx]: no memory for its memmap", ULL(ram[i].start),
+				 "boot RAM [0x%llx-0x%llx]: no memory for its memmap", ULL(ram[i].start),
 				 ULL(ram[i].start + ram[i].size - 1));
 		boot_pages(&m->arch, &ram[i], &present);
 	}

@@ -217,7 +217,7 @@ int zd_setup_late_reserve(struct zd_machine *m, const struct zd_machine_desc *d,
 		/* No low memory for it is not fatal: swiotlb stays off. */
 		pfn = reserve_alloc(m, swiotlb, a->dma32_limit, "swiotlb");
 		if (pfn == UINT64_MAX) {
-			zd_pr_warn(m, "swiotlb_init: no memory below %#llx for the %llu MiB bounce "
+			zd_pr_warn(m, "swiotlb_init: no memory below 0x%llx for the %llu MiB bounce "
 				   "buffer; software IO TLB disabled", ULL(a->dma32_limit),
 				   ULL(swiotlb >> 20));
 		} else {

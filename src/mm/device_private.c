@@ -78,7 +78,7 @@ long long zd_memremap_device_private_pagemap(struct zd_machine *m, struct zd_dev
 	zd_pgmap_lifetime_init(pgmap);
 	zd_init_zone_device_pages(m, pgmap->pages, pgmap->nr_pages, nid, pgmap,
 				  zd_pgmap_vmemmap_nr(pgmap));
-	zd_pr_info(m, "device_private: %llu MiB at offset %#llx of the device-private space "
+	zd_pr_info(m, "device_private: %llu MiB at offset 0x%llx of the device-private space "
 		   "(no pfns, no vmemmap, no iomem)", ULL(bytes >> 20), ULL(first >> a->page_shift));
 	return (long long)(first >> a->page_shift);
 }

@@ -26,20 +26,20 @@ int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags)
 	page = zd_pfn_to_online_page(m, pfn);
 	if (page) {
 		__atomic_or_fetch(&page->flags, 1UL << ZD_PG_hwpoison, __ATOMIC_RELAXED);
-		zd_pr_err(m, "Memory failure: %#llx: RAM page marked poisoned", ULL(pfn));
+		zd_pr_err(m, "Memory failure: 0x%llx: RAM page marked poisoned", ULL(pfn));
 		return 0;
 	}
 	if (zd_pfn_valid(m, pfn))
 		pgmap = zd_get_dev_pagemap(m, pfn);
 	if (!pgmap) {
-		zd_pr_err(m, "Memory failure: %#llx: memory outside kernel control", ULL(pfn));
+		zd_pr_err(m, "Memory failure: 0x%llx: memory outside kernel control", ULL(pfn));
 		return -ENXIO;
 	}
 	page = zd_pfn_to_page(m, pfn);
 	/* The altmap's pfns hold the memmap itself: not recoverable, and their
 	 * struct pages were never initialised (memory_failure_dev_pagemap). */
 	if (!zd_pgmap_pfn_valid(pgmap, pfn)) {
-		zd_pr_err(m, "Memory failure: %#llx: device metadata space is not recoverable",
+		zd_pr_err(m, "Memory failure: 0x%llx: device metadata space is not recoverable",
 			  ULL(pfn));
 		zd_put_dev_pagemap(pgmap);
 		return -ENXIO;
@@ -52,11 +52,11 @@ int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags)
 	if (pgmap->ops && pgmap->ops->memory_failure)
 		rc = pgmap->ops->memory_failure(pgmap, pfn, 1, flags);
 	if (rc == -EOPNOTSUPP) {
-		zd_pr_err(m, "Memory failure: %#llx: recovery action for %s page: generic handler, "
+		zd_pr_err(m, "Memory failure: 0x%llx: recovery action for %s page: generic handler, "
 			  "no mapping to unmap", ULL(pfn), zd_memory_type_name(pgmap->type));
 		rc = 0;
 	} else {
-		zd_pr_err(m, "Memory failure: %#llx: %s pgmap handler returned %d", ULL(pfn),
+		zd_pr_err(m, "Memory failure: 0x%llx: %s pgmap handler returned %d", ULL(pfn),
 			  zd_memory_type_name(pgmap->type), rc);
 	}
 	zd_put_dev_pagemap(pgmap);

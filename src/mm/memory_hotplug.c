@@ -67,7 +67,7 @@ bool zd_mhp_range_allowed(struct zd_machine *m, phys_addr_t start, phys_addr_t s
 		lo = zd_pfn_phys(&m->arch, m->vmemmap_start_pfn);
 	if (start < start + size && start >= lo && start + size - 1 <= hi)
 		return true;
-	zd_pr_warn(m, "Hotplug memory [%#llx-%#llx] exceeds maximum addressable range [%#llx-%#llx]",
+	zd_pr_warn(m, "Hotplug memory [0x%llx-0x%llx] exceeds maximum addressable range [0x%llx-0x%llx]",
 		   ULL(start), ULL(start + size), ULL(lo), ULL(hi));
 	return false;
 }
@@ -95,12 +95,12 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 		}
 		altmap->alloc = 0;
 	}
-	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __add_pages start: %#llx end: %#llx "
+	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __add_pages start: 0x%llx end: 0x%llx "
 		    "(need %llu-page alignment)", ULL(pfn), ULL(pfn + nr - 1),
 		    ULL(a->pages_per_subsection)))
 		return -EINVAL;
 	if (!zd_vmemmap_covers(m, pfn, nr)) {
-		zd_pr_err(m, "memory add fail: pfn %#llx-%#llx has no vmemmap on %s (covers %#llx-%#llx)",
+		zd_pr_err(m, "memory add fail: pfn 0x%llx-0x%llx has no vmemmap on %s (covers 0x%llx-0x%llx)",
 			  ULL(pfn), ULL(end - 1), a->name, ULL(m->vmemmap_start_pfn),
 			  ULL(m->vmemmap_end_pfn - 1));
 		return -ERANGE;
@@ -110,7 +110,7 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 	if (nr && params->pgmap) {
 		char what[96];
 
-		snprintf(what, sizeof(what), "adding [mem %#llx-%#llx]", ULL(zd_pfn_phys(a, pfn)),
+		snprintf(what, sizeof(what), "adding [mem 0x%llx-0x%llx]", ULL(zd_pfn_phys(a, pfn)),
 			 ULL(zd_pfn_phys(a, end) - 1));
 		rc = zd_host_mem_guard(m, zd_vmemmap_host_bytes(m, nr, altmap, params->pgmap), what,
 				       "the memmap on the device (map=dev), a compound devdax "
@@ -142,7 +142,7 @@ void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 	uint64_t end = pfn + nr;
 
 	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
-	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __remove_pages start: %#llx end: %#llx",
+	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __remove_pages start: 0x%llx end: 0x%llx",
 		    ULL(pfn), ULL(pfn + nr - 1)))
 		return;
 	for (uint64_t p = pfn; p < end; ) {
@@ -210,7 +210,7 @@ int zd_check_hotplug_memory_range(struct zd_machine *m, phys_addr_t start, phys_
 	uint64_t block = m->memory_block_size;
 
 	if (!size || start % block || size % block) {
-		zd_pr_err(m, "Block size [%#llx] unaligned hotplug range: start %#llx, size %#llx",
+		zd_pr_err(m, "Block size [0x%llx] unaligned hotplug range: start 0x%llx, size 0x%llx",
 			  ULL(block), ULL(start), ULL(size));
 		return -EINVAL;
 	}
@@ -327,10 +327,10 @@ int zd_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr, struct zd_z
 
 	if (ZD_WARN(m, !nr || pfn & ((1ULL << a->pageblock_order) - 1) ||
 			       (pfn + nr) & (a->pages_per_section - 1),
-		    "online_pages of misaligned range %#llx + %llu", ULL(pfn), ULL(nr)))
+		    "online_pages of misaligned range 0x%llx + %llu", ULL(pfn), ULL(nr)))
 		return -EINVAL;
 	/* The first touch of this memmap: hot-add only mapped it. */
-	snprintf(what, sizeof(what), "onlining [mem %#llx-%#llx]", ULL(zd_pfn_phys(a, pfn)),
+	snprintf(what, sizeof(what), "onlining [mem 0x%llx-0x%llx]", ULL(zd_pfn_phys(a, pfn)),
 		 ULL(zd_pfn_phys(a, pfn + nr) - 1));
 	rc = zd_host_mem_guard(m, zd_vmemmap_host_bytes(m, nr, NULL, NULL), what,
 			       "fewer online memory blocks");
@@ -360,11 +360,11 @@ int zd_offline_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 
 	if (ZD_WARN(m, !nr || pfn & ((1ULL << a->pageblock_order) - 1) ||
 			       (pfn + nr) & (a->pages_per_section - 1),
-		    "offline_pages of misaligned range %#llx + %llu", ULL(pfn), ULL(nr)))
+		    "offline_pages of misaligned range 0x%llx + %llu", ULL(pfn), ULL(nr)))
 		return -EINVAL;
 	zd_walk_system_ram_range(m, pfn, nr, &ram, count_ram);
 	if (ram != nr) {
-		zd_pr_warn(m, "memory offlining [mem %#llx-%#llx] failed due to memory holes",
+		zd_pr_warn(m, "memory offlining [mem 0x%llx-0x%llx] failed due to memory holes",
 			   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));
 		return -EINVAL;
 	}
@@ -372,14 +372,14 @@ int zd_offline_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 	/* Zones meet on pageblock boundaries (ZONE_DMA ends at 16 MiB). */
 	for (uint64_t p = pfn; p < pfn + nr; p += 1ULL << a->pageblock_order) {
 		if (zd_page_zone(m, zd_pfn_to_page(m, p)) != zone) {
-			zd_pr_warn(m, "memory offlining [mem %#llx-%#llx] failed: range spans zones",
+			zd_pr_warn(m, "memory offlining [mem 0x%llx-0x%llx] failed: range spans zones",
 				   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));
 			return -EINVAL;
 		}
 	}
 	rc = zd_isolate_free_range(m, pfn, nr);
 	if (rc) {
-		zd_pr_warn(m, "memory offlining [mem %#llx-%#llx] failed due to failure to isolate range",
+		zd_pr_warn(m, "memory offlining [mem 0x%llx-0x%llx] failed due to failure to isolate range",
 			   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));
 		return rc;
 	}
@@ -478,7 +478,7 @@ static int add_memory_resource(struct zd_machine *m, int nid, phys_addr_t start,
 		m->node_data[nid]->online = was_online;   /* try_offline_node() on error */
 	zd_mem_hotplug_done(m);
 	if (!rc) {
-		zd_pr_info(m, "hotplug: added [mem %#018llx-%#018llx] to node %d (%llu blocks)",
+		zd_pr_info(m, "hotplug: added [mem 0x%016llx-0x%016llx] to node %d (%llu blocks)",
 			   ULL(start), ULL(start + size - 1), nid, ULL(size / m->memory_block_size));
 		/* auto_online_blocks: the policy onlines each new block at once
 		 * (a block that fails stays offline, as device_online() leaves it). */
@@ -533,7 +533,7 @@ static int cover_cb(const struct zd_resource *r, void *arg)
 	if (!(r->flags & ZD_IORESOURCE_BUSY) || (r->parent && r->parent->flags & ZD_IORESOURCE_BUSY))
 		return 0;
 	if (!zd_resource_type_match(r, ZD_IORESOURCE_SYSTEM_RAM, ZD_IORES_DESC_NONE)) {
-		zd_pr_err(c->m, "remove_memory: [mem %#llx-%#llx] overlaps [mem %#llx-%#llx] \"%s\", "
+		zd_pr_err(c->m, "remove_memory: [mem 0x%llx-0x%llx] overlaps [mem 0x%llx-0x%llx] \"%s\", "
 			  "which is not System RAM", ULL(c->start), ULL(c->end), ULL(r->start),
 			  ULL(r->end), r->name);
 		c->rc = -EINVAL;
@@ -553,7 +553,7 @@ static int check_ram_resources(struct zd_machine *m, phys_addr_t start, phys_add
 
 	zd_walk_iomem_res(m, c.start, c.end, &c, cover_cb);
 	if (!c.rc && c.covered != size) {
-		zd_pr_err(m, "remove_memory: [mem %#llx-%#llx] is not all System RAM", ULL(start),
+		zd_pr_err(m, "remove_memory: [mem 0x%llx-0x%llx] is not all System RAM", ULL(start),
 			  ULL(start + size - 1));
 		c.rc = -EINVAL;
 	}
@@ -580,9 +580,9 @@ int zd_remove_memory(struct zd_machine *m, phys_addr_t start, phys_addr_t size)
 	zd_mem_hotplug_done(m);
 	/* Checked above to be all busy System RAM, so all of it goes. */
 	ZD_WARN(m, zd_release_mem_region_adjustable(m, start, size) != size,
-		"remove_memory: System RAM over [mem %#llx-%#llx] not fully released",
+		"remove_memory: System RAM over [mem 0x%llx-0x%llx] not fully released",
 		ULL(start), ULL(start + size - 1));
-	zd_pr_info(m, "hotplug: removed [mem %#018llx-%#018llx]", ULL(start),
+	zd_pr_info(m, "hotplug: removed [mem 0x%016llx-0x%016llx]", ULL(start),
 		   ULL(start + size - 1));
 out:
 	zd_unlock_device_hotplug(m);

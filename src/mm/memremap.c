@@ -188,7 +188,7 @@ static void log_ram_conflict(struct zd_machine *m, phys_addr_t start, phys_addr_
 	struct ram_hit h = { .name = "System RAM" };
 
 	zd_walk_iomem_res(m, start, end, &h, first_ram_cb);
-	ZD_WARN(m, true, "memremap attempted on %s region %#llx-%#llx: overlaps [mem %#llx-%#llx] \"%s\"",
+	ZD_WARN(m, true, "memremap attempted on %s region 0x%llx-0x%llx: overlaps [mem 0x%llx-0x%llx] \"%s\"",
 		what == ZD_REGION_INTERSECTS ? "ram" : "mixed", ULL(start), ULL(end), ULL(h.start),
 		ULL(h.end), h.name);
 }
@@ -226,7 +226,7 @@ static int map_backing(struct zd_machine *m, struct zd_dev_pagemap *pgmap, int r
 		p = mmap(NULL, zd_range_len(&pgmap->ranges[range_id]), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
-		zd_pr_err(m, "memremap: cannot map the contents of %#llx-%#llx",
+		zd_pr_err(m, "memremap: cannot map the contents of 0x%llx-0x%llx",
 			  ULL(pgmap->ranges[range_id].start), ULL(pgmap->ranges[range_id].end));
 		return -ENOMEM;
 	}
@@ -253,7 +253,7 @@ static int pagemap_range(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 	if (ZD_WARN(m, range_id > 0 && params->altmap, "altmap not supported for multiple ranges"))
 		return -EINVAL;
 	if (range->end < range->start || (range->start | (range->end + 1)) & (a->page_size - 1)) {
-		zd_pr_err(m, "memremap: range %#llx-%#llx is empty or not page aligned",
+		zd_pr_err(m, "memremap: range 0x%llx-0x%llx is empty or not page aligned",
 			  ULL(range->start), ULL(range->end));
 		return -EINVAL;
 	}
@@ -261,7 +261,7 @@ static int pagemap_range(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 		uint64_t folio = 1ULL << pgmap->vmemmap_shift;
 		uint64_t first = pfn_first(pgmap, range_id), end = pfn + nr;
 		if ((first | end) & (folio - 1)) {
-			zd_pr_err(m, "memremap: %s range %#llx-%#llx is not aligned to its %llu KiB folios",
+			zd_pr_err(m, "memremap: %s range 0x%llx-0x%llx is not aligned to its %llu KiB folios",
 				  zd_memory_type_name(pgmap->type), ULL(range->start), ULL(range->end),
 				  ULL(folio << a->page_shift >> 10));
 			return -EINVAL;
@@ -271,7 +271,7 @@ static int pagemap_range(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 	if (!conflict)
 		conflict = zd_get_dev_pagemap(m, zd_phys_pfn(a, range->end));
 	if (conflict) {
-		ZD_WARN(m, true, "Conflicting mapping in same section: %#llx-%#llx is %s memory of "
+		ZD_WARN(m, true, "Conflicting mapping in same section: 0x%llx-0x%llx is %s memory of "
 			"another pgmap", ULL(range->start), ULL(range->end),
 			zd_memory_type_name(conflict->type));
 		zd_put_dev_pagemap(conflict);
@@ -287,7 +287,7 @@ static int pagemap_range(struct zd_machine *m, struct zd_dev_pagemap *pgmap,
 		return -ENOMEM;
 	rc = zd_rangemap_store(&m->pgmap_array, pfn, pfn + nr - 1, pgmap);
 	if (rc) {
-		zd_pr_err(m, "memremap: pfn range %#llx-%#llx already has a pgmap",
+		zd_pr_err(m, "memremap: pfn range 0x%llx-0x%llx already has a pgmap",
 			  ULL(pfn), ULL(pfn + nr - 1));
 		return rc == -EEXIST ? -ENOMEM : rc;
 	}
@@ -386,7 +386,7 @@ void zd_pgmap_kill_and_wait(struct zd_dev_pagemap *pgmap)
 			zd_percpu_ref_put_many(&pgmap->ref, pfn_len(pgmap, i));
 	while (!zd_wait_for_completion_timeout(&pgmap->done, 1000)) {
 		waited++;
-		zd_pr_info(m, "%s: %s pgmap %#llx-%#llx still has %llu references, "
+		zd_pr_info(m, "%s: %s pgmap 0x%llx-0x%llx still has %llu references, "
 			   "waiting (%us)", pgmap->pages ? "memunmap_device_private_pagemap" :
 			   "memunmap_pages", zd_memory_type_name(pgmap->type), ULL(pgmap->range.start),
 			   ULL(pgmap->ranges[pgmap->nr_range - 1].end),
@@ -442,7 +442,7 @@ void *zd_memremap_pages(struct zd_machine *m, struct zd_dev_pagemap *pgmap, int 
 		pgmap->nr_range = nr_range;
 		return ZD_ERR_PTR(rc);
 	}
-	zd_pr_info(m, "memremap: %s pgmap %#llx-%#llx (%d range%s) on node %d%s", 
+	zd_pr_info(m, "memremap: %s pgmap 0x%llx-0x%llx (%d range%s) on node %d%s", 
 		   zd_memory_type_name(pgmap->type), ULL(pgmap->range.start),
 		   ULL(pgmap->ranges[nr_range - 1].end), nr_range, nr_range > 1 ? "s" : "",
 		   nid < 0 ? 0 : nid, params.altmap ? ", memmap on the device" : "");

@@ -162,7 +162,7 @@ struct zd_page *zd_alloc_pages_node(struct zd_machine *m, int nid, zd_gfp_t gfp,
 		}
 	}
 	if (!(gfp & ZD___GFP_NOWARN))
-		zd_pr_warn(m, "page allocation failure: order:%u, gfp %#x: no free block in any zone",
+		zd_pr_warn(m, "page allocation failure: order:%u, gfp 0x%x: no free block in any zone",
 			   order, gfp);
 	return NULL;
 }
@@ -181,7 +181,7 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 	/* put_page_testzero()'s check: a free page (a buddy head, or a page
 	 * merged into one, both at refcount 0) cannot be freed again. */
 	if (ZD_WARN(m, zd_page_is_buddy(page) || zd_page_ref_count(page) <= 0,
-		    "double free of pfn %#llx (refcount %d)",
+		    "double free of pfn 0x%llx (refcount %d)",
 		    (unsigned long long)zd_page_to_pfn(m, page), zd_page_ref_count(page)))
 		return;
 	ref = __atomic_sub_fetch(&page->_refcount, 1, __ATOMIC_ACQ_REL);
@@ -263,7 +263,7 @@ int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 	}
 	zone_unlock(z);
 	if (rc)
-		zd_pr_warn(m, "offline: pfn %#llx in %#llx-%#llx is in use (refcount %d)",
+		zd_pr_warn(m, "offline: pfn 0x%llx in 0x%llx-0x%llx is in use (refcount %d)",
 			   (unsigned long long)p, (unsigned long long)pfn,
 			   (unsigned long long)(end - 1), zd_page_ref_count(zd_pfn_to_page(m, p)));
 	else

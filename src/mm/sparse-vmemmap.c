@@ -216,7 +216,7 @@ uint64_t zd_altmap_alloc_pfns(struct zd_machine *m, struct zd_vmem_altmap *altma
 	}
 	altmap->alloc += nr_pfns;
 	altmap->align += gap;
-	zd_pr_debug(m, "altmap: pfn %#llx alloc %llu align %llu nr %llu",
+	zd_pr_debug(m, "altmap: pfn 0x%llx alloc %llu align %llu nr %llu",
 		    (unsigned long long)(pfn + gap), (unsigned long long)altmap->alloc,
 		    (unsigned long long)altmap->align, (unsigned long long)nr_pfns);
 	return pfn + gap;
@@ -636,11 +636,11 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	int rc;
 
 	if (ZD_WARN(m, (pfn | nr) & (a->pages_per_subsection - 1),
-		    "populate of unaligned range pfn %#llx + %llu", (unsigned long long)pfn,
+		    "populate of unaligned range pfn 0x%llx + %llu", (unsigned long long)pfn,
 		    (unsigned long long)nr))
 		return ZD_ERR_PTR(-EINVAL);
 	if (!zd_vmemmap_covers(m, pfn, nr)) {
-		zd_pr_err(m, "vmemmap: pfn %#llx-%#llx lies outside the vmemmap coverage %#llx-%#llx",
+		zd_pr_err(m, "vmemmap: pfn 0x%llx-0x%llx lies outside the vmemmap coverage 0x%llx-0x%llx",
 			  (unsigned long long)pfn, (unsigned long long)(pfn + nr - 1),
 			  (unsigned long long)m->vmemmap_start_pfn,
 			  (unsigned long long)(m->vmemmap_end_pfn - 1));
@@ -661,7 +661,7 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	else
 		mode = CHARGE_RAM_BASE;
 	if (charge(m, nid, pfn, nr, mode, pgmap)) {
-		zd_pr_warn(m, "vmemmap alloc failure: no RAM for the memmap of pfn %#llx + %llu",
+		zd_pr_warn(m, "vmemmap alloc failure: no RAM for the memmap of pfn 0x%llx + %llu",
 			   (unsigned long long)pfn, (unsigned long long)nr);
 		return ZD_ERR_PTR(-ENOMEM);
 	}
@@ -672,7 +672,7 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	if (rc) {
 		uncharge(m, (uintptr_t)zd_pfn_to_page(m, pfn), (uintptr_t)zd_pfn_to_page(m, pfn + nr),
 			 mode == CHARGE_ALTMAP_PMD);
-		zd_pr_warn(m, "vmemmap alloc failure: pfn %#llx + %llu%s", (unsigned long long)pfn,
+		zd_pr_warn(m, "vmemmap alloc failure: pfn 0x%llx + %llu%s", (unsigned long long)pfn,
 			   (unsigned long long)nr,
 			   rc == -ENOMEM && altmap ? " (altmap exhausted)" : "");
 		return ZD_ERR_PTR(rc);

@@ -170,7 +170,7 @@ static unsigned long sparse_encode_mem_map(struct zd_machine *m, struct zd_page 
 	uintptr_t coded = (uintptr_t)mem_map -
 			  (uintptr_t)zd_section_nr_to_pfn(&m->arch, section_nr) * sizeof(struct zd_page);
 
-	ZD_WARN(m, coded & ~ZD_SECTION_MAP_MASK, "memmap pointer %#lx sets section flag bits",
+	ZD_WARN(m, coded & ~ZD_SECTION_MAP_MASK, "memmap pointer 0x%lx sets section flag bits",
 		(unsigned long)coded);
 	return coded;
 }
@@ -207,13 +207,13 @@ static int fill_subsection_map(struct zd_machine *m, struct zd_mem_section *ms, 
 
 	subsection_mask(&m->arch, pfn, nr, mask);
 	if (mask_empty(mask)) {
-		zd_pr_warn(m, "sparse: empty sub-section mask for pfn %#llx + %llu",
+		zd_pr_warn(m, "sparse: empty sub-section mask for pfn 0x%llx + %llu",
 			   (unsigned long long)pfn, (unsigned long long)nr);
 		return -EINVAL;
 	}
 	for (int i = 0; i < ZD_SUBSECTION_MAP_LONGS; i++) {
 		if (map[i] & mask[i]) {
-			zd_pr_warn(m, "sparse: sub-section of pfn %#llx + %llu already populated",
+			zd_pr_warn(m, "sparse: sub-section of pfn 0x%llx + %llu already populated",
 				   (unsigned long long)pfn, (unsigned long long)nr);
 			return -EEXIST;
 		}
@@ -234,7 +234,7 @@ static int clear_subsection_map(struct zd_machine *m, struct zd_mem_section *ms,
 	for (int i = 0; u && i < ZD_SUBSECTION_MAP_LONGS; i++)
 		if ((u->subsection_map[i] & mask[i]) != mask[i])
 			u = NULL;
-	if (ZD_WARN(m, !u || mask_empty(mask), "section already deactivated (%#llx + %llu)",
+	if (ZD_WARN(m, !u || mask_empty(mask), "section already deactivated (0x%llx + %llu)",
 		    (unsigned long long)pfn, (unsigned long long)nr))
 		return -EINVAL;
 	for (int i = 0; i < ZD_SUBSECTION_MAP_LONGS; i++)
@@ -353,7 +353,7 @@ void zd_sparse_remove_section(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 	struct zd_mem_section *ms = zd_pfn_to_section(m, pfn);
 
 	zd_lockdep_assert_held(m, m->mem_hotplug_writer, "mem_hotplug_lock");
-	if (ZD_WARN(m, !zd_valid_section(ms), "remove of invalid section at pfn %#llx",
+	if (ZD_WARN(m, !zd_valid_section(ms), "remove of invalid section at pfn 0x%llx",
 		    (unsigned long long)pfn))
 		return;
 	section_deactivate(m, pfn, nr, altmap, true);

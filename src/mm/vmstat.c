@@ -65,7 +65,7 @@ void zd_sections_show(struct zd_machine *m, FILE *f)
 				subs[len++] = on ? '#' : '.';
 		}
 		subs[len] = '\0';
-		fprintf(f, "%-10llu %#018llx-%#018llx %-32s %u/%u %s\n", ULL(nr),
+		fprintf(f, "%-10llu 0x%016llx-0x%016llx %-32s %u/%u %s\n", ULL(nr),
 			ULL(zd_pfn_phys(a, zd_section_nr_to_pfn(a, nr))),
 			ULL(zd_pfn_phys(a, zd_section_nr_to_pfn(a, nr + 1)) - 1), flags, set,
 			a->subsections_per_section, subs);

@@ -23,6 +23,20 @@
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
+/* ---- main.c: option plumbing the subcommands share ---- */
+
+struct option;
+/* "zonedev CMD: <fmt with arg>" and the --help hint on stderr; EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, const char *arg);
+/* getopt_long that reports unknown options and missing values itself (-2). */
+int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
+	     const struct option *longopts);
+
+/* ---- iomem.c: zonedev iomem ---- */
+
+int cmd_iomem(int argc, char **argv);
+void iomem_help(FILE *f);
+
 /* ---- cleanup.c: temporary files removed on exit and on signals ---- */
 
 /* Handlers for SIGINT, SIGTERM, SIGHUP, SIGPIPE (clean up, then die of the

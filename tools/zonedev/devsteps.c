@@ -99,7 +99,7 @@ static int cli_memory_failure(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 			      unsigned long nr_pages, int mf_flags)
 {
 	zd_pr_info(pgmap->machine, "zonedev-cli ops: memory_failure(pfn 0x%lx, %lu page%s, "
-		   "flags %#x) on a %s pgmap: declined, the generic handler takes it", pfn,
+		   "flags 0x%x) on a %s pgmap: declined, the generic handler takes it", pfn,
 		   nr_pages, nr_pages == 1 ? "" : "s", (unsigned)mf_flags,
 		   cli_memory_type_name(pgmap->type));
 	return -EOPNOTSUPP;

@@ -98,27 +98,6 @@ static const char run_help[] =
 	"exit status: 0 ok, 1 bad scenario, failed step or fired invariant checks,\n"
 	"             2 usage error\n";
 
-static const char iomem_help_fmt[] =
-	"usage: zonedev iomem [--arch A] [--phys-bits N] [--import PATH | --default]\n"
-	"                     [--json]\n"
-	"\n"
-	"Boot a machine and print its iomem resource tree in /proc/iomem format.\n"
-	"By default the layout is imported from this host's /proc/iomem when it is\n"
-	"readable with real addresses (as root); otherwise a built-in layout for\n"
-	"the arch is used.\n"
-	"\n"
-	"options:\n"
-	"  --arch A          architecture profile (default x86_64): %s\n"
-	"  --phys-bits N     physical address bits, above the section size and at most\n"
-	"                    the profile's maximum (default: the maximum)\n"
-	"  --import PATH     import the layout from a /proc/iomem-format file\n"
-	"  --default         use the built-in layout, do not read /proc/iomem\n"
-	"  --json            one JSON document on stdout instead of text\n"
-	"  -h, --help        show this help\n"
-	"\n"
-	"exit status: 0 ok, 1 the machine could not boot or invariant checks fired,\n"
-	"             2 usage error\n";
-
 static void print_help(const char *cmd)
 {
 	if (!cmd)
@@ -128,14 +107,14 @@ static void print_help(const char *cmd)
 	else if (!strcmp(cmd, "run"))
 		fputs(run_help, stdout);
 	else if (!strcmp(cmd, "iomem"))
-		printf(iomem_help_fmt, fmt_arch_names());
+		iomem_help(stdout);
 	else if (!strcmp(cmd, "bench")) {
 		char *av[] = { "bench", "--help", NULL };
 		cmd_bench(2, av);
 	}
 }
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "zonedev%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	fprintf(stderr, fmt, arg);
@@ -144,7 +123,7 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 }
 
 /* getopt_long over a subcommand's argv; reports unknown options itself. */
-static int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
+int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 		    const struct option *longopts)
 {
 	int c;
@@ -201,8 +180,7 @@ static int run_loaded(struct scenario *s, int load_rc, const struct run_opts *o)
 	return rc;
 }
 
-enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_ARCH, OPT_PHYS_BITS, OPT_IMPORT,
-       OPT_DEFAULT, OPT_LOG_LEVEL, OPT_DYNDBG, OPT_NO_GUARD };
+enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_LOG_LEVEL, OPT_DYNDBG, OPT_NO_GUARD };
 
 /* The options of the commands that run a scenario (demo, run). */
 #define RUN_LONGOPTS \
@@ -325,133 +303,6 @@ static int cmd_run(int argc, char **argv)
 	return run_loaded(&s, scenario_load_path(&s, argv[optind]), &o);
 }
 
-/* /proc/iomem is worth importing only when it shows real addresses. */
-static bool host_iomem_usable(const char *path)
-{
-	struct zd_iomem_entry *e = NULL;
-	size_t n = 0;
-	char err[160];
-	FILE *f = fopen(path, "r");
-	int rc;
-
-	if (!f)
-		return false;
-	rc = zd_iomem_parse(f, &e, &n, err, sizeof(err));
-	fclose(f);
-	free(e);
-	return rc == 0 && n > 0;
-}
-
-static int cmd_iomem(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "arch", required_argument, NULL, OPT_ARCH },
-		{ "phys-bits", required_argument, NULL, OPT_PHYS_BITS },
-		{ "import", required_argument, NULL, OPT_IMPORT },
-		{ "default", no_argument, NULL, OPT_DEFAULT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct zd_machine_desc d;
-	struct zd_machine *m;
-	const char *import = NULL, *source, *why;
-	bool json = false, force_default = false;
-	uint64_t bits = 0;
-	int c, rc = EXIT_OK;
-
-	memset(&d, 0, sizeof(d));
-	d.arch = "x86_64";
-	while ((c = next_opt("iomem", argc, argv, ":h", opts)) != -1) {
-		switch (c) {
-		case OPT_JSON: json = true; break;
-		case OPT_ARCH:
-			if (!zd_arch_find(optarg)) {
-				fprintf(stderr, "zonedev iomem: unknown arch '%s' (known: %s)\n"
-					"Try 'zonedev iomem --help'.\n", optarg, fmt_arch_names());
-				return EXIT_USAGE;
-			}
-			d.arch = optarg;
-			break;
-		case OPT_PHYS_BITS:
-			if (parse_uint(optarg, &bits, &why) || bits < 1 || bits > 64)
-				return usage_error("iomem", "--phys-bits wants a number of bits "
-						   "(1-64), not '%s'", optarg);
-			d.phys_bits = (unsigned)bits;
-			break;
-		case OPT_IMPORT: import = optarg; break;
-		case OPT_DEFAULT: force_default = true; break;
-		case 'h': print_help("iomem"); return EXIT_OK;
-		default: return EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		return usage_error("iomem", "unexpected argument '%s'", argv[optind]);
-	if (import && force_default)
-		return usage_error("iomem", "%s", "--import and --default exclude each other");
-	if (d.phys_bits) {
-		const struct zd_arch *a = zd_arch_find(d.arch);
-
-		if (d.phys_bits <= a->section_size_bits || d.phys_bits > a->max_physmem_bits) {
-			fprintf(stderr, "zonedev iomem: --phys-bits %u is outside what %s can hold "
-				"(%u to %u)\nTry 'zonedev iomem --help'.\n", d.phys_bits, a->name,
-				a->section_size_bits + 1, a->max_physmem_bits);
-			return EXIT_USAGE;
-		}
-	}
-
-	if (import) {
-		d.iomem_path = import;
-		source = import;
-	} else if (!force_default && host_iomem_usable("/proc/iomem")) {
-		d.iomem_path = "/proc/iomem";
-		source = "/proc/iomem";
-	} else {
-		source = "default";
-	}
-	if (!d.iomem_path)
-		default_layout(d.arch, &d.ram, &d.nr_ram, &d.reserved, &d.nr_reserved);
-	m = zd_machine_create(&d);
-	if (ZD_IS_ERR_OR_NULL(m) && d.iomem_path && !import) {
-		/* The host's map did not fit this profile: fall back, say so. */
-		fprintf(stderr, "zonedev iomem: cannot import /proc/iomem (%s); using the "
-			"built-in layout\n", zd_machine_create_error());
-		d.iomem_path = NULL;
-		default_layout(d.arch, &d.ram, &d.nr_ram, &d.reserved, &d.nr_reserved);
-		source = "default";
-		m = zd_machine_create(&d);
-	}
-	if (ZD_IS_ERR_OR_NULL(m)) {
-		fprintf(stderr, "zonedev iomem: cannot boot the machine from %s: %s\n",
-			source, zd_machine_create_error());
-		return EXIT_FAIL;
-	}
-	if (json) {
-		struct jw w;
-
-		jw_init(&w, stdout);
-		jw_obj_begin(&w);
-		jw_kstr(&w, "zonedev", ZONEDEV_VERSION);
-		jw_kstr(&w, "source", source);
-		jw_kstr(&w, "arch", m->arch.name);
-		jw_ku64(&w, "phys_bits", m->arch.phys_bits);
-		jw_key(&w, "iomem");
-		report_json(m, RP_IOMEM, &w);
-		jw_ku64(&w, "warnings", zd_warn_count(m));
-		jw_obj_end(&w);
-		jw_finish(&w);
-	} else {
-		report_text(m, RP_IOMEM, stdout);
-	}
-	fflush(stdout);
-	if (zd_warn_count(m)) {
-		fprintf(stderr, "zonedev iomem: %lu invariant check(s) fired while booting\n",
-			zd_warn_count(m));
-		rc = EXIT_FAIL;
-	}
-	zd_machine_destroy(m);
-	return rc;
-}
 
 int main(int argc, char **argv)
 {

@@ -22,7 +22,7 @@ static int dev_dax_probe(struct zd_device *dev)
 	rc = zd_nd_devm_request_region(dev, r, r->layout.data_start, r->layout.range_end + 1 -
 				       r->layout.data_start, dev->name);
 	if (rc) {
-		zd_pr_warn(dev->machine, "%s: mapping0: %#llx-%#llx could not reserve range",
+		zd_pr_warn(dev->machine, "%s: mapping0: 0x%llx-0x%llx could not reserve range",
 			   dev->name, ULL(r->layout.data_start), ULL(r->layout.range_end));
 		return rc;
 	}

@@ -31,13 +31,13 @@ static int dev_dax_kmem_probe(struct zd_device *dev)
 		return -EINVAL;
 	}
 	if (end <= start) {
-		zd_pr_warn(m, "%s: mapping0: %#llx-%#llx too small after alignment", dev->name,
+		zd_pr_warn(m, "%s: mapping0: 0x%llx-0x%llx too small after alignment", dev->name,
 			   ULL(r->layout.data_start), ULL(r->layout.range_end));
 		return -EINVAL;
 	}
 	res = zd_request_mem_region(m, start, end - start, dev->name);
 	if (!res) {
-		zd_pr_warn(m, "%s: mapping0: %#llx-%#llx could not reserve region", dev->name,
+		zd_pr_warn(m, "%s: mapping0: 0x%llx-0x%llx could not reserve region", dev->name,
 			   ULL(start), ULL(end - 1));
 		return -EBUSY;
 	}
@@ -45,7 +45,7 @@ static int dev_dax_kmem_probe(struct zd_device *dev)
 	res->flags = ZD_IORESOURCE_SYSTEM_RAM;
 	rc = zd_add_memory_driver_managed(m, r->node, start, end - start, "System RAM (kmem)");
 	if (rc) {
-		zd_pr_err(m, "%s: mapping0: %#llx-%#llx cannot be hotplugged (%s)", dev->name,
+		zd_pr_err(m, "%s: mapping0: 0x%llx-0x%llx cannot be hotplugged (%s)", dev->name,
 			  ULL(start), ULL(end - 1), zd_errno_name(rc));
 		zd_release_resource(m, res);
 		return rc;
@@ -54,7 +54,7 @@ static int dev_dax_kmem_probe(struct zd_device *dev)
 	r->kmem_start = start;
 	r->kmem_size = end - start;
 	r->kmem_stuck = false;
-	zd_pr_info(m, "%s: kmem: %llu MiB of System RAM on node %d [mem %#llx-%#llx]", dev->name,
+	zd_pr_info(m, "%s: kmem: %llu MiB of System RAM on node %d [mem 0x%llx-0x%llx]", dev->name,
 		   ULL((end - start) >> 20), r->node, ULL(start), ULL(end - 1));
 	return 0;
 }
@@ -67,7 +67,7 @@ static void dev_dax_kmem_remove(struct zd_device *dev)
 		return;
 	if (zd_remove_memory(r->m, r->kmem_start, r->kmem_size)) {
 		/* The memory stays in use: so do its resources, until reboot. */
-		zd_pr_warn(r->m, "%s: mapping0: %#llx-%#llx cannot be hotremoved until the next reboot",
+		zd_pr_warn(r->m, "%s: mapping0: 0x%llx-0x%llx cannot be hotremoved until the next reboot",
 			   dev->name, ULL(r->kmem_start), ULL(r->kmem_start + r->kmem_size - 1));
 		r->kmem_stuck = true;
 		return;

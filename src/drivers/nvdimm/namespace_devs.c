@@ -217,7 +217,7 @@ static int ndctl_checks(struct zd_nd_region *r, const struct zd_nd_namespace_opt
 	char sug[32];
 
 	if (r->size % r->align) {
-		zd_pr_err(r->m, "region%d: align setting is %#llx size %#llx is misaligned", r->id,
+		zd_pr_err(r->m, "region%d: align setting is 0x%llx size 0x%llx is misaligned", r->id,
 			  ULL(r->align), ULL(r->size));
 		return -EINVAL;
 	}
@@ -228,7 +228,7 @@ static int ndctl_checks(struct zd_nd_region *r, const struct zd_nd_namespace_opt
 		return -EINVAL;
 	}
 	if (!o->force && r->start & ((16ULL << 20) - 1)) {
-		zd_pr_err(r->m, "namespace%d.0: %#llx misaligned to 16M, adjust region alignment and "
+		zd_pr_err(r->m, "namespace%d.0: 0x%llx misaligned to 16M, adjust region alignment and "
 			  "retry", r->id, ULL(r->start));
 		return -EINVAL;
 	}
@@ -304,7 +304,7 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 			zd_nd_namespace_probe(r);   /* what was there comes back */
 		goto fail;
 	}
-	zd_pr_info(r->m, "namespace%d.0: %s map=%s align=%#llx dataoff=%#llx npfns=%llu", r->id,
+	zd_pr_info(r->m, "namespace%d.0: %s map=%s align=0x%llx dataoff=0x%llx npfns=%llu", r->id,
 		   zd_nd_ns_mode_name(r->mode), p.map == ZD_ND_MAP_DEV ? "dev" : "mem", ULL(p.align),
 		   ULL(r->info.dataoff), ULL(r->info.npfns));
 	return 0;

@@ -212,7 +212,7 @@ int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_val
 	computed = zd_nd_sb_checksum_const(sb);
 	if (stored != computed)
 		return fail(why, whylen, -ENODEV,
-			    "rule 4: checksum mismatch (stored %#llx, computed %#llx)",
+			    "rule 4: checksum mismatch (stored 0x%llx, computed 0x%llx)",
 			    (unsigned long long)stored, (unsigned long long)computed);
 
 	/* Rule 5: the block belongs to this namespace. */
@@ -245,7 +245,7 @@ int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_val
 	/* Rule 11: device-dax only maps at a supported fault size. */
 	if (ctx->kind == ZD_ND_DEVDAX && !supported_alignment(info.align, dax_aligns))
 		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 11: alignment mismatch (dax align %#llx is not supported)",
+			    "rule 11: alignment mismatch (dax align 0x%llx is not supported)",
 			    (unsigned long long)info.align);
 
 	/* Rule 12: a bound instance must match what the block says. */
@@ -257,7 +257,7 @@ int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_val
 				    zd_nd_uuid_format(ctx->adopted_uuid, b));
 		if (ctx->adopted_align != info.align || ctx->adopted_mode != info.mode)
 			return fail(why, whylen, -EOPNOTSUPP,
-				    "rule 12: settings mismatch (align %#llx:%#llx mode %u:%u)",
+				    "rule 12: settings mismatch (align 0x%llx:0x%llx mode %u:%u)",
 				    (unsigned long long)ctx->adopted_align,
 				    (unsigned long long)info.align,
 				    (unsigned)ctx->adopted_mode, (unsigned)info.mode);
@@ -266,32 +266,32 @@ int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_val
 	/* Rule 13. */
 	if (info.align > capacity)
 		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 13: alignment %#llx exceeds capacity %#llx",
+			    "rule 13: alignment 0x%llx exceeds capacity 0x%llx",
 			    (unsigned long long)info.align, (unsigned long long)capacity);
 
 	/* Rule 14. */
 	if (info.dataoff >= ctx->size)
 		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 14: pfn array size (dataoff %#llx) exceeds namespace size %#llx",
+			    "rule 14: pfn array size (dataoff 0x%llx) exceeds namespace size 0x%llx",
 			    (unsigned long long)info.dataoff, (unsigned long long)ctx->size);
 
 	/* Rule 15: the data must start on the mapping alignment and a page. */
 	if ((info.align && !ZD_IS_ALIGNED(ctx->start + info.dataoff + info.start_pad, info.align)) ||
 	    !ZD_IS_ALIGNED(info.dataoff, page_size))
 		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 15: bad offset %#llx (start %#llx, start_pad %#x, align %#llx)",
+			    "rule 15: bad offset 0x%llx (start 0x%llx, start_pad 0x%x, align 0x%llx)",
 			    (unsigned long long)info.dataoff, (unsigned long long)ctx->start,
 			    info.start_pad, (unsigned long long)info.align);
 
 	/* Rules 16-17: the mapped range must be memremap_compat_align()ed. */
 	if (!ZD_IS_ALIGNED(ctx->start + info.start_pad, compat))
 		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 16: resource start %#llx + start_pad %#x misaligned to %#llx",
+			    "rule 16: resource start 0x%llx + start_pad 0x%x misaligned to 0x%llx",
 			    (unsigned long long)ctx->start, info.start_pad,
 			    (unsigned long long)compat);
 	if (!ZD_IS_ALIGNED(end + 1 - info.end_trunc, compat))
 		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 17: resource end %#llx + 1 - end_trunc %#x misaligned to %#llx",
+			    "rule 17: resource end 0x%llx + 1 - end_trunc 0x%x misaligned to 0x%llx",
 			    (unsigned long long)end, info.end_trunc, (unsigned long long)compat);
 
 	/*
@@ -300,7 +300,7 @@ int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_val
 	 */
 	if (info.dataoff >= ctx->size - info.start_pad - info.end_trunc)
 		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 18: bad offset %#llx with small namespace (size %#llx, start_pad %#x, end_trunc %#x)",
+			    "rule 18: bad offset 0x%llx with small namespace (size 0x%llx, start_pad 0x%x, end_trunc 0x%x)",
 			    (unsigned long long)info.dataoff, (unsigned long long)ctx->size,
 			    info.start_pad, info.end_trunc);
 
@@ -325,7 +325,7 @@ int zd_nd_pfn_init_sb(struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_params *p,
 	bool ok_align;
 
 	if (!is_pow2(page_size) || !is_pow2(compat))
-		return fail(why, whylen, -EINVAL, "page size %#llx / compat align %#llx not a power of two",
+		return fail(why, whylen, -EINVAL, "page size 0x%llx / compat align 0x%llx not a power of two",
 			    (unsigned long long)page_size, (unsigned long long)compat);
 
 	/*
@@ -335,18 +335,18 @@ int zd_nd_pfn_init_sb(struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_params *p,
 	 */
 	ok_align = align == page_size || align == pmd || (!p->no_pud_thp && align == pud);
 	if (!ok_align)
-		return fail(why, whylen, -EOPNOTSUPP, "%s: align %#llx not supported (%s)",
+		return fail(why, whylen, -EOPNOTSUPP, "%s: align 0x%llx not supported (%s)",
 			    kind_name(p->kind), (unsigned long long)align,
 			    p->no_pud_thp ? "PAGE_SIZE or PMD size" : "PAGE_SIZE, PMD or PUD size");
 
 	/* A pfn/dax claim needs at least 16 MiB (nd_namespace_store). */
 	if (size < ZD_ND_MIN_NAMESPACE_SIZE)
-		return fail(why, whylen, -ENXIO, "namespace size %#llx below the 16 MiB claim minimum",
+		return fail(why, whylen, -ENXIO, "namespace size 0x%llx below the 16 MiB claim minimum",
 			    (unsigned long long)size);
 
 	/* New kernels never create start_pad: a misaligned start is refused. */
 	if (!ZD_IS_ALIGNED(start, compat))
-		return fail(why, whylen, -EINVAL, "start %#llx misaligned to %#llx",
+		return fail(why, whylen, -EINVAL, "start 0x%llx misaligned to 0x%llx",
 			    (unsigned long long)start, (unsigned long long)compat);
 
 	npfns = (size - ZD_ND_INFO_RESERVE) / page_size;
@@ -378,7 +378,7 @@ int zd_nd_pfn_init_sb(struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_params *p,
 
 	if (offset >= size - end_trunc)
 		return fail(why, whylen, -ENXIO,
-			    "unable to satisfy requested alignment (dataoff %#llx, size %#llx, end_trunc %#llx)",
+			    "unable to satisfy requested alignment (dataoff 0x%llx, size 0x%llx, end_trunc 0x%llx)",
 			    (unsigned long long)offset, (unsigned long long)size,
 			    (unsigned long long)end_trunc);
 
@@ -421,7 +421,7 @@ int zd_nd_pfn_to_pgmap_layout(const struct zd_nd_pfn_info *info, uint64_t res_st
 	base = res_start + info->start_pad;
 	end = res_end - info->end_trunc;
 	if (end < base || info->start_pad > res_end - res_start)
-		return fail(why, whylen, -EINVAL, "start_pad %#x + end_trunc %#x leave no range",
+		return fail(why, whylen, -EINVAL, "start_pad 0x%x + end_trunc 0x%x leave no range",
 			    info->start_pad, info->end_trunc);
 	range_len = end - base + 1;
 
@@ -435,11 +435,11 @@ int zd_nd_pfn_to_pgmap_layout(const struct zd_nd_pfn_info *info, uint64_t res_st
 		/* The struct pages live in DRAM; data may not overlap the info block. */
 		if (info->dataoff < reserve_bytes)
 			return fail(why, whylen, -EINVAL,
-				    "ram mode: dataoff %#llx below the info reserve %#llx",
+				    "ram mode: dataoff 0x%llx below the info reserve 0x%llx",
 				    (unsigned long long)info->dataoff,
 				    (unsigned long long)reserve_bytes);
 		if (info->dataoff >= range_len)
-			return fail(why, whylen, -EINVAL, "dataoff %#llx beyond range length %#llx",
+			return fail(why, whylen, -EINVAL, "dataoff 0x%llx beyond range length 0x%llx",
 				    (unsigned long long)info->dataoff, (unsigned long long)range_len);
 		out->npfns = info->npfns;
 	} else if (info->mode == ZD_PFN_MODE_PMEM) {
@@ -449,7 +449,7 @@ int zd_nd_pfn_to_pgmap_layout(const struct zd_nd_pfn_info *info, uint64_t res_st
 		 */
 		if (info->dataoff < reserve_bytes || info->dataoff >= range_len)
 			return fail(why, whylen, -EINVAL,
-				    "pmem mode: dataoff %#llx outside [%#llx, %#llx)",
+				    "pmem mode: dataoff 0x%llx outside [0x%llx, 0x%llx)",
 				    (unsigned long long)info->dataoff,
 				    (unsigned long long)reserve_bytes, (unsigned long long)range_len);
 		out->npfns = (range_len - info->dataoff) >> page_shift;
@@ -483,11 +483,11 @@ int zd_nd_pfn_read_sb(int fd, uint64_t ns_offset, struct zd_nd_pfn_sb *sb,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail(why, whylen, -ENXIO, "rule 2: read of the info block at %#llx failed: %s",
+			return fail(why, whylen, -ENXIO, "rule 2: read of the info block at 0x%llx failed: %s",
 				    (unsigned long long)off, strerror(errno));
 		if (n == 0)
 			return fail(why, whylen, -ENXIO,
-				    "rule 2: short read of the info block at %#llx (%zu of %zu bytes)",
+				    "rule 2: short read of the info block at 0x%llx (%zu of %zu bytes)",
 				    (unsigned long long)off, done, sizeof(*sb));
 		done += (size_t)n;
 	}
@@ -509,7 +509,7 @@ int zd_nd_pfn_write_sb(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb
 			continue;
 		if (n <= 0)
 			return fail(why, whylen, n < 0 && (errno == ENOSPC || errno == EDQUOT) ? -errno : -EIO,
-				    "write of the info block at %#llx failed: %s",
+				    "write of the info block at 0x%llx failed: %s",
 				    (unsigned long long)off, n < 0 ? strerror(errno) : "no progress");
 		done += (size_t)n;
 	}

@@ -18,7 +18,7 @@ static int pmem_pagemap_memory_failure(struct zd_dev_pagemap *pgmap, unsigned lo
 	struct zd_machine *m = pgmap->machine;
 
 	(void)mf_flags;
-	zd_pr_err(m, "pmem: memory failure at pfn %#llx (+%lu): %llu bad sectors recorded; no "
+	zd_pr_err(m, "pmem: memory failure at pfn 0x%llx (+%lu): %llu bad sectors recorded; no "
 		  "filesystem holds the dax device", ULL(pfn), nr_pages,
 		  ULL(nr_pages << m->arch.page_shift >> 9));
 	return -EOPNOTSUPP;

@@ -111,14 +111,14 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 
 	if (!d->path || !d->size || (d->start | d->size) & (page - 1) ||
 	    strlen(d->path) >= sizeof(r->path)) {
-		zd_pr_err(m, "nd_region: region %#llx+%#llx needs a file and %llu-byte (PAGE_SIZE) "
+		zd_pr_err(m, "nd_region: region 0x%llx+0x%llx needs a file and %llu-byte (PAGE_SIZE) "
 			  "alignment", ULL(d->start), ULL(d->size), ULL(page));
 		return ZD_ERR_PTR(-EINVAL);
 	}
 	/* align_store(): a power of two from PAGE_SIZE up to the region size. */
 	if (d->align && (d->align & (d->align - 1) || d->align < page || d->align > d->size)) {
-		zd_pr_err(m, "nd_region: align %#llx must be a power of two between PAGE_SIZE and "
-			  "the region size %#llx", ULL(d->align), ULL(d->size));
+		zd_pr_err(m, "nd_region: align 0x%llx must be a power of two between PAGE_SIZE and "
+			  "the region size 0x%llx", ULL(d->align), ULL(d->size));
 		return ZD_ERR_PTR(-EINVAL);
 	}
 	r = calloc(1, sizeof(*r));
@@ -148,7 +148,7 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 		if (rc) {
 			zd_resource_free(r->res);
 			r->res = NULL;
-			zd_pr_err(m, "nd_region: %s [mem %#llx-%#llx] overlaps another range", name,
+			zd_pr_err(m, "nd_region: %s [mem 0x%llx-0x%llx] overlaps another range", name,
 				  ULL(d->start), ULL(d->start + d->size - 1));
 			rc = -EBUSY;
 		}
@@ -170,7 +170,7 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 	rc = zd_devm_add_action_or_reset(r->dev, region_release, r);
 	if (rc)
 		return ZD_ERR_PTR(rc);
-	zd_pr_info(m, "%s: pmem [mem %#llx-%#llx] backed by %s", name, ULL(d->start),
+	zd_pr_info(m, "%s: pmem [mem 0x%llx-0x%llx] backed by %s", name, ULL(d->start),
 		   ULL(d->start + d->size - 1), r->path);
 	zd_nd_namespace_probe(r);
 	return r;
