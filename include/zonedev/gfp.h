@@ -38,7 +38,12 @@ unsigned long zd_global_free_pages(struct zd_machine *m);
 unsigned long zd_totalram_pages(struct zd_machine *m);
 /* A /proc/meminfo field in kB ("MemTotal", "MemFree", ...); -ENOENT if unknown. */
 int zd_meminfo_field(struct zd_machine *m, const char *field, uint64_t *kb);
+/* /proc/meminfo: only fields the kernel prints. */
 void zd_meminfo_show(struct zd_machine *m, FILE *f);
+/* The same format for figures only zonedev has (MemUsed, VmemmapMapped). */
+void zd_meminfo_zonedev_show(struct zd_machine *m, FILE *f);
 void zd_zoneinfo_show(struct zd_machine *m, FILE *f);
+/* /proc/buddyinfo: free blocks per order of every populated zone. */
+void zd_buddyinfo_show(struct zd_machine *m, FILE *f);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * Reports in the shapes kernel developers read: /proc/zoneinfo (mm/vmstat.c)
- * and a per-section listing of the sparse model. Readers take the hotplug
+ * Reports in the shapes kernel developers read: /proc/zoneinfo and
+ * /proc/buddyinfo (mm/vmstat.c) and a per-section listing of the sparse
+ * model. Readers take the hotplug
  * lock shared so spans and section words are stable while printed.
  */
 #include <zonedev/gfp.h>
@@ -25,12 +26,29 @@ void zd_zoneinfo_show(struct zd_machine *m, FILE *f)
 			fprintf(f, "        managed  %ld\n",
 				__atomic_load_n(&zone->managed_pages, __ATOMIC_RELAXED));
 			fprintf(f, "  start_pfn:           %llu\n", ULL(zone->zone_start_pfn));
+		}
+	}
+	zd_put_online_mems(m);
+}
+
+void zd_buddyinfo_show(struct zd_machine *m, FILE *f)
+{
+	zd_get_online_mems(m);
+	for (int n = 0; n < m->nr_nodes; n++) {
+		struct zd_pglist_data *pgdat = m->node_data[n];
+
+		/* The kernel lists populated zones only (present pages). */
+		for (int z = 0; z < ZD_MAX_NR_ZONES; z++) {
+			struct zd_zone *zone = &pgdat->node_zones[z];
+
+			if (!zone->present_pages)
+				continue;
+			fprintf(f, "Node %d, zone %8s ", n, zone->name);
 			pthread_mutex_lock(&zone->lock);
-			fprintf(f, "  free_area:          ");
 			for (unsigned o = 0; o <= m->arch.max_page_order; o++)
-				fprintf(f, " %lu", zone->free_area[o].nr_free);
+				fprintf(f, "%6lu ", zone->free_area[o].nr_free);
 			pthread_mutex_unlock(&zone->lock);
-			fprintf(f, "\n");
+			fputc('\n', f);
 		}
 	}
 	zd_put_online_mems(m);

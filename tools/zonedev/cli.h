@@ -174,7 +174,7 @@ enum step_kind {
 
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
-	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_NR,
+	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_NR,
 };
 extern const char *const report_names[RP_NR];
 

@@ -230,20 +230,19 @@ static void devices_json(struct zd_machine *m, struct jw *w)
 
 /* ---------- meminfo ---------- */
 
-static void meminfo_json(struct zd_machine *m, struct jw *w)
+/* One "Name:   123 kB" line per key of the object being written; the
+ * colon is optional. */
+static void meminfo_fields(struct zd_machine *m, void (*show)(struct zd_machine *, FILE *),
+			   struct jw *w)
 {
 	char *buf = NULL, *line, *save = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	jw_obj_begin(w);
-	if (!f) {
-		jw_obj_end(w);
+	if (!f)
 		return;
-	}
-	zd_meminfo_show(m, f);
+	show(m, f);
 	fclose(f);
-	/* "Name:   123 kB" as /proc/meminfo prints it; the colon is optional. */
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		size_t klen = strcspn(line, ": \t");
 		char *val = line + klen, *end;
@@ -262,7 +261,52 @@ static void meminfo_json(struct zd_machine *m, struct jw *w)
 			jw_kstr(w, line, val);
 	}
 	free(buf);
+}
+
+/* The kernel's fields, then zonedev's own under "zonedev". */
+static void meminfo_json(struct zd_machine *m, struct jw *w)
+{
+	jw_obj_begin(w);
+	meminfo_fields(m, zd_meminfo_show, w);
+	jw_key(w, "zonedev");
+	jw_obj_begin(w);
+	meminfo_fields(m, zd_meminfo_zonedev_show, w);
 	jw_obj_end(w);
+	jw_obj_end(w);
+}
+
+static void meminfo_text(struct zd_machine *m, FILE *f)
+{
+	zd_meminfo_show(m, f);
+	fputs("\n# zonedev's own figures (not in the kernel's /proc/meminfo):\n", f);
+	zd_meminfo_zonedev_show(m, f);
+}
+
+/* ---------- buddyinfo ---------- */
+
+static void buddyinfo_json(struct zd_machine *m, struct jw *w)
+{
+	jw_arr_begin(w);
+	for (int n = 0; n < m->nr_nodes && n < ZD_MAX_NUMNODES; n++) {
+		struct zd_pglist_data *pg = m->node_data[n];
+
+		for (int z = 0; pg && z < ZD_MAX_NR_ZONES; z++) {
+			struct zd_zone *zone = &pg->node_zones[z];
+
+			if (!zone->present_pages)
+				continue;
+			jw_obj_begin(w);
+			jw_ki64(w, "node", n);
+			jw_kstr(w, "zone", zone->name ? zone->name : zd_zone_names[z]);
+			jw_key(w, "nr_free");
+			jw_arr_begin(w);
+			for (unsigned o = 0; o <= m->arch.max_page_order && o <= ZD_MAX_ORDER_LIMIT; o++)
+				jw_u64(w, zone->free_area[o].nr_free);
+			jw_arr_end(w);
+			jw_obj_end(w);
+		}
+	}
+	jw_arr_end(w);
 }
 
 /* ---------- zoneinfo ---------- */
@@ -293,11 +337,6 @@ static void zoneinfo_json(struct zd_machine *m, struct jw *w)
 			jw_ku64(w, "present", zone->present_pages);
 			jw_ki64(w, "managed", __atomic_load_n(&zone->managed_pages, __ATOMIC_RELAXED));
 			jw_ki64(w, "free", __atomic_load_n(&zone->nr_free_pages, __ATOMIC_RELAXED));
-			jw_key(w, "nr_free");
-			jw_arr_begin(w);
-			for (unsigned o = 0; o <= m->arch.max_page_order && o <= ZD_MAX_ORDER_LIMIT; o++)
-				jw_u64(w, zone->free_area[o].nr_free);
-			jw_arr_end(w);
 			jw_obj_end(w);
 		}
 		jw_arr_end(w);
@@ -461,7 +500,7 @@ void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
 {
 	switch (k) {
 	case RP_IOMEM: zd_iomem_dump(m, f); break;
-	case RP_MEMINFO: zd_meminfo_show(m, f); break;
+	case RP_MEMINFO: meminfo_text(m, f); break;
 	case RP_ZONEINFO: zd_zoneinfo_show(m, f); break;
 	case RP_MEMORY_BLOCKS: zd_memory_blocks_show(m, f); break;
 	case RP_SECTIONS: zd_sections_show(m, f); break;
@@ -469,6 +508,7 @@ void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
 	case RP_VMEMMAP: vmemmap_text(m, f); break;
 	case RP_NAMESPACES: namespaces_text(m, f); break;
 	case RP_DEVICES: devices_text(m, f); break;
+	case RP_BUDDYINFO: zd_buddyinfo_show(m, f); break;
 	case RP_NR: break;
 	}
 	fflush(f);
@@ -486,6 +526,7 @@ void report_json(struct zd_machine *m, enum report_kind k, struct jw *w)
 	case RP_VMEMMAP: vmemmap_json(m, w); break;
 	case RP_NAMESPACES: namespaces_json(m, w); break;
 	case RP_DEVICES: devices_json(m, w); break;
+	case RP_BUDDYINFO: buddyinfo_json(m, w); break;
 	case RP_NR: jw_null(w); break;
 	}
 }

@@ -17,7 +17,7 @@ const char *const report_names[RP_NR] = {
 	[RP_IOMEM] = "iomem", [RP_MEMINFO] = "meminfo", [RP_ZONEINFO] = "zoneinfo",
 	[RP_MEMORY_BLOCKS] = "memory_blocks", [RP_SECTIONS] = "sections",
 	[RP_DMESG] = "dmesg", [RP_VMEMMAP] = "vmemmap", [RP_NAMESPACES] = "namespaces",
-	[RP_DEVICES] = "devices",
+	[RP_DEVICES] = "devices", [RP_BUDDYINFO] = "buddyinfo",
 };
 
 /* ---------- the step table ---------- */

@@ -1,6 +1,8 @@
 /*
- * /proc/meminfo (fs/proc/meminfo.c) for a machine: the fields this model
- * can back with real counters. Values are in kB as the kernel prints them.
+ * /proc/meminfo (fs/proc/meminfo.c) for a machine: the kernel's fields this
+ * model can back with real counters, in kB as the kernel prints them, and
+ * apart from them the figures only zonedev has (so nothing in the first
+ * block is a name the kernel does not print).
  */
 #include <zonedev/err.h>
 #include <zonedev/gfp.h>
@@ -10,6 +12,7 @@
 struct field {
 	const char *name;
 	uint64_t kb;
+	bool zonedev;              /* not a /proc/meminfo field */
 };
 
 static size_t collect(struct zd_machine *m, struct field *out)
@@ -18,13 +21,13 @@ static size_t collect(struct zd_machine *m, struct field *out)
 	uint64_t total = zd_totalram_pages(m), free_pages = zd_global_free_pages(m);
 	size_t n = 0;
 
-	out[n++] = (struct field){ "MemTotal", total * kb_per_page };
-	out[n++] = (struct field){ "MemFree", free_pages * kb_per_page };
-	out[n++] = (struct field){ "MemAvailable", free_pages * kb_per_page };
-	out[n++] = (struct field){ "MemUsed", (total - free_pages) * kb_per_page };
+	out[n++] = (struct field){ "MemTotal", total * kb_per_page, false };
+	out[n++] = (struct field){ "MemFree", free_pages * kb_per_page, false };
+	out[n++] = (struct field){ "MemAvailable", free_pages * kb_per_page, false };
+	out[n++] = (struct field){ "MemUsed", (total - free_pages) * kb_per_page, true };
 	out[n++] = (struct field){ "VmemmapMapped",
 				   (uint64_t)__atomic_load_n(&m->vmemmap_mapped_bytes,
-							     __ATOMIC_RELAXED) >> 10 };
+							     __ATOMIC_RELAXED) >> 10, true };
 	return n;
 }
 
@@ -41,12 +44,23 @@ int zd_meminfo_field(struct zd_machine *m, const char *name, uint64_t *kb)
 	return -ENOENT;
 }
 
-void zd_meminfo_show(struct zd_machine *m, FILE *out)
+static void show(struct zd_machine *m, FILE *out, bool zonedev)
 {
 	struct field f[8];
 	size_t n = collect(m, f);
 
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%s:%*llu kB\n", f[i].name, (int)(23 - strlen(f[i].name)),
-			(unsigned long long)f[i].kb);
+		if (f[i].zonedev == zonedev)
+			fprintf(out, "%s:%*llu kB\n", f[i].name, (int)(23 - strlen(f[i].name)),
+				(unsigned long long)f[i].kb);
+}
+
+void zd_meminfo_show(struct zd_machine *m, FILE *out)
+{
+	show(m, out, false);
+}
+
+void zd_meminfo_zonedev_show(struct zd_machine *m, FILE *out)
+{
+	show(m, out, true);
 }
