@@ -7,7 +7,8 @@
 # keep the files a user named; bench option values are checked (exit 2,
 # nothing rounded), a failed bench --json is one document; the host memory
 # guard refuses (with the host's figure faked by ZD_HOST_MEM_AVAILABLE) and
-# --no-memory-guard lifts it.
+# --no-memory-guard lifts it; a progress line shows on a terminal (a pty
+# from script(1)) and nowhere else.
 # The small filesystem is a 64 MiB tmpfs in a private mount namespace
 # (unshare -m as root, unshare -rm as a user where user namespaces are
 # allowed); without one, those parts are skipped and say why.
@@ -275,6 +276,29 @@ if ls "$tmp"/zonedev-bench-* >/dev/null 2>&1; then
 	fail "a refused bench left a file"
 else
 	pass "a refused bench creates no file"
+fi
+
+# ---- 8. progress: on a terminal only, not with --quiet ----
+if command -v script >/dev/null 2>&1; then
+	pty() { script -qefc "$1" "$tmp/pty" >/dev/null 2>&1; }
+	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' bench memremap --size 4G --repeat 1 --dir '$tmp'"
+	has "bench on a terminal shows a progress line" "$tmp/pty" "bench memremap: first bind: memmap_init_zone_device ["
+	has "with a rate and an ETA" "$tmp/pty" "pages/s ETA"
+	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' bench memremap --size 4G --repeat 1 --dir '$tmp' --quiet"
+	lacks "--quiet: no progress line" "$tmp/pty" "ETA"
+	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' run scenarios/hotplug-basics.yaml"
+	has "a scenario on a terminal shows its step" "$tmp/pty" "step 1/"
+	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' run --quiet scenarios/hotplug-basics.yaml"
+	lacks "run --quiet: no progress line" "$tmp/pty" "ETA"
+else
+	skip "progress on a terminal: no script(1) for a pseudo-terminal"
+fi
+ZD_PROGRESS_DELAY_MS=0 "$ZD_CLI" bench memremap --size 4G --repeat 1 --dir "$tmp" \
+	>"$tmp/out" 2>"$tmp/err"
+if grep -q "$(printf '\r')" "$tmp/out" "$tmp/err"; then
+	fail "not a terminal: a carriage return in the output"
+else
+	pass "not a terminal: no progress line"
 fi
 
 echo "1..$n"

@@ -59,6 +59,12 @@ struct zd_machine_desc {
 	int console_loglevel;           /* 0: ZD_LOG_INFO; else the level + 1 (loglevel=) */
 	const char *dyndbg;             /* dynamic-debug query applied before boot (dyndbg=) */
 	bool host_memory_unguarded;     /* populate memmap even beyond the host's available RAM */
+	/* Called now and then from long operations (boot's sparse_init,
+	 * __add_pages, memmap init) with what runs and how far it got, for a
+	 * progress display; from one thread at a time, never under a lock a
+	 * callback could need. NULL: none. */
+	void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
+	void *progress_arg;
 };
 
 /* The host memory guard (machine/hostmem.c): memmap in RAM is real host
@@ -146,6 +152,8 @@ struct zd_machine {
 	uint64_t memstart_pfn;            /* first boot RAM pfn */
 	bool debug_vm;
 	bool host_memory_unguarded;
+	void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
+	void *progress_arg;
 
 	/* physical memory contents */
 	pthread_mutex_t backing_lock;     /* the backings list and sections' phys_base */

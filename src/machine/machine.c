@@ -367,6 +367,8 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	m->auto_online_blocks = desc->auto_online_blocks;
 	m->debug_vm = desc->debug_vm;
 	m->host_memory_unguarded = desc->host_memory_unguarded;
+	m->progress = desc->progress;
+	m->progress_arg = desc->progress_arg;
 	m->log_ring = calloc(ZD_LOG_RING, sizeof(*m->log_ring));
 	if (!m->log_ring) {
 		free(m);

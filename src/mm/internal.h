@@ -55,6 +55,17 @@ uint64_t zd_vmemmap_host_bytes(const struct zd_machine *m, uint64_t nr,
  * would avoid it, when need bytes of memmap would not fit in the host; 0
  * when they do or the machine lifted the guard. */
 int zd_host_mem_guard(struct zd_machine *m, uint64_t need, const char *what, const char *avoid);
+/* Report progress of a long loop (machine desc's progress callback). */
+static inline void zd_progress(struct zd_machine *m, const char *what, uint64_t done,
+			       uint64_t total)
+{
+	if (m->progress)
+		m->progress(m->progress_arg, what, done, total);
+}
+/* Every this many pages or sections a loop reports: often enough for a
+ * display (a few ms), rare enough to cost nothing. */
+#define ZD_PROGRESS_PAGES    (1ULL << 18)
+#define ZD_PROGRESS_SECTIONS 64
 /* "512 GiB": whole units, rounded up. */
 const char *zd_host_fmt_size(char *buf, size_t len, uint64_t bytes);
 /* altmap_alloc_block_buf() in pfns; returns the first pfn or UINT64_MAX. */

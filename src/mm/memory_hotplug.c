@@ -122,6 +122,8 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 		uint64_t cur = section_align_up(a, p) - p;
 		if (cur > end - p)
 			cur = end - p;
+		if (!(zd_pfn_section_nr(a, p) % ZD_PROGRESS_SECTIONS))
+			zd_progress(m, "__add_pages", p - pfn, nr);
 		rc = zd_sparse_add_section(m, nid, p, cur, altmap, params->pgmap);
 		if (rc) {
 			/* Undo the sections already added so a failure changes nothing

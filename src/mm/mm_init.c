@@ -89,9 +89,14 @@ void zd_memmap_init_range(struct zd_machine *m, uint64_t nr, int nid, int zone, 
 
 		*page = t;
 		zd_list_init(&page->lru);
-		if (!(pfn & (pb - 1)))
+		if (!(pfn & (pb - 1))) {
 			zd_set_pageblock_migratetype(m, pfn, migratetype);
+			if (!((pfn - start_pfn) & (ZD_PROGRESS_PAGES - 1)))
+				zd_progress(m, "memmap_init_range", pfn - start_pfn, end - start_pfn);
+		}
 	}
+	if (end > start_pfn)
+		zd_progress(m, "memmap_init_range", end - start_pfn, end - start_pfn);
 }
 
 void zd_zone_init_free_lists(struct zd_zone *zone)
@@ -150,6 +155,7 @@ struct init_job {
 	unsigned order;
 	struct zd_page tmpl;
 	uint64_t from, to;           /* folio index range of this worker */
+	bool report;                 /* this worker reports progress (for all) */
 };
 
 static void *init_worker(void *arg)
@@ -161,6 +167,11 @@ static void *init_worker(void *arg)
 	tail._refcount = 0;
 	for (uint64_t f = j->from; f < j->to; f++) {
 		struct zd_page *head = j->first + f * j->folio_nr;
+
+		/* Workers share the folios evenly: the first one's share done
+		 * is the whole job's. */
+		if (j->report && !((f - j->from) * j->folio_nr & (ZD_PROGRESS_PAGES - 1)))
+			zd_progress(j->m, "memmap_init_zone_device", f - j->from, j->to - j->from);
 		uint64_t n = j->written < j->nr - f * j->folio_nr ? j->written : j->nr - f * j->folio_nr;
 
 		*head = j->tmpl;
@@ -199,6 +210,7 @@ static void run_init(struct init_job *job)
 		jobs[t] = *job;
 		jobs[t].from = folios * (uint64_t)t / (uint64_t)nthreads;
 		jobs[t].to = folios * (uint64_t)(t + 1) / (uint64_t)nthreads;
+		jobs[t].report = t == 0;
 	}
 	for (int t = 1; t < nthreads; t++)
 		if (!pthread_create(&tid[t], NULL, init_worker, &jobs[t]))
@@ -209,6 +221,8 @@ static void run_init(struct init_job *job)
 	for (int t = 1; t < nthreads; t++)
 		if (started & (1 << t))
 			pthread_join(tid[t], NULL);
+	if (folios)
+		zd_progress(job->m, "memmap_init_zone_device", folios, folios);
 }
 
 void zd_init_zone_device_pages(struct zd_machine *m, struct zd_page *first, uint64_t nr, int nid,

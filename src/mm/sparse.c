@@ -379,6 +379,8 @@ int zd_sparse_init_boot_range(struct zd_machine *m, int nid, uint64_t pfn, uint6
 
 		if (rc)
 			return rc;
+		if (!(snr % ZD_PROGRESS_SECTIONS))
+			zd_progress(m, "sparse_init", p - pfn, nr);
 		ms = zd_nr_to_section(m, snr);
 		if (!ms->usage) {
 			struct zd_page *memmap;

@@ -17,7 +17,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: zonedev bench memmap [--size SIZE] [--arch ARCH] [--repeat N]\n"
-		"                            [--no-memory-guard] [--json]\n"
+		"                            [--no-memory-guard] [--quiet] [--json]\n"
 		"\n"
 		"Populate the vmemmap for a hot-added range of SIZE and initialise its\n"
 		"struct pages: cold (fresh host memory) and warm (again, resident). Compares\n"
@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"                     default 3)\n"
 		"  --no-memory-guard  run even when the memmap needs more host memory than\n"
 		"                     is available (default: refuse, saying how much)\n"
+		"  -q, --quiet        no progress line (it shows only on a terminal, after a\n"
+		"                     second)\n"
 		"  --json             one JSON document on stdout (also when the run fails)\n"
 		"  -h, --help         show this help\n"
 		"\n"
@@ -43,6 +45,7 @@ int bench_memmap(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' }, { "arch", required_argument, NULL, 'a' },
 		{ "repeat", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
 		{ "no-memory-guard", no_argument, NULL, 'g' }, { "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
 	struct bench b = { .name = "memmap" };
@@ -65,6 +68,7 @@ int bench_memmap(int argc, char **argv)
 			break;
 		case 'j': b.json = true; break;
 		case 'g': b.no_guard = true; break;
+		case 'q': b.quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -112,7 +116,11 @@ int bench_memmap(int argc, char **argv)
 
 	struct zd_mem_range ram[] = { { .start = 0, .size = boot } };
 	struct zd_machine_desc d = { .arch = a->name, .ram = ram, .nr_ram = 1,
-				     .host_memory_unguarded = b.no_guard };
+				     .host_memory_unguarded = b.no_guard,
+				     .progress = progress_update };
+
+	progress_init(b.quiet);
+	progress_label("bench memmap: boot");
 	struct zd_machine *m = zd_machine_create(&d);
 	if (ZD_IS_ERR(m))
 		return bench_fail(&b, "%s", zd_machine_create_error());
@@ -130,14 +138,17 @@ int bench_memmap(int argc, char **argv)
 		return rc;
 	}
 	zd_mem_hotplug_begin(m);
+	progress_label("bench memmap: populate");
 	t = bench_now_ns();
 	rc = zd___add_pages(m, 0, pfn, pages, &params);
 	populate_ns = bench_now_ns() - t;
 	if (!rc) {
+		progress_label("bench memmap: cold init");
 		t = bench_now_ns();
 		zd_move_pfn_range_to_zone(m, zone, pfn, pages, NULL, ZD_MIGRATE_MOVABLE);
 		cold_ns = bench_now_ns() - t;
 		for (int i = 0; i < repeat; i++) {
+			progress_label("bench memmap: warm init %d/%d", i + 1, repeat);
 			t = bench_now_ns();
 			zd_move_pfn_range_to_zone(m, zone, pfn, pages, NULL, ZD_MIGRATE_MOVABLE);
 			t = bench_now_ns() - t;
@@ -146,6 +157,7 @@ int bench_memmap(int argc, char **argv)
 		}
 	}
 	zd_mem_hotplug_done(m);
+	progress_clear();
 	if (rc) {
 		rc = bench_fail(&b, "adding %llu bytes failed with %s", ULL(size), zd_errno_name(rc));
 		zd_machine_destroy(m);

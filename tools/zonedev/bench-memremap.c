@@ -25,7 +25,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: zonedev bench memremap [--type fsdax|devdax] [--map dev|mem]\n"
 		"                              [--align 4K|2M|1G] [--size SIZE] [--repeat N]\n"
-		"                              [--dir DIR] [--no-memory-guard] [--json]\n"
+		"                              [--dir DIR] [--no-memory-guard] [--quiet] [--json]\n"
 		"\n"
 		"Create a pmem namespace of SIZE on a region backed by a sparse file in DIR,\n"
 		"then time the first bind (memmap populated and initialised, cold) and\n"
@@ -45,6 +45,8 @@ static void usage(FILE *f)
 		"  --dir DIR            directory of the region file (default /dev/shm)\n"
 		"  --no-memory-guard    run even when the memmap needs more host memory than\n"
 		"                       is available (default: refuse, saying how much)\n"
+		"  -q, --quiet          no progress line (it shows only on a terminal, after\n"
+		"                       a second)\n"
 		"  --json               one JSON document on stdout (also when the run fails)\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -65,6 +67,7 @@ static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 		{ "align", required_argument, NULL, 'a' }, { "size", required_argument, NULL, 's' },
 		{ "repeat", required_argument, NULL, 'r' }, { "dir", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' }, { "no-memory-guard", no_argument, NULL, 'g' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct stat st;
@@ -112,6 +115,7 @@ static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 		case 'd': a->dir = optarg; break;
 		case 'j': b->json = true; break;
 		case 'g': b->no_guard = true; break;
+		case 'q': b->quiet = true; break;
 		case 'h': usage(stdout); return 1;
 		default: return -1;
 		}
@@ -212,7 +216,11 @@ int bench_memremap(int argc, char **argv)
 	struct zd_mem_range ram[] = { { .start = 0, .size = 4 * GIB } };
 	struct zd_nd_region_desc pm[] = { { .start = REGION_START, .size = a.size, .path = path } };
 	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = pm,
-				     .nr_pmem = 1, .host_memory_unguarded = b.no_guard };
+				     .nr_pmem = 1, .host_memory_unguarded = b.no_guard,
+				     .progress = progress_update };
+
+	progress_init(b.quiet);
+	progress_label("bench memremap: boot");
 	struct zd_machine *m = zd_machine_create(&d);
 	if (ZD_IS_ERR(m)) {
 		unlink(path);
@@ -229,10 +237,12 @@ int bench_memremap(int argc, char **argv)
 		       "%llu MiB of struct page\n", a.o.mode == ZD_NS_MODE_FSDAX ? "fsdax" : "devdax",
 		       a.o.map == ZD_ND_MAP_DEV ? "dev" : "mem", ULL(a.align >> 10),
 		       ULL(a.size >> 30), ULL(pages), ULL(bytes >> 20));
+	progress_label("bench memremap: memset baseline");
 	if (bench_memset((size_t)bytes, a.repeat, &base)) {
 		rc = bench_fail(&b, "cannot map %llu bytes for the memset baseline", ULL(bytes));
 		goto out;
 	}
+	progress_label("bench memremap: first bind");
 	t = bench_now_ns();
 	rc = zd_nd_create_namespace(r, &a.o);
 	ns[0] = bench_now_ns() - t;
@@ -242,6 +252,7 @@ int bench_memremap(int argc, char **argv)
 	}
 	ns[1] = (double)zd_nd_namespace_pgmap(r)->memmap_init_ns;
 	if (!b.json) {
+		progress_clear();
 		printf("first bind (cold):\n");
 		bench_line("create + bind", ns[0], pages, bytes, base.cold_ns, "memset cold");
 		bench_line("memmap init", ns[1], pages, bytes, base.cold_ns, "memset cold");
@@ -251,6 +262,7 @@ int bench_memremap(int argc, char **argv)
 	uint64_t rss_used = bench_host_rss() - rss0;
 	/* Rebind: the claim goes and comes back, the info block stays. */
 	for (int i = 0; i < a.repeat; i++) {
+		progress_label("bench memremap: rebind %d/%d", i + 1, a.repeat);
 		t = bench_now_ns();
 		rc = zd_nd_rebind_namespace(r);
 		t = bench_now_ns() - t;
@@ -263,6 +275,7 @@ int bench_memremap(int argc, char **argv)
 			ns[3] = (double)zd_nd_namespace_pgmap(r)->memmap_init_ns;
 		}
 	}
+	progress_clear();
 	report(&b, &a, r, ns, &base, resident, rss_used);
 	rc = EXIT_OK;
 out:

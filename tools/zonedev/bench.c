@@ -27,7 +27,7 @@ int bench_getopt(const struct bench *b, int argc, char **argv, const struct opti
 	int c;
 
 	opterr = 0;
-	c = getopt_long(argc, argv, "h", opts, NULL);
+	c = getopt_long(argc, argv, "hq", opts, NULL);
 	if (c == '?' || c == ':') {
 		fprintf(stderr, "zonedev bench %s: %s '%s'\nTry 'zonedev bench %s --help'.\n",
 			b->name, c == ':' ? "missing value for option" : "unknown option",
@@ -71,6 +71,7 @@ int bench_fail(const struct bench *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	progress_clear();
 	fprintf(stderr, "zonedev bench %s: %s\n", b->name, msg);
 	if (b->m) {
 		unsigned long seq = zd_log_seq(b->m);
@@ -174,6 +175,7 @@ int bench_memset(size_t bytes, int repeat, struct memset_base *b)
 void bench_line(const char *what, double ns, uint64_t pages, uint64_t bytes, double base_ns,
 		const char *base_what)
 {
+	progress_clear();
 	printf("  %-22s %9.1f ms  %7.2f ns/page  %6.2f GB/s  %5.2fx %s\n", what, ns / 1e6,
 	       ns / (double)pages, (double)bytes / ns, ns / base_ns, base_what);
 	/* A result is shown as soon as it is known, also through a pipe. */

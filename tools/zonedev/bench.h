@@ -25,6 +25,7 @@ struct bench {
 	const char *name;          /* "memmap", "memremap" */
 	bool json;
 	bool no_guard;             /* --no-memory-guard */
+	bool quiet;                /* --quiet: no progress line */
 	struct zd_machine *m;      /* its kernel log goes with a failure */
 };
 

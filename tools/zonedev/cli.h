@@ -37,6 +37,17 @@ int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 int cmd_iomem(int argc, char **argv);
 void iomem_help(FILE *f);
 
+/* ---- progress.c: a progress line on a terminal's stderr ---- */
+
+/* Enabled when stderr is a terminal and not quiet; shows after a second. */
+void progress_init(bool quiet);
+/* What the CLI is doing (a step, a bench phase); shown before the bar. */
+void progress_label(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* How far what got (also the machine's progress callback; arg unused). */
+void progress_update(void *arg, const char *what, uint64_t done, uint64_t total);
+/* Erase the line, if drawn, before other output. */
+void progress_clear(void);
+
 /* ---- cleanup.c: temporary files removed on exit and on signals ---- */
 
 /* Handlers for SIGINT, SIGTERM, SIGHUP, SIGPIPE (clean up, then die of the

@@ -53,6 +53,7 @@ struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, F
 	d.console_loglevel = o ? o->log_level : 0;
 	d.dyndbg = o ? o->dyndbg : NULL;
 	d.host_memory_unguarded = o && o->no_memory_guard;
+	d.progress = progress_update;
 	return zd_machine_create(&d);
 }
 
@@ -228,6 +229,7 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 	seq0 = zd_log_seq(r->m);
 	warn0 = zd_warn_count(r->m);
 	step_exec(r, st, &res);
+	progress_clear();
 	fired = zd_warn_count(r->m) - warn0;
 	last = last_line_since(r->m, seq0, &ll);
 	if (res.why[0])
@@ -438,7 +440,10 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	snprintf(fail, sizeof(fail), "%s:%d: machine", s->file, s->machine_line);
 	cleanup_set_context(fail);
 	fail[0] = '\0';
+	progress_init(o->quiet);
+	progress_label("%s: booting", s->file);
 	r->m = scenario_boot(s, o, o->dmesg && !o->json ? stdout : NULL);
+	progress_clear();
 	if (ZD_IS_ERR_OR_NULL(r->m)) {
 		const char *why = zd_machine_create_error();
 		char e[32];
@@ -473,12 +478,16 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		snprintf(ctx, sizeof(ctx), "%s:%d: step '%s'", s->file, s->steps[i].line,
 			 s->steps[i].name);
 		cleanup_set_context(ctx);
+		progress_clear();
+		progress_label("%s: step %zu/%zu '%s'", s->file, i + 1, s->nr_steps,
+			       s->steps[i].name);
 		if (run_step(r, &s->steps[i], fail, sizeof(fail))) {
 			rc = EXIT_FAIL;
 			break;
 		}
 		done++;
 	}
+	progress_clear();
 	if (o->json)
 		jw_arr_end(&r->jw);
 	/* Checks a step said it would fire are not failures. */
