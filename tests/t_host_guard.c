@@ -33,6 +33,16 @@ static void set_avail(uint64_t bytes)
 	setenv("ZD_HOST_MEM_AVAILABLE", v, 1);
 }
 
+/* A 1 GiB machine (16 MiB of memmap) on a host with 80 MiB available. */
+static struct zd_machine *small_machine(void)
+{
+	struct zd_machine *m;
+
+	set_avail(80 * M);
+	m = boot(1 * G, false);
+	return ok(!ZD_IS_ERR(m), "a 1 GiB machine") ? m : NULL;
+}
+
 static void boot_guard(void)
 {
 	struct zd_machine *m;
@@ -63,12 +73,10 @@ static void boot_guard(void)
  * the point); it is touched when a block goes online, so that is checked. */
 static void hotplug_guard(void)
 {
-	struct zd_machine *m;
+	struct zd_machine *m = small_machine();
 	unsigned long seq;
 
-	set_avail(80 * M);
-	m = boot(1 * G, false);
-	if (!ok(!ZD_IS_ERR(m), "a 1 GiB machine"))
+	if (!m)
 		return;
 	/* 8 GiB more is 128 MiB of memmap, mapped but not touched. */
 	ok(zd_add_memory(m, 0, 4 * G, 8 * G, 0) == 0, "a hot-add beyond the host is only mapped");
@@ -86,13 +94,11 @@ static void hotplug_guard(void)
 
 static void pgmap_guard(void)
 {
+	struct zd_machine *m = small_machine();
 	struct zd_dev_pagemap pg;
-	struct zd_machine *m;
 	unsigned long seq;
 
-	set_avail(80 * M);
-	m = boot(1 * G, false);
-	if (!ok(!ZD_IS_ERR(m), "a 1 GiB machine"))
+	if (!m)
 		return;
 	/* 16 GiB of device memory, memmap in RAM: 256 MiB of struct pages. */
 	tap_pgmap_setup(&pg, ZD_MEMORY_DEVICE_GENERIC, 16 * G, 16 * G, 0);

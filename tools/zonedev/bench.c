@@ -76,8 +76,9 @@ int bench_fail(const struct bench *b, const char *fmt, ...)
 	if (b->m) {
 		unsigned long seq = zd_log_seq(b->m);
 
-		/* The last warnings and errors say why; the rest is noise here. */
-		n = zd_log_read(b->m, seq > 64 ? seq - 64 : 0, lines, 16);
+		/* The last lines' warnings and errors say why; the rest is
+		 * noise here. */
+		n = zd_log_read(b->m, seq > 16 ? seq - 16 : 0, lines, 16);
 		for (size_t i = 0; i < n; i++)
 			if (lines[i].level <= ZD_LOG_WARNING)
 				fprintf(stderr, "  dmesg: %s\n", lines[i].text);
