@@ -256,6 +256,9 @@ has "the guard says need and have" "$tmp/err" \
 	"needs 64 MiB of host memory for its struct pages, the host has 32 MiB available"
 ZD_HOST_MEM_AVAILABLE=33554432 zd 0 "--no-memory-guard lifts it" \
 	run --no-memory-guard "$tmp/guard.yaml"
+sed 's/^  arch: x86_64$/  arch: x86_64\n  host_memory_guard: false/' "$tmp/guard.yaml" >"$tmp/unguarded.yaml"
+ZD_HOST_MEM_AVAILABLE=33554432 zd 0 "so does the machine key host_memory_guard: false" \
+	run "$tmp/unguarded.yaml"
 ZD_HOST_MEM_AVAILABLE=33554432 zd 1 "bench memremap map=mem on that host is refused" \
 	bench memremap --map mem --size 4G --repeat 1 --dir "$tmp" --json
 has "bench names what needs the memory" "$tmp/err" \

@@ -320,6 +320,7 @@ struct scenario {
 	uint64_t block_size;
 	int nodes;
 	bool debug_vm;             /* CONFIG_DEBUG_VM: poison new memmap */
+	bool host_memory_guard;    /* false: populate memmap beyond the host's memory */
 	enum zd_online_type auto_online;   /* auto_online_blocks */
 	uint64_t crashkernel, swiotlb_size;
 	bool swiotlb_off;

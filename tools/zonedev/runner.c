@@ -52,7 +52,7 @@ struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, F
 	d.log_echo = log_echo;
 	d.console_loglevel = o ? o->log_level : 0;
 	d.dyndbg = o ? o->dyndbg : NULL;
-	d.host_memory_unguarded = o && o->no_memory_guard;
+	d.host_memory_unguarded = !s->host_memory_guard || (o && o->no_memory_guard);
 	d.progress = progress_update;
 	return zd_machine_create(&d);
 }

@@ -351,7 +351,7 @@ int parse_machine(struct scenario *s, yaml_node_t *m)
 	static const char *const keys[] = {
 		"arch", "phys_bits", "memory_block_size", "nodes", "debug_vm", "ram", "reserved",
 		"iomem", "device_private", "va_bits", "pmem", "gpus", "auto_online_blocks",
-		"crashkernel", "swiotlb", NULL,
+		"crashkernel", "swiotlb", "host_memory_guard", NULL,
 	};
 	const char *ctx = "machine";
 	yaml_node_t *v = NULL;
@@ -391,6 +391,9 @@ int parse_machine(struct scenario *s, yaml_node_t *m)
 		return yerr(YF, ymap_get(YF, m, "nodes", NULL), "a machine has at least 1 node");
 	s->nodes = (int)u;
 	if (get_bool(s, m, "debug_vm", false, ctx, &s->debug_vm) < 0)
+		return -1;
+	s->host_memory_guard = true;
+	if (get_bool(s, m, "host_memory_guard", false, ctx, &s->host_memory_guard) < 0)
 		return -1;
 	if (parse_boot_options(s, m))
 		return -1;
