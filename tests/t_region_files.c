@@ -90,12 +90,21 @@ static void refusals(void)
 	m = boot(overlap, 2);
 	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EBUSY, "overlapping regions are refused (EBUSY)");
 	ok(stat(path("c.img"), &sb) && errno == ENOENT, "no empty file left for the second one");
-	/* A file that existed is kept, whatever its contents. */
+	ok(stat(f, &sb) && errno == ENOENT,
+	   "nor the first one's, created by the boot that failed");
+	/* A file that existed is kept: an empty one is not sized, one of the
+	 * right size keeps its bytes. */
 	fd = open(f, O_RDWR | O_CREAT, 0644);
-	ok(fd >= 0 && ftruncate(fd, 1 * G) == 0 && pwrite(fd, "keep me", 7, 123) == 7, "a file with data");
 	close(fd);
 	m = boot(&in_ram, 1);
-	ok(ZD_IS_ERR(m), "a bad region on it fails");
+	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EBUSY && !stat(f, &sb) && sb.st_size == 0,
+	   "a refused region leaves an empty file it found empty");
+	fd = open(f, O_RDWR);
+	ok(fd >= 0 && ftruncate(fd, 256 * M) == 0 && pwrite(fd, "keep me", 7, 123) == 7,
+	   "a file of the region's size with data");
+	close(fd);
+	m = boot(&in_ram, 1);
+	ok(ZD_IS_ERR(m) && ZD_PTR_ERR(m) == -EBUSY, "the region inside RAM on it fails (EBUSY)");
 	fd = open(f, O_RDONLY);
 	ok(fd >= 0 && pread(fd, buf, 7, 123) == 7 && !memcmp(buf, "keep me", 7),
 	   "and the file it found is untouched");
@@ -155,6 +164,29 @@ static void namespace_write(void)
 	unlink(f);
 }
 
+/* A region inside a Reserved range (firmware marking its NVDIMM) nests
+ * under it, as insert_resource does for the NFIT driver. */
+static void nested_in_reserved(void)
+{
+	static struct zd_mem_range ram[] = { { .start = 1 * M, .size = 1023 * M } };
+	static struct zd_mem_range rsv[] = { { .start = 4 * G, .size = 2 * G, .name = "Reserved" } };
+	struct zd_nd_region_desc pm = { .start = 4 * G, .size = 1 * G, .path = path("n.img") };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .reserved = rsv,
+				     .nr_reserved = 1, .pmem = &pm, .nr_pmem = 1 };
+	struct zd_machine *m = zd_machine_create(&d);
+	char *io;
+
+	if (!ok(!ZD_IS_ERR(m), "a region inside a Reserved range boots (%s)",
+		ZD_IS_ERR(m) ? zd_machine_create_error() : "ok"))
+		return;
+	io = tap_iomem_text(m);
+	ok(io && strstr(io, "100000000-17fffffff : Reserved\n  100000000-13fffffff : Persistent Memory"),
+	   "and nests under it in iomem");
+	free(io);
+	zd_machine_destroy(m);
+	unlink(pm.path);
+}
+
 int main(void)
 {
 	if (!ok(mkdtemp(dir) != NULL, "mkdtemp"))
@@ -162,6 +194,7 @@ int main(void)
 	locks();
 	refusals();
 	namespace_write();
+	nested_in_reserved();
 	unlink(path("a.img"));
 	rmdir(dir);
 	return done_testing();

@@ -60,9 +60,11 @@ struct zd_machine_desc {
 	const char *dyndbg;             /* dynamic-debug query applied before boot (dyndbg=) */
 	bool host_memory_unguarded;     /* populate memmap even beyond the host's available RAM */
 	/* Called now and then from long operations (boot's sparse_init,
-	 * __add_pages, memmap init) with what runs and how far it got, for a
-	 * progress display; from one thread at a time, never under a lock a
-	 * callback could need. NULL: none. */
+	 * __add_pages, memmap init) with what runs and how far it got in
+	 * pages, for a progress display. It may run in several threads at
+	 * once (two memremap_pages() callers) and with the hotplug lock held,
+	 * so it must be thread-safe and must not call into the library.
+	 * NULL: none. */
 	void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
 	void *progress_arg;
 };
@@ -152,6 +154,7 @@ struct zd_machine {
 	uint64_t memstart_pfn;            /* first boot RAM pfn */
 	bool debug_vm;
 	bool host_memory_unguarded;
+	bool booted;                      /* zd_machine_create() succeeded */
 	void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
 	void *progress_arg;
 

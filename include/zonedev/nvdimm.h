@@ -74,10 +74,12 @@ int zd_nd_destroy_namespace(struct zd_nd_region *r);
 /* Unbind and bind the claim again from the media (ndctl disable/enable). */
 int zd_nd_rebind_namespace(struct zd_nd_region *r);
 int zd_nd_namespace_get(struct zd_nd_region *r, struct zd_nd_namespace_info *info);
-/* The data area as the CPU sees it (raw: whole region; fsdax/devdax: after dataoff). */
+/* The data area as the CPU sees it (raw: whole region; fsdax/devdax: after
+ * dataoff); NULL with size 0 while the namespace is disabled. */
 void *zd_nd_namespace_data(struct zd_nd_region *r, uint64_t *size);
 /* A store of len bytes at off of the data area, as through /dev/pmemN:
- * -EROFS on a read-only region, -EINVAL beyond the data area, -ENOSPC (or
+ * -ENXIO while the namespace is disabled (a valid info block whose claim
+ * failed), -EROFS on a read-only region, -EINVAL beyond the data area, -ENOSPC (or
  * -EDQUOT) when the region file's filesystem cannot hold them, with nothing
  * written and a message naming the file. */
 int zd_nd_namespace_write(struct zd_nd_region *r, uint64_t off, const void *buf, size_t len);

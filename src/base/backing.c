@@ -1,6 +1,7 @@
 /*
- * Block reservation for backing files (backing.h). fallocate() with mode 0
- * allocates without touching data, so a refused reservation leaves the file
+ * Block reservation for backing files (backing.h). posix_fallocate()
+ * allocates without changing data (fallocate mode 0, or glibc's emulation
+ * that rewrites only zero bytes), so a refused reservation leaves the file
  * byte for byte as it was: callers reserve before they write anything.
  */
 #include "backing.h"
@@ -33,7 +34,7 @@ int zd_backing_reserve(int fd, uint64_t off, uint64_t len, const char *what,
 {
 	struct statvfs vfs;
 	char path[256], avail[48] = "";
-	int rc, err;
+	int err;
 
 	/*
 	 * Test hook: without reservations a full filesystem shows up as a
@@ -41,13 +42,13 @@ int zd_backing_reserve(int fd, uint64_t off, uint64_t len, const char *what,
 	 */
 	if (!len || getenv("ZD_BACKING_NORESERVE"))
 		return 0;
+	/* posix_fallocate, not fallocate: where the filesystem cannot
+	 * reserve, glibc writes a zero byte into each block that reads as
+	 * zero, which keeps every byte and still allocates the block. */
 	do
-		rc = fallocate(fd, 0, (off_t)off, (off_t)len);
-	while (rc && errno == EINTR);
-	if (!rc)
-		return 0;
-	err = errno;
-	if (err == EOPNOTSUPP || err == ENOSYS)
+		err = posix_fallocate(fd, (off_t)off, (off_t)len);
+	while (err == EINTR);
+	if (!err)
 		return 0;
 	if (!fstatvfs(fd, &vfs))
 		snprintf(avail, sizeof(avail), ", %llu KiB free",

@@ -14,8 +14,8 @@ const char *zd_fd_path(int fd, char *buf, size_t len);
 
 /*
  * Allocate the blocks of [off, off + len) without changing a byte of the
- * file. 0 when reserved or when the filesystem cannot reserve (then a full
- * disk can still SIGBUS; the CLI catches that). Otherwise -ENOSPC, -EDQUOT,
+ * file (also where the filesystem has no fallocate: glibc's emulation).
+ * 0 when reserved. Otherwise -ENOSPC, -EDQUOT,
  * -EFBIG or -EIO, with why saying which file, how many bytes and how much
  * the filesystem has free. With ZD_BACKING_NORESERVE set in the
  * environment nothing is reserved (a test hook for the SIGBUS path).

@@ -558,6 +558,7 @@ out_import:
 		   "memory block %llu MiB", m->arch.name, m->arch.phys_bits,
 		   ULL(zd_totalram_pages(m) << m->arch.page_shift >> 20), m->nr_nodes,
 		   ULL(m->memory_block_size >> 20));
+	m->booted = true;
 	return m;
 }
 

@@ -106,15 +106,18 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 		return -ERANGE;
 	}
 	/* Device memmap is initialised as soon as it is added; RAM's only
-	 * when its blocks are onlined, which checks for itself. */
-	if (nr && params->pgmap) {
+	 * when its blocks are onlined, which checks for itself, unless
+	 * CONFIG_DEBUG_VM poisons every new struct page right here. */
+	if (nr && (params->pgmap || m->debug_vm)) {
 		char what[96];
 
 		snprintf(what, sizeof(what), "adding [mem 0x%llx-0x%llx]", ULL(zd_pfn_phys(a, pfn)),
 			 ULL(zd_pfn_phys(a, end) - 1));
 		rc = zd_host_mem_guard(m, zd_vmemmap_host_bytes(m, nr, altmap, params->pgmap), what,
-				       "the memmap on the device (map=dev), a compound devdax "
-				       "alignment (deduplicated memmap) or a smaller range");
+				       params->pgmap ? "the memmap on the device (map=dev), a "
+				       "compound devdax alignment (deduplicated memmap) or a smaller "
+				       "range" : "a smaller range, or debug_vm off (its poison "
+				       "writes every struct page at add)");
 		if (rc)
 			return rc;
 	}

@@ -171,7 +171,8 @@ static void *init_worker(void *arg)
 		/* Workers share the folios evenly: the first one's share done
 		 * is the whole job's. */
 		if (j->report && !((f - j->from) * j->folio_nr & (ZD_PROGRESS_PAGES - 1)))
-			zd_progress(j->m, "memmap_init_zone_device", f - j->from, j->to - j->from);
+			zd_progress(j->m, "memmap_init_zone_device", (f - j->from) * j->folio_nr,
+				    (j->to - j->from) * j->folio_nr);
 		uint64_t n = j->written < j->nr - f * j->folio_nr ? j->written : j->nr - f * j->folio_nr;
 
 		*head = j->tmpl;
@@ -222,7 +223,7 @@ static void run_init(struct init_job *job)
 		if (started & (1 << t))
 			pthread_join(tid[t], NULL);
 	if (folios)
-		zd_progress(job->m, "memmap_init_zone_device", folios, folios);
+		zd_progress(job->m, "memmap_init_zone_device", job->nr, job->nr);
 }
 
 void zd_init_zone_device_pages(struct zd_machine *m, struct zd_page *first, uint64_t nr, int nid,

@@ -3,9 +3,12 @@
  * directories a run made itself (demo's directory, bench's region file) are
  * registered here and removed on exit and on SIGINT, SIGTERM, SIGHUP and
  * SIGPIPE. Files a user named are never registered, so never removed.
- * A SIGBUS is a store into a backing-file page the filesystem could not
- * provide (full, or an I/O error): it becomes an error for the running step,
- * with the file found in /proc/self/maps, then the same clean-up.
+ * A SIGBUS from a fault on a page of a file on disk is a store into a
+ * region-file page the filesystem could not provide (full, or an I/O
+ * error): it ends the run as the running step's EIO, naming the file found
+ * in /proc/self/maps, after the same clean-up. The machine cannot continue
+ * from the middle of a library call, so the run stops there. Any other
+ * SIGBUS (sent with kill, or a fault elsewhere) keeps its default action.
  * Invariants: the handler only uses async-signal-safe calls on state
  * written before the handlers were installed or before a slot was
  * published; a slot is published by its kind, written last.
@@ -79,9 +82,9 @@ static uintptr_t parse_hex(const char **s)
 	}
 }
 
-/* The file mapped at addr, from /proc/self/maps, printed to stderr. Lines
- * are assembled from fixed-size reads: no stdio, no malloc. */
-static bool out_mapping(uintptr_t addr)
+/* The file mapped at addr, from /proc/self/maps, into path (empty when
+ * none). Lines are assembled from fixed-size reads: no stdio, no malloc. */
+static bool find_mapping(uintptr_t addr, char *path, size_t pathlen)
 {
 	char buf[4096], line[4096 + 512];
 	size_t len = 0;
@@ -108,11 +111,12 @@ static bool out_mapping(uintptr_t addr)
 			if (addr < lo || addr >= hi)
 				continue;
 			const char *file = strchr(p, '/');
+			size_t flen = file ? strlen(file) : 0;
 
 			close(fd);
-			if (!file)
+			if (!file || flen >= pathlen)
 				return false;
-			out_str(file);
+			memcpy(path, file, flen + 1);
 			return true;
 		}
 	}
@@ -208,23 +212,64 @@ void cleanup_set_context(const char *what)
 
 /* ---- handlers ---- */
 
+/*
+ * Only a fault on a page of a file on disk (a region file: the map=dev
+ * memmap or the data) is a backing-store failure. Anything else (a kill -BUS,
+ * a genuine bug, a huge page the host could not give) keeps its default
+ * action, core dump included: the handler steps aside and the faulting
+ * instruction runs again.
+ */
+static bool backing_fault(const siginfo_t *si, char *path, size_t len)
+{
+	size_t n;
+
+	if (si->si_code != BUS_ADRERR)
+		return false;
+	if (!find_mapping((uintptr_t)si->si_addr, path, len))
+		return false;
+	n = strlen(path);
+	return strncmp(path, "/dev/", 5) && strncmp(path, "/anon_hugepage", 14) &&
+	       !(n > 10 && !strcmp(path + n - 10, " (deleted)"));
+}
+
+static void on_bus(int sig, siginfo_t *si, void *uc)
+{
+	static char path[4096];
+	static int first;
+
+	(void)uc;
+	/* Several memmap-init threads may fault at once: one reports and
+	 * exits, the others wait for that exit. */
+	if (__atomic_exchange_n(&first, 1, __ATOMIC_ACQ_REL)) {
+		for (;;)
+			pause();
+	}
+	if (!backing_fault(si, path, sizeof(path))) {
+		signal(sig, SIG_DFL);
+		/* A sent signal is not raised again by returning; a fault is. */
+		if (si->si_code <= 0)
+			raise(sig);
+		__atomic_store_n(&first, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	progress_erase_async();
+	out_str("zonedev: ");
+	out_str(context[0] ? context : "error");
+	out_str(": failed with EIO: SIGBUS at ");
+	out_hex((uintptr_t)si->si_addr);
+	out_str(", a page of the backing file ");
+	out_str(path);
+	out_str(" could not be provided (filesystem full or I/O error); the machine cannot go "
+		"on mid-operation, so zonedev stops here\n");
+	cleanup_run();
+	_exit(EXIT_FAIL);
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
-	if (sig == SIGBUS) {
-		uintptr_t addr = (uintptr_t)si->si_addr;
-
-		out_str("zonedev: ");
-		out_str(context[0] ? context : "error");
-		out_str(": failed with EIO: SIGBUS at ");
-		out_hex(addr);
-		out_str(", a page of the backing file ");
-		if (!out_mapping(addr))
-			out_str("(unknown)");
-		out_str(" could not be provided (filesystem full or I/O error)\n");
-		cleanup_run();
-		_exit(EXIT_FAIL);
-	}
+	(void)si;
+	progress_erase_async();
 	cleanup_run();
 	/* Die of the signal, so the shell sees 128 + sig as it would without
 	 * the handler. */
@@ -234,7 +279,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 
 void cleanup_install(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGBUS };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
@@ -246,11 +291,16 @@ void cleanup_install(void)
 
 		/* A signal ignored by whoever started us (nohup, a shell's
 		 * background job) stays ignored, as for any well-behaved tool. */
-		if (sigs[i] != SIGBUS && !sigaction(sigs[i], NULL, &old) &&
-		    !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
+		if (!sigaction(sigs[i], NULL, &old) && !(old.sa_flags & SA_SIGINFO) &&
+		    old.sa_handler == SIG_IGN)
 			continue;
 		sigaction(sigs[i], &sa, NULL);
 	}
+	/* SIGBUS stays installed for every thread that faults (no
+	 * SA_RESETHAND): on_bus lets one of them report. */
+	sa.sa_sigaction = on_bus;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, NULL);
 	/* A region file beyond RLIMIT_FSIZE is EFBIG from the call, not a kill. */
 	signal(SIGXFSZ, SIG_IGN);
 	atexit(cleanup_run);

@@ -47,6 +47,11 @@ void progress_label(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void progress_update(void *arg, const char *what, uint64_t done, uint64_t total);
 /* Erase the line, if drawn, before other output. */
 void progress_clear(void);
+/* The same from a signal handler (write(2) only). */
+void progress_erase_async(void);
+/* f, or a stream over it that erases the line before each write (for the
+ * library's log echo). */
+FILE *progress_wrap(FILE *f);
 
 /* ---- cleanup.c: temporary files removed on exit and on signals ---- */
 

@@ -6,11 +6,13 @@
  * Only on a terminal and without --quiet: a pipe or a log file never sees
  * a carriage return. The line is erased before anything else is printed.
  * ZD_PROGRESS_DELAY_MS replaces the one-second delay (tests use 0).
- * Invariants: one thread calls in at a time (the library reports from one
- * worker; the CLI is single-threaded); nothing here allocates.
+ * Invariants: the library may call in from several threads at once, so an
+ * update that finds another in progress is skipped (trylock); nothing
+ * here allocates but the one wrapper stream for the --dmesg echo.
  */
 #include "cli.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@ static struct {
 	char label[160];
 	char op[48];
 } pg;
+static pthread_mutex_t pg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static double now_s(void)
 {
@@ -50,13 +53,23 @@ void progress_label(const char *fmt, ...)
 	va_end(ap);
 }
 
+void progress_erase_async(void)
+{
+	static const char erase[] = "\r\033[K";
+
+	if (pg.drawn && write(STDERR_FILENO, erase, sizeof(erase) - 1) < 0)
+		return;
+}
+
 void progress_clear(void)
 {
+	pthread_mutex_lock(&pg_lock);
 	if (pg.drawn) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
 		pg.drawn = false;
 	}
+	pthread_mutex_unlock(&pg_lock);
 }
 
 /* 12.3M: three digits and an SI prefix. */
@@ -84,15 +97,44 @@ static void fmt_eta(char *buf, size_t len, double s)
 		snprintf(buf, len, "%.1fh", s / 3600);
 }
 
+static void draw(const char *what, uint64_t done, uint64_t total);
+
 void progress_update(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+	(void)arg;
+	if (!pg.enabled || !total || pthread_mutex_trylock(&pg_lock))
+		return;
+	draw(what, done, total);
+	pthread_mutex_unlock(&pg_lock);
+}
+
+/* The log echo's stream: the bar goes before each line is written. */
+static ssize_t echo_write(void *cookie, const char *buf, size_t len)
+{
+	progress_clear();
+	return (ssize_t)fwrite(buf, 1, len, cookie);
+}
+
+FILE *progress_wrap(FILE *f)
+{
+	static FILE *wrapped;
+	static const cookie_io_functions_t io = { .write = echo_write };
+
+	if (!pg.enabled || !f)
+		return f;
+	if (!wrapped)
+		wrapped = fopencookie(f, "w", io);
+	if (wrapped)
+		setvbuf(wrapped, NULL, _IOLBF, 0);
+	return wrapped ? wrapped : f;
+}
+
+static void draw(const char *what, uint64_t done, uint64_t total)
 {
 	double t = now_s(), frac, rate;
 	char bar[21], eta[16], r[16];
 	int fill;
 
-	(void)arg;
-	if (!pg.enabled || !total)
-		return;
 	if (strncmp(pg.op, what, sizeof(pg.op) - 1) || done == 0) {
 		snprintf(pg.op, sizeof(pg.op), "%s", what);
 		pg.op_start = t;

@@ -442,7 +442,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	fail[0] = '\0';
 	progress_init(o->quiet);
 	progress_label("%s: booting", s->file);
-	r->m = scenario_boot(s, o, o->dmesg && !o->json ? stdout : NULL);
+	r->m = scenario_boot(s, o, o->dmesg && !o->json ? progress_wrap(stdout) : NULL);
 	progress_clear();
 	if (ZD_IS_ERR_OR_NULL(r->m)) {
 		const char *why = zd_machine_create_error();

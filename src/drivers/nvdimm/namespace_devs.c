@@ -135,7 +135,12 @@ static int raw_enable(struct zd_nd_region *r)
 /*
  * Boot-time probe: a block with the right signature must pass every rule
  * to be used; one that does not is refused and reported, and the
- * namespace comes up raw without anything being written.
+ * namespace comes up raw without anything being written. A valid block
+ * whose claim then cannot be enabled leaves the namespace to the pfn/dax
+ * device, disabled, with no block device: the kernel's pmem driver does
+ * not fall back to raw over a valid info block (nd_pmem_probe() returns
+ * -ENXIO once nd_pfn_probe() has claimed it), which would let a raw
+ * write destroy the block and the data behind it.
  */
 int zd_nd_namespace_probe(struct zd_nd_region *r)
 {
@@ -167,8 +172,10 @@ int zd_nd_namespace_probe(struct zd_nd_region *r)
 	if (rc) {
 		snprintf(r->refused, sizeof(r->refused), "enable failed: %s%s", zd_errno_name(rc),
 			 rc == -EROFS ? " (read-only region, map=dev)" : "");
-		r->mode = ZD_NS_MODE_RAW;
-		raw_enable(r);
+		r->mode = kind == ZD_ND_FSDAX ? ZD_NS_MODE_FSDAX : ZD_NS_MODE_DEVDAX;
+		zd_pr_err(r->m, "nd_pmem namespace%d.0: the %s info block is valid but its claim "
+			  "could not be enabled (%s): namespace disabled, no raw fallback",
+			  r->id, kind == ZD_ND_FSDAX ? "pfn" : "dax", zd_errno_name(rc));
 	}
 	return rc;
 }
@@ -382,8 +389,8 @@ void *zd_nd_namespace_data(struct zd_nd_region *r, uint64_t *size)
 
 	zd_nd_namespace_get(r, &in);
 	if (size)
-		*size = in.size;
-	return r->virt + (in.data_start - r->start);
+		*size = in.enabled ? in.size : 0;
+	return in.enabled ? r->virt + (in.data_start - r->start) : NULL;
 }
 
 int zd_nd_namespace_write(struct zd_nd_region *r, uint64_t off, const void *buf, size_t len)
@@ -394,6 +401,11 @@ int zd_nd_namespace_write(struct zd_nd_region *r, uint64_t off, const void *buf,
 	int rc;
 
 	zd_nd_namespace_get(r, &in);
+	if (!in.enabled) {
+		zd_pr_err(r->m, "namespace%d.0: disabled (%s): no block device to write through",
+			  r->id, r->refused[0] ? r->refused : "not enabled");
+		return -ENXIO;
+	}
 	if (r->read_only) {
 		zd_pr_err(r->m, "namespace%d.0: region is read-only", r->id);
 		return -EROFS;

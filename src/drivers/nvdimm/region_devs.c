@@ -44,11 +44,13 @@ static void region_release(void *data)
 		munmap(r->virt, r->size);
 	if (r->res)
 		zd_release_resource(r->m, r->res);
+	/* A file this region created goes again if the region or the boot
+	 * it belongs to never came up; before the close, which drops the
+	 * lock another process could then take on the name. */
+	if (r->created && (!r->up || !r->m->booted))
+		unlink(r->path);
 	if (r->fd >= 0)
 		close(r->fd);
-	/* A file this region created and never got to use goes again. */
-	if (r->created && !r->up)
-		unlink(r->path);
 	free(r);
 }
 
@@ -136,21 +138,29 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 	snprintf(r->path, sizeof(r->path), "%s", d->path);
 	r->id = region_count(m);
 	snprintf(name, sizeof(name), "region%d", r->id);
-	rc = open_backing(m, r);
+	/* Not over RAM or another region, checked before the file is touched
+	 * (the NFIT driver skips a range that already intersects persistent
+	 * memory; anything else, a Reserved range or a PCI window, it nests
+	 * under with insert_resource). */
+	rc = zd_region_intersects(m, d->start, d->size, ZD_IORESOURCE_SYSTEM_RAM,
+				  ZD_IORES_DESC_NONE) != ZD_REGION_DISJOINT ||
+	     zd_region_intersects(m, d->start, d->size, ZD_IORESOURCE_MEM,
+				  ZD_IORES_DESC_PERSISTENT_MEMORY) != ZD_REGION_DISJOINT ? -EBUSY : 0;
+	if (rc)
+		zd_pr_err(m, "nd_region: %s [mem 0x%llx-0x%llx] overlaps System RAM or another "
+			  "region", name, ULL(d->start), ULL(d->start + d->size - 1));
+	if (!rc)
+		rc = open_backing(m, r);
 	if (!rc) {
 		r->res = zd_resource_alloc("Persistent Memory", d->start, d->size, ZD_IORESOURCE_MEM,
 					   ZD_IORES_DESC_PERSISTENT_MEMORY);
-		/* Not inside RAM or another region (insert_resource would nest it). */
-		rc = !r->res ? -ENOMEM :
-		     zd_region_intersects(m, d->start, d->size, ZD_IORESOURCE_MEM,
-					  ZD_IORES_DESC_NONE) != ZD_REGION_DISJOINT ? -EBUSY :
-		     zd_insert_resource(m, &m->iomem_resource, r->res);
+		rc = !r->res ? -ENOMEM : zd_insert_resource(m, &m->iomem_resource, r->res);
 		if (rc) {
 			zd_resource_free(r->res);
 			r->res = NULL;
-			zd_pr_err(m, "nd_region: %s [mem 0x%llx-0x%llx] overlaps another range", name,
-				  ULL(d->start), ULL(d->start + d->size - 1));
-			rc = -EBUSY;
+			zd_pr_err(m, "nd_region: %s [mem 0x%llx-0x%llx] cannot be inserted in iomem "
+				  "(%s)", name, ULL(d->start), ULL(d->start + d->size - 1),
+				  zd_errno_name(rc));
 		}
 	}
 	if (!rc) {
