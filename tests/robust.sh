@@ -225,6 +225,30 @@ for sig in INT:2 TERM:15; do
 	fi
 done
 
+# A SIGBUS that is not a fault on a region file (here: sent with kill) is
+# not taken for one: the default action, exit 128 + 7, no EIO message.
+d=$tmp/bench-BUS
+mkdir "$d"
+(ulimit -c 0; exec "$ZD_CLI" bench memremap --size 8G --repeat 100000 --dir "$d") \
+	>/dev/null 2>"$tmp/err" &
+pid=$!
+i=0
+while [ $i -lt 200 ] && ! ls "$d"/zonedev-bench-* >/dev/null 2>&1; do
+	sleep 0.05
+	i=$((i + 1))
+done
+sleep 0.2
+kill -BUS $pid
+{ wait $pid; } 2>/dev/null
+rc=$?
+if [ $rc -eq 135 ]; then
+	pass "kill -BUS keeps the default action (exit 135)"
+else
+	fail "kill -BUS: exit $rc, wanted 135"
+fi
+lacks "kill -BUS is not reported as a backing-file fault" "$tmp/err" "backing file"
+rm -rf "$d"
+
 # ---- 6. bench options: a bad value names the option, exit 2, nothing rounded ----
 while IFS='|' read -r args msg; do
 	zd 2 "bench $args" bench $args
