@@ -16,32 +16,6 @@ mkdir "$ZD_TMPDIR" || exit 1
 export ZD_TMPDIR
 cd "$ZD_SRCDIR" || exit 1
 
-# run NAME WANT_RC ARGS...: run the CLI, check its exit status; output in
-# $tmp/out and $tmp/err.
-run() {
-	name=$1 want=$2
-	shift 2
-	"$ZD_CLI" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ $rc -eq "$want" ]; then
-		pass "$name (exit $want)"
-		return 0
-	fi
-	fail "$name (exit $rc, wanted $want)"
-	diag_file "$tmp/err"
-	return 1
-}
-
-# check NAME FILE FIXED-STRING: the file contains the string.
-check() {
-	if grep -qF -- "$3" "$2"; then
-		pass "$1"
-	else
-		fail "$1: '$3' not found"
-		diag_file "$2"
-	fi
-}
-
 json_ok() {
 	if [ $have_python = no ]; then
 		skip "$1 (no python3 to parse JSON)"

@@ -37,39 +37,6 @@ fi
 echo "# small filesystem: $mode"
 nospace=ENOSPC
 
-# zd WANT_RC NAME ARGS...: run the CLI, output in $tmp/out and $tmp/err.
-zd() {
-	want=$1 name=$2
-	shift 2
-	"$ZD_CLI" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ $rc -eq "$want" ]; then
-		pass "$name (exit $want)"
-	else
-		fail "$name (exit $rc, wanted $want)"
-		diag_file "$tmp/err"
-		diag_file "$tmp/out"
-	fi
-}
-
-has() {
-	if grep -qF -- "$3" "$2"; then
-		pass "$1"
-	else
-		fail "$1: '$3' not found"
-		diag_file "$2"
-	fi
-}
-
-lacks() {
-	if grep -qF -- "$3" "$2"; then
-		fail "$1: '$3' found"
-		diag_file "$2"
-	else
-		pass "$1"
-	fi
-}
-
 # fill leaves a 64 KiB spare file that spare_free gives back, so a write
 # can find some room but not all it needs.
 fill() {
@@ -85,11 +52,11 @@ sum() { sha256sum "$1" | cut -d' ' -f1; }
 
 small_fs() {
 	# ---- 1. the shipped devdax scenario on the small filesystem ----
-	ZD_TMPDIR=$small zd 1 "pmem-devdax.yaml on a 64 MiB filesystem fails" \
+	ZD_TMPDIR=$small run "pmem-devdax.yaml on a 64 MiB filesystem fails" 1 \
 		run scenarios/pmem-devdax.yaml
-	has "the failing step says $nospace" "$tmp/err" "failed with $nospace"
-	has "the message names the region file" "$tmp/err" "$small/pmem-devdax-dev.img"
-	has "the message says how many bytes" "$tmp/err" "bytes ("
+	check "the failing step says $nospace" "$tmp/err" "failed with $nospace"
+	check "the message names the region file" "$tmp/err" "$small/pmem-devdax-dev.img"
+	check "the message says how many bytes" "$tmp/err" "bytes ("
 	lacks "no SIGBUS" "$tmp/err" "SIGBUS"
 	rm -f "$small"/*
 
@@ -124,30 +91,30 @@ $machine
   - expect: {namespace: namespace0.0, mode: fsdax, map: mem}
   - expect: {namespace: namespace0.0, data_at: 0, data: "kept across ENOSPC"}
 EOF
-	zd 0 "a namespace is created and written on the small filesystem" run "$tmp/01.yaml"
+	run "a namespace is created and written on the small filesystem" 0 run "$tmp/01.yaml"
 	before=$(sum "$small/keep.img")
 	fill
-	zd 1 "forcing map=dev on a full filesystem fails" run "$tmp/02-map.yaml"
-	has "create_namespace says $nospace" "$tmp/err" "step 'create_namespace': failed with $nospace"
-	has "and names the info block's reservation" "$tmp/err" "$small/keep.img: the info block and the memmap (map=dev) needs"
+	run "forcing map=dev on a full filesystem fails" 1 run "$tmp/02-map.yaml"
+	check "create_namespace says $nospace" "$tmp/err" "step 'create_namespace': failed with $nospace"
+	check "and names the info block's reservation" "$tmp/err" "$small/keep.img: the info block and the memmap (map=dev) needs"
 	spare_free
-	zd 1 "a write larger than the free space fails" run "$tmp/02-write.yaml"
-	has "write_namespace says $nospace" "$tmp/err" "step 'write_namespace': failed with $nospace"
-	has "and names the write's reservation" "$tmp/err" "the write needs 262144 bytes"
+	run "a write larger than the free space fails" 1 run "$tmp/02-write.yaml"
+	check "write_namespace says $nospace" "$tmp/err" "step 'write_namespace': failed with $nospace"
+	check "and names the write's reservation" "$tmp/err" "the write needs 262144 bytes"
 	unfill
 	if [ "$(sum "$small/keep.img")" = "$before" ]; then
 		pass "the region file is byte for byte as before"
 	else
 		fail "the region file changed"
 	fi
-	zd 0 "the next boot finds the namespace and its data" run "$tmp/03.yaml"
+	run "the next boot finds the namespace and its data" 0 run "$tmp/03.yaml"
 
 	# ---- 3. without reservations a full disk is a SIGBUS, caught per step ----
 	fill
-	ZD_BACKING_NORESERVE=1 zd 1 "an unreserved map=dev memmap on a full filesystem fails" \
+	ZD_BACKING_NORESERVE=1 run "an unreserved map=dev memmap on a full filesystem fails" 1 \
 		run "$tmp/02-map.yaml"
-	has "the step says SIGBUS and EIO" "$tmp/err" "step 'create_namespace': failed with EIO: SIGBUS at 0x"
-	has "and names the backing file" "$tmp/err" "backing file $small/keep.img could not be provided"
+	check "the step says SIGBUS and EIO" "$tmp/err" "step 'create_namespace': failed with EIO: SIGBUS at 0x"
+	check "and names the backing file" "$tmp/err" "backing file $small/keep.img could not be provided"
 	unfill
 	# The new info block was written before the memmap ran out of blocks,
 	# as when a kernel's enable fails after ndctl wrote it: the next boot
@@ -156,15 +123,15 @@ EOF
 $machine
   - expect: {namespace: namespace0.0, mode: fsdax, refused: false}
 EOF
-	zd 0 "after the SIGBUS the next boot finds a valid fsdax namespace" run "$tmp/04.yaml"
+	run "after the SIGBUS the next boot finds a valid fsdax namespace" 0 run "$tmp/04.yaml"
 	rm -f "$small"/*
 
 	# ---- 4. bench on a filesystem too small for its memmap ----
-	zd 1 "bench memremap map=dev 10G on 64 MiB fails" \
+	run "bench memremap map=dev 10G on 64 MiB fails" 1 \
 		bench memremap --type fsdax --map dev --size 10G --repeat 1 --dir "$small"
 	cat "$tmp/out" "$tmp/err" >"$tmp/both"
-	has "bench says how many bytes the memmap needs" "$tmp/both" "bytes ("
-	has "bench reports $nospace" "$tmp/both" "$nospace"
+	check "bench says how many bytes the memmap needs" "$tmp/both" "bytes ("
+	check "bench reports $nospace" "$tmp/both" "$nospace"
 	if ls "$small"/zonedev-bench-* >/dev/null 2>&1; then
 		fail "bench left its region file behind"
 	else
@@ -194,6 +161,16 @@ else
 	fail "demo | head removed the user's region file"
 fi
 
+# Until the bench's region file exists in $1 (bounded), and a little more.
+wait_for_bench() {
+	i=0
+	while [ $i -lt 200 ] && ! ls "$1"/zonedev-bench-* >/dev/null 2>&1; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	sleep 0.2
+}
+
 # SIGINT and SIGTERM in the middle of a bench. env --default-signal undoes
 # the SIGINT a shell ignores for background jobs.
 for sig in INT:2 TERM:15; do
@@ -203,12 +180,7 @@ for sig in INT:2 TERM:15; do
 	env --default-signal=INT "$ZD_CLI" bench memremap --size 8G --repeat 100000 \
 		--dir "$d" >/dev/null 2>&1 &
 	pid=$!
-	i=0
-	while [ $i -lt 200 ] && ! ls "$d"/zonedev-bench-* >/dev/null 2>&1; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	sleep 0.2
+	wait_for_bench "$d"
 	kill -$sig $pid
 	{ wait $pid; } 2>/dev/null
 	rc=$?
@@ -232,12 +204,7 @@ mkdir "$d"
 (ulimit -c 0; exec "$ZD_CLI" bench memremap --size 8G --repeat 100000 --dir "$d") \
 	>/dev/null 2>"$tmp/err" &
 pid=$!
-i=0
-while [ $i -lt 200 ] && ! ls "$d"/zonedev-bench-* >/dev/null 2>&1; do
-	sleep 0.05
-	i=$((i + 1))
-done
-sleep 0.2
+wait_for_bench "$d"
 kill -BUS $pid
 { wait $pid; } 2>/dev/null
 rc=$?
@@ -251,8 +218,8 @@ rm -rf "$d"
 
 # ---- 6. bench options: a bad value names the option, exit 2, nothing rounded ----
 while IFS='|' read -r args msg; do
-	zd 2 "bench $args" bench $args
-	has "bench $args: says why" "$tmp/err" "$msg"
+	run "bench $args" 2 bench $args
+	check "bench $args: says why" "$tmp/err" "$msg"
 	if [ -s "$tmp/out" ]; then
 		fail "bench $args: printed on stdout"
 	else
@@ -280,7 +247,7 @@ for b in memmap memremap; do
 	"$ZD_CLI" bench $b --help >"$tmp/out" 2>&1
 	for opt in $(grep -o '{ "[a-z-]*", [a-z_]*_argument' "$ZD_SRCDIR/tools/zonedev/bench-$b.c" |
 		     cut -d'"' -f2); do
-		has "bench $b --help documents --$opt" "$tmp/out" "--$opt"
+		check "bench $b --help documents --$opt" "$tmp/out" "--$opt"
 	done
 done
 
@@ -292,18 +259,18 @@ machine:
 steps:
   - report: meminfo
 EOF
-ZD_HOST_MEM_AVAILABLE=33554432 zd 1 "a 4 GiB machine on a host with 32 MiB free is refused" \
+ZD_HOST_MEM_AVAILABLE=33554432 run "a 4 GiB machine on a host with 32 MiB free is refused" 1 \
 	run "$tmp/guard.yaml"
-has "the guard says need and have" "$tmp/err" \
+check "the guard says need and have" "$tmp/err" \
 	"needs 64 MiB of host memory for its struct pages, the host has 32 MiB available"
-ZD_HOST_MEM_AVAILABLE=33554432 zd 0 "--no-memory-guard lifts it" \
+ZD_HOST_MEM_AVAILABLE=33554432 run "--no-memory-guard lifts it" 0 \
 	run --no-memory-guard "$tmp/guard.yaml"
 sed 's/^  arch: x86_64$/  arch: x86_64\n  host_memory_guard: false/' "$tmp/guard.yaml" >"$tmp/unguarded.yaml"
-ZD_HOST_MEM_AVAILABLE=33554432 zd 0 "so does the machine key host_memory_guard: false" \
+ZD_HOST_MEM_AVAILABLE=33554432 run "so does the machine key host_memory_guard: false" 0 \
 	run "$tmp/unguarded.yaml"
-ZD_HOST_MEM_AVAILABLE=33554432 zd 1 "bench memremap map=mem on that host is refused" \
+ZD_HOST_MEM_AVAILABLE=33554432 run "bench memremap map=mem on that host is refused" 1 \
 	bench memremap --map mem --size 4G --repeat 1 --dir "$tmp" --json
-has "bench names what needs the memory" "$tmp/err" \
+check "bench names what needs the memory" "$tmp/err" \
 	"host memory guard: a 4 GiB namespace's memmap and its memset baseline needs"
 if [ $have_python = yes ]; then
 	if python3 -c 'import json, sys
@@ -327,12 +294,12 @@ fi
 if command -v script >/dev/null 2>&1; then
 	pty() { script -qefc "$1" "$tmp/pty" >/dev/null 2>&1; }
 	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' bench memremap --size 4G --repeat 1 --dir '$tmp'"
-	has "bench on a terminal shows a progress line" "$tmp/pty" "bench memremap: first bind: memmap_init_zone_device ["
-	has "with a rate and an ETA" "$tmp/pty" "pages/s ETA"
+	check "bench on a terminal shows a progress line" "$tmp/pty" "bench memremap: first bind: memmap_init_zone_device ["
+	check "with a rate and an ETA" "$tmp/pty" "pages/s ETA"
 	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' bench memremap --size 4G --repeat 1 --dir '$tmp' --quiet"
 	lacks "--quiet: no progress line" "$tmp/pty" "ETA"
 	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' run scenarios/hotplug-basics.yaml"
-	has "a scenario on a terminal shows its step" "$tmp/pty" "step 1/"
+	check "a scenario on a terminal shows its step" "$tmp/pty" "step 1/"
 	pty "ZD_PROGRESS_DELAY_MS=0 '$ZD_CLI' run --quiet scenarios/hotplug-basics.yaml"
 	lacks "run --quiet: no progress line" "$tmp/pty" "ETA"
 else
