@@ -4,7 +4,8 @@
 # a SIGBUS on a backing mapping (reservations switched off with the
 # ZD_BACKING_NORESERVE test hook) is an error for the step, not a crash;
 # SIGINT, SIGTERM and SIGPIPE remove the temporary files a run made and
-# keep the files a user named.
+# keep the files a user named; a kill -9 at a region-file write
+# (ZD_CRASH_WRITE) leaves a file the next run boots.
 # The small filesystem is a 64 MiB tmpfs in a private mount namespace
 # (unshare -m as root, unshare -rm as a user where user namespaces are
 # allowed); without one, those parts are skipped and say why.
@@ -202,6 +203,21 @@ for sig in INT:2 TERM:15; do
 		fail "SIG$sig: bench left $(ls "$d")"
 	fi
 done
+
+# ---- kill -9 at a chosen region-file write (the ZD_CRASH_WRITE hook) ----
+# Write 1 sizes the fresh file, write 2 is the info block: killed before it,
+# the file holds a raw namespace and the sequence simply runs again.
+d=$tmp/crash
+mkdir "$d" || exit 1
+export ZD_TMPDIR="$d" ZD_CRASH_WRITE=2
+zd 137 "killed by SIGKILL at region-file write 2 (ZD_CRASH_WRITE=2)" run scenarios/pmem/01-pmem-fsdax.yaml
+has "the kill names the write" "$tmp/err" "crash injection: SIGKILL at region-file write 2 after 0 of 4096 bytes"
+unset ZD_CRASH_WRITE
+zd 0 "the next run finds the namespace raw and creates it" run scenarios/pmem/01-pmem-fsdax.yaml
+export ZD_CRASH_WRITE=x
+zd 0 "with a malformed ZD_CRASH_WRITE the reopen runs" run scenarios/pmem/02-pmem-reopen.yaml
+has "and the value is reported as ignored" "$tmp/err" "ZD_CRASH_WRITE=x is not N[:PREFIX]"
+unset ZD_CRASH_WRITE ZD_TMPDIR
 
 echo "1..$n"
 [ $failed -eq 0 ]
