@@ -9,6 +9,8 @@
 # guard refuses (with the host's figure faked by ZD_HOST_MEM_AVAILABLE) and
 # --no-memory-guard lifts it; a progress line shows on a terminal (a pty
 # from script(1)) and nowhere else.
+# A kill -9 at a region-file write (ZD_CRASH_WRITE) leaves a file the next
+# run boots.
 # The small filesystem is a 64 MiB tmpfs in a private mount namespace
 # (unshare -m as root, unshare -rm as a user where user namespaces are
 # allowed); without one, those parts are skipped and say why.
@@ -312,6 +314,21 @@ if grep -q "$(printf '\r')" "$tmp/out" "$tmp/err"; then
 else
 	pass "not a terminal: no progress line"
 fi
+
+# ---- kill -9 at a chosen region-file write (the ZD_CRASH_WRITE hook) ----
+# Write 1 sizes the fresh file, write 2 is the info block: killed before it,
+# the file holds a raw namespace and the sequence simply runs again.
+d=$tmp/crash
+mkdir "$d" || exit 1
+export ZD_TMPDIR="$d" ZD_CRASH_WRITE=2
+run "killed by SIGKILL at region-file write 2 (ZD_CRASH_WRITE=2)" 137 run scenarios/pmem/01-pmem-fsdax.yaml
+check "the kill names the write" "$tmp/err" "crash injection: SIGKILL at region-file write 2 after 0 of 4096 bytes"
+unset ZD_CRASH_WRITE
+run "the next run finds the namespace raw and creates it" 0 run scenarios/pmem/01-pmem-fsdax.yaml
+export ZD_CRASH_WRITE=x
+run "with a malformed ZD_CRASH_WRITE the reopen runs" 0 run scenarios/pmem/02-pmem-reopen.yaml
+check "and the value is reported as ignored" "$tmp/err" "ZD_CRASH_WRITE=x is not N[:PREFIX]"
+unset ZD_CRASH_WRITE ZD_TMPDIR
 
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -18,6 +18,7 @@
 #include <zonedev/percpu-refcount.h>
 #include <zonedev/completion.h>
 #include <zonedev/fault-inject.h>
+#include <zonedev/crash-inject.h>
 #include <zonedev/device.h>
 #include <zonedev/memremap.h>
 #include <zonedev/nd_pfn.h>

@@ -3,6 +3,8 @@
  * allocates without changing data (fallocate mode 0, or glibc's emulation
  * that rewrites only zero bytes), so a refused reservation leaves the file
  * byte for byte as it was: callers reserve before they write anything.
+ * The write helpers are the only places a region file's bytes or size
+ * change outside its mappings, so each is a crash-injection point.
  */
 #include "backing.h"
 
@@ -59,4 +61,40 @@ int zd_backing_reserve(int fd, uint64_t off, uint64_t len, const char *what,
 		 (unsigned long long)(len + 1023) >> 10, (unsigned long long)off,
 		 strerror(err), avail);
 	return err == ENOSPC || err == EDQUOT || err == EFBIG ? -err : -EIO;
+}
+
+int zd_backing_write(int fd, const void *buf, uint64_t len, uint64_t off)
+{
+	uint64_t n = len, done = 0;
+	bool die = zd_crash_tear(&n);
+	int rc = 0;
+
+	while (done < n) {
+		ssize_t w = pwrite(fd, (const char *)buf + done, (size_t)(n - done),
+				   (off_t)(off + done));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			break;
+		}
+		done += (uint64_t)w;
+	}
+	if (die)
+		zd_crash_kill(done, len);
+	return rc;
+}
+
+int zd_backing_size(int fd, uint64_t size)
+{
+	uint64_t n = 1;
+	bool die = zd_crash_tear(&n);
+	int rc = 0;
+
+	if (n && ftruncate(fd, (off_t)size))
+		rc = -errno;
+	if (die)
+		zd_crash_kill(n ? size : 0, size);
+	return rc;
 }

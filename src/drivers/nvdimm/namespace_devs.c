@@ -423,21 +423,11 @@ int zd_nd_namespace_write(struct zd_nd_region *r, uint64_t off, const void *buf,
 		zd_pr_err(r->m, "namespace%d.0: %s", r->id, why);
 		return rc;
 	}
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pwrite(r->fd, (const char *)buf + done, len - done,
-				   (off_t)(file_off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			zd_pr_err(r->m, "namespace%d.0: write at 0x%llx of %s failed: %s", r->id,
-				  ULL(file_off + done), r->path, n < 0 ? strerror(errno) : "no progress");
-			return rc;
-		}
-		done += (size_t)n;
-	}
-	return 0;
+	rc = zd_backing_write(r->fd, buf, len, file_off);
+	if (rc)
+		zd_pr_err(r->m, "namespace%d.0: write of %zu bytes at 0x%llx of %s failed: %s", r->id,
+			  len, ULL(file_off), r->path, strerror(-rc));
+	return rc;
 }
 
 struct zd_dev_pagemap *zd_nd_namespace_pgmap(struct zd_nd_region *r)

@@ -498,21 +498,13 @@ int zd_nd_pfn_read_sb(int fd, uint64_t ns_offset, struct zd_nd_pfn_sb *sb,
 int zd_nd_pfn_write_sb(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb,
 		       char *why, size_t whylen)
 {
-	const unsigned char *buf = (const unsigned char *)sb;
-	size_t done = 0;
-	off_t off = (off_t)(ns_offset + ZD_ND_INFOBLOCK_OFFSET);
+	uint64_t off = ns_offset + ZD_ND_INFOBLOCK_OFFSET;
+	int rc = zd_backing_write(fd, sb, sizeof(*sb), off);
 
-	while (done < sizeof(*sb)) {
-		ssize_t n = pwrite(fd, buf + done, sizeof(*sb) - done, off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return fail(why, whylen, n < 0 && (errno == ENOSPC || errno == EDQUOT) ? -errno : -EIO,
-				    "write of the info block at 0x%llx failed: %s",
-				    (unsigned long long)off, n < 0 ? strerror(errno) : "no progress");
-		done += (size_t)n;
-	}
+	if (rc)
+		return fail(why, whylen, rc == -ENOSPC || rc == -EDQUOT ? rc : -EIO,
+			    "write of the info block at 0x%llx failed: %s", (unsigned long long)off,
+			    strerror(-rc));
 	clear_why(why, whylen);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "drivers/nvdimm/nd.h"
 #include "base/align.h"
+#include "base/backing.h"
 
 
 
@@ -84,10 +85,13 @@ static int open_backing(struct zd_machine *m, struct zd_nd_region *r)
 		return err == EWOULDBLOCK ? -EBUSY : -err;
 	}
 	if (st.st_size == 0 && !r->read_only) {
-		if (ftruncate(r->fd, (off_t)r->size)) {
+		/* An empty file is a fresh region, whoever left it empty (a
+		 * create killed before this point included). */
+		err = zd_backing_size(r->fd, r->size);
+		if (err) {
 			zd_pr_err(m, "nd_region: cannot size %s to %llu bytes: %s", r->path,
-				  ULL(r->size), strerror(errno));
-			return -errno;
+				  ULL(r->size), strerror(-err));
+			return err;
 		}
 	} else if ((uint64_t)st.st_size != r->size) {
 		zd_pr_err(m, "nd_region: %s holds %llu bytes but the region is %llu: refusing to "
