@@ -25,6 +25,7 @@ TEST_SRCS := $(sort $(wildcard tests/t_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TESTLIB   := $(BUILD)/tests/tap.o $(BUILD)/tests/helpers.o
 .SECONDARY: $(TESTLIB)
+include tests/fuzz/fuzz.mk
 
 all: deps $(BUILD)/libzonedev.a $(BUILD)/libzonedev.so $(BUILD)/zonedev zonedev
 
@@ -77,7 +78,7 @@ tests-build: $(TEST_BINS) $(BUILD)/zonedev
 # check also runs the concurrent tests under ASan+UBSan: a missing RCU grace
 # period shows up as a use-after-free only there.
 CHECK_TESTS := $(if $(filter thread,$(SANITIZE)),$(filter %_mt,$(TEST_BINS)),\
-		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh)
+		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh $(FUZZ_CHECK))
 PROVE := prove -j2 --exec $(CURDIR)/tests/run-test
 check: all tests-build
 	@ZD_CLI=$(CURDIR)/$(BUILD)/zonedev ZD_SRCDIR=$(CURDIR) ZD_BUILD=$(CURDIR)/$(BUILD) \

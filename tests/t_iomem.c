@@ -156,6 +156,19 @@ static void test_parse(void)
 
 	ret = parse_str("", &e, &n, err, sizeof(err));
 	ok(ret == 0 && n == 0, "empty input: no entries");
+
+	/* Found by tests/fuzz/fuzz_iomem: a NUL after a CR left the CR in the
+	 * name, which the dump printed and the next import stripped. */
+	{
+		static const char nul[] = "00100000-0fffffff : S\r\0junk\r\n";
+		FILE *f = fmemopen((void *)nul, sizeof(nul) - 1, "r");
+
+		ret = zd_iomem_parse(f, &e, &n, err, sizeof(err));
+		fclose(f);
+		ok(ret == 0 && n == 1 && !strcmp(e[0].name, "S"),
+		   "a NUL ends the line: name \"S\", no CR (%d, %s)", ret, n ? e[0].name : "-");
+		free(e);
+	}
 }
 
 /* Our own dump parses back to the tree. */

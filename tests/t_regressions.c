@@ -12,9 +12,13 @@
  *  - a failed namespace create left its new info block on the media, so the
  *    next boot came up claimed;
  *  - memory_failure on an altmap pfn (the memmap's own storage) poisoned an
- *    uninitialised struct page instead of refusing like the kernel (-ENXIO).
+ *    uninitialised struct page instead of refusing like the kernel (-ENXIO);
+ *  - an imported entry with the same range as the top-level System RAM it
+ *    was nested under adopted that RAM instead (tests/fuzz/fuzz_iomem), so
+ *    the dump was upside down and did not boot again.
  */
 #include <zonedev/zonedev.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -168,6 +172,49 @@ static void memory_failure_on_metadata(void)
 	zd_machine_destroy(m);
 }
 
+/* Boot from iomem text through a memfd; the machine (or an error pointer). */
+static struct zd_machine *boot_iomem(const char *text)
+{
+	int fd = memfd_create("iomem", MFD_CLOEXEC);
+	char path[64];
+	struct zd_machine_desc d = { .arch = "x86_64", .iomem_path = path };
+	struct zd_machine *m;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (!ok(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text),
+		"the iomem text in a memfd"))
+		return NULL;
+	m = zd_machine_create(&d);
+	close(fd);
+	return m;
+}
+
+static void import_identical_child_of_ram(void)
+{
+	static const char text[] = "00001000-0009ffff : System RAM\n"
+				   "00100000-0fffffff : System RAM\n"
+				   "  00100000-0fffffff : Crash kernel\n";
+	struct zd_machine *m = boot_iomem(text);
+	char *io, *again;
+
+	ok(!ZD_IS_ERR_OR_NULL(m), "boots from RAM with an identical child");
+	if (ZD_IS_ERR_OR_NULL(m))
+		return;
+	io = tap_iomem_text(m);
+	ok(strstr(io, "00100000-0fffffff : System RAM\n  00100000-0fffffff : Crash kernel\n") != NULL,
+	   "the child stays under the RAM");
+	zd_machine_destroy(m);
+	m = boot_iomem(io);
+	ok(!ZD_IS_ERR_OR_NULL(m), "its dump boots again");
+	if (!ZD_IS_ERR_OR_NULL(m)) {
+		again = tap_iomem_text(m);
+		ok(!strcmp(again, io), "and dumps the same text");
+		free(again);
+		zd_machine_destroy(m);
+	}
+	free(io);
+}
+
 int main(void)
 {
 	rollback_keeps_zone();
@@ -176,5 +223,6 @@ int main(void)
 	failed_add_keeps_node_offline();
 	failed_create_leaves_media();
 	memory_failure_on_metadata();
+	import_identical_child_of_ram();
 	return done_testing();
 }

@@ -302,6 +302,10 @@ int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, s
 		size_t spaces = 0, namelen;
 
 		lineno++;
+		/* A NUL ends the text (the name is read up to it): strip the
+		 * line end there too, or "S\r\0..." keeps a CR the dump prints
+		 * and its next import strips. */
+		len = (ssize_t)strnlen(line, (size_t)len);
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (line[strspn(line, " \t")] == '\0')

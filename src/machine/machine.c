@@ -88,7 +88,23 @@ static const char *last_log_line(struct zd_machine *m)
 	return l.text;
 }
 
-static int insert_firmware_range(struct zd_machine *m, const struct zd_mem_range *r)
+/*
+ * An imported entry with exactly the range of a top-level System RAM was
+ * nested under it in the file (siblings cannot overlap): inserting it at the
+ * root would make it adopt the RAM, as insert_resource() does with an
+ * identical range, and turn the nesting upside down. Boot is single-threaded:
+ * the tree is read without its lock.
+ */
+static struct zd_resource *identical_boot_ram(struct zd_machine *m, const struct zd_mem_range *r)
+{
+	for (struct zd_resource *p = m->iomem_resource.child; p; p = p->sibling)
+		if (p->start == r->start && p->end == r->start + r->size - 1 &&
+		    (p->flags & ZD_IORESOURCE_SYSRAM))
+			return p;
+	return &m->iomem_resource;
+}
+
+static int insert_firmware_range(struct zd_machine *m, const struct zd_mem_range *r, bool import)
 {
 	const char *name = r->name ? r->name : "Reserved";
 	struct zd_resource *res = zd_resource_alloc(name, r->start, r->size, ZD_IORESOURCE_MEM,
@@ -97,7 +113,7 @@ static int insert_firmware_range(struct zd_machine *m, const struct zd_mem_range
 
 	if (!res)
 		return -ENOMEM;
-	rc = zd_insert_resource(m, &m->iomem_resource, res);
+	rc = zd_insert_resource(m, import ? identical_boot_ram(m, r) : &m->iomem_resource, res);
 	if (rc)
 		zd_resource_free(res);
 	return rc;
@@ -465,7 +481,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		 * new range adopt the ones it contains (an identical one too), so
 		 * children first keeps the host's nesting exactly. */
 		size_t i = desc->iomem_path ? nr_other - 1 - k : k;
-		rc = insert_firmware_range(m, &other[i]);
+		rc = insert_firmware_range(m, &other[i], desc->iomem_path != NULL);
 		if (rc && desc->iomem_path) {
 			/* A real /proc/iomem can nest in ways insert_resource refuses
 			 * (identical ranges); keep booting without that entry. */

@@ -115,39 +115,6 @@ static void print_help(const char *cmd)
 	}
 }
 
-int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-	fprintf(stderr, "zonedev%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'zonedev %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
-	return EXIT_USAGE;
-}
-
-/* getopt_long over a subcommand's argv; reports unknown options itself. */
-int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
-		    const struct option *longopts)
-{
-	int c;
-
-	opterr = 0;
-	c = getopt_long(argc, argv, shortopts, longopts, NULL);
-	if (c == '?') {
-		if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
-			fprintf(stderr, "zonedev %s: unknown option '-%c'\n", cmd, optopt);
-		else
-			fprintf(stderr, "zonedev %s: unknown option '%s'\n", cmd,
-				argv[optind - 1]);
-		fprintf(stderr, "Try 'zonedev %s --help'.\n", cmd);
-		return -2;
-	}
-	if (c == ':') {
-		fprintf(stderr, "zonedev %s: option '%s' needs a value\nTry 'zonedev %s --help'.\n",
-			cmd, argv[optind - 1], cmd);
-		return -2;
-	}
-	return c;
-}
-
 /* A failed scenario load, as text on stderr and, with --json, a document. */
 static int load_failed(struct scenario *s, const struct run_opts *o)
 {

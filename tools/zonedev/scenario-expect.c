@@ -102,7 +102,7 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *a)
 		k_pgmap, k_cpu, k_dax, k_zoneinfo, k_iomem,
 	};
 	struct expect *ex = &st->ex;
-	int which = -1;
+	int which = -1, rc;
 	char ctx[64];
 	yaml_node_t *v = NULL;
 	const char *text, *why;
@@ -165,7 +165,10 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *a)
 				    "state '%s' (online, offline, going-offline, absent)", text);
 		add_arg(st, "state", ARG_STR, 0, text);
 		ex->block_zone = -1;
-		if (get_str(s, a, "zone", false, ctx, &text) > 0) {
+		rc = get_str(s, a, "zone", false, ctx, &text);
+		if (rc < 0)
+			return -1;      /* "zone: ~" is an error, not an absent zone */
+		if (rc > 0) {
 			for (int z = 0; z < ZD_MAX_NR_ZONES; z++)
 				if (!strcasecmp(zd_zone_names[z], text))
 					ex->block_zone = z;
@@ -247,8 +250,7 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *a)
 		}
 		for (int i = 0; i < 4; i++) {
 			static const char *const k[] = { "start_pfn", "spanned", "present", "managed" };
-			int rc = get_uint(s, a, k[i], false, ctx, UINT64_MAX, &ex->zone_count[i]);
-
+			rc = get_uint(s, a, k[i], false, ctx, UINT64_MAX, &ex->zone_count[i]);
 			if (rc < 0)
 				return -1;
 			if ((ex->has_zone_count[i] = rc > 0))

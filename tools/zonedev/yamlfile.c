@@ -21,12 +21,59 @@
 int yline(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 int ycol(const yaml_node_t *n) { return (int)n->start_mark.column + 1; }
 
+/* Bytes of a line break at t[i] as libyaml counts them (CR LF, CR, LF, NEL, LS, PS). */
+static size_t yaml_break(const unsigned char *t, size_t i, size_t len)
+{
+	if (t[i] == '\r')
+		return i + 1 < len && t[i + 1] == '\n' ? 2 : 1;
+	if (t[i] == '\n')
+		return 1;
+	if (t[i] == 0xc2 && i + 1 < len && t[i + 1] == 0x85)
+		return 2;
+	if (t[i] == 0xe2 && i + 2 < len && t[i + 1] == 0x80 && (t[i + 2] | 1) == 0xa9)
+		return 3;
+	return 0;
+}
+
+/*
+ * libyaml ends a stream that lacks a final line break on a line of its own,
+ * one past the last line of the file, and nodes or errors there carry that
+ * position. Such a (line, col) becomes the end of the last line. Columns
+ * count characters, as libyaml's do (UTF-8 bytes that start one).
+ */
+static void clamp_to_end(const struct yfile *yf, int *line, int *col)
+{
+	const unsigned char *t = (const unsigned char *)yf->text;
+	int lines = 1, endcol = 1;
+	size_t k;
+
+	if (*col != 1 || !yf->len)
+		return;
+	for (size_t i = 0; i < yf->len; i += k ? k : 1) {
+		k = yaml_break(t, i, yf->len);
+		if (k && i + k == yf->len)
+			return;         /* ends with a break: the position is real */
+		if (k) {
+			lines++;
+			endcol = 1;
+		} else if ((t[i] & 0xc0) != 0x80) {
+			endcol++;
+		}
+	}
+	if (*line == lines + 1) {
+		*line = lines;
+		*col = endcol;
+	}
+}
+
 static void verr(struct yfile *yf, int line, int col, const char *fmt, va_list ap)
 {
 	char msg[768];
 
 	if (yf->err[0])
 		return;
+	if (line > 0)
+		clamp_to_end(yf, &line, &col);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (line > 0)
 		snprintf(yf->err, sizeof(yf->err), "%s:%d:%d: %s", yf->name, line, col, msg);
