@@ -273,7 +273,7 @@ ZD_HOST_MEM_AVAILABLE=33554432 run "so does the machine key host_memory_guard: f
 ZD_HOST_MEM_AVAILABLE=33554432 run "bench memremap map=mem on that host is refused" 1 \
 	bench memremap --map mem --size 4G --repeat 1 --dir "$tmp" --json
 check "bench names what needs the memory" "$tmp/err" \
-	"host memory guard: a 4 GiB namespace's memmap and its memset baseline needs"
+	"host memory guard: the memset baseline of a 4 GiB namespace's struct pages needs 64 MiB"
 if [ $have_python = yes ]; then
 	if python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))

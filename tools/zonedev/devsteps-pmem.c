@@ -95,7 +95,6 @@ static void exec_write_namespace(struct run *r, const struct step *st, struct zd
 	uint64_t size;
 	char a[32];
 
-	(void)r;
 	/* The library says why a write is refused (disabled, read-only,
 	 * beyond the data area, no space): its log line is the step's. */
 	res->err = zd_nd_namespace_write(rg, st->offset, st->data, st->data_len);

@@ -43,30 +43,22 @@ void iomem_help(FILE *f)
 	fprintf(f, iomem_help_fmt, fmt_arch_names());
 }
 
-/* The profile family this host's /proc/iomem belongs to, from uname. */
-static const char *host_family(char *machine, size_t len)
+/* The arch family this host's /proc/iomem belongs to, from uname; -1 for
+ * a host no profile models. */
+static int host_family(char *machine, size_t len)
 {
 	struct utsname u;
 
 	if (uname(&u))
-		return NULL;
+		return -1;
 	snprintf(machine, len, "%s", u.machine);
 	if (!strcmp(u.machine, "x86_64"))
-		return "x86";
+		return ZD_ARCH_X86;
 	if (!strcmp(u.machine, "aarch64") || !strcmp(u.machine, "arm64"))
-		return "arm64";
+		return ZD_ARCH_ARM64;
 	if (!strncmp(u.machine, "ppc64", 5))
-		return "ppc64";
-	return NULL;
-}
-
-static const char *profile_family(const char *arch)
-{
-	if (!strncmp(arch, "x86_64", 6))
-		return "x86";
-	if (!strncmp(arch, "arm64", 5))
-		return "arm64";
-	return "ppc64";
+		return ZD_ARCH_PPC64;
+	return -1;
 }
 
 /* Whether the host's listing can be imported for arch; why not in detail. */
@@ -74,12 +66,12 @@ static bool host_usable(const char *path, const char *arch, char *detail, size_t
 {
 	struct zd_iomem_entry *e = NULL;
 	char machine[80] = "", err[160];
-	const char *fam = host_family(machine, sizeof(machine));
+	int fam = host_family(machine, sizeof(machine));
 	size_t n = 0;
 	FILE *f;
 	int rc;
 
-	if (!fam || strcmp(fam, profile_family(arch))) {
+	if (fam != (int)zd_arch_find(arch)->family) {
 		snprintf(detail, len, "this host is %s, so its %s describes another architecture "
 			 "than %s", machine[0] ? machine : "unknown", path, arch);
 		return false;
