@@ -299,5 +299,40 @@ x86_64)
 	;;
 esac
 
+# --- run --list-steps: the schema, and docs/scenarios.md agreeing with it ---
+
+run "run --list-steps" 0 run --list-steps
+check "--list-steps shows a step with its keys" "$tmp/out" "add_memory: zd_add_memory()"
+check "--list-steps shows a required key" "$tmp/out" "start                  address; required"
+check "--list-steps shows a default" "$tmp/out" "gfp                    kernel, movable, dma32 or dma; default kernel"
+check "--list-steps shows the expect forms" "$tmp/out" "expect zoneinfo"
+sed -n 's/^\([a-z_]*\)\( VALUE\)\{0,1\}: .*/\1/p' "$tmp/out" | sort >"$tmp/schema-steps"
+sed -n 's/^expect \([a-z_]*\).*/\1/p' "$tmp/out" | sort -u >"$tmp/schema-forms"
+# The step reference tables (RAM and ZONE_DEVICE) and the expect table.
+awk '/^### Step reference/ || /^### ZONE_DEVICE steps/ { on = 1; next }
+     /^###? / { on = 0 }
+     on && /^\| `[a-z_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
+	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-steps"
+awk '/^### expect$/ { on = 1; next } /^###? / { on = 0 }
+     on && /^\| `\{[a-z_]*:/ { sub(/^\| `\{/, ""); sub(/:.*/, ""); print }' \
+	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-forms"
+if [ -s "$tmp/schema-steps" ] && cmp -s "$tmp/schema-steps" "$tmp/doc-steps"; then
+	pass "docs/scenarios.md documents exactly the steps --list-steps prints"
+else
+	fail "docs/scenarios.md documents exactly the steps --list-steps prints"
+	diff "$tmp/schema-steps" "$tmp/doc-steps" | sed 's/^/# /'
+fi
+if [ -s "$tmp/schema-forms" ] && cmp -s "$tmp/schema-forms" "$tmp/doc-forms"; then
+	pass "docs/scenarios.md documents exactly the expect forms --list-steps prints"
+else
+	fail "docs/scenarios.md documents exactly the expect forms --list-steps prints"
+	diff "$tmp/schema-forms" "$tmp/doc-forms" | sed 's/^/# /'
+fi
+run "run --list-steps --json" 0 run --list-steps --json
+check "--list-steps --json has the steps" "$tmp/out" '"name": "memremap"'
+check "--list-steps --json gives choices" "$tmp/out" '"choices": ['
+run "run --list-steps with a file" 2 run --list-steps scenarios/demo.yaml
+check "--list-steps with a file says why" "$tmp/err" "--list-steps takes no scenario"
+
 echo "1..$n"
 [ $failed -eq 0 ]

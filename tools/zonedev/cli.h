@@ -173,38 +173,19 @@ int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
 yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key,
 		      yaml_node_t **keyp);
 
-/* ---- scenario*.c: the scenario schema (scenario-internal.h: its parts) ---- */
+/* ---- scenario*.c, schema*.c: the scenario and its steps ---- */
 
-enum step_kind {
-	ST_ADD_MEMORY, ST_REMOVE_MEMORY, ST_ONLINE_MEMORY, ST_OFFLINE_MEMORY,
-	ST_REQUEST_MEM_REGION, ST_RELEASE_MEM_REGION, ST_REQUEST_FREE_MEM_REGION,
-	ST_ALLOC_PAGES, ST_FREE_PAGES, ST_EXPECT, ST_REPORT, ST_NOTE, ST_MEMINFO_SNAPSHOT,
-	/* ZONE_DEVICE: pmem namespaces (devsteps-pmem.c) */
-	ST_CREATE_NAMESPACE, ST_DESTROY_NAMESPACE, ST_REBIND_NAMESPACE, ST_LIST_NAMESPACES,
-	ST_WRITE_NAMESPACE, ST_CORRUPT_INFOBLOCK, ST_RECONFIGURE_DEVICE,
-	/* ZONE_DEVICE: dmirror GPUs (devsteps-gpu.c) */
-	ST_GPU_ADD_CHUNK, ST_GPU_ALLOC, ST_GPU_WRITE, ST_GPU_FREE,
-	/* ZONE_DEVICE: direct pgmaps (devsteps.c) */
-	ST_MEMREMAP, ST_MEMUNMAP, ST_MEMORY_FAILURE,
-};
+struct step_def;           /* schema.h */
+struct expect_def;
 
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
 	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_NR,
 };
-extern const char *const report_names[RP_NR];
-
-enum expect_kind {
-	EX_PFN_VALID, EX_SECTION, EX_MEMORY_BLOCK, EX_MEMINFO, EX_MAX_PFN, EX_HANDLE,
-	/* ZONE_DEVICE (devsteps*.c) */
-	EX_NAMESPACE, EX_GPU, EX_GPU_PAGE, EX_PAGE_IS_RAM, EX_VALID_PHYS, EX_ZONE_DEVICE,
-	EX_PGMAP, EX_CPU_ADDRESSABLE, EX_DAX, EX_ZONEINFO, EX_IOMEM,
-};
 
 /* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
 const char *cli_memory_type_name(int type);   /* "fsdax", ..., "none" */
-int cli_memory_type_from_name(const char *name);  /* enum zd_memory_type, 0 none, -1 unknown */
 
 /* An address operand: a literal, or the address a handle recorded. */
 struct addr_arg {
@@ -212,8 +193,17 @@ struct addr_arg {
 	int handle;                /* index into scenario.handles, -1 literal */
 };
 
+/* Bytes a step writes or compares (NUL bytes are refused when parsing). */
+struct bytes_arg {
+	const char *p;
+	size_t len;
+};
+
 /* One argument as echoed ("start=0x100000000") and put in JSON. */
-enum arg_type { ARG_ADDR, ARG_SIZE, ARG_UINT, ARG_HEX, ARG_STR, ARG_BOOL, ARG_KB, ARG_FLAGS };
+enum arg_type {
+	ARG_AUTO,                  /* schema.h: the field type's own form */
+	ARG_ADDR, ARG_SIZE, ARG_UINT, ARG_HEX, ARG_STR, ARG_BOOL, ARG_KB, ARG_FLAGS,
+};
 struct step_arg {
 	const char *key;
 	enum arg_type type;
@@ -225,81 +215,85 @@ struct step_arg {
 /* Block state a scenario may expect; BLOCK_ABSENT = no such block. */
 #define BLOCK_ABSENT (-1)
 
+/* The operands of an expect step; schema-expect.c says which form uses
+ * which member. */
 struct expect {
-	enum expect_kind kind;
 	struct addr_arg addr;
-	bool by_id;
 	uint64_t id;
 	bool want_bool;
 	bool not_present;
 	unsigned long section_flags;
 	int block_state;           /* enum zd_mem_state or BLOCK_ABSENT */
 	int block_zone;            /* enum zd_zone_type, -1: not checked */
-	const char *field;
+	const char *field;         /* meminfo field, iomem line */
 	bool has_is, has_min, has_max;
 	uint64_t is, min, max;     /* kB for meminfo */
 	int since;                 /* meminfo: a meminfo_snapshot handle (the fall since it), -1 */
 
 	/* ZONE_DEVICE forms */
-	int region;                /* namespace: region index */
+	int region;                /* namespace, dax: region index */
 	int gpu;                   /* gpu: index into scenario.gpus */
 	bool has_mode, has_map, has_size, has_data, has_refused;
-	int mode;                  /* enum zd_nd_ns_mode */
+	int mode;                  /* enum zd_nd_ns_mode; dax: enum zd_dax_mode */
 	int map;                   /* enum zd_nd_pfn_mode */
 	uint64_t size;             /* namespace size; valid_phys_addr_range size */
 	uint64_t data_at;
-	const char *data;          /* expected bytes (namespace, gpu_page, cpu_addressable) */
-	size_t data_len;
+	struct bytes_arg data;     /* expected bytes (namespace, gpu_page, cpu_addressable) */
 	bool refused;
 	bool has_chunks, has_calloc, has_cfree;
 	uint64_t chunks, calloc, cfree;
 	int mtype;                 /* pgmap: enum zd_memory_type or PGMAP_NONE */
-	/* dax: mode (above), blocks; zoneinfo: zone and its counts */
 	bool has_online_blocks, has_total_blocks, has_movable, movable;
 	uint64_t online_blocks, total_blocks;
-	int zone_idx, zone_node;
+	int zone_idx;              /* zoneinfo: the zone and its node */
+	uint64_t zone_node;
 	bool has_zone_count[4];    /* start_pfn, spanned, present, managed */
 	uint64_t zone_count[4];
 };
 
+/* A parsed step. The operands are named after what they are; the step's
+ * table entry (schema-steps.c) says which of them it fills. */
 struct step {
-	enum step_kind kind;
+	const struct step_def *def;
+	const struct expect_def *form;   /* expect: which form */
 	const char *name;
 	int line, col;
 	int expect_error;          /* positive errno; 0: the step must succeed */
 	const char *expect_error_name;
-	int expect_warn;           /* invariant checks the step must fire; -1: not stated */
+	bool has_expect_warn;
+	uint64_t expect_warn;      /* invariant checks the step must fire */
 	struct step_arg args[STEP_MAX_ARGS];
 	int nargs;
 
-	struct addr_arg start;
+	struct addr_arg start;     /* start, or memory_failure's addr */
 	uint64_t size;
-	int node;
+	uint64_t node;
 	bool has_node;
-	enum zd_online_type online;
+	int online;                /* online_memory: enum zd_online_type */
 	const char *res_name;
 	int handle;                /* as: / handle:, -1 none */
-	unsigned order;
-	zd_gfp_t gfp;
+	uint64_t order;
+	int gfp;                   /* zd_gfp_t */
 	struct expect ex;
-	enum report_kind report;
+	int report;                /* enum report_kind */
 	const char *text;
 
 	/* ZONE_DEVICE steps */
-	int region;                /* pmem region index (region:/namespace:), -1 none */
+	int region;                /* pmem region index (region:/namespace:/device:), -1 none */
 	const char *dev_name;      /* the region, namespace or gpu as written */
 	int gpu;                   /* index into scenario.gpus, -1 none */
 	int ns_mode;               /* enum zd_nd_ns_mode */
 	int ns_map;                /* enum zd_nd_pfn_mode, 0: default (dev) */
+	bool has_map;
+	int dax_mode;              /* reconfigure_device: enum zd_dax_mode */
+	bool dax_online, dax_movable;
 	uint64_t align;            /* create_namespace, memremap (0: default) */
 	bool has_uuid;
 	bool force;                /* create_namespace: ndctl -f; reconfigure_device: -f */
-	bool no_online, no_movable;   /* reconfigure_device */
 	uint8_t uuid[16];
 	uint64_t offset;           /* write_namespace, corrupt_infoblock */
-	const char *data;          /* write_namespace, gpu_write */
-	size_t data_len;
-	uint8_t byte;              /* corrupt_infoblock */
+	struct bytes_arg data;     /* write_namespace, gpu_write */
+	uint64_t byte;             /* corrupt_infoblock */
 	uint64_t count;            /* gpu_add_chunk */
 	int mtype;                 /* memremap: enum zd_memory_type */
 	unsigned long vmemmap_shift;
@@ -408,6 +402,32 @@ struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, F
 
 /* Execute one step (JSON extras go into the open step object). */
 void step_exec(struct run *r, const struct step *st, struct step_result *res);
+
+/* The function that runs each step and evaluates each expect form (the
+ * tables in schema-steps.c and schema-expect.c name them): steps.c the RAM
+ * steps and forms, devsteps-pmem.c namespaces, devsteps-gpu.c GPUs,
+ * devsteps.c direct pgmaps and the address forms. */
+#define STEP_FN(name) void name(struct run *r, const struct step *st, struct step_result *res)
+STEP_FN(exec_add_memory); STEP_FN(exec_remove_memory); STEP_FN(exec_online_memory);
+STEP_FN(exec_offline_memory); STEP_FN(exec_request_mem_region);
+STEP_FN(exec_release_mem_region); STEP_FN(exec_request_free_mem_region);
+STEP_FN(exec_alloc_pages); STEP_FN(exec_free_pages); STEP_FN(exec_expect);
+STEP_FN(exec_report); STEP_FN(exec_note); STEP_FN(exec_meminfo_snapshot);
+STEP_FN(exec_create_namespace); STEP_FN(exec_destroy_namespace);
+STEP_FN(exec_rebind_namespace); STEP_FN(exec_list_namespaces);
+STEP_FN(exec_write_namespace); STEP_FN(exec_corrupt_infoblock);
+STEP_FN(exec_reconfigure_device);
+STEP_FN(exec_gpu_add_chunk); STEP_FN(exec_gpu_alloc); STEP_FN(exec_gpu_write);
+STEP_FN(exec_gpu_free);
+STEP_FN(exec_memremap); STEP_FN(exec_memunmap); STEP_FN(exec_memory_failure);
+STEP_FN(ex_pfn_valid); STEP_FN(ex_section); STEP_FN(ex_memory_block);
+STEP_FN(ex_memory_block_id); STEP_FN(ex_meminfo); STEP_FN(ex_max_pfn); STEP_FN(ex_handle);
+STEP_FN(ex_zoneinfo); STEP_FN(ex_iomem);
+STEP_FN(ex_namespace); STEP_FN(ex_dax); STEP_FN(ex_gpu); STEP_FN(ex_gpu_page);
+STEP_FN(ex_page_is_ram); STEP_FN(ex_valid_phys_addr_range); STEP_FN(ex_zone_device);
+STEP_FN(ex_pgmap); STEP_FN(ex_cpu_addressable);
+/* zonedev run --list-steps: every step and expect form with its keys. */
+void list_steps(FILE *f, bool json);
 /* A check did not hold: res->check_failed and the reason, unless an
  * earlier failure of the step already explains it. */
 void step_fail(struct step_result *res, const char *fmt, ...)
@@ -420,9 +440,6 @@ bool handle_idle(struct run *r, int handle, const char *what, const char *releas
  * "handle 'X' holds no WHAT (already GONE, or its DEFINER failed)". */
 bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 		 const char *definer, struct step_result *res);
-/* devsteps*.c: the ZONE_DEVICE steps and expect forms (devsteps.h). */
-void devstep_exec(struct run *r, const struct step *st, struct step_result *res);
-void devexpect_exec(struct run *r, const struct step *st, struct step_result *res);
 /* Give back what live handles hold (GPU pages, direct pgmaps) before the
  * machine goes: a held device page would make teardown wait forever. */
 void run_release_handles(struct run *r);
@@ -433,6 +450,10 @@ int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out);
  * (-ENOENT: never set; -EFAULT: a dpa offset, not a physical address). */
 bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
 		     uint64_t *out);
+/* The address an expect form names (st->ex.addr) and its pfn, or false
+ * with the failure set as resolve_or_fail() does. */
+bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
+		 uint64_t *addr, uint64_t *pfn);
 
 /* A report as text on f, or as the value of the current JSON key. */
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f);

@@ -46,9 +46,9 @@ static void gpu_stats_json(struct jw *w, struct zd_dmirror_device *mdev)
 
 /* ---------- steps ---------- */
 
-static void exec_gpu_add_chunk(struct run *r, const struct step *st, struct zd_dmirror_device *mdev,
-			       struct step_result *res)
+void exec_gpu_add_chunk(struct run *r, const struct step *st, struct step_result *res)
 {
+	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
 	struct zd_dmirror_stats before;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	bool dpa = false;
@@ -87,9 +87,9 @@ static void exec_gpu_add_chunk(struct run *r, const struct step *st, struct zd_d
 	}
 }
 
-static void exec_gpu_alloc(struct run *r, const struct step *st, struct zd_dmirror_device *mdev,
-			   struct step_result *res)
+void exec_gpu_alloc(struct run *r, const struct step *st, struct step_result *res)
 {
+	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
 	struct zd_machine *m = r->m;
 	struct handle_state *h = &r->h[st->handle];
 	const char *hn = r->s->handles[st->handle].name;
@@ -127,103 +127,83 @@ static void exec_gpu_alloc(struct run *r, const struct step *st, struct zd_dmirr
 	}
 }
 
-void gpu_step_exec(struct run *r, const struct step *st, struct zd_dmirror_device *mdev,
-		   struct step_result *res)
+void exec_gpu_write(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct handle_state *h = st->handle >= 0 ? &r->h[st->handle] : NULL;
+	struct handle_state *h = &r->h[st->handle];
 
-	switch (st->kind) {
-	case ST_GPU_ADD_CHUNK:
-		exec_gpu_add_chunk(r, st, mdev, res);
-		break;
-	case ST_GPU_ALLOC:
-		exec_gpu_alloc(r, st, mdev, res);
-		break;
-	case ST_GPU_WRITE:
-		if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
-			break;
-		res->err = zd_dmirror_copy_to_device(h->mdev, h->page, st->data, st->data_len);
-		if (!res->err)
-			snprintf(res->info, sizeof(res->info), "copied %zu bytes to %s through the "
-				 "device's copy engine", st->data_len, r->s->handles[st->handle].name);
-		break;
-	case ST_GPU_FREE: {
-		struct zd_device *dev;
+	if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
+		return;
+	res->err = zd_dmirror_copy_to_device(h->mdev, h->page, st->data.p, st->data.len);
+	if (!res->err)
+		snprintf(res->info, sizeof(res->info), "copied %zu bytes to %s through the "
+			 "device's copy engine", st->data.len, r->s->handles[st->handle].name);
+}
 
-		if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
-			break;
-		dev = zd_dmirror_to_device(h->mdev);
-		zd_put_page(r->m, h->page);
-		h->live = false;
-		h->page = NULL;
-		gpu_stats_text(h->mdev, zd_dev_name(dev), res->info, sizeof(res->info));
-		break;
-	}
-	default:
-		break;
-	}
+void exec_gpu_free(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct handle_state *h = &r->h[st->handle];
+	struct zd_device *dev;
+
+	if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
+		return;
+	dev = zd_dmirror_to_device(h->mdev);
+	zd_put_page(r->m, h->page);
+	h->live = false;
+	h->page = NULL;
+	gpu_stats_text(h->mdev, zd_dev_name(dev), res->info, sizeof(res->info));
 }
 
 /* ---------- expect gpu, gpu_page ---------- */
 
-void gpu_expect_exec(struct run *r, const struct step *st, struct step_result *res)
+void ex_gpu(struct run *r, const struct step *st, struct step_result *res)
 {
 	const struct expect *ex = &st->ex;
+	struct zd_dmirror_device *mdev = gpu_device(r, ex->gpu);
+	const char *name = r->s->gpus[ex->gpu].name;
+	struct zd_dmirror_stats s;
 
-	switch (ex->kind) {
-	case EX_GPU: {
-		struct zd_dmirror_device *mdev = gpu_device(r, ex->gpu);
-		const char *name = r->s->gpus[ex->gpu].name;
-		struct zd_dmirror_stats s;
-
-		if (!mdev) {
-			step_fail(res, "%s is not on the booted machine", name);
-			break;
-		}
-		zd_dmirror_get_stats(mdev, &s);
-		gpu_stats_text(mdev, name, res->info, sizeof(res->info));
-		if (ex->has_chunks && s.chunks != ex->chunks)
-			step_fail(res, "%s: %" PRIu64 " chunks, expected %" PRIu64, name, s.chunks,
-				  ex->chunks);
-		if (ex->has_calloc && s.calloc != ex->calloc)
-			step_fail(res, "%s: calloc %" PRIu64 ", expected %" PRIu64, name, s.calloc,
-				  ex->calloc);
-		if (ex->has_cfree && s.cfree != ex->cfree)
-			step_fail(res, "%s: cfree %" PRIu64 ", expected %" PRIu64, name, s.cfree,
-				  ex->cfree);
-		break;
+	if (!mdev) {
+		step_fail(res, "%s is not on the booted machine", name);
+		return;
 	}
-	case EX_GPU_PAGE: {
-		struct handle_state *h = &r->h[st->handle];
-		char *buf;
-		int rc;
+	zd_dmirror_get_stats(mdev, &s);
+	gpu_stats_text(mdev, name, res->info, sizeof(res->info));
+	if (ex->has_chunks && s.chunks != ex->chunks)
+		step_fail(res, "%s: %" PRIu64 " chunks, expected %" PRIu64, name, s.chunks,
+			  ex->chunks);
+	if (ex->has_calloc && s.calloc != ex->calloc)
+		step_fail(res, "%s: calloc %" PRIu64 ", expected %" PRIu64, name, s.calloc,
+			  ex->calloc);
+	if (ex->has_cfree && s.cfree != ex->cfree)
+		step_fail(res, "%s: cfree %" PRIu64 ", expected %" PRIu64, name, s.cfree,
+			  ex->cfree);
+}
 
-		if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
-			break;
-		buf = calloc(1, ex->data_len + 1);
-		if (!buf) {
-			step_fail(res, "out of memory");
-			break;
-		}
-		rc = zd_dmirror_copy_from_device(h->mdev, h->page, buf, ex->data_len);
-		if (rc) {
-			char e[32];
+void ex_gpu_page(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	struct handle_state *h = &r->h[st->handle];
+	const char *hn = r->s->handles[st->handle].name;
+	char what[96], e[32];
+	char *buf;
+	int rc;
 
-			step_fail(res, "copy from %s through the copy engine failed with %s",
-				  r->s->handles[st->handle].name, fmt_errno(rc, e, sizeof(e)));
-		} else {
-			char what[96];
-
-			snprintf(res->info, sizeof(res->info), "%s: %zu bytes read back through the "
-				 "copy engine", r->s->handles[st->handle].name, ex->data_len);
-			snprintf(what, sizeof(what), "%s (read through the copy engine)",
-				 r->s->handles[st->handle].name);
-			expect_bytes(res, what, buf, ex->data, ex->data_len);
-		}
-		free(buf);
-		break;
+	if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
+		return;
+	buf = calloc(1, ex->data.len + 1);
+	if (!buf) {
+		step_fail(res, "out of memory");
+		return;
 	}
-	default:
-		break;
+	rc = zd_dmirror_copy_from_device(h->mdev, h->page, buf, ex->data.len);
+	if (rc) {
+		step_fail(res, "copy from %s through the copy engine failed with %s", hn,
+			  fmt_errno(rc, e, sizeof(e)));
+	} else {
+		snprintf(res->info, sizeof(res->info), "%s: %zu bytes read back through the "
+			 "copy engine", hn, ex->data.len);
+		snprintf(what, sizeof(what), "%s (read through the copy engine)", hn);
+		expect_bytes(res, what, buf, ex->data.p, ex->data.len);
 	}
+	free(buf);
 }

@@ -89,31 +89,31 @@ static void ns_result(struct run *r, struct zd_nd_region *rg, struct step_result
 	}
 }
 
-static void exec_write_namespace(struct run *r, const struct step *st, struct zd_nd_region *rg,
-				 struct step_result *res)
+void exec_write_namespace(struct run *r, const struct step *st, struct step_result *res)
 {
+	struct zd_nd_region *rg = pmem_region(r->m, st->region);
 	uint64_t size;
 	char a[32];
 
 	/* The library says why a write is refused (disabled, read-only,
 	 * beyond the data area, no space): its log line is the step's. */
-	res->err = zd_nd_namespace_write(rg, st->offset, st->data, st->data_len);
+	res->err = zd_nd_namespace_write(rg, st->offset, st->data.p, st->data.len);
 	if (res->err)
 		return;
 	zd_nd_namespace_data(rg, &size);
 	snprintf(res->info, sizeof(res->info), "wrote %zu bytes at offset 0x%" PRIx64 " of the "
-		 "%s data area of %s (the region file keeps them)", st->data_len, st->offset,
+		 "%s data area of %s (the region file keeps them)", st->data.len, st->offset,
 		 fmt_size(size, a, sizeof(a)), st->dev_name);
 }
 
 /* The test hook: one byte of the info block, written straight into the
  * region's file as media corruption would; the running namespace keeps what
  * it validated, the next probe (boot, rebind) reads the damage. */
-static void exec_corrupt(struct run *r, const struct step *st, struct step_result *res)
+void exec_corrupt_infoblock(struct run *r, const struct step *st, struct step_result *res)
 {
 	const char *path = r->s->pmem[st->region].path;
 	off_t off = (off_t)(ZD_ND_INFOBLOCK_OFFSET + st->offset);
-	uint8_t old = 0;
+	uint8_t old = 0, byte = (uint8_t)st->byte;
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -122,7 +122,7 @@ static void exec_corrupt(struct run *r, const struct step *st, struct step_resul
 			 strerror(errno));
 		return;
 	}
-	if (pread(fd, &old, 1, off) != 1 || pwrite(fd, &st->byte, 1, off) != 1) {
+	if (pread(fd, &old, 1, off) != 1 || pwrite(fd, &byte, 1, off) != 1) {
 		res->err = errno ? -errno : -EIO;
 		snprintf(res->why, sizeof(res->why), "cannot rewrite byte 0x%llx of %s: %s",
 			 (unsigned long long)off, path, strerror(errno ? errno : EIO));
@@ -132,11 +132,11 @@ static void exec_corrupt(struct run *r, const struct step *st, struct step_resul
 	close(fd);
 	snprintf(res->info, sizeof(res->info), "region%d: info block byte %" PRIu64 " (file "
 		 "offset 0x%llx) 0x%02x -> 0x%02x; the next probe of the media will see it",
-		 st->region, st->offset, (unsigned long long)off, old, st->byte);
+		 st->region, st->offset, (unsigned long long)off, old, byte);
 	if (r->o->json) {
 		jw_khex(&r->jw, "file_offset", (uint64_t)off);
 		jw_khex(&r->jw, "old", old);
-		jw_khex(&r->jw, "new", st->byte);
+		jw_khex(&r->jw, "new", byte);
 	}
 }
 
@@ -163,73 +163,79 @@ static void dax_describe(const struct zd_dax_info *di, char *buf, size_t len)
 
 /* ---------- steps ---------- */
 
-void pmem_step_exec(struct run *r, const struct step *st, struct zd_nd_region *rg,
-		    struct step_result *res)
+void exec_create_namespace(struct run *r, const struct step *st, struct step_result *res)
 {
-	switch (st->kind) {
-	case ST_CREATE_NAMESPACE: {
-		struct zd_nd_namespace_opts o = {
-			.mode = (enum zd_nd_ns_mode)st->ns_mode,
-			.map = (enum zd_nd_pfn_mode)st->ns_map,
-			.align = st->align,
-			.uuid = st->has_uuid ? st->uuid : NULL,
-			.force = st->force,
-		};
+	struct zd_nd_region *rg = pmem_region(r->m, st->region);
+	struct zd_nd_namespace_opts o = {
+		.mode = (enum zd_nd_ns_mode)st->ns_mode,
+		.map = (enum zd_nd_pfn_mode)st->ns_map,
+		.align = st->align,
+		.uuid = st->has_uuid ? st->uuid : NULL,
+		.force = st->force,
+	};
 
-		res->err = zd_nd_create_namespace(rg, &o);
-		if (!res->err)
-			ns_result(r, rg, res);
-		break;
-	}
-	case ST_DESTROY_NAMESPACE:
-		res->err = zd_nd_destroy_namespace(rg);
-		if (!res->err)
-			ns_result(r, rg, res);
-		break;
-	case ST_REBIND_NAMESPACE:
-		res->err = zd_nd_rebind_namespace(rg);
+	res->err = zd_nd_create_namespace(rg, &o);
+	if (!res->err)
 		ns_result(r, rg, res);
-		break;
-	case ST_LIST_NAMESPACES:
-		if (r->o->json) {
-			jw_key(&r->jw, "namespaces");
-			report_dump_json(r->m, zd_nd_list_namespaces_json, "[]", &r->jw);
-		} else {
-			/* like a report: printed with --quiet too */
-			fflush(r->out);
-			zd_nd_list_namespaces_json(r->m, r->out);
-		}
-		break;
-	case ST_WRITE_NAMESPACE:
-		exec_write_namespace(r, st, rg, res);
-		break;
-	case ST_CORRUPT_INFOBLOCK:
-		exec_corrupt(r, st, res);
-		break;
-	case ST_RECONFIGURE_DEVICE: {
-		struct zd_dax_reconfigure_opts o = {
-			.mode = (enum zd_dax_mode)st->ns_mode, .no_online = st->no_online,
-			.no_movable = st->no_movable, .force = st->force,
-		};
-		struct zd_dax_info di;
+}
 
-		res->err = zd_dax_reconfigure_device(rg, &o);
-		if (!zd_dax_info_get(rg, &di))
-			dax_describe(&di, res->info, sizeof(res->info));
-		break;
+void exec_destroy_namespace(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_nd_region *rg = pmem_region(r->m, st->region);
+
+	res->err = zd_nd_destroy_namespace(rg);
+	if (!res->err)
+		ns_result(r, rg, res);
+}
+
+void exec_rebind_namespace(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_nd_region *rg = pmem_region(r->m, st->region);
+
+	res->err = zd_nd_rebind_namespace(rg);
+	ns_result(r, rg, res);
+}
+
+void exec_list_namespaces(struct run *r, const struct step *st, struct step_result *res)
+{
+	(void)st;
+	(void)res;
+	if (r->o->json) {
+		jw_key(&r->jw, "namespaces");
+		report_dump_json(r->m, zd_nd_list_namespaces_json, "[]", &r->jw);
+	} else {
+		/* like a report: printed with --quiet too */
+		fflush(r->out);
+		zd_nd_list_namespaces_json(r->m, r->out);
 	}
-	default:
-		break;
-	}
+}
+
+void exec_reconfigure_device(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_nd_region *rg = pmem_region(r->m, st->region);
+	struct zd_dax_reconfigure_opts o = {
+		.mode = (enum zd_dax_mode)st->dax_mode, .no_online = !st->dax_online,
+		.no_movable = !st->dax_movable, .force = st->force,
+	};
+	struct zd_dax_info di;
+
+	res->err = zd_dax_reconfigure_device(rg, &o);
+	if (!zd_dax_info_get(rg, &di))
+		dax_describe(&di, res->info, sizeof(res->info));
 }
 
 /* ---------- expect namespace, dax ---------- */
 
-static void dax_expect_exec(struct zd_nd_region *rg, const struct expect *ex,
-			    struct step_result *res)
+void ex_dax(struct run *r, const struct step *st, struct step_result *res)
 {
+	const struct expect *ex = &st->ex;
+	struct zd_nd_region *rg = pmem_region(r->m, ex->region);
 	struct zd_dax_info di;
 
+	if (!rg) {
+		step_fail(res, "region%d is not on the booted machine", ex->region);
+		return;
+	}
 	if (zd_dax_info_get(rg, &di)) {
 		step_fail(res, "dax%d.0: no such device (namespace%d.0 is not devdax)", ex->region,
 			  ex->region);
@@ -250,18 +256,15 @@ static void dax_expect_exec(struct zd_nd_region *rg, const struct expect *ex,
 			  tf(ex->movable));
 }
 
-void pmem_expect_exec(struct run *r, const struct expect *ex, struct step_result *res)
+void ex_namespace(struct run *r, const struct step *st, struct step_result *res)
 {
+	const struct expect *ex = &st->ex;
 	struct zd_nd_region *rg = pmem_region(r->m, ex->region);
 	struct zd_nd_namespace_info in;
 	char a[32], b[32];
 
 	if (!rg) {
 		step_fail(res, "region%d is not on the booted machine", ex->region);
-		return;
-	}
-	if (ex->kind == EX_DAX) {
-		dax_expect_exec(rg, ex, res);
 		return;
 	}
 	zd_nd_namespace_get(rg, &in);
@@ -285,17 +288,17 @@ void pmem_expect_exec(struct run *r, const struct expect *ex, struct step_result
 		const char *data = zd_nd_namespace_data(rg, &size);
 		char what[96];
 
-		if (ex->data_at > size || ex->data_len > size - ex->data_at) {
+		if (ex->data_at > size || ex->data.len > size - ex->data_at) {
 			step_fail(res, "%s: %zu bytes at offset 0x%" PRIx64 " are beyond its %s data area",
-				  in.dev, ex->data_len, ex->data_at, fmt_size(size, a, sizeof(a)));
+				  in.dev, ex->data.len, ex->data_at, fmt_size(size, a, sizeof(a)));
 			return;
 		}
 		snprintf(what, sizeof(what), "%s: data at offset 0x%" PRIx64, in.dev, ex->data_at);
-		expect_bytes(res, what, data + ex->data_at, ex->data, ex->data_len);
+		expect_bytes(res, what, data + ex->data_at, ex->data.p, ex->data.len);
 		if (!ex->has_mode && !ex->has_map && !ex->has_size && !ex->has_refused)
 			snprintf(res->info, sizeof(res->info), "%s (%s): %zu bytes at offset 0x%" PRIx64
 				 " of the data area (phys 0x%" PRIx64 ")", in.dev,
-				 zd_nd_ns_mode_name(in.mode), ex->data_len, ex->data_at,
+				 zd_nd_ns_mode_name(in.mode), ex->data.len, ex->data_at,
 				 (uint64_t)in.data_start + ex->data_at);
 	}
 	if (r->o->json) {

@@ -1,7 +1,6 @@
 /*
- * ZONE_DEVICE steps: the dispatcher for the device steps and expect forms
- * (pmem namespaces in devsteps-pmem.c, GPUs in devsteps-gpu.c), and here
- * direct pgmaps (memremap/memunmap with a small built-in ops table that
+ * ZONE_DEVICE steps (pmem namespaces are in devsteps-pmem.c, GPUs in
+ * devsteps-gpu.c); here direct pgmaps (memremap/memunmap with a small built-in ops table that
  * logs its calls), memory_failure, the handles that hold device memory,
  * and the expect forms that look at an address (page_is_ram,
  * valid_phys_addr_range, zone_device, pgmap, cpu_addressable).
@@ -32,21 +31,6 @@ const char *cli_memory_type_name(int type)
 	case PGMAP_NONE: return "none";
 	default: return "invalid";
 	}
-}
-
-int cli_memory_type_from_name(const char *name)
-{
-	static const struct { const char *name; int type; } names[] = {
-		{ "private", ZD_MEMORY_DEVICE_PRIVATE }, { "coherent", ZD_MEMORY_DEVICE_COHERENT },
-		{ "fsdax", ZD_MEMORY_DEVICE_FS_DAX }, { "devdax", ZD_MEMORY_DEVICE_GENERIC },
-		{ "generic", ZD_MEMORY_DEVICE_GENERIC }, { "p2pdma", ZD_MEMORY_DEVICE_PCI_P2PDMA },
-		{ "none", PGMAP_NONE },
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(names[i].name, name))
-			return names[i].type;
-	return -1;
 }
 
 /* ---------- where a struct page lives ---------- */
@@ -113,14 +97,14 @@ static const struct zd_dev_pagemap_ops cli_pgmap_ops = {
 
 /* ---------- direct pgmaps ---------- */
 
-static void exec_memremap(struct run *r, const struct step *st, struct step_result *res)
+void exec_memremap(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
 	struct handle_state *h = &r->h[st->handle];
 	const char *hn = r->s->handles[st->handle].name;
 	struct zd_dev_pagemap *pg;
 	uint64_t start = 0, pages = st->size >> m->arch.page_shift;
-	int nid = st->has_node ? st->node : 0;
+	int nid = st->has_node ? (int)st->node : 0;
 	bool cpu = false;
 	char a[32];
 
@@ -222,59 +206,31 @@ void run_release_handles(struct run *r)
 	}
 }
 
-/* ---------- steps ---------- */
+/* ---------- memunmap, memory_failure ---------- */
 
-void devstep_exec(struct run *r, const struct step *st, struct step_result *res)
+void exec_memunmap(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct handle_state *h = &r->h[st->handle];
+
+	if (!handle_held(r, st->handle, "pgmap", "unmapped", "memremap", res))
+		return;
+	snprintf(res->info, sizeof(res->info), "%s: %s pgmap unmapped: its struct pages and "
+		 "its pgmap lookup are gone", r->s->handles[st->handle].name,
+		 cli_memory_type_name(h->pgmap->type));
+	unmap_handle(h);
+}
+
+void exec_memory_failure(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	struct zd_nd_region *rg = st->region >= 0 ? pmem_region(m, st->region) : NULL;
-	struct zd_dmirror_device *mdev = st->gpu >= 0 ? gpu_device(r, st->gpu) : NULL;
-	struct handle_state *h = st->handle >= 0 ? &r->h[st->handle] : NULL;
 	uint64_t addr;
 
-	if ((st->region >= 0 && !rg) || (st->gpu >= 0 && !mdev)) {
-		res->err = -ENODEV;
-		snprintf(res->why, sizeof(res->why), "%s is not on the booted machine", st->dev_name);
+	if (!resolve_or_fail(r, &st->start, res, &addr))
 		return;
-	}
-	switch (st->kind) {
-	case ST_CREATE_NAMESPACE:
-	case ST_DESTROY_NAMESPACE:
-	case ST_REBIND_NAMESPACE:
-	case ST_LIST_NAMESPACES:
-	case ST_WRITE_NAMESPACE:
-	case ST_CORRUPT_INFOBLOCK:
-	case ST_RECONFIGURE_DEVICE:
-		pmem_step_exec(r, st, rg, res);
-		break;
-	case ST_GPU_ADD_CHUNK:
-	case ST_GPU_ALLOC:
-	case ST_GPU_WRITE:
-	case ST_GPU_FREE:
-		gpu_step_exec(r, st, mdev, res);
-		break;
-	case ST_MEMREMAP:
-		exec_memremap(r, st, res);
-		break;
-	case ST_MEMUNMAP:
-		if (!handle_held(r, st->handle, "pgmap", "unmapped", "memremap", res))
-			break;
-		snprintf(res->info, sizeof(res->info), "%s: %s pgmap unmapped: its struct pages and "
-			 "its pgmap lookup are gone", r->s->handles[st->handle].name,
-			 cli_memory_type_name(h->pgmap->type));
-		unmap_handle(h);
-		break;
-	case ST_MEMORY_FAILURE:
-		if (!resolve_or_fail(r, &st->start, res, &addr))
-			break;
-		res->err = zd_memory_failure(m, (unsigned long)zd_phys_pfn(&m->arch, addr), 0);
-		if (!res->err)
-			snprintf(res->info, sizeof(res->info), "memory_failure(pfn 0x%" PRIx64 ") "
-				 "handled", zd_phys_pfn(&m->arch, addr));
-		break;
-	default:
-		break;
-	}
+	res->err = zd_memory_failure(m, (unsigned long)zd_phys_pfn(&m->arch, addr), 0);
+	if (!res->err)
+		snprintf(res->info, sizeof(res->info), "memory_failure(pfn 0x%" PRIx64 ") "
+			 "handled", zd_phys_pfn(&m->arch, addr));
 }
 
 /* ---------- expect forms ---------- */
@@ -296,112 +252,114 @@ void expect_bytes(struct step_result *res, const char *what, const char *got,
 		  fmt_escaped(want, n < 48 ? n : 48, w, sizeof(w)));
 }
 
-void devexpect_exec(struct run *r, const struct step *st, struct step_result *res)
+void ex_page_is_ram(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	uint64_t addr, pfn;
+	bool v;
+
+	if (!expect_addr(r, st, res, &addr, &pfn))
+		return;
+	v = zd_page_is_ram(r->m, pfn) != 0;
+	snprintf(res->info, sizeof(res->info), "page_is_ram(0x%" PRIx64 ") = %s", pfn, tf(v));
+	if (v != ex->want_bool)
+		step_fail(res, "page_is_ram(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
+			  "expected %s", pfn, addr, tf(v), tf(ex->want_bool));
+}
+
+void ex_valid_phys_addr_range(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	uint64_t addr, pfn;
+	bool v;
+
+	if (!expect_addr(r, st, res, &addr, &pfn))
+		return;
+	v = zd_valid_phys_addr_range(r->m, addr, ex->size);
+	snprintf(res->info, sizeof(res->info), "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64
+		 ") = %s", addr, ex->size, tf(v));
+	if (v != ex->want_bool)
+		step_fail(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 "): got %s, expected "
+			  "%s", addr, ex->size, tf(v), tf(ex->want_bool));
+}
+
+void ex_zone_device(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
 	const struct expect *ex = &st->ex;
-	uint64_t addr = 0, pfn = 0;
-	bool v = false;
+	uint64_t addr, pfn;
+	bool valid, v;
 
-	switch (ex->kind) {
-	case EX_PAGE_IS_RAM: case EX_VALID_PHYS: case EX_ZONE_DEVICE: case EX_PGMAP:
-	case EX_CPU_ADDRESSABLE:
-		if (!resolve_or_fail(r, &ex->addr, res, &addr))
-			return;
-		pfn = zd_phys_pfn(&m->arch, addr);
-		break;
-	default:
-		break;
+	if (!expect_addr(r, st, res, &addr, &pfn))
+		return;
+	valid = zd_pfn_valid(m, pfn);
+	v = valid && zd_is_zone_device_page(zd_pfn_to_page(m, pfn));
+	snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s", pfn,
+		 !valid ? "no struct page (pfn_valid false)" :
+		 v ? "a ZONE_DEVICE page" : "not a ZONE_DEVICE page");
+	if (v != ex->want_bool)
+		step_fail(res, "zone_device(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
+			  "expected %s%s", pfn, addr, tf(v), tf(ex->want_bool),
+			  valid ? "" : " (the pfn has no struct page)");
+}
+
+void ex_pgmap(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	struct zd_dev_pagemap *pg;
+	uint64_t addr, pfn;
+	int type;
+
+	if (!expect_addr(r, st, res, &addr, &pfn))
+		return;
+	pg = zd_get_dev_pagemap(r->m, (unsigned long)pfn);
+	type = pg ? (int)pg->type : PGMAP_NONE;
+	if (pg)
+		snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s pgmap [mem 0x%"
+			 PRIx64 "-0x%" PRIx64 "]", pfn, cli_memory_type_name(type),
+			 pg->range.start, pg->ranges[pg->nr_range - 1].end);
+	else
+		snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": no pgmap", pfn);
+	zd_put_dev_pagemap(pg);
+	if (type != ex->mtype)
+		step_fail(res, "pgmap of pfn 0x%" PRIx64 " (address 0x%" PRIx64 "): got %s, "
+			  "expected %s", pfn, addr, cli_memory_type_name(type),
+			  cli_memory_type_name(ex->mtype));
+}
+
+void ex_cpu_addressable(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_machine *m = r->m;
+	const struct expect *ex = &st->ex;
+	uint64_t addr, pfn, off;
+	const char *p = NULL;
+	char what[96];
+	bool v;
+
+	if (!expect_addr(r, st, res, &addr, &pfn))
+		return;
+	off = addr & (m->arch.page_size - 1);
+	if (zd_pfn_valid(m, pfn)) {
+		struct zd_page *page = zd_pfn_to_page(m, pfn);
+
+		p = zd_is_zone_device_page(page) ? zd_device_page_address(m, page) :
+						   zd_pfn_address(m, pfn);
 	}
-
-	switch (ex->kind) {
-	case EX_NAMESPACE:
-	case EX_DAX:
-		pmem_expect_exec(r, ex, res);
-		break;
-	case EX_GPU:
-	case EX_GPU_PAGE:
-		gpu_expect_exec(r, st, res);
-		break;
-	case EX_PAGE_IS_RAM:
-		v = zd_page_is_ram(m, pfn) != 0;
-		snprintf(res->info, sizeof(res->info), "page_is_ram(0x%" PRIx64 ") = %s", pfn, tf(v));
-		if (v != ex->want_bool)
-			step_fail(res, "page_is_ram(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
-				  "expected %s", pfn, addr, tf(v), tf(ex->want_bool));
-		break;
-	case EX_VALID_PHYS:
-		v = zd_valid_phys_addr_range(m, addr, ex->size);
-		snprintf(res->info, sizeof(res->info), "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64
-			 ") = %s", addr, ex->size, tf(v));
-		if (v != ex->want_bool)
-			step_fail(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 "): got %s, expected "
-				  "%s", addr, ex->size, tf(v), tf(ex->want_bool));
-		break;
-	case EX_ZONE_DEVICE: {
-		bool valid = zd_pfn_valid(m, pfn);
-
-		v = valid && zd_is_zone_device_page(zd_pfn_to_page(m, pfn));
-		snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s", pfn,
-			 !valid ? "no struct page (pfn_valid false)" :
-			 v ? "a ZONE_DEVICE page" : "not a ZONE_DEVICE page");
-		if (v != ex->want_bool)
-			step_fail(res, "zone_device(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
-				  "expected %s%s", pfn, addr, tf(v), tf(ex->want_bool),
-				  valid ? "" : " (the pfn has no struct page)");
-		break;
+	v = p != NULL;
+	snprintf(res->info, sizeof(res->info), "address 0x%" PRIx64 ": %s", addr,
+		 v ? "the CPU can load and store here" : "no CPU mapping");
+	if (v != ex->want_bool) {
+		step_fail(res, "cpu_addressable(0x%" PRIx64 "): got %s, expected %s", addr, tf(v),
+			  tf(ex->want_bool));
+		return;
 	}
-	case EX_PGMAP: {
-		struct zd_dev_pagemap *pg = zd_get_dev_pagemap(m, (unsigned long)pfn);
-		int type = pg ? (int)pg->type : PGMAP_NONE;
-
-		if (pg)
-			snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s pgmap [mem 0x%"
-				 PRIx64 "-0x%" PRIx64 "]", pfn, cli_memory_type_name(type),
-				 pg->range.start, pg->ranges[pg->nr_range - 1].end);
-		else
-			snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": no pgmap", pfn);
-		zd_put_dev_pagemap(pg);
-		if (type != ex->mtype)
-			step_fail(res, "pgmap of pfn 0x%" PRIx64 " (address 0x%" PRIx64 "): got %s, "
-				  "expected %s", pfn, addr, cli_memory_type_name(type),
-				  cli_memory_type_name(ex->mtype));
-		break;
+	if (!v || !ex->has_data)
+		return;
+	if (ex->data.len > m->arch.page_size - off) {
+		step_fail(res, "%zu bytes at 0x%" PRIx64 " cross a page boundary; compare at "
+			  "most %" PRIu64 " bytes here", ex->data.len, addr, m->arch.page_size - off);
+		return;
 	}
-	case EX_CPU_ADDRESSABLE: {
-		uint64_t off = addr & (m->arch.page_size - 1);
-		const char *p = NULL;
-
-		if (zd_pfn_valid(m, pfn)) {
-			struct zd_page *page = zd_pfn_to_page(m, pfn);
-
-			p = zd_is_zone_device_page(page) ? zd_device_page_address(m, page) :
-							   zd_pfn_address(m, pfn);
-		}
-		v = p != NULL;
-		snprintf(res->info, sizeof(res->info), "address 0x%" PRIx64 ": %s", addr,
-			 v ? "the CPU can load and store here" : "no CPU mapping");
-		if (v != ex->want_bool) {
-			step_fail(res, "cpu_addressable(0x%" PRIx64 "): got %s, expected %s", addr, tf(v),
-				  tf(ex->want_bool));
-			break;
-		}
-		if (v && ex->has_data) {
-			char what[96];
-
-			if (ex->data_len > m->arch.page_size - off) {
-				step_fail(res, "%zu bytes at 0x%" PRIx64 " cross a page boundary; compare at "
-					  "most %" PRIu64 " bytes here", ex->data_len, addr,
-					  m->arch.page_size - off);
-				break;
-			}
-			snprintf(what, sizeof(what), "bytes at 0x%" PRIx64 " as the CPU reads them",
-				 addr);
-			expect_bytes(res, what, p + off, ex->data, ex->data_len);
-		}
-		break;
-	}
-	default:
-		break;
-	}
+	snprintf(what, sizeof(what), "bytes at 0x%" PRIx64 " as the CPU reads them", addr);
+	expect_bytes(res, what, p + off, ex->data.p, ex->data.len);
 }

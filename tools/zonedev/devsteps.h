@@ -1,11 +1,11 @@
 /*
  * Private interface of the ZONE_DEVICE steps (devsteps*.c): devsteps.c
- * dispatches every device step and expect form, and holds direct pgmaps,
- * memory_failure and the address expect forms; devsteps-pmem.c the
- * namespace steps; devsteps-gpu.c the GPU steps.
- * Invariants: a dispatched step's region or GPU is on the booted machine
- * (devstep_exec() checks it first); the expect helpers leave the first
- * failure in place (step_fail()).
+ * holds direct pgmaps, memory_failure and the address expect forms;
+ * devsteps-pmem.c the namespace steps; devsteps-gpu.c the GPU steps. Each
+ * step's exec function is declared in cli.h (the schema tables name them).
+ * Invariants: a step's region or GPU is on the booted machine (step_exec()
+ * checks it first); the expect helpers leave the first failure in place
+ * (step_fail()).
  */
 #ifndef ZONEDEV_DEVSTEPS_H
 #define ZONEDEV_DEVSTEPS_H
@@ -23,19 +23,9 @@ const char *tf(bool v);
 void expect_bytes(struct step_result *res, const char *what, const char *got,
 		  const char *want, size_t n);
 
-/* ---- devsteps-pmem.c: namespaces ---- */
-
-void pmem_step_exec(struct run *r, const struct step *st, struct zd_nd_region *rg,
-		    struct step_result *res);
-void pmem_expect_exec(struct run *r, const struct expect *ex, struct step_result *res);
-
 /* ---- devsteps-gpu.c: dmirror GPUs ---- */
 
 /* The scenario's GPU idx on the booted machine, or NULL. */
 struct zd_dmirror_device *gpu_device(struct run *r, int idx);
-void gpu_step_exec(struct run *r, const struct step *st, struct zd_dmirror_device *mdev,
-		   struct step_result *res);
-/* expect gpu and expect gpu_page. */
-void gpu_expect_exec(struct run *r, const struct step *st, struct step_result *res);
 
 #endif

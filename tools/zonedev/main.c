@@ -71,6 +71,7 @@ static const char demo_help[] =
 static const char run_help[] =
 	"usage: zonedev run FILE.yaml [--json] [--quiet] [--dmesg] [--log-level L]\n"
 	"                   [--dyndbg Q] [--no-memory-guard]\n"
+	"       zonedev run --list-steps [--json]\n"
 	"\n"
 	"Run a scenario: boot the machine its 'machine:' section describes, then\n"
 	"execute its 'steps:' in order. Each step is echoed as\n"
@@ -94,6 +95,8 @@ static const char run_help[] =
 	"                    ';' separates clauses (the kernel's dyndbg= syntax, +p/-p)\n"
 	"  --no-memory-guard populate struct pages even beyond the host's available\n"
 	"                    memory (default: refuse, saying what it would need)\n"
+	"  --list-steps      print every step and expect form with the keys it takes,\n"
+	"                    their types and defaults (with --json: as a document)\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"exit status: 0 ok, 1 bad scenario, failed step or fired invariant checks,\n"
@@ -244,11 +247,13 @@ static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		RUN_LONGOPTS,
+		{ "list-steps", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o = { 0 };
 	struct scenario s;
+	bool list = false;
 	int c;
 
 	while ((c = next_opt("run", argc, argv, "qh", opts)) != -1) {
@@ -260,8 +265,16 @@ static int cmd_run(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'h': print_help("run"); return EXIT_OK;
+		case 'L': list = true; break;
 		default: return EXIT_USAGE;
 		}
+	}
+	if (list && optind < argc)
+		return usage_error("run", "unexpected argument '%s' (--list-steps takes no "
+				   "scenario)", argv[optind]);
+	if (list) {
+		list_steps(stdout, o.json);
+		return EXIT_OK;
 	}
 	if (optind >= argc)
 		return usage_error("run", "%s", "missing scenario FILE.yaml");

@@ -10,6 +10,7 @@
  * expectation and the WARN counter is still zero.
  */
 #include "cli.h"
+#include "schema.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ static const char *fmt_arg(const struct step_arg *a, char *buf, size_t len)
 			snprintf(buf, len, "0x%" PRIx64, a->u);
 		break;
 	case ARG_SIZE: fmt_size(a->u, buf, len); break;
+	case ARG_AUTO:   /* never in args: the schema resolves it */
 	case ARG_UINT: snprintf(buf, len, "%" PRIu64, a->u); break;
 	case ARG_HEX: snprintf(buf, len, "0x%" PRIx64, a->u); break;
 	case ARG_BOOL: snprintf(buf, len, "%s", a->u ? "true" : "false"); break;
@@ -106,6 +108,7 @@ static void json_args(struct jw *w, const struct step *st)
 			else
 				jw_hex(w, a->u);
 			break;
+		case ARG_AUTO:
 		case ARG_SIZE:
 		case ARG_UINT:
 		case ARG_KB:
@@ -145,14 +148,14 @@ static void echo_step(struct run *r, const struct step *st)
 {
 	char buf[256];
 
-	if (st->kind == ST_NOTE) {
+	if (st->def->flags & SD_COMMENT) {
 		fputc('\n', r->out);
 		print_comment(r->out, st->text);
 		return;
 	}
 	fprintf(r->out, "== %s:%d %s", r->s->file, st->line, st->name);
 	for (int i = 0; i < st->nargs; i++) {
-		if (st->kind == ST_REPORT)
+		if (st->def->flags & SD_BARE)
 			fprintf(r->out, " %s", fmt_arg(&st->args[i], buf, sizeof(buf)));
 		else
 			fprintf(r->out, " %s=%s", st->args[i].key,
@@ -237,8 +240,8 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 	else
 		snprintf(ctx, sizeof(ctx), "; dmesg: %s", last ? last : "(the step logged nothing)");
 
-	if (st->expect_warn >= 0 && fired != (unsigned long)st->expect_warn) {
-		snprintf(fail, faillen, "%s:%d: step '%s': expected %d invariant check%s to fire, "
+	if (st->has_expect_warn && fired != st->expect_warn) {
+		snprintf(fail, faillen, "%s:%d: step '%s': expected %" PRIu64 " invariant check%s to fire, "
 			 "%lu fired%s", r->s->file, st->line, st->name, st->expect_warn,
 			 st->expect_warn == 1 ? "" : "s", fired, ctx);
 		rc = -1;

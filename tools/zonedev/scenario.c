@@ -5,9 +5,8 @@
  * exists: unknown keys, bad sizes, unknown errno names, handles used before
  * a step defines them. Each error names FILE:LINE:COL of the offending node.
  * This file loads the document, checks its top-level keys and holds what
- * every part of the schema shares (scenario-internal.h): the value getters,
- * handles and step args; the parts are scenario-machine.c, scenario-steps.c,
- * scenario-expect.c and scenario-devsteps.c.
+ * the parts share (scenario-internal.h): the value getters and the handle
+ * names; 'machine:' is scenario-machine.c, each step schema*.c.
  * Invariants: a parsed step is fully typed (the runner never looks at YAML);
  * step args[] list the operands in a fixed order, which is what the echo
  * line and the JSON "args" show; handle indexes are stable for the run.
@@ -21,7 +20,7 @@
 
 /* ---------- small value getters: 1 present, 0 absent, -1 error ---------- */
 
-int get_node(struct scenario *s, yaml_node_t *map, const char *key, bool required,
+static int get_node(struct scenario *s, yaml_node_t *map, const char *key, bool required,
 	     const char *ctx, yaml_node_t **out)
 {
 	yaml_node_t *v = ymap_get(YF, map, key, NULL);
@@ -115,113 +114,12 @@ bool is_identifier(const char *t)
 	return true;
 }
 
-static const char *handle_kind_name(enum handle_kind k)
-{
-	switch (k) {
-	case H_PAGES: return "allocated pages";
-	case H_GPU_PAGE: return "a GPU page";
-	case H_PGMAP: return "a memremap pgmap";
-	case H_MEMINFO: return "a meminfo snapshot";
-	case H_REGION: break;
-	}
-	return "a memory region";
-}
-
 int find_handle(struct scenario *s, const char *name)
 {
 	for (int i = 0; i < s->nr_handles; i++)
 		if (!strcmp(s->handles[i].name, name))
 			return i;
 	return -1;
-}
-
-int define_handle(struct scenario *s, struct step *st, yaml_node_t *map, const char *key,
-		  enum handle_kind kind, const char *ctx, const char *missing)
-{
-	const char *name;
-	yaml_node_t *v = ymap_get(YF, map, key, NULL);
-	int rc, i;
-
-	st->handle = -1;
-	if (!v && missing)
-		return yerr(YF, map, "%s: missing key '%s' (%s)", ctx, key, missing);
-	rc = get_str(s, map, key, false, ctx, &name);
-	if (rc <= 0)
-		return rc;
-	if (!is_identifier(name))
-		return yerr(YF, v, "handle name '%s' must start with a letter and hold only "
-			    "letters, digits, '_' and '-'", name);
-	i = find_handle(s, name);
-	if (i >= 0 && s->handles[i].kind != kind)
-		return yerr(YF, v, "handle '%s' already names %s", name,
-			    handle_kind_name(s->handles[i].kind));
-	if (i < 0) {
-		if (s->nr_handles >= MAX_HANDLES)
-			return yerr(YF, v, "too many handles (at most %d)", MAX_HANDLES);
-		s->handles[s->nr_handles].name = name;
-		s->handles[s->nr_handles].kind = kind;
-		i = s->nr_handles++;
-	}
-	st->handle = i;
-	add_arg(st, key, ARG_STR, 0, name);
-	return 1;
-}
-
-int use_handle(struct scenario *s, struct step *st, yaml_node_t *a, const char *key,
-	       enum handle_kind kind, const char *definer, const char *ctx, int *out)
-{
-	const char *text;
-
-	if (get_str(s, a, key, true, ctx, &text) < 0)
-		return -1;
-	*out = find_handle(s, text);
-	if (*out < 0 || s->handles[*out].kind != kind)
-		return yerr(YF, ymap_get(YF, a, key, NULL), "no earlier %s step defined a "
-			    "handle named '%s'", definer, text);
-	add_arg(st, key, ARG_STR, 0, text);
-	return 0;
-}
-
-int get_addr(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, struct addr_arg *out)
-{
-	yaml_node_t *v;
-	const char *text, *why;
-	int rc = get_scalar(s, map, key, required, ctx, &v, &text);
-
-	if (rc <= 0)
-		return rc;
-	out->handle = -1;
-	out->value = 0;
-	if (!parse_size(text, &out->value, &why))
-		return 1;
-	if (is_identifier(text)) {
-		out->handle = find_handle(s, text);
-		if (out->handle >= 0)
-			return 1;
-		return yerr(YF, v, "bad address '%s' for '%s': not a number, and no earlier "
-			    "step defined a handle of that name (as: %s)", text, key, text);
-	}
-	return yerr(YF, v, "bad address '%s' for '%s': %s", text, key, why);
-}
-
-/* ---------- step args (what the echo line shows) ---------- */
-
-void add_arg(struct step *st, const char *key, enum arg_type type, uint64_t u,
-	     const char *str)
-{
-	if (st->nargs >= STEP_MAX_ARGS)
-		return;
-	st->args[st->nargs++] = (struct step_arg){ .key = key, .type = type, .u = u, .s = str };
-}
-
-void add_addr_arg(struct scenario *s, struct step *st, const char *key,
-		  const struct addr_arg *a)
-{
-	if (a->handle >= 0)
-		add_arg(st, key, ARG_ADDR, 0, s->handles[a->handle].name);
-	else
-		add_arg(st, key, ARG_ADDR, a->value, NULL);
 }
 
 /* ---------- the document ---------- */

@@ -1,8 +1,10 @@
 /*
- * Scenario steps: each step kind calls one library entry point (or checks
- * one observable) and reports the outcome as a step_result. The runner
- * decides what the outcome means (expected error, failure); steps only say
- * what happened.
+ * Scenario steps: each step's exec function (named by the step table,
+ * schema-steps.c) calls one library entry point, or an expect form's eval
+ * function checks one observable; either reports the outcome as a
+ * step_result. The runner decides what the outcome means (expected error,
+ * failure); steps only say what happened. This file: the RAM steps and
+ * forms, and the dispatch.
  * Invariants: a step never retries or papers over a library error: err is
  * exactly what the library returned (NULL pointers become the errno the
  * kernel's callers would use: -EBUSY for a region request, -ENOMEM for an
@@ -12,6 +14,8 @@
  * the device ones too, reports through).
  */
 #include "cli.h"
+#include "devsteps.h"
+#include "schema.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -80,8 +84,6 @@ bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 	return false;
 }
 
-/* A pointer a library call returned, as an errno: 0 for a real pointer,
- * null_err for NULL, the errno an ERR_PTR encodes. */
 /* A field of /proc/meminfo text ("MemFree:   123 kB"); 0, or -1 if absent. */
 static int meminfo_text_field(const char *text, const char *field, uint64_t *kb)
 {
@@ -98,6 +100,8 @@ static int meminfo_text_field(const char *text, const char *field, uint64_t *kb)
 	return -1;
 }
 
+/* A pointer a library call returned, as an errno: 0 for a real pointer,
+ * null_err for NULL, the errno an ERR_PTR encodes. */
 static int ptr_err(const void *p, int null_err)
 {
 	if (!p)
@@ -114,7 +118,59 @@ static const char *zone_name_of(struct zd_machine *m, const struct zd_page *p)
 	return (unsigned)zd_page_zonenum(p) < ZD_MAX_NR_ZONES ? zd_zone_names[zd_page_zonenum(p)] : "?";
 }
 
-static void exec_alloc(struct run *r, const struct step *st, struct step_result *res)
+/* ---------- RAM steps ---------- */
+
+void exec_add_memory(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t start;
+
+	if (resolve_or_fail(r, &st->start, res, &start))
+		res->err = zd_add_memory(r->m, (int)st->node, start, st->size, ZD_MHP_NONE);
+}
+
+void exec_remove_memory(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t start;
+
+	if (resolve_or_fail(r, &st->start, res, &start))
+		res->err = zd_remove_memory(r->m, start, st->size);
+}
+
+void exec_online_memory(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t start;
+
+	if (resolve_or_fail(r, &st->start, res, &start))
+		res->err = zd_online_memory_range(r->m, start, st->size,
+						  (enum zd_online_type)st->online);
+}
+
+void exec_offline_memory(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t start;
+
+	if (resolve_or_fail(r, &st->start, res, &start))
+		res->err = zd_offline_memory_range(r->m, start, st->size);
+}
+
+void exec_request_mem_region(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t start;
+
+	if (resolve_or_fail(r, &st->start, res, &start))
+		res->err = ptr_err(zd_request_mem_region(r->m, start, st->size, st->res_name),
+				   -EBUSY);
+}
+
+void exec_release_mem_region(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t start;
+
+	if (resolve_or_fail(r, &st->start, res, &start))
+		res->err = zd_release_mem_region(r->m, start, st->size);
+}
+
+void exec_alloc_pages(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
 	struct handle_state *h = st->handle >= 0 ? &r->h[st->handle] : NULL;
@@ -125,9 +181,9 @@ static void exec_alloc(struct run *r, const struct step *st, struct step_result 
 	if (h && !handle_idle(r, st->handle, "pages", "free_pages", res))
 		return;
 	if (st->has_node)
-		page = zd_alloc_pages_node(m, st->node, st->gfp, st->order);
+		page = zd_alloc_pages_node(m, (int)st->node, (zd_gfp_t)st->gfp, (unsigned)st->order);
 	else
-		page = zd_alloc_pages(m, st->gfp, st->order);
+		page = zd_alloc_pages(m, (zd_gfp_t)st->gfp, (unsigned)st->order);
 	res->err = ptr_err(page, -ENOMEM);
 	if (res->err)
 		return;
@@ -135,7 +191,7 @@ static void exec_alloc(struct run *r, const struct step *st, struct step_result 
 	if (h) {
 		h->live = h->ever = true;
 		h->page = page;
-		h->order = st->order;
+		h->order = (unsigned)st->order;
 		h->addr = zd_pfn_phys(&m->arch, pfn);
 	}
 	snprintf(res->info, sizeof(res->info), "%s%spfn 0x%" PRIx64 " (phys 0x%" PRIx64 ", %s) "
@@ -151,7 +207,7 @@ static void exec_alloc(struct run *r, const struct step *st, struct step_result 
 	}
 }
 
-static void exec_free_region(struct run *r, const struct step *st, struct step_result *res)
+void exec_request_free_mem_region(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_resource *rs = zd_request_free_mem_region(r->m, NULL, st->size, st->res_name);
 	char sz[32];
@@ -184,283 +240,291 @@ static unsigned long all_section_flags(void)
 	return all;
 }
 
-static void exec_expect(struct run *r, const struct step *st, struct step_result *res)
+/* ---------- expect: the RAM forms ---------- */
+
+bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
+		 uint64_t *addr, uint64_t *pfn)
+{
+	if (!resolve_or_fail(r, &st->ex.addr, res, addr))
+		return false;
+	*pfn = zd_phys_pfn(&r->m->arch, *addr);
+	return true;
+}
+
+void ex_pfn_valid(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	uint64_t addr, pfn;
+	bool v;
+
+	if (!expect_addr(r, st, res, &addr, &pfn))
+		return;
+	v = zd_pfn_valid(r->m, pfn);
+	snprintf(res->info, sizeof(res->info), "pfn_valid(0x%" PRIx64 ") = %s", pfn,
+		 v ? "true" : "false");
+	if (v != ex->want_bool)
+		step_fail(res, "pfn_valid(0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
+			  "expected %s", pfn, addr, v ? "true" : "false",
+			  ex->want_bool ? "true" : "false");
+}
+
+void ex_section(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
 	const struct expect *ex = &st->ex;
-	uint64_t addr = 0, pfn, got;
+	uint64_t addr, pfn, nr;
+	unsigned long word;
+	bool present, ok;
 	char a[64], b[64];
 
-	if (ex->kind == EX_PFN_VALID || ex->kind == EX_SECTION ||
-	    (ex->kind == EX_MEMORY_BLOCK && !ex->by_id)) {
-		if (!resolve_or_fail(r, &ex->addr, res, &addr))
+	if (!expect_addr(r, st, res, &addr, &pfn))
+		return;
+	nr = zd_pfn_section_nr(&m->arch, pfn);
+	word = zd_section_word(zd_pfn_to_section(m, pfn)) & all_section_flags();
+	present = word & ZD_SECTION_MARKED_PRESENT;
+	ok = ex->not_present ? !present : word == ex->section_flags;
+	if (present)
+		fmt_section_flags(word, a, sizeof(a));
+	else
+		snprintf(a, sizeof(a), "not_present");
+	if (ex->not_present)
+		snprintf(b, sizeof(b), "not_present");
+	else
+		fmt_section_flags(ex->section_flags, b, sizeof(b));
+	snprintf(res->info, sizeof(res->info), "section %" PRIu64 ": %s", nr, a);
+	if (!ok)
+		step_fail(res, "section %" PRIu64 " (address 0x%" PRIx64 "): got %s, "
+			  "expected %s", nr, addr, a, b);
+}
+
+static void expect_block(struct run *r, const struct expect *ex, uint64_t id,
+			 struct step_result *res)
+{
+	struct zd_memory_block mb;
+	int state = zd_memory_block_get(r->m, id, &mb) ? BLOCK_ABSENT : (int)mb.state;
+	const char *gs = state == BLOCK_ABSENT ? "absent" :
+			 zd_mem_state_name((enum zd_mem_state)state);
+	const char *ws = ex->block_state == BLOCK_ABSENT ? "absent" :
+			 zd_mem_state_name((enum zd_mem_state)ex->block_state);
+	const char *gz = state == ZD_MEM_ONLINE && (unsigned)mb.zone < ZD_MAX_NR_ZONES ?
+			 zd_zone_names[mb.zone] : NULL;
+
+	snprintf(res->info, sizeof(res->info), "memory%" PRIu64 ": %s%s%s", id, gs,
+		 gz ? " in " : "", gz ? gz : "");
+	if (state != ex->block_state)
+		step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): got %s, "
+			  "expected %s", id, id, gs, ws);
+	else if (ex->block_zone >= 0 && (!gz || strcmp(gz, zd_zone_names[ex->block_zone])))
+		step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): online in "
+			  "zone %s, expected zone %s", id, id, gz ? gz : "?",
+			  zd_zone_names[ex->block_zone]);
+}
+
+void ex_memory_block(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t addr;
+
+	if (resolve_or_fail(r, &st->ex.addr, res, &addr))
+		expect_block(r, &st->ex, zd_phys_to_block_id(r->m, addr), res);
+}
+
+void ex_memory_block_id(struct run *r, const struct step *st, struct step_result *res)
+{
+	expect_block(r, &st->ex, st->ex.id, res);
+}
+
+void ex_meminfo(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	uint64_t got, then;
+	int rc = zd_meminfo_field(r->m, ex->field, &got);
+	char a[64];
+
+	if (rc) {
+		step_fail(res, "meminfo has no field '%s' (%s)", ex->field,
+			  fmt_errno(rc, a, sizeof(a)));
+		return;
+	}
+	if (ex->since >= 0) {
+		/* The field's fall since the snapshot is what is checked. */
+		if (!handle_held(r, ex->since, "meminfo snapshot", "gone", "meminfo_snapshot", res))
 			return;
-	}
-	pfn = zd_phys_pfn(&m->arch, addr);
-
-	switch (ex->kind) {
-	case EX_PFN_VALID: {
-		bool v = zd_pfn_valid(m, pfn);
-
-		snprintf(res->info, sizeof(res->info), "pfn_valid(0x%" PRIx64 ") = %s", pfn,
-			 v ? "true" : "false");
-		if (v != ex->want_bool)
-			step_fail(res, "pfn_valid(0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
-				  "expected %s", pfn, addr, v ? "true" : "false",
-				  ex->want_bool ? "true" : "false");
-		break;
-	}
-	case EX_SECTION: {
-		uint64_t nr = zd_pfn_section_nr(&m->arch, pfn);
-		unsigned long word = zd_section_word(zd_pfn_to_section(m, pfn)) & all_section_flags();
-		bool present = word & ZD_SECTION_MARKED_PRESENT;
-		bool ok = ex->not_present ? !present : word == ex->section_flags;
-
-		if (present)
-			fmt_section_flags(word, a, sizeof(a));
-		else
-			snprintf(a, sizeof(a), "not_present");
-		if (ex->not_present)
-			snprintf(b, sizeof(b), "not_present");
-		else
-			fmt_section_flags(ex->section_flags, b, sizeof(b));
-		snprintf(res->info, sizeof(res->info), "section %" PRIu64 ": %s", nr, a);
-		if (!ok)
-			step_fail(res, "section %" PRIu64 " (address 0x%" PRIx64 "): got %s, "
-				  "expected %s", nr, addr, a, b);
-		break;
-	}
-	case EX_MEMORY_BLOCK: {
-		uint64_t id = ex->by_id ? ex->id : zd_phys_to_block_id(m, addr);
-		struct zd_memory_block mb;
-		int state = zd_memory_block_get(m, id, &mb) ? BLOCK_ABSENT : (int)mb.state;
-		const char *gs = state == BLOCK_ABSENT ? "absent" :
-				 zd_mem_state_name((enum zd_mem_state)state);
-		const char *ws = ex->block_state == BLOCK_ABSENT ? "absent" :
-				 zd_mem_state_name((enum zd_mem_state)ex->block_state);
-
-		const char *gz = state == ZD_MEM_ONLINE && (unsigned)mb.zone < ZD_MAX_NR_ZONES ?
-				 zd_zone_names[mb.zone] : NULL;
-
-		snprintf(res->info, sizeof(res->info), "memory%" PRIu64 ": %s%s%s", id, gs,
-			 gz ? " in " : "", gz ? gz : "");
-		if (state != ex->block_state)
-			step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): got %s, "
-				  "expected %s", id, id, gs, ws);
-		else if (ex->block_zone >= 0 && (!gz || strcmp(gz, zd_zone_names[ex->block_zone])))
-			step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): online in "
-				  "zone %s, expected zone %s", id, id, gz ? gz : "?",
-				  zd_zone_names[ex->block_zone]);
-		break;
-	}
-	case EX_MEMINFO: {
-		int rc = zd_meminfo_field(m, ex->field, &got);
-		uint64_t then;
-
-		if (rc) {
-			step_fail(res, "meminfo has no field '%s' (%s)", ex->field,
-				  fmt_errno(rc, a, sizeof(a)));
-			break;
-		}
-		if (ex->since >= 0) {
-			/* The field's fall since the snapshot is what is checked. */
-			if (!handle_held(r, ex->since, "meminfo snapshot", "gone", "meminfo_snapshot", res))
-				break;
-			if (meminfo_text_field(r->h[ex->since].meminfo, ex->field, &then)) {
-				step_fail(res, "the snapshot '%s' has no field %s",
-					  r->s->handles[ex->since].name, ex->field);
-				break;
-			}
-			if (got > then) {
-				step_fail(res, "meminfo %s rose by %" PRIu64 " kB since '%s'", ex->field,
-					  got - then, r->s->handles[ex->since].name);
-				break;
-			}
-			snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB, fell by %" PRIu64
-				 " kB since '%s'", ex->field, got, then - got,
-				 r->s->handles[ex->since].name);
-			got = then - got;
-		} else {
-			snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB", ex->field, got);
-		}
-		if (ex->has_is && got != ex->is)
-			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected %" PRIu64 " kB",
-				  ex->field, got, ex->is);
-		else if (ex->has_min && got < ex->min)
-			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at least %" PRIu64
-				  " kB", ex->field, got, ex->min);
-		else if (ex->has_max && got > ex->max)
-			step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at most %" PRIu64
-				  " kB", ex->field, got, ex->max);
-		break;
-	}
-	case EX_ZONEINFO: {
-		static const char *const k[] = { "start_pfn", "spanned", "present", "managed" };
-		struct zd_zone *z;
-		uint64_t v[4];
-
-		if (ex->zone_node >= m->nr_nodes) {
-			step_fail(res, "node %d does not exist (the machine has %d)", ex->zone_node,
-				  m->nr_nodes);
-			break;
-		}
-		z = &m->node_data[ex->zone_node]->node_zones[ex->zone_idx];
-		zd_get_online_mems(m);
-		v[0] = z->zone_start_pfn;
-		v[1] = z->spanned_pages;
-		v[2] = z->present_pages;
-		v[3] = (uint64_t)__atomic_load_n(&z->managed_pages, __ATOMIC_RELAXED);
-		zd_put_online_mems(m);
-		snprintf(res->info, sizeof(res->info), "Node %d, zone %s: start_pfn 0x%" PRIx64
-			 " spanned %" PRIu64 " present %" PRIu64 " managed %" PRIu64, ex->zone_node,
-			 zd_zone_names[ex->zone_idx], v[0], v[1], v[2], v[3]);
-		for (int i = 0; i < 4; i++)
-			if (ex->has_zone_count[i] && v[i] != ex->zone_count[i])
-				step_fail(res, "Node %d, zone %s: %s is %" PRIu64 ", expected %" PRIu64,
-					  ex->zone_node, zd_zone_names[ex->zone_idx], k[i], v[i],
-					  ex->zone_count[i]);
-		break;
-	}
-	case EX_IOMEM: {
-		/* One whole line of /proc/iomem, indentation and all. */
-		size_t len = 0, n = strlen(ex->field);
-		char *text = NULL;
-		FILE *f = open_memstream(&text, &len);
-		bool found = false;
-
-		if (f) {
-			zd_iomem_dump(m, f);
-			fclose(f);
-		}
-		for (const char *l = text; l && *l && !found; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-			found = !strncmp(l, ex->field, n) && (l[n] == '\n' || !l[n]);
-		free(text);
-		snprintf(res->info, sizeof(res->info), "/proc/iomem %s \"%s\"",
-			 found ? "has" : "has no line", ex->field);
-		if (found != ex->want_bool)
-			step_fail(res, "/proc/iomem %s the line \"%s\"", found ? "has" : "has no",
-				  ex->field);
-		break;
-	}
-	case EX_MAX_PFN:
-		got = zd_max_pfn(m);
-		snprintf(res->info, sizeof(res->info), "max_pfn = 0x%" PRIx64, got);
-		if (got != ex->is)
-			step_fail(res, "max_pfn: got 0x%" PRIx64 ", expected 0x%" PRIx64, got, ex->is);
-		break;
-	case EX_HANDLE:
-		if (!r->h[ex->addr.handle].ever) {
-			step_fail(res, "handle '%s' holds no address (the step that defines it did "
-				  "not succeed)", r->s->handles[ex->addr.handle].name);
+		if (meminfo_text_field(r->h[ex->since].meminfo, ex->field, &then)) {
+			step_fail(res, "the snapshot '%s' has no field %s",
+				  r->s->handles[ex->since].name, ex->field);
 			return;
 		}
-		got = r->h[ex->addr.handle].addr;
-		snprintf(res->info, sizeof(res->info), "%s = 0x%" PRIx64,
-			 r->s->handles[ex->addr.handle].name, got);
-		if (got != ex->is)
-			step_fail(res, "handle '%s': got 0x%" PRIx64 ", expected 0x%" PRIx64,
-				  r->s->handles[ex->addr.handle].name, got, ex->is);
-		break;
-	default:
-		devexpect_exec(r, st, res);
-		break;
+		if (got > then) {
+			step_fail(res, "meminfo %s rose by %" PRIu64 " kB since '%s'", ex->field,
+				  got - then, r->s->handles[ex->since].name);
+			return;
+		}
+		snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB, fell by %" PRIu64
+			 " kB since '%s'", ex->field, got, then - got,
+			 r->s->handles[ex->since].name);
+		got = then - got;
+	} else {
+		snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB", ex->field, got);
 	}
+	if (ex->has_is && got != ex->is)
+		step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected %" PRIu64 " kB",
+			  ex->field, got, ex->is);
+	else if (ex->has_min && got < ex->min)
+		step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at least %" PRIu64
+			  " kB", ex->field, got, ex->min);
+	else if (ex->has_max && got > ex->max)
+		step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at most %" PRIu64
+			  " kB", ex->field, got, ex->max);
+}
+
+void ex_zoneinfo(struct run *r, const struct step *st, struct step_result *res)
+{
+	static const char *const k[] = { "start_pfn", "spanned", "present", "managed" };
+	struct zd_machine *m = r->m;
+	const struct expect *ex = &st->ex;
+	int node = (int)ex->zone_node;
+	struct zd_zone *z;
+	uint64_t v[4];
+
+	if (node >= m->nr_nodes) {
+		step_fail(res, "node %d does not exist (the machine has %d)", node, m->nr_nodes);
+		return;
+	}
+	z = &m->node_data[node]->node_zones[ex->zone_idx];
+	zd_get_online_mems(m);
+	v[0] = z->zone_start_pfn;
+	v[1] = z->spanned_pages;
+	v[2] = z->present_pages;
+	v[3] = (uint64_t)__atomic_load_n(&z->managed_pages, __ATOMIC_RELAXED);
+	zd_put_online_mems(m);
+	snprintf(res->info, sizeof(res->info), "Node %d, zone %s: start_pfn 0x%" PRIx64
+		 " spanned %" PRIu64 " present %" PRIu64 " managed %" PRIu64, node,
+		 zd_zone_names[ex->zone_idx], v[0], v[1], v[2], v[3]);
+	for (int i = 0; i < 4; i++)
+		if (ex->has_zone_count[i] && v[i] != ex->zone_count[i])
+			step_fail(res, "Node %d, zone %s: %s is %" PRIu64 ", expected %" PRIu64,
+				  node, zd_zone_names[ex->zone_idx], k[i], v[i], ex->zone_count[i]);
+}
+
+void ex_iomem(struct run *r, const struct step *st, struct step_result *res)
+{
+	/* One whole line of /proc/iomem, indentation and all. */
+	const struct expect *ex = &st->ex;
+	size_t len = 0, n = strlen(ex->field);
+	char *text = NULL;
+	FILE *f = open_memstream(&text, &len);
+	bool found = false;
+
+	if (f) {
+		zd_iomem_dump(r->m, f);
+		fclose(f);
+	}
+	for (const char *l = text; l && *l && !found; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		found = !strncmp(l, ex->field, n) && (l[n] == '\n' || !l[n]);
+	free(text);
+	snprintf(res->info, sizeof(res->info), "/proc/iomem %s \"%s\"",
+		 found ? "has" : "has no line", ex->field);
+	if (found != ex->want_bool)
+		step_fail(res, "/proc/iomem %s the line \"%s\"", found ? "has" : "has no",
+			  ex->field);
+}
+
+void ex_max_pfn(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t got = zd_max_pfn(r->m);
+
+	snprintf(res->info, sizeof(res->info), "max_pfn = 0x%" PRIx64, got);
+	if (got != st->ex.is)
+		step_fail(res, "max_pfn: got 0x%" PRIx64 ", expected 0x%" PRIx64, got, st->ex.is);
+}
+
+void ex_handle(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	const char *name = r->s->handles[ex->addr.handle].name;
+	uint64_t got;
+
+	if (!r->h[ex->addr.handle].ever) {
+		step_fail(res, "handle '%s' holds no address (the step that defines it did "
+			  "not succeed)", name);
+		return;
+	}
+	got = r->h[ex->addr.handle].addr;
+	snprintf(res->info, sizeof(res->info), "%s = 0x%" PRIx64, name, got);
+	if (got != ex->is)
+		step_fail(res, "handle '%s': got 0x%" PRIx64 ", expected 0x%" PRIx64, name, got,
+			  ex->is);
+}
+
+void exec_expect(struct run *r, const struct step *st, struct step_result *res)
+{
+	st->form->eval(r, st, res);
 	if (r->o->json) {
 		jw_kstr(&r->jw, "observed", res->info);
 		jw_kbool(&r->jw, "holds", !res->check_failed);
 	}
 }
 
+/* ---------- the other RAM steps ---------- */
+
+void exec_free_pages(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct handle_state *h = &r->h[st->handle];
+
+	if (!handle_held(r, st->handle, "pages", "freed", "alloc_pages", res))
+		return;
+	zd___free_pages(r->m, h->page, h->order);
+	h->live = false;
+	h->page = NULL;
+}
+
+void exec_report(struct run *r, const struct step *st, struct step_result *res)
+{
+	(void)res;
+	if (r->o->json) {
+		jw_key(&r->jw, "report");
+		report_json(r->m, (enum report_kind)st->report, &r->jw);
+	} else {
+		fflush(r->out);
+		report_text(r->m, (enum report_kind)st->report, r->out);
+	}
+}
+
+void exec_note(struct run *r, const struct step *st, struct step_result *res)
+{
+	(void)res;
+	if (r->o->json)
+		jw_kstr(&r->jw, "text", st->text);
+}
+
+void exec_meminfo_snapshot(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct handle_state *h = &r->h[st->handle];
+	size_t len = 0;
+	FILE *f;
+
+	(void)res;
+	free(h->meminfo);
+	h->meminfo = NULL;
+	f = open_memstream(&h->meminfo, &len);
+	if (f) {
+		zd_meminfo_show(r->m, f);
+		fclose(f);
+	}
+	h->live = h->ever = h->meminfo != NULL;
+}
+
+/* ---------- dispatch ---------- */
+
 void step_exec(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct zd_machine *m = r->m;
-	struct zd_resource *rs;
-	uint64_t start = 0;
-
 	memset(res, 0, sizeof(*res));
-	switch (st->kind) {
-	case ST_ADD_MEMORY:
-	case ST_REMOVE_MEMORY:
-	case ST_ONLINE_MEMORY:
-	case ST_OFFLINE_MEMORY:
-	case ST_REQUEST_MEM_REGION:
-	case ST_RELEASE_MEM_REGION:
-		if (!resolve_or_fail(r, &st->start, res, &start))
-			return;
-		break;
-	default:
-		break;
+	/* A device named in the scenario that the machine did not bring up. */
+	if ((st->region >= 0 && !pmem_region(r->m, st->region)) ||
+	    (st->gpu >= 0 && !gpu_device(r, st->gpu))) {
+		res->err = -ENODEV;
+		snprintf(res->why, sizeof(res->why), "%s is not on the booted machine", st->dev_name);
+		return;
 	}
-
-	switch (st->kind) {
-	case ST_ADD_MEMORY:
-		res->err = zd_add_memory(m, st->node, start, st->size, ZD_MHP_NONE);
-		break;
-	case ST_REMOVE_MEMORY:
-		res->err = zd_remove_memory(m, start, st->size);
-		break;
-	case ST_ONLINE_MEMORY:
-		res->err = zd_online_memory_range(m, start, st->size, st->online);
-		break;
-	case ST_OFFLINE_MEMORY:
-		res->err = zd_offline_memory_range(m, start, st->size);
-		break;
-	case ST_REQUEST_MEM_REGION:
-		rs = zd_request_mem_region(m, start, st->size, st->res_name);
-		res->err = ptr_err(rs, -EBUSY);
-		break;
-	case ST_RELEASE_MEM_REGION:
-		res->err = zd_release_mem_region(m, start, st->size);
-		break;
-	case ST_REQUEST_FREE_MEM_REGION:
-		exec_free_region(r, st, res);
-		break;
-	case ST_ALLOC_PAGES:
-		exec_alloc(r, st, res);
-		break;
-	case ST_FREE_PAGES: {
-		struct handle_state *h = &r->h[st->handle];
-
-		if (!handle_held(r, st->handle, "pages", "freed", "alloc_pages", res))
-			break;
-		zd___free_pages(m, h->page, h->order);
-		h->live = false;
-		h->page = NULL;
-		break;
-	}
-	case ST_EXPECT:
-		exec_expect(r, st, res);
-		break;
-	case ST_REPORT:
-		if (r->o->json) {
-			jw_key(&r->jw, "report");
-			report_json(m, st->report, &r->jw);
-		} else {
-			fflush(r->out);
-			report_text(m, st->report, r->out);
-		}
-		break;
-	case ST_NOTE:
-		if (r->o->json)
-			jw_kstr(&r->jw, "text", st->text);
-		break;
-	case ST_MEMINFO_SNAPSHOT: {
-		struct handle_state *h = &r->h[st->handle];
-		size_t len = 0;
-		FILE *f;
-
-		free(h->meminfo);
-		h->meminfo = NULL;
-		f = open_memstream(&h->meminfo, &len);
-		if (f) {
-			zd_meminfo_show(m, f);
-			fclose(f);
-		}
-		h->live = h->ever = h->meminfo != NULL;
-		break;
-	}
-	default:
-		devstep_exec(r, st, res);
-		break;
-	}
+	st->def->exec(r, st, res);
 }

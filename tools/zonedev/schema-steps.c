@@ -1,0 +1,281 @@
+/*
+ * The step table: every step a scenario may name, its fields (schema.h),
+ * the checks that span fields, and the function that runs it. Adding a
+ * step is an entry here and an exec function (steps.c, devsteps*.c).
+ * Invariants: a field's member has the type its field type writes; the
+ * fields are in the order the echo line shows them; a step that may fail
+ * (SD_MAY_FAIL) is one whose library call returns an errno.
+ */
+#include "schema.h"
+#include "scenario-internal.h"
+
+#include <string.h>
+
+/* ---------- names ---------- */
+
+#define E(n, v) { (n), (v), NULL }
+#define EA(n, v, show) { (n), (v), (show) }
+
+static const struct enum_def online_zones = {
+	"zone", (const struct enum_name[]){
+		E("auto", ZD_MMOP_ONLINE), E("online", ZD_MMOP_ONLINE),
+		E("normal", ZD_MMOP_ONLINE_KERNEL), E("kernel", ZD_MMOP_ONLINE_KERNEL),
+		E("movable", ZD_MMOP_ONLINE_MOVABLE), E(NULL, 0),
+	}, false, "normal, kernel, movable or auto",
+};
+
+static const struct enum_def gfp_names = {
+	"gfp", (const struct enum_name[]){
+		E("kernel", (int)ZD_GFP_KERNEL), E("movable", (int)ZD_GFP_HIGHUSER_MOVABLE),
+		E("dma32", (int)ZD___GFP_DMA32), E("dma", (int)ZD___GFP_DMA), E(NULL, 0),
+	}, false, NULL,
+};
+
+static const struct enum_def report_names = {
+	"report", (const struct enum_name[]){
+		E("iomem", RP_IOMEM), E("meminfo", RP_MEMINFO), E("zoneinfo", RP_ZONEINFO),
+		E("buddyinfo", RP_BUDDYINFO), E("memory_blocks", RP_MEMORY_BLOCKS),
+		E("sections", RP_SECTIONS), E("dmesg", RP_DMESG), E("vmemmap", RP_VMEMMAP),
+		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E(NULL, 0),
+	}, false, NULL,
+};
+
+const struct enum_def ns_modes = {
+	"namespace mode", (const struct enum_name[]){
+		E("fsdax", ZD_NS_MODE_FSDAX), E("devdax", ZD_NS_MODE_DEVDAX),
+		E("raw", ZD_NS_MODE_RAW), E(NULL, 0),
+	}, false, NULL,
+};
+
+const struct enum_def ns_maps = {
+	"map", (const struct enum_name[]){
+		E("dev", ZD_ND_MAP_DEV), E("mem", ZD_ND_MAP_MEM), E(NULL, 0),
+	}, false, "dev: struct pages on the device, mem: in RAM",
+};
+
+const struct enum_def dax_modes = {
+	"dax mode", (const struct enum_name[]){
+		E("system-ram", ZD_DAX_MODE_SYSTEM_RAM), E("devdax", ZD_DAX_MODE_DEVDAX),
+		E(NULL, 0),
+	}, false, NULL,
+};
+
+/* memremap takes any but none (finish_memremap), expect pgmap all. */
+const struct enum_def memory_types = {
+	"memory type", (const struct enum_name[]){
+		E("fsdax", ZD_MEMORY_DEVICE_FS_DAX), E("devdax", ZD_MEMORY_DEVICE_GENERIC),
+		EA("generic", ZD_MEMORY_DEVICE_GENERIC, "devdax"),
+		E("p2pdma", ZD_MEMORY_DEVICE_PCI_P2PDMA), E("coherent", ZD_MEMORY_DEVICE_COHERENT),
+		E("private", ZD_MEMORY_DEVICE_PRIVATE), E("none", PGMAP_NONE), E(NULL, 0),
+	}, false, "fsdax, devdax, p2pdma, coherent, private; or none for expect pgmap",
+};
+
+/* ---------- handles ---------- */
+
+static const struct handle_spec def_region = { H_REGION, NULL, NULL };
+static const struct handle_spec def_pages = { H_PAGES, NULL, NULL };
+static const struct handle_spec use_pages = { H_PAGES, "alloc_pages", NULL };
+static const struct handle_spec def_snapshot = {
+	H_MEMINFO, NULL, "name the snapshot that 'expect: {meminfo: FIELD, since: NAME}' "
+	"compares with",
+};
+static const struct handle_spec def_gpu_page = {
+	H_GPU_PAGE, NULL, "the page must be freed with gpu_free",
+};
+const struct handle_spec use_gpu_page = { H_GPU_PAGE, "gpu_alloc", NULL };
+static const struct handle_spec def_pgmap = { H_PGMAP, NULL, "memunmap takes the handle" };
+static const struct handle_spec use_pgmap = { H_PGMAP, "memremap", NULL };
+
+/* ---------- fields ---------- */
+
+#define START { .key = "start", .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }
+#define SIZE { .key = "size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ }
+#define NODE(fl) { .key = "node", .type = FT_UINT, .off = AT(node), .has = HAS(has_node), \
+		   .max = ZD_MAX_NUMNODES - 1, .flags = (fl), .dflt = (fl) ? "0" : NULL }
+#define NAME { .key = "name", .type = FT_STR, .off = AT(res_name), .dflt = "zonedev", \
+	       .flags = FL_ECHO_ALWAYS }
+#define TARGET { .key = "region", .alt = "namespace", .type = FT_REGION, .off = AT(region), \
+		 .flags = FL_REQ }
+#define DATA { .key = "data", .type = FT_DATA, .off = AT(data), .flags = FL_REQ }
+#define HANDLE_USE(spec) { .key = "handle", .type = FT_HANDLE_USE, .off = AT(handle), \
+			   .flags = FL_REQ, .handle = &(spec) }
+#define AS(spec, fl) { .key = "as", .type = FT_HANDLE_DEF, .off = AT(handle), .flags = (fl), \
+		       .handle = &(spec) }
+#define END { 0 }
+
+static const struct field f_range[] = { START, SIZE, END };
+
+/* ---------- checks across fields ---------- */
+
+static int finish_create_namespace(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	if (st->has_map && st->ns_mode == ZD_NS_MODE_RAW)
+		return yerr(YF, field_node(s, map, "map"), "a raw namespace has no memmap to "
+			    "place: drop 'map'");
+	return 0;
+}
+
+static int finish_reconfigure(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	(void)s;
+	(void)map;
+	/* online and movable say how kmem's blocks come up: system-ram only */
+	if (st->dax_mode != ZD_DAX_MODE_SYSTEM_RAM) {
+		drop_arg(st, "online");
+		drop_arg(st, "movable");
+	}
+	return 0;
+}
+
+static int finish_memremap(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	const struct zd_arch *arch = zd_arch_find(s->arch);
+	yaml_node_t *v = ymap_get(YF, map, "start", NULL);
+
+	if (st->mtype == PGMAP_NONE)
+		return yerr(YF, field_node(s, map, "type"), "memremap needs a memory type (fsdax, "
+			    "devdax, p2pdma, coherent or private); 'none' only says what expect "
+			    "pgmap finds where there is no pgmap");
+	st->dpa = st->mtype == ZD_MEMORY_DEVICE_PRIVATE &&
+		  s->device_private == ZD_DEVICE_PRIVATE_DPA;
+	if (st->dpa && v)
+		return yerr(YF, v, "under device_private: dpa, private memory has no physical "
+			    "range: drop 'start' (memremap_device_private_pagemap() picks an "
+			    "offset in the device-private address space)");
+	if (!st->dpa && !v)
+		return yerr(YF, map, "step 'memremap': missing key 'start'");
+	if (!st->align)
+		return 0;
+	v = field_node(s, map, "align");
+	if (st->align & (st->align - 1) || st->align < arch->page_size)
+		return yerr(YF, v, "align must be a power of two of at least the page size (%llu)",
+			    (unsigned long long)arch->page_size);
+	st->vmemmap_shift = (unsigned long)(__builtin_ctzll(st->align) - arch->page_shift);
+	if (st->vmemmap_shift > ZD_MAX_FOLIO_ORDER)
+		return yerr(YF, v, "align %s gives folios of order %lu; the largest is %u",
+			    v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "?",
+			    st->vmemmap_shift, ZD_MAX_FOLIO_ORDER);
+	return 0;
+}
+
+/* ---------- the table ---------- */
+
+#define MAY SD_MAY_FAIL
+
+const struct step_def step_defs[] = {
+	{ "add_memory", (const struct field[]){ START, SIZE, NODE(FL_ECHO_ALWAYS), END }, MAY,
+	  NULL, exec_add_memory, "zd_add_memory(): hot-add System RAM as offline memory blocks" },
+	{ "remove_memory", f_range, MAY, NULL, exec_remove_memory,
+	  "zd_remove_memory(): remove hot-added memory (its blocks offline)" },
+	{ "online_memory", (const struct field[]){
+		START, SIZE,
+		{ .key = "zone", .type = FT_ENUM, .off = AT(online), .enums = &online_zones,
+		  .dflt = "auto", .flags = FL_ECHO_ALWAYS }, END }, MAY,
+	  NULL, exec_online_memory, "zd_online_memory_range(): online the blocks of a range" },
+	{ "offline_memory", f_range, MAY, NULL, exec_offline_memory,
+	  "zd_offline_memory_range(): offline the blocks of a range" },
+	{ "request_mem_region", (const struct field[]){ START, SIZE, NAME, END }, MAY,
+	  NULL, exec_request_mem_region, "zd_request_mem_region(): claim a range of iomem" },
+	{ "release_mem_region", f_range, MAY, NULL, exec_release_mem_region,
+	  "zd_release_mem_region(): give a claimed range back" },
+	{ "request_free_mem_region", (const struct field[]){
+		SIZE, NAME, AS(def_region, 0), END }, MAY,
+	  NULL, exec_request_free_mem_region,
+	  "zd_request_free_mem_region(): find and claim free physical address space" },
+	{ "alloc_pages", (const struct field[]){
+		{ .key = "order", .type = FT_UINT, .off = AT(order), .max = ZD_MAX_ORDER_LIMIT,
+		  .dflt = "0", .flags = FL_ECHO_ALWAYS },
+		NODE(0),
+		{ .key = "gfp", .type = FT_ENUM, .off = AT(gfp), .enums = &gfp_names,
+		  .dflt = "kernel", .flags = FL_ECHO_ALWAYS },
+		AS(def_pages, 0), END }, MAY,
+	  NULL, exec_alloc_pages, "zd_alloc_pages(): pages from the buddy allocator" },
+	{ "free_pages", (const struct field[]){ HANDLE_USE(use_pages), END }, 0,
+	  NULL, exec_free_pages, "zd___free_pages(): give a handle's pages back" },
+	{ "expect", NULL, SD_EXPECT, NULL, exec_expect, "check one observable" },
+	{ "report", (const struct field[]){
+		{ .key = "what", .type = FT_ENUM, .off = AT(report), .enums = &report_names,
+		  .flags = FL_REQ }, END }, SD_SCALAR | SD_BARE,
+	  NULL, exec_report, "print a report (/proc files, sysfs, dmesg)" },
+	{ "note", (const struct field[]){
+		{ .key = "text", .type = FT_STR, .off = AT(text), .flags = FL_REQ | FL_NO_ECHO },
+		END }, SD_SCALAR | SD_COMMENT,
+	  NULL, exec_note, "print the text as '# ...' lines" },
+	{ "meminfo_snapshot", (const struct field[]){ AS(def_snapshot, FL_REQ), END }, 0,
+	  NULL, exec_meminfo_snapshot, "remember /proc/meminfo now, for expect meminfo since" },
+
+	/* ZONE_DEVICE: pmem namespaces (devsteps-pmem.c) */
+	{ "create_namespace", (const struct field[]){
+		TARGET,
+		{ .key = "mode", .type = FT_ENUM, .off = AT(ns_mode), .enums = &ns_modes,
+		  .flags = FL_REQ },
+		{ .key = "map", .type = FT_ENUM, .off = AT(ns_map), .has = HAS(has_map),
+		  .enums = &ns_maps },
+		{ .key = "align", .type = FT_SIZE, .off = AT(align), .flags = FL_ECHO_CHANGED },
+		{ .key = "uuid", .type = FT_UUID, .off = AT(uuid), .has = HAS(has_uuid) },
+		{ .key = "force", .type = FT_BOOL, .off = AT(force) }, END }, MAY,
+	  finish_create_namespace, exec_create_namespace,
+	  "zd_nd_create_namespace() (ndctl create-namespace)" },
+	{ "destroy_namespace", (const struct field[]){ TARGET, END }, MAY,
+	  NULL, exec_destroy_namespace, "zd_nd_destroy_namespace(): raw again" },
+	{ "rebind_namespace", (const struct field[]){ TARGET, END }, MAY,
+	  NULL, exec_rebind_namespace,
+	  "zd_nd_rebind_namespace() (ndctl disable + enable): probe the media again" },
+	{ "list_namespaces", NULL, 0, NULL, exec_list_namespaces, "ndctl list -N as JSON" },
+	{ "write_namespace", (const struct field[]){
+		TARGET,
+		{ .key = "offset", .type = FT_SIZE, .off = AT(offset), .flags = FL_REQ,
+		  .show = ARG_HEX },
+		DATA, END }, MAY,
+	  NULL, exec_write_namespace, "write bytes into a namespace's data area" },
+	{ "corrupt_infoblock", (const struct field[]){
+		TARGET,
+		{ .key = "offset", .type = FT_UINT, .off = AT(offset), .flags = FL_REQ,
+		  .max = ZD_ND_INFOBLOCK_SIZE - 1 },
+		{ .key = "byte", .type = FT_UINT, .off = AT(byte), .flags = FL_REQ, .max = 255,
+		  .show = ARG_HEX }, END }, MAY,
+	  NULL, exec_corrupt_infoblock, "test hook: overwrite one byte of the info block" },
+	{ "reconfigure_device", (const struct field[]){
+		{ .key = "device", .type = FT_DAX, .off = AT(region), .flags = FL_REQ },
+		{ .key = "mode", .type = FT_ENUM, .off = AT(dax_mode), .enums = &dax_modes,
+		  .flags = FL_REQ },
+		{ .key = "online", .type = FT_BOOL, .off = AT(dax_online), .dflt = "true",
+		  .flags = FL_ECHO_ALWAYS },
+		{ .key = "movable", .type = FT_BOOL, .off = AT(dax_movable), .dflt = "true",
+		  .flags = FL_ECHO_ALWAYS },
+		{ .key = "force", .type = FT_BOOL, .off = AT(force), .dflt = "false",
+		  .flags = FL_ECHO_CHANGED }, END }, MAY,
+	  finish_reconfigure, exec_reconfigure_device,
+	  "zd_dax_reconfigure_device() (daxctl reconfigure-device)" },
+
+	/* ZONE_DEVICE: dmirror GPUs (devsteps-gpu.c) */
+	{ "gpu_add_chunk", (const struct field[]){
+		{ .key = "gpu", .type = FT_GPU, .off = AT(gpu), .flags = FL_REQ },
+		{ .key = "count", .type = FT_UINT, .off = AT(count), .max = 1u << 20, .dflt = "1",
+		  .flags = FL_ECHO_ALWAYS | FL_NONZERO }, END }, MAY,
+	  NULL, exec_gpu_add_chunk, "zd_dmirror_add_chunk() count times" },
+	{ "gpu_alloc", (const struct field[]){
+		{ .key = "gpu", .type = FT_GPU, .off = AT(gpu), .flags = FL_REQ },
+		AS(def_gpu_page, FL_REQ), END }, MAY,
+	  NULL, exec_gpu_alloc, "zd_dmirror_alloc_page(): one free device page" },
+	{ "gpu_write", (const struct field[]){ HANDLE_USE(use_gpu_page), DATA, END }, MAY,
+	  NULL, exec_gpu_write, "zd_dmirror_copy_to_device(): the copy engine writes a page" },
+	{ "gpu_free", (const struct field[]){ HANDLE_USE(use_gpu_page), END }, 0,
+	  NULL, exec_gpu_free, "zd_put_page(): the last reference to a GPU page" },
+
+	/* ZONE_DEVICE: direct pgmaps (devsteps.c) */
+	{ "memremap", (const struct field[]){
+		{ .key = "type", .type = FT_ENUM, .off = AT(mtype), .enums = &memory_types,
+		  .flags = FL_REQ },
+		{ .key = "start", .type = FT_ADDR, .off = AT(start) },
+		{ .key = "size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ | FL_NONZERO },
+		{ .key = "align", .type = FT_SIZE, .off = AT(align), .flags = FL_ECHO_CHANGED },
+		NODE(0), AS(def_pgmap, FL_REQ), END }, MAY,
+	  finish_memremap, exec_memremap, "zd_memremap_pages() of a pgmap the CLI owns" },
+	{ "memunmap", (const struct field[]){ HANDLE_USE(use_pgmap), END }, 0,
+	  NULL, exec_memunmap, "zd_memunmap_pages() of a memremap handle" },
+	{ "memory_failure", (const struct field[]){
+		{ .key = "addr", .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }, END }, MAY,
+	  NULL, exec_memory_failure, "zd_memory_failure() of the page frame holding addr" },
+	{ 0 },
+};

@@ -1,0 +1,725 @@
+/*
+ * The schema engine: reads one 'steps:' item against its table entry
+ * (schema.h). An item is a mapping with one key, the step name, whose
+ * value is the step's own mapping of arguments (a scalar for report and
+ * note; nothing at all for a step without fields). Each field's value is
+ * parsed by its type, with the type's error message at the value's
+ * FILE:LINE:COL; defaults are parsed as if written, so a default and a
+ * given value echo alike. Also `zonedev run --list-steps`.
+ * Invariants: keys are checked before any value, so an unknown key is
+ * reported as such; expect_error and expect_warn come before the fields;
+ * an arg is added when its field is parsed, in table order.
+ */
+#include "schema.h"
+#include "scenario-internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define F_PTR(st, f, type) ((type *)((char *)(st) + (f)->off))
+
+/* ---------- enums ---------- */
+
+const struct enum_name *enum_find(const struct enum_def *e, const char *name)
+{
+	for (const struct enum_name *n = e->names; n->name; n++)
+		if (e->icase ? !strcasecmp(n->name, name) : !strcmp(n->name, name))
+			return n;
+	return NULL;
+}
+
+size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item)
+{
+	if (used < len)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? sep : "", item);
+	return used;
+}
+
+const char *enum_names_list(const struct enum_def *e, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (const struct enum_name *n = e->names; n->name; n++)
+		used = list_add(buf, len, used, n[1].name ? ", " : " or ", n->name);
+	return buf;
+}
+
+/* ---------- args ---------- */
+
+void add_arg(struct step *st, const char *key, enum arg_type type, uint64_t u,
+	     const char *str)
+{
+	if (st->nargs >= STEP_MAX_ARGS)
+		return;
+	st->args[st->nargs++] = (struct step_arg){ .key = key, .type = type, .u = u, .s = str };
+}
+
+void drop_arg(struct step *st, const char *key)
+{
+	for (int i = 0; i < st->nargs; i++) {
+		if (strcmp(st->args[i].key, key))
+			continue;
+		memmove(&st->args[i], &st->args[i + 1],
+			(size_t)(st->nargs - i - 1) * sizeof(st->args[0]));
+		st->nargs--;
+		return;
+	}
+}
+
+yaml_node_t *field_node(struct scenario *s, yaml_node_t *map, const char *key)
+{
+	yaml_node_t *v = ymap_get(YF, map, key, NULL);
+
+	return v ? v : map;
+}
+
+/* ---------- handles ---------- */
+
+static const char *handle_kind_name(enum handle_kind k)
+{
+	switch (k) {
+	case H_PAGES: return "allocated pages";
+	case H_GPU_PAGE: return "a GPU page";
+	case H_PGMAP: return "a memremap pgmap";
+	case H_MEMINFO: return "a meminfo snapshot";
+	case H_REGION: break;
+	}
+	return "a memory region";
+}
+
+static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,
+			 enum handle_kind kind)
+{
+	int i;
+
+	if (!is_identifier(name))
+		return yerr(YF, v, "handle name '%s' must start with a letter and hold only "
+			    "letters, digits, '_' and '-'", name);
+	i = find_handle(s, name);
+	if (i >= 0 && s->handles[i].kind != kind)
+		return yerr(YF, v, "handle '%s' already names %s", name,
+			    handle_kind_name(s->handles[i].kind));
+	if (i >= 0)
+		return i;
+	if (s->nr_handles >= MAX_HANDLES)
+		return yerr(YF, v, "too many handles (at most %d)", MAX_HANDLES);
+	s->handles[s->nr_handles].name = name;
+	s->handles[s->nr_handles].kind = kind;
+	return s->nr_handles++;
+}
+
+/* ---------- pmem regions, dax devices, GPUs ---------- */
+
+/* "region3" / "namespace3.0": the number, or -1. */
+static long name_index(const char *text, const char *prefix, const char *suffix)
+{
+	size_t pl = strlen(prefix);
+	const char *p = text + pl;
+	char *end;
+	unsigned long v;
+
+	if (strncmp(text, prefix, pl) || !isdigit((unsigned char)*p))
+		return -1;
+	v = strtoul(p, &end, 10);
+	if (strcmp(end, suffix) || v > 1000000)
+		return -1;
+	return (long)v;
+}
+
+static int region_index(struct scenario *s, yaml_node_t *v, const char *key, const char *text)
+{
+	bool reg = !strcmp(key, "region");
+	long idx = reg ? name_index(text, "region", "") : name_index(text, "namespace", ".0");
+	const char *sfx = reg ? "" : ".0";
+
+	if (idx < 0)
+		return yerr(YF, v, "bad %s name '%s' (%s)", key, text,
+			    reg ? "regionN, e.g. region0" : "namespaceN.0, e.g. namespace0.0");
+	if (!s->nr_pmem)
+		return yerr(YF, v, "no %s '%s': the machine has no pmem regions (machine.pmem)",
+			    key, text);
+	if ((size_t)idx >= s->nr_pmem && s->nr_pmem == 1)
+		return yerr(YF, v, "no %s '%s': the machine has 1 pmem region (%s0%s)", key, text,
+			    key, sfx);
+	if ((size_t)idx >= s->nr_pmem)
+		return yerr(YF, v, "no %s '%s': the machine has %zu pmem regions (%s0%s to %s%zu%s)",
+			    key, text, s->nr_pmem, key, sfx, key, s->nr_pmem - 1, sfx);
+	return (int)idx;
+}
+
+static int dax_index(struct scenario *s, yaml_node_t *v, const char *text)
+{
+	long idx = name_index(text, "dax", ".0");
+
+	if (idx < 0)
+		return yerr(YF, v, "bad dax device name '%s' (daxN.0, e.g. dax0.0)", text);
+	if ((size_t)idx >= s->nr_pmem)
+		return yerr(YF, v, "no dax device '%s': the machine has %zu pmem region(s)", text,
+			    s->nr_pmem);
+	return (int)idx;
+}
+
+static int gpu_index(struct scenario *s, yaml_node_t *v, const char *text)
+{
+	for (size_t i = 0; i < s->nr_gpus; i++)
+		if (!strcmp(s->gpus[i].name, text))
+			return (int)i;
+	if (!s->nr_gpus)
+		return yerr(YF, v, "no gpu '%s': the machine has no gpus (machine.gpus)", text);
+	return yerr(YF, v, "no gpu '%s' in machine.gpus", text);
+}
+
+/* ---------- one value ---------- */
+
+/* A value of f's type from text (v: its node, for messages) into st; the
+ * echo's number or string in *u / *sv. 0 or -1. */
+static int parse_value(struct scenario *s, struct step *st, const struct field *f,
+		       const char *key, yaml_node_t *v, const char *text, uint64_t *u,
+		       const char **sv)
+{
+	const char *why;
+	int idx;
+
+	*u = 0;
+	*sv = NULL;
+	switch (f->type) {
+	case FT_ADDR: {
+		struct addr_arg *a = F_PTR(st, f, struct addr_arg);
+
+		a->handle = -1;
+		a->value = 0;
+		if (!parse_size(text, &a->value, &why)) {
+			*u = a->value;
+			return 0;
+		}
+		if (!is_identifier(text))
+			return yerr(YF, v, "bad address '%s' for '%s': %s", text, key, why);
+		a->handle = find_handle(s, text);
+		if (a->handle < 0)
+			return yerr(YF, v, "bad address '%s' for '%s': not a number, and no earlier "
+				    "step defined a handle of that name (as: %s)", text, key, text);
+		*sv = s->handles[a->handle].name;
+		return 0;
+	}
+	case FT_SIZE:
+		if (parse_size(text, u, &why))
+			return yerr(YF, v, "bad size '%s' for '%s': %s", text, key, why);
+		break;
+	case FT_UINT:
+		if (parse_uint(text, u, &why))
+			return yerr(YF, v, "bad number '%s' for '%s': %s", text, key, why);
+		if (f->max && *u > f->max)
+			return yerr(YF, v, "'%s' is %s, the largest allowed is %llu", key, text,
+				    (unsigned long long)f->max);
+		break;
+	case FT_KB:
+		if (parse_kb(text, u, &why))
+			return yerr(YF, v, "bad meminfo value '%s' for '%s': %s", text, key, why);
+		break;
+	case FT_BOOL: {
+		bool b;
+
+		if (parse_bool(text, &b))
+			return yerr(YF, v, "'%s' must be true or false, not '%s'", key, text);
+		*F_PTR(st, f, bool) = b;
+		*u = b;
+		return 0;
+	}
+	case FT_STR:
+		*F_PTR(st, f, const char *) = *sv = text;
+		return 0;
+	case FT_DATA:
+		*F_PTR(st, f, struct bytes_arg) = (struct bytes_arg){ text, strlen(text) };
+		*sv = text;
+		return 0;
+	case FT_ENUM: {
+		const struct enum_name *n = enum_find(f->enums, text);
+		char list[256];
+
+		if (!n)
+			return yerr(YF, v, "unknown %s '%s' (%s)", f->enums->what, text,
+				    f->enums->hint ? f->enums->hint :
+				    enum_names_list(f->enums, list, sizeof(list)));
+		*F_PTR(st, f, int) = n->value;
+		*u = (uint64_t)(int64_t)n->value;
+		*sv = n->show ? n->show : n->name;
+		return 0;
+	}
+	case FT_REGION:
+	case FT_DAX:
+	case FT_GPU:
+		idx = f->type == FT_REGION ? region_index(s, v, key, text) :
+		      f->type == FT_DAX ? dax_index(s, v, text) : gpu_index(s, v, text);
+		if (idx < 0)
+			return -1;
+		*F_PTR(st, f, int) = idx;
+		st->dev_name = *sv = text;
+		return 0;
+	case FT_UUID:
+		if (zd_nd_uuid_parse(text, F_PTR(st, f, uint8_t)))
+			return yerr(YF, v, "bad uuid '%s' (e.g. ec094fe8-1049-456b-884d-fe695d359ed0)",
+				    text);
+		*sv = text;
+		return 0;
+	case FT_HANDLE_DEF:
+		idx = handle_define(s, v, text, f->handle->kind);
+		if (idx < 0)
+			return -1;
+		*F_PTR(st, f, int) = idx;
+		*sv = text;
+		return 0;
+	case FT_HANDLE_USE:
+	case FT_HANDLE_ANY:
+		idx = find_handle(s, text);
+		if (f->type == FT_HANDLE_ANY && idx < 0)
+			return yerr(YF, v, "no earlier step defined a handle named '%s'", text);
+		if (f->type == FT_HANDLE_USE && (idx < 0 || s->handles[idx].kind != f->handle->kind))
+			return yerr(YF, v, "no earlier %s step defined a handle named '%s'",
+				    f->handle->definer, text);
+		*F_PTR(st, f, int) = idx;
+		*sv = text;
+		return 0;
+	case FT_CUSTOM:
+		return -1;   /* parsed from its node, in parse_field() */
+	}
+	*F_PTR(st, f, uint64_t) = *u;
+	return 0;
+}
+
+static enum arg_type arg_type_of(const struct field *f)
+{
+	if (f->show != ARG_AUTO)
+		return f->show;
+	switch (f->type) {
+	case FT_ADDR: return ARG_ADDR;
+	case FT_SIZE: return ARG_SIZE;
+	case FT_UINT: return ARG_UINT;
+	case FT_KB: return ARG_KB;
+	case FT_BOOL: return ARG_BOOL;
+	default: return ARG_STR;
+	}
+}
+
+/* The echo value of f's default (for FL_ECHO_CHANGED). */
+static uint64_t default_echo(struct scenario *s, const struct field *f)
+{
+	struct step scratch;
+	uint64_t u = 0;
+	const char *sv;
+
+	memset(&scratch, 0, sizeof(scratch));
+	if (f->dflt)
+		parse_value(s, &scratch, f, f->key, yroot(YF), f->dflt, &u, &sv);
+	return u;
+}
+
+/* One field of map (the key or its alt), its default when absent. */
+static int parse_field(struct scenario *s, struct step *st, const struct field *f,
+		       yaml_node_t *map, const char *ctx)
+{
+	yaml_node_t *v = ymap_get(YF, map, f->key, NULL);
+	yaml_node_t *va = f->alt ? ymap_get(YF, map, f->alt, NULL) : NULL;
+	const char *key = v ? f->key : f->alt, *text = NULL, *sv;
+	bool given, echo;
+	uint64_t u;
+	char what[64];
+
+	if (v && va)
+		return yerr(YF, va, "%s: give '%s' or '%s', not both", ctx, f->key, f->alt);
+	if (!v) {
+		v = va;
+		if (!v)
+			key = f->key;
+	}
+	given = v != NULL;
+	if (!given) {
+		if (f->flags & FL_REQ) {
+			if (f->type == FT_HANDLE_DEF && f->handle->why)
+				return yerr(YF, map, "%s: missing key '%s' (%s)", ctx, key,
+					    f->handle->why);
+			if (f->alt)
+				return yerr(YF, map, "%s: missing key '%s' (or '%s')", ctx, key,
+					    f->alt);
+			return yerr(YF, map, "%s: missing key '%s'", ctx, key);
+		}
+		if (!f->dflt)
+			return 0;
+		text = f->dflt;
+		v = map;
+	} else if (f->type == FT_CUSTOM) {
+		if (f->has)
+			*((bool *)((char *)st + f->has - 1)) = true;
+		return f->parse(s, st, f, v);
+	} else {
+		snprintf(what, sizeof(what), "'%s'", key);
+		text = yscalar(YF, v, what);
+		if (!text)
+			return -1;
+	}
+	if (parse_value(s, st, f, key, v, text, &u, &sv))
+		return -1;
+	if (given && (f->flags & FL_NONZERO) && !u)
+		return yerr(YF, v, "%s must not be 0", key);
+	if (given && f->has)
+		*((bool *)((char *)st + f->has - 1)) = true;
+	if (f->flags & FL_NO_ECHO)
+		echo = false;
+	else if (f->flags & FL_ECHO_CHANGED)
+		echo = given && u != default_echo(s, f);
+	else
+		echo = given || (f->flags & FL_ECHO_ALWAYS);
+	if (echo)
+		add_arg(st, key, arg_type_of(f), u, sv);
+	return 0;
+}
+
+/* ---------- keys ---------- */
+
+bool fields_have_key(const struct field *fields, const char *key)
+{
+	for (const struct field *f = fields; f && f->key; f++)
+		if (!strcmp(f->key, key) || (f->alt && !strcmp(f->alt, key)))
+			return true;
+	return false;
+}
+
+static const char *fields_keys_list(const struct field *fields, const struct field *extra,
+				    char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < 2; i++) {
+		for (const struct field *f = i ? extra : fields; f && f->key; f++) {
+			used = list_add(buf, len, used, ", ", f->key);
+			if (f->alt)
+				used = list_add(buf, len, used, ", ", f->alt);
+		}
+	}
+	return buf;
+}
+
+static const char *key_text(yaml_node_t *k)
+{
+	return k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : NULL;
+}
+
+/* Every key of map is a field's (of fields or extra), once. */
+static int check_keys(struct scenario *s, yaml_node_t *map, const struct field *fields,
+		      const struct field *extra, const char *ctx)
+{
+	yaml_node_pair_t *p, *q;
+	char list[512];
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = ynode(YF, p->key);
+		const char *name = key_text(k);
+
+		if (!name)
+			return yerr(YF, k, "keys in %s must be plain names, not %s", ctx, ykind(k));
+		if (!fields_have_key(fields, name) && !fields_have_key(extra, name))
+			return yerr(YF, k, "unknown key '%s' in %s (it takes: %s)", name, ctx,
+				    fields_keys_list(fields, extra, list, sizeof(list)));
+		for (q = map->data.mapping.pairs.start; q < p; q++) {
+			const char *other = key_text(ynode(YF, q->key));
+
+			if (other && !strcmp(other, name))
+				return yerr(YF, k, "duplicate key '%s' in %s", name, ctx);
+		}
+	}
+	return 0;
+}
+
+int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
+			yaml_node_t *map, const char *ctx)
+{
+	if (check_keys(s, map, fields, NULL, ctx))
+		return -1;
+	for (const struct field *f = fields; f && f->key; f++)
+		if (parse_field(s, st, f, map, ctx))
+			return -1;
+	return 0;
+}
+
+/* ---------- expect_error, expect_warn ---------- */
+
+/* expect_error: ERRNO (EBUSY or -EBUSY) — the step must fail with it. */
+static int parse_errno(struct scenario *s, struct step *st, const struct field *f,
+		       yaml_node_t *v)
+{
+	const char *name = yscalar(YF, v, "'expect_error'");
+	int e;
+
+	(void)f;
+	if (!name)
+		return -1;
+	e = zd_errno_from_name(name[0] == '-' ? name + 1 : name);
+	if (!e)
+		return yerr(YF, v, "unknown errno name '%s' for 'expect_error' (e.g. EBUSY, EINVAL, "
+			    "EEXIST, ENOMEM, E2BIG, ERANGE)", name);
+	st->expect_error = e;
+	st->expect_error_name = zd_errno_name(e);
+	return 0;
+}
+
+/* What every step that may fail takes besides its own fields; the runner
+ * echoes them itself. expect_warn: N, the step fires exactly N invariant
+ * checks (the kernel WARNs on some caller errors, e.g. an invalid pgmap). */
+static const struct field may_fail_fields[] = {
+	{ .key = "expect_error", .type = FT_CUSTOM, .parse = parse_errno,
+	  .type_doc = "errno name" },
+	{ .key = "expect_warn", .type = FT_UINT, .off = AT(expect_warn), .max = 1000,
+	  .has = HAS(has_expect_warn), .flags = FL_NO_ECHO },
+	{ 0 },
+};
+
+static const struct field *extra_fields(const struct step_def *d)
+{
+	return d->flags & SD_MAY_FAIL ? may_fail_fields : NULL;
+}
+
+/* ---------- one item of steps: ---------- */
+
+const struct step_def *step_def_find(const char *name)
+{
+	for (const struct step_def *d = step_defs; d->name; d++)
+		if (!strcmp(d->name, name))
+			return d;
+	return NULL;
+}
+
+static bool no_fields(const struct step_def *d)
+{
+	return !(d->flags & SD_EXPECT) && (!d->fields || !d->fields[0].key);
+}
+
+static const char *step_names_list(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (const struct step_def *d = step_defs; d->name; d++)
+		used = list_add(buf, len, used, ", ", d->name);
+	return buf;
+}
+
+static void step_init(struct step *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->handle = -1;
+	st->start.handle = -1;
+	st->region = -1;
+	st->gpu = -1;
+	st->ex.addr.handle = -1;
+	st->ex.region = -1;
+	st->ex.gpu = -1;
+	st->ex.block_zone = -1;
+	st->ex.since = -1;
+}
+
+int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
+{
+	yaml_node_pair_t *pair;
+	yaml_node_t *k, *a;
+	const struct step_def *def;
+	const char *name;
+	char ctx[96], list[1024];
+
+	step_init(st);
+	if (item->type == YAML_SCALAR_NODE) {
+		/* "- list_namespaces": a step without arguments may be just its name. */
+		def = step_def_find((const char *)item->data.scalar.value);
+		if (def && no_fields(def) && !(def->flags & SD_SCALAR)) {
+			st->def = def;
+			st->name = def->name;
+			st->line = yline(item);
+			st->col = ycol(item);
+			return 0;
+		}
+	}
+	if (item->type != YAML_MAPPING_NODE)
+		return yerr(YF, item, "a step is a mapping with one key, the step name (e.g. "
+			    "'- add_memory: {start: 4G, size: 1G}'), not %s", ykind(item));
+	pair = item->data.mapping.pairs.start;
+	if (pair == item->data.mapping.pairs.top)
+		return yerr(YF, item, "empty step");
+	k = ynode(YF, pair->key);
+	if (k->type != YAML_SCALAR_NODE)
+		return yerr(YF, k, "a step name must be a plain name, not %s", ykind(k));
+	name = (const char *)k->data.scalar.value;
+	def = step_def_find(name);
+	if (!def)
+		return yerr(YF, k, "unknown key '%s' in steps (expected a step name: %s)", name,
+			    step_names_list(list, sizeof(list)));
+	if (pair + 1 < item->data.mapping.pairs.top) {
+		yaml_node_t *k2 = ynode(YF, pair[1].key);
+
+		return yerr(YF, k2, "unknown key '%s' in step '%s': a step has exactly one key; "
+			    "its arguments (and expect_error) go in the step's own mapping",
+			    k2->type == YAML_SCALAR_NODE ? (const char *)k2->data.scalar.value :
+			    "?", name);
+	}
+	st->def = def;
+	st->name = def->name;
+	st->line = yline(k);
+	st->col = ycol(k);
+	a = ynode(YF, pair->value);
+	snprintf(ctx, sizeof(ctx), "step '%s'", def->name);
+
+	if (def->flags & SD_SCALAR) {
+		/* report: iomem / note: text — the one field's value, no mapping */
+		const struct field *f = &def->fields[0];
+		const char *text = yscalar(YF, a, ctx), *sv;
+		uint64_t u;
+
+		if (!text || parse_value(s, st, f, f->key, a, text, &u, &sv))
+			return -1;
+		if (!(f->flags & FL_NO_ECHO))
+			add_arg(st, f->key, arg_type_of(f), u, sv);
+		return 0;
+	}
+	if (no_fields(def) && a->type == YAML_SCALAR_NODE && !a->data.scalar.length &&
+	    a->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+		return 0;   /* "- list_namespaces:" */
+	if (a->type != YAML_MAPPING_NODE)
+		return yerr(YF, a, "step '%s' takes a mapping of arguments, not %s", def->name,
+			    ykind(a));
+	if (def->flags & SD_EXPECT)
+		return parse_expect(s, st, a);
+	if (check_keys(s, a, def->fields, extra_fields(def), ctx))
+		return -1;
+	for (const struct field *f = extra_fields(def); f && f->key; f++)
+		if (parse_field(s, st, f, a, ctx))
+			return -1;
+	for (const struct field *f = def->fields; f && f->key; f++)
+		if (parse_field(s, st, f, a, ctx))
+			return -1;
+	return def->finish ? def->finish(s, st, a) : 0;
+}
+
+/* ---------- zonedev run --list-steps ---------- */
+
+static const char *type_doc(const struct field *f, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[FT_ADDR] = "address", [FT_SIZE] = "size", [FT_UINT] = "number",
+		[FT_KB] = "kB", [FT_BOOL] = "bool", [FT_STR] = "string", [FT_DATA] = "text",
+		[FT_REGION] = "regionN", [FT_DAX] = "daxN.0", [FT_GPU] = "gpu name",
+		[FT_UUID] = "uuid", [FT_HANDLE_DEF] = "handle name (defines it)",
+		[FT_HANDLE_ANY] = "handle",
+	};
+	char list[256];
+
+	if (f->type == FT_ENUM)
+		snprintf(buf, len, "%s", enum_names_list(f->enums, list, sizeof(list)));
+	else if (f->type == FT_CUSTOM)
+		snprintf(buf, len, "%s", f->type_doc);
+	else if (f->type == FT_REGION && !strcmp(f->key, "namespace"))
+		snprintf(buf, len, "namespaceN.0");
+	else if (f->type == FT_REGION)
+		snprintf(buf, len, "regionN (namespace: namespaceN.0)");
+	else if (f->type == FT_HANDLE_USE)
+		snprintf(buf, len, "handle from %s", f->handle->definer);
+	else if (f->type == FT_UINT && f->max)
+		snprintf(buf, len, "number, at most %llu", (unsigned long long)f->max);
+	else
+		snprintf(buf, len, "%s", names[f->type]);
+	return buf;
+}
+
+/* One field, as a text line (w NULL) or a JSON object. */
+static void list_field(FILE *f, struct jw *w, const struct field *x)
+{
+	char type[300], key[64];
+
+	type_doc(x, type, sizeof(type));
+	if (!w) {
+		snprintf(key, sizeof(key), "%s%s%s", x->key, x->alt ? "|" : "", x->alt ? x->alt : "");
+		fprintf(f, "    %-22s %s%s%s\n", key, type, x->flags & FL_REQ ? "; required" :
+			x->dflt ? "; default " : "", x->flags & FL_REQ || !x->dflt ? "" : x->dflt);
+		return;
+	}
+	jw_obj_begin(w);
+	jw_kstr(w, "key", x->key);
+	if (x->alt)
+		jw_kstr(w, "or", x->alt);
+	jw_kstr(w, "type", type);
+	jw_kbool(w, "required", x->flags & FL_REQ);
+	if (x->dflt)
+		jw_kstr(w, "default", x->dflt);
+	if (x->type == FT_ENUM) {
+		jw_key(w, "choices");
+		jw_arr_begin(w);
+		for (const struct enum_name *n = x->enums->names; n->name; n++)
+			jw_str(w, n->name);
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
+/* The fields, then extra: text lines, or a JSON "keys" array. */
+static void list_fields(FILE *f, struct jw *w, const struct field *fields,
+			const struct field *extra)
+{
+	if (w) {
+		jw_key(w, "keys");
+		jw_arr_begin(w);
+	}
+	for (int i = 0; i < 2; i++)
+		for (const struct field *x = i ? extra : fields; x && x->key; x++)
+			list_field(f, w, x);
+	if (w)
+		jw_arr_end(w);
+}
+
+void list_steps(FILE *f, bool json)
+{
+	struct jw w;
+
+	if (!json) {
+		for (const struct step_def *d = step_defs; d->name; d++) {
+			fprintf(f, "%s%s: %s\n", d->name, d->flags & SD_SCALAR ? " VALUE" : "",
+				d->doc);
+			if (d->flags & SD_EXPECT)
+				fputs("    (one of the expect forms below)\n", f);
+			list_fields(f, NULL, d->fields, extra_fields(d));
+		}
+		fputs("\nExpect forms (the first key says which one):\n", f);
+		for (const struct expect_def *e = expect_defs; e->name; e++) {
+			fprintf(f, "expect %s%s\n", e->name, e->need_one ?
+				" (and at least one of the optional checks)" : "");
+			list_fields(f, NULL, e->fields, NULL);
+		}
+		return;
+	}
+	jw_init(&w, f);
+	jw_obj_begin(&w);
+	jw_key(&w, "steps");
+	jw_arr_begin(&w);
+	for (const struct step_def *d = step_defs; d->name; d++) {
+		jw_obj_begin(&w);
+		jw_kstr(&w, "name", d->name);
+		jw_kstr(&w, "doc", d->doc);
+		jw_kstr(&w, "value", d->flags & SD_SCALAR ? "scalar" :
+			d->flags & SD_EXPECT ? "expect form" : no_fields(d) ? "none" : "mapping");
+		jw_kbool(&w, "may_fail", d->flags & SD_MAY_FAIL);
+		list_fields(f, &w, d->fields, extra_fields(d));
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_key(&w, "expect_forms");
+	jw_arr_begin(&w);
+	for (const struct expect_def *e = expect_defs; e->name; e++) {
+		jw_obj_begin(&w);
+		jw_kstr(&w, "name", e->name);
+		jw_kbool(&w, "needs_a_check", e->need_one);
+		list_fields(f, &w, e->fields, NULL);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	jw_finish(&w);
+}
