@@ -170,6 +170,11 @@ struct zd_machine {
 	enum zd_device_private_design device_private;
 	struct zd_rangemap pgmap_array, device_private_space;
 
+	/* Processes (mm/mmap.c): every live address space, newest first. */
+	pthread_mutex_t mm_list_lock;     /* mm_list and last_pid; a leaf */
+	struct zd_mm *mm_list;
+	int last_pid;
+
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */
 	struct zd_device *devices;

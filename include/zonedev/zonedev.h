@@ -12,6 +12,7 @@
 #include <zonedev/mmzone.h>
 #include <zonedev/rcu.h>
 #include <zonedev/machine.h>
+#include <zonedev/mm.h>
 #include <zonedev/memory_hotplug.h>
 #include <zonedev/memory.h>
 #include <zonedev/gfp.h>

@@ -8,6 +8,7 @@
 #include <zonedev/err.h>
 #include <zonedev/gfp.h>
 #include <zonedev/machine.h>
+#include <zonedev/mm.h>
 #include <zonedev/memory.h>
 #include <zonedev/nvdimm.h>
 #include <zonedev/test_hmm.h>
@@ -376,6 +377,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	pthread_mutex_init(&m->device_hotplug_lock, NULL);
 	pthread_mutex_init(&m->backing_lock, NULL);
 	pthread_mutex_init(&m->device_lock, NULL);
+	pthread_mutex_init(&m->mm_list_lock, NULL);
 	pthread_mutex_init(&m->fault.lock, NULL);
 	zd_rangemap_init(&m->pgmap_array, &m->rcu);
 	zd_rangemap_init(&m->device_private_space, &m->rcu);
@@ -582,7 +584,10 @@ void zd_machine_destroy(struct zd_machine *m)
 {
 	if (ZD_IS_ERR_OR_NULL(m))
 		return;
-	/* Drivers first: unbinding unmaps their device memory. */
+	/* Processes first: their mappings hold files and device memory. */
+	while (m->mm_list)
+		zd_mmput(m->mm_list);
+	/* Drivers next: unbinding unmaps their device memory. */
 	while (m->devices)
 		zd_device_unregister(m->devices);
 	zd_rangemap_destroy(&m->device_private_space);
@@ -602,6 +607,7 @@ void zd_machine_destroy(struct zd_machine *m)
 	}
 	pthread_mutex_destroy(&m->backing_lock);
 	pthread_mutex_destroy(&m->device_lock);
+	pthread_mutex_destroy(&m->mm_list_lock);
 	pthread_mutex_destroy(&m->fault.lock);
 	pthread_mutex_destroy(&m->device_hotplug_lock);
 	pthread_rwlock_destroy(&m->mem_hotplug_lock);

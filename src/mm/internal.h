@@ -144,4 +144,39 @@ int zd_memory_block_online_locked(struct zd_machine *m, uint64_t id, enum zd_onl
 /* -EBUSY unless every block in the range is offline. */
 int zd_memory_blocks_all_offline(struct zd_machine *m, phys_addr_t start, phys_addr_t size);
 
+/* vma.c: the VMA array of an mm (mmap_lock held for writing to change it). */
+#include <zonedev/mm.h>
+uint64_t zd_vma_pages(const struct zd_vm_area_struct *vma);
+/* Index of the first VMA ending above addr (map_count if none). */
+size_t zd_vma_index(struct zd_mm *mm, uint64_t addr);
+/* Insert (sorted); 0 or -ENOMEM. Does not account total_vm. */
+int zd_vma_link(struct zd_mm *mm, struct zd_vm_area_struct *vma);
+/* Take vma out of the array and out of total_vm. */
+int zd_vma_detach(struct zd_mm *mm, struct zd_vm_area_struct *vma);
+struct zd_vm_area_struct *zd_vm_area_dup(const struct zd_vm_area_struct *orig);
+void zd_vm_area_free(struct zd_vm_area_struct *vma);
+/* vm_ops->close, then free (a detached VMA). */
+void zd_remove_vma(struct zd_vm_area_struct *vma);
+/* Cut vma at addr into [start, addr) (vma) and [addr, end) (new);
+ * count_checked: the caller checked max_map_count already (munmap). */
+int zd_split_vma(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_t addr,
+		 bool count_checked);
+bool zd_vma_can_merge(const struct zd_vm_area_struct *a, const struct zd_vm_area_struct *b);
+/* Merge vma with its neighbours where allowed; the VMA that holds it now. */
+struct zd_vm_area_struct *zd_vma_merge_neighbours(struct zd_mm *mm,
+						  struct zd_vm_area_struct *vma);
+/* Split the VMAs at start and end so that [start, end) is whole VMAs;
+ * a refusal leaves them as they were. unmapping: munmap's count rule. */
+int zd_vma_isolate_range(struct zd_mm *mm, uint64_t start, uint64_t end, bool unmapping);
+
+/* mmap.c */
+/* Remove every VMA part in [start, end) (aligned); write lock held. */
+int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end);
+/* A free range of len bytes (vm_unmapped_area, top-down), or -errno. */
+int64_t zd_get_unmapped_area(struct zd_mm *mm, struct zd_file *file, uint64_t addr,
+			     uint64_t len, uint64_t pgoff, unsigned long flags);
+/* calc_vm_prot_bits(). */
+uint64_t zd_calc_vm_prot_bits(unsigned long prot);
+bool zd_mmap_write_locked(struct zd_mm *mm);
+
 #endif

@@ -1,0 +1,194 @@
+/*
+ * Process address spaces (the kernel's mm_struct and vm_area_struct):
+ * a zd_mm is one simulated process's user address space on a machine, its
+ * VMAs sorted and non-overlapping, guarded by mmap_lock (an rwsem). The
+ * calls take the kernel's arguments and return its errnos: mmap, munmap,
+ * mprotect, mremap, fork's copy of the VMAs and exit.
+ * Invariants: every VMA is [vm_start, vm_end) with both ends page aligned
+ * and vm_start < vm_end <= task_size; neighbours that could merge (same
+ * flags, same file at contiguous offsets, no close hook) are merged;
+ * map_count never exceeds max_map_count. The VMA list is read under
+ * mmap_read_lock and changed under mmap_write_lock.
+ */
+#ifndef ZONEDEV_MM_H
+#define ZONEDEV_MM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct zd_machine;
+
+/* vm_flags (include/linux/mm.h). VM_MAY* is VM_* << 4, which mprotect relies on. */
+#define ZD_VM_NONE         0x00000000ULL
+#define ZD_VM_READ         0x00000001ULL
+#define ZD_VM_WRITE        0x00000002ULL
+#define ZD_VM_EXEC         0x00000004ULL
+#define ZD_VM_SHARED       0x00000008ULL
+#define ZD_VM_MAYREAD      0x00000010ULL
+#define ZD_VM_MAYWRITE     0x00000020ULL
+#define ZD_VM_MAYEXEC      0x00000040ULL
+#define ZD_VM_MAYSHARE     0x00000080ULL
+#define ZD_VM_GROWSDOWN    0x00000100ULL
+#define ZD_VM_PFNMAP       0x00000400ULL
+#define ZD_VM_LOCKED       0x00002000ULL
+#define ZD_VM_IO           0x00004000ULL
+#define ZD_VM_SEQ_READ     0x00008000ULL
+#define ZD_VM_RAND_READ    0x00010000ULL
+#define ZD_VM_DONTCOPY     0x00020000ULL
+#define ZD_VM_DONTEXPAND   0x00040000ULL
+#define ZD_VM_ACCOUNT      0x00100000ULL
+#define ZD_VM_NORESERVE    0x00200000ULL
+#define ZD_VM_SYNC         0x00800000ULL
+#define ZD_VM_WIPEONFORK   0x02000000ULL
+#define ZD_VM_DONTDUMP     0x04000000ULL
+#define ZD_VM_SOFTDIRTY    0x08000000ULL
+#define ZD_VM_MIXEDMAP     0x10000000ULL
+#define ZD_VM_HUGEPAGE     0x20000000ULL
+#define ZD_VM_NOHUGEPAGE   0x40000000ULL
+
+/* mmap/mprotect/mremap arguments (uapi asm-generic/mman-common.h, linux/mman.h). */
+#define ZD_PROT_NONE       0x0
+#define ZD_PROT_READ       0x1
+#define ZD_PROT_WRITE      0x2
+#define ZD_PROT_EXEC       0x4
+#define ZD_PROT_SEM        0x8
+#define ZD_PROT_GROWSDOWN  0x01000000
+#define ZD_PROT_GROWSUP    0x02000000
+#define ZD_MAP_SHARED      0x01
+#define ZD_MAP_PRIVATE     0x02
+#define ZD_MAP_SHARED_VALIDATE 0x03
+#define ZD_MAP_TYPE        0x0f
+#define ZD_MAP_FIXED       0x10
+#define ZD_MAP_ANONYMOUS   0x20
+#define ZD_MAP_NORESERVE   0x4000
+#define ZD_MAP_POPULATE    0x8000
+#define ZD_MAP_FIXED_NOREPLACE 0x100000
+#define ZD_MREMAP_MAYMOVE   1
+#define ZD_MREMAP_FIXED     2
+#define ZD_MREMAP_DONTUNMAP 4
+#define ZD_MADV_NORMAL      0
+#define ZD_MADV_RANDOM      1
+#define ZD_MADV_SEQUENTIAL  2
+#define ZD_MADV_WILLNEED    3
+#define ZD_MADV_DONTNEED    4
+#define ZD_MADV_FREE        8
+#define ZD_MADV_DOFORK      11
+#define ZD_MADV_DONTFORK    10
+#define ZD_MADV_HUGEPAGE    14
+#define ZD_MADV_NOHUGEPAGE  15
+#define ZD_MADV_DONTDUMP    16
+#define ZD_MADV_DODUMP      17
+#define ZD_MADV_WIPEONFORK  18
+#define ZD_MADV_KEEPONFORK  19
+#define ZD_MADV_POPULATE_READ  22
+#define ZD_MADV_POPULATE_WRITE 23
+#define ZD_MADV_COLLAPSE    25
+
+/* sysctl vm.max_map_count's default (DEFAULT_MAX_MAP_COUNT). */
+#define ZD_DEFAULT_MAX_MAP_COUNT 65530
+
+struct zd_mm;
+struct zd_file;
+struct zd_vm_area_struct;
+
+/* What a mapping's owner does at its VMA's life events (vm_operations_struct). */
+struct zd_vm_operations_struct {
+	void (*open)(struct zd_vm_area_struct *vma);      /* a copy was made (split, fork) */
+	void (*close)(struct zd_vm_area_struct *vma);     /* the VMA goes */
+	int (*may_split)(struct zd_vm_area_struct *vma, uint64_t addr);  /* 0 or -errno */
+	const char *(*name)(struct zd_vm_area_struct *vma);  /* for maps, or NULL */
+};
+
+/* A mappable object: what mmap's fd stands for (struct file). */
+struct zd_file_operations {
+	/* Set vma->vm_ops and friends, or refuse with -errno. */
+	int (*mmap)(struct zd_file *file, struct zd_vm_area_struct *vma);
+	/* An address for len bytes (an alignment the object needs), or -errno;
+	 * NULL: the generic top-down search. */
+	int64_t (*get_unmapped_area)(struct zd_file *file, uint64_t addr, uint64_t len,
+				     uint64_t pgoff, unsigned long flags);
+	/* The last reference went (zd_fput()). */
+	void (*release)(struct zd_file *file);
+};
+
+#define ZD_FMODE_READ  0x1
+#define ZD_FMODE_WRITE 0x2
+
+struct zd_file {
+	const struct zd_file_operations *f_op;
+	unsigned f_mode;              /* ZD_FMODE_*: what the opener may do */
+	const char *path;             /* as /proc/PID/maps shows it */
+	unsigned dev_major, dev_minor;
+	uint64_t ino;
+	void *private_data;
+	long f_count;                 /* atomic: one per VMA, one per opener */
+};
+
+/* A reference to file / drop one (the last runs f_op->release). */
+struct zd_file *zd_get_file(struct zd_file *file);
+void zd_fput(struct zd_file *file);
+
+struct zd_vm_area_struct {
+	uint64_t vm_start, vm_end;    /* [vm_start, vm_end), page aligned */
+	uint64_t vm_flags;
+	uint64_t vm_pgoff;            /* in pages: the file offset, or vm_start >> PAGE_SHIFT (anon) */
+	struct zd_mm *vm_mm;
+	struct zd_file *vm_file;      /* one reference; NULL for private anonymous memory */
+	const struct zd_vm_operations_struct *vm_ops;
+	void *vm_private_data;
+};
+
+struct zd_mm {
+	struct zd_machine *m;
+	int pid;                      /* as /proc/PID names it: 1, 2, ... per machine */
+	pthread_rwlock_t mmap_lock;
+	unsigned long mmap_lock_writer;   /* lockdep owner of the write side */
+	struct zd_vm_area_struct **vmas;  /* sorted by vm_start */
+	size_t map_count, vmas_cap;
+	uint64_t task_size;           /* first address past user space */
+	uint64_t mmap_base;           /* top of the top-down mmap area */
+	uint64_t total_vm;            /* pages mapped */
+	uint64_t def_flags;           /* added to every new VMA's flags */
+	size_t max_map_count;
+	struct zd_mm *next;           /* the machine's list of processes */
+};
+
+/* A new empty address space on m (the exec of a process); ERR_PTR. */
+struct zd_mm *zd_mm_alloc(struct zd_machine *m);
+/* The process exits: every VMA is unmapped (close hooks run), then it goes. */
+void zd_mmput(struct zd_mm *mm);
+/* fork(): a new process with a copy of mm's VMAs (but VM_DONTCOPY ones); ERR_PTR. */
+struct zd_mm *zd_dup_mm(struct zd_mm *mm);
+
+void zd_mmap_read_lock(struct zd_mm *mm);
+void zd_mmap_read_unlock(struct zd_mm *mm);
+void zd_mmap_write_lock(struct zd_mm *mm);
+void zd_mmap_write_unlock(struct zd_mm *mm);
+
+/* Under mmap_lock: the first VMA ending above addr / the VMA holding addr. */
+struct zd_vm_area_struct *zd_find_vma(struct zd_mm *mm, uint64_t addr);
+struct zd_vm_area_struct *zd_vma_lookup(struct zd_mm *mm, uint64_t addr);
+
+/* mmap(2): the mapping's address, or -errno. file NULL with MAP_ANONYMOUS;
+ * off is in bytes. Takes mmap_lock. */
+int64_t zd_vm_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned long prot,
+		   unsigned long flags, struct zd_file *file, uint64_t off);
+/* munmap(2), mprotect(2), mremap(2), madvise(2); 0 / the new address, or
+ * -errno. Take mmap_lock. madvise does the advice that is a VMA property
+ * (access pattern, THP, fork, dump); advice on pages is -EOPNOTSUPP until
+ * the page tables exist. */
+int zd_vm_munmap(struct zd_mm *mm, uint64_t start, uint64_t len);
+int zd_do_mprotect(struct zd_mm *mm, uint64_t start, uint64_t len, unsigned long prot);
+int64_t zd_do_mremap(struct zd_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
+		     unsigned long flags, uint64_t new_addr);
+int zd_do_madvise(struct zd_mm *mm, uint64_t start, uint64_t len, int behavior);
+
+/* /proc/PID/maps of mm on f. */
+void zd_show_maps(struct zd_mm *mm, FILE *f);
+/* The machine's process with this pid, or NULL. */
+struct zd_mm *zd_find_mm(struct zd_machine *m, int pid);
+
+#endif

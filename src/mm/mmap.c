@@ -1,0 +1,451 @@
+/*
+ * Address spaces and mmap (mm/mmap.c, kernel/fork.c's dup_mmap, exit's
+ * exit_mmap): creating and ending a process's mm, fork's copy of its VMAs,
+ * mmap_lock, the top-down search for free address space, mmap and munmap
+ * with the kernel's argument checks and errnos, and the file references
+ * VMAs hold.
+ * Invariants: the layout is deterministic (no ASLR): user space ends at
+ * the arch's TASK_SIZE, the top-down area starts 128 MiB (the kernel's
+ * minimum stack gap) below the default map window; an mm is on the
+ * machine's list from alloc to mmput; every path that fails leaves the
+ * VMAs as they were, except munmap, which like the kernel's may leave a
+ * VMA split at the range's start when its end could not be split.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zonedev/err.h>
+#include <zonedev/log.h>
+
+#include "../base/lockdep.h"
+
+#define MIN_GAP (128ULL << 20)   /* mmap_base's gap below the stack (mm/util.c) */
+
+/* ---------- files ---------- */
+
+struct zd_file *zd_get_file(struct zd_file *file)
+{
+	__atomic_add_fetch(&file->f_count, 1, __ATOMIC_RELAXED);
+	return file;
+}
+
+void zd_fput(struct zd_file *file)
+{
+	if (__atomic_sub_fetch(&file->f_count, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (file->f_op && file->f_op->release)
+		file->f_op->release(file);
+}
+
+/* shmem_zero_setup(): MAP_SHARED|MAP_ANONYMOUS memory is a shmem file of
+ * its own, which maps show as "/dev/zero (deleted)" on dev 00:01. */
+static void shmem_zero_release(struct zd_file *file)
+{
+	free(file);
+}
+
+static const struct zd_file_operations shmem_zero_fops = {
+	.release = shmem_zero_release,
+};
+
+static int shmem_zero_setup(struct zd_vm_area_struct *vma)
+{
+	static uint64_t next_ino = 1;
+	struct zd_file *file = calloc(1, sizeof(*file));
+
+	if (!file)
+		return -ENOMEM;
+	file->f_op = &shmem_zero_fops;
+	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
+	file->path = "/dev/zero (deleted)";
+	file->dev_minor = 1;
+	file->ino = __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED);
+	file->f_count = 1;
+	vma->vm_file = file;
+	return 0;
+}
+
+/* ---------- mmap_lock ---------- */
+
+void zd_mmap_read_lock(struct zd_mm *mm)
+{
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+}
+
+void zd_mmap_read_unlock(struct zd_mm *mm)
+{
+	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+void zd_mmap_write_lock(struct zd_mm *mm)
+{
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+	zd_lock_set_owner(&mm->mmap_lock_writer);
+}
+
+void zd_mmap_write_unlock(struct zd_mm *mm)
+{
+	zd_lock_clear_owner(&mm->mmap_lock_writer);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+bool zd_mmap_write_locked(struct zd_mm *mm)
+{
+	return __atomic_load_n(&mm->mmap_lock_writer, __ATOMIC_RELAXED) == zd_lock_self();
+}
+
+/* ---------- processes ---------- */
+
+/* TASK_SIZE and the default mmap window (pgtable.md §1): x86_64 47 bits
+ * (la57 maps above only on request), arm64 va_bits with a 48-bit default
+ * window, ppc64 radix 4 PiB with a 128 TiB window. */
+static void mm_layout(struct zd_mm *mm)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	uint64_t window;
+
+	switch (a->family) {
+	case ZD_ARCH_X86:
+		mm->task_size = (1ULL << a->va_bits) - a->page_size;
+		window = (1ULL << 47) - a->page_size;
+		break;
+	case ZD_ARCH_ARM64:
+		mm->task_size = 1ULL << a->va_bits;
+		window = 1ULL << (a->va_bits < 48 ? a->va_bits : 48);
+		break;
+	default:
+		mm->task_size = 1ULL << 52;
+		window = 1ULL << 47;
+		break;
+	}
+	mm->mmap_base = (window - MIN_GAP) & ~(a->page_size - 1);
+}
+
+static struct zd_mm *mm_new(struct zd_machine *m)
+{
+	struct zd_mm *mm = calloc(1, sizeof(*mm));
+
+	if (!mm)
+		return ZD_ERR_PTR(-ENOMEM);
+	mm->m = m;
+	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	mm->max_map_count = ZD_DEFAULT_MAX_MAP_COUNT;
+	mm_layout(mm);
+	pthread_mutex_lock(&m->mm_list_lock);
+	mm->pid = ++m->last_pid;
+	mm->next = m->mm_list;
+	m->mm_list = mm;
+	pthread_mutex_unlock(&m->mm_list_lock);
+	return mm;
+}
+
+struct zd_mm *zd_mm_alloc(struct zd_machine *m)
+{
+	return mm_new(m);
+}
+
+struct zd_mm *zd_find_mm(struct zd_machine *m, int pid)
+{
+	struct zd_mm *mm;
+
+	pthread_mutex_lock(&m->mm_list_lock);
+	for (mm = m->mm_list; mm && mm->pid != pid; mm = mm->next)
+		;
+	pthread_mutex_unlock(&m->mm_list_lock);
+	return mm;
+}
+
+void zd_mmput(struct zd_mm *mm)
+{
+	struct zd_machine *m = mm->m;
+	struct zd_mm **pp;
+
+	/* exit_mmap(): every VMA goes, its owner told through close */
+	zd_mmap_write_lock(mm);
+	while (mm->map_count) {
+		struct zd_vm_area_struct *vma = mm->vmas[mm->map_count - 1];
+
+		zd_vma_detach(mm, vma);
+		zd_remove_vma(vma);
+	}
+	zd_mmap_write_unlock(mm);
+	pthread_mutex_lock(&m->mm_list_lock);
+	for (pp = &m->mm_list; *pp && *pp != mm; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = mm->next;
+	pthread_mutex_unlock(&m->mm_list_lock);
+	pthread_rwlock_destroy(&mm->mmap_lock);
+	free(mm->vmas);
+	free(mm);
+}
+
+struct zd_mm *zd_dup_mm(struct zd_mm *old)
+{
+	struct zd_mm *mm = mm_new(old->m);
+	int err = 0;
+
+	if (ZD_IS_ERR(mm))
+		return mm;
+	zd_mmap_read_lock(old);
+	mm->task_size = old->task_size;
+	mm->mmap_base = old->mmap_base;
+	mm->def_flags = old->def_flags;
+	mm->max_map_count = old->max_map_count;
+	for (size_t i = 0; i < old->map_count && !err; i++) {
+		const struct zd_vm_area_struct *o = old->vmas[i];
+		struct zd_vm_area_struct *vma;
+
+		if (o->vm_flags & ZD_VM_DONTCOPY)
+			continue;
+		vma = zd_vm_area_dup(o);
+		if (!vma || zd_vma_link(mm, vma)) {
+			if (vma)
+				zd_vm_area_free(vma);
+			err = -ENOMEM;
+			break;
+		}
+		vma->vm_mm = mm;
+		mm->total_vm += zd_vma_pages(vma);
+		if (vma->vm_ops && vma->vm_ops->open)
+			vma->vm_ops->open(vma);
+	}
+	zd_mmap_read_unlock(old);
+	if (err) {
+		zd_mmput(mm);
+		return ZD_ERR_PTR(err);
+	}
+	return mm;
+}
+
+/* ---------- free address space ---------- */
+
+/* The lowest address mmap may use (vm.mmap_min_addr as Debian sets it). */
+static uint64_t mmap_min_addr(const struct zd_mm *mm)
+{
+	return mm->m->arch.family == ZD_ARCH_ARM64 ? 32768 : 65536;
+}
+
+static bool range_free(struct zd_mm *mm, uint64_t addr, uint64_t len)
+{
+	struct zd_vm_area_struct *vma = zd_find_vma(mm, addr);
+
+	return !vma || vma->vm_start >= addr + len;
+}
+
+/* vm_unmapped_area() top-down: the highest gap of len bytes below high
+ * whose start is a multiple of align (a power of two). */
+static int64_t unmapped_area_topdown(struct zd_mm *mm, uint64_t len, uint64_t low,
+				     uint64_t high, uint64_t align)
+{
+	size_t i = zd_vma_index(mm, high);
+
+	for (;;) {
+		uint64_t gap_end = i < mm->map_count && mm->vmas[i]->vm_start < high ?
+				   mm->vmas[i]->vm_start : high;
+		uint64_t gap_start = i ? mm->vmas[i - 1]->vm_end : low;
+		uint64_t addr;
+
+		if (gap_start < low)
+			gap_start = low;
+		if (gap_end >= len && gap_end - len >= gap_start) {
+			addr = (gap_end - len) & ~(align - 1);
+			if (addr >= gap_start)
+				return (int64_t)addr;
+		}
+		if (!i)
+			return -ENOMEM;
+		high = mm->vmas[--i]->vm_start;
+	}
+}
+
+int64_t zd_get_unmapped_area(struct zd_mm *mm, struct zd_file *file, uint64_t addr,
+			     uint64_t len, uint64_t pgoff, unsigned long flags)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	uint64_t pmd = 1ULL << a->pmd_shift, align = a->page_size;
+
+	if (len > mm->task_size)
+		return -ENOMEM;
+	if (flags & ZD_MAP_FIXED)
+		return addr > mm->task_size - len ? -ENOMEM : (int64_t)addr;
+	if (file && file->f_op && file->f_op->get_unmapped_area)
+		return file->f_op->get_unmapped_area(file, addr, len, pgoff, flags);
+	/* A hint is taken when the range is free. */
+	if (addr) {
+		addr = (addr + a->page_size - 1) & ~(a->page_size - 1);
+		if (addr >= mmap_min_addr(mm) && addr <= mm->task_size - len &&
+		    range_free(mm, addr, len))
+			return (int64_t)addr;
+	}
+	/* Anonymous mappings that are whole PMDs start on a PMD boundary so
+	 * THP can map them (__get_unmapped_area, v6.10+). */
+	if (!file && !(len & (pmd - 1)))
+		align = pmd;
+	return unmapped_area_topdown(mm, len, mmap_min_addr(mm), mm->mmap_base, align);
+}
+
+/* ---------- mmap ---------- */
+
+uint64_t zd_calc_vm_prot_bits(unsigned long prot)
+{
+	return (prot & ZD_PROT_READ ? ZD_VM_READ : 0) | (prot & ZD_PROT_WRITE ? ZD_VM_WRITE : 0) |
+	       (prot & ZD_PROT_EXEC ? ZD_VM_EXEC : 0);
+}
+
+#define MAP_KNOWN (ZD_MAP_TYPE | ZD_MAP_FIXED | ZD_MAP_ANONYMOUS | ZD_MAP_NORESERVE | \
+		   ZD_MAP_POPULATE | ZD_MAP_FIXED_NOREPLACE)
+
+static int64_t do_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned long prot,
+		       unsigned long flags, struct zd_file *file, uint64_t pgoff)
+{
+	struct zd_machine *m = mm->m;
+	const uint64_t psize = m->arch.page_size;
+	struct zd_vm_area_struct *vma;
+	unsigned long type = flags & ZD_MAP_TYPE;
+	uint64_t vm_flags, pages;
+	int64_t at;
+	int err;
+
+	if (!len)
+		return -EINVAL;
+	len = (len + psize - 1) & ~(psize - 1);
+	if (!len)
+		return -ENOMEM;   /* the length wrapped when rounded up */
+	pages = len >> m->arch.page_shift;
+	if (pgoff + pages < pgoff)
+		return -EOVERFLOW;
+	if (type != ZD_MAP_SHARED && type != ZD_MAP_PRIVATE && type != ZD_MAP_SHARED_VALIDATE)
+		return -EINVAL;
+	if (type == ZD_MAP_SHARED_VALIDATE && (flags & ~MAP_KNOWN))
+		return -EOPNOTSUPP;
+	if (!file && !(flags & ZD_MAP_ANONYMOUS))
+		return -EBADF;
+	if (flags & ZD_MAP_FIXED_NOREPLACE)
+		flags |= ZD_MAP_FIXED;
+	if ((flags & ZD_MAP_FIXED) && (addr & (psize - 1)))
+		return -EINVAL;
+	if ((flags & ZD_MAP_FIXED) && addr < mmap_min_addr(mm))
+		return -EPERM;    /* security_mmap_addr() */
+	if (mm->map_count > mm->max_map_count)
+		return -ENOMEM;
+
+	vm_flags = zd_calc_vm_prot_bits(prot) | mm->def_flags | ZD_VM_MAYREAD | ZD_VM_MAYWRITE |
+		   ZD_VM_MAYEXEC;
+	if (type != ZD_MAP_PRIVATE)
+		vm_flags |= ZD_VM_SHARED | ZD_VM_MAYSHARE;
+	if (file) {
+		if (!(file->f_mode & ZD_FMODE_READ))
+			return -EACCES;
+		if (type != ZD_MAP_PRIVATE && !(file->f_mode & ZD_FMODE_WRITE)) {
+			/* a read-only file shares only read-only mappings */
+			if (prot & ZD_PROT_WRITE)
+				return -EACCES;
+			vm_flags &= ~(ZD_VM_MAYWRITE | ZD_VM_SHARED);
+		}
+		if (!file->f_op || !file->f_op->mmap)
+			return -ENODEV;
+	} else if (type == ZD_MAP_PRIVATE) {
+		pgoff = 0;   /* set to the address below, as the kernel does */
+	}
+	if (flags & ZD_MAP_NORESERVE)
+		vm_flags |= ZD_VM_NORESERVE;
+
+	at = zd_get_unmapped_area(mm, file, addr, len, pgoff, flags);
+	if (at < 0)
+		return at;
+	if (at & (psize - 1))
+		return -EINVAL;   /* a file's get_unmapped_area gave a bad answer */
+	addr = (uint64_t)at;
+	if (!range_free(mm, addr, len)) {
+		if (flags & ZD_MAP_FIXED_NOREPLACE)
+			return -EEXIST;
+		err = zd_do_munmap(mm, addr, addr + len);
+		if (err)
+			return err;
+	}
+	if (!file && type == ZD_MAP_PRIVATE)
+		pgoff = addr >> m->arch.page_shift;
+
+	vma = calloc(1, sizeof(*vma));
+	if (!vma)
+		return -ENOMEM;
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	vma->vm_flags = vm_flags;
+	vma->vm_pgoff = pgoff;
+	vma->vm_mm = mm;
+	if (file) {
+		vma->vm_file = zd_get_file(file);
+		err = file->f_op->mmap(file, vma);
+	} else if (type != ZD_MAP_PRIVATE) {
+		err = shmem_zero_setup(vma);
+	} else {
+		err = 0;
+	}
+	if (!err && (vma->vm_start != addr || vma->vm_end != addr + len))
+		err = -EINVAL;   /* ->mmap may not move the VMA */
+	if (!err)
+		err = zd_vma_link(mm, vma);
+	if (err) {
+		zd_vm_area_free(vma);
+		return err;
+	}
+	mm->total_vm += pages;
+	zd_vma_merge_neighbours(mm, vma);
+	return (int64_t)addr;
+}
+
+int64_t zd_vm_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned long prot,
+		   unsigned long flags, struct zd_file *file, uint64_t off)
+{
+	int64_t ret;
+
+	if (off & (mm->m->arch.page_size - 1))
+		return -EINVAL;
+	zd_mmap_write_lock(mm);
+	ret = do_mmap(mm, addr, len, prot, flags, file, off >> mm->m->arch.page_shift);
+	zd_mmap_write_unlock(mm);
+	return ret;
+}
+
+/* ---------- munmap ---------- */
+
+int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
+{
+	int err;
+
+	zd_lockdep_assert_held(mm->m, mm->mmap_lock_writer, "mmap_lock (write)");
+	if (start >= end)
+		return 0;
+	err = zd_vma_isolate_range(mm, start, end, true);
+	if (err)
+		return err;
+	for (;;) {
+		struct zd_vm_area_struct *vma = zd_find_vma(mm, start);
+
+		if (!vma || vma->vm_start >= end)
+			return 0;
+		zd_vma_detach(mm, vma);
+		zd_remove_vma(vma);
+	}
+}
+
+int zd_vm_munmap(struct zd_mm *mm, uint64_t start, uint64_t len)
+{
+	const uint64_t psize = mm->m->arch.page_size;
+	int err;
+
+	if ((start & (psize - 1)) || start > mm->task_size || len > mm->task_size - start)
+		return -EINVAL;
+	len = (len + psize - 1) & ~(psize - 1);
+	if (!len)
+		return -EINVAL;
+	zd_mmap_write_lock(mm);
+	err = zd_do_munmap(mm, start, start + len);
+	zd_mmap_write_unlock(mm);
+	return err;
+}

@@ -1,0 +1,75 @@
+/*
+ * mprotect(2) (mm/mprotect.c): new access rights for every VMA in a range,
+ * splitting VMAs at the range's ends and merging what becomes alike.
+ * Invariants: a VMA never gets a right its VM_MAY* bits deny (-EACCES); a
+ * hole in the range is -ENOMEM, found before or while walking, and as in
+ * the kernel the VMAs before the hole keep their new rights; page-table
+ * entries follow the VMA flags once page tables exist (issue 8 item 2).
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+static int mprotect_fixup(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_t start,
+			  uint64_t end, uint64_t newflags)
+{
+	int err;
+
+	if (newflags == vma->vm_flags)
+		return 0;
+	err = zd_vma_isolate_range(mm, start, end, false);
+	if (err)
+		return err;
+	vma = zd_vma_lookup(mm, start);
+	vma->vm_flags = newflags;
+	zd_vma_merge_neighbours(mm, vma);
+	return 0;
+}
+
+int zd_do_mprotect(struct zd_mm *mm, uint64_t start, uint64_t len, unsigned long prot)
+{
+	const uint64_t psize = mm->m->arch.page_size;
+	const unsigned long grows = prot & (ZD_PROT_GROWSDOWN | ZD_PROT_GROWSUP);
+	uint64_t end, at, want;
+	int err = 0;
+
+	if (start & (psize - 1))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	len = (len + psize - 1) & ~(psize - 1);
+	end = start + len;
+	if (!len || end <= start)
+		return -ENOMEM;
+	prot &= ~(unsigned long)(ZD_PROT_GROWSDOWN | ZD_PROT_GROWSUP);
+	if (grows == (ZD_PROT_GROWSDOWN | ZD_PROT_GROWSUP) ||
+	    (prot & ~(unsigned long)(ZD_PROT_READ | ZD_PROT_WRITE | ZD_PROT_EXEC | ZD_PROT_SEM)))
+		return -EINVAL;
+	want = zd_calc_vm_prot_bits(prot);
+
+	zd_mmap_write_lock(mm);
+	for (at = start; at < end && !err;) {
+		struct zd_vm_area_struct *vma = zd_find_vma(mm, at);
+		uint64_t newflags, stop;
+
+		if (!vma || vma->vm_start > at) {
+			err = -ENOMEM;
+			break;
+		}
+		if (grows && !(vma->vm_flags & ZD_VM_GROWSDOWN)) {
+			err = -EINVAL;   /* PROT_GROWSDOWN on a VMA that does not grow */
+			break;
+		}
+		newflags = want | (vma->vm_flags & ~(ZD_VM_READ | ZD_VM_WRITE | ZD_VM_EXEC));
+		/* VM_MAYx is VM_x << 4: a right asked for without its MAY bit */
+		if ((newflags & ~(newflags >> 4)) & (ZD_VM_READ | ZD_VM_WRITE | ZD_VM_EXEC)) {
+			err = -EACCES;
+			break;
+		}
+		stop = vma->vm_end < end ? vma->vm_end : end;
+		err = mprotect_fixup(mm, vma, at, stop, newflags);
+		at = stop;
+	}
+	zd_mmap_write_unlock(mm);
+	return err;
+}

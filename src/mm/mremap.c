@@ -1,0 +1,205 @@
+/*
+ * mremap(2) (mm/mremap.c): shrink a mapping in place, grow it in place
+ * when the space after it is free, or move it (MREMAP_MAYMOVE) to a new
+ * or given (MREMAP_FIXED) address, optionally keeping the old range
+ * mapped (MREMAP_DONTUNMAP). A shared mapping's old_len 0 maps the same
+ * object again.
+ * Invariants: the argument checks are the kernel's and come in its order;
+ * the old range lies in one VMA (-EFAULT otherwise); a move copies the VMA
+ * (offset kept, so a moved anonymous VMA does not merge with one mapped
+ * later) before it unmaps the old range, and every refusal is found before
+ * the first change; moving the pages themselves comes with the page
+ * tables (issue 8 item 2).
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+/* The space after vma up to end is free and inside user space. */
+static bool vma_expandable(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_t end)
+{
+	size_t i = zd_vma_index(mm, vma->vm_start);
+
+	if (end > mm->task_size)
+		return false;
+	return i + 1 >= mm->map_count || mm->vmas[i + 1]->vm_start >= end;
+}
+
+/* A copy of [addr, addr+old_len) of vma at new_addr, new_len long. */
+static int64_t move_vma(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_t addr,
+			uint64_t old_len, uint64_t new_addr, uint64_t new_len, unsigned long flags)
+{
+	const unsigned shift = mm->m->arch.page_shift;
+	struct zd_vm_area_struct *copy;
+	int err;
+
+	/* refusals of the cuts the unmap will make, before anything changes */
+	if (!(flags & ZD_MREMAP_DONTUNMAP) && vma->vm_ops && vma->vm_ops->may_split) {
+		if (addr > vma->vm_start && (err = vma->vm_ops->may_split(vma, addr)))
+			return err;
+		if (addr + old_len < vma->vm_end &&
+		    (err = vma->vm_ops->may_split(vma, addr + old_len)))
+			return err;
+	}
+	if (mm->map_count + 2 >= mm->max_map_count)
+		return -ENOMEM;
+	copy = zd_vm_area_dup(vma);
+	if (!copy)
+		return -ENOMEM;
+	copy->vm_pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> shift);
+	copy->vm_start = new_addr;
+	copy->vm_end = new_addr + new_len;
+	if (zd_vma_link(mm, copy)) {
+		zd_vm_area_free(copy);
+		return -ENOMEM;
+	}
+	mm->total_vm += new_len >> shift;
+	if (copy->vm_ops && copy->vm_ops->open)
+		copy->vm_ops->open(copy);
+	zd_vma_merge_neighbours(mm, copy);
+	if (flags & ZD_MREMAP_DONTUNMAP) {
+		/* the old range stays mapped, emptied; it no longer counts as committed */
+		vma->vm_flags &= ~ZD_VM_ACCOUNT;
+		return (int64_t)new_addr;
+	}
+	err = zd_do_munmap(mm, addr, addr + old_len);
+	return err ? err : (int64_t)new_addr;
+}
+
+/* vma_to_resize(): the refusals that depend on the VMA of the old range. */
+static int vma_to_resize(struct zd_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
+			 unsigned long flags, struct zd_vm_area_struct **out)
+{
+	struct zd_vm_area_struct *vma = zd_vma_lookup(mm, addr);
+
+	if (!vma)
+		return -EFAULT;
+	if (!old_len && !(vma->vm_flags & (ZD_VM_SHARED | ZD_VM_MAYSHARE)))
+		return -EINVAL;   /* old_len 0 duplicates a shared object; private has none */
+	if (old_len > vma->vm_end - addr)
+		return -EFAULT;   /* the old range runs past its VMA */
+	if ((flags & ZD_MREMAP_DONTUNMAP) && (vma->vm_flags & (ZD_VM_DONTEXPAND | ZD_VM_MIXEDMAP)))
+		return -EINVAL;
+	if (new_len > old_len && (vma->vm_flags & (ZD_VM_DONTEXPAND | ZD_VM_PFNMAP)))
+		return -EFAULT;
+	*out = vma;
+	return 0;
+}
+
+static uint64_t old_pgoff(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_t addr)
+{
+	return vma->vm_pgoff + ((addr - vma->vm_start) >> mm->m->arch.page_shift);
+}
+
+static unsigned long map_type(const struct zd_vm_area_struct *vma)
+{
+	return vma->vm_flags & ZD_VM_MAYSHARE ? ZD_MAP_SHARED : ZD_MAP_PRIVATE;
+}
+
+/* mremap_to(): MREMAP_FIXED or MREMAP_DONTUNMAP, always a move. */
+static int64_t mremap_to(struct zd_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
+			 unsigned long flags, uint64_t new_addr)
+{
+	struct zd_vm_area_struct *vma;
+	int64_t at;
+	int err;
+
+	if (flags & ZD_MREMAP_FIXED) {
+		if (new_addr & (mm->m->arch.page_size - 1))
+			return -EINVAL;
+		if (new_len > mm->task_size || new_addr > mm->task_size - new_len)
+			return -EINVAL;
+		if (new_addr < addr + old_len && addr < new_addr + new_len)
+			return -EINVAL;   /* the ranges overlap */
+	}
+	/* every refusal before the first unmap */
+	err = vma_to_resize(mm, addr, old_len < new_len ? old_len : new_len, new_len, flags, &vma);
+	if (err)
+		return err;
+	if (flags & ZD_MREMAP_FIXED) {
+		err = zd_do_munmap(mm, new_addr, new_addr + new_len);
+		if (err)
+			return err;
+	}
+	if (old_len > new_len) {
+		err = zd_do_munmap(mm, addr + new_len, addr + old_len);
+		if (err)
+			return err;
+		old_len = new_len;
+	}
+	vma = zd_vma_lookup(mm, addr);
+	if (!vma)
+		return -EFAULT;
+	if (flags & ZD_MREMAP_FIXED) {
+		at = (int64_t)new_addr;
+	} else {
+		at = zd_get_unmapped_area(mm, vma->vm_file, 0, new_len, old_pgoff(mm, vma, addr),
+					  map_type(vma));
+		if (at < 0)
+			return at;
+	}
+	return move_vma(mm, vma, addr, old_len, (uint64_t)at, new_len, flags);
+}
+
+static int64_t mremap_locked(struct zd_mm *mm, uint64_t addr, uint64_t old_len,
+			     uint64_t new_len, unsigned long flags, uint64_t new_addr)
+{
+	struct zd_vm_area_struct *vma = zd_vma_lookup(mm, addr);
+	int64_t at;
+	int err;
+
+	if (!vma)
+		return -EFAULT;
+	if (flags & (ZD_MREMAP_FIXED | ZD_MREMAP_DONTUNMAP))
+		return mremap_to(mm, addr, old_len, new_len, flags, new_addr);
+	if (old_len && old_len >= new_len) {
+		/* shrinking: the tail goes (whatever VMAs it spans), the mapping stays */
+		if (old_len > new_len) {
+			err = zd_do_munmap(mm, addr + new_len, addr + old_len);
+			if (err)
+				return err;
+		}
+		return (int64_t)addr;
+	}
+	err = vma_to_resize(mm, addr, old_len, new_len, flags, &vma);
+	if (err)
+		return err;
+	if (old_len && vma->vm_end == addr + old_len && vma_expandable(mm, vma, addr + new_len)) {
+		mm->total_vm += (new_len - old_len) >> mm->m->arch.page_shift;
+		vma->vm_end = addr + new_len;
+		zd_vma_merge_neighbours(mm, vma);
+		return (int64_t)addr;
+	}
+	if (!(flags & ZD_MREMAP_MAYMOVE))
+		return -ENOMEM;
+	at = zd_get_unmapped_area(mm, vma->vm_file, 0, new_len, old_pgoff(mm, vma, addr),
+				  map_type(vma));
+	if (at < 0)
+		return at;
+	return move_vma(mm, vma, addr, old_len, (uint64_t)at, new_len, flags);
+}
+
+int64_t zd_do_mremap(struct zd_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
+		     unsigned long flags, uint64_t new_addr)
+{
+	const uint64_t psize = mm->m->arch.page_size;
+	int64_t ret;
+
+	if (flags & ~(unsigned long)(ZD_MREMAP_MAYMOVE | ZD_MREMAP_FIXED | ZD_MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if ((flags & ZD_MREMAP_FIXED) && !(flags & ZD_MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((flags & ZD_MREMAP_DONTUNMAP) &&
+	    (!(flags & ZD_MREMAP_MAYMOVE) || old_len != new_len))
+		return -EINVAL;
+	if (addr & (psize - 1))
+		return -EINVAL;
+	old_len = (old_len + psize - 1) & ~(psize - 1);
+	new_len = (new_len + psize - 1) & ~(psize - 1);
+	if (!new_len)
+		return -EINVAL;
+	zd_mmap_write_lock(mm);
+	ret = mremap_locked(mm, addr, old_len, new_len, flags, new_addr);
+	zd_mmap_write_unlock(mm);
+	return ret;
+}
