@@ -308,8 +308,8 @@ check "--list-steps shows a default" "$tmp/out" "gfp                    kernel, 
 check "--list-steps shows the expect forms" "$tmp/out" "expect zoneinfo"
 sed -n 's/^\([a-z_]*\)\( VALUE\)\{0,1\}: .*/\1/p' "$tmp/out" | sort >"$tmp/schema-steps"
 sed -n 's/^expect \([a-z_]*\).*/\1/p' "$tmp/out" | sort -u >"$tmp/schema-forms"
-# The step reference tables (RAM and ZONE_DEVICE) and the expect table.
-awk '/^### Step reference/ || /^### ZONE_DEVICE steps/ { on = 1; next }
+# The step reference tables (RAM, ZONE_DEVICE, processes) and the expect table.
+awk '/^### Step reference/ || /^### ZONE_DEVICE steps/ || /^### Process steps/ { on = 1; next }
      /^###? / { on = 0 }
      on && /^\| `[a-z_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
 	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-steps"

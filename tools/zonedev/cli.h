@@ -180,7 +180,7 @@ struct expect_def;
 
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
-	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_NR,
+	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_NR,
 };
 
 /* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
@@ -249,6 +249,10 @@ struct expect {
 	uint64_t zone_node;
 	bool has_zone_count[4];    /* start_pfn, spanned, present, managed */
 	uint64_t zone_count[4];
+	/* vma: the VMA holding addr in a process */
+	bool has_vma_start, has_vma_end, has_perms, has_mapped, mapped;
+	uint64_t vma_start, vma_end;
+	const char *perms;         /* as maps shows them, "rw-p" */
 };
 
 /* A parsed step. The operands are named after what they are; the step's
@@ -298,9 +302,16 @@ struct step {
 	int mtype;                 /* memremap: enum zd_memory_type */
 	unsigned long vmemmap_shift;
 	bool dpa;                  /* memremap private on a dpa machine: no start */
+
+	/* processes (mmsteps.c): start/size are the range */
+	int process;               /* an H_MM handle, -1 none */
+	uint64_t prot, mflags;     /* PROT_*; MAP_* or MREMAP_* */
+	uint64_t new_size;
+	struct addr_arg new_addr;
+	int advice;                /* MADV_* */
 };
 
-enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO };
+enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM };
 struct handle_def {
 	const char *name;
 	enum handle_kind kind;
@@ -375,6 +386,7 @@ struct handle_state {
 	struct zd_dmirror_device *mdev;    /* H_GPU_PAGE */
 	struct zd_dev_pagemap *pgmap;      /* H_PGMAP (owned while live) */
 	char *meminfo;                     /* H_MEMINFO: the /proc/meminfo text then (owned) */
+	struct zd_mm *mm;                  /* H_MM: the process (the machine ends it) */
 };
 
 struct run {
@@ -420,12 +432,14 @@ STEP_FN(exec_reconfigure_device);
 STEP_FN(exec_gpu_add_chunk); STEP_FN(exec_gpu_alloc); STEP_FN(exec_gpu_write);
 STEP_FN(exec_gpu_free);
 STEP_FN(exec_memremap); STEP_FN(exec_memunmap); STEP_FN(exec_memory_failure);
+STEP_FN(exec_process); STEP_FN(exec_fork); STEP_FN(exec_exit); STEP_FN(exec_mmap);
+STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec_madvise);
 STEP_FN(ex_pfn_valid); STEP_FN(ex_section); STEP_FN(ex_memory_block);
 STEP_FN(ex_memory_block_id); STEP_FN(ex_meminfo); STEP_FN(ex_max_pfn); STEP_FN(ex_handle);
 STEP_FN(ex_zoneinfo); STEP_FN(ex_iomem);
 STEP_FN(ex_namespace); STEP_FN(ex_dax); STEP_FN(ex_gpu); STEP_FN(ex_gpu_page);
 STEP_FN(ex_page_is_ram); STEP_FN(ex_valid_phys_addr_range); STEP_FN(ex_zone_device);
-STEP_FN(ex_pgmap); STEP_FN(ex_cpu_addressable);
+STEP_FN(ex_pgmap); STEP_FN(ex_cpu_addressable); STEP_FN(ex_vma);
 /* zonedev run --list-steps: every step and expect form with its keys. */
 void list_steps(FILE *f, bool json);
 /* A check did not hold: res->check_failed and the reason, unless an
@@ -455,6 +469,9 @@ bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result
 bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
 		 uint64_t *addr, uint64_t *pfn);
 
+/* mmsteps.c: every live process's /proc/PID/maps. */
+void maps_text(struct zd_machine *m, FILE *f);
+void maps_json(struct zd_machine *m, struct jw *w);
 /* A report as text on f, or as the value of the current JSON key. */
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f);
 void report_json(struct zd_machine *m, enum report_kind k, struct jw *w);

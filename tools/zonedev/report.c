@@ -509,6 +509,7 @@ void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
 	case RP_NAMESPACES: namespaces_text(m, f); break;
 	case RP_DEVICES: devices_text(m, f); break;
 	case RP_BUDDYINFO: zd_buddyinfo_show(m, f); break;
+	case RP_MAPS: maps_text(m, f); break;
 	case RP_NR: break;
 	}
 	fflush(f);
@@ -527,6 +528,7 @@ void report_json(struct zd_machine *m, enum report_kind k, struct jw *w)
 	case RP_NAMESPACES: namespaces_json(m, w); break;
 	case RP_DEVICES: devices_json(m, w); break;
 	case RP_BUDDYINFO: buddyinfo_json(m, w); break;
+	case RP_MAPS: maps_json(m, w); break;
 	case RP_NR: jw_null(w); break;
 	}
 }

@@ -112,6 +112,20 @@ static int finish_cpu_addressable(struct scenario *s, struct step *st, yaml_node
 	return 0;
 }
 
+static int finish_vma(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	const char *p = st->ex.perms;
+
+	if (st->ex.has_mapped && !st->ex.mapped &&
+	    (st->ex.has_vma_start || st->ex.has_vma_end || st->ex.has_perms))
+		return yerr(YF, map, "expect vma: 'mapped: false' has no start, end or perms");
+	if (p && (strlen(p) != 4 || !strchr("r-", p[0]) || !strchr("w-", p[1]) ||
+		  !strchr("x-", p[2]) || !strchr("sp", p[3])))
+		return yerr(YF, field_node(s, map, "perms"), "perms '%s' is not as maps shows "
+			    "them (4 characters: r or -, w or -, x or -, s or p; e.g. rw-p)", p);
+	return 0;
+}
+
 /* ---------- fields ---------- */
 
 #define ADDR(k) { .key = (k), .type = FT_ADDR, .off = AT(ex.addr), .flags = FL_REQ }
@@ -206,6 +220,17 @@ const struct expect_def expect_defs[] = {
 		{ .key = "iomem", .type = FT_STR, .off = AT(ex.field), .flags = FL_REQ },
 		{ .key = "is", .type = FT_BOOL, .off = AT(ex.want_bool), .dflt = "true",
 		  .flags = FL_ECHO_CHANGED }, END }, false, NULL, ex_iomem },
+	{ "vma", (const struct field[]){
+		ADDR("vma"),
+		{ .key = "process", .type = FT_HANDLE_USE, .off = AT(process),
+		  .flags = FL_REQ, .handle = &use_mm },
+		OPT("mapped", FT_BOOL, mapped),
+		{ .key = "start", .type = FT_SIZE, .off = AT(ex.vma_start),
+		  .has = HAS(ex.has_vma_start), .show = ARG_ADDR },
+		{ .key = "end", .type = FT_SIZE, .off = AT(ex.vma_end),
+		  .has = HAS(ex.has_vma_end), .show = ARG_ADDR },
+		{ .key = "perms", .type = FT_STR, .off = AT(ex.perms), .has = HAS(ex.has_perms) },
+		END }, true, finish_vma, ex_vma },
 	{ 0 },
 };
 

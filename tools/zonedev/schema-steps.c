@@ -36,7 +36,8 @@ static const struct enum_def report_names = {
 		E("iomem", RP_IOMEM), E("meminfo", RP_MEMINFO), E("zoneinfo", RP_ZONEINFO),
 		E("buddyinfo", RP_BUDDYINFO), E("memory_blocks", RP_MEMORY_BLOCKS),
 		E("sections", RP_SECTIONS), E("dmesg", RP_DMESG), E("vmemmap", RP_VMEMMAP),
-		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E(NULL, 0),
+		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E("maps", RP_MAPS),
+		E(NULL, 0),
 	}, false, NULL,
 };
 
@@ -70,6 +71,44 @@ const struct enum_def memory_types = {
 	}, false, "fsdax, devdax, p2pdma, coherent, private; or none for expect pgmap",
 };
 
+static const struct enum_def prot_names = {
+	"prot", (const struct enum_name[]){
+		E("read", ZD_PROT_READ), E("write", ZD_PROT_WRITE), E("exec", ZD_PROT_EXEC),
+		E("none", ZD_PROT_NONE), E(NULL, 0),
+	}, false, NULL,
+};
+
+static const struct enum_def map_flags = {
+	"mmap flag", (const struct enum_name[]){
+		E("private", ZD_MAP_PRIVATE), E("shared", ZD_MAP_SHARED),
+		E("shared_validate", ZD_MAP_SHARED_VALIDATE), E("anonymous", ZD_MAP_ANONYMOUS),
+		E("fixed", ZD_MAP_FIXED), E("fixed_noreplace", ZD_MAP_FIXED_NOREPLACE),
+		E("noreserve", ZD_MAP_NORESERVE), E("populate", ZD_MAP_POPULATE), E(NULL, 0),
+	}, false, NULL,
+};
+
+static const struct enum_def mremap_flags = {
+	"mremap flag", (const struct enum_name[]){
+		E("maymove", ZD_MREMAP_MAYMOVE), E("fixed", ZD_MREMAP_FIXED),
+		E("dontunmap", ZD_MREMAP_DONTUNMAP), E(NULL, 0),
+	}, false, NULL,
+};
+
+static const struct enum_def advice_names = {
+	"advice", (const struct enum_name[]){
+		E("normal", ZD_MADV_NORMAL), E("random", ZD_MADV_RANDOM),
+		E("sequential", ZD_MADV_SEQUENTIAL), E("willneed", ZD_MADV_WILLNEED),
+		E("dontneed", ZD_MADV_DONTNEED), E("free", ZD_MADV_FREE),
+		E("dontfork", ZD_MADV_DONTFORK), E("dofork", ZD_MADV_DOFORK),
+		E("hugepage", ZD_MADV_HUGEPAGE), E("nohugepage", ZD_MADV_NOHUGEPAGE),
+		E("dontdump", ZD_MADV_DONTDUMP), E("dodump", ZD_MADV_DODUMP),
+		E("wipeonfork", ZD_MADV_WIPEONFORK), E("keeponfork", ZD_MADV_KEEPONFORK),
+		E("populate_read", ZD_MADV_POPULATE_READ),
+		E("populate_write", ZD_MADV_POPULATE_WRITE), E("collapse", ZD_MADV_COLLAPSE),
+		E(NULL, 0),
+	}, false, NULL,
+};
+
 /* ---------- handles ---------- */
 
 static const struct handle_spec def_region = { H_REGION, NULL, NULL };
@@ -85,6 +124,8 @@ static const struct handle_spec def_gpu_page = {
 const struct handle_spec use_gpu_page = { H_GPU_PAGE, "gpu_alloc", NULL };
 static const struct handle_spec def_pgmap = { H_PGMAP, NULL, "memunmap takes the handle" };
 static const struct handle_spec use_pgmap = { H_PGMAP, "memremap", NULL };
+static const struct handle_spec def_mm = { H_MM, NULL, "later steps name the process by it" };
+const struct handle_spec use_mm = { H_MM, "process (or fork)", NULL };
 
 /* ---------- fields ---------- */
 
@@ -101,6 +142,11 @@ static const struct handle_spec use_pgmap = { H_PGMAP, "memremap", NULL };
 			   .flags = FL_REQ, .handle = &(spec) }
 #define AS(spec, fl) { .key = "as", .type = FT_HANDLE_DEF, .off = AT(handle), .flags = (fl), \
 		       .handle = &(spec) }
+#define PROCESS { .key = "process", .type = FT_HANDLE_USE, .off = AT(process), \
+		  .flags = FL_REQ, .handle = &use_mm }
+#define ADDR_REQ { .key = "addr", .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }
+#define PROT(fl, d) { .key = "prot", .type = FT_FLAGS, .off = AT(prot), .enums = &prot_names, \
+		      .flags = (fl), .dflt = (d) }
 #define END { 0 }
 
 static const struct field f_range[] = { START, SIZE, END };
@@ -277,5 +323,38 @@ const struct step_def step_defs[] = {
 	{ "memory_failure", (const struct field[]){
 		{ .key = "addr", .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }, END }, MAY,
 	  NULL, exec_memory_failure, "zd_memory_failure() of the page frame holding addr" },
+
+	/* processes (mmsteps.c) */
+	{ "process", (const struct field[]){ AS(def_mm, FL_REQ), END }, 0,
+	  NULL, exec_process, "zd_mm_alloc(): a new process with an empty address space" },
+	{ "fork", (const struct field[]){ PROCESS, AS(def_mm, FL_REQ), END }, MAY,
+	  NULL, exec_fork, "zd_dup_mm(): a child with a copy of the VMAs" },
+	{ "exit", (const struct field[]){ PROCESS, END }, 0,
+	  NULL, exec_exit, "zd_mmput(): the process ends, its mappings go" },
+	{ "mmap", (const struct field[]){
+		PROCESS,
+		{ .key = "addr", .type = FT_ADDR, .off = AT(start) },
+		SIZE, PROT(FL_ECHO_ALWAYS, "read|write"),
+		{ .key = "flags", .type = FT_FLAGS, .off = AT(mflags), .enums = &map_flags,
+		  .dflt = "private|anonymous", .flags = FL_ECHO_ALWAYS },
+		AS(def_region, 0), END }, MAY,
+	  NULL, exec_mmap, "zd_vm_mmap(): mmap(2) of anonymous memory" },
+	{ "munmap", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, END }, MAY,
+	  NULL, exec_munmap, "zd_vm_munmap(): munmap(2)" },
+	{ "mprotect", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, PROT(FL_REQ, NULL), END },
+	  MAY, NULL, exec_mprotect, "zd_do_mprotect(): mprotect(2)" },
+	{ "mremap", (const struct field[]){
+		PROCESS, ADDR_REQ,
+		{ .key = "old_size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ },
+		{ .key = "new_size", .type = FT_SIZE, .off = AT(new_size), .flags = FL_REQ },
+		{ .key = "flags", .type = FT_FLAGS, .off = AT(mflags), .enums = &mremap_flags },
+		{ .key = "new_addr", .type = FT_ADDR, .off = AT(new_addr) },
+		AS(def_region, 0), END }, MAY,
+	  NULL, exec_mremap, "zd_do_mremap(): mremap(2)" },
+	{ "madvise", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE,
+		{ .key = "advice", .type = FT_ENUM, .off = AT(advice), .enums = &advice_names,
+		  .flags = FL_REQ }, END }, MAY,
+	  NULL, exec_madvise, "zd_do_madvise(): madvise(2)" },
 	{ 0 },
 };

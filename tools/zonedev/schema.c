@@ -85,6 +85,7 @@ static const char *handle_kind_name(enum handle_kind k)
 	case H_GPU_PAGE: return "a GPU page";
 	case H_PGMAP: return "a memremap pgmap";
 	case H_MEMINFO: return "a meminfo snapshot";
+	case H_MM: return "a process";
 	case H_REGION: break;
 	}
 	return "a memory region";
@@ -246,6 +247,30 @@ static int parse_value(struct scenario *s, struct step *st, const struct field *
 		*F_PTR(st, f, int) = n->value;
 		*u = (uint64_t)(int64_t)n->value;
 		*sv = n->show ? n->show : n->name;
+		return 0;
+	}
+	case FT_FLAGS: {
+		char name[64], list[256];
+		const char *p = text;
+
+		/* "read|write": every name one of the table's, the values OR'd */
+		for (;;) {
+			size_t n = strcspn(p, "|");
+			const struct enum_name *e;
+
+			snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), p);
+			e = n < 63 ? enum_find(f->enums, name) : NULL;
+			if (!e)
+				return yerr(YF, v, "unknown %s '%s' in '%s' (%s, joined by '|')",
+					    f->enums->what, name, text,
+					    enum_names_list(f->enums, list, sizeof(list)));
+			*u |= (uint64_t)(unsigned)e->value;
+			if (!p[n])
+				break;
+			p += n + 1;
+		}
+		*F_PTR(st, f, uint64_t) = *u;
+		*sv = text;
 		return 0;
 	}
 	case FT_REGION:
@@ -518,6 +543,8 @@ static void step_init(struct step *st)
 	st->ex.gpu = -1;
 	st->ex.block_zone = -1;
 	st->ex.since = -1;
+	st->process = -1;
+	st->new_addr.handle = -1;
 }
 
 int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
@@ -615,6 +642,9 @@ static const char *type_doc(const struct field *f, char *buf, size_t len)
 
 	if (f->type == FT_ENUM)
 		snprintf(buf, len, "%s", enum_names_list(f->enums, list, sizeof(list)));
+	else if (f->type == FT_FLAGS)
+		snprintf(buf, len, "%s, joined by '|'", enum_names_list(f->enums, list,
+									 sizeof(list)));
 	else if (f->type == FT_CUSTOM)
 		snprintf(buf, len, "%s", f->type_doc);
 	else if (f->type == FT_REGION && !strcmp(f->key, "namespace"))

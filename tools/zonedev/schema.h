@@ -29,6 +29,7 @@ enum field_type {
 	FT_STR,          /* const char * */
 	FT_DATA,         /* struct bytes_arg: text to write or compare */
 	FT_ENUM,         /* int: one of .enums */
+	FT_FLAGS,        /* uint64_t: names of .enums joined by '|', OR'd */
 	FT_REGION,       /* int: regionN (key region) or namespaceN.0 (key namespace) */
 	FT_DAX,          /* int: daxN.0, the region's index */
 	FT_GPU,          /* int: a machine.gpus name, its index */
@@ -125,7 +126,7 @@ const struct step_def *step_def_find(const char *name);
 
 /* schema-steps.c: names the expect forms share with the steps. */
 extern const struct enum_def ns_modes, ns_maps, dax_modes, memory_types;
-extern const struct handle_spec use_gpu_page;
+extern const struct handle_spec use_gpu_page, use_mm;
 
 /* schema.c: true if a field of fields takes key (or has it as its alt). */
 bool fields_have_key(const struct field *fields, const char *key);

@@ -1,0 +1,288 @@
+/*
+ * Process steps: a process (an address space), fork and exit, and the
+ * system calls on its VMAs (mmap, munmap, mprotect, mremap, madvise), the
+ * expect vma form and the maps report. Each calls one libzonedev entry
+ * point (include/zonedev/mm.h) and reports what it did.
+ * Invariants: a process handle holds its mm from its process/fork step to
+ * its exit step (the machine ends processes still alive when it goes); an
+ * mmap or mremap handle records the address the call returned, usable as
+ * any later step's address.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The process a step names; NULL with the failure set if it ended. */
+static struct zd_mm *step_mm(struct run *r, const struct step *st, struct step_result *res)
+{
+	if (!handle_held(r, st->process, "process", "exited", "process step", res))
+		return NULL;
+	return r->h[st->process].mm;
+}
+
+static void set_mm_handle(struct run *r, int handle, struct zd_mm *mm)
+{
+	r->h[handle].mm = mm;
+	r->h[handle].live = r->h[handle].ever = true;
+}
+
+/* An address handle (as:) now holds addr. */
+static void set_addr_handle(struct run *r, int handle, uint64_t addr)
+{
+	if (handle < 0)
+		return;
+	r->h[handle].addr = addr;
+	r->h[handle].not_phys = false;
+	r->h[handle].live = r->h[handle].ever = true;
+}
+
+static void mm_info(struct run *r, struct zd_mm *mm, struct step_result *res, const char *what)
+{
+	snprintf(res->info, sizeof(res->info), "%spid %d: %zu VMAs, %" PRIu64 " pages mapped",
+		 what, mm->pid, mm->map_count, mm->total_vm);
+	if (r->o->json) {
+		jw_ki64(&r->jw, "pid", mm->pid);
+		jw_ku64(&r->jw, "map_count", mm->map_count);
+		jw_ku64(&r->jw, "total_vm", mm->total_vm);
+	}
+}
+
+void exec_process(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm;
+
+	if (!handle_idle(r, st->handle, "a process", "exit", res))
+		return;
+	mm = zd_mm_alloc(r->m);
+	if (ZD_IS_ERR(mm)) {
+		res->err = (int)ZD_PTR_ERR(mm);
+		return;
+	}
+	set_mm_handle(r, st->handle, mm);
+	mm_info(r, mm, res, "");
+}
+
+void exec_fork(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm = step_mm(r, st, res), *child;
+
+	if (!mm || !handle_idle(r, st->handle, "a process", "exit", res))
+		return;
+	child = zd_dup_mm(mm);
+	if (ZD_IS_ERR(child)) {
+		res->err = (int)ZD_PTR_ERR(child);
+		return;
+	}
+	set_mm_handle(r, st->handle, child);
+	mm_info(r, child, res, "child ");
+}
+
+void exec_exit(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm = step_mm(r, st, res);
+
+	if (!mm)
+		return;
+	snprintf(res->info, sizeof(res->info), "pid %d exited, %zu VMAs unmapped", mm->pid,
+		 mm->map_count);
+	zd_mmput(mm);
+	r->h[st->process].live = false;
+	r->h[st->process].mm = NULL;
+}
+
+/* The range a step ended with, as info and JSON. */
+static void range_info(struct run *r, struct zd_mm *mm, uint64_t addr, uint64_t len,
+		       const char *what, struct step_result *res)
+{
+	snprintf(res->info, sizeof(res->info), "%s [0x%" PRIx64 "-0x%" PRIx64 ") in pid %d (%zu "
+		 "VMAs)", what, addr, addr + len, mm->pid, mm->map_count);
+	if (r->o->json) {
+		jw_khex(&r->jw, "addr", addr);
+		jw_ku64(&r->jw, "map_count", mm->map_count);
+	}
+}
+
+void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm = step_mm(r, st, res);
+	uint64_t addr;
+	int64_t got;
+
+	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+		return;
+	got = zd_vm_mmap(mm, addr, st->size, (unsigned long)st->prot, (unsigned long)st->mflags,
+			 NULL, 0);
+	if (got < 0) {
+		res->err = (int)got;
+		return;
+	}
+	set_addr_handle(r, st->handle, (uint64_t)got);
+	range_info(r, mm, (uint64_t)got, st->size, "mapped", res);
+}
+
+void exec_munmap(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm = step_mm(r, st, res);
+	uint64_t addr;
+
+	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+		return;
+	res->err = zd_vm_munmap(mm, addr, st->size);
+	if (!res->err)
+		range_info(r, mm, addr, st->size, "unmapped", res);
+}
+
+void exec_mprotect(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm = step_mm(r, st, res);
+	uint64_t addr;
+
+	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+		return;
+	res->err = zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot);
+	if (!res->err)
+		range_info(r, mm, addr, st->size, "protected", res);
+}
+
+void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm = step_mm(r, st, res);
+	uint64_t addr, new_addr;
+	int64_t got;
+
+	if (!mm || !resolve_or_fail(r, &st->start, res, &addr) ||
+	    !resolve_or_fail(r, &st->new_addr, res, &new_addr))
+		return;
+	got = zd_do_mremap(mm, addr, st->size, st->new_size, (unsigned long)st->mflags, new_addr);
+	if (got < 0) {
+		res->err = (int)got;
+		return;
+	}
+	set_addr_handle(r, st->handle, (uint64_t)got);
+	range_info(r, mm, (uint64_t)got, st->new_size, "now", res);
+}
+
+void exec_madvise(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_mm *mm = step_mm(r, st, res);
+	uint64_t addr;
+
+	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+		return;
+	res->err = zd_do_madvise(mm, addr, st->size, st->advice);
+	if (!res->err)
+		range_info(r, mm, addr, st->size, "advised", res);
+}
+
+/* ---------- expect vma ---------- */
+
+void ex_vma(struct run *r, const struct step *st, struct step_result *res)
+{
+	const struct expect *ex = &st->ex;
+	struct zd_mm *mm = step_mm(r, st, res);
+	struct zd_vm_area_struct *vma;
+	uint64_t addr, start = 0, end = 0, f = 0;
+	char perms[5] = "";
+
+	if (!mm || !resolve_or_fail(r, &ex->addr, res, &addr))
+		return;
+	zd_mmap_read_lock(mm);
+	vma = zd_vma_lookup(mm, addr);
+	if (vma) {
+		start = vma->vm_start;
+		end = vma->vm_end;
+		f = vma->vm_flags;
+	}
+	zd_mmap_read_unlock(mm);
+	if (!vma) {
+		snprintf(res->info, sizeof(res->info), "pid %d: no VMA at 0x%" PRIx64, mm->pid, addr);
+		if (!ex->has_mapped || ex->mapped)
+			step_fail(res, "pid %d: nothing is mapped at 0x%" PRIx64, mm->pid, addr);
+		return;
+	}
+	snprintf(perms, sizeof(perms), "%c%c%c%c", f & ZD_VM_READ ? 'r' : '-',
+		 f & ZD_VM_WRITE ? 'w' : '-', f & ZD_VM_EXEC ? 'x' : '-',
+		 f & ZD_VM_MAYSHARE ? 's' : 'p');
+	snprintf(res->info, sizeof(res->info), "pid %d: 0x%" PRIx64 " is in %08" PRIx64 "-%08"
+		 PRIx64 " %s", mm->pid, addr, start, end, perms);
+	if (ex->has_mapped && !ex->mapped)
+		step_fail(res, "pid %d: 0x%" PRIx64 " is mapped (%08" PRIx64 "-%08" PRIx64 " %s), "
+			  "expected nothing there", mm->pid, addr, start, end, perms);
+	if (ex->has_vma_start && start != ex->vma_start)
+		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " starts at 0x%" PRIx64 ", expected "
+			  "0x%" PRIx64, mm->pid, addr, start, ex->vma_start);
+	if (ex->has_vma_end && end != ex->vma_end)
+		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " ends at 0x%" PRIx64 ", expected "
+			  "0x%" PRIx64, mm->pid, addr, end, ex->vma_end);
+	if (ex->has_perms && strcmp(perms, ex->perms))
+		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " is %s, expected %s", mm->pid, addr,
+			  perms, ex->perms);
+}
+
+/* ---------- report maps ---------- */
+
+/* Live processes in pid order (the machine's list is newest first). */
+static size_t processes(struct zd_machine *m, struct zd_mm **out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&m->mm_list_lock);
+	for (struct zd_mm *mm = m->mm_list; mm && n < max; mm = mm->next)
+		out[n++] = mm;
+	pthread_mutex_unlock(&m->mm_list_lock);
+	for (size_t i = 0; i < n / 2; i++) {
+		struct zd_mm *t = out[i];
+
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = t;
+	}
+	return n;
+}
+
+#define MAX_REPORTED 256
+
+void maps_text(struct zd_machine *m, FILE *f)
+{
+	struct zd_mm *mms[MAX_REPORTED];
+	size_t n = processes(m, mms, MAX_REPORTED);
+
+	for (size_t i = 0; i < n; i++) {
+		/* the headers head(1) prints between files */
+		fprintf(f, "%s==> /proc/%d/maps <==\n", i ? "\n" : "", mms[i]->pid);
+		zd_show_maps(mms[i], f);
+	}
+}
+
+void maps_json(struct zd_machine *m, struct jw *w)
+{
+	struct zd_mm *mms[MAX_REPORTED];
+	size_t n = processes(m, mms, MAX_REPORTED);
+
+	jw_arr_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		jw_obj_begin(w);
+		jw_ki64(w, "pid", mms[i]->pid);
+		jw_key(w, "maps");
+		jw_arr_begin(w);
+		if (f) {
+			zd_show_maps(mms[i], f);
+			fclose(f);
+		}
+		for (const char *l = text; l && *l;) {
+			size_t k = strcspn(l, "\n");
+
+			jw_strn(w, l, k);
+			l += k + (l[k] ? 1 : 0);
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+		free(text);
+	}
+	jw_arr_end(w);
+}
