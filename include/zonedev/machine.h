@@ -194,6 +194,15 @@ struct zd_machine {
 struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc);
 /* Reason text of the last failed zd_machine_create() on this thread. */
 const char *zd_machine_create_error(void);
+/* Which entry of the description the last failed zd_machine_create() on
+ * this thread was about (list ZD_DESC_NONE: the machine as a whole, or an
+ * entry imported from an iomem file), so a caller can point at it. */
+enum zd_desc_list { ZD_DESC_NONE, ZD_DESC_RAM, ZD_DESC_RESERVED, ZD_DESC_PMEM, ZD_DESC_GPU };
+struct zd_desc_blame {
+	enum zd_desc_list list;
+	size_t index;
+};
+struct zd_desc_blame zd_machine_create_blame(void);
 void zd_machine_destroy(struct zd_machine *m);
 
 static inline struct zd_page *zd_pfn_to_page(const struct zd_machine *m, uint64_t pfn)

@@ -21,10 +21,24 @@
 
 
 static __thread char create_error[1024];
+static __thread struct zd_desc_blame create_blame;
 
 const char *zd_machine_create_error(void)
 {
 	return create_error;
+}
+
+struct zd_desc_blame zd_machine_create_blame(void)
+{
+	return create_blame;
+}
+
+static void blame(const struct zd_machine_desc *desc, enum zd_desc_list list, size_t i)
+{
+	/* imported ranges are not entries of the description */
+	if (desc->iomem_path && (list == ZD_DESC_RAM || list == ZD_DESC_RESERVED))
+		return;
+	create_blame = (struct zd_desc_blame){ list, i };
 }
 
 static struct zd_machine *fail(struct zd_machine *m, int err, const char *fmt, ...)
@@ -315,12 +329,16 @@ static int import_iomem(struct zd_machine *m, const char *path, struct zd_mem_ra
 	return 0;
 }
 
-static int check_ranges(struct zd_machine *m, const struct zd_mem_range *r, size_t n,
-			const char *what)
+static int check_ranges(struct zd_machine *m, const struct zd_machine_desc *desc,
+			const struct zd_mem_range *r, size_t n, const char *what)
 {
 	phys_addr_t limit = 1ULL << m->arch.phys_bits;
+	enum zd_desc_list list = !strcmp(what, "ram") ? ZD_DESC_RAM : ZD_DESC_RESERVED;
 
 	for (size_t i = 0; i < n; i++) {
+		if (!r[i].size || r[i].start >= limit || r[i].size > limit - r[i].start ||
+		    r[i].node < 0 || r[i].node >= m->nr_nodes)
+			blame(desc, list, i);
 		if (!r[i].size || r[i].start >= limit || r[i].size > limit - r[i].start) {
 			snprintf(create_error, sizeof(create_error),
 				 "%s range %zu [0x%llx + 0x%llx] is empty or beyond the %u-bit "
@@ -352,6 +370,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	int rc;
 
 	create_error[0] = '\0';
+	create_blame = (struct zd_desc_blame){ ZD_DESC_NONE, 0 };
 	if (!prof)
 		return fail(NULL, -EINVAL, "unknown architecture \"%s\"", desc->arch);
 	m = calloc(1, sizeof(*m));
@@ -421,9 +440,9 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		other = imp_other;
 		nr_other = nr_imp_other;
 	}
-	rc = check_ranges(m, ram, nr_ram, "ram");
+	rc = check_ranges(m, desc, ram, nr_ram, "ram");
 	if (!rc)
-		rc = check_ranges(m, other, nr_other, "reserved");
+		rc = check_ranges(m, desc, other, nr_other, "reserved");
 	if (rc)
 		goto out_import;
 
@@ -472,6 +491,8 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	for (size_t i = 0; i < nr_ram && !rc; i++) {
 		rc = boot_ram_add(m, &ram[i]);
 		if (rc)
+			blame(desc, ZD_DESC_RAM, i);
+		if (rc)
 			snprintf(create_error, sizeof(create_error),
 				 "boot RAM [0x%llx-0x%llx]: %s", ULL(ram[i].start),
 				 ULL(ram[i].start + ram[i].size - 1),
@@ -491,11 +512,13 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 				   other[i].name, ULL(other[i].start),
 				   ULL(other[i].start + other[i].size - 1), zd_errno_name(rc));
 			rc = 0;
-		} else if (rc)
+		} else if (rc) {
+			blame(desc, ZD_DESC_RESERVED, i);
 			snprintf(create_error, sizeof(create_error),
 				 "reserved range \"%s\" [0x%llx-0x%llx] overlaps another range",
 				 other[i].name ? other[i].name : "Reserved", ULL(other[i].start),
 				 ULL(other[i].start + other[i].size - 1));
+		}
 	}
 	/* setup_arch(): reservations, then sparse_init() and the zones, then
 	 * mm_core_init()'s late tables and memblock_free_all(). */
@@ -549,6 +572,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		struct zd_nd_region *r = zd_nd_region_create(m, &desc->pmem[i]);
 		if (ZD_IS_ERR(r)) {
 			rc = (int)ZD_PTR_ERR(r);
+			blame(desc, ZD_DESC_PMEM, i);
 			snprintf(create_error, sizeof(create_error), "pmem region %zu (%s): %s: %s", i,
 				 desc->pmem[i].path ? desc->pmem[i].path : "no file", zd_errno_name(rc),
 				 last_log_line(m));
@@ -558,6 +582,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 		struct zd_dmirror_device *g = zd_dmirror_create(m, &desc->gpus[i]);
 		if (ZD_IS_ERR(g)) {
 			rc = (int)ZD_PTR_ERR(g);
+			blame(desc, ZD_DESC_GPU, i);
 			snprintf(create_error, sizeof(create_error), "device %s: %s: %s",
 				 desc->gpus[i].name ? desc->gpus[i].name : "(unnamed)", zd_errno_name(rc),
 				 last_log_line(m));

@@ -346,6 +346,10 @@ struct scenario {
 	bool default_layout;       /* neither ram/reserved nor iomem given */
 	char *iomem_path;          /* resolved */
 	const char *iomem_given;
+	/* Where each machine.ram/reserved/pmem/gpus entry is, by its index in
+	 * the machine description (zd_machine_create_blame() names one). */
+	struct { int line, col; } *entry_pos[ZD_DESC_GPU + 1];
+	size_t nr_entry_pos[ZD_DESC_GPU + 1];
 
 	struct step *steps;
 	size_t nr_steps;

@@ -58,6 +58,25 @@ struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, F
 	return zd_machine_create(&d);
 }
 
+/* "FILE:LINE:COL: machine.pmem entry 0" for the entry a failed boot was
+ * about, else "FILE:LINE: machine". A default layout has no entries. */
+static void boot_blame(const struct scenario *s, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[ZD_DESC_RAM] = "ram", [ZD_DESC_RESERVED] = "reserved", [ZD_DESC_PMEM] = "pmem",
+		[ZD_DESC_GPU] = "gpus",
+	};
+	struct zd_desc_blame b = zd_machine_create_blame();
+
+	if (b.list != ZD_DESC_NONE && b.index < s->nr_entry_pos[b.list] &&
+	    s->entry_pos[b.list][b.index].line)
+		snprintf(buf, len, "%s:%d:%d: machine.%s entry %zu", s->file,
+			 s->entry_pos[b.list][b.index].line, s->entry_pos[b.list][b.index].col,
+			 names[b.list], b.index);
+	else
+		snprintf(buf, len, "%s:%d: machine", s->file, s->machine_line);
+}
+
 /* ---------- argument formatting ---------- */
 
 static const char *fmt_arg(const struct step_arg *a, char *buf, size_t len)
@@ -449,7 +468,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	progress_clear();
 	if (ZD_IS_ERR_OR_NULL(r->m)) {
 		const char *why = zd_machine_create_error();
-		char e[32];
+		char e[32], where[300];
 
 		size_t wl = why ? strlen(why) : 0, el;
 
@@ -457,13 +476,13 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		el = strlen(e);
 		/* Device errors come as "pmem region 0 (FILE): EINVAL": the reason is
 		 * in the kernel log, which --dmesg shows as it happens. */
+		boot_blame(s, where, sizeof(where));
 		if (wl >= el && !strcmp(why + wl - el, e))
-			snprintf(fail, sizeof(fail), "%s:%d: machine: cannot boot: %s%s", s->file,
-				 s->machine_line, why, o->dmesg || o->json ? "" :
-				 " (run with --dmesg to see why)");
+			snprintf(fail, sizeof(fail), "%s: cannot boot: %s%s", where, why,
+				 o->dmesg || o->json ? "" : " (run with --dmesg to see why)");
 		else
-			snprintf(fail, sizeof(fail), "%s:%d: machine: cannot boot: %s (%s)", s->file,
-				 s->machine_line, why && *why ? why : "no reason given", e);
+			snprintf(fail, sizeof(fail), "%s: cannot boot: %s (%s)", where,
+				 why && *why ? why : "no reason given", e);
 		r->m = NULL;
 		rc = EXIT_FAIL;
 		goto out;

@@ -16,11 +16,20 @@
 
 /* ---------- shared by the machine's lists ---------- */
 
+/* Which of the scenario's entry-position arrays a list's entries go in. */
+static enum zd_desc_list list_of(const char *what)
+{
+	return !strcmp(what, "ram") ? ZD_DESC_RAM : !strcmp(what, "reserved") ? ZD_DESC_RESERVED :
+	       !strcmp(what, "pmem") ? ZD_DESC_PMEM : ZD_DESC_GPU;
+}
+
 /* machine.WHAT is a list (of shape mappings): a zeroed array of as many
- * elements of elem_size as it has entries (at least one), or NULL (an error). */
+ * elements of elem_size as it has entries (at least one), or NULL (an error).
+ * Also the array that keeps each entry's position, for boot errors. */
 static void *list_alloc(struct scenario *s, yaml_node_t *list, const char *what,
 			const char *shape, size_t elem_size)
 {
+	enum zd_desc_list l = list_of(what);
 	size_t n;
 	void *array;
 
@@ -31,8 +40,15 @@ static void *list_alloc(struct scenario *s, yaml_node_t *list, const char *what,
 	}
 	n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
 	array = calloc(n ? n : 1, elem_size);
-	if (!array)
+	if (!s->entry_pos[l]) {
+		s->entry_pos[l] = calloc(n ? n : 1, sizeof(*s->entry_pos[l]));
+		s->nr_entry_pos[l] = n;
+	}
+	if (!array || !s->entry_pos[l]) {
+		free(array);
 		yerr(YF, list, "out of memory");
+		return NULL;
+	}
 	return array;
 }
 
@@ -41,9 +57,19 @@ static yaml_node_t *list_entry(struct scenario *s, yaml_node_item_t *it, const c
 			       const char *shape)
 {
 	yaml_node_t *e = ynode(YF, *it);
+	enum zd_desc_list l = list_of(what);
 
-	if (e->type == YAML_MAPPING_NODE)
+	if (e->type == YAML_MAPPING_NODE) {
+		/* the entry's index: its place in the list */
+		for (size_t i = 0; i < s->nr_entry_pos[l]; i++) {
+			if (s->entry_pos[l][i].line)
+				continue;
+			s->entry_pos[l][i].line = yline(e);
+			s->entry_pos[l][i].col = ycol(e);
+			break;
+		}
 		return e;
+	}
 	yerr(YF, e, "each machine.%s entry is a mapping %s, not %s", what, shape, ykind(e));
 	return NULL;
 }
@@ -57,6 +83,18 @@ static int check_node(struct scenario *s, yaml_node_t *e, uint64_t node)
 		    "node(s) (set machine.nodes)", (unsigned long long)node, s->nodes);
 }
 
+/* A range's last byte, start + size - 1, is an address: the end must not
+ * pass 2^64 (it would wrap and print an end below the start). */
+static int check_end(struct scenario *s, yaml_node_t *e, const char *ctx, const char *skey,
+		     uint64_t start, const char *zkey, uint64_t size)
+{
+	if (!size || size - 1 <= UINT64_MAX - start)
+		return 0;
+	return yerr(YF, ymap_get(YF, e, zkey, NULL), "%s: %s 0x%llx + %s 0x%llx ends beyond the "
+		    "64-bit address space", ctx, skey, (unsigned long long)start, zkey,
+		    (unsigned long long)size);
+}
+
 /* The entry's keys are all allowed; then its start, size and node (left
  * as is when absent). */
 static int entry_range(struct scenario *s, yaml_node_t *e, const char *const *keys,
@@ -65,6 +103,7 @@ static int entry_range(struct scenario *s, yaml_node_t *e, const char *const *ke
 	if (ymap_check(YF, e, keys, ctx) ||
 	    get_size(s, e, "start", true, ctx, start) < 0 ||
 	    get_size(s, e, "size", true, ctx, size) < 0 ||
+	    check_end(s, e, ctx, "start", *start, "size", *size) ||
 	    get_uint(s, e, "node", false, ctx, ZD_MAX_NUMNODES - 1, node) < 0)
 		return -1;
 	return 0;
@@ -249,7 +288,9 @@ static int parse_gpus(struct scenario *s, yaml_node_t *list)
 				    d->name);
 		if (coherent) {
 			if (get_size(s, e, "coherent_start", true, ctx, &d->coherent_start) < 0 ||
-			    get_size(s, e, "coherent_size", true, ctx, &d->coherent_size) < 0)
+			    get_size(s, e, "coherent_size", true, ctx, &d->coherent_size) < 0 ||
+			    check_end(s, e, ctx, "coherent_start", d->coherent_start,
+				      "coherent_size", d->coherent_size))
 				return -1;
 			if ((d->coherent_start | d->coherent_size) & (ZD_SUBSECTION_SIZE - 1) ||
 			    !d->coherent_size)

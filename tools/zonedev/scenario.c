@@ -205,6 +205,8 @@ void scenario_free(struct scenario *s)
 	free(s->ram);
 	free(s->reserved);
 	free(s->iomem_path);
+	for (int l = 0; l <= ZD_DESC_GPU; l++)
+		free(s->entry_pos[l]);
 	free(s->dir);
 	yfile_free(&s->yf);
 	memset(s, 0, sizeof(*s));
