@@ -113,6 +113,14 @@ static void test_layout(void)
 		is_int(mm->pid, 1, "%s: the first process is pid 1", t[i].arch);
 		is_int(map(mm, 0, page, RW, ANON), (long long)(mm->mmap_base - page),
 		       "%s: the first mapping ends at mmap_base", t[i].arch);
+		{
+			int64_t sh = map(mm, 0, page, RW, ZD_MAP_SHARED | ZD_MAP_ANONYMOUS);
+			struct zd_vm_area_struct *v = sh > 0 ? zd_vma_lookup(mm, (uint64_t)sh) : NULL;
+
+			/* numbered per machine: each run's maps are its own */
+			ok(v && v->vm_file && v->vm_file->ino == 1,
+			   "%s: the machine's first shared anonymous mapping is inode 1", t[i].arch);
+		}
 		zd_machine_destroy(m);  /* ends the process too (ASan: no leak) */
 	}
 }
@@ -469,6 +477,13 @@ static void test_map_count(struct zd_machine *m)
 	is_u64(mm->map_count, 3, "max_map_count: nothing changed");
 	is_int(zd_vm_munmap(mm, A + 12 * K, 4 * K), 0,
 	       "max_map_count: munmap of an end needs no slot");
+	/* a move keeps room for its unmap to cut a VMA in three (move_vma) */
+	mm->max_map_count = mm->map_count + 3;
+	is_int(zd_do_mremap(mm, A + 32 * K, 4 * K, 8 * K, ZD_MREMAP_MAYMOVE, 0), -ENOMEM,
+	       "max_map_count: a move with fewer than 3 spare slots is ENOMEM");
+	mm->max_map_count = mm->map_count + 4;
+	ok(zd_do_mremap(mm, A + 32 * K, 4 * K, 8 * K, ZD_MREMAP_MAYMOVE, 0) > 0,
+	   "max_map_count: with 3 spare slots it moves");
 	zd_mmput(mm);
 }
 

@@ -174,6 +174,7 @@ struct zd_machine {
 	pthread_mutex_t mm_list_lock;     /* mm_list and last_pid; a leaf */
 	struct zd_mm *mm_list;
 	int last_pid;
+	uint64_t last_shmem_ino;          /* atomic: inodes of shared anonymous memory */
 
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */

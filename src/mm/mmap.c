@@ -53,7 +53,7 @@ static const struct zd_file_operations shmem_zero_fops = {
 
 static int shmem_zero_setup(struct zd_vm_area_struct *vma)
 {
-	static uint64_t next_ino = 1;
+	struct zd_machine *m = vma->vm_mm->m;
 	struct zd_file *file = calloc(1, sizeof(*file));
 
 	if (!file)
@@ -62,7 +62,8 @@ static int shmem_zero_setup(struct zd_vm_area_struct *vma)
 	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
 	file->path = "/dev/zero (deleted)";
 	file->dev_minor = 1;
-	file->ino = __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED);
+	/* per machine, so a run's maps do not depend on other machines */
+	file->ino = __atomic_add_fetch(&m->last_shmem_ino, 1, __ATOMIC_RELAXED);
 	file->f_count = 1;
 	vma->vm_file = file;
 	return 0;
@@ -124,7 +125,7 @@ static void mm_layout(struct zd_mm *mm)
 	mm->mmap_base = (window - MIN_GAP) & ~(a->page_size - 1);
 }
 
-static struct zd_mm *mm_new(struct zd_machine *m)
+struct zd_mm *zd_mm_alloc(struct zd_machine *m)
 {
 	struct zd_mm *mm = calloc(1, sizeof(*mm));
 
@@ -140,11 +141,6 @@ static struct zd_mm *mm_new(struct zd_machine *m)
 	m->mm_list = mm;
 	pthread_mutex_unlock(&m->mm_list_lock);
 	return mm;
-}
-
-struct zd_mm *zd_mm_alloc(struct zd_machine *m)
-{
-	return mm_new(m);
 }
 
 struct zd_mm *zd_find_mm(struct zd_machine *m, int pid)
@@ -185,7 +181,7 @@ void zd_mmput(struct zd_mm *mm)
 
 struct zd_mm *zd_dup_mm(struct zd_mm *old)
 {
-	struct zd_mm *mm = mm_new(old->m);
+	struct zd_mm *mm = zd_mm_alloc(old->m);
 	int err = 0;
 
 	if (ZD_IS_ERR(mm))
@@ -348,8 +344,6 @@ static int64_t do_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned l
 		}
 		if (!file->f_op || !file->f_op->mmap)
 			return -ENODEV;
-	} else if (type == ZD_MAP_PRIVATE) {
-		pgoff = 0;   /* set to the address below, as the kernel does */
 	}
 	if (flags & ZD_MAP_NORESERVE)
 		vm_flags |= ZD_VM_NORESERVE;

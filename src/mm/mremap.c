@@ -41,7 +41,8 @@ static int64_t move_vma(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_
 		    (err = vma->vm_ops->may_split(vma, addr + old_len)))
 			return err;
 	}
-	if (mm->map_count + 2 >= mm->max_map_count)
+	/* move_vma(): room for the unmap to cut one VMA into three */
+	if (mm->map_count + 3 >= mm->max_map_count)
 		return -ENOMEM;
 	copy = zd_vm_area_dup(vma);
 	if (!copy)

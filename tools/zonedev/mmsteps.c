@@ -22,6 +22,15 @@ static struct zd_mm *step_mm(struct run *r, const struct step *st, struct step_r
 	return r->h[st->process].mm;
 }
 
+/* The process and the resolved start address of a step on a range. */
+static struct zd_mm *step_mm_addr(struct run *r, const struct step *st,
+				  struct step_result *res, uint64_t *addr)
+{
+	struct zd_mm *mm = step_mm(r, st, res);
+
+	return mm && resolve_or_fail(r, &st->start, res, addr) ? mm : NULL;
+}
+
 static void set_mm_handle(struct run *r, int handle, struct zd_mm *mm)
 {
 	r->h[handle].mm = mm;
@@ -106,11 +115,11 @@ static void range_info(struct run *r, struct zd_mm *mm, uint64_t addr, uint64_t 
 
 void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct zd_mm *mm = step_mm(r, st, res);
 	uint64_t addr;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
 	int64_t got;
 
-	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+	if (!mm)
 		return;
 	got = zd_vm_mmap(mm, addr, st->size, (unsigned long)st->prot, (unsigned long)st->mflags,
 			 NULL, 0);
@@ -124,10 +133,10 @@ void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 
 void exec_munmap(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct zd_mm *mm = step_mm(r, st, res);
 	uint64_t addr;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
 
-	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+	if (!mm)
 		return;
 	res->err = zd_vm_munmap(mm, addr, st->size);
 	if (!res->err)
@@ -136,10 +145,10 @@ void exec_munmap(struct run *r, const struct step *st, struct step_result *res)
 
 void exec_mprotect(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct zd_mm *mm = step_mm(r, st, res);
 	uint64_t addr;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
 
-	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+	if (!mm)
 		return;
 	res->err = zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot);
 	if (!res->err)
@@ -148,12 +157,11 @@ void exec_mprotect(struct run *r, const struct step *st, struct step_result *res
 
 void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct zd_mm *mm = step_mm(r, st, res);
 	uint64_t addr, new_addr;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
 	int64_t got;
 
-	if (!mm || !resolve_or_fail(r, &st->start, res, &addr) ||
-	    !resolve_or_fail(r, &st->new_addr, res, &new_addr))
+	if (!mm || !resolve_or_fail(r, &st->new_addr, res, &new_addr))
 		return;
 	got = zd_do_mremap(mm, addr, st->size, st->new_size, (unsigned long)st->mflags, new_addr);
 	if (got < 0) {
@@ -166,10 +174,10 @@ void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
 
 void exec_madvise(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct zd_mm *mm = step_mm(r, st, res);
 	uint64_t addr;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
 
-	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
+	if (!mm)
 		return;
 	res->err = zd_do_madvise(mm, addr, st->size, st->advice);
 	if (!res->err)

@@ -52,22 +52,18 @@ static void *list_alloc(struct scenario *s, yaml_node_t *list, const char *what,
 	return array;
 }
 
-/* An entry of machine.WHAT, or NULL (an error) if it is not a mapping. */
-static yaml_node_t *list_entry(struct scenario *s, yaml_node_item_t *it, const char *what,
-			       const char *shape)
+/* An entry of machine.WHAT (item it of list), or NULL (an error) if it is
+ * not a mapping; its position is kept for boot errors. */
+static yaml_node_t *list_entry(struct scenario *s, yaml_node_t *list, yaml_node_item_t *it,
+			       const char *what, const char *shape)
 {
 	yaml_node_t *e = ynode(YF, *it);
 	enum zd_desc_list l = list_of(what);
+	size_t i = (size_t)(it - list->data.sequence.items.start);
 
 	if (e->type == YAML_MAPPING_NODE) {
-		/* the entry's index: its place in the list */
-		for (size_t i = 0; i < s->nr_entry_pos[l]; i++) {
-			if (s->entry_pos[l][i].line)
-				continue;
-			s->entry_pos[l][i].line = yline(e);
-			s->entry_pos[l][i].col = ycol(e);
-			break;
-		}
+		s->entry_pos[l][i].line = yline(e);
+		s->entry_pos[l][i].col = ycol(e);
 		return e;
 	}
 	yerr(YF, e, "each machine.%s entry is a mapping %s, not %s", what, shape, ykind(e));
@@ -140,7 +136,7 @@ static int parse_ranges(struct scenario *s, yaml_node_t *list, const char *what,
 		return -1;
 	*nr = 0;
 	for (it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
-		yaml_node_t *e = list_entry(s, it, what, "{start, size, node, name}");
+		yaml_node_t *e = list_entry(s, list, it, what, "{start, size, node, name}");
 		struct zd_mem_range *r = &(*out)[*nr];
 		uint64_t node = 0;
 
@@ -201,7 +197,7 @@ static int parse_pmem(struct scenario *s, yaml_node_t *list)
 	if (!s->pmem_files)
 		return -1;
 	for (it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
-		yaml_node_t *e = list_entry(s, it, "pmem", "{start, size, file, node, read_only}");
+		yaml_node_t *e = list_entry(s, list, it, "pmem", "{start, size, file, node, read_only}");
 		struct zd_nd_region_desc *d = &s->pmem[s->nr_pmem];
 		yaml_node_t *fv;
 		const char *file;
@@ -260,7 +256,7 @@ static int parse_gpus(struct scenario *s, yaml_node_t *list)
 	if (!s->gpus)
 		return -1;
 	for (it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
-		yaml_node_t *e = list_entry(s, it, "gpus", "{name, vram, node} or {name, "
+		yaml_node_t *e = list_entry(s, list, it, "gpus", "{name, vram, node} or {name, "
 					    "coherent_start, coherent_size, node}"), *v;
 		struct zd_dmirror_desc *d = &s->gpus[s->nr_gpus];
 		uint64_t node = 0;

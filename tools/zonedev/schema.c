@@ -341,6 +341,13 @@ static uint64_t default_echo(struct scenario *s, const struct field *f)
 	return u;
 }
 
+/* The field's "was given" flag (HAS(member)), if it has one. */
+static void set_has(struct step *st, const struct field *f)
+{
+	if (f->has)
+		*(bool *)((char *)st + f->has - 1) = true;
+}
+
 /* One field of map (the key or its alt), its default when absent. */
 static int parse_field(struct scenario *s, struct step *st, const struct field *f,
 		       yaml_node_t *map, const char *ctx)
@@ -375,8 +382,7 @@ static int parse_field(struct scenario *s, struct step *st, const struct field *
 		text = f->dflt;
 		v = map;
 	} else if (f->type == FT_CUSTOM) {
-		if (f->has)
-			*((bool *)((char *)st + f->has - 1)) = true;
+		set_has(st, f);
 		return f->parse(s, st, f, v);
 	} else {
 		snprintf(what, sizeof(what), "'%s'", key);
@@ -388,8 +394,8 @@ static int parse_field(struct scenario *s, struct step *st, const struct field *
 		return -1;
 	if (given && (f->flags & FL_NONZERO) && !u)
 		return yerr(YF, v, "%s must not be 0", key);
-	if (given && f->has)
-		*((bool *)((char *)st + f->has - 1)) = true;
+	if (given)
+		set_has(st, f);
 	if (f->flags & FL_NO_ECHO)
 		echo = false;
 	else if (f->flags & FL_ECHO_CHANGED)
