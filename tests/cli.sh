@@ -328,9 +328,23 @@ else
 	fail "docs/scenarios.md documents exactly the expect forms --list-steps prints"
 	diff "$tmp/schema-forms" "$tmp/doc-forms" | sed 's/^/# /'
 fi
+# The machine section's keys: the table under "## machine".
+sed -n '/^The machine section (machine:):/,/^machine\./s/^    \([a-z_]*\) .*/\1/p' "$tmp/out" |
+	sort >"$tmp/schema-machine"
+awk '/^## machine/ { on = 1; next } /^###? / { on = 0 }
+     on && /^\| `[a-z_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
+	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-machine"
+if [ -s "$tmp/schema-machine" ] && cmp -s "$tmp/schema-machine" "$tmp/doc-machine"; then
+	pass "docs/scenarios.md documents exactly the machine keys --list-steps prints"
+else
+	fail "docs/scenarios.md documents exactly the machine keys --list-steps prints"
+	diff "$tmp/schema-machine" "$tmp/doc-machine" | sed 's/^/# /'
+fi
+check "--list-steps shows a machine list's entry keys" "$tmp/out" "machine.pmem: each entry"
 run "run --list-steps --json" 0 run --list-steps --json
 check "--list-steps --json has the steps" "$tmp/out" '"name": "memremap"'
 check "--list-steps --json gives choices" "$tmp/out" '"choices": ['
+check "--list-steps --json has the machine lists" "$tmp/out" '"name": "gpus"'
 run "run --list-steps with a file" 2 run --list-steps scenarios/demo.yaml
 check "--list-steps with a file says why" "$tmp/err" "--list-steps takes no scenario"
 

@@ -237,7 +237,6 @@ static void on_bus(int sig, siginfo_t *si, void *uc)
 	static char path[4096];
 	static int first;
 
-	(void)uc;
 	/* Several memmap-init threads may fault at once: one reports and
 	 * exits, the others wait for that exit. */
 	if (__atomic_exchange_n(&first, 1, __ATOMIC_ACQ_REL)) {
@@ -267,8 +266,6 @@ static void on_bus(int sig, siginfo_t *si, void *uc)
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
-	(void)uc;
-	(void)si;
 	progress_erase_async();
 	cleanup_run();
 	/* Die of the signal, so the shell sees 128 + sig as it would without

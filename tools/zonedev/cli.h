@@ -326,16 +326,16 @@ struct scenario {
 	int machine_line;
 
 	const char *arch;
-	unsigned phys_bits;
+	uint64_t phys_bits;        /* 0: the profile's */
 	uint64_t block_size;
-	int nodes;
+	uint64_t nodes;
 	bool debug_vm;             /* CONFIG_DEBUG_VM: poison new memmap */
 	bool host_memory_guard;    /* false: populate memmap beyond the host's memory */
 	enum zd_online_type auto_online;   /* auto_online_blocks */
 	uint64_t crashkernel, swiotlb_size;
 	bool swiotlb_off;
 	enum zd_device_private_design device_private;
-	unsigned va_bits;          /* arm64 only; 0: the profile's */
+	uint64_t va_bits;          /* arm64 only; 0: the profile's */
 	struct zd_nd_region_desc *pmem;   /* paths expanded and resolved (owned) */
 	const char **pmem_files;   /* the 'file' values as written */
 	size_t nr_pmem;

@@ -198,8 +198,6 @@ void exec_rebind_namespace(struct run *r, const struct step *st, struct step_res
 
 void exec_list_namespaces(struct run *r, const struct step *st, struct step_result *res)
 {
-	(void)st;
-	(void)res;
 	if (r->o->json) {
 		jw_key(&r->jw, "namespaces");
 		report_dump_json(r->m, zd_nd_list_namespaces_json, "[]", &r->jw);

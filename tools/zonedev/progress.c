@@ -101,7 +101,6 @@ static void draw(const char *what, uint64_t done, uint64_t total);
 
 void progress_update(void *arg, const char *what, uint64_t done, uint64_t total)
 {
-	(void)arg;
 	if (!pg.enabled || !total || pthread_mutex_trylock(&pg_lock))
 		return;
 	draw(what, done, total);

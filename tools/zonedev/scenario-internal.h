@@ -1,13 +1,11 @@
 /*
  * Private interface of the scenario loader (scenario*.c, schema*.c): the
- * YAML value getters and handle names the parts share, and the entry point
+ * handle names the parts share, and the entry point
  * of each part. scenario.c loads the document and owns the shared helpers;
  * scenario-machine.c parses 'machine:'; schema.c each item of 'steps:'
  * against the tables in schema-steps.c and schema-expect.c.
  * Invariants: every function records the first error at its node in
- * s->yf (FILE:LINE:COL: ...) and returns -1; the getters return 1 when the
- * key is present, 0 when it is absent (leaving *out untouched, so a caller
- * sets a default first) and -1 on error.
+ * s->yf (FILE:LINE:COL: ...) and returns -1.
  */
 #ifndef ZONEDEV_SCENARIO_INTERNAL_H
 #define ZONEDEV_SCENARIO_INTERNAL_H
@@ -15,18 +13,6 @@
 #include "cli.h"
 
 #define YF (&s->yf)
-
-/* ---- scenario.c: value getters (1 present, 0 absent, -1 error) ---- */
-
-int get_str(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	    const char *ctx, const char **out);
-int get_size(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, uint64_t *out);
-/* A plain number of at most max. */
-int get_uint(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, uint64_t max, uint64_t *out);
-int get_bool(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, bool *out);
 
 /* ---- scenario.c: handles ---- */
 

@@ -5,8 +5,8 @@
  * exists: unknown keys, bad sizes, unknown errno names, handles used before
  * a step defines them. Each error names FILE:LINE:COL of the offending node.
  * This file loads the document, checks its top-level keys and holds what
- * the parts share (scenario-internal.h): the value getters and the handle
- * names; 'machine:' is scenario-machine.c, each step schema*.c.
+ * the parts share (scenario-internal.h): the handle names; 'machine:' is scenario-machine.c, each step schema*.c (both
+ * table-driven by the schema engine).
  * Invariants: a parsed step is fully typed (the runner never looks at YAML);
  * step args[] list the operands in a fixed order, which is what the echo
  * line and the JSON "args" show; handle indexes are stable for the run.
@@ -17,90 +17,6 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------- small value getters: 1 present, 0 absent, -1 error ---------- */
-
-static int get_node(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, yaml_node_t **out)
-{
-	yaml_node_t *v = ymap_get(YF, map, key, NULL);
-
-	if (!v) {
-		if (required)
-			return yerr(YF, map, "%s: missing key '%s'", ctx, key);
-		return 0;
-	}
-	*out = v;
-	return 1;
-}
-
-/* The scalar text of key, and its node in *vp (when vp is not NULL). */
-static int get_scalar(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-		      const char *ctx, yaml_node_t **vp, const char **out)
-{
-	yaml_node_t *v = NULL;
-	int rc = get_node(s, map, key, required, ctx, &v);
-	char what[96];
-
-	if (rc <= 0)
-		return rc;
-	snprintf(what, sizeof(what), "'%s'", key);
-	*out = yscalar(YF, v, what);
-	if (vp)
-		*vp = v;
-	return *out ? 1 : -1;
-}
-
-int get_str(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	    const char *ctx, const char **out)
-{
-	return get_scalar(s, map, key, required, ctx, NULL, out);
-}
-
-int get_size(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, uint64_t *out)
-{
-	yaml_node_t *v;
-	const char *text, *why;
-	int rc = get_scalar(s, map, key, required, ctx, &v, &text);
-
-	if (rc <= 0)
-		return rc;
-	if (parse_size(text, out, &why))
-		return yerr(YF, v, "bad size '%s' for '%s': %s", text, key, why);
-	return 1;
-}
-
-int get_uint(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, uint64_t max, uint64_t *out)
-{
-	yaml_node_t *v;
-	const char *text, *why;
-	int rc = get_scalar(s, map, key, required, ctx, &v, &text);
-
-	if (rc <= 0)
-		return rc;
-	if (parse_uint(text, out, &why))
-		return yerr(YF, v, "bad number '%s' for '%s': %s", text, key, why);
-	if (*out > max)
-		return yerr(YF, v, "'%s' is %s, the largest allowed is %llu", key, text,
-			    (unsigned long long)max);
-	return 1;
-}
-
-int get_bool(struct scenario *s, yaml_node_t *map, const char *key, bool required,
-	     const char *ctx, bool *out)
-{
-	yaml_node_t *v;
-	const char *text;
-	int rc = get_scalar(s, map, key, required, ctx, &v, &text);
-
-	if (rc <= 0)
-		return rc;
-	if (parse_bool(text, out))
-		return yerr(YF, v, "'%s' must be true or false, not '%s'", key, text);
-	return 1;
-}
 
 /* ---------- handles ---------- */
 
@@ -135,7 +51,8 @@ static int parse_document(struct scenario *s)
 			    "%s", ykind(root));
 	if (ymap_check(YF, root, keys, "scenario"))
 		return -1;
-	if (get_str(s, root, "description", false, "scenario", &s->description) < 0)
+	v = ymap_get(YF, root, "description", NULL);
+	if (v && !(s->description = yscalar(YF, v, "'description'")))
 		return -1;
 	v = ymap_get(YF, root, "machine", NULL);
 	if (!v)
@@ -196,7 +113,8 @@ int scenario_load_text(struct scenario *s, const char *text, const char *disp)
 
 void scenario_free(struct scenario *s)
 {
-	for (size_t i = 0; i < s->nr_pmem; i++)
+	/* every entry parse_list() allocated, also one that failed a check */
+	for (size_t i = 0; s->pmem && i < s->nr_entry_pos[ZD_DESC_PMEM]; i++)
 		free((char *)s->pmem[i].path);
 	free(s->pmem);
 	free(s->pmem_files);

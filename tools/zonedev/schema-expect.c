@@ -36,14 +36,14 @@ static const struct enum_def block_states = {
 static const struct handle_spec use_snapshot = { H_MEMINFO, "meminfo_snapshot", NULL };
 
 /* state: [flags] | not_present */
-static int parse_section_state(struct scenario *s, struct step *st, const struct field *f,
+static int parse_section_state(struct scenario *s, void *obj, const struct field *f,
 			       yaml_node_t *v)
 {
+	struct step *st = obj;
 	struct expect *ex = &st->ex;
 	yaml_node_t *item = v;
 	size_t n = 1;
 
-	(void)f;
 	if (v->type == YAML_SCALAR_NODE && !strcmp((const char *)v->data.scalar.value,
 						   "not_present")) {
 		ex->not_present = true;
@@ -97,7 +97,6 @@ static int finish_meminfo(struct scenario *s, struct step *st, yaml_node_t *map)
 
 static int finish_namespace(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	(void)st;
 	if (!!ymap_get(YF, map, "data_at", NULL) != !!ymap_get(YF, map, "data", NULL))
 		return yerr(YF, map, "expect namespace: 'data_at' and 'data' go together (the "
 			    "bytes expected at that offset of the namespace's data area)");

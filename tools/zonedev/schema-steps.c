@@ -163,8 +163,6 @@ static int finish_create_namespace(struct scenario *s, struct step *st, yaml_nod
 
 static int finish_reconfigure(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	(void)s;
-	(void)map;
 	/* online and movable say how kmem's blocks come up: system-ram only */
 	if (st->dax_mode != ZD_DAX_MODE_SYSTEM_RAM) {
 		drop_arg(st, "online");

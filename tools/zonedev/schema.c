@@ -177,7 +177,7 @@ static int gpu_index(struct scenario *s, yaml_node_t *v, const char *text)
 
 /* A value of f's type from text (v: its node, for messages) into st; the
  * echo's number or string in *u / *sv. 0 or -1. */
-static int parse_value(struct scenario *s, struct step *st, const struct field *f,
+static int parse_value(struct scenario *s, void *st, struct step *echo, const struct field *f,
 		       const char *key, yaml_node_t *v, const char *text, uint64_t *u,
 		       const char **sv)
 {
@@ -281,7 +281,9 @@ static int parse_value(struct scenario *s, struct step *st, const struct field *
 		if (idx < 0)
 			return -1;
 		*F_PTR(st, f, int) = idx;
-		st->dev_name = *sv = text;
+		*sv = text;
+		if (echo)
+			echo->dev_name = text;
 		return 0;
 	case FT_UUID:
 		if (zd_nd_uuid_parse(text, F_PTR(st, f, uint8_t)))
@@ -306,6 +308,15 @@ static int parse_value(struct scenario *s, struct step *st, const struct field *
 				    f->handle->definer, text);
 		*F_PTR(st, f, int) = idx;
 		*sv = text;
+		return 0;
+	case FT_NODE:
+		if (parse_uint(text, u, &why))
+			return yerr(YF, v, "bad number '%s' for '%s': %s", text, key, why);
+		if (*u >= (uint64_t)s->nodes)
+			return yerr(YF, v, "node %llu, but the machine has %llu node(s) (set "
+				    "machine.nodes)", (unsigned long long)*u,
+				    (unsigned long long)s->nodes);
+		*F_PTR(st, f, int) = (int)*u;
 		return 0;
 	case FT_CUSTOM:
 		return -1;   /* parsed from its node, in parse_field() */
@@ -337,25 +348,25 @@ static uint64_t default_echo(struct scenario *s, const struct field *f)
 
 	memset(&scratch, 0, sizeof(scratch));
 	if (f->dflt)
-		parse_value(s, &scratch, f, f->key, yroot(YF), f->dflt, &u, &sv);
+		parse_value(s, &scratch, NULL, f, f->key, yroot(YF), f->dflt, &u, &sv);
 	return u;
 }
 
 /* The field's "was given" flag (HAS(member)), if it has one. */
-static void set_has(struct step *st, const struct field *f)
+static void set_has(void *st, const struct field *f)
 {
 	if (f->has)
 		*(bool *)((char *)st + f->has - 1) = true;
 }
 
 /* One field of map (the key or its alt), its default when absent. */
-static int parse_field(struct scenario *s, struct step *st, const struct field *f,
+static int parse_field(struct scenario *s, void *st, struct step *echo, const struct field *f,
 		       yaml_node_t *map, const char *ctx)
 {
 	yaml_node_t *v = ymap_get(YF, map, f->key, NULL);
 	yaml_node_t *va = f->alt ? ymap_get(YF, map, f->alt, NULL) : NULL;
 	const char *key = v ? f->key : f->alt, *text = NULL, *sv;
-	bool given, echo;
+	bool given, shown;
 	uint64_t u;
 	char what[64];
 
@@ -390,20 +401,22 @@ static int parse_field(struct scenario *s, struct step *st, const struct field *
 		if (!text)
 			return -1;
 	}
-	if (parse_value(s, st, f, key, v, text, &u, &sv))
+	if (parse_value(s, st, echo, f, key, v, text, &u, &sv))
 		return -1;
 	if (given && (f->flags & FL_NONZERO) && !u)
 		return yerr(YF, v, "%s must not be 0", key);
+	if (given && f->check && f->check(s, st, f, v, ctx))
+		return -1;
 	if (given)
 		set_has(st, f);
-	if (f->flags & FL_NO_ECHO)
-		echo = false;
+	if (!echo || (f->flags & FL_NO_ECHO))
+		shown = false;
 	else if (f->flags & FL_ECHO_CHANGED)
-		echo = given && u != default_echo(s, f);
+		shown = given && u != default_echo(s, f);
 	else
-		echo = given || (f->flags & FL_ECHO_ALWAYS);
-	if (echo)
-		add_arg(st, key, arg_type_of(f), u, sv);
+		shown = given || (f->flags & FL_ECHO_ALWAYS);
+	if (shown)
+		add_arg(echo, key, arg_type_of(f), u, sv);
 	return 0;
 }
 
@@ -464,27 +477,38 @@ static int check_keys(struct scenario *s, yaml_node_t *map, const struct field *
 	return 0;
 }
 
-int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
-			yaml_node_t *map, const char *ctx)
+static int parse_fields(struct scenario *s, void *obj, struct step *echo,
+			const struct field *fields, yaml_node_t *map, const char *ctx)
 {
 	if (check_keys(s, map, fields, NULL, ctx))
 		return -1;
 	for (const struct field *f = fields; f && f->key; f++)
-		if (parse_field(s, st, f, map, ctx))
+		if (parse_field(s, obj, echo, f, map, ctx))
 			return -1;
 	return 0;
+}
+
+int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
+			yaml_node_t *map, const char *ctx)
+{
+	return parse_fields(s, st, st, fields, map, ctx);
+}
+
+int schema_parse_into(struct scenario *s, void *obj, const struct field *fields,
+		      yaml_node_t *map, const char *ctx)
+{
+	return parse_fields(s, obj, NULL, fields, map, ctx);
 }
 
 /* ---------- expect_error, expect_warn ---------- */
 
 /* expect_error: ERRNO (EBUSY or -EBUSY) — the step must fail with it. */
-static int parse_errno(struct scenario *s, struct step *st, const struct field *f,
-		       yaml_node_t *v)
+static int parse_errno(struct scenario *s, void *obj, const struct field *f, yaml_node_t *v)
 {
+	struct step *st = obj;
 	const char *name = yscalar(YF, v, "'expect_error'");
 	int e;
 
-	(void)f;
 	if (!name)
 		return -1;
 	e = zd_errno_from_name(name[0] == '-' ? name + 1 : name);
@@ -608,7 +632,7 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 		const char *text = yscalar(YF, a, ctx), *sv;
 		uint64_t u;
 
-		if (!text || parse_value(s, st, f, f->key, a, text, &u, &sv))
+		if (!text || parse_value(s, st, st, f, f->key, a, text, &u, &sv))
 			return -1;
 		if (!(f->flags & FL_NO_ECHO))
 			add_arg(st, f->key, arg_type_of(f), u, sv);
@@ -625,10 +649,10 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 	if (check_keys(s, a, def->fields, extra_fields(def), ctx))
 		return -1;
 	for (const struct field *f = extra_fields(def); f && f->key; f++)
-		if (parse_field(s, st, f, a, ctx))
+		if (parse_field(s, st, st, f, a, ctx))
 			return -1;
 	for (const struct field *f = def->fields; f && f->key; f++)
-		if (parse_field(s, st, f, a, ctx))
+		if (parse_field(s, st, st, f, a, ctx))
 			return -1;
 	return def->finish ? def->finish(s, st, a) : 0;
 }
@@ -642,17 +666,17 @@ static const char *type_doc(const struct field *f, char *buf, size_t len)
 		[FT_KB] = "kB", [FT_BOOL] = "bool", [FT_STR] = "string", [FT_DATA] = "text",
 		[FT_REGION] = "regionN", [FT_DAX] = "daxN.0", [FT_GPU] = "gpu name",
 		[FT_UUID] = "uuid", [FT_HANDLE_DEF] = "handle name (defines it)",
-		[FT_HANDLE_ANY] = "handle",
+		[FT_HANDLE_ANY] = "handle", [FT_NODE] = "node number",
 	};
 	char list[256];
 
-	if (f->type == FT_ENUM)
+	if (f->type_doc)
+		snprintf(buf, len, "%s", f->type_doc);
+	else if (f->type == FT_ENUM)
 		snprintf(buf, len, "%s", enum_names_list(f->enums, list, sizeof(list)));
 	else if (f->type == FT_FLAGS)
 		snprintf(buf, len, "%s, joined by '|'", enum_names_list(f->enums, list,
 									 sizeof(list)));
-	else if (f->type == FT_CUSTOM)
-		snprintf(buf, len, "%s", f->type_doc);
 	else if (f->type == FT_REGION && !strcmp(f->key, "namespace"))
 		snprintf(buf, len, "namespaceN.0");
 	else if (f->type == FT_REGION)
@@ -729,6 +753,12 @@ void list_steps(FILE *f, bool json)
 				" (and at least one of the optional checks)" : "");
 			list_fields(f, NULL, e->fields, NULL);
 		}
+		fputs("\nThe machine section (machine:):\n", f);
+		list_fields(f, NULL, machine_fields, NULL);
+		for (const struct machine_list *l = machine_lists; l->key; l++) {
+			fprintf(f, "machine.%s: each entry\n", l->key);
+			list_fields(f, NULL, l->fields, NULL);
+		}
 		return;
 	}
 	jw_init(&w, f);
@@ -756,6 +786,19 @@ void list_steps(FILE *f, bool json)
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	jw_key(&w, "machine");
+	jw_obj_begin(&w);
+	list_fields(f, &w, machine_fields, NULL);
+	jw_key(&w, "lists");
+	jw_arr_begin(&w);
+	for (const struct machine_list *l = machine_lists; l->key; l++) {
+		jw_obj_begin(&w);
+		jw_kstr(&w, "name", l->key);
+		list_fields(f, &w, l->fields, NULL);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_finish(&w);
 }

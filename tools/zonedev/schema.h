@@ -37,6 +37,7 @@ enum field_type {
 	FT_HANDLE_DEF,   /* int: the handle this step defines (as:) */
 	FT_HANDLE_USE,   /* int: a handle of .handle's kind an earlier step defined */
 	FT_HANDLE_ANY,   /* int: a handle of any kind */
+	FT_NODE,         /* int: a NUMA node below machine.nodes */
 	FT_CUSTOM,       /* .parse stores it and adds its args */
 };
 
@@ -68,8 +69,13 @@ struct handle_spec {
 };
 
 struct field;
-typedef int (*field_parse_fn)(struct scenario *s, struct step *st, const struct field *f,
+/* obj is what the table's offsets are relative to: a struct step for the
+ * steps' tables, the scenario or a list entry for the machine's. */
+typedef int (*field_parse_fn)(struct scenario *s, void *obj, const struct field *f,
 			      yaml_node_t *v);
+/* A given value's checks beyond its type, after it is stored in obj. */
+typedef int (*field_check_fn)(struct scenario *s, void *obj, const struct field *f,
+			      yaml_node_t *v, const char *ctx);
 
 struct field {
 	const char *key;
@@ -84,11 +90,13 @@ struct field {
 	const struct enum_def *enums;       /* FT_ENUM */
 	const struct handle_spec *handle;   /* FT_HANDLE_DEF, FT_HANDLE_USE */
 	field_parse_fn parse;      /* FT_CUSTOM */
-	const char *type_doc;      /* FT_CUSTOM: its type as --list-steps shows it */
+	field_check_fn check;      /* NULL: the type's own checks only */
+	const char *type_doc;      /* its type as --list-steps shows it; NULL: the type's */
 };
 
 #define AT(member) offsetof(struct step, member)
 #define HAS(member) (offsetof(struct step, member) + 1)
+#define AT_OF(type, member) offsetof(type, member)
 
 typedef void step_fn(struct run *r, const struct step *st, struct step_result *res);
 /* Cross-field checks after every field is parsed; map is the step's mapping. */
@@ -134,6 +142,17 @@ bool fields_have_key(const struct field *fields, const char *key);
  * the step in messages ("step 'add_memory'"). 0 or -1. */
 int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
 			yaml_node_t *map, const char *ctx);
+/* The same into any obj the fields' offsets fit, echoing nothing (the
+ * machine section). */
+int schema_parse_into(struct scenario *s, void *obj, const struct field *fields,
+		      yaml_node_t *map, const char *ctx);
+/* scenario-machine.c: the machine section's tables (--list-steps shows them). */
+struct machine_list {
+	const char *key;           /* machine.KEY */
+	const struct field *fields;
+};
+extern const struct field machine_fields[];
+extern const struct machine_list machine_lists[];
 /* item appended to the list in buf (sep before it unless first); the new
  * length, clamped to len. */
 size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item);

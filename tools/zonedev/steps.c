@@ -480,7 +480,6 @@ void exec_free_pages(struct run *r, const struct step *st, struct step_result *r
 
 void exec_report(struct run *r, const struct step *st, struct step_result *res)
 {
-	(void)res;
 	if (r->o->json) {
 		jw_key(&r->jw, "report");
 		report_json(r->m, (enum report_kind)st->report, &r->jw);
@@ -492,7 +491,6 @@ void exec_report(struct run *r, const struct step *st, struct step_result *res)
 
 void exec_note(struct run *r, const struct step *st, struct step_result *res)
 {
-	(void)res;
 	if (r->o->json)
 		jw_kstr(&r->jw, "text", st->text);
 }
@@ -503,7 +501,6 @@ void exec_meminfo_snapshot(struct run *r, const struct step *st, struct step_res
 	size_t len = 0;
 	FILE *f;
 
-	(void)res;
 	free(h->meminfo);
 	h->meminfo = NULL;
 	f = open_memstream(&h->meminfo, &len);
