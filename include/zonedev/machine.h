@@ -125,6 +125,7 @@ struct zd_machine {
 	size_t vmemmap_window_size;
 	uint64_t vmemmap_start_pfn, vmemmap_end_pfn; /* coverage [start, end) */
 	long vmemmap_mapped_bytes;        /* atomic: populated bytes */
+	long nr_pagetable;                /* atomic: NR_PAGETABLE, process page-table pages */
 	/* The RAM the memmap costs (sparse-vmemmap.c): frames and page-table
 	 * pages behind the vmemmap, by index; hotplug lock (writer). */
 	struct zd_xarray *vmemmap_frames, *vmemmap_tables;

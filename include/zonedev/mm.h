@@ -151,6 +151,7 @@ struct zd_mm {
 	uint64_t task_size;           /* first address past user space */
 	uint64_t mmap_base;           /* top of the top-down mmap area */
 	uint64_t total_vm;            /* pages mapped */
+	long pgtables_bytes;          /* atomic: this mm's tables (VmPTE) */
 	uint64_t def_flags;           /* added to every new VMA's flags */
 	size_t max_map_count;
 	struct zd_mm *next;           /* the machine's list of processes */

@@ -13,6 +13,7 @@
 #include <zonedev/rcu.h>
 #include <zonedev/machine.h>
 #include <zonedev/mm.h>
+#include <zonedev/pgalloc.h>
 #include <zonedev/memory_hotplug.h>
 #include <zonedev/memory.h>
 #include <zonedev/gfp.h>

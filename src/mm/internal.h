@@ -179,4 +179,8 @@ int64_t zd_get_unmapped_area(struct zd_mm *mm, struct zd_file *file, uint64_t ad
 uint64_t zd_calc_vm_prot_bits(unsigned long prot);
 bool zd_mmap_write_locked(struct zd_mm *mm);
 
+/* pgtable-generic.c: a table's destructor and free, after its grace period
+ * (mmu_gather.c); uncounts it from the machine's PageTables. */
+void zd_pagetable_dtor_free(struct zd_machine *m, struct zd_page *pt);
+
 #endif

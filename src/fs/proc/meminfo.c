@@ -24,6 +24,8 @@ static size_t collect(struct zd_machine *m, struct field *out)
 	out[n++] = (struct field){ "MemTotal", total * kb_per_page, false };
 	out[n++] = (struct field){ "MemFree", free_pages * kb_per_page, false };
 	out[n++] = (struct field){ "MemAvailable", free_pages * kb_per_page, false };
+	out[n++] = (struct field){ "PageTables", (uint64_t)__atomic_load_n(&m->nr_pagetable,
+				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "MemUsed", (total - free_pages) * kb_per_page, true };
 	out[n++] = (struct field){ "VmemmapMapped",
 				   (uint64_t)__atomic_load_n(&m->vmemmap_mapped_bytes,

@@ -1,0 +1,64 @@
+/*
+ * Page-table pages (include/linux/mm.h's pagetable_alloc()/ptdesc,
+ * asm-generic/pgalloc.h, mm/mmu_gather.c): every table of a process's
+ * page tables is an order-0 page of the machine's RAM from the buddy
+ * allocator, so MemFree falls by what the tables cost and meminfo's
+ * PageTables counts them. The struct page of a table is its ptdesc: the
+ * split page-table lock lives in its private word, the owning mm in its
+ * index word, and page_type says PGTY_table.
+ * Invariants: a table is zeroed when handed out; PageTables (the machine's
+ * NR_PAGETABLE) counts every table from its constructor to its free; a
+ * table once reachable by a walker is freed only through an mmu_gather,
+ * after a grace period of the machine's RCU, so a lockless walker
+ * (GUP-fast, under zd_rcu_read_lock) never reads a freed table.
+ */
+#ifndef ZONEDEV_PGALLOC_H
+#define ZONEDEV_PGALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <zonedev/mm_types.h>
+
+struct zd_machine;
+struct zd_mm;
+
+#define ZD_PGTY_table 0xf2u    /* page_type of a page-table page (PGTY_table) */
+
+static inline bool zd_page_is_table(const struct zd_page *p)
+{
+	return (__atomic_load_n(&p->page_type, __ATOMIC_RELAXED) >> 24) == ZD_PGTY_table;
+}
+
+/* A zeroed table for mm (pte_alloc_one, pmd_alloc_one, ...: the level does
+ * not change the cost), counted in PageTables and in mm's VmPTE; NULL when
+ * the machine has no free page. */
+struct zd_page *zd_pagetable_alloc(struct zd_mm *mm);
+/* Free a table no walker can have seen (one that lost the race to be
+ * installed): at once, uncounted. Everything else goes through an mmu_gather. */
+void zd_pagetable_free(struct zd_mm *mm, struct zd_page *pt);
+/* The table's entries: host memory behind the page. */
+void *zd_pagetable_address(struct zd_machine *m, const struct zd_page *pt);
+/* The mm a table belongs to (ptdesc's pt_mm). */
+struct zd_mm *zd_pagetable_mm(const struct zd_page *pt);
+
+/* The split page-table lock of one table (pte_lockptr / pmd_lockptr). */
+void zd_pt_lock(struct zd_page *pt);
+void zd_pt_unlock(struct zd_page *pt);
+bool zd_pt_lock_held(const struct zd_page *pt);
+
+/* mmu_gather: the tables a zap or unmap unhooked, freed together after one
+ * grace period (tlb_remove_table with MMU_GATHER_RCU_TABLE_FREE). */
+struct zd_mmu_gather {
+	struct zd_mm *mm;
+	struct zd_page *tables;    /* unhooked tables, chained through lru.next */
+	size_t nr_tables;
+};
+void zd_tlb_gather_mmu(struct zd_mmu_gather *tlb, struct zd_mm *mm);
+/* pt is no longer reachable from mm's tables (the caller cleared the entry
+ * that pointed at it); a walker that read the entry before may still be
+ * reading pt. */
+void zd_tlb_remove_table(struct zd_mmu_gather *tlb, struct zd_page *pt);
+/* Waits for a grace period, then frees every gathered table. */
+void zd_tlb_finish_mmu(struct zd_mmu_gather *tlb);
+
+#endif
