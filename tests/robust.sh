@@ -286,6 +286,17 @@ sys.exit(d["result"] != "failed" or not d["errors"])' "$tmp/out"; then
 else
 	skip "bench --json failure document: no python3"
 fi
+# The baseline is a bounded sample: a 1 TiB dedup bench (16 GiB of struct
+# pages undeduplicated, 1 GiB folios) fits a host with 1 GiB free.
+ZD_HOST_MEM_AVAILABLE=1073741824 run "bench memremap devdax 1G map=mem 1T on a 1 GiB host" 0 \
+	bench memremap --type devdax --align 1G --map mem --size 1T --repeat 1 --dir "$tmp" --json
+check "its baseline was a 128 MiB sample" "$tmp/out" '"baseline_sample_bytes": 134217728'
+peak=$(sed -n 's/.*"peak_rss_bytes": \([0-9]*\).*/\1/p' "$tmp/out")
+if [ -n "$peak" ] && [ "$peak" -lt 536870912 ]; then
+	pass "the 1 TiB dedup bench peaks below 512 MiB of RSS ($peak bytes)"
+else
+	fail "the 1 TiB dedup bench peaks below 512 MiB of RSS (got '$peak')"
+fi
 if ls "$tmp"/zonedev-bench-* >/dev/null 2>&1; then
 	fail "a refused bench left a file"
 else

@@ -183,6 +183,8 @@ int bench_memmap(int argc, char **argv)
 		bench_json_phase(&w, "warm_init", warm_ns, pages, bytes, base.warm_ns);
 		bench_json_phase(&w, "memset_cold", base.cold_ns, pages, bytes, base.cold_ns);
 		bench_json_phase(&w, "memset_warm", base.warm_ns, pages, bytes, base.warm_ns);
+		jw_ku64(&w, "baseline_sample_bytes", base.sample_bytes);
+		jw_ku64(&w, "peak_rss_bytes", bench_peak_rss());
 		jw_ku64(&w, "vmemmap_mapped_bytes", mapped);
 		jw_ku64(&w, "vmemmap_resident_bytes", resident);
 		jw_obj_end(&w);
@@ -199,6 +201,7 @@ int bench_memmap(int argc, char **argv)
 		printf("warm (memmap resident, best of %d):\n", repeat);
 		bench_line("init", warm_ns, pages, bytes, base.warm_ns, "memset warm");
 		bench_line("memset (baseline)", base.warm_ns, pages, bytes, base.warm_ns, "memset warm");
+		bench_baseline_note(&base, bytes);
 		printf("memmap host memory: %llu MiB mapped, %llu MiB resident (measured with mincore)\n",
 		       ULL(mapped >> 20), ULL(resident >> 20));
 	}

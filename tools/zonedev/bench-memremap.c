@@ -162,8 +162,10 @@ static void report(const struct bench *b, const struct args *a, struct zd_nd_reg
 		bench_json_phase(&w, "rebind_init", ns[3], pages, bytes, base->warm_ns);
 		bench_json_phase(&w, "memset_cold", base->cold_ns, pages, bytes, base->cold_ns);
 		bench_json_phase(&w, "memset_warm", base->warm_ns, pages, bytes, base->warm_ns);
+		jw_ku64(&w, "baseline_sample_bytes", base->sample_bytes);
 		jw_ku64(&w, "memmap_resident_bytes", resident);
 		jw_ku64(&w, "rss_growth_bytes", rss_used);
+		jw_ku64(&w, "peak_rss_bytes", bench_peak_rss());
 		jw_obj_end(&w);
 		jw_finish(&w);
 		return;
@@ -172,6 +174,7 @@ static void report(const struct bench *b, const struct args *a, struct zd_nd_reg
 	bench_line("unbind + bind", ns[2], pages, bytes, base->warm_ns, "memset warm");
 	bench_line("memmap init", ns[3], pages, bytes, base->warm_ns, "memset warm");
 	bench_line("memset (baseline)", base->warm_ns, pages, bytes, base->warm_ns, "memset warm");
+	bench_baseline_note(base, bytes);
 	printf("memmap host memory: %llu KiB resident (mincore over the vmemmap; %s), "
 	       "process RSS grew %llu KiB\n", ULL(resident >> 10),
 	       a->o.map == ZD_ND_MAP_DEV ? "map=dev: pages of the region file" : "RAM",
@@ -196,7 +199,7 @@ int bench_memremap(int argc, char **argv)
 	 * library's own guard checks (with its dedup and altmap rules). */
 	snprintf(what, sizeof(what), "the memset baseline of a %s namespace's struct pages",
 		 fmt_size_human(a.size, s1, sizeof(s1)));
-	if (bench_guard(&b, bytes, what, "a smaller --size"))
+	if (bench_guard(&b, bench_baseline_bytes(bytes), what, "a smaller --size"))
 		return EXIT_FAIL;
 
 	char path[4096];
@@ -247,6 +250,7 @@ int bench_memremap(int argc, char **argv)
 		bench_line("create + bind", ns[0], pages, bytes, base.cold_ns, "memset cold");
 		bench_line("memmap init", ns[1], pages, bytes, base.cold_ns, "memset cold");
 		bench_line("memset (baseline)", base.cold_ns, pages, bytes, base.cold_ns, "memset cold");
+		bench_baseline_note(&base, bytes);
 	}
 	uint64_t resident = zd_vmemmap_resident_bytes(m) - base_res;
 	uint64_t rss_used = bench_host_rss() - rss0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include "bench.h"
@@ -139,24 +140,39 @@ uint64_t bench_host_rss(void)
 
 /* memset into fresh anonymous memory (THP advised, as the vmemmap is) and
  * again into the same, now resident, memory. */
+uint64_t bench_peak_rss(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? 0 : (uint64_t)ru.ru_maxrss << 10;
+}
+
+uint64_t bench_baseline_bytes(uint64_t bytes)
+{
+	return bytes < BENCH_BASELINE_SAMPLE ? bytes : BENCH_BASELINE_SAMPLE;
+}
+
 int bench_memset(size_t bytes, int repeat, struct memset_base *b)
 {
+	size_t n = (size_t)bench_baseline_bytes(bytes);
+	double scale = n ? (double)bytes / (double)n : 1;
 	char *p = NULL;
 	double t;
 
 	/* Cold: fresh memory, twice, the better run kept: the very first
 	 * huge-page faults of a process can pay one-off host costs. */
 	b->cold_ns = 0;
+	b->sample_bytes = n;
 	for (int i = 0; i < 2; i++) {
 		if (p)
-			munmap(p, bytes);
-		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			munmap(p, n);
+		p = mmap(NULL, n, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
 			return -ENOMEM;
-		madvise(p, bytes, MADV_HUGEPAGE);
+		madvise(p, n, MADV_HUGEPAGE);
 		t = bench_now_ns();
-		memset(p, 0x5a, bytes);
+		memset(p, 0x5a, n);
 		t = bench_now_ns() - t;
 		if (!b->cold_ns || t < b->cold_ns)
 			b->cold_ns = t;
@@ -164,13 +180,25 @@ int bench_memset(size_t bytes, int repeat, struct memset_base *b)
 	b->warm_ns = 0;
 	for (int i = 0; i < repeat; i++) {
 		t = bench_now_ns();
-		memset(p, i, bytes);
+		memset(p, i, n);
 		t = bench_now_ns() - t;
 		if (!b->warm_ns || t < b->warm_ns)
 			b->warm_ns = t;
 	}
-	munmap(p, bytes);
+	munmap(p, n);
+	b->cold_ns *= scale;
+	b->warm_ns *= scale;
 	return 0;
+}
+
+void bench_baseline_note(const struct memset_base *base, uint64_t bytes)
+{
+	char s1[32], s2[32];
+
+	if (base->sample_bytes < bytes)
+		printf("  (memset measured on %s of the %s and scaled)\n",
+		       fmt_size_human(base->sample_bytes, s1, sizeof(s1)),
+		       fmt_size_human(bytes, s2, sizeof(s2)));
 }
 
 void bench_line(const char *what, double ns, uint64_t pages, uint64_t bytes, double base_ns,

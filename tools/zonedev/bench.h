@@ -29,8 +29,14 @@ struct bench {
 	struct zd_machine *m;      /* its kernel log goes with a failure */
 };
 
+/* The memset baseline runs on at most this many bytes and its times are
+ * scaled to the whole count: bandwidth past the caches does not depend on
+ * the size, and a 1 TiB dedup bench must not need the undeduplicated bytes. */
+#define BENCH_BASELINE_SAMPLE (128ULL << 20)
+
 struct memset_base {
-	double cold_ns, warm_ns;
+	double cold_ns, warm_ns;   /* for the whole byte count */
+	uint64_t sample_bytes;     /* what was really written (<= the count) */
 };
 
 struct option;
@@ -51,6 +57,12 @@ int bench_guard(const struct bench *b, uint64_t need, const char *what, const ch
 double bench_now_ns(void);
 uint64_t bench_host_rss(void);
 int bench_memset(size_t bytes, int repeat, struct memset_base *base);
+/* The process's peak resident set (getrusage's ru_maxrss), in bytes. */
+uint64_t bench_peak_rss(void);
+/* The host memory the baseline of bytes needs. */
+uint64_t bench_baseline_bytes(uint64_t bytes);
+/* Text benches: the line that says the baseline was a sample (none if not). */
+void bench_baseline_note(const struct memset_base *base, uint64_t bytes);
 void bench_line(const char *what, double ns, uint64_t pages, uint64_t bytes, double base_ns,
 		const char *base_what);
 /* The JSON document's opening ("zonedev", "bench", "result": "ok") and one phase. */
