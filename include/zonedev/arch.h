@@ -5,13 +5,15 @@
  * A machine copies its profile and may lower phys_bits; everything else in
  * zonedev derives its constants from the copy, never from the host.
  * Invariant (checked by zd_arch_validate): SUBSECTION_SHIFT <= section bits,
- * max_order + page_shift <= section bits, phys_bits <= max_physmem_bits.
+ * max_order + page_shift <= section bits, phys_bits <= max_physmem_bits,
+ * pmd_shift and pud_shift are the page-table geometry's PMD and PUD shifts.
  */
 #ifndef ZONEDEV_ARCH_H
 #define ZONEDEV_ARCH_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <zonedev/pgtable.h>
 
 typedef uint64_t phys_addr_t;
 
@@ -37,7 +39,7 @@ struct zd_arch {
 	unsigned section_size_bits;
 	unsigned max_physmem_bits;   /* the arch maximum */
 	unsigned phys_bits;          /* this machine's (<= max_physmem_bits) */
-	unsigned pmd_shift, pud_shift;
+	unsigned pmd_shift, pud_shift; /* PMD_SHIFT, PUD_SHIFT: derived from the geometry */
 	unsigned max_page_order;     /* MAX_PAGE_ORDER of the buddy allocator */
 	unsigned pageblock_order;
 	uint64_t min_memory_block_size;
@@ -48,6 +50,7 @@ struct zd_arch {
 	unsigned va_bits;            /* arm64: linear map = 2^(va_bits-1) bytes */
 	bool optimize_dax_vmemmap;   /* ARCH_WANT_OPTIMIZE_DAX_VMEMMAP */
 	bool thp_pud;                /* HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD: 1G dax align */
+	const struct zd_pgtable_ops *pgtable; /* entry formats (pgtable.h) */
 
 	/* Derived by zd_arch_derive(). */
 	uint64_t page_size;
@@ -59,6 +62,14 @@ struct zd_arch {
 	unsigned sections_per_root;  /* PAGE_SIZE / sizeof(struct zd_mem_section) */
 	uint64_t nr_section_roots;
 	uint64_t linear_map_size;    /* arm64 coverage span in bytes */
+	/* Page-table geometry, from pgtable->geometry(): x86 4 or 5 levels
+	 * (va_bits 47 or 56), arm64 ARM64_HW_PGTABLE_LEVELS(va_bits) for the
+	 * granule, ppc64 radix 4. pgtable_va_bits is what the tree translates:
+	 * va_bits on arm64 and ppc64, va_bits + 1 on x86 (one PGD spans the
+	 * user half and the kernel half). */
+	unsigned pgtable_levels;     /* CONFIG_PGTABLE_LEVELS */
+	unsigned pgtable_va_bits;
+	struct zd_pt_geom pt[ZD_PT_NR_LEVELS];
 };
 
 /* Profile by name ("x86_64", "x86_64-la57", "arm64-4k", "arm64-16k",

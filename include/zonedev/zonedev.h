@@ -7,6 +7,7 @@
 #include <zonedev/err.h>
 #include <zonedev/log.h>
 #include <zonedev/arch.h>
+#include <zonedev/pgtable.h>
 #include <zonedev/ioport.h>
 #include <zonedev/mm_types.h>
 #include <zonedev/mmzone.h>
