@@ -27,6 +27,9 @@
  *    are the kernel's and leave type and offset alone; x86 offsets are
  *    inverted, so an entry for offset < 2^37 has physical bits 46..51 set
  *    (L1TF: it never names real memory);
+ *  - table pointers (the *_populate entries) round-trip their table's
+ *    address, are tables and not leaves, with literal pointers from the
+ *    headers (x86 _PAGE_TABLE, arm64 TYPE_TABLE|TABLE_PXN, ppc64 PRESENT|NLS);
  *  - literal entries worked out by hand from the headers (x86 pfn 0x1234
  *    RW user young dirty = 0x1234067 | NX, arm64 PAGE_SHARED dirtied,
  *    ppc64 PAGE_SHARED dirtied, swap entries, PMD/PUD leaves, PROT_NONE),
@@ -575,6 +578,81 @@ static void check_memory(const struct zd_arch *a)
 	   a->name);
 }
 
+/* ---------- table pointers ---------- */
+
+/* Every level that has a table below it: the pointer round-trips its
+ * address up to the largest physical address, is a table and never a
+ * leaf; a leaf is never a table; and literal pointers from the headers. */
+static void check_tables(const struct zd_arch *a)
+{
+	const struct zd_pgtable_ops *o = a->pgtable;
+	uint64_t top = (1ULL << a->max_physmem_bits) - a->page_size;
+	bool round = true, kind = true;
+
+	for (int l = ZD_PT_PGD; l < ZD_PT_PTE; l++) {
+		if (a->pt[l].folded)
+			continue;
+		const uint64_t addrs[] = { a->page_size, 0x1234ULL << a->page_shift, top };
+
+		for (size_t i = 0; i < 3; i++) {
+			zd_pte_t e = o->mk_table(a, (enum zd_pt_level)l, addrs[i]);
+
+			round &= o->table_phys(a, e) == addrs[i];
+			kind &= o->is_table(a, e) && o->pmd_present(a, e) && !o->pmd_leaf(a, e) &&
+				!o->pte_none(a, e);
+		}
+		if (a->pt[l].leaf)
+			kind &= !o->is_table(a, o->mk_leaf(a, (enum zd_pt_level)l,
+							 1ULL << (a->pt[l].shift - a->page_shift),
+							 ZD_PTE_READ | ZD_PTE_USER));
+	}
+	ok(round, "%s: a table pointer holds its table's address up to the top of physical "
+	   "memory", a->name);
+	ok(kind, "%s: a table pointer is present, a table, not a leaf; a huge leaf is not a table",
+	   a->name);
+	if (is_ppc64(a)) {
+		/* 256-byte PTE fragments: a PMD may point into the middle of a page */
+		zd_pte_t e = o->mk_table(a, ZD_PT_PMD, 0x1234500);
+
+		ok(o->table_phys(a, e) == 0x1234500, "ppc64: a PMD points at a 256-byte PTE fragment");
+	}
+}
+
+static const struct {
+	const char *arch;
+	enum zd_pt_level level;
+	uint64_t phys, want;
+} table_literals[] = {
+	/* _PAGE_TABLE = PRESENT|RW|USER|ACCESSED|DIRTY */
+	{ "x86_64", ZD_PT_PMD, 0x1234000, 0x0000000001234067ULL },
+	{ "x86_64-la57", ZD_PT_PGD, 0x1234000, 0x0000000001234067ULL },
+	/* PMD_TYPE_TABLE | PMD_TABLE_PXN (bit 59) */
+	{ "arm64-4k", ZD_PT_PMD, 0x1234000, 0x0800000001234003ULL },
+	/* 64K: PA[51:48] also in bits 12..15 (PTE_ADDR_HIGH), PTE_ADDR_LOW
+	 * keeps bits 48..49 as __phys_to_pte_val() does */
+	{ "arm64-64k", ZD_PT_PMD, 0x000f000012340000ULL, 0x080300001234f003ULL },
+	/* RADIX_PMD_VAL_BITS = PRESENT | RADIX_PTE_INDEX_SIZE (5) */
+	{ "ppc64", ZD_PT_PMD, 0x1234500, 0x8000000001234505ULL },
+	/* RADIX_PUD_VAL_BITS = PRESENT | RADIX_PMD_INDEX_SIZE (9) */
+	{ "ppc64", ZD_PT_PUD, 0x1230000, 0x8000000001230009ULL },
+	/* RADIX_PGD_VAL_BITS = PRESENT | RADIX_PUD_INDEX_SIZE (9): P4D folded */
+	{ "ppc64", ZD_PT_PGD, 0x1230000, 0x8000000001230009ULL },
+};
+
+static void check_table_literals(void)
+{
+	for (size_t i = 0; i < sizeof(table_literals) / sizeof(table_literals[0]); i++) {
+		struct zd_arch a = profile(table_literals[i].arch, 0);
+		zd_pte_t e = a.pgtable->mk_table(&a, table_literals[i].level, table_literals[i].phys);
+
+		if (!ok(e.val == table_literals[i].want, "%s: %s table pointer to 0x%llx = 0x%016llx",
+			a.name, lvl_name[table_literals[i].level],
+			(unsigned long long)table_literals[i].phys,
+			(unsigned long long)table_literals[i].want))
+			diag("got 0x%016llx", (unsigned long long)e.val);
+	}
+}
+
 int main(void)
 {
 	const char *const *names = zd_arch_names();
@@ -599,6 +677,7 @@ int main(void)
 		check_swap(&a);
 		check_huge(&a);
 		check_memory(&a);
+		check_tables(&a);
 	}
 	{
 		/* 2-level arm64: the PMD is folded, pud_leaf() is false */
@@ -608,5 +687,6 @@ int main(void)
 		check_huge(&a);
 	}
 	check_literals();
+	check_table_literals();
 	return done_testing();
 }

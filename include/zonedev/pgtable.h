@@ -115,6 +115,15 @@ struct zd_pgtable_ops {
 	bool (*pmd_leaf)(const struct zd_arch *a, zd_pte_t pmd);
 	bool (*pud_leaf)(const struct zd_arch *a, zd_pte_t pud);
 
+	/* Table pointers: the entry at level (PGD..PMD) that points at the
+	 * next level's table at physical address phys (pmd_populate,
+	 * pud_populate, p4d/pgd_populate for a user mm), its table's address
+	 * (pmd_page_vaddr's __pa) and whether an entry is one (pmd_table /
+	 * present and not a leaf). */
+	zd_pte_t (*mk_table)(const struct zd_arch *a, enum zd_pt_level level, uint64_t phys);
+	uint64_t (*table_phys)(const struct zd_arch *a, zd_pte_t e);
+	bool (*is_table)(const struct zd_arch *a, zd_pte_t e);
+
 	/* Non-present entries: __swp_entry_to_pte(__swp_entry(type, offset)),
 	 * __swp_type(), __swp_offset() (type and offset cut to their fields),
 	 * and is_swap_pte() = !pte_none && !pte_present. */

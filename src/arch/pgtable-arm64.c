@@ -269,6 +269,26 @@ static bool arm64_is_swap_pte(const struct zd_arch *a, zd_pte_t pte)
 	return !arm64_pte_none(a, pte) && !arm64_pte_present(a, pte);
 }
 
+/* *_TYPE_TABLE | *_TABLE_PXN (pgalloc.h's __pmd_populate and friends for a
+ * user mm): no kernel execution below a user table. Newer kernels may set
+ * the table AF bit for FEAT_HAFT CPUs; the model's CPU has none. */
+#define TABLE_PXN ZD_BIT(59)
+
+static zd_pte_t arm64_mk_table(const struct zd_arch *a, enum zd_pt_level level, uint64_t phys)
+{
+	return (zd_pte_t){ phys_to_pte_val(a, phys) | PTE_TYPE_PAGE | TABLE_PXN };
+}
+
+static uint64_t arm64_table_phys(const struct zd_arch *a, zd_pte_t e)
+{
+	return pte_to_phys(a, e.val);
+}
+
+static bool arm64_is_table(const struct zd_arch *a, zd_pte_t e)
+{
+	return (e.val & PTE_TYPE_MASK) == PTE_TYPE_PAGE;
+}
+
 const struct zd_pgtable_ops zd_pgtable_ops_arm64 = {
 	.name = "arm64",
 	.big_endian = false,
@@ -289,6 +309,9 @@ const struct zd_pgtable_ops zd_pgtable_ops_arm64 = {
 	.pud_mkhuge = arm64_pmd_mkhuge,     /* both clear the table bit */
 	.pmd_leaf = arm64_pmd_leaf,
 	.pud_leaf = arm64_pud_leaf,
+	.mk_table = arm64_mk_table,
+	.table_phys = arm64_table_phys,
+	.is_table = arm64_is_table,
 	.swp_entry_to_pte = arm64_swp_entry_to_pte,
 	.swp_type = arm64_swp_type,
 	.swp_offset = arm64_swp_offset,

@@ -183,6 +183,30 @@ static bool ppc64_is_swap_pte(const struct zd_arch *a, zd_pte_t pte)
 	return !ppc64_pte_none(a, pte) && !ppc64_pte_present(a, pte);
 }
 
+/* RADIX_{PMD,PUD,PGD}_VAL_BITS: a table pointer is _PAGE_PRESENT plus the
+ * next level's index size (NLS) in the low bits; the address is what
+ * *_MASKED_BITS leave. */
+#define TABLE_MASKED_BITS 0xc0000000000000ffULL
+
+static zd_pte_t ppc64_mk_table(const struct zd_arch *a, enum zd_pt_level level, uint64_t phys)
+{
+	int next = (int)level + 1;
+
+	while (next < ZD_PT_PTE && a->pt[next].folded)
+		next++;
+	return (zd_pte_t){ _PAGE_PRESENT | (phys & ~TABLE_MASKED_BITS) | a->pt[next].index_bits };
+}
+
+static uint64_t ppc64_table_phys(const struct zd_arch *a, zd_pte_t e)
+{
+	return e.val & ~TABLE_MASKED_BITS;
+}
+
+static bool ppc64_is_table(const struct zd_arch *a, zd_pte_t e)
+{
+	return (e.val & (_PAGE_PRESENT | _PAGE_PTE)) == _PAGE_PRESENT;
+}
+
 const struct zd_pgtable_ops zd_pgtable_ops_ppc64_radix = {
 	.name = "ppc64-radix",
 	.big_endian = true,
@@ -203,6 +227,9 @@ const struct zd_pgtable_ops zd_pgtable_ops_ppc64_radix = {
 	.pud_mkhuge = ppc64_pmd_mkhuge,   /* radix__pud_mkhuge sets _PAGE_PTE too */
 	.pmd_leaf = ppc64_pmd_leaf,
 	.pud_leaf = ppc64_pmd_leaf,       /* pud_leaf(): _PAGE_PTE as well */
+	.mk_table = ppc64_mk_table,
+	.table_phys = ppc64_table_phys,
+	.is_table = ppc64_is_table,
 	.swp_entry_to_pte = ppc64_swp_entry_to_pte,
 	.swp_type = ppc64_swp_type,
 	.swp_offset = ppc64_swp_offset,

@@ -206,6 +206,25 @@ static bool x86_is_swap_pte(const struct zd_arch *a, zd_pte_t pte)
 	return !x86_pte_none(a, pte) && !x86_pte_present(a, pte);
 }
 
+/* _PAGE_TABLE (pgtable_types.h): user tables are present, writable, user
+ * and pre-set accessed/dirty, so a leaf's own bits decide the access. */
+#define _PAGE_TABLE (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)
+
+static zd_pte_t x86_mk_table(const struct zd_arch *a, enum zd_pt_level level, uint64_t phys)
+{
+	return (zd_pte_t){ (phys & ZD_GENMASK(PHYSICAL_MASK_SHIFT - 1, 12)) | _PAGE_TABLE };
+}
+
+static uint64_t x86_table_phys(const struct zd_arch *a, zd_pte_t e)
+{
+	return e.val & ZD_GENMASK(PHYSICAL_MASK_SHIFT - 1, 12);
+}
+
+static bool x86_is_table(const struct zd_arch *a, zd_pte_t e)
+{
+	return (e.val & (_PAGE_PRESENT | _PAGE_PSE)) == _PAGE_PRESENT;
+}
+
 const struct zd_pgtable_ops zd_pgtable_ops_x86_64 = {
 	.name = "x86_64",
 	.big_endian = false,
@@ -226,6 +245,9 @@ const struct zd_pgtable_ops zd_pgtable_ops_x86_64 = {
 	.pud_mkhuge = x86_pmd_mkhuge,   /* pud_mkhuge sets the same PSE bit */
 	.pmd_leaf = x86_pmd_leaf,
 	.pud_leaf = x86_pud_leaf,
+	.mk_table = x86_mk_table,
+	.table_phys = x86_table_phys,
+	.is_table = x86_is_table,
 	.swp_entry_to_pte = x86_swp_entry_to_pte,
 	.swp_type = x86_swp_type,
 	.swp_offset = x86_swp_offset,
