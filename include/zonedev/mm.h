@@ -152,6 +152,7 @@ struct zd_mm {
 	uint64_t mmap_base;           /* top of the top-down mmap area */
 	uint64_t total_vm;            /* pages mapped */
 	long pgtables_bytes;          /* atomic: this mm's tables (VmPTE) */
+	struct zd_page *pgd;          /* the top table (pgd_alloc) */
 	uint64_t def_flags;           /* added to every new VMA's flags */
 	size_t max_map_count;
 	struct zd_mm *next;           /* the machine's list of processes */

@@ -46,6 +46,15 @@ void zd_pt_lock(struct zd_page *pt);
 void zd_pt_unlock(struct zd_page *pt);
 bool zd_pt_lock_held(const struct zd_page *pt);
 
+/* Walkers (mm/memory.c). The PTE slot mapping addr in mm, its table's page
+ * in *ptl, locked; NULL (and nothing locked) when a level has no table.
+ * mmap_lock held (read or write). */
+uint64_t *zd_pte_offset_map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl);
+/* The same, allocating the missing tables on the way (__pud_alloc,
+ * __pmd_alloc, __pte_alloc, each installed under its parent's lock); NULL
+ * when the machine has no page for one. */
+uint64_t *zd_pte_alloc_map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl);
+
 /* mmu_gather: the tables a zap or unmap unhooked, freed together after one
  * grace period (tlb_remove_table with MMU_GATHER_RCU_TABLE_FREE). */
 struct zd_mmu_gather {

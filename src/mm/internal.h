@@ -183,4 +183,13 @@ bool zd_mmap_write_locked(struct zd_mm *mm);
  * (mmu_gather.c); uncounts it from the machine's PageTables. */
 void zd_pagetable_dtor_free(struct zd_machine *m, struct zd_page *pt);
 
+/* memory.c: the mm's PGD (0 or -ENOMEM) and its end at exit (every table
+ * freed); free_pgtables for [start, end) of an unmapped range, freeing
+ * only tables that map nothing outside [floor, ceiling) (ceiling 0: the top
+ * of the address space). mmap_lock held for writing. */
+int zd_pgd_alloc(struct zd_mm *mm);
+void zd_pgd_free(struct zd_mm *mm);
+void zd_free_pgtables(struct zd_mm *mm, uint64_t start, uint64_t end, uint64_t floor,
+		      uint64_t ceiling);
+
 #endif

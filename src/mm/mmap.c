@@ -132,9 +132,13 @@ struct zd_mm *zd_mm_alloc(struct zd_machine *m)
 	if (!mm)
 		return ZD_ERR_PTR(-ENOMEM);
 	mm->m = m;
+	mm_layout(mm);
+	if (zd_pgd_alloc(mm)) {
+		free(mm);
+		return ZD_ERR_PTR(-ENOMEM);
+	}
 	pthread_rwlock_init(&mm->mmap_lock, NULL);
 	mm->max_map_count = ZD_DEFAULT_MAX_MAP_COUNT;
-	mm_layout(mm);
 	pthread_mutex_lock(&m->mm_list_lock);
 	mm->pid = ++m->last_pid;
 	mm->next = m->mm_list;
@@ -167,6 +171,7 @@ void zd_mmput(struct zd_mm *mm)
 		zd_vma_detach(mm, vma);
 		zd_remove_vma(vma);
 	}
+	zd_pgd_free(mm);
 	zd_mmap_write_unlock(mm);
 	pthread_mutex_lock(&m->mm_list_lock);
 	for (pp = &m->mm_list; *pp && *pp != mm; pp = &(*pp)->next)
@@ -408,6 +413,17 @@ int64_t zd_vm_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned long 
 
 /* ---------- munmap ---------- */
 
+/* free_pgtables() after an unmap: the tables of [start, end) that map
+ * nothing the neighbouring VMAs still cover. */
+static void unmap_free_pgtables(struct zd_mm *mm, uint64_t start, uint64_t end)
+{
+	struct zd_vm_area_struct *next = zd_find_vma(mm, end), *prev = NULL;
+
+	for (size_t i = 0; i < mm->map_count && mm->vmas[i]->vm_end <= start; i++)
+		prev = mm->vmas[i];
+	zd_free_pgtables(mm, start, end, prev ? prev->vm_end : 0, next ? next->vm_start : 0);
+}
+
 int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 {
 	int err;
@@ -422,10 +438,12 @@ int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 		struct zd_vm_area_struct *vma = zd_find_vma(mm, start);
 
 		if (!vma || vma->vm_start >= end)
-			return 0;
+			break;
 		zd_vma_detach(mm, vma);
 		zd_remove_vma(vma);
 	}
+	unmap_free_pgtables(mm, start, end);
+	return 0;
 }
 
 int zd_vm_munmap(struct zd_mm *mm, uint64_t start, uint64_t len)
