@@ -316,30 +316,25 @@ awk '/^### Step reference/ || /^### ZONE_DEVICE steps/ || /^### Process steps/ {
 awk '/^### expect$/ { on = 1; next } /^###? / { on = 0 }
      on && /^\| `\{[a-z_]*:/ { sub(/^\| `\{/, ""); sub(/:.*/, ""); print }' \
 	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-forms"
-if [ -s "$tmp/schema-steps" ] && cmp -s "$tmp/schema-steps" "$tmp/doc-steps"; then
-	pass "docs/scenarios.md documents exactly the steps --list-steps prints"
-else
-	fail "docs/scenarios.md documents exactly the steps --list-steps prints"
-	diff "$tmp/schema-steps" "$tmp/doc-steps" | sed 's/^/# /'
-fi
-if [ -s "$tmp/schema-forms" ] && cmp -s "$tmp/schema-forms" "$tmp/doc-forms"; then
-	pass "docs/scenarios.md documents exactly the expect forms --list-steps prints"
-else
-	fail "docs/scenarios.md documents exactly the expect forms --list-steps prints"
-	diff "$tmp/schema-forms" "$tmp/doc-forms" | sed 's/^/# /'
-fi
+# same_names WHAT: $tmp/schema-WHAT (from --list-steps) is non-empty and
+# equals $tmp/doc-WHAT (from docs/scenarios.md); the differences otherwise.
+same_names() {
+	if [ -s "$tmp/schema-$1" ] && cmp -s "$tmp/schema-$1" "$tmp/doc-$1"; then
+		pass "docs/scenarios.md documents exactly the $2 --list-steps prints"
+	else
+		fail "docs/scenarios.md documents exactly the $2 --list-steps prints"
+		diff "$tmp/schema-$1" "$tmp/doc-$1" | sed 's/^/# /'
+	fi
+}
+same_names steps steps
+same_names forms "expect forms"
 # The machine section's keys: the table under "## machine".
 sed -n '/^The machine section (machine:):/,/^machine\./s/^    \([a-z_]*\) .*/\1/p' "$tmp/out" |
 	sort >"$tmp/schema-machine"
 awk '/^## machine/ { on = 1; next } /^###? / { on = 0 }
      on && /^\| `[a-z_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
 	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-machine"
-if [ -s "$tmp/schema-machine" ] && cmp -s "$tmp/schema-machine" "$tmp/doc-machine"; then
-	pass "docs/scenarios.md documents exactly the machine keys --list-steps prints"
-else
-	fail "docs/scenarios.md documents exactly the machine keys --list-steps prints"
-	diff "$tmp/schema-machine" "$tmp/doc-machine" | sed 's/^/# /'
-fi
+same_names machine "machine keys"
 check "--list-steps shows a machine list's entry keys" "$tmp/out" "machine.pmem: each entry"
 run "run --list-steps --json" 0 run --list-steps --json
 check "--list-steps --json has the steps" "$tmp/out" '"name": "memremap"'
