@@ -181,7 +181,7 @@ int64_t zd_vm_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned long 
 /* munmap(2), mprotect(2), mremap(2), madvise(2); 0 / the new address, or
  * -errno. Take mmap_lock. madvise does the advice that is a VMA property
  * (access pattern, THP, fork, dump); advice on pages is -EOPNOTSUPP until
- * the page tables exist. */
+ * faults exist. */
 int zd_vm_munmap(struct zd_mm *mm, uint64_t start, uint64_t len);
 int zd_do_mprotect(struct zd_mm *mm, uint64_t start, uint64_t len, unsigned long prot);
 int64_t zd_do_mremap(struct zd_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,

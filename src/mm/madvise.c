@@ -3,8 +3,8 @@
  * access pattern (NORMAL, RANDOM, SEQUENTIAL), THP (HUGEPAGE,
  * NOHUGEPAGE), fork (DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK) and core
  * dumps (DONTDUMP, DODUMP). Advice that acts on pages (DONTNEED, FREE,
- * COLLAPSE, POPULATE_*, ...) needs page tables and comes with them (issue
- * 8 item 2); until then it is -EOPNOTSUPP with a log line saying so, and
+ * COLLAPSE, POPULATE_*, ...) needs faulted pages and comes with faults
+ * (issue 8 item 3); until then it is -EOPNOTSUPP with a log line saying so, and
  * an advice number the kernel does not know is -EINVAL.
  * Invariants: the kernel's checks come first (alignment -EINVAL, a hole in
  * the range -ENOMEM after the VMAs around it changed); VMAs split at the
@@ -67,7 +67,7 @@ int zd_do_madvise(struct zd_mm *mm, uint64_t start, uint64_t len, int behavior)
 			if (page_advice[i] != behavior)
 				continue;
 			zd_pr_warn(mm->m, "madvise: advice %d acts on pages, which needs page "
-				   "tables (not modelled yet)", behavior);
+				   "faults (not modelled yet)", behavior);
 			return -EOPNOTSUPP;
 		}
 		return -EINVAL;
