@@ -5,7 +5,7 @@
  * note; nothing at all for a step without fields). Each field's value is
  * parsed by its type, with the type's error message at the value's
  * FILE:LINE:COL; defaults are parsed as if written, so a default and a
- * given value echo alike. Also `zonedev run --list-steps`.
+ * given value echo alike. `zonedev run --list-steps` is schema-list.c.
  * Invariants: keys are checked before any value, so an unknown key is
  * reported as such; expect_error and expect_warn come before the fields;
  * an arg is added when its field is parsed, in table order.
@@ -531,7 +531,7 @@ static const struct field may_fail_fields[] = {
 	{ 0 },
 };
 
-static const struct field *extra_fields(const struct step_def *d)
+const struct field *extra_fields(const struct step_def *d)
 {
 	return d->flags & SD_MAY_FAIL ? may_fail_fields : NULL;
 }
@@ -546,7 +546,7 @@ const struct step_def *step_def_find(const char *name)
 	return NULL;
 }
 
-static bool no_fields(const struct step_def *d)
+bool no_fields(const struct step_def *d)
 {
 	return !(d->flags & SD_EXPECT) && (!d->fields || !d->fields[0].key);
 }
@@ -655,150 +655,4 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 		if (parse_field(s, st, st, f, a, ctx))
 			return -1;
 	return def->finish ? def->finish(s, st, a) : 0;
-}
-
-/* ---------- zonedev run --list-steps ---------- */
-
-static const char *type_doc(const struct field *f, char *buf, size_t len)
-{
-	static const char *const names[] = {
-		[FT_ADDR] = "address", [FT_SIZE] = "size", [FT_UINT] = "number",
-		[FT_KB] = "kB", [FT_BOOL] = "bool", [FT_STR] = "string", [FT_DATA] = "text",
-		[FT_REGION] = "regionN", [FT_DAX] = "daxN.0", [FT_GPU] = "gpu name",
-		[FT_UUID] = "uuid", [FT_HANDLE_DEF] = "handle name (defines it)",
-		[FT_HANDLE_ANY] = "handle", [FT_NODE] = "node number",
-	};
-	char list[256];
-
-	if (f->type_doc)
-		snprintf(buf, len, "%s", f->type_doc);
-	else if (f->type == FT_ENUM)
-		snprintf(buf, len, "%s", enum_names_list(f->enums, list, sizeof(list)));
-	else if (f->type == FT_FLAGS)
-		snprintf(buf, len, "%s, joined by '|'", enum_names_list(f->enums, list,
-									 sizeof(list)));
-	else if (f->type == FT_REGION && !strcmp(f->key, "namespace"))
-		snprintf(buf, len, "namespaceN.0");
-	else if (f->type == FT_REGION)
-		snprintf(buf, len, "regionN (namespace: namespaceN.0)");
-	else if (f->type == FT_HANDLE_USE)
-		snprintf(buf, len, "handle from %s", f->handle->definer);
-	else if (f->type == FT_UINT && f->max)
-		snprintf(buf, len, "number, at most %llu", (unsigned long long)f->max);
-	else
-		snprintf(buf, len, "%s", names[f->type]);
-	return buf;
-}
-
-/* One field, as a text line (w NULL) or a JSON object. */
-static void list_field(FILE *f, struct jw *w, const struct field *x)
-{
-	char type[300], key[64];
-
-	type_doc(x, type, sizeof(type));
-	if (!w) {
-		snprintf(key, sizeof(key), "%s%s%s", x->key, x->alt ? "|" : "", x->alt ? x->alt : "");
-		fprintf(f, "    %-22s %s%s%s\n", key, type, x->flags & FL_REQ ? "; required" :
-			x->dflt ? "; default " : "", x->flags & FL_REQ || !x->dflt ? "" : x->dflt);
-		return;
-	}
-	jw_obj_begin(w);
-	jw_kstr(w, "key", x->key);
-	if (x->alt)
-		jw_kstr(w, "or", x->alt);
-	jw_kstr(w, "type", type);
-	jw_kbool(w, "required", x->flags & FL_REQ);
-	if (x->dflt)
-		jw_kstr(w, "default", x->dflt);
-	if (x->type == FT_ENUM) {
-		jw_key(w, "choices");
-		jw_arr_begin(w);
-		for (const struct enum_name *n = x->enums->names; n->name; n++)
-			jw_str(w, n->name);
-		jw_arr_end(w);
-	}
-	jw_obj_end(w);
-}
-
-/* The fields, then extra: text lines, or a JSON "keys" array. */
-static void list_fields(FILE *f, struct jw *w, const struct field *fields,
-			const struct field *extra)
-{
-	if (w) {
-		jw_key(w, "keys");
-		jw_arr_begin(w);
-	}
-	for (int i = 0; i < 2; i++)
-		for (const struct field *x = i ? extra : fields; x && x->key; x++)
-			list_field(f, w, x);
-	if (w)
-		jw_arr_end(w);
-}
-
-void list_steps(FILE *f, bool json)
-{
-	struct jw w;
-
-	if (!json) {
-		for (const struct step_def *d = step_defs; d->name; d++) {
-			fprintf(f, "%s%s: %s\n", d->name, d->flags & SD_SCALAR ? " VALUE" : "",
-				d->doc);
-			if (d->flags & SD_EXPECT)
-				fputs("    (one of the expect forms below)\n", f);
-			list_fields(f, NULL, d->fields, extra_fields(d));
-		}
-		fputs("\nExpect forms (the first key says which one):\n", f);
-		for (const struct expect_def *e = expect_defs; e->name; e++) {
-			fprintf(f, "expect %s%s\n", e->name, e->need_one ?
-				" (and at least one of the optional checks)" : "");
-			list_fields(f, NULL, e->fields, NULL);
-		}
-		fputs("\nThe machine section (machine:):\n", f);
-		list_fields(f, NULL, machine_fields, NULL);
-		for (const struct machine_list *l = machine_lists; l->key; l++) {
-			fprintf(f, "machine.%s: each entry\n", l->key);
-			list_fields(f, NULL, l->fields, NULL);
-		}
-		return;
-	}
-	jw_init(&w, f);
-	jw_obj_begin(&w);
-	jw_key(&w, "steps");
-	jw_arr_begin(&w);
-	for (const struct step_def *d = step_defs; d->name; d++) {
-		jw_obj_begin(&w);
-		jw_kstr(&w, "name", d->name);
-		jw_kstr(&w, "doc", d->doc);
-		jw_kstr(&w, "value", d->flags & SD_SCALAR ? "scalar" :
-			d->flags & SD_EXPECT ? "expect form" : no_fields(d) ? "none" : "mapping");
-		jw_kbool(&w, "may_fail", d->flags & SD_MAY_FAIL);
-		list_fields(f, &w, d->fields, extra_fields(d));
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_key(&w, "expect_forms");
-	jw_arr_begin(&w);
-	for (const struct expect_def *e = expect_defs; e->name; e++) {
-		jw_obj_begin(&w);
-		jw_kstr(&w, "name", e->name);
-		jw_kbool(&w, "needs_a_check", e->need_one);
-		list_fields(f, &w, e->fields, NULL);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_key(&w, "machine");
-	jw_obj_begin(&w);
-	list_fields(f, &w, machine_fields, NULL);
-	jw_key(&w, "lists");
-	jw_arr_begin(&w);
-	for (const struct machine_list *l = machine_lists; l->key; l++) {
-		jw_obj_begin(&w);
-		jw_kstr(&w, "name", l->key);
-		list_fields(f, &w, l->fields, NULL);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	jw_finish(&w);
 }

@@ -168,6 +168,12 @@ void drop_arg(struct step *st, const char *key);
 /* The value node of key in map, for a finish hook's messages. */
 yaml_node_t *field_node(struct scenario *s, yaml_node_t *map, const char *key);
 
+/* schema.c: what every step that may fail takes besides its fields
+ * (expect_error, expect_warn), NULL for the others; whether a step takes
+ * no arguments at all. */
+const struct field *extra_fields(const struct step_def *d);
+bool no_fields(const struct step_def *d);
+
 /* schema-expect.c: the mapping of an SD_EXPECT step. */
 int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map);
 
