@@ -47,12 +47,14 @@ void zd_pt_unlock(struct zd_page *pt);
 bool zd_pt_lock_held(const struct zd_page *pt);
 
 /* Walkers (mm/memory.c). The PTE slot mapping addr in mm, its table's page
- * in *ptl, locked; NULL (and nothing locked) when a level has no table.
+ * in *ptl, locked; NULL (and nothing locked) when a level has no table or
+ * is a huge leaf.
  * mmap_lock held (read or write). */
 uint64_t *zd_pte_offset_map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl);
 /* The same, allocating the missing tables on the way (__pud_alloc,
  * __pmd_alloc, __pte_alloc, each installed under its parent's lock); NULL
- * when the machine has no page for one. */
+ * when the machine has no page for one, or when a huge leaf maps addr (no
+ * PTE table below it). */
 uint64_t *zd_pte_alloc_map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl);
 
 /* mmu_gather: the tables a zap or unmap unhooked, freed together after one

@@ -159,6 +159,9 @@ void zd_pgd_free(struct zd_mm *mm)
 	struct zd_mmu_gather tlb;
 
 	zd_free_pgtables(mm, 0, mm->task_size, 0, 0);
+	/* Only empty tables are freed; one left means an entry was never zapped. */
+	ZD_WARN(mm->m, !table_empty(mm->m, mm->pgd), "pgd of pid %d still points at tables at exit",
+		mm->pid);
 	zd_tlb_gather_mmu(&tlb, mm);
 	__atomic_add_fetch(&mm->pgtables_bytes, (long)mm->m->arch.page_size, __ATOMIC_RELAXED);
 	zd_tlb_remove_table(&tlb, mm->pgd);
