@@ -291,6 +291,8 @@ fi
 ZD_HOST_MEM_AVAILABLE=1073741824 run "bench memremap devdax 1G map=mem 1T on a 1 GiB host" 0 \
 	bench memremap --type devdax --align 1G --map mem --size 1T --repeat 1 --dir "$tmp" --json
 check "its baseline was a 128 MiB sample" "$tmp/out" '"baseline_sample_bytes": 134217728'
+check "it reports a non-temporal-store baseline" "$tmp/out" '"ntstore_warm": {'
+check "and each phase's ratio to it" "$tmp/out" '"ratio_to_ntstore":'
 peak=$(sed -n 's/.*"peak_rss_bytes": \([0-9]*\).*/\1/p' "$tmp/out")
 if [ -n "$peak" ] && [ "$peak" -lt 536870912 ]; then
 	pass "the 1 TiB dedup bench peaks below 512 MiB of RSS ($peak bytes)"

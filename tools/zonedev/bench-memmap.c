@@ -177,12 +177,14 @@ int bench_memmap(int argc, char **argv)
 		jw_ku64(&w, "size", size);
 		jw_ku64(&w, "pages", pages);
 		jw_ku64(&w, "memmap_bytes", bytes);
-		bench_json_phase(&w, "populate", populate_ns, pages, bytes, base.cold_ns);
-		bench_json_phase(&w, "cold_init", cold_ns, pages, bytes, base.cold_ns);
-		bench_json_phase(&w, "cold_total", populate_ns + cold_ns, pages, bytes, base.cold_ns);
-		bench_json_phase(&w, "warm_init", warm_ns, pages, bytes, base.warm_ns);
-		bench_json_phase(&w, "memset_cold", base.cold_ns, pages, bytes, base.cold_ns);
-		bench_json_phase(&w, "memset_warm", base.warm_ns, pages, bytes, base.warm_ns);
+		bench_json_phase(&w, "populate", populate_ns, pages, bytes, &base, false);
+		bench_json_phase(&w, "cold_init", cold_ns, pages, bytes, &base, false);
+		bench_json_phase(&w, "cold_total", populate_ns + cold_ns, pages, bytes, &base, false);
+		bench_json_phase(&w, "warm_init", warm_ns, pages, bytes, &base, true);
+		bench_json_phase(&w, "memset_cold", base.cold_ns, pages, bytes, &base, false);
+		bench_json_phase(&w, "ntstore_cold", base.nt_cold_ns, pages, bytes, &base, false);
+		bench_json_phase(&w, "memset_warm", base.warm_ns, pages, bytes, &base, true);
+		bench_json_phase(&w, "ntstore_warm", base.nt_warm_ns, pages, bytes, &base, true);
 		jw_ku64(&w, "baseline_sample_bytes", base.sample_bytes);
 		jw_ku64(&w, "peak_rss_bytes", bench_peak_rss());
 		jw_ku64(&w, "vmemmap_mapped_bytes", mapped);
@@ -193,14 +195,15 @@ int bench_memmap(int argc, char **argv)
 		printf("bench memmap: %s, %llu MiB range, %llu pages, %llu MiB of struct page\n",
 		       m->arch.name, ULL(size >> 20), ULL(pages), ULL(bytes >> 20));
 		printf("cold (fresh host memory):\n");
-		bench_line("populate (mmap)", populate_ns, pages, bytes, base.cold_ns, "memset cold");
-		bench_line("init (first touch)", cold_ns, pages, bytes, base.cold_ns, "memset cold");
-		bench_line("populate + init", populate_ns + cold_ns, pages, bytes, base.cold_ns,
-			   "memset cold");
-		bench_line("memset (baseline)", base.cold_ns, pages, bytes, base.cold_ns, "memset cold");
+		bench_line("populate (mmap)", populate_ns, pages, bytes, &base, false);
+		bench_line("init (first touch)", cold_ns, pages, bytes, &base, false);
+		bench_line("populate + init", populate_ns + cold_ns, pages, bytes, &base, false);
+		bench_line("memset (baseline)", base.cold_ns, pages, bytes, &base, false);
+		bench_line("non-temporal stores", base.nt_cold_ns, pages, bytes, &base, false);
 		printf("warm (memmap resident, best of %d):\n", repeat);
-		bench_line("init", warm_ns, pages, bytes, base.warm_ns, "memset warm");
-		bench_line("memset (baseline)", base.warm_ns, pages, bytes, base.warm_ns, "memset warm");
+		bench_line("init", warm_ns, pages, bytes, &base, true);
+		bench_line("memset (baseline)", base.warm_ns, pages, bytes, &base, true);
+		bench_line("non-temporal stores", base.nt_warm_ns, pages, bytes, &base, true);
 		bench_baseline_note(&base, bytes);
 		printf("memmap host memory: %llu MiB mapped, %llu MiB resident (measured with mincore)\n",
 		       ULL(mapped >> 20), ULL(resident >> 20));

@@ -156,12 +156,14 @@ static void report(const struct bench *b, const struct args *a, struct zd_nd_reg
 		jw_ku64(&w, "size", a->size);
 		jw_ku64(&w, "pages", pages);
 		jw_ku64(&w, "device_pages", dev_pages);
-		bench_json_phase(&w, "first_bind", ns[0], pages, bytes, base->cold_ns);
-		bench_json_phase(&w, "first_bind_init", ns[1], pages, bytes, base->cold_ns);
-		bench_json_phase(&w, "rebind", ns[2], pages, bytes, base->warm_ns);
-		bench_json_phase(&w, "rebind_init", ns[3], pages, bytes, base->warm_ns);
-		bench_json_phase(&w, "memset_cold", base->cold_ns, pages, bytes, base->cold_ns);
-		bench_json_phase(&w, "memset_warm", base->warm_ns, pages, bytes, base->warm_ns);
+		bench_json_phase(&w, "first_bind", ns[0], pages, bytes, base, false);
+		bench_json_phase(&w, "first_bind_init", ns[1], pages, bytes, base, false);
+		bench_json_phase(&w, "rebind", ns[2], pages, bytes, base, true);
+		bench_json_phase(&w, "rebind_init", ns[3], pages, bytes, base, true);
+		bench_json_phase(&w, "memset_cold", base->cold_ns, pages, bytes, base, false);
+		bench_json_phase(&w, "ntstore_cold", base->nt_cold_ns, pages, bytes, base, false);
+		bench_json_phase(&w, "memset_warm", base->warm_ns, pages, bytes, base, true);
+		bench_json_phase(&w, "ntstore_warm", base->nt_warm_ns, pages, bytes, base, true);
 		jw_ku64(&w, "baseline_sample_bytes", base->sample_bytes);
 		jw_ku64(&w, "memmap_resident_bytes", resident);
 		jw_ku64(&w, "rss_growth_bytes", rss_used);
@@ -171,9 +173,10 @@ static void report(const struct bench *b, const struct args *a, struct zd_nd_reg
 		return;
 	}
 	printf("rebind (warm, best of %d):\n", a->repeat);
-	bench_line("unbind + bind", ns[2], pages, bytes, base->warm_ns, "memset warm");
-	bench_line("memmap init", ns[3], pages, bytes, base->warm_ns, "memset warm");
-	bench_line("memset (baseline)", base->warm_ns, pages, bytes, base->warm_ns, "memset warm");
+	bench_line("unbind + bind", ns[2], pages, bytes, base, true);
+	bench_line("memmap init", ns[3], pages, bytes, base, true);
+	bench_line("memset (baseline)", base->warm_ns, pages, bytes, base, true);
+	bench_line("non-temporal stores", base->nt_warm_ns, pages, bytes, base, true);
 	bench_baseline_note(base, bytes);
 	printf("memmap host memory: %llu KiB resident (mincore over the vmemmap; %s), "
 	       "process RSS grew %llu KiB\n", ULL(resident >> 10),
@@ -247,9 +250,10 @@ int bench_memremap(int argc, char **argv)
 	if (!b.json) {
 		progress_clear();
 		printf("first bind (cold):\n");
-		bench_line("create + bind", ns[0], pages, bytes, base.cold_ns, "memset cold");
-		bench_line("memmap init", ns[1], pages, bytes, base.cold_ns, "memset cold");
-		bench_line("memset (baseline)", base.cold_ns, pages, bytes, base.cold_ns, "memset cold");
+		bench_line("create + bind", ns[0], pages, bytes, &base, false);
+		bench_line("memmap init", ns[1], pages, bytes, &base, false);
+		bench_line("memset (baseline)", base.cold_ns, pages, bytes, &base, false);
+		bench_line("non-temporal stores", base.nt_cold_ns, pages, bytes, &base, false);
 		bench_baseline_note(&base, bytes);
 	}
 	uint64_t resident = zd_vmemmap_resident_bytes(m) - base_res;

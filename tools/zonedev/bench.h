@@ -35,7 +35,8 @@ struct bench {
 #define BENCH_BASELINE_SAMPLE (128ULL << 20)
 
 struct memset_base {
-	double cold_ns, warm_ns;   /* for the whole byte count */
+	double cold_ns, warm_ns;   /* memset, for the whole byte count */
+	double nt_cold_ns, nt_warm_ns;   /* non-temporal stores, the same bytes */
 	uint64_t sample_bytes;     /* what was really written (<= the count) */
 };
 
@@ -63,12 +64,14 @@ uint64_t bench_peak_rss(void);
 uint64_t bench_baseline_bytes(uint64_t bytes);
 /* Text benches: the line that says the baseline was a sample (none if not). */
 void bench_baseline_note(const struct memset_base *base, uint64_t bytes);
-void bench_line(const char *what, double ns, uint64_t pages, uint64_t bytes, double base_ns,
-		const char *base_what);
+/* One result line with its ratios to the cold or warm memset and
+ * non-temporal baselines. */
+void bench_line(const char *what, double ns, uint64_t pages, uint64_t bytes,
+		const struct memset_base *base, bool warm);
 /* The JSON document's opening ("zonedev", "bench", "result": "ok") and one phase. */
 void bench_json_begin(struct jw *w, const struct bench *b);
 void bench_json_phase(struct jw *w, const char *key, double ns, uint64_t pages, uint64_t bytes,
-		      double base_ns);
+		      const struct memset_base *base, bool warm);
 
 int bench_memmap(int argc, char **argv);
 int bench_memremap(int argc, char **argv);
