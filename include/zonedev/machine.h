@@ -155,6 +155,7 @@ struct zd_machine {
 	uint64_t memstart_pfn;            /* first boot RAM pfn */
 	bool debug_vm;
 	bool host_memory_unguarded;
+	bool memmap_init_per_page;        /* the per-page memmap init the template replaces */
 	bool booted;                      /* zd_machine_create() succeeded */
 	void (*progress)(void *arg, const char *what, uint64_t done, uint64_t total);
 	void *progress_arg;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "base/list.h"
+#include "base/ntstore.h"
 #include "mm/internal.h"
 
 const char *const zd_zone_names[ZD_MAX_NR_ZONES] = { "DMA", "DMA32", "Normal", "Movable",
@@ -57,48 +58,6 @@ int zd_get_pageblock_migratetype(struct zd_machine *m, uint64_t pfn)
 	return w ? (int)((__atomic_load_n(w, __ATOMIC_RELAXED) >> shift) & 0xf) : -1;
 }
 
-/*
- * memmap_init_range(): RAM pages get initialised and, for hotplug, marked
- * offline until the buddy takes them. ZONE_DEVICE pages are initialised by
- * their pgmap; here only altmap-backed memmap pages would be.
- */
-void zd_memmap_init_range(struct zd_machine *m, uint64_t nr, int nid, int zone, uint64_t start_pfn,
-			  struct zd_vmem_altmap *altmap, int migratetype, bool hotplug)
-{
-	uint64_t end = start_pfn + nr;
-	uint64_t pb = 1ULL << m->arch.pageblock_order;
-
-	if (zone == ZD_ZONE_DEVICE) {
-		if (!altmap)
-			return;
-		if (start_pfn == altmap->base_pfn)
-			start_pfn += altmap->reserve;
-		end = altmap->base_pfn + zd_vmem_altmap_offset(altmap);
-	}
-	/* Every page is the same but for its self-pointing lru: build one
-	 * template and copy it, rather than zero-and-set each page. */
-	struct zd_page t;
-
-	zd___init_single_page(&t, zone, nid);
-	if (hotplug && zone != ZD_ZONE_DEVICE)
-		t.page_type = ZD_PGTY_offline << 24;
-	else
-		__zd_set_page_flag(&t, ZD_PG_reserved);
-	for (uint64_t pfn = start_pfn; pfn < end; pfn++) {
-		struct zd_page *page = zd_pfn_to_page(m, pfn);
-
-		*page = t;
-		zd_list_init(&page->lru);
-		if (!(pfn & (pb - 1))) {
-			zd_set_pageblock_migratetype(m, pfn, migratetype);
-			if (!((pfn - start_pfn) & (ZD_PROGRESS_PAGES - 1)))
-				zd_progress(m, "memmap_init_range", pfn - start_pfn, end - start_pfn);
-		}
-	}
-	if (end > start_pfn)
-		zd_progress(m, "memmap_init_range", end - start_pfn, end - start_pfn);
-}
-
 void zd_zone_init_free_lists(struct zd_zone *zone)
 {
 	for (int o = 0; o <= ZD_MAX_ORDER_LIMIT; o++) {
@@ -119,81 +78,142 @@ void zd_init_currently_empty_zone(struct zd_zone *zone, uint64_t start_pfn, uint
 }
 
 /*
- * ZONE_DEVICE memmap (memmap_init_zone_device and helpers). Every device
- * page starts from one template — zone, node, PG_reserved, pgmap, the
- * type's initial refcount — so initialising is a 64-byte copy per page; a
- * compound folio then links its tails to the head. With a deduplicated
+ * Memmap initialisation (memmap_init_range for RAM, memmap_init_zone_device
+ * for device memory). Every page of a range starts from one template, so
+ * initialising is a 64-byte streamed copy per page with only the
+ * pfn-dependent words patched: a RAM page's self-pointing lru, a tail's
+ * compound_head, the folio order in page[1]. The stores are non-temporal
+ * (never read for ownership) and each worker fences before it finishes, so
+ * nothing reads a page before its stores are visible. With a deduplicated
  * memmap only the first compound_nr_pages struct pages of a folio are
  * written, the rest stay untouched (zero page, no memory).
+ * m->memmap_init_per_page selects the per-page path the template replaces
+ * (__init_single_page and friends on every page, the kernel's order), which
+ * the tests compare byte for byte and the bench measures against.
  */
 #include <pthread.h>
 #include <time.h>
 #include "base/align.h"
-
-static int initial_refcount(const struct zd_dev_pagemap *pgmap)
-{
-	/* v6.15+: idle device pages sit at 0, except device-dax (GENERIC). */
-	return pgmap->type == ZD_MEMORY_DEVICE_GENERIC ? 1 : 0;
-}
-
-static void device_page_template(struct zd_page *t, int nid, struct zd_dev_pagemap *pgmap)
-{
-	zd___init_single_page(t, ZD_ZONE_DEVICE, nid);
-	__zd_set_page_flag(t, ZD_PG_reserved);
-	t->pgmap = pgmap;
-	t->zone_device_data = NULL;
-	t->_refcount = initial_refcount(pgmap);
-}
 
 struct init_job {
 	struct zd_machine *m;
 	struct zd_page *first;       /* struct page of folio 0 */
 	uint64_t first_pfn;          /* ZD_BAD_PFN for pages outside the vmemmap */
 	uint64_t nr;                 /* pages */
-	uint64_t folio_nr;           /* pages per folio */
+	uint64_t folio_nr;           /* pages per folio (1 for RAM) */
 	uint64_t written;            /* struct pages written per folio */
 	unsigned order;
+	int migratetype;             /* of every pageblock starting at a written page */
+	bool self_lru;               /* RAM: each page's lru is an empty list */
+	const char *what;            /* the progress report's name */
 	struct zd_page tmpl;
+	struct zd_stream_tmpl head_t, tail1_t, tail_t;   /* made by run_init() */
 	uint64_t from, to;           /* folio index range of this worker */
 	bool report;                 /* this worker reports progress (for all) */
 };
 
+static void set_pageblocks(const struct init_job *j, uint64_t pfn, uint64_t n)
+{
+	uint64_t pb = 1ULL << j->m->arch.pageblock_order;
+
+	if (j->first_pfn == ZD_BAD_PFN)
+		return;
+	for (uint64_t p = ZD_ALIGN(pfn, pb); p < pfn + n; p += pb)
+		zd_set_pageblock_migratetype(j->m, p, j->migratetype);
+}
+
+/* Stream one folio's struct pages: the head, page[1] with the order, tails. */
+static void stream_folio(const struct init_job *j, struct zd_page *head, uint64_t n)
+{
+	uint64_t self = (uint64_t)(uintptr_t)&head->lru, link = (uint64_t)(uintptr_t)head + 1;
+
+	if (j->folio_nr == 1) {
+		zd_stream_page_patch(head, &j->head_t, j->self_lru, self, j->self_lru, self);
+		return;
+	}
+	zd_stream_page(head, &j->head_t);
+	if (n > 1)
+		zd_stream_page_patch(head + 1, &j->tail1_t, true, link, false, 0);
+	for (uint64_t i = 2; i < n; i++)
+		zd_stream_page_patch(head + i, &j->tail_t, true, link, false, 0);
+}
+
+/* The three templates a folio is written from (head, page[1], tails). */
+static void make_templates(struct init_job *j)
+{
+	struct zd_page t = j->tmpl;
+
+	if (j->folio_nr > 1)
+		__zd_set_page_flag(&t, ZD_PG_head);
+	zd_stream_tmpl_init(&j->head_t, &t);
+	t = j->tmpl;
+	t._refcount = 0;
+	zd_stream_tmpl_init(&j->tail_t, &t);
+	/* prep_compound_head(): the folio order lives in page 1. */
+	t.flags = (t.flags & ~0xffUL) | j->order;
+	zd_stream_tmpl_init(&j->tail1_t, &t);
+}
+
 static void *init_worker(void *arg)
 {
 	struct init_job *j = arg;
-	uint64_t pb = 1ULL << j->m->arch.pageblock_order;
-	struct zd_page tail = j->tmpl;
 
-	tail._refcount = 0;
 	for (uint64_t f = j->from; f < j->to; f++) {
-		struct zd_page *head = j->first + f * j->folio_nr;
-
 		/* Workers share the folios evenly: the first one's share done
 		 * is the whole job's. */
 		if (j->report && !((f - j->from) * j->folio_nr & (ZD_PROGRESS_PAGES - 1)))
-			zd_progress(j->m, "memmap_init_zone_device", (f - j->from) * j->folio_nr,
+			zd_progress(j->m, j->what, (f - j->from) * j->folio_nr,
 				    (j->to - j->from) * j->folio_nr);
-		uint64_t n = j->written < j->nr - f * j->folio_nr ? j->written : j->nr - f * j->folio_nr;
+		uint64_t left = j->nr - f * j->folio_nr;
+		uint64_t n = j->written < left ? j->written : left;
 
-		*head = j->tmpl;
-		if (j->folio_nr > 1) {
-			__zd_set_page_flag(head, ZD_PG_head);
-			tail.compound_head = (unsigned long)head + 1;
-			for (uint64_t i = 1; i < n; i++)
-				head[i] = tail;
-			/* prep_compound_head(): the folio order lives in page 1. */
-			zd_set_folio_order(head, j->order);
-		}
-		/* Like __init_zone_device_page(): the pages initialised here mark
-		 * their pageblock movable; a deduplicated folio's untouched tails
-		 * do not. */
-		if (j->first_pfn != ZD_BAD_PFN) {
-			uint64_t pfn = j->first_pfn + f * j->folio_nr;
-			for (uint64_t p = ZD_ALIGN(pfn, pb); p < pfn + n; p += pb)
-				zd_set_pageblock_migratetype(j->m, p, ZD_MIGRATE_MOVABLE);
+		stream_folio(j, j->first + f * j->folio_nr, n);
+		/* Like __init_zone_device_page(): only pages initialised here
+		 * mark their pageblock; a deduplicated folio's tails do not. */
+		if (j->first_pfn != ZD_BAD_PFN)
+			set_pageblocks(j, j->first_pfn + f * j->folio_nr, n);
+	}
+	zd_stream_fence();
+	return NULL;
+}
+
+/* __init_single_page() plus what each path adds, one page at a time. */
+static void init_one_page(const struct init_job *j, struct zd_page *page)
+{
+	zd___init_single_page(page, zd_page_zonenum(&j->tmpl), zd_page_to_nid(&j->tmpl));
+	page->flags = j->tmpl.flags;
+	page->page_type = j->tmpl.page_type;
+	if (!j->self_lru) {
+		/* __init_zone_device_page() */
+		page->pgmap = j->tmpl.pgmap;
+		page->zone_device_data = NULL;
+		zd_set_page_count(page, j->tmpl._refcount);
+	}
+}
+
+/* The per-page path: every page on its own, compound links afterwards. */
+static void init_per_page(const struct init_job *j)
+{
+	for (uint64_t h = 0; h < j->nr; h += j->folio_nr) {
+		struct zd_page *head = j->first + h;
+		uint64_t n = j->written < j->nr - h ? j->written : j->nr - h;
+
+		init_one_page(j, head);
+		set_pageblocks(j, j->first_pfn + h, 1);
+		if (j->folio_nr == 1)
+			continue;
+		/* memmap_init_compound() */
+		__zd_set_page_flag(head, ZD_PG_head);
+		for (uint64_t i = 1; i < n; i++) {
+			init_one_page(j, head + i);
+			if (j->first_pfn != ZD_BAD_PFN)
+				set_pageblocks(j, j->first_pfn + h + i, 1);
+			head[i].compound_head = (unsigned long)head + 1;
+			zd_set_page_count(head + i, 0);
+			if (i == 1)
+				zd_set_folio_order(head, j->order);
 		}
 	}
-	return NULL;
 }
 
 /* Split the folios between the host's CPUs when there is enough work. */
@@ -207,6 +227,11 @@ static void run_init(struct init_job *job)
 	pthread_t tid[8];
 	int started = 0;
 
+	if (job->m->memmap_init_per_page) {
+		init_per_page(job);
+		nthreads = 0;
+	}
+	make_templates(job);
 	for (int t = 0; t < nthreads; t++) {
 		jobs[t] = *job;
 		jobs[t].from = folios * (uint64_t)t / (uint64_t)nthreads;
@@ -218,24 +243,76 @@ static void run_init(struct init_job *job)
 			started |= 1 << t;
 		else
 			init_worker(&jobs[t]);
-	init_worker(&jobs[0]);
+	if (nthreads)
+		init_worker(&jobs[0]);
 	for (int t = 1; t < nthreads; t++)
 		if (started & (1 << t))
 			pthread_join(tid[t], NULL);
 	if (folios)
-		zd_progress(job->m, "memmap_init_zone_device", job->nr, job->nr);
+		zd_progress(job->m, job->what, job->nr, job->nr);
+}
+
+/*
+ * memmap_init_range(): RAM pages get initialised and, for hotplug, marked
+ * offline until the buddy takes them. ZONE_DEVICE pages are initialised by
+ * their pgmap; here only altmap-backed memmap pages would be.
+ */
+void zd_memmap_init_range(struct zd_machine *m, uint64_t nr, int nid, int zone, uint64_t start_pfn,
+			  struct zd_vmem_altmap *altmap, int migratetype, bool hotplug)
+{
+	uint64_t end = start_pfn + nr;
+
+	if (zone == ZD_ZONE_DEVICE) {
+		if (!altmap)
+			return;
+		if (start_pfn == altmap->base_pfn)
+			start_pfn += altmap->reserve;
+		end = altmap->base_pfn + zd_vmem_altmap_offset(altmap);
+	}
+	if (end <= start_pfn)
+		return;
+	struct init_job job = {
+		.m = m, .first = zd_pfn_to_page(m, start_pfn), .first_pfn = start_pfn,
+		.nr = end - start_pfn, .folio_nr = 1, .written = 1, .migratetype = migratetype,
+		.self_lru = true, .what = "memmap_init_range",
+	};
+	zd___init_single_page(&job.tmpl, zone, nid);
+	if (hotplug && zone != ZD_ZONE_DEVICE)
+		job.tmpl.page_type = ZD_PGTY_offline << 24;
+	else
+		__zd_set_page_flag(&job.tmpl, ZD_PG_reserved);
+	run_init(&job);
+}
+
+static int initial_refcount(const struct zd_dev_pagemap *pgmap)
+{
+	/* v6.15+: idle device pages sit at 0, except device-dax (GENERIC). */
+	return pgmap->type == ZD_MEMORY_DEVICE_GENERIC ? 1 : 0;
+}
+
+static void device_job(struct init_job *j, struct zd_machine *m, int nid,
+		       struct zd_dev_pagemap *pgmap)
+{
+	j->m = m;
+	j->folio_nr = zd_pgmap_vmemmap_nr(pgmap);
+	j->order = (unsigned)pgmap->vmemmap_shift;
+	j->migratetype = ZD_MIGRATE_MOVABLE;
+	j->what = "memmap_init_zone_device";
+	zd___init_single_page(&j->tmpl, ZD_ZONE_DEVICE, nid);
+	__zd_set_page_flag(&j->tmpl, ZD_PG_reserved);
+	j->tmpl.pgmap = pgmap;
+	j->tmpl.zone_device_data = NULL;
+	j->tmpl._refcount = initial_refcount(pgmap);
 }
 
 void zd_init_zone_device_pages(struct zd_machine *m, struct zd_page *first, uint64_t nr, int nid,
 			       struct zd_dev_pagemap *pgmap, uint64_t written_per_folio)
 {
 	struct init_job job = {
-		.m = m, .first = first, .first_pfn = ZD_BAD_PFN, .nr = nr,
-		.folio_nr = zd_pgmap_vmemmap_nr(pgmap), .written = written_per_folio,
-		.order = (unsigned)pgmap->vmemmap_shift,
+		.first = first, .first_pfn = ZD_BAD_PFN, .nr = nr, .written = written_per_folio,
 	};
 
-	device_page_template(&job.tmpl, nid, pgmap);
+	device_job(&job, m, nid, pgmap);
 	run_init(&job);
 }
 
@@ -255,12 +332,10 @@ void zd_memmap_init_zone_device(struct zd_machine *m, struct zd_zone *zone, uint
 		nr_pages = end_pfn - start_pfn;
 	}
 	struct init_job job = {
-		.m = m, .first = zd_pfn_to_page(m, start_pfn), .first_pfn = start_pfn,
-		.nr = nr_pages, .folio_nr = zd_pgmap_vmemmap_nr(pgmap),
+		.first = zd_pfn_to_page(m, start_pfn), .first_pfn = start_pfn, .nr = nr_pages,
 		.written = zd_compound_nr_pages(m, altmap, pgmap),
-		.order = (unsigned)pgmap->vmemmap_shift,
 	};
-	device_page_template(&job.tmpl, zone->zone_pgdat->node_id, pgmap);
+	device_job(&job, m, zone->zone_pgdat->node_id, pgmap);
 	run_init(&job);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pgmap->memmap_init_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
