@@ -203,10 +203,14 @@ static int measure(void (*fill)(void *, size_t, int), size_t n, int repeat, doub
 		if (!*cold_ns || t < *cold_ns)
 			*cold_ns = t;
 	}
+	/* Never a zero byte: this project's VM (AMD EPYC) stores all-zero
+	 * lines 2.2x faster than any other (non-temporal: 97 against 44
+	 * GB/s), and no struct page line is all zero, so a zero fill would
+	 * be a baseline the work cannot meet. */
 	*warm_ns = 0;
 	for (int i = 0; i < repeat; i++) {
 		t = bench_now_ns();
-		fill(p, n, i);
+		fill(p, n, 0x11 * (i % 15 + 1));
 		t = bench_now_ns() - t;
 		if (!*warm_ns || t < *warm_ns)
 			*warm_ns = t;
