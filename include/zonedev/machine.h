@@ -129,6 +129,12 @@ struct zd_machine {
 	/* The RAM the memmap costs (sparse-vmemmap.c): frames and page-table
 	 * pages behind the vmemmap, by index; hotplug lock (writer). */
 	struct zd_xarray *vmemmap_frames, *vmemmap_tables;
+	/* A range's sections (de)populated under one host mapping change
+	 * (zd_vmemmap_batch_begin/end); hotplug lock (writer). */
+	struct {
+		uintptr_t lo, hi;                 /* host span; lo == hi: no batch */
+		bool remove;
+	} vmemmap_batch;
 
 	/* Boot memory (memblock.c): allocates until memblock_free_all(), then
 	 * only records what boot reserved. */

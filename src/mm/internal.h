@@ -32,6 +32,12 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 void zd_depopulate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 				  struct zd_vmem_altmap *altmap);
 /* Pages of RAM the memmap holds now: frames and page tables (boot and later). */
+/* One host mapping change for all the sections of [pfn, pfn + nr) that
+ * __add_pages/__remove_pages (de)populate in between (no altmap: those
+ * map the device file per block); end says whether the add succeeded. */
+void zd_vmemmap_batch_begin(struct zd_machine *m, uint64_t pfn, uint64_t nr,
+			    struct zd_vmem_altmap *altmap, struct zd_dev_pagemap *pgmap, bool remove);
+void zd_vmemmap_batch_end(struct zd_machine *m, bool ok);
 uint64_t zd_vmemmap_charged_pages(struct zd_machine *m);
 /* vmemmap_can_optimize(): compound device memmap without an altmap whose
  * folios span more than VMEMMAP_RESERVE_NR memmap pages, on an arch that

@@ -121,6 +121,7 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 		if (rc)
 			return rc;
 	}
+	zd_vmemmap_batch_begin(m, pfn, nr, altmap, params->pgmap, false);
 	for (uint64_t p = pfn; p < end; ) {
 		uint64_t cur = section_align_up(a, p) - p;
 		if (cur > end - p)
@@ -137,6 +138,7 @@ int zd___add_pages(struct zd_machine *m, int nid, uint64_t pfn, uint64_t nr,
 		}
 		p += cur;
 	}
+	zd_vmemmap_batch_end(m, !rc);
 	return rc;
 }
 
@@ -150,6 +152,11 @@ void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 	if (ZD_WARN(m, check_pfn_span(m, pfn, nr), "Misaligned __remove_pages start: 0x%llx end: 0x%llx",
 		    ULL(pfn), ULL(pfn + nr - 1)))
 		return;
+	/* the rollback of a failed add stays inside the add's batch */
+	bool batch = m->vmemmap_batch.lo == m->vmemmap_batch.hi;
+
+	if (batch)
+		zd_vmemmap_batch_begin(m, pfn, nr, altmap, NULL, true);
 	for (uint64_t p = pfn; p < end; ) {
 		uint64_t cur = section_align_up(a, p) - p;
 		if (cur > end - p)
@@ -157,6 +164,8 @@ void zd___remove_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr,
 		zd_sparse_remove_section(m, p, cur, altmap);
 		p += cur;
 	}
+	if (batch)
+		zd_vmemmap_batch_end(m, true);
 }
 
 /* update_end_of_memory_vars(): max_pfn only grows. */

@@ -621,6 +621,61 @@ uint64_t zd_vmemmap_charged_pages(struct zd_machine *m)
 	return n;
 }
 
+/*
+ * Batches: the host's mmap costs microseconds per call, the kernel's
+ * vmemmap_populate() a few page-table writes, so one call per section
+ * made a 1024-section devdax rebind ten times the kernel's time. Within a
+ * batch the range's host span is mapped once at the start (add) or reset
+ * once at the end (remove); sections inside it skip their own call. An
+ * add maps the not-yet-added sections' memmap early, which nothing reads:
+ * their pfns are not valid until each section is added. Ranges touching
+ * an early (boot) section are not batched.
+ */
+static bool in_batch(const struct zd_machine *m, uintptr_t lo, uintptr_t hi)
+{
+	return lo >= m->vmemmap_batch.lo && hi <= m->vmemmap_batch.hi;
+}
+
+void zd_vmemmap_batch_begin(struct zd_machine *m, uint64_t pfn, uint64_t nr,
+			    struct zd_vmem_altmap *altmap, struct zd_dev_pagemap *pgmap, bool remove)
+{
+	uintptr_t lo, hi;
+
+	m->vmemmap_batch.lo = m->vmemmap_batch.hi = 0;
+	if (altmap || !nr || !zd_vmemmap_covers(m, pfn, nr))
+		return;
+	/* An early section keeps its boot memmap whatever its sub-sections
+	 * do: a batch over it would map over it (add) or unmap it (remove). */
+	for (uint64_t p = pfn; p < pfn + nr; p += m->arch.pages_per_section) {
+		struct zd_mem_section *ms = zd_pfn_to_section(m, p);
+		if (ms && zd_early_section(ms))
+			return;
+	}
+	if (zd_pfn_section_nr(&m->arch, pfn) != zd_pfn_section_nr(&m->arch, pfn + nr - 1)) {
+		struct zd_mem_section *ms = zd_pfn_to_section(m, pfn + nr - 1);
+		if (ms && zd_early_section(ms))
+			return;
+	}
+	host_span(m, pfn, nr, &lo, &hi);
+	if (lo >= hi)
+		return;
+	if (!remove && map_anon(m, lo, hi, zd_vmemmap_can_optimize(m, NULL, pgmap)))
+		return;   /* no batch: each section maps (and fails) on its own */
+	m->vmemmap_batch.lo = lo;
+	m->vmemmap_batch.hi = hi;
+	m->vmemmap_batch.remove = remove;
+}
+
+void zd_vmemmap_batch_end(struct zd_machine *m, bool ok)
+{
+	uintptr_t lo = m->vmemmap_batch.lo, hi = m->vmemmap_batch.hi;
+
+	m->vmemmap_batch.lo = m->vmemmap_batch.hi = 0;
+	/* a remove, or an add rolled back: no section of the span is left */
+	if (lo < hi && (m->vmemmap_batch.remove || !ok))
+		unmap_to_reserved(lo, hi);
+}
+
 /* __populate_section_memmap(): the arch rule (altmap_block()) decides the
  * altmap's use. An error pointer on failure: -ENOMEM (RAM or altmap),
  * -ENOSPC when the altmap's file cannot get its blocks. */
@@ -668,7 +723,10 @@ struct zd_page *zd___populate_section_memmap(struct zd_machine *m, uint64_t pfn,
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
 		return zd_pfn_to_page(m, pfn);
-	rc = altmap ? populate_altmap(m, lo, hi, altmap, block) : map_anon(m, lo, hi, dedup);
+	if (altmap)
+		rc = populate_altmap(m, lo, hi, altmap, block);
+	else
+		rc = in_batch(m, lo, hi) ? 0 : map_anon(m, lo, hi, dedup);
 	if (rc) {
 		uncharge(m, (uintptr_t)zd_pfn_to_page(m, pfn), (uintptr_t)zd_pfn_to_page(m, pfn + nr),
 			 mode == CHARGE_ALTMAP_PMD);
@@ -694,7 +752,10 @@ void zd_depopulate_section_memmap(struct zd_machine *m, uint64_t pfn, uint64_t n
 	host_span(m, pfn, nr, &lo, &hi);
 	if (lo >= hi)
 		return;
-	unmap_to_reserved(lo, hi);
+	if (!altmap && in_batch(m, lo, hi))
+		;   /* zd_vmemmap_batch_end() unmaps the whole range */
+	else
+		unmap_to_reserved(lo, hi);
 	__atomic_sub_fetch(&m->vmemmap_mapped_bytes, (long)(hi - lo), __ATOMIC_RELAXED);
 	if (altmap)
 		zd_vmem_altmap_free(altmap, (hi - lo + a->page_size - 1) >> a->page_shift);
@@ -706,7 +767,7 @@ uint64_t zd_vmemmap_resident_bytes(struct zd_machine *m)
 	const struct zd_arch *a = &m->arch;
 	size_t ps = host_page_size();
 	size_t sect_bytes = a->pages_per_section * sizeof(struct zd_page);
-	size_t vec_len = (sect_bytes + ps - 1) / ps;
+	size_t vec_len = (sect_bytes + ps - 1) / ps + 2;   /* + the rounded-out ends */
 	unsigned char *vec = malloc(vec_len);
 	uint64_t resident = 0;
 
@@ -726,11 +787,17 @@ uint64_t zd_vmemmap_resident_bytes(struct zd_machine *m)
 			s = (uintptr_t)zd_pfn_to_page(m, spfn) & ~(ps - 1);
 			e = (uintptr_t)zd_pfn_to_page(m, spfn + a->pages_per_section);
 			e = ZD_ALIGN(e, ps);
-			/* mincore fails with ENOMEM on unmapped holes: walk by
-			 * sub-section so holes are skipped. */
+			/* The window is mapped throughout (PROT_NONE where not
+			 * populated), so one call per section normally does;
+			 * should it fail, walk by sub-section to skip a hole. */
 			size_t sub = a->pages_per_subsection * sizeof(struct zd_page);
 			if (sub < ps)
 				sub = ps;
+			if (!mincore((void *)s, e - s, vec)) {
+				for (size_t k = 0; k < (e - s) / ps; k++)
+					resident += (vec[k] & 1) ? ps : 0;
+				continue;
+			}
 			for (uintptr_t p = s; p < e; p += sub) {
 				size_t len = e - p < sub ? e - p : sub;
 				if (mincore((void *)p, len, vec))
