@@ -293,6 +293,11 @@ ZD_HOST_MEM_AVAILABLE=1073741824 run "bench memremap devdax 1G map=mem 1T on a 1
 check "its baseline was a 128 MiB sample" "$tmp/out" '"baseline_sample_bytes": 134217728'
 check "it reports a non-temporal-store baseline" "$tmp/out" '"ntstore_warm": {'
 check "and each phase's ratio to it" "$tmp/out" '"ratio_to_ntstore":'
+check "it times the per-page init in the same run" "$tmp/out" '"rebind_init_per_page": {'
+check "a map=mem rebind compares with the cold baselines" "$tmp/out" '"rebind_baseline": "cold"'
+run "bench memmap 1G --json" 0 bench memmap --size 1G --repeat 1 --json
+check "bench memmap times the per-page init in the same run" "$tmp/out" '"warm_init_per_page": {'
+check "and the non-temporal baseline" "$tmp/out" '"ntstore_cold": {'
 peak=$(sed -n 's/.*"peak_rss_bytes": \([0-9]*\).*/\1/p' "$tmp/out")
 if [ -n "$peak" ] && [ "$peak" -lt 536870912 ]; then
 	pass "the 1 TiB dedup bench peaks below 512 MiB of RSS ($peak bytes)"
