@@ -87,6 +87,10 @@ void zd_init_currently_empty_zone(struct zd_zone *zone, uint64_t start_pfn, uint
  * nothing reads a page before its stores are visible. With a deduplicated
  * memmap only the first compound_nr_pages struct pages of a folio are
  * written, the rest stay untouched (zero page, no memory).
+ * Pageblock bits are set from the pfn, so no struct page is read back
+ * before the fence and every one of them can be streamed (the kernel's
+ * series keeps pageblock-aligned pages on normal stores because its
+ * pageblock update reads the page).
  * m->memmap_init_per_page selects the per-page path the template replaces
  * (__init_single_page and friends on every page, the kernel's order), which
  * the tests compare byte for byte and the bench measures against.
