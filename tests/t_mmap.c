@@ -446,8 +446,10 @@ static void test_maps_fork_madvise(struct zd_machine *m)
 	is_int(zd_do_madvise(mm, A, 4 * K, ZD_MADV_WIPEONFORK), 0, "madvise: WIPEONFORK on anon");
 	is_int(zd_do_madvise(mm, A + 16 * K, 4 * K, ZD_MADV_WIPEONFORK), -EINVAL,
 	       "madvise: WIPEONFORK on shared memory is EINVAL");
-	is_int(zd_do_madvise(mm, A, 4 * K, ZD_MADV_DONTNEED), -EOPNOTSUPP,
-	       "madvise: page advice is EOPNOTSUPP (no page tables yet)");
+	is_int(zd_do_madvise(mm, A, 4 * K, ZD_MADV_DONTNEED), 0,
+	       "madvise: DONTNEED of untouched memory");
+	is_int(zd_do_madvise(mm, A, 4 * K, ZD_MADV_COLLAPSE), -EOPNOTSUPP,
+	       "madvise: advice that is not modelled (COLLAPSE) is EOPNOTSUPP");
 	is_int(zd_do_madvise(mm, A, 4 * K, 999), -EINVAL, "madvise: unknown advice is EINVAL");
 	is_int(zd_do_madvise(mm, A + 1, 4 * K, ZD_MADV_HUGEPAGE), -EINVAL,
 	       "madvise: a misaligned start is EINVAL");

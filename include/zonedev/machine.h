@@ -183,6 +183,10 @@ struct zd_machine {
 	struct zd_mm *mm_list;
 	int last_pid;
 	uint64_t last_shmem_ino;          /* atomic: inodes of shared anonymous memory */
+	uint64_t zero_pfn;                /* empty_zero_page: a page of the kernel's bss */
+	/* Fault and mapping counters (atomic): vmstat pgfault, meminfo AnonPages. */
+	unsigned long pgfault;
+	long nr_anon_mapped;              /* NR_ANON_MAPPED, in pages */
 
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */

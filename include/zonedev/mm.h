@@ -18,8 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <zonedev/pgtable.h>
 
 struct zd_machine;
+struct zd_page;
 
 /* vm_flags (include/linux/mm.h). VM_MAY* is VM_* << 4, which mprotect relies on. */
 #define ZD_VM_NONE         0x00000000ULL
@@ -85,14 +87,58 @@ struct zd_machine;
 #define ZD_MADV_KEEPONFORK  19
 #define ZD_MADV_POPULATE_READ  22
 #define ZD_MADV_POPULATE_WRITE 23
+#define ZD_MADV_DONTNEED_LOCKED 24
 #define ZD_MADV_COLLAPSE    25
 
 /* sysctl vm.max_map_count's default (DEFAULT_MAX_MAP_COUNT). */
 #define ZD_DEFAULT_MAX_MAP_COUNT 65530
 
+/* enum fault_flag (include/linux/mm_types.h). */
+#define ZD_FAULT_FLAG_WRITE         (1u << 0)
+#define ZD_FAULT_FLAG_MKWRITE       (1u << 1)
+#define ZD_FAULT_FLAG_ALLOW_RETRY   (1u << 2)
+#define ZD_FAULT_FLAG_RETRY_NOWAIT  (1u << 3)
+#define ZD_FAULT_FLAG_KILLABLE      (1u << 4)
+#define ZD_FAULT_FLAG_TRIED         (1u << 5)
+#define ZD_FAULT_FLAG_USER          (1u << 6)
+#define ZD_FAULT_FLAG_REMOTE        (1u << 7)
+#define ZD_FAULT_FLAG_INSTRUCTION   (1u << 8)
+#define ZD_FAULT_FLAG_INTERRUPTIBLE (1u << 9)
+#define ZD_FAULT_FLAG_UNSHARE       (1u << 10)
+
+/* vm_fault_t bits (enum vm_fault_reason). */
+#define ZD_VM_FAULT_OOM       0x000001u
+#define ZD_VM_FAULT_SIGBUS    0x000002u
+#define ZD_VM_FAULT_MAJOR     0x000004u
+#define ZD_VM_FAULT_HWPOISON  0x000010u
+#define ZD_VM_FAULT_SIGSEGV   0x000040u
+#define ZD_VM_FAULT_NOPAGE    0x000100u
+#define ZD_VM_FAULT_LOCKED    0x000200u
+#define ZD_VM_FAULT_RETRY     0x000400u
+#define ZD_VM_FAULT_FALLBACK  0x000800u
+#define ZD_VM_FAULT_ERROR (ZD_VM_FAULT_OOM | ZD_VM_FAULT_SIGBUS | ZD_VM_FAULT_SIGSEGV | \
+			   ZD_VM_FAULT_HWPOISON)
+
+/* mm_struct's rss_stat counters (enum NR_MM_COUNTERS order). */
+enum { ZD_MM_FILEPAGES, ZD_MM_ANONPAGES, ZD_MM_SWAPENTS, ZD_MM_SHMEMPAGES, ZD_NR_MM_COUNTERS };
+
 struct zd_mm;
 struct zd_file;
 struct zd_vm_area_struct;
+struct zd_anon_vma;
+
+/* A fault being handled (struct vm_fault): the handler's view. */
+struct zd_vm_fault {
+	struct zd_vm_area_struct *vma;
+	uint64_t address;             /* the faulting page's address */
+	uint64_t real_address;        /* the faulting byte */
+	unsigned flags;               /* ZD_FAULT_FLAG_* */
+	uint64_t pgoff;               /* the page's offset in the VMA's object, in pages */
+	uint64_t *pte;                /* its PTE slot (locked through ptl while handled) */
+	struct zd_page *ptl;
+	zd_pte_t orig_pte;            /* the entry the fault saw */
+	struct zd_page *page;         /* ->fault's page, one reference held */
+};
 
 /* What a mapping's owner does at its VMA's life events (vm_operations_struct). */
 struct zd_vm_operations_struct {
@@ -100,6 +146,9 @@ struct zd_vm_operations_struct {
 	void (*close)(struct zd_vm_area_struct *vma);     /* the VMA goes */
 	int (*may_split)(struct zd_vm_area_struct *vma, uint64_t addr);  /* 0 or -errno */
 	const char *(*name)(struct zd_vm_area_struct *vma);  /* for maps, or NULL */
+	/* A missing page of the object: vmf->page set (one reference), or a
+	 * VM_FAULT_* error. NULL: a fault there is SIGBUS. */
+	unsigned (*fault)(struct zd_vm_fault *vmf);
 };
 
 /* A mappable object: what mmap's fd stands for (struct file). */
@@ -139,6 +188,7 @@ struct zd_vm_area_struct {
 	struct zd_file *vm_file;      /* one reference; NULL for private anonymous memory */
 	const struct zd_vm_operations_struct *vm_ops;
 	void *vm_private_data;
+	struct zd_anon_vma *anon_vma; /* one reference; set at the first anonymous fault */
 };
 
 struct zd_mm {
@@ -155,6 +205,8 @@ struct zd_mm {
 	struct zd_page *pgd;          /* the top table (pgd_alloc) */
 	uint64_t def_flags;           /* added to every new VMA's flags */
 	size_t max_map_count;
+	long rss_stat[ZD_NR_MM_COUNTERS];  /* atomic: pages mapped (VmRSS parts) */
+	unsigned long min_flt, maj_flt;    /* atomic: faults handled */
 	struct zd_mm *next;           /* the machine's list of processes */
 };
 
@@ -179,14 +231,37 @@ struct zd_vm_area_struct *zd_vma_lookup(struct zd_mm *mm, uint64_t addr);
 int64_t zd_vm_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned long prot,
 		   unsigned long flags, struct zd_file *file, uint64_t off);
 /* munmap(2), mprotect(2), mremap(2), madvise(2); 0 / the new address, or
- * -errno. Take mmap_lock. madvise does the advice that is a VMA property
- * (access pattern, THP, fork, dump); advice on pages is -EOPNOTSUPP until
- * faults exist. */
+ * -errno. Take mmap_lock. madvise's advice is listed in mm/madvise.c. */
 int zd_vm_munmap(struct zd_mm *mm, uint64_t start, uint64_t len);
 int zd_do_mprotect(struct zd_mm *mm, uint64_t start, uint64_t len, unsigned long prot);
 int64_t zd_do_mremap(struct zd_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
 		     unsigned long flags, uint64_t new_addr);
 int zd_do_madvise(struct zd_mm *mm, uint64_t start, uint64_t len, int behavior);
+
+/*
+ * handle_mm_fault(): resolve a fault at address in vma (mmap_lock held for
+ * reading): tables allocated, a page found or made and mapped. Returns 0 or
+ * ZD_VM_FAULT_* bits; counts pgfault and the mm's min_flt/maj_flt.
+ */
+unsigned zd_handle_mm_fault(struct zd_vm_area_struct *vma, uint64_t address, unsigned flags);
+
+/*
+ * The CPU: load (write false) or store len bytes at addr of mm, as user
+ * code on one of the machine's CPUs would. The MMU's walk of the tables
+ * first (present, user, write; accessed and dirty set as the hardware
+ * sets them), a fault on a miss, then real bytes to or from the page's
+ * memory. Thread safe; takes mmap_lock for reading around faults. 0, or
+ * the signal the access would get, logged like the kernel's report:
+ * -EFAULT SIGSEGV (no VMA, no right), -EIO SIGBUS, -EHWPOISON SIGBUS on a
+ * poisoned page, -ENOMEM the OOM killer's case.
+ */
+int zd_access_vm(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, bool write);
+
+/* The page and entry mapping addr (follow_pte's view, for tests and
+ * reports): the leaf entry and its level in *level, or pte_none. The
+ * page is NULL for none, non-present and special entries (the zero page). */
+zd_pte_t zd_follow_pte(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level,
+		       struct zd_page **page);
 
 /* /proc/PID/maps of mm on f. */
 void zd_show_maps(struct zd_mm *mm, FILE *f);

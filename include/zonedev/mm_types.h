@@ -116,6 +116,30 @@ static inline void __zd_clear_page_flag(struct zd_page *p, enum zd_pageflags f)
 	__atomic_store_n(&p->flags, __atomic_load_n(&p->flags, __ATOMIC_RELAXED) & ~(1UL << f),
 			 __ATOMIC_RELAXED);
 }
+/* SetPageX()/ClearPageX(): atomic, for pages others may change at once. */
+static inline void zd_set_page_flag(struct zd_page *p, enum zd_pageflags f)
+{
+	__atomic_or_fetch(&p->flags, 1UL << f, __ATOMIC_RELAXED);
+}
+static inline void zd_clear_page_flag(struct zd_page *p, enum zd_pageflags f)
+{
+	__atomic_and_fetch(&p->flags, ~(1UL << f), __ATOMIC_RELAXED);
+}
+/* An anonymous page's mapping is its anon_vma with this bit set. */
+#define ZD_PAGE_MAPPING_ANON 0x1UL
+static inline int zd_folio_test_anon(const struct zd_page *folio)
+{
+	return (int)((uintptr_t)__atomic_load_n(&folio->mapping, __ATOMIC_RELAXED) &
+		     ZD_PAGE_MAPPING_ANON);
+}
+/* A pin (FOLL_PIN) adds this to a small folio's refcount. */
+#define ZD_GUP_PIN_COUNTING_BIAS 1024
+/* folio_maybe_dma_pinned() of a small folio: may be false-positive with
+ * over a thousand plain references, never false-negative. */
+static inline int zd_folio_maybe_dma_pinned(const struct zd_page *folio)
+{
+	return __atomic_load_n(&folio->_refcount, __ATOMIC_RELAXED) >= ZD_GUP_PIN_COUNTING_BIAS;
+}
 /* A folio's order lives in the low byte of its second page's flags. */
 static inline void zd_set_folio_order(struct zd_page *head, unsigned order)
 {

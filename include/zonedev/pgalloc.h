@@ -63,13 +63,19 @@ struct zd_mmu_gather {
 	struct zd_mm *mm;
 	struct zd_page *tables;    /* unhooked tables, chained through lru.next */
 	size_t nr_tables;
+	struct zd_page **pages;    /* unmapped pages, one reference each */
+	size_t nr_pages, max_pages;
 };
 void zd_tlb_gather_mmu(struct zd_mmu_gather *tlb, struct zd_mm *mm);
 /* pt is no longer reachable from mm's tables (the caller cleared the entry
  * that pointed at it); a walker that read the entry before may still be
  * reading pt. */
 void zd_tlb_remove_table(struct zd_mmu_gather *tlb, struct zd_page *pt);
-/* Waits for a grace period, then frees every gathered table. */
+/* A page whose entry the caller cleared: its mapping's reference is
+ * dropped after the grace period, so a CPU that read the entry before it
+ * was cleared (the model's TLB) never touches a freed page. */
+void zd_tlb_remove_page(struct zd_mmu_gather *tlb, struct zd_page *page);
+/* Waits for a grace period, then frees every gathered table and page. */
 void zd_tlb_finish_mmu(struct zd_mmu_gather *tlb);
 
 #endif

@@ -37,6 +37,7 @@ struct image_scan {
 	uint64_t bytes[4];
 	struct { phys_addr_t start, end; } r[8];
 	int n;
+	phys_addr_t bss;           /* start of Kernel bss (0: none) */
 };
 
 static int find_image(const struct zd_resource *r, void *arg)
@@ -46,6 +47,8 @@ static int find_image(const struct zd_resource *r, void *arg)
 	for (int i = 0; image_names[i]; i++)
 		if (r->name && !strcmp(r->name, image_names[i]) && s->n < 8) {
 			s->bytes[i] += zd_resource_size(r);
+			if (i == 3 && !s->bss)
+				s->bss = r->start;
 			s->r[s->n].start = r->start;
 			s->r[s->n++].end = r->end;
 		}
@@ -117,6 +120,8 @@ static int reserve_kernel_image(struct zd_machine *m, const struct zd_mem_range 
 			if (rc)
 				return rc;
 			s.bytes[i] = default_image[i].size;
+			if (i == 3)
+				s.bss = at;
 			s.r[s.n].start = at;
 			s.r[s.n++].end = at + default_image[i].size - 1;
 			at += default_image[i].size;
@@ -128,6 +133,11 @@ static int reserve_kernel_image(struct zd_machine *m, const struct zd_mem_range 
 		if ((rc = reserve_bytes(m, s.r[i].start, s.r[i].end + 1, "kernel")))
 			return rc;
 	memcpy(m->boot.image_bytes, s.bytes, sizeof(s.bytes));
+	/* empty_zero_page sits page aligned in .bss (x86 .bss..page_aligned,
+	 * arm64 and ppc64 likewise); an imported image without a bss keeps
+	 * it at the image's first page. Reserved, never written: it reads 0. */
+	phys_addr_t zp = s.bss ? s.bss : s.r[0].start;
+	m->zero_pfn = ZD_ALIGN(zp, m->arch.page_size) >> m->arch.page_shift;
 	return 0;
 }
 

@@ -152,6 +152,7 @@ int zd_memory_blocks_all_offline(struct zd_machine *m, phys_addr_t start, phys_a
 
 /* vma.c: the VMA array of an mm (mmap_lock held for writing to change it). */
 #include <zonedev/mm.h>
+#include <zonedev/pgtable.h>
 uint64_t zd_vma_pages(const struct zd_vm_area_struct *vma);
 /* Index of the first VMA ending above addr (map_count if none). */
 size_t zd_vma_index(struct zd_mm *mm, uint64_t addr);
@@ -184,6 +185,52 @@ int64_t zd_get_unmapped_area(struct zd_mm *mm, struct zd_file *file, uint64_t ad
 /* calc_vm_prot_bits(). */
 uint64_t zd_calc_vm_prot_bits(unsigned long prot);
 bool zd_mmap_write_locked(struct zd_mm *mm);
+
+/* rmap.c: anon_vma references (the root lives while anything below does),
+ * anon_vma_prepare/fork, linear_page_index and the per-page rmap calls. */
+struct zd_anon_vma;
+void zd_get_anon_vma(struct zd_anon_vma *av);
+void zd_put_anon_vma(struct zd_anon_vma *av);   /* NULL allowed */
+struct zd_anon_vma *zd_anon_vma_root(const struct zd_anon_vma *av);
+int zd_anon_vma_prepare(struct zd_vm_area_struct *vma);
+/* The child VMA vma (a copy of pvma) gets its own anon_vma below pvma's. */
+int zd_anon_vma_fork(struct zd_vm_area_struct *vma, const struct zd_vm_area_struct *pvma);
+uint64_t zd_linear_page_index(const struct zd_vm_area_struct *vma, uint64_t addr);
+/* A new page mapped once, exclusively (RMAP_EXCLUSIVE). */
+void zd_folio_add_new_anon_rmap(struct zd_page *folio, struct zd_vm_area_struct *vma,
+				uint64_t addr);
+/* fork: one more mapping, no longer exclusive; -EBUSY for a pinned
+ * exclusive page, which the caller copies instead. */
+int zd_folio_try_dup_anon_rmap_pte(struct zd_page *folio);
+void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *folio);
+
+/* pagewalk.c: level arithmetic, the entry mapping one address (lockless:
+ * the slot of the PTE or huge leaf, with its level; NULL when a table on
+ * the way is missing) and a walk calling fn on every used PTE slot of
+ * [start, end) with its table locked (fn's nonzero return stops it). */
+struct zd_page *zd_pt_table_page(struct zd_machine *m, zd_pte_t e);
+uint64_t *zd_pt_slot(struct zd_machine *m, struct zd_page *table, int level, uint64_t addr);
+int zd_pt_next_level(const struct zd_arch *a, int level);
+uint64_t *zd_lookup_slot(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level);
+typedef int (*zd_pte_fn)(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg);
+int zd_walk_pte_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn, void *arg);
+
+/* memory.c: faults' helpers for the VMA operations. vm_get_page_prot() as
+ * ZD_PTE_* bits; vm_normal_page() (NULL for special entries and the zero
+ * page); zap of [start, end) of vma (pages unmapped and released, tables
+ * kept); fork's copy of a VMA's entries; mprotect's and mremap's entry
+ * changes. */
+unsigned zd_vma_pte_prot(uint64_t vm_flags);
+/* A present leaf's ZD_PTE_* bits / the same entry with other bits
+ * (pte_modify and the pte_mk* helpers). */
+unsigned zd_pte_prot(struct zd_mm *mm, zd_pte_t e);
+zd_pte_t zd_pte_reprot(struct zd_mm *mm, zd_pte_t e, unsigned prot);
+struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte);
+void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
+int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src);
+void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
+int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
+			struct zd_vm_area_struct *new_vma, uint64_t new_addr, uint64_t len);
 
 /* pgtable-generic.c: a table's destructor and free, after its grace period
  * (mmu_gather.c); uncounts it from the machine's PageTables. */

@@ -1,15 +1,20 @@
 /*
- * madvise(2) (mm/madvise.c), the advice that is a VMA property: the
- * access pattern (NORMAL, RANDOM, SEQUENTIAL), THP (HUGEPAGE,
- * NOHUGEPAGE), fork (DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK) and core
- * dumps (DONTDUMP, DODUMP). Advice that acts on pages (DONTNEED, FREE,
- * COLLAPSE, POPULATE_*, ...) needs faulted pages and comes with faults
- * (issue 8 item 3); until then it is -EOPNOTSUPP with a log line saying so, and
- * an advice number the kernel does not know is -EINVAL.
+ * madvise(2) (mm/madvise.c). Advice that is a VMA property: the access
+ * pattern (NORMAL, RANDOM, SEQUENTIAL), THP (HUGEPAGE, NOHUGEPAGE), fork
+ * (DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK) and core dumps (DONTDUMP,
+ * DODUMP). Advice on pages: WILLNEED (nothing to read ahead: no swap),
+ * DONTNEED and DONTNEED_LOCKED (zap: the next touch faults in zeroes or
+ * the file's page), FREE (lazy free: the pages are marked clean and old,
+ * kept until reclaim, which the model does not run, so they stay),
+ * POPULATE_READ and POPULATE_WRITE (fault every page in now). The rest
+ * (COLLAPSE, PAGEOUT, COLD, KSM, hwpoison, guards) is -EOPNOTSUPP with a
+ * log line; an advice number the kernel does not know is -EINVAL.
  * Invariants: the kernel's checks come first (alignment -EINVAL, a hole in
  * the range -ENOMEM after the VMAs around it changed); VMAs split at the
  * range's ends and merge again when alike; VM_IO/VM_PFNMAP mappings refuse
- * DOFORK as the kernel's do.
+ * DOFORK as the kernel's do; POPULATE's errors are madvise(2)'s: -EINVAL
+ * for a mapping or right it cannot use, -EFAULT where the access would get
+ * SIGBUS, -ENOMEM for no memory, -EHWPOISON for a poisoned page.
  */
 #include "internal.h"
 
@@ -52,22 +57,103 @@ static int advice_allowed(const struct zd_vm_area_struct *vma, int behavior)
 	}
 }
 
+static bool is_page_advice(int behavior)
+{
+	switch (behavior) {
+	case ZD_MADV_WILLNEED: case ZD_MADV_DONTNEED: case ZD_MADV_DONTNEED_LOCKED:
+	case ZD_MADV_FREE: case ZD_MADV_POPULATE_READ: case ZD_MADV_POPULATE_WRITE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* MADV_FREE's marking: an exclusive page becomes clean and old, so reclaim
+ * could drop it instead of swapping it out (madvise_free_pte_range). */
+static int lazyfree_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
+{
+	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
+	zd_pte_t e = o->ptep_get(pte);
+	struct zd_page *page;
+
+	if (!o->pte_present(&mm->m->arch, e) || !(page = zd_vm_normal_page(mm, e)) ||
+	    zd_page_mapcount(page) != 1)
+		return 0;
+	o->set_pte(pte, zd_pte_reprot(mm, e, zd_pte_prot(mm, e) & ~(ZD_PTE_DIRTY | ZD_PTE_YOUNG)));
+	zd_clear_page_flag(page, ZD_PG_dirty);
+	return 0;
+}
+
+/* faultin_page_range(): every page of [start, end) faulted as an access would. */
+static int populate(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end, bool write)
+{
+	struct zd_mm *mm = vma->vm_mm;
+
+	if (vma->vm_flags & (ZD_VM_IO | ZD_VM_PFNMAP))
+		return -EINVAL;
+	if (!(vma->vm_flags & (write ? ZD_VM_WRITE : ZD_VM_READ)))
+		return -EINVAL;
+	for (uint64_t a = start; a < end; a += mm->m->arch.page_size) {
+		enum zd_pt_level level;
+		struct zd_page *page;
+		zd_pte_t e = zd_follow_pte(mm, a, &level, &page);
+		const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
+		unsigned ret;
+
+		if (o->pte_present(&mm->m->arch, e) &&
+		    (!write || (zd_pte_prot(mm, e) & ZD_PTE_WRITE)))
+			continue;
+		ret = zd_handle_mm_fault(vma, a, write ? ZD_FAULT_FLAG_WRITE : 0);
+		if (ret & ZD_VM_FAULT_OOM)
+			return -ENOMEM;
+		if (ret & ZD_VM_FAULT_HWPOISON)
+			return -EHWPOISON;
+		if (ret & (ZD_VM_FAULT_SIGBUS | ZD_VM_FAULT_SIGSEGV))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static int page_advice(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end, int behavior)
+{
+	switch (behavior) {
+	case ZD_MADV_DONTNEED:
+	case ZD_MADV_DONTNEED_LOCKED:
+		/* madvise_dontneed_free_valid_vma() */
+		if ((vma->vm_flags & ZD_VM_PFNMAP) ||
+		    (behavior == ZD_MADV_DONTNEED && (vma->vm_flags & ZD_VM_LOCKED)))
+			return -EINVAL;
+		zd_zap_page_range(vma, start, end);
+		return 0;
+	case ZD_MADV_FREE:
+		if (vma->vm_file || (vma->vm_flags & (ZD_VM_SHARED | ZD_VM_LOCKED | ZD_VM_PFNMAP)))
+			return -EINVAL;
+		zd_walk_pte_range(vma->vm_mm, start, end, lazyfree_one, NULL);
+		return 0;
+	case ZD_MADV_POPULATE_READ:
+	case ZD_MADV_POPULATE_WRITE:
+		return populate(vma, start, end, behavior == ZD_MADV_POPULATE_WRITE);
+	default:   /* WILLNEED: no swap to read ahead from */
+		return 0;
+	}
+}
+
 int zd_do_madvise(struct zd_mm *mm, uint64_t start, uint64_t len, int behavior)
 {
 	const uint64_t psize = mm->m->arch.page_size;
-	uint64_t set, clear, end, at;
+	uint64_t set = 0, clear = 0, end, at;
+	bool pages = is_page_advice(behavior);
 	int err = 0, hole = 0;
 
-	if (!advice_flags(behavior, &set, &clear)) {
+	if (!pages && !advice_flags(behavior, &set, &clear)) {
 		/* the kernel's other advice (uapi mman-common.h) */
-		static const int page_advice[] = { 3, 4, 8, 9, 12, 13, 20, 21, 22, 23, 24, 25,
-						   100, 101, 102, 103 };
+		static const int page_advice[] = { 9, 12, 13, 20, 21, 25, 100, 101, 102, 103 };
 
 		for (size_t i = 0; i < sizeof(page_advice) / sizeof(page_advice[0]); i++) {
 			if (page_advice[i] != behavior)
 				continue;
-			zd_pr_warn(mm->m, "madvise: advice %d acts on pages, which needs page "
-				   "faults (not modelled yet)", behavior);
+			zd_pr_warn(mm->m, "madvise: advice %d is not modelled (reclaim, KSM, "
+				   "collapse, poison and guards are not)", behavior);
 			return -EOPNOTSUPP;
 		}
 		return -EINVAL;
@@ -94,6 +180,11 @@ int zd_do_madvise(struct zd_mm *mm, uint64_t start, uint64_t len, int behavior)
 			at = vma->vm_start;
 		}
 		stop = vma->vm_end < end ? vma->vm_end : end;
+		if (pages) {
+			err = page_advice(vma, at, stop, behavior);
+			at = stop;
+			continue;
+		}
 		err = advice_allowed(vma, behavior);
 		newflags = (vma->vm_flags & ~clear) | set;
 		if (!err && newflags != vma->vm_flags) {

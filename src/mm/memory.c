@@ -12,33 +12,17 @@
  * since v6.14 (page tables accounted at every level), not in VmPTE.
  */
 #include "internal.h"
+#include "base/rcu.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <zonedev/gfp.h>
+#include <zonedev/log.h>
+#include <zonedev/memremap.h>
 #include <zonedev/pgalloc.h>
 #include <zonedev/pgtable.h>
-
-/* The table an entry points at. */
-static struct zd_page *table_page(struct zd_machine *m, zd_pte_t e)
-{
-	return zd_pfn_to_page(m, m->arch.pgtable->table_phys(&m->arch, e) >> m->arch.page_shift);
-}
-
-static uint64_t *slot(struct zd_machine *m, struct zd_page *table, int level, uint64_t addr)
-{
-	const struct zd_pt_geom *g = &m->arch.pt[level];
-
-	return (uint64_t *)zd_pagetable_address(m, table) + ((addr >> g->shift) & (g->ptrs - 1));
-}
-
-/* The next level below level that has tables of its own. */
-static int next_level(const struct zd_arch *a, int level)
-{
-	do
-		level++;
-	while (level < ZD_PT_PTE && a->pt[level].folded);
-	return level;
-}
 
 /* Walk to the PTE table of addr; alloc: install what is missing. */
 static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
@@ -47,8 +31,8 @@ static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
 	struct zd_page *table = mm->pgd;
 
-	for (int l = ZD_PT_PGD; l < ZD_PT_PTE; l = next_level(&m->arch, l)) {
-		uint64_t *p = slot(m, table, l, addr);
+	for (int l = ZD_PT_PGD; l < ZD_PT_PTE; l = zd_pt_next_level(&m->arch, l)) {
+		uint64_t *p = zd_pt_slot(m, table, l, addr);
 		zd_pte_t e = o->ptep_get(p);
 
 		if (o->pte_none(&m->arch, e)) {
@@ -70,7 +54,7 @@ static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
 		}
 		if (!o->is_table(&m->arch, e))
 			return NULL;   /* a huge leaf: no PTE table below it */
-		table = table_page(m, e);
+		table = zd_pt_table_page(m, e);
 	}
 	return table;
 }
@@ -83,7 +67,7 @@ static uint64_t *map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl,
 		return NULL;
 	zd_pt_lock(pte_table);
 	*ptl = pte_table;
-	return slot(mm->m, pte_table, ZD_PT_PTE, addr);
+	return zd_pt_slot(mm->m, pte_table, ZD_PT_PTE, addr);
 }
 
 uint64_t *zd_pte_offset_map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl)
@@ -127,15 +111,15 @@ static void free_level(struct zd_mmu_gather *tlb, struct zd_page *table, int lev
 	uint64_t span = 1ULL << g->shift;
 
 	for (uint64_t a = addr & ~(span - 1); a < end && a >= (addr & ~(span - 1)); a += span) {
-		uint64_t *p = slot(m, table, level, a);
+		uint64_t *p = zd_pt_slot(m, table, level, a);
 		zd_pte_t e = o->ptep_get(p);
 		struct zd_page *child;
 
 		if (!o->is_table(&m->arch, e))
 			continue;
-		child = table_page(m, e);
-		if (next_level(&m->arch, level) < ZD_PT_PTE)
-			free_level(tlb, child, next_level(&m->arch, level), a > addr ? a : addr,
+		child = zd_pt_table_page(m, e);
+		if (zd_pt_next_level(&m->arch, level) < ZD_PT_PTE)
+			free_level(tlb, child, zd_pt_next_level(&m->arch, level), a > addr ? a : addr,
 				   end < a + span ? end : a + span, floor, ceiling);
 		if (a < floor || a + span - 1 > ceiling - 1 || !table_empty(m, child))
 			continue;
@@ -167,4 +151,570 @@ void zd_pgd_free(struct zd_mm *mm)
 	zd_tlb_remove_table(&tlb, mm->pgd);
 	zd_tlb_finish_mmu(&tlb);
 	mm->pgd = NULL;
+}
+
+/* ---------- entries ---------- */
+
+/* vm_get_page_prot(): a private mapping's entries never carry write
+ * (its first write copies, do_wp_page); x86 adds read to write-only. */
+unsigned zd_vma_pte_prot(uint64_t vm_flags)
+{
+	unsigned p = ZD_PTE_USER;
+
+	if (vm_flags & ZD_VM_READ)
+		p |= ZD_PTE_READ;
+	if (vm_flags & ZD_VM_EXEC)
+		p |= ZD_PTE_EXEC;
+	if ((vm_flags & (ZD_VM_WRITE | ZD_VM_SHARED)) == (ZD_VM_WRITE | ZD_VM_SHARED))
+		p |= ZD_PTE_WRITE;
+	return p;
+}
+
+static const struct zd_pgtable_ops *pt_ops(const struct zd_mm *mm)
+{
+	return mm->m->arch.pgtable;
+}
+
+static zd_pte_t mk_pte(struct zd_mm *mm, uint64_t pfn, unsigned prot)
+{
+	return pt_ops(mm)->mk_leaf(&mm->m->arch, ZD_PT_PTE, pfn, prot);
+}
+
+unsigned zd_pte_prot(struct zd_mm *mm, zd_pte_t e)
+{
+	return pt_ops(mm)->leaf_prot(&mm->m->arch, e);
+}
+
+static uint64_t pte_pfn(struct zd_mm *mm, zd_pte_t e)
+{
+	return pt_ops(mm)->leaf_pfn(&mm->m->arch, ZD_PT_PTE, e);
+}
+
+zd_pte_t zd_pte_reprot(struct zd_mm *mm, zd_pte_t e, unsigned prot)
+{
+	return mk_pte(mm, pte_pfn(mm, e), prot);
+}
+
+struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte)
+{
+	uint64_t pfn;
+
+	if (zd_pte_prot(mm, pte) & ZD_PTE_SPECIAL)
+		return NULL;
+	pfn = pte_pfn(mm, pte);
+	if (pfn == mm->m->zero_pfn)
+		return NULL;
+	return zd_pfn_to_page(mm->m, pfn);
+}
+
+static void add_mm_counter(struct zd_mm *mm, int member, long value)
+{
+	__atomic_add_fetch(&mm->rss_stat[member], value, __ATOMIC_RELAXED);
+}
+
+/* The counter a mapped page is in (mm_counter()). */
+static int mm_counter(struct zd_page *page)
+{
+	if (zd_folio_test_anon(page))
+		return ZD_MM_ANONPAGES;
+	return zd_test_page_flag(page, ZD_PG_swapbacked) ? ZD_MM_SHMEMPAGES : ZD_MM_FILEPAGES;
+}
+
+/* The bytes behind a pfn: RAM, or a CPU-addressable device page. */
+static void *pfn_kaddr(struct zd_machine *m, uint64_t pfn)
+{
+	struct zd_page *page = zd_pfn_to_page(m, pfn);
+
+	if (zd_is_zone_device_page(page))
+		return zd_device_page_address(m, page);
+	return zd_pfn_address(m, pfn);
+}
+
+static bool pte_same(zd_pte_t a, zd_pte_t b)
+{
+	return a.val == b.val;
+}
+
+static void fault_lock(struct zd_vm_fault *vmf)
+{
+	zd_pt_lock(vmf->ptl);
+}
+
+static void fault_unlock(struct zd_vm_fault *vmf)
+{
+	zd_pt_unlock(vmf->ptl);
+}
+
+/* ---------- faults ---------- */
+
+static bool vma_is_anonymous(const struct zd_vm_area_struct *vma)
+{
+	return !vma->vm_ops && !vma->vm_file;
+}
+
+static struct zd_page *alloc_user_page(struct zd_machine *m, bool zero)
+{
+	return zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE | ZD___GFP_NOWARN |
+			      (zero ? ZD___GFP_ZERO : 0), 0);
+}
+
+/* A new anonymous page for a writable private entry (maybe_mkwrite). */
+static zd_pte_t anon_entry(struct zd_vm_fault *vmf, struct zd_page *page)
+{
+	const struct zd_vm_area_struct *vma = vmf->vma;
+	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG | ZD_PTE_DIRTY;
+
+	if (vma->vm_flags & ZD_VM_WRITE)
+		prot |= ZD_PTE_WRITE;
+	return mk_pte(vma->vm_mm, zd_page_to_pfn(vma->vm_mm->m, page), prot);
+}
+
+/* do_anonymous_page(): a read maps the shared zero page read-only and
+ * special; a write gets a zeroed page of its own, exclusively mapped. */
+static unsigned do_anonymous_page(struct zd_vm_fault *vmf)
+{
+	struct zd_vm_area_struct *vma = vmf->vma;
+	struct zd_mm *mm = vma->vm_mm;
+	const struct zd_pgtable_ops *o = pt_ops(mm);
+	struct zd_page *page;
+	zd_pte_t entry;
+
+	if (!(vmf->flags & ZD_FAULT_FLAG_WRITE)) {
+		entry = mk_pte(mm, mm->m->zero_pfn, (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
+			       ZD_PTE_SPECIAL);
+		fault_lock(vmf);
+		if (o->pte_none(&mm->m->arch, o->ptep_get(vmf->pte)))
+			o->set_pte(vmf->pte, entry);
+		fault_unlock(vmf);
+		return 0;
+	}
+	if (zd_anon_vma_prepare(vma))
+		return ZD_VM_FAULT_OOM;
+	page = alloc_user_page(mm->m, true);
+	if (!page)
+		return ZD_VM_FAULT_OOM;
+	entry = anon_entry(vmf, page);
+	fault_lock(vmf);
+	if (!o->pte_none(&mm->m->arch, o->ptep_get(vmf->pte))) {
+		fault_unlock(vmf);   /* another thread's fault won */
+		zd_put_page(mm->m, page);
+		return 0;
+	}
+	zd_folio_add_new_anon_rmap(page, vma, vmf->address);
+	add_mm_counter(mm, ZD_MM_ANONPAGES, 1);
+	o->set_pte(vmf->pte, entry);
+	fault_unlock(vmf);
+	return 0;
+}
+
+/* wp_page_copy(): the faulting process gets its own copy of old (NULL:
+ * the zero page), which it maps writable; a mapped old loses the mapping
+ * (do_cow_fault's old is the file's page, not mapped here). One reference
+ * on old is the caller's and goes here. */
+static unsigned wp_page_copy(struct zd_vm_fault *vmf, struct zd_page *old, bool mapped)
+{
+	struct zd_vm_area_struct *vma = vmf->vma;
+	struct zd_mm *mm = vma->vm_mm;
+	struct zd_machine *m = mm->m;
+	const struct zd_pgtable_ops *o = pt_ops(mm);
+	struct zd_page *page = NULL;
+	unsigned ret = 0;
+
+	if (zd_anon_vma_prepare(vma) || !(page = alloc_user_page(m, !old))) {
+		ret = ZD_VM_FAULT_OOM;
+		goto out;
+	}
+	if (old)
+		memcpy(zd_pfn_address(m, zd_page_to_pfn(m, page)),
+		       pfn_kaddr(m, zd_page_to_pfn(m, old)), m->arch.page_size);
+	fault_lock(vmf);
+	if (!pte_same(o->ptep_get(vmf->pte), vmf->orig_pte)) {
+		fault_unlock(vmf);   /* changed meanwhile: the retry will see it */
+		zd_put_page(m, page);
+		goto out;
+	}
+	if (old && mapped) {
+		add_mm_counter(mm, mm_counter(old), -1);
+		zd_folio_remove_rmap_pte(m, old);
+	}
+	add_mm_counter(mm, ZD_MM_ANONPAGES, 1);
+	zd_folio_add_new_anon_rmap(page, vma, vmf->address);
+	o->set_pte(vmf->pte, anon_entry(vmf, page));
+	fault_unlock(vmf);
+	if (old && mapped)
+		zd_put_page(m, old);   /* the entry's reference */
+out:
+	if (old)
+		zd_put_page(m, old);   /* ours */
+	return ret;
+}
+
+/* do_wp_page(), entered with the PTE locked: a write to a present entry
+ * without write permission. An exclusive anonymous page, or one nobody
+ * else holds (wp_can_reuse_anon_folio: one reference, one mapping), is
+ * reused in place; a shared page of a shared mapping becomes writable;
+ * anything else is copied. */
+static unsigned do_wp_page(struct zd_vm_fault *vmf)
+{
+	struct zd_vm_area_struct *vma = vmf->vma;
+	struct zd_mm *mm = vma->vm_mm;
+	struct zd_page *page = zd_vm_normal_page(mm, vmf->orig_pte);
+	unsigned prot = zd_pte_prot(mm, vmf->orig_pte) | ZD_PTE_WRITE | ZD_PTE_DIRTY | ZD_PTE_YOUNG;
+
+	if (page && zd_folio_test_anon(page)) {
+		if (!zd_test_page_flag(page, ZD_PG_anon_exclusive) &&
+		    zd_page_ref_count(page) == 1 && zd_page_mapcount(page) == 1)
+			zd_set_page_flag(page, ZD_PG_anon_exclusive);
+		if (zd_test_page_flag(page, ZD_PG_anon_exclusive)) {
+			pt_ops(mm)->set_pte(vmf->pte, zd_pte_reprot(mm, vmf->orig_pte, prot));
+			fault_unlock(vmf);
+			return 0;
+		}
+	} else if (page && (vma->vm_flags & ZD_VM_SHARED)) {
+		pt_ops(mm)->set_pte(vmf->pte, zd_pte_reprot(mm, vmf->orig_pte, prot));
+		fault_unlock(vmf);
+		return 0;
+	}
+	if (page)
+		zd_get_page(mm->m, page);
+	fault_unlock(vmf);
+	return wp_page_copy(vmf, page, page != NULL);
+}
+
+/* do_fault(): the VMA's object supplies the page (->fault); a private
+ * write copies it (do_cow_fault), anything else maps it. */
+static unsigned do_fault(struct zd_vm_fault *vmf)
+{
+	struct zd_vm_area_struct *vma = vmf->vma;
+	struct zd_mm *mm = vma->vm_mm;
+	const struct zd_pgtable_ops *o = pt_ops(mm);
+	bool write = vmf->flags & ZD_FAULT_FLAG_WRITE;
+	unsigned ret, prot;
+
+	if (!vma->vm_ops || !vma->vm_ops->fault) {
+		zd_pr_err(mm->m, "pid %d: fault at 0x%llx: the mapping has no pages (SIGBUS)",
+			  mm->pid, (unsigned long long)vmf->real_address);
+		return ZD_VM_FAULT_SIGBUS;
+	}
+	vmf->page = NULL;
+	ret = vma->vm_ops->fault(vmf);
+	if ((ret & (ZD_VM_FAULT_ERROR | ZD_VM_FAULT_NOPAGE | ZD_VM_FAULT_RETRY)) || !vmf->page)
+		return ret;
+	if (write && !(vma->vm_flags & ZD_VM_SHARED)) {
+		/* do_cow_fault(): copy as from a present read-only entry */
+		vmf->orig_pte = o->ptep_get(vmf->pte);
+		if (!o->pte_none(&mm->m->arch, vmf->orig_pte)) {
+			zd_put_page(mm->m, vmf->page);
+			return 0;
+		}
+		return wp_page_copy(vmf, vmf->page, false) | ret;
+	}
+	prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG;
+	if (write)
+		prot |= ZD_PTE_DIRTY;
+	fault_lock(vmf);
+	if (!o->pte_none(&mm->m->arch, o->ptep_get(vmf->pte))) {
+		fault_unlock(vmf);
+		zd_put_page(mm->m, vmf->page);
+		return ret;
+	}
+	__atomic_add_fetch(&vmf->page->_mapcount, 1, __ATOMIC_RELAXED);   /* file rmap */
+	add_mm_counter(mm, mm_counter(vmf->page), 1);
+	o->set_pte(vmf->pte, mk_pte(mm, zd_page_to_pfn(mm->m, vmf->page), prot));
+	fault_unlock(vmf);
+	return ret;
+}
+
+/* do_swap_page(): no swap device, migration or device entry is made yet
+ * (the HMM issue adds them), so any non-present entry is a bug here. */
+static unsigned do_swap_page(struct zd_vm_fault *vmf)
+{
+	struct zd_mm *mm = vmf->vma->vm_mm;
+	const struct zd_arch *a = &mm->m->arch;
+
+	ZD_WARN(mm->m, true, "pid %d: non-present entry type %u offset 0x%llx at 0x%llx", mm->pid,
+		pt_ops(mm)->swp_type(a, vmf->orig_pte),
+		(unsigned long long)pt_ops(mm)->swp_offset(a, vmf->orig_pte),
+		(unsigned long long)vmf->address);
+	return ZD_VM_FAULT_SIGBUS;
+}
+
+static unsigned handle_pte_fault(struct zd_vm_fault *vmf)
+{
+	struct zd_mm *mm = vmf->vma->vm_mm;
+	const struct zd_pgtable_ops *o = pt_ops(mm);
+	bool write = vmf->flags & ZD_FAULT_FLAG_WRITE;
+	unsigned prot;
+
+	vmf->pte = zd_pte_alloc_map_lock(mm, vmf->address, &vmf->ptl);
+	if (!vmf->pte)
+		return ZD_VM_FAULT_OOM;
+	vmf->orig_pte = o->ptep_get(vmf->pte);
+	if (o->pte_none(&mm->m->arch, vmf->orig_pte)) {
+		fault_unlock(vmf);
+		return vma_is_anonymous(vmf->vma) ? do_anonymous_page(vmf) : do_fault(vmf);
+	}
+	if (!o->pte_present(&mm->m->arch, vmf->orig_pte)) {
+		fault_unlock(vmf);
+		return do_swap_page(vmf);
+	}
+	prot = zd_pte_prot(mm, vmf->orig_pte);
+	if (write && !(prot & ZD_PTE_WRITE))
+		return do_wp_page(vmf);
+	/* present and allowed: a spurious fault; what the MMU would set */
+	prot |= ZD_PTE_YOUNG | (write ? ZD_PTE_DIRTY : 0);
+	if (prot != zd_pte_prot(mm, vmf->orig_pte))
+		o->set_pte(vmf->pte, zd_pte_reprot(mm, vmf->orig_pte, prot));
+	fault_unlock(vmf);
+	return 0;
+}
+
+unsigned zd_handle_mm_fault(struct zd_vm_area_struct *vma, uint64_t address, unsigned flags)
+{
+	struct zd_mm *mm = vma->vm_mm;
+	uint64_t page = address & ~(mm->m->arch.page_size - 1);
+	struct zd_vm_fault vmf = {
+		.vma = vma, .real_address = address, .address = page, .flags = flags,
+		.pgoff = zd_linear_page_index(vma, page),
+	};
+	unsigned ret;
+
+	__atomic_add_fetch(&mm->m->pgfault, 1, __ATOMIC_RELAXED);
+	ret = handle_pte_fault(&vmf);
+	/* mm_account_fault(): only faults that completed count */
+	if (!(ret & (ZD_VM_FAULT_ERROR | ZD_VM_FAULT_RETRY)))
+		__atomic_add_fetch(ret & ZD_VM_FAULT_MAJOR ? &mm->maj_flt : &mm->min_flt, 1,
+				   __ATOMIC_RELAXED);
+	return ret;
+}
+
+/* ---------- zap, fork, mprotect, mremap ---------- */
+
+static int zap_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
+{
+	struct zd_mmu_gather *tlb = arg;
+	const struct zd_pgtable_ops *o = pt_ops(mm);
+	zd_pte_t e = o->ptep_get_and_clear(pte);
+	struct zd_page *page;
+
+	if (!o->pte_present(&mm->m->arch, e))
+		return 0;   /* no swap, migration or device entries exist yet */
+	page = zd_vm_normal_page(mm, e);
+	if (!page)
+		return 0;
+	add_mm_counter(mm, mm_counter(page), -1);
+	zd_folio_remove_rmap_pte(mm->m, page);
+	zd_tlb_remove_page(tlb, page);
+	return 0;
+}
+
+void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	struct zd_mmu_gather tlb;
+
+	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
+	zd_walk_pte_range(vma->vm_mm, start, end, zap_one, &tlb);
+	zd_tlb_finish_mmu(&tlb);
+}
+
+struct copy_arg {
+	struct zd_vm_area_struct *dst, *src;
+	int err;
+};
+
+/* copy_present_pte(): the child maps what the parent maps. A private
+ * writable mapping's pages become COW in both; a pinned exclusive page
+ * is copied for the child right away, so the pin stays the parent's
+ * (page_needs_cow_for_dma). */
+static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void *arg)
+{
+	struct copy_arg *c = arg;
+	struct zd_mm *dst_mm = c->dst->vm_mm;
+	struct zd_machine *m = src_mm->m;
+	const struct zd_pgtable_ops *o = pt_ops(src_mm);
+	zd_pte_t e = o->ptep_get(src_pte);
+	bool cow = (c->src->vm_flags & (ZD_VM_SHARED | ZD_VM_MAYWRITE)) == ZD_VM_MAYWRITE;
+	struct zd_page *page, *ptl, *copy = NULL;
+	uint64_t *dst_pte;
+	unsigned prot;
+
+	if (!o->pte_present(&m->arch, e))
+		return 0;
+	page = zd_vm_normal_page(src_mm, e);
+	prot = zd_pte_prot(src_mm, e);
+	if (page && zd_folio_test_anon(page) && zd_folio_try_dup_anon_rmap_pte(page)) {
+		if (zd_anon_vma_prepare(c->dst) || !(copy = alloc_user_page(m, false))) {
+			c->err = -ENOMEM;
+			return 1;
+		}
+		memcpy(zd_pfn_address(m, zd_page_to_pfn(m, copy)),
+		       pfn_kaddr(m, zd_page_to_pfn(m, page)), m->arch.page_size);
+	} else if (page) {
+		if (!zd_folio_test_anon(page))
+			__atomic_add_fetch(&page->_mapcount, 1, __ATOMIC_RELAXED);
+		zd_get_page(m, page);
+		if (cow && (prot & ZD_PTE_WRITE)) {
+			prot &= ~ZD_PTE_WRITE;   /* ptep_set_wrprotect() in the parent too */
+			o->set_pte(src_pte, zd_pte_reprot(src_mm, e, prot));
+		}
+	}
+	dst_pte = zd_pte_alloc_map_lock(dst_mm, addr, &ptl);
+	if (!dst_pte) {
+		if (copy)
+			zd_put_page(m, copy);
+		else if (page) {
+			zd_folio_remove_rmap_pte(m, page);
+			zd_put_page(m, page);
+		}
+		c->err = -ENOMEM;
+		return 1;
+	}
+	if (copy) {
+		zd_folio_add_new_anon_rmap(copy, c->dst, addr);
+		add_mm_counter(dst_mm, ZD_MM_ANONPAGES, 1);
+		o->set_pte(dst_pte, mk_pte(dst_mm, zd_page_to_pfn(m, copy), prot | ZD_PTE_DIRTY));
+	} else {
+		if (page)
+			add_mm_counter(dst_mm, mm_counter(page), 1);
+		o->set_pte(dst_pte, zd_pte_reprot(src_mm, e, prot));
+	}
+	zd_pt_unlock(ptl);
+	return 0;
+}
+
+int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src)
+{
+	struct copy_arg c = { .dst = dst, .src = src };
+
+	/* vma_needs_copy(): only memory that cannot be faulted in again */
+	if (!src->anon_vma || (dst->vm_flags & ZD_VM_WIPEONFORK))
+		return 0;
+	zd_walk_pte_range(src->vm_mm, src->vm_start, src->vm_end, copy_one, &c);
+	return c.err;
+}
+
+/* ---------- lookups and the CPU ---------- */
+
+zd_pte_t zd_follow_pte(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level,
+		       struct zd_page **page)
+{
+	const struct zd_pgtable_ops *o = pt_ops(mm);
+	uint64_t *slot;
+	zd_pte_t e = { 0 };
+
+	unsigned idx;
+
+	*page = NULL;
+	idx = zd_rcu_read_lock(&mm->m->rcu);
+	slot = zd_lookup_slot(mm, addr, level);
+	if (slot)
+		e = o->ptep_get(slot);
+	if (slot && *level == ZD_PT_PTE && o->pte_present(&mm->m->arch, e))
+		*page = zd_vm_normal_page(mm, e);
+	zd_rcu_read_unlock(&mm->m->rcu, idx);
+	return e;
+}
+
+/*
+ * The MMU's part of one access within a page: walk without locks, and if
+ * the leaf allows it, set accessed (and dirty) as the hardware does and
+ * copy the bytes, all inside an RCU read section so that a zap's page
+ * (freed after a grace period) is still the one the entry named. false:
+ * the access faults.
+ */
+static bool mmu_access(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, bool write)
+{
+	struct zd_machine *m = mm->m;
+	const struct zd_pgtable_ops *o = pt_ops(mm);
+	enum zd_pt_level level;
+	bool ok = false;
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
+	uint64_t *slot = zd_lookup_slot(mm, addr, &level);
+
+	for (int tries = 0; slot && tries < 8; tries++) {
+		zd_pte_t e = o->ptep_get(slot), set;
+		unsigned prot, want = ZD_PTE_USER | (write ? ZD_PTE_WRITE : ZD_PTE_READ);
+		uint64_t span = 1ULL << m->arch.pt[level].shift, pfn;
+
+		if (!o->pte_present(&m->arch, e) || o->pte_protnone(&m->arch, e))
+			break;
+		prot = o->leaf_prot(&m->arch, e);
+		if ((prot & want) != want)
+			break;
+		set = o->mk_leaf(&m->arch, level, o->leaf_pfn(&m->arch, level, e),
+				 prot | ZD_PTE_YOUNG | (write ? ZD_PTE_DIRTY : 0));
+		if (!pte_same(set, e) && !o->ptep_cmpxchg(slot, &e, set))
+			continue;   /* changed under us: look again */
+		pfn = o->leaf_pfn(&m->arch, level, e) + ((addr & (span - 1)) >> m->arch.page_shift);
+		char *p = (char *)pfn_kaddr(m, pfn) + (addr & (m->arch.page_size - 1));
+		if (write)
+			memcpy(p, buf, len);
+		else
+			memcpy(buf, p, len);
+		ok = true;
+		break;
+	}
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return ok;
+}
+
+/* The arch fault handler's verdict (access_error, then the fault's). */
+static int user_fault(struct zd_mm *mm, uint64_t addr, bool write)
+{
+	struct zd_vm_area_struct *vma;
+	unsigned ret;
+	int err = 0;
+
+	zd_mmap_read_lock(mm);
+	vma = zd_vma_lookup(mm, addr);
+	if (!vma || !(vma->vm_flags & (write ? ZD_VM_WRITE : ZD_VM_READ | ZD_VM_WRITE))) {
+		zd_pr_info(mm->m, "pid %d: segfault at %llx error %d (%s)", mm->pid,
+			   (unsigned long long)addr, write ? 6 : 4,
+			   vma ? "no access right" : "no mapping");
+		zd_mmap_read_unlock(mm);
+		return -EFAULT;
+	}
+	ret = zd_handle_mm_fault(vma, addr, ZD_FAULT_FLAG_USER | (write ? ZD_FAULT_FLAG_WRITE : 0));
+	if (ret & ZD_VM_FAULT_OOM)
+		err = -ENOMEM;
+	else if (ret & ZD_VM_FAULT_HWPOISON)
+		err = -EHWPOISON;
+	else if (ret & ZD_VM_FAULT_SIGBUS)
+		err = -EIO;
+	else if (ret & ZD_VM_FAULT_SIGSEGV)
+		err = -EFAULT;
+	if (err)
+		zd_pr_info(mm->m, "pid %d: %s at %llx (%s fault)", mm->pid,
+			   err == -EFAULT ? "SIGSEGV" : err == -ENOMEM ? "out of memory" : "SIGBUS",
+			   (unsigned long long)addr, write ? "write" : "read");
+	zd_mmap_read_unlock(mm);
+	return err;
+}
+
+int zd_access_vm(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, bool write)
+{
+	const uint64_t psize = mm->m->arch.page_size;
+
+	while (len) {
+		size_t n = psize - (addr & (psize - 1));
+		int tries = 0, err;
+
+		if (n > len)
+			n = len;
+		while (!mmu_access(mm, addr, buf, n, write)) {
+			/* a fault that left nothing usable twice is a bug, not a retry */
+			if (tries++ > 2) {
+				ZD_WARN(mm->m, true, "pid %d: fault at 0x%llx resolved nothing",
+					mm->pid, (unsigned long long)addr);
+				return -EFAULT;
+			}
+			err = user_fault(mm, addr, write);
+			if (err)
+				return err;
+		}
+		addr += n;
+		buf = (char *)buf + n;
+		len -= n;
+	}
+	return 0;
 }

@@ -168,6 +168,7 @@ void zd_mmput(struct zd_mm *mm)
 	while (mm->map_count) {
 		struct zd_vm_area_struct *vma = mm->vmas[mm->map_count - 1];
 
+		zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
 		zd_vma_detach(mm, vma);
 		zd_remove_vma(vma);
 	}
@@ -191,13 +192,14 @@ struct zd_mm *zd_dup_mm(struct zd_mm *old)
 
 	if (ZD_IS_ERR(mm))
 		return mm;
-	zd_mmap_read_lock(old);
+	/* dup_mmap() write-locks the parent: its entries become COW */
+	zd_mmap_write_lock(old);
 	mm->task_size = old->task_size;
 	mm->mmap_base = old->mmap_base;
 	mm->def_flags = old->def_flags;
 	mm->max_map_count = old->max_map_count;
 	for (size_t i = 0; i < old->map_count && !err; i++) {
-		const struct zd_vm_area_struct *o = old->vmas[i];
+		struct zd_vm_area_struct *o = old->vmas[i];
 		struct zd_vm_area_struct *vma;
 
 		if (o->vm_flags & ZD_VM_DONTCOPY)
@@ -213,8 +215,14 @@ struct zd_mm *zd_dup_mm(struct zd_mm *old)
 		mm->total_vm += zd_vma_pages(vma);
 		if (vma->vm_ops && vma->vm_ops->open)
 			vma->vm_ops->open(vma);
+		if (vma->vm_flags & ZD_VM_WIPEONFORK)
+			err = zd_anon_vma_fork(vma, &(struct zd_vm_area_struct){ 0 });
+		else
+			err = zd_anon_vma_fork(vma, o);
+		if (!err)
+			err = zd_copy_page_range(vma, o);
 	}
-	zd_mmap_read_unlock(old);
+	zd_mmap_write_unlock(old);
 	if (err) {
 		zd_mmput(mm);
 		return ZD_ERR_PTR(err);
@@ -439,6 +447,7 @@ int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 
 		if (!vma || vma->vm_start >= end)
 			break;
+		zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
 		zd_vma_detach(mm, vma);
 		zd_remove_vma(vma);
 	}

@@ -3,12 +3,46 @@
  * splitting VMAs at the range's ends and merging what becomes alike.
  * Invariants: a VMA never gets a right its VM_MAY* bits deny (-EACCES); a
  * hole in the range is -ENOMEM, found before or while walking, and as in
- * the kernel the VMAs before the hole keep their new rights; page-table
- * entries follow the VMA flags once page tables exist (issue 8 item 2).
+ * the kernel the VMAs before the hole keep their new rights; the present
+ * entries of a changed range follow its new flags (change_protection).
  */
 #include "internal.h"
 
 #include <errno.h>
+
+#include <zonedev/pgtable.h>
+
+/* change_pte_range(): entries follow the VMA's new rights. Write comes
+ * back only where a write fault would grant it without copying: an
+ * exclusive anonymous page (can_change_pte_writable), a dirty shared one. */
+static int change_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
+{
+	const struct zd_vm_area_struct *vma = arg;
+	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
+	zd_pte_t e = o->ptep_get(pte);
+	struct zd_page *page;
+	unsigned old, prot;
+
+	if (!o->pte_present(&mm->m->arch, e))
+		return 0;
+	old = zd_pte_prot(mm, e);
+	prot = (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
+	       (old & (ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL));
+	page = zd_vm_normal_page(mm, e);
+	if ((vma->vm_flags & ZD_VM_WRITE) && page &&
+	    (vma->vm_flags & ZD_VM_SHARED ? (old & ZD_PTE_DIRTY) != 0 :
+	     zd_folio_test_anon(page) && zd_test_page_flag(page, ZD_PG_anon_exclusive)))
+		prot |= ZD_PTE_WRITE;
+	if (prot != old)
+		o->set_pte(pte, zd_pte_reprot(mm, e, prot));
+	return 0;
+}
+
+void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	zd_walk_pte_range(vma->vm_mm, start, end, change_one, vma);
+}
+
 
 static int mprotect_fixup(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_t start,
 			  uint64_t end, uint64_t newflags)
@@ -22,6 +56,7 @@ static int mprotect_fixup(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint6
 		return err;
 	vma = zd_vma_lookup(mm, start);
 	vma->vm_flags = newflags;
+	zd_change_protection(vma, start, end);
 	zd_vma_merge_neighbours(mm, vma);
 	return 0;
 }

@@ -8,12 +8,16 @@
  * the old range lies in one VMA (-EFAULT otherwise); a move copies the VMA
  * (offset kept, so a moved anonymous VMA does not merge with one mapped
  * later) before it unmaps the old range, and every refusal is found before
- * the first change; moving the pages themselves comes with the page
- * tables (issue 8 item 2).
+ * the first change; the old range's entries move with it, unchanged
+ * (move_page_tables), before the old range is unmapped.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
+
+#include <zonedev/pgalloc.h>
+#include <zonedev/pgtable.h>
 
 /* The space after vma up to end is free and inside user space. */
 static bool vma_expandable(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_t end)
@@ -23,6 +27,75 @@ static bool vma_expandable(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint
 	if (end > mm->task_size)
 		return false;
 	return i + 1 >= mm->map_count || mm->vmas[i + 1]->vm_start >= end;
+}
+
+struct move_arg {
+	uint64_t old_addr, new_addr;
+	zd_pte_t *entries;
+	uint64_t *addrs;
+	size_t nr, max;
+};
+
+static int take_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
+{
+	struct move_arg *mv = arg;
+
+	if (mv->nr == mv->max) {
+		size_t max = mv->max ? 2 * mv->max : 512;
+		zd_pte_t *e = realloc(mv->entries, max * sizeof(*e));
+		uint64_t *a = e ? realloc(mv->addrs, max * sizeof(*a)) : NULL;
+
+		if (e)
+			mv->entries = e;
+		if (!a)
+			return 1;   /* what is taken so far still moves */
+		mv->addrs = a;
+		mv->max = max;
+	}
+	mv->entries[mv->nr] = mm->m->arch.pgtable->ptep_get_and_clear(pte);
+	mv->addrs[mv->nr++] = addr;
+	return 0;
+}
+
+/* move_ptes(): the entries of [old_addr, +len) go, unchanged, to the same
+ * offsets from new_addr (the pages keep their index: the moved VMA keeps
+ * its pgoff). mmap_lock is held for writing, so nothing faults between
+ * the take and the put. */
+int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
+			struct zd_vm_area_struct *new_vma, uint64_t new_addr, uint64_t len)
+{
+	struct zd_mm *mm = vma->vm_mm;
+	struct move_arg mv = { .old_addr = old_addr, .new_addr = new_addr };
+	int err = 0;
+
+	for (uint64_t done = 0; done < len && !err; ) {
+		mv.nr = 0;
+		/* a table at a time is enough to keep memory bounded */
+		uint64_t step = 1ULL << mm->m->arch.pt[ZD_PT_PMD].shift, end = old_addr + len;
+		uint64_t at = old_addr + done, stop = (at & ~(step - 1)) + step;
+
+		if (stop > end)
+			stop = end;
+		if (zd_walk_pte_range(mm, at, stop, take_one, &mv))
+			err = -ENOMEM;
+		for (size_t i = 0; i < mv.nr; i++) {
+			struct zd_page *ptl;
+			uint64_t *p = zd_pte_alloc_map_lock(mm, mv.addrs[i] - old_addr + new_addr, &ptl);
+
+			if (!p) {
+				/* no table for the new place: put it back */
+				p = zd_pte_offset_map_lock(mm, mv.addrs[i], &ptl);
+				err = -ENOMEM;
+			}
+			mm->m->arch.pgtable->set_pte(p, mv.entries[i]);
+			zd_pt_unlock(ptl);
+		}
+		done = stop - old_addr;
+	}
+	(void)new_vma;
+	free(mv.entries);
+	free(mv.addrs);
+	return err;
 }
 
 /* A copy of [addr, addr+old_len) of vma at new_addr, new_len long. */
@@ -57,6 +130,14 @@ static int64_t move_vma(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint64_
 	mm->total_vm += new_len >> shift;
 	if (copy->vm_ops && copy->vm_ops->open)
 		copy->vm_ops->open(copy);
+	err = zd_move_page_tables(vma, addr, copy, new_addr, old_len);
+	if (err) {
+		/* move_vma(): what moved goes back, the copy goes */
+		zd_move_page_tables(copy, new_addr, vma, addr, old_len);
+		zd_vma_detach(mm, copy);
+		zd_remove_vma(copy);
+		return err;
+	}
 	zd_vma_merge_neighbours(mm, copy);
 	if (flags & ZD_MREMAP_DONTUNMAP) {
 		/* the old range stays mapped, emptied; it no longer counts as committed */

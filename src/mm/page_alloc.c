@@ -187,6 +187,14 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 	ref = __atomic_sub_fetch(&page->_refcount, 1, __ATOMIC_ACQ_REL);
 	if (ref != 0)
 		return;
+	/* free_pages_prepare(): an anonymous page's rmap state goes with it */
+	ZD_WARN(m, zd_page_mapcount(page) > 0, "freeing pfn 0x%llx still mapped %d times",
+		(unsigned long long)zd_page_to_pfn(m, page), zd_page_mapcount(page));
+	if ((uintptr_t)page->mapping & ZD_PAGE_MAPPING_ANON)
+		page->mapping = NULL;
+	__atomic_and_fetch(&page->flags, ~(1UL << ZD_PG_anon_exclusive | 1UL << ZD_PG_swapbacked |
+					   1UL << ZD_PG_dirty | 1UL << ZD_PG_referenced |
+					   1UL << ZD_PG_uptodate), __ATOMIC_RELAXED);
 	if (order) {
 		__zd_clear_page_flag(page, ZD_PG_head);
 		zd_set_folio_order(page, 0);

@@ -107,6 +107,8 @@ struct zd_vm_area_struct *zd_vm_area_dup(const struct zd_vm_area_struct *orig)
 	*vma = *orig;
 	if (vma->vm_file)
 		zd_get_file(vma->vm_file);
+	if (vma->anon_vma)
+		zd_get_anon_vma(vma->anon_vma);
 	return vma;
 }
 
@@ -114,6 +116,7 @@ void zd_vm_area_free(struct zd_vm_area_struct *vma)
 {
 	if (vma->vm_file)
 		zd_fput(vma->vm_file);
+	zd_put_anon_vma(vma->anon_vma);
 	free(vma);
 }
 
@@ -180,7 +183,19 @@ bool zd_vma_can_merge(const struct zd_vm_area_struct *a, const struct zd_vm_area
 		return false;
 	if (a->vm_ops && a->vm_ops->close)
 		return false;
+	/* is_mergeable_anon_vma(): pages of two anon_vmas cannot share one */
+	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
+		return false;
 	return a->vm_pgoff + zd_vma_pages(a) == b->vm_pgoff;
+}
+
+/* The survivor of a merge keeps whichever anon_vma the pair had. */
+static void merge_anon_vma(struct zd_vm_area_struct *keep, struct zd_vm_area_struct *gone)
+{
+	if (!keep->anon_vma && gone->anon_vma) {
+		keep->anon_vma = gone->anon_vma;
+		gone->anon_vma = NULL;
+	}
 }
 
 struct zd_vm_area_struct *zd_vma_merge_neighbours(struct zd_mm *mm,
@@ -193,6 +208,7 @@ struct zd_vm_area_struct *zd_vma_merge_neighbours(struct zd_mm *mm,
 
 		vma->vm_end = next->vm_end;
 		vma->vm_flags |= next->vm_flags & ZD_VM_SOFTDIRTY;
+		merge_anon_vma(vma, next);
 		vma_unlink_at(mm, i + 1);
 		zd_vm_area_free(next);
 	}
@@ -201,6 +217,7 @@ struct zd_vm_area_struct *zd_vma_merge_neighbours(struct zd_mm *mm,
 
 		prev->vm_end = vma->vm_end;
 		prev->vm_flags |= vma->vm_flags & ZD_VM_SOFTDIRTY;
+		merge_anon_vma(prev, vma);
 		vma_unlink_at(mm, i);
 		zd_vm_area_free(vma);
 		vma = prev;

@@ -1,0 +1,132 @@
+/*
+ * Reverse-mapping state of anonymous memory (mm/rmap.c): the anon_vma a
+ * VMA's anonymous pages point at through folio->mapping (with the low
+ * PAGE_MAPPING_ANON bit), the page's mapcount and PageAnonExclusive.
+ * Invariants: a VMA holds one reference on its anon_vma, a child anon_vma
+ * one on its parent, so the root of a fork tree lives while anything
+ * below it does; _mapcount + 1 is the number of PTEs mapping a page;
+ * NR_ANON_MAPPED counts pages with at least one; PageAnonExclusive is set
+ * only while one process may write the page without copying it (a fork
+ * clears it, a pinned exclusive page is copied at fork instead).
+ * The walk over the VMAs of an anon_vma (rmap_walk) comes with migration.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include <zonedev/pgalloc.h>
+
+struct zd_anon_vma {
+	struct zd_anon_vma *root;     /* the first process's, for the whole fork tree */
+	struct zd_anon_vma *parent;   /* one reference, NULL for a root */
+	long refcount;                /* atomic: VMAs and children */
+};
+
+static struct zd_anon_vma *anon_vma_alloc(struct zd_anon_vma *parent)
+{
+	struct zd_anon_vma *av = calloc(1, sizeof(*av));
+
+	if (!av)
+		return NULL;
+	av->refcount = 1;
+	av->parent = parent;
+	av->root = parent ? parent->root : av;
+	if (parent)
+		zd_get_anon_vma(parent);
+	return av;
+}
+
+void zd_get_anon_vma(struct zd_anon_vma *av)
+{
+	__atomic_add_fetch(&av->refcount, 1, __ATOMIC_RELAXED);
+}
+
+void zd_put_anon_vma(struct zd_anon_vma *av)
+{
+	while (av && !__atomic_sub_fetch(&av->refcount, 1, __ATOMIC_ACQ_REL)) {
+		struct zd_anon_vma *parent = av->parent;
+
+		free(av);
+		av = parent;
+	}
+}
+
+struct zd_anon_vma *zd_anon_vma_root(const struct zd_anon_vma *av)
+{
+	return av ? av->root : NULL;
+}
+
+/* anon_vma_prepare(): first anonymous page of vma. The mm's PGD lock is
+ * its page_table_lock, which serialises two threads faulting at once. */
+int zd_anon_vma_prepare(struct zd_vm_area_struct *vma)
+{
+	struct zd_mm *mm = vma->vm_mm;
+	struct zd_anon_vma *av;
+
+	if (__atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE))
+		return 0;
+	av = anon_vma_alloc(NULL);
+	if (!av)
+		return -ENOMEM;
+	zd_pt_lock(mm->pgd);
+	if (!vma->anon_vma) {
+		__atomic_store_n(&vma->anon_vma, av, __ATOMIC_RELEASE);
+		av = NULL;
+	}
+	zd_pt_unlock(mm->pgd);
+	zd_put_anon_vma(av);
+	return 0;
+}
+
+int zd_anon_vma_fork(struct zd_vm_area_struct *vma, const struct zd_vm_area_struct *pvma)
+{
+	struct zd_anon_vma *old = vma->anon_vma;
+
+	vma->anon_vma = NULL;
+	if (pvma->anon_vma) {
+		vma->anon_vma = anon_vma_alloc(pvma->anon_vma);
+		if (!vma->anon_vma) {
+			vma->anon_vma = old;
+			return -ENOMEM;
+		}
+	}
+	zd_put_anon_vma(old);
+	return 0;
+}
+
+uint64_t zd_linear_page_index(const struct zd_vm_area_struct *vma, uint64_t addr)
+{
+	return ((addr - vma->vm_start) >> vma->vm_mm->m->arch.page_shift) + vma->vm_pgoff;
+}
+
+void zd_folio_add_new_anon_rmap(struct zd_page *folio, struct zd_vm_area_struct *vma,
+				uint64_t addr)
+{
+	folio->mapping = (void *)((uintptr_t)vma->anon_vma | ZD_PAGE_MAPPING_ANON);
+	folio->index = zd_linear_page_index(vma, addr);
+	__zd_set_page_flag(folio, ZD_PG_swapbacked);
+	__zd_set_page_flag(folio, ZD_PG_anon_exclusive);
+	__atomic_store_n(&folio->_mapcount, 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&vma->vm_mm->m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
+}
+
+int zd_folio_try_dup_anon_rmap_pte(struct zd_page *folio)
+{
+	if (zd_test_page_flag(folio, ZD_PG_anon_exclusive)) {
+		/* a pinned exclusive page must stay the parent's alone */
+		if (zd_folio_maybe_dma_pinned(folio))
+			return -EBUSY;
+		zd_clear_page_flag(folio, ZD_PG_anon_exclusive);
+	}
+	__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *folio)
+{
+	if (__atomic_sub_fetch(&folio->_mapcount, 1, __ATOMIC_ACQ_REL) >= 0)
+		return;
+	if (zd_folio_test_anon(folio))
+		__atomic_sub_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
+}
