@@ -25,6 +25,9 @@
  *  - DONTNEED frees the page (zeroes afterwards), FREE keeps the bytes,
  *    POPULATE_WRITE maps every page, POPULATE_READ maps zero pages,
  *    POPULATE_WRITE on a read-only mapping is EINVAL;
+ *  - shared anonymous memory: one shmem page per offset (Shmem counts it),
+ *    seen by parent and child through fork, kept while any maps it, gone
+ *    with the last unmap;
  *  - munmap and exit give back every page and table: MemFree, PageTables
  *    and AnonPages return to their values before.
  */
@@ -312,6 +315,38 @@ static void advice(struct zd_mm *mm)
 	is_int((int)(m->nr_anon_mapped - anon0), 0, "%s: AnonPages back", an);
 }
 
+static void shared_anon(struct zd_mm *mm)
+{
+	const uint64_t ps = m->arch.page_size;
+	uint64_t free0 = free_kb(), shmem0 = 0, kb = 0;
+	int64_t a = zd_vm_mmap(mm, 0, 4 * ps, ZD_PROT_READ | ZD_PROT_WRITE,
+			       ZD_MAP_SHARED | ZD_MAP_ANONYMOUS, NULL, 0);
+	struct zd_mm *child;
+
+	zd_meminfo_field(m, "Shmem", &shmem0);
+	if (!ok(a > 0, "%s: shared anonymous mmap", an))
+		return;
+	is_int(put(mm, (uint64_t)a, "S"), 0, "%s: write to shared memory", an);
+	zd_meminfo_field(m, "Shmem", &kb);
+	is_u64(kb - shmem0, ps >> 10, "%s: one page in the shmem cache (Shmem)", an);
+	is_int((int)mm->rss_stat[ZD_MM_SHMEMPAGES], 1, "%s: shmem rss 1", an);
+	child = zd_dup_mm(mm);
+	if (!ok(!ZD_IS_ERR(child), "%s: fork", an))
+		return;
+	ok(reads(child, (uint64_t)a, "S"), "%s: the child reads it", an);
+	is_u64(pfn_of(child, (uint64_t)a), pfn_of(mm, (uint64_t)a), "%s: from the same page", an);
+	is_int(put(child, (uint64_t)a + 2, "T"), 0, "%s: the child writes", an);
+	ok(reads(mm, (uint64_t)a + 2, "T"), "%s: the parent sees it", an);
+	is_int(put(mm, (uint64_t)a + ps, "U"), 0, "%s: the parent writes a second page", an);
+	ok(reads(child, (uint64_t)a + ps, "U"), "%s: the child sees that one too", an);
+	zd_vm_munmap(mm, (uint64_t)a, 4 * ps);
+	ok(reads(child, (uint64_t)a, "S"), "%s: the pages outlive the parent's unmap", an);
+	zd_mmput(child);
+	zd_meminfo_field(m, "Shmem", &kb);
+	is_u64(kb, shmem0, "%s: the last unmap empties the cache", an);
+	is_u64(free_kb(), free0, "%s: MemFree back", an);
+}
+
 static void one_arch(const char *arch)
 {
 	struct zd_mm *mm;
@@ -335,6 +370,7 @@ static void one_arch(const char *arch)
 	segv(mm);
 	protect_move(mm);
 	advice(mm);
+	shared_anon(mm);
 	zd_mmput(mm);
 	is_u64(free_kb(), free0, "%s: exit gave back every page and table (MemFree)", arch);
 	is_u64(tables_kb(), tables0, "%s: PageTables back", arch);

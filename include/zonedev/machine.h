@@ -187,6 +187,7 @@ struct zd_machine {
 	/* Fault and mapping counters (atomic): vmstat pgfault, meminfo AnonPages. */
 	unsigned long pgfault;
 	long nr_anon_mapped;              /* NR_ANON_MAPPED, in pages */
+	long nr_shmem;                    /* NR_SHMEM: pages in shmem caches */
 
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */

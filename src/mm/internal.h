@@ -232,6 +232,9 @@ void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_
 int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
 			struct zd_vm_area_struct *new_vma, uint64_t new_addr, uint64_t len);
 
+/* shmem.c: MAP_SHARED|MAP_ANONYMOUS's own shmem file (0 or -ENOMEM). */
+int zd_shmem_zero_setup(struct zd_vm_area_struct *vma);
+
 /* pgtable-generic.c: a table's destructor and free, after its grace period
  * (mmu_gather.c); uncounts it from the machine's PageTables. */
 void zd_pagetable_dtor_free(struct zd_machine *m, struct zd_page *pt);

@@ -40,35 +40,6 @@ void zd_fput(struct zd_file *file)
 		file->f_op->release(file);
 }
 
-/* shmem_zero_setup(): MAP_SHARED|MAP_ANONYMOUS memory is a shmem file of
- * its own, which maps show as "/dev/zero (deleted)" on dev 00:01. */
-static void shmem_zero_release(struct zd_file *file)
-{
-	free(file);
-}
-
-static const struct zd_file_operations shmem_zero_fops = {
-	.release = shmem_zero_release,
-};
-
-static int shmem_zero_setup(struct zd_vm_area_struct *vma)
-{
-	struct zd_machine *m = vma->vm_mm->m;
-	struct zd_file *file = calloc(1, sizeof(*file));
-
-	if (!file)
-		return -ENOMEM;
-	file->f_op = &shmem_zero_fops;
-	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
-	file->path = "/dev/zero (deleted)";
-	file->dev_minor = 1;
-	/* per machine, so a run's maps do not depend on other machines */
-	file->ino = __atomic_add_fetch(&m->last_shmem_ino, 1, __ATOMIC_RELAXED);
-	file->f_count = 1;
-	vma->vm_file = file;
-	return 0;
-}
-
 /* ---------- mmap_lock ---------- */
 
 void zd_mmap_read_lock(struct zd_mm *mm)
@@ -389,7 +360,7 @@ static int64_t do_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned l
 		vma->vm_file = zd_get_file(file);
 		err = file->f_op->mmap(file, vma);
 	} else if (type != ZD_MAP_PRIVATE) {
-		err = shmem_zero_setup(vma);
+		err = zd_shmem_zero_setup(vma);
 	} else {
 		err = 0;
 	}

@@ -1,0 +1,107 @@
+/*
+ * Shared anonymous memory (mm/shmem.c, shmem_zero_setup): MAP_SHARED |
+ * MAP_ANONYMOUS is a shmem file of its own, "/dev/zero (deleted)" on
+ * 00:01, whose pages live in the file's page cache. A fault finds the
+ * page at its offset or adds a zeroed one; every process that maps the
+ * file (fork shares it, mremap keeps it) maps the same pages.
+ * Invariants: the cache holds one reference on each of its pages and each
+ * mapping one more; a page's mapping is its file's inode and its index
+ * its offset; meminfo Shmem counts the cached pages; the cache goes, page
+ * by page, when the last reference to the file goes (no VMA maps it then).
+ */
+#include "internal.h"
+#include "base/xarray.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <zonedev/gfp.h>
+#include <zonedev/memremap.h>
+
+struct shmem_inode {
+	struct zd_machine *m;
+	pthread_mutex_t lock;          /* the cache */
+	struct zd_xarray cache;        /* pgoff -> page */
+};
+
+static unsigned shmem_fault(struct zd_vm_fault *vmf)
+{
+	struct shmem_inode *si = vmf->vma->vm_file->private_data;
+	struct zd_machine *m = si->m;
+	struct zd_page *page;
+
+	pthread_mutex_lock(&si->lock);
+	page = zd_xa_load(&si->cache, vmf->pgoff);
+	if (!page) {
+		page = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE | ZD___GFP_ZERO | ZD___GFP_NOWARN, 0);
+		if (!page || zd_xa_store(&si->cache, vmf->pgoff, page)) {
+			pthread_mutex_unlock(&si->lock);
+			if (page)
+				zd_put_page(m, page);
+			return ZD_VM_FAULT_OOM;
+		}
+		page->mapping = (void *)si;
+		page->index = vmf->pgoff;
+		zd_set_page_flag(page, ZD_PG_swapbacked);
+		zd_set_page_flag(page, ZD_PG_uptodate);
+		__atomic_add_fetch(&m->nr_shmem, 1, __ATOMIC_RELAXED);
+	}
+	zd_get_page(m, page);
+	pthread_mutex_unlock(&si->lock);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct zd_vm_operations_struct shmem_anon_vm_ops = {
+	.fault = shmem_fault,
+};
+
+static void shmem_release(struct zd_file *file)
+{
+	struct shmem_inode *si = file->private_data;
+	struct zd_page *page;
+	uint64_t index = 0;
+
+	while ((page = zd_xa_find(&si->cache, &index, UINT64_MAX))) {
+		zd_xa_erase(&si->cache, index);
+		page->mapping = NULL;
+		__atomic_sub_fetch(&si->m->nr_shmem, 1, __ATOMIC_RELAXED);
+		zd_put_page(si->m, page);
+	}
+	zd_xa_destroy(&si->cache);
+	pthread_mutex_destroy(&si->lock);
+	free(si);
+	free(file);
+}
+
+static const struct zd_file_operations shmem_zero_fops = {
+	.release = shmem_release,
+};
+
+int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
+{
+	struct zd_machine *m = vma->vm_mm->m;
+	struct zd_file *file = calloc(1, sizeof(*file));
+	struct shmem_inode *si = calloc(1, sizeof(*si));
+
+	if (!file || !si) {
+		free(file);
+		free(si);
+		return -ENOMEM;
+	}
+	si->m = m;
+	pthread_mutex_init(&si->lock, NULL);
+	zd_xa_init(&si->cache, 64 - m->arch.page_shift);
+	file->f_op = &shmem_zero_fops;
+	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
+	file->path = "/dev/zero (deleted)";
+	file->dev_minor = 1;
+	/* per machine, so a run's maps do not depend on other machines */
+	file->ino = __atomic_add_fetch(&m->last_shmem_ino, 1, __ATOMIC_RELAXED);
+	file->f_count = 1;
+	file->private_data = si;
+	vma->vm_file = file;
+	vma->vm_ops = &shmem_anon_vm_ops;
+	return 0;
+}
