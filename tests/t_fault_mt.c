@@ -101,7 +101,7 @@ int main(void)
 	pthread_t tw[2], tc, tt;
 	uint64_t free0;
 
-	m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
+	m = tap_machine("x86_64", 40, 0, 1 * G, NULL, 0);
 	if (!m)
 		return done_testing();
 	zd_meminfo_field(m, "MemFree", &free0);

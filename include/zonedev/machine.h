@@ -188,6 +188,7 @@ struct zd_machine {
 	unsigned long pgfault;
 	long nr_anon_mapped;              /* NR_ANON_MAPPED, in pages */
 	long nr_shmem;                    /* NR_SHMEM: pages in shmem caches */
+	unsigned long nr_foll_pin_acquired, nr_foll_pin_released;   /* vmstat */
 
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */

@@ -263,6 +263,71 @@ int zd_access_vm(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, bool wr
 zd_pte_t zd_follow_pte(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level,
 		       struct zd_page **page);
 
+/* GUP's flags (include/linux/mm_types.h; the internal ones of
+ * mm/internal.h, which callers may not pass, from bit 16). */
+#define ZD_FOLL_WRITE         (1u << 0)
+#define ZD_FOLL_GET           (1u << 1)
+#define ZD_FOLL_DUMP          (1u << 2)
+#define ZD_FOLL_FORCE         (1u << 3)
+#define ZD_FOLL_NOWAIT        (1u << 4)
+#define ZD_FOLL_NOFAULT       (1u << 5)
+#define ZD_FOLL_HWPOISON      (1u << 6)
+#define ZD_FOLL_ANON          (1u << 7)
+#define ZD_FOLL_LONGTERM      (1u << 8)
+#define ZD_FOLL_SPLIT_PMD     (1u << 9)
+#define ZD_FOLL_PCI_P2PDMA    (1u << 10)
+#define ZD_FOLL_INTERRUPTIBLE (1u << 11)
+#define ZD_FOLL_HONOR_NUMA_FAULT (1u << 12)
+#define ZD_FOLL_TOUCH         (1u << 16)
+#define ZD_FOLL_TRIED         (1u << 17)
+#define ZD_FOLL_REMOTE        (1u << 18)
+#define ZD_FOLL_PIN           (1u << 19)
+#define ZD_FOLL_FAST_ONLY     (1u << 20)
+#define ZD_FOLL_UNLOCKABLE    (1u << 21)
+#define ZD_FOLL_MADV_POPULATE (1u << 22)
+
+/*
+ * GUP (mm/gup.c): the pages backing [start, start + nr_pages pages) of mm,
+ * faulted in as an access would, each with a reference (get) or a pin
+ * (pin: FOLL_PIN's GUP_PIN_COUNTING_BIAS on a small folio) for the caller.
+ * The number of pages taken, which can be short of nr_pages when a later
+ * page fails, or -errno when the first does: -EINVAL for flags the kernel
+ * refuses (internal flags, GET with PIN, LONGTERM without PIN, no pages
+ * array, LONGTERM with PCI_P2PDMA, *locked not 1), -EFAULT for a VMA or
+ * right GUP cannot use or a fault that would be SIGBUS/SIGSEGV, -ENOMEM,
+ * -EHWPOISON (FOLL_HWPOISON), -EOPNOTSUPP (LONGTERM on fsdax).
+ * get_user_pages, pin_user_pages and the _remote forms are called with
+ * mmap_lock held for reading (*locked stays 1: the model never drops it);
+ * _unlocked take it themselves; _fast walks locklessly first and takes it
+ * for the slow path of the rest (_fast_only does not fall back). A FOLL_
+ * LONGTERM pin of a page that cannot stay (ZONE_MOVABLE) is -ENOMEM for
+ * now: the kernel would migrate it first, which comes with migration.
+ */
+long zd_get_user_pages_remote(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			      unsigned gup_flags, struct zd_page **pages, int *locked);
+long zd_pin_user_pages_remote(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			      unsigned gup_flags, struct zd_page **pages, int *locked);
+long zd_get_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+		       unsigned gup_flags, struct zd_page **pages);
+long zd_pin_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+		       unsigned gup_flags, struct zd_page **pages);
+long zd_get_user_pages_unlocked(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+				unsigned gup_flags, struct zd_page **pages);
+long zd_pin_user_pages_unlocked(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+				unsigned gup_flags, struct zd_page **pages);
+long zd_get_user_pages_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			    unsigned gup_flags, struct zd_page **pages);
+long zd_get_user_pages_fast_only(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+				 unsigned gup_flags, struct zd_page **pages);
+long zd_pin_user_pages_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			    unsigned gup_flags, struct zd_page **pages);
+/* Drop pins (unpin_user_page[s]); _dirty_lock marks the pages dirty first
+ * when make_dirty (a device wrote them). GET references go with put_page. */
+void zd_unpin_user_page(struct zd_machine *m, struct zd_page *page);
+void zd_unpin_user_pages(struct zd_machine *m, struct zd_page **pages, unsigned long npages);
+void zd_unpin_user_pages_dirty_lock(struct zd_machine *m, struct zd_page **pages,
+				    unsigned long npages, bool make_dirty);
+
 /* /proc/PID/maps of mm on f. */
 void zd_show_maps(struct zd_mm *mm, FILE *f);
 /* The machine's process with this pid, or NULL. */

@@ -258,14 +258,15 @@ static struct zd_page *alloc_user_page(struct zd_machine *m, bool zero)
 			      (zero ? ZD___GFP_ZERO : 0), 0);
 }
 
-/* A new anonymous page for a writable private entry (maybe_mkwrite). */
+/* A new anonymous page for a writable private entry (maybe_mkwrite); an
+ * unshare (a read-only pin's private copy) maps it read-only and clean. */
 static zd_pte_t anon_entry(struct zd_vm_fault *vmf, struct zd_page *page)
 {
 	const struct zd_vm_area_struct *vma = vmf->vma;
-	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG | ZD_PTE_DIRTY;
+	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG;
 
-	if (vma->vm_flags & ZD_VM_WRITE)
-		prot |= ZD_PTE_WRITE;
+	if (!(vmf->flags & ZD_FAULT_FLAG_UNSHARE))
+		prot |= ZD_PTE_DIRTY | (vma->vm_flags & ZD_VM_WRITE ? ZD_PTE_WRITE : 0);
 	return mk_pte(vma->vm_mm, zd_page_to_pfn(vma->vm_mm->m, page), prot);
 }
 
@@ -359,14 +360,22 @@ static unsigned do_wp_page(struct zd_vm_fault *vmf)
 	struct zd_vm_area_struct *vma = vmf->vma;
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_page *page = zd_vm_normal_page(mm, vmf->orig_pte);
-	unsigned prot = zd_pte_prot(mm, vmf->orig_pte) | ZD_PTE_WRITE | ZD_PTE_DIRTY | ZD_PTE_YOUNG;
+	bool unshare = vmf->flags & ZD_FAULT_FLAG_UNSHARE;
+	unsigned prot = zd_pte_prot(mm, vmf->orig_pte) | ZD_PTE_DIRTY | ZD_PTE_YOUNG;
 
+	if (vma->vm_flags & ZD_VM_WRITE)
+		prot |= ZD_PTE_WRITE;   /* maybe_mkwrite(): a FOLL_FORCE write stays read-only */
+	if (unshare && (!page || !zd_folio_test_anon(page))) {
+		fault_unlock(vmf);   /* only anonymous pages are ever unshared */
+		return 0;
+	}
 	if (page && zd_folio_test_anon(page)) {
 		if (!zd_test_page_flag(page, ZD_PG_anon_exclusive) &&
 		    zd_page_ref_count(page) == 1 && zd_page_mapcount(page) == 1)
 			zd_set_page_flag(page, ZD_PG_anon_exclusive);
 		if (zd_test_page_flag(page, ZD_PG_anon_exclusive)) {
-			pt_ops(mm)->set_pte(vmf->pte, zd_pte_reprot(mm, vmf->orig_pte, prot));
+			if (!unshare)
+				pt_ops(mm)->set_pte(vmf->pte, zd_pte_reprot(mm, vmf->orig_pte, prot));
 			fault_unlock(vmf);
 			return 0;
 		}
@@ -459,7 +468,7 @@ static unsigned handle_pte_fault(struct zd_vm_fault *vmf)
 		return do_swap_page(vmf);
 	}
 	prot = zd_pte_prot(mm, vmf->orig_pte);
-	if (write && !(prot & ZD_PTE_WRITE))
+	if ((write || (vmf->flags & ZD_FAULT_FLAG_UNSHARE)) && !(prot & ZD_PTE_WRITE))
 		return do_wp_page(vmf);
 	/* present and allowed: a spurious fault; what the MMU would set */
 	prot |= ZD_PTE_YOUNG | (write ? ZD_PTE_DIRTY : 0);

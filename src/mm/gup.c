@@ -1,0 +1,485 @@
+/*
+ * get_user_pages and pin_user_pages (mm/gup.c): the pages behind a range of
+ * a process, faulted in as the access would fault them, each handed to the
+ * caller with a reference (FOLL_GET) or a pin (FOLL_PIN: GUP_PIN_COUNTING_BIAS
+ * on a small folio, so folio_maybe_dma_pinned() sees it). The slow path runs
+ * under mmap_lock, follows each entry under its PTE lock and faults where
+ * the entry does not allow the access; GUP-fast walks without locks inside
+ * an RCU read section (the kernel's IRQs-off walk: tables are freed after a
+ * grace period), takes a reference only on a page whose refcount is not
+ * zero, re-reads the entry and backs out if it changed, and leaves anything
+ * unusual (non-present, special, the zero page) to the slow path.
+ * Invariants: a pin on an anonymous page is taken only when the page is
+ * exclusive (a read-only pin of a shared page unshares it first, so a later
+ * COW cannot split the pin from the process); FOLL_LONGTERM never pins a
+ * page it could not keep (ZONE_MOVABLE, device-coherent, fsdax); every
+ * reference and pin taken is returned on each error path; the argument and
+ * VMA refusals are the kernel's, in its order.
+ */
+#include "internal.h"
+#include "base/rcu.h"
+
+#include <errno.h>
+
+#include <zonedev/log.h>
+#include <zonedev/memremap.h>
+#include <zonedev/pgalloc.h>
+#include <zonedev/pgtable.h>
+
+#define INTERNAL_GUP_FLAGS (ZD_FOLL_TOUCH | ZD_FOLL_TRIED | ZD_FOLL_REMOTE | ZD_FOLL_PIN | \
+			    ZD_FOLL_FAST_ONLY | ZD_FOLL_UNLOCKABLE | ZD_FOLL_MADV_POPULATE)
+
+/* is_valid_gup_args(): the kernel WARNs once on each of these. */
+static bool valid_args(struct zd_machine *m, struct zd_page **pages, int *locked,
+		       unsigned *gup_flags, unsigned to_set)
+{
+	unsigned f = *gup_flags;
+
+	if (ZD_WARN(m, f & INTERNAL_GUP_FLAGS, "gup: internal flags 0x%x passed in",
+		    f & INTERNAL_GUP_FLAGS))
+		return false;
+	f |= to_set;
+	if (locked) {
+		if (ZD_WARN(m, *locked != 1, "gup: *locked is %d, not 1", *locked))
+			return false;
+		f |= ZD_FOLL_UNLOCKABLE;
+	}
+	if (ZD_WARN(m, (f & (ZD_FOLL_PIN | ZD_FOLL_GET)) == (ZD_FOLL_PIN | ZD_FOLL_GET),
+		    "gup: FOLL_GET and FOLL_PIN together") ||
+	    ZD_WARN(m, !(f & ZD_FOLL_PIN) && (f & ZD_FOLL_LONGTERM),
+		    "gup: FOLL_LONGTERM without FOLL_PIN") ||
+	    ZD_WARN(m, (f & (ZD_FOLL_GET | ZD_FOLL_PIN)) && !pages, "gup: no pages array") ||
+	    ZD_WARN(m, (f & ZD_FOLL_LONGTERM) && (f & ZD_FOLL_PCI_P2PDMA),
+		    "gup: FOLL_LONGTERM with FOLL_PCI_P2PDMA"))
+		return false;
+	*gup_flags = f;
+	return true;
+}
+
+static bool is_cow_mapping(uint64_t vm_flags)
+{
+	return (vm_flags & (ZD_VM_SHARED | ZD_VM_MAYWRITE)) == ZD_VM_MAYWRITE;
+}
+
+/* vma_is_fsdax(): DAX files come with the DAX file system (issue 8 item 5). */
+static bool vma_is_fsdax(const struct zd_vm_area_struct *vma)
+{
+	(void)vma;
+	return false;
+}
+
+static int check_vma_flags(const struct zd_vm_area_struct *vma, unsigned flags)
+{
+	uint64_t vf = vma->vm_flags;
+
+	if (vf & (ZD_VM_IO | ZD_VM_PFNMAP))
+		return -EFAULT;
+	if ((flags & ZD_FOLL_ANON) && vma->vm_ops)
+		return -EFAULT;
+	if ((flags & ZD_FOLL_LONGTERM) && vma_is_fsdax(vma))
+		return -EOPNOTSUPP;
+	if (flags & ZD_FOLL_WRITE) {
+		if (!(vf & ZD_VM_WRITE) && (!(flags & ZD_FOLL_FORCE) || !is_cow_mapping(vf)))
+			return -EFAULT;
+	} else if (!(vf & ZD_VM_READ)) {
+		if (!(flags & ZD_FOLL_FORCE) || !(vf & ZD_VM_MAYREAD))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* gup_must_unshare(): a pin of an anonymous page that is not exclusive
+ * would be lost at the next COW, so the page is made the process's own. */
+static bool must_unshare(unsigned flags, struct zd_page *page)
+{
+	return !(flags & ZD_FOLL_WRITE) && (flags & ZD_FOLL_PIN) && page &&
+	       zd_folio_test_anon(page) && !zd_test_page_flag(page, ZD_PG_anon_exclusive);
+}
+
+/* can_follow_write_pte(): besides a writable entry, FOLL_FORCE may write
+ * the private copy a forced write fault made (exclusive and dirty). */
+static bool can_follow_write(struct zd_mm *mm, zd_pte_t e, struct zd_page *page,
+			     const struct zd_vm_area_struct *vma, unsigned flags)
+{
+	if (zd_pte_prot(mm, e) & ZD_PTE_WRITE)
+		return true;
+	if (!(flags & ZD_FOLL_FORCE) || !is_cow_mapping(vma->vm_flags) ||
+	    (vma->vm_flags & ZD_VM_WRITE) || !page || !zd_folio_test_anon(page) ||
+	    !zd_test_page_flag(page, ZD_PG_anon_exclusive))
+		return false;
+	return zd_pte_prot(mm, e) & ZD_PTE_DIRTY;
+}
+
+static bool is_zero_page(struct zd_machine *m, struct zd_page *page)
+{
+	return zd_page_to_pfn(m, page) == m->zero_pfn;
+}
+
+/* folio_is_longterm_pinnable(). */
+static bool longterm_pinnable(struct zd_machine *m, struct zd_page *page)
+{
+	if (zd_is_device_coherent_page(m, page) || zd_is_fsdax_page(m, page))
+		return false;
+	return zd_page_zonenum(page) != ZD_ZONE_MOVABLE || is_zero_page(m, page);
+}
+
+/* try_grab_folio(): one GET reference or one pin; the zero page is not
+ * counted for a pin. */
+static int grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
+{
+	if (zd_is_pci_p2pdma_page(m, page) && !(flags & ZD_FOLL_PCI_P2PDMA))
+		return -EREMOTEIO;
+	if (flags & ZD_FOLL_GET) {
+		zd_get_page(m, page);
+	} else if (flags & ZD_FOLL_PIN) {
+		if (is_zero_page(m, page))
+			return 0;
+		__atomic_add_fetch(&zd_page_folio(m, page)->_refcount, ZD_GUP_PIN_COUNTING_BIAS,
+				   __ATOMIC_RELAXED);
+		__atomic_add_fetch(&m->nr_foll_pin_acquired, 1, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+/* gup_put_folio(): what grab() took. */
+static void put_grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
+{
+	struct zd_page *folio = zd_page_folio(m, page);
+
+	if (flags & ZD_FOLL_PIN) {
+		if (is_zero_page(m, folio))
+			return;
+		__atomic_add_fetch(&m->nr_foll_pin_released, 1, __ATOMIC_RELAXED);
+		/* all but the last reference of the bias, then a put that may free */
+		__atomic_sub_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1, __ATOMIC_RELEASE);
+	}
+	zd_put_page(m, folio);
+}
+
+enum follow { FOLLOWED, NEED_FAULT, NEED_UNSHARE };
+
+/* follow_page_pte(): the page at addr with what flags asks taken, or the
+ * fault that would make it so. */
+static enum follow follow_page(struct zd_vm_area_struct *vma, uint64_t addr, unsigned flags,
+			       struct zd_page **out, int *err)
+{
+	struct zd_mm *mm = vma->vm_mm;
+	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
+	struct zd_page *ptl, *page;
+	uint64_t *pte = zd_pte_offset_map_lock(mm, addr, &ptl);
+	enum follow r = FOLLOWED;
+	zd_pte_t e;
+
+	*err = 0;
+	if (!pte)
+		return NEED_FAULT;
+	e = o->ptep_get(pte);
+	/* gup_can_follow_protnone(): PROT_NONE entries are followed (FOLL_FORCE
+	 * got here) unless the caller honours NUMA hinting faults */
+	if (!o->pte_present(&mm->m->arch, e) ||
+	    (o->pte_protnone(&mm->m->arch, e) && (flags & ZD_FOLL_HONOR_NUMA_FAULT))) {
+		r = NEED_FAULT;
+		goto out;
+	}
+	page = zd_vm_normal_page(mm, e);
+	if (!page && o->leaf_pfn(&mm->m->arch, ZD_PT_PTE, e) == mm->m->zero_pfn)
+		page = zd_pfn_to_page(mm->m, mm->m->zero_pfn);
+	if ((flags & ZD_FOLL_WRITE) && !can_follow_write(mm, e, zd_vm_normal_page(mm, e), vma, flags)) {
+		r = NEED_FAULT;
+		goto out;
+	}
+	if (!page) {
+		*err = -EFAULT;   /* a special entry with no page behind it */
+		goto out;
+	}
+	if (must_unshare(flags, page)) {
+		r = NEED_UNSHARE;
+		goto out;
+	}
+	*err = grab(mm->m, page, flags);
+	if (!*err && (flags & ZD_FOLL_TOUCH) && (flags & ZD_FOLL_WRITE))
+		zd_set_page_flag(page, ZD_PG_dirty);
+	*out = page;
+out:
+	zd_pt_unlock(ptl);
+	return r;
+}
+
+/* faultin_page() and vm_fault_to_errno(). */
+static int faultin(struct zd_vm_area_struct *vma, uint64_t addr, unsigned flags, bool unshare)
+{
+	unsigned ff = 0, ret;
+
+	if (flags & ZD_FOLL_NOFAULT)
+		return -EFAULT;
+	if (flags & ZD_FOLL_WRITE)
+		ff |= ZD_FAULT_FLAG_WRITE;
+	if (flags & ZD_FOLL_REMOTE)
+		ff |= ZD_FAULT_FLAG_REMOTE;
+	if (unshare)
+		ff |= ZD_FAULT_FLAG_UNSHARE;
+	ret = zd_handle_mm_fault(vma, addr, ff);
+	if (ret & ZD_VM_FAULT_OOM)
+		return -ENOMEM;
+	if (ret & ZD_VM_FAULT_HWPOISON)
+		return flags & ZD_FOLL_HWPOISON ? -EHWPOISON : -EFAULT;
+	if (ret & (ZD_VM_FAULT_SIGBUS | ZD_VM_FAULT_SIGSEGV))
+		return -EFAULT;
+	return 0;
+}
+
+/* __get_user_pages(): mmap_lock held. */
+static long get_pages_locked(struct zd_mm *mm, uint64_t start, unsigned long nr, unsigned flags,
+			     struct zd_page **pages)
+{
+	const uint64_t ps = mm->m->arch.page_size;
+	struct zd_vm_area_struct *vma = NULL;
+	long done = 0;
+	int err = 0;
+
+	start &= ~(ps - 1);
+	for (; nr; nr--, start += ps) {
+		struct zd_page *page = NULL;
+		enum follow r;
+		int tries = 0;
+
+		if (!vma || start >= vma->vm_end) {
+			vma = zd_vma_lookup(mm, start);
+			if (!vma) {
+				err = -EFAULT;
+				break;
+			}
+			err = check_vma_flags(vma, flags);
+			if (err)
+				break;
+		}
+		while ((r = follow_page(vma, start, flags, &page, &err)) != FOLLOWED && !err) {
+			if (tries++ > 3) {
+				ZD_WARN(mm->m, true, "gup: pid %d 0x%llx: faults resolved nothing",
+					mm->pid, (unsigned long long)start);
+				err = -EFAULT;
+				break;
+			}
+			err = faultin(vma, start, flags, r == NEED_UNSHARE);
+		}
+		if (err)
+			break;
+		if (pages)
+			pages[done] = page;
+		done++;
+	}
+	return done ? done : err;
+}
+
+/* __gup_longterm_locked(): a long-term pin of a page that could not stay
+ * put (check_and_migrate_movable_folios) is undone; the kernel migrates
+ * such pages first and retries, which comes with migration (item 4). */
+static long gup_longterm(struct zd_mm *mm, uint64_t start, unsigned long nr, unsigned flags,
+			 struct zd_page **pages)
+{
+	long n = get_pages_locked(mm, start, nr, flags, pages);
+
+	if (n <= 0 || !(flags & ZD_FOLL_LONGTERM))
+		return n;
+	for (long i = 0; i < n; i++) {
+		if (longterm_pinnable(mm->m, pages[i]))
+			continue;
+		zd_pr_warn(mm->m, "gup: FOLL_LONGTERM: pfn 0x%llx cannot stay pinned where it is "
+			   "and would be migrated first (migration is not modelled yet)",
+			   (unsigned long long)zd_page_to_pfn(mm->m, pages[i]));
+		for (long k = 0; k < n; k++)
+			put_grab(mm->m, pages[k], flags);
+		return -ENOMEM;
+	}
+	return n;
+}
+
+static long gup_remote(struct zd_mm *mm, uint64_t start, unsigned long nr, unsigned flags,
+		       struct zd_page **pages, int *locked, unsigned to_set)
+{
+	if (!valid_args(mm->m, pages, locked, &flags, to_set))
+		return -EINVAL;
+	return gup_longterm(mm, start, nr, flags, pages);
+}
+
+long zd_get_user_pages_remote(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			      unsigned gup_flags, struct zd_page **pages, int *locked)
+{
+	return gup_remote(mm, start, nr_pages, gup_flags, pages, locked,
+			  ZD_FOLL_GET | ZD_FOLL_TOUCH | ZD_FOLL_REMOTE);
+}
+
+long zd_pin_user_pages_remote(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			      unsigned gup_flags, struct zd_page **pages, int *locked)
+{
+	return gup_remote(mm, start, nr_pages, gup_flags, pages, locked,
+			  ZD_FOLL_PIN | ZD_FOLL_TOUCH | ZD_FOLL_REMOTE);
+}
+
+long zd_get_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+		       unsigned gup_flags, struct zd_page **pages)
+{
+	return gup_remote(mm, start, nr_pages, gup_flags, pages, NULL, ZD_FOLL_GET | ZD_FOLL_TOUCH);
+}
+
+long zd_pin_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+		       unsigned gup_flags, struct zd_page **pages)
+{
+	return gup_remote(mm, start, nr_pages, gup_flags, pages, NULL, ZD_FOLL_PIN);
+}
+
+long zd_get_user_pages_unlocked(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+				unsigned gup_flags, struct zd_page **pages)
+{
+	long n;
+
+	zd_mmap_read_lock(mm);
+	n = gup_remote(mm, start, nr_pages, gup_flags, pages, NULL, ZD_FOLL_GET | ZD_FOLL_TOUCH);
+	zd_mmap_read_unlock(mm);
+	return n;
+}
+
+long zd_pin_user_pages_unlocked(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+				unsigned gup_flags, struct zd_page **pages)
+{
+	long n;
+
+	zd_mmap_read_lock(mm);
+	n = gup_remote(mm, start, nr_pages, gup_flags, pages, NULL, ZD_FOLL_PIN);
+	zd_mmap_read_unlock(mm);
+	return n;
+}
+
+/* gup_fast_pte_range(): as far as the entries allow without a lock. */
+static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr,
+			      unsigned flags, struct zd_page **pages)
+{
+	struct zd_machine *m = mm->m;
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	unsigned long done = 0;
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
+
+	for (; done < nr; done++, start += m->arch.page_size) {
+		enum zd_pt_level level;
+		uint64_t *slot = zd_lookup_slot(mm, start, &level);
+		struct zd_page *page, *folio;
+		zd_pte_t e;
+		unsigned prot;
+		int ref;
+
+		if (!slot || level != ZD_PT_PTE)
+			break;
+		e = o->ptep_get(slot);
+		if (!o->pte_present(&m->arch, e) || o->pte_protnone(&m->arch, e))
+			break;
+		prot = o->leaf_prot(&m->arch, e);
+		if (!(prot & ZD_PTE_USER) || (prot & ZD_PTE_SPECIAL) ||
+		    ((flags & ZD_FOLL_WRITE) && !(prot & ZD_PTE_WRITE)))
+			break;
+		page = zd_pfn_to_page(m, o->leaf_pfn(&m->arch, ZD_PT_PTE, e));
+		if (zd_is_pci_p2pdma_page(m, page) && !(flags & ZD_FOLL_PCI_P2PDMA))
+			break;
+		/* try_grab_folio_fast(): never resurrect a page being freed */
+		folio = zd_page_folio(m, page);
+		ref = __atomic_load_n(&folio->_refcount, __ATOMIC_RELAXED);
+		do {
+			if (ref <= 0)
+				break;
+		} while (!__atomic_compare_exchange_n(&folio->_refcount, &ref, ref + 1, false,
+						      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+		if (ref <= 0)
+			break;
+		if (o->ptep_get(slot).val != e.val ||
+		    ((flags & ZD_FOLL_LONGTERM) && !longterm_pinnable(m, page)) ||
+		    must_unshare(flags, page)) {
+			zd_put_page(m, folio);
+			break;
+		}
+		if (flags & ZD_FOLL_PIN) {
+			__atomic_add_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1,
+					   __ATOMIC_RELAXED);
+			__atomic_add_fetch(&m->nr_foll_pin_acquired, 1, __ATOMIC_RELAXED);
+		}
+		pages[done] = page;
+	}
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return done;
+}
+
+/* gup_fast_fallback(). */
+static long gup_fast_fallback(struct zd_mm *mm, uint64_t start, unsigned long nr,
+			      unsigned flags, struct zd_page **pages)
+{
+	const uint64_t ps = mm->m->arch.page_size;
+	unsigned long fast;
+	long rest;
+
+	if (ZD_WARN(mm->m, flags & ~(ZD_FOLL_WRITE | ZD_FOLL_LONGTERM | ZD_FOLL_FORCE | ZD_FOLL_PIN |
+				      ZD_FOLL_GET | ZD_FOLL_FAST_ONLY | ZD_FOLL_NOFAULT |
+				      ZD_FOLL_PCI_P2PDMA | ZD_FOLL_HONOR_NUMA_FAULT),
+		    "gup_fast: flags 0x%x not allowed", flags))
+		return -EINVAL;
+	if (!nr)
+		return 0;
+	if (nr > (mm->task_size >> mm->m->arch.page_shift) ||
+	    (start & ~(ps - 1)) + nr * ps > mm->task_size)
+		return -EFAULT;
+	start &= ~(ps - 1);
+	fast = gup_fast(mm, start, nr, flags, pages);
+	if (fast == nr || (flags & ZD_FOLL_FAST_ONLY))
+		return (long)fast;
+	zd_mmap_read_lock(mm);
+	rest = gup_longterm(mm, start + fast * ps, nr - fast, flags | ZD_FOLL_TOUCH, pages + fast);
+	zd_mmap_read_unlock(mm);
+	if (rest < 0)
+		return fast ? (long)fast : rest;
+	return (long)fast + rest;
+}
+
+static long gup_fast_args(struct zd_mm *mm, uint64_t start, unsigned long nr, unsigned flags,
+			  struct zd_page **pages, unsigned to_set)
+{
+	if (!valid_args(mm->m, pages, NULL, &flags, to_set))
+		return -EINVAL;
+	return gup_fast_fallback(mm, start, nr, flags, pages);
+}
+
+long zd_get_user_pages_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			    unsigned gup_flags, struct zd_page **pages)
+{
+	return gup_fast_args(mm, start, nr_pages, gup_flags, pages, ZD_FOLL_GET);
+}
+
+long zd_get_user_pages_fast_only(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+				 unsigned gup_flags, struct zd_page **pages)
+{
+	return gup_fast_args(mm, start, nr_pages, gup_flags, pages,
+			     ZD_FOLL_GET | ZD_FOLL_FAST_ONLY);
+}
+
+long zd_pin_user_pages_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			    unsigned gup_flags, struct zd_page **pages)
+{
+	return gup_fast_args(mm, start, nr_pages, gup_flags, pages, ZD_FOLL_PIN);
+}
+
+void zd_unpin_user_page(struct zd_machine *m, struct zd_page *page)
+{
+	put_grab(m, page, ZD_FOLL_PIN);
+}
+
+void zd_unpin_user_pages(struct zd_machine *m, struct zd_page **pages, unsigned long npages)
+{
+	for (unsigned long i = 0; i < npages; i++)
+		put_grab(m, pages[i], ZD_FOLL_PIN);
+}
+
+void zd_unpin_user_pages_dirty_lock(struct zd_machine *m, struct zd_page **pages,
+				    unsigned long npages, bool make_dirty)
+{
+	for (unsigned long i = 0; i < npages; i++) {
+		if (make_dirty && !is_zero_page(m, pages[i]))
+			zd_set_page_flag(zd_page_folio(m, pages[i]), ZD_PG_dirty);
+		put_grab(m, pages[i], ZD_FOLL_PIN);
+	}
+}
