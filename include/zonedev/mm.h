@@ -330,6 +330,12 @@ void zd_unpin_user_pages_dirty_lock(struct zd_machine *m, struct zd_page **pages
 
 /* /proc/PID/maps of mm on f. */
 void zd_show_maps(struct zd_mm *mm, FILE *f);
+/* read() of /proc/PID/pagemap at file offset pos (8 bytes per virtual
+ * page): count bytes of entries into buf; -EINVAL unless pos and count are
+ * 8-byte aligned; fewer bytes at the end of the address space. */
+long zd_pagemap_read(struct zd_mm *mm, uint64_t pos, uint64_t *buf, size_t count);
+/* /proc/PID/smaps_rollup of mm on f. */
+void zd_show_smaps_rollup(struct zd_mm *mm, FILE *f);
 /* The machine's process with this pid, or NULL. */
 struct zd_mm *zd_find_mm(struct zd_machine *m, int pid);
 
