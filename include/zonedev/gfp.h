@@ -32,7 +32,7 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 void zd_generic_online_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr_pages);
 /* Take every page of [pfn, pfn+nr) off the free lists; -EBUSY (and nothing
  * changes) if any page is not free. */
-int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr_pages);
+int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr_pages, bool quiet);
 
 unsigned long zd_global_free_pages(struct zd_machine *m);
 unsigned long zd_totalram_pages(struct zd_machine *m);

@@ -300,8 +300,8 @@ zd_pte_t zd_follow_pte(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level,
  * mmap_lock held for reading (*locked stays 1: the model never drops it);
  * _unlocked take it themselves; _fast walks locklessly first and takes it
  * for the slow path of the rest (_fast_only does not fall back). A FOLL_
- * LONGTERM pin of a page that cannot stay (ZONE_MOVABLE) is -ENOMEM for
- * now: the kernel would migrate it first, which comes with migration.
+ * LONGTERM pin of an anonymous page in ZONE_MOVABLE migrates it to a
+ * kernel zone first; one that cannot move is -ENOMEM.
  */
 long zd_get_user_pages_remote(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
 			      unsigned gup_flags, struct zd_page **pages, int *locked);

@@ -12,7 +12,8 @@
  * Invariants: a pin on an anonymous page is taken only when the page is
  * exclusive (a read-only pin of a shared page unshares it first, so a later
  * COW cannot split the pin from the process); FOLL_LONGTERM never pins a
- * page it could not keep (ZONE_MOVABLE, device-coherent, fsdax); every
+ * page it could not keep (ZONE_MOVABLE, device-coherent, fsdax): such an
+ * anonymous page is migrated to a kernel zone and pinned there; every
  * reference and pin taken is returned on each error path; the argument and
  * VMA refusals are the kernel's, in its order.
  */
@@ -24,7 +25,9 @@
 #include <zonedev/log.h>
 #include <zonedev/memremap.h>
 #include <zonedev/pgalloc.h>
+#include <zonedev/gfp.h>
 #include <zonedev/pgtable.h>
+#include <zonedev/swapops.h>
 
 #define INTERNAL_GUP_FLAGS (ZD_FOLL_TOUCH | ZD_FOLL_TRIED | ZD_FOLL_REMOTE | ZD_FOLL_PIN | \
 			    ZD_FOLL_FAST_ONLY | ZD_FOLL_UNLOCKABLE | ZD_FOLL_MADV_POPULATE)
@@ -271,27 +274,65 @@ static long get_pages_locked(struct zd_mm *mm, uint64_t start, unsigned long nr,
 	return done ? done : err;
 }
 
-/* __gup_longterm_locked(): a long-term pin of a page that could not stay
- * put (check_and_migrate_movable_folios) is undone; the kernel migrates
- * such pages first and retries, which comes with migration (item 4). */
+/* migrate_longterm_unpinnable_folios(): the pins go, each anonymous page
+ * that could not stay pinned moves to a page of a kernel zone; the caller
+ * pins again. -EBUSY for a page that cannot move (not anonymous, or
+ * referenced elsewhere). */
+static int migrate_unpinnable(struct zd_machine *m, struct zd_page **pages, long n, unsigned flags)
+{
+	int rc = 0;
+
+	for (long i = 0; i < n; i++) {
+		struct zd_page *page = pages[i], *dst;
+
+		if (longterm_pinnable(m, page) || rc) {
+			put_grab(m, page, flags);
+			continue;
+		}
+		zd_get_page(m, page);
+		put_grab(m, page, flags);
+		dst = zd_folio_test_anon(page) ? zd_alloc_pages(m, ZD_GFP_KERNEL | ZD___GFP_NOWARN, 0)
+					       : NULL;
+		if (!dst || !zd_trylock_page(page)) {
+			rc = dst ? -EAGAIN : -EBUSY;
+		} else {
+			rc = zd_migrate_folio(m, page, dst);
+			zd_unlock_page(page);
+			if (!rc)
+				__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);
+		}
+		if (dst)
+			zd_put_page(m, dst);
+		zd_put_page(m, page);
+	}
+	return rc;
+}
+
+/* __gup_longterm_locked(): a long-term pin only holds pages that can stay
+ * where they are; others (ZONE_MOVABLE) are migrated first and the pin is
+ * taken again, as check_and_migrate_movable_folios() does. */
 static long gup_longterm(struct zd_mm *mm, uint64_t start, unsigned long nr, unsigned flags,
 			 struct zd_page **pages)
 {
-	long n = get_pages_locked(mm, start, nr, flags, pages);
+	for (int round = 0;; round++) {
+		long n = get_pages_locked(mm, start, nr, flags, pages);
+		long bad = 0;
+		int rc;
 
-	if (n <= 0 || !(flags & ZD_FOLL_LONGTERM))
-		return n;
-	for (long i = 0; i < n; i++) {
-		if (longterm_pinnable(mm->m, pages[i]))
-			continue;
-		zd_pr_warn(mm->m, "gup: FOLL_LONGTERM: pfn 0x%llx cannot stay pinned where it is "
-			   "and would be migrated first (migration is not modelled yet)",
-			   (unsigned long long)zd_page_to_pfn(mm->m, pages[i]));
-		for (long k = 0; k < n; k++)
-			put_grab(mm->m, pages[k], flags);
-		return -ENOMEM;
+		if (n <= 0 || !(flags & ZD_FOLL_LONGTERM))
+			return n;
+		for (long i = 0; i < n; i++)
+			bad += !longterm_pinnable(mm->m, pages[i]);
+		if (!bad)
+			return n;
+		rc = migrate_unpinnable(mm->m, pages, n, flags);
+		if (rc == -EBUSY || round == 3) {
+			zd_pr_warn(mm->m, "gup: FOLL_LONGTERM: %ld page(s) of pid %d at 0x%llx cannot "
+				   "stay pinned and did not migrate", bad, mm->pid,
+				   (unsigned long long)start);
+			return -ENOMEM;
+		}
 	}
-	return n;
 }
 
 static long gup_remote(struct zd_mm *mm, uint64_t start, unsigned long nr, unsigned flags,

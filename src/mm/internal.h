@@ -203,6 +203,19 @@ void zd_folio_add_new_anon_rmap(struct zd_page *folio, struct zd_vm_area_struct 
  * exclusive page, which the caller copies instead. */
 int zd_folio_try_dup_anon_rmap_pte(struct zd_page *folio);
 void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *folio);
+/* An existing anonymous page gains a mapping (remove_migration_pte). */
+void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive);
+
+/* migrate.c: move a locked anonymous base page, which the caller holds a
+ * reference on, to dst (a fresh page, one reference): 0, -EAGAIN when it
+ * is referenced beyond its mappings, -EBUSY when an exclusive mapping is
+ * pinned, -EINVAL for a page that is not anonymous or is large; on failure
+ * every entry maps the page again. migrate_range moves what it can of
+ * [pfn, pfn + nr) to pages outside it (the number moved, or -ENOMEM).
+ * A fault on a migration entry waits with zd_migration_entry_wait. */
+int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst);
+long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr);
+void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn);
 
 /* pagewalk.c: level arithmetic, the entry mapping one address (lockless:
  * the slot of the PTE or huge leaf, with its level; NULL when a table on

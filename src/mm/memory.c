@@ -23,6 +23,7 @@
 #include <zonedev/memremap.h>
 #include <zonedev/pgalloc.h>
 #include <zonedev/pgtable.h>
+#include <zonedev/swapops.h>
 
 /* Walk to the PTE table of addr; alloc: install what is missing. */
 static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
@@ -434,17 +435,24 @@ static unsigned do_fault(struct zd_vm_fault *vmf)
 	return ret;
 }
 
-/* do_swap_page(): no swap device, migration or device entry is made yet
- * (the HMM issue adds them), so any non-present entry is a bug here. */
+/* do_swap_page(): there is no swap device; a migration entry waits for
+ * its migration and retries, a hwpoison entry is SIGBUS (HWPOISON), and
+ * anything else is a bad entry (print_bad_pte). */
 static unsigned do_swap_page(struct zd_vm_fault *vmf)
 {
 	struct zd_mm *mm = vmf->vma->vm_mm;
 	const struct zd_arch *a = &mm->m->arch;
+	unsigned type = pt_ops(mm)->swp_type(a, vmf->orig_pte);
+	uint64_t offset = pt_ops(mm)->swp_offset(a, vmf->orig_pte);
 
-	ZD_WARN(mm->m, true, "pid %d: non-present entry type %u offset 0x%llx at 0x%llx", mm->pid,
-		pt_ops(mm)->swp_type(a, vmf->orig_pte),
-		(unsigned long long)pt_ops(mm)->swp_offset(a, vmf->orig_pte),
-		(unsigned long long)vmf->address);
+	if (zd_is_migration_type(type)) {
+		zd_migration_entry_wait(mm->m, offset);
+		return 0;
+	}
+	if (type == ZD_SWP_HWPOISON)
+		return ZD_VM_FAULT_HWPOISON;
+	ZD_WARN(mm->m, true, "pid %d: bad entry type %u offset 0x%llx at 0x%llx", mm->pid, type,
+		(unsigned long long)offset, (unsigned long long)vmf->address);
 	return ZD_VM_FAULT_SIGBUS;
 }
 
@@ -506,8 +514,14 @@ static int zap_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	zd_pte_t e = o->ptep_get_and_clear(pte);
 	struct zd_page *page;
 
-	if (!o->pte_present(&mm->m->arch, e))
-		return 0;   /* no swap, migration or device entries exist yet */
+	if (!o->pte_present(&mm->m->arch, e)) {
+		/* zap_nonpresent_ptes(): a migration entry counts as its page,
+		 * whose reference the migration holds */
+		if (zd_is_migration_type(o->swp_type(&mm->m->arch, e)))
+			add_mm_counter(mm, mm_counter(zd_pfn_to_page(mm->m,
+					o->swp_offset(&mm->m->arch, e))), -1);
+		return 0;
+	}
 	page = zd_vm_normal_page(mm, e);
 	if (!page)
 		return 0;
@@ -531,6 +545,34 @@ struct copy_arg {
 	int err;
 };
 
+/* copy_nonpresent_pte() for migration entries: in a COW mapping a write
+ * (or exclusive) entry becomes a plain read entry in both. */
+static int copy_nonpresent(struct copy_arg *c, struct zd_mm *src_mm, uint64_t *src_pte,
+			   uint64_t addr, zd_pte_t e, bool cow)
+{
+	struct zd_machine *m = src_mm->m;
+	const struct zd_pgtable_ops *o = pt_ops(src_mm);
+	unsigned type = o->swp_type(&m->arch, e);
+	uint64_t pfn = o->swp_offset(&m->arch, e), *dst_pte;
+	struct zd_page *ptl;
+
+	if (!zd_is_migration_type(type))
+		return 0;
+	if (cow && type != ZD_SWP_MIGRATION_READ) {
+		e = o->swp_entry_to_pte(&m->arch, ZD_SWP_MIGRATION_READ, pfn);
+		o->set_pte(src_pte, e);
+	}
+	dst_pte = zd_pte_alloc_map_lock(c->dst->vm_mm, addr, &ptl);
+	if (!dst_pte) {
+		c->err = -ENOMEM;
+		return 1;
+	}
+	add_mm_counter(c->dst->vm_mm, mm_counter(zd_pfn_to_page(m, pfn)), 1);
+	o->set_pte(dst_pte, e);
+	zd_pt_unlock(ptl);
+	return 0;
+}
+
 /* copy_present_pte(): the child maps what the parent maps. A private
  * writable mapping's pages become COW in both; a pinned exclusive page
  * is copied for the child right away, so the pin stays the parent's
@@ -548,7 +590,7 @@ static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void
 	unsigned prot;
 
 	if (!o->pte_present(&m->arch, e))
-		return 0;
+		return copy_nonpresent(c, src_mm, src_pte, addr, e, cow);
 	page = zd_vm_normal_page(src_mm, e);
 	prot = zd_pte_prot(src_mm, e);
 	if (page && zd_folio_test_anon(page) && zd_folio_try_dup_anon_rmap_pte(page)) {

@@ -391,7 +391,20 @@ int zd_offline_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 			return -EINVAL;
 		}
 	}
-	rc = zd_isolate_free_range(m, pfn, nr);
+	/* do_migrate_range(): in-use anonymous pages move away and the range
+	 * is tried again; a few rounds, where the kernel retries until a
+	 * signal, then what is left (kernel pages, tables, pins) is EBUSY */
+	for (int round = 0;; round++) {
+		bool last = round == 4;
+
+		rc = zd_isolate_free_range(m, pfn, nr, !last);
+		if (rc != -EBUSY || last)
+			break;
+		if (zd_migrate_range(m, pfn, nr) <= 0) {
+			rc = zd_isolate_free_range(m, pfn, nr, false);   /* says what is left */
+			break;
+		}
+	}
 	if (rc) {
 		zd_pr_warn(m, "memory offlining [mem 0x%llx-0x%llx] failed due to failure to isolate range",
 			   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));

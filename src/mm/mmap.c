@@ -163,8 +163,10 @@ struct zd_mm *zd_dup_mm(struct zd_mm *old)
 
 	if (ZD_IS_ERR(mm))
 		return mm;
-	/* dup_mmap() write-locks the parent: its entries become COW */
+	/* dup_mmap() write-locks the parent (its entries become COW) and the
+	 * child, whom an rmap walk can already find on the machine's list */
 	zd_mmap_write_lock(old);
+	zd_mmap_write_lock(mm);
 	mm->task_size = old->task_size;
 	mm->mmap_base = old->mmap_base;
 	mm->def_flags = old->def_flags;
@@ -193,6 +195,7 @@ struct zd_mm *zd_dup_mm(struct zd_mm *old)
 		if (!err)
 			err = zd_copy_page_range(vma, o);
 	}
+	zd_mmap_write_unlock(mm);
 	zd_mmap_write_unlock(old);
 	if (err) {
 		zd_mmput(mm);

@@ -11,6 +11,7 @@
 #include <errno.h>
 
 #include <zonedev/pgtable.h>
+#include <zonedev/swapops.h>
 
 /* change_pte_range(): entries follow the VMA's new rights. Write comes
  * back only where a write fault would grant it without copying: an
@@ -23,8 +24,14 @@ static int change_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	struct zd_page *page;
 	unsigned old, prot;
 
-	if (!o->pte_present(&mm->m->arch, e))
+	if (!o->pte_present(&mm->m->arch, e)) {
+		/* change_softleaf_pte(): a write migration entry loses write */
+		if (o->swp_type(&mm->m->arch, e) == ZD_SWP_MIGRATION_WRITE &&
+		    !(vma->vm_flags & ZD_VM_WRITE))
+			o->set_pte(pte, o->swp_entry_to_pte(&mm->m->arch,
+					ZD_SWP_MIGRATION_READ_EXCLUSIVE, o->swp_offset(&mm->m->arch, e)));
 		return 0;
+	}
 	old = zd_pte_prot(mm, e);
 	prot = (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
 	       (old & (ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL));

@@ -15,15 +15,16 @@
 #include "base/lockdep.h"
 #include "mm/internal.h"
 
+/* The order is read without the zone lock by scanners (buddy_order_unsafe). */
 static inline void set_buddy(struct zd_page *p, unsigned order)
 {
-	p->private = order;
+	__atomic_store_n(&p->private, order, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->page_type, ZD_PGTY_buddy << 24, __ATOMIC_RELAXED);
 }
 
 static inline void clear_buddy(struct zd_page *p)
 {
-	p->private = 0;
+	__atomic_store_n(&p->private, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->page_type, ZD_PAGE_TYPE_NONE, __ATOMIC_RELAXED);
 }
 
@@ -191,7 +192,7 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 	ZD_WARN(m, zd_page_mapcount(page) > 0, "freeing pfn 0x%llx still mapped %d times",
 		(unsigned long long)zd_page_to_pfn(m, page), zd_page_mapcount(page));
 	if ((uintptr_t)page->mapping & ZD_PAGE_MAPPING_ANON)
-		page->mapping = NULL;
+		__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);
 	__atomic_and_fetch(&page->flags, ~(1UL << ZD_PG_anon_exclusive | 1UL << ZD_PG_swapbacked |
 					   1UL << ZD_PG_dirty | 1UL << ZD_PG_referenced |
 					   1UL << ZD_PG_uptodate), __ATOMIC_RELAXED);
@@ -244,7 +245,7 @@ void zd_free_reserved_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
  * lock first, and only then take the blocks off the free lists, so a busy
  * range leaves the allocator exactly as it was.
  */
-int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
+int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr, bool quiet)
 {
 	struct zd_zone *z = zd_page_zone(m, zd_pfn_to_page(m, pfn));
 	uint64_t end = pfn + nr, p;
@@ -270,12 +271,12 @@ int zd_isolate_free_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 		}
 	}
 	zone_unlock(z);
-	if (rc)
+	if (!rc)
+		__atomic_sub_fetch(&z->managed_pages, (long)nr, __ATOMIC_RELAXED);
+	else if (!quiet)
 		zd_pr_warn(m, "offline: pfn 0x%llx in 0x%llx-0x%llx is in use (refcount %d)",
 			   (unsigned long long)p, (unsigned long long)pfn,
 			   (unsigned long long)(end - 1), zd_page_ref_count(zd_pfn_to_page(m, p)));
-	else
-		__atomic_sub_fetch(&z->managed_pages, (long)nr, __ATOMIC_RELAXED);
 	return rc;
 }
 

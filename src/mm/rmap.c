@@ -103,7 +103,8 @@ uint64_t zd_linear_page_index(const struct zd_vm_area_struct *vma, uint64_t addr
 void zd_folio_add_new_anon_rmap(struct zd_page *folio, struct zd_vm_area_struct *vma,
 				uint64_t addr)
 {
-	folio->mapping = (void *)((uintptr_t)vma->anon_vma | ZD_PAGE_MAPPING_ANON);
+	__atomic_store_n(&folio->mapping, (void *)((uintptr_t)vma->anon_vma | ZD_PAGE_MAPPING_ANON),
+			 __ATOMIC_RELAXED);
 	folio->index = zd_linear_page_index(vma, addr);
 	__zd_set_page_flag(folio, ZD_PG_swapbacked);
 	__zd_set_page_flag(folio, ZD_PG_anon_exclusive);
@@ -129,4 +130,12 @@ void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *folio)
 		return;
 	if (zd_folio_test_anon(folio))
 		__atomic_sub_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
+}
+
+void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive)
+{
+	if (!__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_ACQ_REL))
+		__atomic_add_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
+	if (exclusive)
+		zd_set_page_flag(folio, ZD_PG_anon_exclusive);
 }

@@ -41,7 +41,7 @@ static unsigned shmem_fault(struct zd_vm_fault *vmf)
 				zd_put_page(m, page);
 			return ZD_VM_FAULT_OOM;
 		}
-		page->mapping = (void *)si;
+		__atomic_store_n(&page->mapping, (void *)si, __ATOMIC_RELAXED);
 		page->index = vmf->pgoff;
 		zd_set_page_flag(page, ZD_PG_swapbacked);
 		zd_set_page_flag(page, ZD_PG_uptodate);
@@ -65,7 +65,7 @@ static void shmem_release(struct zd_file *file)
 
 	while ((page = zd_xa_find(&si->cache, &index, UINT64_MAX))) {
 		zd_xa_erase(&si->cache, index);
-		page->mapping = NULL;
+		__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);
 		__atomic_sub_fetch(&si->m->nr_shmem, 1, __ATOMIC_RELAXED);
 		zd_put_page(si->m, page);
 	}

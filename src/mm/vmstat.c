@@ -1,9 +1,12 @@
 /*
  * Reports in the shapes kernel developers read: /proc/zoneinfo and
- * /proc/buddyinfo (mm/vmstat.c) and a per-section listing of the sparse
- * model. Readers take the hotplug
+ * /proc/buddyinfo (mm/vmstat.c), a per-section listing of the sparse
+ * model and the host memory the vmemmap really occupies (mincore). Readers take the hotplug
  * lock shared so spans and section words are stable while printed.
  */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <zonedev/gfp.h>
 #include <zonedev/machine.h>
 #include <zonedev/memory_hotplug.h>
@@ -89,4 +92,55 @@ void zd_sections_show(struct zd_machine *m, FILE *f)
 			a->subsections_per_section, subs);
 	}
 	zd_put_online_mems(m);
+}
+
+/* Resident bytes of the populated memmap, section by section (mincore). */
+uint64_t zd_vmemmap_resident_bytes(struct zd_machine *m)
+{
+	const struct zd_arch *a = &m->arch;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	size_t sect_bytes = a->pages_per_section * sizeof(struct zd_page);
+	size_t vec_len = (sect_bytes + ps - 1) / ps + 2;   /* + the rounded-out ends */
+	unsigned char *vec = malloc(vec_len);
+	uint64_t resident = 0;
+
+	if (!vec)
+		return 0;
+	zd_get_online_mems(m);
+	for (uint64_t r = 0; r < a->nr_section_roots; r++) {
+		if (!m->mem_section[r])
+			continue;
+		for (unsigned i = 0; i < a->sections_per_root; i++) {
+			uint64_t nr = r * a->sections_per_root + i;
+			uint64_t spfn = zd_section_nr_to_pfn(a, nr);
+			uintptr_t s, e;
+
+			if (!zd_valid_section(&m->mem_section[r][i]))
+				continue;
+			s = (uintptr_t)zd_pfn_to_page(m, spfn) & ~(ps - 1);
+			e = (uintptr_t)zd_pfn_to_page(m, spfn + a->pages_per_section);
+			e = ZD_ALIGN(e, ps);
+			/* The window is mapped throughout (PROT_NONE where not
+			 * populated), so one call per section normally does;
+			 * should it fail, walk by sub-section to skip a hole. */
+			size_t sub = a->pages_per_subsection * sizeof(struct zd_page);
+			if (sub < ps)
+				sub = ps;
+			if (!mincore((void *)s, e - s, vec)) {
+				for (size_t k = 0; k < (e - s) / ps; k++)
+					resident += (vec[k] & 1) ? ps : 0;
+				continue;
+			}
+			for (uintptr_t p = s; p < e; p += sub) {
+				size_t len = e - p < sub ? e - p : sub;
+				if (mincore((void *)p, len, vec))
+					continue;
+				for (size_t k = 0; k < (len + ps - 1) / ps; k++)
+					resident += (vec[k] & 1) ? ps : 0;
+			}
+		}
+	}
+	zd_put_online_mems(m);
+	free(vec);
+	return resident;
 }
