@@ -11,12 +11,14 @@
  *    retry) all return the right bytes (ThreadSanitizer: no race);
  *  - a pinned page keeps its block online: offline is -EBUSY, the page
  *    stays where it was with its bytes, and after unpin offline succeeds;
+ *  - vmstat's pgmigrate_success counts the moved pages;
  *  - the block then goes away (remove_memory) and every page is back at
  *    exit, with no WARN.
  */
 #include <zonedev/zonedev.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include "mm/internal.h"
 #include "helpers.h"
@@ -141,6 +143,10 @@ int main(void)
 	ok(zd_test_page_flag(ep, ZD_PG_anon_exclusive) && zd_page_mapcount(ep) == 1,
 	   "an exclusive page is still exclusive");
 	is_int((int)(m->nr_anon_mapped - anon0), 0, "AnonPages unchanged");
+	char *vs = tap_dump_text(m, zd_vmstat_show), *hit = vs ? strstr(vs, "pgmigrate_success ") : NULL;
+	ok(hit && strtoul(hit + strlen("pgmigrate_success "), NULL, 10) >= NP,
+	   "vmstat pgmigrate_success counts the moved pages");
+	free(vs);
 	ok(parent->rss_stat[ZD_MM_ANONPAGES] == rssp && child->rss_stat[ZD_MM_ANONPAGES] == rssc,
 	   "anon rss unchanged in both");
 	uint64_t kb0, kb1;

@@ -45,5 +45,8 @@ void zd_meminfo_zonedev_show(struct zd_machine *m, FILE *f);
 void zd_zoneinfo_show(struct zd_machine *m, FILE *f);
 /* /proc/buddyinfo: free blocks per order of every populated zone. */
 void zd_buddyinfo_show(struct zd_machine *m, FILE *f);
+/* /proc/vmstat: the counters the model keeps, in the kernel's names and
+ * order (nr_* gauges first, then events). */
+void zd_vmstat_show(struct zd_machine *m, FILE *f);
 
 #endif

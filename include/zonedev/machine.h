@@ -189,6 +189,7 @@ struct zd_machine {
 	long nr_anon_mapped;              /* NR_ANON_MAPPED, in pages */
 	long nr_shmem;                    /* NR_SHMEM: pages in shmem caches */
 	unsigned long nr_foll_pin_acquired, nr_foll_pin_released;   /* vmstat */
+	unsigned long pgmigrate_success, pgmigrate_fail;
 
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */

@@ -297,6 +297,8 @@ static int migrate_unpinnable(struct zd_machine *m, struct zd_page **pages, long
 			rc = dst ? -EAGAIN : -EBUSY;
 		} else {
 			rc = zd_migrate_folio(m, page, dst);
+			__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success, 1,
+					   __ATOMIC_RELAXED);
 			zd_unlock_page(page);
 			if (!rc)
 				__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);

@@ -208,6 +208,8 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 		if (!rc)
 			__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);   /* nobody's now */
 		zd_put_page(m, page);
+		__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success, 1,
+				   __ATOMIC_RELAXED);
 		if (rc == -ENOMEM)
 			return moved ? moved : rc;
 		moved += !rc;

@@ -57,6 +57,24 @@ void zd_buddyinfo_show(struct zd_machine *m, FILE *f)
 	zd_put_online_mems(m);
 }
 
+void zd_vmstat_show(struct zd_machine *m, FILE *f)
+{
+	const struct { const char *name; unsigned long v; } rows[] = {
+		{ "nr_free_pages", zd_global_free_pages(m) },
+		{ "nr_anon_pages", (unsigned long)__atomic_load_n(&m->nr_anon_mapped, __ATOMIC_RELAXED) },
+		{ "nr_shmem", (unsigned long)__atomic_load_n(&m->nr_shmem, __ATOMIC_RELAXED) },
+		{ "nr_page_table_pages", (unsigned long)__atomic_load_n(&m->nr_pagetable, __ATOMIC_RELAXED) },
+		{ "nr_foll_pin_acquired", __atomic_load_n(&m->nr_foll_pin_acquired, __ATOMIC_RELAXED) },
+		{ "nr_foll_pin_released", __atomic_load_n(&m->nr_foll_pin_released, __ATOMIC_RELAXED) },
+		{ "pgfault", __atomic_load_n(&m->pgfault, __ATOMIC_RELAXED) },
+		{ "pgmigrate_success", __atomic_load_n(&m->pgmigrate_success, __ATOMIC_RELAXED) },
+		{ "pgmigrate_fail", __atomic_load_n(&m->pgmigrate_fail, __ATOMIC_RELAXED) },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		fprintf(f, "%s %lu\n", rows[i].name, rows[i].v);
+}
+
 void zd_sections_show(struct zd_machine *m, FILE *f)
 {
 	const struct zd_arch *a = &m->arch;
