@@ -172,6 +172,7 @@ struct zd_file {
 	const char *path;             /* as /proc/PID/maps shows it */
 	unsigned dev_major, dev_minor;
 	uint64_t ino;
+	uint64_t map_align;           /* mappings start aligned to this (0: a page) */
 	void *private_data;
 	long f_count;                 /* atomic: one per VMA, one per opener */
 };

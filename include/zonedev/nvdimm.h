@@ -89,6 +89,11 @@ void zd_nd_list_namespaces(struct zd_machine *m, FILE *f);
 const char *zd_nd_ns_mode_name(enum zd_nd_ns_mode mode);
 /* The pgmap of an enabled fsdax/devdax namespace (tests), else NULL. */
 struct zd_dev_pagemap *zd_nd_namespace_pgmap(struct zd_nd_region *r);
+/* open("/dev/daxN.0"): a file processes mmap (MAP_SHARED, aligned to the
+ * device); ERR_PTR(-ENODEV) unless the namespace is devdax and bound to
+ * device_dax. zd_fput() drops it (each mapping holds its own reference). */
+struct zd_file;
+struct zd_file *zd_dev_dax_open(struct zd_nd_region *r);
 const char *zd_nd_region_name(const struct zd_nd_region *r);
 
 /* ---- device-dax modes (daxctl reconfigure-device) ---- */

@@ -268,6 +268,9 @@ int64_t zd_get_unmapped_area(struct zd_mm *mm, struct zd_file *file, uint64_t ad
 	 * THP can map them (__get_unmapped_area, v6.10+). */
 	if (!file && !(len & (pmd - 1)))
 		align = pmd;
+	/* the object's own alignment (dax_get_unmapped_area) */
+	if (file && file->map_align > align)
+		align = file->map_align;
 	return unmapped_area_topdown(mm, len, mmap_min_addr(mm), mm->mmap_base, align);
 }
 

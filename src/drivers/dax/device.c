@@ -2,11 +2,26 @@
  * device-dax (drivers/dax/device.c, dax/pmem.c): daxN.0 maps a devdax
  * namespace as MEMORY_DEVICE_GENERIC, assembled into compound pages of the
  * device alignment (vmemmap_shift = log2(align / PAGE_SIZE)); without an
- * altmap (map=mem) the compound memmap is deduplicated.
+ * altmap (map=mem) the compound memmap is deduplicated. /dev/daxN.0 is a
+ * file processes map (MAP_SHARED only, both ends aligned to the device
+ * alignment, which get_unmapped_area honours); a fault maps the device's
+ * own page at the offset (no page cache), as a normal refcounted page.
+ * Invariants: a mapping lives no longer than the binding: remove zaps
+ * every VMA of the device before its pgmap goes, and a fault on a device
+ * that is gone is SIGBUS (check_vma). PMD and PUD faults need huge leaves
+ * in the page tables, which come with THP: until then a fault on a device
+ * aligned above PAGE_SIZE is SIGBUS, the kernel's answer at PTE level.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <zonedev/err.h>
+#include <zonedev/log.h>
+#include <zonedev/memremap.h>
+#include <zonedev/mm.h>
 #include "drivers/nvdimm/nd.h"
 #include "base/align.h"
+#include "mm/internal.h"
 
 
 static int dev_dax_probe(struct zd_device *dev)
@@ -38,9 +53,142 @@ static int dev_dax_probe(struct zd_device *dev)
 	return 0;
 }
 
+static const struct zd_file_operations dax_fops;
+
+static bool dax_alive(const struct zd_nd_region *r)
+{
+	return r->mode == ZD_NS_MODE_DEVDAX && r->claim && r->claim->driver == &zd_device_dax_driver;
+}
+
+/* check_vma(): the device must be alive, the mapping shared and aligned. */
+static int check_vma(struct zd_nd_region *r, const struct zd_vm_area_struct *vma, const char *func)
+{
+	const char *name = r->claim ? r->claim->name : "dax";
+
+	if (!dax_alive(r))
+		return -ENXIO;
+	if (!(vma->vm_flags & ZD_VM_MAYSHARE)) {
+		zd_pr_info(r->m, "%s: %s: fail, attempted private mapping", name, func);
+		return -EINVAL;
+	}
+	if ((vma->vm_start | vma->vm_end) & (r->info.align - 1)) {
+		zd_pr_info(r->m, "%s: %s: fail, unaligned vma (0x%llx - 0x%llx, 0x%llx)", name, func,
+			   ULL(vma->vm_start), ULL(vma->vm_end), ULL(r->info.align));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static unsigned dev_dax_fault(struct zd_vm_fault *vmf)
+{
+	struct zd_nd_region *r = vmf->vma->vm_file->private_data;
+	const struct zd_arch *a = &r->m->arch;
+	uint64_t phys;
+	struct zd_page *page;
+
+	if (check_vma(r, vmf->vma, "dev_dax_huge_fault"))
+		return ZD_VM_FAULT_SIGBUS;
+	if (r->info.align != a->page_size) {
+		zd_pr_info(r->m, "%s: dev_dax_huge_fault: fail, %llu KiB alignment needs a PMD/PUD "
+			   "fault (huge leaves are not modelled yet)", r->claim->name,
+			   ULL(r->info.align >> 10));
+		return ZD_VM_FAULT_SIGBUS;
+	}
+	/* dax_pgoff_to_phys() */
+	if (vmf->pgoff >= r->layout.data_size >> a->page_shift)
+		return ZD_VM_FAULT_SIGBUS;
+	phys = r->layout.data_start + (vmf->pgoff << a->page_shift);
+	page = zd_pfn_to_page(r->m, phys >> a->page_shift);
+	/* dax_set_mapping(): the page belongs to this device's file now */
+	__atomic_store_n(&page->mapping, (void *)r, __ATOMIC_RELAXED);
+	page->index = vmf->pgoff;
+	zd_get_page(r->m, page);
+	vmf->page = page;
+	return 0;
+}
+
+/* A split inside the device alignment is refused (dev_dax_may_split). */
+static int dev_dax_may_split(struct zd_vm_area_struct *vma, uint64_t addr)
+{
+	struct zd_nd_region *r = vma->vm_file->private_data;
+
+	return addr & (r->info.align - 1) ? -EINVAL : 0;
+}
+
+static const struct zd_vm_operations_struct dax_vm_ops = {
+	.fault = dev_dax_fault,
+	.may_split = dev_dax_may_split,
+};
+
+static int dax_mmap(struct zd_file *file, struct zd_vm_area_struct *vma)
+{
+	int rc = check_vma(file->private_data, vma, "dax_mmap");
+
+	if (rc)
+		return rc;
+	vma->vm_ops = &dax_vm_ops;
+	vma->vm_flags |= ZD_VM_HUGEPAGE;
+	return 0;
+}
+
+static void dax_release(struct zd_file *file)
+{
+	free(file);
+}
+
+static const struct zd_file_operations dax_fops = {
+	.mmap = dax_mmap,
+	.release = dax_release,
+};
+
+struct zd_file *zd_dev_dax_open(struct zd_nd_region *r)
+{
+	struct zd_file *file;
+
+	if (!dax_alive(r))
+		return ZD_ERR_PTR(-ENODEV);
+	file = calloc(1, sizeof(*file) + 80);
+	if (!file)
+		return ZD_ERR_PTR(-ENOMEM);
+	snprintf((char *)(file + 1), 80, "/dev/%s", r->claim->name);
+	file->path = (const char *)(file + 1);
+	file->f_op = &dax_fops;
+	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
+	file->dev_major = 252;     /* dax's dynamic char major on a typical system */
+	file->dev_minor = (unsigned)r->id;
+	file->ino = 1000 + (uint64_t)r->id;
+	file->map_align = r->info.align;
+	file->private_data = r;
+	file->f_count = 1;
+	return file;
+}
+
+/* kill_dev_dax() / unmap_mapping_range(): every mapping of the device goes
+ * before its pages do. */
+static void dev_dax_remove(struct zd_device *dev)
+{
+	struct zd_nd_region *r = dev->platform_data;
+	struct zd_machine *m = r->m;
+
+	pthread_mutex_lock(&m->mm_list_lock);
+	for (struct zd_mm *mm = m->mm_list; mm; mm = mm->next) {
+		zd_mmap_read_lock(mm);
+		for (size_t i = 0; i < mm->map_count; i++) {
+			struct zd_vm_area_struct *vma = mm->vmas[i];
+
+			if (vma->vm_file && vma->vm_file->f_op == &dax_fops &&
+			    vma->vm_file->private_data == r)
+				zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
+		}
+		zd_mmap_read_unlock(mm);
+	}
+	pthread_mutex_unlock(&m->mm_list_lock);
+}
+
 const struct zd_device_driver zd_device_dax_driver = {
 	.name = "device_dax",
 	.probe = dev_dax_probe,
+	.remove = dev_dax_remove,
 };
 
 int zd_dev_dax_enable(struct zd_nd_region *r)
