@@ -337,6 +337,10 @@ void zd_show_maps(struct zd_mm *mm, FILE *f);
 long zd_pagemap_read(struct zd_mm *mm, uint64_t pos, uint64_t *buf, size_t count);
 /* /proc/PID/smaps_rollup of mm on f. */
 void zd_show_smaps_rollup(struct zd_mm *mm, FILE *f);
+/* The user page tables of mm in the arch's ptdump format (x86
+ * current_user, arm64's kernel_page_tables lines); -EOPNOTSUPP for an arch
+ * without one here (ppc64). */
+int zd_ptdump_show(struct zd_mm *mm, FILE *f);
 /* The machine's process with this pid, or NULL. */
 struct zd_mm *zd_find_mm(struct zd_machine *m, int pid);
 

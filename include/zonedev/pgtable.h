@@ -31,6 +31,7 @@
 #define ZONEDEV_PGTABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct zd_arch;
@@ -136,6 +137,15 @@ struct zd_pgtable_ops {
 	/* Flag bits a swap pte carries beside the entry (pte_swp_mkexclusive,
 	 * pte_swp_mksoft_dirty, pte_swp_mkuffd_wp); 0 where the arch has none. */
 	uint64_t swp_exclusive, swp_soft_dirty, swp_uffd_wp;
+
+	/* ptdump (arch/<arch>/mm/ptdump.c): the level names the dump prints,
+	 * whether the name leads the flags (arm64) or ends the line (x86);
+	 * an entry's flags as a run compares them (the entry without its
+	 * address bits) and as fields; NULL where the arch has no format. */
+	const char *ptdump_level[ZD_PT_NR_LEVELS];
+	bool ptdump_level_first;
+	uint64_t (*ptdump_prot)(const struct zd_arch *a, enum zd_pt_level level, zd_pte_t e);
+	void (*ptdump_flags)(enum zd_pt_level level, uint64_t prot, char *buf, size_t len);
 };
 
 /* One table per format; the x86 table serves 4- and 5-level paging (va_bits

@@ -17,6 +17,7 @@
  *    PTE_PRESENT_INVALID while !VALID) set, user access and execute off.
  */
 #include <zonedev/arch.h>
+#include <stdio.h>
 #include "arch/pgtable-internal.h"
 
 #define PTE_VALID           ZD_BIT(0)
@@ -289,6 +290,38 @@ static bool arm64_is_table(const struct zd_arch *a, zd_pte_t e)
 	return (e.val & PTE_TYPE_MASK) == PTE_TYPE_PAGE;
 }
 
+/* ptdump: the descriptor without its output address; the fields of
+ * dump_prot()'s pte_bits table (each printed after a space), then the
+ * memory type of AttrIndx (MT_NORMAL 0, _TAGGED 1, _NC 2, DEVICE_nGnRnE 3,
+ * DEVICE_nGnRE 4). */
+static uint64_t arm64_ptdump_prot(const struct zd_arch *a, enum zd_pt_level level, zd_pte_t e)
+{
+	uint64_t out = a->pt[level].shift > a->page_shift ?
+		       ZD_GENMASK(PTE_ADDR_TOP, a->pt[level].shift) : addr_low(a);
+
+	return e.val & ~(out | (a->page_shift == 16 ? PTE_ADDR_HIGH : 0));
+}
+
+static void arm64_ptdump_flags(enum zd_pt_level level, uint64_t pr, char *buf, size_t len)
+{
+	static const char *const mt[] = { "MEM/NORMAL", "MEM/NORMAL-TAGGED", "MEM/NORMAL-NC",
+					  "DEVICE/nGnRnE", "DEVICE/nGnRE" };
+	unsigned attr = (unsigned)((pr >> 2) & 7);
+
+	(void)level;
+	if (!pr) {
+		buf[0] = 0;
+		return;
+	}
+	snprintf(buf, len, " %s %s %s %s %s %s %s %s %s %s %s%s%s", pr & PTE_VALID ? " " : "F",
+		 pr & PTE_USER ? "USR" : "   ", pr & PTE_RDONLY ? "ro" : "RW",
+		 pr & PTE_PXN ? "NX" : "x ", (pr & PTE_SHARED) == PTE_SHARED ? "SHD" : "   ",
+		 pr & PTE_AF ? "AF" : "  ", pr & PTE_NG ? "NG" : "  ",
+		 pr & ZD_BIT(52) ? "CON" : "   ", pr & PTE_TABLE_BIT ? "   " : "BLK",
+		 pr & PTE_UXN ? "UXN" : "   ", pr & ZD_BIT(50) ? "GP" : "  ",
+		 attr < 5 ? " " : "", attr < 5 ? mt[attr] : "");
+}
+
 const struct zd_pgtable_ops zd_pgtable_ops_arm64 = {
 	.name = "arm64",
 	.big_endian = false,
@@ -319,6 +352,10 @@ const struct zd_pgtable_ops zd_pgtable_ops_arm64 = {
 	.swp_type_bits = __SWP_TYPE_BITS,
 	.swp_offset_bits = __SWP_OFFSET_BITS,
 	.swp_exclusive = PTE_SWP_EXCLUSIVE,
+	.ptdump_level = { "PGD", "P4D", "PUD", "PMD", "PTE" },
+	.ptdump_level_first = true,
+	.ptdump_prot = arm64_ptdump_prot,
+	.ptdump_flags = arm64_ptdump_flags,
 	.swp_soft_dirty = 0,                /* no HAVE_ARCH_SOFT_DIRTY */
 	.swp_uffd_wp = PTE_SWP_UFFD_WP,
 };

@@ -15,6 +15,7 @@
  *    _PAGE_DIRTY, not _PAGE_SAVED_DIRTY (both are read as dirty).
  */
 #include <zonedev/arch.h>
+#include <stdio.h>
 #include "arch/pgtable-internal.h"
 
 #define _PAGE_PRESENT     ZD_BIT(0)
@@ -225,6 +226,28 @@ static bool x86_is_table(const struct zd_arch *a, zd_pte_t e)
 	return (e.val & (_PAGE_PRESENT | _PAGE_PSE)) == _PAGE_PRESENT;
 }
 
+/* ptdump: pte_flags() of the entry, and printk_prot()'s fixed-width fields
+ * (30 spaces for a non-present entry). */
+static uint64_t x86_ptdump_prot(const struct zd_arch *a, enum zd_pt_level level, zd_pte_t e)
+{
+	return e.val & ~pfn_mask(a, level);
+}
+
+static void x86_ptdump_flags(enum zd_pt_level level, uint64_t pr, char *buf, size_t len)
+{
+	if (!(pr & _PAGE_PRESENT)) {
+		snprintf(buf, len, "%30s", "");
+		return;
+	}
+	snprintf(buf, len, "%s%s%s%s%s%s%s%s", pr & _PAGE_USER ? "USR " : "    ",
+		 pr & _PAGE_RW ? "RW " : "ro ", pr & _PAGE_PWT ? "PWT " : "    ",
+		 pr & ZD_BIT(4) ? "PCD " : "    ",
+		 level != ZD_PT_PTE && (pr & _PAGE_PSE) ? "PSE " : "    ",
+		 (level == ZD_PT_PTE && (pr & _PAGE_PSE)) ||
+		 (level != ZD_PT_PTE && (pr & ZD_BIT(12))) ? "PAT " : "    ",
+		 pr & _PAGE_GLOBAL ? "GLB " : "    ", pr & _PAGE_NX ? "NX " : "x  ");
+}
+
 const struct zd_pgtable_ops zd_pgtable_ops_x86_64 = {
 	.name = "x86_64",
 	.big_endian = false,
@@ -255,6 +278,9 @@ const struct zd_pgtable_ops zd_pgtable_ops_x86_64 = {
 	.swp_type_bits = SWP_TYPE_BITS,
 	.swp_offset_bits = SWP_OFFSET_BITS,
 	.swp_exclusive = _PAGE_SWP_EXCLUSIVE,
+	.ptdump_level = { "pgd", "p4d", "pud", "pmd", "pte" },
+	.ptdump_prot = x86_ptdump_prot,
+	.ptdump_flags = x86_ptdump_flags,
 	.swp_soft_dirty = _PAGE_SWP_SOFT_DIRTY,
 	.swp_uffd_wp = _PAGE_SWP_UFFD_WP,
 };
