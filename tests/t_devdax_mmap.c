@@ -11,9 +11,14 @@
  *  - fork shares the page (the child reads the parent's bytes from the same
  *    pfn), GUP pins it (refcount + 1024), munmap and exit return it to its
  *    idle refcount 1 and mapcount 0;
- *  - a devdax namespace aligned to 2 MiB: an unaligned MAP_FIXED mmap is
- *    EINVAL, mmap without a hint is 2 MiB aligned, a fault is SIGBUS (-EIO:
- *    PMD faults need huge leaves, not modelled yet) with the reason logged;
+ *  - devdax namespaces aligned to 2 MiB and 1 GiB (x86_64): mmap is
+ *    aligned to the device, an unaligned MAP_FIXED mmap is EINVAL, a write
+ *    maps one PMD / PUD leaf of the device's folio (ptdump shows it, the
+ *    subpage's pfn in pagemap, rss counts the whole folio, refcount 2 and
+ *    mapcount 1 on the head), a pin of a subpage takes one head reference
+ *    and pincount 1, mprotect changes the leaf (a write is then SIGSEGV),
+ *    a split inside the alignment is EINVAL, munmap returns the folio to
+ *    idle;
  *  - rebinding the namespace while it is mapped zaps the mapping first; the
  *    next access faults on the new binding and reads the same bytes.
  */
@@ -133,29 +138,86 @@ out:
 	zd_machine_destroy(m);
 }
 
-static void two_m(const char *path)
+static struct zd_machine *boot_big(const char *path, uint64_t align, uint64_t size)
 {
+	struct zd_mem_range ram[] = { { .start = 0, .size = 2 * G } };
+	struct zd_nd_region_desc pm = { .start = 8 * G, .size = size, .path = path };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = &pm,
+				     .nr_pmem = 1 };
+	struct zd_nd_namespace_opts o = { .mode = ZD_NS_MODE_DEVDAX, .map = ZD_ND_MAP_MEM,
+					  .align = align };
+	struct zd_machine *mm_m;
+
+	unlink(path);
+	mm_m = zd_machine_create(&d);
+	if (ZD_IS_ERR(mm_m))
+		return NULL;
+	if (zd_nd_create_namespace(zd_nd_region_find(mm_m, "region0"), &o)) {
+		zd_machine_destroy(mm_m);
+		return NULL;
+	}
+	return mm_m;
+}
+
+/* A devdax device aligned to a PMD (2M) or PUD (1G): leaves at that level. */
+static void huge(const char *path, uint64_t align, const char *level_name)
+{
+	struct zd_nd_namespace_info in;
+	struct zd_nd_region *r;
+	struct zd_page *head, *pinned;
 	struct zd_file *f;
 	struct zd_mm *mm;
-	char c = 1;
+	char buf[16] = { 0 }, *pt = NULL;
+	size_t ptl = 0;
+	const char *nm = align == 2 * M ? "2M" : "1G";
 
-	if (!ok((m = boot(path, 2 * M)) != NULL, "2M: a devdax namespace"))
+	if (!ok((m = boot_big(path, align, align == 2 * M ? 256 * M : 4 * G)) != NULL,
+		"%s: a devdax namespace", nm))
 		return;
+	r = zd_nd_region_find(m, "region0");
+	zd_nd_namespace_get(r, &in);
 	mm = zd_mm_alloc(m);
-	f = zd_dev_dax_open(zd_nd_region_find(m, "region0"));
-	int64_t a = zd_vm_mmap(mm, 0, 4 * M, ZD_PROT_READ | ZD_PROT_WRITE, ZD_MAP_SHARED, f, 0);
-	ok(a > 0 && !(a & (2 * M - 1)), "2M: mmap is 2 MiB aligned");
-	is_int(zd_vm_mmap(mm, (uint64_t)a + 4 * M + PS, 2 * M, ZD_PROT_READ | ZD_PROT_WRITE,
+	f = zd_dev_dax_open(r);
+	int64_t a = zd_vm_mmap(mm, 0, 2 * align, ZD_PROT_READ | ZD_PROT_WRITE, ZD_MAP_SHARED, f, 0);
+	ok(a > 0 && !(a & (align - 1)), "%s: mmap is aligned to the device", nm);
+	is_int(zd_vm_mmap(mm, (uint64_t)a - 2 * align + PS, align, ZD_PROT_READ | ZD_PROT_WRITE,
 			  ZD_MAP_SHARED | ZD_MAP_FIXED, f, 0), -EINVAL,
-	       "2M: an unaligned MAP_FIXED mmap is EINVAL");
-	unsigned long seq = zd_log_seq(m);
-	is_int(zd_access_vm(mm, (uint64_t)a, &c, 1, true), -EIO,
-	       "2M: a fault is SIGBUS until PMD faults exist");
-	ok(tap_log_since(m, seq, "PMD/PUD fault"), "2M: logged why");
+	       "%s: an unaligned MAP_FIXED mmap is EINVAL", nm);
+	is_int(zd_access_vm(mm, (uint64_t)a + align + 5 * PS, "huge", 5, true), 0,
+	       "%s: a write faults the second folio in", nm);
+	uint64_t want = (in.data_start + align) / PS + 5;
+	is_u64(pfn_at(mm, (uint64_t)a + align + 5 * PS), want, "%s: pagemap: its subpage's pfn", nm);
+	FILE *pf = open_memstream(&pt, &ptl);
+	zd_ptdump_show(mm, pf);
+	fclose(pf);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "%s USR RW         PSE         NX %s\n", nm, level_name);
+	ok(strstr(pt, needle) != NULL, "%s: one %s leaf in the page tables (ptdump)", nm, level_name);
+	free(pt);
+	head = zd_pfn_to_page(m, (in.data_start + align) / PS);
+	ok(zd_page_ref_count(head) == 2 && zd_page_mapcount(head) == 1,
+	   "%s: the folio: refcount 2, mapcount 1", nm);
+	is_int((int)mm->rss_stat[ZD_MM_FILEPAGES], (int)(align / PS), "%s: rss counts the whole folio", nm);
+	is_int(zd_pin_user_pages_unlocked(mm, (uint64_t)a + align + 7 * PS, 1,
+					  ZD_FOLL_WRITE | ZD_FOLL_LONGTERM, &pinned), 1,
+	       "%s: a long-term pin of a subpage", nm);
+	ok(pinned == head + 7 && *zd_folio_pincount(head) == 1 && zd_page_ref_count(head) == 3 &&
+	   zd_folio_maybe_dma_pinned(head), "%s: one head reference and pincount 1", nm);
+	zd_unpin_user_page(m, pinned);
+	ok(*zd_folio_pincount(head) == 0 && zd_page_ref_count(head) == 2, "%s: unpinned", nm);
+	ok(!zd_access_vm(mm, (uint64_t)a + align + 5 * PS, buf, 5, false) && !strcmp(buf, "huge"),
+	   "%s: reads back", nm);
 	is_int(zd_do_mprotect(mm, (uint64_t)a + PS, PS, ZD_PROT_READ), -EINVAL,
-	       "2M: a split inside the alignment is EINVAL");
+	       "%s: a split inside the alignment is EINVAL", nm);
+	is_int(zd_do_mprotect(mm, (uint64_t)a, 2 * align, ZD_PROT_READ), 0, "%s: mprotect read-only", nm);
+	is_int(zd_access_vm(mm, (uint64_t)a + align, "x", 1, true), -EFAULT,
+	       "%s: then a write is SIGSEGV", nm);
+	zd_vm_munmap(mm, (uint64_t)a, 2 * align);
+	ok(zd_page_ref_count(head) == 1 && zd_page_mapcount(head) == 0,
+	   "%s: munmap returns the folio to idle", nm);
 	zd_fput(f);
 	zd_mmput(mm);
+	is_u64(zd_warn_count(m), 0, "%s: no WARN", nm);
 	zd_machine_destroy(m);
 }
 
@@ -181,7 +243,8 @@ int main(void)
 		}
 	}
 	four_k(path);
-	two_m(path);
+	huge(path, 2 * M, "pmd");
+	huge(path, 1 * G, "pud");
 	unlink(path);
 	rmdir(dir);
 	return done_testing();

@@ -149,6 +149,10 @@ struct zd_vm_operations_struct {
 	/* A missing page of the object: vmf->page set (one reference), or a
 	 * VM_FAULT_* error. NULL: a fault there is SIGBUS. */
 	unsigned (*fault)(struct zd_vm_fault *vmf);
+	/* A fault at a PMD or PUD (order: its pages' log2) with vmf->pte the
+	 * empty slot at that level and vmf->ptl its table: map a leaf there,
+	 * or VM_FAULT_FALLBACK for the next smaller size (DAX). */
+	unsigned (*huge_fault)(struct zd_vm_fault *vmf, unsigned order);
 };
 
 /* A mappable object: what mmap's fd stands for (struct file). */

@@ -134,10 +134,18 @@ static inline int zd_folio_test_anon(const struct zd_page *folio)
 }
 /* A pin (FOLL_PIN) adds this to a small folio's refcount. */
 #define ZD_GUP_PIN_COUNTING_BIAS 1024
-/* folio_maybe_dma_pinned() of a small folio: may be false-positive with
- * over a thousand plain references, never false-negative. */
+/* A large folio counts its pins in its first tail page (_pincount). */
+static inline unsigned long *zd_folio_pincount(struct zd_page *folio)
+{
+	return &folio[1].private;
+}
+/* folio_maybe_dma_pinned(): a large folio's pincount; a small one's
+ * refcount, which may be false-positive with over a thousand plain
+ * references, never false-negative. */
 static inline int zd_folio_maybe_dma_pinned(const struct zd_page *folio)
 {
+	if (__atomic_load_n(&folio->flags, __ATOMIC_RELAXED) & (1UL << ZD_PG_head))
+		return __atomic_load_n(&folio[1].private, __ATOMIC_RELAXED) > 0;
 	return __atomic_load_n(&folio->_refcount, __ATOMIC_RELAXED) >= ZD_GUP_PIN_COUNTING_BIAS;
 }
 /* A folio's order lives in the low byte of its second page's flags. */

@@ -135,10 +135,18 @@ static int grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
 	if (flags & ZD_FOLL_GET) {
 		zd_get_page(m, page);
 	} else if (flags & ZD_FOLL_PIN) {
+		struct zd_page *folio = zd_page_folio(m, page);
+
 		if (is_zero_page(m, page))
 			return 0;
-		__atomic_add_fetch(&zd_page_folio(m, page)->_refcount, ZD_GUP_PIN_COUNTING_BIAS,
-				   __ATOMIC_RELAXED);
+		if (zd_folio_order(m, folio)) {
+			/* folio_has_pincount(): one reference and one pin */
+			__atomic_add_fetch(&folio->_refcount, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(zd_folio_pincount(folio), 1, __ATOMIC_RELAXED);
+		} else {
+			__atomic_add_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS,
+					   __ATOMIC_RELAXED);
+		}
 		__atomic_add_fetch(&m->nr_foll_pin_acquired, 1, __ATOMIC_RELAXED);
 	}
 	return 0;
@@ -153,13 +161,55 @@ static void put_grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
 		if (is_zero_page(m, folio))
 			return;
 		__atomic_add_fetch(&m->nr_foll_pin_released, 1, __ATOMIC_RELAXED);
-		/* all but the last reference of the bias, then a put that may free */
-		__atomic_sub_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1, __ATOMIC_RELEASE);
+		if (zd_folio_order(m, folio))
+			__atomic_sub_fetch(zd_folio_pincount(folio), 1, __ATOMIC_RELEASE);
+		else	/* all but the last reference of the bias, then a put that may free */
+			__atomic_sub_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1,
+					   __ATOMIC_RELEASE);
 	}
 	zd_put_page(m, folio);
 }
 
 enum follow { FOLLOWED, NEED_FAULT, NEED_UNSHARE };
+
+/* follow_huge_pud()/follow_huge_pmd(): the subpage of a present DAX leaf,
+ * taken under its table's lock; anything else faults. */
+static enum follow follow_huge(struct zd_vm_area_struct *vma, uint64_t addr, unsigned flags,
+			       struct zd_page **out, int *err)
+{
+	struct zd_mm *mm = vma->vm_mm;
+	const struct zd_arch *a = &mm->m->arch;
+	static const enum zd_pt_level levels[] = { ZD_PT_PUD, ZD_PT_PMD };
+
+	for (size_t i = 0; i < 2; i++) {
+		enum zd_pt_level l = levels[i];
+		struct zd_page *ptl;
+		uint64_t *slot;
+		zd_pte_t e;
+
+		if (a->pt[l].folded || !a->pt[l].leaf ||
+		    !(slot = zd_huge_slot_lookup(mm, addr, l, &ptl)))
+			continue;
+		zd_pt_lock(ptl);
+		e = a->pgtable->ptep_get(slot);
+		if (a->pgtable->pte_none(a, e) || a->pgtable->is_table(a, e) ||
+		    !a->pgtable->pte_present(a, e)) {
+			zd_pt_unlock(ptl);
+			continue;
+		}
+		if ((flags & ZD_FOLL_WRITE) && !(a->pgtable->leaf_prot(a, e) & ZD_PTE_WRITE)) {
+			zd_pt_unlock(ptl);
+			return NEED_FAULT;
+		}
+		uint64_t span = 1ULL << a->pt[l].shift;
+		*out = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, l, e) +
+				      ((addr & (span - 1)) >> a->page_shift));
+		*err = grab(mm->m, *out, flags);
+		zd_pt_unlock(ptl);
+		return FOLLOWED;
+	}
+	return NEED_FAULT;
+}
 
 /* follow_page_pte(): the page at addr with what flags asks taken, or the
  * fault that would make it so. */
@@ -175,7 +225,7 @@ static enum follow follow_page(struct zd_vm_area_struct *vma, uint64_t addr, uns
 
 	*err = 0;
 	if (!pte)
-		return NEED_FAULT;
+		return follow_huge(vma, addr, flags, out, err);
 	e = o->ptep_get(pte);
 	/* gup_can_follow_protnone(): PROT_NONE entries are followed (FOLL_FORCE
 	 * got here) unless the caller honours NUMA hinting faults */

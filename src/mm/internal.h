@@ -227,6 +227,20 @@ int zd_pt_next_level(const struct zd_arch *a, int level);
 uint64_t *zd_lookup_slot(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level);
 typedef int (*zd_pte_fn)(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg);
 int zd_walk_pte_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn, void *arg);
+/* The same, with huge leaves (PMD/PUD) given to leaf_fn (their table
+ * locked, addr the leaf's start); without one a huge leaf WARNs. */
+typedef int (*zd_leaf_fn)(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
+			  uint64_t addr, void *arg);
+int zd_walk_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn,
+		  zd_leaf_fn leaf_fn, void *arg);
+/* The slot of addr's entry at a PUD or PMD level, the tables above it
+ * allocated; its table in *ptl (not locked). NULL: no memory, or a
+ * larger leaf above. */
+uint64_t *zd_huge_slot_alloc(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
+			     struct zd_page **ptl);
+/* The same without allocating: NULL when a table on the way is missing. */
+uint64_t *zd_huge_slot_lookup(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
+			      struct zd_page **ptl);
 
 /* memory.c: faults' helpers for the VMA operations. vm_get_page_prot() as
  * ZD_PTE_* bits; vm_normal_page() (NULL for special entries and the zero
@@ -240,6 +254,8 @@ unsigned zd_pte_prot(struct zd_mm *mm, zd_pte_t e);
 zd_pte_t zd_pte_reprot(struct zd_mm *mm, zd_pte_t e, unsigned prot);
 struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte);
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
+/* Only the huge (PMD/PUD) leaves of [start, end) go. */
+void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src);
 void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,

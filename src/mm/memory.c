@@ -26,13 +26,14 @@
 #include <zonedev/swapops.h>
 
 /* Walk to the PTE table of addr; alloc: install what is missing. */
-static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
+/* The table holding addr's entry at level stop (PTE: the PTE table). */
+static struct zd_page *walk_to(struct zd_mm *mm, uint64_t addr, bool alloc, int stop)
 {
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
 	struct zd_page *table = mm->pgd;
 
-	for (int l = ZD_PT_PGD; l < ZD_PT_PTE; l = zd_pt_next_level(&m->arch, l)) {
+	for (int l = ZD_PT_PGD; l < stop; l = zd_pt_next_level(&m->arch, l)) {
 		uint64_t *p = zd_pt_slot(m, table, l, addr);
 		zd_pte_t e = o->ptep_get(p);
 
@@ -58,6 +59,33 @@ static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
 		table = zd_pt_table_page(m, e);
 	}
 	return table;
+}
+
+static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
+{
+	return walk_to(mm, addr, alloc, ZD_PT_PTE);
+}
+
+uint64_t *zd_huge_slot_alloc(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
+			     struct zd_page **ptl)
+{
+	struct zd_page *table = walk_to(mm, addr, true, level);
+
+	if (!table)
+		return NULL;
+	*ptl = table;
+	return zd_pt_slot(mm->m, table, level, addr);
+}
+
+uint64_t *zd_huge_slot_lookup(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
+			      struct zd_page **ptl)
+{
+	struct zd_page *table = walk_to(mm, addr, false, level);
+
+	if (!table)
+		return NULL;
+	*ptl = table;
+	return zd_pt_slot(mm->m, table, level, addr);
 }
 
 static uint64_t *map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl, bool alloc)
@@ -486,6 +514,59 @@ static unsigned handle_pte_fault(struct zd_vm_fault *vmf)
 	return 0;
 }
 
+/*
+ * __handle_mm_fault()'s upper levels for a VMA with a huge_fault handler
+ * (DAX): an empty PUD, then PMD, slot is offered to the handler at that
+ * order; a present leaf there resolves the fault (a write to a read-only
+ * shared leaf makes it writable: wp_huge_pmd). FALLBACK: go on to PTEs.
+ */
+static unsigned huge_fault(struct zd_vm_fault *vmf)
+{
+	struct zd_vm_area_struct *vma = vmf->vma;
+	struct zd_mm *mm = vma->vm_mm;
+	const struct zd_arch *a = &mm->m->arch;
+	const struct zd_pgtable_ops *o = a->pgtable;
+	static const enum zd_pt_level levels[] = { ZD_PT_PUD, ZD_PT_PMD };
+
+	if (!vma->vm_ops || !vma->vm_ops->huge_fault)
+		return ZD_VM_FAULT_FALLBACK;
+	for (size_t i = 0; i < 2; i++) {
+		enum zd_pt_level l = levels[i];
+		struct zd_page *ptl;
+		uint64_t *slot;
+		zd_pte_t e;
+		unsigned ret, prot;
+
+		if (a->pt[l].folded || !a->pt[l].leaf)
+			continue;
+		slot = zd_huge_slot_alloc(mm, vmf->address, l, &ptl);
+		if (!slot)
+			return ZD_VM_FAULT_OOM;
+		e = o->ptep_get(slot);
+		if (o->pte_none(a, e)) {
+			vmf->pte = slot;
+			vmf->ptl = ptl;
+			ret = vma->vm_ops->huge_fault(vmf, a->pt[l].shift - a->page_shift);
+			if (!(ret & ZD_VM_FAULT_FALLBACK))
+				return ret;
+			continue;
+		}
+		if (o->is_table(a, e))
+			continue;
+		/* a present leaf */
+		zd_pt_lock(ptl);
+		e = o->ptep_get(slot);
+		prot = o->leaf_prot(a, e) | ZD_PTE_YOUNG;
+		if ((vmf->flags & ZD_FAULT_FLAG_WRITE) && (vma->vm_flags & ZD_VM_SHARED))
+			prot |= ZD_PTE_WRITE | ZD_PTE_DIRTY;
+		if (!o->pte_none(a, e) && o->pte_present(a, e))
+			o->set_pte(slot, o->mk_leaf(a, l, o->leaf_pfn(a, l, e), prot));
+		zd_pt_unlock(ptl);
+		return 0;
+	}
+	return ZD_VM_FAULT_FALLBACK;
+}
+
 unsigned zd_handle_mm_fault(struct zd_vm_area_struct *vma, uint64_t address, unsigned flags)
 {
 	struct zd_mm *mm = vma->vm_mm;
@@ -497,7 +578,9 @@ unsigned zd_handle_mm_fault(struct zd_vm_area_struct *vma, uint64_t address, uns
 	unsigned ret;
 
 	__atomic_add_fetch(&mm->m->pgfault, 1, __ATOMIC_RELAXED);
-	ret = handle_pte_fault(&vmf);
+	ret = huge_fault(&vmf);
+	if (ret & ZD_VM_FAULT_FALLBACK)
+		ret = handle_pte_fault(&vmf);
 	/* mm_account_fault(): only faults that completed count */
 	if (!(ret & (ZD_VM_FAULT_ERROR | ZD_VM_FAULT_RETRY)))
 		__atomic_add_fetch(ret & ZD_VM_FAULT_MAJOR ? &mm->maj_flt : &mm->min_flt, 1,
@@ -531,12 +614,45 @@ static int zap_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	return 0;
 }
 
+/* zap_huge_pmd()/zap_huge_pud() of a DAX leaf: the whole leaf goes even
+ * for part of its range (a file mapping faults it back), as splitting a
+ * DAX PMD does. */
+static int zap_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
+		    void *arg)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	zd_pte_t e = a->pgtable->ptep_get_and_clear(slot);
+	struct zd_page *folio;
+
+	if (!a->pgtable->pte_present(a, e))
+		return 0;
+	folio = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, level, e));
+	add_mm_counter(mm, mm_counter(folio), -(long)(1ULL << (a->pt[level].shift - a->page_shift)));
+	zd_folio_remove_rmap_pte(mm->m, folio);
+	zd_tlb_remove_page(arg, folio);
+	return 0;
+}
+
+static int no_pte(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
+{
+	return 0;
+}
+
+void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	struct zd_mmu_gather tlb;
+
+	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
+	zd_walk_range(vma->vm_mm, start, end, no_pte, zap_leaf, &tlb);
+	zd_tlb_finish_mmu(&tlb);
+}
+
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
 {
 	struct zd_mmu_gather tlb;
 
 	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
-	zd_walk_pte_range(vma->vm_mm, start, end, zap_one, &tlb);
+	zd_walk_range(vma->vm_mm, start, end, zap_one, zap_leaf, &tlb);
 	zd_tlb_finish_mmu(&tlb);
 }
 

@@ -45,9 +45,32 @@ static int change_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	return 0;
 }
 
+/* change_huge_pmd(): a DAX leaf takes the new rights; write only where a
+ * shared leaf is already dirty. */
+static int change_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
+		       void *arg)
+{
+	const struct zd_vm_area_struct *vma = arg;
+	const struct zd_arch *a = &mm->m->arch;
+	zd_pte_t e = a->pgtable->ptep_get(slot);
+	unsigned old, prot;
+
+	if (!a->pgtable->pte_present(a, e))
+		return 0;
+	old = a->pgtable->leaf_prot(a, e);
+	prot = (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
+	       (old & (ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL));
+	if ((vma->vm_flags & ZD_VM_WRITE) && (vma->vm_flags & ZD_VM_SHARED) && (old & ZD_PTE_DIRTY))
+		prot |= ZD_PTE_WRITE;
+	if (prot != old)
+		a->pgtable->set_pte(slot, a->pgtable->mk_leaf(a, level, a->pgtable->leaf_pfn(a, level, e),
+							      prot));
+	return 0;
+}
+
 void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
 {
-	zd_walk_pte_range(vma->vm_mm, start, end, change_one, vma);
+	zd_walk_range(vma->vm_mm, start, end, change_one, change_leaf, vma);
 }
 
 

@@ -68,6 +68,9 @@ int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
 	struct move_arg mv = { .old_addr = old_addr, .new_addr = new_addr };
 	int err = 0;
 
+	/* huge (DAX) leaves are not moved but dropped: the file maps them
+	 * again at the new place on the next fault (split_huge_pmd of DAX) */
+	zd_zap_huge_leaves(vma, old_addr, old_addr + len);
 	for (uint64_t done = 0; done < len && !err; ) {
 		mv.nr = 0;
 		/* a table at a time is enough to keep memory bounded */

@@ -62,7 +62,7 @@ uint64_t *zd_lookup_slot(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *leve
 }
 
 static int walk_level(struct zd_mm *mm, struct zd_page *table, int level, uint64_t addr,
-		      uint64_t end, zd_pte_fn fn, void *arg)
+		      uint64_t end, zd_pte_fn fn, zd_leaf_fn leaf_fn, void *arg)
 {
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
@@ -86,21 +86,33 @@ static int walk_level(struct zd_mm *mm, struct zd_page *table, int level, uint64
 
 		if (next > end || next < addr)
 			next = end;
-		if (o->is_table(&m->arch, e))
+		if (o->is_table(&m->arch, e)) {
 			rc = walk_level(mm, zd_pt_table_page(m, e), zd_pt_next_level(&m->arch, level),
-					addr, next, fn, arg);
-		else
-			ZD_WARN(m, !o->pte_none(&m->arch, e),
-				"walk: a huge leaf at level %d of 0x%llx (not walked)", level,
-				(unsigned long long)addr);
+					addr, next, fn, leaf_fn, arg);
+		} else if (!o->pte_none(&m->arch, e)) {
+			if (ZD_WARN(m, !leaf_fn, "walk: a huge leaf at level %d of 0x%llx (not walked)",
+				    level, (unsigned long long)addr))
+				goto skip;
+			zd_pt_lock(table);
+			rc = leaf_fn(mm, zd_pt_slot(m, table, level, addr), (enum zd_pt_level)level,
+				     addr & ~(span - 1), arg);
+			zd_pt_unlock(table);
+		}
+skip:
 		addr = next;
 	}
 	return rc;
 }
 
-int zd_walk_pte_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn, void *arg)
+int zd_walk_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn,
+		  zd_leaf_fn leaf_fn, void *arg)
 {
 	if (start >= end)
 		return 0;
-	return walk_level(mm, mm->pgd, ZD_PT_PGD, start, end, fn, arg);
+	return walk_level(mm, mm->pgd, ZD_PT_PGD, start, end, fn, leaf_fn, arg);
+}
+
+int zd_walk_pte_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn, void *arg)
+{
+	return zd_walk_range(mm, start, end, fn, NULL, arg);
 }

@@ -8,9 +8,9 @@
  * own page at the offset (no page cache), as a normal refcounted page.
  * Invariants: a mapping lives no longer than the binding: remove zaps
  * every VMA of the device before its pgmap goes, and a fault on a device
- * that is gone is SIGBUS (check_vma). PMD and PUD faults need huge leaves
- * in the page tables, which come with THP: until then a fault on a device
- * aligned above PAGE_SIZE is SIGBUS, the kernel's answer at PTE level.
+ * that is gone is SIGBUS (check_vma). A device aligned to a PMD or PUD
+ * maps whole folios as leaves at that level (x86_64 has PUD leaves; the
+ * arch's pt[] says), never PTEs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,8 @@
 #include <zonedev/log.h>
 #include <zonedev/memremap.h>
 #include <zonedev/mm.h>
+#include <zonedev/pgalloc.h>
+#include <zonedev/pgtable.h>
 #include "drivers/nvdimm/nd.h"
 #include "base/align.h"
 #include "mm/internal.h"
@@ -79,6 +81,51 @@ static int check_vma(struct zd_nd_region *r, const struct zd_vm_area_struct *vma
 	return 0;
 }
 
+/* __dev_dax_pmd_fault() / __dev_dax_pud_fault(): a leaf of the device's
+ * folio when the alignment is exactly that size; FALLBACK when smaller;
+ * SIGBUS when larger or when the aligned block leaves the VMA or the
+ * device. The leaf is a normal refcounted folio mapping (v6.15+). */
+static unsigned dev_dax_huge_fault(struct zd_vm_fault *vmf, unsigned order)
+{
+	struct zd_vm_area_struct *vma = vmf->vma;
+	struct zd_nd_region *r = vma->vm_file->private_data;
+	const struct zd_arch *a = &r->m->arch;
+	const struct zd_pgtable_ops *o = a->pgtable;
+	uint64_t size = a->page_size << order, haddr = vmf->address & ~(size - 1), pgoff, phys;
+	enum zd_pt_level level = order == a->pt[ZD_PT_PUD].shift - a->page_shift ? ZD_PT_PUD
+										     : ZD_PT_PMD;
+	struct zd_page *folio;
+	unsigned prot;
+
+	if (check_vma(r, vma, "dev_dax_huge_fault"))
+		return ZD_VM_FAULT_SIGBUS;
+	if (r->info.align > size)
+		return ZD_VM_FAULT_SIGBUS;
+	if (r->info.align < size)
+		return ZD_VM_FAULT_FALLBACK;
+	if (haddr < vma->vm_start || haddr + size > vma->vm_end)
+		return ZD_VM_FAULT_SIGBUS;
+	pgoff = zd_linear_page_index(vma, haddr);
+	if (pgoff + (1ULL << order) > r->layout.data_size >> a->page_shift)
+		return ZD_VM_FAULT_SIGBUS;
+	phys = r->layout.data_start + (pgoff << a->page_shift);
+	folio = zd_pfn_to_page(r->m, phys >> a->page_shift);
+	prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG |
+	       (vmf->flags & ZD_FAULT_FLAG_WRITE ? ZD_PTE_DIRTY : 0);
+	zd_pt_lock(vmf->ptl);
+	if (o->pte_none(a, o->ptep_get(vmf->pte))) {
+		__atomic_store_n(&folio->mapping, (void *)r, __ATOMIC_RELAXED);
+		folio->index = pgoff;
+		zd_get_page(r->m, folio);
+		__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&vma->vm_mm->rss_stat[ZD_MM_FILEPAGES], (long)(1ULL << order),
+				   __ATOMIC_RELAXED);
+		o->set_pte(vmf->pte, o->mk_leaf(a, level, phys >> a->page_shift, prot));
+	}
+	zd_pt_unlock(vmf->ptl);
+	return ZD_VM_FAULT_NOPAGE;
+}
+
 static unsigned dev_dax_fault(struct zd_vm_fault *vmf)
 {
 	struct zd_nd_region *r = vmf->vma->vm_file->private_data;
@@ -88,10 +135,10 @@ static unsigned dev_dax_fault(struct zd_vm_fault *vmf)
 
 	if (check_vma(r, vmf->vma, "dev_dax_huge_fault"))
 		return ZD_VM_FAULT_SIGBUS;
+	/* __dev_dax_pte_fault(): only a page-aligned device maps PTEs */
 	if (r->info.align != a->page_size) {
-		zd_pr_info(r->m, "%s: dev_dax_huge_fault: fail, %llu KiB alignment needs a PMD/PUD "
-			   "fault (huge leaves are not modelled yet)", r->claim->name,
-			   ULL(r->info.align >> 10));
+		zd_pr_info(r->m, "%s: dev_dax_huge_fault: fail, %llu KiB alignment cannot map a "
+			   "page", r->claim->name, ULL(r->info.align >> 10));
 		return ZD_VM_FAULT_SIGBUS;
 	}
 	/* dax_pgoff_to_phys() */
@@ -117,6 +164,7 @@ static int dev_dax_may_split(struct zd_vm_area_struct *vma, uint64_t addr)
 
 static const struct zd_vm_operations_struct dax_vm_ops = {
 	.fault = dev_dax_fault,
+	.huge_fault = dev_dax_huge_fault,
 	.may_split = dev_dax_may_split,
 };
 

@@ -180,6 +180,30 @@ static int smaps_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	return 0;
 }
 
+/* smaps_pmd_entry() for a DAX leaf: its size at once, shared or private
+ * by the folio's mapcount. */
+static int smaps_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
+		      void *arg)
+{
+	struct mem_size_stats *s = arg;
+	const struct zd_arch *a = &mm->m->arch;
+	zd_pte_t e = a->pgtable->ptep_get(slot);
+	uint64_t size = 1ULL << a->pt[level].shift;
+	struct zd_page *folio;
+	int mapcount;
+
+	if (!a->pgtable->pte_present(a, e))
+		return 0;
+	folio = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, level, e));
+	s->resident += size;
+	if (a->pgtable->leaf_prot(a, e) & ZD_PTE_YOUNG)
+		s->referenced += size;
+	mapcount = zd_page_mapcount(folio);
+	accumulate(s, folio, size, (size << PSS_SHIFT) / (mapcount >= 2 ? (uint64_t)mapcount : 1),
+		   a->pgtable->leaf_prot(a, e) & ZD_PTE_DIRTY, mapcount < 2);
+	return 0;
+}
+
 void zd_show_smaps_rollup(struct zd_mm *mm, FILE *f)
 {
 	struct mem_size_stats s = { 0 };
@@ -189,7 +213,8 @@ void zd_show_smaps_rollup(struct zd_mm *mm, FILE *f)
 
 	zd_mmap_read_lock(mm);
 	for (size_t i = 0; i < mm->map_count; i++)
-		zd_walk_pte_range(mm, mm->vmas[i]->vm_start, mm->vmas[i]->vm_end, smaps_one, &s);
+		zd_walk_range(mm, mm->vmas[i]->vm_start, mm->vmas[i]->vm_end, smaps_one, smaps_leaf,
+			      &s);
 	if (mm->map_count) {
 		start = mm->vmas[0]->vm_start;
 		end = mm->vmas[mm->map_count - 1]->vm_end;
