@@ -45,10 +45,10 @@ static uint64_t pfn_at(struct zd_mm *mm, uint64_t addr)
 	return e >> 63 ? e & ((1ULL << 55) - 1) : ZD_BAD_PFN;
 }
 
-static struct zd_machine *boot(const char *path, uint64_t align)
+static struct zd_machine *boot(const char *path, uint64_t align, uint64_t size)
 {
 	struct zd_mem_range ram[] = { { .start = 0, .size = 2 * G } };
-	struct zd_nd_region_desc pm = { .start = 8 * G, .size = 256 * M, .path = path };
+	struct zd_nd_region_desc pm = { .start = 8 * G, .size = size, .path = path };
 	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = &pm,
 				     .nr_pmem = 1 };
 	struct zd_nd_namespace_opts o = { .mode = ZD_NS_MODE_DEVDAX, .map = ZD_ND_MAP_MEM,
@@ -75,7 +75,7 @@ static void four_k(const char *path)
 	uint64_t size, a;
 	char *data, buf[16] = { 0 };
 
-	if (!ok((m = boot(path, PS)) != NULL, "4K: a devdax namespace"))
+	if (!ok((m = boot(path, PS, 256 * M)) != NULL, "4K: a devdax namespace"))
 		return;
 	r = zd_nd_region_find(m, "region0");
 	mm = zd_mm_alloc(m);
@@ -138,27 +138,6 @@ out:
 	zd_machine_destroy(m);
 }
 
-static struct zd_machine *boot_big(const char *path, uint64_t align, uint64_t size)
-{
-	struct zd_mem_range ram[] = { { .start = 0, .size = 2 * G } };
-	struct zd_nd_region_desc pm = { .start = 8 * G, .size = size, .path = path };
-	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1, .pmem = &pm,
-				     .nr_pmem = 1 };
-	struct zd_nd_namespace_opts o = { .mode = ZD_NS_MODE_DEVDAX, .map = ZD_ND_MAP_MEM,
-					  .align = align };
-	struct zd_machine *mm_m;
-
-	unlink(path);
-	mm_m = zd_machine_create(&d);
-	if (ZD_IS_ERR(mm_m))
-		return NULL;
-	if (zd_nd_create_namespace(zd_nd_region_find(mm_m, "region0"), &o)) {
-		zd_machine_destroy(mm_m);
-		return NULL;
-	}
-	return mm_m;
-}
-
 /* A devdax device aligned to a PMD (2M) or PUD (1G): leaves at that level. */
 static void huge(const char *path, uint64_t align, const char *level_name)
 {
@@ -171,7 +150,7 @@ static void huge(const char *path, uint64_t align, const char *level_name)
 	size_t ptl = 0;
 	const char *nm = align == 2 * M ? "2M" : "1G";
 
-	if (!ok((m = boot_big(path, align, align == 2 * M ? 256 * M : 4 * G)) != NULL,
+	if (!ok((m = boot(path, align, align == 2 * M ? 256 * M : 4 * G)) != NULL,
 		"%s: a devdax namespace", nm))
 		return;
 	r = zd_nd_region_find(m, "region0");

@@ -254,7 +254,16 @@ unsigned zd_pte_prot(struct zd_mm *mm, zd_pte_t e);
 zd_pte_t zd_pte_reprot(struct zd_mm *mm, zd_pte_t e, unsigned prot);
 struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte);
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
-/* Only the huge (PMD/PUD) leaves of [start, end) go. */
+/* rss_stat and the counter a mapped page is in (mm_counter()). */
+void zd_add_mm_counter(struct zd_mm *mm, int member, long value);
+int zd_mm_counter(struct zd_page *page);
+
+/* huge_memory.c: the PUD/PMD fault path (VM_FAULT_FALLBACK: go on to
+ * PTEs), a leaf's zap (a zd_leaf_fn on a mmu_gather), and a zap of only
+ * the huge leaves of [start, end). */
+unsigned zd_huge_fault(struct zd_vm_fault *vmf);
+int zd_zap_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
+		void *arg);
 void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src);
 void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);

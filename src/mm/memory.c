@@ -66,10 +66,10 @@ static struct zd_page *walk(struct zd_mm *mm, uint64_t addr, bool alloc)
 	return walk_to(mm, addr, alloc, ZD_PT_PTE);
 }
 
-uint64_t *zd_huge_slot_alloc(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
-			     struct zd_page **ptl)
+static uint64_t *huge_slot(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
+			   struct zd_page **ptl, bool alloc)
 {
-	struct zd_page *table = walk_to(mm, addr, true, level);
+	struct zd_page *table = walk_to(mm, addr, alloc, level);
 
 	if (!table)
 		return NULL;
@@ -77,15 +77,16 @@ uint64_t *zd_huge_slot_alloc(struct zd_mm *mm, uint64_t addr, enum zd_pt_level l
 	return zd_pt_slot(mm->m, table, level, addr);
 }
 
+uint64_t *zd_huge_slot_alloc(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
+			     struct zd_page **ptl)
+{
+	return huge_slot(mm, addr, level, ptl, true);
+}
+
 uint64_t *zd_huge_slot_lookup(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
 			      struct zd_page **ptl)
 {
-	struct zd_page *table = walk_to(mm, addr, false, level);
-
-	if (!table)
-		return NULL;
-	*ptl = table;
-	return zd_pt_slot(mm->m, table, level, addr);
+	return huge_slot(mm, addr, level, ptl, false);
 }
 
 static uint64_t *map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl, bool alloc)
@@ -236,13 +237,12 @@ struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte)
 	return zd_pfn_to_page(mm->m, pfn);
 }
 
-static void add_mm_counter(struct zd_mm *mm, int member, long value)
+void zd_add_mm_counter(struct zd_mm *mm, int member, long value)
 {
 	__atomic_add_fetch(&mm->rss_stat[member], value, __ATOMIC_RELAXED);
 }
 
-/* The counter a mapped page is in (mm_counter()). */
-static int mm_counter(struct zd_page *page)
+int zd_mm_counter(struct zd_page *page)
 {
 	if (zd_folio_test_anon(page))
 		return ZD_MM_ANONPAGES;
@@ -331,7 +331,7 @@ static unsigned do_anonymous_page(struct zd_vm_fault *vmf)
 		return 0;
 	}
 	zd_folio_add_new_anon_rmap(page, vma, vmf->address);
-	add_mm_counter(mm, ZD_MM_ANONPAGES, 1);
+	zd_add_mm_counter(mm, ZD_MM_ANONPAGES, 1);
 	o->set_pte(vmf->pte, entry);
 	fault_unlock(vmf);
 	return 0;
@@ -364,10 +364,10 @@ static unsigned wp_page_copy(struct zd_vm_fault *vmf, struct zd_page *old, bool 
 		goto out;
 	}
 	if (old && mapped) {
-		add_mm_counter(mm, mm_counter(old), -1);
+		zd_add_mm_counter(mm, zd_mm_counter(old), -1);
 		zd_folio_remove_rmap_pte(m, old);
 	}
-	add_mm_counter(mm, ZD_MM_ANONPAGES, 1);
+	zd_add_mm_counter(mm, ZD_MM_ANONPAGES, 1);
 	zd_folio_add_new_anon_rmap(page, vma, vmf->address);
 	o->set_pte(vmf->pte, anon_entry(vmf, page));
 	fault_unlock(vmf);
@@ -457,7 +457,7 @@ static unsigned do_fault(struct zd_vm_fault *vmf)
 		return ret;
 	}
 	__atomic_add_fetch(&vmf->page->_mapcount, 1, __ATOMIC_RELAXED);   /* file rmap */
-	add_mm_counter(mm, mm_counter(vmf->page), 1);
+	zd_add_mm_counter(mm, zd_mm_counter(vmf->page), 1);
 	o->set_pte(vmf->pte, mk_pte(mm, zd_page_to_pfn(mm->m, vmf->page), prot));
 	fault_unlock(vmf);
 	return ret;
@@ -514,59 +514,6 @@ static unsigned handle_pte_fault(struct zd_vm_fault *vmf)
 	return 0;
 }
 
-/*
- * __handle_mm_fault()'s upper levels for a VMA with a huge_fault handler
- * (DAX): an empty PUD, then PMD, slot is offered to the handler at that
- * order; a present leaf there resolves the fault (a write to a read-only
- * shared leaf makes it writable: wp_huge_pmd). FALLBACK: go on to PTEs.
- */
-static unsigned huge_fault(struct zd_vm_fault *vmf)
-{
-	struct zd_vm_area_struct *vma = vmf->vma;
-	struct zd_mm *mm = vma->vm_mm;
-	const struct zd_arch *a = &mm->m->arch;
-	const struct zd_pgtable_ops *o = a->pgtable;
-	static const enum zd_pt_level levels[] = { ZD_PT_PUD, ZD_PT_PMD };
-
-	if (!vma->vm_ops || !vma->vm_ops->huge_fault)
-		return ZD_VM_FAULT_FALLBACK;
-	for (size_t i = 0; i < 2; i++) {
-		enum zd_pt_level l = levels[i];
-		struct zd_page *ptl;
-		uint64_t *slot;
-		zd_pte_t e;
-		unsigned ret, prot;
-
-		if (a->pt[l].folded || !a->pt[l].leaf)
-			continue;
-		slot = zd_huge_slot_alloc(mm, vmf->address, l, &ptl);
-		if (!slot)
-			return ZD_VM_FAULT_OOM;
-		e = o->ptep_get(slot);
-		if (o->pte_none(a, e)) {
-			vmf->pte = slot;
-			vmf->ptl = ptl;
-			ret = vma->vm_ops->huge_fault(vmf, a->pt[l].shift - a->page_shift);
-			if (!(ret & ZD_VM_FAULT_FALLBACK))
-				return ret;
-			continue;
-		}
-		if (o->is_table(a, e))
-			continue;
-		/* a present leaf */
-		zd_pt_lock(ptl);
-		e = o->ptep_get(slot);
-		prot = o->leaf_prot(a, e) | ZD_PTE_YOUNG;
-		if ((vmf->flags & ZD_FAULT_FLAG_WRITE) && (vma->vm_flags & ZD_VM_SHARED))
-			prot |= ZD_PTE_WRITE | ZD_PTE_DIRTY;
-		if (!o->pte_none(a, e) && o->pte_present(a, e))
-			o->set_pte(slot, o->mk_leaf(a, l, o->leaf_pfn(a, l, e), prot));
-		zd_pt_unlock(ptl);
-		return 0;
-	}
-	return ZD_VM_FAULT_FALLBACK;
-}
-
 unsigned zd_handle_mm_fault(struct zd_vm_area_struct *vma, uint64_t address, unsigned flags)
 {
 	struct zd_mm *mm = vma->vm_mm;
@@ -578,7 +525,7 @@ unsigned zd_handle_mm_fault(struct zd_vm_area_struct *vma, uint64_t address, uns
 	unsigned ret;
 
 	__atomic_add_fetch(&mm->m->pgfault, 1, __ATOMIC_RELAXED);
-	ret = huge_fault(&vmf);
+	ret = zd_huge_fault(&vmf);
 	if (ret & ZD_VM_FAULT_FALLBACK)
 		ret = handle_pte_fault(&vmf);
 	/* mm_account_fault(): only faults that completed count */
@@ -601,50 +548,17 @@ static int zap_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 		/* zap_nonpresent_ptes(): a migration entry counts as its page,
 		 * whose reference the migration holds */
 		if (zd_is_migration_type(o->swp_type(&mm->m->arch, e)))
-			add_mm_counter(mm, mm_counter(zd_pfn_to_page(mm->m,
+			zd_add_mm_counter(mm, zd_mm_counter(zd_pfn_to_page(mm->m,
 					o->swp_offset(&mm->m->arch, e))), -1);
 		return 0;
 	}
 	page = zd_vm_normal_page(mm, e);
 	if (!page)
 		return 0;
-	add_mm_counter(mm, mm_counter(page), -1);
+	zd_add_mm_counter(mm, zd_mm_counter(page), -1);
 	zd_folio_remove_rmap_pte(mm->m, page);
 	zd_tlb_remove_page(tlb, page);
 	return 0;
-}
-
-/* zap_huge_pmd()/zap_huge_pud() of a DAX leaf: the whole leaf goes even
- * for part of its range (a file mapping faults it back), as splitting a
- * DAX PMD does. */
-static int zap_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
-		    void *arg)
-{
-	const struct zd_arch *a = &mm->m->arch;
-	zd_pte_t e = a->pgtable->ptep_get_and_clear(slot);
-	struct zd_page *folio;
-
-	if (!a->pgtable->pte_present(a, e))
-		return 0;
-	folio = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, level, e));
-	add_mm_counter(mm, mm_counter(folio), -(long)(1ULL << (a->pt[level].shift - a->page_shift)));
-	zd_folio_remove_rmap_pte(mm->m, folio);
-	zd_tlb_remove_page(arg, folio);
-	return 0;
-}
-
-static int no_pte(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
-{
-	return 0;
-}
-
-void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
-{
-	struct zd_mmu_gather tlb;
-
-	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
-	zd_walk_range(vma->vm_mm, start, end, no_pte, zap_leaf, &tlb);
-	zd_tlb_finish_mmu(&tlb);
 }
 
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
@@ -652,7 +566,7 @@ void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t e
 	struct zd_mmu_gather tlb;
 
 	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
-	zd_walk_range(vma->vm_mm, start, end, zap_one, zap_leaf, &tlb);
+	zd_walk_range(vma->vm_mm, start, end, zap_one, zd_zap_leaf, &tlb);
 	zd_tlb_finish_mmu(&tlb);
 }
 
@@ -683,7 +597,7 @@ static int copy_nonpresent(struct copy_arg *c, struct zd_mm *src_mm, uint64_t *s
 		c->err = -ENOMEM;
 		return 1;
 	}
-	add_mm_counter(c->dst->vm_mm, mm_counter(zd_pfn_to_page(m, pfn)), 1);
+	zd_add_mm_counter(c->dst->vm_mm, zd_mm_counter(zd_pfn_to_page(m, pfn)), 1);
 	o->set_pte(dst_pte, e);
 	zd_pt_unlock(ptl);
 	return 0;
@@ -738,11 +652,11 @@ static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void
 	}
 	if (copy) {
 		zd_folio_add_new_anon_rmap(copy, c->dst, addr);
-		add_mm_counter(dst_mm, ZD_MM_ANONPAGES, 1);
+		zd_add_mm_counter(dst_mm, ZD_MM_ANONPAGES, 1);
 		o->set_pte(dst_pte, mk_pte(dst_mm, zd_page_to_pfn(m, copy), prot | ZD_PTE_DIRTY));
 	} else {
 		if (page)
-			add_mm_counter(dst_mm, mm_counter(page), 1);
+			zd_add_mm_counter(dst_mm, zd_mm_counter(page), 1);
 		o->set_pte(dst_pte, zd_pte_reprot(src_mm, e, prot));
 	}
 	zd_pt_unlock(ptl);
@@ -761,26 +675,6 @@ int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *
 }
 
 /* ---------- lookups and the CPU ---------- */
-
-zd_pte_t zd_follow_pte(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level,
-		       struct zd_page **page)
-{
-	const struct zd_pgtable_ops *o = pt_ops(mm);
-	uint64_t *slot;
-	zd_pte_t e = { 0 };
-
-	unsigned idx;
-
-	*page = NULL;
-	idx = zd_rcu_read_lock(&mm->m->rcu);
-	slot = zd_lookup_slot(mm, addr, level);
-	if (slot)
-		e = o->ptep_get(slot);
-	if (slot && *level == ZD_PT_PTE && o->pte_present(&mm->m->arch, e))
-		*page = zd_vm_normal_page(mm, e);
-	zd_rcu_read_unlock(&mm->m->rcu, idx);
-	return e;
-}
 
 /*
  * The MMU's part of one access within a page: walk without locks, and if

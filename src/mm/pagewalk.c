@@ -11,6 +11,7 @@
  * range is freed under the walk.
  */
 #include "internal.h"
+#include "base/rcu.h"
 
 #include <zonedev/pgalloc.h>
 #include <zonedev/pgtable.h>
@@ -115,4 +116,25 @@ int zd_walk_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn,
 int zd_walk_pte_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn, void *arg)
 {
 	return zd_walk_range(mm, start, end, fn, NULL, arg);
+}
+
+/* follow_pte(): the entry at addr and, for a present PTE, its page. */
+zd_pte_t zd_follow_pte(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level,
+		       struct zd_page **page)
+{
+	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
+	uint64_t *slot;
+	zd_pte_t e = { 0 };
+
+	unsigned idx;
+
+	*page = NULL;
+	idx = zd_rcu_read_lock(&mm->m->rcu);
+	slot = zd_lookup_slot(mm, addr, level);
+	if (slot)
+		e = o->ptep_get(slot);
+	if (slot && *level == ZD_PT_PTE && o->pte_present(&mm->m->arch, e))
+		*page = zd_vm_normal_page(mm, e);
+	zd_rcu_read_unlock(&mm->m->rcu, idx);
+	return e;
 }
