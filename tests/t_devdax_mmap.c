@@ -184,6 +184,13 @@ static void huge(const char *path, uint64_t align, const char *level_name)
 	   zd_folio_maybe_dma_pinned(head), "%s: one head reference and pincount 1", nm);
 	zd_unpin_user_page(m, pinned);
 	ok(*zd_folio_pincount(head) == 0 && zd_page_ref_count(head) == 2, "%s: unpinned", nm);
+	struct zd_page *fast[4];
+	is_int(zd_pin_user_pages_fast(mm, (uint64_t)a + align + 8 * PS, 4, ZD_FOLL_WRITE, fast), 4,
+	       "%s: pin_user_pages_fast of four subpages", nm);
+	ok(fast[0] == head + 8 && fast[3] == head + 11 && *zd_folio_pincount(head) == 4 &&
+	   zd_page_ref_count(head) == 6, "%s: the subpages, pincount 4 on the head", nm);
+	zd_unpin_user_pages(m, fast, 4);
+	ok(*zd_folio_pincount(head) == 0 && zd_page_ref_count(head) == 2, "%s: all unpinned", nm);
 	ok(!zd_access_vm(mm, (uint64_t)a + align + 5 * PS, buf, 5, false) && !strcmp(buf, "huge"),
 	   "%s: reads back", nm);
 	is_int(zd_do_mprotect(mm, (uint64_t)a + PS, PS, ZD_PROT_READ), -EINVAL,

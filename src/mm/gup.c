@@ -8,7 +8,8 @@
  * an RCU read section (the kernel's IRQs-off walk: tables are freed after a
  * grace period), takes a reference only on a page whose refcount is not
  * zero, re-reads the entry and backs out if it changed, and leaves anything
- * unusual (non-present, special, the zero page) to the slow path.
+ * unusual (non-present, special, the zero page) to the slow path; a huge
+ * (DAX) leaf gives its subpages, one folio reference each.
  * Invariants: a pin on an anonymous page is taken only when the page is
  * exclusive (a read-only pin of a shared page unshares it first, so a later
  * COW cannot split the pin from the process); FOLL_LONGTERM never pins a
@@ -460,7 +461,7 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 		unsigned prot;
 		int ref;
 
-		if (!slot || level != ZD_PT_PTE)
+		if (!slot)
 			break;
 		e = o->ptep_get(slot);
 		if (!o->pte_present(&m->arch, e) || o->pte_protnone(&m->arch, e))
@@ -469,7 +470,10 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 		if (!(prot & ZD_PTE_USER) || (prot & ZD_PTE_SPECIAL) ||
 		    ((flags & ZD_FOLL_WRITE) && !(prot & ZD_PTE_WRITE)))
 			break;
-		page = zd_pfn_to_page(m, o->leaf_pfn(&m->arch, ZD_PT_PTE, e));
+		/* gup_fast_pmd_leaf()/_pud_leaf(): the subpage of a huge leaf */
+		uint64_t span = 1ULL << m->arch.pt[level].shift;
+		page = zd_pfn_to_page(m, o->leaf_pfn(&m->arch, level, e) +
+				      ((start & (span - 1)) >> m->arch.page_shift));
 		if (zd_is_pci_p2pdma_page(m, page) && !(flags & ZD_FOLL_PCI_P2PDMA))
 			break;
 		/* try_grab_folio_fast(): never resurrect a page being freed */
@@ -489,8 +493,11 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 			break;
 		}
 		if (flags & ZD_FOLL_PIN) {
-			__atomic_add_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1,
-					   __ATOMIC_RELAXED);
+			if (zd_folio_order(m, folio))
+				__atomic_add_fetch(zd_folio_pincount(folio), 1, __ATOMIC_RELAXED);
+			else
+				__atomic_add_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1,
+						   __ATOMIC_RELAXED);
 			__atomic_add_fetch(&m->nr_foll_pin_acquired, 1, __ATOMIC_RELAXED);
 		}
 		pages[done] = page;
