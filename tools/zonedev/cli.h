@@ -165,13 +165,17 @@ const char *ykind(const yaml_node_t *n);
 /* The scalar text, or NULL (and an error naming what) if n is not a scalar
  * or is an empty/null scalar. */
 const char *yscalar(struct yfile *yf, yaml_node_t *n, const char *what);
+/* A key's text, or NULL if k is not a scalar. */
+const char *ykey(const yaml_node_t *k);
 /* Every key of map is a scalar, unique, and in allowed (NULL-terminated);
- * otherwise "unknown key 'x' in <context>" at the key. */
+ * otherwise "unknown key 'x' in <context>" at the key, followed by
+ * " (it takes: TAKES)" unless takes is NULL. */
 int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
-	       const char *context);
-/* The value node for key (and the key node in *keyp), or NULL. */
-yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key,
-		      yaml_node_t **keyp);
+	       const char *context, const char *takes);
+/* The value node for key, or NULL. */
+yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key);
+/* Advance line and col over the bytes [from, to) of the text. */
+void ytext_pos(const struct yfile *yf, size_t from, size_t to, int *line, int *col);
 
 /* ---- scenario*.c, schema*.c: the scenario and its steps ---- */
 

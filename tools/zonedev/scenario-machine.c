@@ -98,14 +98,7 @@ static void scalar_pos(struct scenario *s, const yaml_node_t *v, size_t off, int
 			want++;
 	for (size_t i = start; i + 1 < end && i + 1 < s->yf.len; i++) {
 		if (src[i] == '$' && src[i + 1] == '{' && !want--) {
-			for (size_t k = start; k < i; k++) {
-				if (src[k] == '\n') {
-					(*line)++;
-					*col = 1;
-				} else {
-					(*col)++;
-				}
-			}
+			ytext_pos(YF, start, i, line, col);
 			return;
 		}
 	}
@@ -183,9 +176,9 @@ static const struct field gpu_fields[] = {
 static int finish_gpu(struct scenario *s, void *obj, yaml_node_t *e, const char *ctx)
 {
 	struct zd_dmirror_desc *d = obj;
-	yaml_node_t *vram = ymap_get(YF, e, "vram", NULL);
-	yaml_node_t *cs = ymap_get(YF, e, "coherent_start", NULL);
-	yaml_node_t *cz = ymap_get(YF, e, "coherent_size", NULL);
+	yaml_node_t *vram = ymap_get(YF, e, "vram");
+	yaml_node_t *cs = ymap_get(YF, e, "coherent_start");
+	yaml_node_t *cz = ymap_get(YF, e, "coherent_size");
 
 	if ((cs || cz) && vram)
 		return yerr(YF, vram, "gpu '%s': 'vram' is device-private memory, "
@@ -259,7 +252,7 @@ static int parse_list(struct scenario *s, yaml_node_t *list, const struct list_d
 				    l->entry_shape, ykind(e));
 		s->entry_pos[l->list][i].line = yline(e);
 		s->entry_pos[l->list][i].col = ycol(e);
-		if (schema_parse_into(s, elem, l->fields, e, ctx) ||
+		if (schema_parse(s, elem, NULL, l->fields, e, ctx) ||
 		    (l->finish && l->finish(s, elem, e, ctx)))
 			return -1;
 		(*nr)++;
@@ -392,15 +385,15 @@ const struct field machine_fields[] = {
 
 int parse_machine(struct scenario *s, yaml_node_t *m)
 {
-	yaml_node_t *v = ymap_get(YF, m, "iomem", NULL);
+	yaml_node_t *v = ymap_get(YF, m, "iomem");
 
 	s->machine_line = yline(m);
 	if (m->type != YAML_MAPPING_NODE)
 		return yerr(YF, m, "'machine' must be a mapping (arch, phys_bits, ram, ...), "
 			    "not %s", ykind(m));
-	if (schema_parse_into(s, s, machine_fields, m, "machine"))
+	if (schema_parse(s, s, NULL, machine_fields, m, "machine"))
 		return -1;
-	if (v && (ymap_get(YF, m, "ram", NULL) || ymap_get(YF, m, "reserved", NULL)))
+	if (v && (ymap_get(YF, m, "ram") || ymap_get(YF, m, "reserved")))
 		return yerr(YF, v, "machine: 'iomem' imports the whole layout; drop 'ram' and "
 			    "'reserved' or drop 'iomem'");
 	s->default_layout = !v && !s->ram && !s->reserved;

@@ -97,7 +97,7 @@ static int finish_meminfo(struct scenario *s, struct step *st, yaml_node_t *map)
 
 static int finish_namespace(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (!!ymap_get(YF, map, "data_at", NULL) != !!ymap_get(YF, map, "data", NULL))
+	if (!!ymap_get(YF, map, "data_at") != !!ymap_get(YF, map, "data"))
 		return yerr(YF, map, "expect namespace: 'data_at' and 'data' go together (the "
 			    "bytes expected at that offset of the namespace's data area)");
 	return 0;
@@ -265,7 +265,7 @@ static const char *checks_list(const struct expect_def *e, char *buf, size_t len
 static bool some_check_given(struct scenario *s, const struct expect_def *e, yaml_node_t *map)
 {
 	for (const struct field *f = e->fields + 1; f->key; f++)
-		if (!(f->flags & (FL_REQ | FL_AUX)) && ymap_get(YF, map, f->key, NULL))
+		if (!(f->flags & (FL_REQ | FL_AUX)) && ymap_get(YF, map, f->key))
 			return true;
 	return false;
 }
@@ -278,8 +278,7 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map)
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = ynode(YF, p->key);
-		const char *name = k->type == YAML_SCALAR_NODE ?
-				   (const char *)k->data.scalar.value : NULL;
+		const char *name = ykey(k);
 		bool known = false;
 
 		if (!name)
@@ -290,7 +289,7 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map)
 			return yerr(YF, k, "unknown key '%s' in expect", name);
 	}
 	for (const struct expect_def *e = expect_defs; e->name; e++) {
-		if (!ymap_get(YF, map, e->name, NULL))
+		if (!ymap_get(YF, map, e->name))
 			continue;
 		if (form)
 			return yerr(YF, map, "expect: give one of %s; not both '%s' and '%s'",
@@ -302,7 +301,7 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map)
 			    forms_list(list, sizeof(list)));
 	st->form = form;
 	snprintf(ctx, sizeof(ctx), "expect %s", form->name);
-	if (schema_parse_fields(s, st, form->fields, map, ctx))
+	if (schema_parse(s, st, st, form->fields, map, ctx))
 		return -1;
 	if (form->need_one && !some_check_given(s, form, map))
 		return yerr(YF, map, "%s: say what to check: %s", ctx,

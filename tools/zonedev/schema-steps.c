@@ -174,7 +174,7 @@ static int finish_reconfigure(struct scenario *s, struct step *st, yaml_node_t *
 static int finish_memremap(struct scenario *s, struct step *st, yaml_node_t *map)
 {
 	const struct zd_arch *arch = zd_arch_find(s->arch);
-	yaml_node_t *v = ymap_get(YF, map, "start", NULL);
+	yaml_node_t *v = ymap_get(YF, map, "start");
 
 	if (st->mtype == PGMAP_NONE)
 		return yerr(YF, field_node(s, map, "type"), "memremap needs a memory type (fsdax, "

@@ -71,7 +71,7 @@ void drop_arg(struct step *st, const char *key)
 
 yaml_node_t *field_node(struct scenario *s, yaml_node_t *map, const char *key)
 {
-	yaml_node_t *v = ymap_get(YF, map, key, NULL);
+	yaml_node_t *v = ymap_get(YF, map, key);
 
 	return v ? v : map;
 }
@@ -363,8 +363,8 @@ static void set_has(void *st, const struct field *f)
 static int parse_field(struct scenario *s, void *st, struct step *echo, const struct field *f,
 		       yaml_node_t *map, const char *ctx)
 {
-	yaml_node_t *v = ymap_get(YF, map, f->key, NULL);
-	yaml_node_t *va = f->alt ? ymap_get(YF, map, f->alt, NULL) : NULL;
+	yaml_node_t *v = ymap_get(YF, map, f->key);
+	yaml_node_t *va = f->alt ? ymap_get(YF, map, f->alt) : NULL;
 	const char *key = v ? f->key : f->alt, *text = NULL, *sv;
 	bool given, shown;
 	uint64_t u;
@@ -430,55 +430,30 @@ bool fields_have_key(const struct field *fields, const char *key)
 	return false;
 }
 
-static const char *fields_keys_list(const struct field *fields, const struct field *extra,
-				    char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < 2; i++) {
-		for (const struct field *f = i ? extra : fields; f && f->key; f++) {
-			used = list_add(buf, len, used, ", ", f->key);
-			if (f->alt)
-				used = list_add(buf, len, used, ", ", f->alt);
-		}
-	}
-	return buf;
-}
-
-static const char *key_text(yaml_node_t *k)
-{
-	return k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : NULL;
-}
-
 /* Every key of map is a field's (of fields or extra), once. */
 static int check_keys(struct scenario *s, yaml_node_t *map, const struct field *fields,
 		      const struct field *extra, const char *ctx)
 {
-	yaml_node_pair_t *p, *q;
-	char list[512];
+	const char *keys[64];
+	char list[512] = "";
+	size_t n = 0, used = 0;
 
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = ynode(YF, p->key);
-		const char *name = key_text(k);
-
-		if (!name)
-			return yerr(YF, k, "keys in %s must be plain names, not %s", ctx, ykind(k));
-		if (!fields_have_key(fields, name) && !fields_have_key(extra, name))
-			return yerr(YF, k, "unknown key '%s' in %s (it takes: %s)", name, ctx,
-				    fields_keys_list(fields, extra, list, sizeof(list)));
-		for (q = map->data.mapping.pairs.start; q < p; q++) {
-			const char *other = key_text(ynode(YF, q->key));
-
-			if (other && !strcmp(other, name))
-				return yerr(YF, k, "duplicate key '%s' in %s", name, ctx);
+	for (int i = 0; i < 2; i++) {
+		for (const struct field *f = i ? extra : fields; f && f->key && n < 62; f++) {
+			keys[n++] = f->key;
+			used = list_add(list, sizeof(list), used, ", ", f->key);
+			if (f->alt) {
+				keys[n++] = f->alt;
+				used = list_add(list, sizeof(list), used, ", ", f->alt);
+			}
 		}
 	}
-	return 0;
+	keys[n] = NULL;
+	return ymap_check(YF, map, keys, ctx, list);
 }
 
-static int parse_fields(struct scenario *s, void *obj, struct step *echo,
-			const struct field *fields, yaml_node_t *map, const char *ctx)
+int schema_parse(struct scenario *s, void *obj, struct step *echo, const struct field *fields,
+		 yaml_node_t *map, const char *ctx)
 {
 	if (check_keys(s, map, fields, NULL, ctx))
 		return -1;
@@ -486,18 +461,6 @@ static int parse_fields(struct scenario *s, void *obj, struct step *echo,
 		if (parse_field(s, obj, echo, f, map, ctx))
 			return -1;
 	return 0;
-}
-
-int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
-			yaml_node_t *map, const char *ctx)
-{
-	return parse_fields(s, st, st, fields, map, ctx);
-}
-
-int schema_parse_into(struct scenario *s, void *obj, const struct field *fields,
-		      yaml_node_t *map, const char *ctx)
-{
-	return parse_fields(s, obj, NULL, fields, map, ctx);
 }
 
 /* ---------- expect_error, expect_warn ---------- */
@@ -616,8 +579,7 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 
 		return yerr(YF, k2, "unknown key '%s' in step '%s': a step has exactly one key; "
 			    "its arguments (and expect_error) go in the step's own mapping",
-			    k2->type == YAML_SCALAR_NODE ? (const char *)k2->data.scalar.value :
-			    "?", name);
+			    ykey(k2) ? ykey(k2) : "?", name);
 	}
 	st->def = def;
 	st->name = def->name;

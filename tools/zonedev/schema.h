@@ -138,14 +138,12 @@ extern const struct handle_spec use_gpu_page, use_mm;
 
 /* schema.c: true if a field of fields takes key (or has it as its alt). */
 bool fields_have_key(const struct field *fields, const char *key);
-/* schema.c: the fields of map into st (the keys checked first). ctx names
- * the step in messages ("step 'add_memory'"). 0 or -1. */
-int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
-			yaml_node_t *map, const char *ctx);
-/* The same into any obj the fields' offsets fit, echoing nothing (the
- * machine section). */
-int schema_parse_into(struct scenario *s, void *obj, const struct field *fields,
-		      yaml_node_t *map, const char *ctx);
+/* schema.c: the fields of map into obj (the keys checked first), which
+ * the fields' offsets fit: a struct step, echoed into echo, or the
+ * scenario or a machine list entry (echo NULL). ctx names the step or
+ * section in messages ("step 'add_memory'"). 0 or -1. */
+int schema_parse(struct scenario *s, void *obj, struct step *echo, const struct field *fields,
+		 yaml_node_t *map, const char *ctx);
 /* scenario-machine.c: the machine section's tables (--list-steps shows them). */
 struct machine_list {
 	const char *key;           /* machine.KEY */
