@@ -26,8 +26,8 @@
 /* ---- main.c: option plumbing the subcommands share ---- */
 
 struct option;
-/* "zonedev CMD: <fmt with arg>" and the --help hint on stderr; EXIT_USAGE. */
-int usage_error(const char *cmd, const char *fmt, const char *arg);
+/* "zonedev CMD: <message>" and the --help hint on stderr; EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* getopt_long that reports unknown options and missing values itself (-2). */
 int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 	     const struct option *longopts);
@@ -35,7 +35,6 @@ int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 /* ---- iomem.c: zonedev iomem ---- */
 
 int cmd_iomem(int argc, char **argv);
-void iomem_help(FILE *f);
 
 /* ---- progress.c: a progress line on a terminal's stderr ---- */
 
