@@ -453,6 +453,9 @@ void list_steps(FILE *f, bool json);
  * earlier failure of the step already explains it. */
 void step_fail(struct step_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* What happened, res->info: the text-mode detail line. */
+void step_info(struct step_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* A step that fills the handle finds it empty: true, or false with the
  * failure "handle 'X' still holds WHAT; RELEASE it first". */
 bool handle_idle(struct run *r, int handle, const char *what, const char *release,

@@ -73,10 +73,10 @@ void exec_gpu_add_chunk(struct run *r, const struct step *st, struct step_result
 	}
 	gpu_stats_text(mdev, st->dev_name, stats, sizeof(stats));
 	if (lo <= hi)
-		snprintf(res->info, sizeof(res->info), "%s; new: %s0x%" PRIx64 "-0x%" PRIx64 "%s",
-			 stats, dpa ? "device-private space [" : "[mem ", lo, hi, "]");
+		step_info(res, "%s; new: %s0x%" PRIx64 "-0x%" PRIx64 "%s", stats,
+			  dpa ? "device-private space [" : "[mem ", lo, hi, "]");
 	else
-		snprintf(res->info, sizeof(res->info), "%s", stats);
+		step_info(res, "%s", stats);
 	if (r->o->json) {
 		gpu_stats_json(&r->jw, mdev);
 		if (lo <= hi) {
@@ -110,8 +110,8 @@ void exec_gpu_alloc(struct run *r, const struct step *st, struct step_result *re
 	if (page_pfn(m, page, &pfn)) {
 		h->addr = zd_pfn_phys(&m->arch, pfn);
 		h->not_phys = false;
-		snprintf(res->info, sizeof(res->info), "%s: pfn 0x%" PRIx64 " (phys 0x%" PRIx64 ") of "
-			 "%s", hn, pfn, h->addr, st->dev_name);
+		step_info(res, "%s: pfn 0x%" PRIx64 " (phys 0x%" PRIx64 ") of %s", hn, pfn, h->addr,
+			  st->dev_name);
 		if (r->o->json) {
 			jw_khex(&r->jw, "pfn", pfn);
 			jw_khex(&r->jw, "phys", h->addr);
@@ -119,9 +119,9 @@ void exec_gpu_alloc(struct run *r, const struct step *st, struct step_result *re
 	} else {
 		h->addr = zd_device_private_page_to_offset(page);
 		h->not_phys = true;
-		snprintf(res->info, sizeof(res->info), "%s: device-private offset 0x%" PRIx64 " of %s "
-			 "(in pages: byte 0x%" PRIx64 " of the device-private space; no pfn, no "
-			 "physical address)", hn, h->addr, st->dev_name, h->addr << m->arch.page_shift);
+		step_info(res, "%s: device-private offset 0x%" PRIx64 " of %s (in pages: byte 0x%"
+			  PRIx64 " of the device-private space; no pfn, no physical address)", hn,
+			  h->addr, st->dev_name, h->addr << m->arch.page_shift);
 		if (r->o->json)
 			jw_khex(&r->jw, "offset", h->addr);
 	}
@@ -135,8 +135,8 @@ void exec_gpu_write(struct run *r, const struct step *st, struct step_result *re
 		return;
 	res->err = zd_dmirror_copy_to_device(h->mdev, h->page, st->data.p, st->data.len);
 	if (!res->err)
-		snprintf(res->info, sizeof(res->info), "copied %zu bytes to %s through the "
-			 "device's copy engine", st->data.len, r->s->handles[st->handle].name);
+		step_info(res, "copied %zu bytes to %s through the device's copy engine",
+			  st->data.len, r->s->handles[st->handle].name);
 }
 
 void exec_gpu_free(struct run *r, const struct step *st, struct step_result *res)
@@ -200,8 +200,7 @@ void ex_gpu_page(struct run *r, const struct step *st, struct step_result *res)
 		step_fail(res, "copy from %s through the copy engine failed with %s", hn,
 			  fmt_errno(rc, e, sizeof(e)));
 	} else {
-		snprintf(res->info, sizeof(res->info), "%s: %zu bytes read back through the "
-			 "copy engine", hn, ex->data.len);
+		step_info(res, "%s: %zu bytes read back through the copy engine", hn, ex->data.len);
 		snprintf(what, sizeof(what), "%s (read through the copy engine)", hn);
 		expect_bytes(res, what, buf, ex->data.p, ex->data.len);
 	}

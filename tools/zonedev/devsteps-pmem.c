@@ -101,9 +101,9 @@ void exec_write_namespace(struct run *r, const struct step *st, struct step_resu
 	if (res->err)
 		return;
 	zd_nd_namespace_data(rg, &size);
-	snprintf(res->info, sizeof(res->info), "wrote %zu bytes at offset 0x%" PRIx64 " of the "
-		 "%s data area of %s (the region file keeps them)", st->data.len, st->offset,
-		 fmt_size(size, a, sizeof(a)), st->dev_name);
+	step_info(res, "wrote %zu bytes at offset 0x%" PRIx64 " of the %s data area of %s (the "
+		  "region file keeps them)", st->data.len, st->offset, fmt_size(size, a, sizeof(a)),
+		  st->dev_name);
 }
 
 /* The test hook: one byte of the info block, written straight into the
@@ -130,9 +130,9 @@ void exec_corrupt_infoblock(struct run *r, const struct step *st, struct step_re
 		return;
 	}
 	close(fd);
-	snprintf(res->info, sizeof(res->info), "region%d: info block byte %" PRIu64 " (file "
-		 "offset 0x%llx) 0x%02x -> 0x%02x; the next probe of the media will see it",
-		 st->region, st->offset, (unsigned long long)off, old, byte);
+	step_info(res, "region%d: info block byte %" PRIu64 " (file offset 0x%llx) 0x%02x -> "
+		  "0x%02x; the next probe of the media will see it", st->region, st->offset,
+		  (unsigned long long)off, old, byte);
 	if (r->o->json) {
 		jw_khex(&r->jw, "file_offset", (uint64_t)off);
 		jw_khex(&r->jw, "old", old);
@@ -294,10 +294,9 @@ void ex_namespace(struct run *r, const struct step *st, struct step_result *res)
 		snprintf(what, sizeof(what), "%s: data at offset 0x%" PRIx64, in.dev, ex->data_at);
 		expect_bytes(res, what, data + ex->data_at, ex->data.p, ex->data.len);
 		if (!ex->has_mode && !ex->has_map && !ex->has_size && !ex->has_refused)
-			snprintf(res->info, sizeof(res->info), "%s (%s): %zu bytes at offset 0x%" PRIx64
-				 " of the data area (phys 0x%" PRIx64 ")", in.dev,
-				 zd_nd_ns_mode_name(in.mode), ex->data.len, ex->data_at,
-				 (uint64_t)in.data_start + ex->data_at);
+			step_info(res, "%s (%s): %zu bytes at offset 0x%" PRIx64 " of the data "
+				  "area (phys 0x%" PRIx64 ")", in.dev, zd_nd_ns_mode_name(in.mode),
+				  ex->data.len, ex->data_at, (uint64_t)in.data_start + ex->data_at);
 	}
 	if (r->o->json) {
 		jw_key(&r->jw, "namespace");

@@ -159,12 +159,12 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 	}
 	h->live = h->ever = true;
 	h->pgmap = pg;
-	snprintf(res->info, sizeof(res->info), "%s: %s pgmap %s0x%" PRIx64 "-0x%" PRIx64 "%s, %"
-		 PRIu64 " pages in folios of %s, node %d, %s", hn, cli_memory_type_name(st->mtype),
-		 st->dpa ? "in the device-private space [" : "[mem ", pg->range.start, pg->range.end,
-		 "]", pages,
-		 fmt_size(m->arch.page_size << st->vmemmap_shift, a, sizeof(a)), nid,
-		 cpu ? "CPU-addressable" : "not CPU-addressable");
+	step_info(res, "%s: %s pgmap %s0x%" PRIx64 "-0x%" PRIx64 "%s, %" PRIu64 " pages in folios "
+		  "of %s, node %d, %s", hn, cli_memory_type_name(st->mtype),
+		  st->dpa ? "in the device-private space [" : "[mem ", pg->range.start,
+		  pg->range.end, "]", pages,
+		  fmt_size(m->arch.page_size << st->vmemmap_shift, a, sizeof(a)), nid,
+		  cpu ? "CPU-addressable" : "not CPU-addressable");
 	if (r->o->json) {
 		jw_kstr(&r->jw, "space", st->dpa ? "device_private" : "physical");
 		jw_khex(&r->jw, "start", pg->range.start);
@@ -214,9 +214,8 @@ void exec_memunmap(struct run *r, const struct step *st, struct step_result *res
 
 	if (!handle_held(r, st->handle, "pgmap", "unmapped", "memremap", res))
 		return;
-	snprintf(res->info, sizeof(res->info), "%s: %s pgmap unmapped: its struct pages and "
-		 "its pgmap lookup are gone", r->s->handles[st->handle].name,
-		 cli_memory_type_name(h->pgmap->type));
+	step_info(res, "%s: %s pgmap unmapped: its struct pages and its pgmap lookup are gone",
+		  r->s->handles[st->handle].name, cli_memory_type_name(h->pgmap->type));
 	unmap_handle(h);
 }
 
@@ -229,8 +228,8 @@ void exec_memory_failure(struct run *r, const struct step *st, struct step_resul
 		return;
 	res->err = zd_memory_failure(m, (unsigned long)zd_phys_pfn(&m->arch, addr), 0);
 	if (!res->err)
-		snprintf(res->info, sizeof(res->info), "memory_failure(pfn 0x%" PRIx64 ") "
-			 "handled", zd_phys_pfn(&m->arch, addr));
+		step_info(res, "memory_failure(pfn 0x%" PRIx64 ") handled",
+			  zd_phys_pfn(&m->arch, addr));
 }
 
 /* ---------- expect forms ---------- */
@@ -261,7 +260,7 @@ void ex_page_is_ram(struct run *r, const struct step *st, struct step_result *re
 	if (!expect_addr(r, st, res, &addr, &pfn))
 		return;
 	v = zd_page_is_ram(r->m, pfn) != 0;
-	snprintf(res->info, sizeof(res->info), "page_is_ram(0x%" PRIx64 ") = %s", pfn, tf(v));
+	step_info(res, "page_is_ram(0x%" PRIx64 ") = %s", pfn, tf(v));
 	if (v != ex->want_bool)
 		step_fail(res, "page_is_ram(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
 			  "expected %s", pfn, addr, tf(v), tf(ex->want_bool));
@@ -276,8 +275,8 @@ void ex_valid_phys_addr_range(struct run *r, const struct step *st, struct step_
 	if (!expect_addr(r, st, res, &addr, &pfn))
 		return;
 	v = zd_valid_phys_addr_range(r->m, addr, ex->size);
-	snprintf(res->info, sizeof(res->info), "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64
-		 ") = %s", addr, ex->size, tf(v));
+	step_info(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 ") = %s", addr, ex->size,
+		  tf(v));
 	if (v != ex->want_bool)
 		step_fail(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 "): got %s, expected "
 			  "%s", addr, ex->size, tf(v), tf(ex->want_bool));
@@ -294,9 +293,9 @@ void ex_zone_device(struct run *r, const struct step *st, struct step_result *re
 		return;
 	valid = zd_pfn_valid(m, pfn);
 	v = valid && zd_is_zone_device_page(zd_pfn_to_page(m, pfn));
-	snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s", pfn,
-		 !valid ? "no struct page (pfn_valid false)" :
-		 v ? "a ZONE_DEVICE page" : "not a ZONE_DEVICE page");
+	step_info(res, "pfn 0x%" PRIx64 ": %s", pfn,
+		  !valid ? "no struct page (pfn_valid false)" :
+		  v ? "a ZONE_DEVICE page" : "not a ZONE_DEVICE page");
 	if (v != ex->want_bool)
 		step_fail(res, "zone_device(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
 			  "expected %s%s", pfn, addr, tf(v), tf(ex->want_bool),
@@ -315,11 +314,11 @@ void ex_pgmap(struct run *r, const struct step *st, struct step_result *res)
 	pg = zd_get_dev_pagemap(r->m, (unsigned long)pfn);
 	type = pg ? (int)pg->type : PGMAP_NONE;
 	if (pg)
-		snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s pgmap [mem 0x%"
-			 PRIx64 "-0x%" PRIx64 "]", pfn, cli_memory_type_name(type),
-			 pg->range.start, pg->ranges[pg->nr_range - 1].end);
+		step_info(res, "pfn 0x%" PRIx64 ": %s pgmap [mem 0x%" PRIx64 "-0x%" PRIx64 "]", pfn,
+			  cli_memory_type_name(type), pg->range.start,
+			  pg->ranges[pg->nr_range - 1].end);
 	else
-		snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": no pgmap", pfn);
+		step_info(res, "pfn 0x%" PRIx64 ": no pgmap", pfn);
 	zd_put_dev_pagemap(pg);
 	if (type != ex->mtype)
 		step_fail(res, "pgmap of pfn 0x%" PRIx64 " (address 0x%" PRIx64 "): got %s, "
@@ -346,8 +345,8 @@ void ex_cpu_addressable(struct run *r, const struct step *st, struct step_result
 						   zd_pfn_address(m, pfn);
 	}
 	v = p != NULL;
-	snprintf(res->info, sizeof(res->info), "address 0x%" PRIx64 ": %s", addr,
-		 v ? "the CPU can load and store here" : "no CPU mapping");
+	step_info(res, "address 0x%" PRIx64 ": %s", addr,
+		  v ? "the CPU can load and store here" : "no CPU mapping");
 	if (v != ex->want_bool) {
 		step_fail(res, "cpu_addressable(0x%" PRIx64 "): got %s, expected %s", addr, tf(v),
 			  tf(ex->want_bool));

@@ -49,8 +49,8 @@ static void set_addr_handle(struct run *r, int handle, uint64_t addr)
 
 static void mm_info(struct run *r, struct zd_mm *mm, struct step_result *res, const char *what)
 {
-	snprintf(res->info, sizeof(res->info), "%spid %d: %zu VMAs, %" PRIu64 " pages mapped",
-		 what, mm->pid, mm->map_count, mm->total_vm);
+	step_info(res, "%spid %d: %zu VMAs, %" PRIu64 " pages mapped", what, mm->pid, mm->map_count,
+		  mm->total_vm);
 	if (r->o->json) {
 		jw_ki64(&r->jw, "pid", mm->pid);
 		jw_ku64(&r->jw, "map_count", mm->map_count);
@@ -94,8 +94,7 @@ void exec_exit(struct run *r, const struct step *st, struct step_result *res)
 
 	if (!mm)
 		return;
-	snprintf(res->info, sizeof(res->info), "pid %d exited, %zu VMAs unmapped", mm->pid,
-		 mm->map_count);
+	step_info(res, "pid %d exited, %zu VMAs unmapped", mm->pid, mm->map_count);
 	zd_mmput(mm);
 	r->h[st->process].live = false;
 	r->h[st->process].mm = NULL;
@@ -105,8 +104,8 @@ void exec_exit(struct run *r, const struct step *st, struct step_result *res)
 static void range_info(struct run *r, struct zd_mm *mm, uint64_t addr, uint64_t len,
 		       const char *what, struct step_result *res)
 {
-	snprintf(res->info, sizeof(res->info), "%s [0x%" PRIx64 "-0x%" PRIx64 ") in pid %d (%zu "
-		 "VMAs)", what, addr, addr + len, mm->pid, mm->map_count);
+	step_info(res, "%s [0x%" PRIx64 "-0x%" PRIx64 ") in pid %d (%zu VMAs)", what, addr,
+		  addr + len, mm->pid, mm->map_count);
 	if (r->o->json) {
 		jw_khex(&r->jw, "addr", addr);
 		jw_ku64(&r->jw, "map_count", mm->map_count);
@@ -131,30 +130,6 @@ void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 	range_info(r, mm, (uint64_t)got, st->size, "mapped", res);
 }
 
-void exec_munmap(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t addr;
-	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
-
-	if (!mm)
-		return;
-	res->err = zd_vm_munmap(mm, addr, st->size);
-	if (!res->err)
-		range_info(r, mm, addr, st->size, "unmapped", res);
-}
-
-void exec_mprotect(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t addr;
-	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
-
-	if (!mm)
-		return;
-	res->err = zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot);
-	if (!res->err)
-		range_info(r, mm, addr, st->size, "protected", res);
-}
-
 void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
 {
 	uint64_t addr, new_addr;
@@ -172,17 +147,24 @@ void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
 	range_info(r, mm, (uint64_t)got, st->new_size, "now", res);
 }
 
-void exec_madvise(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t addr;
-	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+/* munmap, mprotect, madvise: one call on the range, which the info shows. */
+#define MM_RANGE_STEP(name, call, what)							\
+	void name(struct run *r, const struct step *st, struct step_result *res)	\
+	{										\
+		uint64_t addr;								\
+		struct zd_mm *mm = step_mm_addr(r, st, res, &addr);			\
+											\
+		if (!mm)								\
+			return;								\
+		res->err = (call);							\
+		if (!res->err)								\
+			range_info(r, mm, addr, st->size, what, res);			\
+	}
 
-	if (!mm)
-		return;
-	res->err = zd_do_madvise(mm, addr, st->size, st->advice);
-	if (!res->err)
-		range_info(r, mm, addr, st->size, "advised", res);
-}
+MM_RANGE_STEP(exec_munmap, zd_vm_munmap(mm, addr, st->size), "unmapped")
+MM_RANGE_STEP(exec_mprotect, zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot),
+	      "protected")
+MM_RANGE_STEP(exec_madvise, zd_do_madvise(mm, addr, st->size, st->advice), "advised")
 
 /* ---------- expect vma ---------- */
 
@@ -205,7 +187,7 @@ void ex_vma(struct run *r, const struct step *st, struct step_result *res)
 	}
 	zd_mmap_read_unlock(mm);
 	if (!vma) {
-		snprintf(res->info, sizeof(res->info), "pid %d: no VMA at 0x%" PRIx64, mm->pid, addr);
+		step_info(res, "pid %d: no VMA at 0x%" PRIx64, mm->pid, addr);
 		if (!ex->has_mapped || ex->mapped)
 			step_fail(res, "pid %d: nothing is mapped at 0x%" PRIx64, mm->pid, addr);
 		return;
@@ -213,8 +195,8 @@ void ex_vma(struct run *r, const struct step *st, struct step_result *res)
 	snprintf(perms, sizeof(perms), "%c%c%c%c", f & ZD_VM_READ ? 'r' : '-',
 		 f & ZD_VM_WRITE ? 'w' : '-', f & ZD_VM_EXEC ? 'x' : '-',
 		 f & ZD_VM_MAYSHARE ? 's' : 'p');
-	snprintf(res->info, sizeof(res->info), "pid %d: 0x%" PRIx64 " is in %08" PRIx64 "-%08"
-		 PRIx64 " %s", mm->pid, addr, start, end, perms);
+	step_info(res, "pid %d: 0x%" PRIx64 " is in %08" PRIx64 "-%08" PRIx64 " %s", mm->pid, addr,
+		  start, end, perms);
 	if (ex->has_mapped && !ex->mapped)
 		step_fail(res, "pid %d: 0x%" PRIx64 " is mapped (%08" PRIx64 "-%08" PRIx64 " %s), "
 			  "expected nothing there", mm->pid, addr, start, end, perms);

@@ -34,6 +34,15 @@ void step_fail(struct step_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
+void step_info(struct step_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->info, sizeof(res->info), fmt, ap);
+	va_end(ap);
+}
+
 int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out)
 {
 	if (a->handle < 0) {
@@ -120,55 +129,25 @@ static const char *zone_name_of(struct zd_machine *m, const struct zd_page *p)
 
 /* ---------- RAM steps ---------- */
 
-void exec_add_memory(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t start;
+/* The RAM steps on a range: its start resolved, then one library call
+ * whose errno is the step's. */
+#define RANGE_STEP(name, call)								\
+	void name(struct run *r, const struct step *st, struct step_result *res)	\
+	{										\
+		uint64_t start;								\
+											\
+		if (resolve_or_fail(r, &st->start, res, &start))			\
+			res->err = (call);						\
+	}
 
-	if (resolve_or_fail(r, &st->start, res, &start))
-		res->err = zd_add_memory(r->m, (int)st->node, start, st->size, ZD_MHP_NONE);
-}
-
-void exec_remove_memory(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t start;
-
-	if (resolve_or_fail(r, &st->start, res, &start))
-		res->err = zd_remove_memory(r->m, start, st->size);
-}
-
-void exec_online_memory(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t start;
-
-	if (resolve_or_fail(r, &st->start, res, &start))
-		res->err = zd_online_memory_range(r->m, start, st->size,
-						  (enum zd_online_type)st->online);
-}
-
-void exec_offline_memory(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t start;
-
-	if (resolve_or_fail(r, &st->start, res, &start))
-		res->err = zd_offline_memory_range(r->m, start, st->size);
-}
-
-void exec_request_mem_region(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t start;
-
-	if (resolve_or_fail(r, &st->start, res, &start))
-		res->err = ptr_err(zd_request_mem_region(r->m, start, st->size, st->res_name),
-				   -EBUSY);
-}
-
-void exec_release_mem_region(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t start;
-
-	if (resolve_or_fail(r, &st->start, res, &start))
-		res->err = zd_release_mem_region(r->m, start, st->size);
-}
+RANGE_STEP(exec_add_memory, zd_add_memory(r->m, (int)st->node, start, st->size, ZD_MHP_NONE))
+RANGE_STEP(exec_remove_memory, zd_remove_memory(r->m, start, st->size))
+RANGE_STEP(exec_online_memory,
+	   zd_online_memory_range(r->m, start, st->size, (enum zd_online_type)st->online))
+RANGE_STEP(exec_offline_memory, zd_offline_memory_range(r->m, start, st->size))
+RANGE_STEP(exec_request_mem_region,
+	   ptr_err(zd_request_mem_region(r->m, start, st->size, st->res_name), -EBUSY))
+RANGE_STEP(exec_release_mem_region, zd_release_mem_region(r->m, start, st->size))
 
 void exec_alloc_pages(struct run *r, const struct step *st, struct step_result *res)
 {
@@ -194,11 +173,11 @@ void exec_alloc_pages(struct run *r, const struct step *st, struct step_result *
 		h->order = (unsigned)st->order;
 		h->addr = zd_pfn_phys(&m->arch, pfn);
 	}
-	snprintf(res->info, sizeof(res->info), "%s%spfn 0x%" PRIx64 " (phys 0x%" PRIx64 ", %s) "
-		 "in zone %s, node %d", h ? r->s->handles[st->handle].name : "", h ? ": " : "",
-		 pfn, zd_pfn_phys(&m->arch, pfn),
-		 fmt_size(m->arch.page_size << st->order, sz, sizeof(sz)), zone_name_of(m, page),
-		 zd_page_to_nid(page));
+	step_info(res, "%s%spfn 0x%" PRIx64 " (phys 0x%" PRIx64 ", %s) in zone %s, node %d",
+		  h ? r->s->handles[st->handle].name : "", h ? ": " : "", pfn,
+		  zd_pfn_phys(&m->arch, pfn),
+		  fmt_size(m->arch.page_size << st->order, sz, sizeof(sz)), zone_name_of(m, page),
+		  zd_page_to_nid(page));
 	if (r->o->json) {
 		jw_khex(&r->jw, "pfn", pfn);
 		jw_khex(&r->jw, "phys", zd_pfn_phys(&m->arch, pfn));
@@ -221,10 +200,10 @@ void exec_request_free_mem_region(struct run *r, const struct step *st, struct s
 		h->live = h->ever = true;
 		h->addr = rs->start;
 	}
-	snprintf(res->info, sizeof(res->info), "%s%s[mem 0x%" PRIx64 "-0x%" PRIx64 "] (%s)",
-		 st->handle >= 0 ? r->s->handles[st->handle].name : "",
-		 st->handle >= 0 ? " = " : "", (uint64_t)rs->start, (uint64_t)rs->end,
-		 fmt_size(zd_resource_size(rs), sz, sizeof(sz)));
+	step_info(res, "%s%s[mem 0x%" PRIx64 "-0x%" PRIx64 "] (%s)",
+		  st->handle >= 0 ? r->s->handles[st->handle].name : "",
+		  st->handle >= 0 ? " = " : "", (uint64_t)rs->start, (uint64_t)rs->end,
+		  fmt_size(zd_resource_size(rs), sz, sizeof(sz)));
 	if (r->o->json) {
 		jw_khex(&r->jw, "start", rs->start);
 		jw_khex(&r->jw, "end", rs->end);
@@ -260,8 +239,7 @@ void ex_pfn_valid(struct run *r, const struct step *st, struct step_result *res)
 	if (!expect_addr(r, st, res, &addr, &pfn))
 		return;
 	v = zd_pfn_valid(r->m, pfn);
-	snprintf(res->info, sizeof(res->info), "pfn_valid(0x%" PRIx64 ") = %s", pfn,
-		 v ? "true" : "false");
+	step_info(res, "pfn_valid(0x%" PRIx64 ") = %s", pfn, v ? "true" : "false");
 	if (v != ex->want_bool)
 		step_fail(res, "pfn_valid(0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
 			  "expected %s", pfn, addr, v ? "true" : "false",
@@ -291,7 +269,7 @@ void ex_section(struct run *r, const struct step *st, struct step_result *res)
 		snprintf(b, sizeof(b), "not_present");
 	else
 		fmt_section_flags(ex->section_flags, b, sizeof(b));
-	snprintf(res->info, sizeof(res->info), "section %" PRIu64 ": %s", nr, a);
+	step_info(res, "section %" PRIu64 ": %s", nr, a);
 	if (!ok)
 		step_fail(res, "section %" PRIu64 " (address 0x%" PRIx64 "): got %s, "
 			  "expected %s", nr, addr, a, b);
@@ -309,8 +287,7 @@ static void expect_block(struct run *r, const struct expect *ex, uint64_t id,
 	const char *gz = state == ZD_MEM_ONLINE && (unsigned)mb.zone < ZD_MAX_NR_ZONES ?
 			 zd_zone_names[mb.zone] : NULL;
 
-	snprintf(res->info, sizeof(res->info), "memory%" PRIu64 ": %s%s%s", id, gs,
-		 gz ? " in " : "", gz ? gz : "");
+	step_info(res, "memory%" PRIu64 ": %s%s%s", id, gs, gz ? " in " : "", gz ? gz : "");
 	if (state != ex->block_state)
 		step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): got %s, "
 			  "expected %s", id, id, gs, ws);
@@ -359,12 +336,11 @@ void ex_meminfo(struct run *r, const struct step *st, struct step_result *res)
 				  got - then, r->s->handles[ex->since].name);
 			return;
 		}
-		snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB, fell by %" PRIu64
-			 " kB since '%s'", ex->field, got, then - got,
-			 r->s->handles[ex->since].name);
+		step_info(res, "%s: %" PRIu64 " kB, fell by %" PRIu64 " kB since '%s'", ex->field,
+			  got, then - got, r->s->handles[ex->since].name);
 		got = then - got;
 	} else {
-		snprintf(res->info, sizeof(res->info), "%s: %" PRIu64 " kB", ex->field, got);
+		step_info(res, "%s: %" PRIu64 " kB", ex->field, got);
 	}
 	if (ex->has_is && got != ex->is)
 		step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected %" PRIu64 " kB",
@@ -397,9 +373,9 @@ void ex_zoneinfo(struct run *r, const struct step *st, struct step_result *res)
 	v[2] = z->present_pages;
 	v[3] = (uint64_t)__atomic_load_n(&z->managed_pages, __ATOMIC_RELAXED);
 	zd_put_online_mems(m);
-	snprintf(res->info, sizeof(res->info), "Node %d, zone %s: start_pfn 0x%" PRIx64
-		 " spanned %" PRIu64 " present %" PRIu64 " managed %" PRIu64, node,
-		 zd_zone_names[ex->zone_idx], v[0], v[1], v[2], v[3]);
+	step_info(res, "Node %d, zone %s: start_pfn 0x%" PRIx64 " spanned %" PRIu64 " present %"
+		  PRIu64 " managed %" PRIu64, node, zd_zone_names[ex->zone_idx], v[0], v[1], v[2],
+		  v[3]);
 	for (int i = 0; i < 4; i++)
 		if (ex->has_zone_count[i] && v[i] != ex->zone_count[i])
 			step_fail(res, "Node %d, zone %s: %s is %" PRIu64 ", expected %" PRIu64,
@@ -422,8 +398,7 @@ void ex_iomem(struct run *r, const struct step *st, struct step_result *res)
 	for (const char *l = text; l && *l && !found; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
 		found = !strncmp(l, ex->field, n) && (l[n] == '\n' || !l[n]);
 	free(text);
-	snprintf(res->info, sizeof(res->info), "/proc/iomem %s \"%s\"",
-		 found ? "has" : "has no line", ex->field);
+	step_info(res, "/proc/iomem %s \"%s\"", found ? "has" : "has no line", ex->field);
 	if (found != ex->want_bool)
 		step_fail(res, "/proc/iomem %s the line \"%s\"", found ? "has" : "has no",
 			  ex->field);
@@ -433,7 +408,7 @@ void ex_max_pfn(struct run *r, const struct step *st, struct step_result *res)
 {
 	uint64_t got = zd_max_pfn(r->m);
 
-	snprintf(res->info, sizeof(res->info), "max_pfn = 0x%" PRIx64, got);
+	step_info(res, "max_pfn = 0x%" PRIx64, got);
 	if (got != st->ex.is)
 		step_fail(res, "max_pfn: got 0x%" PRIx64 ", expected 0x%" PRIx64, got, st->ex.is);
 }
@@ -450,7 +425,7 @@ void ex_handle(struct run *r, const struct step *st, struct step_result *res)
 		return;
 	}
 	got = r->h[ex->addr.handle].addr;
-	snprintf(res->info, sizeof(res->info), "%s = 0x%" PRIx64, name, got);
+	step_info(res, "%s = 0x%" PRIx64, name, got);
 	if (got != ex->is)
 		step_fail(res, "handle '%s': got 0x%" PRIx64 ", expected 0x%" PRIx64, name, got,
 			  ex->is);
