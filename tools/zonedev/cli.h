@@ -97,7 +97,8 @@ void jw_raw(struct jw *w, const char *json);
 /* Close the document with a newline. */
 void jw_finish(struct jw *w);
 
-/* Key + value shorthands. */
+/* Key + value shorthands; with w NULL they write nothing (a step's JSON
+ * extras in text mode). */
 void jw_kstr(struct jw *w, const char *key, const char *s);
 void jw_ku64(struct jw *w, const char *key, uint64_t v);
 void jw_ki64(struct jw *w, const char *key, int64_t v);
@@ -402,6 +403,7 @@ struct run {
 	struct zd_machine *m;
 	FILE *out;                 /* text output (stdout) */
 	struct jw jw;              /* JSON output (json mode) */
+	struct jw *json;           /* &jw in JSON mode, else NULL */
 	struct handle_state h[MAX_HANDLES];
 	unsigned long expected_warns;   /* fired by steps that stated expect_warn */
 };

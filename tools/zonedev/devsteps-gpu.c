@@ -77,13 +77,11 @@ void exec_gpu_add_chunk(struct run *r, const struct step *st, struct step_result
 			  dpa ? "device-private space [" : "[mem ", lo, hi, "]");
 	else
 		step_info(res, "%s", stats);
-	if (r->o->json) {
-		gpu_stats_json(&r->jw, mdev);
-		if (lo <= hi) {
-			jw_kstr(&r->jw, "space", dpa ? "device_private" : "physical");
-			jw_khex(&r->jw, "start", lo);
-			jw_khex(&r->jw, "end", hi);
-		}
+	gpu_stats_json(r->json, mdev);
+	if (lo <= hi) {
+		jw_kstr(r->json, "space", dpa ? "device_private" : "physical");
+		jw_khex(r->json, "start", lo);
+		jw_khex(r->json, "end", hi);
 	}
 }
 
@@ -112,18 +110,15 @@ void exec_gpu_alloc(struct run *r, const struct step *st, struct step_result *re
 		h->not_phys = false;
 		step_info(res, "%s: pfn 0x%" PRIx64 " (phys 0x%" PRIx64 ") of %s", hn, pfn, h->addr,
 			  st->dev_name);
-		if (r->o->json) {
-			jw_khex(&r->jw, "pfn", pfn);
-			jw_khex(&r->jw, "phys", h->addr);
-		}
+		jw_khex(r->json, "pfn", pfn);
+		jw_khex(r->json, "phys", h->addr);
 	} else {
 		h->addr = zd_device_private_page_to_offset(page);
 		h->not_phys = true;
 		step_info(res, "%s: device-private offset 0x%" PRIx64 " of %s (in pages: byte 0x%"
 			  PRIx64 " of the device-private space; no pfn, no physical address)", hn,
 			  h->addr, st->dev_name, h->addr << m->arch.page_shift);
-		if (r->o->json)
-			jw_khex(&r->jw, "offset", h->addr);
+		jw_khex(r->json, "offset", h->addr);
 	}
 }
 

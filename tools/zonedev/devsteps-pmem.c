@@ -133,11 +133,9 @@ void exec_corrupt_infoblock(struct run *r, const struct step *st, struct step_re
 	step_info(res, "region%d: info block byte %" PRIu64 " (file offset 0x%llx) 0x%02x -> "
 		  "0x%02x; the next probe of the media will see it", st->region, st->offset,
 		  (unsigned long long)off, old, byte);
-	if (r->o->json) {
-		jw_khex(&r->jw, "file_offset", (uint64_t)off);
-		jw_khex(&r->jw, "old", old);
-		jw_khex(&r->jw, "new", byte);
-	}
+	jw_khex(r->json, "file_offset", (uint64_t)off);
+	jw_khex(r->json, "old", old);
+	jw_khex(r->json, "new", byte);
 }
 
 /* ---------- dax devices ---------- */

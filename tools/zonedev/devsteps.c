@@ -165,13 +165,11 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 		  pg->range.end, "]", pages,
 		  fmt_size(m->arch.page_size << st->vmemmap_shift, a, sizeof(a)), nid,
 		  cpu ? "CPU-addressable" : "not CPU-addressable");
-	if (r->o->json) {
-		jw_kstr(&r->jw, "space", st->dpa ? "device_private" : "physical");
-		jw_khex(&r->jw, "start", pg->range.start);
-		jw_khex(&r->jw, "end", pg->range.end);
-		jw_ku64(&r->jw, "nr_pages", pages);
-		jw_kbool(&r->jw, "cpu_addressable", cpu);
-	}
+	jw_kstr(r->json, "space", st->dpa ? "device_private" : "physical");
+	jw_khex(r->json, "start", pg->range.start);
+	jw_khex(r->json, "end", pg->range.end);
+	jw_ku64(r->json, "nr_pages", pages);
+	jw_kbool(r->json, "cpu_addressable", cpu);
 }
 
 /* ---------- handles that hold device memory ---------- */

@@ -219,8 +219,16 @@ void jw_finish(struct jw *w)
 	fflush(w->f);
 }
 
-void jw_kstr(struct jw *w, const char *key, const char *s) { jw_key(w, key); jw_str(w, s); }
-void jw_ku64(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_u64(w, v); }
-void jw_ki64(struct jw *w, const char *key, int64_t v) { jw_key(w, key); jw_i64(w, v); }
-void jw_kbool(struct jw *w, const char *key, bool v) { jw_key(w, key); jw_bool(w, v); }
-void jw_khex(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_hex(w, v); }
+/* The key, unless there is no writer (w NULL: text mode). */
+static bool key_of(struct jw *w, const char *key)
+{
+	if (w)
+		jw_key(w, key);
+	return w != NULL;
+}
+
+void jw_kstr(struct jw *w, const char *key, const char *s) { if (key_of(w, key)) jw_str(w, s); }
+void jw_ku64(struct jw *w, const char *key, uint64_t v) { if (key_of(w, key)) jw_u64(w, v); }
+void jw_ki64(struct jw *w, const char *key, int64_t v) { if (key_of(w, key)) jw_i64(w, v); }
+void jw_kbool(struct jw *w, const char *key, bool v) { if (key_of(w, key)) jw_bool(w, v); }
+void jw_khex(struct jw *w, const char *key, uint64_t v) { if (key_of(w, key)) jw_hex(w, v); }

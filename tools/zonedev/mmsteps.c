@@ -51,11 +51,9 @@ static void mm_info(struct run *r, struct zd_mm *mm, struct step_result *res, co
 {
 	step_info(res, "%spid %d: %zu VMAs, %" PRIu64 " pages mapped", what, mm->pid, mm->map_count,
 		  mm->total_vm);
-	if (r->o->json) {
-		jw_ki64(&r->jw, "pid", mm->pid);
-		jw_ku64(&r->jw, "map_count", mm->map_count);
-		jw_ku64(&r->jw, "total_vm", mm->total_vm);
-	}
+	jw_ki64(r->json, "pid", mm->pid);
+	jw_ku64(r->json, "map_count", mm->map_count);
+	jw_ku64(r->json, "total_vm", mm->total_vm);
 }
 
 void exec_process(struct run *r, const struct step *st, struct step_result *res)
@@ -106,10 +104,8 @@ static void range_info(struct run *r, struct zd_mm *mm, uint64_t addr, uint64_t 
 {
 	step_info(res, "%s [0x%" PRIx64 "-0x%" PRIx64 ") in pid %d (%zu VMAs)", what, addr,
 		  addr + len, mm->pid, mm->map_count);
-	if (r->o->json) {
-		jw_khex(&r->jw, "addr", addr);
-		jw_ku64(&r->jw, "map_count", mm->map_count);
-	}
+	jw_khex(r->json, "addr", addr);
+	jw_ku64(r->json, "map_count", mm->map_count);
 }
 
 void exec_mmap(struct run *r, const struct step *st, struct step_result *res)

@@ -414,6 +414,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	r->out = stdout;
 	if (o->json) {
 		jw_init(&r->jw, stdout);
+		r->json = &r->jw;
 		jw_obj_begin(&r->jw);
 		jw_kstr(&r->jw, "zonedev", ZONEDEV_VERSION);
 		jw_kstr(&r->jw, "scenario", s->file);

@@ -178,12 +178,10 @@ void exec_alloc_pages(struct run *r, const struct step *st, struct step_result *
 		  zd_pfn_phys(&m->arch, pfn),
 		  fmt_size(m->arch.page_size << st->order, sz, sizeof(sz)), zone_name_of(m, page),
 		  zd_page_to_nid(page));
-	if (r->o->json) {
-		jw_khex(&r->jw, "pfn", pfn);
-		jw_khex(&r->jw, "phys", zd_pfn_phys(&m->arch, pfn));
-		jw_kstr(&r->jw, "zone", zone_name_of(m, page));
-		jw_ki64(&r->jw, "node", zd_page_to_nid(page));
-	}
+	jw_khex(r->json, "pfn", pfn);
+	jw_khex(r->json, "phys", zd_pfn_phys(&m->arch, pfn));
+	jw_kstr(r->json, "zone", zone_name_of(m, page));
+	jw_ki64(r->json, "node", zd_page_to_nid(page));
 }
 
 void exec_request_free_mem_region(struct run *r, const struct step *st, struct step_result *res)
@@ -204,10 +202,8 @@ void exec_request_free_mem_region(struct run *r, const struct step *st, struct s
 		  st->handle >= 0 ? r->s->handles[st->handle].name : "",
 		  st->handle >= 0 ? " = " : "", (uint64_t)rs->start, (uint64_t)rs->end,
 		  fmt_size(zd_resource_size(rs), sz, sizeof(sz)));
-	if (r->o->json) {
-		jw_khex(&r->jw, "start", rs->start);
-		jw_khex(&r->jw, "end", rs->end);
-	}
+	jw_khex(r->json, "start", rs->start);
+	jw_khex(r->json, "end", rs->end);
 }
 
 static unsigned long all_section_flags(void)
@@ -434,10 +430,8 @@ void ex_handle(struct run *r, const struct step *st, struct step_result *res)
 void exec_expect(struct run *r, const struct step *st, struct step_result *res)
 {
 	st->form->eval(r, st, res);
-	if (r->o->json) {
-		jw_kstr(&r->jw, "observed", res->info);
-		jw_kbool(&r->jw, "holds", !res->check_failed);
-	}
+	jw_kstr(r->json, "observed", res->info);
+	jw_kbool(r->json, "holds", !res->check_failed);
 }
 
 /* ---------- the other RAM steps ---------- */
@@ -466,8 +460,7 @@ void exec_report(struct run *r, const struct step *st, struct step_result *res)
 
 void exec_note(struct run *r, const struct step *st, struct step_result *res)
 {
-	if (r->o->json)
-		jw_kstr(&r->jw, "text", st->text);
+	jw_kstr(r->json, "text", st->text);
 }
 
 void exec_meminfo_snapshot(struct run *r, const struct step *st, struct step_result *res)
