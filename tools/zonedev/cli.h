@@ -219,46 +219,6 @@ struct step_arg {
 /* Block state a scenario may expect; BLOCK_ABSENT = no such block. */
 #define BLOCK_ABSENT (-1)
 
-/* The operands of an expect step; schema-expect.c says which form uses
- * which member. */
-struct expect {
-	struct addr_arg addr;
-	uint64_t id;
-	bool want_bool;
-	bool not_present;
-	unsigned long section_flags;
-	int block_state;           /* enum zd_mem_state or BLOCK_ABSENT */
-	int block_zone;            /* enum zd_zone_type, -1: not checked */
-	const char *field;         /* meminfo field, iomem line */
-	bool has_is, has_min, has_max;
-	uint64_t is, min, max;     /* kB for meminfo */
-	int since;                 /* meminfo: a meminfo_snapshot handle (the fall since it), -1 */
-
-	/* ZONE_DEVICE forms */
-	int region;                /* namespace, dax: region index */
-	int gpu;                   /* gpu: index into scenario.gpus */
-	bool has_mode, has_map, has_size, has_data, has_refused;
-	int mode;                  /* enum zd_nd_ns_mode; dax: enum zd_dax_mode */
-	int map;                   /* enum zd_nd_pfn_mode */
-	uint64_t size;             /* namespace size; valid_phys_addr_range size */
-	uint64_t data_at;
-	struct bytes_arg data;     /* expected bytes (namespace, gpu_page, cpu_addressable) */
-	bool refused;
-	bool has_chunks, has_calloc, has_cfree;
-	uint64_t chunks, calloc, cfree;
-	int mtype;                 /* pgmap: enum zd_memory_type or PGMAP_NONE */
-	bool has_online_blocks, has_total_blocks, has_movable, movable;
-	uint64_t online_blocks, total_blocks;
-	int zone_idx;              /* zoneinfo: the zone and its node */
-	uint64_t zone_node;
-	bool has_zone_count[4];    /* start_pfn, spanned, present, managed */
-	uint64_t zone_count[4];
-	/* vma: the VMA holding addr in a process */
-	bool has_vma_start, has_vma_end, has_perms, has_mapped, mapped;
-	uint64_t vma_start, vma_end;
-	const char *perms;         /* as maps shows them, "rw-p" */
-};
-
 /* A parsed step. The operands are named after what they are; the step's
  * table entry (schema-steps.c) says which of them it fills. */
 struct step {
@@ -282,7 +242,6 @@ struct step {
 	int handle;                /* as: / handle:, -1 none */
 	uint64_t order;
 	int gfp;                   /* zd_gfp_t */
-	struct expect ex;
 	int report;                /* enum report_kind */
 	const char *text;
 
@@ -300,10 +259,10 @@ struct step {
 	bool force;                /* create_namespace: ndctl -f; reconfigure_device: -f */
 	uint8_t uuid[16];
 	uint64_t offset;           /* write_namespace, corrupt_infoblock */
-	struct bytes_arg data;     /* write_namespace, gpu_write */
+	struct bytes_arg data;     /* write_namespace, gpu_write; what expect compares */
 	uint64_t byte;             /* corrupt_infoblock */
 	uint64_t count;            /* gpu_add_chunk */
-	int mtype;                 /* memremap: enum zd_memory_type */
+	int mtype;                 /* enum zd_memory_type; expect pgmap: or PGMAP_NONE */
 	unsigned long vmemmap_shift;
 	bool dpa;                  /* memremap private on a dpa machine: no start */
 
@@ -313,6 +272,34 @@ struct step {
 	uint64_t new_size;
 	struct addr_arg new_addr;
 	int advice;                /* MADV_* */
+
+	/* expect (schema-expect.c says which form uses which): start is the
+	 * address, region, gpu, handle, process, size, data, mtype, ns_mode,
+	 * ns_map and dax_mode what the step members above are */
+	uint64_t id;
+	bool want_bool;
+	bool not_present;
+	unsigned long section_flags;
+	int block_state;           /* enum zd_mem_state or BLOCK_ABSENT */
+	int block_zone;            /* enum zd_zone_type, -1: not checked */
+	const char *field;         /* meminfo field, iomem line */
+	bool has_is, has_min, has_max;
+	uint64_t is, min, max;     /* kB for meminfo */
+	int since;                 /* meminfo: a meminfo_snapshot handle (the fall since it), -1 */
+	bool has_mode, has_size, has_data, has_refused, refused;
+	uint64_t data_at;          /* namespace: where data is expected */
+	bool has_chunks, has_calloc, has_cfree;
+	uint64_t chunks, calloc, cfree;
+	bool has_online_blocks, has_total_blocks, has_movable, movable;
+	uint64_t online_blocks, total_blocks;
+	int zone_idx;              /* zoneinfo: the zone and its node */
+	uint64_t zone_node;
+	bool has_zone_count[4];    /* start_pfn, spanned, present, managed */
+	uint64_t zone_count[4];
+	/* vma: the VMA holding start in a process */
+	bool has_vma_start, has_vma_end, has_perms, has_mapped, mapped;
+	uint64_t vma_start, vma_end;
+	const char *perms;         /* as maps shows them, "rw-p" */
 };
 
 enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM };
@@ -474,7 +461,7 @@ int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out);
  * (-ENOENT: never set; -EFAULT: a dpa offset, not a physical address). */
 bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
 		     uint64_t *out);
-/* The address an expect form names (st->ex.addr) and its pfn, or false
+/* The address an expect form names (st->start) and its pfn, or false
  * with the failure set as resolve_or_fail() does. */
 bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
 		 uint64_t *addr, uint64_t *pfn);

@@ -152,31 +152,25 @@ void exec_gpu_free(struct run *r, const struct step *st, struct step_result *res
 
 void ex_gpu(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
-	struct zd_dmirror_device *mdev = gpu_device(r, ex->gpu);
-	const char *name = r->s->gpus[ex->gpu].name;
+	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
+	const char *name = r->s->gpus[st->gpu].name;
 	struct zd_dmirror_stats s;
 
-	if (!mdev) {
-		step_fail(res, "%s is not on the booted machine", name);
-		return;
-	}
 	zd_dmirror_get_stats(mdev, &s);
 	gpu_stats_text(mdev, name, res->info, sizeof(res->info));
-	if (ex->has_chunks && s.chunks != ex->chunks)
+	if (st->has_chunks && s.chunks != st->chunks)
 		step_fail(res, "%s: %" PRIu64 " chunks, expected %" PRIu64, name, s.chunks,
-			  ex->chunks);
-	if (ex->has_calloc && s.calloc != ex->calloc)
+			  st->chunks);
+	if (st->has_calloc && s.calloc != st->calloc)
 		step_fail(res, "%s: calloc %" PRIu64 ", expected %" PRIu64, name, s.calloc,
-			  ex->calloc);
-	if (ex->has_cfree && s.cfree != ex->cfree)
+			  st->calloc);
+	if (st->has_cfree && s.cfree != st->cfree)
 		step_fail(res, "%s: cfree %" PRIu64 ", expected %" PRIu64, name, s.cfree,
-			  ex->cfree);
+			  st->cfree);
 }
 
 void ex_gpu_page(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	struct handle_state *h = &r->h[st->handle];
 	const char *hn = r->s->handles[st->handle].name;
 	char what[96], e[32];
@@ -185,19 +179,19 @@ void ex_gpu_page(struct run *r, const struct step *st, struct step_result *res)
 
 	if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
 		return;
-	buf = calloc(1, ex->data.len + 1);
+	buf = calloc(1, st->data.len + 1);
 	if (!buf) {
 		step_fail(res, "out of memory");
 		return;
 	}
-	rc = zd_dmirror_copy_from_device(h->mdev, h->page, buf, ex->data.len);
+	rc = zd_dmirror_copy_from_device(h->mdev, h->page, buf, st->data.len);
 	if (rc) {
 		step_fail(res, "copy from %s through the copy engine failed with %s", hn,
 			  fmt_errno(rc, e, sizeof(e)));
 	} else {
-		step_info(res, "%s: %zu bytes read back through the copy engine", hn, ex->data.len);
+		step_info(res, "%s: %zu bytes read back through the copy engine", hn, st->data.len);
 		snprintf(what, sizeof(what), "%s (read through the copy engine)", hn);
-		expect_bytes(res, what, buf, ex->data.p, ex->data.len);
+		expect_bytes(res, what, buf, st->data.p, st->data.len);
 	}
 	free(buf);
 }

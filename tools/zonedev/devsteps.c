@@ -251,7 +251,6 @@ void expect_bytes(struct step_result *res, const char *what, const char *got,
 
 void ex_page_is_ram(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn;
 	bool v;
 
@@ -259,31 +258,29 @@ void ex_page_is_ram(struct run *r, const struct step *st, struct step_result *re
 		return;
 	v = zd_page_is_ram(r->m, pfn) != 0;
 	step_info(res, "page_is_ram(0x%" PRIx64 ") = %s", pfn, tf(v));
-	if (v != ex->want_bool)
+	if (v != st->want_bool)
 		step_fail(res, "page_is_ram(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
-			  "expected %s", pfn, addr, tf(v), tf(ex->want_bool));
+			  "expected %s", pfn, addr, tf(v), tf(st->want_bool));
 }
 
 void ex_valid_phys_addr_range(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn;
 	bool v;
 
 	if (!expect_addr(r, st, res, &addr, &pfn))
 		return;
-	v = zd_valid_phys_addr_range(r->m, addr, ex->size);
-	step_info(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 ") = %s", addr, ex->size,
+	v = zd_valid_phys_addr_range(r->m, addr, st->size);
+	step_info(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 ") = %s", addr, st->size,
 		  tf(v));
-	if (v != ex->want_bool)
+	if (v != st->want_bool)
 		step_fail(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 "): got %s, expected "
-			  "%s", addr, ex->size, tf(v), tf(ex->want_bool));
+			  "%s", addr, st->size, tf(v), tf(st->want_bool));
 }
 
 void ex_zone_device(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn;
 	bool valid, v;
 
@@ -294,15 +291,14 @@ void ex_zone_device(struct run *r, const struct step *st, struct step_result *re
 	step_info(res, "pfn 0x%" PRIx64 ": %s", pfn,
 		  !valid ? "no struct page (pfn_valid false)" :
 		  v ? "a ZONE_DEVICE page" : "not a ZONE_DEVICE page");
-	if (v != ex->want_bool)
+	if (v != st->want_bool)
 		step_fail(res, "zone_device(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
-			  "expected %s%s", pfn, addr, tf(v), tf(ex->want_bool),
+			  "expected %s%s", pfn, addr, tf(v), tf(st->want_bool),
 			  valid ? "" : " (the pfn has no struct page)");
 }
 
 void ex_pgmap(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	struct zd_dev_pagemap *pg;
 	uint64_t addr, pfn;
 	int type;
@@ -318,16 +314,15 @@ void ex_pgmap(struct run *r, const struct step *st, struct step_result *res)
 	else
 		step_info(res, "pfn 0x%" PRIx64 ": no pgmap", pfn);
 	zd_put_dev_pagemap(pg);
-	if (type != ex->mtype)
+	if (type != st->mtype)
 		step_fail(res, "pgmap of pfn 0x%" PRIx64 " (address 0x%" PRIx64 "): got %s, "
 			  "expected %s", pfn, addr, cli_memory_type_name(type),
-			  cli_memory_type_name(ex->mtype));
+			  cli_memory_type_name(st->mtype));
 }
 
 void ex_cpu_addressable(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn, off;
 	const char *p = NULL;
 	char what[96];
@@ -345,18 +340,18 @@ void ex_cpu_addressable(struct run *r, const struct step *st, struct step_result
 	v = p != NULL;
 	step_info(res, "address 0x%" PRIx64 ": %s", addr,
 		  v ? "the CPU can load and store here" : "no CPU mapping");
-	if (v != ex->want_bool) {
+	if (v != st->want_bool) {
 		step_fail(res, "cpu_addressable(0x%" PRIx64 "): got %s, expected %s", addr, tf(v),
-			  tf(ex->want_bool));
+			  tf(st->want_bool));
 		return;
 	}
-	if (!v || !ex->has_data)
+	if (!v || !st->has_data)
 		return;
-	if (ex->data.len > m->arch.page_size - off) {
+	if (st->data.len > m->arch.page_size - off) {
 		step_fail(res, "%zu bytes at 0x%" PRIx64 " cross a page boundary; compare at "
-			  "most %" PRIu64 " bytes here", ex->data.len, addr, m->arch.page_size - off);
+			  "most %" PRIu64 " bytes here", st->data.len, addr, m->arch.page_size - off);
 		return;
 	}
 	snprintf(what, sizeof(what), "bytes at 0x%" PRIx64 " as the CPU reads them", addr);
-	expect_bytes(res, what, p + off, ex->data.p, ex->data.len);
+	expect_bytes(res, what, p + off, st->data.p, st->data.len);
 }

@@ -166,13 +166,12 @@ MM_RANGE_STEP(exec_madvise, zd_do_madvise(mm, addr, st->size, st->advice), "advi
 
 void ex_vma(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	struct zd_mm *mm = step_mm(r, st, res);
 	struct zd_vm_area_struct *vma;
 	uint64_t addr, start = 0, end = 0, f = 0;
 	char perms[5] = "";
 
-	if (!mm || !resolve_or_fail(r, &ex->addr, res, &addr))
+	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
 		return;
 	zd_mmap_read_lock(mm);
 	vma = zd_vma_lookup(mm, addr);
@@ -184,7 +183,7 @@ void ex_vma(struct run *r, const struct step *st, struct step_result *res)
 	zd_mmap_read_unlock(mm);
 	if (!vma) {
 		step_info(res, "pid %d: no VMA at 0x%" PRIx64, mm->pid, addr);
-		if (!ex->has_mapped || ex->mapped)
+		if (!st->has_mapped || st->mapped)
 			step_fail(res, "pid %d: nothing is mapped at 0x%" PRIx64, mm->pid, addr);
 		return;
 	}
@@ -193,18 +192,18 @@ void ex_vma(struct run *r, const struct step *st, struct step_result *res)
 		 f & ZD_VM_MAYSHARE ? 's' : 'p');
 	step_info(res, "pid %d: 0x%" PRIx64 " is in %08" PRIx64 "-%08" PRIx64 " %s", mm->pid, addr,
 		  start, end, perms);
-	if (ex->has_mapped && !ex->mapped)
+	if (st->has_mapped && !st->mapped)
 		step_fail(res, "pid %d: 0x%" PRIx64 " is mapped (%08" PRIx64 "-%08" PRIx64 " %s), "
 			  "expected nothing there", mm->pid, addr, start, end, perms);
-	if (ex->has_vma_start && start != ex->vma_start)
+	if (st->has_vma_start && start != st->vma_start)
 		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " starts at 0x%" PRIx64 ", expected "
-			  "0x%" PRIx64, mm->pid, addr, start, ex->vma_start);
-	if (ex->has_vma_end && end != ex->vma_end)
+			  "0x%" PRIx64, mm->pid, addr, start, st->vma_start);
+	if (st->has_vma_end && end != st->vma_end)
 		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " ends at 0x%" PRIx64 ", expected "
-			  "0x%" PRIx64, mm->pid, addr, end, ex->vma_end);
-	if (ex->has_perms && strcmp(perms, ex->perms))
+			  "0x%" PRIx64, mm->pid, addr, end, st->vma_end);
+	if (st->has_perms && strcmp(perms, st->perms))
 		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " is %s, expected %s", mm->pid, addr,
-			  perms, ex->perms);
+			  perms, st->perms);
 }
 
 /* ---------- report maps ---------- */

@@ -40,13 +40,12 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 			       yaml_node_t *v)
 {
 	struct step *st = obj;
-	struct expect *ex = &st->ex;
 	yaml_node_t *item = v;
 	size_t n = 1;
 
 	if (v->type == YAML_SCALAR_NODE && !strcmp((const char *)v->data.scalar.value,
 						   "not_present")) {
-		ex->not_present = true;
+		st->not_present = true;
 		add_arg(st, "state", ARG_STR, 0, "not_present");
 		return 0;
 	}
@@ -54,7 +53,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 		n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	else if (v->type != YAML_SCALAR_NODE)
 		return yerr(YF, v, "'state' must be a list of section flags or not_present");
-	ex->section_flags = 0;
+	st->section_flags = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *t;
 		bool found = false;
@@ -66,7 +65,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 			return -1;
 		for (int b = 0; section_flag_names[b].name; b++) {
 			if (!strcmp(section_flag_names[b].name, t)) {
-				ex->section_flags |= section_flag_names[b].bit;
+				st->section_flags |= section_flag_names[b].bit;
 				found = true;
 			}
 		}
@@ -74,7 +73,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 			return yerr(YF, item, "unknown section flag '%s' (known: present, "
 				    "has_mem_map, online, early, zone_device; or not_present)", t);
 	}
-	add_arg(st, "state", ARG_FLAGS, ex->section_flags, NULL);
+	add_arg(st, "state", ARG_FLAGS, st->section_flags, NULL);
 	return 0;
 }
 
@@ -82,7 +81,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 
 static int finish_memory_block(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (st->ex.block_zone >= 0 && st->ex.block_state != ZD_MEM_ONLINE)
+	if (st->block_zone >= 0 && st->block_state != ZD_MEM_ONLINE)
 		return yerr(YF, field_node(s, map, "zone"), "only an online block has a zone "
 			    "(state: online)");
 	return 0;
@@ -90,7 +89,7 @@ static int finish_memory_block(struct scenario *s, struct step *st, yaml_node_t 
 
 static int finish_meminfo(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (st->ex.has_is && (st->ex.has_min || st->ex.has_max))
+	if (st->has_is && (st->has_min || st->has_max))
 		return yerr(YF, map, "expect meminfo: 'is' excludes 'min' and 'max'");
 	return 0;
 }
@@ -105,7 +104,7 @@ static int finish_namespace(struct scenario *s, struct step *st, yaml_node_t *ma
 
 static int finish_cpu_addressable(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (st->ex.has_data && !st->ex.want_bool)
+	if (st->has_data && !st->want_bool)
 		return yerr(YF, field_node(s, map, "data"), "memory the CPU cannot address has no "
 			    "data to compare: drop 'data' or say 'is: true'");
 	return 0;
@@ -113,10 +112,10 @@ static int finish_cpu_addressable(struct scenario *s, struct step *st, yaml_node
 
 static int finish_vma(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	const char *p = st->ex.perms;
+	const char *p = st->perms;
 
-	if (st->ex.has_mapped && !st->ex.mapped &&
-	    (st->ex.has_vma_start || st->ex.has_vma_end || st->ex.has_perms))
+	if (st->has_mapped && !st->mapped &&
+	    (st->has_vma_start || st->has_vma_end || st->has_perms))
 		return yerr(YF, map, "expect vma: 'mapped: false' has no start, end or perms");
 	if (p && (strlen(p) != 4 || !strchr("r-", p[0]) || !strchr("w-", p[1]) ||
 		  !strchr("x-", p[2]) || !strchr("sp", p[3])))
@@ -127,14 +126,14 @@ static int finish_vma(struct scenario *s, struct step *st, yaml_node_t *map)
 
 /* ---------- fields ---------- */
 
-#define ADDR(k) { .key = (k), .type = FT_ADDR, .off = AT(ex.addr), .flags = FL_REQ }
-#define IS { .key = "is", .type = FT_BOOL, .off = AT(ex.want_bool), .flags = FL_REQ }
-#define OPT(k, t, m) { .key = (k), .type = (t), .off = AT(ex.m), .has = HAS(ex.has_##m) }
-#define COUNT(k, i, sh) { .key = (k), .type = FT_UINT, .off = AT(ex.zone_count[i]), \
-			  .has = HAS(ex.has_zone_count[i]), .show = (sh) }
-#define BLOCK_STATE { .key = "state", .type = FT_ENUM, .off = AT(ex.block_state), \
+#define ADDR(k) { .key = (k), .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }
+#define IS { .key = "is", .type = FT_BOOL, .off = AT(want_bool), .flags = FL_REQ }
+#define OPT(k, t, m) { .key = (k), .type = (t), .off = AT(m), .has = HAS(has_##m) }
+#define COUNT(k, i, sh) { .key = (k), .type = FT_UINT, .off = AT(zone_count[i]), \
+			  .has = HAS(has_zone_count[i]), .show = (sh) }
+#define BLOCK_STATE { .key = "state", .type = FT_ENUM, .off = AT(block_state), \
 		      .enums = &block_states, .flags = FL_REQ }
-#define BLOCK_ZONE { .key = "zone", .type = FT_ENUM, .off = AT(ex.block_zone), .enums = &zones }
+#define BLOCK_ZONE { .key = "zone", .type = FT_ENUM, .off = AT(block_zone), .enums = &zones }
 #define END { 0 }
 
 const struct expect_def expect_defs[] = {
@@ -149,86 +148,86 @@ const struct expect_def expect_defs[] = {
 		ADDR("memory_block"), BLOCK_STATE, BLOCK_ZONE, END }, false, finish_memory_block,
 	  ex_memory_block },
 	{ "id", (const struct field[]){
-		{ .key = "id", .type = FT_UINT, .off = AT(ex.id), .flags = FL_REQ },
+		{ .key = "id", .type = FT_UINT, .off = AT(id), .flags = FL_REQ },
 		BLOCK_STATE, BLOCK_ZONE, END }, false, finish_memory_block, ex_memory_block_id },
 	{ "meminfo", (const struct field[]){
-		{ .key = "meminfo", .type = FT_STR, .off = AT(ex.field), .flags = FL_REQ },
+		{ .key = "meminfo", .type = FT_STR, .off = AT(field), .flags = FL_REQ },
 		OPT("is", FT_KB, is), OPT("min", FT_KB, min), OPT("max", FT_KB, max),
-		{ .key = "since", .type = FT_HANDLE_USE, .off = AT(ex.since), .flags = FL_AUX,
+		{ .key = "since", .type = FT_HANDLE_USE, .off = AT(since), .flags = FL_AUX,
 		  .handle = &use_snapshot }, END }, true, finish_meminfo, ex_meminfo },
 	{ "max_pfn", (const struct field[]){
-		{ .key = "max_pfn", .type = FT_SIZE, .off = AT(ex.is), .flags = FL_REQ,
+		{ .key = "max_pfn", .type = FT_SIZE, .off = AT(is), .flags = FL_REQ,
 		  .show = ARG_HEX }, END }, false, NULL, ex_max_pfn },
 	{ "handle", (const struct field[]){
-		{ .key = "handle", .type = FT_HANDLE_ANY, .off = AT(ex.addr.handle),
+		{ .key = "handle", .type = FT_HANDLE_ANY, .off = AT(start.handle),
 		  .flags = FL_REQ },
-		{ .key = "is", .type = FT_SIZE, .off = AT(ex.is), .flags = FL_REQ,
+		{ .key = "is", .type = FT_SIZE, .off = AT(is), .flags = FL_REQ,
 		  .show = ARG_ADDR }, END }, false, NULL, ex_handle },
 	{ "namespace", (const struct field[]){
-		{ .key = "namespace", .type = FT_REGION, .off = AT(ex.region), .flags = FL_REQ },
-		{ .key = "mode", .type = FT_ENUM, .off = AT(ex.mode), .has = HAS(ex.has_mode),
+		{ .key = "namespace", .type = FT_REGION, .off = AT(region), .flags = FL_REQ },
+		{ .key = "mode", .type = FT_ENUM, .off = AT(ns_mode), .has = HAS(has_mode),
 		  .enums = &ns_modes },
-		{ .key = "map", .type = FT_ENUM, .off = AT(ex.map), .has = HAS(ex.has_map),
+		{ .key = "map", .type = FT_ENUM, .off = AT(ns_map), .has = HAS(has_map),
 		  .enums = &ns_maps },
 		OPT("size", FT_SIZE, size),
-		{ .key = "data_at", .type = FT_SIZE, .off = AT(ex.data_at), .has = HAS(ex.has_data),
+		{ .key = "data_at", .type = FT_SIZE, .off = AT(data_at), .has = HAS(has_data),
 		  .show = ARG_HEX },
-		{ .key = "data", .type = FT_DATA, .off = AT(ex.data) },
+		{ .key = "data", .type = FT_DATA, .off = AT(data) },
 		OPT("refused", FT_BOOL, refused), END }, true, finish_namespace, ex_namespace },
 	{ "gpu", (const struct field[]){
-		{ .key = "gpu", .type = FT_GPU, .off = AT(ex.gpu), .flags = FL_REQ },
+		{ .key = "gpu", .type = FT_GPU, .off = AT(gpu), .flags = FL_REQ },
 		OPT("chunks", FT_UINT, chunks), OPT("calloc", FT_UINT, calloc),
 		OPT("cfree", FT_UINT, cfree), END }, true, NULL, ex_gpu },
 	{ "gpu_page", (const struct field[]){
 		{ .key = "gpu_page", .type = FT_HANDLE_USE, .off = AT(handle), .flags = FL_REQ,
 		  .handle = &use_gpu_page },
-		{ .key = "data", .type = FT_DATA, .off = AT(ex.data), .flags = FL_REQ }, END },
+		{ .key = "data", .type = FT_DATA, .off = AT(data), .flags = FL_REQ }, END },
 	  false, NULL, ex_gpu_page },
 	{ "page_is_ram", (const struct field[]){ ADDR("page_is_ram"), IS, END }, false, NULL,
 	  ex_page_is_ram },
 	{ "valid_phys_addr_range", (const struct field[]){
 		ADDR("valid_phys_addr_range"),
-		{ .key = "size", .type = FT_SIZE, .off = AT(ex.size), .flags = FL_REQ },
+		{ .key = "size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ },
 		IS, END }, false, NULL, ex_valid_phys_addr_range },
 	{ "zone_device", (const struct field[]){ ADDR("zone_device"), IS, END }, false, NULL,
 	  ex_zone_device },
 	{ "pgmap", (const struct field[]){
 		ADDR("pgmap"),
-		{ .key = "type", .type = FT_ENUM, .off = AT(ex.mtype), .enums = &memory_types,
+		{ .key = "type", .type = FT_ENUM, .off = AT(mtype), .enums = &memory_types,
 		  .flags = FL_REQ }, END }, false, NULL, ex_pgmap },
 	{ "cpu_addressable", (const struct field[]){
 		ADDR("cpu_addressable"), IS,
-		{ .key = "data", .type = FT_DATA, .off = AT(ex.data), .has = HAS(ex.has_data) },
+		{ .key = "data", .type = FT_DATA, .off = AT(data), .has = HAS(has_data) },
 		END }, false, finish_cpu_addressable, ex_cpu_addressable },
 	{ "dax", (const struct field[]){
-		{ .key = "dax", .type = FT_DAX, .off = AT(ex.region), .flags = FL_REQ },
-		{ .key = "mode", .type = FT_ENUM, .off = AT(ex.mode), .has = HAS(ex.has_mode),
+		{ .key = "dax", .type = FT_DAX, .off = AT(region), .flags = FL_REQ },
+		{ .key = "mode", .type = FT_ENUM, .off = AT(dax_mode), .has = HAS(has_mode),
 		  .enums = &dax_modes },
 		OPT("online_memblocks", FT_UINT, online_blocks),
 		OPT("total_memblocks", FT_UINT, total_blocks),
 		OPT("movable", FT_BOOL, movable), END }, true, NULL, ex_dax },
 	{ "zoneinfo", (const struct field[]){
-		{ .key = "zoneinfo", .type = FT_ENUM, .off = AT(ex.zone_idx), .enums = &zones,
+		{ .key = "zoneinfo", .type = FT_ENUM, .off = AT(zone_idx), .enums = &zones,
 		  .flags = FL_REQ },
-		{ .key = "node", .type = FT_UINT, .off = AT(ex.zone_node), .dflt = "0",
+		{ .key = "node", .type = FT_UINT, .off = AT(zone_node), .dflt = "0",
 		  .max = ZD_MAX_NUMNODES - 1, .flags = FL_NO_ECHO | FL_AUX },
 		COUNT("start_pfn", 0, ARG_HEX), COUNT("spanned", 1, ARG_AUTO),
 		COUNT("present", 2, ARG_AUTO), COUNT("managed", 3, ARG_AUTO), END },
 	  true, NULL, ex_zoneinfo },
 	{ "iomem", (const struct field[]){
-		{ .key = "iomem", .type = FT_STR, .off = AT(ex.field), .flags = FL_REQ },
-		{ .key = "is", .type = FT_BOOL, .off = AT(ex.want_bool), .dflt = "true",
+		{ .key = "iomem", .type = FT_STR, .off = AT(field), .flags = FL_REQ },
+		{ .key = "is", .type = FT_BOOL, .off = AT(want_bool), .dflt = "true",
 		  .flags = FL_ECHO_CHANGED }, END }, false, NULL, ex_iomem },
 	{ "vma", (const struct field[]){
 		ADDR("vma"),
 		{ .key = "process", .type = FT_HANDLE_USE, .off = AT(process),
 		  .flags = FL_REQ, .handle = &use_mm },
 		OPT("mapped", FT_BOOL, mapped),
-		{ .key = "start", .type = FT_SIZE, .off = AT(ex.vma_start),
-		  .has = HAS(ex.has_vma_start), .show = ARG_ADDR },
-		{ .key = "end", .type = FT_SIZE, .off = AT(ex.vma_end),
-		  .has = HAS(ex.has_vma_end), .show = ARG_ADDR },
-		{ .key = "perms", .type = FT_STR, .off = AT(ex.perms), .has = HAS(ex.has_perms) },
+		{ .key = "start", .type = FT_SIZE, .off = AT(vma_start),
+		  .has = HAS(has_vma_start), .show = ARG_ADDR },
+		{ .key = "end", .type = FT_SIZE, .off = AT(vma_end),
+		  .has = HAS(has_vma_end), .show = ARG_ADDR },
+		{ .key = "perms", .type = FT_STR, .off = AT(perms), .has = HAS(has_perms) },
 		END }, true, finish_vma, ex_vma },
 	{ 0 },
 };

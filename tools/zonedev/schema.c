@@ -531,11 +531,8 @@ static void step_init(struct step *st)
 	st->start.handle = -1;
 	st->region = -1;
 	st->gpu = -1;
-	st->ex.addr.handle = -1;
-	st->ex.region = -1;
-	st->ex.gpu = -1;
-	st->ex.block_zone = -1;
-	st->ex.since = -1;
+	st->block_zone = -1;
+	st->since = -1;
 	st->process = -1;
 	st->new_addr.handle = -1;
 }

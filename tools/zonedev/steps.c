@@ -220,7 +220,7 @@ static unsigned long all_section_flags(void)
 bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
 		 uint64_t *addr, uint64_t *pfn)
 {
-	if (!resolve_or_fail(r, &st->ex.addr, res, addr))
+	if (!resolve_or_fail(r, &st->start, res, addr))
 		return false;
 	*pfn = zd_phys_pfn(&r->m->arch, *addr);
 	return true;
@@ -228,7 +228,6 @@ bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
 
 void ex_pfn_valid(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn;
 	bool v;
 
@@ -236,16 +235,15 @@ void ex_pfn_valid(struct run *r, const struct step *st, struct step_result *res)
 		return;
 	v = zd_pfn_valid(r->m, pfn);
 	step_info(res, "pfn_valid(0x%" PRIx64 ") = %s", pfn, v ? "true" : "false");
-	if (v != ex->want_bool)
+	if (v != st->want_bool)
 		step_fail(res, "pfn_valid(0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
 			  "expected %s", pfn, addr, v ? "true" : "false",
-			  ex->want_bool ? "true" : "false");
+			  st->want_bool ? "true" : "false");
 }
 
 void ex_section(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn, nr;
 	unsigned long word;
 	bool present, ok;
@@ -256,105 +254,103 @@ void ex_section(struct run *r, const struct step *st, struct step_result *res)
 	nr = zd_pfn_section_nr(&m->arch, pfn);
 	word = zd_section_word(zd_pfn_to_section(m, pfn)) & all_section_flags();
 	present = word & ZD_SECTION_MARKED_PRESENT;
-	ok = ex->not_present ? !present : word == ex->section_flags;
+	ok = st->not_present ? !present : word == st->section_flags;
 	if (present)
 		fmt_section_flags(word, a, sizeof(a));
 	else
 		snprintf(a, sizeof(a), "not_present");
-	if (ex->not_present)
+	if (st->not_present)
 		snprintf(b, sizeof(b), "not_present");
 	else
-		fmt_section_flags(ex->section_flags, b, sizeof(b));
+		fmt_section_flags(st->section_flags, b, sizeof(b));
 	step_info(res, "section %" PRIu64 ": %s", nr, a);
 	if (!ok)
 		step_fail(res, "section %" PRIu64 " (address 0x%" PRIx64 "): got %s, "
 			  "expected %s", nr, addr, a, b);
 }
 
-static void expect_block(struct run *r, const struct expect *ex, uint64_t id,
+static void expect_block(struct run *r, const struct step *st, uint64_t id,
 			 struct step_result *res)
 {
 	struct zd_memory_block mb;
 	int state = zd_memory_block_get(r->m, id, &mb) ? BLOCK_ABSENT : (int)mb.state;
 	const char *gs = state == BLOCK_ABSENT ? "absent" :
 			 zd_mem_state_name((enum zd_mem_state)state);
-	const char *ws = ex->block_state == BLOCK_ABSENT ? "absent" :
-			 zd_mem_state_name((enum zd_mem_state)ex->block_state);
+	const char *ws = st->block_state == BLOCK_ABSENT ? "absent" :
+			 zd_mem_state_name((enum zd_mem_state)st->block_state);
 	const char *gz = state == ZD_MEM_ONLINE && (unsigned)mb.zone < ZD_MAX_NR_ZONES ?
 			 zd_zone_names[mb.zone] : NULL;
 
 	step_info(res, "memory%" PRIu64 ": %s%s%s", id, gs, gz ? " in " : "", gz ? gz : "");
-	if (state != ex->block_state)
+	if (state != st->block_state)
 		step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): got %s, "
 			  "expected %s", id, id, gs, ws);
-	else if (ex->block_zone >= 0 && (!gz || strcmp(gz, zd_zone_names[ex->block_zone])))
+	else if (st->block_zone >= 0 && (!gz || strcmp(gz, zd_zone_names[st->block_zone])))
 		step_fail(res, "memory block %" PRIu64 " (memory%" PRIu64 "): online in "
 			  "zone %s, expected zone %s", id, id, gz ? gz : "?",
-			  zd_zone_names[ex->block_zone]);
+			  zd_zone_names[st->block_zone]);
 }
 
 void ex_memory_block(struct run *r, const struct step *st, struct step_result *res)
 {
 	uint64_t addr;
 
-	if (resolve_or_fail(r, &st->ex.addr, res, &addr))
-		expect_block(r, &st->ex, zd_phys_to_block_id(r->m, addr), res);
+	if (resolve_or_fail(r, &st->start, res, &addr))
+		expect_block(r, st, zd_phys_to_block_id(r->m, addr), res);
 }
 
 void ex_memory_block_id(struct run *r, const struct step *st, struct step_result *res)
 {
-	expect_block(r, &st->ex, st->ex.id, res);
+	expect_block(r, st, st->id, res);
 }
 
 void ex_meminfo(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	uint64_t got, then;
-	int rc = zd_meminfo_field(r->m, ex->field, &got);
+	int rc = zd_meminfo_field(r->m, st->field, &got);
 	char a[64];
 
 	if (rc) {
-		step_fail(res, "meminfo has no field '%s' (%s)", ex->field,
+		step_fail(res, "meminfo has no field '%s' (%s)", st->field,
 			  fmt_errno(rc, a, sizeof(a)));
 		return;
 	}
-	if (ex->since >= 0) {
+	if (st->since >= 0) {
 		/* The field's fall since the snapshot is what is checked. */
-		if (!handle_held(r, ex->since, "meminfo snapshot", "gone", "meminfo_snapshot", res))
+		if (!handle_held(r, st->since, "meminfo snapshot", "gone", "meminfo_snapshot", res))
 			return;
-		if (meminfo_text_field(r->h[ex->since].meminfo, ex->field, &then)) {
+		if (meminfo_text_field(r->h[st->since].meminfo, st->field, &then)) {
 			step_fail(res, "the snapshot '%s' has no field %s",
-				  r->s->handles[ex->since].name, ex->field);
+				  r->s->handles[st->since].name, st->field);
 			return;
 		}
 		if (got > then) {
-			step_fail(res, "meminfo %s rose by %" PRIu64 " kB since '%s'", ex->field,
-				  got - then, r->s->handles[ex->since].name);
+			step_fail(res, "meminfo %s rose by %" PRIu64 " kB since '%s'", st->field,
+				  got - then, r->s->handles[st->since].name);
 			return;
 		}
-		step_info(res, "%s: %" PRIu64 " kB, fell by %" PRIu64 " kB since '%s'", ex->field,
-			  got, then - got, r->s->handles[ex->since].name);
+		step_info(res, "%s: %" PRIu64 " kB, fell by %" PRIu64 " kB since '%s'", st->field,
+			  got, then - got, r->s->handles[st->since].name);
 		got = then - got;
 	} else {
-		step_info(res, "%s: %" PRIu64 " kB", ex->field, got);
+		step_info(res, "%s: %" PRIu64 " kB", st->field, got);
 	}
-	if (ex->has_is && got != ex->is)
+	if (st->has_is && got != st->is)
 		step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected %" PRIu64 " kB",
-			  ex->field, got, ex->is);
-	else if (ex->has_min && got < ex->min)
+			  st->field, got, st->is);
+	else if (st->has_min && got < st->min)
 		step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at least %" PRIu64
-			  " kB", ex->field, got, ex->min);
-	else if (ex->has_max && got > ex->max)
+			  " kB", st->field, got, st->min);
+	else if (st->has_max && got > st->max)
 		step_fail(res, "meminfo %s: got %" PRIu64 " kB, expected at most %" PRIu64
-			  " kB", ex->field, got, ex->max);
+			  " kB", st->field, got, st->max);
 }
 
 void ex_zoneinfo(struct run *r, const struct step *st, struct step_result *res)
 {
 	static const char *const k[] = { "start_pfn", "spanned", "present", "managed" };
 	struct zd_machine *m = r->m;
-	const struct expect *ex = &st->ex;
-	int node = (int)ex->zone_node;
+	int node = (int)st->zone_node;
 	struct zd_zone *z;
 	uint64_t v[4];
 
@@ -362,7 +358,7 @@ void ex_zoneinfo(struct run *r, const struct step *st, struct step_result *res)
 		step_fail(res, "node %d does not exist (the machine has %d)", node, m->nr_nodes);
 		return;
 	}
-	z = &m->node_data[node]->node_zones[ex->zone_idx];
+	z = &m->node_data[node]->node_zones[st->zone_idx];
 	zd_get_online_mems(m);
 	v[0] = z->zone_start_pfn;
 	v[1] = z->spanned_pages;
@@ -370,19 +366,18 @@ void ex_zoneinfo(struct run *r, const struct step *st, struct step_result *res)
 	v[3] = (uint64_t)__atomic_load_n(&z->managed_pages, __ATOMIC_RELAXED);
 	zd_put_online_mems(m);
 	step_info(res, "Node %d, zone %s: start_pfn 0x%" PRIx64 " spanned %" PRIu64 " present %"
-		  PRIu64 " managed %" PRIu64, node, zd_zone_names[ex->zone_idx], v[0], v[1], v[2],
+		  PRIu64 " managed %" PRIu64, node, zd_zone_names[st->zone_idx], v[0], v[1], v[2],
 		  v[3]);
 	for (int i = 0; i < 4; i++)
-		if (ex->has_zone_count[i] && v[i] != ex->zone_count[i])
+		if (st->has_zone_count[i] && v[i] != st->zone_count[i])
 			step_fail(res, "Node %d, zone %s: %s is %" PRIu64 ", expected %" PRIu64,
-				  node, zd_zone_names[ex->zone_idx], k[i], v[i], ex->zone_count[i]);
+				  node, zd_zone_names[st->zone_idx], k[i], v[i], st->zone_count[i]);
 }
 
 void ex_iomem(struct run *r, const struct step *st, struct step_result *res)
 {
 	/* One whole line of /proc/iomem, indentation and all. */
-	const struct expect *ex = &st->ex;
-	size_t len = 0, n = strlen(ex->field);
+	size_t len = 0, n = strlen(st->field);
 	char *text = NULL;
 	FILE *f = open_memstream(&text, &len);
 	bool found = false;
@@ -392,12 +387,12 @@ void ex_iomem(struct run *r, const struct step *st, struct step_result *res)
 		fclose(f);
 	}
 	for (const char *l = text; l && *l && !found; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		found = !strncmp(l, ex->field, n) && (l[n] == '\n' || !l[n]);
+		found = !strncmp(l, st->field, n) && (l[n] == '\n' || !l[n]);
 	free(text);
-	step_info(res, "/proc/iomem %s \"%s\"", found ? "has" : "has no line", ex->field);
-	if (found != ex->want_bool)
+	step_info(res, "/proc/iomem %s \"%s\"", found ? "has" : "has no line", st->field);
+	if (found != st->want_bool)
 		step_fail(res, "/proc/iomem %s the line \"%s\"", found ? "has" : "has no",
-			  ex->field);
+			  st->field);
 }
 
 void ex_max_pfn(struct run *r, const struct step *st, struct step_result *res)
@@ -405,31 +400,36 @@ void ex_max_pfn(struct run *r, const struct step *st, struct step_result *res)
 	uint64_t got = zd_max_pfn(r->m);
 
 	step_info(res, "max_pfn = 0x%" PRIx64, got);
-	if (got != st->ex.is)
-		step_fail(res, "max_pfn: got 0x%" PRIx64 ", expected 0x%" PRIx64, got, st->ex.is);
+	if (got != st->is)
+		step_fail(res, "max_pfn: got 0x%" PRIx64 ", expected 0x%" PRIx64, got, st->is);
 }
 
 void ex_handle(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
-	const char *name = r->s->handles[ex->addr.handle].name;
+	const char *name = r->s->handles[st->start.handle].name;
 	uint64_t got;
 
-	if (!r->h[ex->addr.handle].ever) {
+	if (!r->h[st->start.handle].ever) {
 		step_fail(res, "handle '%s' holds no address (the step that defines it did "
 			  "not succeed)", name);
 		return;
 	}
-	got = r->h[ex->addr.handle].addr;
+	got = r->h[st->start.handle].addr;
 	step_info(res, "%s = 0x%" PRIx64, name, got);
-	if (got != ex->is)
+	if (got != st->is)
 		step_fail(res, "handle '%s': got 0x%" PRIx64 ", expected 0x%" PRIx64, name, got,
-			  ex->is);
+			  st->is);
 }
 
 void exec_expect(struct run *r, const struct step *st, struct step_result *res)
 {
-	st->form->eval(r, st, res);
+	/* A device the machine did not bring up fails the check. */
+	if (st->region >= 0 && !pmem_region(r->m, st->region))
+		step_fail(res, "region%d is not on the booted machine", st->region);
+	else if (st->gpu >= 0 && !gpu_device(r, st->gpu))
+		step_fail(res, "%s is not on the booted machine", r->s->gpus[st->gpu].name);
+	else
+		st->form->eval(r, st, res);
 	jw_kstr(r->json, "observed", res->info);
 	jw_kbool(r->json, "holds", !res->check_failed);
 }
@@ -484,9 +484,10 @@ void exec_meminfo_snapshot(struct run *r, const struct step *st, struct step_res
 void step_exec(struct run *r, const struct step *st, struct step_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	/* A device named in the scenario that the machine did not bring up. */
-	if ((st->region >= 0 && !pmem_region(r->m, st->region)) ||
-	    (st->gpu >= 0 && !gpu_device(r, st->gpu))) {
+	/* A device named in the scenario that the machine did not bring up
+	 * (an expect step checks for it itself). */
+	if (!st->form && ((st->region >= 0 && !pmem_region(r->m, st->region)) ||
+			  (st->gpu >= 0 && !gpu_device(r, st->gpu)))) {
 		res->err = -ENODEV;
 		snprintf(res->why, sizeof(res->why), "%s is not on the booted machine", st->dev_name);
 		return;
