@@ -75,7 +75,8 @@ int bench_memmap(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return bench_bad(&b, "argument", argv[optind], "unexpected (all settings are options)");
+		return bench_bad(&b, "argument", argv[optind],
+				 "unexpected (all settings are options)");
 	const struct zd_arch *a = zd_arch_find(arch_name);
 	char s1[32];
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define M(member) AT_OF(struct scenario, member)
+#define MF(k, t, m, ...) F_OF(struct scenario, k, t, m, __VA_ARGS__)
 #define E(n, v) { (n), (v), NULL }
 
 /* ---------- checks shared by the lists ---------- */
@@ -51,12 +52,12 @@ static char *resolve_path(struct scenario *s, const char *path)
 
 /* ---------- ram, reserved: [{start, size, node, name}] ---------- */
 
-#define R(member) AT_OF(struct zd_mem_range, member)
+#define RF(k, t, m, ...) F_OF(struct zd_mem_range, k, t, m, __VA_ARGS__)
 static const struct field range_fields[] = {
-	{ .key = "start", .type = FT_SIZE, .off = R(start), .flags = FL_REQ, .type_doc = "address" },
-	{ .key = "size", .type = FT_SIZE, .off = R(size), .flags = FL_REQ, .check = check_end },
-	{ .key = "node", .type = FT_NODE, .off = R(node) },
-	{ .key = "name", .type = FT_STR, .off = R(name) },
+	RF("start", FT_SIZE, start, .flags = FL_REQ, .type_doc = "address"),
+	RF("size", FT_SIZE, size, .flags = FL_REQ, .check = check_end),
+	RF("node", FT_NODE, node),
+	RF("name", FT_STR, name),
 	{ 0 },
 };
 
@@ -130,17 +131,16 @@ static int parse_pmem_file(struct scenario *s, void *obj, const struct field *f,
 	return 0;
 }
 
-#define P(member) AT_OF(struct zd_nd_region_desc, member)
+#define PF(k, t, m, ...) F_OF(struct zd_nd_region_desc, k, t, m, __VA_ARGS__)
 static const struct field pmem_fields[] = {
-	{ .key = "start", .type = FT_SIZE, .off = P(start), .flags = FL_REQ,
-	  .check = check_pmem_start, .type_doc = "address" },
-	{ .key = "size", .type = FT_SIZE, .off = P(size), .flags = FL_REQ,
-	  .check = check_pmem_size },
+	PF("start", FT_SIZE, start, .flags = FL_REQ, .check = check_pmem_start,
+	   .type_doc = "address"),
+	PF("size", FT_SIZE, size, .flags = FL_REQ, .check = check_pmem_size),
 	{ .key = "file", .type = FT_CUSTOM, .flags = FL_REQ, .parse = parse_pmem_file,
 	  .type_doc = "path (${VAR}s expanded)" },
-	{ .key = "node", .type = FT_NODE, .off = P(node) },
-	{ .key = "read_only", .type = FT_BOOL, .off = P(read_only) },
-	{ .key = "align", .type = FT_SIZE, .off = P(align) },
+	PF("node", FT_NODE, node),
+	PF("read_only", FT_BOOL, read_only),
+	PF("align", FT_SIZE, align),
 	{ 0 },
 };
 
@@ -160,15 +160,13 @@ static int check_gpu_name(struct scenario *s, void *obj, const struct field *f,
 	return 0;
 }
 
-#define G(member) AT_OF(struct zd_dmirror_desc, member)
+#define GF(k, t, m, ...) F_OF(struct zd_dmirror_desc, k, t, m, __VA_ARGS__)
 static const struct field gpu_fields[] = {
-	{ .key = "name", .type = FT_STR, .off = G(name), .flags = FL_REQ,
-	  .check = check_gpu_name },
-	{ .key = "vram", .type = FT_SIZE, .off = G(vram_size) },
-	{ .key = "node", .type = FT_NODE, .off = G(node) },
-	{ .key = "coherent_start", .type = FT_SIZE, .off = G(coherent_start),
-	  .type_doc = "address" },
-	{ .key = "coherent_size", .type = FT_SIZE, .off = G(coherent_size), .check = check_end },
+	GF("name", FT_STR, name, .flags = FL_REQ, .check = check_gpu_name),
+	GF("vram", FT_SIZE, vram_size),
+	GF("node", FT_NODE, node),
+	GF("coherent_start", FT_SIZE, coherent_start, .type_doc = "address"),
+	GF("coherent_size", FT_SIZE, coherent_size, .check = check_end),
 	{ 0 },
 };
 
@@ -354,25 +352,19 @@ static const struct enum_def dp_designs = {
 };
 
 const struct field machine_fields[] = {
-	{ .key = "arch", .type = FT_STR, .off = M(arch), .dflt = "x86_64", .check = check_arch,
-	  .type_doc = "arch profile name" },
-	{ .key = "phys_bits", .type = FT_UINT, .off = M(phys_bits), .max = 64,
-	  .check = check_phys_bits },
-	{ .key = "memory_block_size", .type = FT_SIZE, .off = M(block_size) },
-	{ .key = "nodes", .type = FT_UINT, .off = M(nodes), .max = ZD_MAX_NUMNODES, .dflt = "1",
-	  .check = check_nodes },
-	{ .key = "debug_vm", .type = FT_BOOL, .off = M(debug_vm) },
-	{ .key = "host_memory_guard", .type = FT_BOOL, .off = M(host_memory_guard),
-	  .dflt = "true" },
-	{ .key = "auto_online_blocks", .type = FT_ENUM, .off = M(auto_online),
-	  .enums = &online_policies },
-	{ .key = "crashkernel", .type = FT_SIZE, .off = M(crashkernel) },
+	MF("arch", FT_STR, arch, .dflt = "x86_64", .check = check_arch,
+	   .type_doc = "arch profile name"),
+	MF("phys_bits", FT_UINT, phys_bits, .max = 64, .check = check_phys_bits),
+	MF("memory_block_size", FT_SIZE, block_size),
+	MF("nodes", FT_UINT, nodes, .max = ZD_MAX_NUMNODES, .dflt = "1", .check = check_nodes),
+	MF("debug_vm", FT_BOOL, debug_vm),
+	MF("host_memory_guard", FT_BOOL, host_memory_guard, .dflt = "true"),
+	MF("auto_online_blocks", FT_ENUM, auto_online, .enums = &online_policies),
+	MF("crashkernel", FT_SIZE, crashkernel),
 	{ .key = "swiotlb", .type = FT_CUSTOM, .parse = parse_swiotlb,
 	  .type_doc = "off, auto or a size" },
-	{ .key = "device_private", .type = FT_ENUM, .off = M(device_private), .dflt = "pfn",
-	  .enums = &dp_designs },
-	{ .key = "va_bits", .type = FT_UINT, .off = M(va_bits), .max = 64,
-	  .check = check_va_bits },
+	MF("device_private", FT_ENUM, device_private, .dflt = "pfn", .enums = &dp_designs),
+	MF("va_bits", FT_UINT, va_bits, .max = 64, .check = check_va_bits),
 	{ .key = "pmem", .type = FT_CUSTOM, .parse = parse_pmem, .type_doc = "list of regions" },
 	{ .key = "gpus", .type = FT_CUSTOM, .parse = parse_gpus, .type_doc = "list of gpus" },
 	{ .key = "iomem", .type = FT_CUSTOM, .parse = parse_iomem,

@@ -126,14 +126,12 @@ static int finish_vma(struct scenario *s, struct step *st, yaml_node_t *map)
 
 /* ---------- fields ---------- */
 
-#define ADDR(k) { .key = (k), .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }
-#define IS { .key = "is", .type = FT_BOOL, .off = AT(want_bool), .flags = FL_REQ }
-#define OPT(k, t, m) { .key = (k), .type = (t), .off = AT(m), .has = HAS(has_##m) }
-#define COUNT(k, i, sh) { .key = (k), .type = FT_UINT, .off = AT(zone_count[i]), \
-			  .has = HAS(has_zone_count[i]), .show = (sh) }
-#define BLOCK_STATE { .key = "state", .type = FT_ENUM, .off = AT(block_state), \
-		      .enums = &block_states, .flags = FL_REQ }
-#define BLOCK_ZONE { .key = "zone", .type = FT_ENUM, .off = AT(block_zone), .enums = &zones }
+#define ADDR(k) F(k, FT_ADDR, start, .flags = FL_REQ)
+#define IS F("is", FT_BOOL, want_bool, .flags = FL_REQ)
+#define OPT(k, t, m) F(k, t, m, .has = HAS(has_##m))
+#define COUNT(k, i, sh) F(k, FT_UINT, zone_count[i], .has = HAS(has_zone_count[i]), .show = (sh))
+#define BLOCK_STATE F("state", FT_ENUM, block_state, .enums = &block_states, .flags = FL_REQ)
+#define BLOCK_ZONE F("zone", FT_ENUM, block_zone, .enums = &zones)
 #define END { 0 }
 
 const struct expect_def expect_defs[] = {
@@ -148,86 +146,76 @@ const struct expect_def expect_defs[] = {
 		ADDR("memory_block"), BLOCK_STATE, BLOCK_ZONE, END }, false, finish_memory_block,
 	  ex_memory_block },
 	{ "id", (const struct field[]){
-		{ .key = "id", .type = FT_UINT, .off = AT(id), .flags = FL_REQ },
+		F("id", FT_UINT, id, .flags = FL_REQ),
 		BLOCK_STATE, BLOCK_ZONE, END }, false, finish_memory_block, ex_memory_block_id },
 	{ "meminfo", (const struct field[]){
-		{ .key = "meminfo", .type = FT_STR, .off = AT(field), .flags = FL_REQ },
+		F("meminfo", FT_STR, field, .flags = FL_REQ),
 		OPT("is", FT_KB, is), OPT("min", FT_KB, min), OPT("max", FT_KB, max),
-		{ .key = "since", .type = FT_HANDLE_USE, .off = AT(since), .flags = FL_AUX,
-		  .handle = &use_snapshot }, END }, true, finish_meminfo, ex_meminfo },
+		F("since", FT_HANDLE_USE, since, .flags = FL_AUX, .handle = &use_snapshot), END },
+	  true, finish_meminfo, ex_meminfo },
 	{ "max_pfn", (const struct field[]){
-		{ .key = "max_pfn", .type = FT_SIZE, .off = AT(is), .flags = FL_REQ,
-		  .show = ARG_HEX }, END }, false, NULL, ex_max_pfn },
+		F("max_pfn", FT_SIZE, is, .flags = FL_REQ, .show = ARG_HEX), END },
+	  false, NULL, ex_max_pfn },
 	{ "handle", (const struct field[]){
-		{ .key = "handle", .type = FT_HANDLE_ANY, .off = AT(start.handle),
-		  .flags = FL_REQ },
-		{ .key = "is", .type = FT_SIZE, .off = AT(is), .flags = FL_REQ,
-		  .show = ARG_ADDR }, END }, false, NULL, ex_handle },
+		F("handle", FT_HANDLE_ANY, start.handle, .flags = FL_REQ),
+		F("is", FT_SIZE, is, .flags = FL_REQ, .show = ARG_ADDR), END },
+	  false, NULL, ex_handle },
 	{ "namespace", (const struct field[]){
-		{ .key = "namespace", .type = FT_REGION, .off = AT(region), .flags = FL_REQ },
-		{ .key = "mode", .type = FT_ENUM, .off = AT(ns_mode), .has = HAS(has_mode),
-		  .enums = &ns_modes },
-		{ .key = "map", .type = FT_ENUM, .off = AT(ns_map), .has = HAS(has_map),
-		  .enums = &ns_maps },
+		F("namespace", FT_REGION, region, .flags = FL_REQ),
+		F("mode", FT_ENUM, ns_mode, .has = HAS(has_mode), .enums = &ns_modes),
+		F("map", FT_ENUM, ns_map, .has = HAS(has_map), .enums = &ns_maps),
 		OPT("size", FT_SIZE, size),
-		{ .key = "data_at", .type = FT_SIZE, .off = AT(data_at), .has = HAS(has_data),
-		  .show = ARG_HEX },
-		{ .key = "data", .type = FT_DATA, .off = AT(data) },
+		F("data_at", FT_SIZE, data_at, .has = HAS(has_data), .show = ARG_HEX),
+		F("data", FT_DATA, data),
 		OPT("refused", FT_BOOL, refused), END }, true, finish_namespace, ex_namespace },
 	{ "gpu", (const struct field[]){
-		{ .key = "gpu", .type = FT_GPU, .off = AT(gpu), .flags = FL_REQ },
+		F("gpu", FT_GPU, gpu, .flags = FL_REQ),
 		OPT("chunks", FT_UINT, chunks), OPT("calloc", FT_UINT, calloc),
 		OPT("cfree", FT_UINT, cfree), END }, true, NULL, ex_gpu },
 	{ "gpu_page", (const struct field[]){
-		{ .key = "gpu_page", .type = FT_HANDLE_USE, .off = AT(handle), .flags = FL_REQ,
-		  .handle = &use_gpu_page },
-		{ .key = "data", .type = FT_DATA, .off = AT(data), .flags = FL_REQ }, END },
+		F("gpu_page", FT_HANDLE_USE, handle, .flags = FL_REQ, .handle = &use_gpu_page),
+		F("data", FT_DATA, data, .flags = FL_REQ), END },
 	  false, NULL, ex_gpu_page },
 	{ "page_is_ram", (const struct field[]){ ADDR("page_is_ram"), IS, END }, false, NULL,
 	  ex_page_is_ram },
 	{ "valid_phys_addr_range", (const struct field[]){
 		ADDR("valid_phys_addr_range"),
-		{ .key = "size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ },
+		F("size", FT_SIZE, size, .flags = FL_REQ),
 		IS, END }, false, NULL, ex_valid_phys_addr_range },
 	{ "zone_device", (const struct field[]){ ADDR("zone_device"), IS, END }, false, NULL,
 	  ex_zone_device },
 	{ "pgmap", (const struct field[]){
 		ADDR("pgmap"),
-		{ .key = "type", .type = FT_ENUM, .off = AT(mtype), .enums = &memory_types,
-		  .flags = FL_REQ }, END }, false, NULL, ex_pgmap },
+		F("type", FT_ENUM, mtype, .enums = &memory_types, .flags = FL_REQ), END },
+	  false, NULL, ex_pgmap },
 	{ "cpu_addressable", (const struct field[]){
 		ADDR("cpu_addressable"), IS,
-		{ .key = "data", .type = FT_DATA, .off = AT(data), .has = HAS(has_data) },
+		F("data", FT_DATA, data, .has = HAS(has_data)),
 		END }, false, finish_cpu_addressable, ex_cpu_addressable },
 	{ "dax", (const struct field[]){
-		{ .key = "dax", .type = FT_DAX, .off = AT(region), .flags = FL_REQ },
-		{ .key = "mode", .type = FT_ENUM, .off = AT(dax_mode), .has = HAS(has_mode),
-		  .enums = &dax_modes },
+		F("dax", FT_DAX, region, .flags = FL_REQ),
+		F("mode", FT_ENUM, dax_mode, .has = HAS(has_mode), .enums = &dax_modes),
 		OPT("online_memblocks", FT_UINT, online_blocks),
 		OPT("total_memblocks", FT_UINT, total_blocks),
 		OPT("movable", FT_BOOL, movable), END }, true, NULL, ex_dax },
 	{ "zoneinfo", (const struct field[]){
-		{ .key = "zoneinfo", .type = FT_ENUM, .off = AT(zone_idx), .enums = &zones,
-		  .flags = FL_REQ },
-		{ .key = "node", .type = FT_UINT, .off = AT(zone_node), .dflt = "0",
-		  .max = ZD_MAX_NUMNODES - 1, .flags = FL_NO_ECHO | FL_AUX },
+		F("zoneinfo", FT_ENUM, zone_idx, .enums = &zones, .flags = FL_REQ),
+		F("node", FT_UINT, zone_node, .dflt = "0", .max = ZD_MAX_NUMNODES - 1,
+		  .flags = FL_NO_ECHO | FL_AUX),
 		COUNT("start_pfn", 0, ARG_HEX), COUNT("spanned", 1, ARG_AUTO),
 		COUNT("present", 2, ARG_AUTO), COUNT("managed", 3, ARG_AUTO), END },
 	  true, NULL, ex_zoneinfo },
 	{ "iomem", (const struct field[]){
-		{ .key = "iomem", .type = FT_STR, .off = AT(field), .flags = FL_REQ },
-		{ .key = "is", .type = FT_BOOL, .off = AT(want_bool), .dflt = "true",
-		  .flags = FL_ECHO_CHANGED }, END }, false, NULL, ex_iomem },
+		F("iomem", FT_STR, field, .flags = FL_REQ),
+		F("is", FT_BOOL, want_bool, .dflt = "true", .flags = FL_ECHO_CHANGED), END },
+	  false, NULL, ex_iomem },
 	{ "vma", (const struct field[]){
 		ADDR("vma"),
-		{ .key = "process", .type = FT_HANDLE_USE, .off = AT(process),
-		  .flags = FL_REQ, .handle = &use_mm },
+		F("process", FT_HANDLE_USE, process, .flags = FL_REQ, .handle = &use_mm),
 		OPT("mapped", FT_BOOL, mapped),
-		{ .key = "start", .type = FT_SIZE, .off = AT(vma_start),
-		  .has = HAS(has_vma_start), .show = ARG_ADDR },
-		{ .key = "end", .type = FT_SIZE, .off = AT(vma_end),
-		  .has = HAS(has_vma_end), .show = ARG_ADDR },
-		{ .key = "perms", .type = FT_STR, .off = AT(perms), .has = HAS(has_perms) },
+		F("start", FT_SIZE, vma_start, .has = HAS(has_vma_start), .show = ARG_ADDR),
+		F("end", FT_SIZE, vma_end, .has = HAS(has_vma_end), .show = ARG_ADDR),
+		F("perms", FT_STR, perms, .has = HAS(has_perms)),
 		END }, true, finish_vma, ex_vma },
 	{ 0 },
 };

@@ -97,6 +97,11 @@ struct field {
 #define AT(member) offsetof(struct step, member)
 #define HAS(member) (offsetof(struct step, member) + 1)
 #define AT_OF(type, member) offsetof(type, member)
+/* A field of a type's member: its key, type and member, then its other
+ * initialisers (.flags, .dflt, ...); F for struct step. */
+#define F_OF(obj, k, t, m, ...) \
+	{ .key = (k), .type = (t), .off = offsetof(obj, m), __VA_ARGS__ }
+#define F(k, t, m, ...) F_OF(struct step, k, t, m, __VA_ARGS__)
 
 typedef void step_fn(struct run *r, const struct step *st, struct step_result *res);
 /* Cross-field checks after every field is parsed; map is the step's mapping. */

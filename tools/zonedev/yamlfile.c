@@ -298,7 +298,8 @@ int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
 				ok = true;
 		if (!ok)
 			return yerr(yf, k, "unknown key '%s' in %s%s%s%s", name, context,
-				    takes ? " (it takes: " : "", takes ? takes : "", takes ? ")" : "");
+				    takes ? " (it takes: " : "", takes ? takes : "",
+				    takes ? ")" : "");
 		for (q = map->data.mapping.pairs.start; q < p; q++) {
 			const char *other = ykey(ynode(yf, q->key));
 
