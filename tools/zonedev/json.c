@@ -104,31 +104,20 @@ static void write_string(FILE *f, const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *)s;
 
 	fputc('"', f);
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0, l; i < n; i += l ? l : 1) {
 		unsigned char c = p[i];
-		size_t l;
+		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" :
+				  c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
 
-		switch (c) {
-		case '"': fputs("\\\"", f); i++; continue;
-		case '\\': fputs("\\\\", f); i++; continue;
-		case '\n': fputs("\\n", f); i++; continue;
-		case '\t': fputs("\\t", f); i++; continue;
-		case '\r': fputs("\\r", f); i++; continue;
-		default: break;
-		}
-		if (c < 0x20 || c == 0x7f) {
+		l = esc || c < 0x20 || c == 0x7f ? 1 : utf8_len(p + i, n - i);
+		if (esc)
+			fputs(esc, f);
+		else if (c < 0x20 || c == 0x7f)
 			fprintf(f, "\\u%04x", c);
-			i++;
-			continue;
-		}
-		l = utf8_len(p + i, n - i);
-		if (!l) {
+		else if (!l)
 			fputs("\\ufffd", f);
-			i++;
-			continue;
-		}
-		fwrite(p + i, 1, l, f);
-		i += l;
+		else
+			fwrite(p + i, 1, l, f);
 	}
 	fputc('"', f);
 }
