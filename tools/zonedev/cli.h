@@ -86,7 +86,6 @@ void jw_key(struct jw *w, const char *key);
 void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_u64(struct jw *w, uint64_t v);
-void jw_i64(struct jw *w, int64_t v);
 void jw_double(struct jw *w, double v);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
@@ -187,9 +186,7 @@ enum report_kind {
 	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_NR,
 };
 
-/* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
-const char *cli_memory_type_name(int type);   /* "fsdax", ..., "none" */
 
 /* An address operand: a literal, or the address a handle recorded. */
 struct addr_arg {
@@ -454,11 +451,9 @@ bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 /* Give back what live handles hold (GPU pages, direct pgmaps) before the
  * machine goes: a held device page would make teardown wait forever. */
 void run_release_handles(struct run *r);
-/* The address an addr_arg stands for at this point of the run; -ENOENT if
- * its handle was never set. */
-int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out);
-/* resolve_addr(), or false with res->check_failed and the reason set
- * (-ENOENT: never set; -EFAULT: a dpa offset, not a physical address). */
+/* The address an addr_arg stands for at this point of the run, or false
+ * with res->check_failed and the reason set (its handle never set, or
+ * holding a dpa offset, not a physical address). */
 bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
 		     uint64_t *out);
 /* The address an expect form names (st->start) and its pfn, or false

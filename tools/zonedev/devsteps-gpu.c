@@ -33,23 +33,12 @@ static void gpu_stats_text(struct zd_dmirror_device *mdev, const char *name, cha
 		 fmt_size(stt.registered_bytes, a, sizeof(a)));
 }
 
-static void gpu_stats_json(struct jw *w, struct zd_dmirror_device *mdev)
-{
-	struct zd_dmirror_stats stt;
-
-	zd_dmirror_get_stats(mdev, &stt);
-	jw_ku64(w, "chunks", stt.chunks);
-	jw_ku64(w, "calloc", stt.calloc);
-	jw_ku64(w, "cfree", stt.cfree);
-	jw_ku64(w, "registered_bytes", stt.registered_bytes);
-}
-
 /* ---------- steps ---------- */
 
 void exec_gpu_add_chunk(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
-	struct zd_dmirror_stats before;
+	struct zd_dmirror_stats before, now;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	bool dpa = false;
 	char stats[160];
@@ -77,7 +66,11 @@ void exec_gpu_add_chunk(struct run *r, const struct step *st, struct step_result
 			  dpa ? "device-private space [" : "[mem ", lo, hi, "]");
 	else
 		step_info(res, "%s", stats);
-	gpu_stats_json(r->json, mdev);
+	zd_dmirror_get_stats(mdev, &now);
+	jw_ku64(r->json, "chunks", now.chunks);
+	jw_ku64(r->json, "calloc", now.calloc);
+	jw_ku64(r->json, "cfree", now.cfree);
+	jw_ku64(r->json, "registered_bytes", now.registered_bytes);
 	if (lo <= hi) {
 		jw_kstr(r->json, "space", dpa ? "device_private" : "physical");
 		jw_khex(r->json, "start", lo);

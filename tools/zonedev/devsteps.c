@@ -20,7 +20,8 @@
 
 /* ---------- memory type names ---------- */
 
-const char *cli_memory_type_name(int type)
+/* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
+static const char *cli_memory_type_name(int type)
 {
 	switch (type) {
 	case ZD_MEMORY_DEVICE_PRIVATE: return "private";
@@ -46,19 +47,6 @@ bool page_pfn(struct zd_machine *m, const struct zd_page *p, uint64_t *pfn)
 	return true;
 }
 
-static const char *page_where(struct zd_machine *m, const struct zd_page *p, char *buf,
-			      size_t len)
-{
-	uint64_t pfn;
-
-	if (page_pfn(m, p, &pfn))
-		snprintf(buf, len, "pfn 0x%" PRIx64, pfn);
-	else
-		snprintf(buf, len, "device-private offset 0x%" PRIx64,
-			 zd_device_private_page_to_offset(p));
-	return buf;
-}
-
 /* ---------- the CLI's own pgmap ops: a driver that only logs ---------- */
 
 static const char cli_owner[] = "zonedev-cli";
@@ -67,9 +55,14 @@ static void cli_folio_free(struct zd_page *folio)
 {
 	struct zd_dev_pagemap *pgmap = folio->pgmap;
 	char where[64];
+	uint64_t pfn;
 
-	zd_pr_info(pgmap->machine, "zonedev-cli ops: folio_free(%s) of a %s pgmap",
-		   page_where(pgmap->machine, folio, where, sizeof(where)),
+	if (page_pfn(pgmap->machine, folio, &pfn))
+		snprintf(where, sizeof(where), "pfn 0x%" PRIx64, pfn);
+	else
+		snprintf(where, sizeof(where), "device-private offset 0x%" PRIx64,
+			 zd_device_private_page_to_offset(folio));
+	zd_pr_info(pgmap->machine, "zonedev-cli ops: folio_free(%s) of a %s pgmap", where,
 		   cli_memory_type_name(pgmap->type));
 }
 

@@ -162,7 +162,7 @@ void jw_double(struct jw *w, double v)
 		fprintf(w->f, "%.4g", v);
 }
 
-void jw_i64(struct jw *w, int64_t v)
+static void jw_i64(struct jw *w, int64_t v)
 {
 	prefix(w);
 	fprintf(w->f, "%" PRId64, v);

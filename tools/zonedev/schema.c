@@ -22,7 +22,7 @@
 
 /* ---------- enums ---------- */
 
-const struct enum_name *enum_find(const struct enum_def *e, const char *name)
+static const struct enum_name *enum_find(const struct enum_def *e, const char *name)
 {
 	for (const struct enum_name *n = e->names; n->name; n++)
 		if (e->icase ? !strcasecmp(n->name, name) : !strcmp(n->name, name))
@@ -501,7 +501,7 @@ const struct field *extra_fields(const struct step_def *d)
 
 /* ---------- one item of steps: ---------- */
 
-const struct step_def *step_def_find(const char *name)
+static const struct step_def *step_def_find(const char *name)
 {
 	for (const struct step_def *d = step_defs; d->name; d++)
 		if (!strcmp(d->name, name))

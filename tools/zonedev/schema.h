@@ -135,7 +135,6 @@ struct step_def {
 extern const struct step_def step_defs[];
 /* schema-expect.c: the expect forms, ending with a NULL name. */
 extern const struct expect_def expect_defs[];
-const struct step_def *step_def_find(const char *name);
 
 /* schema-steps.c: names the expect forms share with the steps. */
 extern const struct enum_def ns_modes, ns_maps, dax_modes, memory_types;
@@ -161,8 +160,6 @@ extern const struct machine_list machine_lists[];
 size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item);
 /* "a, b or c": the names of an enum (buf holds it). */
 const char *enum_names_list(const struct enum_def *e, char *buf, size_t len);
-/* The entry of name, or NULL. */
-const struct enum_name *enum_find(const struct enum_def *e, const char *name);
 /* An arg for the echo (a custom field's parser adds its own). */
 void add_arg(struct step *st, const char *key, enum arg_type type, uint64_t u,
 	     const char *str);

@@ -43,7 +43,9 @@ void step_info(struct step_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
-int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out)
+/* The address an addr_arg stands for at this point of the run; -ENOENT if
+ * its handle was never set, -EFAULT if it holds a dpa offset. */
+static int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out)
 {
 	if (a->handle < 0) {
 		*out = a->value;
@@ -206,15 +208,6 @@ void exec_request_free_mem_region(struct run *r, const struct step *st, struct s
 	jw_khex(r->json, "end", rs->end);
 }
 
-static unsigned long all_section_flags(void)
-{
-	unsigned long all = 0;
-
-	for (int i = 0; section_flag_names[i].name; i++)
-		all |= section_flag_names[i].bit;
-	return all;
-}
-
 /* ---------- expect: the RAM forms ---------- */
 
 bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
@@ -245,26 +238,23 @@ void ex_section(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
 	uint64_t addr, pfn, nr;
-	unsigned long word;
-	bool present, ok;
-	char a[64], b[64];
+	unsigned long word, known = 0;
+	bool present;
+	char a[64] = "not_present", b[64] = "not_present";
 
 	if (!expect_addr(r, st, res, &addr, &pfn))
 		return;
+	for (int i = 0; section_flag_names[i].name; i++)
+		known |= section_flag_names[i].bit;
 	nr = zd_pfn_section_nr(&m->arch, pfn);
-	word = zd_section_word(zd_pfn_to_section(m, pfn)) & all_section_flags();
+	word = zd_section_word(zd_pfn_to_section(m, pfn)) & known;
 	present = word & ZD_SECTION_MARKED_PRESENT;
-	ok = st->not_present ? !present : word == st->section_flags;
 	if (present)
 		fmt_section_flags(word, a, sizeof(a));
-	else
-		snprintf(a, sizeof(a), "not_present");
-	if (st->not_present)
-		snprintf(b, sizeof(b), "not_present");
-	else
+	if (!st->not_present)
 		fmt_section_flags(st->section_flags, b, sizeof(b));
 	step_info(res, "section %" PRIu64 ": %s", nr, a);
-	if (!ok)
+	if (st->not_present ? present : word != st->section_flags)
 		step_fail(res, "section %" PRIu64 " (address 0x%" PRIx64 "): got %s, "
 			  "expected %s", nr, addr, a, b);
 }
