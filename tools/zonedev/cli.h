@@ -68,6 +68,8 @@ void cleanup_run(void);
 
 /* ---- json.c: a small streaming JSON writer (pretty, 2-space indent) ---- */
 
+/* Every jw_ call with w NULL writes nothing: a caller that shows text
+ * passes NULL instead of testing for JSON around each call. */
 #define JW_MAX_DEPTH 32
 
 struct jw {
@@ -96,8 +98,7 @@ void jw_raw(struct jw *w, const char *json);
 /* Close the document with a newline. */
 void jw_finish(struct jw *w);
 
-/* Key + value shorthands; with w NULL they write nothing (a step's JSON
- * extras in text mode). */
+/* Key + value shorthands. */
 void jw_kstr(struct jw *w, const char *key, const char *s);
 void jw_ku64(struct jw *w, const char *key, uint64_t v);
 void jw_ki64(struct jw *w, const char *key, int64_t v);

@@ -83,10 +83,8 @@ void namespace_json(struct jw *w, struct zd_nd_region *rg)
 static void ns_result(struct run *r, struct zd_nd_region *rg, struct step_result *res)
 {
 	ns_describe(rg, res->info, sizeof(res->info));
-	if (r->o->json) {
-		jw_key(&r->jw, "namespace");
-		namespace_json(&r->jw, rg);
-	}
+	jw_key(r->json, "namespace");
+	namespace_json(r->json, rg);
 }
 
 void exec_write_namespace(struct run *r, const struct step *st, struct step_result *res)
@@ -286,8 +284,6 @@ void ex_namespace(struct run *r, const struct step *st, struct step_result *res)
 				  "area (phys 0x%" PRIx64 ")", in.dev, zd_nd_ns_mode_name(in.mode),
 				  st->data.len, st->data_at, (uint64_t)in.data_start + st->data_at);
 	}
-	if (r->o->json) {
-		jw_key(&r->jw, "namespace");
-		namespace_json(&r->jw, rg);
-	}
+	jw_key(r->json, "namespace");
+	namespace_json(r->json, rg);
 }

@@ -2,6 +2,7 @@
  * JSON output helpers: a streaming writer that emits one pretty-printed
  * document. The caller opens and closes containers in order; the writer
  * places commas, newlines and indentation.
+ * A NULL writer writes nothing (the text-mode caller's).
  * Invariants: output is always valid JSON when calls are balanced (strings
  * are escaped, bytes that are not valid UTF-8 become U+FFFD); numbers are
  * emitted exactly as integers, and addresses go out as "0x..." strings.
@@ -23,12 +24,14 @@ static void indent(struct jw *w)
 		fputs("  ", w->f);
 }
 
-/* Separator and indentation before a value or a key. */
-static void prefix(struct jw *w)
+/* Separator and indentation before a value or a key; false: no writer. */
+static bool prefix(struct jw *w)
 {
+	if (!w)
+		return false;
 	if (w->after_key) {
 		w->after_key = false;
-		return;
+		return true;
 	}
 	if (w->depth > 0) {
 		if (w->count[w->depth - 1]++)
@@ -36,11 +39,13 @@ static void prefix(struct jw *w)
 		fputc('\n', w->f);
 		indent(w);
 	}
+	return true;
 }
 
 static void open_container(struct jw *w, char c)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fputc(c, w->f);
 	if (w->depth < JW_MAX_DEPTH) {
 		w->count[w->depth] = 0;
@@ -50,6 +55,8 @@ static void open_container(struct jw *w, char c)
 
 static void close_container(struct jw *w, char c)
 {
+	if (!w)
+		return;
 	if (w->depth > 0) {
 		w->depth--;
 		if (w->count[w->depth]) {
@@ -124,7 +131,8 @@ static void write_string(FILE *f, const char *s, size_t n)
 
 void jw_key(struct jw *w, const char *key)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	write_string(w->f, key, strlen(key));
 	fputs(": ", w->f);
 	w->after_key = true;
@@ -132,7 +140,8 @@ void jw_key(struct jw *w, const char *key)
 
 void jw_strn(struct jw *w, const char *s, size_t n)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	write_string(w->f, s, n);
 }
 
@@ -147,13 +156,15 @@ void jw_str(struct jw *w, const char *s)
 
 void jw_u64(struct jw *w, uint64_t v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fprintf(w->f, "%" PRIu64, v);
 }
 
 void jw_double(struct jw *w, double v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	/* JSON has no NaN or infinity; measurements never produce them, but a
 	 * zero-time division must not break the document. */
 	if (v != v || v > 1e300 || v < -1e300)
@@ -164,19 +175,22 @@ void jw_double(struct jw *w, double v)
 
 static void jw_i64(struct jw *w, int64_t v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fprintf(w->f, "%" PRId64, v);
 }
 
 void jw_bool(struct jw *w, bool v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fputs(v ? "true" : "false", w->f);
 }
 
 void jw_null(struct jw *w)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fputs("null", w->f);
 }
 
@@ -195,7 +209,8 @@ void jw_raw(struct jw *w, const char *json)
 	while (n && (json[n - 1] == '\n' || json[n - 1] == ' ' || json[n - 1] == '\t' ||
 		     json[n - 1] == '\r'))
 		n--;
-	prefix(w);
+	if (!prefix(w))
+		return;
 	if (!n)
 		fputs("null", w->f);
 	else
@@ -204,20 +219,14 @@ void jw_raw(struct jw *w, const char *json)
 
 void jw_finish(struct jw *w)
 {
+	if (!w)
+		return;
 	fputc('\n', w->f);
 	fflush(w->f);
 }
 
-/* The key, unless there is no writer (w NULL: text mode). */
-static bool key_of(struct jw *w, const char *key)
-{
-	if (w)
-		jw_key(w, key);
-	return w != NULL;
-}
-
-void jw_kstr(struct jw *w, const char *key, const char *s) { if (key_of(w, key)) jw_str(w, s); }
-void jw_ku64(struct jw *w, const char *key, uint64_t v) { if (key_of(w, key)) jw_u64(w, v); }
-void jw_ki64(struct jw *w, const char *key, int64_t v) { if (key_of(w, key)) jw_i64(w, v); }
-void jw_kbool(struct jw *w, const char *key, bool v) { if (key_of(w, key)) jw_bool(w, v); }
-void jw_khex(struct jw *w, const char *key, uint64_t v) { if (key_of(w, key)) jw_hex(w, v); }
+void jw_kstr(struct jw *w, const char *key, const char *s) { jw_key(w, key); jw_str(w, s); }
+void jw_ku64(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_u64(w, v); }
+void jw_ki64(struct jw *w, const char *key, int64_t v) { jw_key(w, key); jw_i64(w, v); }
+void jw_kbool(struct jw *w, const char *key, bool v) { jw_key(w, key); jw_bool(w, v); }
+void jw_khex(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_hex(w, v); }

@@ -196,14 +196,12 @@ static int run_step(struct run *r, const struct step *st, const char *where, cha
 
 	if (chatty)
 		echo_step(r, st);
-	if (r->o->json) {
-		jw_obj_begin(&r->jw);
-		jw_ku64(&r->jw, "line", (uint64_t)st->line);
-		jw_kstr(&r->jw, "step", st->name);
-		json_args(&r->jw, st);
-		if (st->expect_error)
-			jw_kstr(&r->jw, "expect_error", st->expect_error_name);
-	}
+	jw_obj_begin(r->json);
+	jw_ku64(r->json, "line", (uint64_t)st->line);
+	jw_kstr(r->json, "step", st->name);
+	json_args(r->json, st);
+	if (st->expect_error)
+		jw_kstr(r->json, "expect_error", st->expect_error_name);
 	fflush(r->out);
 	seq0 = zd_log_seq(r->m);
 	warn0 = zd_warn_count(r->m);
@@ -255,22 +253,20 @@ static int run_step(struct run *r, const struct step *st, const char *where, cha
 				fired == 1 ? "" : "s");
 	}
 
-	if (r->o->json) {
-		jw_kstr(&r->jw, "result", rc ? "failed" : result);
-		if (res.err)
-			jw_kstr(&r->jw, "errno", fmt_errno(res.err, e1, sizeof(e1)));
-		if (nlines) {
-			jw_key(&r->jw, "dmesg");
-			jw_arr_begin(&r->jw);
-			for (size_t i = 0; i < nlines; i++)
-				if (zd_log_visible(r->m, &lines[i]))
-					jw_str(&r->jw, lines[i].text);
-			jw_arr_end(&r->jw);
-		}
-		if (rc)
-			jw_kstr(&r->jw, "error", fail);
-		jw_obj_end(&r->jw);
+	jw_kstr(r->json, "result", rc ? "failed" : result);
+	if (res.err)
+		jw_kstr(r->json, "errno", fmt_errno(res.err, e1, sizeof(e1)));
+	if (nlines) {
+		jw_key(r->json, "dmesg");
+		jw_arr_begin(r->json);
+		for (size_t i = 0; i < nlines; i++)
+			if (zd_log_visible(r->m, &lines[i]))
+				jw_str(r->json, lines[i].text);
+		jw_arr_end(r->json);
 	}
+	if (rc)
+		jw_kstr(r->json, "error", fail);
+	jw_obj_end(r->json);
 	fflush(r->out);
 	return rc;
 }
@@ -475,8 +471,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		done++;
 	}
 	progress_clear();
-	if (o->json)
-		jw_arr_end(&r->jw);
+	jw_arr_end(r->json);
 	/* Checks a step said it would fire are not failures. */
 	warns = zd_warn_count(r->m) - r->expected_warns;
 	if (warns) {
@@ -492,22 +487,21 @@ out:
 		fprintf(stderr, "%s\n", warnmsg);
 		dump_warnings(r->m);
 	}
-	if (o->json) {
-		jw_ku64(&r->jw, "steps_ok", done);
-		jw_ku64(&r->jw, "warnings", warns);
-		jw_kstr(&r->jw, "result", rc ? "failed" : "ok");
-		if (fail[0] || warnmsg[0]) {
-			jw_key(&r->jw, "errors");
-			jw_arr_begin(&r->jw);
-			if (fail[0])
-				jw_str(&r->jw, fail);
-			if (warnmsg[0])
-				jw_str(&r->jw, warnmsg);
-			jw_arr_end(&r->jw);
-		}
-		jw_obj_end(&r->jw);
-		jw_finish(&r->jw);
-	} else if (chatty && !rc) {
+	jw_ku64(r->json, "steps_ok", done);
+	jw_ku64(r->json, "warnings", warns);
+	jw_kstr(r->json, "result", rc ? "failed" : "ok");
+	if (fail[0] || warnmsg[0]) {
+		jw_key(r->json, "errors");
+		jw_arr_begin(r->json);
+		if (fail[0])
+			jw_str(r->json, fail);
+		if (warnmsg[0])
+			jw_str(r->json, warnmsg);
+		jw_arr_end(r->json);
+	}
+	jw_obj_end(r->json);
+	jw_finish(r->json);
+	if (chatty && !rc) {
 		fprintf(r->out, "== %s: %zu step%s ok, %s\n", s->file, done, done == 1 ? "" : "s",
 			r->expected_warns ? "no unexpected invariant check fired"
 					  : "no invariant check fired");

@@ -222,45 +222,33 @@ const struct expect_def expect_defs[] = {
 
 /* ---------- which form ---------- */
 
-static const char *forms_list(char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (const struct expect_def *e = expect_defs; e->name; e++)
-		used = list_add(buf, len, used, ", ", e->name);
-	return buf;
-}
-
-/* The form's optional checks, "a, b or c". */
-static const char *checks_list(const struct expect_def *e, char *buf, size_t len)
+/* Whether any of the form's optional checks is given; buf lists them,
+ * "a, b or c". */
+static bool some_check_given(struct scenario *s, const struct expect_def *e, yaml_node_t *map,
+			     char *buf, size_t len)
 {
 	const struct field *f, *last = NULL;
 	size_t used = 0;
+	bool given = false;
 
 	for (f = e->fields + 1; f->key; f++)
 		if (!(f->flags & (FL_REQ | FL_AUX)))
 			last = f;
 	buf[0] = '\0';
-	for (f = e->fields + 1; f->key; f++)
-		if (!(f->flags & (FL_REQ | FL_AUX)))
-			used = list_add(buf, len, used, f == last ? " or " : ", ", f->key);
-	return buf;
-}
-
-/* Was any optional check of the form given? */
-static bool some_check_given(struct scenario *s, const struct expect_def *e, yaml_node_t *map)
-{
-	for (const struct field *f = e->fields + 1; f->key; f++)
-		if (!(f->flags & (FL_REQ | FL_AUX)) && ymap_get(YF, map, f->key))
-			return true;
-	return false;
+	for (f = e->fields + 1; f->key; f++) {
+		if (f->flags & (FL_REQ | FL_AUX))
+			continue;
+		used = list_add(buf, len, used, f == last ? " or " : ", ", f->key);
+		given |= ymap_get(YF, map, f->key) != NULL;
+	}
+	return given;
 }
 
 int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map)
 {
 	const struct expect_def *form = NULL;
 	char ctx[64], list[512];
+	const char *forms = names_list(expect_defs, sizeof(*expect_defs), ", ", list, sizeof(list));
 
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
@@ -280,18 +268,16 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map)
 			continue;
 		if (form)
 			return yerr(YF, map, "expect: give one of %s; not both '%s' and '%s'",
-				    forms_list(list, sizeof(list)), form->name, e->name);
+				    forms, form->name, e->name);
 		form = e;
 	}
 	if (!form)
-		return yerr(YF, map, "expect: say what to check: one of %s",
-			    forms_list(list, sizeof(list)));
+		return yerr(YF, map, "expect: say what to check: one of %s", forms);
 	st->form = form;
 	snprintf(ctx, sizeof(ctx), "expect %s", form->name);
 	if (schema_parse(s, st, st, form->fields, map, ctx))
 		return -1;
-	if (form->need_one && !some_check_given(s, form, map))
-		return yerr(YF, map, "%s: say what to check: %s", ctx,
-			    checks_list(form, list, sizeof(list)));
+	if (form->need_one && !some_check_given(s, form, map, list, sizeof(list)))
+		return yerr(YF, map, "%s: say what to check: %s", ctx, list);
 	return form->finish ? form->finish(s, st, map) : 0;
 }

@@ -37,14 +37,21 @@ size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char 
 	return used;
 }
 
-const char *enum_names_list(const struct enum_def *e, char *buf, size_t len)
+const char *names_list(const void *table, size_t stride, const char *last_sep, char *buf,
+		       size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (const struct enum_name *n = e->names; n->name; n++)
-		used = list_add(buf, len, used, n[1].name ? ", " : " or ", n->name);
+	for (const char *e = table; *(const char *const *)e; e += stride)
+		used = list_add(buf, len, used, *(const char *const *)(e + stride) ? ", " : last_sep,
+				*(const char *const *)e);
 	return buf;
+}
+
+const char *enum_names_list(const struct enum_def *e, char *buf, size_t len)
+{
+	return names_list(e->names, sizeof(*e->names), " or ", buf, len);
 }
 
 /* ---------- args ---------- */
@@ -78,18 +85,11 @@ yaml_node_t *field_node(struct scenario *s, yaml_node_t *map, const char *key)
 
 /* ---------- handles ---------- */
 
-static const char *handle_kind_name(enum handle_kind k)
-{
-	switch (k) {
-	case H_PAGES: return "allocated pages";
-	case H_GPU_PAGE: return "a GPU page";
-	case H_PGMAP: return "a memremap pgmap";
-	case H_MEMINFO: return "a meminfo snapshot";
-	case H_MM: return "a process";
-	case H_REGION: break;
-	}
-	return "a memory region";
-}
+static const char *const handle_kind_names[] = {
+	[H_REGION] = "a memory region", [H_PAGES] = "allocated pages",
+	[H_GPU_PAGE] = "a GPU page", [H_PGMAP] = "a memremap pgmap",
+	[H_MEMINFO] = "a meminfo snapshot", [H_MM] = "a process",
+};
 
 static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,
 			 enum handle_kind kind)
@@ -102,7 +102,7 @@ static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,
 	i = find_handle(s, name);
 	if (i >= 0 && s->handles[i].kind != kind)
 		return yerr(YF, v, "handle '%s' already names %s", name,
-			    handle_kind_name(s->handles[i].kind));
+			    handle_kind_names[s->handles[i].kind]);
 	if (i >= 0)
 		return i;
 	if (s->nr_handles >= MAX_HANDLES)
@@ -514,16 +514,6 @@ bool no_fields(const struct step_def *d)
 	return !(d->flags & SD_EXPECT) && (!d->fields || !d->fields[0].key);
 }
 
-static const char *step_names_list(char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (const struct step_def *d = step_defs; d->name; d++)
-		used = list_add(buf, len, used, ", ", d->name);
-	return buf;
-}
-
 static void step_init(struct step *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -570,7 +560,7 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 	def = step_def_find(name);
 	if (!def)
 		return yerr(YF, k, "unknown key '%s' in steps (expected a step name: %s)", name,
-			    step_names_list(list, sizeof(list)));
+			    names_list(step_defs, sizeof(*step_defs), ", ", list, sizeof(list)));
 	if (pair + 1 < item->data.mapping.pairs.top) {
 		yaml_node_t *k2 = ynode(YF, pair[1].key);
 
@@ -607,11 +597,9 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 		return parse_expect(s, st, a);
 	if (check_keys(s, a, def->fields, extra_fields(def), ctx))
 		return -1;
-	for (const struct field *f = extra_fields(def); f && f->key; f++)
-		if (parse_field(s, st, st, f, a, ctx))
-			return -1;
-	for (const struct field *f = def->fields; f && f->key; f++)
-		if (parse_field(s, st, st, f, a, ctx))
-			return -1;
+	for (int i = 0; i < 2; i++)
+		for (const struct field *f = i ? def->fields : extra_fields(def); f && f->key; f++)
+			if (parse_field(s, st, st, f, a, ctx))
+				return -1;
 	return def->finish ? def->finish(s, st, a) : 0;
 }

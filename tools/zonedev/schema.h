@@ -158,7 +158,12 @@ extern const struct machine_list machine_lists[];
 /* item appended to the list in buf (sep before it unless first); the new
  * length, clamped to len. */
 size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item);
-/* "a, b or c": the names of an enum (buf holds it). */
+/* "a, b, c" (last_sep before the last one: " or " for "a, b or c") of the
+ * names of a table whose entries start with their name and end with a NULL
+ * one; buf holds it. */
+const char *names_list(const void *table, size_t stride, const char *last_sep, char *buf,
+		       size_t len);
+/* "a, b or c": the names of an enum. */
 const char *enum_names_list(const struct enum_def *e, char *buf, size_t len);
 /* An arg for the echo (a custom field's parser adds its own). */
 void add_arg(struct step *st, const char *key, enum arg_type type, uint64_t u,
