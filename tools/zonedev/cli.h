@@ -131,6 +131,9 @@ int expand_env(const char *s, char **out, size_t *bad_off, char *why, size_t why
 /* Text for an echo line or a message: printable ASCII as is, quotes,
  * backslashes and control bytes as C escapes. */
 const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len);
+/* item appended to the list in buf (sep before it unless first); the new
+ * length (at least len once full). */
+size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item);
 /* The arch profiles' names, "x86_64, arm64-4k, ..." (a static buffer). */
 const char *fmt_arch_names(void);
 

@@ -109,31 +109,24 @@ int parse_uint(const char *s, uint64_t *out, const char **why)
 int parse_kb(const char *s, uint64_t *out_kb, const char **why)
 {
 	char buf[64];
-	size_t n;
+	size_t n = strlen(s);
 	uint64_t v;
 
-	if (!s || !*s) {
-		*why = "is empty";
-		return -1;
-	}
-	n = strlen(s);
 	if (n >= sizeof(buf)) {
 		*why = "is too long";
 		return -1;
 	}
 	/* "1024 kB" / "1024kB": already kB, as /proc/meminfo prints it. */
 	if (n > 2 && !strcmp(s + n - 2, "kB")) {
-		memcpy(buf, s, n - 2);
-		buf[n - 2] = '\0';
 		n -= 2;
-		while (n && buf[n - 1] == ' ')
-			buf[--n] = '\0';
+		while (n && s[n - 1] == ' ')
+			n--;
+		snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
 		return parse_uint(buf, out_kb, why);
 	}
-	if (!parse_uint(s, &v, why)) {
-		*out_kb = v;
+	/* a plain number is kB already ("" is refused as empty by both) */
+	if (!parse_uint(s, out_kb, why))
 		return 0;
-	}
 	if (parse_size(s, &v, why))
 		return -1;
 	if (v & 1023) {
@@ -292,16 +285,20 @@ const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len)
 	return buf;
 }
 
+size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item)
+{
+	if (used < len)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? sep : "", item);
+	return used;
+}
+
 const char *fmt_arch_names(void)
 {
 	static char buf[256];
+	size_t used = 0;
 
-	if (!buf[0]) {
-		for (const char *const *n = zd_arch_names(); *n; n++) {
-			if (buf[0])
-				strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
-			strncat(buf, *n, sizeof(buf) - strlen(buf) - 1);
-		}
-	}
+	if (!buf[0])
+		for (const char *const *n = zd_arch_names(); *n; n++)
+			used = list_add(buf, sizeof(buf), used, ", ", *n);
 	return buf;
 }

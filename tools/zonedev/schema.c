@@ -30,13 +30,6 @@ static const struct enum_name *enum_find(const struct enum_def *e, const char *n
 	return NULL;
 }
 
-size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item)
-{
-	if (used < len)
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? sep : "", item);
-	return used;
-}
-
 const char *names_list(const void *table, size_t stride, const char *last_sep, char *buf,
 		       size_t len)
 {

@@ -155,9 +155,6 @@ struct machine_list {
 };
 extern const struct field machine_fields[];
 extern const struct machine_list machine_lists[];
-/* item appended to the list in buf (sep before it unless first); the new
- * length, clamped to len. */
-size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item);
 /* "a, b, c" (last_sep before the last one: " or " for "a, b or c") of the
  * names of a table whose entries start with their name and end with a NULL
  * one; buf holds it. */
