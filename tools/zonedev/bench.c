@@ -283,16 +283,11 @@ void bench_json_phase(struct jw *w, const char *key, double ns, uint64_t pages, 
 {
 	jw_key(w, key);
 	jw_obj_begin(w);
-	jw_key(w, "ms");
-	jw_double(w, ns / 1e6);
-	jw_key(w, "ns_per_page");
-	jw_double(w, ns / (double)pages);
-	jw_key(w, "gb_per_s");
-	jw_double(w, (double)bytes / ns);
-	jw_key(w, "ratio_to_memset");
-	jw_double(w, ns / (warm ? base->warm_ns : base->cold_ns));
-	jw_key(w, "ratio_to_ntstore");
-	jw_double(w, ns / (warm ? base->nt_warm_ns : base->nt_cold_ns));
+	jw_kdouble(w, "ms", ns / 1e6);
+	jw_kdouble(w, "ns_per_page", ns / (double)pages);
+	jw_kdouble(w, "gb_per_s", (double)bytes / ns);
+	jw_kdouble(w, "ratio_to_memset", ns / (warm ? base->warm_ns : base->cold_ns));
+	jw_kdouble(w, "ratio_to_ntstore", ns / (warm ? base->nt_warm_ns : base->nt_cold_ns));
 	jw_obj_end(w);
 }
 

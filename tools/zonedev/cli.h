@@ -104,6 +104,7 @@ void jw_ku64(struct jw *w, const char *key, uint64_t v);
 void jw_ki64(struct jw *w, const char *key, int64_t v);
 void jw_kbool(struct jw *w, const char *key, bool v);
 void jw_khex(struct jw *w, const char *key, uint64_t v);
+void jw_kdouble(struct jw *w, const char *key, double v);
 
 /* ---- parse.c: scalar parsers and formatters ---- */
 

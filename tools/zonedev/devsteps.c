@@ -105,6 +105,12 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 		return;
 	if (!st->dpa && !resolve_or_fail(r, &st->start, res, &start))
 		return;
+	if (st->dpa && st->size & (m->arch.page_size - 1)) {
+		res->err = -EINVAL;
+		snprintf(res->why, sizeof(res->why), "size 0x%" PRIx64 " is not a whole number of %"
+			 PRIu64 "-byte pages", st->size, m->arch.page_size);
+		return;
+	}
 	pg = calloc(1, sizeof(*pg));
 	if (!pg) {
 		res->err = -ENOMEM;
@@ -116,24 +122,13 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 	pg->ops = &cli_pgmap_ops;
 	pg->owner = (void *)cli_owner;
 	if (st->dpa) {
+		/* the handle holds the offset in the device-private space */
 		long long off;
 
-		if (st->size & (m->arch.page_size - 1)) {
-			free(pg);
-			res->err = -EINVAL;
-			snprintf(res->why, sizeof(res->why), "size 0x%" PRIx64 " is not a whole number "
-				 "of %" PRIu64 "-byte pages", st->size, m->arch.page_size);
-			return;
-		}
 		pg->nr_pages = pages;
 		off = zd_memremap_device_private_pagemap(m, pg, nid);
-		if (off < 0) {
-			free(pg);
-			res->err = (int)off;
-			return;
-		}
-		h->addr = (uint64_t)off;
-		h->not_phys = true;
+		res->err = off < 0 ? (int)off : 0;
+		start = (uint64_t)off;
 	} else {
 		void *ret;
 
@@ -141,16 +136,16 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 		pg->range.end = start + st->size - 1;
 		pg->nr_range = 1;
 		ret = zd_memremap_pages(m, pg, nid);
-		if (ZD_IS_ERR(ret)) {
-			free(pg);
-			res->err = (int)ZD_PTR_ERR(ret);
-			return;
-		}
+		res->err = ZD_IS_ERR(ret) ? (int)ZD_PTR_ERR(ret) : 0;
 		cpu = ret != NULL;
-		h->addr = start;
-		h->not_phys = false;
+	}
+	if (res->err) {
+		free(pg);
+		return;
 	}
 	h->live = h->ever = true;
+	h->addr = start;
+	h->not_phys = st->dpa;
 	h->pgmap = pg;
 	step_info(res, "%s: %s pgmap %s0x%" PRIx64 "-0x%" PRIx64 "%s, %" PRIu64 " pages in folios "
 		  "of %s, node %d, %s", hn, cli_memory_type_name(st->mtype),

@@ -230,3 +230,4 @@ void jw_ku64(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_u64
 void jw_ki64(struct jw *w, const char *key, int64_t v) { jw_key(w, key); jw_i64(w, v); }
 void jw_kbool(struct jw *w, const char *key, bool v) { jw_key(w, key); jw_bool(w, v); }
 void jw_khex(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_hex(w, v); }
+void jw_kdouble(struct jw *w, const char *key, double v) { jw_key(w, key); jw_double(w, v); }

@@ -201,35 +201,29 @@ static int finish_gpu(struct scenario *s, void *obj, yaml_node_t *e, const char 
 
 /* ---------- the lists ---------- */
 
-struct list_def {
-	enum zd_desc_list list;    /* whose entry positions (for boot errors) */
-	const char *what, *shape, *entry_shape;
-	const struct field *fields;
-	size_t elem_size, array_off, nr_off;   /* in struct scenario */
-	int (*finish)(struct scenario *s, void *elem, yaml_node_t *e, const char *ctx);
-};
-
-static const struct list_def lists[] = {
-	{ ZD_DESC_RAM, "ram", "{start, size}", "{start, size, node, name}", range_fields,
+const struct machine_list machine_lists[] = {
+	{ "ram", range_fields, ZD_DESC_RAM, "{start, size}", "{start, size, node, name}",
 	  sizeof(struct zd_mem_range), M(ram), M(nr_ram), NULL },
-	{ ZD_DESC_RESERVED, "reserved", "{start, size}", "{start, size, node, name}",
-	  range_fields, sizeof(struct zd_mem_range), M(reserved), M(nr_reserved), NULL },
-	{ ZD_DESC_PMEM, "pmem", "{start, size, file}", "{start, size, file, node, read_only}",
-	  pmem_fields, sizeof(struct zd_nd_region_desc), M(pmem), M(nr_pmem), NULL },
-	{ ZD_DESC_GPU, "gpus", "{name, vram}", "{name, vram, node} or {name, coherent_start, "
-	  "coherent_size, node}", gpu_fields, sizeof(struct zd_dmirror_desc), M(gpus), M(nr_gpus),
-	  finish_gpu },
+	{ "reserved", range_fields, ZD_DESC_RESERVED, "{start, size}", "{start, size, node, name}",
+	  sizeof(struct zd_mem_range), M(reserved), M(nr_reserved), NULL },
+	{ "pmem", pmem_fields, ZD_DESC_PMEM, "{start, size, file}",
+	  "{start, size, file, node, read_only}", sizeof(struct zd_nd_region_desc), M(pmem),
+	  M(nr_pmem), NULL },
+	{ "gpus", gpu_fields, ZD_DESC_GPU, "{name, vram}", "{name, vram, node} or {name, "
+	  "coherent_start, coherent_size, node}", sizeof(struct zd_dmirror_desc), M(gpus),
+	  M(nr_gpus), finish_gpu },
+	{ 0 },
 };
 
-/* machine.WHAT: a list of mappings, each parsed by the list's table into a
+/* machine.KEY: a list of mappings, each parsed by the list's table into a
  * zeroed array of as many elements as it has entries (at least one). */
-static int parse_list(struct scenario *s, yaml_node_t *list, const struct list_def *l)
+static int parse_list(struct scenario *s, yaml_node_t *list, const struct machine_list *l)
 {
 	size_t n, *nr = (size_t *)((char *)s + l->nr_off);
 	char *array, ctx[64];
 
 	if (list->type != YAML_SEQUENCE_NODE)
-		return yerr(YF, list, "machine.%s must be a list of %s mappings, not %s", l->what,
+		return yerr(YF, list, "machine.%s must be a list of %s mappings, not %s", l->key,
 			    l->shape, ykind(list));
 	n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
 	array = calloc(n ? n : 1, l->elem_size);
@@ -240,13 +234,13 @@ static int parse_list(struct scenario *s, yaml_node_t *list, const struct list_d
 		s->pmem_files = calloc(n ? n : 1, sizeof(*s->pmem_files));
 	if (!array || !s->entry_pos[l->list] || (l->list == ZD_DESC_PMEM && !s->pmem_files))
 		return yerr(YF, list, "out of memory");
-	snprintf(ctx, sizeof(ctx), "machine.%s entry", l->what);
+	snprintf(ctx, sizeof(ctx), "machine.%s entry", l->key);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *e = ynode(YF, list->data.sequence.items.start[i]);
 		void *elem = array + i * l->elem_size;
 
 		if (e->type != YAML_MAPPING_NODE)
-			return yerr(YF, e, "each machine.%s entry is a mapping %s, not %s", l->what,
+			return yerr(YF, e, "each machine.%s entry is a mapping %s, not %s", l->key,
 				    l->entry_shape, ykind(e));
 		s->entry_pos[l->list][i].line = yline(e);
 		s->entry_pos[l->list][i].col = ycol(e);
@@ -260,16 +254,11 @@ static int parse_list(struct scenario *s, yaml_node_t *list, const struct list_d
 
 #define LIST_FN(name, i) \
 	static int name(struct scenario *s, void *obj, const struct field *f, yaml_node_t *v) \
-	{ return parse_list(s, v, &lists[i]); }
+	{ return parse_list(s, v, &machine_lists[i]); }
 LIST_FN(parse_ram, 0)
 LIST_FN(parse_reserved, 1)
 LIST_FN(parse_pmem, 2)
 LIST_FN(parse_gpus, 3)
-
-const struct machine_list machine_lists[] = {
-	{ "ram", range_fields }, { "reserved", range_fields }, { "pmem", pmem_fields },
-	{ "gpus", gpu_fields }, { NULL, NULL },
-};
 
 /* ---------- the machine mapping ---------- */
 

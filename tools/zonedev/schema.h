@@ -148,10 +148,16 @@ bool fields_have_key(const struct field *fields, const char *key);
  * section in messages ("step 'add_memory'"). 0 or -1. */
 int schema_parse(struct scenario *s, void *obj, struct step *echo, const struct field *fields,
 		 yaml_node_t *map, const char *ctx);
-/* scenario-machine.c: the machine section's tables (--list-steps shows them). */
+/* scenario-machine.c: the machine section's tables (--list-steps shows
+ * them); a list is machine.KEY, each entry parsed by fields into an array
+ * of elem_size elements that struct scenario holds. */
 struct machine_list {
-	const char *key;           /* machine.KEY */
+	const char *key;
 	const struct field *fields;
+	enum zd_desc_list list;    /* whose entry positions (for boot errors) */
+	const char *shape, *entry_shape;
+	size_t elem_size, array_off, nr_off;
+	int (*finish)(struct scenario *s, void *elem, yaml_node_t *e, const char *ctx);
 };
 extern const struct field machine_fields[];
 extern const struct machine_list machine_lists[];
