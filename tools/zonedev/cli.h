@@ -445,6 +445,9 @@ void step_fail(struct step_result *res, const char *fmt, ...)
 /* What happened, res->info: the text-mode detail line. */
 void step_info(struct step_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The handle, unless < 0 (then NULL), is live and holds addr: a physical
+ * address, or with not_phys a device-private (dpa) offset. */
+struct handle_state *handle_set(struct run *r, int handle, uint64_t addr, bool not_phys);
 /* A step that fills the handle finds it empty: true, or false with the
  * failure "handle 'X' still holds WHAT; RELEASE it first". */
 bool handle_idle(struct run *r, int handle, const char *what, const char *release,

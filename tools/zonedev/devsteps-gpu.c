@@ -94,20 +94,17 @@ void exec_gpu_alloc(struct run *r, const struct step *st, struct step_result *re
 		res->err = -ENOMEM;
 		return;
 	}
-	h->live = h->ever = true;
 	h->page = page;
 	h->mdev = mdev;
 	h->order = 0;
 	if (page_pfn(m, page, &pfn)) {
-		h->addr = zd_pfn_phys(&m->arch, pfn);
-		h->not_phys = false;
+		handle_set(r, st->handle, zd_pfn_phys(&m->arch, pfn), false);
 		step_info(res, "%s: pfn 0x%" PRIx64 " (phys 0x%" PRIx64 ") of %s", hn, pfn, h->addr,
 			  st->dev_name);
 		jw_khex(r->json, "pfn", pfn);
 		jw_khex(r->json, "phys", h->addr);
 	} else {
-		h->addr = zd_device_private_page_to_offset(page);
-		h->not_phys = true;
+		handle_set(r, st->handle, zd_device_private_page_to_offset(page), true);
 		step_info(res, "%s: device-private offset 0x%" PRIx64 " of %s (in pages: byte 0x%"
 			  PRIx64 " of the device-private space; no pfn, no physical address)", hn,
 			  h->addr, st->dev_name, h->addr << m->arch.page_shift);

@@ -93,7 +93,6 @@ static const struct zd_dev_pagemap_ops cli_pgmap_ops = {
 void exec_memremap(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	struct handle_state *h = &r->h[st->handle];
 	const char *hn = r->s->handles[st->handle].name;
 	struct zd_dev_pagemap *pg;
 	uint64_t start = 0, pages = st->size >> m->arch.page_shift;
@@ -143,10 +142,7 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 		free(pg);
 		return;
 	}
-	h->live = h->ever = true;
-	h->addr = start;
-	h->not_phys = st->dpa;
-	h->pgmap = pg;
+	handle_set(r, st->handle, start, st->dpa)->pgmap = pg;
 	step_info(res, "%s: %s pgmap %s0x%" PRIx64 "-0x%" PRIx64 "%s, %" PRIu64 " pages in folios "
 		  "of %s, node %d, %s", hn, cli_memory_type_name(st->mtype),
 		  st->dpa ? "in the device-private space [" : "[mem ", pg->range.start,

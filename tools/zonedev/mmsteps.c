@@ -31,22 +31,6 @@ static struct zd_mm *step_mm_addr(struct run *r, const struct step *st,
 	return mm && resolve_or_fail(r, &st->start, res, addr) ? mm : NULL;
 }
 
-static void set_mm_handle(struct run *r, int handle, struct zd_mm *mm)
-{
-	r->h[handle].mm = mm;
-	r->h[handle].live = r->h[handle].ever = true;
-}
-
-/* An address handle (as:) now holds addr. */
-static void set_addr_handle(struct run *r, int handle, uint64_t addr)
-{
-	if (handle < 0)
-		return;
-	r->h[handle].addr = addr;
-	r->h[handle].not_phys = false;
-	r->h[handle].live = r->h[handle].ever = true;
-}
-
 static void mm_info(struct run *r, struct zd_mm *mm, struct step_result *res, const char *what)
 {
 	step_info(res, "%spid %d: %zu VMAs, %" PRIu64 " pages mapped", what, mm->pid, mm->map_count,
@@ -67,7 +51,7 @@ void exec_process(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)ZD_PTR_ERR(mm);
 		return;
 	}
-	set_mm_handle(r, st->handle, mm);
+	handle_set(r, st->handle, 0, false)->mm = mm;
 	mm_info(r, mm, res, "");
 }
 
@@ -82,7 +66,7 @@ void exec_fork(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)ZD_PTR_ERR(child);
 		return;
 	}
-	set_mm_handle(r, st->handle, child);
+	handle_set(r, st->handle, 0, false)->mm = child;
 	mm_info(r, child, res, "child ");
 }
 
@@ -122,7 +106,7 @@ void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)got;
 		return;
 	}
-	set_addr_handle(r, st->handle, (uint64_t)got);
+	handle_set(r, st->handle, (uint64_t)got, false);
 	range_info(r, mm, (uint64_t)got, st->size, "mapped", res);
 }
 
@@ -139,7 +123,7 @@ void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)got;
 		return;
 	}
-	set_addr_handle(r, st->handle, (uint64_t)got);
+	handle_set(r, st->handle, (uint64_t)got, false);
 	range_info(r, mm, (uint64_t)got, st->new_size, "now", res);
 }
 

@@ -75,6 +75,18 @@ bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result
 	return false;
 }
 
+struct handle_state *handle_set(struct run *r, int handle, uint64_t addr, bool not_phys)
+{
+	struct handle_state *h = handle >= 0 ? &r->h[handle] : NULL;
+
+	if (h) {
+		h->live = h->ever = true;
+		h->addr = addr;
+		h->not_phys = not_phys;
+	}
+	return h;
+}
+
 bool handle_idle(struct run *r, int handle, const char *what, const char *release,
 		 struct step_result *res)
 {
@@ -169,11 +181,9 @@ void exec_alloc_pages(struct run *r, const struct step *st, struct step_result *
 	if (res->err)
 		return;
 	pfn = zd_page_to_pfn(m, page);
-	if (h) {
-		h->live = h->ever = true;
+	if (handle_set(r, st->handle, zd_pfn_phys(&m->arch, pfn), false)) {
 		h->page = page;
 		h->order = (unsigned)st->order;
-		h->addr = zd_pfn_phys(&m->arch, pfn);
 	}
 	step_info(res, "%s%spfn 0x%" PRIx64 " (phys 0x%" PRIx64 ", %s) in zone %s, node %d",
 		  h ? r->s->handles[st->handle].name : "", h ? ": " : "", pfn,
@@ -194,12 +204,7 @@ void exec_request_free_mem_region(struct run *r, const struct step *st, struct s
 	res->err = ptr_err(rs, -ENOMEM);
 	if (res->err)
 		return;
-	if (st->handle >= 0) {
-		struct handle_state *h = &r->h[st->handle];
-
-		h->live = h->ever = true;
-		h->addr = rs->start;
-	}
+	handle_set(r, st->handle, rs->start, false);
 	step_info(res, "%s%s[mem 0x%" PRIx64 "-0x%" PRIx64 "] (%s)",
 		  st->handle >= 0 ? r->s->handles[st->handle].name : "",
 		  st->handle >= 0 ? " = " : "", (uint64_t)rs->start, (uint64_t)rs->end,
