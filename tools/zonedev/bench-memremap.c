@@ -61,6 +61,7 @@ struct args {
 	int repeat;
 };
 
+/* 0 to run, -1 after --help, or EXIT_USAGE after a usage error. */
 static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -72,7 +73,7 @@ static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct stat st;
-	char why[160], s1[32];
+	char s1[32];
 	int c;
 
 	optind = 1;
@@ -106,29 +107,27 @@ static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 			break;
 		case 's':
 			if (bench_opt_size(b, "--size", optarg, &a->size))
-				return -1;
+				return EXIT_USAGE;
 			a->size_arg = optarg;
 			break;
 		case 'r':
 			if (bench_opt_repeat(b, optarg, &a->repeat))
-				return -1;
+				return EXIT_USAGE;
 			break;
 		case 'd': a->dir = optarg; break;
 		case 'j': b->json = true; break;
 		case 'g': b->no_guard = true; break;
 		case 'q': b->quiet = true; break;
-		case 'h': usage(stdout); return 1;
-		default: return -1;
+		case 'h': usage(stdout); return -1;
+		default: return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
 		return bench_bad(b, "argument", argv[optind], "unexpected (all settings are options)");
 	uint64_t unit = a->align > REGION_ALIGN ? a->align : REGION_ALIGN;
-	if (a->size % unit) {
-		snprintf(why, sizeof(why), "not a multiple of %s (the region's 16M align and --align)",
-			 fmt_size(unit, s1, sizeof(s1)));
-		return bench_bad(b, "--size", a->size_arg, why);
-	}
+	if (a->size % unit)
+		return bench_bad(b, "--size", a->size_arg, "not a multiple of %s (the region's 16M "
+				 "align and --align)", fmt_size(unit, s1, sizeof(s1)));
 	if (a->size > (1ULL << 46) - REGION_START)
 		return bench_bad(b, "--size", a->size_arg, "the region (at 64 GiB) does not fit "
 				 "x86_64's 46-bit physical address space");
@@ -208,7 +207,7 @@ int bench_memremap(int argc, char **argv)
 	int rc = parse_args(&b, &a, argc, argv);
 
 	if (rc)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+		return rc < 0 ? EXIT_OK : rc;
 	a.o.align = a.align;
 	uint64_t pages = a.size >> 12, bytes = pages * sizeof(struct zd_page);
 	char what[96], s1[32];

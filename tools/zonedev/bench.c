@@ -20,26 +20,31 @@
 #include "bench.h"
 #include "cli.h"
 
-int bench_bad(const struct bench *b, const char *opt, const char *val, const char *why)
+int bench_bad(const struct bench *b, const char *opt, const char *val, const char *fmt, ...)
 {
-	fprintf(stderr, "zonedev bench %s: %s %s: %s\nTry 'zonedev bench %s --help'.\n", b->name,
-		opt, val, why, b->name);
-	return -1;
+	char cmd[32], why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "bench %s", b->name);
+	return usage_error(cmd, "%s %s: %s", opt, val, why);
 }
 
 int bench_getopt(const struct bench *b, int argc, char **argv, const struct option *opts)
 {
+	char cmd[32];
 	int c;
 
 	opterr = 0;
 	c = getopt_long(argc, argv, "hq", opts, NULL);
-	if (c == '?' || c == ':') {
-		fprintf(stderr, "zonedev bench %s: %s '%s'\nTry 'zonedev bench %s --help'.\n",
-			b->name, c == ':' ? "missing value for option" : "unknown option",
-			argv[optind - 1], b->name);
-		return -2;
-	}
-	return c;
+	if (c != '?' && c != ':')
+		return c;
+	snprintf(cmd, sizeof(cmd), "bench %s", b->name);
+	usage_error(cmd, "%s '%s'", c == ':' ? "missing value for option" : "unknown option",
+		    argv[optind - 1]);
+	return -2;
 }
 
 int bench_opt_size(const struct bench *b, const char *opt, const char *val, uint64_t *out)
@@ -47,7 +52,7 @@ int bench_opt_size(const struct bench *b, const char *opt, const char *val, uint
 	const char *why = NULL;
 
 	if (parse_size(val, out, &why))
-		return bench_bad(b, opt, val, why);
+		return bench_bad(b, opt, val, "%s", why);
 	if (!*out)
 		return bench_bad(b, opt, val, "must be more than 0");
 	return 0;
@@ -59,7 +64,7 @@ int bench_opt_repeat(const struct bench *b, const char *val, int *out)
 	uint64_t v;
 
 	if (parse_uint(val, &v, &why))
-		return bench_bad(b, "--repeat", val, why);
+		return bench_bad(b, "--repeat", val, "%s", why);
 	if (v < 1 || v > 1000000)
 		return bench_bad(b, "--repeat", val, "must be 1 to 1000000");
 	*out = (int)v;
@@ -278,16 +283,11 @@ void bench_json_phase(struct jw *w, const char *key, double ns, uint64_t pages, 
 {
 	jw_key(w, key);
 	jw_obj_begin(w);
-	jw_key(w, "ms");
-	jw_double(w, ns / 1e6);
-	jw_key(w, "ns_per_page");
-	jw_double(w, ns / (double)pages);
-	jw_key(w, "gb_per_s");
-	jw_double(w, (double)bytes / ns);
-	jw_key(w, "ratio_to_memset");
-	jw_double(w, ns / (warm ? base->warm_ns : base->cold_ns));
-	jw_key(w, "ratio_to_ntstore");
-	jw_double(w, ns / (warm ? base->nt_warm_ns : base->nt_cold_ns));
+	jw_kdouble(w, "ms", ns / 1e6);
+	jw_kdouble(w, "ns_per_page", ns / (double)pages);
+	jw_kdouble(w, "gb_per_s", (double)bytes / ns);
+	jw_kdouble(w, "ratio_to_memset", ns / (warm ? base->warm_ns : base->cold_ns));
+	jw_kdouble(w, "ratio_to_ntstore", ns / (warm ? base->nt_warm_ns : base->nt_cold_ns));
 	jw_obj_end(w);
 }
 

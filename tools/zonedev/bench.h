@@ -44,8 +44,10 @@ struct option;
 /* getopt_long with the CLI's messages: -2 after reporting an unknown
  * option or a missing value. */
 int bench_getopt(const struct bench *b, int argc, char **argv, const struct option *opts);
-/* Option values: 0, or a usage error printed (the caller exits 2). */
-int bench_bad(const struct bench *b, const char *opt, const char *val, const char *why);
+/* "zonedev bench NAME: OPT VAL: why" and the --help hint; EXIT_USAGE. */
+int bench_bad(const struct bench *b, const char *opt, const char *val, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Option values: 0, or EXIT_USAGE after a usage error. */
 int bench_opt_size(const struct bench *b, const char *opt, const char *val, uint64_t *out);
 int bench_opt_repeat(const struct bench *b, const char *val, int *out);
 /* A failure: the message on stderr, with the machine's warnings and

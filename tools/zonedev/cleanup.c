@@ -170,39 +170,27 @@ void cleanup_run(void)
 	}
 }
 
-static int claim_slot(const char *path)
+/* A free slot takes path (a directory with its fd, to empty it later
+ * without opendir); its kind, written last, publishes it. */
+static int cleanup_register(const char *path, enum slot_kind kind)
 {
-	for (int i = 0; i < CLEANUP_SLOTS; i++)
-		if (slots[i].kind == SLOT_FREE && strlen(path) < sizeof(slots[i].path)) {
-			memcpy(slots[i].path, path, strlen(path) + 1);
-			return i;
-		}
-	return -1;
+	for (int i = 0; i < CLEANUP_SLOTS; i++) {
+		int fd = -1;
+
+		if (slots[i].kind != SLOT_FREE || strlen(path) >= sizeof(slots[i].path))
+			continue;
+		if (kind == SLOT_DIR && (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return -errno;
+		memcpy(slots[i].path, path, strlen(path) + 1);
+		slots[i].dirfd = fd;
+		__atomic_store_n(&slots[i].kind, kind, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return -ENOSPC;
 }
 
-int cleanup_register_file(const char *path)
-{
-	int i = claim_slot(path);
-
-	if (i < 0)
-		return -ENOSPC;
-	__atomic_store_n(&slots[i].kind, SLOT_FILE, __ATOMIC_RELEASE);
-	return 0;
-}
-
-int cleanup_register_dir(const char *path)
-{
-	int i = claim_slot(path), fd;
-
-	if (i < 0)
-		return -ENOSPC;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	slots[i].dirfd = fd;
-	__atomic_store_n(&slots[i].kind, SLOT_DIR, __ATOMIC_RELEASE);
-	return 0;
-}
+int cleanup_register_file(const char *path) { return cleanup_register(path, SLOT_FILE); }
+int cleanup_register_dir(const char *path) { return cleanup_register(path, SLOT_DIR); }
 
 void cleanup_set_context(const char *what)
 {

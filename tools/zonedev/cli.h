@@ -26,8 +26,8 @@
 /* ---- main.c: option plumbing the subcommands share ---- */
 
 struct option;
-/* "zonedev CMD: <fmt with arg>" and the --help hint on stderr; EXIT_USAGE. */
-int usage_error(const char *cmd, const char *fmt, const char *arg);
+/* "zonedev CMD: <message>" and the --help hint on stderr; EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* getopt_long that reports unknown options and missing values itself (-2). */
 int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 	     const struct option *longopts);
@@ -35,7 +35,6 @@ int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 /* ---- iomem.c: zonedev iomem ---- */
 
 int cmd_iomem(int argc, char **argv);
-void iomem_help(FILE *f);
 
 /* ---- progress.c: a progress line on a terminal's stderr ---- */
 
@@ -69,6 +68,8 @@ void cleanup_run(void);
 
 /* ---- json.c: a small streaming JSON writer (pretty, 2-space indent) ---- */
 
+/* Every jw_ call with w NULL writes nothing: a caller that shows text
+ * passes NULL instead of testing for JSON around each call. */
 #define JW_MAX_DEPTH 32
 
 struct jw {
@@ -87,7 +88,6 @@ void jw_key(struct jw *w, const char *key);
 void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_u64(struct jw *w, uint64_t v);
-void jw_i64(struct jw *w, int64_t v);
 void jw_double(struct jw *w, double v);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
@@ -104,6 +104,7 @@ void jw_ku64(struct jw *w, const char *key, uint64_t v);
 void jw_ki64(struct jw *w, const char *key, int64_t v);
 void jw_kbool(struct jw *w, const char *key, bool v);
 void jw_khex(struct jw *w, const char *key, uint64_t v);
+void jw_kdouble(struct jw *w, const char *key, double v);
 
 /* ---- parse.c: scalar parsers and formatters ---- */
 
@@ -131,6 +132,9 @@ int expand_env(const char *s, char **out, size_t *bad_off, char *why, size_t why
 /* Text for an echo line or a message: printable ASCII as is, quotes,
  * backslashes and control bytes as C escapes. */
 const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len);
+/* item appended to the list in buf (sep before it unless first); the new
+ * length (at least len once full). */
+size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item);
 /* The arch profiles' names, "x86_64, arm64-4k, ..." (a static buffer). */
 const char *fmt_arch_names(void);
 
@@ -165,13 +169,17 @@ const char *ykind(const yaml_node_t *n);
 /* The scalar text, or NULL (and an error naming what) if n is not a scalar
  * or is an empty/null scalar. */
 const char *yscalar(struct yfile *yf, yaml_node_t *n, const char *what);
+/* A key's text, or NULL if k is not a scalar. */
+const char *ykey(const yaml_node_t *k);
 /* Every key of map is a scalar, unique, and in allowed (NULL-terminated);
- * otherwise "unknown key 'x' in <context>" at the key. */
+ * otherwise "unknown key 'x' in <context>" at the key, followed by
+ * " (it takes: TAKES)" unless takes is NULL. */
 int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
-	       const char *context);
-/* The value node for key (and the key node in *keyp), or NULL. */
-yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key,
-		      yaml_node_t **keyp);
+	       const char *context, const char *takes);
+/* The value node for key, or NULL. */
+yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key);
+/* Advance line and col over the bytes [from, to) of the text. */
+void ytext_pos(const struct yfile *yf, size_t from, size_t to, int *line, int *col);
 
 /* ---- scenario*.c, schema*.c: the scenario and its steps ---- */
 
@@ -183,9 +191,7 @@ enum report_kind {
 	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_NR,
 };
 
-/* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
-const char *cli_memory_type_name(int type);   /* "fsdax", ..., "none" */
 
 /* An address operand: a literal, or the address a handle recorded. */
 struct addr_arg {
@@ -215,46 +221,6 @@ struct step_arg {
 /* Block state a scenario may expect; BLOCK_ABSENT = no such block. */
 #define BLOCK_ABSENT (-1)
 
-/* The operands of an expect step; schema-expect.c says which form uses
- * which member. */
-struct expect {
-	struct addr_arg addr;
-	uint64_t id;
-	bool want_bool;
-	bool not_present;
-	unsigned long section_flags;
-	int block_state;           /* enum zd_mem_state or BLOCK_ABSENT */
-	int block_zone;            /* enum zd_zone_type, -1: not checked */
-	const char *field;         /* meminfo field, iomem line */
-	bool has_is, has_min, has_max;
-	uint64_t is, min, max;     /* kB for meminfo */
-	int since;                 /* meminfo: a meminfo_snapshot handle (the fall since it), -1 */
-
-	/* ZONE_DEVICE forms */
-	int region;                /* namespace, dax: region index */
-	int gpu;                   /* gpu: index into scenario.gpus */
-	bool has_mode, has_map, has_size, has_data, has_refused;
-	int mode;                  /* enum zd_nd_ns_mode; dax: enum zd_dax_mode */
-	int map;                   /* enum zd_nd_pfn_mode */
-	uint64_t size;             /* namespace size; valid_phys_addr_range size */
-	uint64_t data_at;
-	struct bytes_arg data;     /* expected bytes (namespace, gpu_page, cpu_addressable) */
-	bool refused;
-	bool has_chunks, has_calloc, has_cfree;
-	uint64_t chunks, calloc, cfree;
-	int mtype;                 /* pgmap: enum zd_memory_type or PGMAP_NONE */
-	bool has_online_blocks, has_total_blocks, has_movable, movable;
-	uint64_t online_blocks, total_blocks;
-	int zone_idx;              /* zoneinfo: the zone and its node */
-	uint64_t zone_node;
-	bool has_zone_count[4];    /* start_pfn, spanned, present, managed */
-	uint64_t zone_count[4];
-	/* vma: the VMA holding addr in a process */
-	bool has_vma_start, has_vma_end, has_perms, has_mapped, mapped;
-	uint64_t vma_start, vma_end;
-	const char *perms;         /* as maps shows them, "rw-p" */
-};
-
 /* A parsed step. The operands are named after what they are; the step's
  * table entry (schema-steps.c) says which of them it fills. */
 struct step {
@@ -278,7 +244,6 @@ struct step {
 	int handle;                /* as: / handle:, -1 none */
 	uint64_t order;
 	int gfp;                   /* zd_gfp_t */
-	struct expect ex;
 	int report;                /* enum report_kind */
 	const char *text;
 
@@ -296,10 +261,10 @@ struct step {
 	bool force;                /* create_namespace: ndctl -f; reconfigure_device: -f */
 	uint8_t uuid[16];
 	uint64_t offset;           /* write_namespace, corrupt_infoblock */
-	struct bytes_arg data;     /* write_namespace, gpu_write */
+	struct bytes_arg data;     /* write_namespace, gpu_write; what expect compares */
 	uint64_t byte;             /* corrupt_infoblock */
 	uint64_t count;            /* gpu_add_chunk */
-	int mtype;                 /* memremap: enum zd_memory_type */
+	int mtype;                 /* enum zd_memory_type; expect pgmap: or PGMAP_NONE */
 	unsigned long vmemmap_shift;
 	bool dpa;                  /* memremap private on a dpa machine: no start */
 
@@ -309,6 +274,34 @@ struct step {
 	uint64_t new_size;
 	struct addr_arg new_addr;
 	int advice;                /* MADV_* */
+
+	/* expect (schema-expect.c says which form uses which): start is the
+	 * address, region, gpu, handle, process, size, data, mtype, ns_mode,
+	 * ns_map and dax_mode what the step members above are */
+	uint64_t id;
+	bool want_bool;
+	bool not_present;
+	unsigned long section_flags;
+	int block_state;           /* enum zd_mem_state or BLOCK_ABSENT */
+	int block_zone;            /* enum zd_zone_type, -1: not checked */
+	const char *field;         /* meminfo field, iomem line */
+	bool has_is, has_min, has_max;
+	uint64_t is, min, max;     /* kB for meminfo */
+	int since;                 /* meminfo: a meminfo_snapshot handle (the fall since it), -1 */
+	bool has_mode, has_size, has_data, has_refused, refused;
+	uint64_t data_at;          /* namespace: where data is expected */
+	bool has_chunks, has_calloc, has_cfree;
+	uint64_t chunks, calloc, cfree;
+	bool has_online_blocks, has_total_blocks, has_movable, movable;
+	uint64_t online_blocks, total_blocks;
+	int zone_idx;              /* zoneinfo: the zone and its node */
+	uint64_t zone_node;
+	bool has_zone_count[4];    /* start_pfn, spanned, present, managed */
+	uint64_t zone_count[4];
+	/* vma: the VMA holding start in a process */
+	bool has_vma_start, has_vma_end, has_perms, has_mapped, mapped;
+	uint64_t vma_start, vma_end;
+	const char *perms;         /* as maps shows them, "rw-p" */
 };
 
 enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM };
@@ -399,6 +392,7 @@ struct run {
 	struct zd_machine *m;
 	FILE *out;                 /* text output (stdout) */
 	struct jw jw;              /* JSON output (json mode) */
+	struct jw *json;           /* &jw in JSON mode, else NULL */
 	struct handle_state h[MAX_HANDLES];
 	unsigned long expected_warns;   /* fired by steps that stated expect_warn */
 };
@@ -413,8 +407,6 @@ struct step_result {
 
 /* Run a parsed scenario; returns the exit code. */
 int run_scenario(struct scenario *s, const struct run_opts *o);
-/* Boot a machine from the scenario's machine section. ERR_PTR on failure. */
-struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, FILE *log_echo);
 
 /* Execute one step (JSON extras go into the open step object). */
 void step_exec(struct run *r, const struct step *st, struct step_result *res);
@@ -450,6 +442,12 @@ void list_steps(FILE *f, bool json);
  * earlier failure of the step already explains it. */
 void step_fail(struct step_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* What happened, res->info: the text-mode detail line. */
+void step_info(struct step_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The handle, unless < 0 (then NULL), is live and holds addr: a physical
+ * address, or with not_phys a device-private (dpa) offset. */
+struct handle_state *handle_set(struct run *r, int handle, uint64_t addr, bool not_phys);
 /* A step that fills the handle finds it empty: true, or false with the
  * failure "handle 'X' still holds WHAT; RELEASE it first". */
 bool handle_idle(struct run *r, int handle, const char *what, const char *release,
@@ -461,14 +459,12 @@ bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 /* Give back what live handles hold (GPU pages, direct pgmaps) before the
  * machine goes: a held device page would make teardown wait forever. */
 void run_release_handles(struct run *r);
-/* The address an addr_arg stands for at this point of the run; -ENOENT if
- * its handle was never set. */
-int resolve_addr(struct run *r, const struct addr_arg *a, uint64_t *out);
-/* resolve_addr(), or false with res->check_failed and the reason set
- * (-ENOENT: never set; -EFAULT: a dpa offset, not a physical address). */
+/* The address an addr_arg stands for at this point of the run, or false
+ * with res->check_failed and the reason set (its handle never set, or
+ * holding a dpa offset, not a physical address). */
 bool resolve_or_fail(struct run *r, const struct addr_arg *a, struct step_result *res,
 		     uint64_t *out);
-/* The address an expect form names (st->ex.addr) and its pfn, or false
+/* The address an expect form names (st->start) and its pfn, or false
  * with the failure set as resolve_or_fail() does. */
 bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
 		 uint64_t *addr, uint64_t *pfn);

@@ -33,23 +33,12 @@ static void gpu_stats_text(struct zd_dmirror_device *mdev, const char *name, cha
 		 fmt_size(stt.registered_bytes, a, sizeof(a)));
 }
 
-static void gpu_stats_json(struct jw *w, struct zd_dmirror_device *mdev)
-{
-	struct zd_dmirror_stats stt;
-
-	zd_dmirror_get_stats(mdev, &stt);
-	jw_ku64(w, "chunks", stt.chunks);
-	jw_ku64(w, "calloc", stt.calloc);
-	jw_ku64(w, "cfree", stt.cfree);
-	jw_ku64(w, "registered_bytes", stt.registered_bytes);
-}
-
 /* ---------- steps ---------- */
 
 void exec_gpu_add_chunk(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
-	struct zd_dmirror_stats before;
+	struct zd_dmirror_stats before, now;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	bool dpa = false;
 	char stats[160];
@@ -73,17 +62,19 @@ void exec_gpu_add_chunk(struct run *r, const struct step *st, struct step_result
 	}
 	gpu_stats_text(mdev, st->dev_name, stats, sizeof(stats));
 	if (lo <= hi)
-		snprintf(res->info, sizeof(res->info), "%s; new: %s0x%" PRIx64 "-0x%" PRIx64 "%s",
-			 stats, dpa ? "device-private space [" : "[mem ", lo, hi, "]");
+		step_info(res, "%s; new: %s0x%" PRIx64 "-0x%" PRIx64 "%s", stats,
+			  dpa ? "device-private space [" : "[mem ", lo, hi, "]");
 	else
-		snprintf(res->info, sizeof(res->info), "%s", stats);
-	if (r->o->json) {
-		gpu_stats_json(&r->jw, mdev);
-		if (lo <= hi) {
-			jw_kstr(&r->jw, "space", dpa ? "device_private" : "physical");
-			jw_khex(&r->jw, "start", lo);
-			jw_khex(&r->jw, "end", hi);
-		}
+		step_info(res, "%s", stats);
+	zd_dmirror_get_stats(mdev, &now);
+	jw_ku64(r->json, "chunks", now.chunks);
+	jw_ku64(r->json, "calloc", now.calloc);
+	jw_ku64(r->json, "cfree", now.cfree);
+	jw_ku64(r->json, "registered_bytes", now.registered_bytes);
+	if (lo <= hi) {
+		jw_kstr(r->json, "space", dpa ? "device_private" : "physical");
+		jw_khex(r->json, "start", lo);
+		jw_khex(r->json, "end", hi);
 	}
 }
 
@@ -103,27 +94,21 @@ void exec_gpu_alloc(struct run *r, const struct step *st, struct step_result *re
 		res->err = -ENOMEM;
 		return;
 	}
-	h->live = h->ever = true;
 	h->page = page;
 	h->mdev = mdev;
 	h->order = 0;
 	if (page_pfn(m, page, &pfn)) {
-		h->addr = zd_pfn_phys(&m->arch, pfn);
-		h->not_phys = false;
-		snprintf(res->info, sizeof(res->info), "%s: pfn 0x%" PRIx64 " (phys 0x%" PRIx64 ") of "
-			 "%s", hn, pfn, h->addr, st->dev_name);
-		if (r->o->json) {
-			jw_khex(&r->jw, "pfn", pfn);
-			jw_khex(&r->jw, "phys", h->addr);
-		}
+		handle_set(r, st->handle, zd_pfn_phys(&m->arch, pfn), false);
+		step_info(res, "%s: pfn 0x%" PRIx64 " (phys 0x%" PRIx64 ") of %s", hn, pfn, h->addr,
+			  st->dev_name);
+		jw_khex(r->json, "pfn", pfn);
+		jw_khex(r->json, "phys", h->addr);
 	} else {
-		h->addr = zd_device_private_page_to_offset(page);
-		h->not_phys = true;
-		snprintf(res->info, sizeof(res->info), "%s: device-private offset 0x%" PRIx64 " of %s "
-			 "(in pages: byte 0x%" PRIx64 " of the device-private space; no pfn, no "
-			 "physical address)", hn, h->addr, st->dev_name, h->addr << m->arch.page_shift);
-		if (r->o->json)
-			jw_khex(&r->jw, "offset", h->addr);
+		handle_set(r, st->handle, zd_device_private_page_to_offset(page), true);
+		step_info(res, "%s: device-private offset 0x%" PRIx64 " of %s (in pages: byte 0x%"
+			  PRIx64 " of the device-private space; no pfn, no physical address)", hn,
+			  h->addr, st->dev_name, h->addr << m->arch.page_shift);
+		jw_khex(r->json, "offset", h->addr);
 	}
 }
 
@@ -135,8 +120,8 @@ void exec_gpu_write(struct run *r, const struct step *st, struct step_result *re
 		return;
 	res->err = zd_dmirror_copy_to_device(h->mdev, h->page, st->data.p, st->data.len);
 	if (!res->err)
-		snprintf(res->info, sizeof(res->info), "copied %zu bytes to %s through the "
-			 "device's copy engine", st->data.len, r->s->handles[st->handle].name);
+		step_info(res, "copied %zu bytes to %s through the device's copy engine",
+			  st->data.len, r->s->handles[st->handle].name);
 }
 
 void exec_gpu_free(struct run *r, const struct step *st, struct step_result *res)
@@ -157,31 +142,25 @@ void exec_gpu_free(struct run *r, const struct step *st, struct step_result *res
 
 void ex_gpu(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
-	struct zd_dmirror_device *mdev = gpu_device(r, ex->gpu);
-	const char *name = r->s->gpus[ex->gpu].name;
+	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
+	const char *name = r->s->gpus[st->gpu].name;
 	struct zd_dmirror_stats s;
 
-	if (!mdev) {
-		step_fail(res, "%s is not on the booted machine", name);
-		return;
-	}
 	zd_dmirror_get_stats(mdev, &s);
 	gpu_stats_text(mdev, name, res->info, sizeof(res->info));
-	if (ex->has_chunks && s.chunks != ex->chunks)
+	if (st->has_chunks && s.chunks != st->chunks)
 		step_fail(res, "%s: %" PRIu64 " chunks, expected %" PRIu64, name, s.chunks,
-			  ex->chunks);
-	if (ex->has_calloc && s.calloc != ex->calloc)
+			  st->chunks);
+	if (st->has_calloc && s.calloc != st->calloc)
 		step_fail(res, "%s: calloc %" PRIu64 ", expected %" PRIu64, name, s.calloc,
-			  ex->calloc);
-	if (ex->has_cfree && s.cfree != ex->cfree)
+			  st->calloc);
+	if (st->has_cfree && s.cfree != st->cfree)
 		step_fail(res, "%s: cfree %" PRIu64 ", expected %" PRIu64, name, s.cfree,
-			  ex->cfree);
+			  st->cfree);
 }
 
 void ex_gpu_page(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	struct handle_state *h = &r->h[st->handle];
 	const char *hn = r->s->handles[st->handle].name;
 	char what[96], e[32];
@@ -190,20 +169,19 @@ void ex_gpu_page(struct run *r, const struct step *st, struct step_result *res)
 
 	if (!handle_held(r, st->handle, "GPU page", "freed", "gpu_alloc", res))
 		return;
-	buf = calloc(1, ex->data.len + 1);
+	buf = calloc(1, st->data.len + 1);
 	if (!buf) {
 		step_fail(res, "out of memory");
 		return;
 	}
-	rc = zd_dmirror_copy_from_device(h->mdev, h->page, buf, ex->data.len);
+	rc = zd_dmirror_copy_from_device(h->mdev, h->page, buf, st->data.len);
 	if (rc) {
 		step_fail(res, "copy from %s through the copy engine failed with %s", hn,
 			  fmt_errno(rc, e, sizeof(e)));
 	} else {
-		snprintf(res->info, sizeof(res->info), "%s: %zu bytes read back through the "
-			 "copy engine", hn, ex->data.len);
+		step_info(res, "%s: %zu bytes read back through the copy engine", hn, st->data.len);
 		snprintf(what, sizeof(what), "%s (read through the copy engine)", hn);
-		expect_bytes(res, what, buf, ex->data.p, ex->data.len);
+		expect_bytes(res, what, buf, st->data.p, st->data.len);
 	}
 	free(buf);
 }

@@ -83,10 +83,8 @@ void namespace_json(struct jw *w, struct zd_nd_region *rg)
 static void ns_result(struct run *r, struct zd_nd_region *rg, struct step_result *res)
 {
 	ns_describe(rg, res->info, sizeof(res->info));
-	if (r->o->json) {
-		jw_key(&r->jw, "namespace");
-		namespace_json(&r->jw, rg);
-	}
+	jw_key(r->json, "namespace");
+	namespace_json(r->json, rg);
 }
 
 void exec_write_namespace(struct run *r, const struct step *st, struct step_result *res)
@@ -101,9 +99,9 @@ void exec_write_namespace(struct run *r, const struct step *st, struct step_resu
 	if (res->err)
 		return;
 	zd_nd_namespace_data(rg, &size);
-	snprintf(res->info, sizeof(res->info), "wrote %zu bytes at offset 0x%" PRIx64 " of the "
-		 "%s data area of %s (the region file keeps them)", st->data.len, st->offset,
-		 fmt_size(size, a, sizeof(a)), st->dev_name);
+	step_info(res, "wrote %zu bytes at offset 0x%" PRIx64 " of the %s data area of %s (the "
+		  "region file keeps them)", st->data.len, st->offset, fmt_size(size, a, sizeof(a)),
+		  st->dev_name);
 }
 
 /* The test hook: one byte of the info block, written straight into the
@@ -130,14 +128,12 @@ void exec_corrupt_infoblock(struct run *r, const struct step *st, struct step_re
 		return;
 	}
 	close(fd);
-	snprintf(res->info, sizeof(res->info), "region%d: info block byte %" PRIu64 " (file "
-		 "offset 0x%llx) 0x%02x -> 0x%02x; the next probe of the media will see it",
-		 st->region, st->offset, (unsigned long long)off, old, byte);
-	if (r->o->json) {
-		jw_khex(&r->jw, "file_offset", (uint64_t)off);
-		jw_khex(&r->jw, "old", old);
-		jw_khex(&r->jw, "new", byte);
-	}
+	step_info(res, "region%d: info block byte %" PRIu64 " (file offset 0x%llx) 0x%02x -> "
+		  "0x%02x; the next probe of the media will see it", st->region, st->offset,
+		  (unsigned long long)off, old, byte);
+	jw_khex(r->json, "file_offset", (uint64_t)off);
+	jw_khex(r->json, "old", old);
+	jw_khex(r->json, "new", byte);
 }
 
 /* ---------- dax devices ---------- */
@@ -226,81 +222,68 @@ void exec_reconfigure_device(struct run *r, const struct step *st, struct step_r
 
 void ex_dax(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
-	struct zd_nd_region *rg = pmem_region(r->m, ex->region);
+	struct zd_nd_region *rg = pmem_region(r->m, st->region);
 	struct zd_dax_info di;
 
-	if (!rg) {
-		step_fail(res, "region%d is not on the booted machine", ex->region);
-		return;
-	}
 	if (zd_dax_info_get(rg, &di)) {
-		step_fail(res, "dax%d.0: no such device (namespace%d.0 is not devdax)", ex->region,
-			  ex->region);
+		step_fail(res, "dax%d.0: no such device (namespace%d.0 is not devdax)", st->region,
+			  st->region);
 		return;
 	}
 	dax_describe(&di, res->info, sizeof(res->info));
-	if (ex->has_mode && (int)di.mode != ex->mode)
+	if (st->has_mode && (int)di.mode != st->dax_mode)
 		step_fail(res, "%s: mode is %s, expected %s", di.chardev, dax_mode_name(di.mode),
-			  dax_mode_name((enum zd_dax_mode)ex->mode));
-	if (ex->has_online_blocks && di.online_memblocks != ex->online_blocks)
+			  dax_mode_name((enum zd_dax_mode)st->dax_mode));
+	if (st->has_online_blocks && di.online_memblocks != st->online_blocks)
 		step_fail(res, "%s: %u online memory blocks, expected %" PRIu64, di.chardev,
-			  di.online_memblocks, ex->online_blocks);
-	if (ex->has_total_blocks && di.total_memblocks != ex->total_blocks)
+			  di.online_memblocks, st->online_blocks);
+	if (st->has_total_blocks && di.total_memblocks != st->total_blocks)
 		step_fail(res, "%s: %u memory blocks, expected %" PRIu64, di.chardev,
-			  di.total_memblocks, ex->total_blocks);
-	if (ex->has_movable && di.movable != ex->movable)
+			  di.total_memblocks, st->total_blocks);
+	if (st->has_movable && di.movable != st->movable)
 		step_fail(res, "%s: movable is %s, expected %s", di.chardev, tf(di.movable),
-			  tf(ex->movable));
+			  tf(st->movable));
 }
 
 void ex_namespace(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
-	struct zd_nd_region *rg = pmem_region(r->m, ex->region);
+	struct zd_nd_region *rg = pmem_region(r->m, st->region);
 	struct zd_nd_namespace_info in;
 	char a[32], b[32];
 
-	if (!rg) {
-		step_fail(res, "region%d is not on the booted machine", ex->region);
-		return;
-	}
 	zd_nd_namespace_get(rg, &in);
 	ns_describe(rg, res->info, sizeof(res->info));
-	if (ex->has_mode && (int)in.mode != ex->mode)
+	if (st->has_mode && (int)in.mode != st->ns_mode)
 		step_fail(res, "%s: mode is %s, expected %s%s%s%s", in.dev, zd_nd_ns_mode_name(in.mode),
-			  zd_nd_ns_mode_name((enum zd_nd_ns_mode)ex->mode),
+			  zd_nd_ns_mode_name((enum zd_nd_ns_mode)st->ns_mode),
 			  in.refused[0] ? " (refused: " : "", in.refused, in.refused[0] ? ")" : "");
-	if (ex->has_map && (in.mode == ZD_NS_MODE_RAW || (int)in.map != ex->map))
+	if (st->has_map && (in.mode == ZD_NS_MODE_RAW || (int)in.map != st->ns_map))
 		step_fail(res, "%s: map is %s, expected %s", in.dev, map_name(&in),
-			  ex->map == ZD_ND_MAP_DEV ? "dev" : "mem");
-	if (ex->has_size && in.size != ex->size)
+			  st->ns_map == ZD_ND_MAP_DEV ? "dev" : "mem");
+	if (st->has_size && in.size != st->size)
 		step_fail(res, "%s: size is %s (%" PRIu64 "), expected %s (%" PRIu64 ")", in.dev,
-			  fmt_size(in.size, a, sizeof(a)), in.size, fmt_size(ex->size, b, sizeof(b)),
-			  ex->size);
-	if (ex->has_refused && !!in.refused[0] != ex->refused)
+			  fmt_size(in.size, a, sizeof(a)), in.size, fmt_size(st->size, b, sizeof(b)),
+			  st->size);
+	if (st->has_refused && !!in.refused[0] != st->refused)
 		step_fail(res, "%s: refused is %s%s%s, expected %s", in.dev, tf(in.refused[0]),
-			  in.refused[0] ? " (" : "", in.refused[0] ? in.refused : "", tf(ex->refused));
-	if (ex->has_data) {
+			  in.refused[0] ? " (" : "", in.refused[0] ? in.refused : "", tf(st->refused));
+	if (st->has_data) {
 		uint64_t size;
 		const char *data = zd_nd_namespace_data(rg, &size);
 		char what[96];
 
-		if (ex->data_at > size || ex->data.len > size - ex->data_at) {
+		if (st->data_at > size || st->data.len > size - st->data_at) {
 			step_fail(res, "%s: %zu bytes at offset 0x%" PRIx64 " are beyond its %s data area",
-				  in.dev, ex->data.len, ex->data_at, fmt_size(size, a, sizeof(a)));
+				  in.dev, st->data.len, st->data_at, fmt_size(size, a, sizeof(a)));
 			return;
 		}
-		snprintf(what, sizeof(what), "%s: data at offset 0x%" PRIx64, in.dev, ex->data_at);
-		expect_bytes(res, what, data + ex->data_at, ex->data.p, ex->data.len);
-		if (!ex->has_mode && !ex->has_map && !ex->has_size && !ex->has_refused)
-			snprintf(res->info, sizeof(res->info), "%s (%s): %zu bytes at offset 0x%" PRIx64
-				 " of the data area (phys 0x%" PRIx64 ")", in.dev,
-				 zd_nd_ns_mode_name(in.mode), ex->data.len, ex->data_at,
-				 (uint64_t)in.data_start + ex->data_at);
+		snprintf(what, sizeof(what), "%s: data at offset 0x%" PRIx64, in.dev, st->data_at);
+		expect_bytes(res, what, data + st->data_at, st->data.p, st->data.len);
+		if (!st->has_mode && !st->has_map && !st->has_size && !st->has_refused)
+			step_info(res, "%s (%s): %zu bytes at offset 0x%" PRIx64 " of the data "
+				  "area (phys 0x%" PRIx64 ")", in.dev, zd_nd_ns_mode_name(in.mode),
+				  st->data.len, st->data_at, (uint64_t)in.data_start + st->data_at);
 	}
-	if (r->o->json) {
-		jw_key(&r->jw, "namespace");
-		namespace_json(&r->jw, rg);
-	}
+	jw_key(r->json, "namespace");
+	namespace_json(r->json, rg);
 }

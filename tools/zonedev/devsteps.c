@@ -20,7 +20,8 @@
 
 /* ---------- memory type names ---------- */
 
-const char *cli_memory_type_name(int type)
+/* Memory types as scenarios name them ("devdax" is MEMORY_DEVICE_GENERIC). */
+static const char *cli_memory_type_name(int type)
 {
 	switch (type) {
 	case ZD_MEMORY_DEVICE_PRIVATE: return "private";
@@ -46,19 +47,6 @@ bool page_pfn(struct zd_machine *m, const struct zd_page *p, uint64_t *pfn)
 	return true;
 }
 
-static const char *page_where(struct zd_machine *m, const struct zd_page *p, char *buf,
-			      size_t len)
-{
-	uint64_t pfn;
-
-	if (page_pfn(m, p, &pfn))
-		snprintf(buf, len, "pfn 0x%" PRIx64, pfn);
-	else
-		snprintf(buf, len, "device-private offset 0x%" PRIx64,
-			 zd_device_private_page_to_offset(p));
-	return buf;
-}
-
 /* ---------- the CLI's own pgmap ops: a driver that only logs ---------- */
 
 static const char cli_owner[] = "zonedev-cli";
@@ -67,9 +55,14 @@ static void cli_folio_free(struct zd_page *folio)
 {
 	struct zd_dev_pagemap *pgmap = folio->pgmap;
 	char where[64];
+	uint64_t pfn;
 
-	zd_pr_info(pgmap->machine, "zonedev-cli ops: folio_free(%s) of a %s pgmap",
-		   page_where(pgmap->machine, folio, where, sizeof(where)),
+	if (page_pfn(pgmap->machine, folio, &pfn))
+		snprintf(where, sizeof(where), "pfn 0x%" PRIx64, pfn);
+	else
+		snprintf(where, sizeof(where), "device-private offset 0x%" PRIx64,
+			 zd_device_private_page_to_offset(folio));
+	zd_pr_info(pgmap->machine, "zonedev-cli ops: folio_free(%s) of a %s pgmap", where,
 		   cli_memory_type_name(pgmap->type));
 }
 
@@ -100,7 +93,6 @@ static const struct zd_dev_pagemap_ops cli_pgmap_ops = {
 void exec_memremap(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	struct handle_state *h = &r->h[st->handle];
 	const char *hn = r->s->handles[st->handle].name;
 	struct zd_dev_pagemap *pg;
 	uint64_t start = 0, pages = st->size >> m->arch.page_shift;
@@ -112,6 +104,12 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 		return;
 	if (!st->dpa && !resolve_or_fail(r, &st->start, res, &start))
 		return;
+	if (st->dpa && st->size & (m->arch.page_size - 1)) {
+		res->err = -EINVAL;
+		snprintf(res->why, sizeof(res->why), "size 0x%" PRIx64 " is not a whole number of %"
+			 PRIu64 "-byte pages", st->size, m->arch.page_size);
+		return;
+	}
 	pg = calloc(1, sizeof(*pg));
 	if (!pg) {
 		res->err = -ENOMEM;
@@ -123,24 +121,13 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 	pg->ops = &cli_pgmap_ops;
 	pg->owner = (void *)cli_owner;
 	if (st->dpa) {
+		/* the handle holds the offset in the device-private space */
 		long long off;
 
-		if (st->size & (m->arch.page_size - 1)) {
-			free(pg);
-			res->err = -EINVAL;
-			snprintf(res->why, sizeof(res->why), "size 0x%" PRIx64 " is not a whole number "
-				 "of %" PRIu64 "-byte pages", st->size, m->arch.page_size);
-			return;
-		}
 		pg->nr_pages = pages;
 		off = zd_memremap_device_private_pagemap(m, pg, nid);
-		if (off < 0) {
-			free(pg);
-			res->err = (int)off;
-			return;
-		}
-		h->addr = (uint64_t)off;
-		h->not_phys = true;
+		res->err = off < 0 ? (int)off : 0;
+		start = (uint64_t)off;
 	} else {
 		void *ret;
 
@@ -148,30 +135,25 @@ void exec_memremap(struct run *r, const struct step *st, struct step_result *res
 		pg->range.end = start + st->size - 1;
 		pg->nr_range = 1;
 		ret = zd_memremap_pages(m, pg, nid);
-		if (ZD_IS_ERR(ret)) {
-			free(pg);
-			res->err = (int)ZD_PTR_ERR(ret);
-			return;
-		}
+		res->err = ZD_IS_ERR(ret) ? (int)ZD_PTR_ERR(ret) : 0;
 		cpu = ret != NULL;
-		h->addr = start;
-		h->not_phys = false;
 	}
-	h->live = h->ever = true;
-	h->pgmap = pg;
-	snprintf(res->info, sizeof(res->info), "%s: %s pgmap %s0x%" PRIx64 "-0x%" PRIx64 "%s, %"
-		 PRIu64 " pages in folios of %s, node %d, %s", hn, cli_memory_type_name(st->mtype),
-		 st->dpa ? "in the device-private space [" : "[mem ", pg->range.start, pg->range.end,
-		 "]", pages,
-		 fmt_size(m->arch.page_size << st->vmemmap_shift, a, sizeof(a)), nid,
-		 cpu ? "CPU-addressable" : "not CPU-addressable");
-	if (r->o->json) {
-		jw_kstr(&r->jw, "space", st->dpa ? "device_private" : "physical");
-		jw_khex(&r->jw, "start", pg->range.start);
-		jw_khex(&r->jw, "end", pg->range.end);
-		jw_ku64(&r->jw, "nr_pages", pages);
-		jw_kbool(&r->jw, "cpu_addressable", cpu);
+	if (res->err) {
+		free(pg);
+		return;
 	}
+	handle_set(r, st->handle, start, st->dpa)->pgmap = pg;
+	step_info(res, "%s: %s pgmap %s0x%" PRIx64 "-0x%" PRIx64 "%s, %" PRIu64 " pages in folios "
+		  "of %s, node %d, %s", hn, cli_memory_type_name(st->mtype),
+		  st->dpa ? "in the device-private space [" : "[mem ", pg->range.start,
+		  pg->range.end, "]", pages,
+		  fmt_size(m->arch.page_size << st->vmemmap_shift, a, sizeof(a)), nid,
+		  cpu ? "CPU-addressable" : "not CPU-addressable");
+	jw_kstr(r->json, "space", st->dpa ? "device_private" : "physical");
+	jw_khex(r->json, "start", pg->range.start);
+	jw_khex(r->json, "end", pg->range.end);
+	jw_ku64(r->json, "nr_pages", pages);
+	jw_kbool(r->json, "cpu_addressable", cpu);
 }
 
 /* ---------- handles that hold device memory ---------- */
@@ -214,9 +196,8 @@ void exec_memunmap(struct run *r, const struct step *st, struct step_result *res
 
 	if (!handle_held(r, st->handle, "pgmap", "unmapped", "memremap", res))
 		return;
-	snprintf(res->info, sizeof(res->info), "%s: %s pgmap unmapped: its struct pages and "
-		 "its pgmap lookup are gone", r->s->handles[st->handle].name,
-		 cli_memory_type_name(h->pgmap->type));
+	step_info(res, "%s: %s pgmap unmapped: its struct pages and its pgmap lookup are gone",
+		  r->s->handles[st->handle].name, cli_memory_type_name(h->pgmap->type));
 	unmap_handle(h);
 }
 
@@ -229,8 +210,8 @@ void exec_memory_failure(struct run *r, const struct step *st, struct step_resul
 		return;
 	res->err = zd_memory_failure(m, (unsigned long)zd_phys_pfn(&m->arch, addr), 0);
 	if (!res->err)
-		snprintf(res->info, sizeof(res->info), "memory_failure(pfn 0x%" PRIx64 ") "
-			 "handled", zd_phys_pfn(&m->arch, addr));
+		step_info(res, "memory_failure(pfn 0x%" PRIx64 ") handled",
+			  zd_phys_pfn(&m->arch, addr));
 }
 
 /* ---------- expect forms ---------- */
@@ -254,39 +235,36 @@ void expect_bytes(struct step_result *res, const char *what, const char *got,
 
 void ex_page_is_ram(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn;
 	bool v;
 
 	if (!expect_addr(r, st, res, &addr, &pfn))
 		return;
 	v = zd_page_is_ram(r->m, pfn) != 0;
-	snprintf(res->info, sizeof(res->info), "page_is_ram(0x%" PRIx64 ") = %s", pfn, tf(v));
-	if (v != ex->want_bool)
+	step_info(res, "page_is_ram(0x%" PRIx64 ") = %s", pfn, tf(v));
+	if (v != st->want_bool)
 		step_fail(res, "page_is_ram(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
-			  "expected %s", pfn, addr, tf(v), tf(ex->want_bool));
+			  "expected %s", pfn, addr, tf(v), tf(st->want_bool));
 }
 
 void ex_valid_phys_addr_range(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn;
 	bool v;
 
 	if (!expect_addr(r, st, res, &addr, &pfn))
 		return;
-	v = zd_valid_phys_addr_range(r->m, addr, ex->size);
-	snprintf(res->info, sizeof(res->info), "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64
-		 ") = %s", addr, ex->size, tf(v));
-	if (v != ex->want_bool)
+	v = zd_valid_phys_addr_range(r->m, addr, st->size);
+	step_info(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 ") = %s", addr, st->size,
+		  tf(v));
+	if (v != st->want_bool)
 		step_fail(res, "valid_phys_addr_range(0x%" PRIx64 ", 0x%" PRIx64 "): got %s, expected "
-			  "%s", addr, ex->size, tf(v), tf(ex->want_bool));
+			  "%s", addr, st->size, tf(v), tf(st->want_bool));
 }
 
 void ex_zone_device(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn;
 	bool valid, v;
 
@@ -294,18 +272,17 @@ void ex_zone_device(struct run *r, const struct step *st, struct step_result *re
 		return;
 	valid = zd_pfn_valid(m, pfn);
 	v = valid && zd_is_zone_device_page(zd_pfn_to_page(m, pfn));
-	snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s", pfn,
-		 !valid ? "no struct page (pfn_valid false)" :
-		 v ? "a ZONE_DEVICE page" : "not a ZONE_DEVICE page");
-	if (v != ex->want_bool)
+	step_info(res, "pfn 0x%" PRIx64 ": %s", pfn,
+		  !valid ? "no struct page (pfn_valid false)" :
+		  v ? "a ZONE_DEVICE page" : "not a ZONE_DEVICE page");
+	if (v != st->want_bool)
 		step_fail(res, "zone_device(pfn 0x%" PRIx64 ") for address 0x%" PRIx64 ": got %s, "
-			  "expected %s%s", pfn, addr, tf(v), tf(ex->want_bool),
+			  "expected %s%s", pfn, addr, tf(v), tf(st->want_bool),
 			  valid ? "" : " (the pfn has no struct page)");
 }
 
 void ex_pgmap(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	struct zd_dev_pagemap *pg;
 	uint64_t addr, pfn;
 	int type;
@@ -315,22 +292,21 @@ void ex_pgmap(struct run *r, const struct step *st, struct step_result *res)
 	pg = zd_get_dev_pagemap(r->m, (unsigned long)pfn);
 	type = pg ? (int)pg->type : PGMAP_NONE;
 	if (pg)
-		snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": %s pgmap [mem 0x%"
-			 PRIx64 "-0x%" PRIx64 "]", pfn, cli_memory_type_name(type),
-			 pg->range.start, pg->ranges[pg->nr_range - 1].end);
+		step_info(res, "pfn 0x%" PRIx64 ": %s pgmap [mem 0x%" PRIx64 "-0x%" PRIx64 "]", pfn,
+			  cli_memory_type_name(type), pg->range.start,
+			  pg->ranges[pg->nr_range - 1].end);
 	else
-		snprintf(res->info, sizeof(res->info), "pfn 0x%" PRIx64 ": no pgmap", pfn);
+		step_info(res, "pfn 0x%" PRIx64 ": no pgmap", pfn);
 	zd_put_dev_pagemap(pg);
-	if (type != ex->mtype)
+	if (type != st->mtype)
 		step_fail(res, "pgmap of pfn 0x%" PRIx64 " (address 0x%" PRIx64 "): got %s, "
 			  "expected %s", pfn, addr, cli_memory_type_name(type),
-			  cli_memory_type_name(ex->mtype));
+			  cli_memory_type_name(st->mtype));
 }
 
 void ex_cpu_addressable(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_machine *m = r->m;
-	const struct expect *ex = &st->ex;
 	uint64_t addr, pfn, off;
 	const char *p = NULL;
 	char what[96];
@@ -346,20 +322,20 @@ void ex_cpu_addressable(struct run *r, const struct step *st, struct step_result
 						   zd_pfn_address(m, pfn);
 	}
 	v = p != NULL;
-	snprintf(res->info, sizeof(res->info), "address 0x%" PRIx64 ": %s", addr,
-		 v ? "the CPU can load and store here" : "no CPU mapping");
-	if (v != ex->want_bool) {
+	step_info(res, "address 0x%" PRIx64 ": %s", addr,
+		  v ? "the CPU can load and store here" : "no CPU mapping");
+	if (v != st->want_bool) {
 		step_fail(res, "cpu_addressable(0x%" PRIx64 "): got %s, expected %s", addr, tf(v),
-			  tf(ex->want_bool));
+			  tf(st->want_bool));
 		return;
 	}
-	if (!v || !ex->has_data)
+	if (!v || !st->has_data)
 		return;
-	if (ex->data.len > m->arch.page_size - off) {
+	if (st->data.len > m->arch.page_size - off) {
 		step_fail(res, "%zu bytes at 0x%" PRIx64 " cross a page boundary; compare at "
-			  "most %" PRIu64 " bytes here", ex->data.len, addr, m->arch.page_size - off);
+			  "most %" PRIu64 " bytes here", st->data.len, addr, m->arch.page_size - off);
 		return;
 	}
 	snprintf(what, sizeof(what), "bytes at 0x%" PRIx64 " as the CPU reads them", addr);
-	expect_bytes(res, what, p + off, ex->data.p, ex->data.len);
+	expect_bytes(res, what, p + off, st->data.p, st->data.len);
 }

@@ -3,9 +3,9 @@
  * holds direct pgmaps, memory_failure and the address expect forms;
  * devsteps-pmem.c the namespace steps; devsteps-gpu.c the GPU steps. Each
  * step's exec function is declared in cli.h (the schema tables name them).
- * Invariants: a step's region or GPU is on the booted machine (step_exec()
- * checks it first); the expect helpers leave the first failure in place
- * (step_fail()).
+ * Invariants: a step's region or GPU is on the booted machine (step_exec(),
+ * for expect exec_expect(), checks it first); the expect helpers leave the
+ * first failure in place (step_fail()).
  */
 #ifndef ZONEDEV_DEVSTEPS_H
 #define ZONEDEV_DEVSTEPS_H

@@ -38,11 +38,6 @@ static const char iomem_help_fmt[] =
 	"exit status: 0 ok, 1 the machine could not boot or invariant checks fired,\n"
 	"             2 usage error\n";
 
-void iomem_help(FILE *f)
-{
-	fprintf(f, iomem_help_fmt, fmt_arch_names());
-}
-
 /* The arch family this host's /proc/iomem belongs to, from uname; -1 for
  * a host no profile models. */
 static int host_family(char *machine, size_t len)
@@ -114,11 +109,9 @@ static int parse_args(int argc, char **argv, struct zd_machine_desc *d, const ch
 		switch (c) {
 		case OPT_JSON: *json = true; break;
 		case OPT_ARCH:
-			if (!zd_arch_find(optarg)) {
-				fprintf(stderr, "zonedev iomem: unknown arch '%s' (known: %s)\n"
-					"Try 'zonedev iomem --help'.\n", optarg, fmt_arch_names());
-				return EXIT_USAGE;
-			}
+			if (!zd_arch_find(optarg))
+				return usage_error("iomem", "unknown arch '%s' (known: %s)", optarg,
+						   fmt_arch_names());
 			d->arch = optarg;
 			break;
 		case OPT_PHYS_BITS:
@@ -129,23 +122,21 @@ static int parse_args(int argc, char **argv, struct zd_machine_desc *d, const ch
 			break;
 		case OPT_IMPORT: *import = optarg; break;
 		case OPT_DEFAULT: *force_default = true; break;
-		case 'h': iomem_help(stdout); return -1;
+		case 'h': printf(iomem_help_fmt, fmt_arch_names()); return -1;
 		default: return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
 		return usage_error("iomem", "unexpected argument '%s'", argv[optind]);
 	if (*import && *force_default)
-		return usage_error("iomem", "%s", "--import and --default exclude each other");
+		return usage_error("iomem", "--import and --default exclude each other");
 	if (d->phys_bits) {
 		const struct zd_arch *a = zd_arch_find(d->arch);
 
-		if (d->phys_bits <= a->section_size_bits || d->phys_bits > a->max_physmem_bits) {
-			fprintf(stderr, "zonedev iomem: --phys-bits %u is outside what %s can hold "
-				"(%u to %u)\nTry 'zonedev iomem --help'.\n", d->phys_bits, a->name,
-				a->section_size_bits + 1, a->max_physmem_bits);
-			return EXIT_USAGE;
-		}
+		if (d->phys_bits <= a->section_size_bits || d->phys_bits > a->max_physmem_bits)
+			return usage_error("iomem", "--phys-bits %u is outside what %s can hold "
+					   "(%u to %u)", d->phys_bits, a->name,
+					   a->section_size_bits + 1, a->max_physmem_bits);
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
  * JSON output helpers: a streaming writer that emits one pretty-printed
  * document. The caller opens and closes containers in order; the writer
  * places commas, newlines and indentation.
+ * A NULL writer writes nothing (the text-mode caller's).
  * Invariants: output is always valid JSON when calls are balanced (strings
  * are escaped, bytes that are not valid UTF-8 become U+FFFD); numbers are
  * emitted exactly as integers, and addresses go out as "0x..." strings.
@@ -23,12 +24,14 @@ static void indent(struct jw *w)
 		fputs("  ", w->f);
 }
 
-/* Separator and indentation before a value or a key. */
-static void prefix(struct jw *w)
+/* Separator and indentation before a value or a key; false: no writer. */
+static bool prefix(struct jw *w)
 {
+	if (!w)
+		return false;
 	if (w->after_key) {
 		w->after_key = false;
-		return;
+		return true;
 	}
 	if (w->depth > 0) {
 		if (w->count[w->depth - 1]++)
@@ -36,11 +39,13 @@ static void prefix(struct jw *w)
 		fputc('\n', w->f);
 		indent(w);
 	}
+	return true;
 }
 
 static void open_container(struct jw *w, char c)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fputc(c, w->f);
 	if (w->depth < JW_MAX_DEPTH) {
 		w->count[w->depth] = 0;
@@ -50,6 +55,8 @@ static void open_container(struct jw *w, char c)
 
 static void close_container(struct jw *w, char c)
 {
+	if (!w)
+		return;
 	if (w->depth > 0) {
 		w->depth--;
 		if (w->count[w->depth]) {
@@ -104,38 +111,28 @@ static void write_string(FILE *f, const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *)s;
 
 	fputc('"', f);
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0, l; i < n; i += l ? l : 1) {
 		unsigned char c = p[i];
-		size_t l;
+		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" :
+				  c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
 
-		switch (c) {
-		case '"': fputs("\\\"", f); i++; continue;
-		case '\\': fputs("\\\\", f); i++; continue;
-		case '\n': fputs("\\n", f); i++; continue;
-		case '\t': fputs("\\t", f); i++; continue;
-		case '\r': fputs("\\r", f); i++; continue;
-		default: break;
-		}
-		if (c < 0x20 || c == 0x7f) {
+		l = esc || c < 0x20 || c == 0x7f ? 1 : utf8_len(p + i, n - i);
+		if (esc)
+			fputs(esc, f);
+		else if (c < 0x20 || c == 0x7f)
 			fprintf(f, "\\u%04x", c);
-			i++;
-			continue;
-		}
-		l = utf8_len(p + i, n - i);
-		if (!l) {
+		else if (!l)
 			fputs("\\ufffd", f);
-			i++;
-			continue;
-		}
-		fwrite(p + i, 1, l, f);
-		i += l;
+		else
+			fwrite(p + i, 1, l, f);
 	}
 	fputc('"', f);
 }
 
 void jw_key(struct jw *w, const char *key)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	write_string(w->f, key, strlen(key));
 	fputs(": ", w->f);
 	w->after_key = true;
@@ -143,7 +140,8 @@ void jw_key(struct jw *w, const char *key)
 
 void jw_strn(struct jw *w, const char *s, size_t n)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	write_string(w->f, s, n);
 }
 
@@ -158,13 +156,15 @@ void jw_str(struct jw *w, const char *s)
 
 void jw_u64(struct jw *w, uint64_t v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fprintf(w->f, "%" PRIu64, v);
 }
 
 void jw_double(struct jw *w, double v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	/* JSON has no NaN or infinity; measurements never produce them, but a
 	 * zero-time division must not break the document. */
 	if (v != v || v > 1e300 || v < -1e300)
@@ -173,21 +173,24 @@ void jw_double(struct jw *w, double v)
 		fprintf(w->f, "%.4g", v);
 }
 
-void jw_i64(struct jw *w, int64_t v)
+static void jw_i64(struct jw *w, int64_t v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fprintf(w->f, "%" PRId64, v);
 }
 
 void jw_bool(struct jw *w, bool v)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fputs(v ? "true" : "false", w->f);
 }
 
 void jw_null(struct jw *w)
 {
-	prefix(w);
+	if (!prefix(w))
+		return;
 	fputs("null", w->f);
 }
 
@@ -206,7 +209,8 @@ void jw_raw(struct jw *w, const char *json)
 	while (n && (json[n - 1] == '\n' || json[n - 1] == ' ' || json[n - 1] == '\t' ||
 		     json[n - 1] == '\r'))
 		n--;
-	prefix(w);
+	if (!prefix(w))
+		return;
 	if (!n)
 		fputs("null", w->f);
 	else
@@ -215,6 +219,8 @@ void jw_raw(struct jw *w, const char *json)
 
 void jw_finish(struct jw *w)
 {
+	if (!w)
+		return;
 	fputc('\n', w->f);
 	fflush(w->f);
 }
@@ -224,3 +230,4 @@ void jw_ku64(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_u64
 void jw_ki64(struct jw *w, const char *key, int64_t v) { jw_key(w, key); jw_i64(w, v); }
 void jw_kbool(struct jw *w, const char *key, bool v) { jw_key(w, key); jw_bool(w, v); }
 void jw_khex(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_hex(w, v); }
+void jw_kdouble(struct jw *w, const char *key, double v) { jw_key(w, key); jw_double(w, v); }

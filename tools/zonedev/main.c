@@ -102,22 +102,6 @@ static const char run_help[] =
 	"exit status: 0 ok, 1 bad scenario, failed step or fired invariant checks,\n"
 	"             2 usage error\n";
 
-static void print_help(const char *cmd)
-{
-	if (!cmd)
-		fputs(main_help, stdout);
-	else if (!strcmp(cmd, "demo"))
-		fputs(demo_help, stdout);
-	else if (!strcmp(cmd, "run"))
-		fputs(run_help, stdout);
-	else if (!strcmp(cmd, "iomem"))
-		iomem_help(stdout);
-	else if (!strcmp(cmd, "bench")) {
-		char *av[] = { "bench", "--help", NULL };
-		cmd_bench(2, av);
-	}
-}
-
 /* A failed scenario load, as text on stderr and, with --json, a document. */
 static int load_failed(struct scenario *s, const struct run_opts *o)
 {
@@ -162,29 +146,37 @@ enum { OPT_JSON = 1000, OPT_DMESG, OPT_PRINT, OPT_LOG_LEVEL, OPT_DYNDBG, OPT_NO_
 	{ "dyndbg", required_argument, NULL, OPT_DYNDBG }, \
 	{ "no-memory-guard", no_argument, NULL, OPT_NO_GUARD }
 
-/* Take option c if it is one of RUN_LONGOPTS: 1 taken, 0 not one of
- * them, -1 a bad value (already reported). */
-static int run_opt(const char *cmd, int c, struct run_opts *o)
+/* The options of demo and run: RUN_LONGOPTS, --help (which prints help)
+ * and the command's own option own, which sets *flag. 0 to go on, -1 after
+ * --help, EXIT_USAGE after a usage error (reported). */
+static int parse_run_opts(const char *cmd, int argc, char **argv, const struct option *opts,
+			  const char *help, int own, bool *flag, struct run_opts *o)
 {
-	int level;
+	int c, level;
 
-	switch (c) {
-	case OPT_JSON: o->json = true; return 1;
-	case 'q': o->quiet = true; return 1;
-	case OPT_DMESG: o->dmesg = true; return 1;
-	case OPT_LOG_LEVEL:
-		level = zd_loglevel_from_name(optarg);
-		if (level < 0) {
-			usage_error(cmd, "--log-level wants emerg, alert, crit, err, warning, notice, "
-				    "info, debug or 0-7, not '%s'", optarg);
-			return -1;
+	while ((c = next_opt(cmd, argc, argv, "qh", opts)) != -1) {
+		switch (c) {
+		case OPT_JSON: o->json = true; break;
+		case 'q': o->quiet = true; break;
+		case OPT_DMESG: o->dmesg = true; break;
+		case OPT_LOG_LEVEL:
+			level = zd_loglevel_from_name(optarg);
+			if (level < 0)
+				return usage_error(cmd, "--log-level wants emerg, alert, crit, err, "
+						   "warning, notice, info, debug or 0-7, not '%s'",
+						   optarg);
+			o->log_level = level + 1;
+			break;
+		case OPT_DYNDBG: o->dyndbg = optarg; break;
+		case OPT_NO_GUARD: o->no_memory_guard = true; break;
+		case 'h': fputs(help, stdout); return -1;
+		default:
+			if (c != own)
+				return EXIT_USAGE;
+			*flag = true;
 		}
-		o->log_level = level + 1;
-		return 1;
-	case OPT_DYNDBG: o->dyndbg = optarg; return 1;
-	case OPT_NO_GUARD: o->no_memory_guard = true; return 1;
-	default: return 0;
 	}
+	return 0;
 }
 
 /* Remove the demo's own temporary directory: the files the run left in it
@@ -201,21 +193,10 @@ static int cmd_demo(int argc, char **argv)
 	struct scenario s;
 	bool print = false, made_tmpdir = false;
 	char tmpdir[4096];
-	int c, rc;
+	int rc = parse_run_opts("demo", argc, argv, opts, demo_help, OPT_PRINT, &print, &o);
 
-	while ((c = next_opt("demo", argc, argv, "qh", opts)) != -1) {
-		int t = run_opt("demo", c, &o);
-
-		if (t < 0)
-			return EXIT_USAGE;
-		if (t)
-			continue;
-		switch (c) {
-		case OPT_PRINT: print = true; break;
-		case 'h': print_help("demo"); return EXIT_OK;
-		default: return EXIT_USAGE;
-		}
-	}
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
 	if (optind < argc)
 		return usage_error("demo", "unexpected argument '%s'", argv[optind]);
 	if (print) {
@@ -254,21 +235,10 @@ static int cmd_run(int argc, char **argv)
 	struct run_opts o = { 0 };
 	struct scenario s;
 	bool list = false;
-	int c;
+	int rc = parse_run_opts("run", argc, argv, opts, run_help, 'L', &list, &o);
 
-	while ((c = next_opt("run", argc, argv, "qh", opts)) != -1) {
-		int t = run_opt("run", c, &o);
-
-		if (t < 0)
-			return EXIT_USAGE;
-		if (t)
-			continue;
-		switch (c) {
-		case 'h': print_help("run"); return EXIT_OK;
-		case 'L': list = true; break;
-		default: return EXIT_USAGE;
-		}
-	}
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
 	if (list && optind < argc)
 		return usage_error("run", "unexpected argument '%s' (--list-steps takes no "
 				   "scenario)", argv[optind]);
@@ -277,16 +247,32 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("run", "%s", "missing scenario FILE.yaml");
+		return usage_error("run", "missing scenario FILE.yaml");
 	if (optind + 1 < argc)
 		return usage_error("run", "unexpected argument '%s' (one scenario per run)",
 				   argv[optind + 1]);
 	return run_loaded(&s, scenario_load_path(&s, argv[optind]), &o);
 }
 
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "demo", cmd_demo }, { "run", cmd_run }, { "iomem", cmd_iomem }, { "bench", cmd_bench },
+	{ NULL, NULL },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (const struct command *c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
+	const struct command *c;
 	const char *cmd;
 
 	if (argc < 2) {
@@ -295,32 +281,27 @@ int main(int argc, char **argv)
 	}
 	cleanup_install();
 	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		print_help(NULL);
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || (!strcmp(cmd, "help") && argc == 2)) {
+		fputs(main_help, stdout);
 		return EXIT_OK;
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
 		printf("zonedev %s\n", ZONEDEV_VERSION);
 		return EXIT_OK;
 	}
+	optind = 0;  /* full getopt reset for the subcommand's argv */
 	if (!strcmp(cmd, "help")) {
+		/* "help CMD" is "CMD --help" */
 		if (argc > 3)
 			return usage_error("help", "unexpected argument '%s'", argv[3]);
-		if (argc == 3 && strcmp(argv[2], "demo") && strcmp(argv[2], "run") &&
-		    strcmp(argv[2], "iomem") && strcmp(argv[2], "bench"))
+		c = find_command(argv[2]);
+		if (!c)
 			return usage_error(NULL, "unknown command '%s'", argv[2]);
-		print_help(argc == 3 ? argv[2] : NULL);
-		return EXIT_OK;
+		return c->run(2, (char *[]){ argv[2], "--help", NULL });
 	}
-	optind = 0;  /* full getopt reset for the subcommand's argv */
-	if (!strcmp(cmd, "demo"))
-		return cmd_demo(argc - 1, argv + 1);
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "iomem"))
-		return cmd_iomem(argc - 1, argv + 1);
-	if (!strcmp(cmd, "bench"))
-		return cmd_bench(argc - 1, argv + 1);
+	c = find_command(cmd);
+	if (c)
+		return c->run(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return usage_error(NULL, "unknown option '%s'", cmd);
 	return usage_error(NULL, "unknown command '%s'", cmd);

@@ -31,31 +31,13 @@ static struct zd_mm *step_mm_addr(struct run *r, const struct step *st,
 	return mm && resolve_or_fail(r, &st->start, res, addr) ? mm : NULL;
 }
 
-static void set_mm_handle(struct run *r, int handle, struct zd_mm *mm)
-{
-	r->h[handle].mm = mm;
-	r->h[handle].live = r->h[handle].ever = true;
-}
-
-/* An address handle (as:) now holds addr. */
-static void set_addr_handle(struct run *r, int handle, uint64_t addr)
-{
-	if (handle < 0)
-		return;
-	r->h[handle].addr = addr;
-	r->h[handle].not_phys = false;
-	r->h[handle].live = r->h[handle].ever = true;
-}
-
 static void mm_info(struct run *r, struct zd_mm *mm, struct step_result *res, const char *what)
 {
-	snprintf(res->info, sizeof(res->info), "%spid %d: %zu VMAs, %" PRIu64 " pages mapped",
-		 what, mm->pid, mm->map_count, mm->total_vm);
-	if (r->o->json) {
-		jw_ki64(&r->jw, "pid", mm->pid);
-		jw_ku64(&r->jw, "map_count", mm->map_count);
-		jw_ku64(&r->jw, "total_vm", mm->total_vm);
-	}
+	step_info(res, "%spid %d: %zu VMAs, %" PRIu64 " pages mapped", what, mm->pid, mm->map_count,
+		  mm->total_vm);
+	jw_ki64(r->json, "pid", mm->pid);
+	jw_ku64(r->json, "map_count", mm->map_count);
+	jw_ku64(r->json, "total_vm", mm->total_vm);
 }
 
 void exec_process(struct run *r, const struct step *st, struct step_result *res)
@@ -69,7 +51,7 @@ void exec_process(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)ZD_PTR_ERR(mm);
 		return;
 	}
-	set_mm_handle(r, st->handle, mm);
+	handle_set(r, st->handle, 0, false)->mm = mm;
 	mm_info(r, mm, res, "");
 }
 
@@ -84,7 +66,7 @@ void exec_fork(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)ZD_PTR_ERR(child);
 		return;
 	}
-	set_mm_handle(r, st->handle, child);
+	handle_set(r, st->handle, 0, false)->mm = child;
 	mm_info(r, child, res, "child ");
 }
 
@@ -94,8 +76,7 @@ void exec_exit(struct run *r, const struct step *st, struct step_result *res)
 
 	if (!mm)
 		return;
-	snprintf(res->info, sizeof(res->info), "pid %d exited, %zu VMAs unmapped", mm->pid,
-		 mm->map_count);
+	step_info(res, "pid %d exited, %zu VMAs unmapped", mm->pid, mm->map_count);
 	zd_mmput(mm);
 	r->h[st->process].live = false;
 	r->h[st->process].mm = NULL;
@@ -105,12 +86,10 @@ void exec_exit(struct run *r, const struct step *st, struct step_result *res)
 static void range_info(struct run *r, struct zd_mm *mm, uint64_t addr, uint64_t len,
 		       const char *what, struct step_result *res)
 {
-	snprintf(res->info, sizeof(res->info), "%s [0x%" PRIx64 "-0x%" PRIx64 ") in pid %d (%zu "
-		 "VMAs)", what, addr, addr + len, mm->pid, mm->map_count);
-	if (r->o->json) {
-		jw_khex(&r->jw, "addr", addr);
-		jw_ku64(&r->jw, "map_count", mm->map_count);
-	}
+	step_info(res, "%s [0x%" PRIx64 "-0x%" PRIx64 ") in pid %d (%zu VMAs)", what, addr,
+		  addr + len, mm->pid, mm->map_count);
+	jw_khex(r->json, "addr", addr);
+	jw_ku64(r->json, "map_count", mm->map_count);
 }
 
 void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
@@ -127,32 +106,8 @@ void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)got;
 		return;
 	}
-	set_addr_handle(r, st->handle, (uint64_t)got);
+	handle_set(r, st->handle, (uint64_t)got, false);
 	range_info(r, mm, (uint64_t)got, st->size, "mapped", res);
-}
-
-void exec_munmap(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t addr;
-	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
-
-	if (!mm)
-		return;
-	res->err = zd_vm_munmap(mm, addr, st->size);
-	if (!res->err)
-		range_info(r, mm, addr, st->size, "unmapped", res);
-}
-
-void exec_mprotect(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t addr;
-	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
-
-	if (!mm)
-		return;
-	res->err = zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot);
-	if (!res->err)
-		range_info(r, mm, addr, st->size, "protected", res);
 }
 
 void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
@@ -168,33 +123,39 @@ void exec_mremap(struct run *r, const struct step *st, struct step_result *res)
 		res->err = (int)got;
 		return;
 	}
-	set_addr_handle(r, st->handle, (uint64_t)got);
+	handle_set(r, st->handle, (uint64_t)got, false);
 	range_info(r, mm, (uint64_t)got, st->new_size, "now", res);
 }
 
-void exec_madvise(struct run *r, const struct step *st, struct step_result *res)
-{
-	uint64_t addr;
-	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+/* munmap, mprotect, madvise: one call on the range, which the info shows. */
+#define MM_RANGE_STEP(name, call, what)							\
+	void name(struct run *r, const struct step *st, struct step_result *res)	\
+	{										\
+		uint64_t addr;								\
+		struct zd_mm *mm = step_mm_addr(r, st, res, &addr);			\
+											\
+		if (!mm)								\
+			return;								\
+		res->err = (call);							\
+		if (!res->err)								\
+			range_info(r, mm, addr, st->size, what, res);			\
+	}
 
-	if (!mm)
-		return;
-	res->err = zd_do_madvise(mm, addr, st->size, st->advice);
-	if (!res->err)
-		range_info(r, mm, addr, st->size, "advised", res);
-}
+MM_RANGE_STEP(exec_munmap, zd_vm_munmap(mm, addr, st->size), "unmapped")
+MM_RANGE_STEP(exec_mprotect, zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot),
+	      "protected")
+MM_RANGE_STEP(exec_madvise, zd_do_madvise(mm, addr, st->size, st->advice), "advised")
 
 /* ---------- expect vma ---------- */
 
 void ex_vma(struct run *r, const struct step *st, struct step_result *res)
 {
-	const struct expect *ex = &st->ex;
 	struct zd_mm *mm = step_mm(r, st, res);
 	struct zd_vm_area_struct *vma;
 	uint64_t addr, start = 0, end = 0, f = 0;
 	char perms[5] = "";
 
-	if (!mm || !resolve_or_fail(r, &ex->addr, res, &addr))
+	if (!mm || !resolve_or_fail(r, &st->start, res, &addr))
 		return;
 	zd_mmap_read_lock(mm);
 	vma = zd_vma_lookup(mm, addr);
@@ -205,28 +166,28 @@ void ex_vma(struct run *r, const struct step *st, struct step_result *res)
 	}
 	zd_mmap_read_unlock(mm);
 	if (!vma) {
-		snprintf(res->info, sizeof(res->info), "pid %d: no VMA at 0x%" PRIx64, mm->pid, addr);
-		if (!ex->has_mapped || ex->mapped)
+		step_info(res, "pid %d: no VMA at 0x%" PRIx64, mm->pid, addr);
+		if (!st->has_mapped || st->mapped)
 			step_fail(res, "pid %d: nothing is mapped at 0x%" PRIx64, mm->pid, addr);
 		return;
 	}
 	snprintf(perms, sizeof(perms), "%c%c%c%c", f & ZD_VM_READ ? 'r' : '-',
 		 f & ZD_VM_WRITE ? 'w' : '-', f & ZD_VM_EXEC ? 'x' : '-',
 		 f & ZD_VM_MAYSHARE ? 's' : 'p');
-	snprintf(res->info, sizeof(res->info), "pid %d: 0x%" PRIx64 " is in %08" PRIx64 "-%08"
-		 PRIx64 " %s", mm->pid, addr, start, end, perms);
-	if (ex->has_mapped && !ex->mapped)
+	step_info(res, "pid %d: 0x%" PRIx64 " is in %08" PRIx64 "-%08" PRIx64 " %s", mm->pid, addr,
+		  start, end, perms);
+	if (st->has_mapped && !st->mapped)
 		step_fail(res, "pid %d: 0x%" PRIx64 " is mapped (%08" PRIx64 "-%08" PRIx64 " %s), "
 			  "expected nothing there", mm->pid, addr, start, end, perms);
-	if (ex->has_vma_start && start != ex->vma_start)
+	if (st->has_vma_start && start != st->vma_start)
 		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " starts at 0x%" PRIx64 ", expected "
-			  "0x%" PRIx64, mm->pid, addr, start, ex->vma_start);
-	if (ex->has_vma_end && end != ex->vma_end)
+			  "0x%" PRIx64, mm->pid, addr, start, st->vma_start);
+	if (st->has_vma_end && end != st->vma_end)
 		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " ends at 0x%" PRIx64 ", expected "
-			  "0x%" PRIx64, mm->pid, addr, end, ex->vma_end);
-	if (ex->has_perms && strcmp(perms, ex->perms))
+			  "0x%" PRIx64, mm->pid, addr, end, st->vma_end);
+	if (st->has_perms && strcmp(perms, st->perms))
 		step_fail(res, "pid %d: the VMA at 0x%" PRIx64 " is %s, expected %s", mm->pid, addr,
-			  perms, ex->perms);
+			  perms, st->perms);
 }
 
 /* ---------- report maps ---------- */

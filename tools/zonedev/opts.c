@@ -7,12 +7,17 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 
-int usage_error(const char *cmd, const char *fmt, const char *arg)
+int usage_error(const char *cmd, const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "zonedev%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'zonedev %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
 	return EXIT_USAGE;
 }
@@ -25,19 +30,11 @@ int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 
 	opterr = 0;
 	c = getopt_long(argc, argv, shortopts, longopts, NULL);
-	if (c == '?') {
-		if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
-			fprintf(stderr, "zonedev %s: unknown option '-%c'\n", cmd, optopt);
-		else
-			fprintf(stderr, "zonedev %s: unknown option '%s'\n", cmd,
-				argv[optind - 1]);
-		fprintf(stderr, "Try 'zonedev %s --help'.\n", cmd);
-		return -2;
-	}
-	if (c == ':') {
-		fprintf(stderr, "zonedev %s: option '%s' needs a value\nTry 'zonedev %s --help'.\n",
-			cmd, argv[optind - 1], cmd);
-		return -2;
-	}
-	return c;
+	if (c == '?' && optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
+		usage_error(cmd, "unknown option '-%c'", optopt);
+	else if (c == '?')
+		usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	else if (c == ':')
+		usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+	return c == '?' || c == ':' ? -2 : c;
 }

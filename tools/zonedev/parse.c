@@ -109,31 +109,24 @@ int parse_uint(const char *s, uint64_t *out, const char **why)
 int parse_kb(const char *s, uint64_t *out_kb, const char **why)
 {
 	char buf[64];
-	size_t n;
+	size_t n = strlen(s);
 	uint64_t v;
 
-	if (!s || !*s) {
-		*why = "is empty";
-		return -1;
-	}
-	n = strlen(s);
 	if (n >= sizeof(buf)) {
 		*why = "is too long";
 		return -1;
 	}
 	/* "1024 kB" / "1024kB": already kB, as /proc/meminfo prints it. */
 	if (n > 2 && !strcmp(s + n - 2, "kB")) {
-		memcpy(buf, s, n - 2);
-		buf[n - 2] = '\0';
 		n -= 2;
-		while (n && buf[n - 1] == ' ')
-			buf[--n] = '\0';
+		while (n && s[n - 1] == ' ')
+			n--;
+		snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
 		return parse_uint(buf, out_kb, why);
 	}
-	if (!parse_uint(s, &v, why)) {
-		*out_kb = v;
+	/* a plain number is kB already ("" is refused as empty by both) */
+	if (!parse_uint(s, out_kb, why))
 		return 0;
-	}
 	if (parse_size(s, &v, why))
 		return -1;
 	if (v & 1023) {
@@ -178,22 +171,20 @@ const char *fmt_size(uint64_t v, char *buf, size_t len)
 const char *fmt_size_human(uint64_t v, char *buf, size_t len)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-	int i;
+	int i = 4;
+	uint64_t unit;
 
 	if (v < 1024) {
 		snprintf(buf, len, "%" PRIu64 " B", v);
 		return buf;
 	}
-	for (i = 4; i > 0 && v < (1ULL << (10 * (i + 1))); i--)
-		;
-	{
-		uint64_t unit = 1ULL << (10 * (i + 1));
-
-		if (v % unit == 0)
-			snprintf(buf, len, "%" PRIu64 " %s", v / unit, units[i]);
-		else
-			snprintf(buf, len, "%.1f %s", (double)v / (double)unit, units[i]);
-	}
+	while (i > 0 && v < (1ULL << (10 * (i + 1))))
+		i--;
+	unit = 1ULL << (10 * (i + 1));
+	if (v % unit == 0)
+		snprintf(buf, len, "%" PRIu64 " %s", v / unit, units[i]);
+	else
+		snprintf(buf, len, "%.1f %s", (double)v / (double)unit, units[i]);
 	return buf;
 }
 
@@ -212,22 +203,23 @@ const char *fmt_errno(int err, char *buf, size_t len)
 
 int expand_env(const char *s, char **out, size_t *bad_off, char *why, size_t whylen)
 {
-	size_t cap = strlen(s) + 1, len = 0;
-	char *buf = malloc(cap);
-	const char *p = s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-	if (!buf) {
+	*bad_off = 0;
+	if (!f) {
 		snprintf(why, whylen, "out of memory");
-		*bad_off = 0;
 		return -1;
 	}
-	while (*p) {
-		const char *val = NULL, *end;
+	for (const char *p = s; *p;) {
+		const char *val, *end;
 		char name[128];
-		size_t n, vlen;
+		size_t n;
+		bool bad;
 
 		if (p[0] != '$' || p[1] != '{') {
-			buf[len++] = *p++;
+			fputc(*p++, f);
 			continue;
 		}
 		end = strchr(p + 2, '}');
@@ -236,47 +228,35 @@ int expand_env(const char *s, char **out, size_t *bad_off, char *why, size_t why
 			snprintf(why, whylen, "unterminated '${' (write ${NAME})");
 			goto fail;
 		}
+		/* letters, digits and '_', not starting with a digit */
 		n = (size_t)(end - (p + 2));
-		if (!n || n >= sizeof(name) || (!isalpha((unsigned char)p[2]) && p[2] != '_')) {
+		bad = !n || n >= sizeof(name) || isdigit((unsigned char)p[2]);
+		for (size_t i = 0; i < n; i++)
+			bad |= !isalnum((unsigned char)p[2 + i]) && p[2 + i] != '_';
+		if (bad) {
 			snprintf(why, whylen, "bad variable name '%.*s' (letters, digits and '_', not "
 				 "starting with a digit)", (int)(end - p + 1), p);
 			goto fail;
 		}
-		memcpy(name, p + 2, n);
-		name[n] = '\0';
-		for (size_t i = 0; i < n; i++) {
-			if (!isalnum((unsigned char)name[i]) && name[i] != '_') {
-				snprintf(why, whylen, "bad variable name '${%s}' (letters, digits and "
-					 "'_', not starting with a digit)", name);
-				goto fail;
-			}
-		}
+		snprintf(name, sizeof(name), "%.*s", (int)n, p + 2);
 		val = getenv(name);
 		if (!val || !*val) {
 			snprintf(why, whylen, "environment variable %s is %s (it is used as ${%s})",
 				 name, val ? "empty" : "not set", name);
 			goto fail;
 		}
-		vlen = strlen(val);
-		if (len + vlen + strlen(end + 1) + 1 > cap) {
-			char *nb;
-
-			cap = len + vlen + strlen(end + 1) + 1;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				snprintf(why, whylen, "out of memory");
-				goto fail;
-			}
-			buf = nb;
-		}
-		memcpy(buf + len, val, vlen);
-		len += vlen;
+		fputs(val, f);
 		p = end + 1;
 	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
+	if (!fclose(f) && buf) {
+		*out = buf;
+		return 0;
+	}
+	snprintf(why, whylen, "out of memory");
+	free(buf);
+	return -1;
 fail:
+	fclose(f);
 	free(buf);
 	return -1;
 }
@@ -305,16 +285,20 @@ const char *fmt_escaped(const char *s, size_t n, char *buf, size_t len)
 	return buf;
 }
 
+size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item)
+{
+	if (used < len)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? sep : "", item);
+	return used;
+}
+
 const char *fmt_arch_names(void)
 {
 	static char buf[256];
+	size_t used = 0;
 
-	if (!buf[0]) {
-		for (const char *const *n = zd_arch_names(); *n; n++) {
-			if (buf[0])
-				strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
-			strncat(buf, *n, sizeof(buf) - strlen(buf) - 1);
-		}
-	}
+	if (!buf[0])
+		for (const char *const *n = zd_arch_names(); *n; n++)
+			used = list_add(buf, sizeof(buf), used, ", ", *n);
 	return buf;
 }

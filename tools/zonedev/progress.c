@@ -97,37 +97,6 @@ static void fmt_eta(char *buf, size_t len, double s)
 		snprintf(buf, len, "%.1fh", s / 3600);
 }
 
-static void draw(const char *what, uint64_t done, uint64_t total);
-
-void progress_update(void *arg, const char *what, uint64_t done, uint64_t total)
-{
-	if (!pg.enabled || !total || pthread_mutex_trylock(&pg_lock))
-		return;
-	draw(what, done, total);
-	pthread_mutex_unlock(&pg_lock);
-}
-
-/* The log echo's stream: the bar goes before each line is written. */
-static ssize_t echo_write(void *cookie, const char *buf, size_t len)
-{
-	progress_clear();
-	return (ssize_t)fwrite(buf, 1, len, cookie);
-}
-
-FILE *progress_wrap(FILE *f)
-{
-	static FILE *wrapped;
-	static const cookie_io_functions_t io = { .write = echo_write };
-
-	if (!pg.enabled || !f)
-		return f;
-	if (!wrapped)
-		wrapped = fopencookie(f, "w", io);
-	if (wrapped)
-		setvbuf(wrapped, NULL, _IOLBF, 0);
-	return wrapped ? wrapped : f;
-}
-
 static void draw(const char *what, uint64_t done, uint64_t total)
 {
 	double t = now_s(), frac, rate;
@@ -159,4 +128,33 @@ static void draw(const char *what, uint64_t done, uint64_t total)
 	fflush(stderr);
 	pg.drawn = true;
 	pg.last_draw = t;
+}
+
+void progress_update(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+	if (!pg.enabled || !total || pthread_mutex_trylock(&pg_lock))
+		return;
+	draw(what, done, total);
+	pthread_mutex_unlock(&pg_lock);
+}
+
+/* The log echo's stream: the bar goes before each line is written. */
+static ssize_t echo_write(void *cookie, const char *buf, size_t len)
+{
+	progress_clear();
+	return (ssize_t)fwrite(buf, 1, len, cookie);
+}
+
+FILE *progress_wrap(FILE *f)
+{
+	static FILE *wrapped;
+	static const cookie_io_functions_t io = { .write = echo_write };
+
+	if (!pg.enabled || !f)
+		return f;
+	if (!wrapped)
+		wrapped = fopencookie(f, "w", io);
+	if (wrapped)
+		setvbuf(wrapped, NULL, _IOLBF, 0);
+	return wrapped ? wrapped : f;
 }

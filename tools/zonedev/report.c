@@ -496,39 +496,36 @@ void report_dump_json(struct zd_machine *m, void (*dump)(struct zd_machine *, FI
 	free(buf);
 }
 
+static void iomem_json(struct zd_machine *m, struct jw *w)
+{
+	report_dump_json(m, zd_iomem_dump_json, "null", w);
+}
+
+/* Each report as text (mostly the library's own formatter) and as JSON. */
+static const struct {
+	void (*text)(struct zd_machine *m, FILE *f);
+	void (*json)(struct zd_machine *m, struct jw *w);
+} reports[RP_NR] = {
+	[RP_IOMEM] = { zd_iomem_dump, iomem_json },
+	[RP_MEMINFO] = { meminfo_text, meminfo_json },
+	[RP_ZONEINFO] = { zd_zoneinfo_show, zoneinfo_json },
+	[RP_MEMORY_BLOCKS] = { zd_memory_blocks_show, memory_blocks_json },
+	[RP_SECTIONS] = { zd_sections_show, sections_json },
+	[RP_DMESG] = { zd_log_dump_console, dmesg_json },
+	[RP_VMEMMAP] = { vmemmap_text, vmemmap_json },
+	[RP_NAMESPACES] = { namespaces_text, namespaces_json },
+	[RP_DEVICES] = { devices_text, devices_json },
+	[RP_BUDDYINFO] = { zd_buddyinfo_show, buddyinfo_json },
+	[RP_MAPS] = { maps_text, maps_json },
+};
+
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f)
 {
-	switch (k) {
-	case RP_IOMEM: zd_iomem_dump(m, f); break;
-	case RP_MEMINFO: meminfo_text(m, f); break;
-	case RP_ZONEINFO: zd_zoneinfo_show(m, f); break;
-	case RP_MEMORY_BLOCKS: zd_memory_blocks_show(m, f); break;
-	case RP_SECTIONS: zd_sections_show(m, f); break;
-	case RP_DMESG: zd_log_dump_console(m, f); break;
-	case RP_VMEMMAP: vmemmap_text(m, f); break;
-	case RP_NAMESPACES: namespaces_text(m, f); break;
-	case RP_DEVICES: devices_text(m, f); break;
-	case RP_BUDDYINFO: zd_buddyinfo_show(m, f); break;
-	case RP_MAPS: maps_text(m, f); break;
-	case RP_NR: break;
-	}
+	reports[k].text(m, f);
 	fflush(f);
 }
 
 void report_json(struct zd_machine *m, enum report_kind k, struct jw *w)
 {
-	switch (k) {
-	case RP_IOMEM: report_dump_json(m, zd_iomem_dump_json, "null", w); break;
-	case RP_MEMINFO: meminfo_json(m, w); break;
-	case RP_ZONEINFO: zoneinfo_json(m, w); break;
-	case RP_MEMORY_BLOCKS: memory_blocks_json(m, w); break;
-	case RP_SECTIONS: sections_json(m, w); break;
-	case RP_DMESG: dmesg_json(m, w); break;
-	case RP_VMEMMAP: vmemmap_json(m, w); break;
-	case RP_NAMESPACES: namespaces_json(m, w); break;
-	case RP_DEVICES: devices_json(m, w); break;
-	case RP_BUDDYINFO: buddyinfo_json(m, w); break;
-	case RP_MAPS: maps_json(m, w); break;
-	case RP_NR: jw_null(w); break;
-	}
+	reports[k].json(m, w);
 }

@@ -18,43 +18,27 @@
 
 #define STEP_DMESG_LINES 16
 
-struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, FILE *log_echo)
+/* Boot a machine from the scenario's machine section. ERR_PTR on failure. */
+static struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o,
+					FILE *log_echo)
 {
-	struct zd_machine_desc d;
-	const struct zd_mem_range *ram = s->ram, *res = s->reserved;
-	size_t nr_ram = s->nr_ram, nr_res = s->nr_reserved;
+	struct zd_machine_desc d = {
+		.arch = s->arch, .phys_bits = s->phys_bits, .va_bits = s->va_bits,
+		.memory_block_size = s->block_size, .nr_nodes = s->nodes,
+		.debug_vm = s->debug_vm, .auto_online_blocks = s->auto_online,
+		.crashkernel = s->crashkernel, .swiotlb_size = s->swiotlb_size,
+		.swiotlb_off = s->swiotlb_off, .device_private = s->device_private,
+		.pmem = s->pmem, .nr_pmem = s->nr_pmem, .gpus = s->gpus, .nr_gpus = s->nr_gpus,
+		.iomem_path = s->iomem_path,
+		.ram = s->ram, .nr_ram = s->nr_ram, .reserved = s->reserved,
+		.nr_reserved = s->nr_reserved,
+		.log_echo = log_echo, .console_loglevel = o->log_level, .dyndbg = o->dyndbg,
+		.host_memory_unguarded = !s->host_memory_guard || o->no_memory_guard,
+		.progress = progress_update,
+	};
 
-	memset(&d, 0, sizeof(d));
-	d.arch = s->arch;
-	d.phys_bits = s->phys_bits;
-	d.memory_block_size = s->block_size;
-	d.nr_nodes = s->nodes;
-	d.debug_vm = s->debug_vm;
-	d.auto_online_blocks = s->auto_online;
-	d.crashkernel = s->crashkernel;
-	d.swiotlb_size = s->swiotlb_size;
-	d.swiotlb_off = s->swiotlb_off;
-	d.device_private = s->device_private;
-	d.va_bits = s->va_bits;
-	d.pmem = s->pmem;
-	d.nr_pmem = s->nr_pmem;
-	d.gpus = s->gpus;
-	d.nr_gpus = s->nr_gpus;
-	if (s->iomem_path) {
-		d.iomem_path = s->iomem_path;
-	} else {
-		if (s->default_layout)
-			default_layout(s->arch, &ram, &nr_ram, &res, &nr_res);
-		d.ram = ram;
-		d.nr_ram = nr_ram;
-		d.reserved = res;
-		d.nr_reserved = nr_res;
-	}
-	d.log_echo = log_echo;
-	d.console_loglevel = o ? o->log_level : 0;
-	d.dyndbg = o ? o->dyndbg : NULL;
-	d.host_memory_unguarded = !s->host_memory_guard || (o && o->no_memory_guard);
-	d.progress = progress_update;
+	if (s->default_layout)
+		default_layout(s->arch, &d.ram, &d.nr_ram, &d.reserved, &d.nr_reserved);
 	return zd_machine_create(&d);
 }
 
@@ -185,108 +169,81 @@ static void echo_step(struct run *r, const struct step *st)
 	fputc('\n', r->out);
 }
 
-/* The last line the console shows logged after seq0, or NULL. Debug lines
- * (pr_debug) stay out of the CLI's output unless --log-level/--dyndbg turn
- * them on, as on a kernel console: some carry timings, and output must not
- * depend on the clock unless the user asks for them. */
-static const char *last_line_since(struct zd_machine *m, unsigned long seq0,
-				   struct zd_log_line *buf)
+/* The lines logged after seq0 (the last STEP_DMESG_LINES of them). */
+static size_t step_log(struct zd_machine *m, unsigned long seq0, struct zd_log_line *lines)
 {
-	struct zd_log_line lines[STEP_DMESG_LINES];
-	unsigned long now = zd_log_seq(m), since = seq0;
-	size_t n;
-
-	if (now - seq0 > STEP_DMESG_LINES)
-		since = now - STEP_DMESG_LINES;
-	n = now > seq0 ? zd_log_read(m, since, lines, STEP_DMESG_LINES) : 0;
-	while (n--)
-		if (zd_log_visible(m, &lines[n])) {
-			*buf = lines[n];
-			return buf->text;
-		}
-	return NULL;
-}
-
-static void json_step_dmesg(struct run *r, unsigned long seq0)
-{
-	struct zd_log_line lines[STEP_DMESG_LINES];
-	unsigned long now = zd_log_seq(r->m), since = seq0;
-	size_t n;
+	unsigned long now = zd_log_seq(m);
 
 	if (now <= seq0)
-		return;
-	if (now - seq0 > STEP_DMESG_LINES)
-		since = now - STEP_DMESG_LINES;
-	n = zd_log_read(r->m, since, lines, STEP_DMESG_LINES);
-	jw_key(&r->jw, "dmesg");
-	jw_arr_begin(&r->jw);
-	for (size_t i = 0; i < n; i++)
-		if (zd_log_visible(r->m, &lines[i]))
-			jw_str(&r->jw, lines[i].text);
-	jw_arr_end(&r->jw);
+		return 0;
+	return zd_log_read(m, now - seq0 > STEP_DMESG_LINES ? now - STEP_DMESG_LINES : seq0,
+			   lines, STEP_DMESG_LINES);
 }
 
-/* Run one step; 0 if it met its expectation, else -1 with fail set. */
-static int run_step(struct run *r, const struct step *st, char *fail, size_t faillen)
+/* Run one step (where: "FILE:LINE: step 'name'"); 0 if it met its
+ * expectation, else -1 with fail set. */
+static int run_step(struct run *r, const struct step *st, const char *where, char *fail,
+		    size_t faillen)
 {
 	struct step_result res;
-	struct zd_log_line ll;
+	struct zd_log_line lines[STEP_DMESG_LINES];
 	unsigned long seq0, warn0, fired;
-	const char *last, *result = "ok";
-	char e1[32], e2[32], ctx[sizeof(ll.text) + 16];
+	const char *last = NULL, *result = "ok";
+	char e1[32], ctx[sizeof(lines[0].text) + 16];
 	bool chatty = !r->o->json && !r->o->quiet;
-	int rc = 0;
+	size_t nlines;
+	int rc = -1;
 
 	if (chatty)
 		echo_step(r, st);
-	if (r->o->json) {
-		jw_obj_begin(&r->jw);
-		jw_ku64(&r->jw, "line", (uint64_t)st->line);
-		jw_kstr(&r->jw, "step", st->name);
-		json_args(&r->jw, st);
-		if (st->expect_error)
-			jw_kstr(&r->jw, "expect_error", st->expect_error_name);
-	}
+	jw_obj_begin(r->json);
+	jw_ku64(r->json, "line", (uint64_t)st->line);
+	jw_kstr(r->json, "step", st->name);
+	json_args(r->json, st);
+	if (st->expect_error)
+		jw_kstr(r->json, "expect_error", st->expect_error_name);
 	fflush(r->out);
 	seq0 = zd_log_seq(r->m);
 	warn0 = zd_warn_count(r->m);
 	step_exec(r, st, &res);
 	progress_clear();
 	fired = zd_warn_count(r->m) - warn0;
-	last = last_line_since(r->m, seq0, &ll);
+	/* The last line the console shows: debug lines (pr_debug) stay out of
+	 * the CLI's output unless --log-level/--dyndbg turn them on, as on a
+	 * kernel console: some carry timings, and output must not depend on
+	 * the clock unless the user asks for them. */
+	nlines = step_log(r->m, seq0, lines);
+	for (size_t i = nlines; i-- && !last;)
+		if (zd_log_visible(r->m, &lines[i]))
+			last = lines[i].text;
 	if (res.why[0])
 		snprintf(ctx, sizeof(ctx), "; %s", res.why);
 	else
 		snprintf(ctx, sizeof(ctx), "; dmesg: %s", last ? last : "(the step logged nothing)");
 
-	if (st->has_expect_warn && fired != st->expect_warn) {
-		snprintf(fail, faillen, "%s:%d: step '%s': expected %" PRIu64 " invariant check%s to fire, "
-			 "%lu fired%s", r->s->file, st->line, st->name, st->expect_warn,
-			 st->expect_warn == 1 ? "" : "s", fired, ctx);
-		rc = -1;
-	} else if (res.check_failed) {
-		snprintf(fail, faillen, "%s:%d: step '%s': %s", r->s->file, st->line, st->name,
-			 res.failure);
-		rc = -1;
-	} else if (st->expect_error && !res.err) {
-		snprintf(fail, faillen, "%s:%d: step '%s': expected %s, but the step succeeded%s",
-			 r->s->file, st->line, st->name, st->expect_error_name, ctx);
-		rc = -1;
-	} else if (st->expect_error && -res.err != st->expect_error) {
-		snprintf(fail, faillen, "%s:%d: step '%s': expected %s, but it failed with %s%s",
-			 r->s->file, st->line, st->name, st->expect_error_name,
-			 fmt_errno(res.err, e1, sizeof(e1)), ctx);
-		rc = -1;
-	} else if (!st->expect_error && res.err) {
-		snprintf(fail, faillen, "%s:%d: step '%s': failed with %s (%d)%s", r->s->file,
-			 st->line, st->name, fmt_errno(res.err, e1, sizeof(e1)), res.err, ctx);
-		rc = -1;
-	} else if (st->expect_error) {
+	if (st->has_expect_warn && fired != st->expect_warn)
+		snprintf(fail, faillen, "%s: expected %" PRIu64 " invariant check%s to fire, %lu "
+			 "fired%s", where, st->expect_warn, st->expect_warn == 1 ? "" : "s", fired,
+			 ctx);
+	else if (res.check_failed)
+		snprintf(fail, faillen, "%s: %s", where, res.failure);
+	else if (st->expect_error && !res.err)
+		snprintf(fail, faillen, "%s: expected %s, but the step succeeded%s", where,
+			 st->expect_error_name, ctx);
+	else if (st->expect_error && -res.err != st->expect_error)
+		snprintf(fail, faillen, "%s: expected %s, but it failed with %s%s", where,
+			 st->expect_error_name, fmt_errno(res.err, e1, sizeof(e1)), ctx);
+	else if (!st->expect_error && res.err)
+		snprintf(fail, faillen, "%s: failed with %s (%d)%s", where,
+			 fmt_errno(res.err, e1, sizeof(e1)), res.err, ctx);
+	else
+		rc = 0;
+	if (!rc && st->expect_error) {
 		result = "expected_error";
 		if (chatty)
 			fprintf(r->out, "   failed as expected: %s%s\n",
-				fmt_errno(res.err, e2, sizeof(e2)), ctx);
-	} else if (chatty && res.info[0]) {
+				fmt_errno(res.err, e1, sizeof(e1)), ctx);
+	} else if (!rc && chatty && res.info[0]) {
 		fprintf(r->out, "   %s\n", res.info);
 	}
 	if (!rc && st->expect_warn > 0) {
@@ -296,17 +253,20 @@ static int run_step(struct run *r, const struct step *st, char *fail, size_t fai
 				fired == 1 ? "" : "s");
 	}
 
-	if (r->o->json) {
-		if (rc)
-			result = "failed";
-		jw_kstr(&r->jw, "result", result);
-		if (res.err)
-			jw_kstr(&r->jw, "errno", fmt_errno(res.err, e1, sizeof(e1)));
-		json_step_dmesg(r, seq0);
-		if (rc)
-			jw_kstr(&r->jw, "error", fail);
-		jw_obj_end(&r->jw);
+	jw_kstr(r->json, "result", rc ? "failed" : result);
+	if (res.err)
+		jw_kstr(r->json, "errno", fmt_errno(res.err, e1, sizeof(e1)));
+	if (nlines) {
+		jw_key(r->json, "dmesg");
+		jw_arr_begin(r->json);
+		for (size_t i = 0; i < nlines; i++)
+			if (zd_log_visible(r->m, &lines[i]))
+				jw_str(r->json, lines[i].text);
+		jw_arr_end(r->json);
 	}
+	if (rc)
+		jw_kstr(r->json, "error", fail);
+	jw_obj_end(r->json);
 	fflush(r->out);
 	return rc;
 }
@@ -436,7 +396,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	bool chatty = !o->json && !o->quiet;
-	char fail[1536] = "", warnmsg[256] = "";
+	char fail[2048] = "", warnmsg[256] = "";
 	unsigned long warns = 0;
 	size_t done = 0;
 	int rc = EXIT_OK;
@@ -450,6 +410,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	r->out = stdout;
 	if (o->json) {
 		jw_init(&r->jw, stdout);
+		r->json = &r->jw;
 		jw_obj_begin(&r->jw);
 		jw_kstr(&r->jw, "zonedev", ZONEDEV_VERSION);
 		jw_kstr(&r->jw, "scenario", s->file);
@@ -495,23 +456,22 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		text_machine(r);
 	}
 	for (size_t i = 0; i < s->nr_steps; i++) {
-		char ctx[320];
+		char where[1024];
 
-		snprintf(ctx, sizeof(ctx), "%s:%d: step '%s'", s->file, s->steps[i].line,
+		snprintf(where, sizeof(where), "%s:%d: step '%s'", s->file, s->steps[i].line,
 			 s->steps[i].name);
-		cleanup_set_context(ctx);
+		cleanup_set_context(where);
 		progress_clear();
 		progress_label("%s: step %zu/%zu '%s'", s->file, i + 1, s->nr_steps,
 			       s->steps[i].name);
-		if (run_step(r, &s->steps[i], fail, sizeof(fail))) {
+		if (run_step(r, &s->steps[i], where, fail, sizeof(fail))) {
 			rc = EXIT_FAIL;
 			break;
 		}
 		done++;
 	}
 	progress_clear();
-	if (o->json)
-		jw_arr_end(&r->jw);
+	jw_arr_end(r->json);
 	/* Checks a step said it would fire are not failures. */
 	warns = zd_warn_count(r->m) - r->expected_warns;
 	if (warns) {
@@ -527,22 +487,21 @@ out:
 		fprintf(stderr, "%s\n", warnmsg);
 		dump_warnings(r->m);
 	}
-	if (o->json) {
-		jw_ku64(&r->jw, "steps_ok", done);
-		jw_ku64(&r->jw, "warnings", warns);
-		jw_kstr(&r->jw, "result", rc ? "failed" : "ok");
-		if (fail[0] || warnmsg[0]) {
-			jw_key(&r->jw, "errors");
-			jw_arr_begin(&r->jw);
-			if (fail[0])
-				jw_str(&r->jw, fail);
-			if (warnmsg[0])
-				jw_str(&r->jw, warnmsg);
-			jw_arr_end(&r->jw);
-		}
-		jw_obj_end(&r->jw);
-		jw_finish(&r->jw);
-	} else if (chatty && !rc) {
+	jw_ku64(r->json, "steps_ok", done);
+	jw_ku64(r->json, "warnings", warns);
+	jw_kstr(r->json, "result", rc ? "failed" : "ok");
+	if (fail[0] || warnmsg[0]) {
+		jw_key(r->json, "errors");
+		jw_arr_begin(r->json);
+		if (fail[0])
+			jw_str(r->json, fail);
+		if (warnmsg[0])
+			jw_str(r->json, warnmsg);
+		jw_arr_end(r->json);
+	}
+	jw_obj_end(r->json);
+	jw_finish(r->json);
+	if (chatty && !rc) {
 		fprintf(r->out, "== %s: %zu step%s ok, %s\n", s->file, done, done == 1 ? "" : "s",
 			r->expected_warns ? "no unexpected invariant check fired"
 					  : "no invariant check fired");

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define M(member) AT_OF(struct scenario, member)
+#define MF(k, t, m, ...) F_OF(struct scenario, k, t, m, __VA_ARGS__)
 #define E(n, v) { (n), (v), NULL }
 
 /* ---------- checks shared by the lists ---------- */
@@ -51,12 +52,12 @@ static char *resolve_path(struct scenario *s, const char *path)
 
 /* ---------- ram, reserved: [{start, size, node, name}] ---------- */
 
-#define R(member) AT_OF(struct zd_mem_range, member)
+#define RF(k, t, m, ...) F_OF(struct zd_mem_range, k, t, m, __VA_ARGS__)
 static const struct field range_fields[] = {
-	{ .key = "start", .type = FT_SIZE, .off = R(start), .flags = FL_REQ, .type_doc = "address" },
-	{ .key = "size", .type = FT_SIZE, .off = R(size), .flags = FL_REQ, .check = check_end },
-	{ .key = "node", .type = FT_NODE, .off = R(node) },
-	{ .key = "name", .type = FT_STR, .off = R(name) },
+	RF("start", FT_SIZE, start, .flags = FL_REQ, .type_doc = "address"),
+	RF("size", FT_SIZE, size, .flags = FL_REQ, .check = check_end),
+	RF("node", FT_NODE, node),
+	RF("name", FT_STR, name),
 	{ 0 },
 };
 
@@ -98,14 +99,7 @@ static void scalar_pos(struct scenario *s, const yaml_node_t *v, size_t off, int
 			want++;
 	for (size_t i = start; i + 1 < end && i + 1 < s->yf.len; i++) {
 		if (src[i] == '$' && src[i + 1] == '{' && !want--) {
-			for (size_t k = start; k < i; k++) {
-				if (src[k] == '\n') {
-					(*line)++;
-					*col = 1;
-				} else {
-					(*col)++;
-				}
-			}
+			ytext_pos(YF, start, i, line, col);
 			return;
 		}
 	}
@@ -137,17 +131,16 @@ static int parse_pmem_file(struct scenario *s, void *obj, const struct field *f,
 	return 0;
 }
 
-#define P(member) AT_OF(struct zd_nd_region_desc, member)
+#define PF(k, t, m, ...) F_OF(struct zd_nd_region_desc, k, t, m, __VA_ARGS__)
 static const struct field pmem_fields[] = {
-	{ .key = "start", .type = FT_SIZE, .off = P(start), .flags = FL_REQ,
-	  .check = check_pmem_start, .type_doc = "address" },
-	{ .key = "size", .type = FT_SIZE, .off = P(size), .flags = FL_REQ,
-	  .check = check_pmem_size },
+	PF("start", FT_SIZE, start, .flags = FL_REQ, .check = check_pmem_start,
+	   .type_doc = "address"),
+	PF("size", FT_SIZE, size, .flags = FL_REQ, .check = check_pmem_size),
 	{ .key = "file", .type = FT_CUSTOM, .flags = FL_REQ, .parse = parse_pmem_file,
 	  .type_doc = "path (${VAR}s expanded)" },
-	{ .key = "node", .type = FT_NODE, .off = P(node) },
-	{ .key = "read_only", .type = FT_BOOL, .off = P(read_only) },
-	{ .key = "align", .type = FT_SIZE, .off = P(align) },
+	PF("node", FT_NODE, node),
+	PF("read_only", FT_BOOL, read_only),
+	PF("align", FT_SIZE, align),
 	{ 0 },
 };
 
@@ -167,15 +160,13 @@ static int check_gpu_name(struct scenario *s, void *obj, const struct field *f,
 	return 0;
 }
 
-#define G(member) AT_OF(struct zd_dmirror_desc, member)
+#define GF(k, t, m, ...) F_OF(struct zd_dmirror_desc, k, t, m, __VA_ARGS__)
 static const struct field gpu_fields[] = {
-	{ .key = "name", .type = FT_STR, .off = G(name), .flags = FL_REQ,
-	  .check = check_gpu_name },
-	{ .key = "vram", .type = FT_SIZE, .off = G(vram_size) },
-	{ .key = "node", .type = FT_NODE, .off = G(node) },
-	{ .key = "coherent_start", .type = FT_SIZE, .off = G(coherent_start),
-	  .type_doc = "address" },
-	{ .key = "coherent_size", .type = FT_SIZE, .off = G(coherent_size), .check = check_end },
+	GF("name", FT_STR, name, .flags = FL_REQ, .check = check_gpu_name),
+	GF("vram", FT_SIZE, vram_size),
+	GF("node", FT_NODE, node),
+	GF("coherent_start", FT_SIZE, coherent_start, .type_doc = "address"),
+	GF("coherent_size", FT_SIZE, coherent_size, .check = check_end),
 	{ 0 },
 };
 
@@ -183,9 +174,9 @@ static const struct field gpu_fields[] = {
 static int finish_gpu(struct scenario *s, void *obj, yaml_node_t *e, const char *ctx)
 {
 	struct zd_dmirror_desc *d = obj;
-	yaml_node_t *vram = ymap_get(YF, e, "vram", NULL);
-	yaml_node_t *cs = ymap_get(YF, e, "coherent_start", NULL);
-	yaml_node_t *cz = ymap_get(YF, e, "coherent_size", NULL);
+	yaml_node_t *vram = ymap_get(YF, e, "vram");
+	yaml_node_t *cs = ymap_get(YF, e, "coherent_start");
+	yaml_node_t *cz = ymap_get(YF, e, "coherent_size");
 
 	if ((cs || cz) && vram)
 		return yerr(YF, vram, "gpu '%s': 'vram' is device-private memory, "
@@ -210,35 +201,29 @@ static int finish_gpu(struct scenario *s, void *obj, yaml_node_t *e, const char 
 
 /* ---------- the lists ---------- */
 
-struct list_def {
-	enum zd_desc_list list;    /* whose entry positions (for boot errors) */
-	const char *what, *shape, *entry_shape;
-	const struct field *fields;
-	size_t elem_size, array_off, nr_off;   /* in struct scenario */
-	int (*finish)(struct scenario *s, void *elem, yaml_node_t *e, const char *ctx);
-};
-
-static const struct list_def lists[] = {
-	{ ZD_DESC_RAM, "ram", "{start, size}", "{start, size, node, name}", range_fields,
+const struct machine_list machine_lists[] = {
+	{ "ram", range_fields, ZD_DESC_RAM, "{start, size}", "{start, size, node, name}",
 	  sizeof(struct zd_mem_range), M(ram), M(nr_ram), NULL },
-	{ ZD_DESC_RESERVED, "reserved", "{start, size}", "{start, size, node, name}",
-	  range_fields, sizeof(struct zd_mem_range), M(reserved), M(nr_reserved), NULL },
-	{ ZD_DESC_PMEM, "pmem", "{start, size, file}", "{start, size, file, node, read_only}",
-	  pmem_fields, sizeof(struct zd_nd_region_desc), M(pmem), M(nr_pmem), NULL },
-	{ ZD_DESC_GPU, "gpus", "{name, vram}", "{name, vram, node} or {name, coherent_start, "
-	  "coherent_size, node}", gpu_fields, sizeof(struct zd_dmirror_desc), M(gpus), M(nr_gpus),
-	  finish_gpu },
+	{ "reserved", range_fields, ZD_DESC_RESERVED, "{start, size}", "{start, size, node, name}",
+	  sizeof(struct zd_mem_range), M(reserved), M(nr_reserved), NULL },
+	{ "pmem", pmem_fields, ZD_DESC_PMEM, "{start, size, file}",
+	  "{start, size, file, node, read_only}", sizeof(struct zd_nd_region_desc), M(pmem),
+	  M(nr_pmem), NULL },
+	{ "gpus", gpu_fields, ZD_DESC_GPU, "{name, vram}", "{name, vram, node} or {name, "
+	  "coherent_start, coherent_size, node}", sizeof(struct zd_dmirror_desc), M(gpus),
+	  M(nr_gpus), finish_gpu },
+	{ 0 },
 };
 
-/* machine.WHAT: a list of mappings, each parsed by the list's table into a
+/* machine.KEY: a list of mappings, each parsed by the list's table into a
  * zeroed array of as many elements as it has entries (at least one). */
-static int parse_list(struct scenario *s, yaml_node_t *list, const struct list_def *l)
+static int parse_list(struct scenario *s, yaml_node_t *list, const struct machine_list *l)
 {
 	size_t n, *nr = (size_t *)((char *)s + l->nr_off);
 	char *array, ctx[64];
 
 	if (list->type != YAML_SEQUENCE_NODE)
-		return yerr(YF, list, "machine.%s must be a list of %s mappings, not %s", l->what,
+		return yerr(YF, list, "machine.%s must be a list of %s mappings, not %s", l->key,
 			    l->shape, ykind(list));
 	n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
 	array = calloc(n ? n : 1, l->elem_size);
@@ -249,17 +234,17 @@ static int parse_list(struct scenario *s, yaml_node_t *list, const struct list_d
 		s->pmem_files = calloc(n ? n : 1, sizeof(*s->pmem_files));
 	if (!array || !s->entry_pos[l->list] || (l->list == ZD_DESC_PMEM && !s->pmem_files))
 		return yerr(YF, list, "out of memory");
-	snprintf(ctx, sizeof(ctx), "machine.%s entry", l->what);
+	snprintf(ctx, sizeof(ctx), "machine.%s entry", l->key);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *e = ynode(YF, list->data.sequence.items.start[i]);
 		void *elem = array + i * l->elem_size;
 
 		if (e->type != YAML_MAPPING_NODE)
-			return yerr(YF, e, "each machine.%s entry is a mapping %s, not %s", l->what,
+			return yerr(YF, e, "each machine.%s entry is a mapping %s, not %s", l->key,
 				    l->entry_shape, ykind(e));
 		s->entry_pos[l->list][i].line = yline(e);
 		s->entry_pos[l->list][i].col = ycol(e);
-		if (schema_parse_into(s, elem, l->fields, e, ctx) ||
+		if (schema_parse(s, elem, NULL, l->fields, e, ctx) ||
 		    (l->finish && l->finish(s, elem, e, ctx)))
 			return -1;
 		(*nr)++;
@@ -269,16 +254,11 @@ static int parse_list(struct scenario *s, yaml_node_t *list, const struct list_d
 
 #define LIST_FN(name, i) \
 	static int name(struct scenario *s, void *obj, const struct field *f, yaml_node_t *v) \
-	{ return parse_list(s, v, &lists[i]); }
+	{ return parse_list(s, v, &machine_lists[i]); }
 LIST_FN(parse_ram, 0)
 LIST_FN(parse_reserved, 1)
 LIST_FN(parse_pmem, 2)
 LIST_FN(parse_gpus, 3)
-
-const struct machine_list machine_lists[] = {
-	{ "ram", range_fields }, { "reserved", range_fields }, { "pmem", pmem_fields },
-	{ "gpus", gpu_fields }, { NULL, NULL },
-};
 
 /* ---------- the machine mapping ---------- */
 
@@ -361,25 +341,19 @@ static const struct enum_def dp_designs = {
 };
 
 const struct field machine_fields[] = {
-	{ .key = "arch", .type = FT_STR, .off = M(arch), .dflt = "x86_64", .check = check_arch,
-	  .type_doc = "arch profile name" },
-	{ .key = "phys_bits", .type = FT_UINT, .off = M(phys_bits), .max = 64,
-	  .check = check_phys_bits },
-	{ .key = "memory_block_size", .type = FT_SIZE, .off = M(block_size) },
-	{ .key = "nodes", .type = FT_UINT, .off = M(nodes), .max = ZD_MAX_NUMNODES, .dflt = "1",
-	  .check = check_nodes },
-	{ .key = "debug_vm", .type = FT_BOOL, .off = M(debug_vm) },
-	{ .key = "host_memory_guard", .type = FT_BOOL, .off = M(host_memory_guard),
-	  .dflt = "true" },
-	{ .key = "auto_online_blocks", .type = FT_ENUM, .off = M(auto_online),
-	  .enums = &online_policies },
-	{ .key = "crashkernel", .type = FT_SIZE, .off = M(crashkernel) },
+	MF("arch", FT_STR, arch, .dflt = "x86_64", .check = check_arch,
+	   .type_doc = "arch profile name"),
+	MF("phys_bits", FT_UINT, phys_bits, .max = 64, .check = check_phys_bits),
+	MF("memory_block_size", FT_SIZE, block_size),
+	MF("nodes", FT_UINT, nodes, .max = ZD_MAX_NUMNODES, .dflt = "1", .check = check_nodes),
+	MF("debug_vm", FT_BOOL, debug_vm),
+	MF("host_memory_guard", FT_BOOL, host_memory_guard, .dflt = "true"),
+	MF("auto_online_blocks", FT_ENUM, auto_online, .enums = &online_policies),
+	MF("crashkernel", FT_SIZE, crashkernel),
 	{ .key = "swiotlb", .type = FT_CUSTOM, .parse = parse_swiotlb,
 	  .type_doc = "off, auto or a size" },
-	{ .key = "device_private", .type = FT_ENUM, .off = M(device_private), .dflt = "pfn",
-	  .enums = &dp_designs },
-	{ .key = "va_bits", .type = FT_UINT, .off = M(va_bits), .max = 64,
-	  .check = check_va_bits },
+	MF("device_private", FT_ENUM, device_private, .dflt = "pfn", .enums = &dp_designs),
+	MF("va_bits", FT_UINT, va_bits, .max = 64, .check = check_va_bits),
 	{ .key = "pmem", .type = FT_CUSTOM, .parse = parse_pmem, .type_doc = "list of regions" },
 	{ .key = "gpus", .type = FT_CUSTOM, .parse = parse_gpus, .type_doc = "list of gpus" },
 	{ .key = "iomem", .type = FT_CUSTOM, .parse = parse_iomem,
@@ -392,15 +366,15 @@ const struct field machine_fields[] = {
 
 int parse_machine(struct scenario *s, yaml_node_t *m)
 {
-	yaml_node_t *v = ymap_get(YF, m, "iomem", NULL);
+	yaml_node_t *v = ymap_get(YF, m, "iomem");
 
 	s->machine_line = yline(m);
 	if (m->type != YAML_MAPPING_NODE)
 		return yerr(YF, m, "'machine' must be a mapping (arch, phys_bits, ram, ...), "
 			    "not %s", ykind(m));
-	if (schema_parse_into(s, s, machine_fields, m, "machine"))
+	if (schema_parse(s, s, NULL, machine_fields, m, "machine"))
 		return -1;
-	if (v && (ymap_get(YF, m, "ram", NULL) || ymap_get(YF, m, "reserved", NULL)))
+	if (v && (ymap_get(YF, m, "ram") || ymap_get(YF, m, "reserved")))
 		return yerr(YF, v, "machine: 'iomem' imports the whole layout; drop 'ram' and "
 			    "'reserved' or drop 'iomem'");
 	s->default_layout = !v && !s->ram && !s->reserved;

@@ -49,18 +49,18 @@ static int parse_document(struct scenario *s)
 	if (root->type != YAML_MAPPING_NODE)
 		return yerr(YF, root, "a scenario is a mapping with 'machine:' and 'steps:', not "
 			    "%s", ykind(root));
-	if (ymap_check(YF, root, keys, "scenario"))
+	if (ymap_check(YF, root, keys, "scenario", NULL))
 		return -1;
-	v = ymap_get(YF, root, "description", NULL);
+	v = ymap_get(YF, root, "description");
 	if (v && !(s->description = yscalar(YF, v, "'description'")))
 		return -1;
-	v = ymap_get(YF, root, "machine", NULL);
+	v = ymap_get(YF, root, "machine");
 	if (!v)
 		return yerr(YF, root, "scenario: missing key 'machine' (use 'machine: {}' for "
 			    "the default x86_64 machine)");
 	if (parse_machine(s, v))
 		return -1;
-	v = ymap_get(YF, root, "steps", NULL);
+	v = ymap_get(YF, root, "steps");
 	if (!v)
 		return 0;
 	if (v->type == YAML_SCALAR_NODE && !v->data.scalar.length)

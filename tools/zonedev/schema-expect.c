@@ -40,13 +40,12 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 			       yaml_node_t *v)
 {
 	struct step *st = obj;
-	struct expect *ex = &st->ex;
 	yaml_node_t *item = v;
 	size_t n = 1;
 
 	if (v->type == YAML_SCALAR_NODE && !strcmp((const char *)v->data.scalar.value,
 						   "not_present")) {
-		ex->not_present = true;
+		st->not_present = true;
 		add_arg(st, "state", ARG_STR, 0, "not_present");
 		return 0;
 	}
@@ -54,7 +53,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 		n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	else if (v->type != YAML_SCALAR_NODE)
 		return yerr(YF, v, "'state' must be a list of section flags or not_present");
-	ex->section_flags = 0;
+	st->section_flags = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *t;
 		bool found = false;
@@ -66,7 +65,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 			return -1;
 		for (int b = 0; section_flag_names[b].name; b++) {
 			if (!strcmp(section_flag_names[b].name, t)) {
-				ex->section_flags |= section_flag_names[b].bit;
+				st->section_flags |= section_flag_names[b].bit;
 				found = true;
 			}
 		}
@@ -74,7 +73,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 			return yerr(YF, item, "unknown section flag '%s' (known: present, "
 				    "has_mem_map, online, early, zone_device; or not_present)", t);
 	}
-	add_arg(st, "state", ARG_FLAGS, ex->section_flags, NULL);
+	add_arg(st, "state", ARG_FLAGS, st->section_flags, NULL);
 	return 0;
 }
 
@@ -82,7 +81,7 @@ static int parse_section_state(struct scenario *s, void *obj, const struct field
 
 static int finish_memory_block(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (st->ex.block_zone >= 0 && st->ex.block_state != ZD_MEM_ONLINE)
+	if (st->block_zone >= 0 && st->block_state != ZD_MEM_ONLINE)
 		return yerr(YF, field_node(s, map, "zone"), "only an online block has a zone "
 			    "(state: online)");
 	return 0;
@@ -90,14 +89,14 @@ static int finish_memory_block(struct scenario *s, struct step *st, yaml_node_t 
 
 static int finish_meminfo(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (st->ex.has_is && (st->ex.has_min || st->ex.has_max))
+	if (st->has_is && (st->has_min || st->has_max))
 		return yerr(YF, map, "expect meminfo: 'is' excludes 'min' and 'max'");
 	return 0;
 }
 
 static int finish_namespace(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (!!ymap_get(YF, map, "data_at", NULL) != !!ymap_get(YF, map, "data", NULL))
+	if (!!ymap_get(YF, map, "data_at") != !!ymap_get(YF, map, "data"))
 		return yerr(YF, map, "expect namespace: 'data_at' and 'data' go together (the "
 			    "bytes expected at that offset of the namespace's data area)");
 	return 0;
@@ -105,7 +104,7 @@ static int finish_namespace(struct scenario *s, struct step *st, yaml_node_t *ma
 
 static int finish_cpu_addressable(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	if (st->ex.has_data && !st->ex.want_bool)
+	if (st->has_data && !st->want_bool)
 		return yerr(YF, field_node(s, map, "data"), "memory the CPU cannot address has no "
 			    "data to compare: drop 'data' or say 'is: true'");
 	return 0;
@@ -113,10 +112,10 @@ static int finish_cpu_addressable(struct scenario *s, struct step *st, yaml_node
 
 static int finish_vma(struct scenario *s, struct step *st, yaml_node_t *map)
 {
-	const char *p = st->ex.perms;
+	const char *p = st->perms;
 
-	if (st->ex.has_mapped && !st->ex.mapped &&
-	    (st->ex.has_vma_start || st->ex.has_vma_end || st->ex.has_perms))
+	if (st->has_mapped && !st->mapped &&
+	    (st->has_vma_start || st->has_vma_end || st->has_perms))
 		return yerr(YF, map, "expect vma: 'mapped: false' has no start, end or perms");
 	if (p && (strlen(p) != 4 || !strchr("r-", p[0]) || !strchr("w-", p[1]) ||
 		  !strchr("x-", p[2]) || !strchr("sp", p[3])))
@@ -127,14 +126,12 @@ static int finish_vma(struct scenario *s, struct step *st, yaml_node_t *map)
 
 /* ---------- fields ---------- */
 
-#define ADDR(k) { .key = (k), .type = FT_ADDR, .off = AT(ex.addr), .flags = FL_REQ }
-#define IS { .key = "is", .type = FT_BOOL, .off = AT(ex.want_bool), .flags = FL_REQ }
-#define OPT(k, t, m) { .key = (k), .type = (t), .off = AT(ex.m), .has = HAS(ex.has_##m) }
-#define COUNT(k, i, sh) { .key = (k), .type = FT_UINT, .off = AT(ex.zone_count[i]), \
-			  .has = HAS(ex.has_zone_count[i]), .show = (sh) }
-#define BLOCK_STATE { .key = "state", .type = FT_ENUM, .off = AT(ex.block_state), \
-		      .enums = &block_states, .flags = FL_REQ }
-#define BLOCK_ZONE { .key = "zone", .type = FT_ENUM, .off = AT(ex.block_zone), .enums = &zones }
+#define ADDR(k) F(k, FT_ADDR, start, .flags = FL_REQ)
+#define IS F("is", FT_BOOL, want_bool, .flags = FL_REQ)
+#define OPT(k, t, m) F(k, t, m, .has = HAS(has_##m))
+#define COUNT(k, i, sh) F(k, FT_UINT, zone_count[i], .has = HAS(has_zone_count[i]), .show = (sh))
+#define BLOCK_STATE F("state", FT_ENUM, block_state, .enums = &block_states, .flags = FL_REQ)
+#define BLOCK_ZONE F("zone", FT_ENUM, block_zone, .enums = &zones)
 #define END { 0 }
 
 const struct expect_def expect_defs[] = {
@@ -149,137 +146,114 @@ const struct expect_def expect_defs[] = {
 		ADDR("memory_block"), BLOCK_STATE, BLOCK_ZONE, END }, false, finish_memory_block,
 	  ex_memory_block },
 	{ "id", (const struct field[]){
-		{ .key = "id", .type = FT_UINT, .off = AT(ex.id), .flags = FL_REQ },
+		F("id", FT_UINT, id, .flags = FL_REQ),
 		BLOCK_STATE, BLOCK_ZONE, END }, false, finish_memory_block, ex_memory_block_id },
 	{ "meminfo", (const struct field[]){
-		{ .key = "meminfo", .type = FT_STR, .off = AT(ex.field), .flags = FL_REQ },
+		F("meminfo", FT_STR, field, .flags = FL_REQ),
 		OPT("is", FT_KB, is), OPT("min", FT_KB, min), OPT("max", FT_KB, max),
-		{ .key = "since", .type = FT_HANDLE_USE, .off = AT(ex.since), .flags = FL_AUX,
-		  .handle = &use_snapshot }, END }, true, finish_meminfo, ex_meminfo },
+		F("since", FT_HANDLE_USE, since, .flags = FL_AUX, .handle = &use_snapshot), END },
+	  true, finish_meminfo, ex_meminfo },
 	{ "max_pfn", (const struct field[]){
-		{ .key = "max_pfn", .type = FT_SIZE, .off = AT(ex.is), .flags = FL_REQ,
-		  .show = ARG_HEX }, END }, false, NULL, ex_max_pfn },
+		F("max_pfn", FT_SIZE, is, .flags = FL_REQ, .show = ARG_HEX), END },
+	  false, NULL, ex_max_pfn },
 	{ "handle", (const struct field[]){
-		{ .key = "handle", .type = FT_HANDLE_ANY, .off = AT(ex.addr.handle),
-		  .flags = FL_REQ },
-		{ .key = "is", .type = FT_SIZE, .off = AT(ex.is), .flags = FL_REQ,
-		  .show = ARG_ADDR }, END }, false, NULL, ex_handle },
+		F("handle", FT_HANDLE_ANY, start.handle, .flags = FL_REQ),
+		F("is", FT_SIZE, is, .flags = FL_REQ, .show = ARG_ADDR), END },
+	  false, NULL, ex_handle },
 	{ "namespace", (const struct field[]){
-		{ .key = "namespace", .type = FT_REGION, .off = AT(ex.region), .flags = FL_REQ },
-		{ .key = "mode", .type = FT_ENUM, .off = AT(ex.mode), .has = HAS(ex.has_mode),
-		  .enums = &ns_modes },
-		{ .key = "map", .type = FT_ENUM, .off = AT(ex.map), .has = HAS(ex.has_map),
-		  .enums = &ns_maps },
+		F("namespace", FT_REGION, region, .flags = FL_REQ),
+		F("mode", FT_ENUM, ns_mode, .has = HAS(has_mode), .enums = &ns_modes),
+		F("map", FT_ENUM, ns_map, .has = HAS(has_map), .enums = &ns_maps),
 		OPT("size", FT_SIZE, size),
-		{ .key = "data_at", .type = FT_SIZE, .off = AT(ex.data_at), .has = HAS(ex.has_data),
-		  .show = ARG_HEX },
-		{ .key = "data", .type = FT_DATA, .off = AT(ex.data) },
+		F("data_at", FT_SIZE, data_at, .has = HAS(has_data), .show = ARG_HEX),
+		F("data", FT_DATA, data),
 		OPT("refused", FT_BOOL, refused), END }, true, finish_namespace, ex_namespace },
 	{ "gpu", (const struct field[]){
-		{ .key = "gpu", .type = FT_GPU, .off = AT(ex.gpu), .flags = FL_REQ },
+		F("gpu", FT_GPU, gpu, .flags = FL_REQ),
 		OPT("chunks", FT_UINT, chunks), OPT("calloc", FT_UINT, calloc),
 		OPT("cfree", FT_UINT, cfree), END }, true, NULL, ex_gpu },
 	{ "gpu_page", (const struct field[]){
-		{ .key = "gpu_page", .type = FT_HANDLE_USE, .off = AT(handle), .flags = FL_REQ,
-		  .handle = &use_gpu_page },
-		{ .key = "data", .type = FT_DATA, .off = AT(ex.data), .flags = FL_REQ }, END },
+		F("gpu_page", FT_HANDLE_USE, handle, .flags = FL_REQ, .handle = &use_gpu_page),
+		F("data", FT_DATA, data, .flags = FL_REQ), END },
 	  false, NULL, ex_gpu_page },
 	{ "page_is_ram", (const struct field[]){ ADDR("page_is_ram"), IS, END }, false, NULL,
 	  ex_page_is_ram },
 	{ "valid_phys_addr_range", (const struct field[]){
 		ADDR("valid_phys_addr_range"),
-		{ .key = "size", .type = FT_SIZE, .off = AT(ex.size), .flags = FL_REQ },
+		F("size", FT_SIZE, size, .flags = FL_REQ),
 		IS, END }, false, NULL, ex_valid_phys_addr_range },
 	{ "zone_device", (const struct field[]){ ADDR("zone_device"), IS, END }, false, NULL,
 	  ex_zone_device },
 	{ "pgmap", (const struct field[]){
 		ADDR("pgmap"),
-		{ .key = "type", .type = FT_ENUM, .off = AT(ex.mtype), .enums = &memory_types,
-		  .flags = FL_REQ }, END }, false, NULL, ex_pgmap },
+		F("type", FT_ENUM, mtype, .enums = &memory_types, .flags = FL_REQ), END },
+	  false, NULL, ex_pgmap },
 	{ "cpu_addressable", (const struct field[]){
 		ADDR("cpu_addressable"), IS,
-		{ .key = "data", .type = FT_DATA, .off = AT(ex.data), .has = HAS(ex.has_data) },
+		F("data", FT_DATA, data, .has = HAS(has_data)),
 		END }, false, finish_cpu_addressable, ex_cpu_addressable },
 	{ "dax", (const struct field[]){
-		{ .key = "dax", .type = FT_DAX, .off = AT(ex.region), .flags = FL_REQ },
-		{ .key = "mode", .type = FT_ENUM, .off = AT(ex.mode), .has = HAS(ex.has_mode),
-		  .enums = &dax_modes },
+		F("dax", FT_DAX, region, .flags = FL_REQ),
+		F("mode", FT_ENUM, dax_mode, .has = HAS(has_mode), .enums = &dax_modes),
 		OPT("online_memblocks", FT_UINT, online_blocks),
 		OPT("total_memblocks", FT_UINT, total_blocks),
 		OPT("movable", FT_BOOL, movable), END }, true, NULL, ex_dax },
 	{ "zoneinfo", (const struct field[]){
-		{ .key = "zoneinfo", .type = FT_ENUM, .off = AT(ex.zone_idx), .enums = &zones,
-		  .flags = FL_REQ },
-		{ .key = "node", .type = FT_UINT, .off = AT(ex.zone_node), .dflt = "0",
-		  .max = ZD_MAX_NUMNODES - 1, .flags = FL_NO_ECHO | FL_AUX },
+		F("zoneinfo", FT_ENUM, zone_idx, .enums = &zones, .flags = FL_REQ),
+		F("node", FT_UINT, zone_node, .dflt = "0", .max = ZD_MAX_NUMNODES - 1,
+		  .flags = FL_NO_ECHO | FL_AUX),
 		COUNT("start_pfn", 0, ARG_HEX), COUNT("spanned", 1, ARG_AUTO),
 		COUNT("present", 2, ARG_AUTO), COUNT("managed", 3, ARG_AUTO), END },
 	  true, NULL, ex_zoneinfo },
 	{ "iomem", (const struct field[]){
-		{ .key = "iomem", .type = FT_STR, .off = AT(ex.field), .flags = FL_REQ },
-		{ .key = "is", .type = FT_BOOL, .off = AT(ex.want_bool), .dflt = "true",
-		  .flags = FL_ECHO_CHANGED }, END }, false, NULL, ex_iomem },
+		F("iomem", FT_STR, field, .flags = FL_REQ),
+		F("is", FT_BOOL, want_bool, .dflt = "true", .flags = FL_ECHO_CHANGED), END },
+	  false, NULL, ex_iomem },
 	{ "vma", (const struct field[]){
 		ADDR("vma"),
-		{ .key = "process", .type = FT_HANDLE_USE, .off = AT(process),
-		  .flags = FL_REQ, .handle = &use_mm },
+		F("process", FT_HANDLE_USE, process, .flags = FL_REQ, .handle = &use_mm),
 		OPT("mapped", FT_BOOL, mapped),
-		{ .key = "start", .type = FT_SIZE, .off = AT(ex.vma_start),
-		  .has = HAS(ex.has_vma_start), .show = ARG_ADDR },
-		{ .key = "end", .type = FT_SIZE, .off = AT(ex.vma_end),
-		  .has = HAS(ex.has_vma_end), .show = ARG_ADDR },
-		{ .key = "perms", .type = FT_STR, .off = AT(ex.perms), .has = HAS(ex.has_perms) },
+		F("start", FT_SIZE, vma_start, .has = HAS(has_vma_start), .show = ARG_ADDR),
+		F("end", FT_SIZE, vma_end, .has = HAS(has_vma_end), .show = ARG_ADDR),
+		F("perms", FT_STR, perms, .has = HAS(has_perms)),
 		END }, true, finish_vma, ex_vma },
 	{ 0 },
 };
 
 /* ---------- which form ---------- */
 
-static const char *forms_list(char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (const struct expect_def *e = expect_defs; e->name; e++)
-		used = list_add(buf, len, used, ", ", e->name);
-	return buf;
-}
-
-/* The form's optional checks, "a, b or c". */
-static const char *checks_list(const struct expect_def *e, char *buf, size_t len)
+/* Whether any of the form's optional checks is given; buf lists them,
+ * "a, b or c". */
+static bool some_check_given(struct scenario *s, const struct expect_def *e, yaml_node_t *map,
+			     char *buf, size_t len)
 {
 	const struct field *f, *last = NULL;
 	size_t used = 0;
+	bool given = false;
 
 	for (f = e->fields + 1; f->key; f++)
 		if (!(f->flags & (FL_REQ | FL_AUX)))
 			last = f;
 	buf[0] = '\0';
-	for (f = e->fields + 1; f->key; f++)
-		if (!(f->flags & (FL_REQ | FL_AUX)))
-			used = list_add(buf, len, used, f == last ? " or " : ", ", f->key);
-	return buf;
-}
-
-/* Was any optional check of the form given? */
-static bool some_check_given(struct scenario *s, const struct expect_def *e, yaml_node_t *map)
-{
-	for (const struct field *f = e->fields + 1; f->key; f++)
-		if (!(f->flags & (FL_REQ | FL_AUX)) && ymap_get(YF, map, f->key, NULL))
-			return true;
-	return false;
+	for (f = e->fields + 1; f->key; f++) {
+		if (f->flags & (FL_REQ | FL_AUX))
+			continue;
+		used = list_add(buf, len, used, f == last ? " or " : ", ", f->key);
+		given |= ymap_get(YF, map, f->key) != NULL;
+	}
+	return given;
 }
 
 int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map)
 {
 	const struct expect_def *form = NULL;
 	char ctx[64], list[512];
+	const char *forms = names_list(expect_defs, sizeof(*expect_defs), ", ", list, sizeof(list));
 
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = ynode(YF, p->key);
-		const char *name = k->type == YAML_SCALAR_NODE ?
-				   (const char *)k->data.scalar.value : NULL;
+		const char *name = ykey(k);
 		bool known = false;
 
 		if (!name)
@@ -290,22 +264,20 @@ int parse_expect(struct scenario *s, struct step *st, yaml_node_t *map)
 			return yerr(YF, k, "unknown key '%s' in expect", name);
 	}
 	for (const struct expect_def *e = expect_defs; e->name; e++) {
-		if (!ymap_get(YF, map, e->name, NULL))
+		if (!ymap_get(YF, map, e->name))
 			continue;
 		if (form)
 			return yerr(YF, map, "expect: give one of %s; not both '%s' and '%s'",
-				    forms_list(list, sizeof(list)), form->name, e->name);
+				    forms, form->name, e->name);
 		form = e;
 	}
 	if (!form)
-		return yerr(YF, map, "expect: say what to check: one of %s",
-			    forms_list(list, sizeof(list)));
+		return yerr(YF, map, "expect: say what to check: one of %s", forms);
 	st->form = form;
 	snprintf(ctx, sizeof(ctx), "expect %s", form->name);
-	if (schema_parse_fields(s, st, form->fields, map, ctx))
+	if (schema_parse(s, st, st, form->fields, map, ctx))
 		return -1;
-	if (form->need_one && !some_check_given(s, form, map))
-		return yerr(YF, map, "%s: say what to check: %s", ctx,
-			    checks_list(form, list, sizeof(list)));
+	if (form->need_one && !some_check_given(s, form, map, list, sizeof(list)))
+		return yerr(YF, map, "%s: say what to check: %s", ctx, list);
 	return form->finish ? form->finish(s, st, map) : 0;
 }

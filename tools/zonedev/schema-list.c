@@ -76,81 +76,71 @@ static void list_field(FILE *f, struct jw *w, const struct field *x)
 static void list_fields(FILE *f, struct jw *w, const struct field *fields,
 			const struct field *extra)
 {
-	if (w) {
-		jw_key(w, "keys");
-		jw_arr_begin(w);
-	}
+	jw_key(w, "keys");
+	jw_arr_begin(w);
 	for (int i = 0; i < 2; i++)
 		for (const struct field *x = i ? extra : fields; x && x->key; x++)
 			list_field(f, w, x);
-	if (w)
-		jw_arr_end(w);
+	jw_arr_end(w);
 }
 
+/* One walk over the tables writes either form: text lines on f, or (json)
+ * one document whose writer is NULL for text. */
 void list_steps(FILE *f, bool json)
 {
-	struct jw w;
+	struct jw jw, *w = json ? &jw : NULL;
 
-	if (!json) {
-		for (const struct step_def *d = step_defs; d->name; d++) {
-			fprintf(f, "%s%s: %s\n", d->name, d->flags & SD_SCALAR ? " VALUE" : "",
-				d->doc);
-			if (d->flags & SD_EXPECT)
-				fputs("    (one of the expect forms below)\n", f);
-			list_fields(f, NULL, d->fields, extra_fields(d));
-		}
+	if (w)
+		jw_init(w, f);
+	jw_obj_begin(w);
+	jw_key(w, "steps");
+	jw_arr_begin(w);
+	for (const struct step_def *d = step_defs; d->name; d++) {
+		if (!w)
+			fprintf(f, "%s%s: %s\n%s", d->name, d->flags & SD_SCALAR ? " VALUE" : "", d->doc,
+				d->flags & SD_EXPECT ? "    (one of the expect forms below)\n" : "");
+		jw_obj_begin(w);
+		jw_kstr(w, "name", d->name);
+		jw_kstr(w, "doc", d->doc);
+		jw_kstr(w, "value", d->flags & SD_SCALAR ? "scalar" :
+			d->flags & SD_EXPECT ? "expect form" : no_fields(d) ? "none" : "mapping");
+		jw_kbool(w, "may_fail", d->flags & SD_MAY_FAIL);
+		list_fields(f, w, d->fields, extra_fields(d));
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	if (!w)
 		fputs("\nExpect forms (the first key says which one):\n", f);
-		for (const struct expect_def *e = expect_defs; e->name; e++) {
+	jw_key(w, "expect_forms");
+	jw_arr_begin(w);
+	for (const struct expect_def *e = expect_defs; e->name; e++) {
+		if (!w)
 			fprintf(f, "expect %s%s\n", e->name, e->need_one ?
 				" (and at least one of the optional checks)" : "");
-			list_fields(f, NULL, e->fields, NULL);
-		}
+		jw_obj_begin(w);
+		jw_kstr(w, "name", e->name);
+		jw_kbool(w, "needs_a_check", e->need_one);
+		list_fields(f, w, e->fields, NULL);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	if (!w)
 		fputs("\nThe machine section (machine:):\n", f);
-		list_fields(f, NULL, machine_fields, NULL);
-		for (const struct machine_list *l = machine_lists; l->key; l++) {
-			fprintf(f, "machine.%s: each entry\n", l->key);
-			list_fields(f, NULL, l->fields, NULL);
-		}
-		return;
-	}
-	jw_init(&w, f);
-	jw_obj_begin(&w);
-	jw_key(&w, "steps");
-	jw_arr_begin(&w);
-	for (const struct step_def *d = step_defs; d->name; d++) {
-		jw_obj_begin(&w);
-		jw_kstr(&w, "name", d->name);
-		jw_kstr(&w, "doc", d->doc);
-		jw_kstr(&w, "value", d->flags & SD_SCALAR ? "scalar" :
-			d->flags & SD_EXPECT ? "expect form" : no_fields(d) ? "none" : "mapping");
-		jw_kbool(&w, "may_fail", d->flags & SD_MAY_FAIL);
-		list_fields(f, &w, d->fields, extra_fields(d));
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_key(&w, "expect_forms");
-	jw_arr_begin(&w);
-	for (const struct expect_def *e = expect_defs; e->name; e++) {
-		jw_obj_begin(&w);
-		jw_kstr(&w, "name", e->name);
-		jw_kbool(&w, "needs_a_check", e->need_one);
-		list_fields(f, &w, e->fields, NULL);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_key(&w, "machine");
-	jw_obj_begin(&w);
-	list_fields(f, &w, machine_fields, NULL);
-	jw_key(&w, "lists");
-	jw_arr_begin(&w);
+	jw_key(w, "machine");
+	jw_obj_begin(w);
+	list_fields(f, w, machine_fields, NULL);
+	jw_key(w, "lists");
+	jw_arr_begin(w);
 	for (const struct machine_list *l = machine_lists; l->key; l++) {
-		jw_obj_begin(&w);
-		jw_kstr(&w, "name", l->key);
-		list_fields(f, &w, l->fields, NULL);
-		jw_obj_end(&w);
+		if (!w)
+			fprintf(f, "machine.%s: each entry\n", l->key);
+		jw_obj_begin(w);
+		jw_kstr(w, "name", l->key);
+		list_fields(f, w, l->fields, NULL);
+		jw_obj_end(w);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	jw_finish(&w);
+	jw_arr_end(w);
+	jw_obj_end(w);
+	jw_obj_end(w);
+	jw_finish(w);
 }

@@ -129,24 +129,18 @@ const struct handle_spec use_mm = { H_MM, "process (or fork)", NULL };
 
 /* ---------- fields ---------- */
 
-#define START { .key = "start", .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }
-#define SIZE { .key = "size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ }
-#define NODE(fl) { .key = "node", .type = FT_UINT, .off = AT(node), .has = HAS(has_node), \
-		   .max = ZD_MAX_NUMNODES - 1, .flags = (fl), .dflt = (fl) ? "0" : NULL }
-#define NAME { .key = "name", .type = FT_STR, .off = AT(res_name), .dflt = "zonedev", \
-	       .flags = FL_ECHO_ALWAYS }
-#define TARGET { .key = "region", .alt = "namespace", .type = FT_REGION, .off = AT(region), \
-		 .flags = FL_REQ }
-#define DATA { .key = "data", .type = FT_DATA, .off = AT(data), .flags = FL_REQ }
-#define HANDLE_USE(spec) { .key = "handle", .type = FT_HANDLE_USE, .off = AT(handle), \
-			   .flags = FL_REQ, .handle = &(spec) }
-#define AS(spec, fl) { .key = "as", .type = FT_HANDLE_DEF, .off = AT(handle), .flags = (fl), \
-		       .handle = &(spec) }
-#define PROCESS { .key = "process", .type = FT_HANDLE_USE, .off = AT(process), \
-		  .flags = FL_REQ, .handle = &use_mm }
-#define ADDR_REQ { .key = "addr", .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }
-#define PROT(fl, d) { .key = "prot", .type = FT_FLAGS, .off = AT(prot), .enums = &prot_names, \
-		      .flags = (fl), .dflt = (d) }
+#define START F("start", FT_ADDR, start, .flags = FL_REQ)
+#define SIZE F("size", FT_SIZE, size, .flags = FL_REQ)
+#define NODE(fl) F("node", FT_UINT, node, .has = HAS(has_node), .max = ZD_MAX_NUMNODES - 1, \
+		   .flags = (fl), .dflt = (fl) ? "0" : NULL)
+#define NAME F("name", FT_STR, res_name, .dflt = "zonedev", .flags = FL_ECHO_ALWAYS)
+#define TARGET F("region", FT_REGION, region, .alt = "namespace", .flags = FL_REQ)
+#define DATA F("data", FT_DATA, data, .flags = FL_REQ)
+#define HANDLE_USE(spec) F("handle", FT_HANDLE_USE, handle, .flags = FL_REQ, .handle = &(spec))
+#define AS(spec, fl) F("as", FT_HANDLE_DEF, handle, .flags = (fl), .handle = &(spec))
+#define PROCESS F("process", FT_HANDLE_USE, process, .flags = FL_REQ, .handle = &use_mm)
+#define ADDR_REQ F("addr", FT_ADDR, start, .flags = FL_REQ)
+#define PROT(fl, d) F("prot", FT_FLAGS, prot, .enums = &prot_names, .flags = (fl), .dflt = (d))
 #define END { 0 }
 
 static const struct field f_range[] = { START, SIZE, END };
@@ -174,7 +168,7 @@ static int finish_reconfigure(struct scenario *s, struct step *st, yaml_node_t *
 static int finish_memremap(struct scenario *s, struct step *st, yaml_node_t *map)
 {
 	const struct zd_arch *arch = zd_arch_find(s->arch);
-	yaml_node_t *v = ymap_get(YF, map, "start", NULL);
+	yaml_node_t *v = ymap_get(YF, map, "start");
 
 	if (st->mtype == PGMAP_NONE)
 		return yerr(YF, field_node(s, map, "type"), "memremap needs a memory type (fsdax, "
@@ -213,8 +207,8 @@ const struct step_def step_defs[] = {
 	  "zd_remove_memory(): remove hot-added memory (its blocks offline)" },
 	{ "online_memory", (const struct field[]){
 		START, SIZE,
-		{ .key = "zone", .type = FT_ENUM, .off = AT(online), .enums = &online_zones,
-		  .dflt = "auto", .flags = FL_ECHO_ALWAYS }, END }, MAY,
+		F("zone", FT_ENUM, online, .enums = &online_zones, .dflt = "auto",
+		  .flags = FL_ECHO_ALWAYS), END }, MAY,
 	  NULL, exec_online_memory, "zd_online_memory_range(): online the blocks of a range" },
 	{ "offline_memory", f_range, MAY, NULL, exec_offline_memory,
 	  "zd_offline_memory_range(): offline the blocks of a range" },
@@ -227,22 +221,22 @@ const struct step_def step_defs[] = {
 	  NULL, exec_request_free_mem_region,
 	  "zd_request_free_mem_region(): find and claim free physical address space" },
 	{ "alloc_pages", (const struct field[]){
-		{ .key = "order", .type = FT_UINT, .off = AT(order), .max = ZD_MAX_ORDER_LIMIT,
-		  .dflt = "0", .flags = FL_ECHO_ALWAYS },
+		F("order", FT_UINT, order, .max = ZD_MAX_ORDER_LIMIT, .dflt = "0",
+		  .flags = FL_ECHO_ALWAYS),
 		NODE(0),
-		{ .key = "gfp", .type = FT_ENUM, .off = AT(gfp), .enums = &gfp_names,
-		  .dflt = "kernel", .flags = FL_ECHO_ALWAYS },
+		F("gfp", FT_ENUM, gfp, .enums = &gfp_names, .dflt = "kernel",
+		  .flags = FL_ECHO_ALWAYS),
 		AS(def_pages, 0), END }, MAY,
 	  NULL, exec_alloc_pages, "zd_alloc_pages(): pages from the buddy allocator" },
 	{ "free_pages", (const struct field[]){ HANDLE_USE(use_pages), END }, 0,
 	  NULL, exec_free_pages, "zd___free_pages(): give a handle's pages back" },
 	{ "expect", NULL, SD_EXPECT, NULL, exec_expect, "check one observable" },
 	{ "report", (const struct field[]){
-		{ .key = "what", .type = FT_ENUM, .off = AT(report), .enums = &report_names,
-		  .flags = FL_REQ }, END }, SD_SCALAR | SD_BARE,
+		F("what", FT_ENUM, report, .enums = &report_names, .flags = FL_REQ), END },
+	  SD_SCALAR | SD_BARE,
 	  NULL, exec_report, "print a report (/proc files, sysfs, dmesg)" },
 	{ "note", (const struct field[]){
-		{ .key = "text", .type = FT_STR, .off = AT(text), .flags = FL_REQ | FL_NO_ECHO },
+		F("text", FT_STR, text, .flags = FL_REQ | FL_NO_ECHO),
 		END }, SD_SCALAR | SD_COMMENT,
 	  NULL, exec_note, "print the text as '# ...' lines" },
 	{ "meminfo_snapshot", (const struct field[]){ AS(def_snapshot, FL_REQ), END }, 0,
@@ -251,13 +245,11 @@ const struct step_def step_defs[] = {
 	/* ZONE_DEVICE: pmem namespaces (devsteps-pmem.c) */
 	{ "create_namespace", (const struct field[]){
 		TARGET,
-		{ .key = "mode", .type = FT_ENUM, .off = AT(ns_mode), .enums = &ns_modes,
-		  .flags = FL_REQ },
-		{ .key = "map", .type = FT_ENUM, .off = AT(ns_map), .has = HAS(has_map),
-		  .enums = &ns_maps },
-		{ .key = "align", .type = FT_SIZE, .off = AT(align), .flags = FL_ECHO_CHANGED },
-		{ .key = "uuid", .type = FT_UUID, .off = AT(uuid), .has = HAS(has_uuid) },
-		{ .key = "force", .type = FT_BOOL, .off = AT(force) }, END }, MAY,
+		F("mode", FT_ENUM, ns_mode, .enums = &ns_modes, .flags = FL_REQ),
+		F("map", FT_ENUM, ns_map, .has = HAS(has_map), .enums = &ns_maps),
+		F("align", FT_SIZE, align, .flags = FL_ECHO_CHANGED),
+		F("uuid", FT_UUID, uuid, .has = HAS(has_uuid)),
+		F("force", FT_BOOL, force), END }, MAY,
 	  finish_create_namespace, exec_create_namespace,
 	  "zd_nd_create_namespace() (ndctl create-namespace)" },
 	{ "destroy_namespace", (const struct field[]){ TARGET, END }, MAY,
@@ -268,38 +260,31 @@ const struct step_def step_defs[] = {
 	{ "list_namespaces", NULL, 0, NULL, exec_list_namespaces, "ndctl list -N as JSON" },
 	{ "write_namespace", (const struct field[]){
 		TARGET,
-		{ .key = "offset", .type = FT_SIZE, .off = AT(offset), .flags = FL_REQ,
-		  .show = ARG_HEX },
+		F("offset", FT_SIZE, offset, .flags = FL_REQ, .show = ARG_HEX),
 		DATA, END }, MAY,
 	  NULL, exec_write_namespace, "write bytes into a namespace's data area" },
 	{ "corrupt_infoblock", (const struct field[]){
 		TARGET,
-		{ .key = "offset", .type = FT_UINT, .off = AT(offset), .flags = FL_REQ,
-		  .max = ZD_ND_INFOBLOCK_SIZE - 1 },
-		{ .key = "byte", .type = FT_UINT, .off = AT(byte), .flags = FL_REQ, .max = 255,
-		  .show = ARG_HEX }, END }, MAY,
+		F("offset", FT_UINT, offset, .flags = FL_REQ, .max = ZD_ND_INFOBLOCK_SIZE - 1),
+		F("byte", FT_UINT, byte, .flags = FL_REQ, .max = 255, .show = ARG_HEX), END }, MAY,
 	  NULL, exec_corrupt_infoblock, "test hook: overwrite one byte of the info block" },
 	{ "reconfigure_device", (const struct field[]){
-		{ .key = "device", .type = FT_DAX, .off = AT(region), .flags = FL_REQ },
-		{ .key = "mode", .type = FT_ENUM, .off = AT(dax_mode), .enums = &dax_modes,
-		  .flags = FL_REQ },
-		{ .key = "online", .type = FT_BOOL, .off = AT(dax_online), .dflt = "true",
-		  .flags = FL_ECHO_ALWAYS },
-		{ .key = "movable", .type = FT_BOOL, .off = AT(dax_movable), .dflt = "true",
-		  .flags = FL_ECHO_ALWAYS },
-		{ .key = "force", .type = FT_BOOL, .off = AT(force), .dflt = "false",
-		  .flags = FL_ECHO_CHANGED }, END }, MAY,
+		F("device", FT_DAX, region, .flags = FL_REQ),
+		F("mode", FT_ENUM, dax_mode, .enums = &dax_modes, .flags = FL_REQ),
+		F("online", FT_BOOL, dax_online, .dflt = "true", .flags = FL_ECHO_ALWAYS),
+		F("movable", FT_BOOL, dax_movable, .dflt = "true", .flags = FL_ECHO_ALWAYS),
+		F("force", FT_BOOL, force, .dflt = "false", .flags = FL_ECHO_CHANGED), END }, MAY,
 	  finish_reconfigure, exec_reconfigure_device,
 	  "zd_dax_reconfigure_device() (daxctl reconfigure-device)" },
 
 	/* ZONE_DEVICE: dmirror GPUs (devsteps-gpu.c) */
 	{ "gpu_add_chunk", (const struct field[]){
-		{ .key = "gpu", .type = FT_GPU, .off = AT(gpu), .flags = FL_REQ },
-		{ .key = "count", .type = FT_UINT, .off = AT(count), .max = 1u << 20, .dflt = "1",
-		  .flags = FL_ECHO_ALWAYS | FL_NONZERO }, END }, MAY,
+		F("gpu", FT_GPU, gpu, .flags = FL_REQ),
+		F("count", FT_UINT, count, .max = 1u << 20, .dflt = "1",
+		  .flags = FL_ECHO_ALWAYS | FL_NONZERO), END }, MAY,
 	  NULL, exec_gpu_add_chunk, "zd_dmirror_add_chunk() count times" },
 	{ "gpu_alloc", (const struct field[]){
-		{ .key = "gpu", .type = FT_GPU, .off = AT(gpu), .flags = FL_REQ },
+		F("gpu", FT_GPU, gpu, .flags = FL_REQ),
 		AS(def_gpu_page, FL_REQ), END }, MAY,
 	  NULL, exec_gpu_alloc, "zd_dmirror_alloc_page(): one free device page" },
 	{ "gpu_write", (const struct field[]){ HANDLE_USE(use_gpu_page), DATA, END }, MAY,
@@ -309,17 +294,16 @@ const struct step_def step_defs[] = {
 
 	/* ZONE_DEVICE: direct pgmaps (devsteps.c) */
 	{ "memremap", (const struct field[]){
-		{ .key = "type", .type = FT_ENUM, .off = AT(mtype), .enums = &memory_types,
-		  .flags = FL_REQ },
-		{ .key = "start", .type = FT_ADDR, .off = AT(start) },
-		{ .key = "size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ | FL_NONZERO },
-		{ .key = "align", .type = FT_SIZE, .off = AT(align), .flags = FL_ECHO_CHANGED },
+		F("type", FT_ENUM, mtype, .enums = &memory_types, .flags = FL_REQ),
+		F("start", FT_ADDR, start),
+		F("size", FT_SIZE, size, .flags = FL_REQ | FL_NONZERO),
+		F("align", FT_SIZE, align, .flags = FL_ECHO_CHANGED),
 		NODE(0), AS(def_pgmap, FL_REQ), END }, MAY,
 	  finish_memremap, exec_memremap, "zd_memremap_pages() of a pgmap the CLI owns" },
 	{ "memunmap", (const struct field[]){ HANDLE_USE(use_pgmap), END }, 0,
 	  NULL, exec_memunmap, "zd_memunmap_pages() of a memremap handle" },
 	{ "memory_failure", (const struct field[]){
-		{ .key = "addr", .type = FT_ADDR, .off = AT(start), .flags = FL_REQ }, END }, MAY,
+		F("addr", FT_ADDR, start, .flags = FL_REQ), END }, MAY,
 	  NULL, exec_memory_failure, "zd_memory_failure() of the page frame holding addr" },
 
 	/* processes (mmsteps.c) */
@@ -331,10 +315,10 @@ const struct step_def step_defs[] = {
 	  NULL, exec_exit, "zd_mmput(): the process ends, its mappings go" },
 	{ "mmap", (const struct field[]){
 		PROCESS,
-		{ .key = "addr", .type = FT_ADDR, .off = AT(start) },
+		F("addr", FT_ADDR, start),
 		SIZE, PROT(FL_ECHO_ALWAYS, "read|write"),
-		{ .key = "flags", .type = FT_FLAGS, .off = AT(mflags), .enums = &map_flags,
-		  .dflt = "private|anonymous", .flags = FL_ECHO_ALWAYS },
+		F("flags", FT_FLAGS, mflags, .enums = &map_flags, .dflt = "private|anonymous",
+		  .flags = FL_ECHO_ALWAYS),
 		AS(def_region, 0), END }, MAY,
 	  NULL, exec_mmap, "zd_vm_mmap(): mmap(2) of anonymous memory" },
 	{ "munmap", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, END }, MAY,
@@ -343,16 +327,15 @@ const struct step_def step_defs[] = {
 	  MAY, NULL, exec_mprotect, "zd_do_mprotect(): mprotect(2)" },
 	{ "mremap", (const struct field[]){
 		PROCESS, ADDR_REQ,
-		{ .key = "old_size", .type = FT_SIZE, .off = AT(size), .flags = FL_REQ },
-		{ .key = "new_size", .type = FT_SIZE, .off = AT(new_size), .flags = FL_REQ },
-		{ .key = "flags", .type = FT_FLAGS, .off = AT(mflags), .enums = &mremap_flags },
-		{ .key = "new_addr", .type = FT_ADDR, .off = AT(new_addr) },
+		F("old_size", FT_SIZE, size, .flags = FL_REQ),
+		F("new_size", FT_SIZE, new_size, .flags = FL_REQ),
+		F("flags", FT_FLAGS, mflags, .enums = &mremap_flags),
+		F("new_addr", FT_ADDR, new_addr),
 		AS(def_region, 0), END }, MAY,
 	  NULL, exec_mremap, "zd_do_mremap(): mremap(2)" },
 	{ "madvise", (const struct field[]){
 		PROCESS, ADDR_REQ, SIZE,
-		{ .key = "advice", .type = FT_ENUM, .off = AT(advice), .enums = &advice_names,
-		  .flags = FL_REQ }, END }, MAY,
+		F("advice", FT_ENUM, advice, .enums = &advice_names, .flags = FL_REQ), END }, MAY,
 	  NULL, exec_madvise, "zd_do_madvise(): madvise(2)" },
 	{ 0 },
 };

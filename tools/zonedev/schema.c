@@ -22,7 +22,7 @@
 
 /* ---------- enums ---------- */
 
-const struct enum_name *enum_find(const struct enum_def *e, const char *name)
+static const struct enum_name *enum_find(const struct enum_def *e, const char *name)
 {
 	for (const struct enum_name *n = e->names; n->name; n++)
 		if (e->icase ? !strcasecmp(n->name, name) : !strcmp(n->name, name))
@@ -30,21 +30,21 @@ const struct enum_name *enum_find(const struct enum_def *e, const char *name)
 	return NULL;
 }
 
-size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item)
-{
-	if (used < len)
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? sep : "", item);
-	return used;
-}
-
-const char *enum_names_list(const struct enum_def *e, char *buf, size_t len)
+const char *names_list(const void *table, size_t stride, const char *last_sep, char *buf,
+		       size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (const struct enum_name *n = e->names; n->name; n++)
-		used = list_add(buf, len, used, n[1].name ? ", " : " or ", n->name);
+	for (const char *e = table; *(const char *const *)e; e += stride)
+		used = list_add(buf, len, used, *(const char *const *)(e + stride) ? ", " : last_sep,
+				*(const char *const *)e);
 	return buf;
+}
+
+const char *enum_names_list(const struct enum_def *e, char *buf, size_t len)
+{
+	return names_list(e->names, sizeof(*e->names), " or ", buf, len);
 }
 
 /* ---------- args ---------- */
@@ -71,25 +71,18 @@ void drop_arg(struct step *st, const char *key)
 
 yaml_node_t *field_node(struct scenario *s, yaml_node_t *map, const char *key)
 {
-	yaml_node_t *v = ymap_get(YF, map, key, NULL);
+	yaml_node_t *v = ymap_get(YF, map, key);
 
 	return v ? v : map;
 }
 
 /* ---------- handles ---------- */
 
-static const char *handle_kind_name(enum handle_kind k)
-{
-	switch (k) {
-	case H_PAGES: return "allocated pages";
-	case H_GPU_PAGE: return "a GPU page";
-	case H_PGMAP: return "a memremap pgmap";
-	case H_MEMINFO: return "a meminfo snapshot";
-	case H_MM: return "a process";
-	case H_REGION: break;
-	}
-	return "a memory region";
-}
+static const char *const handle_kind_names[] = {
+	[H_REGION] = "a memory region", [H_PAGES] = "allocated pages",
+	[H_GPU_PAGE] = "a GPU page", [H_PGMAP] = "a memremap pgmap",
+	[H_MEMINFO] = "a meminfo snapshot", [H_MM] = "a process",
+};
 
 static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,
 			 enum handle_kind kind)
@@ -102,7 +95,7 @@ static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,
 	i = find_handle(s, name);
 	if (i >= 0 && s->handles[i].kind != kind)
 		return yerr(YF, v, "handle '%s' already names %s", name,
-			    handle_kind_name(s->handles[i].kind));
+			    handle_kind_names[s->handles[i].kind]);
 	if (i >= 0)
 		return i;
 	if (s->nr_handles >= MAX_HANDLES)
@@ -363,8 +356,8 @@ static void set_has(void *st, const struct field *f)
 static int parse_field(struct scenario *s, void *st, struct step *echo, const struct field *f,
 		       yaml_node_t *map, const char *ctx)
 {
-	yaml_node_t *v = ymap_get(YF, map, f->key, NULL);
-	yaml_node_t *va = f->alt ? ymap_get(YF, map, f->alt, NULL) : NULL;
+	yaml_node_t *v = ymap_get(YF, map, f->key);
+	yaml_node_t *va = f->alt ? ymap_get(YF, map, f->alt) : NULL;
 	const char *key = v ? f->key : f->alt, *text = NULL, *sv;
 	bool given, shown;
 	uint64_t u;
@@ -430,55 +423,30 @@ bool fields_have_key(const struct field *fields, const char *key)
 	return false;
 }
 
-static const char *fields_keys_list(const struct field *fields, const struct field *extra,
-				    char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < 2; i++) {
-		for (const struct field *f = i ? extra : fields; f && f->key; f++) {
-			used = list_add(buf, len, used, ", ", f->key);
-			if (f->alt)
-				used = list_add(buf, len, used, ", ", f->alt);
-		}
-	}
-	return buf;
-}
-
-static const char *key_text(yaml_node_t *k)
-{
-	return k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : NULL;
-}
-
 /* Every key of map is a field's (of fields or extra), once. */
 static int check_keys(struct scenario *s, yaml_node_t *map, const struct field *fields,
 		      const struct field *extra, const char *ctx)
 {
-	yaml_node_pair_t *p, *q;
-	char list[512];
+	const char *keys[64];
+	char list[512] = "";
+	size_t n = 0, used = 0;
 
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = ynode(YF, p->key);
-		const char *name = key_text(k);
-
-		if (!name)
-			return yerr(YF, k, "keys in %s must be plain names, not %s", ctx, ykind(k));
-		if (!fields_have_key(fields, name) && !fields_have_key(extra, name))
-			return yerr(YF, k, "unknown key '%s' in %s (it takes: %s)", name, ctx,
-				    fields_keys_list(fields, extra, list, sizeof(list)));
-		for (q = map->data.mapping.pairs.start; q < p; q++) {
-			const char *other = key_text(ynode(YF, q->key));
-
-			if (other && !strcmp(other, name))
-				return yerr(YF, k, "duplicate key '%s' in %s", name, ctx);
+	for (int i = 0; i < 2; i++) {
+		for (const struct field *f = i ? extra : fields; f && f->key && n < 62; f++) {
+			keys[n++] = f->key;
+			used = list_add(list, sizeof(list), used, ", ", f->key);
+			if (f->alt) {
+				keys[n++] = f->alt;
+				used = list_add(list, sizeof(list), used, ", ", f->alt);
+			}
 		}
 	}
-	return 0;
+	keys[n] = NULL;
+	return ymap_check(YF, map, keys, ctx, list);
 }
 
-static int parse_fields(struct scenario *s, void *obj, struct step *echo,
-			const struct field *fields, yaml_node_t *map, const char *ctx)
+int schema_parse(struct scenario *s, void *obj, struct step *echo, const struct field *fields,
+		 yaml_node_t *map, const char *ctx)
 {
 	if (check_keys(s, map, fields, NULL, ctx))
 		return -1;
@@ -486,18 +454,6 @@ static int parse_fields(struct scenario *s, void *obj, struct step *echo,
 		if (parse_field(s, obj, echo, f, map, ctx))
 			return -1;
 	return 0;
-}
-
-int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
-			yaml_node_t *map, const char *ctx)
-{
-	return parse_fields(s, st, st, fields, map, ctx);
-}
-
-int schema_parse_into(struct scenario *s, void *obj, const struct field *fields,
-		      yaml_node_t *map, const char *ctx)
-{
-	return parse_fields(s, obj, NULL, fields, map, ctx);
 }
 
 /* ---------- expect_error, expect_warn ---------- */
@@ -538,7 +494,7 @@ const struct field *extra_fields(const struct step_def *d)
 
 /* ---------- one item of steps: ---------- */
 
-const struct step_def *step_def_find(const char *name)
+static const struct step_def *step_def_find(const char *name)
 {
 	for (const struct step_def *d = step_defs; d->name; d++)
 		if (!strcmp(d->name, name))
@@ -551,16 +507,6 @@ bool no_fields(const struct step_def *d)
 	return !(d->flags & SD_EXPECT) && (!d->fields || !d->fields[0].key);
 }
 
-static const char *step_names_list(char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (const struct step_def *d = step_defs; d->name; d++)
-		used = list_add(buf, len, used, ", ", d->name);
-	return buf;
-}
-
 static void step_init(struct step *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -568,11 +514,8 @@ static void step_init(struct step *st)
 	st->start.handle = -1;
 	st->region = -1;
 	st->gpu = -1;
-	st->ex.addr.handle = -1;
-	st->ex.region = -1;
-	st->ex.gpu = -1;
-	st->ex.block_zone = -1;
-	st->ex.since = -1;
+	st->block_zone = -1;
+	st->since = -1;
 	st->process = -1;
 	st->new_addr.handle = -1;
 }
@@ -610,14 +553,13 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 	def = step_def_find(name);
 	if (!def)
 		return yerr(YF, k, "unknown key '%s' in steps (expected a step name: %s)", name,
-			    step_names_list(list, sizeof(list)));
+			    names_list(step_defs, sizeof(*step_defs), ", ", list, sizeof(list)));
 	if (pair + 1 < item->data.mapping.pairs.top) {
 		yaml_node_t *k2 = ynode(YF, pair[1].key);
 
 		return yerr(YF, k2, "unknown key '%s' in step '%s': a step has exactly one key; "
 			    "its arguments (and expect_error) go in the step's own mapping",
-			    k2->type == YAML_SCALAR_NODE ? (const char *)k2->data.scalar.value :
-			    "?", name);
+			    ykey(k2) ? ykey(k2) : "?", name);
 	}
 	st->def = def;
 	st->name = def->name;
@@ -648,11 +590,9 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 		return parse_expect(s, st, a);
 	if (check_keys(s, a, def->fields, extra_fields(def), ctx))
 		return -1;
-	for (const struct field *f = extra_fields(def); f && f->key; f++)
-		if (parse_field(s, st, st, f, a, ctx))
-			return -1;
-	for (const struct field *f = def->fields; f && f->key; f++)
-		if (parse_field(s, st, st, f, a, ctx))
-			return -1;
+	for (int i = 0; i < 2; i++)
+		for (const struct field *f = i ? def->fields : extra_fields(def); f && f->key; f++)
+			if (parse_field(s, st, st, f, a, ctx))
+				return -1;
 	return def->finish ? def->finish(s, st, a) : 0;
 }

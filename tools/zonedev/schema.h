@@ -97,6 +97,11 @@ struct field {
 #define AT(member) offsetof(struct step, member)
 #define HAS(member) (offsetof(struct step, member) + 1)
 #define AT_OF(type, member) offsetof(type, member)
+/* A field of a type's member: its key, type and member, then its other
+ * initialisers (.flags, .dflt, ...); F for struct step. */
+#define F_OF(obj, k, t, m, ...) \
+	{ .key = (k), .type = (t), .off = offsetof(obj, m), __VA_ARGS__ }
+#define F(k, t, m, ...) F_OF(struct step, k, t, m, __VA_ARGS__)
 
 typedef void step_fn(struct run *r, const struct step *st, struct step_result *res);
 /* Cross-field checks after every field is parsed; map is the step's mapping. */
@@ -130,7 +135,6 @@ struct step_def {
 extern const struct step_def step_defs[];
 /* schema-expect.c: the expect forms, ending with a NULL name. */
 extern const struct expect_def expect_defs[];
-const struct step_def *step_def_find(const char *name);
 
 /* schema-steps.c: names the expect forms share with the steps. */
 extern const struct enum_def ns_modes, ns_maps, dax_modes, memory_types;
@@ -138,28 +142,32 @@ extern const struct handle_spec use_gpu_page, use_mm;
 
 /* schema.c: true if a field of fields takes key (or has it as its alt). */
 bool fields_have_key(const struct field *fields, const char *key);
-/* schema.c: the fields of map into st (the keys checked first). ctx names
- * the step in messages ("step 'add_memory'"). 0 or -1. */
-int schema_parse_fields(struct scenario *s, struct step *st, const struct field *fields,
-			yaml_node_t *map, const char *ctx);
-/* The same into any obj the fields' offsets fit, echoing nothing (the
- * machine section). */
-int schema_parse_into(struct scenario *s, void *obj, const struct field *fields,
-		      yaml_node_t *map, const char *ctx);
-/* scenario-machine.c: the machine section's tables (--list-steps shows them). */
+/* schema.c: the fields of map into obj (the keys checked first), which
+ * the fields' offsets fit: a struct step, echoed into echo, or the
+ * scenario or a machine list entry (echo NULL). ctx names the step or
+ * section in messages ("step 'add_memory'"). 0 or -1. */
+int schema_parse(struct scenario *s, void *obj, struct step *echo, const struct field *fields,
+		 yaml_node_t *map, const char *ctx);
+/* scenario-machine.c: the machine section's tables (--list-steps shows
+ * them); a list is machine.KEY, each entry parsed by fields into an array
+ * of elem_size elements that struct scenario holds. */
 struct machine_list {
-	const char *key;           /* machine.KEY */
+	const char *key;
 	const struct field *fields;
+	enum zd_desc_list list;    /* whose entry positions (for boot errors) */
+	const char *shape, *entry_shape;
+	size_t elem_size, array_off, nr_off;
+	int (*finish)(struct scenario *s, void *elem, yaml_node_t *e, const char *ctx);
 };
 extern const struct field machine_fields[];
 extern const struct machine_list machine_lists[];
-/* item appended to the list in buf (sep before it unless first); the new
- * length, clamped to len. */
-size_t list_add(char *buf, size_t len, size_t used, const char *sep, const char *item);
-/* "a, b or c": the names of an enum (buf holds it). */
+/* "a, b, c" (last_sep before the last one: " or " for "a, b or c") of the
+ * names of a table whose entries start with their name and end with a NULL
+ * one; buf holds it. */
+const char *names_list(const void *table, size_t stride, const char *last_sep, char *buf,
+		       size_t len);
+/* "a, b or c": the names of an enum. */
 const char *enum_names_list(const struct enum_def *e, char *buf, size_t len);
-/* The entry of name, or NULL. */
-const struct enum_name *enum_find(const struct enum_def *e, const char *name);
 /* An arg for the echo (a custom field's parser adds its own). */
 void add_arg(struct step *st, const char *key, enum arg_type type, uint64_t u,
 	     const char *str);

@@ -81,18 +81,6 @@ static void verr(struct yfile *yf, int line, int col, const char *fmt, va_list a
 		snprintf(yf->err, sizeof(yf->err), "%s: %s", yf->name, msg);
 }
 
-static int err_at(struct yfile *yf, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int err_at(struct yfile *yf, int line, int col, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	verr(yf, line, col, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 int yerr(struct yfile *yf, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
@@ -113,12 +101,9 @@ int yerr_at(struct yfile *yf, int line, int col, const char *fmt, ...)
 	return -1;
 }
 
-/* Line and column of a byte offset, for reader errors that carry no mark. */
-static void offset_pos(const struct yfile *yf, size_t off, int *line, int *col)
+void ytext_pos(const struct yfile *yf, size_t from, size_t to, int *line, int *col)
 {
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off && i < yf->len; i++) {
+	for (size_t i = from; i < to && i < yf->len; i++) {
 		if (yf->text[i] == '\n') {
 			(*line)++;
 			*col = 1;
@@ -134,17 +119,19 @@ static int parser_error(struct yfile *yf, yaml_parser_t *p)
 	const char *problem = p->problem ? p->problem : "cannot parse YAML";
 
 	if (p->error == YAML_MEMORY_ERROR)
-		return err_at(yf, 0, 0, "out of memory while parsing YAML");
+		return yerr_at(yf, 0, 0, "out of memory while parsing YAML");
 	if (p->error == YAML_READER_ERROR) {
-		offset_pos(yf, p->problem_offset, &line, &col);
-		return err_at(yf, line, col, "%s", problem);
+		/* a reader error carries no mark, only a byte offset */
+		line = col = 1;
+		ytext_pos(yf, 0, p->problem_offset, &line, &col);
+		return yerr_at(yf, line, col, "%s", problem);
 	}
 	line = (int)p->problem_mark.line + 1;
 	col = (int)p->problem_mark.column + 1;
 	if (p->context)
-		return err_at(yf, line, col, "%s (%s at line %d)", problem, p->context,
+		return yerr_at(yf, line, col, "%s (%s at line %d)", problem, p->context,
 			      (int)p->context_mark.line + 1);
-	return err_at(yf, line, col, "%s", problem);
+	return yerr_at(yf, line, col, "%s", problem);
 }
 
 static int parse_text(struct yfile *yf)
@@ -154,7 +141,7 @@ static int parse_text(struct yfile *yf)
 	int rc = 0;
 
 	if (!yaml_parser_initialize(&p))
-		return err_at(yf, 0, 0, "cannot initialise the YAML parser");
+		return yerr_at(yf, 0, 0, "cannot initialise the YAML parser");
 	yaml_parser_set_input_string(&p, (const unsigned char *)yf->text, yf->len);
 	if (!yaml_parser_load(&p, &yf->doc)) {
 		rc = parser_error(yf, &p);
@@ -162,7 +149,7 @@ static int parse_text(struct yfile *yf)
 	}
 	yf->have_doc = true;
 	if (!yaml_document_get_root_node(&yf->doc)) {
-		rc = err_at(yf, 1, 1, "the file holds no YAML document");
+		rc = yerr_at(yf, 1, 1, "the file holds no YAML document");
 		goto out;
 	}
 	/* A second document would be silently ignored: refuse it. */
@@ -171,7 +158,7 @@ static int parse_text(struct yfile *yf)
 		goto out;
 	}
 	if (yaml_document_get_root_node(&extra)) {
-		rc = err_at(yf, (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1,
+		rc = yerr_at(yf, (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1,
 			    "more than one YAML document (a scenario is one document)");
 	}
 	yaml_document_delete(&extra);
@@ -186,7 +173,7 @@ int yfile_load_text(struct yfile *yf, const char *text, size_t len, const char *
 	yf->name = disp;
 	yf->text = malloc(len + 1);
 	if (!yf->text)
-		return err_at(yf, 0, 0, "out of memory");
+		return yerr_at(yf, 0, 0, "out of memory");
 	memcpy(yf->text, text, len);
 	yf->text[len] = '\0';
 	yf->len = len;
@@ -203,25 +190,25 @@ int yfile_load_path(struct yfile *yf, const char *path, const char *disp)
 	yf->name = disp;
 	f = fopen(path, "rb");
 	if (!f)
-		return err_at(yf, 0, 0, "cannot open: %s", strerror(errno));
+		return yerr_at(yf, 0, 0, "cannot open: %s", strerror(errno));
 	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
 		fclose(f);
-		return err_at(yf, 0, 0, "not a regular file");
+		return yerr_at(yf, 0, 0, "not a regular file");
 	}
 	if ((uint64_t)st.st_size > YFILE_MAX_BYTES) {
 		fclose(f);
-		return err_at(yf, 0, 0, "too large for a scenario (%lld bytes)",
+		return yerr_at(yf, 0, 0, "too large for a scenario (%lld bytes)",
 			      (long long)st.st_size);
 	}
 	yf->text = malloc((size_t)st.st_size + 1);
 	if (!yf->text) {
 		fclose(f);
-		return err_at(yf, 0, 0, "out of memory");
+		return yerr_at(yf, 0, 0, "out of memory");
 	}
 	n = fread(yf->text, 1, (size_t)st.st_size, f);
 	if (ferror(f)) {
 		fclose(f);
-		return err_at(yf, 0, 0, "read error: %s", strerror(errno));
+		return yerr_at(yf, 0, 0, "read error: %s", strerror(errno));
 	}
 	fclose(f);
 	yf->text[n] = '\0';
@@ -288,19 +275,19 @@ const char *yscalar(struct yfile *yf, yaml_node_t *n, const char *what)
 	return (const char *)n->data.scalar.value;
 }
 
-static const char *key_text(yaml_node_t *k)
+const char *ykey(const yaml_node_t *k)
 {
 	return k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : NULL;
 }
 
 int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
-	       const char *context)
+	       const char *context, const char *takes)
 {
 	yaml_node_pair_t *p, *q;
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = ynode(yf, p->key);
-		const char *name = key_text(k);
+		const char *name = ykey(k);
 		bool ok = false;
 
 		if (!name)
@@ -310,9 +297,11 @@ int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
 			if (!strcmp(*a, name))
 				ok = true;
 		if (!ok)
-			return yerr(yf, k, "unknown key '%s' in %s", name, context);
+			return yerr(yf, k, "unknown key '%s' in %s%s%s%s", name, context,
+				    takes ? " (it takes: " : "", takes ? takes : "",
+				    takes ? ")" : "");
 		for (q = map->data.mapping.pairs.start; q < p; q++) {
-			const char *other = key_text(ynode(yf, q->key));
+			const char *other = ykey(ynode(yf, q->key));
 
 			if (other && !strcmp(other, name))
 				return yerr(yf, k, "duplicate key '%s' in %s", name, context);
@@ -321,21 +310,14 @@ int ymap_check(struct yfile *yf, yaml_node_t *map, const char *const *allowed,
 	return 0;
 }
 
-yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key, yaml_node_t **keyp)
+yaml_node_t *ymap_get(struct yfile *yf, yaml_node_t *map, const char *key)
 {
-	yaml_node_pair_t *p;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		const char *name = ykey(ynode(yf, p->key));
 
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = ynode(yf, p->key);
-		const char *name = key_text(k);
-
-		if (name && !strcmp(name, key)) {
-			if (keyp)
-				*keyp = k;
+		if (name && !strcmp(name, key))
 			return ynode(yf, p->value);
-		}
 	}
-	if (keyp)
-		*keyp = NULL;
 	return NULL;
 }
