@@ -188,7 +188,8 @@ struct expect_def;
 
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
-	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_NR,
+	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_SMAPS_ROLLUP,
+	RP_PAGE_TABLES, RP_VMSTAT, RP_NR,
 };
 
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
@@ -430,6 +431,7 @@ STEP_FN(exec_gpu_free);
 STEP_FN(exec_memremap); STEP_FN(exec_memunmap); STEP_FN(exec_memory_failure);
 STEP_FN(exec_process); STEP_FN(exec_fork); STEP_FN(exec_exit); STEP_FN(exec_mmap);
 STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec_madvise);
+STEP_FN(exec_write_mem); STEP_FN(exec_read_mem);
 STEP_FN(ex_pfn_valid); STEP_FN(ex_section); STEP_FN(ex_memory_block);
 STEP_FN(ex_memory_block_id); STEP_FN(ex_meminfo); STEP_FN(ex_max_pfn); STEP_FN(ex_handle);
 STEP_FN(ex_zoneinfo); STEP_FN(ex_iomem);
@@ -471,6 +473,8 @@ bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
 
 /* mmsteps.c: every live process's /proc/PID/maps. */
 void maps_text(struct zd_machine *m, FILE *f);
+void smaps_rollup_text(struct zd_machine *m, FILE *f);
+void page_tables_text(struct zd_machine *m, FILE *f);
 void maps_json(struct zd_machine *m, struct jw *w);
 /* A report as text on f, or as the value of the current JSON key. */
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f);

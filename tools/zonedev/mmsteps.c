@@ -1,7 +1,8 @@
 /*
  * Process steps: a process (an address space), fork and exit, and the
- * system calls on its VMAs (mmap, munmap, mprotect, mremap, madvise), the
- * expect vma form and the maps report. Each calls one libzonedev entry
+ * system calls on its VMAs (mmap, munmap, mprotect, mremap, madvise), its
+ * CPU's loads and stores (write, read), the expect vma form and the maps,
+ * smaps_rollup and page_tables reports. Each calls one libzonedev entry
  * point (include/zonedev/mm.h) and reports what it did.
  * Invariants: a process handle holds its mm from its process/fork step to
  * its exit step (the machine ends processes still alive when it goes); an
@@ -9,6 +10,7 @@
  * any later step's address.
  */
 #include "cli.h"
+#include "devsteps.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -146,6 +148,43 @@ MM_RANGE_STEP(exec_mprotect, zd_do_mprotect(mm, addr, st->size, (unsigned long)s
 	      "protected")
 MM_RANGE_STEP(exec_madvise, zd_do_madvise(mm, addr, st->size, st->advice), "advised")
 
+/* The CPU's access: SIGSEGV, SIGBUS and OOM come back as the errno
+ * zd_access_vm() gives (EFAULT, EIO, ENOMEM), which expect_error names. */
+static void access_mem(struct run *r, const struct step *st, struct step_result *res, bool write)
+{
+	uint64_t addr;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+	char *buf;
+
+	if (!mm)
+		return;
+	buf = write ? (char *)st->data.p : calloc(1, st->data.len + 1);
+	if (!buf) {
+		step_fail(res, "out of memory");
+		return;
+	}
+	res->err = zd_access_vm(mm, addr, buf, st->data.len, write);
+	if (!res->err) {
+		step_info(res, "pid %d: %zu bytes %s 0x%" PRIx64 " (minor faults so far: %lu)",
+			  mm->pid, st->data.len, write ? "stored at" : "loaded from", addr,
+			  mm->min_flt);
+		if (!write)
+			expect_bytes(res, "the bytes read", buf, st->data.p, st->data.len);
+	}
+	if (!write)
+		free(buf);
+}
+
+void exec_write_mem(struct run *r, const struct step *st, struct step_result *res)
+{
+	access_mem(r, st, res, true);
+}
+
+void exec_read_mem(struct run *r, const struct step *st, struct step_result *res)
+{
+	access_mem(r, st, res, false);
+}
+
 /* ---------- expect vma ---------- */
 
 void ex_vma(struct run *r, const struct step *st, struct step_result *res)
@@ -222,6 +261,35 @@ void maps_text(struct zd_machine *m, FILE *f)
 		fprintf(f, "%s==> /proc/%d/maps <==\n", i ? "\n" : "", mms[i]->pid);
 		zd_show_maps(mms[i], f);
 	}
+}
+
+/* One text report per process with head(1)'s headers between them. */
+static void per_process(struct zd_machine *m, FILE *f, const char *file,
+			void (*show)(struct zd_mm *mm, FILE *f))
+{
+	struct zd_mm *mms[MAX_REPORTED];
+	size_t n = processes(m, mms, MAX_REPORTED);
+
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s==> /proc/%d/%s <==\n", i ? "\n" : "", mms[i]->pid, file);
+		show(mms[i], f);
+	}
+}
+
+static void ptdump_show(struct zd_mm *mm, FILE *f)
+{
+	if (zd_ptdump_show(mm, f))
+		fprintf(f, "(no ptdump format for %s)\n", mm->m->arch.name);
+}
+
+void smaps_rollup_text(struct zd_machine *m, FILE *f)
+{
+	per_process(m, f, "smaps_rollup", zd_show_smaps_rollup);
+}
+
+void page_tables_text(struct zd_machine *m, FILE *f)
+{
+	per_process(m, f, "page_tables", ptdump_show);
 }
 
 void maps_json(struct zd_machine *m, struct jw *w)

@@ -501,6 +501,49 @@ static void iomem_json(struct zd_machine *m, struct jw *w)
 	report_dump_json(m, zd_iomem_dump_json, "null", w);
 }
 
+/* Reports whose JSON is their text, line by line, in a "text" array. */
+static void text_lines_json(struct zd_machine *m, struct jw *w,
+			    void (*text)(struct zd_machine *, FILE *))
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	jw_obj_begin(w);
+	jw_key(w, "text");
+	jw_arr_begin(w);
+	if (f) {
+		text(m, f);
+		fclose(f);
+		for (char *l = buf, *nl; l && *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			if (!nl)
+				nl = l + strlen(l) - 1;
+			else
+				*nl = 0;
+			jw_str(w, l);
+		}
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+	free(buf);
+}
+
+static void smaps_rollup_json(struct zd_machine *m, struct jw *w)
+{
+	text_lines_json(m, w, smaps_rollup_text);
+}
+
+static void page_tables_json(struct zd_machine *m, struct jw *w)
+{
+	text_lines_json(m, w, page_tables_text);
+}
+
+static void vmstat_json(struct zd_machine *m, struct jw *w)
+{
+	text_lines_json(m, w, zd_vmstat_show);
+}
+
 /* Each report as text (mostly the library's own formatter) and as JSON. */
 static const struct {
 	void (*text)(struct zd_machine *m, FILE *f);
@@ -517,6 +560,9 @@ static const struct {
 	[RP_DEVICES] = { devices_text, devices_json },
 	[RP_BUDDYINFO] = { zd_buddyinfo_show, buddyinfo_json },
 	[RP_MAPS] = { maps_text, maps_json },
+	[RP_SMAPS_ROLLUP] = { smaps_rollup_text, smaps_rollup_json },
+	[RP_PAGE_TABLES] = { page_tables_text, page_tables_json },
+	[RP_VMSTAT] = { zd_vmstat_show, vmstat_json },
 };
 
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f)

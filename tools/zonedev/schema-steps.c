@@ -37,7 +37,8 @@ static const struct enum_def report_names = {
 		E("buddyinfo", RP_BUDDYINFO), E("memory_blocks", RP_MEMORY_BLOCKS),
 		E("sections", RP_SECTIONS), E("dmesg", RP_DMESG), E("vmemmap", RP_VMEMMAP),
 		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E("maps", RP_MAPS),
-		E(NULL, 0),
+		E("smaps_rollup", RP_SMAPS_ROLLUP), E("page_tables", RP_PAGE_TABLES),
+		E("vmstat", RP_VMSTAT), E(NULL, 0),
 	}, false, NULL,
 };
 
@@ -337,5 +338,9 @@ const struct step_def step_defs[] = {
 		PROCESS, ADDR_REQ, SIZE,
 		F("advice", FT_ENUM, advice, .enums = &advice_names, .flags = FL_REQ), END }, MAY,
 	  NULL, exec_madvise, "zd_do_madvise(): madvise(2)" },
+	{ "write", (const struct field[]){ PROCESS, ADDR_REQ, DATA, END }, MAY,
+	  NULL, exec_write_mem, "zd_access_vm(): the process's CPU stores the bytes (faults as needed)" },
+	{ "read", (const struct field[]){ PROCESS, ADDR_REQ, DATA, END }, MAY,
+	  NULL, exec_read_mem, "zd_access_vm(): the process's CPU loads the bytes, which must be data" },
 	{ 0 },
 };
