@@ -100,10 +100,22 @@ void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
 	int64_t got;
 
+	struct zd_file *file = NULL;
+
 	if (!mm)
 		return;
+	if (st->region >= 0) {
+		/* open("/dev/daxN.0"); the mapping keeps its own reference */
+		file = zd_dev_dax_open(pmem_region(r->m, st->region));
+		if (ZD_IS_ERR(file)) {
+			res->err = (int)ZD_PTR_ERR(file);
+			return;
+		}
+	}
 	got = zd_vm_mmap(mm, addr, st->size, (unsigned long)st->prot, (unsigned long)st->mflags,
-			 NULL, 0);
+			 file, st->offset);
+	if (file)
+		zd_fput(file);
 	if (got < 0) {
 		res->err = (int)got;
 		return;
