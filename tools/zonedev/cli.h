@@ -305,7 +305,10 @@ struct step {
 	const char *perms;         /* as maps shows them, "rw-p" */
 };
 
-enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM };
+/* A pin step's flag for pin_user_pages_fast (no FOLL_* bit is this). */
+#define PIN_FAST (1u << 30)
+
+enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM, H_PIN };
 struct handle_def {
 	const char *name;
 	enum handle_kind kind;
@@ -385,6 +388,8 @@ struct handle_state {
 	struct zd_dev_pagemap *pgmap;      /* H_PGMAP (owned while live) */
 	char *meminfo;                     /* H_MEMINFO: the /proc/meminfo text then (owned) */
 	struct zd_mm *mm;                  /* H_MM: the process (the machine ends it) */
+	struct zd_page **pins;             /* H_PIN: the pinned pages (owned while live) */
+	long nr_pins;
 };
 
 struct run {
@@ -431,7 +436,7 @@ STEP_FN(exec_gpu_free);
 STEP_FN(exec_memremap); STEP_FN(exec_memunmap); STEP_FN(exec_memory_failure);
 STEP_FN(exec_process); STEP_FN(exec_fork); STEP_FN(exec_exit); STEP_FN(exec_mmap);
 STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec_madvise);
-STEP_FN(exec_write_mem); STEP_FN(exec_read_mem);
+STEP_FN(exec_write_mem); STEP_FN(exec_read_mem); STEP_FN(exec_pin); STEP_FN(exec_unpin);
 STEP_FN(ex_pfn_valid); STEP_FN(ex_section); STEP_FN(ex_memory_block);
 STEP_FN(ex_memory_block_id); STEP_FN(ex_meminfo); STEP_FN(ex_max_pfn); STEP_FN(ex_handle);
 STEP_FN(ex_zoneinfo); STEP_FN(ex_iomem);

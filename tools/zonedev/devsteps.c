@@ -178,6 +178,12 @@ void run_release_handles(struct run *r)
 			zd_put_page(r->m, h->page);
 			h->live = false;
 		}
+		if (h->live && r->s->handles[i].kind == H_PIN) {
+			zd_unpin_user_pages(r->m, h->pins, (unsigned long)h->nr_pins);
+			free(h->pins);
+			h->pins = NULL;
+			h->live = false;
+		}
 	}
 	for (int i = r->s->nr_handles - 1; i >= 0; i--)
 		if (r->h[i].live && r->s->handles[i].kind == H_PGMAP)

@@ -197,6 +197,57 @@ void exec_read_mem(struct run *r, const struct step *st, struct step_result *res
 	access_mem(r, st, res, false);
 }
 
+/* pin: the pages of the range pinned for the handle; the info shows the
+ * first page's counts (refcount, and pincount for a large folio). */
+void exec_pin(struct run *r, const struct step *st, struct step_result *res)
+{
+	const uint64_t ps = r->m->arch.page_size;
+	unsigned flags = (unsigned)st->mflags & ~PIN_FAST;
+	struct handle_state *h = &r->h[st->handle];
+	uint64_t addr, n;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+	struct zd_page **pages;
+	long got;
+
+	if (!mm || !handle_idle(r, st->handle, "pinned pages", "unpin", res))
+		return;
+	n = (st->size + ps - 1) / ps;
+	pages = calloc(n ? n : 1, sizeof(*pages));
+	if (!pages) {
+		step_fail(res, "out of memory");
+		return;
+	}
+	got = st->mflags & PIN_FAST ? zd_pin_user_pages_fast(mm, addr, n, flags, pages)
+				    : zd_pin_user_pages_unlocked(mm, addr, n, flags, pages);
+	if (got < 0) {
+		free(pages);
+		res->err = (int)got;
+		return;
+	}
+	handle_set(r, st->handle, addr, false);
+	h->pins = pages;
+	h->nr_pins = got;
+	struct zd_page *folio = got ? zd_page_folio(r->m, pages[0]) : NULL;
+	step_info(res, "pid %d: %ld of %" PRIu64 " pages pinned; the first is pfn 0x%" PRIx64
+		  ", refcount %d, pincount %lu", mm->pid, got, n,
+		  got ? zd_page_to_pfn(r->m, pages[0]) : 0, folio ? zd_page_ref_count(folio) : 0,
+		  folio && zd_folio_order(r->m, folio) ? *zd_folio_pincount(folio) : 0UL);
+	jw_ki64(r->json, "pinned", got);
+}
+
+void exec_unpin(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct handle_state *h = &r->h[st->handle];
+
+	if (!handle_held(r, st->handle, "pinned pages", "unpinned", "pin", res))
+		return;
+	zd_unpin_user_pages(r->m, h->pins, (unsigned long)h->nr_pins);
+	step_info(res, "%ld pages unpinned", h->nr_pins);
+	free(h->pins);
+	h->pins = NULL;
+	h->live = false;
+}
+
 /* ---------- expect vma ---------- */
 
 void ex_vma(struct run *r, const struct step *st, struct step_result *res)

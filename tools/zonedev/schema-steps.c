@@ -95,6 +95,14 @@ static const struct enum_def mremap_flags = {
 	}, false, NULL,
 };
 
+/* GUP's flags a pin step may ask for; fast picks pin_user_pages_fast. */
+static const struct enum_def pin_flags = {
+	"pin flag", (const struct enum_name[]){
+		E("write", ZD_FOLL_WRITE), E("longterm", ZD_FOLL_LONGTERM),
+		E("fast", PIN_FAST), E(NULL, 0),
+	}, false, NULL,
+};
+
 static const struct enum_def advice_names = {
 	"advice", (const struct enum_name[]){
 		E("normal", ZD_MADV_NORMAL), E("random", ZD_MADV_RANDOM),
@@ -123,6 +131,8 @@ static const struct handle_spec def_gpu_page = {
 	H_GPU_PAGE, NULL, "the page must be freed with gpu_free",
 };
 const struct handle_spec use_gpu_page = { H_GPU_PAGE, "gpu_alloc", NULL };
+static const struct handle_spec def_pin = { H_PIN, NULL, "unpin takes the handle" };
+static const struct handle_spec use_pin = { H_PIN, "pin", NULL };
 static const struct handle_spec def_pgmap = { H_PGMAP, NULL, "memunmap takes the handle" };
 static const struct handle_spec use_pgmap = { H_PGMAP, "memremap", NULL };
 static const struct handle_spec def_mm = { H_MM, NULL, "later steps name the process by it" };
@@ -342,6 +352,13 @@ const struct step_def step_defs[] = {
 	  NULL, exec_madvise, "zd_do_madvise(): madvise(2)" },
 	{ "write", (const struct field[]){ PROCESS, ADDR_REQ, DATA, END }, MAY,
 	  NULL, exec_write_mem, "zd_access_vm(): the process's CPU stores the bytes (faults as needed)" },
+	{ "pin", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE,
+		F("flags", FT_FLAGS, mflags, .enums = &pin_flags, .flags = FL_ECHO_ALWAYS),
+		AS(def_pin, FL_REQ), END }, MAY,
+	  NULL, exec_pin, "zd_pin_user_pages_unlocked() or _fast (fast): FOLL_PIN the range's pages" },
+	{ "unpin", (const struct field[]){ HANDLE_USE(use_pin), END }, 0,
+	  NULL, exec_unpin, "zd_unpin_user_pages() of a pin handle" },
 	{ "read", (const struct field[]){ PROCESS, ADDR_REQ, DATA, END }, MAY,
 	  NULL, exec_read_mem, "zd_access_vm(): the process's CPU loads the bytes, which must be data" },
 	{ 0 },

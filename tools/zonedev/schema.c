@@ -81,7 +81,7 @@ yaml_node_t *field_node(struct scenario *s, yaml_node_t *map, const char *key)
 static const char *const handle_kind_names[] = {
 	[H_REGION] = "a memory region", [H_PAGES] = "allocated pages",
 	[H_GPU_PAGE] = "a GPU page", [H_PGMAP] = "a memremap pgmap",
-	[H_MEMINFO] = "a meminfo snapshot", [H_MM] = "a process",
+	[H_MEMINFO] = "a meminfo snapshot", [H_MM] = "a process", [H_PIN] = "pinned pages",
 };
 
 static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,
