@@ -83,18 +83,3 @@ int zd_zap_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64
 	zd_tlb_remove_page(arg, folio);
 	return 0;
 }
-
-static int no_pte(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
-{
-	return 0;
-}
-
-void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
-{
-	struct zd_mmu_gather tlb;
-
-	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
-	zd_walk_range(vma->vm_mm, start, end, no_pte, zd_zap_leaf, &tlb);
-	zd_tlb_finish_mmu(&tlb);
-}
-

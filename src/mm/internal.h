@@ -259,8 +259,8 @@ void zd_add_mm_counter(struct zd_mm *mm, int member, long value);
 int zd_mm_counter(struct zd_page *page);
 
 /* huge_memory.c: the PUD/PMD fault path (VM_FAULT_FALLBACK: go on to
- * PTEs), a leaf's zap (a zd_leaf_fn on a mmu_gather), and a zap of only
- * the huge leaves of [start, end). */
+ * PTEs) and a leaf's zap (a zd_leaf_fn on a mmu_gather); memory.c: a zap
+ * of only the huge leaves of [start, end). */
 unsigned zd_huge_fault(struct zd_vm_fault *vmf);
 int zd_zap_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
 		void *arg);

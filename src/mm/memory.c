@@ -561,13 +561,28 @@ static int zap_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	return 0;
 }
 
-void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
+static int no_pte(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
+{
+	return 0;
+}
+
+static void zap_walk(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end, zd_pte_fn fn)
 {
 	struct zd_mmu_gather tlb;
 
 	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
-	zd_walk_range(vma->vm_mm, start, end, zap_one, zd_zap_leaf, &tlb);
+	zd_walk_range(vma->vm_mm, start, end, fn, zd_zap_leaf, &tlb);
 	zd_tlb_finish_mmu(&tlb);
+}
+
+void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	zap_walk(vma, start, end, zap_one);
+}
+
+void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	zap_walk(vma, start, end, no_pte);
 }
 
 struct copy_arg {
