@@ -12,6 +12,9 @@
  *  - a pinned page keeps its block online: offline is -EBUSY, the page
  *    stays where it was with its bytes, and after unpin offline succeeds;
  *  - vmstat's pgmigrate_success counts the moved pages;
+ *  - migrate_range racing mmap/write/munmap on two threads: nothing freed
+ *    is used (the anon_vma is held, pages are taken only if alive), pages
+ *    move, MemFree comes back;
  *  - the block then goes away (remove_memory) and every page is back at
  *    exit, with no WARN.
  */
@@ -87,6 +90,59 @@ static void *reader(void *arg)
 		__atomic_add_fetch(&reads_done, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
+}
+
+/* migrate_range against mmap/write/munmap churn on two threads: the
+ * anon_vma a migration walks must outlive a munmap meanwhile (a
+ * use-after-free under ASan before), no page is revived by a reference
+ * taken after its last one went, and MemFree comes back. */
+static volatile int churn_stop;
+
+static void *churn(void *arg)
+{
+	struct zd_machine *cm = arg;
+	struct zd_mm *mm = zd_mm_alloc(cm);
+
+	while (!__atomic_load_n(&churn_stop, __ATOMIC_ACQUIRE)) {
+		uint64_t b = (uint64_t)zd_vm_mmap(mm, 0, NP * PS, ZD_PROT_READ | ZD_PROT_WRITE,
+						  ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+		for (uint64_t i = 0; i < NP; i++)
+			zd_access_vm(mm, b + i * PS, "c", 1, true);
+		zd_vm_munmap(mm, b, NP * PS);
+	}
+	zd_mmput(mm);
+	return NULL;
+}
+
+static void migrate_vs_munmap(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 256 * M } };
+	struct zd_machine_desc d = { .arch = "x86_64", .phys_bits = 40, .ram = ram, .nr_ram = 1 };
+	struct zd_machine *cm = zd_machine_create(&d);
+	uint64_t f0, f1;
+	pthread_t t[2];
+	long moved = 0;
+
+	if (!ok(!ZD_IS_ERR(cm), "churn: a machine"))
+		return;
+	zd_meminfo_field(cm, "MemFree", &f0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, churn, cm);
+	double t0 = tap_now();
+
+	/* the rounds, and on until something moved (bounded by time) */
+	for (int i = 0; i < (TAP_SLOW ? 60 : 600) || (!moved && tap_now() - t0 < 20); i++) {
+		long n = zd_migrate_range(cm, (i & 1) ? 128 * M / PS : 0, 128 * M / PS);
+		moved += n > 0 ? n : 0;
+	}
+	__atomic_store_n(&churn_stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		tap_join_or_bail(t[i], 60, "churn");
+	zd_meminfo_field(cm, "MemFree", &f1);
+	ok(moved > 0, "churn: pages migrated while processes came and went (%ld)", moved);
+	is_u64(f1, f0, "churn: MemFree back");
+	is_u64(zd_warn_count(cm), 0, "churn: no WARN");
+	zd_machine_destroy(cm);
 }
 
 int main(void)
@@ -182,5 +238,6 @@ int main(void)
 	is_u64(free1, free0, "every page back at exit");
 	is_u64(zd_warn_count(m), 0, "no WARN");
 	zd_machine_destroy(m);
+	migrate_vs_munmap();
 	return done_testing();
 }

@@ -190,7 +190,10 @@ bool zd_mmap_write_locked(struct zd_mm *mm);
  * anon_vma_prepare/fork, linear_page_index and the per-page rmap calls. */
 struct zd_anon_vma;
 void zd_get_anon_vma(struct zd_anon_vma *av);
-void zd_put_anon_vma(struct zd_anon_vma *av);   /* NULL allowed */
+void zd_put_anon_vma(struct zd_anon_vma *av);   /* NULL allowed; frees after a grace period */
+/* A reference unless the last one is gone (folio_get_anon_vma's inc_not_zero),
+ * inside an RCU read section. */
+bool zd_anon_vma_tryget(struct zd_anon_vma *av);
 struct zd_anon_vma *zd_anon_vma_root(const struct zd_anon_vma *av);
 int zd_anon_vma_prepare(struct zd_vm_area_struct *vma);
 /* The child VMA vma (a copy of pvma) gets its own anon_vma below pvma's. */

@@ -371,8 +371,15 @@ static unsigned wp_page_copy(struct zd_vm_fault *vmf, struct zd_page *old, bool 
 	zd_folio_add_new_anon_rmap(page, vma, vmf->address);
 	o->set_pte(vmf->pte, anon_entry(vmf, page));
 	fault_unlock(vmf);
-	if (old && mapped)
-		zd_put_page(m, old);   /* the entry's reference */
+	if (old && mapped) {
+		/* the entry's reference, after the TLB flush (a grace period):
+		 * another CPU may still be reading through the old entry */
+		struct zd_mmu_gather tlb;
+
+		zd_tlb_gather_mmu(&tlb, mm);
+		zd_tlb_remove_page(&tlb, old);
+		zd_tlb_finish_mmu(&tlb);
+	}
 out:
 	if (old)
 		zd_put_page(m, old);   /* ours */

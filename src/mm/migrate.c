@@ -16,6 +16,7 @@
  * (the fork tree), at the address the page's index gives.
  */
 #include "internal.h"
+#include "base/rcu.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -30,11 +31,10 @@ typedef int (*rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *p
 
 /* rmap_walk_anon(): fn on each entry that maps folio (present, or a
  * migration entry naming it when migration), its PTE table locked. */
-static int rmap_walk_anon(struct zd_machine *m, struct zd_page *folio, bool migration,
-			  rmap_fn fn, void *arg)
+static int rmap_walk_anon(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av,
+			  bool migration, rmap_fn fn, void *arg)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_anon_vma *av = (void *)((uintptr_t)folio->mapping & ~ZD_PAGE_MAPPING_ANON);
 	struct zd_anon_vma *root = zd_anon_vma_root(av);
 	uint64_t pfn = zd_page_to_pfn(m, folio), index = folio->index;
 	int rc = 0;
@@ -49,8 +49,10 @@ static int rmap_walk_anon(struct zd_machine *m, struct zd_page *folio, bool migr
 			zd_pte_t e;
 			bool match;
 
-			if (!vma->anon_vma || zd_anon_vma_root(vma->anon_vma) != root ||
-			    index < vma->vm_pgoff)
+			/* a fault may be setting it (anon_vma_prepare) */
+			struct zd_anon_vma *vav = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
+
+			if (!vav || zd_anon_vma_root(vav) != root || index < vma->vm_pgoff)
 				continue;
 			addr = vma->vm_start + ((index - vma->vm_pgoff) << m->arch.page_shift);
 			if (addr >= vma->vm_end || !(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
@@ -117,17 +119,46 @@ static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	return 0;
 }
 
+/* folio_get_anon_vma(): a reference on the page's anon_vma while it is
+ * mapped, so a munmap meanwhile cannot free what the walks use. */
+static struct zd_anon_vma *get_anon_vma(struct zd_machine *m, struct zd_page *folio)
+{
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
+	uintptr_t mapping = (uintptr_t)__atomic_load_n(&folio->mapping, __ATOMIC_ACQUIRE);
+	struct zd_anon_vma *av = (void *)(mapping & ~ZD_PAGE_MAPPING_ANON);
+
+	if (!(mapping & ZD_PAGE_MAPPING_ANON) || !av || zd_page_mapcount(folio) <= 0 ||
+	    !zd_anon_vma_tryget(av))
+		av = NULL;
+	else if (zd_page_mapcount(folio) <= 0) {
+		zd_rcu_read_unlock(&m->rcu, idx);
+		zd_put_anon_vma(av);
+		return NULL;
+	}
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return av;
+}
+
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
 {
+	struct zd_anon_vma *av;
 	int rc;
 
 	if (!zd_folio_test_anon(folio) || zd_folio_order(m, folio))
 		return -EINVAL;   /* shmem, file and large folios move later */
-	rc = rmap_walk_anon(m, folio, false, unmap_one, folio);
+	av = get_anon_vma(m, folio);
+	if (!av)
+		return -EAGAIN;   /* unmapped meanwhile */
+	rc = rmap_walk_anon(m, folio, av, false, unmap_one, folio);
+	/* try_to_migrate_one()'s TLB flush: a store that read an entry before
+	 * it changed ends inside its RCU read section, so after a grace
+	 * period no CPU writes the old page and its bytes are final */
+	zd_synchronize_rcu(&m->rcu);
 	if (!rc && (zd_page_ref_count(folio) != 1 || zd_page_mapcount(folio)))
 		rc = -EAGAIN;     /* referenced: migrate_folio_move() would fail */
 	if (rc) {
-		rmap_walk_anon(m, folio, true, remap_one, folio);
+		rmap_walk_anon(m, folio, av, true, remap_one, folio);
+		zd_put_anon_vma(av);
 		return rc;
 	}
 	memcpy(zd_page_address(m, dst), zd_page_address(m, folio), m->arch.page_size);
@@ -136,7 +167,8 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	zd_set_page_flag(dst, ZD_PG_swapbacked);
 	if (zd_test_page_flag(folio, ZD_PG_dirty))
 		zd_set_page_flag(dst, ZD_PG_dirty);
-	rmap_walk_anon(m, folio, true, remap_one, dst);
+	rmap_walk_anon(m, folio, av, true, remap_one, dst);
+	zd_put_anon_vma(av);
 	return 0;
 }
 
@@ -148,6 +180,19 @@ void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn)
 
 	while (zd_test_page_flag(page, ZD_PG_locked))
 		sched_yield();
+}
+
+/* folio_try_get(): never revive a page whose last reference went. */
+static bool try_get(struct zd_page *page)
+{
+	int ref = __atomic_load_n(&page->_refcount, __ATOMIC_RELAXED);
+
+	do {
+		if (ref <= 0)
+			return false;
+	} while (!__atomic_compare_exchange_n(&page->_refcount, &ref, ref + 1, false,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return true;
 }
 
 /* A free page outside [lo, hi), which the kernel's isolated pageblocks
@@ -192,10 +237,8 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 				p += (1ULL << order) - 1;
 			continue;
 		}
-		if (zd_page_ref_count(page) <= 0 || !zd_folio_test_anon(page) ||
-		    zd_page_mapcount(page) <= 0)
+		if (!zd_folio_test_anon(page) || zd_page_mapcount(page) <= 0 || !try_get(page))
 			continue;
-		zd_get_page(m, page);
 		if (!zd_folio_test_anon(page) || !zd_trylock_page(page)) {
 			zd_put_page(m, page);
 			continue;

@@ -12,6 +12,7 @@
  * VMA split at the range's start when its end could not be split.
  */
 #include "internal.h"
+#include "base/rcu.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -195,6 +196,9 @@ struct zd_mm *zd_dup_mm(struct zd_mm *old)
 		if (!err)
 			err = zd_copy_page_range(vma, o);
 	}
+	/* flush_tlb_mm(): stores that read a parent entry before it became
+	 * read-only have landed before either process goes on */
+	zd_synchronize_rcu(&old->m->rcu);
 	zd_mmap_write_unlock(mm);
 	zd_mmap_write_unlock(old);
 	if (err) {

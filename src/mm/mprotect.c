@@ -7,6 +7,7 @@
  * entries of a changed range follow its new flags (change_protection).
  */
 #include "internal.h"
+#include "base/rcu.h"
 
 #include <errno.h>
 
@@ -87,6 +88,7 @@ static int mprotect_fixup(struct zd_mm *mm, struct zd_vm_area_struct *vma, uint6
 	vma = zd_vma_lookup(mm, start);
 	vma->vm_flags = newflags;
 	zd_change_protection(vma, start, end);
+	zd_synchronize_rcu(&mm->m->rcu);   /* flush_tlb_range(): old rights are gone */
 	zd_vma_merge_neighbours(mm, vma);
 	return 0;
 }

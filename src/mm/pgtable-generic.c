@@ -33,7 +33,7 @@ void zd_pagetable_dtor_free(struct zd_machine *m, struct zd_page *pt)
 {
 	__atomic_store_n(&pt->page_type, ZD_PAGE_TYPE_NONE, __ATOMIC_RELAXED);
 	pt->index = 0;
-	pt->private = 0;
+	__atomic_store_n(&pt->private, 0, __ATOMIC_RELAXED);   /* scanners read it (buddy order) */
 	__atomic_sub_fetch(&m->nr_pagetable, 1, __ATOMIC_RELAXED);
 	zd___free_pages(m, pt, 0);
 }

@@ -11,6 +11,7 @@
  * The walk over the VMAs of an anon_vma (rmap_walk) comes with migration.
  */
 #include "internal.h"
+#include "base/rcu.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,17 +19,19 @@
 #include <zonedev/pgalloc.h>
 
 struct zd_anon_vma {
+	struct zd_machine *m;         /* whose RCU delays the free */
 	struct zd_anon_vma *root;     /* the first process's, for the whole fork tree */
 	struct zd_anon_vma *parent;   /* one reference, NULL for a root */
-	long refcount;                /* atomic: VMAs and children */
+	long refcount;                /* atomic: VMAs, children, migrations */
 };
 
-static struct zd_anon_vma *anon_vma_alloc(struct zd_anon_vma *parent)
+static struct zd_anon_vma *anon_vma_alloc(struct zd_machine *m, struct zd_anon_vma *parent)
 {
 	struct zd_anon_vma *av = calloc(1, sizeof(*av));
 
 	if (!av)
 		return NULL;
+	av->m = m;
 	av->refcount = 1;
 	av->parent = parent;
 	av->root = parent ? parent->root : av;
@@ -42,14 +45,30 @@ void zd_get_anon_vma(struct zd_anon_vma *av)
 	__atomic_add_fetch(&av->refcount, 1, __ATOMIC_RELAXED);
 }
 
+/* The last reference frees after a grace period (SLAB_TYPESAFE_BY_RCU's
+ * guarantee): a walker that read a page's mapping inside an RCU read
+ * section may still try to take a reference. */
 void zd_put_anon_vma(struct zd_anon_vma *av)
 {
 	while (av && !__atomic_sub_fetch(&av->refcount, 1, __ATOMIC_ACQ_REL)) {
 		struct zd_anon_vma *parent = av->parent;
 
+		zd_synchronize_rcu(&av->m->rcu);
 		free(av);
 		av = parent;
 	}
+}
+
+bool zd_anon_vma_tryget(struct zd_anon_vma *av)
+{
+	long ref = __atomic_load_n(&av->refcount, __ATOMIC_RELAXED);
+
+	do {
+		if (ref <= 0)
+			return false;
+	} while (!__atomic_compare_exchange_n(&av->refcount, &ref, ref + 1, false, __ATOMIC_ACQUIRE,
+					      __ATOMIC_RELAXED));
+	return true;
 }
 
 struct zd_anon_vma *zd_anon_vma_root(const struct zd_anon_vma *av)
@@ -66,7 +85,7 @@ int zd_anon_vma_prepare(struct zd_vm_area_struct *vma)
 
 	if (__atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE))
 		return 0;
-	av = anon_vma_alloc(NULL);
+	av = anon_vma_alloc(mm->m, NULL);
 	if (!av)
 		return -ENOMEM;
 	zd_pt_lock(mm->pgd);
@@ -85,7 +104,7 @@ int zd_anon_vma_fork(struct zd_vm_area_struct *vma, const struct zd_vm_area_stru
 
 	vma->anon_vma = NULL;
 	if (pvma->anon_vma) {
-		vma->anon_vma = anon_vma_alloc(pvma->anon_vma);
+		vma->anon_vma = anon_vma_alloc(vma->vm_mm->m, pvma->anon_vma);
 		if (!vma->anon_vma) {
 			vma->anon_vma = old;
 			return -ENOMEM;

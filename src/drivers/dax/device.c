@@ -43,6 +43,7 @@ static int dev_dax_probe(struct zd_device *dev)
 			   dev->name, ULL(r->layout.data_start), ULL(r->layout.range_end));
 		return rc;
 	}
+	__atomic_store_n(&r->dax_dead, false, __ATOMIC_RELEASE);
 	zd_nd_setup_pgmap(r, ZD_MEMORY_DEVICE_GENERIC);
 	if (r->info.align > a->page_size)
 		r->pgmap.vmemmap_shift = (unsigned long)__builtin_ctzll(r->info.align >> a->page_shift);
@@ -59,7 +60,10 @@ static const struct zd_file_operations dax_fops;
 
 static bool dax_alive(const struct zd_nd_region *r)
 {
-	return r->mode == ZD_NS_MODE_DEVDAX && r->claim && r->claim->driver == &zd_device_dax_driver;
+	struct zd_device *claim = __atomic_load_n(&r->claim, __ATOMIC_ACQUIRE);
+
+	return r->mode == ZD_NS_MODE_DEVDAX && claim && claim->driver == &zd_device_dax_driver &&
+	       !__atomic_load_n(&r->dax_dead, __ATOMIC_ACQUIRE);
 }
 
 /* check_vma(): the device must be alive, the mapping shared and aligned. */
@@ -218,9 +222,12 @@ static void dev_dax_remove(struct zd_device *dev)
 	struct zd_nd_region *r = dev->platform_data;
 	struct zd_machine *m = r->m;
 
+	/* kill_dax(): no new fault maps the device from here on; the write
+	 * lock waits for faults already past check_vma */
+	__atomic_store_n(&r->dax_dead, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&m->mm_list_lock);
 	for (struct zd_mm *mm = m->mm_list; mm; mm = mm->next) {
-		zd_mmap_read_lock(mm);
+		zd_mmap_write_lock(mm);
 		for (size_t i = 0; i < mm->map_count; i++) {
 			struct zd_vm_area_struct *vma = mm->vmas[i];
 
@@ -228,7 +235,7 @@ static void dev_dax_remove(struct zd_device *dev)
 			    vma->vm_file->private_data == r)
 				zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
 		}
-		zd_mmap_read_unlock(mm);
+		zd_mmap_write_unlock(mm);
 	}
 	pthread_mutex_unlock(&m->mm_list_lock);
 }
