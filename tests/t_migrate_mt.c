@@ -15,12 +15,15 @@
  *  - migrate_range racing mmap/write/munmap on two threads: nothing freed
  *    is used (the anon_vma is held, pages are taken only if alive), pages
  *    move, MemFree comes back;
+ *  - back-to-back migrations of one page under a thread storing and
+ *    loading a counter: every access completes and reads back its store;
  *  - the block then goes away (remove_memory) and every page is back at
  *    exit, with no WARN.
  */
 #include <zonedev/zonedev.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mm/internal.h"
@@ -145,6 +148,64 @@ static void migrate_vs_munmap(void)
 	zd_machine_destroy(cm);
 }
 
+/* Back-to-back migrations of one page under a thread that stores and
+ * loads a counter: each access waits out however many migration entries
+ * it meets (the review's lost writes were accesses giving up after three
+ * faults), every store is read back, nothing WARNs. */
+static volatile int counter_stop;
+static long counter_bad, counter_done;
+
+static void *counter(void *arg)
+{
+	struct zd_mm *mm = arg;
+
+	for (uint64_t v = 1; !__atomic_load_n(&counter_stop, __ATOMIC_ACQUIRE); v++) {
+		uint64_t r = 0;
+
+		if (zd_access_vm(mm, base, &v, 8, true) || zd_access_vm(mm, base, &r, 8, false) ||
+		    r != v)
+			__atomic_add_fetch(&counter_bad, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&counter_done, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void migrate_storm(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 256 * M } };
+	struct zd_machine_desc d = { .arch = "x86_64", .phys_bits = 40, .ram = ram, .nr_ram = 1 };
+	struct zd_machine *sm = zd_machine_create(&d);
+	struct zd_mm *mm;
+	pthread_t t;
+	long moved = 0;
+
+	if (!ok(!ZD_IS_ERR(sm), "storm: a machine"))
+		return;
+	mm = zd_mm_alloc(sm);
+	base = (uint64_t)zd_vm_mmap(mm, 0, PS, ZD_PROT_READ | ZD_PROT_WRITE,
+				    ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+	zd_access_vm(mm, base, "x", 1, true);
+	pthread_create(&t, NULL, counter, mm);
+	for (int i = 0; i < (TAP_SLOW ? 300 : 3000); i++) {
+		enum zd_pt_level l;
+		struct zd_page *p;
+
+		zd_follow_pte(mm, base, &l, &p);
+		if (p && zd_migrate_range(sm, zd_page_to_pfn(sm, p), 1) > 0)
+			moved++;
+		if (!(i & 63))
+			sched_yield();
+	}
+	__atomic_store_n(&counter_stop, 1, __ATOMIC_RELEASE);
+	tap_join_or_bail(t, 60, "counter");
+	ok(moved > 0 && counter_done > 0, "storm: %ld migrations, %ld store+load rounds", moved,
+	   counter_done);
+	is_int((int)counter_bad, 0, "storm: every store read back, no access failed");
+	is_u64(zd_warn_count(sm), 0, "storm: no WARN");
+	zd_mmput(mm);
+	zd_machine_destroy(sm);
+}
+
 int main(void)
 {
 	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
@@ -239,5 +300,6 @@ int main(void)
 	is_u64(zd_warn_count(m), 0, "no WARN");
 	zd_machine_destroy(m);
 	migrate_vs_munmap();
+	migrate_storm();
 	return done_testing();
 }

@@ -308,7 +308,7 @@ static long get_pages_locked(struct zd_mm *mm, uint64_t start, unsigned long nr,
 				break;
 		}
 		while ((r = follow_page(vma, start, flags, &page, &err)) != FOLLOWED && !err) {
-			if (tries++ > 3) {
+			if (++tries > ZD_FAULT_RETRY_LIMIT) {
 				ZD_WARN(mm->m, true, "gup: pid %d 0x%llx: faults resolved nothing",
 					mm->pid, (unsigned long long)start);
 				err = -EFAULT;

@@ -245,6 +245,11 @@ uint64_t *zd_huge_slot_alloc(struct zd_mm *mm, uint64_t addr, enum zd_pt_level l
 uint64_t *zd_huge_slot_lookup(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
 			      struct zd_page **ptl);
 
+/* Faults of one access (or one GUP page) before it is called stuck: far
+ * more than any migration storm needs, so only a fault that resolves
+ * nothing ends with a WARN. */
+#define ZD_FAULT_RETRY_LIMIT 100000
+
 /* memory.c: faults' helpers for the VMA operations. vm_get_page_prot() as
  * ZD_PTE_* bits; vm_normal_page() (NULL for special entries and the zero
  * page); zap of [start, end) of vma (pages unmapped and released, tables

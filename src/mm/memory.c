@@ -785,8 +785,10 @@ int zd_access_vm(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, bool wr
 		if (n > len)
 			n = len;
 		while (!mmu_access(mm, addr, buf, n, write)) {
-			/* a fault that left nothing usable twice is a bug, not a retry */
-			if (tries++ > 2) {
+			/* The kernel retries a faulting access for as long as it
+			 * takes (a page may be migrated again and again); only a
+			 * fault that never makes progress is a bug. */
+			if (++tries > ZD_FAULT_RETRY_LIMIT) {
 				ZD_WARN(mm->m, true, "pid %d: fault at 0x%llx resolved nothing",
 					mm->pid, (unsigned long long)addr);
 				return -EFAULT;
