@@ -273,10 +273,8 @@ static void longterm(void)
 						   &(struct zd_page *){ NULL }));
 	zd_mmap_read_unlock(mm);
 	if (ok(page && zd_page_zonenum(page) == ZD_ZONE_MOVABLE, "longterm: a ZONE_MOVABLE page")) {
-		unsigned long seq = zd_log_seq(m);
 		struct zd_page *got = NULL;
 
-		(void)seq;
 		is_int(gup(a, 1, ZD_FOLL_WRITE, &got, true), 1, "longterm: a short-term pin stays");
 		ok(got == page, "longterm: on the movable page itself");
 		zd_unpin_user_page(m, got);

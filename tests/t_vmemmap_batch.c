@@ -165,14 +165,9 @@ static void neighbours(void)
 
 int main(void)
 {
-	struct zd_mem_range ram[] = { { .start = 0, .size = 192 * M } };
-	struct zd_machine_desc d = { .arch = "x86_64", .phys_bits = 40, .ram = ram, .nr_ram = 1 };
-
-	m = zd_machine_create(&d);
-	if (!ok(!ZD_IS_ERR(m), "machine boots")) {
-		diag("%s", zd_machine_create_error());
+	m = tap_machine("x86_64", 40, 0, 192 * M, NULL, 0);
+	if (!m)
 		return done_testing();
-	}
 	early_section();
 	eight_sections();
 	failed_add();

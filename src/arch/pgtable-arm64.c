@@ -308,7 +308,6 @@ static void arm64_ptdump_flags(enum zd_pt_level level, uint64_t pr, char *buf, s
 					  "DEVICE/nGnRnE", "DEVICE/nGnRE" };
 	unsigned attr = (unsigned)((pr >> 2) & 7);
 
-	(void)level;
 	if (!pr) {
 		buf[0] = 0;
 		return;

@@ -236,12 +236,13 @@ static enum follow follow_page(struct zd_vm_area_struct *vma, uint64_t addr, uns
 		goto out;
 	}
 	page = zd_vm_normal_page(mm, e);
-	if (!page && o->leaf_pfn(&mm->m->arch, ZD_PT_PTE, e) == mm->m->zero_pfn)
-		page = zd_pfn_to_page(mm->m, mm->m->zero_pfn);
-	if ((flags & ZD_FOLL_WRITE) && !can_follow_write(mm, e, zd_vm_normal_page(mm, e), vma, flags)) {
+	if ((flags & ZD_FOLL_WRITE) && !can_follow_write(mm, e, page, vma, flags)) {
 		r = NEED_FAULT;
 		goto out;
 	}
+	/* follow_page's zero page: no normal page, but GUP hands it out */
+	if (!page && o->leaf_pfn(&mm->m->arch, ZD_PT_PTE, e) == mm->m->zero_pfn)
+		page = zd_pfn_to_page(mm->m, mm->m->zero_pfn);
 	if (!page) {
 		*err = -EFAULT;   /* a special entry with no page behind it */
 		goto out;

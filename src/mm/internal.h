@@ -256,6 +256,8 @@ uint64_t *zd_huge_slot_lookup(struct zd_mm *mm, uint64_t addr, enum zd_pt_level 
  * kept); fork's copy of a VMA's entries; mprotect's and mremap's entry
  * changes. */
 unsigned zd_vma_pte_prot(uint64_t vm_flags);
+/* The bytes behind a pfn: RAM, or a CPU-addressable device page. */
+void *zd_pfn_kaddr(struct zd_machine *m, uint64_t pfn);
 /* A present leaf's ZD_PTE_* bits / the same entry with other bits
  * (pte_modify and the pte_mk* helpers). */
 unsigned zd_pte_prot(struct zd_mm *mm, zd_pte_t e);

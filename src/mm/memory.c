@@ -1,15 +1,19 @@
 /*
- * Page-table walks (mm/memory.c's __pud_alloc/__pmd_alloc/__pte_alloc,
- * pte_offset_map_lock and free_pgtables): the levels of the machine's
- * arch profile, folded ones skipped, each table a page of pgalloc.h whose
- * entries the profile's ops encode. Faults will fill the PTE slots these
- * walks return.
+ * Page tables and faults (mm/memory.c): the walks that install tables
+ * (__pud_alloc/__pmd_alloc/__pte_alloc, pte_offset_map_lock,
+ * free_pgtables), handle_mm_fault's PTE paths (do_anonymous_page with the
+ * zero page, do_wp_page/wp_page_copy with PageAnonExclusive's reuse rule,
+ * do_fault through vm_ops->fault, do_swap_page for migration entries),
+ * the zap of a range, and fork's copy_page_range.
  * Invariants: a table is installed under its parent table's split lock
  * and only into an empty slot (a racing installer's table is freed
  * unseen); a table is unhooked only under mmap_lock for writing, when no
  * VMA covers any address it maps, and freed through an mmu_gather; an mm
  * has its PGD from zd_mm_alloc() to zd_mmput(), counted in PageTables as
- * since v6.14 (page tables accounted at every level), not in VmPTE.
+ * since v6.14, not in VmPTE; every mapped page holds one reference and one
+ * mapcount per entry, dropped only after the gather's grace period; an
+ * entry changes only under its table's lock, except the MMU's
+ * accessed/dirty cmpxchg (fault.c).
  */
 #include "internal.h"
 #include "base/rcu.h"
@@ -249,8 +253,7 @@ int zd_mm_counter(struct zd_page *page)
 	return zd_test_page_flag(page, ZD_PG_swapbacked) ? ZD_MM_SHMEMPAGES : ZD_MM_FILEPAGES;
 }
 
-/* The bytes behind a pfn: RAM, or a CPU-addressable device page. */
-static void *pfn_kaddr(struct zd_machine *m, uint64_t pfn)
+void *zd_pfn_kaddr(struct zd_machine *m, uint64_t pfn)
 {
 	struct zd_page *page = zd_pfn_to_page(m, pfn);
 
@@ -356,7 +359,7 @@ static unsigned wp_page_copy(struct zd_vm_fault *vmf, struct zd_page *old, bool 
 	}
 	if (old)
 		memcpy(zd_pfn_address(m, zd_page_to_pfn(m, page)),
-		       pfn_kaddr(m, zd_page_to_pfn(m, old)), m->arch.page_size);
+		       zd_pfn_kaddr(m, zd_page_to_pfn(m, old)), m->arch.page_size);
 	fault_lock(vmf);
 	if (!pte_same(o->ptep_get(vmf->pte), vmf->orig_pte)) {
 		fault_unlock(vmf);   /* changed meanwhile: the retry will see it */
@@ -651,7 +654,7 @@ static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void
 			return 1;
 		}
 		memcpy(zd_pfn_address(m, zd_page_to_pfn(m, copy)),
-		       pfn_kaddr(m, zd_page_to_pfn(m, page)), m->arch.page_size);
+		       zd_pfn_kaddr(m, zd_page_to_pfn(m, page)), m->arch.page_size);
 	} else if (page) {
 		if (!zd_folio_test_anon(page))
 			__atomic_add_fetch(&page->_mapcount, 1, __ATOMIC_RELAXED);
@@ -694,112 +697,4 @@ int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *
 		return 0;
 	zd_walk_pte_range(src->vm_mm, src->vm_start, src->vm_end, copy_one, &c);
 	return c.err;
-}
-
-/* ---------- lookups and the CPU ---------- */
-
-/*
- * The MMU's part of one access within a page: walk without locks, and if
- * the leaf allows it, set accessed (and dirty) as the hardware does and
- * copy the bytes, all inside an RCU read section so that a zap's page
- * (freed after a grace period) is still the one the entry named. false:
- * the access faults.
- */
-static bool mmu_access(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, bool write)
-{
-	struct zd_machine *m = mm->m;
-	const struct zd_pgtable_ops *o = pt_ops(mm);
-	enum zd_pt_level level;
-	bool ok = false;
-	unsigned idx = zd_rcu_read_lock(&m->rcu);
-	uint64_t *slot = zd_lookup_slot(mm, addr, &level);
-
-	for (int tries = 0; slot && tries < 8; tries++) {
-		zd_pte_t e = o->ptep_get(slot), set;
-		unsigned prot, want = ZD_PTE_USER | (write ? ZD_PTE_WRITE : ZD_PTE_READ);
-		uint64_t span = 1ULL << m->arch.pt[level].shift, pfn;
-
-		if (!o->pte_present(&m->arch, e) || o->pte_protnone(&m->arch, e))
-			break;
-		prot = o->leaf_prot(&m->arch, e);
-		if ((prot & want) != want)
-			break;
-		set = o->mk_leaf(&m->arch, level, o->leaf_pfn(&m->arch, level, e),
-				 prot | ZD_PTE_YOUNG | (write ? ZD_PTE_DIRTY : 0));
-		if (!pte_same(set, e) && !o->ptep_cmpxchg(slot, &e, set))
-			continue;   /* changed under us: look again */
-		pfn = o->leaf_pfn(&m->arch, level, e) + ((addr & (span - 1)) >> m->arch.page_shift);
-		char *p = (char *)pfn_kaddr(m, pfn) + (addr & (m->arch.page_size - 1));
-		if (write)
-			memcpy(p, buf, len);
-		else
-			memcpy(buf, p, len);
-		ok = true;
-		break;
-	}
-	zd_rcu_read_unlock(&m->rcu, idx);
-	return ok;
-}
-
-/* The arch fault handler's verdict (access_error, then the fault's). */
-static int user_fault(struct zd_mm *mm, uint64_t addr, bool write)
-{
-	struct zd_vm_area_struct *vma;
-	unsigned ret;
-	int err = 0;
-
-	zd_mmap_read_lock(mm);
-	vma = zd_vma_lookup(mm, addr);
-	if (!vma || !(vma->vm_flags & (write ? ZD_VM_WRITE : ZD_VM_READ | ZD_VM_WRITE))) {
-		zd_pr_info(mm->m, "pid %d: segfault at %llx error %d (%s)", mm->pid,
-			   (unsigned long long)addr, write ? 6 : 4,
-			   vma ? "no access right" : "no mapping");
-		zd_mmap_read_unlock(mm);
-		return -EFAULT;
-	}
-	ret = zd_handle_mm_fault(vma, addr, ZD_FAULT_FLAG_USER | (write ? ZD_FAULT_FLAG_WRITE : 0));
-	if (ret & ZD_VM_FAULT_OOM)
-		err = -ENOMEM;
-	else if (ret & ZD_VM_FAULT_HWPOISON)
-		err = -EHWPOISON;
-	else if (ret & ZD_VM_FAULT_SIGBUS)
-		err = -EIO;
-	else if (ret & ZD_VM_FAULT_SIGSEGV)
-		err = -EFAULT;
-	if (err)
-		zd_pr_info(mm->m, "pid %d: %s at %llx (%s fault)", mm->pid,
-			   err == -EFAULT ? "SIGSEGV" : err == -ENOMEM ? "out of memory" : "SIGBUS",
-			   (unsigned long long)addr, write ? "write" : "read");
-	zd_mmap_read_unlock(mm);
-	return err;
-}
-
-int zd_access_vm(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, bool write)
-{
-	const uint64_t psize = mm->m->arch.page_size;
-
-	while (len) {
-		size_t n = psize - (addr & (psize - 1));
-		int tries = 0, err;
-
-		if (n > len)
-			n = len;
-		while (!mmu_access(mm, addr, buf, n, write)) {
-			/* The kernel retries a faulting access for as long as it
-			 * takes (a page may be migrated again and again); only a
-			 * fault that never makes progress is a bug. */
-			if (++tries > ZD_FAULT_RETRY_LIMIT) {
-				ZD_WARN(mm->m, true, "pid %d: fault at 0x%llx resolved nothing",
-					mm->pid, (unsigned long long)addr);
-				return -EFAULT;
-			}
-			err = user_fault(mm, addr, write);
-			if (err)
-				return err;
-		}
-		addr += n;
-		buf = (char *)buf + n;
-		len -= n;
-	}
-	return 0;
 }

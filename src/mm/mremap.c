@@ -95,7 +95,6 @@ int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
 		}
 		done = stop - old_addr;
 	}
-	(void)new_vma;
 	free(mv.entries);
 	free(mv.addrs);
 	return err;
