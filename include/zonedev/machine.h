@@ -28,6 +28,10 @@ struct zd_dmirror_desc;
  * and the vmemmap (the kernel until 2026), or their own address space. */
 enum zd_device_private_design { ZD_DEVICE_PRIVATE_PFN, ZD_DEVICE_PRIVATE_DPA };
 
+/* /sys/kernel/mm/transparent_hugepage/enabled: which anonymous VMAs get
+ * PMD-sized folios on a fault (madvise: only MADV_HUGEPAGE ones). */
+enum zd_thp_policy { ZD_THP_MADVISE, ZD_THP_ALWAYS, ZD_THP_NEVER };
+
 struct zd_mem_range {
 	phys_addr_t start, size;
 	int node;
@@ -59,6 +63,7 @@ struct zd_machine_desc {
 	int console_loglevel;           /* 0: ZD_LOG_INFO; else the level + 1 (loglevel=) */
 	const char *dyndbg;             /* dynamic-debug query applied before boot (dyndbg=) */
 	bool host_memory_unguarded;     /* populate memmap even beyond the host's available RAM */
+	enum zd_thp_policy transparent_hugepage;   /* default madvise */
 	/* Called now and then from long operations (boot's sparse_init,
 	 * __add_pages, memmap init) with what runs and how far it got in
 	 * pages, for a progress display. It may run in several threads at
@@ -190,6 +195,14 @@ struct zd_machine {
 	long nr_shmem;                    /* NR_SHMEM: pages in shmem caches */
 	unsigned long nr_foll_pin_acquired, nr_foll_pin_released;   /* vmstat */
 	unsigned long pgmigrate_success, pgmigrate_fail;
+	/* THP (huge_memory.c): the policy, the huge zero folio (allocated on
+	 * its first read fault, kept to the end), vmstat's thp_* events and
+	 * NR_ANON_THPS (meminfo AnonHugePages), in pages. */
+	enum zd_thp_policy thp_enabled;
+	struct zd_page *huge_zero_folio;  /* atomic pointer */
+	unsigned long thp_fault_alloc, thp_fault_fallback, thp_zero_page_alloc,
+		      thp_zero_page_alloc_failed, thp_split_pmd;
+	long nr_anon_thps;
 
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */

@@ -208,6 +208,7 @@ struct zd_mm {
 	uint64_t total_vm;            /* pages mapped */
 	long pgtables_bytes;          /* atomic: this mm's tables (VmPTE) */
 	struct zd_page *pgd;          /* the top table (pgd_alloc) */
+	struct zd_page *pmd_huge_pte; /* PTE tables deposited with THP PMDs (pgd's lock) */
 	uint64_t def_flags;           /* added to every new VMA's flags */
 	size_t max_map_count;
 	long rss_stat[ZD_NR_MM_COUNTERS];  /* atomic: pages mapped (VmRSS parts) */

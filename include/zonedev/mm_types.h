@@ -30,6 +30,11 @@ struct zd_page {
 		struct {                         /* tail pages of a compound page */
 			unsigned long compound_head;
 		};
+		struct {                         /* a large folio's second page */
+			unsigned long _head_1;
+			int _large_mapcount;     /* -1 based: its PMD and PTE mappings */
+			int _entire_mapcount;    /* -1 based: its PMD mappings */
+		};
 		struct {                         /* ZONE_DEVICE (folio head word) */
 			struct zd_dev_pagemap *pgmap;
 			void *zone_device_data;
@@ -127,8 +132,12 @@ static inline void zd_clear_page_flag(struct zd_page *p, enum zd_pageflags f)
 }
 /* An anonymous page's mapping is its anon_vma with this bit set. */
 #define ZD_PAGE_MAPPING_ANON 0x1UL
-static inline int zd_folio_test_anon(const struct zd_page *folio)
+/* PageAnon(): a page of a large folio is anonymous when its folio is. */
+static inline int zd_folio_test_anon(const struct zd_page *page)
 {
+	unsigned long h = __atomic_load_n(&page->compound_head, __ATOMIC_RELAXED);
+	const struct zd_page *folio = (h & 1) ? (const struct zd_page *)(h - 1) : page;
+
 	return (int)((uintptr_t)__atomic_load_n(&folio->mapping, __ATOMIC_RELAXED) &
 		     ZD_PAGE_MAPPING_ANON);
 }
@@ -155,6 +164,17 @@ static inline void zd_set_folio_order(struct zd_page *head, unsigned order)
 			 (__atomic_load_n(&head[1].flags, __ATOMIC_RELAXED) & ~0xffUL) | order,
 			 __ATOMIC_RELAXED);
 }
+/* A large anonymous folio's mapcounts (prep_compound_head starts them at
+ * -1, like _mapcount); a PMD mapping counts in both, a PTE mapping in the
+ * subpage's _mapcount and the large one. */
+static inline int zd_folio_entire_mapcount(const struct zd_page *folio)
+{
+	return __atomic_load_n(&folio[1]._entire_mapcount, __ATOMIC_RELAXED) + 1;
+}
+static inline int zd_folio_large_mapcount(const struct zd_page *folio)
+{
+	return __atomic_load_n(&folio[1]._large_mapcount, __ATOMIC_RELAXED) + 1;
+}
 static inline int zd_page_ref_count(const struct zd_page *p)
 {
 	return __atomic_load_n(&p->_refcount, __ATOMIC_RELAXED);
@@ -179,6 +199,18 @@ static inline struct zd_page *zd_compound_head(struct zd_page *p)
 {
 	unsigned long h = __atomic_load_n(&p->compound_head, __ATOMIC_RELAXED);
 	return (h & 1) ? (struct zd_page *)(h - 1) : p;
+}
+/* folio_precise_page_mapcount(): the page's PTE mappings plus, in an
+ * anonymous THP, the PMD mappings of its whole folio. */
+static inline int zd_folio_precise_page_mapcount(struct zd_page *page)
+{
+	struct zd_page *folio = zd_compound_head(page);
+	int n = zd_page_mapcount(page);
+
+	if ((folio != page || (__atomic_load_n(&folio->flags, __ATOMIC_RELAXED) &
+			       (1UL << ZD_PG_head))) && zd_folio_test_anon(folio))
+		n += zd_folio_entire_mapcount(folio);
+	return n;
 }
 
 #endif

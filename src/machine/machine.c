@@ -404,6 +404,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	m->auto_online_blocks = desc->auto_online_blocks;
 	m->debug_vm = desc->debug_vm;
 	m->host_memory_unguarded = desc->host_memory_unguarded;
+	m->thp_enabled = desc->transparent_hugepage;
 	m->progress = desc->progress;
 	m->progress_arg = desc->progress_arg;
 	m->log_ring = calloc(ZD_LOG_RING, sizeof(*m->log_ring));
@@ -612,6 +613,8 @@ void zd_machine_destroy(struct zd_machine *m)
 	/* Processes first: their mappings hold files and device memory. */
 	while (m->mm_list)
 		zd_mmput(m->mm_list);
+	if (m->huge_zero_folio)
+		zd_put_page(m, m->huge_zero_folio);
 	/* Drivers next: unbinding unmaps their device memory. */
 	while (m->devices)
 		zd_device_unregister(m->devices);

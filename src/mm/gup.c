@@ -100,6 +100,14 @@ static bool must_unshare(unsigned flags, struct zd_page *page)
 	       zd_folio_test_anon(page) && !zd_test_page_flag(page, ZD_PG_anon_exclusive);
 }
 
+/* A PMD-mapped THP keeps PageAnonExclusive on its head page, which is the
+ * page the rules above look at (follow_huge_pmd checks pmd_page()). */
+static struct zd_page *excl_page(struct zd_machine *m, struct zd_page *page,
+				 enum zd_pt_level level)
+{
+	return level == ZD_PT_PTE ? page : zd_page_folio(m, page);
+}
+
 /* can_follow_write_pte(): besides a writable entry, FOLL_FORCE may write
  * the private copy a forced write fault made (exclusive and dirty). */
 static bool can_follow_write(struct zd_mm *mm, zd_pte_t e, struct zd_page *page,
@@ -198,13 +206,18 @@ static enum follow follow_huge(struct zd_vm_area_struct *vma, uint64_t addr, uns
 			zd_pt_unlock(ptl);
 			continue;
 		}
-		if ((flags & ZD_FOLL_WRITE) && !(a->pgtable->leaf_prot(a, e) & ZD_PTE_WRITE)) {
+		uint64_t span = 1ULL << a->pt[l].shift;
+		struct zd_page *head = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, l, e));
+
+		if ((flags & ZD_FOLL_WRITE) && !can_follow_write(mm, e, head, vma, flags)) {
 			zd_pt_unlock(ptl);
 			return NEED_FAULT;
 		}
-		uint64_t span = 1ULL << a->pt[l].shift;
-		*out = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, l, e) +
-				      ((addr & (span - 1)) >> a->page_shift));
+		if (!(a->pgtable->leaf_prot(a, e) & ZD_PTE_WRITE) && must_unshare(flags, head)) {
+			zd_pt_unlock(ptl);
+			return NEED_UNSHARE;
+		}
+		*out = head + ((addr & (span - 1)) >> a->page_shift);
 		*err = grab(mm->m, *out, flags);
 		zd_pt_unlock(ptl);
 		return FOLLOWED;
@@ -489,7 +502,7 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 			break;
 		if (o->ptep_get(slot).val != e.val ||
 		    ((flags & ZD_FOLL_LONGTERM) && !longterm_pinnable(m, page)) ||
-		    must_unshare(flags, page)) {
+		    (!(prot & ZD_PTE_WRITE) && must_unshare(flags, excl_page(m, page, level)))) {
 			zd_put_page(m, folio);
 			break;
 		}

@@ -206,6 +206,12 @@ void zd_folio_add_new_anon_rmap(struct zd_page *folio, struct zd_vm_area_struct 
  * exclusive page, which the caller copies instead. */
 int zd_folio_try_dup_anon_rmap_pte(struct zd_page *folio);
 void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *folio);
+/* The same for a PMD-sized anonymous folio mapped by one PMD entry
+ * (_entire_mapcount; NR_ANON_THPS). */
+void zd_folio_add_new_anon_rmap_pmd(struct zd_page *folio, struct zd_vm_area_struct *vma,
+				    uint64_t haddr);
+int zd_folio_try_dup_anon_rmap_pmd(struct zd_page *folio);
+void zd_folio_remove_rmap_pmd(struct zd_machine *m, struct zd_page *folio);
 /* An existing anonymous page gains a mapping (remove_migration_pte). */
 void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive);
 
@@ -234,6 +240,10 @@ int zd_walk_pte_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn 
  * locked, addr the leaf's start); without one a huge leaf WARNs. */
 typedef int (*zd_leaf_fn)(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
 			  uint64_t addr, void *arg);
+/* A THP leaf a range covers in part, or met by a walk without leaf_fn, is
+ * split and its PTEs walked; a leaf_fn that split its leaf itself returns
+ * ZD_WALK_AGAIN to have the PTEs walked. */
+#define ZD_WALK_AGAIN 0x57414c4b
 int zd_walk_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn,
 		  zd_leaf_fn leaf_fn, void *arg);
 /* The slot of addr's entry at a PUD or PMD level, the tables above it
@@ -274,6 +284,21 @@ int zd_mm_counter(struct zd_page *page);
 unsigned zd_huge_fault(struct zd_vm_fault *vmf);
 int zd_zap_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
 		void *arg);
+/* Anonymous THP: the policy's verdict for addr's PMD block of vma; a
+ * present PMD leaf of a THP or the huge zero folio; split_huge_pmd with
+ * the PMD's table locked (false: not a THP, nothing changed); fork's
+ * copy_huge_pmd (0, -ENOMEM, or ZD_WALK_AGAIN after splitting a pinned
+ * folio's PMD for the PTE copy); change_huge_pmd; MADV_FREE of a whole
+ * THP (a zd_leaf_fn). */
+bool zd_thp_vma_allowable(const struct zd_vm_area_struct *vma, uint64_t addr);
+bool zd_pmd_is_thp(struct zd_mm *mm, zd_pte_t e, enum zd_pt_level level);
+bool zd_is_huge_zero_pfn(struct zd_machine *m, uint64_t pfn);
+bool zd_split_huge_pmd_locked(struct zd_mm *mm, uint64_t *slot);
+int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src,
+		     uint64_t *src_slot, uint64_t addr);
+void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
+int zd_madvise_free_huge_pmd(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
+			     uint64_t addr, void *arg);
 void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src);
 void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);

@@ -80,7 +80,11 @@ static int lazyfree_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *ar
 	    zd_page_mapcount(page) != 1)
 		return 0;
 	o->set_pte(pte, zd_pte_reprot(mm, e, zd_pte_prot(mm, e) & ~(ZD_PTE_DIRTY | ZD_PTE_YOUNG)));
+	if (zd_page_is_tail(page) || zd_test_page_flag(page, ZD_PG_head))
+		return 0;   /* a PTE-mapped THP stays as it is (no split_folio here) */
+	/* folio_mark_lazyfree(): clean and no longer swap-backed */
 	zd_clear_page_flag(page, ZD_PG_dirty);
+	zd_clear_page_flag(page, ZD_PG_swapbacked);
 	return 0;
 }
 
@@ -128,7 +132,7 @@ static int page_advice(struct zd_vm_area_struct *vma, uint64_t start, uint64_t e
 	case ZD_MADV_FREE:
 		if (vma->vm_file || (vma->vm_flags & (ZD_VM_SHARED | ZD_VM_LOCKED | ZD_VM_PFNMAP)))
 			return -EINVAL;
-		zd_walk_pte_range(vma->vm_mm, start, end, lazyfree_one, NULL);
+		zd_walk_range(vma->vm_mm, start, end, lazyfree_one, zd_madvise_free_huge_pmd, NULL);
 		return 0;
 	case ZD_MADV_POPULATE_READ:
 	case ZD_MADV_POPULATE_WRITE:

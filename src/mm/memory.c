@@ -180,6 +180,7 @@ void zd_pgd_free(struct zd_mm *mm)
 	/* Only empty tables are freed; one left means an entry was never zapped. */
 	ZD_WARN(mm->m, !table_empty(mm->m, mm->pgd), "pgd of pid %d still points at tables at exit",
 		mm->pid);
+	ZD_WARN(mm->m, mm->pmd_huge_pte, "pid %d exits with deposited THP tables", mm->pid);
 	zd_tlb_gather_mmu(&tlb, mm);
 	__atomic_add_fetch(&mm->pgtables_bytes, (long)mm->m->arch.page_size, __ATOMIC_RELAXED);
 	zd_tlb_remove_table(&tlb, mm->pgd);
@@ -410,7 +411,7 @@ static unsigned do_wp_page(struct zd_vm_fault *vmf)
 	}
 	if (page && zd_folio_test_anon(page)) {
 		if (!zd_test_page_flag(page, ZD_PG_anon_exclusive) &&
-		    zd_page_ref_count(page) == 1 && zd_page_mapcount(page) == 1)
+		    zd_page_ref_count(zd_compound_head(page)) == 1 && zd_page_mapcount(page) == 1)
 			zd_set_page_flag(page, ZD_PG_anon_exclusive);
 		if (zd_test_page_flag(page, ZD_PG_anon_exclusive)) {
 			if (!unshare)
@@ -576,23 +577,33 @@ static int no_pte(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	return 0;
 }
 
-static void zap_walk(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end, zd_pte_fn fn)
+/* mremap's drop of DAX leaves; a THP is split by the move's walk instead. */
+static int zap_dax_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
+			void *arg)
+{
+	if (zd_pmd_is_thp(mm, mm->m->arch.pgtable->ptep_get(slot), level))
+		return 0;
+	return zd_zap_leaf(mm, slot, level, addr, arg);
+}
+
+static void zap_walk(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end, zd_pte_fn fn,
+		     zd_leaf_fn leaf_fn)
 {
 	struct zd_mmu_gather tlb;
 
 	zd_tlb_gather_mmu(&tlb, vma->vm_mm);
-	zd_walk_range(vma->vm_mm, start, end, fn, zd_zap_leaf, &tlb);
+	zd_walk_range(vma->vm_mm, start, end, fn, leaf_fn, &tlb);
 	zd_tlb_finish_mmu(&tlb);
 }
 
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
 {
-	zap_walk(vma, start, end, zap_one);
+	zap_walk(vma, start, end, zap_one, zd_zap_leaf);
 }
 
 void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
 {
-	zap_walk(vma, start, end, no_pte);
+	zap_walk(vma, start, end, no_pte, zap_dax_leaf);
 }
 
 struct copy_arg {
@@ -688,6 +699,19 @@ static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void
 	return 0;
 }
 
+static int copy_leaf(struct zd_mm *src_mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
+		     void *arg)
+{
+	struct copy_arg *c = arg;
+	int rc = zd_copy_huge_pmd(c->dst, c->src, slot, addr);
+
+	if (rc < 0) {
+		c->err = rc;
+		return 1;
+	}
+	return rc;
+}
+
 int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src)
 {
 	struct copy_arg c = { .dst = dst, .src = src };
@@ -695,6 +719,6 @@ int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *
 	/* vma_needs_copy(): only memory that cannot be faulted in again */
 	if (!src->anon_vma || (dst->vm_flags & ZD_VM_WIPEONFORK))
 		return 0;
-	zd_walk_pte_range(src->vm_mm, src->vm_start, src->vm_end, copy_one, &c);
+	zd_walk_range(src->vm_mm, src->vm_start, src->vm_end, copy_one, copy_leaf, &c);
 	return c.err;
 }

@@ -237,6 +237,10 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 				p += (1ULL << order) - 1;
 			continue;
 		}
+		/* large folios (THP) would need split_folio() first, which is
+		 * not modelled: they stay, and keep the range busy */
+		if (zd_test_page_flag(page, ZD_PG_head) || zd_page_is_tail(page))
+			continue;
 		if (!zd_folio_test_anon(page) || zd_page_mapcount(page) <= 0 || !try_get(page))
 			continue;
 		if (!zd_folio_test_anon(page) || !zd_trylock_page(page)) {

@@ -58,6 +58,10 @@ static int change_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
 
 	if (!a->pgtable->pte_present(a, e))
 		return 0;
+	if (zd_pmd_is_thp(mm, e, level)) {
+		zd_change_huge_pmd((struct zd_vm_area_struct *)vma, slot);
+		return 0;
+	}
 	old = a->pgtable->leaf_prot(a, e);
 	prot = (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
 	       (old & (ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL));

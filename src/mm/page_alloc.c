@@ -108,6 +108,11 @@ static void prep_new_page(struct zd_machine *m, struct zd_page *page, unsigned o
 		for (uint64_t i = 1; i < (1ULL << order); i++)
 			__atomic_store_n(&page[i].compound_head, (unsigned long)page + 1,
 					 __ATOMIC_RELAXED);
+		/* prep_compound_head(): no mappings, no pins (the buddy may
+		 * have left an order in the words these share) */
+		__atomic_store_n(&page[1]._large_mapcount, -1, __ATOMIC_RELAXED);
+		__atomic_store_n(&page[1]._entire_mapcount, -1, __ATOMIC_RELAXED);
+		__atomic_store_n(zd_folio_pincount(page), 0, __ATOMIC_RELAXED);
 	}
 	if (gfp & ZD___GFP_ZERO) {
 		void *addr = zd_page_address(m, page);
@@ -193,12 +198,17 @@ void zd___free_pages(struct zd_machine *m, struct zd_page *page, unsigned order)
 		(unsigned long long)zd_page_to_pfn(m, page), zd_page_mapcount(page));
 	if ((uintptr_t)page->mapping & ZD_PAGE_MAPPING_ANON)
 		__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);
-	__atomic_and_fetch(&page->flags, ~(1UL << ZD_PG_anon_exclusive | 1UL << ZD_PG_swapbacked |
-					   1UL << ZD_PG_dirty | 1UL << ZD_PG_referenced |
-					   1UL << ZD_PG_uptodate), __ATOMIC_RELAXED);
+	/* PAGE_FLAGS_CHECK_AT_PREP: every page of the block, the tails of a
+	 * split THP carry PageAnonExclusive of their own */
+	for (uint64_t i = 0; i < (1ULL << order); i++)
+		__atomic_and_fetch(&page[i].flags, ~(1UL << ZD_PG_anon_exclusive |
+				   1UL << ZD_PG_swapbacked | 1UL << ZD_PG_dirty |
+				   1UL << ZD_PG_referenced | 1UL << ZD_PG_uptodate), __ATOMIC_RELAXED);
 	if (order) {
 		__zd_clear_page_flag(page, ZD_PG_head);
 		zd_set_folio_order(page, 0);
+		__atomic_store_n(&page[1]._large_mapcount, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&page[1]._entire_mapcount, 0, __ATOMIC_RELAXED);
 		for (uint64_t i = 1; i < (1ULL << order); i++)
 			__atomic_store_n(&page[i].compound_head, 0, __ATOMIC_RELAXED);
 	}

@@ -91,13 +91,33 @@ static int walk_level(struct zd_mm *mm, struct zd_page *table, int level, uint64
 			rc = walk_level(mm, zd_pt_table_page(m, e), zd_pt_next_level(&m->arch, level),
 					addr, next, fn, leaf_fn, arg);
 		} else if (!o->pte_none(&m->arch, e)) {
-			if (ZD_WARN(m, !leaf_fn, "walk: a huge leaf at level %d of 0x%llx (not walked)",
-				    level, (unsigned long long)addr))
-				goto skip;
+			uint64_t *slot = zd_pt_slot(m, table, level, addr), base = addr & ~(span - 1);
+			bool partial = addr != base || next != base + span;
+
 			zd_pt_lock(table);
-			rc = leaf_fn(mm, zd_pt_slot(m, table, level, addr), (enum zd_pt_level)level,
-				     addr & ~(span - 1), arg);
+			e = o->ptep_get(slot);
+			/* a THP the range takes in part (or a walk that only
+			 * knows PTEs) is split first, as zap_pmd_range,
+			 * change_pmd_range and move_page_tables do; then the
+			 * new table is walked */
+			if (o->is_table(&m->arch, e) || ((partial || !leaf_fn) &&
+			    zd_pmd_is_thp(mm, e, (enum zd_pt_level)level) &&
+			    zd_split_huge_pmd_locked(mm, slot))) {
+				zd_pt_unlock(table);
+				continue;
+			}
+			if (o->pte_none(&m->arch, e) ||
+			    ZD_WARN(m, !leaf_fn, "walk: a huge leaf at level %d of 0x%llx (not walked)",
+				    level, (unsigned long long)addr)) {
+				zd_pt_unlock(table);
+				goto skip;
+			}
+			rc = leaf_fn(mm, slot, (enum zd_pt_level)level, base, arg);
 			zd_pt_unlock(table);
+			if (rc == ZD_WALK_AGAIN) {
+				rc = 0;
+				continue;   /* the callback split it: walk its PTEs */
+			}
 		}
 skip:
 		addr = next;

@@ -131,24 +131,84 @@ void zd_folio_add_new_anon_rmap(struct zd_page *folio, struct zd_vm_area_struct 
 	__atomic_add_fetch(&vma->vm_mm->m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
 }
 
-int zd_folio_try_dup_anon_rmap_pte(struct zd_page *folio)
+/* A large anonymous folio (THP): its mapcounts live in its second page. */
+static bool large_anon(struct zd_page *folio)
+{
+	return zd_test_page_flag(folio, ZD_PG_head) && zd_folio_test_anon(folio);
+}
+
+int zd_folio_try_dup_anon_rmap_pte(struct zd_page *page)
+{
+	struct zd_page *folio = zd_compound_head(page);
+
+	if (zd_test_page_flag(page, ZD_PG_anon_exclusive)) {
+		/* a pinned exclusive page must stay the parent's alone */
+		if (zd_folio_maybe_dma_pinned(folio))
+			return -EBUSY;
+		zd_clear_page_flag(page, ZD_PG_anon_exclusive);
+	}
+	__atomic_add_fetch(&page->_mapcount, 1, __ATOMIC_RELAXED);
+	if (large_anon(folio))
+		__atomic_add_fetch(&folio[1]._large_mapcount, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* A page of a large folio stops counting as mapped (NR_ANON_MAPPED) only
+ * when neither a PTE nor a PMD maps it any more. */
+void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *page)
+{
+	struct zd_page *folio = zd_compound_head(page);
+	bool large = large_anon(folio);
+
+	if (large)
+		__atomic_sub_fetch(&folio[1]._large_mapcount, 1, __ATOMIC_RELAXED);
+	if (__atomic_sub_fetch(&page->_mapcount, 1, __ATOMIC_ACQ_REL) >= 0)
+		return;
+	if (zd_folio_test_anon(folio) && (!large || !zd_folio_entire_mapcount(folio)))
+		__atomic_sub_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
+}
+
+void zd_folio_add_new_anon_rmap_pmd(struct zd_page *folio, struct zd_vm_area_struct *vma,
+				    uint64_t haddr)
+{
+	struct zd_machine *m = vma->vm_mm->m;
+	long nr = 1L << zd_folio_order(m, folio);
+
+	__atomic_store_n(&folio->mapping, (void *)((uintptr_t)vma->anon_vma | ZD_PAGE_MAPPING_ANON),
+			 __ATOMIC_RELAXED);
+	folio->index = zd_linear_page_index(vma, haddr);
+	__zd_set_page_flag(folio, ZD_PG_swapbacked);
+	/* a PMD mapping keeps PageAnonExclusive on the head page only */
+	__zd_set_page_flag(folio, ZD_PG_anon_exclusive);
+	__atomic_store_n(&folio[1]._large_mapcount, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&folio[1]._entire_mapcount, 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&m->nr_anon_mapped, nr, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->nr_anon_thps, nr, __ATOMIC_RELAXED);
+}
+
+int zd_folio_try_dup_anon_rmap_pmd(struct zd_page *folio)
 {
 	if (zd_test_page_flag(folio, ZD_PG_anon_exclusive)) {
-		/* a pinned exclusive page must stay the parent's alone */
 		if (zd_folio_maybe_dma_pinned(folio))
 			return -EBUSY;
 		zd_clear_page_flag(folio, ZD_PG_anon_exclusive);
 	}
-	__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&folio[1]._entire_mapcount, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&folio[1]._large_mapcount, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
-void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *folio)
+void zd_folio_remove_rmap_pmd(struct zd_machine *m, struct zd_page *folio)
 {
-	if (__atomic_sub_fetch(&folio->_mapcount, 1, __ATOMIC_ACQ_REL) >= 0)
+	long nr = 1L << zd_folio_order(m, folio), unmapped = 0;
+
+	__atomic_sub_fetch(&folio[1]._large_mapcount, 1, __ATOMIC_RELAXED);
+	if (__atomic_sub_fetch(&folio[1]._entire_mapcount, 1, __ATOMIC_ACQ_REL) >= 0)
 		return;
-	if (zd_folio_test_anon(folio))
-		__atomic_sub_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
+	for (long i = 0; i < nr; i++)
+		unmapped += zd_page_mapcount(folio + i) == 0;
+	__atomic_sub_fetch(&m->nr_anon_mapped, unmapped, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&m->nr_anon_thps, nr, __ATOMIC_RELAXED);
 }
 
 void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive)

@@ -63,12 +63,22 @@ void zd_vmstat_show(struct zd_machine *m, FILE *f)
 		{ "nr_free_pages", zd_global_free_pages(m) },
 		{ "nr_anon_pages", (unsigned long)__atomic_load_n(&m->nr_anon_mapped, __ATOMIC_RELAXED) },
 		{ "nr_shmem", (unsigned long)__atomic_load_n(&m->nr_shmem, __ATOMIC_RELAXED) },
+		/* in pages: the kernel has counted NR_ANON_THPS in pages since v5.13 */
+		{ "nr_anon_transparent_hugepages",
+		  (unsigned long)__atomic_load_n(&m->nr_anon_thps, __ATOMIC_RELAXED) >>
+		  (m->arch.pt[ZD_PT_PMD].shift - m->arch.page_shift) },
 		{ "nr_page_table_pages", (unsigned long)__atomic_load_n(&m->nr_pagetable, __ATOMIC_RELAXED) },
 		{ "nr_foll_pin_acquired", __atomic_load_n(&m->nr_foll_pin_acquired, __ATOMIC_RELAXED) },
 		{ "nr_foll_pin_released", __atomic_load_n(&m->nr_foll_pin_released, __ATOMIC_RELAXED) },
 		{ "pgfault", __atomic_load_n(&m->pgfault, __ATOMIC_RELAXED) },
 		{ "pgmigrate_success", __atomic_load_n(&m->pgmigrate_success, __ATOMIC_RELAXED) },
 		{ "pgmigrate_fail", __atomic_load_n(&m->pgmigrate_fail, __ATOMIC_RELAXED) },
+		{ "thp_fault_alloc", __atomic_load_n(&m->thp_fault_alloc, __ATOMIC_RELAXED) },
+		{ "thp_fault_fallback", __atomic_load_n(&m->thp_fault_fallback, __ATOMIC_RELAXED) },
+		{ "thp_split_pmd", __atomic_load_n(&m->thp_split_pmd, __ATOMIC_RELAXED) },
+		{ "thp_zero_page_alloc", __atomic_load_n(&m->thp_zero_page_alloc, __ATOMIC_RELAXED) },
+		{ "thp_zero_page_alloc_failed",
+		  __atomic_load_n(&m->thp_zero_page_alloc_failed, __ATOMIC_RELAXED) },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)

@@ -332,6 +332,7 @@ struct scenario {
 	uint64_t crashkernel, swiotlb_size;
 	bool swiotlb_off;
 	enum zd_device_private_design device_private;
+	enum zd_thp_policy thp;
 	uint64_t va_bits;          /* arm64 only; 0: the profile's */
 	struct zd_nd_region_desc *pmem;   /* paths expanded and resolved (owned) */
 	const char **pmem_files;   /* the 'file' values as written */

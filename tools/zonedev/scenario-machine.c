@@ -340,6 +340,13 @@ static const struct enum_def dp_designs = {
 	"address space",
 };
 
+static const struct enum_def thp_policies = {
+	"transparent_hugepage policy", (const struct enum_name[]){
+		E("always", ZD_THP_ALWAYS), E("madvise", ZD_THP_MADVISE), E("never", ZD_THP_NEVER),
+		E(NULL, 0),
+	}, false, "always, madvise (only MADV_HUGEPAGE ranges) or never",
+};
+
 const struct field machine_fields[] = {
 	MF("arch", FT_STR, arch, .dflt = "x86_64", .check = check_arch,
 	   .type_doc = "arch profile name"),
@@ -353,6 +360,7 @@ const struct field machine_fields[] = {
 	{ .key = "swiotlb", .type = FT_CUSTOM, .parse = parse_swiotlb,
 	  .type_doc = "off, auto or a size" },
 	MF("device_private", FT_ENUM, device_private, .dflt = "pfn", .enums = &dp_designs),
+	MF("transparent_hugepage", FT_ENUM, thp, .dflt = "madvise", .enums = &thp_policies),
 	MF("va_bits", FT_UINT, va_bits, .max = 64, .check = check_va_bits),
 	{ .key = "pmem", .type = FT_CUSTOM, .parse = parse_pmem, .type_doc = "list of regions" },
 	{ .key = "gpus", .type = FT_CUSTOM, .parse = parse_gpus, .type_doc = "list of gpus" },

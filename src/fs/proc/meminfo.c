@@ -28,6 +28,8 @@ static size_t collect(struct zd_machine *m, struct field *out)
 				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "Shmem", (uint64_t)__atomic_load_n(&m->nr_shmem,
 				   __ATOMIC_RELAXED) * kb_per_page, false };
+	out[n++] = (struct field){ "AnonHugePages", (uint64_t)__atomic_load_n(&m->nr_anon_thps,
+				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "PageTables", (uint64_t)__atomic_load_n(&m->nr_pagetable,
 				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "MemUsed", (total - free_pages) * kb_per_page, true };
@@ -39,7 +41,7 @@ static size_t collect(struct zd_machine *m, struct field *out)
 
 int zd_meminfo_field(struct zd_machine *m, const char *name, uint64_t *kb)
 {
-	struct field f[12];
+	struct field f[16];
 	size_t n = collect(m, f);
 
 	for (size_t i = 0; i < n; i++)
@@ -52,7 +54,7 @@ int zd_meminfo_field(struct zd_machine *m, const char *name, uint64_t *kb)
 
 static void show(struct zd_machine *m, FILE *out, bool zonedev)
 {
-	struct field f[12];
+	struct field f[16];
 	size_t n = collect(m, f);
 
 	for (size_t i = 0; i < n; i++)

@@ -86,9 +86,14 @@ static uint64_t pagemap_entry(struct zd_mm *mm, const struct zd_vm_area_struct *
 		pme |= (o->leaf_pfn(a, level, e) + ((addr & (span - 1)) >> a->page_shift)) &
 		       PM_PFRAME_MASK;
 	}
+	if (level != ZD_PT_PTE && !zd_is_huge_zero_pfn(mm->m, o->leaf_pfn(a, level, e)))
+		page = zd_pfn_to_page(mm->m, o->leaf_pfn(a, level, e));   /* the folio */
 	if (page && !zd_folio_test_anon(page))
 		pme |= PM_FILE;
-	if (page && zd_page_mapcount(page) == 1)
+	/* a PMD: mapped by one entry (folio_maybe_mapped_shared()'s test) */
+	if (page && (level == ZD_PT_PTE ? zd_folio_precise_page_mapcount(page) :
+		     zd_folio_test_anon(page) ? zd_folio_large_mapcount(page) :
+		     zd_page_mapcount(page)) == 1)
 		pme |= PM_MMAP_EXCLUSIVE;
 	return pme;
 }
@@ -122,7 +127,7 @@ long zd_pagemap_read(struct zd_mm *mm, uint64_t pos, uint64_t *buf, size_t count
 
 struct mem_size_stats {
 	uint64_t resident, shared_clean, shared_dirty, private_clean, private_dirty;
-	uint64_t referenced, anonymous, lazyfree, swap;
+	uint64_t referenced, anonymous, anon_thp, lazyfree, swap;
 	uint64_t pss, pss_dirty, pss_anon, pss_file, pss_shmem;
 };
 
@@ -151,7 +156,7 @@ static int smaps_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
 	zd_pte_t e = o->ptep_get(pte);
 	uint64_t size = mm->m->arch.page_size;
-	struct zd_page *page;
+	struct zd_page *page, *folio;
 	unsigned prot;
 	int mapcount;
 
@@ -160,22 +165,23 @@ static int smaps_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	page = zd_vm_normal_page(mm, e);
 	if (!page)
 		return 0;   /* the zero page and special entries are not counted */
+	folio = zd_compound_head(page);
 	prot = zd_pte_prot(mm, e);
 	s->resident += size;
-	if (zd_folio_test_anon(page)) {
+	if (zd_folio_test_anon(folio)) {
 		s->anonymous += size;
-		if (!zd_test_page_flag(page, ZD_PG_swapbacked) && !(prot & ZD_PTE_DIRTY) &&
-		    !zd_test_page_flag(page, ZD_PG_dirty))
+		if (!zd_test_page_flag(folio, ZD_PG_swapbacked) && !(prot & ZD_PTE_DIRTY) &&
+		    !zd_test_page_flag(folio, ZD_PG_dirty))
 			s->lazyfree += size;
 	}
-	if ((prot & ZD_PTE_YOUNG) || zd_test_page_flag(page, ZD_PG_referenced))
+	if ((prot & ZD_PTE_YOUNG) || zd_test_page_flag(folio, ZD_PG_referenced))
 		s->referenced += size;
-	mapcount = zd_page_mapcount(page);
-	if (zd_page_ref_count(page) == 1) {
-		accumulate(s, page, size, size << PSS_SHIFT, prot & ZD_PTE_DIRTY, true);
+	mapcount = zd_folio_precise_page_mapcount(page);
+	if (zd_page_ref_count(folio) == 1) {
+		accumulate(s, folio, size, size << PSS_SHIFT, prot & ZD_PTE_DIRTY, true);
 		return 0;
 	}
-	accumulate(s, page, size, (size << PSS_SHIFT) / (mapcount >= 2 ? (uint64_t)mapcount : 1),
+	accumulate(s, folio, size, (size << PSS_SHIFT) / (mapcount >= 2 ? (uint64_t)mapcount : 1),
 		   prot & ZD_PTE_DIRTY, mapcount < 2);
 	return 0;
 }
@@ -194,11 +200,27 @@ static int smaps_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, 
 
 	if (!a->pgtable->pte_present(a, e))
 		return 0;
+	if (zd_is_huge_zero_pfn(mm->m, a->pgtable->leaf_pfn(a, level, e)))
+		return 0;   /* vm_normal_page_pmd(): no page behind it */
 	folio = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, level, e));
 	s->resident += size;
 	if (a->pgtable->leaf_prot(a, e) & ZD_PTE_YOUNG)
 		s->referenced += size;
 	mapcount = zd_page_mapcount(folio);
+	if (zd_pmd_is_thp(mm, e, level)) {
+		s->anonymous += size;
+		s->anon_thp += size;
+		if (!zd_test_page_flag(folio, ZD_PG_swapbacked) &&
+		    !(a->pgtable->leaf_prot(a, e) & ZD_PTE_DIRTY) &&
+		    !zd_test_page_flag(folio, ZD_PG_dirty))
+			s->lazyfree += size;
+		mapcount = zd_folio_entire_mapcount(folio);
+		if (zd_page_ref_count(folio) == 1) {
+			accumulate(s, folio, size, size << PSS_SHIFT,
+				   a->pgtable->leaf_prot(a, e) & ZD_PTE_DIRTY, true);
+			return 0;
+		}
+	}
 	accumulate(s, folio, size, (size << PSS_SHIFT) / (mapcount >= 2 ? (uint64_t)mapcount : 1),
 		   a->pgtable->leaf_prot(a, e) & ZD_PTE_DIRTY, mapcount < 2);
 	return 0;
@@ -230,7 +252,7 @@ void zd_show_smaps_rollup(struct zd_mm *mm, FILE *f)
 		{ "Shared_Clean:", s.shared_clean }, { "Shared_Dirty:", s.shared_dirty },
 		{ "Private_Clean:", s.private_clean }, { "Private_Dirty:", s.private_dirty },
 		{ "Referenced:", s.referenced }, { "Anonymous:", s.anonymous }, { "KSM:", 0 },
-		{ "LazyFree:", s.lazyfree }, { "AnonHugePages:", 0 }, { "ShmemPmdMapped:", 0 },
+		{ "LazyFree:", s.lazyfree }, { "AnonHugePages:", s.anon_thp }, { "ShmemPmdMapped:", 0 },
 		{ "FilePmdMapped:", 0 }, { "Shared_Hugetlb:", 0 }, { "Private_Hugetlb:", 0 },
 		{ "Swap:", s.swap }, { "SwapPss:", 0 }, { "Locked:", 0 },
 	};
