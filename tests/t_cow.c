@@ -1,5 +1,5 @@
 /*
- * The anonymous base-page cases of the kernel's COW selftest
+ * The anonymous cases of the kernel's COW selftest
  * (tools/testing/selftests/mm/cow.c, anon_test_cases), ported to the
  * model: a "process" is a zd_mm, fork is zd_dup_mm, vmsplice's R/O GUP is
  * a read-only pin, an io_uring fixed buffer is a R/W FOLL_LONGTERM pin, and
@@ -19,9 +19,15 @@
  *  - R/O GUP(-fast) pin on R/O-mapped shared / previously-shared /
  *    exclusive page: a write through the page table afterwards is seen
  *    through the pin.
- * Run for x86_64 and arm64-64k (a 64 KiB base page).
+ * Each runs on the memory kinds cow.c runs it on: a base page, a THP
+ * (PMD-mapped), a PTE-mapped THP (split by an mprotect of one page and
+ * back) and a single PTE-mapped THP (all but its first page zapped); the
+ * THP kinds on x86_64 and arm64-4k, whose PMD is 2 MiB. Base pages also on
+ * arm64-64k (a 64 KiB base page).
  */
 #include <zonedev/zonedev.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "mm/internal.h"
 #include "helpers.h"
@@ -31,40 +37,62 @@
 
 static struct zd_machine *m;
 static struct zd_mm *mm;
-static uint64_t ps;
+static uint64_t ps, size, mapped;   /* base page, the bytes a case uses, the mapping */
 static const char *an;
+static char *buf;
 
+enum kind { BASE, THP, PTE_MAPPED_THP, SINGLE_PTE_THP };
+static enum kind kind;
+static const char *const kind_names[] = { "base page", "THP", "PTE-mapped THP",
+					  "single PTE-mapped THP" };
+
+/* cow.c's run_with_*(): memory of the kind, populated with zeroes. A THP
+ * is a PMD-aligned PMD of an MADV_HUGEPAGE mapping; size is what the
+ * case then works on (one page for the single PTE-mapped THP). */
 static uint64_t fresh(void)
 {
-	int64_t a = zd_vm_mmap(mm, 0, ps, ZD_PROT_READ | ZD_PROT_WRITE,
-			       ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
-	static char zeros[1];
+	uint64_t hps = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+	int64_t a;
 
-	zd_access_vm(mm, (uint64_t)a, zeros, 1, true);   /* populate, contents 0 */
+	mapped = kind == BASE ? ps : hps;
+	size = kind == BASE || kind == SINGLE_PTE_THP ? ps : hps;
+	a = zd_vm_mmap(mm, 0, mapped, ZD_PROT_READ | ZD_PROT_WRITE,
+		       ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+	if (kind != BASE)
+		zd_do_madvise(mm, (uint64_t)a, mapped, ZD_MADV_HUGEPAGE);
+	memset(buf, 0, mapped);
+	zd_access_vm(mm, (uint64_t)a, buf, mapped, true);   /* populate, contents 0 */
+	if (kind == PTE_MAPPED_THP) {
+		zd_do_mprotect(mm, (uint64_t)a + ps, ps, ZD_PROT_READ);
+		zd_do_mprotect(mm, (uint64_t)a + ps, ps, ZD_PROT_READ | ZD_PROT_WRITE);
+	} else if (kind == SINGLE_PTE_THP) {
+		zd_do_madvise(mm, (uint64_t)a + ps, hps - ps, ZD_MADV_DONTNEED);
+	}
 	return (uint64_t)a;
 }
 
 static void fill(struct zd_mm *p, uint64_t a, char c)
 {
-	static char buf[65536];
-
-	memset(buf, c, ps);
-	zd_access_vm(p, a, buf, ps, true);
+	memset(buf, c, size);
+	zd_access_vm(p, a, buf, size, true);
 }
 
-static bool all(const char *b, char c)
+static bool all_n(const char *b, char c, uint64_t n)
 {
-	for (uint64_t i = 0; i < ps; i++)
+	for (uint64_t i = 0; i < n; i++)
 		if (b[i] != c)
 			return false;
 	return true;
 }
 
+static bool all(const char *b, char c)
+{
+	return all_n(b, c, ps);   /* a pinned page */
+}
+
 static bool reads_all(struct zd_mm *p, uint64_t a, char c)
 {
-	static char buf[65536];
-
-	return zd_access_vm(p, a, buf, ps, false) == 0 && all(buf, c);
+	return zd_access_vm(p, a, buf, size, false) == 0 && all_n(buf, c, size);
 }
 
 static char *pinned(struct zd_page *page)
@@ -74,8 +102,8 @@ static char *pinned(struct zd_page *page)
 
 static void mprotect_dance(uint64_t a)
 {
-	zd_do_mprotect(mm, a, ps, ZD_PROT_READ);
-	zd_do_mprotect(mm, a, ps, ZD_PROT_READ | ZD_PROT_WRITE);
+	zd_do_mprotect(mm, a, size, ZD_PROT_READ);
+	zd_do_mprotect(mm, a, size, ZD_PROT_READ | ZD_PROT_WRITE);
 }
 
 static void cow_in_parent(bool mprot)
@@ -89,7 +117,7 @@ static void cow_in_parent(bool mprot)
 	ok(reads_all(child, a, 0), "%s: Basic COW after fork()%s", an,
 	   mprot ? " with mprotect() optimization" : "");
 	zd_mmput(child);
-	zd_vm_munmap(mm, a, ps);
+	zd_vm_munmap(mm, a, mapped);
 }
 
 static long ro_pin(struct zd_mm *p, uint64_t a, struct zd_page **page, bool fast)
@@ -106,7 +134,7 @@ static void vmsplice_in_child(bool mprot)
 	struct zd_page *page = NULL;
 
 	bool got = ro_pin(child, a, &page, false) == 1;
-	zd_vm_munmap(child, a, ps);
+	zd_vm_munmap(child, a, mapped);
 	if (mprot)
 		mprotect_dance(a);
 	fill(mm, a, (char)0xff);
@@ -115,7 +143,7 @@ static void vmsplice_in_child(bool mprot)
 	if (got)
 		zd_unpin_user_page(m, page);
 	zd_mmput(child);
-	zd_vm_munmap(mm, a, ps);
+	zd_vm_munmap(mm, a, mapped);
 }
 
 static void vmsplice_around_fork(bool before)
@@ -130,7 +158,7 @@ static void vmsplice_around_fork(bool before)
 	child = zd_dup_mm(mm);
 	if (!before)
 		got = ro_pin(mm, a, &page, false) == 1;
-	zd_vm_munmap(mm, a, ps);
+	zd_vm_munmap(mm, a, mapped);
 	fill(child, a, (char)0xff);
 	ok(got && all(pinned(page), 0), "%s: vmsplice() %s", an,
 	   before ? "before fork(), unmap in parent after fork()"
@@ -162,7 +190,7 @@ static void iouring(bool do_fork)
 				    : "R/O-mapping a page registered as iouring fixed buffer");
 	if (got)
 		zd_unpin_user_page(m, page);
-	zd_vm_munmap(mm, a, ps);
+	zd_vm_munmap(mm, a, mapped);
 }
 
 enum ro_case { RO_SHARED, RO_PREVIOUSLY_SHARED, RO_EXCLUSIVE };
@@ -180,9 +208,9 @@ static void ro_pin_case(enum ro_case c, bool fast)
 		zd_mmput(child);
 		child = NULL;
 	}
-	zd_do_mprotect(mm, a, ps, ZD_PROT_READ);
+	zd_do_mprotect(mm, a, size, ZD_PROT_READ);
 	bool got = ro_pin(mm, a, &page, fast) == 1;
-	zd_do_mprotect(mm, a, ps, ZD_PROT_READ | ZD_PROT_WRITE);
+	zd_do_mprotect(mm, a, size, ZD_PROT_READ | ZD_PROT_WRITE);
 	fill(mm, a, (char)0xff);
 	ok(got && all(pinned(page), (char)0xff) && (!child || reads_all(child, a, 0)),
 	   "%s: R/O GUP%s pin on R/O-mapped %s page", an, fast ? "-fast" : "", names[c]);
@@ -190,33 +218,40 @@ static void ro_pin_case(enum ro_case c, bool fast)
 		zd_unpin_user_page(m, page);
 	if (child)
 		zd_mmput(child);
-	zd_vm_munmap(mm, a, ps);
+	zd_vm_munmap(mm, a, mapped);
 }
 
-static void one_arch(const char *arch)
+static void one_arch(const char *arch, enum kind last)
 {
+	static char label[96];
 	uint64_t free0, free1;
 
-	an = arch;
 	m = tap_machine(arch, 0, 0, 1 * G, NULL, 0);
 	if (!m)
 		return;
 	ps = m->arch.page_size;
 	zd_meminfo_field(m, "MemFree", &free0);
-	mm = zd_mm_alloc(m);
-	cow_in_parent(false);
-	cow_in_parent(true);
-	vmsplice_in_child(false);
-	vmsplice_in_child(true);
-	vmsplice_around_fork(true);
-	vmsplice_around_fork(false);
-	iouring(false);
-	iouring(true);
-	for (int c = RO_SHARED; c <= RO_EXCLUSIVE; c++) {
-		ro_pin_case((enum ro_case)c, false);
-		ro_pin_case((enum ro_case)c, true);
+	for (kind = BASE; kind <= last; kind++) {
+		snprintf(label, sizeof(label), "%s with %s", arch, kind_names[kind]);
+		an = label;
+		mm = zd_mm_alloc(m);
+		cow_in_parent(false);
+		cow_in_parent(true);
+		vmsplice_in_child(false);
+		vmsplice_in_child(true);
+		vmsplice_around_fork(true);
+		vmsplice_around_fork(false);
+		iouring(false);
+		iouring(true);
+		for (int c = RO_SHARED; c <= RO_EXCLUSIVE; c++) {
+			ro_pin_case((enum ro_case)c, false);
+			ro_pin_case((enum ro_case)c, true);
+		}
+		if (kind == THP)
+			ok(m->thp_fault_alloc > 0, "%s: the cases ran on THPs", an);
+		zd_mmput(mm);
 	}
-	zd_mmput(mm);
+	/* the huge zero folio is never made here: every case writes first */
 	zd_meminfo_field(m, "MemFree", &free1);
 	is_u64(free1, free0, "%s: every page back", arch);
 	is_u64(m->nr_foll_pin_acquired, m->nr_foll_pin_released, "%s: every pin released", arch);
@@ -226,7 +261,10 @@ static void one_arch(const char *arch)
 
 int main(void)
 {
-	one_arch("x86_64");
-	one_arch("arm64-64k");
+	buf = malloc(2 << 20);
+	one_arch("x86_64", SINGLE_PTE_THP);
+	one_arch("arm64-4k", SINGLE_PTE_THP);
+	one_arch("arm64-64k", BASE);
+	free(buf);
 	return done_testing();
 }

@@ -289,6 +289,12 @@ static void move_and_free(void)
 				   a + 4 * hps);
 	is_u64(b, a + 4 * hps, "%s: mremap moves the THP", an);
 	ok(has_pattern(mm, b, hps, 41), "%s: ... with its bytes", an);
+	is_int(level_of(mm, b), ZD_PT_PMD, "%s: ... still a PMD (move_huge_pmd)", an);
+	is_u64(meminfo("AnonHugePages"), hps >> 10, "%s: ... still AnonHugePages", an);
+	b = (uint64_t)zd_do_mremap(mm, b, hps, hps, ZD_MREMAP_MAYMOVE | ZD_MREMAP_FIXED,
+				   b + 2 * hps + ps);
+	ok(has_pattern(mm, b, hps, 41), "%s: a move to a misaligned place keeps the bytes", an);
+	is_int(level_of(mm, b), ZD_PT_PTE, "%s: ... split into PTEs", an);
 	zd_vm_munmap(mm, b, hps);
 
 	a = map(hps, true);

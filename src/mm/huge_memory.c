@@ -537,3 +537,33 @@ int zd_madvise_free_huge_pmd(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level 
 	zd_clear_page_flag(folio, ZD_PG_swapbacked);
 	return 0;
 }
+
+/* move_huge_pmd(): mremap moves a THP whose whole PMD goes to a
+ * PMD-aligned empty slot as it is (its deposited table is the mm's);
+ * false leaves it to the PTE move, which splits it. mmap_lock is held
+ * for writing. */
+bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	struct zd_page *old_ptl, *new_ptl;
+	uint64_t *old_slot = zd_huge_slot_lookup(mm, old_addr, ZD_PT_PMD, &old_ptl), *new_slot;
+	bool moved = false;
+	zd_pte_t e;
+
+	if (!old_slot || !zd_pmd_is_thp(mm, a->pgtable->ptep_get(old_slot), ZD_PT_PMD) ||
+	    !(new_slot = zd_huge_slot_alloc(mm, new_addr, ZD_PT_PMD, &new_ptl)))
+		return false;
+	zd_pt_lock(old_ptl);
+	if (new_ptl != old_ptl)
+		zd_pt_lock(new_ptl);
+	e = a->pgtable->ptep_get(old_slot);
+	if (zd_pmd_is_thp(mm, e, ZD_PT_PMD) && a->pgtable->pte_none(a, a->pgtable->ptep_get(new_slot))) {
+		a->pgtable->ptep_get_and_clear(old_slot);
+		a->pgtable->set_pte(new_slot, e);
+		moved = true;
+	}
+	if (new_ptl != old_ptl)
+		zd_pt_unlock(new_ptl);
+	zd_pt_unlock(old_ptl);
+	return moved;
+}

@@ -297,6 +297,7 @@ bool zd_split_huge_pmd_locked(struct zd_mm *mm, uint64_t *slot);
 int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src,
 		     uint64_t *src_slot, uint64_t addr);
 void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
+bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr);
 int zd_madvise_free_huge_pmd(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
 			     uint64_t addr, void *arg);
 void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);

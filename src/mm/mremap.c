@@ -71,6 +71,12 @@ int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
 	/* huge (DAX) leaves are not moved but dropped: the file maps them
 	 * again at the new place on the next fault (split_huge_pmd of DAX) */
 	zd_zap_huge_leaves(vma, old_addr, old_addr + len);
+	/* a THP moves whole where both places are PMD-aligned alike */
+	uint64_t pmd = 1ULL << mm->m->arch.pt[ZD_PT_PMD].shift;
+	if (!((new_addr - old_addr) & (pmd - 1)))
+		for (uint64_t h = (old_addr + pmd - 1) & ~(pmd - 1); h + pmd <= old_addr + len &&
+		     h >= old_addr; h += pmd)
+			zd_move_huge_pmd(mm, h, h - old_addr + new_addr);
 	for (uint64_t done = 0; done < len && !err; ) {
 		mv.nr = 0;
 		/* a table at a time is enough to keep memory bounded */
