@@ -210,6 +210,7 @@ struct zd_file *zd_dev_dax_open(struct zd_nd_region *r)
 	file->dev_minor = (unsigned)r->id;
 	file->ino = 1000 + (uint64_t)r->id;
 	file->map_align = r->info.align;
+	file->dax = true;          /* the device inode is S_DAX (dax_mmap: vma_is_dax) */
 	file->private_data = r;
 	file->f_count = 1;
 	return file;
