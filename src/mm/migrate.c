@@ -340,7 +340,7 @@ static int add_folio(struct zd_mm *mm, uint64_t addr, int node, bool migrate_all
 		return -EACCES;    /* folio_likely_mapped_shared() */
 	if (level != ZD_PT_PTE || zd_folio_order(m, zd_page_folio(m, page)) ||
 	    !zd_folio_test_anon(page)) {
-		zd_pr_debug(m, "move_pages: pfn 0x%llx at 0x%llx is a %s page, which does not "
+		zd_pr_info(m, "move_pages: pfn 0x%llx at 0x%llx is a %s page, which does not "
 			    "migrate in this model yet", (unsigned long long)pfn,
 			    (unsigned long long)addr, zd_folio_test_anon(page) ? "large" : "file");
 		return -EBUSY;
@@ -460,7 +460,7 @@ long zd_move_pages(struct zd_mm *mm, unsigned long nr_pages, const uint64_t *pag
 	long err = 0, err1;
 
 	if (flags & ~(ZD_MPOL_MF_MOVE | ZD_MPOL_MF_MOVE_ALL)) {
-		zd_pr_debug(m, "move_pages: flags 0x%x: only MPOL_MF_MOVE and MPOL_MF_MOVE_ALL",
+		zd_pr_info(m, "move_pages: flags 0x%x: only MPOL_MF_MOVE and MPOL_MF_MOVE_ALL",
 			    (unsigned)flags);
 		return -EINVAL;
 	}
@@ -475,7 +475,7 @@ long zd_move_pages(struct zd_mm *mm, unsigned long nr_pages, const uint64_t *pag
 		int node = nodes[i];
 
 		if (!node_has_memory(m, node)) {
-			zd_pr_debug(m, "move_pages: page %lu: node %d %s", i, node,
+			zd_pr_info(m, "move_pages: page %lu: node %d %s", i, node,
 				    node < 0 || node >= m->nr_nodes ? "does not exist" :
 				    "has no memory");
 			err = -ENODEV;

@@ -149,6 +149,16 @@ void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *folio)
 		return;
 	if (zd_folio_test_anon(folio))
 		__atomic_sub_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&m->nr_file_mapped, 1L << zd_folio_order(m, folio),
+				   __ATOMIC_RELAXED);
+}
+
+void zd_folio_add_file_rmap(struct zd_machine *m, struct zd_page *folio)
+{
+	if (!__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_ACQ_REL))
+		__atomic_add_fetch(&m->nr_file_mapped, 1L << zd_folio_order(m, folio),
+				   __ATOMIC_RELAXED);
 }
 
 void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive)

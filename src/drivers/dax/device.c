@@ -121,7 +121,7 @@ static unsigned dev_dax_huge_fault(struct zd_vm_fault *vmf, unsigned order)
 		__atomic_store_n(&folio->mapping, (void *)r, __ATOMIC_RELAXED);
 		folio->index = pgoff;
 		zd_get_page(r->m, folio);
-		__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_RELAXED);
+		zd_folio_add_file_rmap(r->m, folio);
 		__atomic_add_fetch(&vma->vm_mm->rss_stat[ZD_MM_FILEPAGES], (long)(1ULL << order),
 				   __ATOMIC_RELAXED);
 		o->set_pte(vmf->pte, o->mk_leaf(a, level, phys >> a->page_shift, prot));

@@ -26,10 +26,16 @@ static size_t collect(struct zd_machine *m, struct field *out)
 	out[n++] = (struct field){ "MemAvailable", free_pages * kb_per_page, false };
 	out[n++] = (struct field){ "AnonPages", (uint64_t)__atomic_load_n(&m->nr_anon_mapped,
 				   __ATOMIC_RELAXED) * kb_per_page, false };
+	out[n++] = (struct field){ "Mapped", (uint64_t)__atomic_load_n(&m->nr_file_mapped,
+				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "Shmem", (uint64_t)__atomic_load_n(&m->nr_shmem,
 				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "PageTables", (uint64_t)__atomic_load_n(&m->nr_pagetable,
 				   __ATOMIC_RELAXED) * kb_per_page, false };
+	/* HPAGE_PMD_NR pages per THP; on an arch without PMD leaves none */
+	out[n++] = (struct field){ "AnonHugePages", (uint64_t)__atomic_load_n(&m->nr_anon_thps,
+				   __ATOMIC_RELAXED) * ((1ULL << m->arch.pt[ZD_PT_PMD].shift) >> 10),
+				   false };
 	out[n++] = (struct field){ "MemUsed", (total - free_pages) * kb_per_page, true };
 	out[n++] = (struct field){ "VmemmapMapped",
 				   (uint64_t)__atomic_load_n(&m->vmemmap_mapped_bytes,
