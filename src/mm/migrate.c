@@ -14,6 +14,9 @@
  * unlocked only after no entry names it. The rmap walk visits, in every
  * process of the machine, the VMAs whose anon_vma has the page's root
  * (the fork tree), at the address the page's index gives.
+ * move_pages(2) (zd_move_pages) isolates a run of a process's pages bound
+ * for one node and migrates them there; a run that leaves pages behind
+ * reports their number and writes none of its statuses, as the kernel.
  */
 #include "internal.h"
 #include "base/rcu.h"

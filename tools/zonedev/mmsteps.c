@@ -1,13 +1,15 @@
 /*
  * Process steps: a process (an address space), fork and exit, and the
  * system calls on its VMAs (mmap, munmap, mprotect, mremap, madvise), its
- * CPU's loads and stores (write, read), the expect vma form and the maps,
- * smaps_rollup and page_tables reports. Each calls one libzonedev entry
- * point (include/zonedev/mm.h) and reports what it did.
+ * CPU's loads and stores (write, read, fill, check), GUP (pin/unpin,
+ * gup/put), move_pages (migrate), the expect vma form and the maps,
+ * smaps_rollup, page_tables and pagemap reports. Each calls one libzonedev
+ * entry point (include/zonedev/mm.h) and reports what it did.
  * Invariants: a process handle holds its mm from its process/fork step to
  * its exit step (the machine ends processes still alive when it goes); an
  * mmap or mremap handle records the address the call returned, usable as
- * any later step's address.
+ * any later step's address; a pin or gup handle owns its page array and
+ * one pin or reference per page until unpin/put (or the run's end).
  */
 #include "cli.h"
 #include "devsteps.h"

@@ -312,7 +312,8 @@ const struct step_def step_defs[] = {
 		F("process", FT_HANDLE_USE, process, .handle = &use_mm),
 		F("addr", FT_ADDR, start), F("size", FT_SIZE, size, .has = HAS(has_size)), END },
 	  SD_SCALAR | SD_BARE,
-	  finish_report, exec_report, "print a report (/proc files, sysfs, dmesg)" },
+	  finish_report, exec_report, "print a report (/proc files, sysfs, dmesg); pagemap "
+	  "as a mapping {what, process, addr, size}" },
 	{ "note", (const struct field[]){
 		F("text", FT_STR, text, .flags = FL_REQ | FL_NO_ECHO),
 		END }, SD_SCALAR | SD_COMMENT,
