@@ -343,5 +343,65 @@ check "--list-steps --json has the machine lists" "$tmp/out" '"name": "gpus"'
 run "run --list-steps with a file" 2 run --list-steps scenarios/demo.yaml
 check "--list-steps with a file says why" "$tmp/err" "--list-steps takes no scenario"
 
+# ---- process data steps: fill, check, gup/put, migrate, report pagemap ----
+procs() {   # procs NAME STEPS...: a two-node machine with process p and 64K at buf
+	{
+		printf 'machine:\n  nodes: 2\n  ram: [{start: 0, size: 1G, node: 0}, {start: 1G, size: 1G, node: 1}]\n'
+		printf 'steps:\n  - process: {as: p}\n  - mmap: {process: p, size: 64K, as: buf}\n'
+		shift
+		for s in "$@"; do printf '  - %s\n' "$s"; done
+	} >"$tmp/proc.yaml"
+}
+procs ok 'fill: {process: p, addr: buf, size: 64K, seed: 7}' \
+	'migrate: {process: p, addr: buf, size: 64K, node: 1}' \
+	'check: {process: p, addr: buf, size: 64K, seed: 7}' \
+	'report: {what: pagemap, process: p, addr: buf, size: 8K}'
+run "fill, migrate, check, pagemap" 0 run "$tmp/proc.yaml"
+check "migrate says where the pages are" "$tmp/out" "16 of 16 pages on node 1"
+check "pagemap decodes the entries" "$tmp/out" "present,exclusive"
+run "the same as JSON" 0 run --json "$tmp/proc.yaml"
+json_ok "pagemap JSON parses" "$tmp/out"
+check "pagemap JSON has the pfn" "$tmp/out" '"pfn": "0x'
+procs bad 'migrate: {process: p, addr: buf, size: 4K, node: 5}'
+run "migrate to node 5 of 2" 1 run "$tmp/proc.yaml"
+check "a bad node is ENODEV with the library's reason" "$tmp/err" "failed with ENODEV (-19); dmesg: move_pages: page 0: node 5 does not exist"
+procs unmapped 'migrate: {process: p, addr: 0x1000, size: 4K, node: 1}'
+run "migrate of a range with no VMA" 1 run "$tmp/proc.yaml"
+check "an unmapped range is EFAULT, naming the page" "$tmp/err" "move_pages status of 0x1000: EFAULT (no VMA there"
+procs shared 'write: {process: p, addr: buf, data: "x"}' 'fork: {process: p, as: c}' \
+	'migrate: {process: p, addr: buf, size: 4K, node: 1}'
+run "migrate of a page a child shares" 1 run "$tmp/proc.yaml"
+check "a shared page is EACCES without move_all" "$tmp/err" "EACCES (mapped by more than one process; flags move_all moves it)"
+procs mismatch 'fill: {process: p, addr: buf, size: 8K, pattern: 0x11}' \
+	'write: {process: p, addr: 0x7ffff7fef064, data: "A"}' \
+	'check: {process: p, addr: buf, size: 8K, pattern: 0x11}'
+run "check over a changed byte" 1 run "$tmp/proc.yaml"
+check "check names the first differing address, found and expected bytes" "$tmp/err" \
+	"the byte at 0x7ffff7fef064 is 0x41, expected 0x11 (the first that differs from pattern 0x11 over [0x7ffff7fef000-0x7ffff7ff1000))"
+procs mismatch2 'fill: {process: p, addr: buf, size: 4K, seed: 1}' \
+	'check: {process: p, addr: buf, size: 4K, seed: 2}'
+run "check against another seed" 1 run "$tmp/proc.yaml"
+check "a seed mismatch names the seed" "$tmp/err" "the first that differs from the stream of seed 2"
+procs both 'fill: {process: p, addr: buf, size: 4K, seed: 1, pattern: 3}'
+run "fill with pattern and seed" 1 run "$tmp/proc.yaml"
+check "fill takes one source" "$tmp/err" "takes one of 'pattern' (a byte) and 'seed' (a pseudo-random stream), not both"
+procs datasize 'check: {process: p, addr: buf, size: 4K, data: "x"}'
+run "check with data and size" 1 run "$tmp/proc.yaml"
+check "check's data sets the length" "$tmp/err" "with 'data' the range is the data's length: drop 'size'"
+procs scalar 'report: pagemap'
+run "report pagemap without a range" 1 run "$tmp/proc.yaml"
+check "pagemap needs a process and a range" "$tmp/err" "report pagemap reads a range of one process"
+procs rangeless 'report: {what: maps, process: p}'
+run "report maps with a process" 1 run "$tmp/proc.yaml"
+check "only pagemap takes a range" "$tmp/err" "report maps takes no 'process'"
+procs gupunpin 'gup: {process: p, addr: buf, size: 4K, as: g}' 'unpin: {handle: g}'
+run "unpin of a gup handle" 1 run "$tmp/proc.yaml"
+check "GET references are not pins" "$tmp/err" "no earlier pin step defined a handle named 'g'"
+procs gupleft 'gup: {process: p, addr: buf, size: 8K, flags: write, as: g}'
+run "a gup handle still held at the end" 0 run "$tmp/proc.yaml"
+check "gup takes GET references" "$tmp/out" "2 of 2 pages referenced"
+procs longterm 'gup: {process: p, addr: buf, size: 4K, flags: longterm, as: g, expect_error: EINVAL, expect_warn: 1}'
+run "gup with longterm" 0 run "$tmp/proc.yaml"
+
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -177,6 +177,9 @@ static void huge(const char *path, uint64_t align, const char *level_name)
 	ok(zd_page_ref_count(head) == 2 && zd_page_mapcount(head) == 1,
 	   "%s: the folio: refcount 2, mapcount 1", nm);
 	is_int((int)mm->rss_stat[ZD_MM_FILEPAGES], (int)(align / PS), "%s: rss counts the whole folio", nm);
+	uint64_t mapped_kb = 0;
+	zd_meminfo_field(m, "Mapped", &mapped_kb);
+	is_u64(mapped_kb, align >> 10, "%s: meminfo Mapped counts the folio's pages (NR_FILE_MAPPED)", nm);
 	is_int(zd_pin_user_pages_unlocked(mm, (uint64_t)a + align + 7 * PS, 1,
 					  ZD_FOLL_WRITE | ZD_FOLL_LONGTERM, &pinned), 1,
 	       "%s: a long-term pin of a subpage", nm);
@@ -201,6 +204,8 @@ static void huge(const char *path, uint64_t align, const char *level_name)
 	zd_vm_munmap(mm, (uint64_t)a, 2 * align);
 	ok(zd_page_ref_count(head) == 1 && zd_page_mapcount(head) == 0,
 	   "%s: munmap returns the folio to idle", nm);
+	zd_meminfo_field(m, "Mapped", &mapped_kb);
+	is_u64(mapped_kb, 0, "%s: and Mapped to 0", nm);
 	zd_fput(f);
 	zd_mmput(mm);
 	is_u64(zd_warn_count(m), 0, "%s: no WARN", nm);

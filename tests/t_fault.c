@@ -330,6 +330,8 @@ static void shared_anon(struct zd_mm *mm)
 	zd_meminfo_field(m, "Shmem", &kb);
 	is_u64(kb - shmem0, ps >> 10, "%s: one page in the shmem cache (Shmem)", an);
 	is_int((int)mm->rss_stat[ZD_MM_SHMEMPAGES], 1, "%s: shmem rss 1", an);
+	zd_meminfo_field(m, "Mapped", &kb);
+	is_u64(kb, ps >> 10, "%s: meminfo Mapped counts the mapped shmem page", an);
 	child = zd_dup_mm(mm);
 	if (!ok(!ZD_IS_ERR(child), "%s: fork", an))
 		return;
@@ -339,9 +341,15 @@ static void shared_anon(struct zd_mm *mm)
 	ok(reads(mm, (uint64_t)a + 2, "T"), "%s: the parent sees it", an);
 	is_int(put(mm, (uint64_t)a + ps, "U"), 0, "%s: the parent writes a second page", an);
 	ok(reads(child, (uint64_t)a + ps, "U"), "%s: the child sees that one too", an);
+	zd_meminfo_field(m, "Mapped", &kb);
+	is_u64(kb, 2 * ps >> 10, "%s: Mapped: two pages, each counted once for both processes", an);
 	zd_vm_munmap(mm, (uint64_t)a, 4 * ps);
 	ok(reads(child, (uint64_t)a, "S"), "%s: the pages outlive the parent's unmap", an);
+	zd_meminfo_field(m, "Mapped", &kb);
+	is_u64(kb, 2 * ps >> 10, "%s: still mapped in the child", an);
 	zd_mmput(child);
+	zd_meminfo_field(m, "Mapped", &kb);
+	is_u64(kb, 0, "%s: Mapped 0 after the last unmap", an);
 	zd_meminfo_field(m, "Shmem", &kb);
 	is_u64(kb, shmem0, "%s: the last unmap empties the cache", an);
 	is_u64(free_kb(), free0, "%s: MemFree back", an);

@@ -20,6 +20,7 @@ typedef unsigned zd_gfp_t;
 #define ZD___GFP_ZERO    0x4u   /* zero the contents */
 #define ZD___GFP_DMA     0x8u   /* only from ZONE_DMA */
 #define ZD___GFP_NOWARN  0x10u  /* a failure is the caller's to report */
+#define ZD___GFP_THISNODE 0x20u /* only from the node asked for, no fallback */
 #define ZD_GFP_KERNEL    0u
 #define ZD_GFP_HIGHUSER_MOVABLE ZD___GFP_MOVABLE
 

@@ -193,6 +193,7 @@ struct zd_machine {
 	unsigned long pgfault;
 	long nr_anon_mapped;              /* NR_ANON_MAPPED, in pages */
 	long nr_shmem;                    /* NR_SHMEM: pages in shmem caches */
+	long nr_file_mapped;              /* NR_FILE_MAPPED: file, shmem and DAX pages mapped */
 	unsigned long nr_foll_pin_acquired, nr_foll_pin_released;   /* vmstat */
 	unsigned long pgmigrate_success, pgmigrate_fail;
 	/* THP (huge_memory.c): the policy, the huge zero folio (allocated on

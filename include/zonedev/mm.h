@@ -179,6 +179,7 @@ struct zd_file {
 	uint64_t map_align;           /* mappings start aligned to this (0: a page) */
 	void *private_data;
 	long f_count;                 /* atomic: one per VMA, one per opener */
+	bool dax;                     /* IS_DAX(inode): mapped without page cache, never migrated */
 };
 
 /* A reference to file / drop one (the last runs f_op->release). */
@@ -333,6 +334,30 @@ void zd_unpin_user_page(struct zd_machine *m, struct zd_page *page);
 void zd_unpin_user_pages(struct zd_machine *m, struct zd_page **pages, unsigned long npages);
 void zd_unpin_user_pages_dirty_lock(struct zd_machine *m, struct zd_page **pages,
 				    unsigned long npages, bool make_dirty);
+
+/* mbind(2)/move_pages(2) flags (include/uapi/linux/mempolicy.h). */
+#define ZD_MPOL_MF_STRICT   (1 << 0)
+#define ZD_MPOL_MF_MOVE     (1 << 1)
+#define ZD_MPOL_MF_MOVE_ALL (1 << 2)
+
+/*
+ * move_pages(2) of mm (mm/migrate.c): page i (the page holding pages[i])
+ * to node nodes[i], status[i] its outcome; nodes NULL only asks where the
+ * pages are. flags: MPOL_MF_MOVE (pages only this process maps) or
+ * MPOL_MF_MOVE_ALL (also pages others map; the caller is taken to have
+ * CAP_SYS_NICE). 0 when every page was handled, the number of pages not
+ * migrated (a run that failed to move and the pages after it, whose
+ * status is left as it was), or -errno for the whole call: -EINVAL other
+ * flags, -ENODEV a node that does not exist or has no memory, -ENOMEM no
+ * page on a target node. A status is the node the page is on, or
+ * -EFAULT (no VMA, a VMA that cannot migrate: DAX, VM_IO, VM_PFNMAP; the
+ * zero page), -ENOENT (nothing present there; a ZONE_DEVICE page),
+ * -EACCES (mapped by more than one process without MOVE_ALL), -EBUSY
+ * (being migrated already; a large folio, which does not migrate yet).
+ * Takes mmap_lock for reading per page, as the kernel does.
+ */
+long zd_move_pages(struct zd_mm *mm, unsigned long nr_pages, const uint64_t *pages,
+		   const int *nodes, int *status, int flags);
 
 /* /proc/PID/maps of mm on f. */
 void zd_show_maps(struct zd_mm *mm, FILE *f);

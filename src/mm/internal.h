@@ -212,6 +212,11 @@ void zd_folio_add_new_anon_rmap_pmd(struct zd_page *folio, struct zd_vm_area_str
 				    uint64_t haddr);
 int zd_folio_try_dup_anon_rmap_pmd(struct zd_page *folio);
 void zd_folio_remove_rmap_pmd(struct zd_machine *m, struct zd_page *folio);
+/* folio_add_file_rmap_pte/pmd(): one more mapping of a file, shmem or
+ * DAX folio (a PTE of a small one, or a leaf mapping a whole one); its
+ * first counts its pages in NR_FILE_MAPPED (meminfo Mapped), and the
+ * removal of its last takes them out again. */
+void zd_folio_add_file_rmap(struct zd_machine *m, struct zd_page *folio);
 /* An existing anonymous page gains a mapping (remove_migration_pte). */
 void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive);
 

@@ -467,7 +467,7 @@ static unsigned do_fault(struct zd_vm_fault *vmf)
 		zd_put_page(mm->m, vmf->page);
 		return ret;
 	}
-	__atomic_add_fetch(&vmf->page->_mapcount, 1, __ATOMIC_RELAXED);   /* file rmap */
+	zd_folio_add_file_rmap(mm->m, vmf->page);
 	zd_add_mm_counter(mm, zd_mm_counter(vmf->page), 1);
 	o->set_pte(vmf->pte, mk_pte(mm, zd_page_to_pfn(mm->m, vmf->page), prot));
 	fault_unlock(vmf);

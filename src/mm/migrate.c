@@ -14,12 +14,16 @@
  * unlocked only after no entry names it. The rmap walk visits, in every
  * process of the machine, the VMAs whose anon_vma has the page's root
  * (the fork tree), at the address the page's index gives.
+ * move_pages(2) (zd_move_pages) isolates a run of a process's pages bound
+ * for one node and migrates them there; a run that leaves pages behind
+ * reports their number and writes none of its statuses, as the kernel.
  */
 #include "internal.h"
 #include "base/rcu.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <zonedev/gfp.h>
@@ -220,12 +224,35 @@ static struct zd_page *alloc_outside(struct zd_machine *m, uint64_t lo, uint64_t
 	return page;
 }
 
+/* What follows an isolation (migrate_pages_batch for one page): page,
+ * locked and with the caller's reference, moves to dst (NULL: none could
+ * be had, -ENOMEM), retried while something still references it
+ * (-EAGAIN) up to tries times; page unlocked and both references
+ * dropped whatever the outcome, the old page freed on success; vmstat
+ * pgmigrate_success/fail. */
+static int migrate_and_release(struct zd_machine *m, struct zd_page *page, struct zd_page *dst,
+			       int tries)
+{
+	int rc = -ENOMEM;
+
+	while (dst && tries-- > 0 && (rc = zd_migrate_folio(m, page, dst)) == -EAGAIN)
+		sched_yield();
+	zd_unlock_page(page);
+	if (dst)
+		zd_put_page(m, dst);
+	if (!rc)
+		__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);   /* nobody's now */
+	zd_put_page(m, page);
+	__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
 long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 {
 	long moved = 0;
 
 	for (uint64_t p = pfn; p < pfn + nr; p++) {
-		struct zd_page *page = zd_pfn_to_page(m, p), *dst;
+		struct zd_page *page = zd_pfn_to_page(m, p);
 		int rc;
 
 		if (zd_page_is_buddy(page)) {
@@ -247,19 +274,251 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 			zd_put_page(m, page);
 			continue;
 		}
-		dst = alloc_outside(m, pfn, pfn + nr);
-		rc = dst ? zd_migrate_folio(m, page, dst) : -ENOMEM;
-		zd_unlock_page(page);
-		if (dst)
-			zd_put_page(m, dst);
-		if (!rc)
-			__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);   /* nobody's now */
-		zd_put_page(m, page);
-		__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success, 1,
-				   __ATOMIC_RELAXED);
+		rc = migrate_and_release(m, page, alloc_outside(m, pfn, pfn + nr), 1);
 		if (rc == -ENOMEM)
 			return moved ? moved : rc;
 		moved += !rc;
 	}
 	return moved;
+}
+
+/* ---------- move_pages(2) ---------- */
+
+/* NR_MAX_MIGRATE_PAGES_RETRY: a referenced page is tried this often. */
+#define MIGRATE_RETRY 10
+
+/* vma_migratable(): DAX maps the device itself, IO and PFNMAP no pages. */
+static bool vma_migratable(const struct zd_vm_area_struct *vma)
+{
+	if (vma->vm_flags & (ZD_VM_IO | ZD_VM_PFNMAP))
+		return false;
+	return !(vma->vm_file && vma->vm_file->dax);
+}
+
+/* node_state(node, N_MEMORY): the node exists and has memory online. */
+static bool node_has_memory(struct zd_machine *m, int node)
+{
+	if (node < 0 || node >= m->nr_nodes || !m->node_data[node])
+		return false;
+	for (int z = 0; z < ZD_MAX_NR_ZONES; z++)
+		if (__atomic_load_n(&m->node_data[node]->node_zones[z].managed_pages,
+				    __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+/* folio_walk_start(FW_ZEROPAGE) under mmap_lock: the present leaf
+ * mapping addr, its pfn (the subpage's) and level; false when nothing
+ * present is there. */
+static bool walk_present(struct zd_mm *mm, uint64_t addr, uint64_t *pfn, enum zd_pt_level *level)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	struct zd_page *page;
+	zd_pte_t e = zd_follow_pte(mm, addr, level, &page);
+
+	if (a->pgtable->pte_none(a, e) || !a->pgtable->pte_present(a, e))
+		return false;
+	*pfn = a->pgtable->leaf_pfn(a, *level, e) +
+	       ((addr & ((1ULL << a->pt[*level].shift) - 1)) >> a->page_shift);
+	return true;
+}
+
+/* __add_folio_for_migration(): 1 with the page isolated in *out (a
+ * reference and its lock, so nothing else migrates it meanwhile), 0 when
+ * it is on node already, or the page's status errno. */
+static int add_folio(struct zd_mm *mm, uint64_t addr, int node, bool migrate_all,
+		     struct zd_page **out)
+{
+	struct zd_machine *m = mm->m;
+	enum zd_pt_level level;
+	struct zd_page *page;
+	uint64_t pfn;
+
+	if (!walk_present(mm, addr, &pfn, &level))
+		return -ENOENT;
+	if (pfn == m->zero_pfn)
+		return -EFAULT;
+	page = zd_pfn_to_page(m, pfn);
+	if (zd_is_zone_device_page(page))
+		return -ENOENT;
+	if (zd_page_to_nid(page) == node)
+		return 0;
+	if (zd_page_mapcount(page) > 1 && !migrate_all)
+		return -EACCES;    /* folio_likely_mapped_shared() */
+	if (level != ZD_PT_PTE || zd_folio_order(m, zd_page_folio(m, page)) ||
+	    !zd_folio_test_anon(page)) {
+		zd_pr_info(m, "move_pages: pfn 0x%llx at 0x%llx is a %s page, which does not "
+			    "migrate in this model yet", (unsigned long long)pfn,
+			    (unsigned long long)addr, zd_folio_test_anon(page) ? "large" : "file");
+		return -EBUSY;
+	}
+	/* folio_isolate_lru(): under the PTE lock of the walk's mmap_lock the
+	 * page is mapped, so it has a reference to add to */
+	zd_get_page(m, page);
+	if (!zd_trylock_page(page)) {
+		zd_put_page(m, page);
+		return -EBUSY;
+	}
+	*out = page;
+	return 1;
+}
+
+/* add_folio_for_migration(). */
+static int add_folio_for_migration(struct zd_mm *mm, uint64_t addr, int node, bool migrate_all,
+				   struct zd_page **out)
+{
+	struct zd_vm_area_struct *vma;
+	int err = -EFAULT;
+
+	zd_mmap_read_lock(mm);
+	vma = zd_vma_lookup(mm, addr);
+	if (vma && vma_migratable(vma))
+		err = add_folio(mm, addr, node, migrate_all, out);
+	zd_mmap_read_unlock(mm);
+	return err;
+}
+
+/* do_move_pages_to_node() of the n isolated pages: 0, the number that
+ * did not move, or -ENOMEM when the node ran out (the rest put back). */
+static long move_to_node(struct zd_machine *m, struct zd_page **q, unsigned long n, int node)
+{
+	long failed = 0;
+	int err = 0;
+
+	for (unsigned long i = 0; i < n; i++) {
+		struct zd_page *dst = NULL;
+
+		if (!err) {
+			dst = zd_alloc_pages_node(m, node, ZD_GFP_HIGHUSER_MOVABLE |
+						  ZD___GFP_THISNODE | ZD___GFP_NOWARN, 0);
+			if (!dst) {
+				zd_pr_warn(m, "move_pages: no free page on node %d", node);
+				err = -ENOMEM;
+			}
+		}
+		if (err) {
+			zd_unlock_page(q[i]);   /* putback_movable_pages() */
+			zd_put_page(m, q[i]);
+			continue;
+		}
+		failed += migrate_and_release(m, q[i], dst, MIGRATE_RETRY) != 0;
+	}
+	return err ? err : failed;
+}
+
+struct move_batch {
+	struct zd_page **q;        /* the isolated pages of the run */
+	unsigned long nq;
+	int *status;
+	unsigned long nr_pages;
+};
+
+/* move_pages_and_store_status(): the run [start, i) to node; its status
+ * is node when all moved, else the count of pages not migrated from the
+ * run on (the pages after i included). */
+static long flush_run(struct zd_machine *m, struct move_batch *b, int node, unsigned long start,
+		      unsigned long i)
+{
+	long rc;
+
+	if (!b->nq)
+		return 0;
+	rc = move_to_node(m, b->q, b->nq, node);
+	b->nq = 0;
+	if (rc)
+		return rc > 0 ? rc + (long)(b->nr_pages - i) : rc;
+	for (unsigned long j = start; j < i; j++)
+		b->status[j] = node;
+	return 0;
+}
+
+/* do_pages_stat_array(). */
+static void pages_stat(struct zd_mm *mm, unsigned long nr_pages, const uint64_t *pages,
+		       int *status)
+{
+	zd_mmap_read_lock(mm);
+	for (unsigned long i = 0; i < nr_pages; i++) {
+		enum zd_pt_level level;
+		uint64_t pfn;
+		struct zd_page *page;
+
+		if (!zd_vma_lookup(mm, pages[i])) {
+			status[i] = -EFAULT;
+			continue;
+		}
+		if (!walk_present(mm, pages[i], &pfn, &level)) {
+			status[i] = -ENOENT;
+			continue;
+		}
+		page = pfn == mm->m->zero_pfn ? NULL : zd_pfn_to_page(mm->m, pfn);
+		status[i] = !page ? -EFAULT : zd_is_zone_device_page(page) ? -ENOENT :
+			    zd_page_to_nid(page);
+	}
+	zd_mmap_read_unlock(mm);
+}
+
+long zd_move_pages(struct zd_mm *mm, unsigned long nr_pages, const uint64_t *pages,
+		   const int *nodes, int *status, int flags)
+{
+	struct zd_machine *m = mm->m;
+	struct move_batch b = { NULL, 0, status, nr_pages };
+	unsigned long i, start = 0;
+	int current = -1;          /* NUMA_NO_NODE: no run yet */
+	long err = 0, err1;
+
+	if (flags & ~(ZD_MPOL_MF_MOVE | ZD_MPOL_MF_MOVE_ALL)) {
+		zd_pr_info(m, "move_pages: flags 0x%x: only MPOL_MF_MOVE and MPOL_MF_MOVE_ALL",
+			    (unsigned)flags);
+		return -EINVAL;
+	}
+	if (!nodes) {
+		pages_stat(mm, nr_pages, pages, status);
+		return 0;
+	}
+	b.q = calloc(nr_pages ? nr_pages : 1, sizeof(*b.q));
+	if (!b.q)
+		return -ENOMEM;
+	for (i = 0; i < nr_pages; i++) {
+		int node = nodes[i];
+
+		if (!node_has_memory(m, node)) {
+			zd_pr_info(m, "move_pages: page %lu: node %d %s", i, node,
+				    node < 0 || node >= m->nr_nodes ? "does not exist" :
+				    "has no memory");
+			err = -ENODEV;
+			goto out_flush;
+		}
+		if (current < 0) {
+			current = node;
+			start = i;
+		} else if (node != current) {
+			err = flush_run(m, &b, current, start, i);
+			if (err)
+				goto out;
+			start = i;
+			current = node;
+		}
+		/* a page that cannot be found or isolated is only its status */
+		err = add_folio_for_migration(mm, pages[i], current,
+					      flags & ZD_MPOL_MF_MOVE_ALL, &b.q[b.nq]);
+		if (err > 0) {
+			b.nq++;
+			continue;
+		}
+		status[i] = err ? (int)err : current;
+		err = flush_run(m, &b, current, start, i);
+		if (err) {
+			if (err > 0)
+				err--;     /* page i has its status */
+			goto out;
+		}
+		current = -1;
+	}
+out_flush:
+	err1 = flush_run(m, &b, current, start, i);
+	if (err >= 0)
+		err = err1;
+out:
+	free(b.q);
+	return err;
 }

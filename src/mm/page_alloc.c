@@ -151,7 +151,7 @@ struct zd_page *zd_alloc_pages_node(struct zd_machine *m, int nid, zd_gfp_t gfp,
 	if (ZD_WARN(m, nid < 0 || nid >= m->nr_nodes, "alloc_pages_node: node %d does not exist "
 		    "(machine has %d)", nid, m->nr_nodes))
 		return NULL;
-	for (int n = 0; n < m->nr_nodes; n++) {
+	for (int n = 0; n < (gfp & ZD___GFP_THISNODE ? 1 : m->nr_nodes); n++) {
 		struct zd_pglist_data *pgdat = m->node_data[(nid + n) % m->nr_nodes];
 		for (size_t i = 0; i < nz; i++) {
 			struct zd_zone *z = &pgdat->node_zones[zl[i]];

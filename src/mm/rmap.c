@@ -164,7 +164,10 @@ void zd_folio_remove_rmap_pte(struct zd_machine *m, struct zd_page *page)
 		__atomic_sub_fetch(&folio[1]._large_mapcount, 1, __ATOMIC_RELAXED);
 	if (__atomic_sub_fetch(&page->_mapcount, 1, __ATOMIC_ACQ_REL) >= 0)
 		return;
-	if (zd_folio_test_anon(folio) && (!large || !zd_folio_entire_mapcount(folio)))
+	if (!zd_folio_test_anon(folio))   /* a file page, or a DAX leaf's whole folio */
+		__atomic_sub_fetch(&m->nr_file_mapped,
+				   page == folio ? 1L << zd_folio_order(m, folio) : 1, __ATOMIC_RELAXED);
+	else if (!large || !zd_folio_entire_mapcount(folio))
 		__atomic_sub_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
 }
 
@@ -209,6 +212,13 @@ void zd_folio_remove_rmap_pmd(struct zd_machine *m, struct zd_page *folio)
 		unmapped += zd_page_mapcount(folio + i) == 0;
 	__atomic_sub_fetch(&m->nr_anon_mapped, unmapped, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&m->nr_anon_thps, nr, __ATOMIC_RELAXED);
+}
+
+void zd_folio_add_file_rmap(struct zd_machine *m, struct zd_page *folio)
+{
+	if (!__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_ACQ_REL))
+		__atomic_add_fetch(&m->nr_file_mapped, 1L << zd_folio_order(m, folio),
+				   __ATOMIC_RELAXED);
 }
 
 void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive)

@@ -189,7 +189,7 @@ struct expect_def;
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
 	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_SMAPS_ROLLUP,
-	RP_PAGE_TABLES, RP_VMSTAT, RP_NR,
+	RP_PAGE_TABLES, RP_VMSTAT, RP_PAGEMAP, RP_NR,
 };
 
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
@@ -275,6 +275,8 @@ struct step {
 	uint64_t new_size;
 	struct addr_arg new_addr;
 	int advice;                /* MADV_* */
+	bool has_pattern, has_seed;
+	uint64_t pattern, seed;    /* fill, check: one byte repeated, or a stream's seed */
 
 	/* expect (schema-expect.c says which form uses which): start is the
 	 * address, region, gpu, handle, process, size, data, mtype, ns_mode,
@@ -308,7 +310,7 @@ struct step {
 /* A pin step's flag for pin_user_pages_fast (no FOLL_* bit is this). */
 #define PIN_FAST (1u << 30)
 
-enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM, H_PIN };
+enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM, H_PIN, H_GUP };
 struct handle_def {
 	const char *name;
 	enum handle_kind kind;
@@ -389,7 +391,7 @@ struct handle_state {
 	struct zd_dev_pagemap *pgmap;      /* H_PGMAP (owned while live) */
 	char *meminfo;                     /* H_MEMINFO: the /proc/meminfo text then (owned) */
 	struct zd_mm *mm;                  /* H_MM: the process (the machine ends it) */
-	struct zd_page **pins;             /* H_PIN: the pinned pages (owned while live) */
+	struct zd_page **pins;             /* H_PIN, H_GUP: the pinned or referenced pages (owned while live) */
 	long nr_pins;
 };
 
@@ -438,6 +440,7 @@ STEP_FN(exec_memremap); STEP_FN(exec_memunmap); STEP_FN(exec_memory_failure);
 STEP_FN(exec_process); STEP_FN(exec_fork); STEP_FN(exec_exit); STEP_FN(exec_mmap);
 STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec_madvise);
 STEP_FN(exec_write_mem); STEP_FN(exec_read_mem); STEP_FN(exec_pin); STEP_FN(exec_unpin);
+STEP_FN(exec_fill); STEP_FN(exec_check); STEP_FN(exec_gup); STEP_FN(exec_put); STEP_FN(exec_migrate);
 STEP_FN(ex_pfn_valid); STEP_FN(ex_section); STEP_FN(ex_memory_block);
 STEP_FN(ex_memory_block_id); STEP_FN(ex_meminfo); STEP_FN(ex_max_pfn); STEP_FN(ex_handle);
 STEP_FN(ex_zoneinfo); STEP_FN(ex_iomem);
@@ -481,6 +484,8 @@ bool expect_addr(struct run *r, const struct step *st, struct step_result *res,
 void maps_text(struct zd_machine *m, FILE *f);
 void smaps_rollup_text(struct zd_machine *m, FILE *f);
 void page_tables_text(struct zd_machine *m, FILE *f);
+/* mmsteps.c: report pagemap of a step's process and range, text or JSON. */
+void pagemap_report(struct run *r, const struct step *st, struct step_result *res);
 void maps_json(struct zd_machine *m, struct jw *w);
 /* A report as text on f, or as the value of the current JSON key. */
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f);

@@ -178,8 +178,12 @@ void run_release_handles(struct run *r)
 			zd_put_page(r->m, h->page);
 			h->live = false;
 		}
-		if (h->live && r->s->handles[i].kind == H_PIN) {
-			zd_unpin_user_pages(r->m, h->pins, (unsigned long)h->nr_pins);
+		if (h->live && r->s->handles[i].kind == H_GUP)
+			for (long k = 0; k < h->nr_pins; k++)
+				zd_put_page(r->m, h->pins[k]);   /* put_page(), as gup's holder must */
+		if (h->live && (r->s->handles[i].kind == H_PIN || r->s->handles[i].kind == H_GUP)) {
+			if (r->s->handles[i].kind == H_PIN)
+				zd_unpin_user_pages(r->m, h->pins, (unsigned long)h->nr_pins);
 			free(h->pins);
 			h->pins = NULL;
 			h->live = false;

@@ -1,17 +1,22 @@
 /*
  * Process steps: a process (an address space), fork and exit, and the
  * system calls on its VMAs (mmap, munmap, mprotect, mremap, madvise), its
- * CPU's loads and stores (write, read), the expect vma form and the maps,
- * smaps_rollup and page_tables reports. Each calls one libzonedev entry
- * point (include/zonedev/mm.h) and reports what it did.
+ * CPU's loads and stores (write, read, fill, check), GUP (pin/unpin,
+ * gup/put), move_pages (migrate), the expect vma form and the maps,
+ * smaps_rollup, page_tables and pagemap reports. Each calls one libzonedev
+ * entry point (include/zonedev/mm.h) and reports what it did.
  * Invariants: a process handle holds its mm from its process/fork step to
  * its exit step (the machine ends processes still alive when it goes); an
  * mmap or mremap handle records the address the call returned, usable as
- * any later step's address.
+ * any later step's address; a pin or gup handle owns its page array and
+ * one pin or reference per page until unpin/put (or the run's end).
  */
 #include "cli.h"
 #include "devsteps.h"
 
+#include <zonedev/swapops.h>
+
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,56 +165,149 @@ MM_RANGE_STEP(exec_mprotect, zd_do_mprotect(mm, addr, st->size, (unsigned long)s
 	      "protected")
 MM_RANGE_STEP(exec_madvise, zd_do_madvise(mm, addr, st->size, st->advice), "advised")
 
-/* The CPU's access: SIGSEGV, SIGBUS and OOM come back as the errno
- * zd_access_vm() gives (EFAULT, EIO, ENOMEM), which expect_error names. */
-static void access_mem(struct run *r, const struct step *st, struct step_result *res, bool write)
+/* ---------- the CPU's loads and stores ---------- */
+
+/*
+ * The bytes a write or fill stores and a read or check expects, produced
+ * in order chunk by chunk: the step's data, one byte repeated (pattern),
+ * or the seed's stream: splitmix64 outputs, each as 8 bytes little endian,
+ * the first from state seed + 0x9e3779b97f4a7c15.
+ */
+struct byte_src {
+	const struct step *st;
+	size_t off;
+	uint64_t state, word;
+	unsigned left;             /* bytes of word not yet used */
+};
+
+static uint8_t src_byte(struct byte_src *b)
+{
+	uint64_t z;
+
+	if (b->st->has_pattern)
+		return (uint8_t)b->st->pattern;
+	if (!b->st->has_seed)
+		return (uint8_t)b->st->data.p[b->off++];
+	if (!b->left) {
+		z = b->state += 0x9e3779b97f4a7c15ULL;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		b->word = z ^ (z >> 31);
+		b->left = 8;
+	}
+	b->left--;
+	return (uint8_t)(b->word >> (8 * (7 - b->left)));
+}
+
+/* The length of a step's range: its data's, or size. */
+static size_t range_len(const struct step *st)
+{
+	return st->has_pattern || st->has_seed ? (size_t)st->size : st->data.len;
+}
+
+#define ACCESS_CHUNK 65536
+
+/* What the source says, as a short text for messages. */
+static const char *src_desc(const struct step *st, char *buf, size_t len)
+{
+	char esc[96];
+
+	if (st->has_pattern)
+		snprintf(buf, len, "pattern 0x%02" PRIx64, st->pattern);
+	else if (st->has_seed)
+		snprintf(buf, len, "the stream of seed %" PRIu64, st->seed);
+	else
+		snprintf(buf, len, "\"%s\"", fmt_escaped(st->data.p, st->data.len < 48 ?
+							st->data.len : 48, esc, sizeof(esc)));
+	return buf;
+}
+
+/* The CPU's access to the step's range, ACCESS_CHUNK bytes at a time:
+ * stores of the source (write, fill), or loads compared with it (read,
+ * check), the first differing byte failing the step with its address.
+ * SIGSEGV, SIGBUS and OOM come back as the errno zd_access_vm() gives
+ * (EFAULT, EIO, ENOMEM), which expect_error names. */
+static void access_range(struct run *r, const struct step *st, struct step_result *res,
+			 bool write)
 {
 	uint64_t addr;
 	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
-	char *buf;
+	struct byte_src src = { st, 0, st->seed, 0, 0 };
+	size_t len = range_len(st);
+	uint8_t *want, *got;
+	char what[128];
 
 	if (!mm)
 		return;
-	buf = write ? (char *)st->data.p : calloc(1, st->data.len + 1);
-	if (!buf) {
+	want = malloc(ACCESS_CHUNK);
+	got = malloc(ACCESS_CHUNK);
+	if (!want || !got) {
 		step_fail(res, "out of memory");
-		return;
+		goto out;
 	}
-	res->err = zd_access_vm(mm, addr, buf, st->data.len, write);
+	for (size_t off = 0; off < len && !res->err; off += ACCESS_CHUNK) {
+		size_t n = len - off < ACCESS_CHUNK ? len - off : ACCESS_CHUNK;
+
+		for (size_t i = 0; i < n; i++)
+			want[i] = src_byte(&src);
+		res->err = zd_access_vm(mm, addr + off, write ? want : got, n, write);
+		for (size_t i = 0; !write && !res->err && i < n; i++) {
+			if (got[i] == want[i])
+				continue;
+			step_fail(res, "pid %d: the byte at 0x%" PRIx64 " is 0x%02x, expected 0x%02x "
+				  "(the first that differs from %s over [0x%" PRIx64 "-0x%" PRIx64
+				  "))", mm->pid, addr + off + i, got[i], want[i],
+				  src_desc(st, what, sizeof(what)), addr, addr + len);
+			jw_khex(r->json, "differs_at", addr + off + i);
+			goto out;
+		}
+	}
 	if (!res->err) {
 		step_info(res, "pid %d: %zu bytes %s 0x%" PRIx64 " (minor faults so far: %lu)",
-			  mm->pid, st->data.len, write ? "stored at" : "loaded from", addr,
-			  mm->min_flt);
-		if (!write)
-			expect_bytes(res, "the bytes read", buf, st->data.p, st->data.len);
+			  mm->pid, len, write ? "stored at" : "loaded from", addr, mm->min_flt);
+		jw_ku64(r->json, "bytes", len);
 	}
-	if (!write)
-		free(buf);
+out:
+	free(want);
+	free(got);
 }
 
 void exec_write_mem(struct run *r, const struct step *st, struct step_result *res)
 {
-	access_mem(r, st, res, true);
+	access_range(r, st, res, true);
 }
 
 void exec_read_mem(struct run *r, const struct step *st, struct step_result *res)
 {
-	access_mem(r, st, res, false);
+	access_range(r, st, res, false);
 }
 
-/* pin: the pages of the range pinned for the handle; the info shows the
- * first page's counts (refcount, and pincount for a large folio). */
-void exec_pin(struct run *r, const struct step *st, struct step_result *res)
+void exec_fill(struct run *r, const struct step *st, struct step_result *res)
+{
+	access_range(r, st, res, true);
+}
+
+void exec_check(struct run *r, const struct step *st, struct step_result *res)
+{
+	access_range(r, st, res, false);
+}
+
+/* pin and gup: the pages of the range pinned (FOLL_PIN) or referenced
+ * (FOLL_GET) for the handle; the info shows the first page's counts
+ * (refcount, and pincount for a large folio). */
+static void gup_range(struct run *r, const struct step *st, struct step_result *res, bool pin)
 {
 	const uint64_t ps = r->m->arch.page_size;
 	unsigned flags = (unsigned)st->mflags & ~PIN_FAST;
+	bool fast = st->mflags & PIN_FAST;
 	struct handle_state *h = &r->h[st->handle];
 	uint64_t addr, n;
 	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
 	struct zd_page **pages;
 	long got;
 
-	if (!mm || !handle_idle(r, st->handle, "pinned pages", "unpin", res))
+	if (!mm || !handle_idle(r, st->handle, pin ? "pinned pages" : "referenced pages",
+				pin ? "unpin" : "put", res))
 		return;
 	n = (st->size + ps - 1) / ps;
 	pages = calloc(n ? n : 1, sizeof(*pages));
@@ -217,8 +315,12 @@ void exec_pin(struct run *r, const struct step *st, struct step_result *res)
 		step_fail(res, "out of memory");
 		return;
 	}
-	got = st->mflags & PIN_FAST ? zd_pin_user_pages_fast(mm, addr, n, flags, pages)
-				    : zd_pin_user_pages_unlocked(mm, addr, n, flags, pages);
+	if (pin)
+		got = fast ? zd_pin_user_pages_fast(mm, addr, n, flags, pages)
+			   : zd_pin_user_pages_unlocked(mm, addr, n, flags, pages);
+	else
+		got = fast ? zd_get_user_pages_fast(mm, addr, n, flags, pages)
+			   : zd_get_user_pages_unlocked(mm, addr, n, flags, pages);
 	if (got < 0) {
 		free(pages);
 		res->err = (int)got;
@@ -228,24 +330,130 @@ void exec_pin(struct run *r, const struct step *st, struct step_result *res)
 	h->pins = pages;
 	h->nr_pins = got;
 	struct zd_page *folio = got ? zd_page_folio(r->m, pages[0]) : NULL;
-	step_info(res, "pid %d: %ld of %" PRIu64 " pages pinned; the first is pfn 0x%" PRIx64
-		  ", refcount %d, pincount %lu", mm->pid, got, n,
+	step_info(res, "pid %d: %ld of %" PRIu64 " pages %s; the first is pfn 0x%" PRIx64
+		  ", refcount %d, pincount %lu", mm->pid, got, n, pin ? "pinned" : "referenced",
 		  got ? zd_page_to_pfn(r->m, pages[0]) : 0, folio ? zd_page_ref_count(folio) : 0,
 		  folio && zd_folio_order(r->m, folio) ? *zd_folio_pincount(folio) : 0UL);
-	jw_ki64(r->json, "pinned", got);
+	jw_ki64(r->json, pin ? "pinned" : "referenced", got);
+}
+
+void exec_pin(struct run *r, const struct step *st, struct step_result *res)
+{
+	gup_range(r, st, res, true);
+}
+
+void exec_gup(struct run *r, const struct step *st, struct step_result *res)
+{
+	gup_range(r, st, res, false);
+}
+
+/* unpin and put: the handle's pins go with unpin_user_pages(), GET
+ * references with put_page() per page, as their holders must drop them. */
+static void release_range(struct run *r, const struct step *st, struct step_result *res,
+			  bool pin)
+{
+	struct handle_state *h = &r->h[st->handle];
+
+	if (!handle_held(r, st->handle, pin ? "pinned pages" : "referenced pages",
+			 pin ? "unpinned" : "put", pin ? "pin" : "gup", res))
+		return;
+	if (pin)
+		zd_unpin_user_pages(r->m, h->pins, (unsigned long)h->nr_pins);
+	else
+		for (long i = 0; i < h->nr_pins; i++)
+			zd_put_page(r->m, h->pins[i]);
+	step_info(res, "%ld pages %s", h->nr_pins, pin ? "unpinned" : "put");
+	free(h->pins);
+	h->pins = NULL;
+	h->live = false;
 }
 
 void exec_unpin(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct handle_state *h = &r->h[st->handle];
+	release_range(r, st, res, true);
+}
 
-	if (!handle_held(r, st->handle, "pinned pages", "unpinned", "pin", res))
+void exec_put(struct run *r, const struct step *st, struct step_result *res)
+{
+	release_range(r, st, res, false);
+}
+
+/* ---------- migrate ---------- */
+
+static const char *status_why(int status)
+{
+	switch (status) {
+	case -EFAULT: return "no VMA there, a VMA that cannot migrate (DAX, VM_IO, VM_PFNMAP), "
+			     "or the zero page";
+	case -EACCES: return "mapped by more than one process; flags move_all moves it";
+	case -EBUSY: return "being migrated already, or a page kind that does not migrate yet";
+	default: return "see dmesg";
+	}
+}
+
+/* migrate: move_pages(2) of every page of the range to one node. Pages
+ * with nothing present (-ENOENT) are skipped, as migrate_pages(2) skips
+ * them; any other negative status fails the step with that errno, and
+ * pages move_pages() could not migrate (pinned or otherwise referenced)
+ * fail it with EBUSY. */
+void exec_migrate(struct run *r, const struct step *st, struct step_result *res)
+{
+	const uint64_t ps = r->m->arch.page_size;
+	uint64_t addr, n, *pages = NULL;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+	int *nodes = NULL, *status = NULL;
+	uint64_t on_node = 0, absent = 0, bad = 0;
+	long rc;
+	char e[32];
+
+	if (!mm)
 		return;
-	zd_unpin_user_pages(r->m, h->pins, (unsigned long)h->nr_pins);
-	step_info(res, "%ld pages unpinned", h->nr_pins);
-	free(h->pins);
-	h->pins = NULL;
-	h->live = false;
+	n = (st->size + (addr & (ps - 1)) + ps - 1) / ps;
+	pages = calloc(n ? n : 1, sizeof(*pages));
+	nodes = calloc(n ? n : 1, sizeof(*nodes));
+	status = calloc(n ? n : 1, sizeof(*status));
+	if (!pages || !nodes || !status) {
+		step_fail(res, "out of memory");
+		goto out;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		pages[i] = (addr & ~(ps - 1)) + i * ps;
+		nodes[i] = (int)st->node;
+		status[i] = INT32_MIN;   /* not written: a run that failed */
+	}
+	rc = zd_move_pages(mm, n, pages, nodes, status, (int)st->mflags);
+	if (rc < 0) {
+		res->err = (int)rc;
+		goto out;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		if (status[i] == (int)st->node)
+			on_node++;
+		else if (status[i] == -ENOENT)
+			absent++;
+		else if (status[i] < 0 && status[i] != INT32_MIN && !bad++) {
+			res->err = status[i];
+			snprintf(res->why, sizeof(res->why), "move_pages status of 0x%" PRIx64
+				 ": %s (%s)", pages[i], fmt_errno(status[i], e, sizeof(e)),
+				 status_why(status[i]));
+		}
+	}
+	if (!res->err && rc > 0) {
+		res->err = -EBUSY;
+		snprintf(res->why, sizeof(res->why), "move_pages returned %ld: that many pages "
+			 "were not migrated (pinned or otherwise referenced)", rc);
+	}
+	step_info(res, "pid %d: %" PRIu64 " of %" PRIu64 " pages on node %" PRIu64 ", %" PRIu64
+		  " not present%s", mm->pid, on_node, n, st->node, absent,
+		  rc > 0 ? ", some not migrated" : "");
+	jw_ku64(r->json, "pages", n);
+	jw_ku64(r->json, "on_node", on_node);
+	jw_ku64(r->json, "not_present", absent);
+	jw_ki64(r->json, "not_migrated", rc);
+out:
+	free(pages);
+	free(nodes);
+	free(status);
 }
 
 /* ---------- expect vma ---------- */
@@ -385,4 +593,116 @@ void maps_json(struct zd_machine *m, struct jw *w)
 		free(text);
 	}
 	jw_arr_end(w);
+}
+
+/* ---------- report pagemap ---------- */
+
+/* The bits of a /proc/PID/pagemap entry (Documentation/admin-guide/mm/
+ * pagemap.rst), decoded as page-types(8) would. */
+#define PM_PFRAME_BITS 55
+#define PM_SWAP_TYPE_BITS 5
+#define PM_MAX_PAGES 4096          /* a report is for reading, not a dump */
+
+static const struct { unsigned bit; const char *name; } pm_flags[] = {
+	{ 63, "present" }, { 62, "swap" }, { 61, "file" }, { 58, "guard" },
+	{ 57, "uffd_wp" }, { 56, "exclusive" }, { 55, "soft_dirty" },
+};
+
+static const char *swap_type_name(unsigned type)
+{
+	switch (type) {
+	case ZD_SWP_HWPOISON: return "hwpoison";
+	case ZD_SWP_MIGRATION_READ: return "migration-read";
+	case ZD_SWP_MIGRATION_READ_EXCLUSIVE: return "migration-read-exclusive";
+	case ZD_SWP_MIGRATION_WRITE: return "migration-write";
+	case ZD_SWP_DEVICE_WRITE: return "device-write";
+	case ZD_SWP_DEVICE_READ: return "device-read";
+	case ZD_SWP_DEVICE_EXCLUSIVE: return "device-exclusive";
+	case ZD_SWP_PTE_MARKER: return "pte-marker";
+	default: return "swap";
+	}
+}
+
+static void pagemap_line(struct run *r, uint64_t addr, uint64_t pme)
+{
+	uint64_t frame = pme & ((1ULL << PM_PFRAME_BITS) - 1);
+	unsigned type = (unsigned)(frame & ((1u << PM_SWAP_TYPE_BITS) - 1));
+	char flags[96] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < sizeof(pm_flags) / sizeof(pm_flags[0]); i++)
+		if (pme >> pm_flags[i].bit & 1)
+			used = list_add(flags, sizeof(flags), used, ",", pm_flags[i].name);
+	if (!r->json) {
+		fprintf(r->out, "%012" PRIx64 " %016" PRIx64 " %-32s", addr, pme, used ? flags : "-");
+		if (pme >> 63 & 1)
+			fprintf(r->out, " pfn=0x%" PRIx64, frame);
+		else if (pme >> 62 & 1)
+			fprintf(r->out, " type=%u (%s) offset=0x%" PRIx64, type, swap_type_name(type),
+				frame >> PM_SWAP_TYPE_BITS);
+		fputc('\n', r->out);
+		return;
+	}
+	jw_obj_begin(r->json);
+	jw_khex(r->json, "addr", addr);
+	jw_khex(r->json, "entry", pme);
+	for (size_t i = 0; i < sizeof(pm_flags) / sizeof(pm_flags[0]); i++)
+		jw_kbool(r->json, pm_flags[i].name, pme >> pm_flags[i].bit & 1);
+	if (pme >> 63 & 1)
+		jw_khex(r->json, "pfn", frame);
+	else if (pme >> 62 & 1) {
+		jw_ku64(r->json, "swap_type", type);
+		jw_kstr(r->json, "swap_kind", swap_type_name(type));
+		jw_khex(r->json, "swap_offset", frame >> PM_SWAP_TYPE_BITS);
+	}
+	jw_obj_end(r->json);
+}
+
+void pagemap_report(struct run *r, const struct step *st, struct step_result *res)
+{
+	const uint64_t ps = r->m->arch.page_size;
+	uint64_t addr, n, *buf;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+	long got;
+
+	if (!mm)
+		return;
+	addr &= ~(ps - 1);
+	n = (st->size + ps - 1) / ps;
+	if (n > PM_MAX_PAGES) {
+		step_fail(res, "report pagemap of %" PRIu64 " pages: at most %d at a time", n,
+			  PM_MAX_PAGES);
+		return;
+	}
+	buf = calloc(n ? n : 1, sizeof(*buf));
+	if (!buf) {
+		step_fail(res, "out of memory");
+		return;
+	}
+	/* pread(fd, buf, n * 8, addr / PAGE_SIZE * 8) of /proc/PID/pagemap */
+	got = zd_pagemap_read(mm, addr / ps * 8, buf, n * 8);
+	if (got < 0) {
+		res->err = (int)got;
+		free(buf);
+		return;
+	}
+	if (r->json) {
+		jw_key(r->json, "report");
+		jw_obj_begin(r->json);
+		jw_ki64(r->json, "pid", mm->pid);
+		jw_key(r->json, "pages");
+		jw_arr_begin(r->json);
+	} else {
+		fflush(r->out);
+		fprintf(r->out, "==> /proc/%d/pagemap [0x%" PRIx64 "-0x%" PRIx64 ") <==\n", mm->pid,
+			addr, addr + n * ps);
+		fprintf(r->out, "%-12s %-16s %-32s %s\n", "address", "entry", "flags", "pfn / swap");
+	}
+	for (uint64_t i = 0; i < (uint64_t)got / 8; i++)
+		pagemap_line(r, addr + i * ps, buf[i]);
+	if (r->json) {
+		jw_arr_end(r->json);
+		jw_obj_end(r->json);
+	}
+	free(buf);
 }

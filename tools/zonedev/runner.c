@@ -159,7 +159,7 @@ static void echo_step(struct run *r, const struct step *st)
 	}
 	fprintf(r->out, "== %s:%d %s", r->s->file, st->line, st->name);
 	for (int i = 0; i < st->nargs; i++) {
-		if (st->def->flags & SD_BARE)
+		if ((st->def->flags & SD_BARE) && !i)   /* "report pagemap process=p ..." */
 			fprintf(r->out, " %s", fmt_arg(&st->args[i], buf, sizeof(buf)));
 		else
 			fprintf(r->out, " %s=%s", st->args[i].key,

@@ -38,7 +38,7 @@ static const struct enum_def report_names = {
 		E("sections", RP_SECTIONS), E("dmesg", RP_DMESG), E("vmemmap", RP_VMEMMAP),
 		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E("maps", RP_MAPS),
 		E("smaps_rollup", RP_SMAPS_ROLLUP), E("page_tables", RP_PAGE_TABLES),
-		E("vmstat", RP_VMSTAT), E(NULL, 0),
+		E("vmstat", RP_VMSTAT), E("pagemap", RP_PAGEMAP), E(NULL, 0),
 	}, false, NULL,
 };
 
@@ -103,6 +103,22 @@ static const struct enum_def pin_flags = {
 	}, false, NULL,
 };
 
+/* get_user_pages' flags a gup step may ask for (LONGTERM without PIN is
+ * the kernel's -EINVAL); fast picks get_user_pages_fast. */
+static const struct enum_def gup_flags = {
+	"gup flag", (const struct enum_name[]){
+		E("write", ZD_FOLL_WRITE), E("force", ZD_FOLL_FORCE),
+		E("longterm", ZD_FOLL_LONGTERM), E("fast", PIN_FAST), E(NULL, 0),
+	}, false, NULL,
+};
+
+/* move_pages(2)'s flags. */
+static const struct enum_def migrate_flags = {
+	"migrate flag", (const struct enum_name[]){
+		E("move", ZD_MPOL_MF_MOVE), E("move_all", ZD_MPOL_MF_MOVE_ALL), E(NULL, 0),
+	}, false, "move: pages only this process maps; move_all: shared ones too",
+};
+
 static const struct enum_def advice_names = {
 	"advice", (const struct enum_name[]){
 		E("normal", ZD_MADV_NORMAL), E("random", ZD_MADV_RANDOM),
@@ -133,6 +149,8 @@ static const struct handle_spec def_gpu_page = {
 const struct handle_spec use_gpu_page = { H_GPU_PAGE, "gpu_alloc", NULL };
 static const struct handle_spec def_pin = { H_PIN, NULL, "unpin takes the handle" };
 static const struct handle_spec use_pin = { H_PIN, "pin", NULL };
+static const struct handle_spec def_gup = { H_GUP, NULL, "put takes the handle" };
+static const struct handle_spec use_gup = { H_GUP, "gup", NULL };
 static const struct handle_spec def_pgmap = { H_PGMAP, NULL, "memunmap takes the handle" };
 static const struct handle_spec use_pgmap = { H_PGMAP, "memremap", NULL };
 static const struct handle_spec def_mm = { H_MM, NULL, "later steps name the process by it" };
@@ -152,6 +170,9 @@ const struct handle_spec use_mm = { H_MM, "process (or fork)", NULL };
 #define PROCESS F("process", FT_HANDLE_USE, process, .flags = FL_REQ, .handle = &use_mm)
 #define ADDR_REQ F("addr", FT_ADDR, start, .flags = FL_REQ)
 #define PROT(fl, d) F("prot", FT_FLAGS, prot, .enums = &prot_names, .flags = (fl), .dflt = (d))
+#define PATTERN F("pattern", FT_UINT, pattern, .has = HAS(has_pattern), .max = 255, \
+		     .show = ARG_HEX)
+#define SEED F("seed", FT_UINT, seed, .has = HAS(has_seed))
 #define END { 0 }
 
 static const struct field f_range[] = { START, SIZE, END };
@@ -207,6 +228,50 @@ static int finish_memremap(struct scenario *s, struct step *st, yaml_node_t *map
 	return 0;
 }
 
+/* report: pagemap reads one process's range, the others the machine. */
+static int finish_report(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	bool mapping = map->type == YAML_MAPPING_NODE;
+	const char *given = !mapping ? NULL : ymap_get(YF, map, "process") ? "process" :
+			    ymap_get(YF, map, "addr") ? "addr" : ymap_get(YF, map, "size") ? "size" :
+			    NULL;
+
+	if (st->report == RP_PAGEMAP && (!mapping || st->process < 0 ||
+					 !ymap_get(YF, map, "addr") || !st->has_size))
+		return yerr(YF, map, "report pagemap reads a range of one process: '- report: "
+			    "{what: pagemap, process: P, addr: A, size: N}'");
+	if (st->report != RP_PAGEMAP && given)
+		return yerr(YF, field_node(s, map, given), "report %s takes no '%s' (only pagemap "
+			    "reads one process's range)", (const char *)ymap_get(YF, map, "what")->
+			    data.scalar.value, given);
+	return 0;
+}
+
+/* fill: one source of bytes over size. */
+static int finish_fill(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	if (st->has_pattern == st->has_seed)
+		return yerr(YF, map, "step '%s' takes one of 'pattern' (a byte) and 'seed' (a "
+			    "pseudo-random stream)%s", st->name, st->has_pattern ? ", not both" : "");
+	return 0;
+}
+
+/* check: a pattern or seed over size, or the bytes of data. */
+static int finish_check(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	int n = st->has_pattern + st->has_seed + st->has_data;
+
+	if (n != 1)
+		return yerr(YF, map, "step 'check' compares with one of 'pattern', 'seed' and "
+			    "'data'%s", n ? ", not several" : "");
+	if (st->has_data && st->has_size)
+		return yerr(YF, field_node(s, map, "size"), "with 'data' the range is the data's "
+			    "length: drop 'size'");
+	if (!st->has_data && !st->has_size)
+		return yerr(YF, map, "step 'check': 'pattern' and 'seed' need 'size'");
+	return 0;
+}
+
 /* ---------- the table ---------- */
 
 #define MAY SD_MAY_FAIL
@@ -243,9 +308,12 @@ const struct step_def step_defs[] = {
 	  NULL, exec_free_pages, "zd___free_pages(): give a handle's pages back" },
 	{ "expect", NULL, SD_EXPECT, NULL, exec_expect, "check one observable" },
 	{ "report", (const struct field[]){
-		F("what", FT_ENUM, report, .enums = &report_names, .flags = FL_REQ), END },
+		F("what", FT_ENUM, report, .enums = &report_names, .flags = FL_REQ),
+		F("process", FT_HANDLE_USE, process, .handle = &use_mm),
+		F("addr", FT_ADDR, start), F("size", FT_SIZE, size, .has = HAS(has_size)), END },
 	  SD_SCALAR | SD_BARE,
-	  NULL, exec_report, "print a report (/proc files, sysfs, dmesg)" },
+	  finish_report, exec_report, "print a report (/proc files, sysfs, dmesg); pagemap "
+	  "as a mapping {what, process, addr, size}" },
 	{ "note", (const struct field[]){
 		F("text", FT_STR, text, .flags = FL_REQ | FL_NO_ECHO),
 		END }, SD_SCALAR | SD_COMMENT,
@@ -361,5 +429,27 @@ const struct step_def step_defs[] = {
 	  NULL, exec_unpin, "zd_unpin_user_pages() of a pin handle" },
 	{ "read", (const struct field[]){ PROCESS, ADDR_REQ, DATA, END }, MAY,
 	  NULL, exec_read_mem, "zd_access_vm(): the process's CPU loads the bytes, which must be data" },
+	{ "fill", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, PATTERN, SEED, END }, MAY,
+	  finish_fill, exec_fill, "zd_access_vm(): the CPU stores a byte (pattern) or a seed's "
+	  "pseudo-random stream over the range" },
+	{ "check", (const struct field[]){
+		PROCESS, ADDR_REQ, F("size", FT_SIZE, size, .has = HAS(has_size)), PATTERN, SEED,
+		F("data", FT_DATA, data, .has = HAS(has_data)), END }, MAY,
+	  finish_check, exec_check, "zd_access_vm(): the CPU loads the range, which must hold "
+	  "the pattern, the seed's stream or the data; the first differing byte fails it" },
+	{ "gup", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE,
+		F("flags", FT_FLAGS, mflags, .enums = &gup_flags, .flags = FL_ECHO_ALWAYS),
+		AS(def_gup, FL_REQ), END }, MAY,
+	  NULL, exec_gup, "zd_get_user_pages_unlocked() or _fast (fast): FOLL_GET references "
+	  "on the range's pages" },
+	{ "put", (const struct field[]){ HANDLE_USE(use_gup), END }, 0,
+	  NULL, exec_put, "zd_put_page() of each page of a gup handle" },
+	{ "migrate", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE,
+		F("node", FT_UINT, node, .flags = FL_REQ | FL_ECHO_ALWAYS, .max = 1023),
+		F("flags", FT_FLAGS, mflags, .enums = &migrate_flags, .dflt = "move",
+		  .flags = FL_ECHO_ALWAYS), END }, MAY,
+	  NULL, exec_migrate, "zd_move_pages(): move_pages(2) of the range's pages to a node" },
 	{ 0 },
 };

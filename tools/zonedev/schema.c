@@ -82,6 +82,7 @@ static const char *const handle_kind_names[] = {
 	[H_REGION] = "a memory region", [H_PAGES] = "allocated pages",
 	[H_GPU_PAGE] = "a GPU page", [H_PGMAP] = "a memremap pgmap",
 	[H_MEMINFO] = "a meminfo snapshot", [H_MM] = "a process", [H_PIN] = "pinned pages",
+	[H_GUP] = "referenced pages",
 };
 
 static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,
@@ -568,7 +569,7 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 	a = ynode(YF, pair->value);
 	snprintf(ctx, sizeof(ctx), "step '%s'", def->name);
 
-	if (def->flags & SD_SCALAR) {
+	if ((def->flags & SD_SCALAR) && (a->type != YAML_MAPPING_NODE || !def->fields[1].key)) {
 		/* report: iomem / note: text — the one field's value, no mapping */
 		const struct field *f = &def->fields[0];
 		const char *text = yscalar(YF, a, ctx), *sv;
@@ -578,7 +579,7 @@ int parse_step(struct scenario *s, yaml_node_t *item, struct step *st)
 			return -1;
 		if (!(f->flags & FL_NO_ECHO))
 			add_arg(st, f->key, arg_type_of(f), u, sv);
-		return 0;
+		return def->finish ? def->finish(s, st, a) : 0;
 	}
 	if (no_fields(def) && a->type == YAML_SCALAR_NODE && !a->data.scalar.length &&
 	    a->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)

@@ -444,6 +444,10 @@ void exec_free_pages(struct run *r, const struct step *st, struct step_result *r
 
 void exec_report(struct run *r, const struct step *st, struct step_result *res)
 {
+	if (st->report == RP_PAGEMAP) {
+		pagemap_report(r, st, res);   /* of one process's range */
+		return;
+	}
 	if (r->o->json) {
 		jw_key(&r->jw, "report");
 		report_json(r->m, (enum report_kind)st->report, &r->jw);

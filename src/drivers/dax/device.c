@@ -121,7 +121,7 @@ static unsigned dev_dax_huge_fault(struct zd_vm_fault *vmf, unsigned order)
 		__atomic_store_n(&folio->mapping, (void *)r, __ATOMIC_RELAXED);
 		folio->index = pgoff;
 		zd_get_page(r->m, folio);
-		__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_RELAXED);
+		zd_folio_add_file_rmap(r->m, folio);
 		__atomic_add_fetch(&vma->vm_mm->rss_stat[ZD_MM_FILEPAGES], (long)(1ULL << order),
 				   __ATOMIC_RELAXED);
 		o->set_pte(vmf->pte, o->mk_leaf(a, level, phys >> a->page_shift, prot));
@@ -210,6 +210,7 @@ struct zd_file *zd_dev_dax_open(struct zd_nd_region *r)
 	file->dev_minor = (unsigned)r->id;
 	file->ino = 1000 + (uint64_t)r->id;
 	file->map_align = r->info.align;
+	file->dax = true;          /* the device inode is S_DAX (dax_mmap: vma_is_dax) */
 	file->private_data = r;
 	file->f_count = 1;
 	return file;

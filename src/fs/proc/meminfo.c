@@ -26,6 +26,8 @@ static size_t collect(struct zd_machine *m, struct field *out)
 	out[n++] = (struct field){ "MemAvailable", free_pages * kb_per_page, false };
 	out[n++] = (struct field){ "AnonPages", (uint64_t)__atomic_load_n(&m->nr_anon_mapped,
 				   __ATOMIC_RELAXED) * kb_per_page, false };
+	out[n++] = (struct field){ "Mapped", (uint64_t)__atomic_load_n(&m->nr_file_mapped,
+				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "Shmem", (uint64_t)__atomic_load_n(&m->nr_shmem,
 				   __ATOMIC_RELAXED) * kb_per_page, false };
 	out[n++] = (struct field){ "AnonHugePages", (uint64_t)__atomic_load_n(&m->nr_anon_thps,
