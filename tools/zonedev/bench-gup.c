@@ -1,8 +1,8 @@
 /*
  * `zonedev bench gup`: the kernel's gup_test (mm/gup_test.c driven by
  * tools/testing/selftests/mm/gup_test.c) over the bench mapping kinds.
- * Each kind's range is mapped and written once (pre-faulted, as the
- * selftest's buffer is), then for GET, PIN and PIN+FOLL_LONGTERM, in the
+ * Each kind's range is mapped and written once per leaf (pre-faulted, as
+ * the selftest's buffer is), then for GET, PIN and PIN+FOLL_LONGTERM, in the
  * fast (lockless walk first) and slow (mmap_lock held around the batches,
  * as gup_test takes it) forms, SIZE is taken in calls of --batch pages
  * (nr_pages_per_call) into one array, and every page is given back
@@ -257,7 +257,9 @@ static int run_kind(struct bench *b, struct bench_mm *bm, const struct args *a,
 	if (addr < 0)
 		return bench_fail(b, "%s: mmap of %llu bytes failed with %s", k->name,
 				  ULL(res->len), zd_errno_name((int)addr));
-	rc = bench_mm_touch(bm, (uint64_t)addr, res->len, 4096);
+	/* one write per leaf maps it: a byte per 4K page of devdax would make
+	 * the host allocate the whole region file */
+	rc = bench_mm_touch(bm, (uint64_t)addr, res->len, k->leaf);
 	if (rc) {
 		zd_vm_munmap(bm->mm, (uint64_t)addr, res->len);
 		return bench_fail(b, "%s: pre-faulting failed with %s", k->name, zd_errno_name(rc));
