@@ -188,20 +188,24 @@ static bool wants(uint32_t kinds, const char *name)
 	return false;
 }
 
-static uint64_t ram_bytes(uint64_t size)
+static bool wants_anon(uint32_t kinds)
+{
+	return wants(kinds, "anon-4k") || wants(kinds, "thp");
+}
+
+static uint64_t ram_bytes(uint64_t size, uint32_t kinds)
 {
 	/* the anonymous mapping, its page tables and the kernel's own */
-	return bench_align(size, GIB) + 2 * GIB;
+	return (wants_anon(kinds) ? bench_align(size, GIB) : 0) + 2 * GIB;
 }
 
 uint64_t bench_mm_host_bytes(uint64_t size, uint32_t kinds)
 {
-	uint64_t anon = wants(kinds, "anon-4k") || wants(kinds, "thp") ? bench_align(size, 2 * MIB)
-									: 0;
+	uint64_t anon = wants_anon(kinds) ? bench_align(size, 2 * MIB) : 0;
 
 	/* boot memmap (64 bytes per 4 KiB) and the devdax memmap (two pages
 	 * per folio) stay small next to the anonymous bytes */
-	return anon + ram_bytes(size) / 64 + bench_align(size, GIB) / 256;
+	return anon + ram_bytes(size, kinds) / 64 + bench_align(size, GIB) / 256;
 }
 
 static uint64_t region_bytes(uint64_t size, uint64_t align)
@@ -215,7 +219,7 @@ int bench_mm_create(struct bench *bn, struct bench_mm *b, uint64_t size, uint32_
 {
 	static const uint64_t aligns[BENCH_NR_DAX] = { 2 * MIB, GIB };
 	static const char *names[BENCH_NR_DAX] = { "devdax-2m", "devdax-1g" };
-	struct zd_mem_range ram[] = { { .start = 0, .size = ram_bytes(size) } };
+	struct zd_mem_range ram[] = { { .start = 0, .size = ram_bytes(size, kinds) } };
 	struct zd_nd_region_desc pm[BENCH_NR_DAX];
 	struct zd_nd_region *r[BENCH_NR_DAX] = { 0 };
 	int idx[BENCH_NR_DAX];
