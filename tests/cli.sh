@@ -402,6 +402,62 @@ run "a gup handle still held at the end" 0 run "$tmp/proc.yaml"
 check "gup takes GET references" "$tmp/out" "2 of 2 pages referenced"
 procs longterm 'gup: {process: p, addr: buf, size: 4K, flags: longterm, as: g, expect_error: EINVAL, expect_warn: 1}'
 run "gup with longterm" 0 run "$tmp/proc.yaml"
+# ---- bench gup and bench fault, tiny: their JSON's keys and positive figures ----
+for b in gup fault; do
+	run "bench $b --help" 0 bench $b --help
+	check "bench $b --help shows its usage" "$tmp/out" "usage: zonedev bench $b"
+	run "bench $b --kind bogus is a usage error" 2 bench $b --kind bogus
+	check "bench $b names the bad kind" "$tmp/err" "'bogus' is not one of"
+	mkdir -p "$tmp/bench-$b"
+	run "bench $b --size 4M --repeats 1 -j" 0 bench $b --size 4M --repeats 1 -q -j \
+		--dir "$tmp/bench-$b"
+	if ls "$tmp/bench-$b"/zonedev-bench-* >/dev/null 2>&1; then
+		fail "bench $b left its region files"
+	else
+		pass "bench $b removed its region files"
+	fi
+	if [ $have_python = no ]; then
+		skip "bench $b JSON keys (no python3)"
+	elif python3 - "$b" "$tmp/out" >"$tmp/pyerr" 2>&1 <<'PY'
+import json, sys
+b, d = sys.argv[1], json.load(open(sys.argv[2]))
+assert d["bench"] == b and d["result"] == "ok", d.get("result")
+kinds = {k["kind"]: k for k in d["kinds"]}
+assert set(kinds) == {"anon-4k", "thp", "devdax-2m", "devdax-1g"}, kinds.keys()
+for name, k in kinds.items():
+    if not k["available"]:
+        assert name == "thp" and k["note"], k   # THP may be absent, and says why
+        continue
+    if b == "gup":
+        assert k["pages"] > 0 and k["baseline_ns_per_page"] > 0, k
+        assert k["fast_walk_pages"] == k["pages"], k
+        rows = {(r["command"], r["form"]) for r in k["rows"]}
+        assert rows == {(c, f) for c in ("get", "pin", "pin-longterm")
+                        for f in ("fast", "slow")}, rows
+        for r in k["rows"]:
+            for key in ("get_ns_per_page", "put_ns_per_page", "get_ratio_to_baseline",
+                        "put_ratio_to_baseline"):
+                assert r[key] > 0, (name, r)
+    else:
+        assert k["faults"] == k["leaves"] > 0, k
+        assert k["faults_per_s"] > 0 and k["ns_per_fault"] > 0, k
+        assert (k["ratio_to_host"] is None) == (name == "devdax-1g"), k
+        assert k["ratio_to_host"] is None or k["ratio_to_host"] > 0, k
+if b == "gup":
+    assert len(d["kernel_reference"]) == 3
+    assert all(r["kernel_ns_per_page"] > 0 for r in d["kernel_reference"])
+else:
+    assert [h["name"] for h in d["host"]] == ["4k", "2m-thp"]
+    assert all(h["faults_per_s"] > 0 for h in d["host"]), d["host"]
+    assert isinstance(d["host"][1]["thp"], bool) and d["host_thp_setting"]
+PY
+	then
+		pass "bench $b JSON has its keys and positive figures"
+	else
+		fail "bench $b JSON has its keys and positive figures"
+		diag_file "$tmp/pyerr"
+	fi
+done
 
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -245,7 +245,7 @@ memmap --arch sparc|--arch sparc: unknown architecture
 memmap --repeat x|--repeat x: is not
 EOF
 # Every option the bench's getopt table knows is in its --help.
-for b in memmap memremap; do
+for b in fault gup memmap memremap; do
 	"$ZD_CLI" bench $b --help >"$tmp/out" 2>&1
 	for opt in $(grep -o '{ "[a-z-]*", [a-z_]*_argument' "$ZD_SRCDIR/tools/zonedev/bench-$b.c" |
 		     cut -d'"' -f2); do

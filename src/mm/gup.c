@@ -135,56 +135,75 @@ static bool longterm_pinnable(struct zd_machine *m, struct zd_page *page)
 	return zd_page_zonenum(page) != ZD_ZONE_MOVABLE || is_zero_page(m, page);
 }
 
-/* try_grab_folio(): one GET reference or one pin; the zero page is not
- * counted for a pin. */
-static int grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
+/* try_grab_folio(): refs GET references or pins on page's folio (refs
+ * subpages of one leaf are taken at once, as the kernel takes a huge
+ * leaf's); the zero page is not counted for a pin. */
+static int grab_refs(struct zd_machine *m, struct zd_page *page, unsigned long refs,
+		     unsigned flags)
 {
+	struct zd_page *folio;
+
 	if (zd_is_pci_p2pdma_page(m, page) && !(flags & ZD_FOLL_PCI_P2PDMA))
 		return -EREMOTEIO;
+	folio = zd_page_folio(m, page);
 	if (flags & ZD_FOLL_GET) {
+		if (refs > 1)
+			__atomic_add_fetch(&folio->_refcount, (int)refs - 1, __ATOMIC_RELAXED);
 		zd_get_page(m, page);
 	} else if (flags & ZD_FOLL_PIN) {
-		struct zd_page *folio = zd_page_folio(m, page);
-
 		if (is_zero_page(m, page))
 			return 0;
 		if (zd_folio_order(m, folio)) {
-			/* folio_has_pincount(): one reference and one pin */
-			__atomic_add_fetch(&folio->_refcount, 1, __ATOMIC_RELAXED);
-			__atomic_add_fetch(zd_folio_pincount(folio), 1, __ATOMIC_RELAXED);
+			/* folio_has_pincount(): one reference and one pin each */
+			__atomic_add_fetch(&folio->_refcount, (int)refs, __ATOMIC_RELAXED);
+			__atomic_add_fetch(zd_folio_pincount(folio), refs, __ATOMIC_RELAXED);
 		} else {
-			__atomic_add_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS,
+			__atomic_add_fetch(&folio->_refcount, (int)refs * ZD_GUP_PIN_COUNTING_BIAS,
 					   __ATOMIC_RELAXED);
 		}
-		__atomic_add_fetch(&m->nr_foll_pin_acquired, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&m->nr_foll_pin_acquired, refs, __ATOMIC_RELAXED);
 	}
 	return 0;
 }
 
-/* gup_put_folio(): what grab() took. */
-static void put_grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
+static int grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
 {
-	struct zd_page *folio = zd_page_folio(m, page);
+	return grab_refs(m, page, 1, flags);
+}
+
+/* gup_put_folio(): refs of what grab_refs() took on folio. */
+static void put_folio_refs(struct zd_machine *m, struct zd_page *folio, unsigned long refs,
+			   unsigned flags)
+{
+	int drop = (int)refs;
 
 	if (flags & ZD_FOLL_PIN) {
 		if (is_zero_page(m, folio))
 			return;
-		__atomic_add_fetch(&m->nr_foll_pin_released, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&m->nr_foll_pin_released, refs, __ATOMIC_RELAXED);
 		if (zd_folio_order(m, folio))
-			__atomic_sub_fetch(zd_folio_pincount(folio), 1, __ATOMIC_RELEASE);
-		else	/* all but the last reference of the bias, then a put that may free */
-			__atomic_sub_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1,
-					   __ATOMIC_RELEASE);
+			__atomic_sub_fetch(zd_folio_pincount(folio), refs, __ATOMIC_RELEASE);
+		else
+			drop = (int)refs * ZD_GUP_PIN_COUNTING_BIAS;
 	}
+	/* all but the last reference, then a put that may free */
+	if (drop > 1)
+		__atomic_sub_fetch(&folio->_refcount, drop - 1, __ATOMIC_RELEASE);
 	zd_put_page(m, folio);
+}
+
+static void put_grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
+{
+	put_folio_refs(m, zd_page_folio(m, page), 1, flags);
 }
 
 enum follow { FOLLOWED, NEED_FAULT, NEED_UNSHARE };
 
-/* follow_huge_pud()/follow_huge_pmd(): the subpage of a present DAX leaf,
- * taken under its table's lock; anything else faults. */
+/* follow_huge_pud()/follow_huge_pmd(): the subpage of a present DAX leaf
+ * and the rest of the leaf after it, up to nr pages (*nr: how many, the
+ * kernel's page_mask), taken under its table's lock; anything else faults. */
 static enum follow follow_huge(struct zd_vm_area_struct *vma, uint64_t addr, unsigned flags,
-			       struct zd_page **out, int *err)
+			       struct zd_page **out, unsigned long *nr, int *err)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	const struct zd_arch *a = &mm->m->arch;
@@ -217,8 +236,12 @@ static enum follow follow_huge(struct zd_vm_area_struct *vma, uint64_t addr, uns
 			zd_pt_unlock(ptl);
 			return NEED_UNSHARE;
 		}
+		unsigned long left = (unsigned long)((span - (addr & (span - 1))) >> a->page_shift);
+
 		*out = head + ((addr & (span - 1)) >> a->page_shift);
-		*err = grab(mm->m, *out, flags);
+		if (left < *nr)
+			*nr = left;
+		*err = grab_refs(mm->m, *out, *nr, flags);
 		zd_pt_unlock(ptl);
 		return FOLLOWED;
 	}
@@ -226,9 +249,10 @@ static enum follow follow_huge(struct zd_vm_area_struct *vma, uint64_t addr, uns
 }
 
 /* follow_page_pte(): the page at addr with what flags asks taken, or the
- * fault that would make it so. */
+ * fault that would make it so; at a huge leaf up to *nr pages of it at
+ * once (*nr says how many), else one. */
 static enum follow follow_page(struct zd_vm_area_struct *vma, uint64_t addr, unsigned flags,
-			       struct zd_page **out, int *err)
+			       struct zd_page **out, unsigned long *nr, int *err)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
@@ -239,7 +263,8 @@ static enum follow follow_page(struct zd_vm_area_struct *vma, uint64_t addr, uns
 
 	*err = 0;
 	if (!pte)
-		return follow_huge(vma, addr, flags, out, err);
+		return follow_huge(vma, addr, flags, out, nr, err);
+	*nr = 1;
 	e = o->ptep_get(pte);
 	/* gup_can_follow_protnone(): PROT_NONE entries are followed (FOLL_FORCE
 	 * got here) unless the caller honours NUMA hinting faults */
@@ -306,8 +331,9 @@ static long get_pages_locked(struct zd_mm *mm, uint64_t start, unsigned long nr,
 	int err = 0;
 
 	start &= ~(ps - 1);
-	for (; nr; nr--, start += ps) {
+	while (nr) {
 		struct zd_page *page = NULL;
+		unsigned long got = nr;
 		enum follow r;
 		int tries = 0;
 
@@ -321,7 +347,7 @@ static long get_pages_locked(struct zd_mm *mm, uint64_t start, unsigned long nr,
 			if (err)
 				break;
 		}
-		while ((r = follow_page(vma, start, flags, &page, &err)) != FOLLOWED && !err) {
+		while ((r = follow_page(vma, start, flags, &page, &got, &err)) != FOLLOWED && !err) {
 			if (++tries > ZD_FAULT_RETRY_LIMIT) {
 				ZD_WARN(mm->m, true, "gup: pid %d 0x%llx: faults resolved nothing",
 					mm->pid, (unsigned long long)start);
@@ -329,14 +355,35 @@ static long get_pages_locked(struct zd_mm *mm, uint64_t start, unsigned long nr,
 				break;
 			}
 			err = faultin(vma, start, flags, r == NEED_UNSHARE);
+			got = nr;
 		}
 		if (err)
 			break;
-		if (pages)
-			pages[done] = page;
-		done++;
+		/* a huge leaf's subpages are consecutive struct pages */
+		for (unsigned long i = 0; pages && i < got; i++)
+			pages[done + i] = page + i;
+		done += (long)got;
+		nr -= got;
+		start += got * ps;
 	}
 	return done ? done : err;
+}
+
+/* gup_folio_next(): how many of pages[i..] are of pages[i]'s folio, so a
+ * leaf's pins go back with one update of its counts. */
+static unsigned long same_folio(struct zd_machine *m, struct zd_page **pages, unsigned long n,
+				struct zd_page **folio)
+{
+	unsigned long nr = 1, size;
+
+	*folio = zd_page_folio(m, pages[0]);
+	/* a folio's struct pages are consecutive (the vmemmap is indexed by
+	 * pfn), so its range says which pages are its own without a
+	 * page_folio() each */
+	size = 1UL << zd_folio_order(m, *folio);
+	while (nr < n && pages[nr] >= *folio && pages[nr] < *folio + size)
+		nr++;
+	return nr;
 }
 
 /* migrate_longterm_unpinnable_folios(): the pins go, each anonymous page
@@ -383,18 +430,21 @@ static long gup_longterm(struct zd_mm *mm, uint64_t start, unsigned long nr, uns
 {
 	for (int round = 0;; round++) {
 		long n = get_pages_locked(mm, start, nr, flags, pages);
+		struct zd_page *folio;
 		long bad = 0;
 		int rc;
 
 		if (n <= 0 || !(flags & ZD_FOLL_LONGTERM))
 			return n;
-		for (long i = 0; i < n; i++)
+		/* once per folio, as collect_longterm_unpinnable_folios() */
+		for (long i = 0; i < n; i += (long)same_folio(mm->m, pages + i, (unsigned long)(n - i),
+							      &folio))
 			bad += !longterm_pinnable(mm->m, pages[i]);
 		if (!bad)
 			return n;
 		rc = migrate_unpinnable(mm->m, pages, n, flags);
 		if (rc == -EBUSY || round == 3) {
-			zd_pr_warn(mm->m, "gup: FOLL_LONGTERM: %ld page(s) of pid %d at 0x%llx cannot "
+			zd_pr_warn(mm->m, "gup: FOLL_LONGTERM: %ld folio(s) of pid %d at 0x%llx cannot "
 				   "stay pinned and did not migrate", bad, mm->pid,
 				   (unsigned long long)start);
 			return -ENOMEM;
@@ -458,7 +508,10 @@ long zd_pin_user_pages_unlocked(struct zd_mm *mm, uint64_t start, unsigned long 
 	return n;
 }
 
-/* gup_fast_pte_range(): as far as the entries allow without a lock. */
+/* gup_fast_pte_range() and gup_fast_pmd_leaf()/_pud_leaf(): as far as the
+ * entries allow without a lock; a huge leaf gives all its subpages up to
+ * nr with one reference or pin count of that many on its folio, as the
+ * kernel's record_subpages() and try_grab_folio_fast(refs) do. */
 static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr,
 			      unsigned flags, struct zd_page **pages)
 {
@@ -467,10 +520,11 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 	unsigned long done = 0;
 	unsigned idx = zd_rcu_read_lock(&m->rcu);
 
-	for (; done < nr; done++, start += m->arch.page_size) {
+	while (done < nr) {
 		enum zd_pt_level level;
 		uint64_t *slot = zd_lookup_slot(mm, start, &level);
 		struct zd_page *page, *folio;
+		unsigned long refs = 1;
 		zd_pte_t e;
 		unsigned prot;
 		int ref;
@@ -484,10 +538,14 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 		if (!(prot & ZD_PTE_USER) || (prot & ZD_PTE_SPECIAL) ||
 		    ((flags & ZD_FOLL_WRITE) && !(prot & ZD_PTE_WRITE)))
 			break;
-		/* gup_fast_pmd_leaf()/_pud_leaf(): the subpage of a huge leaf */
 		uint64_t span = 1ULL << m->arch.pt[level].shift;
 		page = zd_pfn_to_page(m, o->leaf_pfn(&m->arch, level, e) +
 				      ((start & (span - 1)) >> m->arch.page_shift));
+		if (level != ZD_PT_PTE) {
+			refs = (unsigned long)((span - (start & (span - 1))) >> m->arch.page_shift);
+			if (refs > nr - done)
+				refs = nr - done;
+		}
 		if (zd_is_pci_p2pdma_page(m, page) && !(flags & ZD_FOLL_PCI_P2PDMA))
 			break;
 		/* try_grab_folio_fast(): never resurrect a page being freed */
@@ -496,25 +554,29 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 		do {
 			if (ref <= 0)
 				break;
-		} while (!__atomic_compare_exchange_n(&folio->_refcount, &ref, ref + 1, false,
+		} while (!__atomic_compare_exchange_n(&folio->_refcount, &ref, ref + (int)refs, false,
 						      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
 		if (ref <= 0)
 			break;
 		if (o->ptep_get(slot).val != e.val ||
 		    ((flags & ZD_FOLL_LONGTERM) && !longterm_pinnable(m, page)) ||
 		    (!(prot & ZD_PTE_WRITE) && must_unshare(flags, excl_page(m, page, level)))) {
-			zd_put_page(m, folio);
+			put_folio_refs(m, folio, refs, flags & ~ZD_FOLL_PIN);
 			break;
 		}
 		if (flags & ZD_FOLL_PIN) {
 			if (zd_folio_order(m, folio))
-				__atomic_add_fetch(zd_folio_pincount(folio), 1, __ATOMIC_RELAXED);
+				__atomic_add_fetch(zd_folio_pincount(folio), refs, __ATOMIC_RELAXED);
 			else
-				__atomic_add_fetch(&folio->_refcount, ZD_GUP_PIN_COUNTING_BIAS - 1,
+				__atomic_add_fetch(&folio->_refcount,
+						   (int)refs * (ZD_GUP_PIN_COUNTING_BIAS - 1),
 						   __ATOMIC_RELAXED);
-			__atomic_add_fetch(&m->nr_foll_pin_acquired, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&m->nr_foll_pin_acquired, refs, __ATOMIC_RELAXED);
 		}
-		pages[done] = page;
+		for (unsigned long i = 0; i < refs; i++)
+			pages[done + i] = page + i;
+		done += refs;
+		start += refs * m->arch.page_size;
 	}
 	zd_rcu_read_unlock(&m->rcu, idx);
 	return done;
@@ -584,16 +646,18 @@ void zd_unpin_user_page(struct zd_machine *m, struct zd_page *page)
 
 void zd_unpin_user_pages(struct zd_machine *m, struct zd_page **pages, unsigned long npages)
 {
-	for (unsigned long i = 0; i < npages; i++)
-		put_grab(m, pages[i], ZD_FOLL_PIN);
+	zd_unpin_user_pages_dirty_lock(m, pages, npages, false);
 }
 
 void zd_unpin_user_pages_dirty_lock(struct zd_machine *m, struct zd_page **pages,
 				    unsigned long npages, bool make_dirty)
 {
-	for (unsigned long i = 0; i < npages; i++) {
-		if (make_dirty && !is_zero_page(m, pages[i]))
-			zd_set_page_flag(zd_page_folio(m, pages[i]), ZD_PG_dirty);
-		put_grab(m, pages[i], ZD_FOLL_PIN);
+	for (unsigned long i = 0, nr; i < npages; i += nr) {
+		struct zd_page *folio;
+
+		nr = same_folio(m, pages + i, npages - i, &folio);
+		if (make_dirty && !is_zero_page(m, folio))
+			zd_set_page_flag(folio, ZD_PG_dirty);
+		put_folio_refs(m, folio, nr, ZD_FOLL_PIN);
 	}
 }

@@ -38,7 +38,7 @@ int bench_getopt(const struct bench *b, int argc, char **argv, const struct opti
 	int c;
 
 	opterr = 0;
-	c = getopt_long(argc, argv, "hq", opts, NULL);
+	c = getopt_long(argc, argv, "hqj", opts, NULL);
 	if (c != '?' && c != ':')
 		return c;
 	snprintf(cmd, sizeof(cmd), "bench %s", b->name);
@@ -296,15 +296,21 @@ int cmd_bench(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		FILE *f = argc < 2 ? stderr : stdout;
 		fprintf(f, "usage: zonedev bench NAME [options]\n\nbenchmarks:\n"
+			   "  fault     page faults per second: anonymous, THP, devdax PMD/PUD\n"
+			   "  gup       get/pin_user_pages (gup_test) on anonymous and devdax memory\n"
 			   "  memmap    populate and initialise the memmap of a hot-added range\n"
 			   "  memremap  first bind and rebind of a pmem namespace (fsdax/devdax)\n"
 			   "\n'zonedev bench NAME --help' lists a benchmark's options.\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
+	if (!strcmp(argv[1], "fault"))
+		return bench_fault(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "gup"))
+		return bench_gup(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "memmap"))
 		return bench_memmap(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "memremap"))
 		return bench_memremap(argc - 1, argv + 1);
-	fprintf(stderr, "zonedev bench: unknown benchmark '%s' (try: memmap, memremap)\n", argv[1]);
+	fprintf(stderr, "zonedev bench: unknown benchmark '%s' (try: fault, gup, memmap, memremap)\n", argv[1]);
 	return EXIT_USAGE;
 }

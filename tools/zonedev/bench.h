@@ -75,6 +75,8 @@ void bench_json_begin(struct jw *w, const struct bench *b);
 void bench_json_phase(struct jw *w, const char *key, double ns, uint64_t pages, uint64_t bytes,
 		      const struct memset_base *base, bool warm);
 
+int bench_fault(int argc, char **argv);
+int bench_gup(int argc, char **argv);
 int bench_memmap(int argc, char **argv);
 int bench_memremap(int argc, char **argv);
 

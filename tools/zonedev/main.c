@@ -27,7 +27,7 @@ static const char main_help[] =
 	"  demo              run the built-in tour scenario\n"
 	"  run FILE.yaml     run a scenario file\n"
 	"  iomem             boot a machine and print its /proc/iomem\n"
-	"  bench NAME        run a benchmark (memmap, memremap); see bench --help\n"
+	"  bench NAME        run a benchmark: fault, gup, memmap, memremap\n"
 	"  help [COMMAND]    show help for zonedev or for a command\n"
 	"\n"
 	"options:\n"

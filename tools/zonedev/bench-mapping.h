@@ -1,0 +1,72 @@
+/*
+ * The mappings `bench gup` and `bench fault` run over, as one table of
+ * kinds: anonymous 4 KiB pages, THP (anonymous PMD folios), device-dax
+ * with 2 MiB and 1 GiB folios. A kind that the library cannot give here
+ * says why and its rows are skipped, never measured as something else.
+ * The machine is the benches' own: boot RAM for the anonymous kinds and
+ * one pmem region per devdax alignment, each on a sparse region file in
+ * the run's directory, removed at exit and on the signals cleanup.c
+ * handles.
+ */
+#ifndef ZONEDEV_BENCH_MAPPING_H
+#define ZONEDEV_BENCH_MAPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bench;
+struct zd_machine;
+struct zd_mm;
+struct zd_file;
+
+enum { BENCH_DAX_2M, BENCH_DAX_1G, BENCH_NR_DAX };
+
+struct bench_mm {
+	struct zd_machine *m;
+	struct zd_mm *mm;
+	struct zd_file *dax[BENCH_NR_DAX];
+	char path[BENCH_NR_DAX][4096];
+};
+
+struct bench_kind {
+	const char *name;          /* "anon-4k", "thp", "devdax-2m", "devdax-1g" */
+	const char *what;          /* one line for the report */
+	uint64_t leaf;             /* bytes one fault maps (one folio's mapping) */
+	/* 0 when the kind runs on this machine, else -errno with why in note. */
+	int (*probe)(struct bench_mm *b, char *note, size_t n);
+	/* Map len bytes (a multiple of leaf, leaf aligned): the address, or -errno. */
+	int64_t (*map)(struct bench_mm *b, uint64_t len);
+};
+
+/* The kinds, in report order (a file-system DAX row goes after devdax once
+ * fsdax files map: issue 8 item 5). */
+extern const struct bench_kind bench_kinds[];
+extern const size_t bench_nr_kinds;
+
+/* A comma-separated --kind list as a bit per bench_kinds[] entry; 0 and a
+ * usage error (EXIT_USAGE in *rc) on an unknown name. */
+uint32_t bench_parse_kinds(const struct bench *b, const char *list, int *rc);
+/* The names, comma separated, for help texts. */
+const char *bench_kind_names(void);
+
+/* The mapping a kind's row uses for --size size: size rounded up to its leaf. */
+static inline uint64_t bench_kind_len(const struct bench_kind *k, uint64_t size)
+{
+	return (size + k->leaf - 1) / k->leaf * k->leaf;
+}
+
+/* Host memory a run over kinds needs besides its own arrays: the anonymous
+ * pages and the machine's memmap. */
+uint64_t bench_mm_host_bytes(uint64_t size, uint32_t kinds);
+/* Boot the bench machine for size bytes per mapping under dir (its region
+ * files registered for cleanup) and make one process: 0, or bench_fail's
+ * exit status. */
+int bench_mm_create(struct bench *bn, struct bench_mm *b, uint64_t size, uint32_t kinds,
+		    const char *dir);
+void bench_mm_destroy(struct bench_mm *b);
+/* Write one byte every step bytes of [addr, addr + len) through the CPU
+ * model (zd_access_vm): 0 or its -errno. */
+int bench_mm_touch(struct bench_mm *b, uint64_t addr, uint64_t len, uint64_t step);
+
+#endif
