@@ -32,13 +32,17 @@ static bool mmu_access(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, b
 	enum zd_pt_level level;
 	bool ok = false;
 	unsigned idx = zd_rcu_read_lock(&m->rcu);
-	uint64_t *slot = zd_lookup_slot(mm, addr, &level);
+	uint64_t *slot;
 
-	for (int tries = 0; slot && tries < 8; tries++) {
+	/* each try walks again: a huge leaf may have become a table (a THP
+	 * split) since the last look, and a table is no leaf to set bits in */
+	for (int tries = 0; tries < 8 && (slot = zd_lookup_slot(mm, addr, &level)); tries++) {
 		zd_pte_t e = o->ptep_get(slot), set;
 		unsigned prot, want = ZD_PTE_USER | (write ? ZD_PTE_WRITE : ZD_PTE_READ);
 		uint64_t span = 1ULL << m->arch.pt[level].shift, pfn;
 
+		if (level != ZD_PT_PTE && o->is_table(&m->arch, e))
+			continue;
 		if (!o->pte_present(&m->arch, e) || o->pte_protnone(&m->arch, e))
 			break;
 		prot = o->leaf_prot(&m->arch, e);

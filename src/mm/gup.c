@@ -532,7 +532,10 @@ static unsigned long gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr
 		if (!slot)
 			break;
 		e = o->ptep_get(slot);
-		if (!o->pte_present(&m->arch, e) || o->pte_protnone(&m->arch, e))
+		/* a huge leaf that became a table (split) since the walk: the
+		 * slow path takes it from here */
+		if (!o->pte_present(&m->arch, e) || o->pte_protnone(&m->arch, e) ||
+		    (level != ZD_PT_PTE && o->is_table(&m->arch, e)))
 			break;
 		prot = o->leaf_prot(&m->arch, e);
 		if (!(prot & ZD_PTE_USER) || (prot & ZD_PTE_SPECIAL) ||

@@ -150,9 +150,12 @@ zd_pte_t zd_follow_pte(struct zd_mm *mm, uint64_t addr, enum zd_pt_level *level,
 
 	*page = NULL;
 	idx = zd_rcu_read_lock(&mm->m->rcu);
-	slot = zd_lookup_slot(mm, addr, level);
-	if (slot)
-		e = o->ptep_get(slot);
+	/* a huge leaf split meanwhile is a table now: walk again */
+	do {
+		slot = zd_lookup_slot(mm, addr, level);
+		if (slot)
+			e = o->ptep_get(slot);
+	} while (slot && *level != ZD_PT_PTE && o->is_table(&mm->m->arch, e));
 	if (slot && *level == ZD_PT_PTE && o->pte_present(&mm->m->arch, e))
 		*page = zd_vm_normal_page(mm, e);
 	zd_rcu_read_unlock(&mm->m->rcu, idx);
