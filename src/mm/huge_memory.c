@@ -58,7 +58,7 @@ bool zd_thp_vma_allowable(const struct zd_vm_area_struct *vma, uint64_t addr)
 static void deposit(struct zd_mm *mm, struct zd_page *table)
 {
 	zd_pt_lock(mm->pgd);
-	table->mapping = mm->pmd_huge_pte;
+	__atomic_store_n(&table->mapping, (void *)mm->pmd_huge_pte, __ATOMIC_RELAXED);
 	mm->pmd_huge_pte = table;
 	zd_pt_unlock(mm->pgd);
 }
@@ -71,7 +71,7 @@ static struct zd_page *withdraw(struct zd_mm *mm)
 	table = mm->pmd_huge_pte;
 	if (table) {
 		mm->pmd_huge_pte = table->mapping;
-		table->mapping = NULL;
+		__atomic_store_n(&table->mapping, NULL, __ATOMIC_RELAXED);
 	}
 	zd_pt_unlock(mm->pgd);
 	ZD_WARN(mm->m, !table, "pid %d: a THP PMD without a deposited table", mm->pid);

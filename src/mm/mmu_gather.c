@@ -55,7 +55,8 @@ void zd_tlb_remove_table(struct zd_mmu_gather *tlb, struct zd_page *pt)
 	struct zd_mm *mm = tlb->mm;
 
 	__atomic_sub_fetch(&mm->pgtables_bytes, (long)mm->m->arch.page_size, __ATOMIC_RELAXED);
-	pt->lru.next = (struct zd_list_head *)tlb->tables;
+	/* lru.next is compound_head's word, which pfn scanners read */
+	__atomic_store_n(&pt->lru.next, (struct zd_list_head *)tlb->tables, __ATOMIC_RELAXED);
 	tlb->tables = pt;
 	tlb->nr_tables++;
 }
@@ -80,7 +81,8 @@ void zd_tlb_finish_mmu(struct zd_mmu_gather *tlb)
 	while (pt) {
 		struct zd_page *next = (struct zd_page *)pt->lru.next;
 
-		pt->lru.next = pt->lru.prev = NULL;
+		__atomic_store_n(&pt->lru.next, NULL, __ATOMIC_RELAXED);
+		pt->lru.prev = NULL;
 		zd_pagetable_dtor_free(m, pt);
 		pt = next;
 	}

@@ -22,7 +22,8 @@ static void pagetable_ctor(struct zd_mm *mm, struct zd_page *pt)
 {
 	__atomic_store_n(&pt->page_type, ZD_PGTY_table << 24, __ATOMIC_RELAXED);
 	pt->index = (unsigned long)mm;
-	pt->mapping = NULL;   /* the deposit link (huge_memory.c) */
+	/* the deposit link (huge_memory.c); pfn scanners read the word */
+	__atomic_store_n(&pt->mapping, NULL, __ATOMIC_RELAXED);
 	__atomic_store_n(&pt->private, 0, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&mm->m->nr_pagetable, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&mm->pgtables_bytes, (long)mm->m->arch.page_size, __ATOMIC_RELAXED);
