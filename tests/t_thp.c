@@ -8,6 +8,7 @@
  * Run on x86_64 (2 MiB PMD) and arm64 4K (the same size, another format).
  */
 #include <zonedev/zonedev.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mm/internal.h"
@@ -315,6 +316,69 @@ static void move_and_free(void)
 	zd_vm_munmap(mm, a, hps);
 }
 
+static bool in_range(struct zd_mm *p, uint64_t a, uint64_t lo, uint64_t hi)
+{
+	uint64_t pfn = pfn_of(p, a) << m->arch.page_shift;
+
+	return pfn >= lo && pfn < hi;
+}
+
+/* offline_pages() meets a THP in the block: split_folio, then its pages
+ * migrate one by one, in both processes that map it, bytes intact. */
+static void offline_splits(void)
+{
+	const uint64_t blk = 4 * G, bsz = 128 * M;
+	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
+	struct zd_machine_desc d = { .arch = "x86_64", .ram = ram, .nr_ram = 1,
+				     .auto_online_blocks = ZD_MMOP_ONLINE_MOVABLE };
+	struct zd_mm *child;
+	struct zd_page *pin;
+	uint64_t a;
+
+	an = "x86_64 offline";
+	m = zd_machine_create(&d);
+	if (!ok(!ZD_IS_ERR(m), "%s: machine", an))
+		return;
+	ps = m->arch.page_size;
+	hps = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+	ok(zd_add_memory(m, 0, blk, bsz, 0) == 0, "%s: a movable block hot-added", an);
+	mm = zd_mm_alloc(m);
+	a = map(2 * hps, true);
+	pattern(mm, a, 2 * hps, 51);
+	ok(level_of(mm, a) == ZD_PT_PMD && in_range(mm, a, blk, blk + bsz) &&
+	   in_range(mm, a + hps, blk, blk + bsz), "%s: two THPs in the movable block", an);
+	child = zd_dup_mm(mm);
+	pattern(child, a + hps + 9 * ps, ps, 52);   /* the child's PMD splits, one page its own */
+	/* a pin keeps the block online: split_folio refuses a pinned folio */
+	ok(zd_pin_user_pages_fast(mm, a + 3 * ps, 1, 0, &pin) == 1, "%s: a R/O pin", an);
+	is_int(zd_offline_memory_range(m, blk, bsz), -EBUSY, "%s: offline with a pinned THP is EBUSY",
+	       an);
+	ok(has_pattern(mm, a, 2 * hps, 51), "%s: ... the bytes stay", an);
+	zd_unpin_user_page(m, pin);
+	is_int(zd_offline_memory_range(m, blk, bsz), 0, "%s: offline splits and migrates the THPs",
+	       an);
+	ok(has_pattern(mm, a, 2 * hps, 51), "%s: the parent's bytes intact", an);
+	ok(has_pattern(child, a, hps + 9 * ps, 51) && has_pattern(child, a + hps + 9 * ps, ps, 52) &&
+	   /* the stream from a + hps + 10 pages on: its seed shifted by that offset */
+	   has_pattern(child, a + hps + 10 * ps, hps - 10 * ps,
+		       (unsigned)(51 + (hps + 10 * ps) * 7 + ((hps + 10 * ps) >> 12))),
+	   "%s: the child's bytes intact", an);
+	bool outside = true;
+	for (uint64_t off = 0; off < 2 * hps; off += ps)
+		outside = outside && !in_range(mm, a + off, blk, blk + bsz) &&
+			  !in_range(child, a + off, blk, blk + bsz);
+	ok(outside, "%s: no page left in the block", an);
+	is_u64(pfn_of(child, a + 5 * ps), pfn_of(mm, a + 5 * ps), "%s: shared pages stay shared",
+	       an);
+	is_int(level_of(mm, a), ZD_PT_PTE, "%s: the THPs were split", an);
+	is_u64(meminfo("AnonHugePages"), 0, "%s: no THP left", an);
+	zd_mmput(child);
+	zd_mmput(mm);
+	is_u64(m->nr_anon_mapped, 0, "%s: nothing mapped at exit", an);
+	is_u64(zd_warn_count(m), 0, "%s: no WARN", an);
+	zd_machine_destroy(m);
+}
+
 static void one_arch(const char *arch)
 {
 	uint64_t free0;
@@ -351,6 +415,7 @@ int main(void)
 	buf = malloc(4 * M);
 	one_arch("x86_64");
 	one_arch("arm64-4k");
+	offline_splits();
 	free(buf);
 	return done_testing();
 }

@@ -7,7 +7,10 @@
  * and no load sees another page. Part two: pin_user_pages_fast of a THP
  * range against a thread that maps, populates, splits and unmaps it: the
  * lockless walk meets leaves, split tables and holes and either pins or
- * falls back. Asserts: no lost store, every pin released, some pins taken,
+ * falls back. Part three: offline_pages of a movable block holding the
+ * THP while the storer runs: split_folio turns its PTEs into migration
+ * entries, splits and migrates it; the storer's faults wait and no store
+ * is lost. Asserts: no lost store, every pin released, some pins taken,
  * every page and table back at exit (MemFree), no WARN.
  */
 #include <zonedev/zonedev.h>
@@ -121,6 +124,51 @@ static void gup_fast_vs_split(unsigned rounds)
 	is_u64(m->nr_foll_pin_acquired, m->nr_foll_pin_released, "every pin released");
 }
 
+static void offline_vs_access(void)
+{
+	const uint64_t blk = 4 * G, bsz = 128 * 1024 * 1024ULL;
+	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
+	struct zd_machine_desc d = { .arch = "x86_64", .phys_bits = 40, .ram = ram, .nr_ram = 1,
+				     .auto_online_blocks = ZD_MMOP_ONLINE_MOVABLE };
+	pthread_t t;
+	long before;
+	int rc;
+
+	m = zd_machine_create(&d);
+	if (!ok(!ZD_IS_ERR(m), "offline: machine") ||
+	    !ok(zd_add_memory(m, 0, blk, bsz, 0) == 0, "offline: a movable block"))
+		return;
+	mm = zd_mm_alloc(m);
+	lost = stores = 0;
+	if (map_thp() == (int64_t)base) {
+		uint64_t pme = 0, pfn;
+
+		zd_pagemap_read(mm, (base / ps) * 8, &pme, 8);
+		pfn = pme & ((1ULL << 55) - 1);
+		ok(m->nr_anon_thps && pfn << 12 >= blk && pfn << 12 < blk + bsz,
+		   "offline: the THP is in the movable block");
+		__atomic_store_n(&stop, 0, __ATOMIC_RELEASE);
+		pthread_create(&t, NULL, storer, NULL);
+		while (__atomic_load_n(&stores, __ATOMIC_RELAXED) < 20)
+			tap_sleep_ms(0);
+		rc = zd_offline_memory_range(m, blk, bsz);
+		before = __atomic_load_n(&stores, __ATOMIC_RELAXED);
+		while (__atomic_load_n(&stores, __ATOMIC_RELAXED) < before + 20)
+			tap_sleep_ms(0);
+		__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+		tap_join_or_bail(t, 30, "storer");
+		is_int(rc, 0, "offline split and migrated the THP under a running storer");
+		is_int(lost, 0, "offline: no store lost");
+		zd_pagemap_read(mm, (base / ps) * 8, &pme, 8);
+		pfn = pme & ((1ULL << 55) - 1);
+		ok(pfn << 12 < blk || pfn << 12 >= blk + bsz, "offline: its pages moved out");
+	}
+	zd_mmput(mm);
+	is_u64(m->nr_anon_mapped, 0, "offline: nothing mapped at exit");
+	is_u64(zd_warn_count(m), 0, "offline: no WARN");
+	zd_machine_destroy(m);
+}
+
 int main(void)
 {
 	uint64_t free0, free1;
@@ -142,5 +190,6 @@ int main(void)
 	is_u64(free1, free0, "every page and table back at exit");
 	if (!is_u64(zd_warn_count(m), 0, "no WARN")) { static struct zd_log_line l[ZD_LOG_RING]; size_t n = zd_log_read(m, 0, l, ZD_LOG_RING); for (size_t i = 0; i < n; i++) diag("%s", l[i].text); }
 	zd_machine_destroy(m);
+	offline_vs_access();
 	return done_testing();
 }

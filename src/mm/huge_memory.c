@@ -16,6 +16,7 @@
  * (walks split a THP a range covers in part before they get here).
  */
 #include "internal.h"
+#include "base/rcu.h"
 
 #include <errno.h>
 
@@ -23,6 +24,7 @@
 #include <zonedev/gfp.h>
 #include <zonedev/pgalloc.h>
 #include <zonedev/pgtable.h>
+#include <zonedev/swapops.h>
 
 /* ---------- anonymous THP: policy, deposit, the huge zero folio ---------- */
 
@@ -566,4 +568,81 @@ bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr)
 		zd_pt_unlock(new_ptl);
 	zd_pt_unlock(old_ptl);
 	return moved;
+}
+
+/* Undo an unmap of pages [0, n) of folio: their migration entries map
+ * them again (remove_migration_ptes onto themselves). */
+static void remap_pages(struct zd_machine *m, struct zd_page *folio, uint64_t index, uint64_t n,
+			struct zd_anon_vma *av)
+{
+	for (uint64_t i = 0; i < n; i++)
+		zd_remove_migration_ptes(m, folio + i, index + i, av, folio + i);
+}
+
+/*
+ * split_folio() to order 0 (split_huge_page_to_list_to_order): every PMD
+ * mapping is split, every page's PTEs become migration entries (so no
+ * table names the folio and no walker can take a reference), the folio's
+ * reference is frozen at the caller's one, the compound page becomes 512
+ * pages that keep their bytes, exclusivity and index (each locked before
+ * it stops being a tail, so a fault on its migration entry waits), and the
+ * entries map them again. What no PTE maps any more (a deferred split's
+ * leftovers) is freed with the tails' split references.
+ */
+int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
+{
+	uint64_t nr = 1ULL << zd_folio_order(m, folio), index = folio->index, i;
+	bool dirty = zd_test_page_flag(folio, ZD_PG_dirty);
+	void *mapping = folio->mapping;
+	struct zd_anon_vma *av;
+	int rc = 0, want = 1;
+
+	if (nr == 1 || !zd_folio_test_anon(folio))
+		return nr == 1 ? 0 : -EINVAL;
+	if (!(av = zd_folio_get_anon_vma(m, folio)))
+		return -EAGAIN;
+	zd_split_huge_pmds(m, folio, av);
+	for (i = 0; i < nr && !rc; i++)
+		rc = zd_try_to_migrate(m, folio + i, index + i, av);
+	if (rc)
+		i--;   /* the refusing page was not unmapped */
+	zd_synchronize_rcu(&m->rcu);
+	/* can_split_folio() and the freeze: only the caller's reference left */
+	if (!rc && (zd_folio_large_mapcount(folio) ||
+		    !__atomic_compare_exchange_n(&folio->_refcount, &want, 0, false,
+						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+		rc = -EAGAIN;
+	if (rc) {
+		remap_pages(m, folio, index, i, av);
+		zd_put_anon_vma(av);
+		return rc;
+	}
+	dirty |= zd_test_page_flag(folio, ZD_PG_dirty);
+	/* the second page's folio words (the order shares its flag bits) are
+	 * its own again before its flags are set */
+	__atomic_store_n(&folio[1]._large_mapcount, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&folio[1]._entire_mapcount, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(zd_folio_pincount(folio), 0, __ATOMIC_RELAXED);
+	zd_set_folio_order(folio, 0);
+	for (i = 1; i < nr; i++) {
+		struct zd_page *p = folio + i;
+
+		zd_set_page_flag(p, ZD_PG_locked);
+		__atomic_store_n(&p->mapping, mapping, __ATOMIC_RELAXED);
+		p->index = index + i;
+		zd_set_page_flag(p, ZD_PG_swapbacked);
+		if (dirty)
+			zd_set_page_flag(p, ZD_PG_dirty);
+		zd_set_page_count(p, 1);   /* the split's reference, dropped below */
+		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
+	}
+	zd_clear_page_flag(folio, ZD_PG_head);
+	__atomic_store_n(&folio->_refcount, 1, __ATOMIC_RELEASE);
+	remap_pages(m, folio, index, nr, av);
+	for (i = 1; i < nr; i++) {
+		zd_unlock_page(folio + i);
+		zd_put_page(m, folio + i);
+	}
+	zd_put_anon_vma(av);
+	return 0;
 }

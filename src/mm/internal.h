@@ -230,6 +230,21 @@ void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, boo
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst);
 long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr);
 void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn);
+/* The pieces split_folio uses: the folio's anon_vma (a reference, NULL
+ * when unmapped); try_to_migrate of one page (its pfn's, at index in the
+ * anon_vma's space: 0, or -EBUSY for a pinned exclusive page, whose
+ * mappings the caller restores); remove_migration_ptes onto dst; the
+ * split of every PMD mapping a THP. */
+struct zd_anon_vma *zd_folio_get_anon_vma(struct zd_machine *m, struct zd_page *folio);
+int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index,
+		      struct zd_anon_vma *av);
+void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
+			      struct zd_anon_vma *av, struct zd_page *dst);
+void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av);
+/* split_folio() of a locked anonymous THP the caller holds a reference
+ * on, into base pages (the caller keeps its lock and reference on the
+ * first): 0, -EBUSY (pinned), -EAGAIN (referenced beyond its mappings). */
+int zd_split_folio(struct zd_machine *m, struct zd_page *folio);
 
 /* pagewalk.c: level arithmetic, the entry mapping one address (lockless:
  * the slot of the PTE or huge leaf, with its level; NULL when a table on

@@ -33,14 +33,16 @@
 
 typedef int (*rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg);
 
-/* rmap_walk_anon(): fn on each entry that maps folio (present, or a
- * migration entry naming it when migration), its PTE table locked. */
-static int rmap_walk_anon(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av,
-			  bool migration, rmap_fn fn, void *arg)
+enum walk_what { PRESENT, MIGRATION, THP_PMD };
+
+/* rmap_walk_anon(): fn on each entry that maps the page at pfn, whose
+ * index in its anon_vma's space is index (present, a migration entry
+ * naming it, or the THP PMD whose folio starts there), its table locked. */
+static int rmap_walk_anon(struct zd_machine *m, uint64_t pfn, uint64_t index,
+			  struct zd_anon_vma *av, enum walk_what what, rmap_fn fn, void *arg)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
 	struct zd_anon_vma *root = zd_anon_vma_root(av);
-	uint64_t pfn = zd_page_to_pfn(m, folio), index = folio->index;
 	int rc = 0;
 
 	pthread_mutex_lock(&m->mm_list_lock);
@@ -59,10 +61,23 @@ static int rmap_walk_anon(struct zd_machine *m, struct zd_page *folio, struct zd
 			if (!vav || zd_anon_vma_root(vav) != root || index < vma->vm_pgoff)
 				continue;
 			addr = vma->vm_start + ((index - vma->vm_pgoff) << m->arch.page_shift);
-			if (addr >= vma->vm_end || !(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
+			if (addr >= vma->vm_end)
+				continue;
+			if (what == THP_PMD) {
+				if (!(pte = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl)))
+					continue;
+				zd_pt_lock(ptl);
+				e = o->ptep_get(pte);
+				if (zd_pmd_is_thp(mm, e, ZD_PT_PMD) &&
+				    o->leaf_pfn(&m->arch, ZD_PT_PMD, e) == pfn)
+					rc = fn(vma, addr, pte, arg);
+				zd_pt_unlock(ptl);
+				continue;
+			}
+			if (!(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
 				continue;
 			e = o->ptep_get(pte);
-			if (migration)
+			if (what == MIGRATION)
 				match = !o->pte_none(&m->arch, e) && !o->pte_present(&m->arch, e) &&
 					zd_is_migration_type(o->swp_type(&m->arch, e)) &&
 					o->swp_offset(&m->arch, e) == pfn;
@@ -85,21 +100,21 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *folio = arg;
+	struct zd_page *page = arg, *folio = zd_compound_head(page);
 	unsigned prot = zd_pte_prot(mm, o->ptep_get(pte)), type;
-	bool excl = zd_test_page_flag(folio, ZD_PG_anon_exclusive);
+	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive);
 
 	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
 	if (excl && zd_folio_maybe_dma_pinned(folio))
 		return -EBUSY;
 	type = prot & ZD_PTE_WRITE ? ZD_SWP_MIGRATION_WRITE :
 	       excl ? ZD_SWP_MIGRATION_READ_EXCLUSIVE : ZD_SWP_MIGRATION_READ;
-	o->set_pte(pte, o->swp_entry_to_pte(&m->arch, type, zd_page_to_pfn(m, folio)));
+	o->set_pte(pte, o->swp_entry_to_pte(&m->arch, type, zd_page_to_pfn(m, page)));
 	if (prot & ZD_PTE_DIRTY)
 		zd_set_page_flag(folio, ZD_PG_dirty);
-	zd_clear_page_flag(folio, ZD_PG_anon_exclusive);
-	zd_folio_remove_rmap_pte(m, folio);
-	zd_put_page(m, folio);
+	zd_clear_page_flag(page, ZD_PG_anon_exclusive);
+	zd_folio_remove_rmap_pte(m, page);
+	zd_put_page(m, page);
 	return 0;
 }
 
@@ -125,22 +140,50 @@ static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 
 /* folio_get_anon_vma(): a reference on the page's anon_vma while it is
  * mapped, so a munmap meanwhile cannot free what the walks use. */
-static struct zd_anon_vma *get_anon_vma(struct zd_machine *m, struct zd_page *folio)
+static int folio_mapcount(struct zd_machine *m, struct zd_page *folio)
+{
+	return zd_folio_order(m, folio) ? zd_folio_large_mapcount(folio) : zd_page_mapcount(folio);
+}
+
+struct zd_anon_vma *zd_folio_get_anon_vma(struct zd_machine *m, struct zd_page *folio)
 {
 	unsigned idx = zd_rcu_read_lock(&m->rcu);
 	uintptr_t mapping = (uintptr_t)__atomic_load_n(&folio->mapping, __ATOMIC_ACQUIRE);
 	struct zd_anon_vma *av = (void *)(mapping & ~ZD_PAGE_MAPPING_ANON);
 
-	if (!(mapping & ZD_PAGE_MAPPING_ANON) || !av || zd_page_mapcount(folio) <= 0 ||
+	if (!(mapping & ZD_PAGE_MAPPING_ANON) || !av || folio_mapcount(m, folio) <= 0 ||
 	    !zd_anon_vma_tryget(av))
 		av = NULL;
-	else if (zd_page_mapcount(folio) <= 0) {
+	else if (folio_mapcount(m, folio) <= 0) {
 		zd_rcu_read_unlock(&m->rcu, idx);
 		zd_put_anon_vma(av);
 		return NULL;
 	}
 	zd_rcu_read_unlock(&m->rcu, idx);
 	return av;
+}
+
+int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index,
+		      struct zd_anon_vma *av)
+{
+	return rmap_walk_anon(m, zd_page_to_pfn(m, page), index, av, PRESENT, unmap_one, page);
+}
+
+void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
+			      struct zd_anon_vma *av, struct zd_page *dst)
+{
+	rmap_walk_anon(m, zd_page_to_pfn(m, old), index, av, MIGRATION, remap_one, dst);
+}
+
+static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
+{
+	zd_split_huge_pmd_locked(vma->vm_mm, pmd);
+	return 0;
+}
+
+void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av)
+{
+	rmap_walk_anon(m, zd_page_to_pfn(m, folio), folio->index, av, THP_PMD, split_pmd_one, NULL);
 }
 
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
@@ -150,10 +193,10 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 
 	if (!zd_folio_test_anon(folio) || zd_folio_order(m, folio))
 		return -EINVAL;   /* shmem, file and large folios move later */
-	av = get_anon_vma(m, folio);
+	av = zd_folio_get_anon_vma(m, folio);
 	if (!av)
 		return -EAGAIN;   /* unmapped meanwhile */
-	rc = rmap_walk_anon(m, folio, av, false, unmap_one, folio);
+	rc = zd_try_to_migrate(m, folio, folio->index, av);
 	/* try_to_migrate_one()'s TLB flush: a store that read an entry before
 	 * it changed ends inside its RCU read section, so after a grace
 	 * period no CPU writes the old page and its bytes are final */
@@ -161,7 +204,7 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	if (!rc && (zd_page_ref_count(folio) != 1 || zd_page_mapcount(folio)))
 		rc = -EAGAIN;     /* referenced: migrate_folio_move() would fail */
 	if (rc) {
-		rmap_walk_anon(m, folio, av, true, remap_one, folio);
+		zd_remove_migration_ptes(m, folio, folio->index, av, folio);
 		zd_put_anon_vma(av);
 		return rc;
 	}
@@ -171,7 +214,7 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	zd_set_page_flag(dst, ZD_PG_swapbacked);
 	if (zd_test_page_flag(folio, ZD_PG_dirty))
 		zd_set_page_flag(dst, ZD_PG_dirty);
-	rmap_walk_anon(m, folio, av, true, remap_one, dst);
+	zd_remove_migration_ptes(m, folio, folio->index, av, dst);
 	zd_put_anon_vma(av);
 	return 0;
 }
@@ -182,7 +225,10 @@ void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn)
 {
 	struct zd_page *page = zd_pfn_to_page(m, pfn);
 
-	while (zd_test_page_flag(page, ZD_PG_locked))
+	/* the folio's lock: a THP being split is locked at its head, and
+	 * each page it becomes is locked before it stops being a tail */
+	while (zd_test_page_flag(zd_compound_head(page), ZD_PG_locked) ||
+	       zd_test_page_flag(page, ZD_PG_locked))
 		sched_yield();
 }
 
@@ -264,13 +310,27 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 				p += (1ULL << order) - 1;
 			continue;
 		}
-		/* large folios (THP) would need split_folio() first, which is
-		 * not modelled: they stay, and keep the range busy */
-		if (zd_test_page_flag(page, ZD_PG_head) || zd_page_is_tail(page))
+		/* a tail is met only when the range starts inside a THP,
+		 * whose head lies outside it */
+		if (zd_page_is_tail(page))
 			continue;
-		if (!zd_folio_test_anon(page) || zd_page_mapcount(page) <= 0 || !try_get(page))
+		if (!zd_folio_test_anon(page) || !try_get(page))
 			continue;
 		if (!zd_folio_test_anon(page) || !zd_trylock_page(page)) {
+			zd_put_page(m, page);
+			continue;
+		}
+		/* a THP is split and its pages migrate one by one (the kernel
+		 * splits when no THP can be had for the move: here, always) */
+		if (zd_test_page_flag(page, ZD_PG_head) && zd_page_folio(m, page) == page &&
+		    zd_split_folio(m, page)) {
+			zd_unlock_page(page);
+			zd_put_page(m, page);
+			__atomic_add_fetch(&m->pgmigrate_fail, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (zd_page_mapcount(page) <= 0) {
+			zd_unlock_page(page);
 			zd_put_page(m, page);
 			continue;
 		}
