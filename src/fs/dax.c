@@ -14,9 +14,9 @@
  * itself holds none but sets folio->mapping and ->index
  * (dax_associate_entry), and a PMD entry makes the pages one compound
  * folio (dax_folio_init) that dax_folio_put() splits again.
- * Invariants: a page is mapped only under its inode's invalidate_lock
- * (shared), so a layout breaker holding it exclusively sees every
- * mapping it must remove; an entry is dropped only when its folio's
+ * Invariants: a page is mapped only under its inode's entry_lock and
+ * outside a range a layout breaker has marked, so the breaker's unmap
+ * sees every mapping it must remove; an entry is dropped only when its folio's
  * refcount is 0; a dead file system (unbound) maps nothing.
  */
 #include "fs/internal.h"
@@ -131,64 +131,66 @@ static unsigned fault_prot(const struct zd_vm_fault *vmf)
 	       (vmf->flags & ZD_FAULT_FLAG_WRITE ? ZD_PTE_DIRTY : 0);
 }
 
-/* The data page of file page pgoff, allocated if it is in a hole. */
-static uint64_t fault_blk(struct zdfs_inode *ip, uint64_t pgoff, uint64_t *run, unsigned *ret)
+/* The file's size in pages and the data page of pgoff (UINT64_MAX in a
+ * hole), with the run of the extent from there, as sb->lock has them. */
+static uint64_t lookup_blk(struct zdfs_inode *ip, uint64_t pgoff, uint64_t *max, uint64_t *run)
 {
 	uint64_t blk;
 
 	pthread_mutex_lock(&ip->sb->lock);
-	blk = zdfs_bmap(ip, pgoff, run);
-	pthread_mutex_unlock(&ip->sb->lock);
-	if (blk != UINT64_MAX || !ret)
-		return blk;
-	if (zdfs_alloc_hole_page(ip, pgoff)) {
-		*ret = ZD_VM_FAULT_SIGBUS;   /* ENOSPC: dax_fault_return() */
-		return UINT64_MAX;
-	}
-	pthread_mutex_lock(&ip->sb->lock);
+	*max = zdfs_size_pages(ip);
 	blk = zdfs_bmap(ip, pgoff, run);
 	pthread_mutex_unlock(&ip->sb->lock);
 	return blk;
 }
 
-static bool fault_gone(struct zdfs_inode *ip, const char *func)
+/* A fault's start: entry_lock taken, and no breaker at work on
+ * [pg, pg + nr) any more; false (SIGBUS) once the file system is dead. */
+static bool fault_begin(struct zdfs_inode *ip, uint64_t pg, uint64_t nr, const char *func)
 {
+	pthread_mutex_lock(&ip->entry_lock);
+	while (pg < ip->brk_end && pg + nr > ip->brk_start)
+		pthread_cond_wait(&ip->layout_cond, &ip->entry_lock);
 	if (!sb_dead(ip->sb))
-		return false;
+		return true;
 	zd_pr_err(ip->sb->m, "zdfs %s: %s: ino %llu: the file system is shut down (its "
 		  "namespace went)", ip->sb->dev, func, (unsigned long long)ip->d.ino);
-	return true;
+	return false;
 }
 
 /*
- * dax_iomap_pte_fault(): beyond EOF is SIGBUS; a private write gets the
+ * dax_iomap_pte_fault(): beyond EOF is SIGBUS; a hole gets a zeroed page
+ * (ext4 would map the zero page for a read); a private write gets the
  * page to copy (vmf->page: do_cow_fault copies it into an anonymous
- * page); anything else maps the page here, under the invalidate lock, as
- * vmf_insert_page_mkwrite() does.
+ * page); anything else maps the page here, as vmf_insert_page_mkwrite()
+ * does, before a breaker can see the range.
  */
 static unsigned dax_pte_fault(struct zd_vm_fault *vmf)
 {
 	struct zd_vm_area_struct *vma = vmf->vma;
 	struct zdfs_inode *ip = vma->vm_file->private_data;
 	struct zdfs_sb *sb = ip->sb;
-	struct zd_mm *mm = vma->vm_mm;
 	const struct zd_pgtable_ops *o = sb->m->arch.pgtable;
 	unsigned ret = ZD_VM_FAULT_NOPAGE;
 	struct zd_page *page;
-	uint64_t blk;
+	uint64_t blk, max, run;
 
-	pthread_rwlock_rdlock(&ip->invalidate_lock);
-	if (fault_gone(ip, "dax_iomap_pte_fault")) {
+	if (!fault_begin(ip, vmf->pgoff, 1, "dax_iomap_pte_fault")) {
 		ret = ZD_VM_FAULT_SIGBUS;
 		goto out;
 	}
-	if (vmf->pgoff >= zdfs_size_pages(ip)) {
+	blk = lookup_blk(ip, vmf->pgoff, &max, &run);
+	if (vmf->pgoff >= max || vmf->pgoff >= ip->nr_entries) {
 		ret = ZD_VM_FAULT_SIGBUS;
 		goto out;
 	}
-	blk = fault_blk(ip, vmf->pgoff, NULL, &ret);
-	if (blk == UINT64_MAX)
-		goto out;
+	if (blk == UINT64_MAX) {
+		if (zdfs_alloc_hole_page(ip, vmf->pgoff)) {
+			ret = ZD_VM_FAULT_SIGBUS;   /* ENOSPC: dax_fault_return() */
+			goto out;
+		}
+		blk = lookup_blk(ip, vmf->pgoff, &max, &run);
+	}
 	page = blk_page(sb, blk);
 	if ((vmf->flags & ZD_FAULT_FLAG_WRITE) && !(vma->vm_flags & ZD_VM_SHARED)) {
 		zd_get_page(sb->m, page);
@@ -196,25 +198,23 @@ static unsigned dax_pte_fault(struct zd_vm_fault *vmf)
 		ret = 0;
 		goto out;
 	}
-	pthread_mutex_lock(&ip->entry_lock);
 	if (ip->entries[vmf->pgoff] == DAX_ENT_NONE) {
 		/* dax_associate_entry(): a PMD entry's subpage keeps its folio's */
 		__atomic_store_n(&page->mapping, (void *)ip, __ATOMIC_RELAXED);
 		page->index = vmf->pgoff;
 		ip->entries[vmf->pgoff] = DAX_ENT_PTE;
 	}
-	pthread_mutex_unlock(&ip->entry_lock);
 	zd_pt_lock(vmf->ptl);
 	if (o->pte_none(&sb->m->arch, o->ptep_get(vmf->pte))) {
 		zd_get_page(sb->m, page);
 		__atomic_add_fetch(&page->_mapcount, 1, __ATOMIC_RELAXED);
-		zd_add_mm_counter(mm, ZD_MM_FILEPAGES, 1);
+		zd_add_mm_counter(vma->vm_mm, ZD_MM_FILEPAGES, 1);
 		o->set_pte(vmf->pte, o->mk_leaf(&sb->m->arch, ZD_PT_PTE, sb->base_pfn + blk,
 						fault_prot(vmf)));
 	}
 	zd_pt_unlock(vmf->ptl);
 out:
-	pthread_rwlock_unlock(&ip->invalidate_lock);
+	pthread_mutex_unlock(&ip->entry_lock);
 	return ret;
 }
 
@@ -238,43 +238,36 @@ static unsigned dax_pmd_fault(struct zd_vm_fault *vmf, unsigned order)
 	uint64_t haddr = vmf->address & ~(size - 1), pgoff, max, blk, run = 0;
 	unsigned ret = ZD_VM_FAULT_FALLBACK;
 	struct zd_page *folio;
-	bool conflict = false;
 
-	if (a->page_shift + order != a->pmd_shift)
+	if (a->page_shift + order != a->pmd_shift || haddr < vma->vm_start ||
+	    haddr + size > vma->vm_end)
 		return ZD_VM_FAULT_FALLBACK;
-	pthread_rwlock_rdlock(&ip->invalidate_lock);
-	if (fault_gone(ip, "dax_iomap_pmd_fault")) {
+	pgoff = zd_linear_page_index(vma, haddr);
+	if (!fault_begin(ip, pgoff, nr, "dax_iomap_pmd_fault")) {
 		ret = ZD_VM_FAULT_SIGBUS;
 		goto out;
 	}
-	if (haddr < vma->vm_start || haddr + size > vma->vm_end)
-		goto out;
-	pgoff = zd_linear_page_index(vma, haddr);
-	max = zdfs_size_pages(ip);
+	blk = lookup_blk(ip, pgoff, &max, &run);
 	if (pgoff >= max) {
 		ret = ZD_VM_FAULT_SIGBUS;
 		goto out;
 	}
 	if ((vmf->pgoff & (nr - 1)) != ((vmf->address >> a->page_shift) & (nr - 1)) ||
 	    ((vmf->flags & ZD_FAULT_FLAG_WRITE) && !(vma->vm_flags & ZD_VM_SHARED)) ||
-	    (pgoff | (nr - 1)) >= max)
+	    (pgoff | (nr - 1)) >= max || pgoff + nr > ip->nr_entries)
 		goto out;
-	blk = fault_blk(ip, pgoff, &run, NULL);
 	if (blk == UINT64_MAX || run < nr || (sb->base_pfn + blk) & (nr - 1))
 		goto out;   /* a hole, or an extent that cannot map a PMD */
+	for (uint64_t i = 0; i < nr; i++)
+		if (ip->entries[pgoff + i] == DAX_ENT_PTE)
+			goto out;   /* grab_mapping_entry(): PTE entries are favoured */
 	folio = blk_page(sb, blk);
-	pthread_mutex_lock(&ip->entry_lock);
-	for (uint64_t i = 0; i < nr && !conflict; i++)
-		conflict = ip->entries[pgoff + i] == DAX_ENT_PTE;
-	if (!conflict && ip->entries[pgoff] == DAX_ENT_NONE) {
+	if (ip->entries[pgoff] == DAX_ENT_NONE) {
 		dax_folio_init(sb->m, folio, order);
 		__atomic_store_n(&folio->mapping, (void *)ip, __ATOMIC_RELAXED);
 		folio->index = pgoff;
 		memset(ip->entries + pgoff, DAX_ENT_PMD, nr);
 	}
-	pthread_mutex_unlock(&ip->entry_lock);
-	if (conflict)
-		goto out;   /* grab_mapping_entry(): PTE entries are favoured */
 	zd_pt_lock(vmf->ptl);
 	if (o->pte_none(a, o->ptep_get(vmf->pte))) {
 		zd_get_page(sb->m, folio);
@@ -285,7 +278,7 @@ static unsigned dax_pmd_fault(struct zd_vm_fault *vmf, unsigned order)
 	zd_pt_unlock(vmf->ptl);
 	ret = ZD_VM_FAULT_NOPAGE;
 out:
-	pthread_rwlock_unlock(&ip->invalidate_lock);
+	pthread_mutex_unlock(&ip->entry_lock);
 	return ret;
 }
 
@@ -383,8 +376,8 @@ static struct zd_page *busy_page(struct zdfs_inode *ip, uint64_t start, uint64_t
 {
 	struct zd_page *busy = NULL;
 
-	pthread_mutex_lock(&ip->sb->lock);
 	pthread_mutex_lock(&ip->entry_lock);
+	pthread_mutex_lock(&ip->sb->lock);
 	for (uint64_t pg = start; pg < end && pg < ip->nr_entries && !busy; pg++) {
 		uint64_t blk;
 		struct zd_page *folio;
@@ -398,8 +391,8 @@ static struct zd_page *busy_page(struct zdfs_inode *ip, uint64_t start, uint64_t
 		if (zd_page_ref_count(folio))
 			busy = folio;
 	}
-	pthread_mutex_unlock(&ip->entry_lock);
 	pthread_mutex_unlock(&ip->sb->lock);
+	pthread_mutex_unlock(&ip->entry_lock);
 	return busy;
 }
 
@@ -438,8 +431,8 @@ static void delete_mapping_range(struct zdfs_inode *ip, uint64_t start, uint64_t
 	struct zdfs_sb *sb = ip->sb;
 	uint64_t nr = sb->pmd_pages;
 
-	pthread_mutex_lock(&sb->lock);
 	pthread_mutex_lock(&ip->entry_lock);
+	pthread_mutex_lock(&sb->lock);
 	for (uint64_t pg = start; pg < end && pg < ip->nr_entries; pg++) {
 		uint8_t kind = ip->entries[pg];
 		uint64_t blk = kind ? zdfs_bmap(ip, pg, NULL) : UINT64_MAX;
@@ -458,8 +451,8 @@ static void delete_mapping_range(struct zdfs_inode *ip, uint64_t start, uint64_t
 			dax_folio_put(sb->m, blk_page(sb, blk), 0);
 		ip->entries[pg] = DAX_ENT_NONE;
 	}
-	pthread_mutex_unlock(&ip->entry_lock);
 	pthread_mutex_unlock(&sb->lock);
+	pthread_mutex_unlock(&ip->entry_lock);
 }
 
 static void break_layout(struct zdfs_inode *ip, uint64_t start, uint64_t end, const char *why,
@@ -474,6 +467,8 @@ static void break_layout(struct zdfs_inode *ip, uint64_t start, uint64_t end, co
 		start &= ~(nr - 1);
 	if (end < ip->nr_entries && end & (nr - 1) && ip->entries[end] == DAX_ENT_PMD)
 		end = (end | (nr - 1)) + 1;
+	ip->brk_start = start;   /* from here faults in the range wait */
+	ip->brk_end = end;
 	pthread_mutex_unlock(&ip->entry_lock);
 	for (;;) {
 		struct zd_page *busy;
@@ -486,6 +481,14 @@ static void break_layout(struct zdfs_inode *ip, uint64_t start, uint64_t end, co
 		wait_page_idle(ip, busy, why);
 	}
 	delete_mapping_range(ip, start, end);
+}
+
+void zd_dax_break_layout_end(struct zdfs_inode *ip)
+{
+	pthread_mutex_lock(&ip->entry_lock);
+	ip->brk_start = ip->brk_end = 0;
+	pthread_cond_broadcast(&ip->layout_cond);
+	pthread_mutex_unlock(&ip->entry_lock);
 }
 
 void zd_dax_break_layout(struct zdfs_inode *ip, uint64_t start, uint64_t end, const char *why)
@@ -516,8 +519,10 @@ void zd_daxfs_kill(struct zd_nd_region *r)
 		struct zdfs_inode *ip = &sb->inodes[i];
 
 		zdfs_invalidate_lock(ip);
-		if (ip->entries)
+		if (ip->entries) {
 			zd_dax_break_layout(ip, 0, ip->nr_entries, "unbind");
+			zd_dax_break_layout_end(ip);   /* faults now find it dead */
+		}
 		zdfs_invalidate_unlock(ip);
 	}
 	zd_pr_info(sb->m, "zdfs %s: unmounted (its namespace is going)", sb->dev);

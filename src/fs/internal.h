@@ -2,12 +2,15 @@
  * Shared between the DAX file system (zdfs.c: media, names, extents) and
  * its DAX mappings (dax.c: mmap, faults, the mapping entries, layout
  * breaking); the pmem driver calls zd_daxfs_kill() on unbind.
- * Lock order: mm's mmap_lock (read, held by a fault) -> inode's
- * invalidate_lock (faults shared; truncate, punch, unlink, kill
- * exclusive) -> sb->lock (metadata) -> inode's entry_lock -> page-table
- * locks. A layout breaker holds invalidate_lock exclusively while it takes
- * each mm's mmap_lock for reading (reader-preferring, as a fault's nested
- * read would need) and while it waits for pins to go.
+ * Lock order: inode's invalidate_lock (layout changers exclusive, read
+ * and write shared; never taken by a fault) -> mm's mmap_lock (read) ->
+ * inode's entry_lock (faults, the entries) -> sb->lock (metadata) ->
+ * page-table locks. A fault holds mmap_lock when it comes and maps under
+ * entry_lock; a layout breaker marks its range under entry_lock, then
+ * unmaps holding no inode lock but invalidate_lock, and faults in a marked
+ * range wait on layout_cond until the breaker is done (the part of the
+ * kernel's invalidate_lock a fault takes, without a lock held across the
+ * breaker's mmap_lock).
  */
 #ifndef ZD_FS_INTERNAL_H
 #define ZD_FS_INTERNAL_H
@@ -46,6 +49,8 @@ struct zdfs_inode {
 	pthread_rwlock_t invalidate_lock;
 	unsigned long invalidate_writer;
 	pthread_mutex_t entry_lock;
+	pthread_cond_t layout_cond;  /* with entry_lock: a breaker finished */
+	uint64_t brk_start, brk_end; /* file pages a breaker works on (entry_lock) */
 	uint8_t *entries;            /* DAX_ENT_* per file page, nr_entries of them */
 	uint64_t nr_entries;
 };
@@ -92,12 +97,14 @@ uint64_t zdfs_size_pages(const struct zdfs_inode *ip);
 /* dax.c */
 /* The file object of an inode (f_op, S_DAX, the inode in private_data). */
 struct zd_file *zd_dax_file_alloc(struct zdfs_inode *ip, unsigned fmode);
-/* dax_break_layout(): unmap file pages [start, end) from every process,
- * wait (logging) while one is busy (pinned), then drop their entries.
- * invalidate_lock held for writing. */
+/* dax_break_layout(): fault-proof file pages [start, end), unmap them
+ * from every process, wait (logging) while one is busy (pinned), then drop
+ * their entries; faults there wait until zd_dax_break_layout_end(), after
+ * the caller changed the layout. invalidate_lock held for writing. */
 void zd_dax_break_layout(struct zdfs_inode *ip, uint64_t start, uint64_t end, const char *why);
+void zd_dax_break_layout_end(struct zdfs_inode *ip);
 /* The same for the whole file of an inode nothing has open, without the
- * unmap (no VMA can map it). */
+ * unmap (no VMA can map it); ended by zd_dax_break_layout_end(). */
 void zd_dax_break_layout_final(struct zdfs_inode *ip);
 /* The entry table follows a new size (invalidate_lock for writing). */
 int zd_dax_resize_entries(struct zdfs_inode *ip, uint64_t pages);

@@ -171,6 +171,7 @@ static struct zdfs_sb *sb_alloc(struct zd_nd_region *r)
 		sb->inodes[i].sb = sb;
 		pthread_rwlock_init(&sb->inodes[i].invalidate_lock, NULL);
 		pthread_mutex_init(&sb->inodes[i].entry_lock, NULL);
+		pthread_cond_init(&sb->inodes[i].layout_cond, NULL);
 	}
 	return sb;
 }
@@ -183,6 +184,7 @@ void zdfs_sb_put(struct zdfs_sb *sb)
 		zd_dax_free_entries(&sb->inodes[i]);
 		pthread_rwlock_destroy(&sb->inodes[i].invalidate_lock);
 		pthread_mutex_destroy(&sb->inodes[i].entry_lock);
+		pthread_cond_destroy(&sb->inodes[i].layout_cond);
 	}
 	pthread_mutex_destroy(&sb->lock);
 	free(sb);

@@ -108,8 +108,10 @@ static void free_inode(struct zdfs_inode *ip)
 	struct zdfs_meta saved;
 
 	zdfs_invalidate_lock(ip);
-	if (ip->entries)
+	if (ip->entries) {
 		zd_dax_break_layout_final(ip);
+		zd_dax_break_layout_end(ip);
+	}
 	pthread_mutex_lock(&sb->lock);
 	saved = ip->d;
 	memset(&ip->d, 0, sizeof(ip->d));
@@ -193,6 +195,9 @@ static int set_size(struct zdfs_inode *ip, uint64_t size)
 	struct zdfs_meta saved;
 	int rc = 0;
 
+	/* the entry table covers the new pages before a fault can see them */
+	if (np > op && ip->entries && (rc = zd_dax_resize_entries(ip, np)))
+		return rc;
 	if (np < op)
 		zd_dax_break_layout(ip, np, op, "truncate");
 	pthread_mutex_lock(&sb->lock);
@@ -214,8 +219,10 @@ static int set_size(struct zdfs_inode *ip, uint64_t size)
 	if (!rc && size < old)
 		zdfs_zero_bytes(ip, size, np << sb->m->arch.page_shift);
 	pthread_mutex_unlock(&sb->lock);
-	if (!rc && ip->entries)
-		rc = zd_dax_resize_entries(ip, np);
+	if (np < op)
+		zd_dax_break_layout_end(ip);
+	if (!rc && np < op && ip->entries)
+		zd_dax_resize_entries(ip, np);   /* a smaller table: a failure keeps the old */
 	return rc;
 }
 
@@ -285,6 +292,8 @@ int zd_daxfs_punch_hole(struct zd_nd_region *r, const char *name, uint64_t off, 
 			rc = zdfs_zero_bytes(ip, b, end);
 	}
 	pthread_mutex_unlock(&sb->lock);
+	if (off < end && first < last)
+		zd_dax_break_layout_end(ip);
 	zdfs_invalidate_unlock(ip);
 	if (!rc)
 		zd_pr_info(r->m, "zdfs %s: punch_hole '%s' [0x%llx, 0x%llx)", sb->dev, name,
