@@ -83,8 +83,12 @@ static int check_vma_flags(const struct zd_vm_area_struct *vma, unsigned flags)
 		return -EFAULT;
 	if ((flags & ZD_FOLL_ANON) && vma->vm_ops)
 		return -EFAULT;
-	if ((flags & ZD_FOLL_LONGTERM) && vma_is_fsdax(vma))
+	if ((flags & ZD_FOLL_LONGTERM) && vma_is_fsdax(vma)) {
+		zd_pr_info(vma->vm_mm->m, "gup: pid %d: FOLL_LONGTERM of %s at 0x%llx: fsdax pages "
+			   "cannot be pinned long-term (the file system may move them)",
+			   vma->vm_mm->pid, vma->vm_file->path, (unsigned long long)vma->vm_start);
 		return -EOPNOTSUPP;
+	}
 	if (flags & ZD_FOLL_WRITE) {
 		if (!(vf & ZD_VM_WRITE) && (!(flags & ZD_FOLL_FORCE) || !is_cow_mapping(vf)))
 			return -EFAULT;
