@@ -565,7 +565,6 @@ int zd_daxfs_mkfs(struct zd_nd_region *r)
 		for (unsigned i = 0; i < ZD_DAXFS_MAX_FILES && !rc; i++)
 			if (old->inodes[i].opens)
 				rc = -EBUSY;
-		gen = old->gen;
 		pthread_mutex_unlock(&old->lock);
 		if (rc) {
 			zd_pr_err(r->m, "zdfs %s: mkfs: files of the mounted file system are open",
@@ -587,8 +586,10 @@ int zd_daxfs_mkfs(struct zd_nd_region *r)
 			  "one PMD", sb->dev, ULL(sb->data_pages));
 		rc = -ENOSPC;
 	}
-	if (!rc && !old && !load(sb))
-		gen = sb->gen;   /* an unmounted earlier file system: go past it */
+	/* generations start again at 1 and 2: a kill before the second copy
+	 * leaves the old file system (its copy there is newer), after it
+	 * the new one, and runs on the same media print the same */
+	gen = 0;
 	for (unsigned i = 0; i < ZD_DAXFS_MAX_FILES; i++)
 		memset(&sb->inodes[i].d, 0, sizeof(sb->inodes[i].d));
 	sb->next_ino = 2;
