@@ -67,6 +67,7 @@ struct zd_page;
 #define ZD_MAP_ANONYMOUS   0x20
 #define ZD_MAP_NORESERVE   0x4000
 #define ZD_MAP_POPULATE    0x8000
+#define ZD_MAP_SYNC        0x080000
 #define ZD_MAP_FIXED_NOREPLACE 0x100000
 #define ZD_MREMAP_MAYMOVE   1
 #define ZD_MREMAP_FIXED     2
@@ -165,7 +166,15 @@ struct zd_file_operations {
 				     uint64_t pgoff, unsigned long flags);
 	/* The last reference went (zd_fput()). */
 	void (*release)(struct zd_file *file);
+	/* MAP_* bits beyond the legacy ones MAP_SHARED_VALIDATE accepts for
+	 * this object (FOP_MMAP_SYNC: ZD_MAP_SYNC for DAX). */
+	unsigned long mmap_supported_flags;
 };
+
+/* The inode's mode and flags as vma_is_dax()/vma_is_fsdax() test them. */
+#define ZD_S_IFCHR 0020000
+#define ZD_S_IFREG 0100000
+#define ZD_S_DAX   0x2000      /* IS_DAX(): no page cache, the media's own pages */
 
 #define ZD_FMODE_READ  0x1
 #define ZD_FMODE_WRITE 0x2
@@ -177,9 +186,9 @@ struct zd_file {
 	unsigned dev_major, dev_minor;
 	uint64_t ino;
 	uint64_t map_align;           /* mappings start aligned to this (0: a page) */
+	unsigned i_mode, i_flags;     /* the inode's ZD_S_IF* type and ZD_S_DAX */
 	void *private_data;
 	long f_count;                 /* atomic: one per VMA, one per opener */
-	bool dax;                     /* IS_DAX(inode): mapped without page cache, never migrated */
 };
 
 /* A reference to file / drop one (the last runs f_op->release). */

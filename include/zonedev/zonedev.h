@@ -26,6 +26,7 @@
 #include <zonedev/memremap.h>
 #include <zonedev/nd_pfn.h>
 #include <zonedev/nvdimm.h>
+#include <zonedev/dax.h>
 #include <zonedev/test_hmm.h>
 
 #define ZONEDEV_VERSION "0.1.0"

@@ -53,7 +53,8 @@ void zd_vprintk(struct zd_machine *m, enum zd_loglevel level, const char *func, 
 	struct zd_log_line *l;
 
 	pthread_mutex_lock(&m->log_lock);
-	m->log_seq++;
+	/* zd_log_seq() reads it without the lock */
+	__atomic_store_n(&m->log_seq, m->log_seq + 1, __ATOMIC_RELAXED);
 	l = &m->log_ring[m->log_seq % ZD_LOG_RING];
 	l->seq = m->log_seq;
 	l->level = level;

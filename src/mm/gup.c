@@ -65,11 +65,14 @@ static bool is_cow_mapping(uint64_t vm_flags)
 	return (vm_flags & (ZD_VM_SHARED | ZD_VM_MAYWRITE)) == ZD_VM_MAYWRITE;
 }
 
-/* vma_is_fsdax(): DAX files come with the DAX file system (issue 8 item 5). */
+/* vma_is_fsdax(): a DAX inode that is not a character device (device-dax
+ * is S_IFCHR): a file system owns the blocks and may move them, so a
+ * long-term pin would pin a file's layout. */
 static bool vma_is_fsdax(const struct zd_vm_area_struct *vma)
 {
-	(void)vma;
-	return false;
+	const struct zd_file *file = vma->vm_file;
+
+	return file && (file->i_flags & ZD_S_DAX) && file->i_mode != ZD_S_IFCHR;
 }
 
 static int check_vma_flags(const struct zd_vm_area_struct *vma, unsigned flags)
@@ -80,8 +83,12 @@ static int check_vma_flags(const struct zd_vm_area_struct *vma, unsigned flags)
 		return -EFAULT;
 	if ((flags & ZD_FOLL_ANON) && vma->vm_ops)
 		return -EFAULT;
-	if ((flags & ZD_FOLL_LONGTERM) && vma_is_fsdax(vma))
+	if ((flags & ZD_FOLL_LONGTERM) && vma_is_fsdax(vma)) {
+		zd_pr_info(vma->vm_mm->m, "gup: pid %d: FOLL_LONGTERM of %s at 0x%llx: fsdax pages "
+			   "cannot be pinned long-term (the file system may move them)",
+			   vma->vm_mm->pid, vma->vm_file->path, (unsigned long long)vma->vm_start);
 		return -EOPNOTSUPP;
+	}
 	if (flags & ZD_FOLL_WRITE) {
 		if (!(vf & ZD_VM_WRITE) && (!(flags & ZD_FOLL_FORCE) || !is_cow_mapping(vf)))
 			return -EFAULT;

@@ -361,6 +361,24 @@ static unsigned anon_huge_fault(struct zd_vm_fault *vmf)
 	return huge_pmd_present(vmf, e);
 }
 
+/* wp_huge_pmd() on a private file mapping (a MAP_PRIVATE DAX file): the
+ * copy is made at the PTE level, so the read-only leaf goes (what
+ * __split_huge_pmd() does to a file leaf: drop it, the PTE fault maps
+ * again) and the fault falls back. */
+static bool cow_huge_leaf(struct zd_vm_fault *vmf, enum zd_pt_level l, zd_pte_t e)
+{
+	struct zd_vm_area_struct *vma = vmf->vma;
+	const struct zd_arch *a = &vma->vm_mm->m->arch;
+	uint64_t size = 1ULL << a->pt[l].shift, haddr = vmf->address & ~(size - 1);
+
+	if (!(vmf->flags & ZD_FAULT_FLAG_WRITE) ||
+	    (vma->vm_flags & ZD_VM_SHARED) || !a->pgtable->pte_present(a, e) ||
+	    (a->pgtable->leaf_prot(a, e) & ZD_PTE_WRITE))
+		return false;
+	zd_zap_huge_leaves(vma, haddr, haddr + size);
+	return true;
+}
+
 /*
  * __handle_mm_fault()'s upper levels for a VMA with a huge_fault handler
  * (DAX): an empty PUD, then PMD, slot is offered to the handler at that
@@ -403,6 +421,8 @@ unsigned zd_huge_fault(struct zd_vm_fault *vmf)
 		if (o->is_table(a, e))
 			continue;
 		/* a present leaf */
+		if (cow_huge_leaf(vmf, l, e))
+			return ZD_VM_FAULT_FALLBACK;
 		zd_pt_lock(ptl);
 		e = o->ptep_get(slot);
 		prot = o->leaf_prot(a, e) | ZD_PTE_YOUNG;

@@ -352,7 +352,7 @@ static bool vma_migratable(const struct zd_vm_area_struct *vma)
 {
 	if (vma->vm_flags & (ZD_VM_IO | ZD_VM_PFNMAP))
 		return false;
-	return !(vma->vm_file && vma->vm_file->dax);
+	return !(vma->vm_file && (vma->vm_file->i_flags & ZD_S_DAX));
 }
 
 /* node_state(node, N_MEMORY): the node exists and has memory online. */

@@ -310,7 +310,13 @@ static int64_t do_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned l
 		return -EOVERFLOW;
 	if (type != ZD_MAP_SHARED && type != ZD_MAP_PRIVATE && type != ZD_MAP_SHARED_VALIDATE)
 		return -EINVAL;
-	if (type == ZD_MAP_SHARED_VALIDATE && (flags & ~MAP_KNOWN))
+	/* MAP_SHARED ignores what it does not know (MAP_SYNC included), so
+	 * old binaries keep working; MAP_SHARED_VALIDATE refuses anything
+	 * beyond the legacy flags and what the file supports. */
+	if (type == ZD_MAP_SHARED)
+		flags &= MAP_KNOWN;
+	if (type == ZD_MAP_SHARED_VALIDATE &&
+	    (flags & ~(MAP_KNOWN | (file && file->f_op ? file->f_op->mmap_supported_flags : 0))))
 		return -EOPNOTSUPP;
 	if (!file && !(flags & ZD_MAP_ANONYMOUS))
 		return -EBADF;
@@ -327,6 +333,8 @@ static int64_t do_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned l
 		   ZD_VM_MAYEXEC;
 	if (type != ZD_MAP_PRIVATE)
 		vm_flags |= ZD_VM_SHARED | ZD_VM_MAYSHARE;
+	if (flags & ZD_MAP_SYNC)
+		vm_flags |= ZD_VM_SYNC;   /* calc_vm_flag_bits(); ->mmap decides if it can */
 	if (file) {
 		if (!(file->f_mode & ZD_FMODE_READ))
 			return -EACCES;

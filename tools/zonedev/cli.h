@@ -272,6 +272,7 @@ struct step {
 	/* processes (mmsteps.c): start/size are the range */
 	int process;               /* an H_MM handle, -1 none */
 	uint64_t prot, mflags;     /* PROT_*; MAP_* or MREMAP_* */
+	const char *file_name;     /* mmap, dax_file, truncate: a file on an fsdax namespace */
 	uint64_t new_size;
 	struct addr_arg new_addr;
 	int advice;                /* MADV_* */
@@ -433,6 +434,7 @@ STEP_FN(exec_report); STEP_FN(exec_note); STEP_FN(exec_meminfo_snapshot);
 STEP_FN(exec_create_namespace); STEP_FN(exec_destroy_namespace);
 STEP_FN(exec_rebind_namespace); STEP_FN(exec_list_namespaces);
 STEP_FN(exec_write_namespace); STEP_FN(exec_corrupt_infoblock);
+STEP_FN(exec_mkfs); STEP_FN(exec_dax_file); STEP_FN(exec_truncate);
 STEP_FN(exec_reconfigure_device);
 STEP_FN(exec_gpu_add_chunk); STEP_FN(exec_gpu_alloc); STEP_FN(exec_gpu_write);
 STEP_FN(exec_gpu_free);

@@ -104,6 +104,49 @@ void exec_write_namespace(struct run *r, const struct step *st, struct step_resu
 		  st->dev_name);
 }
 
+void exec_mkfs(struct run *r, const struct step *st, struct step_result *res)
+{
+	res->err = zd_daxfs_mkfs(pmem_region(r->m, st->region));
+	if (!res->err)
+		step_info(res, "an empty DAX file system on %s", st->dev_name);
+}
+
+/* The file's extents, as the info line and JSON show them. */
+static void file_info(struct run *r, const struct step *st, struct step_result *res,
+		      const char *what)
+{
+	struct zd_daxfs_stat fs;
+	unsigned pmd = 0;
+	char a[32];
+
+	if (zd_daxfs_stat(pmem_region(r->m, st->region), st->file_name, &fs))
+		return;
+	for (unsigned i = 0; i < fs.nr_extents; i++)
+		pmd += fs.extents[i].nr_pages >= 512 && !(fs.extents[i].phys & ((2u << 20) - 1));
+	step_info(res, "%s '%s' on %s: ino %" PRIu64 ", %s, %" PRIu64 " pages in %u extents "
+		  "(%u 2M-aligned), the first at 0x%" PRIx64, what, st->file_name, st->dev_name,
+		  fs.ino, fmt_size(fs.size, a, sizeof(a)), fs.blocks, fs.nr_extents, pmd,
+		  fs.nr_extents ? fs.extents[0].phys : 0);
+	jw_ku64(r->json, "ino", fs.ino);
+	jw_ku64(r->json, "size", fs.size);
+	jw_ku64(r->json, "blocks", fs.blocks);
+	jw_ku64(r->json, "extents", fs.nr_extents);
+}
+
+void exec_dax_file(struct run *r, const struct step *st, struct step_result *res)
+{
+	res->err = zd_daxfs_create(pmem_region(r->m, st->region), st->file_name, st->size);
+	if (!res->err)
+		file_info(r, st, res, "created");
+}
+
+void exec_truncate(struct run *r, const struct step *st, struct step_result *res)
+{
+	res->err = zd_daxfs_truncate(pmem_region(r->m, st->region), st->file_name, st->size);
+	if (!res->err)
+		file_info(r, st, res, "truncated");
+}
+
 /* The test hook: one byte of the info block, written straight into the
  * region's file as media corruption would; the running namespace keeps what
  * it validated, the next probe (boot, rebind) reads the damage. */

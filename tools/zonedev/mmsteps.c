@@ -109,7 +109,15 @@ void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 
 	if (!mm)
 		return;
-	if (st->region >= 0) {
+	if (st->file_name) {
+		/* open() of a DAX file; the mapping keeps its own reference */
+		file = zd_daxfs_open(pmem_region(r->m, st->region), st->file_name,
+				     ZD_FMODE_READ | ZD_FMODE_WRITE);
+		if (ZD_IS_ERR(file)) {
+			res->err = (int)ZD_PTR_ERR(file);
+			return;
+		}
+	} else if (st->region >= 0) {
 		/* open("/dev/daxN.0"); the mapping keeps its own reference */
 		file = zd_dev_dax_open(pmem_region(r->m, st->region));
 		if (ZD_IS_ERR(file)) {

@@ -272,6 +272,23 @@ static int finish_check(struct scenario *s, struct step *st, yaml_node_t *map)
 	return 0;
 }
 
+/* A DAX file is named by file: and namespace: together; dax: is the
+ * device-dax character device instead. */
+static int finish_mmap(struct scenario *s, struct step *st, yaml_node_t *map)
+{
+	yaml_node_t *dax = ymap_get(YF, map, "dax"), *ns = ymap_get(YF, map, "namespace");
+
+	if (st->file_name && dax)
+		return yerr(YF, dax, "mmap of a file on an fsdax namespace (file:) or of a "
+			    "device-dax device (dax:), not both");
+	if (st->file_name && !ns)
+		return yerr(YF, field_node(s, map, "file"), "file: needs the fsdax namespace it is "
+			    "on (namespace: namespaceN.0)");
+	if (ns && !st->file_name)
+		return yerr(YF, ns, "namespace: names where file: is; add the file's name");
+	return 0;
+}
+
 /* ---------- the table ---------- */
 
 #define MAY SD_MAY_FAIL
@@ -400,8 +417,12 @@ const struct step_def step_defs[] = {
 		  .flags = FL_ECHO_ALWAYS),
 		F("dax", FT_DAX, region),
 		F("offset", FT_SIZE, offset),
-		AS(def_region, 0), END }, MAY,
-	  NULL, exec_mmap, "zd_vm_mmap(): mmap(2) of anonymous memory, or of /dev/daxN.0 (dax:)" },
+		AS(def_region, 0),
+		F("file", FT_STR, file_name),
+		F("namespace", FT_REGION, region), END }, MAY,
+	  finish_mmap, exec_mmap,
+	  "zd_vm_mmap(): mmap(2) of anonymous memory, of /dev/daxN.0 (dax:) or of a DAX file "
+	  "(file: on namespace:)" },
 	{ "munmap", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, END }, MAY,
 	  NULL, exec_munmap, "zd_vm_munmap(): munmap(2)" },
 	{ "mprotect", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, PROT(FL_REQ, NULL), END },
@@ -451,5 +472,18 @@ const struct step_def step_defs[] = {
 		F("flags", FT_FLAGS, mflags, .enums = &migrate_flags, .dflt = "move",
 		  .flags = FL_ECHO_ALWAYS), END }, MAY,
 	  NULL, exec_migrate, "zd_move_pages(): move_pages(2) of the range's pages to a node" },
+
+	/* DAX files on fsdax namespaces (devsteps-pmem.c) */
+	{ "mkfs", (const struct field[]){ F("namespace", FT_REGION, region, .flags = FL_REQ), END },
+	  MAY, NULL, exec_mkfs, "zd_daxfs_mkfs(): an empty DAX file system on an fsdax namespace" },
+	{ "dax_file", (const struct field[]){
+		F("namespace", FT_REGION, region, .flags = FL_REQ),
+		F("name", FT_STR, file_name, .flags = FL_REQ), SIZE, END }, MAY,
+	  NULL, exec_dax_file, "zd_daxfs_create(): a file of size bytes (PMD-aligned extents)" },
+	{ "truncate", (const struct field[]){
+		F("namespace", FT_REGION, region, .flags = FL_REQ),
+		F("name", FT_STR, file_name, .flags = FL_REQ),
+		F("size", FT_SIZE, size, .flags = FL_REQ), END }, MAY,
+	  NULL, exec_truncate, "zd_daxfs_truncate(): truncate(2) of a DAX file (waits for pins)" },
 	{ 0 },
 };

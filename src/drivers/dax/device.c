@@ -191,6 +191,7 @@ static void dax_release(struct zd_file *file)
 static const struct zd_file_operations dax_fops = {
 	.mmap = dax_mmap,
 	.release = dax_release,
+	.mmap_supported_flags = ZD_MAP_SYNC,   /* FOP_MMAP_SYNC: stores reach the media */
 };
 
 struct zd_file *zd_dev_dax_open(struct zd_nd_region *r)
@@ -210,7 +211,8 @@ struct zd_file *zd_dev_dax_open(struct zd_nd_region *r)
 	file->dev_minor = (unsigned)r->id;
 	file->ino = 1000 + (uint64_t)r->id;
 	file->map_align = r->info.align;
-	file->dax = true;          /* the device inode is S_DAX (dax_mmap: vma_is_dax) */
+	file->i_mode = ZD_S_IFCHR;
+	file->i_flags = ZD_S_DAX;  /* the device inode is S_DAX (dax_mmap: vma_is_dax) */
 	file->private_data = r;
 	file->f_count = 1;
 	return file;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "drivers/nvdimm/nd.h"
+#include "fs/internal.h"
 #include "base/align.h"
 
 
@@ -43,9 +44,17 @@ static int nd_pmem_probe(struct zd_device *dev)
 	return 0;
 }
 
+/* The DAX file system on the namespace shuts down and lets go of every
+ * mapping (and waits for pins) before devres unmaps the pgmap. */
+static void nd_pmem_remove(struct zd_device *dev)
+{
+	zd_daxfs_kill(dev->platform_data);
+}
+
 static const struct zd_device_driver nd_pmem_driver = {
 	.name = "nd_pmem",
 	.probe = nd_pmem_probe,
+	.remove = nd_pmem_remove,
 };
 
 struct nd_region_claim {
