@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include "bench.h"
 #include "bench-mapping.h"
 #include "cli.h"
@@ -88,7 +87,6 @@ static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	const char *size_arg = "1G";
-	struct stat st;
 	int c, rc;
 
 	optind = 1;
@@ -99,32 +97,18 @@ static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 				return EXIT_USAGE;
 			size_arg = optarg;
 			break;
-		case 'r':
-			if (bench_opt_repeat(b, optarg, &a->repeat))
-				return EXIT_USAGE;
-			break;
 		case 'k':
 			a->kinds = bench_parse_kinds(b, optarg, &rc);
 			if (rc)
 				return rc;
 			break;
-		case 'd': a->dir = optarg; break;
-		case 'j': b->json = true; break;
-		case 'g': b->no_guard = true; break;
-		case 'q': b->quiet = true; break;
 		case 'h': usage(stdout); return -1;
-		default: return EXIT_USAGE;
+		default:
+			if (bench_common_opt(b, c, optarg, &a->repeat, &a->dir))
+				return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return bench_bad(b, "argument", argv[optind], "unexpected (all settings are options)");
-	if (a->size % (2 * MIB))
-		return bench_bad(b, "--size", size_arg, "not a multiple of 2M");
-	if (a->size > (1ULL << 40))
-		return bench_bad(b, "--size", size_arg, "more than the bench's 1T");
-	if (stat(a->dir, &st) || !S_ISDIR(st.st_mode))
-		return bench_bad(b, "--dir", a->dir, "not a directory");
-	return 0;
+	return bench_no_operands(b, argc, argv) ?: bench_mapping_args(b, a->size, size_arg, a->dir);
 }
 
 /* AnonHugePages of the host mapping starting at addr, in bytes. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "bench.h"
 #include "bench-mapping.h"
 #include "cli.h"
@@ -151,6 +152,20 @@ const char *bench_kind_names(void)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 				 i ? "," : "", bench_kinds[i].name);
 	return names;
+}
+
+int bench_mapping_args(const struct bench *b, uint64_t size, const char *size_arg,
+		       const char *dir)
+{
+	struct stat st;
+
+	if (size % (2 * MIB))
+		return bench_bad(b, "--size", size_arg, "not a multiple of 2M");
+	if (size > (1ULL << 40))
+		return bench_bad(b, "--size", size_arg, "more than the bench's 1T");
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		return bench_bad(b, "--dir", dir, "not a directory");
+	return 0;
 }
 
 uint32_t bench_parse_kinds(const struct bench *b, const char *list, int *rc)

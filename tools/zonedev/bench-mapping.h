@@ -47,6 +47,9 @@ extern const size_t bench_nr_kinds;
 /* A comma-separated --kind list as a bit per bench_kinds[] entry; 0 and a
  * usage error (EXIT_USAGE in *rc) on an unknown name. */
 uint32_t bench_parse_kinds(const struct bench *b, const char *list, int *rc);
+/* --size whole 2M and at most 1T, --dir a directory: 0, or EXIT_USAGE. */
+int bench_mapping_args(const struct bench *b, uint64_t size, const char *size_arg,
+		       const char *dir);
 /* The names, comma separated, for help texts. */
 const char *bench_kind_names(void);
 

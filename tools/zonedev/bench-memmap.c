@@ -63,20 +63,14 @@ int bench_memmap(int argc, char **argv)
 			size_arg = optarg;
 			break;
 		case 'a': arch_name = optarg; break;
-		case 'r':
-			if (bench_opt_repeat(&b, optarg, &repeat))
-				return EXIT_USAGE;
-			break;
-		case 'j': b.json = true; break;
-		case 'g': b.no_guard = true; break;
-		case 'q': b.quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: return EXIT_USAGE;
+		default:
+			if (bench_common_opt(&b, c, optarg, &repeat, NULL))
+				return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return bench_bad(&b, "argument", argv[optind],
-				 "unexpected (all settings are options)");
+	if (bench_no_operands(&b, argc, argv))
+		return EXIT_USAGE;
 	const struct zd_arch *a = zd_arch_find(arch_name);
 	char s1[32];
 

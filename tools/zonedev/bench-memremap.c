@@ -110,20 +110,14 @@ static int parse_args(struct bench *b, struct args *a, int argc, char **argv)
 				return EXIT_USAGE;
 			a->size_arg = optarg;
 			break;
-		case 'r':
-			if (bench_opt_repeat(b, optarg, &a->repeat))
-				return EXIT_USAGE;
-			break;
-		case 'd': a->dir = optarg; break;
-		case 'j': b->json = true; break;
-		case 'g': b->no_guard = true; break;
-		case 'q': b->quiet = true; break;
 		case 'h': usage(stdout); return -1;
-		default: return EXIT_USAGE;
+		default:
+			if (bench_common_opt(b, c, optarg, &a->repeat, &a->dir))
+				return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return bench_bad(b, "argument", argv[optind], "unexpected (all settings are options)");
+	if (bench_no_operands(b, argc, argv))
+		return EXIT_USAGE;
 	uint64_t unit = a->align > REGION_ALIGN ? a->align : REGION_ALIGN;
 	if (a->size % unit)
 		return bench_bad(b, "--size", a->size_arg, "not a multiple of %s (the region's 16M "

@@ -71,6 +71,29 @@ int bench_opt_repeat(const struct bench *b, const char *val, int *out)
 	return 0;
 }
 
+int bench_common_opt(struct bench *b, int c, const char *val, int *repeat, const char **dir)
+{
+	switch (c) {
+	case 'r': return bench_opt_repeat(b, val, repeat) ? EXIT_USAGE : 0;
+	case 'j': b->json = true; return 0;
+	case 'g': b->no_guard = true; return 0;
+	case 'q': b->quiet = true; return 0;
+	case 'd':
+		if (!dir)
+			return 1;
+		*dir = val;
+		return 0;
+	default: return 1;
+	}
+}
+
+int bench_no_operands(const struct bench *b, int argc, char **argv)
+{
+	if (optind < argc)
+		return bench_bad(b, "argument", argv[optind], "unexpected (all settings are options)");
+	return 0;
+}
+
 int bench_fail(const struct bench *b, const char *fmt, ...)
 {
 	struct zd_log_line lines[16];

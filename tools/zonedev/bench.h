@@ -50,6 +50,13 @@ int bench_bad(const struct bench *b, const char *opt, const char *val, const cha
 /* Option values: 0, or EXIT_USAGE after a usage error. */
 int bench_opt_size(const struct bench *b, const char *opt, const char *val, uint64_t *out);
 int bench_opt_repeat(const struct bench *b, const char *val, int *out);
+/* The options the benches share: -r/--repeat, -j/--json, -g (the host
+ * guard off), -q, and -d/--dir where the bench has one (dir NULL: it has
+ * not). 0: c was one of them and is set; 1: c is none of them;
+ * EXIT_USAGE: a bad value. */
+int bench_common_opt(struct bench *b, int c, const char *val, int *repeat, const char **dir);
+/* Operands after the options are an error (EXIT_USAGE); else 0. */
+int bench_no_operands(const struct bench *b, int argc, char **argv);
 /* A failure: the message on stderr, with the machine's warnings and
  * errors; with --json the failure document on stdout. Returns exit 1. */
 int bench_fail(const struct bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
