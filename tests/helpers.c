@@ -60,6 +60,18 @@ struct zd_machine *tap_machine(const char *arch, unsigned phys_bits, phys_addr_t
 	return m;
 }
 
+uint64_t tap_pfn_at(struct zd_mm *mm, uint64_t addr)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	enum zd_pt_level level;
+	struct zd_page *page;
+	zd_pte_t e = zd_follow_pte(mm, addr, &level, &page);
+
+	if (!a->pgtable->pte_present(a, e))
+		return ZD_BAD_PFN;
+	return a->pgtable->leaf_pfn(a, ZD_PT_PTE, e);
+}
+
 bool tap_log_since(struct zd_machine *m, unsigned long seq, const char *needle)
 {
 	static struct zd_log_line lines[ZD_LOG_RING];

@@ -56,17 +56,6 @@ static long gup(uint64_t addr, unsigned long n, unsigned flags, struct zd_page *
 		   : zd_get_user_pages_unlocked(mm, addr, n, flags, pages);
 }
 
-static uint64_t pfn_at(struct zd_mm *p, uint64_t addr)
-{
-	enum zd_pt_level level;
-	struct zd_page *page;
-	zd_pte_t e = zd_follow_pte(p, addr, &level, &page);
-
-	if (!m->arch.pgtable->pte_present(&m->arch, e))
-		return ZD_BAD_PFN;
-	return m->arch.pgtable->leaf_pfn(&m->arch, ZD_PT_PTE, e);
-}
-
 static bool reads(struct zd_mm *p, uint64_t addr, const char *s)
 {
 	char buf[32] = { 0 };
@@ -128,7 +117,7 @@ static void force(void)
 		    "force: FOLL_FORCE writes it")) {
 		strcpy(bytes(page), "forced");
 		ok(reads(mm, ro, "forced"), "force: the process reads what was written");
-		ok(pfn_at(mm, ro) == zd_page_to_pfn(m, page) && pfn_at(mm, ro) != m->zero_pfn,
+		ok(tap_pfn_at(mm, ro) == zd_page_to_pfn(m, page) && tap_pfn_at(mm, ro) != m->zero_pfn,
 		   "force: through a private copy of its own");
 		is_int(zd_access_vm(mm, ro, "x", 1, true), -EFAULT,
 		       "force: its own writes still get SIGSEGV");
@@ -202,18 +191,18 @@ static void pins_and_fork(void)
 	struct zd_mm *child;
 
 	put(mm, a, "shared");
-	old = pfn_at(mm, a);
+	old = tap_pfn_at(mm, a);
 	child = zd_dup_mm(mm);
 	if (!ok(!ZD_IS_ERR(child), "unshare: fork"))
 		return;
 	is_int(gup(a, 1, 0, &page, true), 1, "unshare: a read-only pin of the COW page");
-	ok(zd_page_to_pfn(m, page) != old && pfn_at(mm, a) == zd_page_to_pfn(m, page),
+	ok(zd_page_to_pfn(m, page) != old && tap_pfn_at(mm, a) == zd_page_to_pfn(m, page),
 	   "unshare: the parent maps its own copy");
 	ok(zd_test_page_flag(page, ZD_PG_anon_exclusive), "unshare: exclusive");
 	ok(!(zd_pte_prot(mm, zd_follow_pte(mm, a, &(enum zd_pt_level){ 0 },
 					   &(struct zd_page *){ NULL })) & ZD_PTE_WRITE),
 	   "unshare: still read-only");
-	ok(pfn_at(child, a) == old && reads(child, a, "shared") && !strcmp(bytes(page), "shared"),
+	ok(tap_pfn_at(child, a) == old && reads(child, a, "shared") && !strcmp(bytes(page), "shared"),
 	   "unshare: the child keeps the old page, the bytes are the same");
 	zd_unpin_user_page(m, page);
 	zd_mmput(child);
@@ -223,7 +212,7 @@ static void pins_and_fork(void)
 	strcpy(bytes(page), "dma");
 	child = zd_dup_mm(mm);
 	if (ok(!ZD_IS_ERR(child), "pin+fork: fork")) {
-		ok(pfn_at(child, a + PS) != zd_page_to_pfn(m, page) && reads(child, a + PS, "dma"),
+		ok(tap_pfn_at(child, a + PS) != zd_page_to_pfn(m, page) && reads(child, a + PS, "dma"),
 		   "pin+fork: the child has a copy");
 		put(mm, a + PS, "parent");
 		ok(!strcmp(bytes(page), "parent"), "pin+fork: the pinned page sees the parent's write");
@@ -236,7 +225,7 @@ static void pins_and_fork(void)
 	is_int(zd_do_madvise(mm, a + PS, PS, ZD_MADV_DONTNEED), 0, "dontneed: after the pin");
 	ok(!strcmp(bytes(page), "parent") && zd_page_ref_count(page) == ZD_GUP_PIN_COUNTING_BIAS,
 	   "dontneed: the pinned page lives on, bytes intact, only the pin holds it");
-	ok(reads(mm, a + PS, "") && pfn_at(mm, a + PS) == m->zero_pfn,
+	ok(reads(mm, a + PS, "") && tap_pfn_at(mm, a + PS) == m->zero_pfn,
 	   "dontneed: the process reads zeroes");
 	zd_unpin_user_page(m, page);
 	zd_meminfo_field(m, "MemFree", &kb);

@@ -32,20 +32,9 @@
 static struct zd_machine *m;
 static struct zd_mm *mm;
 
-static uint64_t pfn_at(struct zd_mm *p, uint64_t addr)
-{
-	enum zd_pt_level level;
-	struct zd_page *page;
-	zd_pte_t e = zd_follow_pte(p, addr, &level, &page);
-
-	if (!m->arch.pgtable->pte_present(&m->arch, e))
-		return ZD_BAD_PFN;
-	return m->arch.pgtable->leaf_pfn(&m->arch, ZD_PT_PTE, e);
-}
-
 static int nid_at(struct zd_mm *p, uint64_t addr)
 {
-	uint64_t pfn = pfn_at(p, addr);
+	uint64_t pfn = tap_pfn_at(p, addr);
 
 	return pfn == ZD_BAD_PFN ? -1 : zd_page_to_nid(zd_pfn_to_page(m, pfn));
 }
@@ -83,7 +72,7 @@ static void call_errors(uint64_t base)
 {
 	uint64_t pages[1] = { base };
 	int nodes[1] = { 1 }, status[1] = { UNTOUCHED };
-	uint64_t pfn = pfn_at(mm, base);
+	uint64_t pfn = tap_pfn_at(mm, base);
 
 	is_int(zd_move_pages(mm, 1, pages, nodes, status, ZD_MPOL_MF_STRICT), -EINVAL,
 	       "MPOL_MF_STRICT is not a move_pages flag: -EINVAL");
@@ -95,7 +84,7 @@ static void call_errors(uint64_t base)
 	nodes[0] = -1;
 	is_int(zd_move_pages(mm, 1, pages, nodes, status, ZD_MPOL_MF_MOVE), -ENODEV,
 	       "node -1: -ENODEV");
-	ok(status[0] == UNTOUCHED && pfn_at(mm, base) == pfn,
+	ok(status[0] == UNTOUCHED && tap_pfn_at(mm, base) == pfn,
 	   "the refused calls wrote no status and moved nothing");
 }
 
@@ -110,7 +99,7 @@ static void moves(uint64_t base)
 	for (int i = 0; i < 4; i++) {
 		pages[i] = base + (uint64_t)i * PS + 100;   /* any address in the page */
 		fill(mm, base + (uint64_t)i * PS, (char)('a' + i));
-		old[i] = pfn_at(mm, base + (uint64_t)i * PS);
+		old[i] = tap_pfn_at(mm, base + (uint64_t)i * PS);
 	}
 	ok(nid_at(mm, base) == 0, "the process's pages come from node 0");
 	is_int(zd_move_pages(mm, 4, pages, nodes, status, ZD_MPOL_MF_MOVE), 0,
@@ -119,7 +108,7 @@ static void moves(uint64_t base)
 		uint64_t a = base + (uint64_t)i * PS;
 
 		bytes = bytes && holds(mm, a, (char)('a' + i));
-		moved = moved && status[i] == 1 && nid_at(mm, a) == 1 && pfn_at(mm, a) != old[i];
+		moved = moved && status[i] == 1 && nid_at(mm, a) == 1 && tap_pfn_at(mm, a) != old[i];
 	}
 	ok(moved, "each status is 1 and each page is a new one on node 1");
 	ok(bytes, "the bytes moved with them");
@@ -129,7 +118,7 @@ static void moves(uint64_t base)
 	flt = mm->min_flt;
 	zd_access_vm(mm, base, &c, 1, true);
 	is_int(mm->min_flt - flt, 0, "a store to a moved page faults nothing (writable)");
-	ok(zd_test_page_flag(zd_pfn_to_page(m, pfn_at(mm, base)), ZD_PG_anon_exclusive),
+	ok(zd_test_page_flag(zd_pfn_to_page(m, tap_pfn_at(mm, base)), ZD_PG_anon_exclusive),
 	   "and it is still exclusive");
 	is_int(zd_move_pages(mm, 4, pages, NULL, stat, 0), 0, "without nodes: only the status");
 	ok(stat[0] == 1 && stat[3] == 1, "which says node 1");
@@ -164,7 +153,7 @@ static void pinned(uint64_t base)
 
 	for (int i = 0; i < 3; i++)
 		fill(mm, base + (uint64_t)i * PS, (char)('p' + i));
-	pfn = pfn_at(mm, base);
+	pfn = tap_pfn_at(mm, base);
 	if (!ok(zd_pin_user_pages_unlocked(mm, base, 1, ZD_FOLL_WRITE, &pin) == 1,
 		"pin the first of three pages"))
 		return;
@@ -172,7 +161,7 @@ static void pinned(uint64_t base)
 	       "moving the run returns 1: one page not migrated");
 	ok(status[0] == UNTOUCHED && status[1] == UNTOUCHED && status[2] == UNTOUCHED,
 	   "the failed run's statuses are left as they were");
-	ok(pfn_at(mm, base) == pfn && nid_at(mm, base) == 0 && holds(mm, base, 'p'),
+	ok(tap_pfn_at(mm, base) == pfn && nid_at(mm, base) == 0 && holds(mm, base, 'p'),
 	   "the pinned page stays where it is, bytes and all");
 	ok(nid_at(mm, base + PS) == 1 && nid_at(mm, base + 2 * PS) == 1 &&
 	   holds(mm, base + 2 * PS, 'r'), "the run's other pages moved");
@@ -192,14 +181,14 @@ static void shared(uint64_t base)
 	child = zd_dup_mm(mm);
 	if (!ok(!ZD_IS_ERR(child), "fork"))
 		return;
-	ok(pfn_at(child, base) == pfn_at(mm, base), "parent and child share the page (COW)");
+	ok(tap_pfn_at(child, base) == tap_pfn_at(mm, base), "parent and child share the page (COW)");
 	is_int(zd_move_pages(mm, 1, pages, nodes, status, ZD_MPOL_MF_MOVE), 0, "MPOL_MF_MOVE: 0");
 	is_int(status[0], -EACCES, "a page two processes map: -EACCES without MOVE_ALL");
 	is_int(nid_at(mm, base), 0, "it stayed on node 0");
 	is_int(zd_move_pages(mm, 1, pages, nodes, status, ZD_MPOL_MF_MOVE_ALL), 0,
 	       "MPOL_MF_MOVE_ALL: 0");
 	ok(status[0] == 1 && nid_at(mm, base) == 1 && nid_at(child, base) == 1 &&
-	   pfn_at(child, base) == pfn_at(mm, base), "both processes now map one page on node 1");
+	   tap_pfn_at(child, base) == tap_pfn_at(mm, base), "both processes now map one page on node 1");
 	ok(holds(mm, base, 's') && holds(child, base, 's'), "both read the bytes");
 	fill(child, base, 'c');
 	ok(holds(mm, base, 's') && holds(child, base, 'c'), "and COW still separates them");
