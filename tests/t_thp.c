@@ -316,6 +316,75 @@ static void move_and_free(void)
 	zd_vm_munmap(mm, a, hps);
 }
 
+/* MADV_COLLAPSE: PTE-mapped pages become one THP, the rules and refusals. */
+static void collapse(void)
+{
+	uint64_t a = map(hps, false), free0, pt0;
+	unsigned long c0 = vmstat(&m->thp_collapse_alloc);
+	struct zd_mm *child;
+	struct zd_page *pin;
+
+	pattern(mm, a, hps / 2, 61);   /* the upper half stays none */
+	pattern(mm, a + hps - ps, ps, 62);
+	is_int(level_of(mm, a), ZD_PT_PTE, "%s: base pages without advice", an);
+	free0 = meminfo("MemFree");
+	pt0 = meminfo("PageTables");
+	is_int(zd_do_madvise(mm, a, hps, ZD_MADV_COLLAPSE), 0, "%s: MADV_COLLAPSE", an);
+	is_int(level_of(mm, a), ZD_PT_PMD, "%s: ... maps a PMD", an);
+	is_u64(vmstat(&m->thp_collapse_alloc) - c0, 1, "%s: thp_collapse_alloc", an);
+	ok(has_pattern(mm, a, hps / 2, 61) && has_pattern(mm, a + hps - ps, ps, 62),
+	   "%s: ... with every byte", an);
+	zd_access_vm(mm, a + hps / 2, buf, 16, false);
+	ok(!buf[0] && !buf[15], "%s: ... the pages that were none read zeroes", an);
+	is_u64(meminfo("AnonHugePages"), hps >> 10, "%s: ... AnonHugePages", an);
+	is_u64(free0 - meminfo("MemFree"), (hps - (hps / 2 + ps)) >> 10,
+	       "%s: ... the old pages freed (MemFree less only by the none pages)", an);
+	is_u64(meminfo("PageTables"), pt0, "%s: ... the PTE table became the deposit", an);
+	is_int(zd_do_madvise(mm, a, hps, ZD_MADV_COLLAPSE), 0, "%s: a THP collapses to itself",
+	       an);
+	zd_vm_munmap(mm, a, hps);
+
+	a = map(hps, false);
+	pattern(mm, a, hps, 63);
+	is_int(zd_do_madvise(mm, a, hps / 2, ZD_MADV_COLLAPSE), -EINVAL,
+	       "%s: a range without a whole PMD block is EINVAL", an);
+	zd_do_madvise(mm, a, hps, ZD_MADV_NOHUGEPAGE);
+	is_int(zd_do_madvise(mm, a, hps, ZD_MADV_COLLAPSE), -EINVAL, "%s: NOHUGEPAGE is EINVAL",
+	       an);
+	zd_do_madvise(mm, a, hps, ZD_MADV_NORMAL);
+	zd_do_madvise(mm, a, hps, ZD_MADV_HUGEPAGE);   /* clears NOHUGEPAGE */
+	ok(zd_pin_user_pages_fast(mm, a + ps, 1, 0, &pin) == 1, "%s: a R/O pin", an);
+	is_int(zd_do_madvise(mm, a, hps, ZD_MADV_COLLAPSE), -EAGAIN,
+	       "%s: a pinned page makes it EAGAIN", an);
+	is_int(level_of(mm, a), ZD_PT_PTE, "%s: ... nothing changed", an);
+	zd_unpin_user_page(m, pin);
+	zd_fault_inject_set(m, "alloc_thp", 1);
+	is_int(zd_do_madvise(mm, a, hps, ZD_MADV_COLLAPSE), -ENOMEM, "%s: no THP to be had: ENOMEM",
+	       an);
+	ok(has_pattern(mm, a, hps, 63), "%s: ... the bytes stay", an);
+	child = zd_dup_mm(mm);
+	/* hpage_collapse_scan_pmd()'s SCAN_PAGE_RO: no writable PTE, no collapse */
+	is_int(zd_do_madvise(mm, a, hps, ZD_MADV_COLLAPSE), -EINVAL,
+	       "%s: a block fork left all read-only is EINVAL", an);
+	pattern(mm, a + 7 * ps, ps, 63 + 7 * ps * 7 + 7);   /* same bytes, a writable copy */
+	is_int(zd_do_madvise(mm, a, hps, ZD_MADV_COLLAPSE), 0,
+	       "%s: with one writable page the shared ones collapse too", an);
+	ok(has_pattern(mm, a, hps, 63) && level_of(mm, a) == ZD_PT_PMD,
+	   "%s: ... into the parent's own THP", an);
+	pattern(mm, a, ps, 64);
+	ok(has_pattern(child, a, hps, 63) && level_of(child, a) == ZD_PT_PTE,
+	   "%s: the child keeps the old pages and bytes", an);
+	zd_mmput(child);
+	zd_vm_munmap(mm, a, hps);
+
+	int64_t sh = zd_vm_mmap(mm, 0, hps, ZD_PROT_READ | ZD_PROT_WRITE,
+				ZD_MAP_SHARED | ZD_MAP_ANONYMOUS, NULL, 0);
+	pattern(mm, (uint64_t)sh, ps, 65);
+	is_int(zd_do_madvise(mm, (uint64_t)sh, hps, ZD_MADV_COLLAPSE), -EINVAL,
+	       "%s: shmem collapse is EINVAL (not modelled)", an);
+	zd_vm_munmap(mm, (uint64_t)sh, hps);
+}
+
 static bool in_range(struct zd_mm *p, uint64_t a, uint64_t lo, uint64_t hi)
 {
 	uint64_t pfn = pfn_of(p, a) << m->arch.page_shift;
@@ -402,6 +471,7 @@ static void one_arch(const char *arch)
 	cow();
 	pin_and_fork();
 	move_and_free();
+	collapse();
 	zd_mmput(mm);
 	is_u64(meminfo("MemFree"), free0, "%s: every page and table back at exit", arch);
 	is_u64(m->nr_anon_thps, 0, "%s: no THP left", arch);

@@ -202,7 +202,8 @@ struct zd_machine {
 	enum zd_thp_policy thp_enabled;
 	struct zd_page *huge_zero_folio;  /* atomic pointer */
 	unsigned long thp_fault_alloc, thp_fault_fallback, thp_zero_page_alloc,
-		      thp_zero_page_alloc_failed, thp_split_pmd;
+		      thp_zero_page_alloc_failed, thp_split_pmd, thp_collapse_alloc,
+		      thp_collapse_alloc_failed;
 	long nr_anon_thps;
 
 	/* The device model: bound devices, newest first. */

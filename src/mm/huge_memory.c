@@ -57,7 +57,7 @@ bool zd_thp_vma_allowable(const struct zd_vm_area_struct *vma, uint64_t addr)
 
 /* pgtable_trans_huge_deposit()/_withdraw(): the mm-wide list (the kernel's
  * layout without split PMD locks; any empty table serves any PMD). */
-static void deposit(struct zd_mm *mm, struct zd_page *table)
+void zd_pgtable_trans_huge_deposit(struct zd_mm *mm, struct zd_page *table)
 {
 	zd_pt_lock(mm->pgd);
 	__atomic_store_n(&table->mapping, (void *)mm->pmd_huge_pte, __ATOMIC_RELAXED);
@@ -147,26 +147,35 @@ static zd_pte_t thp_entry(struct zd_vm_area_struct *vma, struct zd_page *folio)
 	return mk_pmd(vma->vm_mm, zd_page_to_pfn(vma->vm_mm->m, folio), prot);
 }
 
-static struct zd_page *alloc_thp(struct zd_machine *m)
+struct zd_page *zd_alloc_thp(struct zd_machine *m)
 {
 	/* GFP_TRANSHUGE: movable, compound, no warning when it fails; the
 	 * fault point stands for a fragmented machine */
-	struct zd_page *folio = zd_should_fail(m, "alloc_thp") ? NULL :
+	return zd_should_fail(m, "alloc_thp") ? NULL :
 		zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE | ZD___GFP_NOWARN | ZD___GFP_ZERO,
 			       pmd_order(m));
+}
+
+static struct zd_page *alloc_thp(struct zd_machine *m)
+{
+	struct zd_page *folio = zd_alloc_thp(m);
 
 	__atomic_add_fetch(folio ? &m->thp_fault_alloc : &m->thp_fault_fallback, 1,
 			   __ATOMIC_RELAXED);
 	return folio;
 }
 
-static void map_new_thp(struct zd_vm_fault *vmf, struct zd_page *folio, uint64_t haddr)
+void zd_thp_map_pmd(struct zd_vm_area_struct *vma, uint64_t *slot, struct zd_page *folio,
+		    uint64_t haddr)
 {
-	struct zd_vm_area_struct *vma = vmf->vma;
-
 	zd_folio_add_new_anon_rmap_pmd(folio, vma, haddr);
 	zd_add_mm_counter(vma->vm_mm, ZD_MM_ANONPAGES, 1L << pmd_order(vma->vm_mm->m));
-	vma->vm_mm->m->arch.pgtable->set_pte(vmf->pte, thp_entry(vma, folio));
+	vma->vm_mm->m->arch.pgtable->set_pte(slot, thp_entry(vma, folio));
+}
+
+static void map_new_thp(struct zd_vm_fault *vmf, struct zd_page *folio, uint64_t haddr)
+{
+	zd_thp_map_pmd(vmf->vma, vmf->pte, folio, haddr);
 }
 
 /* do_huge_pmd_anonymous_page(), vmf->pte the empty PMD slot: a read maps
@@ -201,7 +210,7 @@ static unsigned do_huge_pmd_anonymous_page(struct zd_vm_fault *vmf)
 			zd_put_page(m, folio);
 		return 0;
 	}
-	deposit(mm, table);
+	zd_pgtable_trans_huge_deposit(mm, table);
 	if (zero)
 		o->set_pte(vmf->pte, mk_pmd(mm, zd_page_to_pfn(m, folio),
 					    (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
@@ -512,7 +521,7 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 		}
 	}
 	zd_pt_lock(dst_ptl);
-	deposit(dst_mm, table);
+	zd_pgtable_trans_huge_deposit(dst_mm, table);
 	o->set_pte(dst_slot, mk_pmd(dst_mm, pfn, prot & ~ZD_PTE_YOUNG));
 	zd_pt_unlock(dst_ptl);
 	return 0;

@@ -318,6 +318,16 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 		     uint64_t *src_slot, uint64_t addr);
 void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
 bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr);
+/* khugepaged.c's pieces of huge_memory.c: a zeroed THP (NULL when none
+ * can be had; nothing counted), its PMD mapping into slot (the table
+ * locked), and the deposit of the PTE table that goes with a THP PMD. */
+struct zd_page *zd_alloc_thp(struct zd_machine *m);
+void zd_thp_map_pmd(struct zd_vm_area_struct *vma, uint64_t *slot, struct zd_page *folio,
+		    uint64_t haddr);
+void zd_pgtable_trans_huge_deposit(struct zd_mm *mm, struct zd_page *table);
+/* MADV_COLLAPSE of [start, end) of vma (khugepaged.c); mmap_lock held for
+ * writing. */
+int zd_madvise_collapse(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 int zd_madvise_free_huge_pmd(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
 			     uint64_t addr, void *arg);
 void zd_zap_huge_leaves(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);

@@ -6,9 +6,10 @@
  * DONTNEED and DONTNEED_LOCKED (zap: the next touch faults in zeroes or
  * the file's page), FREE (lazy free: the pages are marked clean and old,
  * kept until reclaim, which the model does not run, so they stay),
- * POPULATE_READ and POPULATE_WRITE (fault every page in now). The rest
- * (COLLAPSE, PAGEOUT, COLD, KSM, hwpoison, guards) is -EOPNOTSUPP with a
- * log line; an advice number the kernel does not know is -EINVAL.
+ * POPULATE_READ and POPULATE_WRITE (fault every page in now), COLLAPSE
+ * (khugepaged.c: anonymous THP now). The rest (PAGEOUT, COLD, KSM,
+ * hwpoison, guards) is -EOPNOTSUPP with a log line; an advice number the
+ * kernel does not know is -EINVAL.
  * Invariants: the kernel's checks come first (alignment -EINVAL, a hole in
  * the range -ENOMEM after the VMAs around it changed); VMAs split at the
  * range's ends and merge again when alike; VM_IO/VM_PFNMAP mappings refuse
@@ -62,6 +63,7 @@ static bool is_page_advice(int behavior)
 	switch (behavior) {
 	case ZD_MADV_WILLNEED: case ZD_MADV_DONTNEED: case ZD_MADV_DONTNEED_LOCKED:
 	case ZD_MADV_FREE: case ZD_MADV_POPULATE_READ: case ZD_MADV_POPULATE_WRITE:
+	case ZD_MADV_COLLAPSE:
 		return true;
 	default:
 		return false;
@@ -137,6 +139,8 @@ static int page_advice(struct zd_vm_area_struct *vma, uint64_t start, uint64_t e
 	case ZD_MADV_POPULATE_READ:
 	case ZD_MADV_POPULATE_WRITE:
 		return populate(vma, start, end, behavior == ZD_MADV_POPULATE_WRITE);
+	case ZD_MADV_COLLAPSE:
+		return zd_madvise_collapse(vma, start, end);
 	default:   /* WILLNEED: no swap to read ahead from */
 		return 0;
 	}
@@ -151,13 +155,13 @@ int zd_do_madvise(struct zd_mm *mm, uint64_t start, uint64_t len, int behavior)
 
 	if (!pages && !advice_flags(behavior, &set, &clear)) {
 		/* the kernel's other advice (uapi mman-common.h) */
-		static const int page_advice[] = { 9, 12, 13, 20, 21, 25, 100, 101, 102, 103 };
+		static const int page_advice[] = { 9, 12, 13, 20, 21, 100, 101, 102, 103 };
 
 		for (size_t i = 0; i < sizeof(page_advice) / sizeof(page_advice[0]); i++) {
 			if (page_advice[i] != behavior)
 				continue;
 			zd_pr_warn(mm->m, "madvise: advice %d is not modelled (reclaim, KSM, "
-				   "collapse, poison and guards are not)", behavior);
+				   "poison and guards are not)", behavior);
 			return -EOPNOTSUPP;
 		}
 		return -EINVAL;
