@@ -448,8 +448,10 @@ static void test_maps_fork_madvise(struct zd_machine *m)
 	       "madvise: WIPEONFORK on shared memory is EINVAL");
 	is_int(zd_do_madvise(mm, A, 4 * K, ZD_MADV_DONTNEED), 0,
 	       "madvise: DONTNEED of untouched memory");
-	is_int(zd_do_madvise(mm, A, 4 * K, ZD_MADV_COLLAPSE), -EOPNOTSUPP,
-	       "madvise: advice that is not modelled (COLLAPSE) is EOPNOTSUPP");
+	is_int(zd_do_madvise(mm, A, 4 * K, 21), -EOPNOTSUPP,
+	       "madvise: advice that is not modelled (PAGEOUT, 21) is EOPNOTSUPP");
+	is_int(zd_do_madvise(mm, A, 4 * K, ZD_MADV_COLLAPSE), -EINVAL,
+	       "madvise: COLLAPSE of less than a PMD block is EINVAL");
 	is_int(zd_do_madvise(mm, A, 4 * K, 999), -EINVAL, "madvise: unknown advice is EINVAL");
 	is_int(zd_do_madvise(mm, A + 1, 4 * K, ZD_MADV_HUGEPAGE), -EINVAL,
 	       "madvise: a misaligned start is EINVAL");

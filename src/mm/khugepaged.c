@@ -147,10 +147,18 @@ int zd_madvise_collapse(struct zd_vm_area_struct *vma, uint64_t start, uint64_t 
 		return -EINVAL;
 	}
 	if ((vma->vm_flags & ZD_VM_NOHUGEPAGE) || g->folded || !g->leaf ||
-	    g->shift - m->arch.page_shift > m->arch.max_page_order)
+	    g->shift - m->arch.page_shift > m->arch.max_page_order) {
+		zd_pr_info(m, "madvise: MADV_COLLAPSE at 0x%llx: %s", (unsigned long long)start,
+			   vma->vm_flags & ZD_VM_NOHUGEPAGE ? "the VMA is MADV_NOHUGEPAGE" :
+			   "the arch has no PMD-sized THP");
 		return -EINVAL;
-	if (hstart >= hend)
-		return -EINVAL;   /* no whole PMD-sized block in the range */
+	}
+	if (hstart >= hend) {
+		zd_pr_info(m, "madvise: MADV_COLLAPSE of [0x%llx-0x%llx) holds no whole %llu KiB "
+			   "block", (unsigned long long)start, (unsigned long long)end,
+			   (unsigned long long)(hps >> 10));
+		return -EINVAL;
+	}
 	for (uint64_t h = hstart; h < hend; h += hps) {
 		switch (collapse_one(vma, h)) {
 		case SCAN_SUCCEED:
@@ -163,6 +171,9 @@ int zd_madvise_collapse(struct zd_vm_area_struct *vma, uint64_t start, uint64_t 
 			err = -EAGAIN;
 			break;
 		default:
+			zd_pr_info(m, "madvise: MADV_COLLAPSE of the block at 0x%llx: nothing mapped, "
+				   "no writable entry, or a page that is not anonymous",
+				   (unsigned long long)h);
 			err = -EINVAL;
 		}
 	}
