@@ -9,7 +9,11 @@
  *  - arm64-4k: the level first ("PTE"), the pte_bits fields after it
  *    ("USR RW NX SHD AF NG ... UXN MEM/NORMAL"), nothing after an empty
  *    run's level; the runs end at 1 << 48;
- *  - ppc64: -EOPNOTSUPP (no format here yet).
+ *  - ppc64 (64K radix): book3s64's line shape: the end inclusive, the run's
+ *    first physical address, the size, then flag_array's words (two
+ *    spaces each, clear words where a flag has one), no level name, and no
+ *    line for an empty run; the two 64K pages one 128K run, the zero page
+ *    "special".
  */
 #include <zonedev/zonedev.h>
 #include <errno.h>
@@ -93,7 +97,24 @@ int main(void)
 	}
 	free(t);
 	t = dump("ppc64", &rc);
-	is_int(rc, -EOPNOTSUPP, "ppc64: no format yet");
+	if (ok(t && rc == 0, "ppc64: ptdump")) {
+		unsigned long long s0, e0, pa;
+		char size[16];
+
+		ok(sscanf(strchr(t, '\n') + 1, "0x%llx-0x%llx  0x%llx %15s", &s0, &e0, &pa, size) == 4 &&
+		   e0 - s0 + 1 == 128 * 1024 && pa && !(pa & 0xffff) && !strcmp(size, "128K"),
+		   "ppc64: start-end (inclusive), the first pa, 128K for the two pages");
+		ok(strstr(t, "128K   user  r  w       pte  valid  present        dirty  accessed"
+			  "                          \n") != NULL,
+		   "ppc64: flag_array's words for a written page");
+		ok(strstr(t, "64K   user  r          pte  valid  present               accessed"
+			  "                            special\n") != NULL,
+		   "ppc64: the zero page read-only and special");
+		int lines = 0;
+		for (const char *l = t; (l = strchr(l, '\n')); l++)
+			lines++;
+		is_int(lines, 3, "ppc64: the header and two lines: empty runs print nothing");
+	}
 	free(t);
 	return done_testing();
 }

@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct zd_arch;
 
@@ -146,6 +147,11 @@ struct zd_pgtable_ops {
 	bool ptdump_level_first;
 	uint64_t (*ptdump_prot)(const struct zd_arch *a, enum zd_pt_level level, zd_pte_t e);
 	void (*ptdump_flags)(enum zd_pt_level level, uint64_t prot, char *buf, size_t len);
+	/* An arch whose lines differ in shape (ppc64: inclusive end, the
+	 * run's first physical address, no level name, empty runs unprinted)
+	 * prints the whole line itself; pa is the run's first leaf's. */
+	void (*ptdump_line)(FILE *f, enum zd_pt_level level, uint64_t start, uint64_t end,
+			    uint64_t pa, uint64_t prot);
 };
 
 /* One table per format; the x86 table serves 4- and 5-level paging (va_bits

@@ -207,6 +207,71 @@ static bool ppc64_is_table(const struct zd_arch *a, zd_pte_t e)
 	return (e.val & (_PAGE_PRESENT | _PAGE_PTE)) == _PAGE_PRESENT;
 }
 
+/* ptdump (arch/powerpc/mm/ptdump/ptdump.c and book3s64.c's flag_array,
+ * 64K pages): a run compares only the bits the flags test (their masks'
+ * union); each flag prints its set or clear word after two spaces, and a
+ * flag with no clear word prints nothing when clear. The hash-MMU flags
+ * are tested on radix too, as the kernel's table does. */
+#define H_PAGE_HASHPTE  ZD_BIT(55)   /* _RPAGE_RPN43 */
+#define H_PAGE_BUSY     0x00040ULL   /* _RPAGE_RSV1 */
+#define H_PAGE_COMBO    0x01000ULL   /* _RPAGE_RPN0 */
+#define H_PAGE_4K_PFN   0x02000ULL   /* _RPAGE_RPN1 */
+#define _PAGE_TOLERANT  0x00030ULL
+
+static const struct { uint64_t mask, val; const char *set, *clear; } ppc64_flags[] = {
+	{ _PAGE_PRIVILEGED, 0, "user", "    " },
+	{ _PAGE_READ, _PAGE_READ, "r", " " },
+	{ _PAGE_WRITE, _PAGE_WRITE, "w", " " },
+	{ _PAGE_EXEC, _PAGE_EXEC, " X ", "   " },
+	{ _PAGE_PTE, _PAGE_PTE, "pte", "   " },
+	{ _PAGE_PRESENT, _PAGE_PRESENT, "valid", "     " },
+	{ _PAGE_PRESENT | _PAGE_INVALID, 0, "       ", "present" },
+	{ H_PAGE_HASHPTE, H_PAGE_HASHPTE, "hpte", "    " },
+	{ _PAGE_DIRTY, _PAGE_DIRTY, "dirty", "     " },
+	{ _PAGE_ACCESSED, _PAGE_ACCESSED, "accessed", "        " },
+	{ _PAGE_NON_IDEMPOTENT, _PAGE_NON_IDEMPOTENT, "non-idempotent", "              " },
+	{ _PAGE_TOLERANT, _PAGE_TOLERANT, "tolerant", "        " },
+	{ H_PAGE_BUSY, H_PAGE_BUSY, "busy", NULL },
+	{ H_PAGE_COMBO, H_PAGE_COMBO, "combo", NULL },
+	{ H_PAGE_4K_PFN, H_PAGE_4K_PFN, "4K_pfn", NULL },
+	{ _PAGE_SPECIAL, _PAGE_SPECIAL, "special", NULL },
+};
+
+static uint64_t ppc64_ptdump_prot(const struct zd_arch *a, enum zd_pt_level level, zd_pte_t e)
+{
+	uint64_t mask = 0;
+
+	for (size_t i = 0; i < sizeof(ppc64_flags) / sizeof(ppc64_flags[0]); i++)
+		mask |= ppc64_flags[i].mask;
+	return e.val & mask;
+}
+
+static void ppc64_ptdump_line(FILE *f, enum zd_pt_level level, uint64_t start, uint64_t end,
+			      uint64_t pa, uint64_t prot)
+{
+	static const char units[] = "KMGTPE";
+	const char *unit = units;
+	uint64_t size = (end - start) >> 10;
+
+	if (!prot)
+		return;   /* note_page prints only runs with flags */
+	while (!(size & 1023) && unit[1]) {
+		size >>= 10;
+		unit++;
+	}
+	fprintf(f, "0x%016llx-0x%016llx  0x%016llx %9llu%c ", (unsigned long long)start,
+		(unsigned long long)(end - 1), (unsigned long long)pa, (unsigned long long)size,
+		*unit);
+	for (size_t i = 0; i < sizeof(ppc64_flags) / sizeof(ppc64_flags[0]); i++) {
+		const char *s = (prot & ppc64_flags[i].mask) == ppc64_flags[i].val ?
+				ppc64_flags[i].set : ppc64_flags[i].clear;
+
+		if (s)
+			fprintf(f, "  %s", s);
+	}
+	fputc('\n', f);
+}
+
 const struct zd_pgtable_ops zd_pgtable_ops_ppc64_radix = {
 	.name = "ppc64-radix",
 	.big_endian = true,
@@ -239,4 +304,6 @@ const struct zd_pgtable_ops zd_pgtable_ops_ppc64_radix = {
 	.swp_exclusive = _PAGE_SWP_EXCLUSIVE,
 	.swp_soft_dirty = _PAGE_SWP_SOFT_DIRTY,
 	.swp_uffd_wp = 0,                       /* no uffd-wp on ppc64 */
+	.ptdump_prot = ppc64_ptdump_prot,
+	.ptdump_line = ppc64_ptdump_line,
 };

@@ -21,7 +21,7 @@
 struct pg_state {
 	FILE *f;
 	const struct zd_arch *a;
-	uint64_t start, prot;
+	uint64_t start, prot, start_pa;
 	int level;                 /* -1 before the first entry */
 };
 
@@ -33,6 +33,11 @@ static void print_run(struct pg_state *st, uint64_t end)
 	const char *unit = units;
 	char flags[128];
 
+	if (o->ptdump_line) {
+		o->ptdump_line(st->f, (enum zd_pt_level)st->level, st->start, end, st->start_pa,
+			       st->prot);
+		return;
+	}
 	while (!(size & 1023) && unit[1]) {
 		size >>= 10;
 		unit++;
@@ -47,13 +52,14 @@ static void print_run(struct pg_state *st, uint64_t end)
 }
 
 /* note_page(): a new run when the level or the flags change. */
-static void note(struct pg_state *st, uint64_t addr, int level, uint64_t prot)
+static void note(struct pg_state *st, uint64_t addr, int level, uint64_t prot, uint64_t pa)
 {
 	if (st->level >= 0 && level == st->level && prot == st->prot)
 		return;
 	if (st->level >= 0)
 		print_run(st, addr);
 	st->start = addr;
+	st->start_pa = pa;
 	st->level = level;
 	st->prot = prot;
 }
@@ -76,7 +82,9 @@ static void walk(struct pg_state *st, struct zd_mm *mm, struct zd_page *table, i
 			walk(st, mm, zd_pt_table_page(mm->m, e), zd_pt_next_level(a, level), addr,
 			     end);
 		else
-			note(st, addr, level, o->pte_none(a, e) ? 0 : o->ptdump_prot(a, level, e));
+			note(st, addr, level, o->pte_none(a, e) ? 0 : o->ptdump_prot(a, level, e),
+			     o->pte_present(a, e) ? o->leaf_pfn(a, (enum zd_pt_level)level, e) <<
+			     a->page_shift : 0);
 	}
 }
 
@@ -88,9 +96,10 @@ int zd_ptdump_show(struct zd_mm *mm, FILE *f)
 	uint64_t end = 1ULL << (a->pt[ZD_PT_PGD].shift + a->pt[ZD_PT_PGD].index_bits -
 				(a->family == ZD_ARCH_X86 ? 1 : 0));
 
-	if (!a->pgtable->ptdump_flags)
+	if (!a->pgtable->ptdump_flags && !a->pgtable->ptdump_line)
 		return -EOPNOTSUPP;
-	if (a->family == ZD_ARCH_X86)
+	/* x86's current_user header; ppc64 opens with its first marker's */
+	if (a->family == ZD_ARCH_X86 || a->pgtable->ptdump_line)
 		fprintf(f, "---[ User Space ]---\n");
 	zd_mmap_read_lock(mm);
 	walk(&st, mm, mm->pgd, ZD_PT_PGD, 0, end);
