@@ -423,11 +423,9 @@ import json, sys
 b, d = sys.argv[1], json.load(open(sys.argv[2]))
 assert d["bench"] == b and d["result"] == "ok", d.get("result")
 kinds = {k["kind"]: k for k in d["kinds"]}
-assert set(kinds) == {"anon-4k", "thp", "devdax-2m", "devdax-1g"}, kinds.keys()
+assert set(kinds) == {"anon-4k", "thp", "devdax-2m", "devdax-1g", "fsdax"}, kinds.keys()
 for name, k in kinds.items():
-    if not k["available"]:
-        assert name == "thp" and k["note"], k   # THP may be absent, and says why
-        continue
+    assert k["available"], k   # every kind runs (THP and fsdax included)
     if b == "gup":
         assert k["pages"] > 0 and k["baseline_ns_per_page"] > 0, k
         assert k["fast_walk_pages"] == k["pages"], k
@@ -435,6 +433,9 @@ for name, k in kinds.items():
         assert rows == {(c, f) for c in ("get", "pin", "pin-longterm")
                         for f in ("fast", "slow")}, rows
         for r in k["rows"]:
+            if name == "fsdax" and r["command"] == "pin-longterm":
+                assert r["refused"] == "EOPNOTSUPP", r   # FOLL_LONGTERM on fsdax
+                continue
             for key in ("get_ns_per_page", "put_ns_per_page", "get_ratio_to_baseline",
                         "put_ratio_to_baseline"):
                 assert r[key] > 0, (name, r)

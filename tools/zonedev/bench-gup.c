@@ -50,6 +50,7 @@ static const struct {
 
 struct row {
 	double get_ns, put_ns;     /* best of the repeats, whole range */
+	int refused;               /* the kernel's refusal (FOLL_LONGTERM on fsdax: -EOPNOTSUPP) */
 };
 
 struct kind_result {
@@ -267,6 +268,10 @@ static int run_kind(struct bench *b, struct bench_mm *bm, const struct args *a,
 					       fast ? "fast" : "slow", r + 1, a->repeat);
 				rc = gup_run(bm, c, fast, (uint64_t)addr, res->pages, a->batch,
 					     pages, &res->rows[c][fast]);
+				if (rc == -EOPNOTSUPP && c == CMD_PIN_LONGTERM) {
+					res->rows[c][fast].refused = rc;   /* vma_is_fsdax() */
+					break;
+				}
 				if (rc) {
 					zd_vm_munmap(bm->mm, (uint64_t)addr, res->len);
 					return bench_fail(b, "%s: %s failed with %s", k->name,
@@ -335,6 +340,11 @@ static void gup_report_json(const struct bench *b, const struct args *a,
 				jw_kstr(&w, "command", cmds[c].name);
 				jw_kstr(&w, "form", fast ? "fast" : "slow");
 				jw_kstr(&w, "call", fast ? cmds[c].fast : cmds[c].slow);
+				if (row->refused) {
+					jw_kstr(&w, "refused", zd_errno_name(row->refused));
+					jw_obj_end(&w);
+					continue;
+				}
 				jw_kdouble(&w, "get_ms", row->get_ns / 1e6);
 				jw_kdouble(&w, "get_ns_per_page", row->get_ns / (double)r->pages);
 				jw_kdouble(&w, "get_ratio_to_baseline", row->get_ns / r->base_ns);
@@ -393,6 +403,11 @@ static void gup_report_kind(const struct bench_kind *k, const struct kind_result
 		for (int fast = 1; fast >= 0; fast--) {
 			const struct row *row = &r->rows[c][fast];
 
+			if (row->refused) {
+				printf("  %-13s %-5s refused with %s, as the kernel refuses it\n",
+				       cmds[c].name, fast ? "fast" : "slow", zd_errno_name(row->refused));
+				continue;
+			}
 			printf("  %-13s %-5s %12.2f %7.2fx %12.2f %7.2fx\n", cmds[c].name,
 			       fast ? "fast" : "slow", row->get_ns / (double)r->pages,
 			       row->get_ns / r->base_ns, row->put_ns / (double)r->pages,

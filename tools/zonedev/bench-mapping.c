@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <zonedev/dax.h>
 #include "bench.h"
 #include "bench-mapping.h"
 #include "cli.h"
@@ -132,6 +133,17 @@ static int64_t map_dax1g(struct bench_mm *b, uint64_t len)
 	return map_dax(b, BENCH_DAX_1G, len);
 }
 
+static int probe_fsdax(struct bench_mm *b, char *note, size_t n)
+{
+	return probe_dax(b, BENCH_FSDAX, note, n);
+}
+
+/* The file is 2M-aligned extents, so MAP_SHARED faults map PMD leaves. */
+static int64_t map_fsdax(struct bench_mm *b, uint64_t len)
+{
+	return map_dax(b, BENCH_FSDAX, len);
+}
+
 const struct bench_kind bench_kinds[] = {
 	{ "anon-4k", "anonymous 4K pages", 4096, probe_anon, map_anon },
 	{ "thp", "anonymous THP (2M PMD folios, MADV_HUGEPAGE)", 2 * MIB, probe_thp, map_thp },
@@ -139,7 +151,8 @@ const struct bench_kind bench_kinds[] = {
 	  probe_dax2m, map_dax2m },
 	{ "devdax-1g", "device-dax, align 1G (PUD leaves of compound folios)", GIB,
 	  probe_dax1g, map_dax1g },
-	/* fsdax: a file on a DAX file system, once src/fs maps one */
+	{ "fsdax", "a DAX file on an fsdax namespace (2M extents: PMD leaves, pages refcounted "
+	  "as since v6.15)", 2 * MIB, probe_fsdax, map_fsdax },
 };
 const size_t bench_nr_kinds = sizeof(bench_kinds) / sizeof(bench_kinds[0]);
 
@@ -219,8 +232,10 @@ uint64_t bench_mm_host_bytes(uint64_t size, uint32_t kinds)
 	uint64_t anon = wants_anon(kinds) ? bench_align(size, 2 * MIB) : 0;
 
 	/* boot memmap (64 bytes per 4 KiB) and the devdax memmap (two pages
-	 * per folio) stay small next to the anonymous bytes */
-	return anon + ram_bytes(size, kinds) / 64 + bench_align(size, GIB) / 256;
+	 * per folio) stay small next to the anonymous bytes; the fsdax
+	 * namespace's memmap is not deduplicated */
+	return anon + ram_bytes(size, kinds) / 64 + bench_align(size, GIB) / 256 +
+	       (wants(kinds, "fsdax") ? bench_align(size, 2 * MIB) / 64 : 0);
 }
 
 static uint64_t region_bytes(uint64_t size, uint64_t align)
@@ -232,8 +247,10 @@ static uint64_t region_bytes(uint64_t size, uint64_t align)
 int bench_mm_create(struct bench *bn, struct bench_mm *b, uint64_t size, uint32_t kinds,
 		    const char *dir)
 {
-	static const uint64_t aligns[BENCH_NR_DAX] = { 2 * MIB, GIB };
-	static const char *names[BENCH_NR_DAX] = { "devdax-2m", "devdax-1g" };
+	static const uint64_t aligns[BENCH_NR_DAX] = { 2 * MIB, GIB, 2 * MIB };
+	static const char *names[BENCH_NR_DAX] = { "devdax-2m", "devdax-1g", "fsdax" };
+	/* the file system's metadata and a 2M-aligned start for the file */
+	static const uint64_t slack[BENCH_NR_DAX] = { 0, 0, 8 * MIB };
 	struct zd_mem_range ram[] = { { .start = 0, .size = ram_bytes(size, kinds) } };
 	struct zd_nd_region_desc pm[BENCH_NR_DAX];
 	struct zd_nd_region *r[BENCH_NR_DAX] = { 0 };
@@ -251,7 +268,7 @@ int bench_mm_create(struct bench *bn, struct bench_mm *b, uint64_t size, uint32_
 		unlink(b->path[i]);
 		cleanup_register_file(b->path[i]);
 		pm[npm] = (struct zd_nd_region_desc){ .start = at,
-						      .size = region_bytes(size, aligns[i]),
+						      .size = region_bytes(size + slack[i], aligns[i]),
 						      .path = b->path[i] };
 		at = bench_align(at + pm[npm].size, GIB);
 		idx[i] = (int)npm++;
@@ -272,8 +289,9 @@ int bench_mm_create(struct bench *bn, struct bench_mm *b, uint64_t size, uint32_
 		return bench_fail(bn, "cannot make a process on the bench machine");
 	}
 	for (int i = 0; i < BENCH_NR_DAX; i++) {
-		struct zd_nd_namespace_opts o = { .mode = ZD_NS_MODE_DEVDAX, .map = ZD_ND_MAP_MEM,
-						  .align = aligns[i] };
+		struct zd_nd_namespace_opts o = {
+			.mode = i == BENCH_FSDAX ? ZD_NS_MODE_FSDAX : ZD_NS_MODE_DEVDAX,
+			.map = ZD_ND_MAP_MEM, .align = aligns[i] };
 		struct zd_nd_namespace_info in;
 		char region[24];
 		int rc;
@@ -284,9 +302,23 @@ int bench_mm_create(struct bench *bn, struct bench_mm *b, uint64_t size, uint32_
 		r[i] = zd_nd_region_find(b->m, region);
 		rc = r[i] ? zd_nd_create_namespace(r[i], &o) : -ENODEV;
 		if (rc)
-			return bench_fail(bn, "%s: create-namespace --mode devdax --align %lluM "
-					  "failed with %s", names[i], ULL(aligns[i] >> 20),
-					  zd_errno_name(rc));
+			return bench_fail(bn, "%s: create-namespace --mode %s --align %lluM "
+					  "failed with %s", names[i], i == BENCH_FSDAX ? "fsdax" :
+					  "devdax", ULL(aligns[i] >> 20), zd_errno_name(rc));
+		if (i == BENCH_FSDAX) {
+			if ((rc = zd_daxfs_mkfs(r[i])) ||
+			    (rc = zd_daxfs_create(r[i], "bench", bench_align(size, 2 * MIB))))
+				return bench_fail(bn, "fsdax: mkfs or a %llu-byte file failed with %s",
+						  ULL(bench_align(size, 2 * MIB)), zd_errno_name(rc));
+			b->dax[i] = zd_daxfs_open(r[i], "bench", ZD_FMODE_READ | ZD_FMODE_WRITE);
+			if (ZD_IS_ERR(b->dax[i])) {
+				rc = (int)ZD_PTR_ERR(b->dax[i]);
+				b->dax[i] = NULL;
+				return bench_fail(bn, "fsdax: opening the file failed with %s",
+						  zd_errno_name(rc));
+			}
+			continue;
+		}
 		zd_nd_namespace_get(r[i], &in);
 		if (in.size < bench_align(size, aligns[i]))
 			return bench_fail(bn, "%s: the namespace holds %llu bytes, not the %llu the "

@@ -20,7 +20,9 @@ struct zd_machine;
 struct zd_mm;
 struct zd_file;
 
-enum { BENCH_DAX_2M, BENCH_DAX_1G, BENCH_NR_DAX };
+/* The kinds backed by a pmem region: two device-dax instances and a file
+ * on an fsdax namespace's DAX file system. */
+enum { BENCH_DAX_2M, BENCH_DAX_1G, BENCH_FSDAX, BENCH_NR_DAX };
 
 struct bench_mm {
 	struct zd_machine *m;
@@ -30,7 +32,7 @@ struct bench_mm {
 };
 
 struct bench_kind {
-	const char *name;          /* "anon-4k", "thp", "devdax-2m", "devdax-1g" */
+	const char *name;          /* "anon-4k", "thp", "devdax-2m", "devdax-1g", "fsdax" */
 	const char *what;          /* one line for the report */
 	uint64_t leaf;             /* bytes one fault maps (one folio's mapping) */
 	/* 0 when the kind runs on this machine, else -errno with why in note. */
@@ -39,8 +41,7 @@ struct bench_kind {
 	int64_t (*map)(struct bench_mm *b, uint64_t len);
 };
 
-/* The kinds, in report order (a file-system DAX row goes after devdax once
- * fsdax files map: issue 8 item 5). */
+/* The kinds, in report order. */
 extern const struct bench_kind bench_kinds[];
 extern const size_t bench_nr_kinds;
 
