@@ -21,7 +21,10 @@
  *    through the pin.
  * Each runs on the memory kinds cow.c runs it on: a base page, a THP
  * (PMD-mapped), a PTE-mapped THP (split by an mprotect of one page and
- * back) and a single PTE-mapped THP (all but its first page zapped); the
+ * back), a single PTE-mapped THP (all but its first page zapped), a
+ * partially mremap()'ed THP (its second half moved away; the case uses the
+ * first) and a partially shared THP (only its first page ever shared with
+ * a child, which quit); the
  * THP kinds on x86_64 and arm64-4k, whose PMD is 2 MiB. Base pages also on
  * arm64-64k (a 64 KiB base page).
  */
@@ -38,13 +41,15 @@
 static struct zd_machine *m;
 static struct zd_mm *mm;
 static uint64_t ps, size, mapped;   /* base page, the bytes a case uses, the mapping */
+static uint64_t moved;              /* the partially mremap()'ed THP's other half */
 static const char *an;
 static char *buf;
 
-enum kind { BASE, THP, PTE_MAPPED_THP, SINGLE_PTE_THP };
+enum kind { BASE, THP, PTE_MAPPED_THP, SINGLE_PTE_THP, PARTIAL_MREMAP_THP, PARTIAL_SHARED_THP };
 static enum kind kind;
 static const char *const kind_names[] = { "base page", "THP", "PTE-mapped THP",
-					  "single PTE-mapped THP" };
+					  "single PTE-mapped THP", "partially mremap()'ed THP",
+					  "partially shared THP" };
 
 /* cow.c's run_with_*(): memory of the kind, populated with zeroes. A THP
  * is a PMD-aligned PMD of an MADV_HUGEPAGE mapping; size is what the
@@ -55,7 +60,7 @@ static uint64_t fresh(void)
 	int64_t a;
 
 	mapped = kind == BASE ? ps : hps;
-	size = kind == BASE || kind == SINGLE_PTE_THP ? ps : hps;
+	size = kind == BASE || kind == SINGLE_PTE_THP ? ps : kind == PARTIAL_MREMAP_THP ? hps / 2 : hps;
 	a = zd_vm_mmap(mm, 0, mapped, ZD_PROT_READ | ZD_PROT_WRITE,
 		       ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
 	if (kind != BASE)
@@ -67,8 +72,33 @@ static uint64_t fresh(void)
 		zd_do_mprotect(mm, (uint64_t)a + ps, ps, ZD_PROT_READ | ZD_PROT_WRITE);
 	} else if (kind == SINGLE_PTE_THP) {
 		zd_do_madvise(mm, (uint64_t)a + ps, hps - ps, ZD_MADV_DONTNEED);
+	} else if (kind == PARTIAL_MREMAP_THP) {
+		/* the second half moves to a PROT_NONE placeholder; the case works
+		 * on the first half, which stays in place (its munmap takes it) */
+		int64_t to = zd_vm_mmap(mm, 0, hps / 2, ZD_PROT_NONE,
+					ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+		zd_do_mremap(mm, (uint64_t)a + hps / 2, hps / 2, hps / 2,
+			     ZD_MREMAP_MAYMOVE | ZD_MREMAP_FIXED, (uint64_t)to);
+		moved = (uint64_t)to;
+	} else if (kind == PARTIAL_SHARED_THP) {
+		/* only the first page was ever shared, with a child that quit */
+		struct zd_mm *child;
+
+		zd_do_madvise(mm, (uint64_t)a + ps, hps - ps, ZD_MADV_DONTFORK);
+		child = zd_dup_mm(mm);
+		zd_mmput(child);
+		zd_do_madvise(mm, (uint64_t)a + ps, hps - ps, ZD_MADV_DOFORK);
 	}
 	return (uint64_t)a;
+}
+
+/* The case's memory goes, the moved half of a partial mremap too. */
+static void release(uint64_t a)
+{
+	zd_vm_munmap(mm, a, mapped);
+	if (moved)
+		zd_vm_munmap(mm, moved, mapped / 2);
+	moved = 0;
 }
 
 static void fill(struct zd_mm *p, uint64_t a, char c)
@@ -117,7 +147,7 @@ static void cow_in_parent(bool mprot)
 	ok(reads_all(child, a, 0), "%s: Basic COW after fork()%s", an,
 	   mprot ? " with mprotect() optimization" : "");
 	zd_mmput(child);
-	zd_vm_munmap(mm, a, mapped);
+	release(a);
 }
 
 static long ro_pin(struct zd_mm *p, uint64_t a, struct zd_page **page, bool fast)
@@ -143,7 +173,7 @@ static void vmsplice_in_child(bool mprot)
 	if (got)
 		zd_unpin_user_page(m, page);
 	zd_mmput(child);
-	zd_vm_munmap(mm, a, mapped);
+	release(a);
 }
 
 static void vmsplice_around_fork(bool before)
@@ -158,7 +188,7 @@ static void vmsplice_around_fork(bool before)
 	child = zd_dup_mm(mm);
 	if (!before)
 		got = ro_pin(mm, a, &page, false) == 1;
-	zd_vm_munmap(mm, a, mapped);
+	release(a);
 	fill(child, a, (char)0xff);
 	ok(got && all(pinned(page), 0), "%s: vmsplice() %s", an,
 	   before ? "before fork(), unmap in parent after fork()"
@@ -190,7 +220,7 @@ static void iouring(bool do_fork)
 				    : "R/O-mapping a page registered as iouring fixed buffer");
 	if (got)
 		zd_unpin_user_page(m, page);
-	zd_vm_munmap(mm, a, mapped);
+	release(a);
 }
 
 enum ro_case { RO_SHARED, RO_PREVIOUSLY_SHARED, RO_EXCLUSIVE };
@@ -218,7 +248,7 @@ static void ro_pin_case(enum ro_case c, bool fast)
 		zd_unpin_user_page(m, page);
 	if (child)
 		zd_mmput(child);
-	zd_vm_munmap(mm, a, mapped);
+	release(a);
 }
 
 static void one_arch(const char *arch, enum kind last)
@@ -262,8 +292,8 @@ static void one_arch(const char *arch, enum kind last)
 int main(void)
 {
 	buf = malloc(2 << 20);
-	one_arch("x86_64", SINGLE_PTE_THP);
-	one_arch("arm64-4k", SINGLE_PTE_THP);
+	one_arch("x86_64", PARTIAL_SHARED_THP);
+	one_arch("arm64-4k", PARTIAL_SHARED_THP);
 	one_arch("arm64-64k", BASE);
 	free(buf);
 	return done_testing();
