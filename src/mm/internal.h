@@ -336,7 +336,14 @@ void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_
 int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
 			struct zd_vm_area_struct *new_vma, uint64_t new_addr, uint64_t len);
 
-/* shmem.c: MAP_SHARED|MAP_ANONYMOUS's own shmem file (0 or -ENOMEM). */
+/* shmem.c: MAP_SHARED|MAP_ANONYMOUS's own shmem file (0 or -ENOMEM);
+ * a reference on a shmem page's inode (NULL once it is going), and its
+ * put; migration's page cache replacement of old by new (a fresh page),
+ * only while old is still cached with exactly refs references (-EAGAIN
+ * otherwise). */
+void *zd_shmem_mapping_get(struct zd_machine *m, struct zd_page *page);
+void zd_shmem_mapping_put(void *mapping);
+int zd_shmem_replace_folio(void *mapping, struct zd_page *old, struct zd_page *new, int refs);
 int zd_shmem_zero_setup(struct zd_vm_area_struct *vma);
 
 /* pgtable-generic.c: a table's destructor and free, after its grace period

@@ -35,14 +35,17 @@ typedef int (*rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *p
 
 enum walk_what { PRESENT, MIGRATION, THP_PMD };
 
-/* rmap_walk_anon(): fn on each entry that maps the page at pfn, whose
- * index in its anon_vma's space is index (present, a migration entry
- * naming it, or the THP PMD whose folio starts there), its table locked. */
-static int rmap_walk_anon(struct zd_machine *m, uint64_t pfn, uint64_t index,
-			  struct zd_anon_vma *av, enum walk_what what, rmap_fn fn, void *arg)
+/* rmap_walk_anon()/rmap_walk_file(): fn on each entry that maps the page
+ * at pfn, whose index in its anon_vma's space (av) or in its file
+ * (mapping, with av NULL) is index (present, a migration entry naming it,
+ * or the THP PMD whose folio starts there), its table locked. A file's
+ * VMAs are those whose file's inode (private_data) is the mapping: the
+ * kernel's i_mmap tree, found here by visiting every process. */
+static int rmap_walk(struct zd_machine *m, uint64_t pfn, uint64_t index, struct zd_anon_vma *av,
+		     const void *mapping, enum walk_what what, rmap_fn fn, void *arg)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_anon_vma *root = zd_anon_vma_root(av);
+	struct zd_anon_vma *root = av ? zd_anon_vma_root(av) : NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(&m->mm_list_lock);
@@ -58,7 +61,10 @@ static int rmap_walk_anon(struct zd_machine *m, uint64_t pfn, uint64_t index,
 			/* a fault may be setting it (anon_vma_prepare) */
 			struct zd_anon_vma *vav = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
 
-			if (!vav || zd_anon_vma_root(vav) != root || index < vma->vm_pgoff)
+			if (root ? !vav || zd_anon_vma_root(vav) != root :
+			    !vma->vm_file || vma->vm_file->private_data != mapping)
+				continue;
+			if (index < vma->vm_pgoff)
 				continue;
 			addr = vma->vm_start + ((index - vma->vm_pgoff) << m->arch.page_shift);
 			if (addr >= vma->vm_end)
@@ -133,7 +139,10 @@ static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	else if (zd_test_page_flag(dst, ZD_PG_dirty))
 		prot |= ZD_PTE_DIRTY;
 	zd_get_page(m, dst);
-	zd_folio_add_anon_rmap_pte(m, dst, type != ZD_SWP_MIGRATION_READ);
+	if (zd_folio_test_anon(dst))
+		zd_folio_add_anon_rmap_pte(m, dst, type != ZD_SWP_MIGRATION_READ);
+	else
+		zd_folio_add_file_rmap(m, dst);
 	o->set_pte(pte, o->mk_leaf(&m->arch, ZD_PT_PTE, zd_page_to_pfn(m, dst), prot));
 	return 0;
 }
@@ -166,13 +175,13 @@ struct zd_anon_vma *zd_folio_get_anon_vma(struct zd_machine *m, struct zd_page *
 int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index,
 		      struct zd_anon_vma *av)
 {
-	return rmap_walk_anon(m, zd_page_to_pfn(m, page), index, av, PRESENT, unmap_one, page);
+	return rmap_walk(m, zd_page_to_pfn(m, page), index, av, NULL, PRESENT, unmap_one, page);
 }
 
 void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
 			      struct zd_anon_vma *av, struct zd_page *dst)
 {
-	rmap_walk_anon(m, zd_page_to_pfn(m, old), index, av, MIGRATION, remap_one, dst);
+	rmap_walk(m, zd_page_to_pfn(m, old), index, av, NULL, MIGRATION, remap_one, dst);
 }
 
 static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
@@ -183,7 +192,40 @@ static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t 
 
 void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av)
 {
-	rmap_walk_anon(m, zd_page_to_pfn(m, folio), folio->index, av, THP_PMD, split_pmd_one, NULL);
+	rmap_walk(m, zd_page_to_pfn(m, folio), folio->index, av, NULL, THP_PMD, split_pmd_one,
+		  NULL);
+}
+
+/* A shmem (page cache, swap-backed) page: the file-backed kind that moves. */
+static bool is_shmem(struct zd_page *page)
+{
+	return !zd_folio_test_anon(page) && zd_test_page_flag(page, ZD_PG_swapbacked) &&
+	       __atomic_load_n(&page->mapping, __ATOMIC_ACQUIRE);
+}
+
+/* migrate_folio() of a shmem page (filemap's __folio_migrate_mapping):
+ * its PTEs in every process that maps the file become migration entries,
+ * the bytes move, the page cache slot takes dst in the same locked step
+ * that checks nothing else holds the page, and the entries map dst. */
+static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
+{
+	void *mapping = zd_shmem_mapping_get(m, folio);
+	uint64_t pfn = zd_page_to_pfn(m, folio), index = folio->index;
+	int rc;
+
+	if (!mapping)
+		return -EAGAIN;   /* the file is going */
+	rc = rmap_walk(m, pfn, index, NULL, mapping, PRESENT, unmap_one, folio);
+	zd_synchronize_rcu(&m->rcu);
+	if (!rc) {
+		memcpy(zd_page_address(m, dst), zd_page_address(m, folio), m->arch.page_size);
+		/* the cache's reference and the caller's: nothing else */
+		rc = zd_page_mapcount(folio) ? -EAGAIN :
+		     zd_shmem_replace_folio(mapping, folio, dst, 2);
+	}
+	rmap_walk(m, pfn, index, NULL, mapping, MIGRATION, remap_one, rc ? folio : dst);
+	zd_shmem_mapping_put(mapping);
+	return rc;
 }
 
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
@@ -191,8 +233,12 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	struct zd_anon_vma *av;
 	int rc;
 
-	if (!zd_folio_test_anon(folio) || zd_folio_order(m, folio))
-		return -EINVAL;   /* shmem, file and large folios move later */
+	if (zd_folio_order(m, folio))
+		return -EINVAL;   /* a THP is split first (zd_split_folio) */
+	if (is_shmem(folio))
+		return migrate_shmem_folio(m, folio, dst);
+	if (!zd_folio_test_anon(folio))
+		return -EINVAL;   /* no other file pages migrate */
 	av = zd_folio_get_anon_vma(m, folio);
 	if (!av)
 		return -EAGAIN;   /* unmapped meanwhile */
@@ -314,9 +360,9 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 		 * whose head lies outside it */
 		if (zd_page_is_tail(page))
 			continue;
-		if (!zd_folio_test_anon(page) || !try_get(page))
+		if ((!zd_folio_test_anon(page) && !is_shmem(page)) || !try_get(page))
 			continue;
-		if (!zd_folio_test_anon(page) || !zd_trylock_page(page)) {
+		if ((!zd_folio_test_anon(page) && !is_shmem(page)) || !zd_trylock_page(page)) {
 			zd_put_page(m, page);
 			continue;
 		}
@@ -329,7 +375,7 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 			__atomic_add_fetch(&m->pgmigrate_fail, 1, __ATOMIC_RELAXED);
 			continue;
 		}
-		if (zd_page_mapcount(page) <= 0) {
+		if (zd_page_mapcount(page) <= 0 && !is_shmem(page)) {
 			zd_unlock_page(page);
 			zd_put_page(m, page);
 			continue;
@@ -406,7 +452,7 @@ static int add_folio(struct zd_mm *mm, uint64_t addr, int node, bool migrate_all
 	if (zd_page_mapcount(page) > 1 && !migrate_all)
 		return -EACCES;    /* folio_likely_mapped_shared() */
 	if (level != ZD_PT_PTE || zd_folio_order(m, zd_page_folio(m, page)) ||
-	    !zd_folio_test_anon(page)) {
+	    (!zd_folio_test_anon(page) && !is_shmem(page))) {
 		zd_pr_info(m, "move_pages: pfn 0x%llx at 0x%llx is a %s page, which does not "
 			    "migrate in this model yet", (unsigned long long)pfn,
 			    (unsigned long long)addr, zd_folio_test_anon(page) ? "large" : "file");

@@ -8,8 +8,14 @@
  * mapping one more; a page's mapping is its file's inode and its index
  * its offset; meminfo Shmem counts the cached pages; the cache goes, page
  * by page, when the last reference to the file goes (no VMA maps it then).
+ * The inode itself is referenced by its file and by migrations, which take
+ * their reference from a page's mapping inside an RCU read section, so it
+ * is freed a grace period after the last goes; migration swaps a page in
+ * the cache only under the cache lock and only if the page is still there
+ * with no references but the cache's and the migration's.
  */
 #include "internal.h"
+#include "base/rcu.h"
 #include "base/xarray.h"
 
 #include <errno.h>
@@ -23,7 +29,37 @@ struct shmem_inode {
 	struct zd_machine *m;
 	pthread_mutex_t lock;          /* the cache */
 	struct zd_xarray cache;        /* pgoff -> page */
+	long refcount;                 /* atomic: the file, migrations */
 };
+
+void *zd_shmem_mapping_get(struct zd_machine *m, struct zd_page *page)
+{
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
+	struct shmem_inode *si = __atomic_load_n(&page->mapping, __ATOMIC_ACQUIRE);
+	long ref = si ? __atomic_load_n(&si->refcount, __ATOMIC_RELAXED) : 0;
+
+	do {
+		if (ref <= 0) {
+			si = NULL;
+			break;
+		}
+	} while (!__atomic_compare_exchange_n(&si->refcount, &ref, ref + 1, false,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return si;
+}
+
+void zd_shmem_mapping_put(void *mapping)
+{
+	struct shmem_inode *si = mapping;
+
+	if (__atomic_sub_fetch(&si->refcount, 1, __ATOMIC_ACQ_REL))
+		return;
+	zd_synchronize_rcu(&si->m->rcu);
+	zd_xa_destroy(&si->cache);
+	pthread_mutex_destroy(&si->lock);
+	free(si);
+}
 
 static unsigned shmem_fault(struct zd_vm_fault *vmf)
 {
@@ -53,6 +89,33 @@ static unsigned shmem_fault(struct zd_vm_fault *vmf)
 	return 0;
 }
 
+int zd_shmem_replace_folio(void *mapping, struct zd_page *old, struct zd_page *new, int refs)
+{
+	struct shmem_inode *si = mapping;
+	int rc = 0;
+
+	pthread_mutex_lock(&si->lock);
+	/* folio_ref_freeze()'s test, under the lock a fault looks up with:
+	 * a fault that took the page is seen, one after this finds new */
+	if (zd_page_ref_count(old) != refs || zd_xa_load(&si->cache, old->index) != old) {
+		rc = -EAGAIN;
+		goto out;
+	}
+	__atomic_store_n(&new->mapping, (void *)si, __ATOMIC_RELAXED);
+	new->index = old->index;
+	zd_set_page_flag(new, ZD_PG_swapbacked);
+	zd_set_page_flag(new, ZD_PG_uptodate);
+	if (zd_test_page_flag(old, ZD_PG_dirty))
+		zd_set_page_flag(new, ZD_PG_dirty);
+	zd_get_page(si->m, new);   /* the cache's reference */
+	zd_xa_store(&si->cache, old->index, new);   /* the slot exists: no allocation */
+	__atomic_store_n(&old->mapping, NULL, __ATOMIC_RELAXED);
+	zd_put_page(si->m, old);   /* the cache's; the caller's keeps it */
+out:
+	pthread_mutex_unlock(&si->lock);
+	return rc;
+}
+
 static const struct zd_vm_operations_struct shmem_anon_vm_ops = {
 	.fault = shmem_fault,
 };
@@ -69,9 +132,7 @@ static void shmem_release(struct zd_file *file)
 		__atomic_sub_fetch(&si->m->nr_shmem, 1, __ATOMIC_RELAXED);
 		zd_put_page(si->m, page);
 	}
-	zd_xa_destroy(&si->cache);
-	pthread_mutex_destroy(&si->lock);
-	free(si);
+	zd_shmem_mapping_put(si);
 	free(file);
 }
 
@@ -91,6 +152,7 @@ int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
 		return -ENOMEM;
 	}
 	si->m = m;
+	si->refcount = 1;
 	pthread_mutex_init(&si->lock, NULL);
 	zd_xa_init(&si->cache, 64 - m->arch.page_shift);
 	file->f_op = &shmem_zero_fops;
