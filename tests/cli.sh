@@ -402,6 +402,32 @@ run "a gup handle still held at the end" 0 run "$tmp/proc.yaml"
 check "gup takes GET references" "$tmp/out" "2 of 2 pages referenced"
 procs longterm 'gup: {process: p, addr: buf, size: 4K, flags: longterm, as: g, expect_error: EINVAL, expect_warn: 1}'
 run "gup with longterm" 0 run "$tmp/proc.yaml"
+# ---- a background truncate and its wait ----
+cat >"$tmp/bgt.yaml" <<EOF
+machine:
+  ram: [{start: 1M, size: 1023M}]
+  pmem: [{start: 4G, size: 256M, file: "$tmp/bgt.img"}]
+steps:
+  - create_namespace: {region: region0, mode: fsdax, map: mem, align: 2M}
+  - mkfs: {namespace: namespace0.0}
+  - dax_file: {namespace: namespace0.0, name: f, size: 4M}
+  - truncate: {namespace: namespace0.0, name: f, size: 1M, as: t}
+  - wait: {handle: t}
+  - wait: {handle: t}
+EOF
+run "a wait for a truncate already waited for" 1 run "$tmp/bgt.yaml"
+check "an unpinned background truncate returns at once" "$tmp/out" "runs in the background: it has returned already"
+check "the second wait names the handle's state" "$tmp/err" "waited for"
+cat >"$tmp/bgt2.yaml" <<EOF
+machine:
+  ram: [{start: 1M, size: 1023M}]
+steps:
+  - process: {as: p}
+  - wait: {handle: p}
+EOF
+run "wait on a process handle" 1 run "$tmp/bgt2.yaml"
+check "wait takes only a truncate's handle" "$tmp/err" "no earlier truncate step defined a handle named 'p'"
+
 # ---- bench gup and bench fault, tiny: their JSON's keys and positive figures ----
 for b in gup fault; do
 	run "bench $b --help" 0 bench $b --help

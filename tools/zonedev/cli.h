@@ -311,7 +311,7 @@ struct step {
 /* A pin step's flag for pin_user_pages_fast (no FOLL_* bit is this). */
 #define PIN_FAST (1u << 30)
 
-enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM, H_PIN, H_GUP };
+enum handle_kind { H_REGION, H_PAGES, H_GPU_PAGE, H_PGMAP, H_MEMINFO, H_MM, H_PIN, H_GUP, H_TASK };
 struct handle_def {
 	const char *name;
 	enum handle_kind kind;
@@ -394,6 +394,7 @@ struct handle_state {
 	struct zd_mm *mm;                  /* H_MM: the process (the machine ends it) */
 	struct zd_page **pins;             /* H_PIN, H_GUP: the pinned or referenced pages (owned while live) */
 	long nr_pins;
+	struct bg_task *task;              /* H_TASK: a step running on its own thread (owned while live) */
 };
 
 struct run {
@@ -434,7 +435,7 @@ STEP_FN(exec_report); STEP_FN(exec_note); STEP_FN(exec_meminfo_snapshot);
 STEP_FN(exec_create_namespace); STEP_FN(exec_destroy_namespace);
 STEP_FN(exec_rebind_namespace); STEP_FN(exec_list_namespaces);
 STEP_FN(exec_write_namespace); STEP_FN(exec_corrupt_infoblock);
-STEP_FN(exec_mkfs); STEP_FN(exec_dax_file); STEP_FN(exec_truncate);
+STEP_FN(exec_mkfs); STEP_FN(exec_dax_file); STEP_FN(exec_truncate); STEP_FN(exec_wait);
 STEP_FN(exec_reconfigure_device);
 STEP_FN(exec_gpu_add_chunk); STEP_FN(exec_gpu_alloc); STEP_FN(exec_gpu_write);
 STEP_FN(exec_gpu_free);
@@ -471,6 +472,8 @@ bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 		 const char *definer, struct step_result *res);
 /* Give back what live handles hold (GPU pages, direct pgmaps) before the
  * machine goes: a held device page would make teardown wait forever. */
+/* Join the background steps still running (devsteps-pmem.c). */
+void run_join_tasks(struct run *r);
 void run_release_handles(struct run *r);
 /* The address an addr_arg stands for at this point of the run, or false
  * with res->check_failed and the reason set (its handle never set, or

@@ -189,6 +189,8 @@ void run_release_handles(struct run *r)
 			h->live = false;
 		}
 	}
+	/* a background truncate waits for pins: joined once they are gone */
+	run_join_tasks(r);
 	for (int i = r->s->nr_handles - 1; i >= 0; i--)
 		if (r->h[i].live && r->s->handles[i].kind == H_PGMAP)
 			unmap_handle(&r->h[i]);

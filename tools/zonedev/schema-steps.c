@@ -151,6 +151,8 @@ static const struct handle_spec def_pin = { H_PIN, NULL, "unpin takes the handle
 static const struct handle_spec use_pin = { H_PIN, "pin", NULL };
 static const struct handle_spec def_gup = { H_GUP, NULL, "put takes the handle" };
 static const struct handle_spec use_gup = { H_GUP, "gup", NULL };
+static const struct handle_spec def_task = { H_TASK, NULL, "wait takes the handle" };
+static const struct handle_spec use_task = { H_TASK, "truncate", NULL };
 static const struct handle_spec def_pgmap = { H_PGMAP, NULL, "memunmap takes the handle" };
 static const struct handle_spec use_pgmap = { H_PGMAP, "memremap", NULL };
 static const struct handle_spec def_mm = { H_MM, NULL, "later steps name the process by it" };
@@ -483,7 +485,10 @@ const struct step_def step_defs[] = {
 	{ "truncate", (const struct field[]){
 		F("namespace", FT_REGION, region, .flags = FL_REQ),
 		F("name", FT_STR, file_name, .flags = FL_REQ),
-		F("size", FT_SIZE, size, .flags = FL_REQ), END }, MAY,
-	  NULL, exec_truncate, "zd_daxfs_truncate(): truncate(2) of a DAX file (waits for pins)" },
+		F("size", FT_SIZE, size, .flags = FL_REQ), AS(def_task, 0), END }, MAY,
+	  NULL, exec_truncate, "zd_daxfs_truncate(): truncate(2) of a DAX file (waits for pins); "
+	  "with as: on a thread of its own, as another process would, joined by wait" },
+	{ "wait", (const struct field[]){ HANDLE_USE(use_task), END }, MAY,
+	  NULL, exec_wait, "the end of a background step (pthread_join); its errno is this step's" },
 	{ 0 },
 };
