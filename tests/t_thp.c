@@ -418,14 +418,20 @@ static void offline_splits(void)
 	   in_range(mm, a + hps, blk, blk + bsz), "%s: two THPs in the movable block", an);
 	child = zd_dup_mm(mm);
 	pattern(child, a + hps + 9 * ps, ps, 52);   /* the child's PMD splits, one page its own */
-	/* a pin keeps the block online: split_folio refuses a pinned folio */
+	/* a pin keeps the block online (the R/O pin of a shared THP page
+	 * unshares it: the pinned page is the parent's own copy, in the block) */
 	ok(zd_pin_user_pages_fast(mm, a + 3 * ps, 1, 0, &pin) == 1, "%s: a R/O pin", an);
-	is_int(zd_offline_memory_range(m, blk, bsz), -EBUSY, "%s: offline with a pinned THP is EBUSY",
+	/* no THP outside for the first THP met: it is split; the other moves whole */
+	zd_fault_inject_set(m, "alloc_thp", 1);
+	unsigned long tm0 = vmstat(&m->thp_migration_success), sp0 = vmstat(&m->thp_split_pmd);
+	is_int(zd_offline_memory_range(m, blk, bsz), -EBUSY, "%s: offline with a pinned page is EBUSY",
 	       an);
 	ok(has_pattern(mm, a, 2 * hps, 51), "%s: ... the bytes stay", an);
 	zd_unpin_user_page(m, pin);
-	is_int(zd_offline_memory_range(m, blk, bsz), 0, "%s: offline splits and migrates the THPs",
+	is_int(zd_offline_memory_range(m, blk, bsz), 0, "%s: after the unpin offline succeeds",
 	       an);
+	is_u64(vmstat(&m->thp_migration_success) - tm0, 1, "%s: one THP moved whole", an);
+	ok(vmstat(&m->thp_split_pmd) > sp0, "%s: ... the other was split", an);
 	ok(has_pattern(mm, a, 2 * hps, 51), "%s: the parent's bytes intact", an);
 	ok(has_pattern(child, a, hps + 9 * ps, 51) && has_pattern(child, a + hps + 9 * ps, ps, 52) &&
 	   /* the stream from a + hps + 10 pages on: its seed shifted by that offset */
@@ -439,8 +445,11 @@ static void offline_splits(void)
 	ok(outside, "%s: no page left in the block", an);
 	is_u64(pfn_of(child, a + 5 * ps), pfn_of(mm, a + 5 * ps), "%s: shared pages stay shared",
 	       an);
-	is_int(level_of(mm, a), ZD_PT_PTE, "%s: the THPs were split", an);
-	is_u64(meminfo("AnonHugePages"), 0, "%s: no THP left", an);
+	/* the whole move maps its PMD again where one mapped it: THP 1 in the
+	 * child (the parent's was split by the unshare), THP 2 in the parent */
+	is_int((level_of(child, a) == ZD_PT_PMD) + (level_of(mm, a + hps) == ZD_PT_PMD), 1,
+	       "%s: the moved THP is PMD-mapped again, the split one is not", an);
+	is_u64(meminfo("AnonHugePages"), hps >> 10, "%s: one THP left", an);
 	zd_mmput(child);
 	zd_mmput(mm);
 	is_u64(m->nr_anon_mapped, 0, "%s: nothing mapped at exit", an);

@@ -203,7 +203,7 @@ struct zd_machine {
 	struct zd_page *huge_zero_folio;  /* atomic pointer */
 	unsigned long thp_fault_alloc, thp_fault_fallback, thp_zero_page_alloc,
 		      thp_zero_page_alloc_failed, thp_split_pmd, thp_collapse_alloc,
-		      thp_collapse_alloc_failed;
+		      thp_collapse_alloc_failed, thp_migration_success, thp_migration_fail;
 	long nr_anon_thps;
 
 	/* The device model: bound devices, newest first. */

@@ -675,3 +675,56 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 	zd_put_anon_vma(av);
 	return 0;
 }
+
+/* remove_migration_pmd()'s outcome for a THP whose PMDs were split for its
+ * migration: a PTE table at slot (its PMD table locked) that maps the
+ * folio's pages in order with one set of rights becomes the PMD leaf
+ * again, the emptied table its deposit; false leaves it PTE-mapped. */
+bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio)
+{
+	struct zd_machine *m = mm->m;
+	const struct zd_arch *a = &m->arch;
+	const struct zd_pgtable_ops *o = a->pgtable;
+	const unsigned keep = ZD_PTE_RWX | ZD_PTE_USER | ZD_PTE_SPECIAL;
+	uint64_t nr = 1ULL << pmd_order(m), pfn = zd_page_to_pfn(m, folio), *ptes;
+	zd_pte_t e = o->ptep_get(slot);
+	struct zd_page *table;
+	unsigned prot0, extra = 0;
+	bool excl = true, ok = true;
+
+	if (!o->is_table(a, e))
+		return false;
+	table = zd_pt_table_page(m, e);
+	ptes = zd_pagetable_address(m, table);
+	zd_pt_lock(table);
+	prot0 = o->leaf_prot(a, o->ptep_get(&ptes[0]));
+	for (uint64_t i = 0; i < nr && ok; i++) {
+		zd_pte_t p = o->ptep_get(&ptes[i]);
+		unsigned prot = o->leaf_prot(a, p);
+
+		ok = o->pte_present(a, p) && o->leaf_pfn(a, ZD_PT_PTE, p) == pfn + i &&
+		     (prot & keep) == (prot0 & keep);
+		extra |= prot & (ZD_PTE_DIRTY | ZD_PTE_YOUNG);
+		excl = excl && zd_test_page_flag(folio + i, ZD_PG_anon_exclusive);
+	}
+	if (ok) {
+		for (uint64_t i = 0; i < nr; i++) {
+			o->ptep_get_and_clear(&ptes[i]);
+			__atomic_sub_fetch(&folio[i]._mapcount, 1, __ATOMIC_RELAXED);
+			if (i)
+				zd_clear_page_flag(folio + i, ZD_PG_anon_exclusive);
+		}
+		if (!excl)
+			zd_clear_page_flag(folio, ZD_PG_anon_exclusive);
+		__atomic_sub_fetch(&folio[1]._large_mapcount, (int)nr - 1, __ATOMIC_RELAXED);
+		if (!__atomic_add_fetch(&folio[1]._entire_mapcount, 1, __ATOMIC_ACQ_REL))
+			__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&folio->_refcount, (int)nr - 1, __ATOMIC_RELAXED);
+	}
+	zd_pt_unlock(table);
+	if (!ok)
+		return false;
+	zd_pgtable_trans_huge_deposit(mm, table);
+	o->set_pte(slot, mk_pmd(mm, pfn, (prot0 & keep) | extra));
+	return true;
+}

@@ -318,6 +318,7 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 		     uint64_t *src_slot, uint64_t addr);
 void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
 bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr);
+bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio);
 /* khugepaged.c's pieces of huge_memory.c: a zeroed THP (NULL when none
  * can be had; nothing counted), its PMD mapping into slot (the table
  * locked), and the deposit of the PTE table that goes with a THP PMD. */

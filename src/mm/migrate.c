@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zonedev/fault-inject.h>
 #include <zonedev/gfp.h>
 #include <zonedev/memremap.h>
 #include <zonedev/pgalloc.h>
@@ -33,7 +34,7 @@
 
 typedef int (*rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg);
 
-enum walk_what { PRESENT, MIGRATION, THP_PMD };
+enum walk_what { PRESENT, MIGRATION, THP_PMD, PTE_TABLE };
 
 /* rmap_walk_anon()/rmap_walk_file(): fn on each entry that maps the page
  * at pfn, whose index in its anon_vma's space (av) or in its file
@@ -69,12 +70,19 @@ static int rmap_walk(struct zd_machine *m, uint64_t pfn, uint64_t index, struct 
 			addr = vma->vm_start + ((index - vma->vm_pgoff) << m->arch.page_shift);
 			if (addr >= vma->vm_end)
 				continue;
-			if (what == THP_PMD) {
+			if (what == THP_PMD || what == PTE_TABLE) {
+				uint64_t span = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+
+				/* PTE_TABLE: a whole PMD block of the VMA that
+				 * PTEs map (a THP split for its migration) */
+				if (what == PTE_TABLE && ((addr & (span - 1)) || addr + span > vma->vm_end))
+					continue;
 				if (!(pte = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl)))
 					continue;
 				zd_pt_lock(ptl);
 				e = o->ptep_get(pte);
-				if (zd_pmd_is_thp(mm, e, ZD_PT_PMD) &&
+				if (what == PTE_TABLE ? o->is_table(&m->arch, e) :
+				    zd_pmd_is_thp(mm, e, ZD_PT_PMD) &&
 				    o->leaf_pfn(&m->arch, ZD_PT_PMD, e) == pfn)
 					rc = fn(vma, addr, pte, arg);
 				zd_pt_unlock(ptl);
@@ -228,13 +236,62 @@ static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, stru
 	return rc;
 }
 
+static int remap_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
+{
+	zd_remap_thp_pmd_locked(vma->vm_mm, pmd, arg);
+	return 0;
+}
+
+/* A THP moves whole to dst, a THP of the same order: its PMDs are split,
+ * every page's PTEs become migration entries naming that page, the folio
+ * must then be held by the caller alone, the bytes move, the entries map
+ * dst's pages, and each PMD block that PTEs map in order becomes a PMD of
+ * dst again (what remove_migration_pmd gives the kernel, whose migration
+ * entries are PMDs themselves). On a refusal the same steps restore the
+ * old folio. */
+static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
+{
+	uint64_t nr = 1ULL << zd_folio_order(m, folio), index = folio->index, i, n;
+	struct zd_anon_vma *av;
+	struct zd_page *target;
+	int rc = 0;
+
+	if (!zd_folio_test_anon(folio) || zd_folio_order(m, dst) != zd_folio_order(m, folio))
+		return -EINVAL;
+	if (!(av = zd_folio_get_anon_vma(m, folio)))
+		return -EAGAIN;
+	zd_split_huge_pmds(m, folio, av);
+	for (i = 0; i < nr && !rc; i++)
+		rc = zd_try_to_migrate(m, folio + i, index + i, av);
+	n = rc ? i - 1 : nr;   /* the refusing page was not unmapped */
+	zd_synchronize_rcu(&m->rcu);
+	if (!rc && (zd_page_ref_count(folio) != 1 || zd_folio_large_mapcount(folio)))
+		rc = -EAGAIN;
+	target = rc ? folio : dst;
+	if (!rc) {
+		for (i = 0; i < nr; i++)
+			memcpy(zd_page_address(m, dst + i), zd_page_address(m, folio + i),
+			       m->arch.page_size);
+		__atomic_store_n(&dst->mapping, folio->mapping, __ATOMIC_RELAXED);
+		dst->index = index;
+		zd_set_page_flag(dst, ZD_PG_swapbacked);
+		if (zd_test_page_flag(folio, ZD_PG_dirty))
+			zd_set_page_flag(dst, ZD_PG_dirty);
+	}
+	for (i = 0; i < n; i++)
+		zd_remove_migration_ptes(m, folio + i, index + i, av, target + i);
+	rmap_walk(m, zd_page_to_pfn(m, target), index, av, NULL, PTE_TABLE, remap_pmd_one, target);
+	zd_put_anon_vma(av);
+	return rc;
+}
+
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
 {
 	struct zd_anon_vma *av;
 	int rc;
 
 	if (zd_folio_order(m, folio))
-		return -EINVAL;   /* a THP is split first (zd_split_folio) */
+		return migrate_thp(m, folio, dst);
 	if (is_shmem(folio))
 		return migrate_shmem_folio(m, folio, dst);
 	if (!zd_folio_test_anon(folio))
@@ -295,14 +352,17 @@ static bool try_get(struct zd_page *page)
  * guarantee: pages inside are held until one is found and then go back
  * (they are free pages of the range being emptied). A movable page may
  * live in any zone, so after a few hits the lower zones are asked. */
-static struct zd_page *alloc_outside(struct zd_machine *m, uint64_t lo, uint64_t hi)
+static struct zd_page *alloc_outside(struct zd_machine *m, uint64_t lo, uint64_t hi,
+				     unsigned order)
 {
 	struct zd_page *held[16], *page = NULL;
 	int n = 0;
 
+	if (order && zd_should_fail(m, "alloc_thp"))
+		return NULL;   /* the fault point of a machine with no THP to give */
 	while (n < 16) {
 		page = zd_alloc_pages(m, (n < 8 ? ZD_GFP_HIGHUSER_MOVABLE : ZD_GFP_KERNEL) |
-				      ZD___GFP_NOWARN, 0);
+				      ZD___GFP_NOWARN, order);
 		if (!page)
 			break;
 		uint64_t pfn = zd_page_to_pfn(m, page);
@@ -312,7 +372,7 @@ static struct zd_page *alloc_outside(struct zd_machine *m, uint64_t lo, uint64_t
 		page = NULL;
 	}
 	while (n)
-		zd___free_pages(m, held[--n], 0);
+		zd___free_pages(m, held[--n], order);
 	return page;
 }
 
@@ -325,17 +385,23 @@ static struct zd_page *alloc_outside(struct zd_machine *m, uint64_t lo, uint64_t
 static int migrate_and_release(struct zd_machine *m, struct zd_page *page, struct zd_page *dst,
 			       int tries)
 {
+	long nr = 1L << zd_folio_order(m, page);
 	int rc = -ENOMEM;
 
 	while (dst && tries-- > 0 && (rc = zd_migrate_folio(m, page, dst)) == -EAGAIN)
 		sched_yield();
+	if (nr > 1)
+		__atomic_add_fetch(rc ? &m->thp_migration_fail : &m->thp_migration_success, 1,
+				   __ATOMIC_RELAXED);
 	zd_unlock_page(page);
 	if (dst)
 		zd_put_page(m, dst);
 	if (!rc)
 		__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);   /* nobody's now */
 	zd_put_page(m, page);
-	__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success, 1, __ATOMIC_RELAXED);
+	/* PGMIGRATE_* count base pages */
+	__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success, (unsigned long)nr,
+			   __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -366,21 +432,33 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 			zd_put_page(m, page);
 			continue;
 		}
-		/* a THP is split and its pages migrate one by one (the kernel
-		 * splits when no THP can be had for the move: here, always) */
-		if (zd_test_page_flag(page, ZD_PG_head) && zd_page_folio(m, page) == page &&
-		    zd_split_folio(m, page)) {
-			zd_unlock_page(page);
-			zd_put_page(m, page);
-			__atomic_add_fetch(&m->pgmigrate_fail, 1, __ATOMIC_RELAXED);
-			continue;
+		/* a THP moves whole when a THP outside the range can be had,
+		 * else it is split and its pages move one by one, as
+		 * migrate_pages() splits when the target cannot take it */
+		if (zd_test_page_flag(page, ZD_PG_head) && zd_page_folio(m, page) == page) {
+			unsigned order = zd_folio_order(m, page);
+			struct zd_page *thp = zd_folio_test_anon(page) ?
+					      alloc_outside(m, pfn, pfn + nr, order) : NULL;
+
+			if (thp) {
+				rc = migrate_and_release(m, page, thp, 1);
+				moved += !rc;
+				p += (1ULL << order) - 1;
+				continue;
+			}
+			if (zd_split_folio(m, page)) {
+				zd_unlock_page(page);
+				zd_put_page(m, page);
+				__atomic_add_fetch(&m->pgmigrate_fail, 1, __ATOMIC_RELAXED);
+				continue;
+			}
 		}
 		if (zd_page_mapcount(page) <= 0 && !is_shmem(page)) {
 			zd_unlock_page(page);
 			zd_put_page(m, page);
 			continue;
 		}
-		rc = migrate_and_release(m, page, alloc_outside(m, pfn, pfn + nr), 1);
+		rc = migrate_and_release(m, page, alloc_outside(m, pfn, pfn + nr, 0), 1);
 		if (rc == -ENOMEM)
 			return moved ? moved : rc;
 		moved += !rc;

@@ -221,10 +221,16 @@ void zd_folio_add_file_rmap(struct zd_machine *m, struct zd_page *folio)
 				   __ATOMIC_RELAXED);
 }
 
-void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, bool exclusive)
+void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *page, bool exclusive)
 {
-	if (!__atomic_add_fetch(&folio->_mapcount, 1, __ATOMIC_ACQ_REL))
+	struct zd_page *folio = zd_compound_head(page);
+	bool large = large_anon(folio);
+
+	if (large)
+		__atomic_add_fetch(&folio[1]._large_mapcount, 1, __ATOMIC_RELAXED);
+	if (!__atomic_add_fetch(&page->_mapcount, 1, __ATOMIC_ACQ_REL) &&
+	    (!large || !zd_folio_entire_mapcount(folio)))
 		__atomic_add_fetch(&m->nr_anon_mapped, 1, __ATOMIC_RELAXED);
 	if (exclusive)
-		zd_set_page_flag(folio, ZD_PG_anon_exclusive);
+		zd_set_page_flag(page, ZD_PG_anon_exclusive);
 }
