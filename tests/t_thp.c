@@ -457,6 +457,49 @@ static void offline_splits(void)
 	zd_machine_destroy(m);
 }
 
+/* move_pages(2) of an address in a THP moves the whole THP to the node,
+ * PMD-mapped again; a THP a fork child shares needs MOVE_ALL. */
+static void move_pages_thp(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G, .node = 0 },
+				      { .start = 1 * G, .size = 1 * G, .node = 1 } };
+	struct zd_machine_desc d = { .arch = "x86_64", .nr_nodes = 2, .ram = ram, .nr_ram = 2 };
+	int node = 1, status = 99;
+	struct zd_mm *child;
+	uint64_t a, at;
+
+	an = "x86_64 move_pages";
+	m = zd_machine_create(&d);
+	if (!ok(!ZD_IS_ERR(m), "%s: a two-node machine", an))
+		return;
+	ps = m->arch.page_size;
+	hps = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+	mm = zd_mm_alloc(m);
+	a = map(hps, true);
+	pattern(mm, a, hps, 71);
+	at = a + 5 * ps;
+	ok(level_of(mm, a) == ZD_PT_PMD && !zd_page_to_nid(zd_pfn_to_page(m, pfn_of(mm, a))),
+	   "%s: a THP on node 0", an);
+	child = zd_dup_mm(mm);
+	is_int(zd_move_pages(mm, 1, &at, &node, &status, ZD_MPOL_MF_MOVE), 0, "%s: move_pages", an);
+	is_int(status, -EACCES, "%s: a THP the child shares is EACCES without MOVE_ALL", an);
+	zd_mmput(child);
+	unsigned long tm0 = vmstat(&m->thp_migration_success);
+	is_int(zd_move_pages(mm, 1, &at, &node, &status, ZD_MPOL_MF_MOVE), 0,
+	       "%s: move_pages once it is the parent's alone", an);
+	is_int(status, 1, "%s: ... status node 1", an);
+	is_u64(vmstat(&m->thp_migration_success) - tm0, 1, "%s: ... the THP moved whole", an);
+	ok(level_of(mm, a) == ZD_PT_PMD && zd_page_to_nid(zd_pfn_to_page(m, pfn_of(mm, a))) == 1 &&
+	   zd_page_to_nid(zd_pfn_to_page(m, pfn_of(mm, a + hps - ps))) == 1,
+	   "%s: ... PMD-mapped on node 1, every page of it", an);
+	ok(has_pattern(mm, a, hps, 71), "%s: ... with its bytes", an);
+	is_u64(meminfo("AnonHugePages"), hps >> 10, "%s: ... still AnonHugePages", an);
+	zd_mmput(mm);
+	is_u64(m->nr_anon_thps, 0, "%s: no THP left at exit", an);
+	is_u64(zd_warn_count(m), 0, "%s: no WARN", an);
+	zd_machine_destroy(m);
+}
+
 static void one_arch(const char *arch)
 {
 	uint64_t free0;
@@ -495,6 +538,7 @@ int main(void)
 	one_arch("x86_64");
 	one_arch("arm64-4k");
 	offline_splits();
+	move_pages_thp();
 	free(buf);
 	return done_testing();
 }

@@ -362,8 +362,8 @@ void zd_unpin_user_pages_dirty_lock(struct zd_machine *m, struct zd_page **pages
  * -EFAULT (no VMA, a VMA that cannot migrate: DAX, VM_IO, VM_PFNMAP; the
  * zero page), -ENOENT (nothing present there; a ZONE_DEVICE page),
  * -EACCES (mapped by more than one process without MOVE_ALL), -EBUSY
- * (being migrated already; a large folio or a non-shmem file page, which
- * do not migrate yet).
+ * (being migrated already; a non-shmem file page, which does not migrate
+ * yet). An address in a THP moves the whole THP.
  * Takes mmap_lock for reading per page, as the kernel does.
  */
 long zd_move_pages(struct zd_mm *mm, unsigned long nr_pages, const uint64_t *pages,

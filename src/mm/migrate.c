@@ -507,9 +507,23 @@ static bool walk_present(struct zd_mm *mm, uint64_t addr, uint64_t *pfn, enum zd
 	return true;
 }
 
-/* __add_folio_for_migration(): 1 with the page isolated in *out (a
- * reference and its lock, so nothing else migrates it meanwhile), 0 when
- * it is on node already, or the page's status errno. */
+/* folio_likely_mapped_shared() (v6.12): a small folio mapped more than
+ * once; a large one mapped more than once with a PMD mapping or its first
+ * page mapped twice (the guess the kernel makes from the first page). */
+static bool likely_mapped_shared(struct zd_machine *m, struct zd_page *folio)
+{
+	if (!zd_folio_order(m, folio))
+		return zd_page_mapcount(folio) > 1;
+	if (zd_folio_large_mapcount(folio) <= 1)
+		return false;
+	return zd_folio_entire_mapcount(folio) || zd_page_mapcount(folio) > 1;
+}
+
+/* __add_folio_for_migration(): 1 with the folio isolated in *out (a
+ * reference and its lock, so nothing else migrates it meanwhile: a second
+ * address in a THP already isolated is -EBUSY, its isolation failing as
+ * the kernel's folio_isolate_lru does), 0 when it is on node already, or
+ * the page's status errno. */
 static int add_folio(struct zd_mm *mm, uint64_t addr, int node, bool migrate_all,
 		     struct zd_page **out)
 {
@@ -527,9 +541,10 @@ static int add_folio(struct zd_mm *mm, uint64_t addr, int node, bool migrate_all
 		return -ENOENT;
 	if (zd_page_to_nid(page) == node)
 		return 0;
-	if (zd_page_mapcount(page) > 1 && !migrate_all)
-		return -EACCES;    /* folio_likely_mapped_shared() */
-	if (level != ZD_PT_PTE || zd_folio_order(m, zd_page_folio(m, page)) ||
+	page = zd_page_folio(m, page);   /* a THP moves whole */
+	if (likely_mapped_shared(m, page) && !migrate_all)
+		return -EACCES;
+	if ((zd_folio_order(m, page) && !zd_folio_test_anon(page)) ||
 	    (!zd_folio_test_anon(page) && !is_shmem(page))) {
 		zd_pr_info(m, "move_pages: pfn 0x%llx at 0x%llx is a %s page, which does not "
 			    "migrate in this model yet", (unsigned long long)pfn,
@@ -562,6 +577,46 @@ static int add_folio_for_migration(struct zd_mm *mm, uint64_t addr, int node, bo
 	return err;
 }
 
+static struct zd_page *alloc_on(struct zd_machine *m, int node, unsigned order)
+{
+	return zd_alloc_pages_node(m, node, ZD_GFP_HIGHUSER_MOVABLE | ZD___GFP_THISNODE |
+				   ZD___GFP_NOWARN, order);
+}
+
+/* migrate_pages()' retry of a THP the node has no THP for: split, then
+ * each page moves on its own (those nobody maps any more are gone). The
+ * number that did not move; head is isolated and released here. */
+static long move_split(struct zd_machine *m, struct zd_page *head, int node)
+{
+	unsigned long nr = 1UL << zd_folio_order(m, head);
+	long failed = 0;
+
+	if (zd_split_folio(m, head)) {
+		zd_unlock_page(head);
+		zd_put_page(m, head);
+		return (long)nr;
+	}
+	for (unsigned long i = 1; i < nr; i++) {
+		struct zd_page *page = head + i, *dst;
+
+		if (!try_get(page))
+			continue;
+		if (!zd_trylock_page(page)) {
+			zd_put_page(m, page);   /* someone else migrates it */
+			failed++;
+			continue;
+		}
+		if (!(dst = alloc_on(m, node, 0))) {
+			zd_unlock_page(page);
+			zd_put_page(m, page);
+			failed++;
+			continue;
+		}
+		failed += migrate_and_release(m, page, dst, MIGRATE_RETRY) != 0;
+	}
+	return failed + (migrate_and_release(m, head, alloc_on(m, node, 0), MIGRATE_RETRY) != 0);
+}
+
 /* do_move_pages_to_node() of the n isolated pages: 0, the number that
  * did not move, or -ENOMEM when the node ran out (the rest put back). */
 static long move_to_node(struct zd_machine *m, struct zd_page **q, unsigned long n, int node)
@@ -571,10 +626,14 @@ static long move_to_node(struct zd_machine *m, struct zd_page **q, unsigned long
 
 	for (unsigned long i = 0; i < n; i++) {
 		struct zd_page *dst = NULL;
+		unsigned order = zd_folio_order(m, q[i]);
 
 		if (!err) {
-			dst = zd_alloc_pages_node(m, node, ZD_GFP_HIGHUSER_MOVABLE |
-						  ZD___GFP_THISNODE | ZD___GFP_NOWARN, 0);
+			dst = alloc_on(m, node, order);
+			if (!dst && order) {
+				failed += move_split(m, q[i], node);
+				continue;
+			}
 			if (!dst) {
 				zd_pr_warn(m, "move_pages: no free page on node %d", node);
 				err = -ENOMEM;
