@@ -60,6 +60,22 @@ struct zd_machine *tap_machine(const char *arch, unsigned phys_bits, phys_addr_t
 	return m;
 }
 
+uint64_t tap_smaps_rollup_kb(struct zd_mm *mm, const char *field)
+{
+	char *text = NULL, *p;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	uint64_t kb = UINT64_MAX;
+
+	zd_show_smaps_rollup(mm, f);
+	fclose(f);
+	p = strstr(text, field);
+	if (p)
+		kb = strtoull(p + strlen(field), NULL, 10);
+	free(text);
+	return kb;
+}
+
 uint64_t tap_pfn_at(struct zd_mm *mm, uint64_t addr)
 {
 	const struct zd_arch *a = &mm->m->arch;

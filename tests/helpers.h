@@ -52,6 +52,8 @@ void tap_pgmap_setup(struct zd_dev_pagemap *pg, enum zd_memory_type type, uint64
 /* ... whose memmap comes from an altmap on backing fd (base = range start). */
 void tap_pgmap_altmap(struct zd_dev_pagemap *pg, int fd, uint64_t reserve, uint64_t free);
 /* A log line logged after seq contains needle. */
+/* A smaps_rollup row's kB ("Rss:"), or UINT64_MAX when it has none. */
+uint64_t tap_smaps_rollup_kb(struct zd_mm *mm, const char *field);
 /* The pfn a present PTE at addr maps (follow_pte), or ZD_BAD_PFN. */
 uint64_t tap_pfn_at(struct zd_mm *mm, uint64_t addr);
 bool tap_log_since(struct zd_machine *m, unsigned long seq, const char *needle);

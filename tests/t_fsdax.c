@@ -78,22 +78,6 @@ static int level_at(struct zd_mm *mm, uint64_t addr)
 	return e.val ? (int)l : -1;
 }
 
-static uint64_t rollup_kb(struct zd_mm *mm, const char *field)
-{
-	char *text = NULL, *p;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	uint64_t kb = UINT64_MAX;
-
-	zd_show_smaps_rollup(mm, f);
-	fclose(f);
-	p = strstr(text, field);
-	if (p)
-		kb = strtoull(p + strlen(field), NULL, 10);
-	free(text);
-	return kb;
-}
-
 static void bad_inputs(struct zd_machine *m, struct zd_nd_region *r)
 {
 	struct zd_daxfs_stat st;
@@ -155,7 +139,7 @@ static void pmd_and_pte(struct zd_machine *m, struct zd_nd_region *r)
 	is_int(zd_page_ref_count(head), 1, "refcount 1: the mapping's (idle is 0)");
 	is_int(zd_page_mapcount(head), 1, "mapcount 1");
 	is_int(mm->rss_stat[ZD_MM_FILEPAGES], 512, "rss: 512 file pages");
-	is_u64(rollup_kb(mm, "Rss:"), 2048, "smaps_rollup Rss 2048 kB");
+	is_u64(tap_smaps_rollup_kb(mm, "Rss:"), 2048, "smaps_rollup Rss 2048 kB");
 	data = zd_nd_namespace_data(r, &size);
 	struct zd_nd_namespace_info in;
 	zd_nd_namespace_get(r, &in);

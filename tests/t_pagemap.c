@@ -35,22 +35,6 @@ static uint64_t pme(struct zd_mm *mm, uint64_t addr)
 	return e;
 }
 
-static uint64_t rollup(struct zd_mm *mm, const char *field)
-{
-	char *t = NULL, *p;
-	size_t len = 0;
-	FILE *f = open_memstream(&t, &len);
-	uint64_t kb = ~0ULL;
-
-	zd_show_smaps_rollup(mm, f);
-	fclose(f);
-	p = strstr(t, field);
-	if (p)
-		kb = strtoull(p + strlen(field), NULL, 10);
-	free(t);
-	return kb;
-}
-
 int main(void)
 {
 	struct zd_mm *mm, *child;
@@ -84,21 +68,21 @@ int main(void)
 	is_int(zd_pagemap_read(mm, (mm->task_size / PS - 2) * 8, buf, 32), 16,
 	       "pagemap: a read past the address space is short");
 
-	ok(rollup(mm, "[rollup]\n") != ~0ULL, "rollup: the [rollup] header");
-	is_u64(rollup(mm, "Rss:"), 12, "rollup: Rss 12 kB (two private, one shmem; the zero page not)");
-	is_u64(rollup(mm, "Private_Dirty:"), 12, "rollup: Private_Dirty 12 kB");
-	is_u64(rollup(mm, "Anonymous:"), 8, "rollup: Anonymous 8 kB");
-	is_u64(rollup(mm, "Pss_Shmem:"), 4, "rollup: Pss_Shmem 4 kB");
-	is_u64(rollup(mm, "Pss:"), 12, "rollup: Pss 12 kB");
+	ok(tap_smaps_rollup_kb(mm, "[rollup]\n") != ~0ULL, "rollup: the [rollup] header");
+	is_u64(tap_smaps_rollup_kb(mm, "Rss:"), 12, "rollup: Rss 12 kB (two private, one shmem; the zero page not)");
+	is_u64(tap_smaps_rollup_kb(mm, "Private_Dirty:"), 12, "rollup: Private_Dirty 12 kB");
+	is_u64(tap_smaps_rollup_kb(mm, "Anonymous:"), 8, "rollup: Anonymous 8 kB");
+	is_u64(tap_smaps_rollup_kb(mm, "Pss_Shmem:"), 4, "rollup: Pss_Shmem 4 kB");
+	is_u64(tap_smaps_rollup_kb(mm, "Pss:"), 12, "rollup: Pss 12 kB");
 
 	child = zd_dup_mm(mm);
 	if (ok(!ZD_IS_ERR(child), "fork")) {
 		ok(!(pme(mm, a + PS) & EXCL) && !(pme(child, a + PS) & EXCL) &&
 		   PFN(pme(child, a + PS)) == PFN(e), "pagemap: after fork the page is shared by both");
 		zd_access_vm(child, sh, &c, 1, false);
-		is_u64(rollup(mm, "Pss:"), 6, "rollup: Pss halves for the three shared pages");
-		is_u64(rollup(mm, "Shared_Dirty:"), 12, "rollup: they are Shared_Dirty now");
-		is_u64(rollup(mm, "Private_Dirty:"), 0, "rollup: nothing private left");
+		is_u64(tap_smaps_rollup_kb(mm, "Pss:"), 6, "rollup: Pss halves for the three shared pages");
+		is_u64(tap_smaps_rollup_kb(mm, "Shared_Dirty:"), 12, "rollup: they are Shared_Dirty now");
+		is_u64(tap_smaps_rollup_kb(mm, "Private_Dirty:"), 0, "rollup: nothing private left");
 		zd_mmput(child);
 	}
 	zd_mmput(mm);
