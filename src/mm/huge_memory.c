@@ -510,15 +510,14 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 		folio = zd_pfn_to_page(m, pfn);
 		if (zd_folio_try_dup_anon_rmap_pmd(folio)) {
 			zd_pagetable_free(dst_mm, table);
-			zd_split_huge_pmd_locked(src_mm, src_slot);
-			return ZD_WALK_AGAIN;
+			/* no deposit to split with (WARNed): fail the fork */
+			return zd_split_huge_pmd_locked(src_mm, src_slot) ? ZD_WALK_AGAIN : -ENOMEM;
 		}
 		zd_get_page(m, folio);
 		zd_add_mm_counter(dst_mm, ZD_MM_ANONPAGES, 1L << pmd_order(m));
-		if (prot & ZD_PTE_WRITE) {
-			prot &= ~ZD_PTE_WRITE;   /* pmdp_set_wrprotect() */
-			o->set_pte(src_slot, mk_pmd(src_mm, pfn, prot));
-		}
+		/* pmdp_set_wrprotect(); the child gets the bits as they are now */
+		e = zd_leaf_modify_prot(src_mm, src_slot, ZD_PT_PMD, ~ZD_PTE_WRITE, 0);
+		prot = o->leaf_prot(&m->arch, e) & ~ZD_PTE_WRITE;
 	}
 	zd_pt_lock(dst_ptl);
 	zd_pgtable_trans_huge_deposit(dst_mm, table);
@@ -535,15 +534,12 @@ void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot)
 	const struct zd_arch *a = &mm->m->arch;
 	zd_pte_t e = a->pgtable->ptep_get(slot);
 	uint64_t pfn = a->pgtable->leaf_pfn(a, ZD_PT_PMD, e);
-	unsigned old = a->pgtable->leaf_prot(a, e), prot;
+	unsigned prot = zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE;
 
-	prot = (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
-	       (old & (ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL));
 	if ((vma->vm_flags & ZD_VM_WRITE) && !zd_is_huge_zero_pfn(mm->m, pfn) &&
 	    zd_test_page_flag(zd_pfn_to_page(mm->m, pfn), ZD_PG_anon_exclusive))
 		prot |= ZD_PTE_WRITE;
-	if (prot != old)
-		a->pgtable->set_pte(slot, mk_pmd(mm, pfn, prot));
+	zd_leaf_modify_prot(mm, slot, ZD_PT_PMD, ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL, prot);
 }
 
 /* madvise_free_huge_pmd() for a whole THP: a folio only this PMD maps
@@ -562,8 +558,7 @@ int zd_madvise_free_huge_pmd(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level 
 	folio = zd_pfn_to_page(mm->m, pfn);
 	if (zd_is_huge_zero_pfn(mm->m, pfn) || zd_folio_large_mapcount(folio) != 1)
 		return 0;
-	a->pgtable->set_pte(slot, mk_pmd(mm, pfn, a->pgtable->leaf_prot(a, e) &
-					 ~(ZD_PTE_DIRTY | ZD_PTE_YOUNG)));
+	zd_leaf_modify_prot(mm, slot, ZD_PT_PMD, ~(ZD_PTE_DIRTY | ZD_PTE_YOUNG), 0);
 	zd_clear_page_flag(folio, ZD_PG_dirty);
 	zd_clear_page_flag(folio, ZD_PG_swapbacked);
 	return 0;
@@ -628,6 +623,10 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 
 	if (nr == 1 || !zd_folio_test_anon(folio))
 		return nr == 1 ? 0 : -EINVAL;
+	/* can_split_folio() before anything changes: only the mappings'
+	 * references and the caller's (a pin refuses with the PMDs intact) */
+	if (zd_page_ref_count(folio) != zd_folio_large_mapcount(folio) + 1)
+		return -EAGAIN;
 	if (!(av = zd_folio_get_anon_vma(m, folio)))
 		return -EAGAIN;
 	zd_split_huge_pmds(m, folio, av);
@@ -647,6 +646,7 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 		return rc;
 	}
 	dirty |= zd_test_page_flag(folio, ZD_PG_dirty);
+	bool swapbacked = zd_test_page_flag(folio, ZD_PG_swapbacked);   /* a lazyfree THP stays so */
 	/* the second page's folio words (the order shares its flag bits) are
 	 * its own again before its flags are set */
 	__atomic_store_n(&folio[1]._large_mapcount, 0, __ATOMIC_RELAXED);
@@ -659,7 +659,8 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 		zd_set_page_flag(p, ZD_PG_locked);
 		__atomic_store_n(&p->mapping, mapping, __ATOMIC_RELAXED);
 		p->index = index + i;
-		zd_set_page_flag(p, ZD_PG_swapbacked);
+		if (swapbacked)
+			zd_set_page_flag(p, ZD_PG_swapbacked);
 		if (dirty)
 			zd_set_page_flag(p, ZD_PG_dirty);
 		zd_set_page_count(p, 1);   /* the split's reference, dropped below */
@@ -676,10 +677,11 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 	return 0;
 }
 
-/* remove_migration_pmd()'s outcome for a THP whose PMDs were split for its
- * migration: a PTE table at slot (its PMD table locked) that maps the
- * folio's pages in order with one set of rights becomes the PMD leaf
- * again, the emptied table its deposit; false leaves it PTE-mapped. */
+/* remove_migration_pmd()'s outcome for a THP whose PMD was split for its
+ * migration (the caller knows a PMD was there): a PTE table at slot (its
+ * PMD table locked) that maps the folio's pages in order with one set of
+ * rights and one exclusivity becomes the PMD leaf again, the emptied table
+ * its deposit; false leaves it PTE-mapped. */
 bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio)
 {
 	struct zd_machine *m = mm->m;
@@ -690,7 +692,7 @@ bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *f
 	zd_pte_t e = o->ptep_get(slot);
 	struct zd_page *table;
 	unsigned prot0, extra = 0;
-	bool excl = true, ok = true;
+	bool excl = zd_test_page_flag(folio, ZD_PG_anon_exclusive), ok = true;
 
 	if (!o->is_table(a, e))
 		return false;
@@ -705,7 +707,8 @@ bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *f
 		ok = o->pte_present(a, p) && o->leaf_pfn(a, ZD_PT_PTE, p) == pfn + i &&
 		     (prot & keep) == (prot0 & keep);
 		extra |= prot & (ZD_PTE_DIRTY | ZD_PTE_YOUNG);
-		excl = excl && zd_test_page_flag(folio + i, ZD_PG_anon_exclusive);
+		/* a PMD keeps one exclusivity, on the head: all must agree */
+		ok = ok && zd_test_page_flag(folio + i, ZD_PG_anon_exclusive) == excl;
 	}
 	if (ok) {
 		for (uint64_t i = 0; i < nr; i++) {
@@ -714,8 +717,6 @@ bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *f
 			if (i)
 				zd_clear_page_flag(folio + i, ZD_PG_anon_exclusive);
 		}
-		if (!excl)
-			zd_clear_page_flag(folio, ZD_PG_anon_exclusive);
 		__atomic_sub_fetch(&folio[1]._large_mapcount, (int)nr - 1, __ATOMIC_RELAXED);
 		if (!__atomic_add_fetch(&folio[1]._entire_mapcount, 1, __ATOMIC_ACQ_REL))
 			__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);

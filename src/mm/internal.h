@@ -292,6 +292,10 @@ void *zd_pfn_kaddr(struct zd_machine *m, uint64_t pfn);
  * (pte_modify and the pte_mk* helpers). */
 unsigned zd_pte_prot(struct zd_mm *mm, zd_pte_t e);
 zd_pte_t zd_pte_reprot(struct zd_mm *mm, zd_pte_t e, unsigned prot);
+/* pgtable-generic.c: a locked present leaf's rights changed atomically
+ * against the MMU's accessed/dirty updates; the old entry. */
+zd_pte_t zd_leaf_modify_prot(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
+			     unsigned keep, unsigned set);
 struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte);
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 /* rss_stat and the counter a mapped page is in (mm_counter()). */

@@ -81,7 +81,7 @@ static int lazyfree_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *ar
 	if (!o->pte_present(&mm->m->arch, e) || !(page = zd_vm_normal_page(mm, e)) ||
 	    zd_page_mapcount(page) != 1)
 		return 0;
-	o->set_pte(pte, zd_pte_reprot(mm, e, zd_pte_prot(mm, e) & ~(ZD_PTE_DIRTY | ZD_PTE_YOUNG)));
+	zd_leaf_modify_prot(mm, pte, ZD_PT_PTE, ~(ZD_PTE_DIRTY | ZD_PTE_YOUNG), 0);
 	if (zd_page_is_tail(page) || zd_test_page_flag(page, ZD_PG_head))
 		return 0;   /* a PTE-mapped THP stays as it is (no split_folio here) */
 	/* folio_mark_lazyfree(): clean and no longer swap-backed */

@@ -671,8 +671,10 @@ static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void
 			__atomic_add_fetch(&page->_mapcount, 1, __ATOMIC_RELAXED);
 		zd_get_page(m, page);
 		if (cow && (prot & ZD_PTE_WRITE)) {
-			prot &= ~ZD_PTE_WRITE;   /* ptep_set_wrprotect() in the parent too */
-			o->set_pte(src_pte, zd_pte_reprot(src_mm, e, prot));
+			/* ptep_set_wrprotect() in the parent too, keeping what the
+			 * MMU set meanwhile */
+			e = zd_leaf_modify_prot(src_mm, src_pte, ZD_PT_PTE, ~ZD_PTE_WRITE, 0);
+			prot = zd_pte_prot(src_mm, e) & ~ZD_PTE_WRITE;
 		}
 	}
 	dst_pte = zd_pte_alloc_map_lock(dst_mm, addr, &ptl);

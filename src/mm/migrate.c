@@ -236,9 +236,50 @@ static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, stru
 	return rc;
 }
 
+/* The PMDs a THP had before its migration split them: only those map it
+ * by a PMD again (remove_migration_pmd restores PMD migration entries,
+ * PTE entries stay PTEs). Matched by (mm, address) in a later walk over
+ * the live processes. */
+struct pmd_blocks {
+	struct zd_page *folio;
+	size_t n, max;
+	struct { const struct zd_mm *mm; uint64_t addr; } *at;
+	bool oom;
+};
+
+static int record_and_split_pmd(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd,
+				void *arg)
+{
+	struct pmd_blocks *b = arg;
+
+	if (b->n == b->max) {
+		size_t max = b->max ? 2 * b->max : 8;
+		void *at = realloc(b->at, max * sizeof(*b->at));
+
+		if (!at) {
+			b->oom = true;   /* still split: it just stays PTE-mapped */
+		} else {
+			b->at = at;
+			b->max = max;
+		}
+	}
+	if (b->n < b->max) {
+		b->at[b->n].mm = vma->vm_mm;
+		b->at[b->n++].addr = addr;
+	}
+	zd_split_huge_pmd_locked(vma->vm_mm, pmd);
+	return 0;
+}
+
 static int remap_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
 {
-	zd_remap_thp_pmd_locked(vma->vm_mm, pmd, arg);
+	struct pmd_blocks *b = arg;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->at[i].mm == vma->vm_mm && b->at[i].addr == addr) {
+			zd_remap_thp_pmd_locked(vma->vm_mm, pmd, b->folio);
+			break;
+		}
 	return 0;
 }
 
@@ -252,15 +293,21 @@ static int remap_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t 
 static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
 {
 	uint64_t nr = 1ULL << zd_folio_order(m, folio), index = folio->index, i, n;
+	struct pmd_blocks blocks = { 0 };
 	struct zd_anon_vma *av;
 	struct zd_page *target;
 	int rc = 0;
 
 	if (!zd_folio_test_anon(folio) || zd_folio_order(m, dst) != zd_folio_order(m, folio))
 		return -EINVAL;
+	/* can_split_folio()'s test before anything changes: the mappings'
+	 * references and the caller's, no pin */
+	if (zd_page_ref_count(folio) != zd_folio_large_mapcount(folio) + 1)
+		return -EAGAIN;
 	if (!(av = zd_folio_get_anon_vma(m, folio)))
 		return -EAGAIN;
-	zd_split_huge_pmds(m, folio, av);
+	rmap_walk(m, zd_page_to_pfn(m, folio), index, av, NULL, THP_PMD, record_and_split_pmd,
+		  &blocks);
 	for (i = 0; i < nr && !rc; i++)
 		rc = zd_try_to_migrate(m, folio + i, index + i, av);
 	n = rc ? i - 1 : nr;   /* the refusing page was not unmapped */
@@ -280,7 +327,9 @@ static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_pa
 	}
 	for (i = 0; i < n; i++)
 		zd_remove_migration_ptes(m, folio + i, index + i, av, target + i);
-	rmap_walk(m, zd_page_to_pfn(m, target), index, av, NULL, PTE_TABLE, remap_pmd_one, target);
+	blocks.folio = target;
+	rmap_walk(m, zd_page_to_pfn(m, target), index, av, NULL, PTE_TABLE, remap_pmd_one, &blocks);
+	free(blocks.at);
 	zd_put_anon_vma(av);
 	return rc;
 }

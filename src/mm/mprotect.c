@@ -34,15 +34,14 @@ static int change_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 		return 0;
 	}
 	old = zd_pte_prot(mm, e);
-	prot = (zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE) |
-	       (old & (ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL));
+	prot = zd_vma_pte_prot(vma->vm_flags) & ~ZD_PTE_WRITE;
 	page = zd_vm_normal_page(mm, e);
 	if ((vma->vm_flags & ZD_VM_WRITE) && page &&
 	    (vma->vm_flags & ZD_VM_SHARED ? (old & ZD_PTE_DIRTY) != 0 :
 	     zd_folio_test_anon(page) && zd_test_page_flag(page, ZD_PG_anon_exclusive)))
 		prot |= ZD_PTE_WRITE;
-	if (prot != old)
-		o->set_pte(pte, zd_pte_reprot(mm, e, prot));
+	/* modify_prot_start/commit: accessed and dirty as they are at the change */
+	zd_leaf_modify_prot(mm, pte, ZD_PT_PTE, ZD_PTE_YOUNG | ZD_PTE_DIRTY | ZD_PTE_SPECIAL, prot);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include <zonedev/gfp.h>
 #include <zonedev/pgalloc.h>
+#include <zonedev/pgtable.h>
 
 static void pagetable_ctor(struct zd_mm *mm, struct zd_page *pt)
 {
@@ -91,4 +92,24 @@ void zd_pt_unlock(struct zd_page *pt)
 bool zd_pt_lock_held(const struct zd_page *pt)
 {
 	return __atomic_load_n(&pt->private, __ATOMIC_RELAXED) == self_id();
+}
+
+/* ptep_modify_prot / pmdp_set_wrprotect: a present leaf at slot (its table
+ * locked) takes (rights & keep) | set in one compare-and-exchange loop, so
+ * the accessed and dirty bits the MMU sets without the lock meanwhile are
+ * kept (a read-then-set would drop them). The entry as it was. */
+zd_pte_t zd_leaf_modify_prot(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
+			     unsigned keep, unsigned set)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	const struct zd_pgtable_ops *o = a->pgtable;
+	zd_pte_t e = o->ptep_get(slot);
+
+	for (;;) {
+		zd_pte_t n = o->mk_leaf(a, level, o->leaf_pfn(a, level, e),
+					(o->leaf_prot(a, e) & keep) | set);
+
+		if (n.val == e.val || o->ptep_cmpxchg(slot, &e, n))
+			return e;
+	}
 }

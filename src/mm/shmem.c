@@ -126,12 +126,15 @@ static void shmem_release(struct zd_file *file)
 	struct zd_page *page;
 	uint64_t index = 0;
 
+	/* under the cache lock: a migration may swap a page in meanwhile */
+	pthread_mutex_lock(&si->lock);
 	while ((page = zd_xa_find(&si->cache, &index, UINT64_MAX))) {
 		zd_xa_erase(&si->cache, index);
 		__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);
 		__atomic_sub_fetch(&si->m->nr_shmem, 1, __ATOMIC_RELAXED);
 		zd_put_page(si->m, page);
 	}
+	pthread_mutex_unlock(&si->lock);
 	zd_shmem_mapping_put(si);
 	free(file);
 }
