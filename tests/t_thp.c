@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zonedev/swapops.h>
 #include "mm/internal.h"
 #include "helpers.h"
 #include "tap.h"
@@ -487,6 +488,31 @@ static void move_pages_thp(void)
 	   "%s: ... PMD-mapped on node 1, every page of it", an);
 	ok(has_pattern(mm, a, hps, 71), "%s: ... with its bytes", an);
 	is_u64(meminfo("AnonHugePages"), hps >> 10, "%s: ... still AnonHugePages", an);
+
+	/* a THP that PTEs map moves whole but stays PTE-mapped: only a PMD
+	 * that was there is restored (remove_migration_pmd) */
+	zd_do_mprotect(mm, a + ps, ps, ZD_PROT_READ);
+	zd_do_mprotect(mm, a + ps, ps, ZD_PROT_READ | ZD_PROT_WRITE);
+	node = 0;
+	ok(level_of(mm, a) == ZD_PT_PTE &&
+	   zd_move_pages(mm, 1, &at, &node, &status, ZD_MPOL_MF_MOVE) == 0 && status == 0,
+	   "%s: a PTE-mapped THP moves back to node 0", an);
+	is_int(level_of(mm, a), ZD_PT_PTE, "%s: ... still PTE-mapped", an);
+	ok(has_pattern(mm, a, hps, 71), "%s: ... with its bytes", an);
+
+	/* split_folio refuses a pinned folio before it changes anything */
+	uint64_t b = map(hps, true);
+	struct zd_page *pin, *folio;
+	pattern(mm, b, 1, 72);
+	ok(zd_pin_user_pages_fast(mm, b, 1, 0, &pin) == 1, "%s: a R/O pin of an exclusive THP", an);
+	folio = zd_page_folio(m, pin);
+	zd_get_page(m, folio);
+	zd_lock_page(folio);
+	is_int(zd_split_folio(m, folio), -EAGAIN, "%s: split_folio of a pinned THP: EAGAIN", an);
+	zd_unlock_page(folio);
+	zd_put_page(m, folio);
+	is_int(level_of(mm, b), ZD_PT_PMD, "%s: ... its PMD intact", an);
+	zd_unpin_user_page(m, pin);
 	zd_mmput(mm);
 	is_u64(m->nr_anon_thps, 0, "%s: no THP left at exit", an);
 	is_u64(zd_warn_count(m), 0, "%s: no WARN", an);
