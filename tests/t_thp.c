@@ -406,6 +406,23 @@ static void offline_splits(void)
 	hps = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
 	ok(zd_add_memory(m, 0, blk, bsz, 0) == 0, "%s: a movable block hot-added", an);
 	mm = zd_mm_alloc(m);
+
+	/* a FOLL_LONGTERM pin of a THP in ZONE_MOVABLE moves it first, whole */
+	uint64_t l = map(hps, true);
+	struct zd_page *lt[4];
+	pattern(mm, l, hps, 50);
+	ok(in_range(mm, l, blk, blk + bsz), "%s: a THP in the movable block", an);
+	unsigned long tml = vmstat(&m->thp_migration_success);
+	is_int(zd_pin_user_pages_fast(mm, l + ps, 4, ZD_FOLL_WRITE | ZD_FOLL_LONGTERM, lt), 4,
+	       "%s: a FOLL_LONGTERM pin of it", an);
+	ok(zd_page_zonenum(lt[0]) != ZD_ZONE_MOVABLE && !in_range(mm, l, blk, blk + bsz),
+	   "%s: ... pins pages outside ZONE_MOVABLE", an);
+	is_u64(vmstat(&m->thp_migration_success) - tml, 1, "%s: ... the THP moved whole", an);
+	ok(level_of(mm, l) == ZD_PT_PMD && has_pattern(mm, l, hps, 50),
+	   "%s: ... PMD-mapped again, with its bytes", an);
+	zd_unpin_user_pages(m, lt, 4);
+	zd_vm_munmap(mm, l, hps);
+
 	a = map(2 * hps, true);
 	pattern(mm, a, 2 * hps, 51);
 	ok(level_of(mm, a) == ZD_PT_PMD && in_range(mm, a, blk, blk + bsz) &&

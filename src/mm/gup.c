@@ -393,38 +393,51 @@ static unsigned long same_folio(struct zd_machine *m, struct zd_page **pages, un
 	return nr;
 }
 
-/* migrate_longterm_unpinnable_folios(): the pins go, each anonymous page
- * that could not stay pinned moves to a page of a kernel zone; the caller
- * pins again. -EBUSY for a page that cannot move (not anonymous, or
- * referenced elsewhere). */
+/* migrate_longterm_unpinnable_folios(): the pins go, each anonymous folio
+ * that could not stay pinned moves, once and whole, to a folio of its order
+ * in a kernel zone (a THP with no THP to go to is split, and its pages move
+ * in the next round); the caller pins again. -EBUSY for a folio that cannot
+ * move (not anonymous, or referenced elsewhere). */
 static int migrate_unpinnable(struct zd_machine *m, struct zd_page **pages, long n, unsigned flags)
 {
 	int rc = 0;
 
-	for (long i = 0; i < n; i++) {
-		struct zd_page *page = pages[i], *dst;
+	for (long i = 0, nr; i < n; i += nr) {
+		struct zd_page *folio, *dst = NULL;
+		unsigned order;
 
-		if (longterm_pinnable(m, page) || rc) {
-			put_grab(m, page, flags);
+		nr = (long)same_folio(m, pages + i, (unsigned long)(n - i), &folio);
+		if (longterm_pinnable(m, pages[i]) || rc) {
+			put_folio_refs(m, folio, (unsigned long)nr, flags);
 			continue;
 		}
-		zd_get_page(m, page);
-		put_grab(m, page, flags);
-		dst = zd_folio_test_anon(page) ? zd_alloc_pages(m, ZD_GFP_KERNEL | ZD___GFP_NOWARN, 0)
-					       : NULL;
-		if (!dst || !zd_trylock_page(page)) {
-			rc = dst ? -EAGAIN : -EBUSY;
+		zd_get_page(m, folio);
+		put_folio_refs(m, folio, (unsigned long)nr, flags);
+		order = zd_folio_order(m, folio);
+		if (zd_folio_test_anon(folio))
+			dst = zd_alloc_pages(m, ZD_GFP_KERNEL | ZD___GFP_NOWARN, order);
+		if (!zd_folio_test_anon(folio)) {
+			rc = -EBUSY;
+		} else if (!zd_trylock_page(folio)) {
+			rc = -EAGAIN;
+		} else if (!dst) {
+			/* no THP in a kernel zone: split, the pages move next round */
+			rc = order && !zd_split_folio(m, folio) ? -EAGAIN : -EBUSY;
+			zd_unlock_page(folio);
 		} else {
-			rc = zd_migrate_folio(m, page, dst);
-			__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success, 1,
-					   __ATOMIC_RELAXED);
-			zd_unlock_page(page);
+			rc = zd_migrate_folio(m, folio, dst);
+			__atomic_add_fetch(rc ? &m->pgmigrate_fail : &m->pgmigrate_success,
+					   1UL << order, __ATOMIC_RELAXED);
+			if (order)
+				__atomic_add_fetch(rc ? &m->thp_migration_fail :
+						   &m->thp_migration_success, 1, __ATOMIC_RELAXED);
+			zd_unlock_page(folio);
 			if (!rc)
-				__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);
+				__atomic_store_n(&folio->mapping, NULL, __ATOMIC_RELAXED);
 		}
 		if (dst)
 			zd_put_page(m, dst);
-		zd_put_page(m, page);
+		zd_put_page(m, folio);
 	}
 	return rc;
 }
