@@ -323,8 +323,36 @@ static void test_distance_many(void)
 	is_int(zd_pci_p2pdma_distance_many(A0, two, 0, false), -1, "no clients: -1");
 }
 
+/* The lspci -tv view: one line per function, bridges with their bus ranges. */
+static void test_tree(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	build(0x2030, 0x2030);
+	f = open_memstream(&buf, &len);
+	zd_pci_dump_tree(m, f);
+	fclose(f);
+	/* Highest domain first, as lspci sorts; the ASCII art is lspci's. */
+	static const char want[] =
+		"-+-[0001:00]-+-00.0  Device [8086:2030]\n"
+		" |           \\-01.0-[01]----00.0  Device [144d:a808]\n"
+		" \\-[0000:00]-+-00.0  Device [8086:2030]\n"
+		"             +-01.0-[01-08]----00.0-[02-08]--+-00.0-[03]--+-00.0  Device [144d:a808]\n"
+		"             |                               |            \\-00.1  Device [144d:a808]\n"
+		"             |                               +-01.0-[04]----00.0  Device [144d:a808]\n"
+		"             |                               \\-02.0-[05-08]----00.0-[06-08]--+-00.0-[07]----00.0  Device [144d:a808]\n"
+		"             |                                                               \\-01.0-[08]----00.0  Device [144d:a808]\n"
+		"             \\-02.0-[09]----00.0  Device [144d:a808]\n";
+	if (!ok(!strcmp(buf, want), "the tree: functions, bridges with [secondary-subordinate], branches"))
+		diag("got:\n%s", buf);
+	free(buf);
+}
+
 int main(void)
 {
+	test_tree();
 	test_topology();
 	test_table();
 	test_acs_v6x();

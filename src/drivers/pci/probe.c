@@ -523,3 +523,113 @@ void zd_pci_fini(struct zd_machine *m)
 	free(p);
 	m->pci = NULL;
 }
+
+/* ---- the lspci -tv view ---- */
+
+/* The highest bus number at or below bus (the bridge's subordinate). */
+static unsigned bus_max(const struct zd_pci_bus *bus)
+{
+	unsigned max = bus->number;
+
+	for (const struct zd_pci_dev *d = bus->devices; d; d = d->bus_next)
+		if (d->subordinate) {
+			unsigned s = bus_max(d->subordinate);
+
+			max = s > max ? s : max;
+		}
+	return max;
+}
+
+/*
+ * lspci builds each line in one buffer: the prefix drawn so far, then the
+ * device. After a line is printed, every character of it but the vertical
+ * connectors becomes a space, so the next line starts indented under its
+ * parent with the open branches still drawn.
+ */
+#define TREE_LINE 512
+
+static void tree_emit(FILE *f, char *line, char *p)
+{
+	*p = '\0';
+	fprintf(f, "%s\n", line);
+	for (char *q = line; q < p; q++)
+		*q = (*q == '+' || *q == '|') ? '|' : ' ';
+}
+
+static void tree_bus(FILE *f, const struct zd_pci_bus *bus, char *line, char *p);
+
+static void tree_dev(FILE *f, const struct zd_pci_dev *d, char *line, char *p)
+{
+	char *end = line + TREE_LINE - 48;
+
+	if (p >= end) {
+		tree_emit(f, line, p);
+		return;
+	}
+	p += sprintf(p, "%02x.%u", ZD_PCI_SLOT(d->devfn), ZD_PCI_FUNC(d->devfn));
+	if (d->subordinate) {
+		unsigned sec = d->subordinate->number, sub = bus_max(d->subordinate);
+
+		if (sec == sub)
+			p += sprintf(p, "-[%02x]--", sec);
+		else
+			p += sprintf(p, "-[%02x-%02x]--", sec, sub);
+		tree_bus(f, d->subordinate, line, p);
+		return;
+	}
+	p += sprintf(p, "  Device [%04x:%04x]", d->vendor, d->device);
+	tree_emit(f, line, p);
+}
+
+static void tree_bus(FILE *f, const struct zd_pci_bus *bus, char *line, char *p)
+{
+	const struct zd_pci_dev *d = bus->devices;
+
+	if (!d) {
+		tree_emit(f, line, p);
+		return;
+	}
+	if (!d->bus_next) {
+		*p++ = '-';
+		*p++ = '-';
+		tree_dev(f, d, line, p);
+		return;
+	}
+	for (; d->bus_next; d = d->bus_next) {
+		p[0] = '+';
+		p[1] = '-';
+		tree_dev(f, d, line, p + 2);
+	}
+	p[0] = '\\';
+	p[1] = '-';
+	tree_dev(f, d, line, p + 2);
+}
+
+void zd_pci_dump_tree(struct zd_machine *m, FILE *f)
+{
+	struct zd_pci *p = __atomic_load_n(&m->pci, __ATOMIC_ACQUIRE);
+	struct zd_pci_host_bridge *hb;
+	char line[TREE_LINE], *q;
+	int n = 0;
+
+	if (!p)
+		return;
+	pthread_rwlock_rdlock(&p->lock);
+	for (hb = p->hosts; hb; hb = hb->next)
+		n++;
+	/* lspci lists the highest domain first; ours are in the order added,
+	 * so walk them backwards by index. */
+	for (int i = n - 1; i >= 0; i--) {
+		hb = p->hosts;
+		for (int k = 0; k < i; k++)
+			hb = hb->next;
+		q = line;
+		if (n > 1) {
+			*q++ = i == n - 1 ? '-' : ' ';
+			*q++ = i ? '+' : '\\';
+		}
+		q += sprintf(q, "-[%04x:%02x]-", hb->domain, hb->bus->number);
+		tree_bus(f, hb->bus, line, q);
+	}
+	pthread_rwlock_unlock(&p->lock);
+}
