@@ -364,6 +364,8 @@ const struct field machine_fields[] = {
 	MF("va_bits", FT_UINT, va_bits, .max = 64, .check = check_va_bits),
 	{ .key = "pmem", .type = FT_CUSTOM, .parse = parse_pmem, .type_doc = "list of regions" },
 	{ .key = "gpus", .type = FT_CUSTOM, .parse = parse_gpus, .type_doc = "list of gpus" },
+	{ .key = "pci", .type = FT_CUSTOM, .parse = parse_pci,
+	  .type_doc = "list of host bridges (root ports, switches, endpoints)" },
 	{ .key = "iomem", .type = FT_CUSTOM, .parse = parse_iomem,
 	  .type_doc = "path of a /proc/iomem copy" },
 	{ .key = "ram", .type = FT_CUSTOM, .parse = parse_ram, .type_doc = "list of ranges" },

@@ -173,9 +173,14 @@ struct zd_pci_host_bridge *zd_pci_host_bridge_add(struct zd_machine *m,
 	}
 	pthread_rwlock_unlock(&p->lock);
 	zd_pr_info(m, "PCI host bridge to bus %04x:00", domain);
-	zd_pr_info(m, "pci_bus %04x:00: root bus resource [mem 0x%llx-0x%llx%s]", domain,
-		   ULL(d->mem_start), ULL(d->mem_start + d->mem_size - 1),
-		   d->mem_offset ? " offset" : "");
+	if (d->mem_offset)
+		zd_pr_info(m, "pci_bus %04x:00: root bus resource [mem 0x%llx-0x%llx window] (bus address [0x%llx-0x%llx])",
+			   domain, ULL(d->mem_start), ULL(d->mem_start + d->mem_size - 1),
+			   ULL(d->mem_start - d->mem_offset),
+			   ULL(d->mem_start + d->mem_size - 1 - d->mem_offset));
+	else
+		zd_pr_info(m, "pci_bus %04x:00: root bus resource [mem 0x%llx-0x%llx window]",
+			   domain, ULL(d->mem_start), ULL(d->mem_start + d->mem_size - 1));
 	if (hbdev)
 		zd_pr_info(m, "pci %s: [%04x:%04x] type 00 class 0x060000 PCIe Root Complex Integrated Endpoint",
 			   hbdev->name, hbdev->vendor, hbdev->device);
