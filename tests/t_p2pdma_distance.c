@@ -11,10 +11,12 @@
  *    lengths, THRU_HOST_BRIDGE or NOT_SUPPORTED by whitelist (same-host
  *    entries, cross-host entries, unknown IDs, whitelist off) and by
  *    cpu_supports_p2pdma (AMD family >= 0x17 on x86 only);
- *  - ACS redirect (v6.x): on the client side or the provider side up to
- *    the common device forces the host route, with the hint naming each
- *    port; above the common device it does not matter; the whitelist
- *    warning appears only on an ACS detour;
+ *  - the lspci -tv tree of that topology, whole;
+ *  - ACS redirect (v6.x), on every row: on the client side or the provider
+ *    side up to and including the common device (a function's own ACS
+ *    too) forces the host route, with the hint naming each port; above the
+ *    common device it does not matter, nor the client side when there is
+ *    no common device; the whitelist warning appears only on an ACS detour;
  *  - the new era's per-port decision: every branch, and where it differs
  *    from v6.x on one topology;
  *  - distance_many: sums, -1 on any NOT_SUPPORTED, a non-PCI or no client.
@@ -240,6 +242,26 @@ static void test_acs_v6x(void)
 	      "SV/TB/UF do not redirect; RR above the common device does not matter");
 	check(A0, E, 6, ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
 	      "without a common device the route is the host's anyway");
+
+	/* every row of the table with ACS on the path */
+	build(0x2030, 0x2030);
+	zd_pci_set_acs(A0, ZD_PCI_ACS_RR, ZD_PCI_ACS_RR, 0);
+	check(A0, A0, 0, ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+	      "a function with ACS RR to itself (the walk starts at the provider)");
+	check(A1, A0, 2, ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, "... and from its sibling");
+	check(B, D, 6, ZD_PCI_P2PDMA_MAP_BUS_ADDR, "a path without it");
+	zd_pci_set_acs(dsp2[1], 0x7f, ZD_PCI_ACS_CR, 0);
+	check(B, D, 6, ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, "cascaded: CR on the inner switch's port");
+	check(C, D, 4, ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, "... and within the inner switch");
+	zd_pci_set_acs(usp2, 0x7f, ZD_PCI_ACS_RR, 0);
+	check(C, D, 4, ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+	      "RR on the common upstream port itself counts (provider side includes it)");
+	zd_pci_set_acs(dsp2[1], 0x7f, 0, 0);
+	zd_pci_set_acs(rp2, 0x7f, ZD_PCI_ACS_RR, 0);
+	seq = zd_log_seq(m);
+	check(B, E, 6, ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+	      "no common device: ACS on the client side is not read");
+	ok(!tap_log_since(m, seq, "ACS redirect is set"), "... and not reported");
 
 	build(0x1234, 0x1234);
 	zd_pci_set_acs(dsp[1], 0x7f, ZD_PCI_ACS_CR, 0);
