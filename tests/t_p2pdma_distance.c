@@ -372,8 +372,42 @@ static void test_tree(void)
 	free(buf);
 }
 
+/* The distance matrix report: every ordered pair, rows as computed. */
+static void test_show(void)
+{
+	char *buf = NULL, line[128];
+	size_t len = 0, rows = 0;
+	FILE *f;
+	int d;
+	bool agree = true;
+
+	build(0x3c00, 0x3c00);
+	f = open_memstream(&buf, &len);
+	zd_pci_p2pdma_show(m, f);
+	fclose(f);
+	for (char *l = buf; (l = strchr(l, '\n')); l++)
+		rows++;
+	is_int(rows, 1 + 7 * 6, "a header and one row per ordered pair of the 7 functions");
+	struct zd_pci_dev *pairs[][2] = { { A0, A1 }, { A0, B }, { C, A0 }, { A0, E }, { A0, F } };
+
+	for (size_t i = 0; i < 5; i++) {
+		enum zd_pci_p2pdma_map_type t = zd_pci_p2pdma_map_type_dist(pairs[i][0], pairs[i][1],
+									     &d, false);
+
+		snprintf(line, sizeof(line), "%-14s %-14s %8d  %s\n", pairs[i][0]->name,
+			 pairs[i][1]->name, d, zd_pci_p2pdma_map_type_name(t));
+		agree &= strstr(buf, line) != NULL;
+	}
+	ok(agree, "rows agree with map_type_dist");
+	ok(strstr(buf, "0000:03:00.0   0001:01:00.0          6  NOT_SUPPORTED\n") &&
+	   strstr(buf, "0000:03:00.0   0000:03:00.1          2  BUS_ADDR\n"),
+	   "across 0x3c00 host bridges NOT_SUPPORTED, sibling functions BUS_ADDR");
+	free(buf);
+}
+
 int main(void)
 {
+	test_show();
 	test_tree();
 	test_topology();
 	test_table();

@@ -190,6 +190,12 @@ static inline int zd_pci_p2pdma_distance(struct zd_pci_dev *provider, struct zd_
 	return zd_pci_p2pdma_distance_many(provider, &client, 1, verbose);
 }
 
+/* Every ordered pair of distinct endpoint functions (the first 256): the
+ * distance and map type, computed as calc_map_type_and_dist() without
+ * verbose (so an ACS detour past an unlisted host bridge still logs the
+ * kernel's whitelist line). */
+void zd_pci_p2pdma_show(struct zd_machine *m, FILE *f);
+
 /* lspci -tv style tree of every domain. */
 void zd_pci_dump_tree(struct zd_machine *m, FILE *f);
 

@@ -189,7 +189,7 @@ struct expect_def;
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
 	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_SMAPS_ROLLUP,
-	RP_PAGE_TABLES, RP_VMSTAT, RP_PAGEMAP, RP_PCI, RP_NR,
+	RP_PAGE_TABLES, RP_VMSTAT, RP_PAGEMAP, RP_PCI, RP_P2PDMA, RP_NR,
 };
 
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
@@ -360,6 +360,9 @@ struct scenario {
 	size_t nr_ram, nr_reserved;
 	struct pci_decl *pci;      /* machine.pci, built after boot */
 	size_t nr_pci;
+	int p2pdma_era;            /* enum zd_p2pdma_era */
+	int cpu_vendor;            /* PCI vendor ID of the CPU's maker, 0: unknown */
+	uint64_t cpu_family;
 	bool default_layout;       /* neither ram/reserved nor iomem given */
 	char *iomem_path;          /* resolved */
 	const char *iomem_given;

@@ -449,7 +449,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if (s->nr_pci && scenario_pci_build(s, r->m, fail, sizeof(fail))) {
+	if (scenario_pci_build(s, r->m, fail, sizeof(fail))) {
 		rc = EXIT_FAIL;
 		goto out;
 	}

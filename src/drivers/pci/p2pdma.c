@@ -296,3 +296,45 @@ int zd_pci_p2pdma_distance_many(struct zd_pci_dev *provider, struct zd_pci_dev *
 	}
 	return not_supported ? -1 : total;
 }
+
+static size_t collect_endpoints(struct zd_pci_bus *bus, struct zd_pci_dev **out, size_t n,
+				size_t max)
+{
+	for (struct zd_pci_dev *d = bus->devices; d; d = d->bus_next) {
+		if (d->subordinate)
+			n = collect_endpoints(d->subordinate, out, n, max);
+		else if (d->pcie_type == ZD_PCI_EXP_TYPE_ENDPOINT && n < max)
+			out[n++] = d;
+	}
+	return n;
+}
+
+#define SHOW_MAX 256
+
+void zd_pci_p2pdma_show(struct zd_machine *m, FILE *f)
+{
+	struct zd_pci *p = __atomic_load_n(&m->pci, __ATOMIC_ACQUIRE);
+	struct zd_pci_dev *ep[SHOW_MAX];
+	size_t n = 0;
+
+	if (!p)
+		return;
+	pthread_rwlock_rdlock(&p->lock);
+	for (struct zd_pci_host_bridge *hb = p->hosts; hb; hb = hb->next)
+		n = collect_endpoints(hb->bus, ep, n, SHOW_MAX);
+	pthread_rwlock_unlock(&p->lock);
+	fprintf(f, "%-14s %-14s %8s  %s\n", "provider", "client", "distance", "map type");
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			int dist;
+			enum zd_pci_p2pdma_map_type t;
+
+			if (i == j)
+				continue;
+			t = zd_pci_p2pdma_map_type_dist(ep[i], ep[j], &dist, false);
+			fprintf(f, "%-14s %-14s %8d  %s\n", ep[i]->name, ep[j]->name, dist,
+				zd_pci_p2pdma_map_type_name(t));
+		}
+	if (n == SHOW_MAX)
+		fprintf(f, "(only the first %d endpoint functions)\n", SHOW_MAX);
+}
