@@ -19,7 +19,8 @@
  *    no common device; the whitelist warning appears only on an ACS detour;
  *  - the new era's per-port decision: every branch, and where it differs
  *    from v6.x on one topology;
- *  - distance_many: sums, -1 on any NOT_SUPPORTED, a non-PCI or no client.
+ *  - distance_many: sums, -1 on any NOT_SUPPORTED, a non-PCI or no client;
+ *  - the distance report: one row per ordered pair, agreeing with the calls.
  */
 #include <zonedev/zonedev.h>
 #include <string.h>
