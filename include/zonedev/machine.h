@@ -98,6 +98,7 @@ struct zd_phys_backing;
 struct zd_xarray;
 struct zd_device;
 struct zd_memblock;
+struct zd_pci;
 
 
 #define ZD_FAULT_POINTS 32
@@ -209,6 +210,7 @@ struct zd_machine {
 	/* The device model: bound devices, newest first. */
 	pthread_mutex_t device_lock;      /* the device list (not binding: each device's lock) */
 	struct zd_device *devices;
+	struct zd_pci *pci;               /* the PCI topology (drivers/pci); NULL until used */
 
 	/* Fault injection (base/fault-inject.c). */
 	struct {

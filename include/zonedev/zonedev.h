@@ -28,6 +28,7 @@
 #include <zonedev/nvdimm.h>
 #include <zonedev/dax.h>
 #include <zonedev/test_hmm.h>
+#include <zonedev/pci.h>
 
 #define ZONEDEV_VERSION "0.1.0"
 

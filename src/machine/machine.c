@@ -11,6 +11,7 @@
 #include <zonedev/mm.h>
 #include <zonedev/memory.h>
 #include <zonedev/nvdimm.h>
+#include <zonedev/pci.h>
 #include <zonedev/test_hmm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +619,7 @@ void zd_machine_destroy(struct zd_machine *m)
 	/* Drivers next: unbinding unmaps their device memory. */
 	while (m->devices)
 		zd_device_unregister(m->devices);
+	zd_pci_fini(m);
 	zd_rangemap_destroy(&m->device_private_space);
 	zd_rangemap_destroy(&m->pgmap_array);
 	zd_memory_dev_fini(m);

@@ -189,7 +189,7 @@ struct expect_def;
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
 	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_SMAPS_ROLLUP,
-	RP_PAGE_TABLES, RP_VMSTAT, RP_PAGEMAP, RP_NR,
+	RP_PAGE_TABLES, RP_VMSTAT, RP_PAGEMAP, RP_PCI, RP_P2PDMA, RP_NR,
 };
 
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
@@ -318,6 +318,20 @@ struct handle_def {
 };
 #define MAX_HANDLES 256
 
+/* One machine.pci declaration (devsteps-pci.c), in depth-first order. */
+enum pci_decl_kind { PCI_DECL_HOST, PCI_DECL_ROOT_PORT, PCI_DECL_SWITCH, PCI_DECL_DOWN_PORT,
+		     PCI_DECL_ENDPOINT };
+struct pci_decl {
+	enum pci_decl_kind kind;
+	int parent;                /* index of the declaration above, -1 for a host */
+	uint16_t vendor, device;
+	uint64_t start, size, offset;   /* host: window; endpoint: size is the BAR */
+	uint64_t nr;               /* endpoint: functions */
+	uint16_t acs;
+	bool has_acs;
+	int line, col;
+};
+
 struct scenario {
 	struct yfile yf;
 	const char *file;          /* display name */
@@ -344,6 +358,11 @@ struct scenario {
 	size_t nr_gpus;
 	struct zd_mem_range *ram, *reserved;
 	size_t nr_ram, nr_reserved;
+	struct pci_decl *pci;      /* machine.pci, built after boot */
+	size_t nr_pci;
+	int p2pdma_era;            /* enum zd_p2pdma_era */
+	int cpu_vendor;            /* PCI vendor ID of the CPU's maker, 0: unknown */
+	uint64_t cpu_family;
 	bool default_layout;       /* neither ram/reserved nor iomem given */
 	char *iomem_path;          /* resolved */
 	const char *iomem_given;
@@ -363,6 +382,9 @@ struct scenario {
 int scenario_load_path(struct scenario *s, const char *path);
 int scenario_load_text(struct scenario *s, const char *text, const char *disp);
 void scenario_free(struct scenario *s);
+/* Build machine.pci on a booted machine; 0, or a negative errno with the
+ * failing entry and why in fail. */
+int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, size_t len);
 
 /* ---- layout.c: built-in machine layouts ---- */
 

@@ -544,6 +544,16 @@ static void vmstat_json(struct zd_machine *m, struct jw *w)
 	text_lines_json(m, w, zd_vmstat_show);
 }
 
+static void pci_json(struct zd_machine *m, struct jw *w)
+{
+	text_lines_json(m, w, zd_pci_dump_tree);
+}
+
+static void p2pdma_json(struct zd_machine *m, struct jw *w)
+{
+	text_lines_json(m, w, zd_pci_p2pdma_show);
+}
+
 /* Each report as text (mostly the library's own formatter) and as JSON. */
 static const struct {
 	void (*text)(struct zd_machine *m, FILE *f);
@@ -563,6 +573,8 @@ static const struct {
 	[RP_SMAPS_ROLLUP] = { smaps_rollup_text, smaps_rollup_json },
 	[RP_PAGE_TABLES] = { page_tables_text, page_tables_json },
 	[RP_VMSTAT] = { zd_vmstat_show, vmstat_json },
+	[RP_PCI] = { zd_pci_dump_tree, pci_json },
+	[RP_P2PDMA] = { zd_pci_p2pdma_show, p2pdma_json },
 };
 
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f)

@@ -449,6 +449,10 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 		rc = EXIT_FAIL;
 		goto out;
 	}
+	if (scenario_pci_build(s, r->m, fail, sizeof(fail))) {
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	if (o->json) {
 		json_machine(r);
 		jw_key(&r->jw, "steps");

@@ -25,6 +25,9 @@ int find_handle(struct scenario *s, const char *name);
 
 /* scenario-machine.c: the 'machine:' mapping. */
 int parse_machine(struct scenario *s, yaml_node_t *m);
+struct field;
+/* machine.pci (devsteps-pci.c): the FT_CUSTOM parser. */
+int parse_pci(struct scenario *s, void *obj, const struct field *f, yaml_node_t *v);
 /* schema.c: one item of 'steps:'. */
 int parse_step(struct scenario *s, yaml_node_t *item, struct step *st);
 

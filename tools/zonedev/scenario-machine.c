@@ -347,6 +347,21 @@ static const struct enum_def thp_policies = {
 	}, false, "always, madvise (only MADV_HUGEPAGE ranges) or never",
 };
 
+static const struct enum_def p2pdma_eras = {
+	"p2pdma_era", (const struct enum_name[]){
+		E("v6.x", ZD_P2PDMA_ERA_V6X), E("new", ZD_P2PDMA_ERA_NEW), E(NULL, 0),
+	}, false, "v6.x (any of ACS RR/CR/EC on the path redirects) or new (the per-port "
+	"decision with the egress vector)",
+};
+
+static const struct enum_def cpu_vendors = {
+	"cpu_vendor", (const struct enum_name[]){
+		E("unknown", 0), E("intel", ZD_PCI_VENDOR_ID_INTEL), E("amd", ZD_PCI_VENDOR_ID_AMD),
+		E(NULL, 0),
+	}, false, "unknown, intel or amd (cpu_supports_p2pdma: amd with cpu_family >= 0x17 on "
+	"x86)",
+};
+
 const struct field machine_fields[] = {
 	MF("arch", FT_STR, arch, .dflt = "x86_64", .check = check_arch,
 	   .type_doc = "arch profile name"),
@@ -364,6 +379,11 @@ const struct field machine_fields[] = {
 	MF("va_bits", FT_UINT, va_bits, .max = 64, .check = check_va_bits),
 	{ .key = "pmem", .type = FT_CUSTOM, .parse = parse_pmem, .type_doc = "list of regions" },
 	{ .key = "gpus", .type = FT_CUSTOM, .parse = parse_gpus, .type_doc = "list of gpus" },
+	MF("p2pdma_era", FT_ENUM, p2pdma_era, .dflt = "v6.x", .enums = &p2pdma_eras),
+	MF("cpu_vendor", FT_ENUM, cpu_vendor, .dflt = "unknown", .enums = &cpu_vendors),
+	MF("cpu_family", FT_UINT, cpu_family, .max = 0xff),
+	{ .key = "pci", .type = FT_CUSTOM, .parse = parse_pci,
+	  .type_doc = "list of host bridges (root ports, switches, endpoints)" },
 	{ .key = "iomem", .type = FT_CUSTOM, .parse = parse_iomem,
 	  .type_doc = "path of a /proc/iomem copy" },
 	{ .key = "ram", .type = FT_CUSTOM, .parse = parse_ram, .type_doc = "list of ranges" },

@@ -122,6 +122,7 @@ void scenario_free(struct scenario *s)
 	free(s->steps);
 	free(s->ram);
 	free(s->reserved);
+	free(s->pci);
 	free(s->iomem_path);
 	for (int l = 0; l <= ZD_DESC_GPU; l++)
 		free(s->entry_pos[l]);

@@ -1,0 +1,23 @@
+/*
+ * Internal to drivers/pci: the machine's PCI state. Settings are plain
+ * words read atomically; the lock (the kernel's pci_bus_sem) orders bus
+ * list changes against walks of them.
+ */
+#ifndef ZD_DRIVERS_PCI_H
+#define ZD_DRIVERS_PCI_H
+
+#include <pthread.h>
+#include <zonedev/pci.h>
+
+struct zd_pci {
+	pthread_rwlock_t lock;            /* host list and every bus's device list */
+	struct zd_pci_host_bridge *hosts; /* in the order added */
+	int era;                          /* enum zd_p2pdma_era */
+	unsigned cpu_vendor, cpu_family;  /* what cpu_supports_p2pdma() reads */
+	int whitelist_off;
+};
+
+/* The machine's PCI state, created on first use; NULL without memory. */
+struct zd_pci *zd_pci_state(struct zd_machine *m);
+
+#endif
