@@ -19,6 +19,7 @@
  * reports their number and writes none of its statuses, as the kernel.
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
@@ -104,9 +105,14 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	unsigned prot = zd_pte_prot(mm, o->ptep_get(pte)), type;
 	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive);
 
+	struct zd_mmu_notifier_range r;
+
 	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
 	if (excl && zd_folio_maybe_dma_pinned(folio))
 		return -EBUSY;
+	/* try_to_migrate_one(): MMU_NOTIFY_CLEAR over the page (under its
+	 * PTE lock here; the kernel starts it before taking the lock) */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, addr, addr + m->arch.page_size);
 	type = prot & ZD_PTE_WRITE ? ZD_SWP_MIGRATION_WRITE :
 	       excl ? ZD_SWP_MIGRATION_READ_EXCLUSIVE : ZD_SWP_MIGRATION_READ;
 	o->set_pte(pte, o->swp_entry_to_pte(&m->arch, type, zd_page_to_pfn(m, page)));
@@ -115,6 +121,7 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	zd_clear_page_flag(page, ZD_PG_anon_exclusive);
 	zd_folio_remove_rmap_pte(m, page);
 	zd_put_page(m, page);
+	zd_mmu_notifier_invalidate_range_end(&r);
 	return 0;
 }
 
@@ -177,7 +184,12 @@ void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_
 
 static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
 {
+	struct zd_mmu_notifier_range r;   /* split_huge_pmd_address(): CLEAR */
+
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, vma->vm_mm, addr,
+			    addr + (1ULL << vma->vm_mm->m->arch.pt[ZD_PT_PMD].shift));
 	zd_split_huge_pmd_locked(vma->vm_mm, pmd);
+	zd_mmu_notifier_invalidate_range_end(&r);
 	return 0;
 }
 
