@@ -399,10 +399,14 @@ void zd_mmu_interval_notifier_remove(struct zd_mmu_interval_notifier *sub)
 	struct zd_mmu_notifier_subscriptions *s;
 	unsigned long seq = 0;
 
-	if (!mm || sub->state == IV_ORPHANED || sub->state == IV_NONE)
+	/* mm is NULL once orphaned by the mm's end (or never inserted) */
+	if (!mm || !(s = subs_of(mm, false)))
 		return;
-	s = subs_of(mm, false);
 	pthread_mutex_lock(&s->lock);
+	if (sub->state == IV_NONE || sub->state == IV_ORPHANED) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	if (s->invalidate_seq & 1) {
 		seq = s->invalidate_seq;
 		if (sub->state == IV_DEFERRED_INSERT) {
