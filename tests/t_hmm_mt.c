@@ -1,7 +1,7 @@
 /*
  * The interval notifier's sequence protocol under concurrency: read_begin
  * blocks while an overlapping invalidation is in its callback and returns
- * once it ends; and a mirror filled through hmm_range_fault with the
+ * once it ends; remove during one waits for its end; and a mirror filled through hmm_range_fault with the
  * driver's read_retry check under its lock, racing a thread that zaps and
  * refaults the range, never keeps an entry the CPU tables no longer have.
  * Clean under ThreadSanitizer.
@@ -72,12 +72,58 @@ static void read_begin_blocks(void)
 	zd_mmu_interval_notifier_remove(&bn);
 }
 
+/* remove during an invalidation waits for its end */
+static struct zd_mmu_interval_notifier plain;
+static int plain_calls, removed;
+
+static bool plain_inv(struct zd_mmu_interval_notifier *sub, const struct zd_mmu_notifier_range *r,
+		      unsigned long cur_seq)
+{
+	zd_mmu_interval_set_seq(sub, cur_seq);
+	__atomic_add_fetch(&plain_calls, 1, __ATOMIC_RELAXED);
+	return true;
+}
+static const struct zd_mmu_interval_notifier_ops plain_ops = { .invalidate = plain_inv };
+
+static void *remover(void *arg)
+{
+	zd_mmu_interval_notifier_remove(&plain);
+	__atomic_store_n(&removed, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void remove_waits(void)
+{
+	pthread_t z, r;
+
+	__atomic_store_n(&in_cb, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&release_cb, 0, __ATOMIC_RELEASE);
+	zd_mmu_interval_notifier_insert(&bn, mm, base, NP * ps, &block_ops);
+	zd_mmu_interval_notifier_insert(&plain, mm, base, NP * ps, &plain_ops);
+	pthread_create(&z, NULL, zapper, NULL);
+	while (!__atomic_load_n(&in_cb, __ATOMIC_ACQUIRE))
+		tap_sleep_ms(1);
+	pthread_create(&r, NULL, remover, NULL);
+	tap_sleep_ms(TAP_SLOW ? 200 : 50);
+	ok(!__atomic_load_n(&removed, __ATOMIC_ACQUIRE),
+	   "remove waits while an invalidation is running");
+	__atomic_store_n(&release_cb, 1, __ATOMIC_RELEASE);
+	tap_join_or_bail(z, 30, "zapper");
+	tap_join_or_bail(r, 30, "remover");
+	ok(removed, "... and returns after it");
+	__atomic_store_n(&plain_calls, 0, __ATOMIC_RELAXED);
+	zd_do_madvise(mm, base, ps, ZD_MADV_DONTNEED);
+	is_int(__atomic_load_n(&plain_calls, __ATOMIC_RELAXED), 0,
+	       "the removed interval is called no more");
+	zd_mmu_interval_notifier_remove(&bn);
+}
+
 /* ---- a mirror kept by the protocol ---- */
 static struct zd_mmu_interval_notifier mn;
 static pthread_mutex_t dlock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t mirror[NP];   /* dlock */
 static int stop;
-static long installs, retries;
+static long installs, retries;   /* fill's; installs read atomically */
 
 static bool mirror_inv(struct zd_mmu_interval_notifier *sub, const struct zd_mmu_notifier_range *r,
 		       unsigned long cur_seq)
@@ -103,7 +149,7 @@ static void *churn(void *arg)
 	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		int i = (int)(rand_r(&seed) % NP);
 
-		if (rand_r(&seed) & 1)
+		if (!(rand_r(&seed) % 4))
 			zd_do_madvise(mm, base + i * ps, ps, ZD_MADV_DONTNEED);
 		else
 			zd_access_vm(mm, base + i * ps, &c, 1, true);
@@ -136,7 +182,7 @@ static void *fill(void *arg)
 		} else {
 			for (int i = 0; i < NP; i++)
 				mirror[i] = zd_hmm_pfn_to_pfn(pfns[i]);
-			installs++;
+			__atomic_add_fetch(&installs, 1, __ATOMIC_RELEASE);
 		}
 		pthread_mutex_unlock(&dlock);
 	}
@@ -168,6 +214,24 @@ static void mirror_race(void)
 	}
 	pthread_mutex_unlock(&dlock);
 	is_int(stale, 0, "no mirror entry outlives its CPU mapping (%d present)", present);
+	/* one more round alone: all present, then one page zapped */
+	__atomic_store_n(&stop, 0, __ATOMIC_RELEASE);
+	installs = 0;
+	pthread_create(&f, NULL, fill, NULL);
+	while (!__atomic_load_n(&installs, __ATOMIC_ACQUIRE))
+		tap_sleep_ms(1);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	tap_join_or_bail(f, 60, "fill");
+	zd_do_madvise(mm, base + 3 * ps, ps, ZD_MADV_DONTNEED);
+	pthread_mutex_lock(&dlock);
+	stale = present = 0;
+	for (int i = 0; i < NP; i++) {
+		present += mirror[i] != 0;
+		stale += mirror[i] && mirror[i] != tap_pfn_at(mm, base + i * ps);
+	}
+	pthread_mutex_unlock(&dlock);
+	is_int(present, NP - 1, "a quiet fill mirrors every page; the zap cleared one");
+	is_int(stale, 0, "... and every entry is the CPU's page");
 	zd_mmu_interval_notifier_remove(&mn);
 }
 
@@ -181,6 +245,7 @@ int main(void)
 	base = (uint64_t)zd_vm_mmap(mm, 0, NP * ps, ZD_PROT_READ | ZD_PROT_WRITE,
 				    ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
 	read_begin_blocks();
+	remove_waits();
 	mirror_race();
 	zd_mmput(mm);
 	is_u64(zd_warn_count(m), 0, "no WARN");

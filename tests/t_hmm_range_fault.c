@@ -4,10 +4,13 @@
  * (default_flags, pfn_flags_mask per entry, snapshot without faults),
  * faulting what a request needs, -EBUSY after a change the notifier saw,
  * the errors (-EFAULT, -EPERM, -EINVAL, ERROR entries) and the sticky
- * bits. Device-private entries need migrate_vma: their case is a TODO.
+ * bits; device-private entries (installed by hand) per owner under both
+ * designs.
  */
 #include <zonedev/zonedev.h>
 #include <zonedev/hmm.h>
+#include <zonedev/swapops.h>
+#include <zonedev/test_hmm.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +196,93 @@ static void busy_and_errors(void)
 	zd_vm_munmap(mm, a, 4 * ps);
 }
 
+/*
+ * Device-private entries, installed by hand as migrate_vma would (its own
+ * code comes with wt-migvma): the owner's page is reported with its pfn
+ * (pfn design) or offset and DEVICE_PRIVATE (dpa), WRITE per the entry
+ * type, and never faulted even for REQ_WRITE on a read entry; another
+ * owner sees 0. The fault-back path (migrate_to_ram) is a TODO there.
+ */
+static void device_private(enum zd_device_private_design design)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 1 * G } };
+	struct zd_machine_desc md = { .arch = "x86_64", .phys_bits = 40, .ram = ram, .nr_ram = 1,
+				      .device_private = design };
+	struct zd_machine *save_m = m;
+	struct zd_mm *save_mm = mm;
+	struct zd_dmirror_desc g0 = { .name = "gpu0", .vram_size = ZD_DEVMEM_CHUNK_SIZE };
+	struct zd_dmirror_desc g1 = { .name = "gpu1", .vram_size = ZD_DEVMEM_CHUNK_SIZE };
+	struct zd_mmu_interval_notifier save_mn = mn;
+	const char *dn = design == ZD_DEVICE_PRIVATE_DPA ? "dpa" : "pfn";
+	struct zd_dmirror_device *d0, *d1;
+	struct zd_page *dpage, *ptl;
+	uint64_t a, off, *pte, want;
+	struct zd_hmm_range r;
+
+	m = zd_machine_create(&md);
+	if (ZD_IS_ERR(m)) {
+		fail("%s: boot: %s", dn, zd_machine_create_error());
+		m = save_m;
+		return;
+	}
+	mm = zd_mm_alloc(m);
+	memset(&mn, 0, sizeof(mn));
+	zd_mmu_interval_notifier_insert(&mn, mm, 0, 1ULL << 47, &ops);
+	d0 = zd_dmirror_create(m, &g0);
+	d1 = zd_dmirror_create(m, &g1);
+	dpage = zd_dmirror_alloc_page(d0, 0);
+	ok(dpage != NULL, "%s: a device page of gpu0", dn);
+	off = design == ZD_DEVICE_PRIVATE_DPA ? zd_device_private_page_to_offset(dpage) :
+						zd_page_to_pfn(m, dpage);
+	a = map(ps, ZD_PROT_READ | ZD_PROT_WRITE);
+	pte = zd_pte_alloc_map_lock(mm, a, &ptl);
+	m->arch.pgtable->set_pte(pte, m->arch.pgtable->swp_entry_to_pte(&m->arch,
+								       ZD_SWP_DEVICE_READ, off));
+	zd_pt_unlock(ptl);
+	want = off | V | (design == ZD_DEVICE_PRIVATE_DPA ? ZD_HMM_PFN_DEVICE_PRIVATE : 0);
+	r = (struct zd_hmm_range){ .notifier = &mn, .start = a, .end = a + ps, .hmm_pfns = pfns,
+				   .dev_private_owner = d0,
+				   .default_flags = ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE };
+	r.notifier_seq = zd_mmu_interval_read_begin(&mn);
+	zd_mmap_read_lock(mm);
+	is_int(zd_hmm_range_fault(&r), 0, "%s: owner's read entry with REQ_WRITE: 0", dn);
+	zd_mmap_read_unlock(mm);
+	is_u64(pfns[0], want, "%s: VALID, no WRITE, never faulted; the %s and its flag", dn,
+	       design == ZD_DEVICE_PRIVATE_DPA ? "offset" : "pfn");
+	ok(zd_hmm_pfn_to_page(m, pfns[0]) == dpage, "%s: hmm_pfn_to_page finds the device page", dn);
+	pte = zd_pte_offset_map_lock(mm, a, &ptl);
+	m->arch.pgtable->set_pte(pte, m->arch.pgtable->swp_entry_to_pte(&m->arch,
+								       ZD_SWP_DEVICE_WRITE, off));
+	zd_pt_unlock(ptl);
+	r.default_flags = 0;
+	r.notifier_seq = zd_mmu_interval_read_begin(&mn);
+	zd_mmap_read_lock(mm);
+	zd_hmm_range_fault(&r);
+	is_u64(pfns[0], want | W, "%s: a write entry: VALID|WRITE", dn);
+	r.dev_private_owner = d1;
+	zd_hmm_range_fault(&r);
+	is_u64(pfns[0], 0, "%s: another owner's snapshot: 0", dn);
+	r.dev_private_owner = NULL;
+	zd_hmm_range_fault(&r);
+	is_u64(pfns[0], 0, "%s: no owner: 0", dn);
+	zd_mmap_read_unlock(mm);
+	/* TODO(wt-migvma): REQ_FAULT by another owner faults it back through
+	 * migrate_to_ram; here do_swap_page has no device-private branch yet. */
+	pte = zd_pte_offset_map_lock(mm, a, &ptl);
+	m->arch.pgtable->set_pte(pte, (zd_pte_t){ 0 });
+	zd_pt_unlock(ptl);
+	zd_put_page(m, dpage);
+	zd_mmu_interval_notifier_remove(&mn);
+	zd_mmput(mm);
+	zd_dmirror_destroy(d1);
+	zd_dmirror_destroy(d0);
+	is_u64(zd_warn_count(m), 0, "%s: no WARN", dn);
+	zd_machine_destroy(m);
+	m = save_m;
+	mm = save_mm;
+	mn = save_mn;
+}
+
 int main(void)
 {
 	m = tap_machine("x86_64", 0, 0, 1 * G, NULL, 0);
@@ -205,10 +295,8 @@ int main(void)
 	kinds();
 	requests();
 	busy_and_errors();
-	/* TODO(issue 9 item 1, wt-migvma): device-private entries (own owner
-	 * VALID(|WRITE) never faulted, other owner 0 or faulted back, DEVICE_
-	 * PRIVATE bit under dpa) once migrate_vma installs them. */
-	skip("device-private entries: need migrate_vma (wt-migvma)");
+	device_private(ZD_DEVICE_PRIVATE_PFN);
+	device_private(ZD_DEVICE_PRIVATE_DPA);
 	zd_mmu_interval_notifier_remove(&mn);
 	zd_mmput(mm);
 	is_u64(zd_warn_count(m), 0, "no WARN");
