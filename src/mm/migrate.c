@@ -201,6 +201,7 @@ void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_a
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
 {
 	struct zd_anon_vma *av;
+	uint64_t index;
 	int rc;
 
 	if (!zd_folio_test_anon(folio) || zd_folio_order(m, folio))
@@ -208,7 +209,10 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	av = zd_folio_get_anon_vma(m, folio);
 	if (!av)
 		return -EAGAIN;   /* unmapped meanwhile */
-	rc = zd_try_to_migrate(m, folio, folio->index, av);
+	/* a fault may be mapping the page anew meanwhile (the rmap walk
+	 * finds no PTE for a stale index, and the check below refuses) */
+	index = __atomic_load_n(&folio->index, __ATOMIC_RELAXED);
+	rc = zd_try_to_migrate(m, folio, index, av);
 	/* try_to_migrate_one()'s TLB flush: a store that read an entry before
 	 * it changed ends inside its RCU read section, so after a grace
 	 * period no CPU writes the old page and its bytes are final */
@@ -216,17 +220,17 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	if (!rc && (zd_page_ref_count(folio) != 1 || zd_page_mapcount(folio)))
 		rc = -EAGAIN;     /* referenced: migrate_folio_move() would fail */
 	if (rc) {
-		zd_remove_migration_ptes(m, folio, folio->index, av, folio);
+		zd_remove_migration_ptes(m, folio, index, av, folio);
 		zd_put_anon_vma(av);
 		return rc;
 	}
 	memcpy(zd_page_address(m, dst), zd_page_address(m, folio), m->arch.page_size);
 	__atomic_store_n(&dst->mapping, folio->mapping, __ATOMIC_RELAXED);
-	dst->index = folio->index;
+	dst->index = index;
 	zd_set_page_flag(dst, ZD_PG_swapbacked);
 	if (zd_test_page_flag(folio, ZD_PG_dirty))
 		zd_set_page_flag(dst, ZD_PG_dirty);
-	zd_remove_migration_ptes(m, folio, folio->index, av, dst);
+	zd_remove_migration_ptes(m, folio, index, av, dst);
 	zd_put_anon_vma(av);
 	return 0;
 }
