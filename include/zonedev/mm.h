@@ -127,6 +127,7 @@ struct zd_mm;
 struct zd_file;
 struct zd_vm_area_struct;
 struct zd_anon_vma;
+struct zd_mmu_notifier_subscriptions;
 
 /* A fault being handled (struct vm_fault): the handler's view. */
 struct zd_vm_fault {
@@ -224,6 +225,7 @@ struct zd_mm {
 	long rss_stat[ZD_NR_MM_COUNTERS];  /* atomic: pages mapped (VmRSS parts) */
 	unsigned long min_flt, maj_flt;    /* atomic: faults handled */
 	struct zd_mm *next;           /* the machine's list of processes */
+	struct zd_mmu_notifier_subscriptions *notifier_subscriptions;  /* mmu_notifier.c */
 };
 
 /* A new empty address space on m (the exec of a process); ERR_PTR. */

@@ -54,4 +54,57 @@ struct zd_dmirror_device *zd_dmirror_find(struct zd_machine *m, const char *name
 /* pgmap of chunk i (tests). */
 struct zd_dev_pagemap *zd_dmirror_chunk_pgmap(struct zd_dmirror_device *mdev, unsigned i);
 
+/*
+ * The device's mirror of one process (struct dmirror: one open of
+ * /dev/hmm_dmirrorN by that process; src/lib/test_hmm_mirror.c): a device
+ * page table, an xarray by VA >> PAGE_SHIFT of page pointers tagged
+ * WRITE, filled through hmm_range_fault() and emptied by an interval
+ * notifier over the whole address space, and the READ, WRITE and SNAPSHOT
+ * ioctls as calls (lib/test_hmm_uapi.h's struct and byte encoding).
+ */
+struct zd_dmirror;
+struct zd_mm;
+
+struct zd_hmm_dmirror_cmd {
+	uint64_t addr;     /* in: target VA, page aligned */
+	uint64_t ptr;      /* in: the caller's bounce buffer (a host pointer) */
+	uint64_t npages;   /* in */
+	uint64_t cpages;   /* out: pages copied / encoded */
+	uint64_t faults;   /* out: hmm fault rounds needed */
+};
+
+/* SNAPSHOT's byte per page (HMM_DMIRROR_PROT_*). */
+#define ZD_HMM_DMIRROR_PROT_ERROR               0xFF
+#define ZD_HMM_DMIRROR_PROT_NONE                0x00
+#define ZD_HMM_DMIRROR_PROT_READ                0x01
+#define ZD_HMM_DMIRROR_PROT_WRITE               0x02
+#define ZD_HMM_DMIRROR_PROT_PMD                 0x04
+#define ZD_HMM_DMIRROR_PROT_PUD                 0x08
+#define ZD_HMM_DMIRROR_PROT_ZERO                0x10
+#define ZD_HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL   0x20
+#define ZD_HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE  0x30
+#define ZD_HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL  0x40
+#define ZD_HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE 0x50
+
+/* open(): a mirror of mm (the notifier inserted); ERR_PTR. */
+struct zd_dmirror *zd_dmirror_open(struct zd_dmirror_device *mdev, struct zd_mm *mm);
+/* release(): the notifier removed, the table emptied, d freed. */
+void zd_dmirror_release(struct zd_dmirror *d);
+/*
+ * The ioctls (dmirror_fops_unlocked_ioctl + handler). 0, or -EINVAL
+ * (addr unaligned, npages 0 or wrapping, no buffer), -ENOENT, -EFAULT,
+ * -EPERM, -EBUSY (the range kept changing for HMM_RANGE_DEFAULT_TIMEOUT),
+ * -ENOMEM; on an error *cmd is left as it was, as the kernel does not copy
+ * it back. READ copies mirrored pages to ptr (faulting what is missing),
+ * WRITE copies ptr into them (faulting for write), SNAPSHOT writes one
+ * HMM_DMIRROR_PROT_* byte per page without faulting.
+ */
+int zd_dmirror_read(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+int zd_dmirror_write(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+int zd_dmirror_snapshot(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+/* Totals over this mirror's calls: fault rounds, pages read and written;
+ * entries its table holds now. */
+struct zd_dmirror_mirror_stats { uint64_t faults, reads, writes, entries; };
+void zd_dmirror_mirror_stats(struct zd_dmirror *d, struct zd_dmirror_mirror_stats *st);
+
 #endif

@@ -16,6 +16,7 @@
  * (walks split a THP a range covers in part before they get here).
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
@@ -317,7 +318,17 @@ static unsigned do_huge_pmd_wp_page(struct zd_vm_fault *vmf, zd_pte_t orig)
 		zd_pt_unlock(vmf->ptl);
 		return 0;
 	}
-	zd_split_huge_pmd_locked(mm, vmf->pte);
+	{
+		/* __split_huge_pmd(): MMU_NOTIFY_CLEAR over the PMD (here under
+		 * the PMD's lock, which the kernel takes after the start) */
+		uint64_t haddr = vmf->address & ~((1ULL << m->arch.pt[ZD_PT_PMD].shift) - 1);
+		struct zd_mmu_notifier_range r;
+
+		zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, haddr,
+				    haddr + (1ULL << m->arch.pt[ZD_PT_PMD].shift));
+		zd_split_huge_pmd_locked(mm, vmf->pte);
+		zd_mmu_notifier_invalidate_range_end(&r);
+	}
 	zd_pt_unlock(vmf->ptl);
 	return ZD_VM_FAULT_FALLBACK;
 }

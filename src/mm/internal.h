@@ -298,6 +298,8 @@ zd_pte_t zd_leaf_modify_prot(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level 
 			     unsigned keep, unsigned set);
 struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte);
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
+/* The same zap without a notifier: munmap and exit bracket the span with UNMAP. */
+void zd_unmap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 /* rss_stat and the counter a mapped page is in (mm_counter()). */
 void zd_add_mm_counter(struct zd_mm *mm, int member, long value);
 int zd_mm_counter(struct zd_page *page);

@@ -14,6 +14,7 @@
  * the emptied PTE table becomes the new PMD's deposit.
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
@@ -75,6 +76,7 @@ static enum scan collapse_one(struct zd_vm_area_struct *vma, uint64_t haddr)
 	uint64_t nr = 1ULL << (a->pt[ZD_PT_PMD].shift - a->page_shift), *slot, *ptes;
 	struct zd_page *ptl, *table, *folio;
 	struct zd_mmu_gather tlb;
+	struct zd_mmu_notifier_range r;
 	enum scan rc;
 	zd_pte_t e;
 
@@ -96,6 +98,8 @@ static enum scan collapse_one(struct zd_vm_area_struct *vma, uint64_t haddr)
 		__atomic_add_fetch(&m->thp_collapse_alloc_failed, 1, __ATOMIC_RELAXED);
 		return SCAN_ALLOC_FAIL;
 	}
+	/* collapse_huge_page(): MMU_NOTIFY_CLEAR over the PMD around the unhook */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, haddr, haddr + (nr << a->page_shift));
 	/* pmdp_collapse_flush(): unhook the table, then wait out the lockless
 	 * walkers (the CPU, GUP-fast) that may still use its entries */
 	zd_pt_lock(ptl);
@@ -109,6 +113,7 @@ static enum scan collapse_one(struct zd_vm_area_struct *vma, uint64_t haddr)
 		o->set_pte(slot, e);
 		zd_pt_unlock(ptl);
 		zd_put_page(m, folio);
+		zd_mmu_notifier_invalidate_range_end(&r);
 		return SCAN_PAGE_COUNT;
 	}
 	zd_tlb_gather_mmu(&tlb, mm);
@@ -129,6 +134,7 @@ static enum scan collapse_one(struct zd_vm_area_struct *vma, uint64_t haddr)
 	zd_thp_map_pmd(vma, slot, folio, haddr);
 	zd_pt_unlock(ptl);
 	zd_tlb_finish_mmu(&tlb);
+	zd_mmu_notifier_invalidate_range_end(&r);
 	__atomic_add_fetch(&m->thp_collapse_alloc, 1, __ATOMIC_RELAXED);
 	return SCAN_SUCCEED;
 }

@@ -18,6 +18,7 @@
  * SIGBUS, -ENOMEM for no memory, -EHWPOISON for a poisoned page.
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 
 #include <errno.h>
 
@@ -134,7 +135,14 @@ static int page_advice(struct zd_vm_area_struct *vma, uint64_t start, uint64_t e
 	case ZD_MADV_FREE:
 		if (vma->vm_file || (vma->vm_flags & (ZD_VM_SHARED | ZD_VM_LOCKED | ZD_VM_PFNMAP)))
 			return -EINVAL;
-		zd_walk_range(vma->vm_mm, start, end, lazyfree_one, zd_madvise_free_huge_pmd, NULL);
+		{
+			struct zd_mmu_notifier_range r;   /* madvise_free_single_vma() */
+
+			zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, vma->vm_mm, start, end);
+			zd_walk_range(vma->vm_mm, start, end, lazyfree_one,
+				      zd_madvise_free_huge_pmd, NULL);
+			zd_mmu_notifier_invalidate_range_end(&r);
+		}
 		return 0;
 	case ZD_MADV_POPULATE_READ:
 	case ZD_MADV_POPULATE_WRITE:

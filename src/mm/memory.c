@@ -16,6 +16,7 @@
  * accessed/dirty cmpxchg (fault.c).
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
@@ -352,8 +353,14 @@ static unsigned wp_page_copy(struct zd_vm_fault *vmf, struct zd_page *old, bool 
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = pt_ops(mm);
 	struct zd_page *page = NULL;
+	struct zd_mmu_notifier_range r;
 	unsigned ret = 0;
+	/* the kernel's do_cow_fault (old, not mapped) fires none */
+	bool notify = mapped || !old;
 
+	if (notify)   /* wp_page_copy(): MMU_NOTIFY_CLEAR over the page */
+		zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, vmf->address,
+				    vmf->address + m->arch.page_size);
 	if (zd_anon_vma_prepare(vma) || !(page = alloc_user_page(m, !old))) {
 		ret = ZD_VM_FAULT_OOM;
 		goto out;
@@ -385,6 +392,8 @@ static unsigned wp_page_copy(struct zd_vm_fault *vmf, struct zd_page *old, bool 
 		zd_tlb_finish_mmu(&tlb);
 	}
 out:
+	if (notify)
+		zd_mmu_notifier_invalidate_range_end(&r);
 	if (old)
 		zd_put_page(m, old);   /* ours */
 	return ret;
@@ -596,7 +605,18 @@ static void zap_walk(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end
 	zd_tlb_finish_mmu(&tlb);
 }
 
+/* zap_page_range_single(): MMU_NOTIFY_CLEAR over the range. */
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	struct zd_mmu_notifier_range r;
+
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, vma->vm_mm, start, end);
+	zap_walk(vma, start, end, zap_one, zd_zap_leaf);
+	zd_mmu_notifier_invalidate_range_end(&r);
+}
+
+/* unmap_vmas()' zap: the caller brackets the whole span with UNMAP. */
+void zd_unmap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
 {
 	zap_walk(vma, start, end, zap_one, zd_zap_leaf);
 }
@@ -717,10 +737,17 @@ static int copy_leaf(struct zd_mm *src_mm, uint64_t *slot, enum zd_pt_level leve
 int zd_copy_page_range(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src)
 {
 	struct copy_arg c = { .dst = dst, .src = src };
+	struct zd_mmu_notifier_range r;
+	bool cow = (src->vm_flags & (ZD_VM_SHARED | ZD_VM_MAYWRITE)) == ZD_VM_MAYWRITE;
 
 	/* vma_needs_copy(): only memory that cannot be faulted in again */
 	if (!src->anon_vma || (dst->vm_flags & ZD_VM_WIPEONFORK))
 		return 0;
+	if (cow)   /* the parent's entries are write-protected */
+		zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_PROTECTION_PAGE, src->vm_mm, src->vm_start,
+				    src->vm_end);
 	zd_walk_range(src->vm_mm, src->vm_start, src->vm_end, copy_one, copy_leaf, &c);
+	if (cow)
+		zd_mmu_notifier_invalidate_range_end(&r);
 	return c.err;
 }

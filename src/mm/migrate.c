@@ -19,6 +19,7 @@
  * reports their number and writes none of its statuses, as the kernel.
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
@@ -118,9 +119,14 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	unsigned prot = zd_pte_prot(mm, o->ptep_get(pte)), type;
 	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive);
 
+	struct zd_mmu_notifier_range r;
+
 	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
 	if (excl && zd_folio_maybe_dma_pinned(folio))
 		return -EBUSY;
+	/* try_to_migrate_one(): MMU_NOTIFY_CLEAR over the page (under its
+	 * PTE lock here; the kernel starts it before taking the lock) */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, addr, addr + m->arch.page_size);
 	type = prot & ZD_PTE_WRITE ? ZD_SWP_MIGRATION_WRITE :
 	       excl ? ZD_SWP_MIGRATION_READ_EXCLUSIVE : ZD_SWP_MIGRATION_READ;
 	o->set_pte(pte, o->swp_entry_to_pte(&m->arch, type, zd_page_to_pfn(m, page)));
@@ -129,6 +135,7 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	zd_clear_page_flag(page, ZD_PG_anon_exclusive);
 	zd_folio_remove_rmap_pte(m, page);
 	zd_put_page(m, page);
+	zd_mmu_notifier_invalidate_range_end(&r);
 	return 0;
 }
 
@@ -194,7 +201,12 @@ void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_
 
 static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
 {
+	struct zd_mmu_notifier_range r;   /* split_huge_pmd_address(): CLEAR */
+
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, vma->vm_mm, addr,
+			    addr + (1ULL << vma->vm_mm->m->arch.pt[ZD_PT_PMD].shift));
 	zd_split_huge_pmd_locked(vma->vm_mm, pmd);
+	zd_mmu_notifier_invalidate_range_end(&r);
 	return 0;
 }
 
@@ -337,6 +349,7 @@ static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_pa
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
 {
 	struct zd_anon_vma *av;
+	uint64_t index;
 	int rc;
 
 	if (zd_folio_order(m, folio))
@@ -348,7 +361,10 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	av = zd_folio_get_anon_vma(m, folio);
 	if (!av)
 		return -EAGAIN;   /* unmapped meanwhile */
-	rc = zd_try_to_migrate(m, folio, folio->index, av);
+	/* a fault may be mapping the page anew meanwhile (the rmap walk
+	 * finds no PTE for a stale index, and the check below refuses) */
+	index = __atomic_load_n(&folio->index, __ATOMIC_RELAXED);
+	rc = zd_try_to_migrate(m, folio, index, av);
 	/* try_to_migrate_one()'s TLB flush: a store that read an entry before
 	 * it changed ends inside its RCU read section, so after a grace
 	 * period no CPU writes the old page and its bytes are final */
@@ -356,17 +372,17 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 	if (!rc && (zd_page_ref_count(folio) != 1 || zd_page_mapcount(folio)))
 		rc = -EAGAIN;     /* referenced: migrate_folio_move() would fail */
 	if (rc) {
-		zd_remove_migration_ptes(m, folio, folio->index, av, folio);
+		zd_remove_migration_ptes(m, folio, index, av, folio);
 		zd_put_anon_vma(av);
 		return rc;
 	}
 	memcpy(zd_page_address(m, dst), zd_page_address(m, folio), m->arch.page_size);
 	__atomic_store_n(&dst->mapping, folio->mapping, __ATOMIC_RELAXED);
-	dst->index = folio->index;
+	dst->index = index;
 	zd_set_page_flag(dst, ZD_PG_swapbacked);
 	if (zd_test_page_flag(folio, ZD_PG_dirty))
 		zd_set_page_flag(dst, ZD_PG_dirty);
-	zd_remove_migration_ptes(m, folio, folio->index, av, dst);
+	zd_remove_migration_ptes(m, folio, index, av, dst);
 	zd_put_anon_vma(av);
 	return 0;
 }

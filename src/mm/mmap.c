@@ -12,6 +12,7 @@
  * VMA split at the range's start when its end could not be split.
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
@@ -133,17 +134,23 @@ struct zd_mm *zd_find_mm(struct zd_machine *m, int pid)
 void zd_mmput(struct zd_mm *mm)
 {
 	struct zd_machine *m = mm->m;
+	struct zd_mmu_notifier_range r;
 	struct zd_mm **pp;
 
-	/* exit_mmap(): every VMA goes, its owner told through close */
+	/* exit_mmap(): mirrors hear the release first; every VMA goes, its
+	 * owner told through close */
+	zd_mmu_notifier_release(mm);
 	zd_mmap_write_lock(mm);
+	/* unmap_vmas(0, ULONG_MAX): MMU_NOTIFY_UNMAP */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_UNMAP, mm, 0, UINT64_MAX);
 	while (mm->map_count) {
 		struct zd_vm_area_struct *vma = mm->vmas[mm->map_count - 1];
 
-		zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
+		zd_unmap_page_range(vma, vma->vm_start, vma->vm_end);
 		zd_vma_detach(mm, vma);
 		zd_remove_vma(vma);
 	}
+	zd_mmu_notifier_invalidate_range_end(&r);
 	zd_pgd_free(mm);
 	zd_mmap_write_unlock(mm);
 	pthread_mutex_lock(&m->mm_list_lock);
@@ -152,6 +159,7 @@ void zd_mmput(struct zd_mm *mm)
 	if (*pp)
 		*pp = mm->next;
 	pthread_mutex_unlock(&m->mm_list_lock);
+	zd_mmu_notifier_subscriptions_destroy(mm);
 	pthread_rwlock_destroy(&mm->mmap_lock);
 	free(mm->vmas);
 	free(mm);
@@ -423,6 +431,7 @@ static void unmap_free_pgtables(struct zd_mm *mm, uint64_t start, uint64_t end)
 
 int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 {
+	struct zd_mmu_notifier_range r;
 	int err;
 
 	zd_lockdep_assert_held(mm->m, mm->mmap_lock_writer, "mmap_lock (write)");
@@ -431,15 +440,18 @@ int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 	err = zd_vma_isolate_range(mm, start, end, true);
 	if (err)
 		return err;
+	/* vms_clear_ptes(): MMU_NOTIFY_UNMAP over the whole span */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_UNMAP, mm, start, end);
 	for (;;) {
 		struct zd_vm_area_struct *vma = zd_find_vma(mm, start);
 
 		if (!vma || vma->vm_start >= end)
 			break;
-		zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
+		zd_unmap_page_range(vma, vma->vm_start, vma->vm_end);
 		zd_vma_detach(mm, vma);
 		zd_remove_vma(vma);
 	}
+	zd_mmu_notifier_invalidate_range_end(&r);
 	unmap_free_pgtables(mm, start, end);
 	return 0;
 }

@@ -7,6 +7,7 @@
  * entries of a changed range follow its new flags (change_protection).
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
@@ -74,7 +75,12 @@ static int change_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
 
 void zd_change_protection(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end)
 {
+	struct zd_mmu_notifier_range r;
+
+	/* change_pud_range(): MMU_NOTIFY_PROTECTION_VMA */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_PROTECTION_VMA, vma->vm_mm, start, end);
 	zd_walk_range(vma->vm_mm, start, end, change_one, change_leaf, vma);
+	zd_mmu_notifier_invalidate_range_end(&r);
 }
 
 

@@ -12,6 +12,7 @@
  * (move_page_tables), before the old range is unmapped.
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -66,8 +67,11 @@ int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct move_arg mv = { .old_addr = old_addr, .new_addr = new_addr };
+	struct zd_mmu_notifier_range r;
 	int err = 0;
 
+	/* move_page_tables(): MMU_NOTIFY_UNMAP of the old range */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_UNMAP, mm, old_addr, old_addr + len);
 	/* huge (DAX) leaves are not moved but dropped: the file maps them
 	 * again at the new place on the next fault (split_huge_pmd of DAX) */
 	zd_zap_huge_leaves(vma, old_addr, old_addr + len);
@@ -101,6 +105,7 @@ int zd_move_page_tables(struct zd_vm_area_struct *vma, uint64_t old_addr,
 		}
 		done = stop - old_addr;
 	}
+	zd_mmu_notifier_invalidate_range_end(&r);
 	free(mv.entries);
 	free(mv.addrs);
 	return err;

@@ -124,7 +124,7 @@ void zd_folio_add_new_anon_rmap(struct zd_page *folio, struct zd_vm_area_struct 
 {
 	__atomic_store_n(&folio->mapping, (void *)((uintptr_t)vma->anon_vma | ZD_PAGE_MAPPING_ANON),
 			 __ATOMIC_RELAXED);
-	folio->index = zd_linear_page_index(vma, addr);
+	__atomic_store_n(&folio->index, zd_linear_page_index(vma, addr), __ATOMIC_RELAXED);
 	__zd_set_page_flag(folio, ZD_PG_swapbacked);
 	__zd_set_page_flag(folio, ZD_PG_anon_exclusive);
 	__atomic_store_n(&folio->_mapcount, 0, __ATOMIC_RELEASE);
