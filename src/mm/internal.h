@@ -229,7 +229,7 @@ void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, boo
  * A fault on a migration entry waits with zd_migration_entry_wait. */
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst);
 long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr);
-void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn);
+void zd_migration_entry_wait(struct zd_machine *m, struct zd_page *page);
 /* The pieces split_folio uses: the folio's anon_vma (a reference, NULL
  * when unmapped); try_to_migrate of one page (its pfn's, at index in the
  * anon_vma's space: 0, or -EBUSY for a pinned exclusive page, whose

@@ -35,14 +35,38 @@ typedef int (*rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *p
 
 enum walk_what { PRESENT, MIGRATION, THP_PMD };
 
-/* rmap_walk_anon(): fn on each entry that maps the page at pfn, whose
- * index in its anon_vma's space is index (present, a migration entry
+/* Does e map page the way what asks? A present PTE names a page by pfn; a
+ * device-private page (which is never present) is named by its
+ * device-private entries instead; migration entries are decoded. */
+static bool walk_match(struct zd_machine *m, zd_pte_t e, struct zd_page *page, uint64_t pfn,
+		       enum walk_what what)
+{
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	enum zd_softleaf_type k;
+	struct zd_page *p;
+
+	if (o->pte_none(&m->arch, e))
+		return false;
+	if (o->pte_present(&m->arch, e))
+		return what == PRESENT && pfn != ZD_BAD_PFN &&
+		       o->leaf_pfn(&m->arch, ZD_PT_PTE, e) == pfn;
+	k = zd_softleaf_from_pte(m, e, &p);
+	if (p != page)
+		return false;
+	/* PRESENT: the device-private entries of a page stand for its mapping */
+	return what == MIGRATION ? zd_softleaf_is_migration(k) : zd_softleaf_is_device_private(k);
+}
+
+/* rmap_walk_anon(): fn on each entry that maps page, whose index in its
+ * anon_vma's space is index (present or device-private, a migration entry
  * naming it, or the THP PMD whose folio starts there), its table locked. */
-static int rmap_walk_anon(struct zd_machine *m, uint64_t pfn, uint64_t index,
+static int rmap_walk_anon(struct zd_machine *m, struct zd_page *page, uint64_t index,
 			  struct zd_anon_vma *av, enum walk_what what, rmap_fn fn, void *arg)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
 	struct zd_anon_vma *root = zd_anon_vma_root(av);
+	/* a dpa device-private page has no pfn: only its entries name it */
+	uint64_t pfn = zd_page_in_vmemmap(m, page) ? zd_page_to_pfn(m, page) : ZD_BAD_PFN;
 	int rc = 0;
 
 	pthread_mutex_lock(&m->mm_list_lock);
@@ -53,7 +77,6 @@ static int rmap_walk_anon(struct zd_machine *m, uint64_t pfn, uint64_t index,
 			struct zd_page *ptl;
 			uint64_t addr, *pte;
 			zd_pte_t e;
-			bool match;
 
 			/* a fault may be setting it (anon_vma_prepare) */
 			struct zd_anon_vma *vav = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
@@ -77,14 +100,7 @@ static int rmap_walk_anon(struct zd_machine *m, uint64_t pfn, uint64_t index,
 			if (!(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
 				continue;
 			e = o->ptep_get(pte);
-			if (what == MIGRATION)
-				match = !o->pte_none(&m->arch, e) && !o->pte_present(&m->arch, e) &&
-					zd_is_migration_type(o->swp_type(&m->arch, e)) &&
-					o->swp_offset(&m->arch, e) == pfn;
-			else
-				match = o->pte_present(&m->arch, e) &&
-					o->leaf_pfn(&m->arch, ZD_PT_PTE, e) == pfn;
-			if (match)
+			if (walk_match(m, e, page, pfn, what))
 				rc = fn(vma, addr, pte, arg);
 			zd_pt_unlock(ptl);
 		}
@@ -94,22 +110,32 @@ static int rmap_walk_anon(struct zd_machine *m, uint64_t pfn, uint64_t index,
 	return rc;
 }
 
-/* try_to_migrate_one(). */
+/* try_to_migrate_one(): a present PTE or a device-private entry of the
+ * page becomes a migration entry of the same writability. */
 static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *page = arg, *folio = zd_compound_head(page);
-	unsigned prot = zd_pte_prot(mm, o->ptep_get(pte)), type;
-	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive);
+	struct zd_page *page = arg, *folio = zd_compound_head(page), *p;
+	zd_pte_t e = o->ptep_get(pte);
+	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive), write;
+	unsigned prot = 0;
 
+	if (o->pte_present(&m->arch, e)) {
+		prot = zd_pte_prot(mm, e);
+		write = prot & ZD_PTE_WRITE;
+	} else {
+		enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &p);
+
+		if (p != page || !zd_softleaf_is_device_private(k))
+			return 0;
+		write = k == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE;
+	}
 	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
 	if (excl && zd_folio_maybe_dma_pinned(folio))
 		return -EBUSY;
-	type = prot & ZD_PTE_WRITE ? ZD_SWP_MIGRATION_WRITE :
-	       excl ? ZD_SWP_MIGRATION_READ_EXCLUSIVE : ZD_SWP_MIGRATION_READ;
-	o->set_pte(pte, o->swp_entry_to_pte(&m->arch, type, zd_page_to_pfn(m, page)));
+	o->set_pte(pte, zd_make_migration_entry(m, page, write, excl));
 	if (prot & ZD_PTE_DIRTY)
 		zd_set_page_flag(folio, ZD_PG_dirty);
 	zd_clear_page_flag(page, ZD_PG_anon_exclusive);
@@ -118,23 +144,28 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	return 0;
 }
 
-/* remove_migration_pte(): the entry becomes a PTE of arg's page. */
+/* remove_migration_pte(): the entry becomes a PTE of arg's page, or the
+ * device-private entry of a device-private page, as writable as it was. */
 static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *dst = arg;
-	unsigned type = o->swp_type(&m->arch, o->ptep_get(pte));
+	struct zd_page *dst = arg, *old;
+	enum zd_softleaf_type k = zd_softleaf_from_pte(m, o->ptep_get(pte), &old);
+	bool write = zd_softleaf_is_migration_write(k);
 	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG;
 
-	if (type == ZD_SWP_MIGRATION_WRITE)
+	if (write)
 		prot |= ZD_PTE_WRITE | ZD_PTE_DIRTY;
 	else if (zd_test_page_flag(dst, ZD_PG_dirty))
 		prot |= ZD_PTE_DIRTY;
 	zd_get_page(m, dst);
-	zd_folio_add_anon_rmap_pte(m, dst, type != ZD_SWP_MIGRATION_READ);
-	o->set_pte(pte, o->mk_leaf(&m->arch, ZD_PT_PTE, zd_page_to_pfn(m, dst), prot));
+	zd_folio_add_anon_rmap_pte(m, dst, !zd_softleaf_is_migration_read(k));
+	if (zd_is_zone_device_page(dst) && zd_is_device_private_page(m, dst))
+		o->set_pte(pte, zd_make_device_private_entry(m, dst, write));
+	else
+		o->set_pte(pte, o->mk_leaf(&m->arch, ZD_PT_PTE, zd_page_to_pfn(m, dst), prot));
 	return 0;
 }
 
@@ -166,13 +197,13 @@ struct zd_anon_vma *zd_folio_get_anon_vma(struct zd_machine *m, struct zd_page *
 int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index,
 		      struct zd_anon_vma *av)
 {
-	return rmap_walk_anon(m, zd_page_to_pfn(m, page), index, av, PRESENT, unmap_one, page);
+	return rmap_walk_anon(m, page, index, av, PRESENT, unmap_one, page);
 }
 
 void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
 			      struct zd_anon_vma *av, struct zd_page *dst)
 {
-	rmap_walk_anon(m, zd_page_to_pfn(m, old), index, av, MIGRATION, remap_one, dst);
+	rmap_walk_anon(m, old, index, av, MIGRATION, remap_one, dst);
 }
 
 static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
@@ -183,7 +214,7 @@ static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t 
 
 void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av)
 {
-	rmap_walk_anon(m, zd_page_to_pfn(m, folio), folio->index, av, THP_PMD, split_pmd_one, NULL);
+	rmap_walk_anon(m, folio, folio->index, av, THP_PMD, split_pmd_one, NULL);
 }
 
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
@@ -221,10 +252,8 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 
 /* migration_entry_wait(): a fault on a migration entry waits for the
  * migration to end (the page unlocked) and is then retried. */
-void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn)
+void zd_migration_entry_wait(struct zd_machine *m, struct zd_page *page)
 {
-	struct zd_page *page = zd_pfn_to_page(m, pfn);
-
 	/* the folio's lock: a THP being split is locked at its head, and
 	 * each page it becomes is locked before it stops being a tail */
 	while (zd_test_page_flag(zd_compound_head(page), ZD_PG_locked) ||

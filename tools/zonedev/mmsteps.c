@@ -616,17 +616,21 @@ static const struct { unsigned bit; const char *name; } pm_flags[] = {
 	{ 57, "uffd_wp" }, { 56, "exclusive" }, { 55, "soft_dirty" },
 };
 
-static const char *swap_type_name(unsigned type)
+static const char *swap_type_name(struct zd_machine *m, unsigned type)
 {
-	switch (type) {
-	case ZD_SWP_HWPOISON: return "hwpoison";
-	case ZD_SWP_MIGRATION_READ: return "migration-read";
-	case ZD_SWP_MIGRATION_READ_EXCLUSIVE: return "migration-read-exclusive";
-	case ZD_SWP_MIGRATION_WRITE: return "migration-write";
-	case ZD_SWP_DEVICE_WRITE: return "device-write";
-	case ZD_SWP_DEVICE_READ: return "device-read";
-	case ZD_SWP_DEVICE_EXCLUSIVE: return "device-exclusive";
-	case ZD_SWP_PTE_MARKER: return "pte-marker";
+	switch (zd_softleaf_type(m, type)) {
+	case ZD_SOFTLEAF_HWPOISON: return "hwpoison";
+	case ZD_SOFTLEAF_MIGRATION_READ: return "migration-read";
+	case ZD_SOFTLEAF_MIGRATION_READ_EXCLUSIVE: return "migration-read-exclusive";
+	case ZD_SOFTLEAF_MIGRATION_WRITE: return "migration-write";
+	case ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE: return "device-write";
+	case ZD_SOFTLEAF_DEVICE_PRIVATE_READ: return "device-read";
+	case ZD_SOFTLEAF_DEVICE_EXCLUSIVE: return "device-exclusive";
+	case ZD_SOFTLEAF_MIGRATION_DEVICE_PRIVATE_READ: return "migration-device-read";
+	case ZD_SOFTLEAF_MIGRATION_DEVICE_PRIVATE_READ_EXCLUSIVE:
+		return "migration-device-read-exclusive";
+	case ZD_SOFTLEAF_MIGRATION_DEVICE_PRIVATE_WRITE: return "migration-device-write";
+	case ZD_SOFTLEAF_MARKER: return "pte-marker";
 	default: return "swap";
 	}
 }
@@ -646,7 +650,7 @@ static void pagemap_line(struct run *r, uint64_t addr, uint64_t pme)
 		if (pme >> 63 & 1)
 			fprintf(r->out, " pfn=0x%" PRIx64, frame);
 		else if (pme >> 62 & 1)
-			fprintf(r->out, " type=%u (%s) offset=0x%" PRIx64, type, swap_type_name(type),
+			fprintf(r->out, " type=%u (%s) offset=0x%" PRIx64, type, swap_type_name(r->m, type),
 				frame >> PM_SWAP_TYPE_BITS);
 		fputc('\n', r->out);
 		return;
@@ -660,7 +664,7 @@ static void pagemap_line(struct run *r, uint64_t addr, uint64_t pme)
 		jw_khex(r->json, "pfn", frame);
 	else if (pme >> 62 & 1) {
 		jw_ku64(r->json, "swap_type", type);
-		jw_kstr(r->json, "swap_kind", swap_type_name(type));
+		jw_kstr(r->json, "swap_kind", swap_type_name(r->m, type));
 		jw_khex(r->json, "swap_offset", frame >> PM_SWAP_TYPE_BITS);
 	}
 	jw_obj_end(r->json);
