@@ -581,6 +581,8 @@ static int migrate_range(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint6
 		rc = zd_migrate_vma_setup(m, &args);
 		if (rc)
 			break;
+		/* dst is the driver's to fill: nothing stale may reach finalize */
+		memset(dst, 0, sizeof(dst));
 		if (to_dev)
 			alloc_and_copy_to_dev(mdev, &args);
 		else if (args.cpages && !alloc_and_copy_to_sys(mdev, src, dst, args.npages)) {
