@@ -277,6 +277,33 @@ static void run(const char *arch, enum zd_device_private_design design)
 	fill(mm, a, 6, 0x66);
 	ok(holds(mm, a, 6, 0x66), "%s: a write faults the page back and writes", tag);
 
+	/* MADV_FREE leaves device entries alone; mremap moves them */
+	is_int(zd_dmirror_migrate_to_dev(g, mm, a, NP, &cp), 0, "%s: all on the device", tag);
+	is_int(zd_do_madvise(mm, a, NP * PS, ZD_MADV_FREE), 0, "%s: MADV_FREE", tag);
+	is_int(count_kind(m, mm, a, ZD_SOFTLEAF_DEVICE_PRIVATE_READ) +
+	       count_kind(m, mm, a, ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE), NP,
+	       "%s: ... left every device entry", tag);
+	uint64_t na = a - 64 * PS;
+	is_int(zd_do_mremap(mm, a, NP * PS, NP * PS, ZD_MREMAP_MAYMOVE | ZD_MREMAP_FIXED, na),
+	       (int64_t)na, "%s: mremap to a new address", tag);
+	a = na;
+	is_int(count_kind(m, mm, a, ZD_SOFTLEAF_DEVICE_PRIVATE_READ) +
+	       count_kind(m, mm, a, ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE), NP,
+	       "%s: the device entries moved with it", tag);
+	ok(holds(mm, a, 7, 0x47), "%s: a fault at the new address brings page 7 back", tag);
+
+	/* eviction without a VA (migrate_device_range) */
+	is_int(zd_dmirror_evict(g), NP - 1, "%s: evict: every device page in use", tag);
+	is_int(count_kind(m, mm, a, -1), NP, "%s: ... is a present system page again", tag);
+	all = true;
+	for (unsigned i = 0; i < NP; i++)
+		all &= holds(mm, a, i, i == 1 ? 0x99 : i == 6 ? 0x66 : i >= NP - 2 ? 0 :
+			     (unsigned char)(0x40 + i));
+	ok(all, "%s: ... with every byte", tag);
+	zd_dmirror_get_stats(g, &st);
+	is_int(st.calloc - st.cfree, 0, "%s: ... and the device has all its pages back", tag);
+	is_int(zd_dmirror_migrate_to_dev(g, mm, a, NP, &cp), 0, "%s: and takes them again", tag);
+
 	/* munmap gives device pages back */
 	is_int(zd_vm_munmap(mm, a, NP * PS), 0, "%s: munmap", tag);
 	zd_dmirror_get_stats(g, &st);

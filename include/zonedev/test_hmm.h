@@ -73,6 +73,12 @@ int zd_dmirror_migrate_to_dev(struct zd_dmirror_device *mdev, struct zd_mm *mm, 
 int zd_dmirror_migrate_to_sys(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t addr,
 			      uint64_t npages, uint64_t *cpages);
 
+/* dmirror_device_evict_chunk() for every chunk (the eviction part of
+ * HMM_DMIRROR_RELEASE): every device page in use goes back to system
+ * memory through migrate_device_range(), wherever it is mapped. The pages
+ * evicted, -EINVAL for a coherent device, -ENOMEM. */
+long zd_dmirror_evict(struct zd_dmirror_device *mdev);
+
 /* HMM_DMIRROR_FLAGS: FAIL_ALLOC makes the next device or system page
  * allocation of a migration fail (one shot). FAIL_FAULT (model only)
  * makes the next migrate_to_ram fail as a driver error (VM_FAULT_SIGBUS). */

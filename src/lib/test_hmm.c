@@ -626,3 +626,51 @@ int zd_dmirror_migrate_to_sys(struct zd_dmirror_device *mdev, struct zd_mm *mm, 
 {
 	return migrate_range(mdev, mm, addr, npages, cpages, false);
 }
+
+/* dmirror_device_evict_chunk() for every chunk: each page in use comes
+ * back to system memory wherever (and in however many processes) it is
+ * mapped; the chunks stay registered. Returns the pages evicted. */
+long zd_dmirror_evict(struct zd_dmirror_device *mdev)
+{
+	struct zd_machine *m = mdev->m;
+	uint64_t n = ZD_DEVMEM_CHUNK_SIZE >> m->arch.page_shift;
+	unsigned long *src, *dst;
+	long evicted = 0;
+
+	if (mdev->type != ZD_MEMORY_DEVICE_PRIVATE)
+		return -EINVAL;
+	src = calloc(n, sizeof(*src));
+	dst = calloc(n, sizeof(*dst));
+	if (!src || !dst) {
+		free(src);
+		free(dst);
+		return -ENOMEM;
+	}
+	for (unsigned ci = 0;; ci++) {
+		struct zd_dev_pagemap *pg = zd_dmirror_chunk_pgmap(mdev, ci);
+
+		if (!pg)
+			break;
+		zd_migrate_device_range(m, src, pg->range.start >> m->arch.page_shift, n);
+		for (uint64_t i = 0; i < n; i++) {
+			struct zd_page *spage = zd_migrate_pfn_to_page(m, src[i]), *dpage;
+
+			dst[i] = 0;
+			if (!spage || !(src[i] & ZD_MIGRATE_PFN_MIGRATE))
+				continue;
+			/* __GFP_NOFAIL in the kernel: eviction cannot give up */
+			while (!(dpage = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, 0)))
+				sched_yield();
+			zd_lock_page(dpage);
+			zd_dmirror_copy_from_device(mdev, spage, zd_page_address(m, dpage),
+						    m->arch.page_size);
+			dst[i] = zd_migrate_pfn_from_page(m, dpage);
+			evicted++;
+		}
+		zd_migrate_device_pages(m, src, dst, n);
+		zd_migrate_device_finalize(m, src, dst, n);
+	}
+	free(src);
+	free(dst);
+	return evicted;
+}
