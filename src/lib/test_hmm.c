@@ -73,7 +73,9 @@ static void dmirror_devmem_free(struct zd_page *folio)
 	/* Back on the free list page by page; a folio is split up again. */
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
 		struct zd_page *p = folio + i;
-		p->pgmap = folio->pgmap;
+		/* pgmap shares its word with compound_head, which a fault
+		 * waiting on this page's lock may be reading */
+		__atomic_store_n(&p->pgmap, folio->pgmap, __ATOMIC_RELAXED);
 		__atomic_and_fetch(&p->flags, ~((1UL << ZD_PG_head) | (1UL << ZD_PG_locked) | 0xffUL),
 				   __ATOMIC_RELAXED);
 		p->zone_device_data = mdev->free_pages;
@@ -532,18 +534,27 @@ static bool page_is_ours(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint6
 {
 	struct zd_machine *m = mdev->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *page = NULL;
-	enum zd_pt_level level;
-	zd_pte_t e = zd_follow_pte(mm, addr, &level, &page);
+	struct zd_page *ptl, *page = NULL;
+	bool ours = false;
+	/* under the PTL: the entry's page cannot be unmapped and freed */
+	uint64_t *pte = zd_pte_offset_map_lock(mm, addr, &ptl);
+	zd_pte_t e;
 
-	if (o->pte_none(&m->arch, e))
+	if (!pte)
 		return false;
-	if (o->pte_present(&m->arch, e))
-		return page && zd_is_zone_device_page(page) &&
-		       zd_is_device_coherent_page(m, page) && zd_page_pgmap(m, page)->owner == mdev;
-	return level == ZD_PT_PTE &&
-	       zd_softleaf_is_device_private(zd_softleaf_from_pte(m, e, &page)) && page &&
-	       zd_page_pgmap(m, page)->owner == mdev;
+	e = o->ptep_get(pte);
+	if (o->pte_present(&m->arch, e)) {
+		uint64_t pfn = o->leaf_pfn(&m->arch, ZD_PT_PTE, e);
+
+		page = pfn != m->zero_pfn ? zd_pfn_to_page(m, pfn) : NULL;
+		ours = page && zd_is_zone_device_page(page) && zd_is_device_coherent_page(m, page) &&
+		       zd_page_pgmap(m, page)->owner == mdev;
+	} else if (!o->pte_none(&m->arch, e)) {
+		ours = zd_softleaf_is_device_private(zd_softleaf_from_pte(m, e, &page)) && page &&
+		       zd_page_pgmap(m, page)->owner == mdev;
+	}
+	zd_pt_unlock(ptl);
+	return ours;
 }
 
 static int migrate_range(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t addr,
