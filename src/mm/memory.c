@@ -474,62 +474,6 @@ static unsigned do_fault(struct zd_vm_fault *vmf)
 	return ret;
 }
 
-/* migration_entry_wait() / softleaf_entry_wait_on_locked(): wait for the
- * page an entry names to be unlocked, holding a reference taken under the
- * PTL while the entry still names it, so the page cannot be freed and
- * reused under the waiter; then the fault is retried. */
-static void entry_wait_on_locked(struct zd_vm_fault *vmf, struct zd_page *page)
-{
-	struct zd_machine *m = vmf->vma->vm_mm->m;
-	int ref;
-	bool got = false;
-
-	fault_lock(vmf);
-	if (pte_same(pt_ops(vmf->vma->vm_mm)->ptep_get(vmf->pte), vmf->orig_pte)) {
-		ref = __atomic_load_n(&page->_refcount, __ATOMIC_RELAXED);
-		while (ref > 0 && !(got = __atomic_compare_exchange_n(&page->_refcount, &ref,
-				ref + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
-			;
-	}
-	fault_unlock(vmf);
-	if (!got)
-		return;
-	zd_migration_entry_wait(m, page);
-	zd_put_page(m, page);
-}
-
-/* The device-private branch of do_swap_page(): the page's driver brings
- * it back (migrate_to_ram) with the page locked by the core, which the
- * driver passes on as migrate_vma.fault_page; a page someone else has
- * locked (a migration in progress) is waited for and the fault retried. */
-static unsigned do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *page)
-{
-	struct zd_machine *m = vmf->vma->vm_mm->m;
-	struct zd_dev_pagemap *pgmap;
-	int ret;
-
-	fault_lock(vmf);
-	if (!pte_same(pt_ops(vmf->vma->vm_mm)->ptep_get(vmf->pte), vmf->orig_pte)) {
-		fault_unlock(vmf);
-		return 0;
-	}
-	if (!zd_trylock_page(page)) {
-		fault_unlock(vmf);
-		entry_wait_on_locked(vmf, page);
-		return 0;
-	}
-	zd_get_page(m, page);
-	fault_unlock(vmf);
-	pgmap = zd_page_pgmap(m, page);
-	vmf->page = page;
-	ret = pgmap->ops->migrate_to_ram(vmf);
-	vmf->page = NULL;
-	zd_unlock_page(page);
-	zd_put_page(m, page);
-	/* vm_fault_t; a driver that answers with an errno failed */
-	return ret < 0 ? ZD_VM_FAULT_SIGBUS : (unsigned)ret;
-}
-
 /* do_swap_page(): there is no swap device; a migration entry waits for
  * its migration and retries, a device-private entry asks its driver, a
  * hwpoison entry is SIGBUS (HWPOISON), and anything else is a bad entry
@@ -542,11 +486,11 @@ static unsigned do_swap_page(struct zd_vm_fault *vmf)
 	enum zd_softleaf_type k = zd_softleaf_from_pte(mm->m, vmf->orig_pte, &page);
 
 	if (zd_softleaf_is_migration(k) && page) {
-		entry_wait_on_locked(vmf, page);
+		zd_entry_wait_on_locked(vmf, page);
 		return 0;
 	}
 	if (zd_softleaf_is_device_private(k) && page)
-		return do_device_private_fault(vmf, page);
+		return zd_do_device_private_fault(vmf, page);
 	if (k == ZD_SOFTLEAF_HWPOISON)
 		return ZD_VM_FAULT_HWPOISON;
 	ZD_WARN(mm->m, true, "pid %d: bad entry type %u offset 0x%llx at 0x%llx", mm->pid,

@@ -2,7 +2,9 @@
  * mm/migrate_device.c: migrate_vma (a driver moves a VMA range between
  * system RAM and device memory) and eviction of device pages without a VA,
  * plus the constructors and decoders of device-private and migration
- * entries in both device-private designs (include/zonedev/swapops.h).
+ * entries in both device-private designs (include/zonedev/swapops.h) and
+ * do_swap_page()'s device-private branch and entry waits (memory.c calls
+ * them; they live here to keep memory.c's core paths apart).
  * Collect installs the migration entry of each selected page right away
  * (the kernel's migrate_vma_collect_pmd); unmap reaches the page's other
  * mappings through migrate.c's rmap walk (zd_try_to_migrate) and rejects a
@@ -88,6 +90,50 @@ enum zd_softleaf_type zd_softleaf_from_pte(struct zd_machine *m, zd_pte_t pte,
 
 	*page = zd_softleaf_to_page(m, k, o->swp_offset(&m->arch, pte));
 	return k;
+}
+
+/* ---------- CPU faults on device-private and migration entries ---------- */
+
+/* migration_entry_wait() / softleaf_entry_wait_on_locked(): wait for the
+ * page an entry names to be unlocked, then retry the fault. No reference
+ * is held while waiting (the kernel's waitqueue needs none, and one would
+ * make the migration's reference check fail): the page may be freed and
+ * reused meanwhile, which only ends the wait. */
+void zd_entry_wait_on_locked(struct zd_vm_fault *vmf, struct zd_page *page)
+{
+	zd_migration_entry_wait(vmf->vma->vm_mm->m, page);
+}
+
+/* The device-private branch of do_swap_page(): the page's driver brings
+ * it back (migrate_to_ram) with the page locked by the core, which the
+ * driver passes on as migrate_vma.fault_page; a page someone else has
+ * locked (a migration in progress) is waited for and the fault retried. */
+unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *page)
+{
+	struct zd_machine *m = vmf->vma->vm_mm->m;
+	struct zd_dev_pagemap *pgmap;
+	int ret;
+
+	zd_pt_lock(vmf->ptl);
+	if (m->arch.pgtable->ptep_get(vmf->pte).val != vmf->orig_pte.val) {
+		zd_pt_unlock(vmf->ptl);
+		return 0;
+	}
+	if (!zd_trylock_page(page)) {
+		zd_pt_unlock(vmf->ptl);
+		zd_entry_wait_on_locked(vmf, page);
+		return 0;
+	}
+	zd_get_page(m, page);
+	zd_pt_unlock(vmf->ptl);
+	pgmap = zd_page_pgmap(m, page);
+	vmf->page = page;
+	ret = pgmap->ops->migrate_to_ram(vmf);
+	vmf->page = NULL;
+	zd_unlock_page(page);
+	zd_put_page(m, page);
+	/* vm_fault_t; a driver that answers with an errno failed */
+	return ret < 0 ? ZD_VM_FAULT_SIGBUS : (unsigned)ret;
 }
 
 /* ---------- mpfns ---------- */
