@@ -14,8 +14,10 @@
  *  - a pinned page does not move (-ENOENT) until unpinned;
  *  - fork makes writable device entries readable in both; a write in the
  *    parent faults back and copies, the child keeps its bytes;
- *  - mprotect downgrades writable device entries; munmap and exit give
- *    every device page back (calloc == cfree).
+ *  - mprotect downgrades writable device entries; MADV_FREE leaves them,
+ *    mremap moves them; eviction (migrate_device_range, _pfns) brings
+ *    pages back without a VA; munmap gives every device page back
+ *    (calloc == cfree).
  */
 #include "tap.h"
 #include "helpers.h"
@@ -303,6 +305,30 @@ static void run(const char *arch, enum zd_device_private_design design)
 	zd_dmirror_get_stats(g, &st);
 	is_int(st.calloc - st.cfree, 0, "%s: ... and the device has all its pages back", tag);
 	is_int(zd_dmirror_migrate_to_dev(g, mm, a, NP, &cp), 0, "%s: and takes them again", tag);
+
+	/* migrate_device_pfns(): one page named by its mpfn, no VA */
+	{
+		unsigned long src[1], dst[1];
+		struct zd_page *sp;
+
+		kind_at(m, mm, a + 6 * PS, &page, NULL);
+		src[0] = zd_migrate_pfn_from_page(m, page);
+		is_int(zd_migrate_device_pfns(m, src, 1), 0, "%s: migrate_device_pfns", tag);
+		ok(zd_migrate_pfn_to_page(m, src[0]) == page && (src[0] & ZD_MIGRATE_PFN_MIGRATE),
+		   "%s: ... collects the page", tag);
+		is_int(kind_at(m, mm, a + 6 * PS, &sp, NULL),
+		       ZD_SOFTLEAF_MIGRATION_WRITE + (design == ZD_DEVICE_PRIVATE_DPA ?
+			ZD_SOFTLEAF_MIGRATION_DEVICE_PRIVATE_READ - ZD_SOFTLEAF_MIGRATION_READ : 0),
+		       "%s: ... its PTE is the design's writable migration entry", tag);
+		sp = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, 0);
+		zd_lock_page(sp);
+		zd_dmirror_copy_from_device(g, page, zd_page_address(m, sp), PS);
+		dst[0] = zd_migrate_pfn_from_page(m, sp);
+		zd_migrate_device_pages(m, src, dst, 1);
+		zd_migrate_device_finalize(m, src, dst, 1);
+		ok(kind_at(m, mm, a + 6 * PS, &page, NULL) == -1 && page == sp &&
+		   holds(mm, a, 6, 0x66), "%s: ... and finalize maps the system copy", tag);
+	}
 
 	/* munmap gives device pages back */
 	is_int(zd_vm_munmap(mm, a, NP * PS), 0, "%s: munmap", tag);
