@@ -13,10 +13,11 @@
  * Invariants: a selected page is locked (trylock, or the caller's fault
  * page) and referenced from collect to finalize; its bytes are final once
  * collect's grace period has passed (no CPU writes a page its entries no
- * longer name); only order-0 pages move: a PTE-mapped large folio is
- * skipped, MIGRATE_PFN_COMPOUND is never produced (device THP is left for
- * later); file and shmem pages are not collected (the kernel collects
- * them and then refuses every device destination for them).
+ * longer name); only order-0 pages move: a THP (PMD- or PTE-mapped) is
+ * split first, as without SELECT_COMPOUND, and MIGRATE_PFN_COMPOUND is
+ * never produced (device THP is left for later); file and shmem pages are
+ * not collected (the kernel collects them and then refuses every device
+ * destination for them).
  */
 #include "internal.h"
 #include "base/rcu.h"
@@ -216,7 +217,7 @@ static bool vma_is_anonymous(const struct zd_vm_area_struct *vma)
 /* migrate_vma_collect_pmd() for one PTE, its table locked: the mpfn of
  * the selected entry (its migration entry installed), or 0. */
 static unsigned long collect_one(struct zd_machine *m, struct zd_migrate_vma *args,
-				 uint64_t *pte, bool *unmapped)
+				 uint64_t *pte, bool *unmapped, struct zd_page **split)
 {
 	struct zd_vm_area_struct *vma = args->vma;
 	struct zd_mm *mm = vma->vm_mm;
@@ -244,9 +245,13 @@ static unsigned long collect_one(struct zd_machine *m, struct zd_migrate_vma *ar
 			return vma_is_anonymous(vma) && (args->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) ?
 			       ZD_MIGRATE_PFN_MIGRATE : 0;
 		page = zd_vm_normal_page(mm, e);
-		if (!page || !zd_folio_test_anon(page) || zd_compound_head(page) != page ||
-		    zd_test_page_flag(page, ZD_PG_head))
+		if (!page || !zd_folio_test_anon(page))
 			return 0;
+		if (zd_compound_head(page) != page || zd_test_page_flag(page, ZD_PG_head)) {
+			/* a PTE-mapped large folio: split, then walk again */
+			*split = zd_compound_head(page);
+			return 0;
+		}
 		if (zd_is_zone_device_page(page)) {
 			if (!(args->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT) ||
 			    !zd_is_device_coherent_page(m, page) ||
@@ -283,26 +288,89 @@ static unsigned long collect_one(struct zd_machine *m, struct zd_migrate_vma *ar
 	       (write ? ZD_MIGRATE_PFN_WRITE : 0);
 }
 
+/* Is addr under a present PMD leaf (one that could not be split)? */
+static bool zd_huge_slot_present(struct zd_mm *mm, uint64_t addr)
+{
+	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
+	struct zd_page *ptl;
+	uint64_t *pmd = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl);
+
+	return pmd && o->pte_present(&mm->m->arch, o->ptep_get(pmd));
+}
+
+/* migrate_vma_split_folio(): a large folio at the address is split so its
+ * pages can move one by one (no device THP yet); true if it was. */
+static bool split_large(struct zd_machine *m, struct zd_page *folio)
+{
+	bool split;
+
+	if (!try_get(folio))
+		return false;
+	if (!zd_trylock_page(folio)) {
+		zd_put_page(m, folio);
+		return false;
+	}
+	split = !zd_split_folio(m, folio);
+	zd_unlock_page(folio);
+	zd_put_page(m, folio);
+	return split;
+}
+
+/* No PTE table at addr: a hole, or a PMD leaf (a THP to split, the huge
+ * zero folio whose PMD is split into zero-page PTEs). true: walk again. */
+static bool pmd_leaf_split(struct zd_machine *m, struct zd_mm *mm, uint64_t addr)
+{
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	struct zd_page *ptl, *folio = NULL;
+	uint64_t *pmd = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl);
+	bool again = false;
+	zd_pte_t e;
+
+	if (!pmd)
+		return false;
+	zd_pt_lock(ptl);
+	e = o->ptep_get(pmd);
+	if (o->pte_present(&m->arch, e) && !o->is_table(&m->arch, e)) {
+		if (zd_pmd_is_thp(mm, e, ZD_PT_PMD))
+			folio = zd_pfn_to_page(m, o->leaf_pfn(&m->arch, ZD_PT_PMD, e));
+		else
+			again = zd_split_huge_pmd_locked(mm, pmd);
+	}
+	zd_pt_unlock(ptl);
+	return folio ? split_large(m, folio) : again;
+}
+
 static void migrate_vma_collect(struct zd_machine *m, struct zd_migrate_vma *args)
 {
 	struct zd_mm *mm = args->vma->vm_mm;
 	uint64_t psize = m->arch.page_size;
 	bool unmapped = false;
+	int splits = 0;
 
 	/* (the MMU_NOTIFY_MIGRATE bracket with owner = pgmap_owner belongs
 	 * here once mmu notifiers exist) */
 	for (uint64_t addr = args->start; addr < args->end; addr += psize) {
 		unsigned long i = (addr - args->start) / psize;
-		struct zd_page *ptl;
+		struct zd_page *ptl, *split = NULL;
 		uint64_t *pte = zd_pte_offset_map_lock(mm, addr, &ptl);
 
-		if (!pte) {   /* migrate_vma_collect_hole() */
+		if (!pte) {   /* migrate_vma_collect_hole(), or a PMD leaf */
+			if (splits < 4 && pmd_leaf_split(m, mm, addr)) {
+				splits++;
+				addr -= psize;   /* walk this address again */
+				continue;
+			}
 			args->src[i] = vma_is_anonymous(args->vma) &&
-				       (args->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) ?
-				       ZD_MIGRATE_PFN_MIGRATE : 0;
+				       (args->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) &&
+				       !zd_huge_slot_present(mm, addr) ? ZD_MIGRATE_PFN_MIGRATE : 0;
 		} else {
-			args->src[i] = collect_one(m, args, pte, &unmapped);
+			args->src[i] = collect_one(m, args, pte, &unmapped, &split);
 			zd_pt_unlock(ptl);
+			if (split && splits < 4 && split_large(m, split)) {
+				splits++;
+				addr -= psize;
+				continue;
+			}
 		}
 		if (args->src[i])
 			args->cpages++;
