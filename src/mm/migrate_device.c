@@ -331,10 +331,12 @@ static bool pmd_leaf_split(struct zd_machine *m, struct zd_mm *mm, uint64_t addr
 	zd_pt_lock(ptl);
 	e = o->ptep_get(pmd);
 	if (o->pte_present(&m->arch, e) && !o->is_table(&m->arch, e)) {
-		if (zd_pmd_is_thp(mm, e, ZD_PT_PMD))
-			folio = zd_pfn_to_page(m, o->leaf_pfn(&m->arch, ZD_PT_PMD, e));
-		else
+		uint64_t pfn = o->leaf_pfn(&m->arch, ZD_PT_PMD, e);
+
+		if (zd_is_huge_zero_pfn(m, pfn))
 			again = zd_split_huge_pmd_locked(mm, pmd);
+		else if (zd_pmd_is_thp(mm, e, ZD_PT_PMD))
+			folio = zd_pfn_to_page(m, pfn);
 	}
 	zd_pt_unlock(ptl);
 	return folio ? split_large(m, folio) : again;
