@@ -17,7 +17,11 @@
  *  - mprotect downgrades writable device entries; MADV_FREE leaves them,
  *    mremap moves them; eviction (migrate_device_range, _pfns) brings
  *    pages back without a VA; munmap gives every device page back
- *    (calloc == cfree).
+ *    (calloc == cfree);
+ *  - make_device_exclusive: the entry (type per design, a pfn in both),
+ *    fork restoring and copying it, a CPU write or read (after mprotect,
+ *    which leaves it) restoring it, GUP restoring it, munmap dropping it,
+ *    -EBUSY for shared memory.
  */
 #include "tap.h"
 #include "helpers.h"
@@ -115,6 +119,105 @@ static void setup_errors(struct zd_machine *m, struct zd_mm *mm, uint64_t a,
 	zd_put_page(m, dp);
 #undef TRY
 	zd_mmap_read_unlock(mm);
+}
+
+/* make_device_exclusive() and its entries (spec hmm.md 1.2, 1.3, 1.4, 1.7). */
+static void exclusive_cases(struct zd_machine *m, struct zd_dmirror_device *g, const char *tag)
+{
+	struct zd_mm *mm = zd_mm_alloc(m), *child;
+	struct zd_page *page, *p, *pages[1];
+	uint64_t a, sh;
+	zd_pte_t e;
+
+	a = (uint64_t)zd_vm_mmap(mm, 0, 4 * PS, ZD_PROT_READ | ZD_PROT_WRITE,
+				 ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+	for (unsigned i = 0; i < 4; i++)
+		fill(mm, a, i, (unsigned char)(0x70 + i));
+	zd_mmap_read_lock(mm);
+	page = zd_make_device_exclusive(mm, a, g);
+	zd_mmap_read_unlock(mm);
+	if (!ok(!ZD_IS_ERR(page), "%s: make_device_exclusive", tag))
+		return;
+	ok(zd_test_page_flag(page, ZD_PG_locked), "%s: ... returns the page locked", tag);
+	zd_unlock_page(page);
+	zd_put_page(m, page);
+	is_int(kind_at(m, mm, a, &p, &e), ZD_SOFTLEAF_DEVICE_EXCLUSIVE,
+	       "%s: the PTE is a device-exclusive entry", tag);
+	is_int(m->arch.pgtable->swp_type(&m->arch, e), m->device_private == ZD_DEVICE_PRIVATE_DPA ?
+	       27 : 30, "%s: SWP_DEVICE_EXCLUSIVE's number", tag);
+	ok(p == page && m->arch.pgtable->swp_offset(&m->arch, e) == zd_page_to_pfn(m, page),
+	   "%s: ... holding the pfn (in both designs)", tag);
+	is_int(zd_page_mapcount(page), 1, "%s: ... and the page stays mapped", tag);
+	is_int(mm->rss_stat[ZD_MM_ANONPAGES], 4, "%s: ... and counted", tag);
+
+	/* fork restores the PTE and copies it */
+	child = zd_dup_mm(mm);
+	is_int(kind_at(m, mm, a, &p, NULL), -1, "%s: fork restored the parent's PTE", tag);
+	fill(mm, a, 0, 0xee);
+	ok(holds(mm, a, 0, 0xee) && holds(child, a, 0, 0x70),
+	   "%s: ... a COW copy: the child keeps its bytes", tag);
+	zd_mmput(child);
+
+	/* a CPU write takes exclusivity back */
+	zd_mmap_read_lock(mm);
+	page = zd_make_device_exclusive(mm, a + PS, g);
+	zd_mmap_read_unlock(mm);
+	if (!ZD_IS_ERR(page)) {
+		zd_unlock_page(page);
+		zd_put_page(m, page);
+	}
+	fill(mm, a, 1, 0x55);
+	ok(kind_at(m, mm, a + PS, &p, &e) == -1 && p == page &&
+	   (m->arch.pgtable->leaf_prot(&m->arch, e) & ZD_PTE_WRITE) && holds(mm, a, 1, 0x55),
+	   "%s: a CPU write restores the same page writable", tag);
+
+	/* mprotect leaves it; a read then restores it read-only */
+	zd_mmap_read_lock(mm);
+	page = zd_make_device_exclusive(mm, a + 2 * PS, g);
+	zd_mmap_read_unlock(mm);
+	if (!ZD_IS_ERR(page)) {
+		zd_unlock_page(page);
+		zd_put_page(m, page);
+	}
+	is_int(zd_do_mprotect(mm, a, 4 * PS, ZD_PROT_READ), 0, "%s: mprotect(READ)", tag);
+	is_int(kind_at(m, mm, a + 2 * PS, &p, NULL), ZD_SOFTLEAF_DEVICE_EXCLUSIVE,
+	       "%s: ... leaves the device-exclusive entry", tag);
+	ok(holds(mm, a, 2, 0x72) && kind_at(m, mm, a + 2 * PS, &p, &e) == -1 &&
+	   !(m->arch.pgtable->leaf_prot(&m->arch, e) & ZD_PTE_WRITE),
+	   "%s: a read restores it read-only", tag);
+	zd_do_mprotect(mm, a, 4 * PS, ZD_PROT_READ | ZD_PROT_WRITE);
+
+	/* GUP faults it back; munmap drops it */
+	zd_mmap_read_lock(mm);
+	page = zd_make_device_exclusive(mm, a + 3 * PS, g);
+	zd_mmap_read_unlock(mm);
+	if (!ZD_IS_ERR(page)) {
+		zd_unlock_page(page);
+		zd_put_page(m, page);
+	}
+	is_int(zd_get_user_pages_unlocked(mm, a + 3 * PS, 1, 0, pages), 1, "%s: GUP", tag);
+	ok(pages[0] == page && kind_at(m, mm, a + 3 * PS, &p, NULL) == -1,
+	   "%s: ... restored the PTE and returned the page", tag);
+	zd_put_page(m, pages[0]);
+	zd_mmap_read_lock(mm);
+	page = zd_make_device_exclusive(mm, a + 3 * PS, g);
+	zd_mmap_read_unlock(mm);
+	if (!ZD_IS_ERR(page)) {
+		zd_unlock_page(page);
+		zd_put_page(m, page);
+	}
+	is_int(zd_vm_munmap(mm, a, 4 * PS), 0, "%s: munmap", tag);
+	is_int(mm->rss_stat[ZD_MM_ANONPAGES], 0, "%s: ... rss 0 (the exclusive entry too)", tag);
+
+	/* not anonymous: -EBUSY */
+	sh = (uint64_t)zd_vm_mmap(mm, 0, PS, ZD_PROT_READ | ZD_PROT_WRITE,
+				  ZD_MAP_SHARED | ZD_MAP_ANONYMOUS, NULL, 0);
+	zd_mmap_read_lock(mm);
+	page = zd_make_device_exclusive(mm, sh, g);
+	zd_mmap_read_unlock(mm);
+	is_int(ZD_IS_ERR(page) ? ZD_PTR_ERR(page) : 0, -EBUSY,
+	       "%s: shared memory cannot be made exclusive", tag);
+	zd_mmput(mm);
 }
 
 static void run(const char *arch, enum zd_device_private_design design)
@@ -337,6 +440,7 @@ static void run(const char *arch, enum zd_device_private_design design)
 	is_int(mm->rss_stat[ZD_MM_ANONPAGES], 0, "%s: rss is 0", tag);
 	is_int(zd_warn_count(m), design == ZD_DEVICE_PRIVATE_DPA ? 1 : 0,
 	       "%s: no other WARN", tag);
+	exclusive_cases(m, g, tag);
 	if (getenv("ZD_DEBUG"))
 		zd_log_dump(m, stderr, ZD_LOG_DEBUG);
 	zd_mmput(mm);

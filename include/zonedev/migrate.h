@@ -68,4 +68,10 @@ void zd_migrate_device_pages(struct zd_machine *m, unsigned long *src_pfns,
 void zd_migrate_device_finalize(struct zd_machine *m, unsigned long *src_pfns,
 				unsigned long *dst_pfns, unsigned long npages);
 
+/* make_device_exclusive() (include/linux/rmap.h, mm/rmap.c): the page at
+ * addr, locked and referenced for the caller, now mapped by a
+ * device-exclusive entry; ERR_PTR(-EBUSY) for a non-anonymous page or a
+ * large folio, GUP's errno. Any CPU access restores the PTE. */
+struct zd_page *zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner);
+
 #endif

@@ -491,6 +491,8 @@ static unsigned do_swap_page(struct zd_vm_fault *vmf)
 	}
 	if (zd_softleaf_is_device_private(k) && page)
 		return zd_do_device_private_fault(vmf, page);
+	if (k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE && page)
+		return zd_remove_device_exclusive_entry(vmf, page);
 	if (k == ZD_SOFTLEAF_HWPOISON)
 		return ZD_VM_FAULT_HWPOISON;
 	ZD_WARN(mm->m, true, "pid %d: bad entry type %u offset 0x%llx at 0x%llx", mm->pid,
@@ -569,7 +571,7 @@ static int zap_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 
 		if (zd_softleaf_is_migration(k) && page)
 			zd_add_mm_counter(mm, zd_mm_counter(page), -1);
-		if (zd_softleaf_is_device_private(k) && page) {
+		if ((zd_softleaf_is_device_private(k) || k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE) && page) {
 			zd_add_mm_counter(mm, zd_mm_counter(page), -1);
 			zd_folio_remove_rmap_pte(mm->m, page);
 			zd_put_page(mm->m, page);
@@ -637,6 +639,16 @@ static int copy_nonpresent(struct copy_arg *c, struct zd_mm *src_mm, uint64_t *s
 	enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &page);
 	uint64_t *dst_pte;
 
+	if (k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE && page) {
+		/* try_restore_exclusive_pte(): copied as the present PTE again */
+		if (!zd_trylock_page(page)) {
+			c->err = -EBUSY;
+			return 1;
+		}
+		zd_restore_exclusive_pte(c->src, page, src_pte);
+		zd_unlock_page(page);
+		return 2;
+	}
 	if (!page || (!zd_softleaf_is_migration(k) && !zd_softleaf_is_device_private(k)))
 		return 0;
 	if (zd_softleaf_is_migration(k) && cow && !zd_softleaf_is_migration_read(k)) {
@@ -683,8 +695,13 @@ static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void
 	uint64_t *dst_pte;
 	unsigned prot;
 
-	if (!o->pte_present(&m->arch, e))
-		return copy_nonpresent(c, src_mm, src_pte, addr, e, cow);
+	if (!o->pte_present(&m->arch, e)) {
+		int rc = copy_nonpresent(c, src_mm, src_pte, addr, e, cow);
+
+		if (rc != 2)
+			return rc;
+		e = o->ptep_get(src_pte);   /* a restored device-exclusive entry */
+	}
 	page = zd_vm_normal_page(src_mm, e);
 	prot = zd_pte_prot(src_mm, e);
 	if (page && zd_folio_test_anon(page) && zd_folio_try_dup_anon_rmap_pte(page)) {

@@ -54,7 +54,8 @@ static bool walk_match(struct zd_machine *m, zd_pte_t e, struct zd_page *page, u
 	if (p != page)
 		return false;
 	/* PRESENT: the device-private entries of a page stand for its mapping */
-	return what == MIGRATION ? zd_softleaf_is_migration(k) : zd_softleaf_is_device_private(k);
+	return what == MIGRATION ? zd_softleaf_is_migration(k) :
+	       zd_softleaf_is_device_private(k) || k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE;
 }
 
 /* rmap_walk_anon(): fn on each entry that maps page, whose index in its
@@ -128,9 +129,11 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	} else {
 		enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &p);
 
-		if (p != page || !zd_softleaf_is_device_private(k))
+		if (p != page || (!zd_softleaf_is_device_private(k) &&
+				  k != ZD_SOFTLEAF_DEVICE_EXCLUSIVE))
 			return 0;
-		write = k == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE;
+		/* a device-exclusive entry stands for a writable PTE */
+		write = k != ZD_SOFTLEAF_DEVICE_PRIVATE_READ;
 	}
 	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
 	if (excl && zd_folio_maybe_dma_pinned(folio))

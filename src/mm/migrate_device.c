@@ -137,6 +137,41 @@ unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *pag
 	return ret < 0 ? ZD_VM_FAULT_SIGBUS : (unsigned)ret;
 }
 
+void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *page, uint64_t *pte)
+{
+	struct zd_machine *m = vma->vm_mm->m;
+	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG;
+
+	if (zd_test_page_flag(page, ZD_PG_dirty))
+		prot |= ZD_PTE_DIRTY;
+	if (vma->vm_flags & ZD_VM_WRITE)   /* maybe_mkwrite(pte_mkdirty()) */
+		prot |= ZD_PTE_WRITE | ZD_PTE_DIRTY;
+	m->arch.pgtable->set_pte(pte, m->arch.pgtable->mk_leaf(&m->arch, ZD_PT_PTE,
+							       zd_page_to_pfn(m, page), prot));
+}
+
+static bool try_get(struct zd_page *page);
+
+/* remove_device_exclusive_entry(): a CPU access takes exclusivity back
+ * (the device loses its atomic access; MMU_NOTIFY_EXCLUSIVE with owner
+ * NULL belongs here once notifiers exist). A freed page means the entry
+ * is gone already: retry. */
+unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_page *page)
+{
+	struct zd_machine *m = vmf->vma->vm_mm->m;
+
+	if (!try_get(page))
+		return 0;
+	zd_lock_page(page);
+	zd_pt_lock(vmf->ptl);
+	if (m->arch.pgtable->ptep_get(vmf->pte).val == vmf->orig_pte.val)
+		zd_restore_exclusive_pte(vmf->vma, page, vmf->pte);
+	zd_pt_unlock(vmf->ptl);
+	zd_unlock_page(page);
+	zd_put_page(m, page);
+	return 0;
+}
+
 /* ---------- mpfns ---------- */
 
 unsigned long zd_migrate_pfn_from_page(struct zd_machine *m, struct zd_page *page)
