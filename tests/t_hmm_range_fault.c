@@ -236,8 +236,7 @@ static void device_private(enum zd_device_private_design design)
 						zd_page_to_pfn(m, dpage);
 	a = map(ps, ZD_PROT_READ | ZD_PROT_WRITE);
 	pte = zd_pte_alloc_map_lock(mm, a, &ptl);
-	m->arch.pgtable->set_pte(pte, m->arch.pgtable->swp_entry_to_pte(&m->arch,
-								       ZD_SWP_DEVICE_READ, off));
+	m->arch.pgtable->set_pte(pte, zd_make_device_private_entry(m, dpage, false));
 	zd_pt_unlock(ptl);
 	want = off | V | (design == ZD_DEVICE_PRIVATE_DPA ? ZD_HMM_PFN_DEVICE_PRIVATE : 0);
 	r = (struct zd_hmm_range){ .notifier = &mn, .start = a, .end = a + ps, .hmm_pfns = pfns,
@@ -251,8 +250,7 @@ static void device_private(enum zd_device_private_design design)
 	       design == ZD_DEVICE_PRIVATE_DPA ? "offset" : "pfn");
 	ok(zd_hmm_pfn_to_page(m, pfns[0]) == dpage, "%s: hmm_pfn_to_page finds the device page", dn);
 	pte = zd_pte_offset_map_lock(mm, a, &ptl);
-	m->arch.pgtable->set_pte(pte, m->arch.pgtable->swp_entry_to_pte(&m->arch,
-								       ZD_SWP_DEVICE_WRITE, off));
+	m->arch.pgtable->set_pte(pte, zd_make_device_private_entry(m, dpage, true));
 	zd_pt_unlock(ptl);
 	r.default_flags = 0;
 	r.notifier_seq = zd_mmu_interval_read_begin(&mn);

@@ -42,7 +42,9 @@ struct zd_dev_pagemap;
 struct zd_dev_pagemap_ops {
 	/* A folio's refcount reached 0 (PRIVATE, COHERENT, P2PDMA). */
 	void (*folio_free)(struct zd_page *folio);
-	/* CPU fault on a device-private entry: migrate back (PRIVATE only). */
+	/* CPU fault on a device-private entry: migrate back (PRIVATE only),
+	 * vmf->page locked by the core. VM_FAULT_* bits (vm_fault_t); a
+	 * negative errno counts as VM_FAULT_SIGBUS. */
 	int (*migrate_to_ram)(struct zd_vm_fault *vmf);
 	/* Optional: -EOPNOTSUPP (or absent) selects the generic handler. */
 	int (*memory_failure)(struct zd_dev_pagemap *pgmap, unsigned long pfn,

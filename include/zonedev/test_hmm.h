@@ -47,6 +47,8 @@ int zd_dmirror_copy_from_device(struct zd_dmirror_device *mdev, struct zd_page *
 struct zd_dmirror_stats {
 	uint64_t chunks, calloc, cfree;
 	uint64_t registered_bytes;
+	/* model counters: migrate_to_ram calls, and those that failed */
+	uint64_t migrate_to_ram, migrate_to_ram_failed;
 };
 void zd_dmirror_get_stats(struct zd_dmirror_device *mdev, struct zd_dmirror_stats *st);
 struct zd_device *zd_dmirror_to_device(struct zd_dmirror_device *mdev);
@@ -106,5 +108,35 @@ int zd_dmirror_snapshot(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
  * entries its table holds now. */
 struct zd_dmirror_mirror_stats { uint64_t faults, reads, writes, entries; };
 void zd_dmirror_mirror_stats(struct zd_dmirror *d, struct zd_dmirror_mirror_stats *st);
+
+/*
+ * HMM_DMIRROR_MIGRATE_TO_DEV / _TO_SYS over [addr, addr + npages pages) of
+ * mm, as lib/test_hmm.c's ioctls (spec hmm.md 4.4): VMA by VMA with
+ * migrate_vma, copies by the device's engine. TO_DEV selects system pages
+ * and then checks that every page of the range is this device's
+ * (-ENOENT if one is not: shared memory, another device's page); *cpages
+ * = npages on success. TO_SYS selects this device's pages; *cpages = the
+ * pages that moved; -ENOMEM if none could get a system page. -EINVAL for
+ * an unaligned addr, npages 0 or wrapping, a hole or an unreadable VMA.
+ * Takes mm's mmap_lock for reading.
+ */
+struct zd_mm;
+int zd_dmirror_migrate_to_dev(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t addr,
+			      uint64_t npages, uint64_t *cpages);
+int zd_dmirror_migrate_to_sys(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t addr,
+			      uint64_t npages, uint64_t *cpages);
+
+/* dmirror_device_evict_chunk() for every chunk (the eviction part of
+ * HMM_DMIRROR_RELEASE): every device page in use goes back to system
+ * memory through migrate_device_range(), wherever it is mapped. The pages
+ * evicted, -EINVAL for a coherent device, -ENOMEM. */
+long zd_dmirror_evict(struct zd_dmirror_device *mdev);
+
+/* HMM_DMIRROR_FLAGS: FAIL_ALLOC makes the next device or system page
+ * allocation of a migration fail (one shot). FAIL_FAULT (model only)
+ * makes the next migrate_to_ram fail as a driver error (VM_FAULT_SIGBUS). */
+#define ZD_HMM_DMIRROR_FLAG_FAIL_ALLOC (1ULL << 0)
+#define ZD_DMIRROR_FLAG_FAIL_FAULT     (1ULL << 63)
+void zd_dmirror_set_flags(struct zd_dmirror_device *mdev, uint64_t flags);
 
 #endif

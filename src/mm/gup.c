@@ -362,6 +362,8 @@ static long get_pages_locked(struct zd_mm *mm, uint64_t start, unsigned long nr,
 				break;
 			}
 			err = faultin(vma, start, flags, r == NEED_UNSHARE);
+			if (err)
+				break;   /* the next follow_page would reset err */
 			got = nr;
 		}
 		if (err)

@@ -33,19 +33,6 @@ struct zd_page *zd_hmm_pfn_to_page(struct zd_machine *m, uint64_t hmm_pfn)
 	return zd_pfn_to_page(m, pfn);
 }
 
-static bool is_device_private_type(unsigned type)
-{
-	return type == ZD_SWP_DEVICE_READ || type == ZD_SWP_DEVICE_WRITE;
-}
-
-/* A device-private entry's page: its offset is a pfn only under pfn. */
-static struct zd_page *device_private_entry_page(struct zd_machine *m, uint64_t offset)
-{
-	if (m->device_private == ZD_DEVICE_PRIVATE_DPA)
-		return zd_device_private_offset_to_page(m, offset);
-	return zd_pfn_to_page(m, offset);
-}
-
 enum verdict { V_DONE, V_FAULT, V_WAIT };
 
 /*
@@ -54,7 +41,7 @@ enum verdict { V_DONE, V_FAULT, V_WAIT };
  * a negative errno for a page that is required but cannot be had.
  */
 static int handle_entry(struct zd_hmm_range *range, struct zd_vm_area_struct *vma, uint64_t addr,
-			uint64_t req, uint64_t *out, uint64_t *wait_pfn)
+			uint64_t req, uint64_t *out, struct zd_page **wait_page)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
@@ -69,17 +56,16 @@ static int handle_entry(struct zd_hmm_range *range, struct zd_vm_area_struct *vm
 	if (o->pte_none(a, e))
 		return want ? V_FAULT : V_DONE;
 	if (!o->pte_present(a, e)) {
-		unsigned type = o->swp_type(a, e);
-		uint64_t off = o->swp_offset(a, e);
+		struct zd_page *dp;
+		enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &dp);
 
-		if (level == ZD_PT_PTE && is_device_private_type(type)) {
-			struct zd_page *dp = device_private_entry_page(m, off);
-
+		if (level == ZD_PT_PTE && zd_softleaf_is_device_private(k)) {
 			if (dp && dp->pgmap && range->dev_private_owner &&
 			    dp->pgmap->owner == range->dev_private_owner) {
-				/* the owner's own page: reported, never faulted */
-				*out = off | ZD_HMM_PFN_VALID |
-				       (type == ZD_SWP_DEVICE_WRITE ? ZD_HMM_PFN_WRITE : 0) |
+				/* the owner's own page: reported (its pfn, or its
+				 * device-private offset under dpa), never faulted */
+				*out = o->swp_offset(a, e) | ZD_HMM_PFN_VALID |
+				       (k == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE ? ZD_HMM_PFN_WRITE : 0) |
 				       (m->device_private == ZD_DEVICE_PRIVATE_DPA ?
 					ZD_HMM_PFN_DEVICE_PRIVATE : 0);
 				return V_DONE;
@@ -88,14 +74,14 @@ static int handle_entry(struct zd_hmm_range *range, struct zd_vm_area_struct *vm
 		}
 		if (!want)
 			return V_DONE;
-		if (type == ZD_SWP_DEVICE_EXCLUSIVE)
+		if (k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE)
 			return V_FAULT;
-		if (zd_is_migration_type(type)) {
-			*wait_pfn = off;
+		if (zd_softleaf_is_migration(k) && dp) {
+			*wait_page = dp;
 			return V_WAIT;
 		}
 		zd_pr_err(m, "pid %d: hmm_range_fault: entry type %u at 0x%llx cannot be faulted",
-			  mm->pid, type, (unsigned long long)addr);
+			  mm->pid, o->swp_type(a, e), (unsigned long long)addr);
 		return -EFAULT;
 	}
 	if (level != ZD_PT_PTE) {
@@ -177,7 +163,8 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 	}
 	for (addr = range->start; addr < range->end; ) {
 		struct zd_vm_area_struct *vma;
-		uint64_t *p, req, out = 0, wait_pfn = 0;
+		uint64_t *p, req, out = 0;
+		struct zd_page *wait_page = NULL;
 		int rc;
 
 		if (zd_mmu_interval_check_retry(range->notifier, range->notifier_seq))
@@ -205,11 +192,11 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 		p = &range->hmm_pfns[(addr - range->start) / ps];
 		req = ((*p & range->pfn_flags_mask) | range->default_flags) &
 		      (ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE);
-		rc = handle_entry(range, vma, addr, req, &out, &wait_pfn);
+		rc = handle_entry(range, vma, addr, req, &out, &wait_page);
 		if (rc < 0)
 			return rc;
 		if (rc == V_WAIT) {
-			zd_migration_entry_wait(m, wait_pfn);   /* then read it again */
+			zd_migration_entry_wait(m, wait_page);   /* then read it again */
 			continue;
 		}
 		if (rc == V_FAULT) {

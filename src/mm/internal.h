@@ -229,7 +229,16 @@ void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *folio, boo
  * A fault on a migration entry waits with zd_migration_entry_wait. */
 int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst);
 long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr);
-void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn);
+void zd_migration_entry_wait(struct zd_machine *m, struct zd_page *page);
+/* migrate_device.c: do_swap_page()'s waits on a locked entry's page (a
+ * reference taken under the PTL) and its device-private branch
+ * (migrate_to_ram with the page locked); vmf's PTE is unlocked. */
+void zd_entry_wait_on_locked(struct zd_vm_fault *vmf, struct zd_page *page);
+unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *page);
+/* remove_device_exclusive_entry() (vmf's PTE unlocked), and the PTE a
+ * device-exclusive entry goes back to (its table locked, page locked). */
+unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_page *page);
+void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *page, uint64_t *pte);
 /* The pieces split_folio uses: the folio's anon_vma (a reference, NULL
  * when unmapped); try_to_migrate of one page (its pfn's, at index in the
  * anon_vma's space: 0, or -EBUSY for a pinned exclusive page, whose

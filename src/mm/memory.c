@@ -484,23 +484,30 @@ static unsigned do_fault(struct zd_vm_fault *vmf)
 }
 
 /* do_swap_page(): there is no swap device; a migration entry waits for
- * its migration and retries, a hwpoison entry is SIGBUS (HWPOISON), and
- * anything else is a bad entry (print_bad_pte). */
+ * its migration and retries, a device-private entry asks its driver, a
+ * hwpoison entry is SIGBUS (HWPOISON), and anything else is a bad entry
+ * (print_bad_pte). */
 static unsigned do_swap_page(struct zd_vm_fault *vmf)
 {
 	struct zd_mm *mm = vmf->vma->vm_mm;
 	const struct zd_arch *a = &mm->m->arch;
-	unsigned type = pt_ops(mm)->swp_type(a, vmf->orig_pte);
-	uint64_t offset = pt_ops(mm)->swp_offset(a, vmf->orig_pte);
+	struct zd_page *page;
+	enum zd_softleaf_type k = zd_softleaf_from_pte(mm->m, vmf->orig_pte, &page);
 
-	if (zd_is_migration_type(type)) {
-		zd_migration_entry_wait(mm->m, offset);
+	if (zd_softleaf_is_migration(k) && page) {
+		zd_entry_wait_on_locked(vmf, page);
 		return 0;
 	}
-	if (type == ZD_SWP_HWPOISON)
+	if (zd_softleaf_is_device_private(k) && page)
+		return zd_do_device_private_fault(vmf, page);
+	if (k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE && page)
+		return zd_remove_device_exclusive_entry(vmf, page);
+	if (k == ZD_SOFTLEAF_HWPOISON)
 		return ZD_VM_FAULT_HWPOISON;
-	ZD_WARN(mm->m, true, "pid %d: bad entry type %u offset 0x%llx at 0x%llx", mm->pid, type,
-		(unsigned long long)offset, (unsigned long long)vmf->address);
+	ZD_WARN(mm->m, true, "pid %d: bad entry type %u offset 0x%llx at 0x%llx", mm->pid,
+		pt_ops(mm)->swp_type(a, vmf->orig_pte),
+		(unsigned long long)pt_ops(mm)->swp_offset(a, vmf->orig_pte),
+		(unsigned long long)vmf->address);
 	return ZD_VM_FAULT_SIGBUS;
 }
 
@@ -566,10 +573,18 @@ static int zap_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 
 	if (!o->pte_present(&mm->m->arch, e)) {
 		/* zap_nonpresent_ptes(): a migration entry counts as its page,
-		 * whose reference the migration holds */
-		if (zd_is_migration_type(o->swp_type(&mm->m->arch, e)))
-			zd_add_mm_counter(mm, zd_mm_counter(zd_pfn_to_page(mm->m,
-					o->swp_offset(&mm->m->arch, e))), -1);
+		 * whose reference the migration holds; a device-private entry
+		 * is a mapping with a reference, and the last put hands the
+		 * page back to its driver (folio_free) */
+		enum zd_softleaf_type k = zd_softleaf_from_pte(mm->m, e, &page);
+
+		if (zd_softleaf_is_migration(k) && page)
+			zd_add_mm_counter(mm, zd_mm_counter(page), -1);
+		if ((zd_softleaf_is_device_private(k) || k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE) && page) {
+			zd_add_mm_counter(mm, zd_mm_counter(page), -1);
+			zd_folio_remove_rmap_pte(mm->m, page);
+			zd_put_page(mm->m, page);
+		}
 		return 0;
 	}
 	page = zd_vm_normal_page(mm, e);
@@ -631,29 +646,54 @@ struct copy_arg {
 	int err;
 };
 
-/* copy_nonpresent_pte() for migration entries: in a COW mapping a write
- * (or exclusive) entry becomes a plain read entry in both. */
+/* copy_nonpresent_pte() for migration and device-private entries: in a
+ * COW mapping a write (or exclusive) migration entry becomes a plain read
+ * entry in both, and a writable device-private entry a readable one (the
+ * page is shared now: a write must fault it back and copy). */
 static int copy_nonpresent(struct copy_arg *c, struct zd_mm *src_mm, uint64_t *src_pte,
 			   uint64_t addr, zd_pte_t e, bool cow)
 {
 	struct zd_machine *m = src_mm->m;
 	const struct zd_pgtable_ops *o = pt_ops(src_mm);
-	unsigned type = o->swp_type(&m->arch, e);
-	uint64_t pfn = o->swp_offset(&m->arch, e), *dst_pte;
-	struct zd_page *ptl;
+	struct zd_page *ptl, *page;
+	enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &page);
+	uint64_t *dst_pte;
 
-	if (!zd_is_migration_type(type))
+	if (k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE && page) {
+		/* try_restore_exclusive_pte(): copied as the present PTE again */
+		if (!zd_trylock_page(page)) {
+			c->err = -EBUSY;
+			return 1;
+		}
+		zd_restore_exclusive_pte(c->src, page, src_pte);
+		zd_unlock_page(page);
+		return 2;
+	}
+	if (!page || (!zd_softleaf_is_migration(k) && !zd_softleaf_is_device_private(k)))
 		return 0;
-	if (cow && type != ZD_SWP_MIGRATION_READ) {
-		e = o->swp_entry_to_pte(&m->arch, ZD_SWP_MIGRATION_READ, pfn);
+	if (zd_softleaf_is_migration(k) && cow && !zd_softleaf_is_migration_read(k)) {
+		e = zd_make_migration_entry(m, page, false, false);
 		o->set_pte(src_pte, e);
+	}
+	if (zd_softleaf_is_device_private(k)) {
+		if (cow && k == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE) {
+			e = zd_make_device_private_entry(m, page, false);
+			o->set_pte(src_pte, e);
+		}
+		zd_get_page(m, page);
+		/* cannot fail: device-private pages are never pinned */
+		zd_folio_try_dup_anon_rmap_pte(page);
 	}
 	dst_pte = zd_pte_alloc_map_lock(c->dst->vm_mm, addr, &ptl);
 	if (!dst_pte) {
+		if (zd_softleaf_is_device_private(k)) {
+			zd_folio_remove_rmap_pte(m, page);
+			zd_put_page(m, page);
+		}
 		c->err = -ENOMEM;
 		return 1;
 	}
-	zd_add_mm_counter(c->dst->vm_mm, zd_mm_counter(zd_pfn_to_page(m, pfn)), 1);
+	zd_add_mm_counter(c->dst->vm_mm, zd_mm_counter(page), 1);
 	o->set_pte(dst_pte, e);
 	zd_pt_unlock(ptl);
 	return 0;
@@ -675,8 +715,13 @@ static int copy_one(struct zd_mm *src_mm, uint64_t *src_pte, uint64_t addr, void
 	uint64_t *dst_pte;
 	unsigned prot;
 
-	if (!o->pte_present(&m->arch, e))
-		return copy_nonpresent(c, src_mm, src_pte, addr, e, cow);
+	if (!o->pte_present(&m->arch, e)) {
+		int rc = copy_nonpresent(c, src_mm, src_pte, addr, e, cow);
+
+		if (rc != 2)
+			return rc;
+		e = o->ptep_get(src_pte);   /* a restored device-exclusive entry */
+	}
 	page = zd_vm_normal_page(src_mm, e);
 	prot = zd_pte_prot(src_mm, e);
 	if (page && zd_folio_test_anon(page) && zd_folio_try_dup_anon_rmap_pte(page)) {

@@ -575,8 +575,10 @@ void zd_zone_device_page_init(struct zd_page *page, struct zd_dev_pagemap *pgmap
 		struct zd_page *p = page + i;
 		/* Wipe what an earlier, larger folio left behind. */
 		__atomic_and_fetch(&p->flags, ~((1UL << ZD_PG_head) | 0xffUL), __ATOMIC_RELAXED);
-		p->mapping = NULL;
-		p->pgmap = pgmap;
+		/* atomic: a fault may still be waiting on the freed page's lock
+		 * (migration_entry_wait holds no reference) and reads this word */
+		__atomic_store_n(&p->mapping, NULL, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->pgmap, pgmap, __ATOMIC_RELAXED);
 		ZD_WARN(m, zd_page_ref_count(p) != 0, "zone_device_page_init: refcount %d",
 			zd_page_ref_count(p));
 		ZD_WARN(m, !zd_is_zone_device_page(p), "zone_device_page_init: not a device page");

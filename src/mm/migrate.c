@@ -37,17 +37,44 @@ typedef int (*rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *p
 
 enum walk_what { PRESENT, MIGRATION, THP_PMD, PTE_TABLE };
 
-/* rmap_walk_anon()/rmap_walk_file(): fn on each entry that maps the page
- * at pfn, whose index in its anon_vma's space (av) or in its file
- * (mapping, with av NULL) is index (present, a migration entry naming it,
- * or the THP PMD whose folio starts there), its table locked. A file's
- * VMAs are those whose file's inode (private_data) is the mapping: the
- * kernel's i_mmap tree, found here by visiting every process. */
-static int rmap_walk(struct zd_machine *m, uint64_t pfn, uint64_t index, struct zd_anon_vma *av,
-		     const void *mapping, enum walk_what what, rmap_fn fn, void *arg)
+/* Does e map page the way what asks? A present PTE names a page by pfn; a
+ * device-private page (which is never present) is named by its
+ * device-private entries instead; migration entries are decoded. */
+static bool walk_match(struct zd_machine *m, zd_pte_t e, struct zd_page *page, uint64_t pfn,
+		       enum walk_what what)
+{
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	enum zd_softleaf_type k;
+	struct zd_page *p;
+
+	if (o->pte_none(&m->arch, e))
+		return false;
+	if (o->pte_present(&m->arch, e))
+		return what == PRESENT && pfn != ZD_BAD_PFN &&
+		       o->leaf_pfn(&m->arch, ZD_PT_PTE, e) == pfn;
+	k = zd_softleaf_from_pte(m, e, &p);
+	if (p != page)
+		return false;
+	/* PRESENT: the device-private entries of a page stand for its mapping */
+	return what == MIGRATION ? zd_softleaf_is_migration(k) :
+	       zd_softleaf_is_device_private(k) || k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE;
+}
+
+/* rmap_walk_anon()/rmap_walk_file(): fn on each entry that maps page,
+ * whose index in its anon_vma's space (av) or in its file (mapping, with
+ * av NULL) is index (present or device-private, a migration entry naming
+ * it, the THP PMD whose folio starts there, or a PTE table of a whole PMD
+ * block), its table locked. A file's VMAs are those whose file's inode
+ * (private_data) is the mapping: the kernel's i_mmap tree, found here by
+ * visiting every process. */
+static int rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
+		     struct zd_anon_vma *av, const void *mapping, enum walk_what what, rmap_fn fn,
+		     void *arg)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
 	struct zd_anon_vma *root = av ? zd_anon_vma_root(av) : NULL;
+	/* a dpa device-private page has no pfn: only its entries name it */
+	uint64_t pfn = zd_page_in_vmemmap(m, page) ? zd_page_to_pfn(m, page) : ZD_BAD_PFN;
 	int rc = 0;
 
 	pthread_mutex_lock(&m->mm_list_lock);
@@ -58,7 +85,6 @@ static int rmap_walk(struct zd_machine *m, uint64_t pfn, uint64_t index, struct 
 			struct zd_page *ptl;
 			uint64_t addr, *pte;
 			zd_pte_t e;
-			bool match;
 
 			/* a fault may be setting it (anon_vma_prepare) */
 			struct zd_anon_vma *vav = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
@@ -92,14 +118,7 @@ static int rmap_walk(struct zd_machine *m, uint64_t pfn, uint64_t index, struct 
 			if (!(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
 				continue;
 			e = o->ptep_get(pte);
-			if (what == MIGRATION)
-				match = !o->pte_none(&m->arch, e) && !o->pte_present(&m->arch, e) &&
-					zd_is_migration_type(o->swp_type(&m->arch, e)) &&
-					o->swp_offset(&m->arch, e) == pfn;
-			else
-				match = o->pte_present(&m->arch, e) &&
-					o->leaf_pfn(&m->arch, ZD_PT_PTE, e) == pfn;
-			if (match)
+			if (walk_match(m, e, page, pfn, what))
 				rc = fn(vma, addr, pte, arg);
 			zd_pt_unlock(ptl);
 		}
@@ -109,27 +128,39 @@ static int rmap_walk(struct zd_machine *m, uint64_t pfn, uint64_t index, struct 
 	return rc;
 }
 
-/* try_to_migrate_one(). */
+/* try_to_migrate_one(): a present PTE or a device-private entry of the
+ * page becomes a migration entry of the same writability. */
 static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *page = arg, *folio = zd_compound_head(page);
-	unsigned prot = zd_pte_prot(mm, o->ptep_get(pte)), type;
-	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive);
+	struct zd_page *page = arg, *folio = zd_compound_head(page), *p;
+	zd_pte_t e = o->ptep_get(pte);
+	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive), write;
+	unsigned prot = 0;
 
 	struct zd_mmu_notifier_range r;
 
+	if (o->pte_present(&m->arch, e)) {
+		prot = zd_pte_prot(mm, e);
+		write = prot & ZD_PTE_WRITE;
+	} else {
+		enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &p);
+
+		if (p != page || (!zd_softleaf_is_device_private(k) &&
+				  k != ZD_SOFTLEAF_DEVICE_EXCLUSIVE))
+			return 0;
+		/* a device-exclusive entry stands for a writable PTE */
+		write = k != ZD_SOFTLEAF_DEVICE_PRIVATE_READ;
+	}
 	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
 	if (excl && zd_folio_maybe_dma_pinned(folio))
 		return -EBUSY;
 	/* try_to_migrate_one(): MMU_NOTIFY_CLEAR over the page (under its
 	 * PTE lock here; the kernel starts it before taking the lock) */
 	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, addr, addr + m->arch.page_size);
-	type = prot & ZD_PTE_WRITE ? ZD_SWP_MIGRATION_WRITE :
-	       excl ? ZD_SWP_MIGRATION_READ_EXCLUSIVE : ZD_SWP_MIGRATION_READ;
-	o->set_pte(pte, o->swp_entry_to_pte(&m->arch, type, zd_page_to_pfn(m, page)));
+	o->set_pte(pte, zd_make_migration_entry(m, page, write, excl));
 	if (prot & ZD_PTE_DIRTY)
 		zd_set_page_flag(folio, ZD_PG_dirty);
 	zd_clear_page_flag(page, ZD_PG_anon_exclusive);
@@ -139,26 +170,31 @@ static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	return 0;
 }
 
-/* remove_migration_pte(): the entry becomes a PTE of arg's page. */
+/* remove_migration_pte(): the entry becomes a PTE of arg's page, or the
+ * device-private entry of a device-private page, as writable as it was. */
 static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *dst = arg;
-	unsigned type = o->swp_type(&m->arch, o->ptep_get(pte));
+	struct zd_page *dst = arg, *old;
+	enum zd_softleaf_type k = zd_softleaf_from_pte(m, o->ptep_get(pte), &old);
+	bool write = zd_softleaf_is_migration_write(k);
 	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG;
 
-	if (type == ZD_SWP_MIGRATION_WRITE)
+	if (write)
 		prot |= ZD_PTE_WRITE | ZD_PTE_DIRTY;
 	else if (zd_test_page_flag(dst, ZD_PG_dirty))
 		prot |= ZD_PTE_DIRTY;
 	zd_get_page(m, dst);
-	if (zd_folio_test_anon(dst))
-		zd_folio_add_anon_rmap_pte(m, dst, type != ZD_SWP_MIGRATION_READ);
+	if (!zd_folio_test_anon(dst))
+		zd_folio_add_file_rmap(m, dst);   /* shmem */
 	else
-		zd_folio_add_file_rmap(m, dst);
-	o->set_pte(pte, o->mk_leaf(&m->arch, ZD_PT_PTE, zd_page_to_pfn(m, dst), prot));
+		zd_folio_add_anon_rmap_pte(m, dst, !zd_softleaf_is_migration_read(k));
+	if (zd_is_zone_device_page(dst) && zd_is_device_private_page(m, dst))
+		o->set_pte(pte, zd_make_device_private_entry(m, dst, write));
+	else
+		o->set_pte(pte, o->mk_leaf(&m->arch, ZD_PT_PTE, zd_page_to_pfn(m, dst), prot));
 	return 0;
 }
 
@@ -190,13 +226,13 @@ struct zd_anon_vma *zd_folio_get_anon_vma(struct zd_machine *m, struct zd_page *
 int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index,
 		      struct zd_anon_vma *av)
 {
-	return rmap_walk(m, zd_page_to_pfn(m, page), index, av, NULL, PRESENT, unmap_one, page);
+	return rmap_walk(m, page, index, av, NULL, PRESENT, unmap_one, page);
 }
 
 void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
 			      struct zd_anon_vma *av, struct zd_page *dst)
 {
-	rmap_walk(m, zd_page_to_pfn(m, old), index, av, NULL, MIGRATION, remap_one, dst);
+	rmap_walk(m, old, index, av, NULL, MIGRATION, remap_one, dst);
 }
 
 static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
@@ -212,8 +248,7 @@ static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t 
 
 void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av)
 {
-	rmap_walk(m, zd_page_to_pfn(m, folio), folio->index, av, NULL, THP_PMD, split_pmd_one,
-		  NULL);
+	rmap_walk(m, folio, folio->index, av, NULL, THP_PMD, split_pmd_one, NULL);
 }
 
 /* A shmem (page cache, swap-backed) page: the file-backed kind that moves. */
@@ -230,12 +265,12 @@ static bool is_shmem(struct zd_page *page)
 static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst)
 {
 	void *mapping = zd_shmem_mapping_get(m, folio);
-	uint64_t pfn = zd_page_to_pfn(m, folio), index = folio->index;
+	uint64_t index = folio->index;
 	int rc;
 
 	if (!mapping)
 		return -EAGAIN;   /* the file is going */
-	rc = rmap_walk(m, pfn, index, NULL, mapping, PRESENT, unmap_one, folio);
+	rc = rmap_walk(m, folio, index, NULL, mapping, PRESENT, unmap_one, folio);
 	zd_synchronize_rcu(&m->rcu);
 	if (!rc) {
 		memcpy(zd_page_address(m, dst), zd_page_address(m, folio), m->arch.page_size);
@@ -243,7 +278,7 @@ static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, stru
 		rc = zd_page_mapcount(folio) ? -EAGAIN :
 		     zd_shmem_replace_folio(mapping, folio, dst, 2);
 	}
-	rmap_walk(m, pfn, index, NULL, mapping, MIGRATION, remap_one, rc ? folio : dst);
+	rmap_walk(m, folio, index, NULL, mapping, MIGRATION, remap_one, rc ? folio : dst);
 	zd_shmem_mapping_put(mapping);
 	return rc;
 }
@@ -318,8 +353,7 @@ static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_pa
 		return -EAGAIN;
 	if (!(av = zd_folio_get_anon_vma(m, folio)))
 		return -EAGAIN;
-	rmap_walk(m, zd_page_to_pfn(m, folio), index, av, NULL, THP_PMD, record_and_split_pmd,
-		  &blocks);
+	rmap_walk(m, folio, index, av, NULL, THP_PMD, record_and_split_pmd, &blocks);
 	for (i = 0; i < nr && !rc; i++)
 		rc = zd_try_to_migrate(m, folio + i, index + i, av);
 	n = rc ? i - 1 : nr;   /* the refusing page was not unmapped */
@@ -340,7 +374,7 @@ static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_pa
 	for (i = 0; i < n; i++)
 		zd_remove_migration_ptes(m, folio + i, index + i, av, target + i);
 	blocks.folio = target;
-	rmap_walk(m, zd_page_to_pfn(m, target), index, av, NULL, PTE_TABLE, remap_pmd_one, &blocks);
+	rmap_walk(m, target, index, av, NULL, PTE_TABLE, remap_pmd_one, &blocks);
 	free(blocks.at);
 	zd_put_anon_vma(av);
 	return rc;
@@ -389,10 +423,8 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 
 /* migration_entry_wait(): a fault on a migration entry waits for the
  * migration to end (the page unlocked) and is then retried. */
-void zd_migration_entry_wait(struct zd_machine *m, uint64_t pfn)
+void zd_migration_entry_wait(struct zd_machine *m, struct zd_page *page)
 {
-	struct zd_page *page = zd_pfn_to_page(m, pfn);
-
 	/* the folio's lock: a THP being split is locked at its head, and
 	 * each page it becomes is locked before it stops being a tail */
 	while (zd_test_page_flag(zd_compound_head(page), ZD_PG_locked) ||

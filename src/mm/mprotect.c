@@ -27,11 +27,17 @@ static int change_one(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 	unsigned old, prot;
 
 	if (!o->pte_present(&mm->m->arch, e)) {
-		/* change_softleaf_pte(): a write migration entry loses write */
-		if (o->swp_type(&mm->m->arch, e) == ZD_SWP_MIGRATION_WRITE &&
-		    !(vma->vm_flags & ZD_VM_WRITE))
-			o->set_pte(pte, o->swp_entry_to_pte(&mm->m->arch,
-					ZD_SWP_MIGRATION_READ_EXCLUSIVE, o->swp_offset(&mm->m->arch, e)));
+		/* change_softleaf_pte(), on any pass: a write migration entry
+		 * becomes read-exclusive (anon) or read, a writable
+		 * device-private entry readable; nothing is upgraded, a later
+		 * write faults */
+		enum zd_softleaf_type k = zd_softleaf_from_pte(mm->m, e, &page);
+
+		if (page && zd_softleaf_is_migration_write(k))
+			o->set_pte(pte, zd_make_migration_entry(mm->m, page, false,
+								zd_folio_test_anon(page)));
+		else if (page && k == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE)
+			o->set_pte(pte, zd_make_device_private_entry(mm->m, page, false));
 		return 0;
 	}
 	old = zd_pte_prot(mm, e);

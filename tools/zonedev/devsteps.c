@@ -68,7 +68,9 @@ static void cli_folio_free(struct zd_page *folio)
 
 static int cli_migrate_to_ram(struct zd_vm_fault *vmf)
 {
-	(void)vmf;      /* no CPU faults on device memory yet: nothing to log against */
+	/* no process maps the CLI's own pgmaps' pages (only dmirror's are
+	 * migrated), so no fault reaches here; one would be a driver failure */
+	(void)vmf;
 	return -EFAULT;
 }
 

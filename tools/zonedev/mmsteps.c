@@ -15,6 +15,7 @@
 #include "devsteps.h"
 
 #include <zonedev/swapops.h>
+#include <zonedev/test_hmm.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -172,6 +173,39 @@ MM_RANGE_STEP(exec_munmap, zd_vm_munmap(mm, addr, st->size), "unmapped")
 MM_RANGE_STEP(exec_mprotect, zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot),
 	      "protected")
 MM_RANGE_STEP(exec_madvise, zd_do_madvise(mm, addr, st->size, st->advice), "advised")
+
+/* migrate_to_device / migrate_to_system: a dmirror GPU moves the range. */
+static void migrate_step(struct run *r, const struct step *st, struct step_result *res,
+			 bool to_dev)
+{
+	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
+	struct zd_dmirror_stats s;
+	uint64_t addr, cpages = 0;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+
+	if (!mm)
+		return;
+	res->err = (to_dev ? zd_dmirror_migrate_to_dev : zd_dmirror_migrate_to_sys)(
+		mdev, mm, addr, st->size >> r->m->arch.page_shift, &cpages);
+	if (res->err)
+		return;
+	zd_dmirror_get_stats(mdev, &s);
+	step_info(res, "cpages=%" PRIu64 " [0x%" PRIx64 "-0x%" PRIx64 ") pid %d; %s: %" PRIu64
+		  " device pages in use", cpages, addr, addr + st->size, mm->pid,
+		  r->s->gpus[st->gpu].name, s.calloc - s.cfree);
+	jw_ku64(r->json, "cpages", cpages);
+	jw_ku64(r->json, "device_pages_in_use", s.calloc - s.cfree);
+}
+
+void exec_migrate_to_device(struct run *r, const struct step *st, struct step_result *res)
+{
+	migrate_step(r, st, res, true);
+}
+
+void exec_migrate_to_system(struct run *r, const struct step *st, struct step_result *res)
+{
+	migrate_step(r, st, res, false);
+}
 
 /* ---------- the CPU's loads and stores ---------- */
 
@@ -616,17 +650,21 @@ static const struct { unsigned bit; const char *name; } pm_flags[] = {
 	{ 57, "uffd_wp" }, { 56, "exclusive" }, { 55, "soft_dirty" },
 };
 
-static const char *swap_type_name(unsigned type)
+static const char *swap_type_name(struct zd_machine *m, unsigned type)
 {
-	switch (type) {
-	case ZD_SWP_HWPOISON: return "hwpoison";
-	case ZD_SWP_MIGRATION_READ: return "migration-read";
-	case ZD_SWP_MIGRATION_READ_EXCLUSIVE: return "migration-read-exclusive";
-	case ZD_SWP_MIGRATION_WRITE: return "migration-write";
-	case ZD_SWP_DEVICE_WRITE: return "device-write";
-	case ZD_SWP_DEVICE_READ: return "device-read";
-	case ZD_SWP_DEVICE_EXCLUSIVE: return "device-exclusive";
-	case ZD_SWP_PTE_MARKER: return "pte-marker";
+	switch (zd_softleaf_type(m, type)) {
+	case ZD_SOFTLEAF_HWPOISON: return "hwpoison";
+	case ZD_SOFTLEAF_MIGRATION_READ: return "migration-read";
+	case ZD_SOFTLEAF_MIGRATION_READ_EXCLUSIVE: return "migration-read-exclusive";
+	case ZD_SOFTLEAF_MIGRATION_WRITE: return "migration-write";
+	case ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE: return "device-write";
+	case ZD_SOFTLEAF_DEVICE_PRIVATE_READ: return "device-read";
+	case ZD_SOFTLEAF_DEVICE_EXCLUSIVE: return "device-exclusive";
+	case ZD_SOFTLEAF_MIGRATION_DEVICE_PRIVATE_READ: return "migration-device-read";
+	case ZD_SOFTLEAF_MIGRATION_DEVICE_PRIVATE_READ_EXCLUSIVE:
+		return "migration-device-read-exclusive";
+	case ZD_SOFTLEAF_MIGRATION_DEVICE_PRIVATE_WRITE: return "migration-device-write";
+	case ZD_SOFTLEAF_MARKER: return "pte-marker";
 	default: return "swap";
 	}
 }
@@ -646,7 +684,7 @@ static void pagemap_line(struct run *r, uint64_t addr, uint64_t pme)
 		if (pme >> 63 & 1)
 			fprintf(r->out, " pfn=0x%" PRIx64, frame);
 		else if (pme >> 62 & 1)
-			fprintf(r->out, " type=%u (%s) offset=0x%" PRIx64, type, swap_type_name(type),
+			fprintf(r->out, " type=%u (%s) offset=0x%" PRIx64, type, swap_type_name(r->m, type),
 				frame >> PM_SWAP_TYPE_BITS);
 		fputc('\n', r->out);
 		return;
@@ -660,7 +698,7 @@ static void pagemap_line(struct run *r, uint64_t addr, uint64_t pme)
 		jw_khex(r->json, "pfn", frame);
 	else if (pme >> 62 & 1) {
 		jw_ku64(r->json, "swap_type", type);
-		jw_kstr(r->json, "swap_kind", swap_type_name(type));
+		jw_kstr(r->json, "swap_kind", swap_type_name(r->m, type));
 		jw_khex(r->json, "swap_offset", frame >> PM_SWAP_TYPE_BITS);
 	}
 	jw_obj_end(r->json);

@@ -438,6 +438,14 @@ const struct step_def step_defs[] = {
 		F("new_addr", FT_ADDR, new_addr),
 		AS(def_region, 0), END }, MAY,
 	  NULL, exec_mremap, "zd_do_mremap(): mremap(2)" },
+	{ "migrate_to_device", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
+	  NULL, exec_migrate_to_device,
+	  "zd_dmirror_migrate_to_dev(): HMM_DMIRROR_MIGRATE_TO_DEV of the range (migrate_vma)" },
+	{ "migrate_to_system", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
+	  NULL, exec_migrate_to_system,
+	  "zd_dmirror_migrate_to_sys(): HMM_DMIRROR_MIGRATE_TO_SYS of the range (migrate_vma)" },
 	{ "madvise", (const struct field[]){
 		PROCESS, ADDR_REQ, SIZE,
 		F("advice", FT_ENUM, advice, .enums = &advice_names, .flags = FL_REQ), END }, MAY,

@@ -1,0 +1,165 @@
+/*
+ * Device-private migration under concurrency (issue 9): CPU threads read
+ * random pages of a range (faulting device-private pages back through
+ * migrate_to_ram) while a driver thread keeps migrating the range to the
+ * device and back, and another thread mprotects the first range and maps,
+ * fills, and munmaps a second range the driver also migrates. At the end every byte of the first
+ * range is what was written, the second range's reads never saw foreign
+ * bytes, and every device page went back to the device (calloc == cfree).
+ * phys_bits 40; clean under ThreadSanitizer.
+ */
+#include "tap.h"
+#include "helpers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zonedev/test_hmm.h>
+
+#define G (1ULL << 30)
+#define NA 32
+#define NB 16
+
+static struct zd_machine *m;
+static struct zd_mm *mm;
+static struct zd_dmirror_device *g;
+static uint64_t PS, A, B;
+static int stop, bad_a, bad_b, faults_seen;
+
+static bool page_is(uint64_t addr, unsigned char v, bool *ok_read)
+{
+	unsigned char buf[4096];
+	int rc = zd_access_vm(mm, addr, buf, PS, false);
+
+	*ok_read = !rc;
+	if (rc)
+		return false;
+	for (uint64_t i = 0; i < PS; i++)
+		if (buf[i] != v)
+			return false;
+	return true;
+}
+
+static void *reader(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		unsigned i = (unsigned)rand_r(&seed) % NA;
+		bool r;
+
+		if (!page_is(A + i * PS, (unsigned char)(0x10 + i), &r))
+			__atomic_add_fetch(&bad_a, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&faults_seen, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *driver(void *arg)
+{
+	uint64_t cp;
+
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		/* -ENOENT: a reader faulted a page back meanwhile; -EINVAL: B
+		 * is unmapped right now */
+		zd_dmirror_migrate_to_dev(g, mm, A, NA, &cp);
+		zd_dmirror_migrate_to_dev(g, mm, B, NB, &cp);
+		zd_dmirror_migrate_to_sys(g, mm, A, NA / 2, &cp);
+	}
+	return NULL;
+}
+
+static void *unmapper(void *arg)
+{
+	unsigned char buf[4096];
+	int rounds = TAP_SLOW ? 20 : 200;
+
+	(void)arg;
+	for (int r = 0; r < rounds; r++) {
+		int64_t b = zd_vm_mmap(mm, B, NB * PS, ZD_PROT_READ | ZD_PROT_WRITE,
+				       ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS | ZD_MAP_FIXED, NULL, 0);
+		bool rd;
+
+		if (b != (int64_t)B) {
+			__atomic_add_fetch(&bad_b, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		for (unsigned i = 0; i < NB; i++) {
+			memset(buf, (unsigned char)(r + i), PS);
+			zd_access_vm(mm, B + i * PS, buf, PS, true);
+		}
+		for (unsigned i = 0; i < NB; i++)
+			if (!page_is(B + i * PS, (unsigned char)(r + i), &rd))
+				__atomic_add_fetch(&bad_b, 1, __ATOMIC_RELAXED);
+		zd_vm_munmap(mm, B, NB * PS);
+		/* mprotect of the readers' range: device entries downgrade */
+		if (zd_do_mprotect(mm, A, NA * PS, ZD_PROT_READ) ||
+		    zd_do_mprotect(mm, A, NA * PS, ZD_PROT_READ | ZD_PROT_WRITE))
+			__atomic_add_fetch(&bad_b, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int main(void)
+{
+	struct zd_mem_range ram[] = { { .start = 0, .size = 2 * G } };
+	struct zd_dmirror_desc gd = { .name = "gpu0", .vram_size = 256ULL << 20 };
+	struct zd_dmirror_stats st;
+	unsigned char buf[4096];
+	pthread_t th[4];
+	bool rd, all = true;
+
+	for (int design = 0; design < 2; design++) {
+		struct zd_machine_desc d = { .arch = "x86_64", .phys_bits = 40, .ram = ram,
+					     .nr_ram = 1,
+					     .device_private = design ? ZD_DEVICE_PRIVATE_DPA
+								      : ZD_DEVICE_PRIVATE_PFN };
+		const char *tag = design ? "dpa" : "pfn";
+
+		m = zd_machine_create(&d);
+		if (!ok(!ZD_IS_ERR(m), "%s: boots", tag))
+			return done_testing();
+		PS = m->arch.page_size;
+		g = zd_dmirror_create(m, &gd);
+		mm = zd_mm_alloc(m);
+		A = (uint64_t)zd_vm_mmap(mm, 0, NA * PS, ZD_PROT_READ | ZD_PROT_WRITE,
+					 ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+		B = A - 64 * PS;
+		for (unsigned i = 0; i < NA; i++) {
+			memset(buf, 0x10 + i, PS);
+			zd_access_vm(mm, A + i * PS, buf, PS, true);
+		}
+		stop = bad_a = bad_b = faults_seen = 0;
+		pthread_create(&th[0], NULL, reader, (void *)1);
+		pthread_create(&th[1], NULL, reader, (void *)2);
+		pthread_create(&th[2], NULL, driver, NULL);
+		pthread_create(&th[3], NULL, unmapper, NULL);
+		for (int i = 0; i < 4; i++)
+			tap_join_or_bail(th[i], 120, "migrate_vma_mt thread");
+		is_int(bad_a, 0, "%s: readers always saw the right bytes", tag);
+		is_int(bad_b, 0, "%s: the mapped-and-unmapped range never showed foreign bytes", tag);
+		zd_dmirror_get_stats(g, &st);
+		diag("%s: %llu migrate_to_ram calls during the run", tag,
+		     (unsigned long long)st.migrate_to_ram);
+		/* and one for sure: the range on the device, one page read */
+		uint64_t cp, before = st.migrate_to_ram;
+		zd_dmirror_migrate_to_dev(g, mm, A, NA, &cp);
+		ok(page_is(A, 0x10, &rd), "%s: a read after the run faults page 0 back", tag);
+		zd_dmirror_get_stats(g, &st);
+		is_int(st.migrate_to_ram, before + 1, "%s: ... through migrate_to_ram", tag);
+		all = true;
+		for (unsigned i = 0; i < NA; i++)
+			all &= page_is(A + i * PS, (unsigned char)(0x10 + i), &rd);
+		ok(all, "%s: every byte of the range is intact at the end", tag);
+		is_int(zd_vm_munmap(mm, A, NA * PS), 0, "%s: munmap", tag);
+		zd_dmirror_get_stats(g, &st);
+		is_int(st.calloc - st.cfree, 0, "%s: every device page went back", tag);
+		if (!is_int(zd_warn_count(m), 0, "%s: no WARN", tag))
+			zd_log_dump(m, stderr, ZD_LOG_WARNING);
+		zd_mmput(mm);
+		zd_dmirror_destroy(g);
+		zd_machine_destroy(m);
+	}
+	return done_testing();
+}
