@@ -239,6 +239,18 @@ unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *pag
  * device-exclusive entry goes back to (its table locked, page locked). */
 unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_page *page);
 void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *page, uint64_t *pte);
+/* rmap.c: rmap_walk_anon()/rmap_walk_file() (mapping with av NULL): fn on
+ * each entry that maps page at index (its present or device-private
+ * entries, its migration entries, the THP PMD its folio starts, or the
+ * PTE table of a whole PMD block), under that table's lock; visits every
+ * process with its mmap_lock for reading. */
+enum zd_walk_what { ZD_WALK_PRESENT, ZD_WALK_MIGRATION, ZD_WALK_THP_PMD, ZD_WALK_PTE_TABLE };
+typedef int (*zd_rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg);
+int zd_rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
+		 struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what, zd_rmap_fn fn,
+		 void *arg);
+/* try_to_migrate of a shmem page in every process that maps its file. */
+int zd_try_to_migrate_file(struct zd_machine *m, struct zd_page *page, const void *mapping);
 /* The pieces split_folio uses: the folio's anon_vma (a reference, NULL
  * when unmapped); try_to_migrate of one page (its pfn's, at index in the
  * anon_vma's space: 0, or -EBUSY for a pinned exclusive page, whose

@@ -1,6 +1,7 @@
 /*
- * Migration of anonymous pages (mm/migrate.c, with rmap.c's rmap_walk,
- * try_to_migrate and remove_migration_ptes): every PTE that maps the page
+ * Migration of anonymous, shmem and THP folios (mm/migrate.c; the rmap
+ * walk and try_to_migrate live in rmap.c, remove_migration_ptes here):
+ * every PTE that maps the page
  * becomes a migration entry (WRITE, READ_EXCLUSIVE or READ, holding the
  * pfn), the bytes and the page's state move to a new page, and the entries
  * become PTEs of the new page. A fault on a migration entry waits for the
@@ -11,9 +12,9 @@
  * pinned page refuses before any entry changes (-EBUSY); rss counters do
  * not change (a migration entry counts as its page); NR_ANON_MAPPED and
  * the mapcounts move to the new page entry by entry; the old page is
- * unlocked only after no entry names it. The rmap walk visits, in every
- * process of the machine, the VMAs whose anon_vma has the page's root
- * (the fork tree), at the address the page's index gives.
+ * unlocked only after no entry names it. A shmem page's cache slot swaps
+ * under its cache lock; a THP moves whole when a THP can be had, split
+ * otherwise, and regains a PMD only where it had one.
  * move_pages(2) (zd_move_pages) isolates a run of a process's pages bound
  * for one node and migrates them there; a run that leaves pages behind
  * reports their number and writes none of its statuses, as the kernel.
@@ -32,143 +33,6 @@
 #include <zonedev/memremap.h>
 #include <zonedev/pgalloc.h>
 #include <zonedev/swapops.h>
-
-typedef int (*rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg);
-
-enum walk_what { PRESENT, MIGRATION, THP_PMD, PTE_TABLE };
-
-/* Does e map page the way what asks? A present PTE names a page by pfn; a
- * device-private page (which is never present) is named by its
- * device-private entries instead; migration entries are decoded. */
-static bool walk_match(struct zd_machine *m, zd_pte_t e, struct zd_page *page, uint64_t pfn,
-		       enum walk_what what)
-{
-	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	enum zd_softleaf_type k;
-	struct zd_page *p;
-
-	if (o->pte_none(&m->arch, e))
-		return false;
-	if (o->pte_present(&m->arch, e))
-		return what == PRESENT && pfn != ZD_BAD_PFN &&
-		       o->leaf_pfn(&m->arch, ZD_PT_PTE, e) == pfn;
-	k = zd_softleaf_from_pte(m, e, &p);
-	if (p != page)
-		return false;
-	/* PRESENT: the device-private entries of a page stand for its mapping */
-	return what == MIGRATION ? zd_softleaf_is_migration(k) :
-	       zd_softleaf_is_device_private(k) || k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE;
-}
-
-/* rmap_walk_anon()/rmap_walk_file(): fn on each entry that maps page,
- * whose index in its anon_vma's space (av) or in its file (mapping, with
- * av NULL) is index (present or device-private, a migration entry naming
- * it, the THP PMD whose folio starts there, or a PTE table of a whole PMD
- * block), its table locked. A file's VMAs are those whose file's inode
- * (private_data) is the mapping: the kernel's i_mmap tree, found here by
- * visiting every process. */
-static int rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
-		     struct zd_anon_vma *av, const void *mapping, enum walk_what what, rmap_fn fn,
-		     void *arg)
-{
-	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_anon_vma *root = av ? zd_anon_vma_root(av) : NULL;
-	/* a dpa device-private page has no pfn: only its entries name it */
-	uint64_t pfn = zd_page_in_vmemmap(m, page) ? zd_page_to_pfn(m, page) : ZD_BAD_PFN;
-	int rc = 0;
-
-	pthread_mutex_lock(&m->mm_list_lock);
-	for (struct zd_mm *mm = m->mm_list; mm && !rc; mm = mm->next) {
-		zd_mmap_read_lock(mm);
-		for (size_t i = 0; i < mm->map_count && !rc; i++) {
-			struct zd_vm_area_struct *vma = mm->vmas[i];
-			struct zd_page *ptl;
-			uint64_t addr, *pte;
-			zd_pte_t e;
-
-			/* a fault may be setting it (anon_vma_prepare) */
-			struct zd_anon_vma *vav = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
-
-			if (root ? !vav || zd_anon_vma_root(vav) != root :
-			    !vma->vm_file || vma->vm_file->private_data != mapping)
-				continue;
-			if (index < vma->vm_pgoff)
-				continue;
-			addr = vma->vm_start + ((index - vma->vm_pgoff) << m->arch.page_shift);
-			if (addr >= vma->vm_end)
-				continue;
-			if (what == THP_PMD || what == PTE_TABLE) {
-				uint64_t span = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
-
-				/* PTE_TABLE: a whole PMD block of the VMA that
-				 * PTEs map (a THP split for its migration) */
-				if (what == PTE_TABLE && ((addr & (span - 1)) || addr + span > vma->vm_end))
-					continue;
-				if (!(pte = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl)))
-					continue;
-				zd_pt_lock(ptl);
-				e = o->ptep_get(pte);
-				if (what == PTE_TABLE ? o->is_table(&m->arch, e) :
-				    zd_pmd_is_thp(mm, e, ZD_PT_PMD) &&
-				    o->leaf_pfn(&m->arch, ZD_PT_PMD, e) == pfn)
-					rc = fn(vma, addr, pte, arg);
-				zd_pt_unlock(ptl);
-				continue;
-			}
-			if (!(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
-				continue;
-			e = o->ptep_get(pte);
-			if (walk_match(m, e, page, pfn, what))
-				rc = fn(vma, addr, pte, arg);
-			zd_pt_unlock(ptl);
-		}
-		zd_mmap_read_unlock(mm);
-	}
-	pthread_mutex_unlock(&m->mm_list_lock);
-	return rc;
-}
-
-/* try_to_migrate_one(): a present PTE or a device-private entry of the
- * page becomes a migration entry of the same writability. */
-static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
-{
-	struct zd_mm *mm = vma->vm_mm;
-	struct zd_machine *m = mm->m;
-	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *page = arg, *folio = zd_compound_head(page), *p;
-	zd_pte_t e = o->ptep_get(pte);
-	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive), write;
-	unsigned prot = 0;
-
-	struct zd_mmu_notifier_range r;
-
-	if (o->pte_present(&m->arch, e)) {
-		prot = zd_pte_prot(mm, e);
-		write = prot & ZD_PTE_WRITE;
-	} else {
-		enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &p);
-
-		if (p != page || (!zd_softleaf_is_device_private(k) &&
-				  k != ZD_SOFTLEAF_DEVICE_EXCLUSIVE))
-			return 0;
-		/* a device-exclusive entry stands for a writable PTE */
-		write = k != ZD_SOFTLEAF_DEVICE_PRIVATE_READ;
-	}
-	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
-	if (excl && zd_folio_maybe_dma_pinned(folio))
-		return -EBUSY;
-	/* try_to_migrate_one(): MMU_NOTIFY_CLEAR over the page (under its
-	 * PTE lock here; the kernel starts it before taking the lock) */
-	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, addr, addr + m->arch.page_size);
-	o->set_pte(pte, zd_make_migration_entry(m, page, write, excl));
-	if (prot & ZD_PTE_DIRTY)
-		zd_set_page_flag(folio, ZD_PG_dirty);
-	zd_clear_page_flag(page, ZD_PG_anon_exclusive);
-	zd_folio_remove_rmap_pte(m, page);
-	zd_put_page(m, page);
-	zd_mmu_notifier_invalidate_range_end(&r);
-	return 0;
-}
 
 /* remove_migration_pte(): the entry becomes a PTE of arg's page, or the
  * device-private entry of a device-private page, as writable as it was. */
@@ -198,57 +62,10 @@ static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 	return 0;
 }
 
-/* folio_get_anon_vma(): a reference on the page's anon_vma while it is
- * mapped, so a munmap meanwhile cannot free what the walks use. */
-static int folio_mapcount(struct zd_machine *m, struct zd_page *folio)
-{
-	return zd_folio_order(m, folio) ? zd_folio_large_mapcount(folio) : zd_page_mapcount(folio);
-}
-
-struct zd_anon_vma *zd_folio_get_anon_vma(struct zd_machine *m, struct zd_page *folio)
-{
-	unsigned idx = zd_rcu_read_lock(&m->rcu);
-	uintptr_t mapping = (uintptr_t)__atomic_load_n(&folio->mapping, __ATOMIC_ACQUIRE);
-	struct zd_anon_vma *av = (void *)(mapping & ~ZD_PAGE_MAPPING_ANON);
-
-	if (!(mapping & ZD_PAGE_MAPPING_ANON) || !av || folio_mapcount(m, folio) <= 0 ||
-	    !zd_anon_vma_tryget(av))
-		av = NULL;
-	else if (folio_mapcount(m, folio) <= 0) {
-		zd_rcu_read_unlock(&m->rcu, idx);
-		zd_put_anon_vma(av);
-		return NULL;
-	}
-	zd_rcu_read_unlock(&m->rcu, idx);
-	return av;
-}
-
-int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index,
-		      struct zd_anon_vma *av)
-{
-	return rmap_walk(m, page, index, av, NULL, PRESENT, unmap_one, page);
-}
-
 void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
 			      struct zd_anon_vma *av, struct zd_page *dst)
 {
-	rmap_walk(m, old, index, av, NULL, MIGRATION, remap_one, dst);
-}
-
-static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
-{
-	struct zd_mmu_notifier_range r;   /* split_huge_pmd_address(): CLEAR */
-
-	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, vma->vm_mm, addr,
-			    addr + (1ULL << vma->vm_mm->m->arch.pt[ZD_PT_PMD].shift));
-	zd_split_huge_pmd_locked(vma->vm_mm, pmd);
-	zd_mmu_notifier_invalidate_range_end(&r);
-	return 0;
-}
-
-void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av)
-{
-	rmap_walk(m, folio, folio->index, av, NULL, THP_PMD, split_pmd_one, NULL);
+	zd_rmap_walk(m, old, index, av, NULL, ZD_WALK_MIGRATION, remap_one, dst);
 }
 
 /* A shmem (page cache, swap-backed) page: the file-backed kind that moves. */
@@ -270,7 +87,7 @@ static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, stru
 
 	if (!mapping)
 		return -EAGAIN;   /* the file is going */
-	rc = rmap_walk(m, folio, index, NULL, mapping, PRESENT, unmap_one, folio);
+	rc = zd_try_to_migrate_file(m, folio, mapping);
 	zd_synchronize_rcu(&m->rcu);
 	if (!rc) {
 		memcpy(zd_page_address(m, dst), zd_page_address(m, folio), m->arch.page_size);
@@ -278,7 +95,7 @@ static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, stru
 		rc = zd_page_mapcount(folio) ? -EAGAIN :
 		     zd_shmem_replace_folio(mapping, folio, dst, 2);
 	}
-	rmap_walk(m, folio, index, NULL, mapping, MIGRATION, remap_one, rc ? folio : dst);
+	zd_rmap_walk(m, folio, index, NULL, mapping, ZD_WALK_MIGRATION, remap_one, rc ? folio : dst);
 	zd_shmem_mapping_put(mapping);
 	return rc;
 }
@@ -353,7 +170,7 @@ static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_pa
 		return -EAGAIN;
 	if (!(av = zd_folio_get_anon_vma(m, folio)))
 		return -EAGAIN;
-	rmap_walk(m, folio, index, av, NULL, THP_PMD, record_and_split_pmd, &blocks);
+	zd_rmap_walk(m, folio, index, av, NULL, ZD_WALK_THP_PMD, record_and_split_pmd, &blocks);
 	for (i = 0; i < nr && !rc; i++)
 		rc = zd_try_to_migrate(m, folio + i, index + i, av);
 	n = rc ? i - 1 : nr;   /* the refusing page was not unmapped */
@@ -374,7 +191,7 @@ static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_pa
 	for (i = 0; i < n; i++)
 		zd_remove_migration_ptes(m, folio + i, index + i, av, target + i);
 	blocks.folio = target;
-	rmap_walk(m, target, index, av, NULL, PTE_TABLE, remap_pmd_one, &blocks);
+	zd_rmap_walk(m, target, index, av, NULL, ZD_WALK_PTE_TABLE, remap_pmd_one, &blocks);
 	free(blocks.at);
 	zd_put_anon_vma(av);
 	return rc;

@@ -8,12 +8,17 @@
  * NR_ANON_MAPPED counts pages with at least one; PageAnonExclusive is set
  * only while one process may write the page without copying it (a fork
  * clears it, a pinned exclusive page is copied at fork instead).
- * The walk over the VMAs of an anon_vma (rmap_walk) comes with migration.
+ * rmap_walk visits, in every process of the machine, the VMAs whose anon_vma
+ * has the page's root (the fork tree) or whose file is the page's mapping,
+ * at the address the page's index gives; try_to_migrate_one turns what it
+ * finds into migration entries.
  */
 #include "internal.h"
+#include <zonedev/mmu_notifier.h>
 #include "base/rcu.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <zonedev/pgalloc.h>
@@ -294,4 +299,191 @@ struct zd_page *zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *
 	/* the TLB flush: no CPU still writes through the old PTE */
 	zd_synchronize_rcu(&m->rcu);
 	return page;
+}
+
+/* ---------- the rmap walk and try_to_migrate (moved from migrate.c) ---------- */
+
+/* Does e map page the way what asks? A present PTE names a page by pfn; a
+ * device-private page (which is never present) is named by its
+ * device-private entries instead; migration entries are decoded. */
+static bool walk_match(struct zd_machine *m, zd_pte_t e, struct zd_page *page, uint64_t pfn,
+		       enum zd_walk_what what)
+{
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	enum zd_softleaf_type k;
+	struct zd_page *p;
+
+	if (o->pte_none(&m->arch, e))
+		return false;
+	if (o->pte_present(&m->arch, e))
+		return what == ZD_WALK_PRESENT && pfn != ZD_BAD_PFN &&
+		       o->leaf_pfn(&m->arch, ZD_PT_PTE, e) == pfn;
+	k = zd_softleaf_from_pte(m, e, &p);
+	if (p != page)
+		return false;
+	/* PRESENT: the device-private entries of a page stand for its mapping */
+	return what == ZD_WALK_MIGRATION ? zd_softleaf_is_migration(k) :
+	       zd_softleaf_is_device_private(k) || k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE;
+}
+
+/* rmap_walk_anon()/rmap_walk_file(): fn on each entry that maps page,
+ * whose index in its anon_vma's space (av) or in its file (mapping, with
+ * av NULL) is index (present or device-private, a migration entry naming
+ * it, the THP PMD whose folio starts there, or a PTE table of a whole PMD
+ * block), its table locked. A file's VMAs are those whose file's inode
+ * (private_data) is the mapping: the kernel's i_mmap tree, found here by
+ * visiting every process. */
+int zd_rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
+		     struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what, zd_rmap_fn fn,
+		     void *arg)
+{
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	struct zd_anon_vma *root = av ? zd_anon_vma_root(av) : NULL;
+	/* a dpa device-private page has no pfn: only its entries name it */
+	uint64_t pfn = zd_page_in_vmemmap(m, page) ? zd_page_to_pfn(m, page) : ZD_BAD_PFN;
+	int rc = 0;
+
+	pthread_mutex_lock(&m->mm_list_lock);
+	for (struct zd_mm *mm = m->mm_list; mm && !rc; mm = mm->next) {
+		zd_mmap_read_lock(mm);
+		for (size_t i = 0; i < mm->map_count && !rc; i++) {
+			struct zd_vm_area_struct *vma = mm->vmas[i];
+			struct zd_page *ptl;
+			uint64_t addr, *pte;
+			zd_pte_t e;
+
+			/* a fault may be setting it (anon_vma_prepare) */
+			struct zd_anon_vma *vav = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
+
+			if (root ? !vav || zd_anon_vma_root(vav) != root :
+			    !vma->vm_file || vma->vm_file->private_data != mapping)
+				continue;
+			if (index < vma->vm_pgoff)
+				continue;
+			addr = vma->vm_start + ((index - vma->vm_pgoff) << m->arch.page_shift);
+			if (addr >= vma->vm_end)
+				continue;
+			if (what == ZD_WALK_THP_PMD || what == ZD_WALK_PTE_TABLE) {
+				uint64_t span = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+
+				/* PTE_TABLE: a whole PMD block of the VMA that
+				 * PTEs map (a THP split for its migration) */
+				if (what == ZD_WALK_PTE_TABLE && ((addr & (span - 1)) || addr + span > vma->vm_end))
+					continue;
+				if (!(pte = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl)))
+					continue;
+				zd_pt_lock(ptl);
+				e = o->ptep_get(pte);
+				if (what == ZD_WALK_PTE_TABLE ? o->is_table(&m->arch, e) :
+				    zd_pmd_is_thp(mm, e, ZD_PT_PMD) &&
+				    o->leaf_pfn(&m->arch, ZD_PT_PMD, e) == pfn)
+					rc = fn(vma, addr, pte, arg);
+				zd_pt_unlock(ptl);
+				continue;
+			}
+			if (!(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
+				continue;
+			e = o->ptep_get(pte);
+			if (walk_match(m, e, page, pfn, what))
+				rc = fn(vma, addr, pte, arg);
+			zd_pt_unlock(ptl);
+		}
+		zd_mmap_read_unlock(mm);
+	}
+	pthread_mutex_unlock(&m->mm_list_lock);
+	return rc;
+}
+
+/* try_to_migrate_one(): a present PTE or a device-private entry of the
+ * page becomes a migration entry of the same writability. */
+static int unmap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
+{
+	struct zd_mm *mm = vma->vm_mm;
+	struct zd_machine *m = mm->m;
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	struct zd_page *page = arg, *folio = zd_compound_head(page), *p;
+	zd_pte_t e = o->ptep_get(pte);
+	bool excl = zd_test_page_flag(page, ZD_PG_anon_exclusive), write;
+	unsigned prot = 0;
+
+	struct zd_mmu_notifier_range r;
+
+	if (o->pte_present(&m->arch, e)) {
+		prot = zd_pte_prot(mm, e);
+		write = prot & ZD_PTE_WRITE;
+	} else {
+		enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &p);
+
+		if (p != page || (!zd_softleaf_is_device_private(k) &&
+				  k != ZD_SOFTLEAF_DEVICE_EXCLUSIVE))
+			return 0;
+		/* a device-exclusive entry stands for a writable PTE */
+		write = k != ZD_SOFTLEAF_DEVICE_PRIVATE_READ;
+	}
+	/* folio_try_share_anon_rmap_pte(): a pinned exclusive page stays */
+	if (excl && zd_folio_maybe_dma_pinned(folio))
+		return -EBUSY;
+	/* try_to_migrate_one(): MMU_NOTIFY_CLEAR over the page (under its
+	 * PTE lock here; the kernel starts it before taking the lock) */
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, addr, addr + m->arch.page_size);
+	o->set_pte(pte, zd_make_migration_entry(m, page, write, excl));
+	if (prot & ZD_PTE_DIRTY)
+		zd_set_page_flag(folio, ZD_PG_dirty);
+	zd_clear_page_flag(page, ZD_PG_anon_exclusive);
+	zd_folio_remove_rmap_pte(m, page);
+	zd_put_page(m, page);
+	zd_mmu_notifier_invalidate_range_end(&r);
+	return 0;
+}
+
+/* folio_get_anon_vma(): a reference on the page's anon_vma while it is
+ * mapped, so a munmap meanwhile cannot free what the walks use. */
+static int folio_mapcount(struct zd_machine *m, struct zd_page *folio)
+{
+	return zd_folio_order(m, folio) ? zd_folio_large_mapcount(folio) : zd_page_mapcount(folio);
+}
+
+struct zd_anon_vma *zd_folio_get_anon_vma(struct zd_machine *m, struct zd_page *folio)
+{
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
+	uintptr_t mapping = (uintptr_t)__atomic_load_n(&folio->mapping, __ATOMIC_ACQUIRE);
+	struct zd_anon_vma *av = (void *)(mapping & ~ZD_PAGE_MAPPING_ANON);
+
+	if (!(mapping & ZD_PAGE_MAPPING_ANON) || !av || folio_mapcount(m, folio) <= 0 ||
+	    !zd_anon_vma_tryget(av))
+		av = NULL;
+	else if (folio_mapcount(m, folio) <= 0) {
+		zd_rcu_read_unlock(&m->rcu, idx);
+		zd_put_anon_vma(av);
+		return NULL;
+	}
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return av;
+}
+
+int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index,
+		      struct zd_anon_vma *av)
+{
+	return zd_rmap_walk(m, page, index, av, NULL, ZD_WALK_PRESENT, unmap_one, page);
+}
+
+int zd_try_to_migrate_file(struct zd_machine *m, struct zd_page *page, const void *mapping)
+{
+	return zd_rmap_walk(m, page, page->index, NULL, mapping, ZD_WALK_PRESENT, unmap_one, page);
+}
+
+static int split_pmd_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pmd, void *arg)
+{
+	struct zd_mmu_notifier_range r;   /* split_huge_pmd_address(): CLEAR */
+
+	zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, vma->vm_mm, addr,
+			    addr + (1ULL << vma->vm_mm->m->arch.pt[ZD_PT_PMD].shift));
+	zd_split_huge_pmd_locked(vma->vm_mm, pmd);
+	zd_mmu_notifier_invalidate_range_end(&r);
+	return 0;
+}
+
+void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av)
+{
+	zd_rmap_walk(m, folio, folio->index, av, NULL, ZD_WALK_THP_PMD, split_pmd_one, NULL);
 }
