@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mm/internal.h"
 #include "tap.h"
 
 #define M (1ULL << 20)
@@ -411,6 +412,34 @@ static void double_free(const struct fsnap *boot)
 	ok(fsnap_same(boot, &s2), "free_area back to the boot state");
 }
 
+/* A free block in an isolated pageblock (MIGRATE_ISOLATE, a range going
+ * offline) is never handed out; once movable again it is. */
+static void isolated_blocks(void)
+{
+	const uint64_t pb = 1ULL << m->arch.pageblock_order;
+	uint64_t lo = PFN(4 * G), hi = lo + PFN(512 * M);
+	struct zd_page *got[64];
+	bool inside = false;
+
+	for (uint64_t p = lo; p < hi; p += pb)
+		zd_set_pageblock_migratetype(m, p, ZD_MIGRATE_ISOLATE);
+	for (int i = 0; i < 64; i++) {
+		got[i] = zd_alloc_pages(m, ZD_GFP_KERNEL, (unsigned)(i % 4));
+		inside |= got[i] && zd_page_to_pfn(m, got[i]) >= lo && zd_page_to_pfn(m, got[i]) < hi;
+	}
+	ok(!inside, "no allocation comes from isolated pageblocks (Normal is all isolated)");
+	for (int i = 0; i < 64; i++)
+		if (got[i])
+			zd___free_pages(m, got[i], (unsigned)(i % 4));
+	for (uint64_t p = lo; p < hi; p += pb)
+		zd_set_pageblock_migratetype(m, p, ZD_MIGRATE_MOVABLE);
+	struct zd_page *n = zd_alloc_pages(m, ZD_GFP_KERNEL, 0);
+	ok(n && zd_page_to_pfn(m, n) >= lo && zd_page_to_pfn(m, n) < hi,
+	   "un-isolated, Normal serves a kernel allocation again");
+	if (n)
+		zd___free_pages(m, n, 0);
+}
+
 int main(void)
 {
 	struct zd_mem_range ram[] = { { .start = 0, .size = 512 * M, .node = 0 },
@@ -446,6 +475,7 @@ int main(void)
 	exhaustion(&boot);
 	dma32(&boot);
 	contents();
+	isolated_blocks();
 	{
 		struct fsnap now;
 		fsnap_take(&now);

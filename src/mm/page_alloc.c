@@ -81,11 +81,23 @@ static struct zd_page *rmqueue(struct zd_machine *m, struct zd_zone *z, unsigned
 	struct zd_page *page = NULL;
 
 	zone_lock(z);
-	for (unsigned o = order; o <= m->arch.max_page_order; o++) {
+	for (unsigned o = order; o <= m->arch.max_page_order && !page; o++) {
 		struct zd_free_area *area = &z->free_area[o];
-		if (zd_list_empty(&area->free_list))
+
+		/* a free block in an isolated pageblock (a range going offline)
+		 * is the kernel's MIGRATE_ISOLATE free list: never handed out */
+		for (struct zd_list_head *n = area->free_list.next; n != &area->free_list;
+		     n = n->next) {
+			struct zd_page *p = zd_container_of(n, struct zd_page, lru);
+
+			if (zd_get_pageblock_migratetype(m, zd_page_to_pfn(m, p)) !=
+			    ZD_MIGRATE_ISOLATE) {
+				page = p;
+				break;
+			}
+		}
+		if (!page)
 			continue;
-		page = zd_container_of(area->free_list.next, struct zd_page, lru);
 		del_from_free_list(z, page, o);
 		/* expand(): hand the upper halves back. */
 		while (o > order) {
