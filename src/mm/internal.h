@@ -239,6 +239,20 @@ unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *pag
  * device-exclusive entry goes back to (its table locked, page locked). */
 unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_page *page);
 void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *page, uint64_t *pte);
+/* folio_try_get(): a reference unless the last one went (never revive a
+ * page being freed). */
+static inline bool zd_folio_try_get(struct zd_page *page)
+{
+	int ref = __atomic_load_n(&page->_refcount, __ATOMIC_RELAXED);
+
+	do {
+		if (ref <= 0)
+			return false;
+	} while (!__atomic_compare_exchange_n(&page->_refcount, &ref, ref + 1, false,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return true;
+}
+
 /* rmap.c: rmap_walk_anon()/rmap_walk_file() (mapping with av NULL): fn on
  * each entry that maps page at index (its present or device-private
  * entries, its migration entries, the THP PMD its folio starts, or the

@@ -249,18 +249,6 @@ void zd_migration_entry_wait(struct zd_machine *m, struct zd_page *page)
 		sched_yield();
 }
 
-/* folio_try_get(): never revive a page whose last reference went. */
-static bool try_get(struct zd_page *page)
-{
-	int ref = __atomic_load_n(&page->_refcount, __ATOMIC_RELAXED);
-
-	do {
-		if (ref <= 0)
-			return false;
-	} while (!__atomic_compare_exchange_n(&page->_refcount, &ref, ref + 1, false,
-					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
-	return true;
-}
 
 /* A free page outside [lo, hi), which the kernel's isolated pageblocks
  * guarantee: pages inside are held until one is found and then go back
@@ -340,7 +328,7 @@ long zd_migrate_range(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 		 * whose head lies outside it */
 		if (zd_page_is_tail(page))
 			continue;
-		if ((!zd_folio_test_anon(page) && !is_shmem(page)) || !try_get(page))
+		if ((!zd_folio_test_anon(page) && !is_shmem(page)) || !zd_folio_try_get(page))
 			continue;
 		if ((!zd_folio_test_anon(page) && !is_shmem(page)) || !zd_trylock_page(page)) {
 			zd_put_page(m, page);
@@ -513,7 +501,7 @@ static long move_split(struct zd_machine *m, struct zd_page *head, int node)
 	for (unsigned long i = 1; i < nr; i++) {
 		struct zd_page *page = head + i, *dst;
 
-		if (!try_get(page))
+		if (!zd_folio_try_get(page))
 			continue;
 		if (!zd_trylock_page(page)) {
 			zd_put_page(m, page);   /* someone else migrates it */

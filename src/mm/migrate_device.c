@@ -150,7 +150,6 @@ void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *pag
 							       zd_page_to_pfn(m, page), prot));
 }
 
-static bool try_get(struct zd_page *page);
 
 /* remove_device_exclusive_entry(): a CPU access takes exclusivity back
  * (the device loses its atomic access; MMU_NOTIFY_EXCLUSIVE with owner
@@ -160,7 +159,7 @@ unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_pag
 {
 	struct zd_machine *m = vmf->vma->vm_mm->m;
 
-	if (!try_get(page))
+	if (!zd_folio_try_get(page))
 		return 0;
 	zd_lock_page(page);
 	zd_pt_lock(vmf->ptl);
@@ -197,17 +196,6 @@ struct zd_page *zd_migrate_pfn_to_page(struct zd_machine *m, unsigned long mpfn)
 
 /* ---------- helpers ---------- */
 
-static bool try_get(struct zd_page *page)
-{
-	int ref = __atomic_load_n(&page->_refcount, __ATOMIC_RELAXED);
-
-	do {
-		if (ref <= 0)
-			return false;
-	} while (!__atomic_compare_exchange_n(&page->_refcount, &ref, ref + 1, false,
-					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
-	return true;
-}
 
 /* The anon_vma of a locked page whose mappings may all be migration
  * entries now (folio_get_anon_vma wants it mapped): page->mapping stays
@@ -298,7 +286,7 @@ static unsigned long collect_one(struct zd_machine *m, struct zd_migrate_vma *ar
 		prot = zd_pte_prot(mm, e);
 		write = prot & ZD_PTE_WRITE;
 	}
-	if (!zd_folio_test_anon(page) || !try_get(page))
+	if (!zd_folio_test_anon(page) || !zd_folio_try_get(page))
 		return 0;
 	/* trylock: two migrations locking in opposite orders must not deadlock */
 	if (page != args->fault_page && !zd_trylock_page(page)) {
@@ -339,7 +327,7 @@ static bool split_large(struct zd_machine *m, struct zd_page *folio)
 {
 	bool split;
 
-	if (!try_get(folio))
+	if (!zd_folio_try_get(folio))
 		return false;
 	if (!zd_trylock_page(folio)) {
 		zd_put_page(m, folio);
@@ -656,7 +644,7 @@ void zd_migrate_device_finalize(struct zd_machine *m, unsigned long *src_pfns,
 
 static unsigned long collect_device_page(struct zd_machine *m, struct zd_page *page)
 {
-	if (!page || zd_page_is_tail(page) || !try_get(page))
+	if (!page || zd_page_is_tail(page) || !zd_folio_try_get(page))
 		return 0;
 	if (!zd_trylock_page(page)) {
 		zd_put_page(m, page);
