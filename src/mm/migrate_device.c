@@ -150,7 +150,6 @@ void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *pag
 							       zd_page_to_pfn(m, page), prot));
 }
 
-
 /* remove_device_exclusive_entry(): a CPU access takes exclusivity back
  * (the device loses its atomic access; MMU_NOTIFY_EXCLUSIVE with owner
  * NULL belongs here once notifiers exist). A freed page means the entry
