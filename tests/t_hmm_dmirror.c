@@ -229,7 +229,7 @@ int main(void)
 		   (unsigned long long)st.faults, (unsigned long long)st.reads,
 		   (unsigned long long)st.writes);
 	}
-	/* TODO(issue 9 item 1, wt-migvma): READ/SNAPSHOT of pages migrated to
+	/* TODO(issue 9): READ/SNAPSHOT of pages migrated to
 	 * this and another device (0x22/0x21, 0x00 and a fault back). */
 	skip("device-private pages in READ/SNAPSHOT: need migrate_vma (wt-migvma)");
 	zd_dmirror_release(dm);

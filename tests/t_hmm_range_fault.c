@@ -264,7 +264,7 @@ static void device_private(enum zd_device_private_design design)
 	zd_hmm_range_fault(&r);
 	is_u64(pfns[0], 0, "%s: no owner: 0", dn);
 	zd_mmap_read_unlock(mm);
-	/* TODO(wt-migvma): REQ_FAULT by another owner faults it back through
+	/* TODO(issue 9): REQ_FAULT by another owner faults it back through
 	 * migrate_to_ram; here do_swap_page has no device-private branch yet. */
 	pte = zd_pte_offset_map_lock(mm, a, &ptl);
 	m->arch.pgtable->set_pte(pte, (zd_pte_t){ 0 });
