@@ -231,7 +231,7 @@ int main(void)
 	}
 	/* TODO(issue 9): READ/SNAPSHOT of pages migrated to
 	 * this and another device (0x22/0x21, 0x00 and a fault back). */
-	skip("device-private pages in READ/SNAPSHOT: need migrate_vma (wt-migvma)");
+	skip("device-private pages in READ/SNAPSHOT: need migrate_vma (issue 9: not wired to dmirror READ yet)");
 	zd_dmirror_release(dm);
 	zd_mmput(mm);
 	zd_dmirror_destroy(mdev);

@@ -198,7 +198,7 @@ static void busy_and_errors(void)
 
 /*
  * Device-private entries, installed by hand as migrate_vma would (its own
- * code comes with wt-migvma): the owner's page is reported with its pfn
+ * code came with migrate_device.c): the owner's page is reported with its pfn
  * (pfn design) or offset and DEVICE_PRIVATE (dpa), WRITE per the entry
  * type, and never faulted even for REQ_WRITE on a read entry; another
  * owner sees 0. The fault-back path (migrate_to_ram) is a TODO there.
