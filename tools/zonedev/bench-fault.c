@@ -64,17 +64,7 @@ static void usage(FILE *f)
 		"options:\n"
 		"  --size SIZE        bytes per kind, a multiple of 2M; devdax-1g maps SIZE\n"
 		"                     rounded up to 1G (K/M/G suffixes; default 1G)\n"
-		"  --repeat N         runs of each, the best is reported (also --repeats;\n"
-		"                     1-1000000, default 3)\n"
-		"  --kind LIST        model kinds to run, comma separated (default all): %s\n"
-		"  --dir DIR          directory of the devdax region files (default /dev/shm)\n"
-		"  --no-memory-guard  run even when the bench needs more host memory than is\n"
-		"                     available (default: refuse, saying how much)\n"
-		"  -q, --quiet        no progress line\n"
-		"  -j, --json         one JSON document on stdout (also when the run fails)\n"
-		"  -h, --help         show this help\n"
-		"\n"
-		"exit status: 0 ok, 1 the benchmark failed, 2 usage error\n", bench_kind_names());
+		BENCH_MAPPING_OPTIONS_HELP, bench_kind_names());
 }
 
 static int parse_args(struct bench *b, struct args *a, int argc, char **argv)

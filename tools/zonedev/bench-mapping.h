@@ -41,6 +41,22 @@ struct bench_kind {
 	int64_t (*map)(struct bench_mm *b, uint64_t len);
 };
 
+/* The --help lines of the options the mapping benches share, after their
+ * own; %s takes bench_kind_names(). */
+#define BENCH_MAPPING_OPTIONS_HELP \
+	"  --repeat N         runs of each, the best is reported (also --repeats;\n" \
+	"                     1-1000000, default 3)\n" \
+	"  --kind LIST        kinds to run, comma separated (default all): %s\n" \
+	"  --dir DIR          directory of the devdax and fsdax region files\n" \
+	"                     (default /dev/shm)\n" \
+	"  --no-memory-guard  run even when the bench needs more host memory than is\n" \
+	"                     available (default: refuse, saying how much)\n" \
+	"  -q, --quiet        no progress line\n" \
+	"  -j, --json         one JSON document on stdout (also when the run fails)\n" \
+	"  -h, --help         show this help\n" \
+	"\n" \
+	"exit status: 0 ok, 1 the benchmark failed, 2 usage error\n"
+
 /* The kinds, in report order. */
 extern const struct bench_kind bench_kinds[];
 extern const size_t bench_nr_kinds;
