@@ -416,13 +416,11 @@ static void double_free(const struct fsnap *boot)
  * offline) is never handed out; once movable again it is. */
 static void isolated_blocks(void)
 {
-	const uint64_t pb = 1ULL << m->arch.pageblock_order;
 	uint64_t lo = PFN(4 * G), hi = lo + PFN(512 * M);
 	struct zd_page *got[64];
 	bool inside = false;
 
-	for (uint64_t p = lo; p < hi; p += pb)
-		zd_set_pageblock_migratetype(m, p, ZD_MIGRATE_ISOLATE);
+	zd_isolate_pageblocks(m, lo, hi - lo, true);
 	for (int i = 0; i < 64; i++) {
 		got[i] = zd_alloc_pages(m, ZD_GFP_KERNEL, (unsigned)(i % 4));
 		inside |= got[i] && zd_page_to_pfn(m, got[i]) >= lo && zd_page_to_pfn(m, got[i]) < hi;
@@ -431,8 +429,7 @@ static void isolated_blocks(void)
 	for (int i = 0; i < 64; i++)
 		if (got[i])
 			zd___free_pages(m, got[i], (unsigned)(i % 4));
-	for (uint64_t p = lo; p < hi; p += pb)
-		zd_set_pageblock_migratetype(m, p, ZD_MIGRATE_MOVABLE);
+	zd_isolate_pageblocks(m, lo, hi - lo, false);
 	struct zd_page *n = zd_alloc_pages(m, ZD_GFP_KERNEL, 0);
 	ok(n && zd_page_to_pfn(m, n) >= lo && zd_page_to_pfn(m, n) < hi,
 	   "un-isolated, Normal serves a kernel allocation again");

@@ -91,6 +91,7 @@ struct zd_zone {
 	uint64_t present_pages;
 	long managed_pages;             /* atomic */
 	long nr_free_pages;             /* atomic, mirrors the free lists */
+	long nr_isolate_pageblock;      /* atomic: MIGRATE_ISOLATE pageblocks (offline) */
 	unsigned long alloc_success, alloc_fail, frees; /* atomic stats */
 	bool initialized;
 	struct zd_free_area free_area[ZD_MAX_ORDER_LIMIT + 1];

@@ -103,6 +103,11 @@ void zd_zone_init_free_lists(struct zd_zone *zone);
 /* page_alloc.c: a reserved (memblock) range becomes managed and free
  * (free_reserved_page() for each page). */
 void zd_free_reserved_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr);
+/* start_isolate_page_range()/undo_isolate_page_range() of one zone's
+ * pageblocks: isolated, no free block there is handed out; undone, they
+ * are MIGRATE_MOVABLE (the counter lets the allocator skip the check
+ * while no block of the zone is isolated). */
+void zd_isolate_pageblocks(struct zd_machine *m, uint64_t pfn, uint64_t nr, bool isolate);
 
 /* memblock.c: boot memory and its reservations (see the file). */
 int zd_memblock_init(struct zd_machine *m);

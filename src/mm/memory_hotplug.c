@@ -393,8 +393,7 @@ int zd_offline_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 	}
 	/* start_isolate_page_range(): no allocation takes a page of the range
 	 * while it empties (a fault racing the migrations would) */
-	for (uint64_t p = pfn; p < pfn + nr; p += 1ULL << a->pageblock_order)
-		zd_set_pageblock_migratetype(m, p, ZD_MIGRATE_ISOLATE);
+	zd_isolate_pageblocks(m, pfn, nr, true);
 	/* do_migrate_range(): in-use anonymous pages move away and the range
 	 * is tried again; a few rounds, where the kernel retries until a
 	 * signal, then what is left (kernel pages, tables, pins) is EBUSY */
@@ -409,10 +408,10 @@ int zd_offline_pages(struct zd_machine *m, uint64_t pfn, uint64_t nr)
 			break;
 		}
 	}
+	/* isolated blocks are off the free lists once offline; after a
+	 * failure they are movable again */
+	zd_isolate_pageblocks(m, pfn, nr, false);
 	if (rc) {
-		/* undo_isolate_page_range(): movable again */
-		for (uint64_t p = pfn; p < pfn + nr; p += 1ULL << a->pageblock_order)
-			zd_set_pageblock_migratetype(m, p, ZD_MIGRATE_MOVABLE);
 		zd_pr_warn(m, "memory offlining [mem 0x%llx-0x%llx] failed due to failure to isolate range",
 			   ULL(zd_pfn_phys(a, pfn)), ULL(zd_pfn_phys(a, pfn + nr) - 1));
 		return rc;

@@ -85,12 +85,15 @@ static struct zd_page *rmqueue(struct zd_machine *m, struct zd_zone *z, unsigned
 		struct zd_free_area *area = &z->free_area[o];
 
 		/* a free block in an isolated pageblock (a range going offline)
-		 * is the kernel's MIGRATE_ISOLATE free list: never handed out */
+		 * is the kernel's MIGRATE_ISOLATE free list: never handed out;
+		 * looked at only while the zone has one (nr_isolate_pageblock) */
+		bool isolated = __atomic_load_n(&z->nr_isolate_pageblock, __ATOMIC_RELAXED);
+
 		for (struct zd_list_head *n = area->free_list.next; n != &area->free_list;
 		     n = n->next) {
 			struct zd_page *p = zd_container_of(n, struct zd_page, lru);
 
-			if (zd_get_pageblock_migratetype(m, zd_page_to_pfn(m, p)) !=
+			if (!isolated || zd_get_pageblock_migratetype(m, zd_page_to_pfn(m, p)) !=
 			    ZD_MIGRATE_ISOLATE) {
 				page = p;
 				break;
@@ -108,6 +111,19 @@ static struct zd_page *rmqueue(struct zd_machine *m, struct zd_zone *z, unsigned
 	}
 	zone_unlock(z);
 	return page;
+}
+
+void zd_isolate_pageblocks(struct zd_machine *m, uint64_t pfn, uint64_t nr, bool isolate)
+{
+	const uint64_t pb = 1ULL << m->arch.pageblock_order;
+	struct zd_zone *z = zd_page_zone(m, zd_pfn_to_page(m, pfn));
+
+	for (uint64_t p = pfn; p < pfn + nr; p += pb)
+		zd_set_pageblock_migratetype(m, p, isolate ? ZD_MIGRATE_ISOLATE : ZD_MIGRATE_MOVABLE);
+	if (isolate)
+		__atomic_add_fetch(&z->nr_isolate_pageblock, (long)(nr / pb), __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&z->nr_isolate_pageblock, (long)(nr / pb), __ATOMIC_RELAXED);
 }
 
 static void prep_new_page(struct zd_machine *m, struct zd_page *page, unsigned order, zd_gfp_t gfp)
