@@ -125,7 +125,7 @@ static void setup_errors(struct zd_machine *m, struct zd_mm *mm, uint64_t a,
 static void exclusive_cases(struct zd_machine *m, struct zd_dmirror_device *g, const char *tag)
 {
 	struct zd_mm *mm = zd_mm_alloc(m), *child;
-	struct zd_page *page, *p, *pages[1];
+	struct zd_page *page, *p, *pages[1], *folio;
 	uint64_t a, sh;
 	zd_pte_t e;
 
@@ -134,13 +134,14 @@ static void exclusive_cases(struct zd_machine *m, struct zd_dmirror_device *g, c
 	for (unsigned i = 0; i < 4; i++)
 		fill(mm, a, i, (unsigned char)(0x70 + i));
 	zd_mmap_read_lock(mm);
-	page = zd_make_device_exclusive(mm, a, g);
+	page = zd_make_device_exclusive(mm, a, g, &folio);
 	zd_mmap_read_unlock(mm);
 	if (!ok(!ZD_IS_ERR(page), "%s: make_device_exclusive", tag))
 		return;
-	ok(zd_test_page_flag(page, ZD_PG_locked), "%s: ... returns the page locked", tag);
-	zd_unlock_page(page);
-	zd_put_page(m, page);
+	ok(folio == page && zd_test_page_flag(folio, ZD_PG_locked),
+	   "%s: ... returns the page's folio locked", tag);
+	zd_unlock_page(folio);
+	zd_put_page(m, folio);
 	is_int(kind_at(m, mm, a, &p, &e), ZD_SOFTLEAF_DEVICE_EXCLUSIVE,
 	       "%s: the PTE is a device-exclusive entry", tag);
 	is_int(m->arch.pgtable->swp_type(&m->arch, e), m->device_private == ZD_DEVICE_PRIVATE_DPA ?
@@ -160,11 +161,11 @@ static void exclusive_cases(struct zd_machine *m, struct zd_dmirror_device *g, c
 
 	/* a CPU write takes exclusivity back */
 	zd_mmap_read_lock(mm);
-	page = zd_make_device_exclusive(mm, a + PS, g);
+	page = zd_make_device_exclusive(mm, a + PS, g, &folio);
 	zd_mmap_read_unlock(mm);
 	if (!ZD_IS_ERR(page)) {
-		zd_unlock_page(page);
-		zd_put_page(m, page);
+		zd_unlock_page(folio);
+		zd_put_page(m, folio);
 	}
 	fill(mm, a, 1, 0x55);
 	ok(kind_at(m, mm, a + PS, &p, &e) == -1 && p == page &&
@@ -173,11 +174,11 @@ static void exclusive_cases(struct zd_machine *m, struct zd_dmirror_device *g, c
 
 	/* mprotect leaves it; a read then restores it read-only */
 	zd_mmap_read_lock(mm);
-	page = zd_make_device_exclusive(mm, a + 2 * PS, g);
+	page = zd_make_device_exclusive(mm, a + 2 * PS, g, &folio);
 	zd_mmap_read_unlock(mm);
 	if (!ZD_IS_ERR(page)) {
-		zd_unlock_page(page);
-		zd_put_page(m, page);
+		zd_unlock_page(folio);
+		zd_put_page(m, folio);
 	}
 	is_int(zd_do_mprotect(mm, a, 4 * PS, ZD_PROT_READ), 0, "%s: mprotect(READ)", tag);
 	is_int(kind_at(m, mm, a + 2 * PS, &p, NULL), ZD_SOFTLEAF_DEVICE_EXCLUSIVE,
@@ -189,22 +190,22 @@ static void exclusive_cases(struct zd_machine *m, struct zd_dmirror_device *g, c
 
 	/* GUP faults it back; munmap drops it */
 	zd_mmap_read_lock(mm);
-	page = zd_make_device_exclusive(mm, a + 3 * PS, g);
+	page = zd_make_device_exclusive(mm, a + 3 * PS, g, &folio);
 	zd_mmap_read_unlock(mm);
 	if (!ZD_IS_ERR(page)) {
-		zd_unlock_page(page);
-		zd_put_page(m, page);
+		zd_unlock_page(folio);
+		zd_put_page(m, folio);
 	}
 	is_int(zd_get_user_pages_unlocked(mm, a + 3 * PS, 1, 0, pages), 1, "%s: GUP", tag);
 	ok(pages[0] == page && kind_at(m, mm, a + 3 * PS, &p, NULL) == -1,
 	   "%s: ... restored the PTE and returned the page", tag);
 	zd_put_page(m, pages[0]);
 	zd_mmap_read_lock(mm);
-	page = zd_make_device_exclusive(mm, a + 3 * PS, g);
+	page = zd_make_device_exclusive(mm, a + 3 * PS, g, &folio);
 	zd_mmap_read_unlock(mm);
 	if (!ZD_IS_ERR(page)) {
-		zd_unlock_page(page);
-		zd_put_page(m, page);
+		zd_unlock_page(folio);
+		zd_put_page(m, folio);
 	}
 	is_int(zd_vm_munmap(mm, a, 4 * PS), 0, "%s: munmap", tag);
 	is_int(mm->rss_stat[ZD_MM_ANONPAGES], 0, "%s: ... rss 0 (the exclusive entry too)", tag);
@@ -213,7 +214,7 @@ static void exclusive_cases(struct zd_machine *m, struct zd_dmirror_device *g, c
 	sh = (uint64_t)zd_vm_mmap(mm, 0, PS, ZD_PROT_READ | ZD_PROT_WRITE,
 				  ZD_MAP_SHARED | ZD_MAP_ANONYMOUS, NULL, 0);
 	zd_mmap_read_lock(mm);
-	page = zd_make_device_exclusive(mm, sh, g);
+	page = zd_make_device_exclusive(mm, sh, g, &folio);
 	zd_mmap_read_unlock(mm);
 	is_int(ZD_IS_ERR(page) ? ZD_PTR_ERR(page) : 0, -EBUSY,
 	       "%s: shared memory cannot be made exclusive", tag);

@@ -32,6 +32,12 @@ enum zd_device_private_design { ZD_DEVICE_PRIVATE_PFN, ZD_DEVICE_PRIVATE_DPA };
  * PMD-sized folios on a fault (madvise: only MADV_HUGEPAGE ones). */
 enum zd_thp_policy { ZD_THP_MADVISE, ZD_THP_ALWAYS, ZD_THP_NEVER };
 
+/* make_device_exclusive()'s rule for a page of a PTE-mapped large folio:
+ * refused unless it is the head (v6.12's PageTail check: why three
+ * hmm-tests fail there under THP=always), or taken like any page (v6.15's
+ * rework, the newest and the default). */
+enum zd_exclusive_era { ZD_EXCLUSIVE_ERA_V6_15, ZD_EXCLUSIVE_ERA_V6_12 };
+
 struct zd_mem_range {
 	phys_addr_t start, size;
 	int node;
@@ -64,6 +70,7 @@ struct zd_machine_desc {
 	const char *dyndbg;             /* dynamic-debug query applied before boot (dyndbg=) */
 	bool host_memory_unguarded;     /* populate memmap even beyond the host's available RAM */
 	enum zd_thp_policy transparent_hugepage;   /* default madvise */
+	enum zd_exclusive_era device_exclusive_era;   /* default v6.15 */
 	/* Called now and then from long operations (boot's sparse_init,
 	 * __add_pages, memmap init) with what runs and how far it got in
 	 * pages, for a progress display. It may run in several threads at
@@ -201,6 +208,7 @@ struct zd_machine {
 	 * its first read fault, kept to the end), vmstat's thp_* events and
 	 * NR_ANON_THPS (meminfo AnonHugePages), in pages. */
 	enum zd_thp_policy thp_enabled;
+	enum zd_exclusive_era device_exclusive_era;
 	struct zd_page *huge_zero_folio;  /* atomic pointer */
 	unsigned long thp_fault_alloc, thp_fault_fallback, thp_zero_page_alloc,
 		      thp_zero_page_alloc_failed, thp_split_pmd, thp_collapse_alloc,

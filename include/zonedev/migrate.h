@@ -69,9 +69,13 @@ void zd_migrate_device_finalize(struct zd_machine *m, unsigned long *src_pfns,
 				unsigned long *dst_pfns, unsigned long npages);
 
 /* make_device_exclusive() (include/linux/rmap.h, mm/rmap.c): the page at
- * addr, locked and referenced for the caller, now mapped by a
- * device-exclusive entry; ERR_PTR(-EBUSY) for a non-anonymous page or a
- * large folio, GUP's errno. Any CPU access restores the PTE. */
-struct zd_page *zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner);
+ * addr now mapped by a device-exclusive entry, its folio (*foliop) locked
+ * and referenced for the caller, who unlocks and puts it once its atomic
+ * mapping is in place; ERR_PTR(-EBUSY) for a non-anonymous page or (under
+ * device_exclusive_era v6.12) a tail page of a large folio, GUP's errno.
+ * MMU_NOTIFY_EXCLUSIVE with owner brackets it; any CPU access restores
+ * the PTE (MMU_NOTIFY_EXCLUSIVE with no owner). */
+struct zd_page *zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner,
+					 struct zd_page **foliop);
 
 #endif

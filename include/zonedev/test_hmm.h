@@ -104,6 +104,20 @@ void zd_dmirror_release(struct zd_dmirror *d);
 int zd_dmirror_read(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
 int zd_dmirror_write(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
 int zd_dmirror_snapshot(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+/*
+ * The mirror's other ioctls. MIGRATE_TO_DEV/_TO_SYS: as the device-level
+ * calls below, and TO_DEV maps what moved into this mirror's table and
+ * reads the range back from it into ptr (cpages = pages read; -ENOENT at
+ * the first page not on the device). EXCLUSIVE: every page made
+ * device-exclusive (make_device_exclusive's -EBUSY and GUP's errors) and
+ * mapped atomic, then read back into ptr. CHECK_EXCLUSIVE: -EPERM while a
+ * page of the range is still mapped atomic.
+ */
+int zd_dmirror_ioctl_migrate_to_dev(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+int zd_dmirror_ioctl_migrate_to_sys(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+int zd_dmirror_exclusive(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+int zd_dmirror_check_exclusive(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd);
+
 /* Totals over this mirror's calls: fault rounds, pages read and written;
  * entries its table holds now. */
 struct zd_dmirror_mirror_stats { uint64_t faults, reads, writes, entries; };
@@ -131,6 +145,10 @@ int zd_dmirror_migrate_to_sys(struct zd_dmirror_device *mdev, struct zd_mm *mm, 
  * memory through migrate_device_range(), wherever it is mapped. The pages
  * evicted, -EINVAL for a coherent device, -ENOMEM. */
 long zd_dmirror_evict(struct zd_dmirror_device *mdev);
+/* HMM_DMIRROR_RELEASE: evict, then unregister every chunk (later
+ * migrations map fresh ones). The pages evicted; -EBUSY if some page
+ * stayed in use (the chunks are kept), the eviction's errno. */
+long zd_dmirror_remove_chunks(struct zd_dmirror_device *mdev);
 
 /* HMM_DMIRROR_FLAGS: FAIL_ALLOC makes the next device or system page
  * allocation of a migration fail (one shot). FAIL_FAULT (model only)

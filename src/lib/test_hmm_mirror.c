@@ -16,26 +16,27 @@
 #include <zonedev/hmm.h>
 #include <zonedev/log.h>
 #include <zonedev/machine.h>
+#include <zonedev/migrate.h>
 #include <zonedev/mm.h>
+#include <zonedev/swapops.h>
 #include <zonedev/test_hmm.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "base/xarray.h"
+#include "test_hmm_internal.h"
 
-#define DPT_XA_TAG_WRITE 3UL
 #define DMIRROR_BATCH 32   /* pfns per hmm_range (mm tree) */
 
-struct zd_dmirror {
-	struct zd_dmirror_device *mdevice;
-	struct zd_machine *m;
-	struct zd_mm *mm;
-	struct zd_mmu_interval_notifier notifier;
-	pthread_mutex_t mutex;
-	struct zd_xarray pt;                  /* mutex */
-	uint64_t faults, reads, writes;       /* mutex */
-};
+/* Entries [idx, last] out of the table, under the mutex. */
+static void erase_locked(struct zd_dmirror *d, uint64_t idx, uint64_t last)
+{
+	for (; zd_xa_find(&d->pt, &idx, last); idx++) {
+		zd_xa_erase(&d->pt, idx);
+		if (idx == last)
+			break;
+	}
+}
 
 static bool dmirror_interval_invalidate(struct zd_mmu_interval_notifier *mni,
 					const struct zd_mmu_notifier_range *range,
@@ -43,7 +44,7 @@ static bool dmirror_interval_invalidate(struct zd_mmu_interval_notifier *mni,
 {
 	struct zd_dmirror *d = (struct zd_dmirror *)((char *)mni -
 						     offsetof(struct zd_dmirror, notifier));
-	uint64_t shift = d->m->arch.page_shift, idx, last;
+	uint64_t shift = d->m->arch.page_shift;
 
 	/* our own migration: the pages it moves are ours to keep mapped */
 	if (range->event == ZD_MMU_NOTIFY_MIGRATE && range->owner == d->mdevice)
@@ -54,14 +55,24 @@ static bool dmirror_interval_invalidate(struct zd_mmu_interval_notifier *mni,
 		return false;
 	zd_mmu_interval_set_seq(mni, cur_seq);
 	/* dmirror_do_update(): end >> PAGE_SHIFT is included, as the kernel's */
-	last = range->end >> shift;
-	for (idx = range->start >> shift; zd_xa_find(&d->pt, &idx, last); idx++) {
-		zd_xa_erase(&d->pt, idx);
-		if (idx == last)
-			break;
-	}
+	erase_locked(d, range->start >> shift, range->end >> shift);
 	pthread_mutex_unlock(&d->mutex);
 	return true;
+}
+
+void dmirror_forget(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t addr, uint64_t n)
+{
+	uint64_t shift = zd_dmirror_to_device(mdev)->machine->arch.page_shift;
+
+	pthread_mutex_lock(&mdev->mirrors_lock);
+	for (struct zd_dmirror *d = mdev->mirrors; d; d = d->next) {
+		if (d->mm != mm)
+			continue;
+		pthread_mutex_lock(&d->mutex);
+		erase_locked(d, addr >> shift, (addr >> shift) + n - 1);
+		pthread_mutex_unlock(&d->mutex);
+	}
+	pthread_mutex_unlock(&mdev->mirrors_lock);
 }
 
 static const struct zd_mmu_interval_notifier_ops dmirror_mni_ops = {
@@ -92,11 +103,23 @@ struct zd_dmirror *zd_dmirror_open(struct zd_dmirror_device *mdev, struct zd_mm 
 		free(d);
 		return ZD_ERR_PTR(rc);
 	}
+	pthread_mutex_lock(&mdev->mirrors_lock);
+	d->next = mdev->mirrors;
+	mdev->mirrors = d;
+	pthread_mutex_unlock(&mdev->mirrors_lock);
 	return d;
 }
 
 void zd_dmirror_release(struct zd_dmirror *d)
 {
+	struct zd_dmirror **pp;
+
+	pthread_mutex_lock(&d->mdevice->mirrors_lock);
+	for (pp = &d->mdevice->mirrors; *pp && *pp != d; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = d->next;
+	pthread_mutex_unlock(&d->mdevice->mirrors_lock);
 	zd_mmu_interval_notifier_remove(&d->notifier);
 	zd_xa_destroy(&d->pt);
 	pthread_mutex_destroy(&d->mutex);
@@ -118,15 +141,6 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* The page a mirror entry points at: a device-private page's data lives in
- * its backing system page (zone_device_data), which the table stores. */
-static struct zd_page *mirror_page(struct zd_dmirror *d, struct zd_page *page)
-{
-	if (page && zd_is_device_private_page(d->m, page) && page->zone_device_data)
-		return page->zone_device_data;
-	return page;
-}
-
 /* dmirror_do_fault(), under the mutex: the range's pages into the table. */
 static int dmirror_do_fault(struct zd_dmirror *d, struct zd_hmm_range *range)
 {
@@ -140,7 +154,9 @@ static int dmirror_do_fault(struct zd_dmirror *d, struct zd_hmm_range *range)
 		/* hmm_range_fault with REQ_FAULT only returns valid entries */
 		if (!(hp & ZD_HMM_PFN_VALID))
 			return -EFAULT;
-		page = mirror_page(d, zd_hmm_pfn_to_page(d->m, hp));
+		/* an own device-private page is stored as itself: its bytes
+		 * are the device's, reached through the copy engine */
+		page = zd_hmm_pfn_to_page(d->m, hp);
 		if (ZD_WARN(d->m, !page, "dmirror: no page for hmm pfn 0x%llx",
 			    (unsigned long long)hp))
 			return -EFAULT;
@@ -245,19 +261,26 @@ static int do_copy(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *c, bool writ
 	for (; c->cpages < c->npages; c->cpages++) {
 		uint64_t a = c->addr + (c->cpages << shift);
 		uintptr_t entry = (uintptr_t)zd_xa_load(&d->pt, a >> shift);
-		struct zd_page *page = (struct zd_page *)(entry & ~DPT_XA_TAG_WRITE);
-		uint64_t pfn;
+		struct zd_page *page = (struct zd_page *)(entry & ~DPT_XA_TAG_MASK);
+		char *ubuf = buf + (c->cpages << shift);
 
-		if (!page || (write && (entry & DPT_XA_TAG_WRITE) != DPT_XA_TAG_WRITE))
+		if (!page || (write && (entry & DPT_XA_TAG_MASK) != DPT_XA_TAG_WRITE))
 			return -ENOENT;
-		pfn = zd_page_to_pfn(d->m, page);
-		if (write) {
-			memcpy(zd_pfn_address(d->m, pfn), buf + (c->cpages << shift), ps);
-			d->writes++;
+		if (zd_is_zone_device_page(page) && page->pgmap->owner == d->mdevice) {
+			/* the device's own memory: its engine's view */
+			if (write)
+				zd_dmirror_copy_to_device(d->mdevice, page, ubuf, ps);
+			else
+				zd_dmirror_copy_from_device(d->mdevice, page, ubuf, ps);
+		} else if (write) {
+			memcpy(zd_pfn_address(d->m, zd_page_to_pfn(d->m, page)), ubuf, ps);
 		} else {
-			memcpy(buf + (c->cpages << shift), zd_pfn_address(d->m, pfn), ps);
-			d->reads++;
+			memcpy(ubuf, zd_pfn_address(d->m, zd_page_to_pfn(d->m, page)), ps);
 		}
+		if (write)
+			d->writes++;
+		else
+			d->reads++;
 	}
 	return 0;
 }
@@ -393,4 +416,111 @@ int zd_dmirror_snapshot(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd)
 	}
 	*cmd = c;
 	return 0;
+}
+
+/* The migrate ioctls: the pages that reached the device are in the table
+ * (TO_DEV), then the whole range is read back from it, -ENOENT at the
+ * first page that is not (shared memory, another device's page). */
+int zd_dmirror_ioctl_migrate_to_dev(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd)
+{
+	struct zd_hmm_dmirror_cmd c = *cmd;
+	uint64_t moved;
+	int ret = check_cmd(d, "MIGRATE_TO_DEV", &c);
+
+	if (ret)
+		return ret;
+	c.cpages = c.faults = 0;
+	ret = dmirror_migrate_range(d->mdevice, d, d->mm, c.addr, c.npages, &moved, true);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&d->mutex);
+	ret = do_copy(d, &c, false);
+	pthread_mutex_unlock(&d->mutex);
+	if (ret)
+		zd_pr_info(d->m, "dmirror MIGRATE_TO_DEV: 0x%llx is not on the device: -ENOENT",
+			   (unsigned long long)(c.addr + (c.cpages << d->m->arch.page_shift)));
+	else
+		*cmd = c;
+	return ret;
+}
+
+int zd_dmirror_ioctl_migrate_to_sys(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd)
+{
+	struct zd_hmm_dmirror_cmd c = *cmd;
+	int ret = check_cmd(d, "MIGRATE_TO_SYS", &c);
+
+	if (ret)
+		return ret;
+	c.cpages = c.faults = 0;
+	ret = dmirror_migrate_range(d->mdevice, d, d->mm, c.addr, c.npages, &c.cpages, false);
+	if (!ret)
+		*cmd = c;
+	return ret;
+}
+
+/* dmirror_exclusive(): each page made device-exclusive and mapped ATOMIC,
+ * then the range read back. The exclusive conversion is announced with
+ * no owner, as test_hmm passes NULL: our own notifier drops the old
+ * entry, and the ATOMIC one is stored after. */
+int zd_dmirror_exclusive(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd)
+{
+	struct zd_hmm_dmirror_cmd c = *cmd;
+	uint64_t ps = d->m->arch.page_size, end;
+	int ret = check_cmd(d, "EXCLUSIVE", &c);
+
+	if (ret)
+		return ret;
+	c.cpages = c.faults = 0;
+	end = c.addr + c.npages * ps;
+	zd_mmap_read_lock(d->mm);
+	for (uint64_t a = c.addr; a < end; a += ps) {
+		struct zd_page *folio, *page = zd_make_device_exclusive(d->mm, a, NULL, &folio);
+
+		if (ZD_IS_ERR(page)) {
+			ret = (int)ZD_PTR_ERR(page);
+			break;
+		}
+		pthread_mutex_lock(&d->mutex);
+		if (zd_xa_store(&d->pt, a >> d->m->arch.page_shift,
+				(void *)((uintptr_t)page | DPT_XA_TAG_ATOMIC)))
+			ret = -ENOMEM;
+		pthread_mutex_unlock(&d->mutex);
+		zd_unlock_page(folio);
+		zd_put_page(d->m, folio);
+		if (ret)
+			break;
+	}
+	zd_mmap_read_unlock(d->mm);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&d->mutex);
+	ret = do_copy(d, &c, false);
+	pthread_mutex_unlock(&d->mutex);
+	if (!ret)
+		*cmd = c;
+	return ret;
+}
+
+/* dmirror_check_atomic(): -EPERM while any page of the range is still
+ * mapped ATOMIC (a CPU access revokes it through the notifier). */
+int zd_dmirror_check_exclusive(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *cmd)
+{
+	uint64_t shift = d->m->arch.page_shift, idx, last;
+	int ret = check_cmd(d, "CHECK_EXCLUSIVE", cmd);
+
+	if (ret)
+		return ret;
+	idx = cmd->addr >> shift;
+	last = idx + cmd->npages - 1;
+	pthread_mutex_lock(&d->mutex);
+	for (; zd_xa_find(&d->pt, &idx, last); idx++) {
+		if (((uintptr_t)zd_xa_load(&d->pt, idx) & DPT_XA_TAG_MASK) == DPT_XA_TAG_ATOMIC) {
+			ret = -EPERM;
+			break;
+		}
+		if (idx == last)
+			break;
+	}
+	pthread_mutex_unlock(&d->mutex);
+	return ret;
 }

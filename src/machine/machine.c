@@ -406,6 +406,7 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	m->debug_vm = desc->debug_vm;
 	m->host_memory_unguarded = desc->host_memory_unguarded;
 	m->thp_enabled = desc->transparent_hugepage;
+	m->device_exclusive_era = desc->device_exclusive_era;
 	m->progress = desc->progress;
 	m->progress_arg = desc->progress_arg;
 	m->log_ring = calloc(ZD_LOG_RING, sizeof(*m->log_ring));

@@ -24,6 +24,7 @@
 #include <errno.h>
 
 #include <zonedev/log.h>
+#include <zonedev/mmu_notifier.h>
 #include <zonedev/memremap.h>
 #include <zonedev/pgalloc.h>
 #include <zonedev/gfp.h>
@@ -204,7 +205,7 @@ static void put_grab(struct zd_machine *m, struct zd_page *page, unsigned flags)
 	put_folio_refs(m, zd_page_folio(m, page), 1, flags);
 }
 
-enum follow { FOLLOWED, NEED_FAULT, NEED_UNSHARE };
+enum follow { FOLLOWED, NEED_FAULT, NEED_UNSHARE, SPLIT };
 
 /* follow_huge_pud()/follow_huge_pmd(): the subpage of a present DAX leaf
  * and the rest of the leaf after it, up to nr pages (*nr: how many, the
@@ -233,7 +234,23 @@ static enum follow follow_huge(struct zd_vm_area_struct *vma, uint64_t addr, uns
 			continue;
 		}
 		uint64_t span = 1ULL << a->pt[l].shift;
-		struct zd_page *head = zd_pfn_to_page(mm->m, a->pgtable->leaf_pfn(a, l, e));
+		uint64_t pfn = a->pgtable->leaf_pfn(a, l, e);
+		struct zd_page *head = zd_pfn_to_page(mm->m, pfn);
+
+		/* FOLL_SPLIT_PMD: an anonymous THP or the huge zero folio
+		 * becomes a PTE table (the folio stays whole); other leaves
+		 * (DAX) are followed as they are */
+		if ((flags & ZD_FOLL_SPLIT_PMD) && l == ZD_PT_PMD &&
+		    (zd_pmd_is_thp(mm, e, l) || zd_is_huge_zero_pfn(mm->m, pfn))) {
+			struct zd_mmu_notifier_range r;
+			uint64_t haddr = addr & ~(span - 1);
+
+			zd_mmu_notify_start(&r, ZD_MMU_NOTIFY_CLEAR, mm, haddr, haddr + span);
+			zd_split_huge_pmd_locked(mm, slot);
+			zd_mmu_notifier_invalidate_range_end(&r);
+			zd_pt_unlock(ptl);
+			return SPLIT;
+		}
 
 		if ((flags & ZD_FOLL_WRITE) && !can_follow_write(mm, e, head, vma, flags)) {
 			zd_pt_unlock(ptl);
@@ -269,8 +286,10 @@ static enum follow follow_page(struct zd_vm_area_struct *vma, uint64_t addr, uns
 	zd_pte_t e;
 
 	*err = 0;
-	if (!pte)
-		return follow_huge(vma, addr, flags, out, nr, err);
+	if (!pte) {
+		r = follow_huge(vma, addr, flags, out, nr, err);
+		return r == SPLIT ? follow_page(vma, addr, flags & ~ZD_FOLL_SPLIT_PMD, out, nr, err) : r;
+	}
 	*nr = 1;
 	e = o->ptep_get(pte);
 	/* gup_can_follow_protnone(): PROT_NONE entries are followed (FOLL_FORCE

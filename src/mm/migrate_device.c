@@ -27,6 +27,7 @@
 #include <zonedev/log.h>
 #include <zonedev/memremap.h>
 #include <zonedev/migrate.h>
+#include <zonedev/mmu_notifier.h>
 #include <zonedev/pgalloc.h>
 #include <zonedev/swapops.h>
 
@@ -150,22 +151,30 @@ void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *pag
 							       zd_page_to_pfn(m, page), prot));
 }
 
-/* remove_device_exclusive_entry(): a CPU access takes exclusivity back
- * (the device loses its atomic access; MMU_NOTIFY_EXCLUSIVE with owner
- * NULL belongs here once notifiers exist). A freed page means the entry
- * is gone already: retry. */
+/* remove_device_exclusive_entry(): a CPU access takes exclusivity back;
+ * MMU_NOTIFY_EXCLUSIVE with no owner tells every mirror (the device loses
+ * its atomic access). A freed page means the entry is gone already: retry. */
 unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_page *page)
 {
 	struct zd_machine *m = vmf->vma->vm_mm->m;
 
+	uint64_t addr = vmf->address & ~(m->arch.page_size - 1);
+	struct zd_mmu_notifier_range r;
+
+	struct zd_page *folio = zd_compound_head(page);
+
 	if (!zd_folio_try_get(page))
 		return 0;
-	zd_lock_page(page);
+	zd_lock_page(folio);
+	zd_mmu_notifier_range_init_owner(&r, ZD_MMU_NOTIFY_EXCLUSIVE, 0, vmf->vma->vm_mm, addr,
+					 addr + m->arch.page_size, NULL);
+	zd_mmu_notifier_invalidate_range_start(&r);
 	zd_pt_lock(vmf->ptl);
 	if (m->arch.pgtable->ptep_get(vmf->pte).val == vmf->orig_pte.val)
 		zd_restore_exclusive_pte(vmf->vma, page, vmf->pte);
 	zd_pt_unlock(vmf->ptl);
-	zd_unlock_page(page);
+	zd_mmu_notifier_invalidate_range_end(&r);
+	zd_unlock_page(folio);
 	zd_put_page(m, page);
 	return 0;
 }
@@ -370,9 +379,13 @@ static void migrate_vma_collect(struct zd_machine *m, struct zd_migrate_vma *arg
 	uint64_t psize = m->arch.page_size;
 	bool unmapped = false;
 	int splits = 0;
+	struct zd_mmu_notifier_range r;
 
-	/* (the MMU_NOTIFY_MIGRATE bracket with owner = pgmap_owner belongs
-	 * here once mmu notifiers exist) */
+	/* the pgmap owner's own mirror may keep its entries (it is the one
+	 * moving the pages); every other mirror of the range drops them */
+	zd_mmu_notifier_range_init_owner(&r, ZD_MMU_NOTIFY_MIGRATE, 0, mm, args->start, args->end,
+					 args->pgmap_owner);
+	zd_mmu_notifier_invalidate_range_start(&r);
 	for (uint64_t addr = args->start; addr < args->end; addr += psize) {
 		unsigned long i = (addr - args->start) / psize;
 		struct zd_page *ptl, *split = NULL;
@@ -404,6 +417,7 @@ static void migrate_vma_collect(struct zd_machine *m, struct zd_migrate_vma *arg
 	 * their access before anyone copies the page */
 	if (unmapped)
 		zd_synchronize_rcu(&m->rcu);
+	zd_mmu_notifier_invalidate_range_end(&r);
 	args->end = args->start + args->npages * psize;
 }
 
@@ -585,7 +599,14 @@ static void migrate_pages_common(struct zd_machine *m, unsigned long *src, unsig
 
 void zd_migrate_vma_pages(struct zd_machine *m, struct zd_migrate_vma *args)
 {
+	struct zd_mmu_notifier_range r;
+
+	/* __migrate_device_pages(): filling holes changes entries too */
+	zd_mmu_notifier_range_init_owner(&r, ZD_MMU_NOTIFY_MIGRATE, 0, args->vma->vm_mm,
+					 args->start, args->end, args->pgmap_owner);
+	zd_mmu_notifier_invalidate_range_start(&r);
 	migrate_pages_common(m, args->src, args->dst, args->npages, args);
+	zd_mmu_notifier_invalidate_range_end(&r);
 }
 
 void zd_migrate_device_pages(struct zd_machine *m, unsigned long *src_pfns,

@@ -247,57 +247,72 @@ void zd_folio_add_anon_rmap_pte(struct zd_machine *m, struct zd_page *page, bool
 
 /*
  * make_device_exclusive(): the page at addr (anonymous, faulted in writable
- * by GUP) gets a device-exclusive entry instead of its PTE, so any CPU
- * access faults and takes exclusivity back (remove_device_exclusive_entry).
- * The entry keeps the page's mapping (mapcount, rss and the mapping's
- * reference stay). Returns the page locked and referenced for the caller,
- * or an ERR_PTR: -EBUSY for a page that is not anonymous, is part of a
- * large folio (the model's GUP has no FOLL_SPLIT_PMD), or changed between
- * GUP and the lock; GUP's errno otherwise. Caller holds mmap_lock for
- * reading. (The MMU_NOTIFY_EXCLUSIVE with owner belongs here once mmu
- * notifiers exist.)
+ * by GUP, a PMD THP split into PTEs by FOLL_SPLIT_PMD) gets a
+ * device-exclusive entry instead of its PTE, so any CPU access faults and
+ * takes exclusivity back (remove_device_exclusive_entry). The entry keeps
+ * the page's mapping (mapcount, rss and the mapping's reference stay).
+ * MMU_NOTIFY_EXCLUSIVE with the caller's owner brackets the change (the
+ * caller's notifier must let its own event pass, or it would drop what it
+ * is about to map). Returns the page locked and referenced for the
+ * caller (*foliop: its folio, which holds the lock and the reference; the
+ * caller unlocks and puts that), or an ERR_PTR: -EBUSY for a page that is not anonymous, a tail
+ * of a large folio under the v6.12 rule, or one that changed between GUP
+ * and the lock; GUP's errno otherwise. Caller holds mmap_lock for reading.
  */
-struct zd_page *zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner)
+struct zd_page *zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner,
+					 struct zd_page **foliop)
 {
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *page, *ptl;
+	struct zd_mmu_notifier_range r;
+	struct zd_page *page, *folio, *ptl;
+	const char *why = NULL;
 	uint64_t *pte;
 	long n;
 	zd_pte_t e;
 
-	(void)owner;
-	n = zd_get_user_pages(mm, addr, 1, ZD_FOLL_WRITE, &page);
+	addr &= ~(m->arch.page_size - 1);
+	n = zd_get_user_pages(mm, addr, 1, ZD_FOLL_WRITE | ZD_FOLL_SPLIT_PMD, &page);
 	if (n != 1)
 		return ZD_ERR_PTR(n < 0 ? (int)n : -EFAULT);
-	if (!zd_folio_test_anon(page) || zd_is_zone_device_page(page) ||
-	    zd_compound_head(page) != page || zd_test_page_flag(page, ZD_PG_head)) {
+	folio = zd_compound_head(page);
+	if (!zd_folio_test_anon(folio) || zd_is_zone_device_page(page))
+		why = "not anonymous";
+	else if (m->device_exclusive_era == ZD_EXCLUSIVE_ERA_V6_12 && folio != page)
+		why = "a tail page of a large folio (the v6.12 rule)";
+	if (why) {
 		zd_pr_info(m, "make_device_exclusive: pid %d 0x%llx: %s: -EBUSY", mm->pid, ULL(addr),
-			   zd_folio_test_anon(page) ? "a large folio" : "not anonymous");
+			   why);
 		zd_put_page(m, page);
 		return ZD_ERR_PTR(-EBUSY);
 	}
-	zd_lock_page(page);
+	zd_lock_page(folio);
+	zd_mmu_notifier_range_init_owner(&r, ZD_MMU_NOTIFY_EXCLUSIVE, 0, mm, addr,
+					 addr + m->arch.page_size, owner);
+	zd_mmu_notifier_invalidate_range_start(&r);
 	pte = zd_pte_offset_map_lock(mm, addr, &ptl);
 	e = pte ? o->ptep_get(pte) : (zd_pte_t){ 0 };
 	if (!pte || !o->pte_present(&m->arch, e) || zd_vm_normal_page(mm, e) != page ||
 	    !(zd_pte_prot(mm, e) & ZD_PTE_WRITE)) {
 		if (pte)
 			zd_pt_unlock(ptl);
+		zd_mmu_notifier_invalidate_range_end(&r);
 		zd_pr_info(m, "make_device_exclusive: pid %d 0x%llx: the PTE changed: -EBUSY",
 			   mm->pid, ULL(addr));
-		zd_unlock_page(page);
+		zd_unlock_page(folio);
 		zd_put_page(m, page);
 		return ZD_ERR_PTR(-EBUSY);
 	}
 	e = o->ptep_get_and_clear(pte);
 	if (zd_pte_prot(mm, e) & ZD_PTE_DIRTY)
-		zd_set_page_flag(page, ZD_PG_dirty);
+		zd_set_page_flag(folio, ZD_PG_dirty);
 	o->set_pte(pte, o->swp_entry_to_pte(&m->arch, zd_swp_type_of(m, ZD_SOFTLEAF_DEVICE_EXCLUSIVE),
 					    zd_page_to_pfn(m, page)));
 	zd_pt_unlock(ptl);
 	/* the TLB flush: no CPU still writes through the old PTE */
 	zd_synchronize_rcu(&m->rcu);
+	zd_mmu_notifier_invalidate_range_end(&r);
+	*foliop = folio;
 	return page;
 }
 

@@ -350,6 +350,7 @@ struct scenario {
 	bool swiotlb_off;
 	enum zd_device_private_design device_private;
 	enum zd_thp_policy thp;
+	int exclusive_era;         /* enum zd_exclusive_era */
 	uint64_t va_bits;          /* arm64 only; 0: the profile's */
 	struct zd_nd_region_desc *pmem;   /* paths expanded and resolved (owned) */
 	const char **pmem_files;   /* the 'file' values as written */

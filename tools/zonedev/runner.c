@@ -29,6 +29,7 @@ static struct zd_machine *scenario_boot(struct scenario *s, const struct run_opt
 		.crashkernel = s->crashkernel, .swiotlb_size = s->swiotlb_size,
 		.swiotlb_off = s->swiotlb_off, .device_private = s->device_private,
 		.transparent_hugepage = s->thp,
+		.device_exclusive_era = (enum zd_exclusive_era)s->exclusive_era,
 		.pmem = s->pmem, .nr_pmem = s->nr_pmem, .gpus = s->gpus, .nr_gpus = s->nr_gpus,
 		.iomem_path = s->iomem_path,
 		.ram = s->ram, .nr_ram = s->nr_ram, .reserved = s->reserved,

@@ -354,6 +354,13 @@ static const struct enum_def p2pdma_eras = {
 	"decision with the egress vector)",
 };
 
+static const struct enum_def exclusive_eras = {
+	"device_exclusive_era", (const struct enum_name[]){
+		E("v6.15", ZD_EXCLUSIVE_ERA_V6_15), E("v6.12", ZD_EXCLUSIVE_ERA_V6_12), E(NULL, 0),
+	}, false, "v6.15 (any page of a PTE-mapped THP can be made exclusive) or v6.12 (only "
+	"its head: the tails are -EBUSY)",
+};
+
 static const struct enum_def cpu_vendors = {
 	"cpu_vendor", (const struct enum_name[]){
 		E("unknown", 0), E("intel", ZD_PCI_VENDOR_ID_INTEL), E("amd", ZD_PCI_VENDOR_ID_AMD),
@@ -376,6 +383,8 @@ const struct field machine_fields[] = {
 	  .type_doc = "off, auto or a size" },
 	MF("device_private", FT_ENUM, device_private, .dflt = "pfn", .enums = &dp_designs),
 	MF("transparent_hugepage", FT_ENUM, thp, .dflt = "madvise", .enums = &thp_policies),
+	MF("device_exclusive_era", FT_ENUM, exclusive_era, .dflt = "v6.15",
+	   .enums = &exclusive_eras),
 	MF("va_bits", FT_UINT, va_bits, .max = 64, .check = check_va_bits),
 	{ .key = "pmem", .type = FT_CUSTOM, .parse = parse_pmem, .type_doc = "list of regions" },
 	{ .key = "gpus", .type = FT_CUSTOM, .parse = parse_gpus, .type_doc = "list of gpus" },
