@@ -201,7 +201,7 @@ static void busy_and_errors(void)
  * code came with migrate_device.c): the owner's page is reported with its pfn
  * (pfn design) or offset and DEVICE_PRIVATE (dpa), WRITE per the entry
  * type, and never faulted even for REQ_WRITE on a read entry; another
- * owner sees 0. The fault-back path (migrate_to_ram) is a TODO there.
+ * owner sees 0 (its fault-back: t_hmm_tests' double_map).
  */
 static void device_private(enum zd_device_private_design design)
 {
@@ -264,8 +264,9 @@ static void device_private(enum zd_device_private_design design)
 	zd_hmm_range_fault(&r);
 	is_u64(pfns[0], 0, "%s: no owner: 0", dn);
 	zd_mmap_read_unlock(mm);
-	/* TODO(issue 9): REQ_FAULT by another owner faults it back through
-	 * migrate_to_ram; here do_swap_page has no device-private branch yet. */
+	/* REQ_FAULT by another owner faults it back through migrate_to_ram:
+	 * with a real migration in t_hmm_tests (double_map); this hand-made
+	 * entry has no anonymous mapping for the driver to migrate. */
 	pte = zd_pte_offset_map_lock(mm, a, &ptl);
 	m->arch.pgtable->set_pte(pte, (zd_pte_t){ 0 });
 	zd_pt_unlock(ptl);

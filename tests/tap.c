@@ -97,6 +97,11 @@ void skip(const char *why)
 	printf("ok %d # skip %s\n", tests_run, why);
 }
 
+int tap_failures(void)
+{
+	return tests_failed;
+}
+
 int done_testing(void)
 {
 	printf("1..%d\n", tests_run);

@@ -27,6 +27,8 @@ bool tap_is_u64(uint64_t got, uint64_t want, const char *file, int line, const c
 	__attribute__((format(printf, 5, 6)));
 void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void skip(const char *why);
+/* Assertions failed so far (for per-group summaries). */
+int tap_failures(void);
 int done_testing(void);
 
 /* Resident set size of this process in bytes (from /proc/self/statm). */

@@ -56,8 +56,9 @@ int zd_migrate_vma_setup(struct zd_machine *m, struct zd_migrate_vma *args);
 void zd_migrate_vma_pages(struct zd_machine *m, struct zd_migrate_vma *args);
 void zd_migrate_vma_finalize(struct zd_machine *m, struct zd_migrate_vma *args);
 
-/* Eviction without VAs: start is a pfn (pfn design, or a coherent device)
- * or a device-private offset (dpa). Pages in use are locked, unmapped from
+/* Eviction without VAs: start is a pfn (pfn design) or a device-private
+ * offset (dpa; a coherent device's pages are then named by mpfn through
+ * migrate_device_pfns, as numbers alone cannot tell them apart). Pages in use are locked, unmapped from
  * every process and marked MIGRATE; free ones give 0. Always 0. */
 int zd_migrate_device_range(struct zd_machine *m, unsigned long *src_pfns, uint64_t start,
 			    unsigned long npages);

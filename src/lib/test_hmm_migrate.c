@@ -321,7 +321,17 @@ long zd_dmirror_evict(struct zd_dmirror_device *mdev)
 
 		if (!pg)
 			break;
-		zd_migrate_device_range(m, src, pg->range.start >> m->arch.page_shift, n);
+		if (mdev->type == ZD_MEMORY_DEVICE_COHERENT) {
+			/* by mpfn: under dpa, _range's numbers are device-private
+			 * offsets, and coherent memory has pfns */
+			uint64_t pfn = pg->range.start >> m->arch.page_shift;
+
+			for (uint64_t i = 0; i < n; i++)
+				src[i] = zd_migrate_pfn_from_page(m, zd_pfn_to_page(m, pfn + i));
+			zd_migrate_device_pfns(m, src, n);
+		} else {
+			zd_migrate_device_range(m, src, pg->range.start >> m->arch.page_shift, n);
+		}
 		for (uint64_t i = 0; i < n; i++) {
 			struct zd_page *spage = zd_migrate_pfn_to_page(m, src[i]), *dpage;
 

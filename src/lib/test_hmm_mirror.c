@@ -272,10 +272,15 @@ static int do_copy(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *c, bool writ
 				zd_dmirror_copy_to_device(d->mdevice, page, ubuf, ps);
 			else
 				zd_dmirror_copy_from_device(d->mdevice, page, ubuf, ps);
-		} else if (write) {
-			memcpy(zd_pfn_address(d->m, zd_page_to_pfn(d->m, page)), ubuf, ps);
 		} else {
-			memcpy(ubuf, zd_pfn_address(d->m, zd_page_to_pfn(d->m, page)), ps);
+			/* system memory, or another device's coherent memory */
+			char *kaddr = zd_is_zone_device_page(page) ?
+				      zd_device_page_address(d->m, page) : zd_page_address(d->m, page);
+
+			if (write)
+				memcpy(kaddr, ubuf, ps);
+			else
+				memcpy(ubuf, kaddr, ps);
 		}
 		if (write)
 			d->writes++;

@@ -316,8 +316,10 @@ static enum follow follow_page(struct zd_vm_area_struct *vma, uint64_t addr, uns
 		goto out;
 	}
 	*err = grab(mm->m, page, flags);
+	/* set_page_dirty(): the folio's flag (a tail's flags word of a
+	 * large folio holds other state) */
 	if (!*err && (flags & ZD_FOLL_TOUCH) && (flags & ZD_FOLL_WRITE))
-		zd_set_page_flag(page, ZD_PG_dirty);
+		zd_set_page_flag(zd_compound_head(page), ZD_PG_dirty);
 	*out = page;
 out:
 	zd_pt_unlock(ptl);

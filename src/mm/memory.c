@@ -661,12 +661,12 @@ static int copy_nonpresent(struct copy_arg *c, struct zd_mm *src_mm, uint64_t *s
 
 	if (k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE && page) {
 		/* try_restore_exclusive_pte(): copied as the present PTE again */
-		if (!zd_trylock_page(page)) {
+		if (!zd_trylock_page(zd_compound_head(page))) {
 			c->err = -EBUSY;
 			return 1;
 		}
 		zd_restore_exclusive_pte(c->src, page, src_pte);
-		zd_unlock_page(page);
+		zd_unlock_page(zd_compound_head(page));
 		return 2;
 	}
 	if (!page || (!zd_softleaf_is_migration(k) && !zd_softleaf_is_device_private(k)))

@@ -227,7 +227,9 @@ int zd_migrate_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page
 		zd_put_anon_vma(av);
 		return rc;
 	}
-	memcpy(zd_page_address(m, dst), zd_page_address(m, folio), m->arch.page_size);
+	/* by kaddr: a device-coherent source has no linear-map address */
+	memcpy(zd_pfn_kaddr(m, zd_page_to_pfn(m, dst)), zd_pfn_kaddr(m, zd_page_to_pfn(m, folio)),
+	       m->arch.page_size);
 	__atomic_store_n(&dst->mapping, folio->mapping, __ATOMIC_RELAXED);
 	dst->index = index;
 	zd_set_page_flag(dst, ZD_PG_swapbacked);

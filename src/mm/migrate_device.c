@@ -143,7 +143,7 @@ void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *pag
 	struct zd_machine *m = vma->vm_mm->m;
 	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG;
 
-	if (zd_test_page_flag(page, ZD_PG_dirty))
+	if (zd_test_page_flag(zd_compound_head(page), ZD_PG_dirty))
 		prot |= ZD_PTE_DIRTY;
 	if (vma->vm_flags & ZD_VM_WRITE)   /* maybe_mkwrite(pte_mkdirty()) */
 		prot |= ZD_PTE_WRITE | ZD_PTE_DIRTY;
@@ -163,7 +163,7 @@ unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_pag
 
 	struct zd_page *folio = zd_compound_head(page);
 
-	if (!zd_folio_try_get(page))
+	if (!zd_folio_try_get(folio))   /* the folio's count: page may be a tail */
 		return 0;
 	zd_lock_page(folio);
 	zd_mmu_notifier_range_init_owner(&r, ZD_MMU_NOTIFY_EXCLUSIVE, 0, vmf->vma->vm_mm, addr,
@@ -175,7 +175,7 @@ unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_pag
 	zd_pt_unlock(vmf->ptl);
 	zd_mmu_notifier_invalidate_range_end(&r);
 	zd_unlock_page(folio);
-	zd_put_page(m, page);
+	zd_put_page(m, folio);
 	return 0;
 }
 
