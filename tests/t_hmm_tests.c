@@ -216,7 +216,7 @@ static void anon_write_child(void)
 			struct buffer *b = buf_new(size);
 			struct zd_dmirror *child_fd;
 			struct zd_mm *child;
-			char tag[32];
+			char tag[48];
 			int ret;
 
 			snprintf(tag, sizeof(tag), "migrate=%d thp=%d", migrate, use_thp);
