@@ -8,7 +8,8 @@
  * under the v6.12 make_device_exclusive rule, where the kernel's verdict
  * with THP always is a failure (EXCLUSIVE -EBUSY) and is asserted as such.
  * A summary line per fixture, design and THP mode gives pass/fail/skip.
- * Tests the model cannot run are skipped with the kernel harness's reason.
+ * Tests the model cannot run are skipped with the kernel harness's reason;
+ * the O_TMPFILE files of the file tests are tmpfs files (shmem).
  */
 #include <zonedev/zonedev.h>
 #include <zonedev/hmm.h>
@@ -305,6 +306,70 @@ static void anon_write_huge(void)
 		cpu_read(F->mm, &h, 0, size);
 		ok(ints(h.local, 0, size, 0), "%s: anon_write_huge: data", F->tag);
 	}
+	buf_free(b);
+}
+
+/* hmm_create_file(): O_TMPFILE in /tmp, a tmpfs here. */
+static struct zd_file *tmpfile_of(uint64_t size)
+{
+	struct zd_file *f = zd_shmem_file_setup(F->m, NULL, size);
+
+	return ZD_IS_ERR(f) ? NULL : f;
+}
+
+static void file_read(void)
+{
+	uint64_t size = HMM_BUFFER_SIZE, npages = size / PS;
+	struct buffer *b = buf_new(size);
+	struct zd_file *file = tmpfile_of(size);
+
+	for (uint64_t i = 0; i < size / sizeof(int); i++)
+		b->local[i] = (int)i;
+	EQ(zd_shmem_file_rw(file, 0, b->local, size, true), size, "file_read: pwrite");
+	b->ptr = (uint64_t)zd_vm_mmap(F->mm, 0, size, ZD_PROT_READ, ZD_MAP_SHARED, file, 0);
+	zd_fput(file);
+	EQ(CMD(F->fd0, read, b, npages), 0, "file_read: READ");
+	EQ(b->cpages, npages, "file_read: cpages");
+	EQ(b->faults, 1, "file_read: faults");
+	ok(ints(b->mirror, 0, size, 0), "%s: file_read: the mirror holds the file", F->tag);
+	buf_free(b);
+}
+
+static void file_write(void)
+{
+	uint64_t size = HMM_BUFFER_SIZE, npages = size / PS;
+	struct buffer *b = buf_new(size);
+	struct zd_file *file = tmpfile_of(size);
+
+	b->ptr = (uint64_t)zd_vm_mmap(F->mm, 0, size, ZD_PROT_READ | ZD_PROT_WRITE, ZD_MAP_SHARED,
+				      file, 0);
+	for (uint64_t i = 0; i < size / sizeof(int); i++)
+		b->mirror[i] = (int)i;
+	EQ(CMD(F->fd0, write, b, npages), 0, "file_write: WRITE");
+	EQ(b->cpages, npages, "file_write: cpages");
+	EQ(b->faults, 1, "file_write: faults");
+	cpu_read(F->mm, b, 0, size);
+	ok(ints(b->local, 0, size, 0), "%s: file_write: the mapping shows the data", F->tag);
+	memset(b->local, 0, size);
+	EQ(zd_shmem_file_rw(file, 0, b->local, size, false), size, "file_write: pread");
+	ok(ints(b->local, 0, size, 0), "%s: file_write: pread reads the data", F->tag);
+	zd_fput(file);
+	buf_free(b);
+}
+
+static void migrate_file_private(void)
+{
+	uint64_t size = HMM_BUFFER_SIZE, npages = size / PS;
+	struct buffer *b = buf_new(size);
+	struct zd_file *file = tmpfile_of(size);
+
+	b->ptr = (uint64_t)zd_vm_mmap(F->mm, 0, size, ZD_PROT_READ | ZD_PROT_WRITE,
+				      ZD_MAP_PRIVATE, file, 0);
+	zd_fput(file);
+	cpu_fill(F->mm, b, 0, 0);   /* every page a private (anonymous) copy */
+	EQ(migrate_dev(F->fd0, b, npages), 0, "migrate_file_private: migrate the COW pages");
+	EQ(b->cpages, npages, "migrate_file_private: cpages");
+	ok(ints(b->mirror, 0, size, 0), "%s: migrate_file_private: mirror", F->tag);
 	buf_free(b);
 }
 
@@ -1017,10 +1082,10 @@ static const struct test tests[] = {
 	{ "anon_write_huge", anon_write_huge, NULL },
 	{ "anon_write_hugetlbfs", NULL, "no hugetlbfs in the model (the kernel's harness skips "
 	  "when no huge page is free)" },
-	{ "file_read", NULL, "no page-cache file system (O_TMPFILE in /tmp) in the model yet" },
-	{ "file_write", NULL, "no page-cache file system (O_TMPFILE in /tmp) in the model yet" },
+	{ "file_read", file_read, NULL },
+	{ "file_write", file_write, NULL },
 	{ "migrate", migrate, NULL },
-	{ "migrate_file_private", NULL, "no page-cache file system in the model yet" },
+	{ "migrate_file_private", migrate_file_private, NULL },
 	{ "migrate_fault", migrate_fault, NULL },
 	{ "migrate_release", migrate_release, NULL },
 	{ "migrate_shared", migrate_shared, NULL },

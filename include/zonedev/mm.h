@@ -192,6 +192,14 @@ struct zd_file {
 	long f_count;                 /* atomic: one per VMA, one per opener */
 };
 
+/* shmem_file_setup(): a tmpfs file of size bytes (an O_TMPFILE in a
+ * tmpfs /tmp), one reference for the caller; ERR_PTR(-ENOMEM). Mapped
+ * shared or private by zd_vm_mmap; a fault past its end is SIGBUS. */
+struct zd_file *zd_shmem_file_setup(struct zd_machine *m, const char *name, uint64_t size);
+/* pread/pwrite on it: the bytes done (a read stops at the end, a write
+ * grows the file), -EINVAL (not a tmpfs file, a range past 2^64), -ENOMEM. */
+long zd_shmem_file_rw(struct zd_file *file, uint64_t pos, void *buf, size_t len, bool write);
+
 /* A reference to file / drop one (the last runs f_op->release). */
 struct zd_file *zd_get_file(struct zd_file *file);
 void zd_fput(struct zd_file *file);

@@ -1,7 +1,9 @@
 /*
  * Shared anonymous memory (mm/shmem.c, shmem_zero_setup): MAP_SHARED |
  * MAP_ANONYMOUS is a shmem file of its own, "/dev/zero (deleted)" on
- * 00:01, whose pages live in the file's page cache. A fault finds the
+ * 00:01, whose pages live in the file's page cache; tmpfs files
+ * (shmem_file_setup: what O_TMPFILE in a tmpfs /tmp gives) are the same
+ * object with a size, read and written through zd_shmem_file_rw. A fault finds the
  * page at its offset or adds a zeroed one; every process that maps the
  * file (fork shares it, mremap keeps it) maps the same pages.
  * Invariants: the cache holds one reference on each of its pages and each
@@ -21,6 +23,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <zonedev/err.h>
+#include <zonedev/log.h>
 
 #include <zonedev/gfp.h>
 #include <zonedev/memremap.h>
@@ -30,6 +36,8 @@ struct shmem_inode {
 	pthread_mutex_t lock;          /* the cache */
 	struct zd_xarray cache;        /* pgoff -> page */
 	long refcount;                 /* atomic: the file, migrations */
+	bool is_file;                  /* a tmpfs file (else MAP_SHARED|MAP_ANONYMOUS's) */
+	uint64_t i_size;               /* atomic; a file's size in bytes */
 };
 
 void *zd_shmem_mapping_get(struct zd_machine *m, struct zd_page *page)
@@ -61,32 +69,44 @@ void zd_shmem_mapping_put(void *mapping)
 	free(si);
 }
 
-static unsigned shmem_fault(struct zd_vm_fault *vmf)
+/* shmem_get_folio(): the page at index, a zeroed one added if the cache
+ * has none; one reference for the caller. NULL: no memory. */
+static struct zd_page *shmem_get_page(struct shmem_inode *si, uint64_t index)
 {
-	struct shmem_inode *si = vmf->vma->vm_file->private_data;
 	struct zd_machine *m = si->m;
 	struct zd_page *page;
 
 	pthread_mutex_lock(&si->lock);
-	page = zd_xa_load(&si->cache, vmf->pgoff);
+	page = zd_xa_load(&si->cache, index);
 	if (!page) {
 		page = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE | ZD___GFP_ZERO | ZD___GFP_NOWARN, 0);
-		if (!page || zd_xa_store(&si->cache, vmf->pgoff, page)) {
+		if (!page || zd_xa_store(&si->cache, index, page)) {
 			pthread_mutex_unlock(&si->lock);
 			if (page)
 				zd_put_page(m, page);
-			return ZD_VM_FAULT_OOM;
+			return NULL;
 		}
 		__atomic_store_n(&page->mapping, (void *)si, __ATOMIC_RELAXED);
-		page->index = vmf->pgoff;
+		page->index = index;
 		zd_set_page_flag(page, ZD_PG_swapbacked);
 		zd_set_page_flag(page, ZD_PG_uptodate);
 		__atomic_add_fetch(&m->nr_shmem, 1, __ATOMIC_RELAXED);
 	}
 	zd_get_page(m, page);
 	pthread_mutex_unlock(&si->lock);
-	vmf->page = page;
-	return 0;
+	return page;
+}
+
+static unsigned shmem_fault(struct zd_vm_fault *vmf)
+{
+	struct shmem_inode *si = vmf->vma->vm_file->private_data;
+	uint64_t size = __atomic_load_n(&si->i_size, __ATOMIC_RELAXED);
+
+	/* a file's mapping past its end is SIGBUS (the anonymous one has none) */
+	if (si->is_file && vmf->pgoff >= (size + si->m->arch.page_size - 1) >> si->m->arch.page_shift)
+		return ZD_VM_FAULT_SIGBUS;
+	vmf->page = shmem_get_page(si, vmf->pgoff);
+	return vmf->page ? 0 : ZD_VM_FAULT_OOM;
 }
 
 int zd_shmem_replace_folio(void *mapping, struct zd_page *old, struct zd_page *new, int refs)
@@ -143,21 +163,31 @@ static const struct zd_file_operations shmem_zero_fops = {
 	.release = shmem_release,
 };
 
-int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
+static struct shmem_inode *inode_new(struct zd_machine *m)
 {
-	struct zd_machine *m = vma->vm_mm->m;
-	struct zd_file *file = calloc(1, sizeof(*file));
 	struct shmem_inode *si = calloc(1, sizeof(*si));
 
-	if (!file || !si) {
-		free(file);
-		free(si);
-		return -ENOMEM;
-	}
+	if (!si)
+		return NULL;
 	si->m = m;
 	si->refcount = 1;
 	pthread_mutex_init(&si->lock, NULL);
 	zd_xa_init(&si->cache, 64 - m->arch.page_shift);
+	return si;
+}
+
+int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
+{
+	struct zd_machine *m = vma->vm_mm->m;
+	struct zd_file *file = calloc(1, sizeof(*file));
+	struct shmem_inode *si = inode_new(m);
+
+	if (!file || !si) {
+		free(file);
+		if (si)
+			zd_shmem_mapping_put(si);
+		return -ENOMEM;
+	}
 	file->f_op = &shmem_zero_fops;
 	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
 	file->path = "/dev/zero (deleted)";
@@ -169,4 +199,79 @@ int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
 	vma->vm_file = file;
 	vma->vm_ops = &shmem_anon_vm_ops;
 	return 0;
+}
+
+/* ---------- tmpfs files (shmem_file_setup, O_TMPFILE in a tmpfs) ---------- */
+
+static int shmem_mmap(struct zd_file *file, struct zd_vm_area_struct *vma)
+{
+	vma->vm_ops = &shmem_anon_vm_ops;
+	return 0;
+}
+
+static const struct zd_file_operations shmem_file_fops = {
+	.mmap = shmem_mmap,
+	.release = shmem_release,
+};
+
+struct zd_file *zd_shmem_file_setup(struct zd_machine *m, const char *name, uint64_t size)
+{
+	struct zd_file *file = calloc(1, sizeof(*file));
+	struct shmem_inode *si = inode_new(m);
+
+	if (!file || !si) {
+		free(file);
+		if (si)
+			zd_shmem_mapping_put(si);
+		zd_pr_err(m, "shmem: no memory for the file %s", name ? name : "?");
+		return ZD_ERR_PTR(-ENOMEM);
+	}
+	si->is_file = true;
+	si->i_size = size;
+	file->f_op = &shmem_file_fops;
+	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
+	file->path = name ? name : "/tmp/#tmpfile (deleted)";
+	file->dev_minor = 2;
+	file->ino = __atomic_add_fetch(&m->last_shmem_ino, 1, __ATOMIC_RELAXED);
+	file->i_mode = ZD_S_IFREG;
+	file->f_count = 1;
+	file->private_data = si;
+	return file;
+}
+
+long zd_shmem_file_rw(struct zd_file *file, uint64_t pos, void *buf, size_t len, bool write)
+{
+	struct shmem_inode *si = file->private_data;
+	struct zd_machine *m = si->m;
+	uint64_t ps = m->arch.page_size, size = __atomic_load_n(&si->i_size, __ATOMIC_RELAXED);
+	size_t done = 0;
+
+	if (file->f_op != &shmem_file_fops || pos + len < pos) {
+		zd_pr_err(m, "shmem: %s at %llu (+%zu): not a tmpfs file or past 2^64", file->path,
+			  (unsigned long long)pos, len);
+		return -EINVAL;
+	}
+	if (!write)
+		len = pos >= size ? 0 : len > size - pos ? size - pos : len;
+	while (done < len) {
+		uint64_t off = (pos + done) & (ps - 1);
+		size_t n = ps - off < len - done ? ps - off : len - done;
+		struct zd_page *page = shmem_get_page(si, (pos + done) >> m->arch.page_shift);
+		char *kaddr;
+
+		if (!page)
+			return done ? (long)done : -ENOMEM;
+		kaddr = (char *)zd_page_address(m, page) + off;
+		if (write) {
+			memcpy(kaddr, (char *)buf + done, n);
+			zd_set_page_flag(page, ZD_PG_dirty);
+		} else {
+			memcpy((char *)buf + done, kaddr, n);
+		}
+		zd_put_page(m, page);
+		done += n;
+	}
+	if (write && pos + done > size)
+		__atomic_store_n(&si->i_size, pos + done, __ATOMIC_RELAXED);
+	return (long)done;
 }
