@@ -2,8 +2,9 @@
  * Device-private migration under concurrency (issue 9): CPU threads read
  * random pages of a range (faulting device-private pages back through
  * migrate_to_ram) while a driver thread keeps migrating the range to the
- * device and back, and another thread mprotects the first range and maps,
- * fills, and munmaps a second range the driver also migrates. At the end every byte of the first
+ * device and back, and another thread mprotects and forks the first range
+ * (the child reads a page and exits) and maps, fills, and munmaps a second
+ * range the driver also migrates. At the end every byte of the first
  * range is what was written, the second range's reads never saw foreign
  * bytes, and every device page went back to the device (calloc == cfree).
  * phys_bits 40; clean under ThreadSanitizer.
@@ -96,6 +97,18 @@ static void *unmapper(void *arg)
 		if (zd_do_mprotect(mm, A, NA * PS, ZD_PROT_READ) ||
 		    zd_do_mprotect(mm, A, NA * PS, ZD_PROT_READ | ZD_PROT_WRITE))
 			__atomic_add_fetch(&bad_b, 1, __ATOMIC_RELAXED);
+		/* fork: device entries become read-only in parent and child;
+		 * the child reads one page back and exits */
+		if (r % 4 == 0) {
+			struct zd_mm *child = zd_dup_mm(mm);
+
+			if (ZD_IS_ERR(child)) {
+				__atomic_add_fetch(&bad_b, 1, __ATOMIC_RELAXED);
+			} else {
+				zd_access_vm(child, A + (r % NA) * PS, buf, PS, false);
+				zd_mmput(child);
+			}
+		}
 	}
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	return NULL;

@@ -244,6 +244,7 @@ void zd_mmput(struct zd_mm *mm);
 struct zd_mm *zd_dup_mm(struct zd_mm *mm);
 
 void zd_mmap_read_lock(struct zd_mm *mm);
+bool zd_mmap_read_trylock(struct zd_mm *mm);
 void zd_mmap_read_unlock(struct zd_mm *mm);
 void zd_mmap_write_lock(struct zd_mm *mm);
 void zd_mmap_write_unlock(struct zd_mm *mm);

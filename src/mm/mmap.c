@@ -49,6 +49,11 @@ void zd_mmap_read_lock(struct zd_mm *mm)
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 }
 
+bool zd_mmap_read_trylock(struct zd_mm *mm)
+{
+	return !pthread_rwlock_tryrdlock(&mm->mmap_lock);
+}
+
 void zd_mmap_read_unlock(struct zd_mm *mm)
 {
 	pthread_rwlock_unlock(&mm->mmap_lock);

@@ -18,6 +18,7 @@
 #include "base/rcu.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -347,7 +348,9 @@ static bool walk_match(struct zd_machine *m, zd_pte_t e, struct zd_page *page, u
  * it, the THP PMD whose folio starts there, or a PTE table of a whole PMD
  * block), its table locked. A file's VMAs are those whose file's inode
  * (private_data) is the mapping: the kernel's i_mmap tree, found here by
- * visiting every process. */
+ * visiting every process, each under its mmap_lock (the kernel needs
+ * none: its VMAs stay on the anon_vma/i_mmap trees until unlinked), taken
+ * by trylock and the walk repeated while one was busy. */
 int zd_rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
 		     struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what, zd_rmap_fn fn,
 		     void *arg)
@@ -357,10 +360,20 @@ int zd_rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
 	/* a dpa device-private page has no pfn: only its entries name it */
 	uint64_t pfn = zd_page_in_vmemmap(m, page) ? zd_page_to_pfn(m, page) : ZD_BAD_PFN;
 	int rc = 0;
+	bool busy;
 
+again:
+	busy = false;
 	pthread_mutex_lock(&m->mm_list_lock);
 	for (struct zd_mm *mm = m->mm_list; mm && !rc; mm = mm->next) {
-		zd_mmap_read_lock(mm);
+		/* never wait for an mmap_lock under the list lock: its holder
+		 * (a fork, a fault's migrate_to_ram) may want the list next */
+		bool mine = zd_mmap_write_locked(mm);   /* this thread's writer */
+
+		if (!mine && !zd_mmap_read_trylock(mm)) {
+			busy = true;
+			continue;
+		}
 		for (size_t i = 0; i < mm->map_count && !rc; i++) {
 			struct zd_vm_area_struct *vma = mm->vmas[i];
 			struct zd_page *ptl;
@@ -403,9 +416,16 @@ int zd_rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
 				rc = fn(vma, addr, pte, arg);
 			zd_pt_unlock(ptl);
 		}
-		zd_mmap_read_unlock(mm);
+		if (!mine)
+			zd_mmap_read_unlock(mm);
 	}
 	pthread_mutex_unlock(&m->mm_list_lock);
+	/* a process skipped: walk again (fn is idempotent: an entry it
+	 * changed no longer matches) */
+	if (busy && !rc) {
+		sched_yield();
+		goto again;
+	}
 	return rc;
 }
 
