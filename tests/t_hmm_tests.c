@@ -15,6 +15,7 @@
 #include <zonedev/hmm.h>
 #include <zonedev/migrate.h>
 #include <zonedev/mmu_notifier.h>
+#include <zonedev/swapops.h>
 #include <zonedev/test_hmm.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -685,6 +686,49 @@ static void migrate_notifier_owner(void)
 	buf_free(b);
 }
 
+/* Model extra, invariant 3: per-page all-or-nothing. One device page
+ * cannot be had (FAIL_ALLOC): that page stays where it was, the others
+ * move, no migration entry survives, every byte is intact. */
+static void migrate_partial_failure(void)
+{
+	uint64_t size = 64 * PS, npages = 64;
+	struct buffer *b = buf_new(size);
+	const struct zd_pgtable_ops *o = F->m->arch.pgtable;
+	unsigned on_dev = 0, stale = 0;
+	struct zd_dmirror_stats s0, s1;
+
+	b->ptr = map_anon(size, ZD_PROT_READ | ZD_PROT_WRITE, ZD_MAP_PRIVATE);
+	cpu_fill(F->mm, b, 0, 5);
+	zd_dmirror_get_stats(F->dev[0], &s0);
+	zd_dmirror_set_flags(F->dev[0], ZD_HMM_DMIRROR_FLAG_FAIL_ALLOC);
+	EQ(migrate_dev(F->fd0, b, npages), -ENOENT,
+	   "migrate_partial_failure: one page is not on the device");
+	zd_dmirror_get_stats(F->dev[0], &s1);
+	for (uint64_t i = 0; i < npages; i++) {
+		enum zd_pt_level l = ZD_PT_PTE;
+		struct zd_page *p;
+		zd_pte_t e = zd_follow_pte(F->mm, b->ptr + i * PS, &l, &p);
+		enum zd_softleaf_type k;
+
+		if (o->pte_present(&F->m->arch, e)) {
+			on_dev += p && zd_is_zone_device_page(p);
+			continue;
+		}
+		k = zd_softleaf_from_pte(F->m, e, &p);
+		stale += zd_softleaf_is_migration(k);
+		on_dev += zd_softleaf_is_device_private(k);
+	}
+	EQ(stale, 0, "migrate_partial_failure: no migration entry survives");
+	EQ(on_dev, npages - 1, "migrate_partial_failure: every other page moved");
+	EQ((s1.calloc - s1.cfree) - (s0.calloc - s0.cfree), npages - 1,
+	   "migrate_partial_failure: device pages in use");
+	memset(b->local, 0, size);
+	cpu_read(F->mm, b, 0, size);
+	ok(ints(b->local, 0, size, 5), "%s: migrate_partial_failure: every byte intact", F->tag);
+	zd_dmirror_set_flags(F->dev[0], 0);
+	buf_free(b);
+}
+
 /* The kernel's verdict for the exclusive tests: EXCLUSIVE fails with -EBUSY
  * under the v6.12 rule when the buffer holds THP tails (THP always). */
 static bool exclusive_busy(void)
@@ -1118,6 +1162,7 @@ static const struct test tests[] = {
 	  "(MIGRATE_PFN_COMPOUND): FAIL_ALLOC's fallback from a 2 MiB device folio" },
 	{ "benchmark_thp_migration", NULL, "a benchmark: `zonedev bench migrate`" },
 	{ "migrate_notifier_owner", migrate_notifier_owner, NULL },   /* model extra */
+	{ "migrate_partial_failure", migrate_partial_failure, NULL },   /* model extra */
 };
 
 static bool fixture_up(struct fx *f)
