@@ -53,6 +53,8 @@ enum zd_pcie_type {
 struct zd_pci_bus;
 struct zd_pci_host_bridge;
 
+struct zd_pci_p2pdma;
+
 struct zd_pci_dev {
 	struct zd_pci_bus *bus;          /* the bus it sits on */
 	struct zd_pci_bus *subordinate;  /* bridges: the bus behind it */
@@ -68,6 +70,7 @@ struct zd_pci_dev {
 	uint32_t acs_egress;             /* egress control vector, one bit per port */
 	bool acs_egress_unreadable;
 	struct zd_resource *resource[ZD_PCI_STD_NUM_BARS];  /* NULL: BAR unused */
+	struct zd_pci_p2pdma *p2pdma;    /* provider state (RCU; drivers/pci/p2pdma.c) */
 };
 
 struct zd_pci_bus {
@@ -195,6 +198,38 @@ static inline int zd_pci_p2pdma_distance(struct zd_pci_dev *provider, struct zd_
  * verbose (so an ACS detour past an unlisted host bridge still logs the
  * kernel's whitelist line). */
 void zd_pci_p2pdma_show(struct zd_machine *m, FILE *f);
+
+/* ---- P2PDMA providers (drivers/pci/p2pdma.c, spec devices.md 1.2-1.7) ---- */
+
+/* pci_p2pdma_add_resource(): size bytes of BAR bar from offset (size 0:
+ * the rest of the BAR) become p2pmem: one MEMORY_DEVICE_PCI_P2PDMA pgmap
+ * and one pool chunk whose "phys" is the PCI bus address. -EINVAL (not a
+ * memory BAR, offset or size past its end), -ENOMEM, memremap's errno. */
+int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size, uint64_t offset);
+/* pci_alloc_p2pmem()/pci_free_p2pmem(): size bytes of the provider's
+ * memory (a host address: the bytes a peer DMAs are real), each holding a
+ * reference on its pgmap; NULL without p2pmem or room, or once the
+ * provider is going. Free with the same size. */
+void *zd_pci_alloc_p2pmem(struct zd_pci_dev *pdev, size_t size);
+void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr, size_t size);
+/* pci_p2pmem_virt_to_bus(): the bus address of an allocation, 0 if none. */
+uint64_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev, void *addr);
+/* The struct page of an allocation's byte (virt_to_page()), or NULL. */
+struct zd_page *zd_pci_p2pmem_virt_to_page(struct zd_pci_dev *pdev, void *addr);
+/* pci_p2pmem_publish() / pci_has_p2pmem(). */
+void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish);
+bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev);
+/* pci_p2pmem_find_many(): the published provider closest to every client
+ * (ties broken by the machine's seeded random choice), or NULL. */
+struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_machine *m, struct zd_pci_dev **clients,
+					   int num_clients);
+/* The p2pmem/ sysfs group: "size", "available", "published" into buf as
+ * the kernel prints them; the length, -ENOENT without the group, -EINVAL
+ * for another name. */
+int zd_pci_p2pmem_attr(struct zd_pci_dev *pdev, const char *name, char *buf, size_t len);
+/* pci_p2pdma_release(): unpublished and unreachable (RCU), then every
+ * pgmap torn down, which waits for every allocation to be freed. */
+void zd_pci_p2pdma_release(struct zd_pci_dev *pdev);
 
 /* lspci -tv style tree of every domain. */
 void zd_pci_dump_tree(struct zd_machine *m, FILE *f);

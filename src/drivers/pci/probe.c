@@ -478,6 +478,7 @@ struct zd_pci_dev *zd_pci_get_slot(struct zd_machine *m, int domain, unsigned bu
 /* Free d and everything below it; its BARs leave iomem. */
 static void pci_dev_free(struct zd_machine *m, struct zd_pci_dev *d)
 {
+	zd_pci_p2pdma_release(d);
 	if (d->subordinate) {
 		while (d->subordinate->devices) {
 			struct zd_pci_dev *c = d->subordinate->devices;
