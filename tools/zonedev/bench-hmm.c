@@ -196,7 +196,7 @@ static double pagemap_walk(struct bench_gpu *g, uint64_t addr, uint64_t len, int
 static int run_rows(struct bench *b, struct bench_gpu *g, int design, const struct args *a,
 		    bool thp, bool device, uint64_t *pfns, struct row *rows)
 {
-	struct zd_mmu_interval_notifier mn;
+	struct zd_mmu_interval_notifier mn = { 0 };   /* insert refuses one that looks inserted */
 	const char *dn = bench_design_names[design];
 	int64_t addr = bench_gpu_buffer(g, a->size, thp, 7);
 	uint64_t npages = a->size >> g->m->arch.page_shift, cp;
