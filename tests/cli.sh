@@ -486,5 +486,53 @@ PY
 	fi
 done
 
+# ---- bench migrate and bench hmm_range_fault, tiny: JSON keys, both designs ----
+run "bench migrate --help" 0 bench migrate --help
+check "bench migrate --help shows its usage" "$tmp/out" "usage: zonedev bench migrate"
+run "bench migrate --sizes 6K is a usage error" 2 bench migrate --sizes 6K
+check "bench migrate says why" "$tmp/err" "not a multiple of 4K"
+run "bench hmm_range_fault --design bogus is a usage error" 2 bench hmm_range_fault --design bogus
+check "bench hmm_range_fault names the bad design" "$tmp/err" "'bogus' is not one of"
+run "bench migrate --sizes 512K,2M --repeat 1 -j" 0 bench migrate --sizes 512K,2M --repeat 1 -q -j
+cp "$tmp/out" "$tmp/migrate.json"
+run "bench hmm_range_fault --size 2M --repeat 1 -j" 0 bench hmm_range_fault --size 2M \
+	--repeat 1 -q -j
+if [ $have_python = no ]; then
+	skip "bench migrate / hmm_range_fault JSON keys (no python3)"
+elif python3 - "$tmp/migrate.json" "$tmp/out" >"$tmp/pyerr" 2>&1 <<'PY'
+import json, sys
+m, h = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert m["bench"] == "migrate" and m["result"] == "ok", m.get("result")
+assert [s["size"] for s in m["sizes"]] == [512 << 10, 2 << 20]
+for s in m["sizes"]:
+    assert s["memcpy_gb_per_s"] > 0, s
+    assert {(r["kind"], r["design"]) for r in s["rows"]} == \
+        {(k, d) for k in ("thp", "4k") for d in ("pfn", "dpa")}, s["rows"]
+    for r in s["rows"]:
+        for d in ("to_device", "to_system"):
+            assert r[d]["gb_per_s"] > 0 and r[d]["ratio_to_memcpy"] > 0, r
+        # a written THP buffer is PMD-mapped; a 4K one never
+        assert r["pmd_leaves_written"] == (r["pmds"] if r["kind"] == "thp" else 0), r
+assert h["bench"] == "hmm_range_fault" and h["result"] == "ok", h.get("result")
+assert [d["design"] for d in h["designs"]] == ["pfn", "dpa"]
+for d in h["designs"]:
+    rows = {r["range"]: r for r in d["rows"]}
+    assert set(rows) == {"anon-4k", "thp", "device-own", "device-other"}, rows.keys()
+    for name, r in rows.items():
+        assert r["snapshot"]["ns_per_page"] > 0 and r["pagemap_ns_per_page"] > 0, r
+        assert r["snapshot"]["faults"] == 0, r
+        assert r["snapshot"]["valid"] == (0 if name == "device-other" else h["pages"]), r
+        assert (r["req_fault"] is None) == (name == "device-other"), r
+    assert rows["thp"]["snapshot"]["order_gt_0"] == h["pages"], rows["thp"]
+    assert rows["device-own"]["snapshot"]["device_private"] == \
+        (h["pages"] if d["design"] == "dpa" else 0), rows["device-own"]
+PY
+then
+	pass "bench migrate / hmm_range_fault JSON have their keys and positive figures"
+else
+	fail "bench migrate / hmm_range_fault JSON have their keys and positive figures"
+	diag_file "$tmp/pyerr"
+fi
+
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -321,8 +321,11 @@ int cmd_bench(int argc, char **argv)
 		fprintf(f, "usage: zonedev bench NAME [options]\n\nbenchmarks:\n"
 			   "  fault     page faults per second: anonymous, THP, devdax PMD/PUD\n"
 			   "  gup       get/pin_user_pages (gup_test) on anonymous and devdax memory\n"
+			   "  hmm_range_fault\n"
+			   "            ns per page of hmm_range_fault: present, THP, device-private\n"
 			   "  memmap    populate and initialise the memmap of a hot-added range\n"
 			   "  memremap  first bind and rebind of a pmem namespace (fsdax/devdax)\n"
+			   "  migrate   migrate_vma to a dmirror GPU and back (THP and 4K), GB/s\n"
 			   "\n'zonedev bench NAME --help' lists a benchmark's options.\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
@@ -330,10 +333,15 @@ int cmd_bench(int argc, char **argv)
 		return bench_fault(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "gup"))
 		return bench_gup(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "hmm_range_fault"))
+		return bench_hmm_range_fault(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "memmap"))
 		return bench_memmap(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "memremap"))
 		return bench_memremap(argc - 1, argv + 1);
-	fprintf(stderr, "zonedev bench: unknown benchmark '%s' (try: fault, gup, memmap, memremap)\n", argv[1]);
+	if (!strcmp(argv[1], "migrate"))
+		return bench_migrate(argc - 1, argv + 1);
+	fprintf(stderr, "zonedev bench: unknown benchmark '%s' (try: fault, gup, hmm_range_fault, "
+		"memmap, memremap, migrate)\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -84,7 +84,9 @@ void bench_json_phase(struct jw *w, const char *key, double ns, uint64_t pages, 
 
 int bench_fault(int argc, char **argv);
 int bench_gup(int argc, char **argv);
+int bench_hmm_range_fault(int argc, char **argv);
 int bench_memmap(int argc, char **argv);
 int bench_memremap(int argc, char **argv);
+int bench_migrate(int argc, char **argv);
 
 #endif
