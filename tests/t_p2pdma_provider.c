@@ -13,7 +13,8 @@
  *    (distance 4 under one switch beats one across root ports), ties
  *    broken by the seeded random choice (both chosen over many calls);
  *  - release: unpublished and gone (attributes -ENOENT, alloc NULL) after
- *    the last allocation is freed.
+ *    the last allocation is freed;
+ *  - CONFIG_PCI_P2PDMA off: the stubs' answers.
  */
 #include <zonedev/zonedev.h>
 #include <zonedev/genalloc.h>
@@ -150,6 +151,14 @@ int main(void)
 	zd_pci_p2pdma_release(A);
 	ok(!zd_pci_has_p2pmem(A) && zd_pci_alloc_p2pmem(A, 4096) == NULL &&
 	   zd_pci_p2pmem_attr(A, "size", buf, sizeof(buf)) == -ENOENT, "released: gone");
+	/* CONFIG_PCI_P2PDMA=n: the stubs */
+	zd_pci_set_config_p2pdma(m, false);
+	is_int(zd_pci_p2pdma_add_resource(A, 0, 0, 0), -EOPNOTSUPP, "config off: add_resource");
+	is_int(zd_pci_p2pdma_distance(B, C, false), -1, "config off: distance -1");
+	ok(zd_pci_p2pmem_find_many(m, (struct zd_pci_dev *[]){ C }, 1) == NULL,
+	   "config off: find_many NULL");
+	zd_pci_set_config_p2pdma(m, true);
+	ok(zd_pci_p2pdma_distance(B, C, false) > 0, "config on again: a distance");
 	is_u64(zd_warn_count(m), 0, "no WARN");
 	zd_machine_destroy(m);
 	return done_testing();

@@ -173,6 +173,10 @@ enum zd_p2pdma_era { ZD_P2PDMA_ERA_V6X, ZD_P2PDMA_ERA_NEW };
 void zd_pci_p2pdma_set_era(struct zd_machine *m, enum zd_p2pdma_era era);
 void zd_pci_set_cpu(struct zd_machine *m, uint16_t vendor, unsigned family);
 void zd_pci_p2pdma_set_whitelist(struct zd_machine *m, bool on);
+/* CONFIG_PCI_P2PDMA (default y): off, every P2PDMA call answers as the
+ * kernel's stubs do (add_resource -EOPNOTSUPP, distance -1, alloc and
+ * find NULL, virt_to_bus 0, has_p2pmem false, map type NOT_SUPPORTED). */
+void zd_pci_set_config_p2pdma(struct zd_machine *m, bool on);
 
 /* ACS redirect decision of one port in the new era: 0 (no redirect), 1
  * (redirect) or -1 (not supported). */

@@ -362,6 +362,7 @@ struct scenario {
 	struct pci_decl *pci;      /* machine.pci, built after boot */
 	size_t nr_pci;
 	int p2pdma_era;            /* enum zd_p2pdma_era */
+	bool config_pci_p2pdma;    /* CONFIG_PCI_P2PDMA */
 	int cpu_vendor;            /* PCI vendor ID of the CPU's maker, 0: unknown */
 	uint64_t cpu_family;
 	bool default_layout;       /* neither ram/reserved nor iomem given */

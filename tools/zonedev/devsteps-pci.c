@@ -214,6 +214,7 @@ int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, siz
 	if (!obj)
 		return -ENOMEM;
 	zd_pci_p2pdma_set_era(m, (enum zd_p2pdma_era)s->p2pdma_era);
+	zd_pci_set_config_p2pdma(m, s->config_pci_p2pdma);
 	zd_pci_set_cpu(m, (uint16_t)s->cpu_vendor, (unsigned)s->cpu_family);
 	for (size_t i = 0; i < s->nr_pci && !rc; i++) {
 		struct pci_decl *d = &s->pci[i];

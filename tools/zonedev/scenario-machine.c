@@ -389,6 +389,7 @@ const struct field machine_fields[] = {
 	{ .key = "pmem", .type = FT_CUSTOM, .parse = parse_pmem, .type_doc = "list of regions" },
 	{ .key = "gpus", .type = FT_CUSTOM, .parse = parse_gpus, .type_doc = "list of gpus" },
 	MF("p2pdma_era", FT_ENUM, p2pdma_era, .dflt = "v6.x", .enums = &p2pdma_eras),
+	MF("config_pci_p2pdma", FT_BOOL, config_pci_p2pdma, .dflt = "true"),
 	MF("cpu_vendor", FT_ENUM, cpu_vendor, .dflt = "unknown", .enums = &cpu_vendors),
 	MF("cpu_family", FT_UINT, cpu_family, .max = 0xff),
 	{ .key = "pci", .type = FT_CUSTOM, .parse = parse_pci,

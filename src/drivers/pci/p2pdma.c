@@ -42,6 +42,22 @@ void zd_pci_set_cpu(struct zd_machine *m, uint16_t vendor, unsigned family)
 	__atomic_store_n(&p->cpu_family, family, __ATOMIC_RELAXED);
 }
 
+void zd_pci_set_config_p2pdma(struct zd_machine *m, bool on)
+{
+	struct zd_pci *p = zd_pci_state(m);
+
+	if (p)
+		__atomic_store_n(&p->p2pdma_off, !on, __ATOMIC_RELAXED);
+}
+
+/* !IS_ENABLED(CONFIG_PCI_P2PDMA): include/linux/pci-p2pdma.h's stubs. */
+static bool p2pdma_off(struct zd_machine *m)
+{
+	struct zd_pci *p = m->pci;
+
+	return p && __atomic_load_n(&p->p2pdma_off, __ATOMIC_RELAXED);
+}
+
 void zd_pci_p2pdma_set_whitelist(struct zd_machine *m, bool on)
 {
 	struct zd_pci *p = zd_pci_state(m);
@@ -221,6 +237,11 @@ enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(struct zd_pci_dev *provi
 	struct acs_list acs = { .len = 0 };
 	bool acs_redirects = false;
 
+	if (p2pdma_off(m)) {
+		*dist = -1;
+		return ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	}
+
 	/* The common upstream device: the first provider ancestor that is
 	 * also a client ancestor, counting hops on both sides. */
 	for (a = provider; a; a = zd_pci_upstream_bridge(a), dist_a++) {
@@ -286,7 +307,7 @@ int zd_pci_p2pdma_distance_many(struct zd_pci_dev *provider, struct zd_pci_dev *
 	bool not_supported = false;
 	int total = 0, distance;
 
-	if (num_clients <= 0)
+	if (num_clients <= 0 || p2pdma_off(m))
 		return -1;
 	for (int i = 0; i < num_clients; i++) {
 		if (!clients[i]) {
@@ -426,6 +447,11 @@ int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size, ui
 	void *addr;
 	int rc;
 
+	if (p2pdma_off(m)) {
+		zd_pr_err(m, "pci %s: p2pdma add_resource: CONFIG_PCI_P2PDMA is not set: -EOPNOTSUPP",
+			  pdev->name);
+		return -EOPNOTSUPP;
+	}
 	if (!res || !(res->flags & ZD_IORESOURCE_MEM))
 		why = "not a memory BAR";
 	else if (offset >= len)
@@ -577,7 +603,7 @@ struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_machine *m, struct zd_pci_d
 	struct zd_pci_dev *found[64], *closest[64];
 	int n = 0, nclose = 0, best = -1;
 
-	if (!p)
+	if (!p || p2pdma_off(m))
 		return NULL;
 	pthread_rwlock_rdlock(&p->lock);
 	for (struct zd_pci_host_bridge *hb = p->hosts; hb; hb = hb->next)

@@ -15,6 +15,7 @@ struct zd_pci {
 	int era;                          /* enum zd_p2pdma_era */
 	unsigned cpu_vendor, cpu_family;  /* what cpu_supports_p2pdma() reads */
 	int whitelist_off;
+	int p2pdma_off;                   /* CONFIG_PCI_P2PDMA=n: the stubs answer */
 	uint64_t rand_state;              /* find_many's ties: seeded, deterministic */
 };
 
