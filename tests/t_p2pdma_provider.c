@@ -12,6 +12,7 @@
  *  - publish and find_many: only published providers, the closest one
  *    (distance 4 under one switch beats one across root ports), ties
  *    broken by the seeded random choice (both chosen over many calls);
+ *  - the map-type cache: filled by computations, never invalidated;
  *  - release: unpublished and gone (attributes -ENOENT, alloc NULL) after
  *    the last allocation is freed;
  *  - CONFIG_PCI_P2PDMA off: the stubs' answers.
@@ -142,6 +143,27 @@ int main(void)
 	}
 	ok(seen_a && seen_b && seen_a + seen_b == 64,
 	   "equally close providers are both chosen (%d A, %d B)", seen_a, seen_b);
+
+	/* the map-type cache: filled by a computation, kept across an ACS
+	 * change (the kernel never invalidates it); a fresh provider sees it */
+	is_int(zd_pci_p2pdma_map_type(B, A), ZD_PCI_P2PDMA_MAP_BUS_ADDR, "map type B->A: BUS_ADDR");
+	is_int(zd_pci_set_acs(dsp[0], ZD_PCI_ACS_RR | ZD_PCI_ACS_CR, ZD_PCI_ACS_RR, 0), 0,
+	       "ACS redirect on A's switch port");
+	is_int(zd_pci_p2pdma_map_type(B, A), ZD_PCI_P2PDMA_MAP_BUS_ADDR,
+	       "... B's cached answer stays BUS_ADDR");
+	is_int(zd_pci_p2pdma_map_type(C, A), ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+	       "... C's first question computes (through the host bridge)");
+	{
+		int dist;
+
+		is_int(zd_pci_p2pdma_map_type_dist(B, A, &dist, false),
+		       ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, "... a new computation sees the redirect");
+		is_int(zd_pci_p2pdma_map_type(B, A), ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+		       "... and refills B's cache");
+	}
+	zd_pci_set_acs(dsp[0], ZD_PCI_ACS_RR | ZD_PCI_ACS_CR, 0, 0);
+	ok(zd_pci_p2pdma_map_type(rp1, A) == ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED,
+	   "a device without p2pmem: NOT_SUPPORTED");
 
 	/* release waits for the allocations; afterwards nothing is left */
 	zd_pci_free_p2pmem(A, x, 64 * 1024);

@@ -220,6 +220,13 @@ void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr, size_t size);
 uint64_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev, void *addr);
 /* The struct page of an allocation's byte (virt_to_page()), or NULL. */
 struct zd_page *zd_pci_p2pmem_virt_to_page(struct zd_pci_dev *pdev, void *addr);
+/* pci_p2pdma_map_type(): the provider's cached map type for client, or
+ * calc_map_type_and_dist() (verbose) when none is cached; NOT_SUPPORTED
+ * for a provider without p2pmem or no client. Every computation with a
+ * provider that has p2pmem fills the cache, which is never invalidated
+ * (as the kernel's: an ACS change shows only on a new provider). */
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(struct zd_pci_dev *provider,
+						   struct zd_pci_dev *client);
 /* pci_p2pmem_publish() / pci_has_p2pmem(). */
 void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish);
 bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev);

@@ -19,6 +19,7 @@
 #include <zonedev/err.h>
 #include <zonedev/genalloc.h>
 #include "base/rcu.h"
+#include "base/xarray.h"
 #include <zonedev/memremap.h>
 #include <zonedev/log.h>
 #include <zonedev/machine.h>
@@ -226,9 +227,9 @@ static struct zd_pci_dev *child_below(struct zd_pci_dev *x, struct zd_pci_dev *c
 	return NULL;
 }
 
-enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(struct zd_pci_dev *provider,
-							struct zd_pci_dev *client, int *dist,
-							bool verbose)
+static enum zd_pci_p2pdma_map_type calc_map_type_and_dist(struct zd_pci_dev *provider,
+							  struct zd_pci_dev *client, int *dist,
+							  bool verbose)
 {
 	struct zd_machine *m = dev_machine(client);
 	int era = __atomic_load_n(&m->pci->era, __ATOMIC_RELAXED);
@@ -390,11 +391,55 @@ struct zd_pci_p2pdma {
 	pthread_mutex_t lock;            /* pgmaps */
 	struct p2p_pagemap *pgmaps[P2P_MAX_PGMAPS];
 	int nr_pgmaps;
+	struct zd_xarray map_types;      /* lock; map_types_idx(client) -> type + 1 */
 };
 
 static struct zd_pci_p2pdma *p2pdma_get(struct zd_pci_dev *pdev)
 {
 	return __atomic_load_n(&pdev->p2pdma, __ATOMIC_ACQUIRE);
+}
+
+/* map_types_idx(): domain, bus and devfn of the client. */
+static uint64_t map_types_idx(struct zd_pci_dev *client)
+{
+	return (uint64_t)zd_pci_find_host_bridge(client->bus)->domain << 16 |
+	       client->bus->number << 8 | client->devfn;
+}
+
+/* The kernel caches every computed map type in the provider's state and
+ * never drops it: a later ACS change is not seen until the provider goes. */
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(struct zd_pci_dev *provider,
+							struct zd_pci_dev *client, int *dist,
+							bool verbose)
+{
+	enum zd_pci_p2pdma_map_type t = calc_map_type_and_dist(provider, client, dist, verbose);
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(provider);
+
+	if (p2pdma && !p2pdma_off(dev_machine(provider))) {
+		pthread_mutex_lock(&p2pdma->lock);
+		zd_xa_store(&p2pdma->map_types, map_types_idx(client), (void *)(uintptr_t)(t + 1));
+		pthread_mutex_unlock(&p2pdma->lock);
+	}
+	return t;
+}
+
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(struct zd_pci_dev *provider,
+						   struct zd_pci_dev *client)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(provider);
+	enum zd_pci_p2pdma_map_type t = ZD_PCI_P2PDMA_MAP_UNKNOWN;
+	int dist;
+
+	if (!p2pdma || !client)
+		return ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	pthread_mutex_lock(&p2pdma->lock);
+	uintptr_t v = (uintptr_t)zd_xa_load(&p2pdma->map_types, map_types_idx(client));
+	pthread_mutex_unlock(&p2pdma->lock);
+	if (v)
+		t = (enum zd_pci_p2pdma_map_type)(v - 1);
+	if (t == ZD_PCI_P2PDMA_MAP_UNKNOWN)
+		return zd_pci_p2pdma_map_type_dist(provider, client, &dist, true);
+	return t;
 }
 
 /* p2pdma_folio_free(): a page a user mapping held goes back to the pool. */
@@ -432,6 +477,7 @@ static struct zd_pci_p2pdma *p2pdma_setup(struct zd_pci_dev *pdev)
 		return NULL;
 	}
 	pthread_mutex_init(&p2p->lock, NULL);
+	zd_xa_init(&p2p->map_types, 32);
 	__atomic_store_n(&pdev->p2pdma, p2p, __ATOMIC_RELEASE);
 	return p2p;
 }
@@ -652,6 +698,7 @@ void zd_pci_p2pdma_release(struct zd_pci_dev *pdev)
 
 	if (!p2pdma)
 		return;
+	zd_xa_destroy(&p2pdma->map_types);
 	/* the devm actions run first in the kernel: each pgmap dies and
 	 * waits for its references (every allocation freed) */
 	for (int i = p2pdma->nr_pgmaps; i-- > 0; ) {
