@@ -8,7 +8,8 @@
  *    with a CPU-to-bus offset shows the difference);
  *  - alloc/free: bytes are real memory (written, read back), one pgmap
  *    reference per allocation, virt_to_bus/virt_to_page, size and
- *    available of the p2pmem group, NULL once the pool is full;
+ *    available of the p2pmem group, NULL once the pool is full; alloc_sgl
+ *    and free_sgl;
  *  - publish and find_many: only published providers, the closest one
  *    (distance 4 under one switch beats one across root ports), ties
  *    broken by the seeded random choice (both chosen over many calls);
@@ -19,6 +20,7 @@
  */
 #include <zonedev/zonedev.h>
 #include <zonedev/genalloc.h>
+#include <zonedev/scatterlist.h>
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
@@ -121,6 +123,21 @@ int main(void)
 	is_int(atoll(buf), 12 * M - 68 * 1024, "p2pmem/available");
 	is_u64(zd_pci_p2pmem_virt_to_bus(A, NULL), 0, "virt_to_bus(NULL): 0");
 	ok(zd_pci_alloc_p2pmem(A, 13 * M) == NULL, "more than the pool: NULL");
+	{
+		struct zd_scatterlist *sg;
+		unsigned nents = 0;
+		char b2[32];
+
+		sg = zd_pci_p2pmem_alloc_sgl(A, &nents, 8192);
+		ok(sg && nents == 1 && sg->length == 8192 && sg->offset == 0 &&
+		   zd_is_pci_p2pdma_page(m, sg->page), "alloc_sgl: one P2PDMA segment");
+		zd_pci_p2pmem_attr(A, "available", b2, sizeof(b2));
+		is_int(atoll(b2), 12 * M - 76 * 1024, "... taken from the pool");
+		zd_pci_p2pmem_free_sgl(A, sg);
+		zd_pci_p2pmem_attr(A, "available", b2, sizeof(b2));
+		is_int(atoll(b2), 12 * M - 68 * 1024, "free_sgl gives it back");
+		ok(zd_pci_p2pmem_alloc_sgl(A, &nents, 13 * M) == NULL, "alloc_sgl past the pool: NULL");
+	}
 	ok(zd_pci_alloc_p2pmem(B, 4096) == NULL, "a device without p2pmem: NULL");
 
 	/* publish and find */

@@ -220,6 +220,12 @@ void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr, size_t size);
 uint64_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev, void *addr);
 /* The struct page of an allocation's byte (virt_to_page()), or NULL. */
 struct zd_page *zd_pci_p2pmem_virt_to_page(struct zd_pci_dev *pdev, void *addr);
+/* pci_p2pmem_alloc_sgl()/_free_sgl(): a one-entry scatterlist over a
+ * fresh allocation of length bytes (*nents = 1), NULL when alloc fails. */
+struct zd_scatterlist;
+struct zd_scatterlist *zd_pci_p2pmem_alloc_sgl(struct zd_pci_dev *pdev, unsigned *nents,
+					       uint32_t length);
+void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev, struct zd_scatterlist *sgl);
 /* pci_p2pdma_map_type(): the provider's cached map type for client, or
  * calc_map_type_and_dist() (verbose) when none is cached; NOT_SUPPORTED
  * for a provider without p2pmem or no client. Every computation with a

@@ -21,6 +21,7 @@
 #include "base/rcu.h"
 #include "base/xarray.h"
 #include <zonedev/memremap.h>
+#include <zonedev/scatterlist.h>
 #include <zonedev/log.h>
 #include <zonedev/machine.h>
 #include "drivers/pci/pci.h"
@@ -615,6 +616,40 @@ struct zd_page *zd_pci_p2pmem_virt_to_page(struct zd_pci_dev *pdev, void *addr)
 	}
 	pthread_mutex_unlock(&p2pdma->lock);
 	return page;
+}
+
+struct zd_scatterlist *zd_pci_p2pmem_alloc_sgl(struct zd_pci_dev *pdev, unsigned *nents,
+					       uint32_t length)
+{
+	struct zd_machine *m = dev_machine(pdev);
+	struct zd_scatterlist *sg = calloc(1, sizeof(*sg));
+	void *addr;
+
+	if (!sg)
+		return NULL;
+	addr = zd_pci_alloc_p2pmem(pdev, length);
+	if (!addr) {
+		free(sg);
+		return NULL;
+	}
+	/* sg_set_buf(): the page and offset of the first byte */
+	sg->page = zd_pci_p2pmem_virt_to_page(pdev, addr);
+	sg->offset = (unsigned)((uintptr_t)addr & (m->arch.page_size - 1));
+	sg->length = length;
+	*nents = 1;
+	return sg;
+}
+
+void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev, struct zd_scatterlist *sgl)
+{
+	struct zd_machine *m = dev_machine(pdev);
+
+	if (!sgl)
+		return;
+	/* sg_virt(): back to the allocation's address */
+	zd_pci_free_p2pmem(pdev, (char *)zd_device_page_address(m, sgl->page) + sgl->offset,
+			   sgl->length);
+	free(sgl);
 }
 
 void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish)
