@@ -233,6 +233,13 @@ void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev, struct zd_scatterlist *sgl)
  * (as the kernel's: an ACS change shows only on a new provider). */
 enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(struct zd_pci_dev *provider,
 						   struct zd_pci_dev *client);
+/* pci_p2pdma_state(): for a P2PDMA page, the map type from its provider
+ * to client and, for BUS_ADDR, the CPU-to-bus offset to add. */
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_machine *m, struct zd_page *page,
+						struct zd_pci_dev *client, int64_t *bus_offset);
+/* The host bytes behind [bus, bus + len) of some provider's p2pmem (what a
+ * peer reaches by that bus address), NULL if no provider has them. */
+void *zd_pci_p2pdma_bus_to_virt(struct zd_machine *m, uint64_t bus, size_t len);
 /* pci_p2pmem_publish() / pci_has_p2pmem(). */
 void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish);
 bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev);

@@ -7,6 +7,8 @@
 #define ZD_DRIVERS_PCI_H
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <zonedev/machine.h>
 #include <zonedev/pci.h>
 
 struct zd_pci {
@@ -21,5 +23,23 @@ struct zd_pci {
 
 /* The machine's PCI state, created on first use; NULL without memory. */
 struct zd_pci *zd_pci_state(struct zd_machine *m);
+
+static inline struct zd_machine *zd_pci_dev_machine(const struct zd_pci_dev *d)
+{
+	return d->bus->host->m;
+}
+
+/* !IS_ENABLED(CONFIG_PCI_P2PDMA): include/linux/pci-p2pdma.h's stubs. */
+static inline bool zd_pci_p2pdma_off(struct zd_machine *m)
+{
+	struct zd_pci *p = m->pci;
+
+	return p && __atomic_load_n(&p->p2pdma_off, __ATOMIC_RELAXED);
+}
+
+/* p2pdma.c: the computation itself (no cache). */
+enum zd_pci_p2pdma_map_type zd_pci_calc_map_type_and_dist(struct zd_pci_dev *provider,
+							   struct zd_pci_dev *client, int *dist,
+							   bool verbose);
 
 #endif

@@ -1,0 +1,448 @@
+/*
+ * P2PDMA providers, the other half of drivers/pci/p2pdma.c (the distance
+ * half is p2pdma.c): pci_p2pdma_add_resource() in the kernel's step
+ * order, one pgmap and one gen_pool chunk per call (the chunk's phys is
+ * the PCI bus address), allocations that each hold a pgmap reference,
+ * the map-type cache, publish and find_many, the p2pmem sysfs words,
+ * p2pdma state for DMA mapping, release under RCU.
+ * Invariants: pdev->p2pdma is published once complete and cleared before
+ * the grace period that precedes the pool's destruction; a pgmap outlives
+ * every allocation from its chunk (memunmap waits for their references).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zonedev/err.h>
+#include <zonedev/genalloc.h>
+#include <zonedev/log.h>
+#include <zonedev/machine.h>
+#include <zonedev/memremap.h>
+#include <zonedev/scatterlist.h>
+#include "base/rcu.h"
+#include "base/xarray.h"
+#include "drivers/pci/pci.h"
+
+/* ---------- providers ---------- */
+
+#define P2P_MAX_PGMAPS 8
+
+/* struct pci_p2pdma_pagemap: the pgmap, its provider and the CPU-to-bus
+ * delta of its BAR. */
+struct p2p_pagemap {
+	struct zd_dev_pagemap pgmap;
+	struct zd_pci_dev *provider;
+	uint64_t bus_offset;
+};
+
+/* struct pci_p2pdma: the pool and whether it is published; the pgmaps are
+ * the devm actions of the kernel's add_resource, kept here since PCI
+ * devices carry no devres list in the model. */
+struct zd_pci_p2pdma {
+	struct zd_gen_pool *pool;
+	int published;                   /* atomic */
+	pthread_mutex_t lock;            /* pgmaps */
+	struct p2p_pagemap *pgmaps[P2P_MAX_PGMAPS];
+	int nr_pgmaps;
+	struct zd_xarray map_types;      /* lock; map_types_idx(client) -> type + 1 */
+};
+
+static struct zd_pci_p2pdma *p2pdma_get(struct zd_pci_dev *pdev)
+{
+	return __atomic_load_n(&pdev->p2pdma, __ATOMIC_ACQUIRE);
+}
+
+/* map_types_idx(): domain, bus and devfn of the client. */
+static uint64_t map_types_idx(struct zd_pci_dev *client)
+{
+	return (uint64_t)zd_pci_find_host_bridge(client->bus)->domain << 16 |
+	       client->bus->number << 8 | client->devfn;
+}
+
+/* The kernel caches every computed map type in the provider's state and
+ * never drops it: a later ACS change is not seen until the provider goes. */
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(struct zd_pci_dev *provider,
+							struct zd_pci_dev *client, int *dist,
+							bool verbose)
+{
+	enum zd_pci_p2pdma_map_type t = zd_pci_calc_map_type_and_dist(provider, client, dist, verbose);
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(provider);
+
+	if (p2pdma && !zd_pci_p2pdma_off(zd_pci_dev_machine(provider))) {
+		pthread_mutex_lock(&p2pdma->lock);
+		zd_xa_store(&p2pdma->map_types, map_types_idx(client), (void *)(uintptr_t)(t + 1));
+		pthread_mutex_unlock(&p2pdma->lock);
+	}
+	return t;
+}
+
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(struct zd_pci_dev *provider,
+						   struct zd_pci_dev *client)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(provider);
+	enum zd_pci_p2pdma_map_type t = ZD_PCI_P2PDMA_MAP_UNKNOWN;
+	int dist;
+
+	if (!p2pdma || !client)
+		return ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	pthread_mutex_lock(&p2pdma->lock);
+	uintptr_t v = (uintptr_t)zd_xa_load(&p2pdma->map_types, map_types_idx(client));
+	pthread_mutex_unlock(&p2pdma->lock);
+	if (v)
+		t = (enum zd_pci_p2pdma_map_type)(v - 1);
+	if (t == ZD_PCI_P2PDMA_MAP_UNKNOWN)
+		return zd_pci_p2pdma_map_type_dist(provider, client, &dist, true);
+	return t;
+}
+
+/* p2pdma_folio_free(): a page a user mapping held goes back to the pool. */
+static void p2pdma_folio_free(struct zd_page *folio)
+{
+	struct p2p_pagemap *p2p = (struct p2p_pagemap *)folio->pgmap;
+	struct zd_machine *m = p2p->pgmap.machine;
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(p2p->provider);
+	uint64_t idx = zd_page_to_pfn(m, folio) - zd_phys_pfn(&m->arch, p2p->pgmap.range.start);
+	void *ref;
+
+	if (!p2pdma)
+		return;
+	zd_gen_pool_free_owner(p2pdma->pool, (uintptr_t)p2p->pgmap.host_addr[0] +
+			       (idx << m->arch.page_shift), m->arch.page_size, &ref);
+	if (ref)
+		zd_percpu_ref_put(ref);
+}
+
+static const struct zd_dev_pagemap_ops p2pdma_pgmap_ops = {
+	.folio_free = p2pdma_folio_free,
+};
+
+/* pci_p2pdma_setup(): the state and its pool (sysfs group with it). */
+static struct zd_pci_p2pdma *p2pdma_setup(struct zd_pci_dev *pdev)
+{
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+	struct zd_pci_p2pdma *p2p = p2pdma_get(pdev);
+
+	if (p2p)
+		return p2p;
+	p2p = calloc(1, sizeof(*p2p));
+	if (!p2p || !(p2p->pool = zd_gen_pool_create((int)m->arch.page_shift, 0))) {
+		free(p2p);
+		return NULL;
+	}
+	pthread_mutex_init(&p2p->lock, NULL);
+	zd_xa_init(&p2p->map_types, 32);
+	__atomic_store_n(&pdev->p2pdma, p2p, __ATOMIC_RELEASE);
+	return p2p;
+}
+
+int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size, uint64_t offset)
+{
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+	struct zd_resource *res = bar >= 0 && bar < ZD_PCI_STD_NUM_BARS ? pdev->resource[bar] : NULL;
+	uint64_t len = zd_pci_resource_len(pdev, bar < 0 || bar >= ZD_PCI_STD_NUM_BARS ? 0 : bar);
+	struct zd_pci_p2pdma *p2pdma;
+	struct p2p_pagemap *p2p;
+	const char *why = NULL;
+	void *addr;
+	int rc;
+
+	if (zd_pci_p2pdma_off(m)) {
+		zd_pr_err(m, "pci %s: p2pdma add_resource: CONFIG_PCI_P2PDMA is not set: -EOPNOTSUPP",
+			  pdev->name);
+		return -EOPNOTSUPP;
+	}
+	if (!res || !(res->flags & ZD_IORESOURCE_MEM))
+		why = "not a memory BAR";
+	else if (offset >= len)
+		why = "offset past the BAR";
+	else if (!size)
+		size = len - offset;
+	if (!why && (size > len || offset > len - size))
+		why = "size past the BAR";
+	if (!why && ((offset | size) & (m->arch.page_size - 1)))
+		why = "offset and size must be page multiples";   /* memremap's sections */
+	if (why) {
+		zd_pr_err(m, "pci %s: p2pdma add_resource BAR %d size 0x%zx offset 0x%llx: %s",
+			  pdev->name, bar, size, (unsigned long long)offset, why);
+		return -EINVAL;
+	}
+	p2pdma = p2pdma_setup(pdev);
+	p2p = calloc(1, sizeof(*p2p));
+	if (!p2pdma || !p2p) {
+		free(p2p);
+		return -ENOMEM;
+	}
+	zd_dev_pagemap_init(&p2p->pgmap);
+	p2p->pgmap.range.start = res->start + offset;
+	p2p->pgmap.range.end = res->start + offset + size - 1;
+	p2p->pgmap.nr_range = 1;
+	p2p->pgmap.type = ZD_MEMORY_DEVICE_PCI_P2PDMA;
+	p2p->pgmap.ops = &p2pdma_pgmap_ops;
+	p2p->provider = pdev;
+	p2p->bus_offset = zd_pci_bus_address(pdev, bar) - zd_pci_resource_start(pdev, bar);
+	addr = zd_memremap_pages(m, &p2p->pgmap, 0);
+	if (ZD_IS_ERR(addr)) {
+		rc = (int)ZD_PTR_ERR(addr);
+		free(p2p);
+		return rc;
+	}
+	pthread_mutex_lock(&p2pdma->lock);
+	rc = p2pdma->nr_pgmaps < P2P_MAX_PGMAPS ? 0 : -ENOMEM;
+	if (!rc)
+		rc = zd_gen_pool_add_owner(p2pdma->pool, (uintptr_t)addr,
+					   zd_pci_bus_address(pdev, bar) + offset, size, 0,
+					   &p2p->pgmap.ref);
+	if (!rc)
+		p2pdma->pgmaps[p2pdma->nr_pgmaps++] = p2p;
+	pthread_mutex_unlock(&p2pdma->lock);
+	if (rc) {
+		zd_memunmap_pages(&p2p->pgmap);
+		free(p2p);
+		return rc;
+	}
+	zd_pr_info(m, "pci %s: added peer-to-peer DMA memory %#llx-%#llx", pdev->name,
+		   (unsigned long long)p2p->pgmap.range.start,
+		   (unsigned long long)p2p->pgmap.range.end);
+	return 0;
+}
+
+void *zd_pci_alloc_p2pmem(struct zd_pci_dev *pdev, size_t size)
+{
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+	uintptr_t ret = 0;
+	void *ref;
+
+	if (p2pdma) {
+		ret = zd_gen_pool_alloc_owner(p2pdma->pool, size, &ref);
+		/* a dying pgmap gives no new allocation */
+		if (ret && !zd_percpu_ref_tryget_live(ref)) {
+			zd_gen_pool_free_owner(p2pdma->pool, ret, size, NULL);
+			ret = 0;
+		}
+	}
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return (void *)ret;
+}
+
+void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr, size_t size)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+	void *ref;
+
+	if (!p2pdma || !addr)
+		return;
+	zd_gen_pool_free_owner(p2pdma->pool, (uintptr_t)addr, size, &ref);
+	if (ref)
+		zd_percpu_ref_put(ref);
+}
+
+uint64_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev, void *addr)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+	uint64_t bus;
+
+	if (!addr || !p2pdma)
+		return 0;
+	bus = zd_gen_pool_virt_to_phys(p2pdma->pool, (uintptr_t)addr);
+	return bus == (uint64_t)-1 ? 0 : bus;
+}
+
+struct zd_page *zd_pci_p2pmem_virt_to_page(struct zd_pci_dev *pdev, void *addr)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+	struct zd_page *page = NULL;
+
+	if (!p2pdma)
+		return NULL;
+	pthread_mutex_lock(&p2pdma->lock);
+	for (int i = 0; i < p2pdma->nr_pgmaps && !page; i++) {
+		struct zd_dev_pagemap *pg = &p2pdma->pgmaps[i]->pgmap;
+		uintptr_t base = (uintptr_t)pg->host_addr[0], a = (uintptr_t)addr;
+		struct zd_machine *m = pg->machine;
+
+		if (a >= base && a - base < zd_range_len(&pg->range))
+			page = zd_pfn_to_page(m, zd_phys_pfn(&m->arch, pg->range.start) +
+					      ((a - base) >> m->arch.page_shift));
+	}
+	pthread_mutex_unlock(&p2pdma->lock);
+	return page;
+}
+
+struct zd_scatterlist *zd_pci_p2pmem_alloc_sgl(struct zd_pci_dev *pdev, unsigned *nents,
+					       uint32_t length)
+{
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+	struct zd_scatterlist *sg = calloc(1, sizeof(*sg));
+	void *addr;
+
+	if (!sg)
+		return NULL;
+	addr = zd_pci_alloc_p2pmem(pdev, length);
+	if (!addr) {
+		free(sg);
+		return NULL;
+	}
+	/* sg_set_buf(): the page and offset of the first byte */
+	sg->page = zd_pci_p2pmem_virt_to_page(pdev, addr);
+	sg->offset = (unsigned)((uintptr_t)addr & (m->arch.page_size - 1));
+	sg->length = length;
+	*nents = 1;
+	return sg;
+}
+
+void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev, struct zd_scatterlist *sgl)
+{
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+
+	if (!sgl)
+		return;
+	/* sg_virt(): back to the allocation's address */
+	zd_pci_free_p2pmem(pdev, (char *)zd_device_page_address(m, sgl->page) + sgl->offset,
+			   sgl->length);
+	free(sgl);
+}
+
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_machine *m, struct zd_page *page,
+						struct zd_pci_dev *client, int64_t *bus_offset)
+{
+	struct p2p_pagemap *p2p;
+
+	if (!zd_is_pci_p2pdma_page(m, page))
+		return ZD_PCI_P2PDMA_MAP_NONE;
+	p2p = (struct p2p_pagemap *)page->pgmap;
+	*bus_offset = (int64_t)p2p->bus_offset;
+	return zd_pci_p2pdma_map_type(p2p->provider, client);
+}
+
+static void *bus_to_virt_bus(struct zd_pci_bus *bus, uint64_t addr, size_t len)
+{
+	for (struct zd_pci_dev *d = bus->devices; d; d = d->bus_next) {
+		struct zd_pci_p2pdma *p2pdma = d->subordinate ? NULL : p2pdma_get(d);
+		void *v = d->subordinate ? bus_to_virt_bus(d->subordinate, addr, len) : NULL;
+
+		if (v)
+			return v;
+		for (int i = 0; p2pdma && i < p2pdma->nr_pgmaps; i++) {
+			struct p2p_pagemap *p2p = p2pdma->pgmaps[i];
+			uint64_t start = p2p->pgmap.range.start + p2p->bus_offset;
+
+			if (addr >= start && len <= zd_range_len(&p2p->pgmap.range) &&
+			    addr - start <= zd_range_len(&p2p->pgmap.range) - len)
+				return (char *)p2p->pgmap.host_addr[0] + (addr - start);
+		}
+	}
+	return NULL;
+}
+
+void *zd_pci_p2pdma_bus_to_virt(struct zd_machine *m, uint64_t bus, size_t len)
+{
+	struct zd_pci *p = m->pci;
+	void *v = NULL;
+
+	if (!p)
+		return NULL;
+	pthread_rwlock_rdlock(&p->lock);
+	for (struct zd_pci_host_bridge *hb = p->hosts; hb && !v; hb = hb->next)
+		v = bus_to_virt_bus(hb->bus, bus, len);
+	pthread_rwlock_unlock(&p->lock);
+	return v;
+}
+
+void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+
+	if (p2pdma)
+		__atomic_store_n(&p2pdma->published, publish, __ATOMIC_RELAXED);
+}
+
+bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+
+	return p2pdma && __atomic_load_n(&p2pdma->published, __ATOMIC_RELAXED);
+}
+
+static void collect_providers(struct zd_pci_bus *bus, struct zd_pci_dev **out, int *n, int max)
+{
+	for (struct zd_pci_dev *d = bus->devices; d; d = d->bus_next) {
+		if (d->subordinate)
+			collect_providers(d->subordinate, out, n, max);
+		else if (*n < max && zd_pci_has_p2pmem(d))
+			out[(*n)++] = d;
+	}
+}
+
+struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_machine *m, struct zd_pci_dev **clients,
+					   int num_clients)
+{
+	struct zd_pci *p = zd_pci_state(m);
+	struct zd_pci_dev *found[64], *closest[64];
+	int n = 0, nclose = 0, best = -1;
+
+	if (!p || zd_pci_p2pdma_off(m))
+		return NULL;
+	pthread_rwlock_rdlock(&p->lock);
+	for (struct zd_pci_host_bridge *hb = p->hosts; hb; hb = hb->next)
+		collect_providers(hb->bus, found, &n, 64);
+	pthread_rwlock_unlock(&p->lock);
+	for (int i = 0; i < n; i++) {
+		int dist = zd_pci_p2pdma_distance_many(found[i], clients, num_clients, false);
+
+		if (dist < 0 || (best >= 0 && dist > best))
+			continue;
+		if (dist < best || best < 0)
+			nclose = 0;
+		best = dist;
+		closest[nclose++] = found[i];
+	}
+	if (!nclose)
+		return NULL;
+	/* prandom_u32_max(): a seeded splitmix64 keeps runs reproducible */
+	uint64_t z = (p->rand_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return closest[z % (uint64_t)nclose];
+}
+
+int zd_pci_p2pmem_attr(struct zd_pci_dev *pdev, const char *name, char *buf, size_t len)
+{
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+
+	if (!p2pdma)
+		return -ENOENT;
+	if (!strcmp(name, "size"))
+		return snprintf(buf, len, "%zu\n", zd_gen_pool_size(p2pdma->pool));
+	if (!strcmp(name, "available"))
+		return snprintf(buf, len, "%zu\n", zd_gen_pool_avail(p2pdma->pool));
+	if (!strcmp(name, "published"))
+		return snprintf(buf, len, "%d\n", zd_pci_has_p2pmem(pdev));
+	return -EINVAL;
+}
+
+void zd_pci_p2pdma_release(struct zd_pci_dev *pdev)
+{
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+	size_t out;
+
+	if (!p2pdma)
+		return;
+	zd_xa_destroy(&p2pdma->map_types);
+	/* the devm actions run first in the kernel: each pgmap dies and
+	 * waits for its references (every allocation freed) */
+	for (int i = p2pdma->nr_pgmaps; i-- > 0; ) {
+		zd_memunmap_pages(&p2pdma->pgmaps[i]->pgmap);
+		free(p2pdma->pgmaps[i]);
+	}
+	__atomic_store_n(&p2pdma->published, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&pdev->p2pdma, NULL, __ATOMIC_RELEASE);
+	zd_synchronize_rcu(&m->rcu);
+	out = zd_gen_pool_destroy(p2pdma->pool);
+	ZD_WARN(m, out, "pci %s: p2pmem pool destroyed with %zu bytes allocated", pdev->name, out);
+	pthread_mutex_destroy(&p2pdma->lock);
+	free(p2pdma);
+}
