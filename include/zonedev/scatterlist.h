@@ -16,6 +16,7 @@ struct zd_scatterlist {
 	unsigned offset, length;
 	uint64_t dma_address;   /* set by a DMA mapping */
 	unsigned dma_length;
+	unsigned dma_flags;      /* ZD_SG_DMA_* (dma-mapping.h) */
 };
 
 #endif
