@@ -337,3 +337,11 @@ void tap_pgmap_altmap(struct zd_dev_pagemap *pg, int fd, uint64_t reserve, uint6
 	pg->altmap.reserve = reserve;
 	pg->altmap.free = free;
 }
+
+struct zd_pci_dev *tap_pci_ep(struct zd_pci_dev *port, uint64_t bar0, uint64_t bar2)
+{
+	struct zd_pci_endpoint_desc d = { .vendor = 0x144d, .device = 0xa808, .nr_functions = 1,
+					  .bar_size = { bar0, 0, bar2 } };
+
+	return zd_pci_endpoint_add(port, &d);
+}

@@ -66,6 +66,12 @@ char *tap_dump_text(struct zd_machine *m, void (*dump)(struct zd_machine *, FILE
 /* The machine's /proc/iomem text (malloc'ed; free it). */
 char *tap_iomem_text(struct zd_machine *m);
 
+/* ---- PCI ---- */
+
+/* A one-function NVMe-like endpoint (144d:a808) below port with 64-bit
+ * BARs 0 and 2 of these sizes (0: unused). */
+struct zd_pci_dev *tap_pci_ep(struct zd_pci_dev *port, uint64_t bar0, uint64_t bar2);
+
 /* ---- sparse sections ---- */
 
 /* __add_pages / __remove_pages under the hotplug lock (pgprot 1, node 0). */

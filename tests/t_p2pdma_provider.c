@@ -34,10 +34,7 @@
 
 static struct zd_pci_dev *ep(struct zd_pci_dev *port)
 {
-	struct zd_pci_endpoint_desc d = { .vendor = 0x144d, .device = 0xa808, .nr_functions = 1,
-					  .bar_size = { 16 * M, 0, 4 * M } };
-
-	return zd_pci_endpoint_add(port, &d);
+	return tap_pci_ep(port, 16 * M, 4 * M);
 }
 
 static void genalloc(void)

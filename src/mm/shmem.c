@@ -176,9 +176,10 @@ static struct shmem_inode *inode_new(struct zd_machine *m)
 	return si;
 }
 
-int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
+/* A shmem file of its own inode: one reference, read-write. */
+static struct zd_file *file_new(struct zd_machine *m, const struct zd_file_operations *fops,
+				const char *path, unsigned minor)
 {
-	struct zd_machine *m = vma->vm_mm->m;
 	struct zd_file *file = calloc(1, sizeof(*file));
 	struct shmem_inode *si = inode_new(m);
 
@@ -186,16 +187,25 @@ int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
 		free(file);
 		if (si)
 			zd_shmem_mapping_put(si);
-		return -ENOMEM;
+		return NULL;
 	}
-	file->f_op = &shmem_zero_fops;
+	file->f_op = fops;
 	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
-	file->path = "/dev/zero (deleted)";
-	file->dev_minor = 1;
+	file->path = path;
+	file->dev_minor = minor;
 	/* per machine, so a run's maps do not depend on other machines */
 	file->ino = __atomic_add_fetch(&m->last_shmem_ino, 1, __ATOMIC_RELAXED);
 	file->f_count = 1;
 	file->private_data = si;
+	return file;
+}
+
+int zd_shmem_zero_setup(struct zd_vm_area_struct *vma)
+{
+	struct zd_file *file = file_new(vma->vm_mm->m, &shmem_zero_fops, "/dev/zero (deleted)", 1);
+
+	if (!file)
+		return -ENOMEM;
 	vma->vm_file = file;
 	vma->vm_ops = &shmem_anon_vm_ops;
 	return 0;
@@ -216,26 +226,18 @@ static const struct zd_file_operations shmem_file_fops = {
 
 struct zd_file *zd_shmem_file_setup(struct zd_machine *m, const char *name, uint64_t size)
 {
-	struct zd_file *file = calloc(1, sizeof(*file));
-	struct shmem_inode *si = inode_new(m);
+	struct zd_file *file = file_new(m, &shmem_file_fops, name ? name : "/tmp/#tmpfile (deleted)",
+					2);
+	struct shmem_inode *si;
 
-	if (!file || !si) {
-		free(file);
-		if (si)
-			zd_shmem_mapping_put(si);
+	if (!file) {
 		zd_pr_err(m, "shmem: no memory for the file %s", name ? name : "?");
 		return ZD_ERR_PTR(-ENOMEM);
 	}
+	si = file->private_data;
 	si->is_file = true;
 	si->i_size = size;
-	file->f_op = &shmem_file_fops;
-	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
-	file->path = name ? name : "/tmp/#tmpfile (deleted)";
-	file->dev_minor = 2;
-	file->ino = __atomic_add_fetch(&m->last_shmem_ino, 1, __ATOMIC_RELAXED);
 	file->i_mode = ZD_S_IFREG;
-	file->f_count = 1;
-	file->private_data = si;
 	return file;
 }
 

@@ -367,9 +367,7 @@ static void gup_report_json(const struct bench *b, const struct args *a,
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
-	jw_ku64(&w, "peak_rss_bytes", bench_peak_rss());
-	jw_obj_end(&w);
-	jw_finish(&w);
+	bench_json_end(&w);
 }
 
 static void gup_report_kind(const struct bench_kind *k, const struct kind_result *r)

@@ -415,9 +415,7 @@ static void migrate_report_json(const struct bench *b, const struct args *a, uin
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
-	jw_ku64(&w, "peak_rss_bytes", bench_peak_rss());
-	jw_obj_end(&w);
-	jw_finish(&w);
+	bench_json_end(&w);
 }
 
 int bench_migrate(int argc, char **argv)

@@ -179,6 +179,13 @@ uint64_t bench_peak_rss(void)
 	return getrusage(RUSAGE_SELF, &ru) ? 0 : (uint64_t)ru.ru_maxrss << 10;
 }
 
+void bench_json_end(struct jw *w)
+{
+	jw_ku64(w, "peak_rss_bytes", bench_peak_rss());
+	jw_obj_end(w);
+	jw_finish(w);
+}
+
 uint64_t bench_baseline_bytes(uint64_t bytes)
 {
 	return bytes < BENCH_BASELINE_SAMPLE ? bytes : BENCH_BASELINE_SAMPLE;

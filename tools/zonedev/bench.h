@@ -79,6 +79,8 @@ void bench_line(const char *what, double ns, uint64_t pages, uint64_t bytes,
 		const struct memset_base *base, bool warm);
 /* The JSON document's opening ("zonedev", "bench", "result": "ok") and one phase. */
 void bench_json_begin(struct jw *w, const struct bench *b);
+/* The end of a bench's JSON: its peak RSS, the object closed, flushed. */
+void bench_json_end(struct jw *w);
 void bench_json_phase(struct jw *w, const char *key, double ns, uint64_t pages, uint64_t bytes,
 		      const struct memset_base *base, bool warm);
 
