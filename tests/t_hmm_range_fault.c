@@ -106,6 +106,28 @@ static void kinds(void)
 			       zd_hmm_pfn_to_map_order(pfns[i]) == 9;
 		ok(all, "THP: VALID|WRITE, consecutive pfns, order 9 in each of 512 entries");
 		is_u64(p0, tap_pfn_at(mm, h), "... from the folio's head pfn");
+
+		/* the leaf fills a range that starts inside it and stops at its end */
+		for (unsigned i = 0; i < 64; i++)
+			pfns[i] = 0xabcdULL << 40;
+		is_int(rf(h + 100 * ps, 50, 0, 0), 0, "a range inside the THP");
+		ok(zd_hmm_pfn_to_pfn(pfns[0]) == p0 + 100 && zd_hmm_pfn_to_pfn(pfns[49]) == p0 + 149 &&
+		   pfns[50] == 0xabcdULL << 40, "... entries 100-149 of the leaf, nothing past the range");
+
+		/* a read-only leaf (fork's COW) meets a read request; the first
+		 * page asking to write stops the fill and is faulted (COW) */
+		struct zd_mm *child = zd_dup_mm(mm);
+
+		for (unsigned i = 0; i < 8; i++)
+			pfns[i] = i == 5 ? ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE : 0;
+		is_int(rf(h, 8, 0, ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE), 0,
+		       "a write request at page 5 of a COW-shared THP");
+		all = true;
+		for (unsigned i = 0; i < 8; i++)
+			all &= (pfns[i] & V) && zd_hmm_pfn_to_pfn(pfns[i]) == tap_pfn_at(mm, h + i * ps);
+		ok(all && (pfns[5] & W) && zd_hmm_pfn_to_pfn(pfns[5]) != p0 + 5,
+		   "... page 5 writable, a copy; every entry what the page tables map now");
+		zd_mmput(child);
 	}
 	zd_vm_munmap(mm, b, 2 * hps);
 }

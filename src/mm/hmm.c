@@ -41,7 +41,7 @@ enum verdict { V_DONE, V_FAULT, V_WAIT };
  * a negative errno for a page that is required but cannot be had.
  */
 static int handle_entry(struct zd_hmm_range *range, struct zd_vm_area_struct *vma, uint64_t addr,
-			uint64_t req, uint64_t *out, struct zd_page **wait_page)
+			uint64_t req, uint64_t *out, struct zd_page **wait_page, uint64_t *nr)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
@@ -53,6 +53,7 @@ static int handle_entry(struct zd_hmm_range *range, struct zd_vm_area_struct *vm
 	bool want = req & ZD_HMM_PFN_REQ_FAULT, want_write = want && (req & ZD_HMM_PFN_REQ_WRITE);
 
 	*out = 0;
+	*nr = 1;
 	if (o->pte_none(a, e))
 		return want ? V_FAULT : V_DONE;
 	if (!o->pte_present(a, e)) {
@@ -95,6 +96,7 @@ static int handle_entry(struct zd_hmm_range *range, struct zd_vm_area_struct *vm
 			return V_FAULT;
 		*out = pfn | ZD_HMM_PFN_VALID | (w ? ZD_HMM_PFN_WRITE : 0) |
 		       ((uint64_t)(shift - a->page_shift) << ZD_HMM_PFN_ORDER_SHIFT);
+		*nr = (base + (1ULL << shift) - addr) >> a->page_shift;
 		return V_DONE;
 	}
 	{
@@ -163,7 +165,7 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 	}
 	for (addr = range->start; addr < range->end; ) {
 		struct zd_vm_area_struct *vma;
-		uint64_t *p, req, out = 0;
+		uint64_t *p, req, out = 0, nr = 1;
 		struct zd_page *wait_page = NULL;
 		int rc;
 
@@ -192,7 +194,7 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 		p = &range->hmm_pfns[(addr - range->start) / ps];
 		req = ((*p & range->pfn_flags_mask) | range->default_flags) &
 		      (ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE);
-		rc = handle_entry(range, vma, addr, req, &out, &wait_page);
+		rc = handle_entry(range, vma, addr, req, &out, &wait_page, &nr);
 		if (rc < 0)
 			return rc;
 		if (rc == V_WAIT) {
@@ -227,6 +229,20 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 		*p = (*p & ZD_HMM_PFN_INOUT_FLAGS) | out;
 		faults = 0;
 		addr += ps;
+		/* hmm_vma_handle_pmd(): the rest of a huge leaf from the same
+		 * entry, until a page whose request this leaf cannot meet (a
+		 * write on a read-only leaf), which the walk faults for */
+		for (uint64_t j = 1, lim = vma->vm_end < range->end ? vma->vm_end : range->end;
+		     j < nr && addr < lim; j++, addr += ps) {
+			uint64_t *pj = p + j, rq = ((*pj & range->pfn_flags_mask) |
+						     range->default_flags) &
+						    (ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE);
+
+			if (rq == (ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE) &&
+			    !(out & ZD_HMM_PFN_WRITE))
+				break;
+			*pj = (*pj & ZD_HMM_PFN_INOUT_FLAGS) | (out + j);
+		}
 	}
 	return 0;
 }
