@@ -27,5 +27,9 @@ void expect_bytes(struct step_result *res, const char *what, const char *got,
 
 /* The scenario's GPU idx on the booted machine, or NULL. */
 struct zd_dmirror_device *gpu_device(struct run *r, int idx);
+/* mmsteps.c: the process and the resolved start address of a range step;
+ * NULL with the failure set. */
+struct zd_mm *step_mm_addr(struct run *r, const struct step *st, struct step_result *res,
+			   uint64_t *addr);
 
 #endif

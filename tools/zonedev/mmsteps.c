@@ -31,8 +31,8 @@ static struct zd_mm *step_mm(struct run *r, const struct step *st, struct step_r
 }
 
 /* The process and the resolved start address of a step on a range. */
-static struct zd_mm *step_mm_addr(struct run *r, const struct step *st,
-				  struct step_result *res, uint64_t *addr)
+struct zd_mm *step_mm_addr(struct run *r, const struct step *st, struct step_result *res,
+			   uint64_t *addr)
 {
 	struct zd_mm *mm = step_mm(r, st, res);
 
@@ -173,39 +173,6 @@ MM_RANGE_STEP(exec_munmap, zd_vm_munmap(mm, addr, st->size), "unmapped")
 MM_RANGE_STEP(exec_mprotect, zd_do_mprotect(mm, addr, st->size, (unsigned long)st->prot),
 	      "protected")
 MM_RANGE_STEP(exec_madvise, zd_do_madvise(mm, addr, st->size, st->advice), "advised")
-
-/* migrate_to_device / migrate_to_system: a dmirror GPU moves the range. */
-static void migrate_step(struct run *r, const struct step *st, struct step_result *res,
-			 bool to_dev)
-{
-	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
-	struct zd_dmirror_stats s;
-	uint64_t addr, cpages = 0;
-	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
-
-	if (!mm)
-		return;
-	res->err = (to_dev ? zd_dmirror_migrate_to_dev : zd_dmirror_migrate_to_sys)(
-		mdev, mm, addr, st->size >> r->m->arch.page_shift, &cpages);
-	if (res->err)
-		return;
-	zd_dmirror_get_stats(mdev, &s);
-	step_info(res, "cpages=%" PRIu64 " [0x%" PRIx64 "-0x%" PRIx64 ") pid %d; %s: %" PRIu64
-		  " device pages in use", cpages, addr, addr + st->size, mm->pid,
-		  r->s->gpus[st->gpu].name, s.calloc - s.cfree);
-	jw_ku64(r->json, "cpages", cpages);
-	jw_ku64(r->json, "device_pages_in_use", s.calloc - s.cfree);
-}
-
-void exec_migrate_to_device(struct run *r, const struct step *st, struct step_result *res)
-{
-	migrate_step(r, st, res, true);
-}
-
-void exec_migrate_to_system(struct run *r, const struct step *st, struct step_result *res)
-{
-	migrate_step(r, st, res, false);
-}
 
 /* ---------- the CPU's loads and stores ---------- */
 
