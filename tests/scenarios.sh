@@ -93,8 +93,10 @@ for f in *.yaml; do
 		diag_file "$tmp/err3"
 	fi
 	# The JSON carries each step's dmesg: it must not depend on the clock.
+	# The second run pauses after each step (ZD_STEP_DELAY_MS), so a line a
+	# background thread logs late cannot pass by luck of timing.
 	fresh_tmpdir
-	"$ZD_CLI" run --json "$f" >"$tmp/json2" 2>/dev/null
+	ZD_STEP_DELAY_MS=5 "$ZD_CLI" run --json "$f" >"$tmp/json2" 2>/dev/null
 	if cmp -s "$tmp/json" "$tmp/json2"; then
 		pass "$f --json prints the same twice"
 	else

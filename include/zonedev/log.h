@@ -23,6 +23,7 @@ struct zd_log_line {
 	unsigned long seq;
 	enum zd_loglevel level;
 	const char *func;          /* the function that logged it (NULL: unknown) */
+	int caller;                /* the logging thread's id, as printk's caller_id */
 	char text[512];            /* the kernel keeps ~1 KiB; paths make lines long */
 };
 

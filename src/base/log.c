@@ -9,6 +9,7 @@
 #include <zonedev/log.h>
 #include <zonedev/machine.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Functions carry the kernel's names behind the zd_ prefix; a query may
  * name either. */
@@ -59,6 +60,7 @@ void zd_vprintk(struct zd_machine *m, enum zd_loglevel level, const char *func, 
 	l->seq = m->log_seq;
 	l->level = level;
 	l->func = func;
+	l->caller = (int)gettid();
 	vsnprintf(l->text, sizeof(l->text), fmt, ap);
 	/* Kernel format strings end in "\n"; the ring stores bare lines. */
 	l->text[strcspn(l->text, "\n")] = '\0';

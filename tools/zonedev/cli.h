@@ -430,6 +430,7 @@ struct run {
 	struct jw *json;           /* &jw in JSON mode, else NULL */
 	struct handle_state h[MAX_HANDLES];
 	unsigned long expected_warns;   /* fired by steps that stated expect_warn */
+	unsigned step_delay_us;         /* ZD_STEP_DELAY_MS, a test hook */
 };
 
 struct step_result {
@@ -438,6 +439,9 @@ struct step_result {
 	char info[512];            /* text-mode detail line, may be empty */
 	char failure[512];         /* what did not hold */
 	char why[256];             /* an error the CLI itself found (shown instead of dmesg) */
+	/* wait: the joined task's lines since it settled belong to this step */
+	int log_caller;
+	unsigned long log_since;
 };
 
 /* Run a parsed scenario; returns the exit code. */
@@ -496,10 +500,13 @@ bool handle_idle(struct run *r, int handle, const char *what, const char *releas
  * "handle 'X' holds no WHAT (already GONE, or its DEFINER failed)". */
 bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 		 const char *definer, struct step_result *res);
-/* Give back what live handles hold (GPU pages, direct pgmaps) before the
- * machine goes: a held device page would make teardown wait forever. */
 /* Join the background steps still running (devsteps-pmem.c). */
 void run_join_tasks(struct run *r);
+/* A line a live background step logged after its own step ended: the
+ * step that waits for it shows it, not whichever step ran meanwhile. */
+bool run_task_line(const struct run *r, const struct zd_log_line *l);
+/* Give back what live handles hold (GPU pages, direct pgmaps) before the
+ * machine goes: a held device page would make teardown wait forever. */
 void run_release_handles(struct run *r);
 /* The address an addr_arg stands for at this point of the run, or false
  * with res->check_failed and the reason set (its handle never set, or

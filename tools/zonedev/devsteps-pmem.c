@@ -152,12 +152,15 @@ struct bg_task {
 	const struct step *st;
 	int err;
 	int done;                  /* atomic: the call returned */
+	int tid;                   /* atomic: the thread's id (its log lines' caller) */
+	unsigned long shown;       /* its lines up to here went with the truncate step */
 };
 
 static void *truncate_thread(void *arg)
 {
 	struct bg_task *t = arg;
 
+	__atomic_store_n(&t->tid, (int)gettid(), __ATOMIC_RELEASE);
 	t->err = zd_daxfs_truncate(t->region, t->st->file_name, t->st->size);
 	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -208,6 +211,9 @@ void exec_truncate(struct run *r, const struct step *st, struct step_result *res
 	}
 	for (int ms = 0; ms < 10000 && !settled(r->m, t, seq); ms++)
 		usleep(1000);
+	while (!__atomic_load_n(&t->tid, __ATOMIC_ACQUIRE))
+		usleep(100);
+	t->shown = zd_log_seq(r->m);
 	handle_set(r, st->handle, 0, false);
 	r->h[st->handle].task = t;
 	step_info(res, "truncate of '%s' runs in the background: %s", st->file_name,
@@ -223,6 +229,8 @@ void exec_wait(struct run *r, const struct step *st, struct step_result *res)
 	if (!handle_held(r, st->handle, "a background truncate", "waited for", "truncate", res))
 		return;
 	pthread_join(t->thread, NULL);
+	res->log_caller = t->tid;
+	res->log_since = t->shown;
 	res->err = t->err;
 	if (!res->err)
 		file_info(r, t->st, res, "truncated");
@@ -240,6 +248,15 @@ void run_join_tasks(struct run *r)
 			r->h[i].task = NULL;
 			r->h[i].live = false;
 		}
+}
+
+bool run_task_line(const struct run *r, const struct zd_log_line *l)
+{
+	for (int i = 0; i < r->s->nr_handles; i++)
+		if (r->h[i].live && r->s->handles[i].kind == H_TASK &&
+		    r->h[i].task->tid == l->caller && l->seq > r->h[i].task->shown)
+			return true;
+	return false;
 }
 
 /* The test hook: one byte of the info block, written straight into the

@@ -14,6 +14,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #define STEP_DMESG_LINES 16
@@ -171,15 +172,34 @@ static void echo_step(struct run *r, const struct step *st)
 	fputc('\n', r->out);
 }
 
-/* The lines logged after seq0 (the last STEP_DMESG_LINES of them). */
-static size_t step_log(struct zd_machine *m, unsigned long seq0, struct zd_log_line *lines)
+/* The lines of this step (the last STEP_DMESG_LINES of them): those
+ * logged after seq0 except a background step's (run_task_line), plus, for
+ * the step that waited for one, that thread's lines since it settled. */
+static size_t step_log(struct run *r, unsigned long seq0, const struct step_result *res,
+		       struct zd_log_line *lines)
 {
-	unsigned long now = zd_log_seq(m);
+	static struct zd_log_line all[ZD_LOG_RING];
+	unsigned long now = zd_log_seq(r->m), from = seq0;
+	size_t n, k = 0;
 
-	if (now <= seq0)
+	if (res->log_caller && res->log_since < from)
+		from = res->log_since;
+	if (now <= from)
 		return 0;
-	return zd_log_read(m, now - seq0 > STEP_DMESG_LINES ? now - STEP_DMESG_LINES : seq0,
-			   lines, STEP_DMESG_LINES);
+	n = zd_log_read(r->m, now - from > ZD_LOG_RING ? now - ZD_LOG_RING : from, all,
+			ZD_LOG_RING);
+	for (size_t i = 0; i < n; i++) {
+		const struct zd_log_line *l = &all[i];
+		bool mine = l->seq > seq0 ? !run_task_line(r, l) :
+			    res->log_caller && l->caller == res->log_caller;
+
+		if (!mine)
+			continue;
+		if (k == STEP_DMESG_LINES)
+			memmove(lines, lines + 1, --k * sizeof(*lines));
+		lines[k++] = *l;
+	}
+	return k;
 }
 
 /* Run one step (where: "FILE:LINE: step 'name'"); 0 if it met its
@@ -208,13 +228,15 @@ static int run_step(struct run *r, const struct step *st, const char *where, cha
 	seq0 = zd_log_seq(r->m);
 	warn0 = zd_warn_count(r->m);
 	step_exec(r, st, &res);
+	if (r->step_delay_us)   /* ZD_STEP_DELAY_MS: see run_scenario */
+		usleep(r->step_delay_us);
 	progress_clear();
 	fired = zd_warn_count(r->m) - warn0;
 	/* The last line the console shows: debug lines (pr_debug) stay out of
 	 * the CLI's output unless --log-level/--dyndbg turn them on, as on a
 	 * kernel console: some carry timings, and output must not depend on
 	 * the clock unless the user asks for them. */
-	nlines = step_log(r->m, seq0, lines);
+	nlines = step_log(r, seq0, &res, lines);
 	for (size_t i = nlines; i-- && !last;)
 		if (zd_log_visible(r->m, &lines[i]))
 			last = lines[i].text;
@@ -410,6 +432,11 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	r->s = s;
 	r->o = o;
 	r->out = stdout;
+	/* A test hook: a pause after each step, before its log lines are
+	 * taken. Output must not change with it (tests/scenarios.sh), which
+	 * catches a background thread's line landing in whichever step runs. */
+	if (getenv("ZD_STEP_DELAY_MS"))
+		r->step_delay_us = (unsigned)(atof(getenv("ZD_STEP_DELAY_MS")) * 1000);
 	if (o->json) {
 		jw_init(&r->jw, stdout);
 		r->json = &r->jw;
