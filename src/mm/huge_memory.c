@@ -66,7 +66,7 @@ void zd_pgtable_trans_huge_deposit(struct zd_mm *mm, struct zd_page *table)
 	zd_pt_unlock(mm->pgd);
 }
 
-static struct zd_page *withdraw(struct zd_mm *mm)
+struct zd_page *zd_pgtable_trans_huge_withdraw(struct zd_mm *mm)
 {
 	struct zd_page *table;
 
@@ -233,18 +233,22 @@ bool zd_split_huge_pmd_locked(struct zd_mm *mm, uint64_t *slot)
 	const struct zd_pgtable_ops *o = a->pgtable;
 	uint64_t nr = 1ULL << pmd_order(m), pfn, *ptes;
 	zd_pte_t e = o->ptep_get(slot);
-	struct zd_page *folio, *table;
-	unsigned prot;
-	bool zero, excl;
+	struct zd_page *folio = NULL, *table;
+	unsigned prot = 0;
+	bool zero = false, excl, dev, dwrite = false;
 
-	if (!zd_pmd_is_thp(mm, e, ZD_PT_PMD) || !(table = withdraw(mm)))
+	dev = zd_pmd_is_device_private(mm, e, ZD_PT_PMD, &folio, &dwrite);
+	if ((!dev && !zd_pmd_is_thp(mm, e, ZD_PT_PMD)) ||
+	    !(table = zd_pgtable_trans_huge_withdraw(mm)))
 		return false;
 	/* pmdp_invalidate(): the final accessed/dirty bits, taken atomically */
 	e = o->ptep_get_and_clear(slot);
-	pfn = o->leaf_pfn(a, ZD_PT_PMD, e);
-	prot = o->leaf_prot(a, e);
-	zero = zd_is_huge_zero_pfn(m, pfn);
-	folio = zd_pfn_to_page(m, pfn);
+	pfn = dev ? ZD_BAD_PFN : o->leaf_pfn(a, ZD_PT_PMD, e);
+	if (!dev) {
+		prot = o->leaf_prot(a, e);
+		zero = zd_is_huge_zero_pfn(m, pfn);
+		folio = zd_pfn_to_page(m, pfn);
+	}
 	excl = !zero && zd_test_page_flag(folio, ZD_PG_anon_exclusive);
 	ptes = zd_pagetable_address(m, table);
 	for (uint64_t i = 0; i < nr; i++) {
@@ -255,7 +259,9 @@ bool zd_split_huge_pmd_locked(struct zd_mm *mm, uint64_t *slot)
 		__atomic_add_fetch(&folio[i]._mapcount, 1, __ATOMIC_RELAXED);
 		if (excl)
 			zd_set_page_flag(folio + i, ZD_PG_anon_exclusive);
-		o->set_pte(&ptes[i], o->mk_leaf(a, ZD_PT_PTE, pfn + i, prot));
+		/* a device-private PMD gives the device-private PTEs of its pages */
+		o->set_pte(&ptes[i], dev ? zd_make_device_private_entry(m, folio + i, dwrite) :
+			   o->mk_leaf(a, ZD_PT_PTE, pfn + i, prot));
 	}
 	if (!zero) {
 		__atomic_add_fetch(&folio[1]._large_mapcount, (int)nr - 1, __ATOMIC_RELAXED);
@@ -374,6 +380,12 @@ static unsigned anon_huge_fault(struct zd_vm_fault *vmf)
 		return allowed ? do_huge_pmd_anonymous_page(vmf) : ZD_VM_FAULT_FALLBACK;
 	zd_pt_lock(ptl);
 	e = a->pgtable->ptep_get(slot);
+	{
+		struct zd_page *dfolio;
+
+		if (zd_pmd_is_device_private(mm, e, ZD_PT_PMD, &dfolio, NULL))
+			return zd_do_huge_pmd_device_private(vmf, dfolio);
+	}
 	if (!zd_pmd_is_thp(mm, e, ZD_PT_PMD)) {
 		zd_pt_unlock(ptl);
 		return ZD_VM_FAULT_FALLBACK;
@@ -466,13 +478,16 @@ int zd_zap_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64
 	zd_pte_t e = a->pgtable->ptep_get_and_clear(slot);
 	struct zd_page *folio;
 
-	if (!a->pgtable->pte_present(a, e))
+	if (!a->pgtable->pte_present(a, e)) {
+		if (zd_pmd_is_device_private(mm, e, level, &folio, NULL))
+			zd_zap_device_private_pmd(mm, folio, arg);
 		return 0;
+	}
 	if (zd_pmd_is_thp(mm, e, level)) {
 		/* zap_huge_pmd(): the deposited table goes with the PMD */
 		uint64_t pfn = a->pgtable->leaf_pfn(a, level, e);
 
-		struct zd_page *table = withdraw(mm);
+		struct zd_page *table = zd_pgtable_trans_huge_withdraw(mm);
 
 		if (table)
 			zd_tlb_remove_table(arg, table);
@@ -508,7 +523,7 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 	unsigned prot;
 
 	if (!zd_pmd_is_thp(src_mm, e, ZD_PT_PMD))
-		return 0;
+		return zd_copy_device_private_pmd(dst, src, src_slot, addr);
 	pfn = o->leaf_pfn(&m->arch, ZD_PT_PMD, e);
 	prot = o->leaf_prot(&m->arch, e);
 	if (!(table = zd_pagetable_alloc(dst_mm)))
@@ -587,14 +602,15 @@ bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr)
 	bool moved = false;
 	zd_pte_t e;
 
-	if (!old_slot || !zd_pmd_is_thp(mm, a->pgtable->ptep_get(old_slot), ZD_PT_PMD) ||
+	if (!old_slot || !zd_pmd_is_splittable(mm, a->pgtable->ptep_get(old_slot), ZD_PT_PMD) ||
 	    !(new_slot = zd_huge_slot_alloc(mm, new_addr, ZD_PT_PMD, &new_ptl)))
 		return false;
 	zd_pt_lock(old_ptl);
 	if (new_ptl != old_ptl)
 		zd_pt_lock(new_ptl);
 	e = a->pgtable->ptep_get(old_slot);
-	if (zd_pmd_is_thp(mm, e, ZD_PT_PMD) && a->pgtable->pte_none(a, a->pgtable->ptep_get(new_slot))) {
+	if (zd_pmd_is_splittable(mm, e, ZD_PT_PMD) &&
+	    a->pgtable->pte_none(a, a->pgtable->ptep_get(new_slot))) {
 		a->pgtable->ptep_get_and_clear(old_slot);
 		a->pgtable->set_pte(new_slot, e);
 		moved = true;
@@ -614,6 +630,46 @@ static void remap_pages(struct zd_machine *m, struct zd_page *folio, uint64_t in
 		zd_remove_migration_ptes(m, folio + i, index + i, av, folio + i);
 }
 
+/* __split_unmapped_folio() to order 0: a folio no table maps (all its
+ * mappings are migration entries naming its pages) becomes order-0
+ * pages keeping their bytes, exclusivity and index, each tail locked and
+ * holding one reference before it stops being a tail (so a fault on its
+ * migration entry waits); the head keeps its lock and count. A device
+ * folio's pages get their pgmap word back instead of a cleared head. */
+void zd_split_unmapped_folio(struct zd_machine *m, struct zd_page *folio, bool dirty)
+{
+	uint64_t nr = 1ULL << zd_folio_order(m, folio), index = folio->index;
+	struct zd_dev_pagemap *pgmap = zd_is_zone_device_page(folio) ? folio->pgmap : NULL;
+	void *mapping = folio->mapping;
+	bool swapbacked = zd_test_page_flag(folio, ZD_PG_swapbacked);   /* lazyfree stays so */
+
+	dirty |= zd_test_page_flag(folio, ZD_PG_dirty);
+	/* the second page's folio words (the order shares its flag bits) are
+	 * its own again before its flags are set */
+	__atomic_store_n(&folio[1]._large_mapcount, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&folio[1]._entire_mapcount, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(zd_folio_pincount(folio), 0, __ATOMIC_RELAXED);
+	zd_set_folio_order(folio, 0);
+	for (uint64_t i = 1; i < nr; i++) {
+		struct zd_page *p = folio + i;
+
+		zd_set_page_flag(p, ZD_PG_locked);
+		__atomic_store_n(&p->mapping, mapping, __ATOMIC_RELAXED);
+		p->index = index + i;
+		if (swapbacked)
+			zd_set_page_flag(p, ZD_PG_swapbacked);
+		if (dirty)
+			zd_set_page_flag(p, ZD_PG_dirty);
+		zd_set_page_count(p, 1);
+		if (pgmap)
+			p->zone_device_data = NULL;
+		__atomic_store_n(&p->compound_head, (unsigned long)pgmap, __ATOMIC_RELEASE);
+	}
+	if (dirty)
+		zd_set_page_flag(folio, ZD_PG_dirty);
+	zd_clear_page_flag(folio, ZD_PG_head);
+}
+
 /*
  * split_folio() to order 0 (split_huge_page_to_list_to_order): every PMD
  * mapping is split, every page's PTEs become migration entries (so no
@@ -628,7 +684,6 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 {
 	uint64_t nr = 1ULL << zd_folio_order(m, folio), index = folio->index, i;
 	bool dirty = zd_test_page_flag(folio, ZD_PG_dirty);
-	void *mapping = folio->mapping;
 	struct zd_anon_vma *av;
 	int rc = 0, want = 1;
 
@@ -656,28 +711,7 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 		zd_put_anon_vma(av);
 		return rc;
 	}
-	dirty |= zd_test_page_flag(folio, ZD_PG_dirty);
-	bool swapbacked = zd_test_page_flag(folio, ZD_PG_swapbacked);   /* a lazyfree THP stays so */
-	/* the second page's folio words (the order shares its flag bits) are
-	 * its own again before its flags are set */
-	__atomic_store_n(&folio[1]._large_mapcount, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&folio[1]._entire_mapcount, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(zd_folio_pincount(folio), 0, __ATOMIC_RELAXED);
-	zd_set_folio_order(folio, 0);
-	for (i = 1; i < nr; i++) {
-		struct zd_page *p = folio + i;
-
-		zd_set_page_flag(p, ZD_PG_locked);
-		__atomic_store_n(&p->mapping, mapping, __ATOMIC_RELAXED);
-		p->index = index + i;
-		if (swapbacked)
-			zd_set_page_flag(p, ZD_PG_swapbacked);
-		if (dirty)
-			zd_set_page_flag(p, ZD_PG_dirty);
-		zd_set_page_count(p, 1);   /* the split's reference, dropped below */
-		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
-	}
-	zd_clear_page_flag(folio, ZD_PG_head);
+	zd_split_unmapped_folio(m, folio, dirty);   /* the tails' references go below */
 	__atomic_store_n(&folio->_refcount, 1, __ATOMIC_RELEASE);
 	remap_pages(m, folio, index, nr, av);
 	for (i = 1; i < nr; i++) {

@@ -285,6 +285,7 @@ void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_a
  * on, into base pages (the caller keeps its lock and reference on the
  * first): 0, -EBUSY (pinned), -EAGAIN (referenced beyond its mappings). */
 int zd_split_folio(struct zd_machine *m, struct zd_page *folio);
+void zd_split_unmapped_folio(struct zd_machine *m, struct zd_page *folio, bool dirty);
 
 /* pagewalk.c: level arithmetic, the entry mapping one address (lockless:
  * the slot of the PTE or huge leaf, with its level; NULL when a table on
@@ -311,9 +312,7 @@ int zd_walk_range(struct zd_mm *mm, uint64_t start, uint64_t end, zd_pte_fn fn,
  * larger leaf above. */
 uint64_t *zd_huge_slot_alloc(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
 			     struct zd_page **ptl);
-/* The same without allocating: NULL when a table on the way is missing. */
-uint64_t *zd_huge_slot_lookup(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
-			      struct zd_page **ptl);
+/* The same without allocating: zd_huge_slot_lookup (zonedev/pgalloc.h). */
 
 /* Faults of one access (or one GUP page) before it is called stuck: far
  * more than any migration storm needs, so only a fault that resolves
@@ -365,6 +364,39 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
 bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr);
 bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio);
+/* huge_memory_softleaf.c: device-private PMD entries (a 2 MiB device
+ * folio, 6.19+). is_device_private gives the folio (head) and its
+ * writability; splittable: a THP or such an entry (split_huge_pmd takes
+ * both); the fault (table locked, unlocked on return); hole insertion;
+ * the PMD re-formed from the folio's PTEs after a migration; fork's copy
+ * (0, -ENOMEM or ZD_WALK_AGAIN); mprotect; the zap of a cleared entry. */
+bool zd_pmd_is_device_private(struct zd_mm *mm, zd_pte_t e, enum zd_pt_level level,
+			      struct zd_page **folio, bool *write);
+bool zd_pmd_is_splittable(struct zd_mm *mm, zd_pte_t e, enum zd_pt_level level);
+zd_pte_t zd_make_device_private_pmd(struct zd_machine *m, struct zd_page *folio, bool write);
+unsigned zd_do_huge_pmd_device_private(struct zd_vm_fault *vmf, struct zd_page *folio);
+bool zd_migrate_vma_insert_huge_pmd_page(struct zd_vm_area_struct *vma, uint64_t haddr,
+					 struct zd_page *folio);
+bool zd_remap_device_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio);
+int zd_copy_device_private_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src,
+			       uint64_t *src_slot, uint64_t addr);
+void zd_change_device_private_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
+void zd_zap_device_private_pmd(struct zd_mm *mm, struct zd_page *folio, void *tlb);
+struct zd_page *zd_pgtable_trans_huge_withdraw(struct zd_mm *mm);
+/* migrate_device_thp.c: migrate_vma's compound entries. collect_huge_pmd
+ * fills the entries of a whole PMD block at addr (returns how many; 0:
+ * not a block it takes, walk it by PTEs); unmap_folio reaches a large
+ * folio's other mappings; remap_folio rewrites every page's migration
+ * entries (onto dst) and, with a vma, re-forms its PMD at addr;
+ * split_compound splits src[i]'s folio or hole for order-0 destinations. */
+struct zd_migrate_vma;
+struct zd_page *zd_migrate_fault_folio(const struct zd_migrate_vma *args);
+unsigned long zd_migrate_vma_collect_huge_pmd(struct zd_machine *m, struct zd_migrate_vma *args,
+					      uint64_t addr, bool *unmapped);
+void zd_migrate_unmap_folio(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av);
+void zd_migrate_remap_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst,
+			    struct zd_anon_vma *av, struct zd_vm_area_struct *vma, uint64_t addr);
+void zd_migrate_split_compound(struct zd_machine *m, struct zd_migrate_vma *args, unsigned long i);
 /* khugepaged.c's pieces of huge_memory.c: a zeroed THP (NULL when none
  * can be had; nothing counted), its PMD mapping into slot (the table
  * locked), and the deposit of the PTE table that goes with a THP PMD. */

@@ -605,7 +605,7 @@ static int no_pte(struct zd_mm *mm, uint64_t *pte, uint64_t addr, void *arg)
 static int zap_dax_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level, uint64_t addr,
 			void *arg)
 {
-	if (zd_pmd_is_thp(mm, mm->m->arch.pgtable->ptep_get(slot), level))
+	if (zd_pmd_is_splittable(mm, mm->m->arch.pgtable->ptep_get(slot), level))
 		return 0;
 	return zd_zap_leaf(mm, slot, level, addr, arg);
 }

@@ -595,6 +595,11 @@ void zd_zone_device_page_init(struct zd_page *page, struct zd_dev_pagemap *pgmap
 			__atomic_store_n(&page[i].compound_head, (unsigned long)page + 1,
 					 __ATOMIC_RELEASE);
 		zd_set_folio_order(page, order);
+		/* prep_compound_head(): an anonymous device THP counts its
+		 * mappings in the second page as a system one does */
+		__atomic_store_n(&page[1]._large_mapcount, -1, __ATOMIC_RELAXED);
+		__atomic_store_n(&page[1]._entire_mapcount, -1, __ATOMIC_RELAXED);
+		__atomic_store_n(zd_folio_pincount(page), 0, __ATOMIC_RELAXED);
 	}
 }
 

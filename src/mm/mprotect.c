@@ -62,8 +62,10 @@ static int change_leaf(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level level,
 	zd_pte_t e = a->pgtable->ptep_get(slot);
 	unsigned old, prot;
 
-	if (!a->pgtable->pte_present(a, e))
+	if (!a->pgtable->pte_present(a, e)) {
+		zd_change_device_private_pmd((struct zd_vm_area_struct *)vma, slot);
 		return 0;
+	}
 	if (zd_pmd_is_thp(mm, e, level)) {
 		zd_change_huge_pmd((struct zd_vm_area_struct *)vma, slot);
 		return 0;

@@ -101,7 +101,7 @@ static int walk_level(struct zd_mm *mm, struct zd_page *table, int level, uint64
 			 * change_pmd_range and move_page_tables do; then the
 			 * new table is walked */
 			if (o->is_table(&m->arch, e) || ((partial || !leaf_fn) &&
-			    zd_pmd_is_thp(mm, e, (enum zd_pt_level)level) &&
+			    zd_pmd_is_splittable(mm, e, (enum zd_pt_level)level) &&
 			    zd_split_huge_pmd_locked(mm, slot))) {
 				zd_pt_unlock(table);
 				continue;

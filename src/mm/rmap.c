@@ -342,6 +342,18 @@ static bool walk_match(struct zd_machine *m, zd_pte_t e, struct zd_page *page, u
 	       zd_softleaf_is_device_private(k) || k == ZD_SOFTLEAF_DEVICE_EXCLUSIVE;
 }
 
+/* A PMD leaf mapping the folio: a THP's by pfn, a device THP's
+ * device-private entry by the page it names. */
+static bool pmd_maps(struct zd_mm *mm, zd_pte_t e, struct zd_page *folio, uint64_t pfn)
+{
+	const struct zd_arch *a = &mm->m->arch;
+	struct zd_page *dev;
+
+	if (zd_pmd_is_thp(mm, e, ZD_PT_PMD))
+		return a->pgtable->leaf_pfn(a, ZD_PT_PMD, e) == pfn;
+	return zd_pmd_is_device_private(mm, e, ZD_PT_PMD, &dev, NULL) && dev == folio;
+}
+
 /* rmap_walk_anon()/rmap_walk_file(): fn on each entry that maps page,
  * whose index in its anon_vma's space (av) or in its file (mapping, with
  * av NULL) is index (present or device-private, a migration entry naming
@@ -403,8 +415,7 @@ again:
 				zd_pt_lock(ptl);
 				e = o->ptep_get(pte);
 				if (what == ZD_WALK_PTE_TABLE ? o->is_table(&m->arch, e) :
-				    zd_pmd_is_thp(mm, e, ZD_PT_PMD) &&
-				    o->leaf_pfn(&m->arch, ZD_PT_PMD, e) == pfn)
+				    pmd_maps(mm, e, page, pfn))
 					rc = fn(vma, addr, pte, arg);
 				zd_pt_unlock(ptl);
 				continue;
