@@ -51,6 +51,11 @@ bool zd_pt_lock_held(const struct zd_page *pt);
  * is a huge leaf.
  * mmap_lock held (read or write). */
 uint64_t *zd_pte_offset_map_lock(struct zd_mm *mm, uint64_t addr, struct zd_page **ptl);
+/* The slot of addr's entry at the PUD or PMD level, its table's page in
+ * *ptl (not locked); NULL when a table on the way is missing or a larger
+ * leaf maps addr. A driver reads a PMD leaf (a device THP) through it. */
+uint64_t *zd_huge_slot_lookup(struct zd_mm *mm, uint64_t addr, enum zd_pt_level level,
+			      struct zd_page **ptl);
 /* The same, allocating the missing tables on the way (__pud_alloc,
  * __pmd_alloc, __pte_alloc, each installed under its parent's lock); NULL
  * when the machine has no page for one, or when a huge leaf maps addr (no

@@ -60,15 +60,25 @@ static int handle_entry(struct zd_hmm_range *range, struct zd_vm_area_struct *vm
 		struct zd_page *dp;
 		enum zd_softleaf_type k = zd_softleaf_from_pte(m, e, &dp);
 
-		if (level == ZD_PT_PTE && zd_softleaf_is_device_private(k)) {
-			if (dp && dp->pgmap && range->dev_private_owner &&
-			    dp->pgmap->owner == range->dev_private_owner) {
+		if ((level == ZD_PT_PTE || level == ZD_PT_PMD) && zd_softleaf_is_device_private(k)) {
+			if (dp && range->dev_private_owner &&
+			    zd_page_pgmap(m, dp)->owner == range->dev_private_owner) {
 				/* the owner's own page: reported (its pfn, or its
-				 * device-private offset under dpa), never faulted */
-				*out = o->swp_offset(a, e) | ZD_HMM_PFN_VALID |
+				 * device-private offset under dpa), never faulted;
+				 * a device THP's PMD gives the rest of its block
+				 * from one entry, with its order */
+				unsigned shift = a->pt[level].shift;
+				uint64_t base = addr & ~((1ULL << shift) - 1);
+				uint64_t idx = (addr - base) >> a->page_shift;
+
+				*out = (o->swp_offset(a, e) + idx) | ZD_HMM_PFN_VALID |
 				       (k == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE ? ZD_HMM_PFN_WRITE : 0) |
 				       (m->device_private == ZD_DEVICE_PRIVATE_DPA ?
 					ZD_HMM_PFN_DEVICE_PRIVATE : 0);
+				if (level == ZD_PT_PMD) {
+					*out |= (uint64_t)(shift - a->page_shift) << ZD_HMM_PFN_ORDER_SHIFT;
+					*nr = (base + (1ULL << shift) - addr) >> a->page_shift;
+				}
 				return V_DONE;
 			}
 			return want ? V_FAULT : V_DONE;   /* migrate_to_ram */

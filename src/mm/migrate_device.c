@@ -50,6 +50,7 @@ unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *pag
 {
 	struct zd_machine *m = vmf->vma->vm_mm->m;
 	struct zd_dev_pagemap *pgmap;
+	struct zd_page *folio;
 	int ret;
 
 	zd_pt_lock(vmf->ptl);
@@ -57,9 +58,11 @@ unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *pag
 		zd_pt_unlock(vmf->ptl);
 		return 0;
 	}
-	if (!zd_trylock_page(page)) {
+	/* the folio's lock (a PTE may map a device THP's page) */
+	folio = zd_compound_head(page);
+	if (!zd_trylock_page(folio)) {
 		zd_pt_unlock(vmf->ptl);
-		zd_entry_wait_on_locked(vmf, page);
+		zd_entry_wait_on_locked(vmf, folio);
 		return 0;
 	}
 	zd_get_page(m, page);
@@ -68,7 +71,8 @@ unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *pag
 	vmf->page = page;
 	ret = pgmap->ops->migrate_to_ram(vmf);
 	vmf->page = NULL;
-	zd_unlock_page(page);
+	/* a split of the folio moved the lock to the page's own folio */
+	zd_unlock_page(zd_compound_head(page));
 	zd_put_page(m, page);
 	/* vm_fault_t; a driver that answers with an errno failed */
 	return ret < 0 ? ZD_VM_FAULT_SIGBUS : (unsigned)ret;
@@ -133,9 +137,11 @@ static struct zd_anon_vma *locked_page_anon_vma(struct zd_machine *m, struct zd_
 	return av;
 }
 
+/* The fault page's folio is locked by the fault path, not by us (a
+ * split in between makes it the fault page alone). */
 static void release_page(struct zd_machine *m, struct zd_page *page, struct zd_page *fault_page)
 {
-	if (page != fault_page)
+	if (!fault_page || page != zd_compound_head(fault_page))
 		zd_unlock_page(page);
 	zd_put_page(m, page);
 }
@@ -181,6 +187,11 @@ static unsigned long collect_one(struct zd_machine *m, struct zd_migrate_vma *ar
 		    !(args->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE) ||
 		    zd_page_pgmap(m, page)->owner != args->pgmap_owner)
 			return 0;
+		if (zd_compound_head(page) != page || zd_test_page_flag(page, ZD_PG_head)) {
+			/* a PTE-mapped device THP: split, then walk again */
+			*split = zd_compound_head(page);
+			return 0;
+		}
 		write = k == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE;
 	} else {
 		uint64_t pfn = o->leaf_pfn(&m->arch, ZD_PT_PTE, e);
@@ -210,7 +221,7 @@ static unsigned long collect_one(struct zd_machine *m, struct zd_migrate_vma *ar
 	if (!zd_folio_test_anon(page) || !zd_folio_try_get(page))
 		return 0;
 	/* trylock: two migrations locking in opposite orders must not deadlock */
-	if (page != args->fault_page && !zd_trylock_page(page)) {
+	if (page != zd_migrate_fault_folio(args) && !zd_trylock_page(page)) {
 		zd_put_page(m, page);
 		return 0;
 	}
@@ -232,22 +243,36 @@ static unsigned long collect_one(struct zd_machine *m, struct zd_migrate_vma *ar
 	       (write ? ZD_MIGRATE_PFN_WRITE : 0);
 }
 
-/* Is addr under a present PMD leaf (one that could not be split)? */
-static bool zd_huge_slot_present(struct zd_mm *mm, uint64_t addr)
+/* Is addr a hole (no PMD, or an empty one), not a PMD leaf that could
+ * not be split? */
+static bool pmd_hole(struct zd_mm *mm, uint64_t addr)
 {
 	const struct zd_pgtable_ops *o = mm->m->arch.pgtable;
 	struct zd_page *ptl;
 	uint64_t *pmd = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl);
 
-	return pmd && o->pte_present(&mm->m->arch, o->ptep_get(pmd));
+	return !pmd || o->pte_none(&mm->m->arch, o->ptep_get(pmd));
 }
 
 /* migrate_vma_split_folio(): a large folio at the address is split so its
- * pages can move one by one (no device THP yet); true if it was. */
-static bool split_large(struct zd_machine *m, struct zd_page *folio)
+ * pages can move one by one; true if it was. The fault folio is the fault
+ * path's, locked and referenced: its lock and reference move to the fault
+ * page's own folio. */
+static bool split_large(struct zd_machine *m, struct zd_page *folio, struct zd_page *fault_page)
 {
 	bool split;
 
+	if (fault_page && folio == zd_compound_head(fault_page)) {
+		if (zd_split_folio(m, folio))
+			return false;
+		if (fault_page != folio) {
+			zd_get_page(m, fault_page);
+			zd_lock_page(fault_page);
+			zd_unlock_page(folio);
+			zd_put_page(m, folio);
+		}
+		return true;
+	}
 	if (!zd_folio_try_get(folio))
 		return false;
 	if (!zd_trylock_page(folio)) {
@@ -262,7 +287,8 @@ static bool split_large(struct zd_machine *m, struct zd_page *folio)
 
 /* No PTE table at addr: a hole, or a PMD leaf (a THP to split, the huge
  * zero folio whose PMD is split into zero-page PTEs). true: walk again. */
-static bool pmd_leaf_split(struct zd_machine *m, struct zd_mm *mm, uint64_t addr)
+static bool pmd_leaf_split(struct zd_machine *m, struct zd_mm *mm, uint64_t addr,
+			   struct zd_page *fault_page)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
 	struct zd_page *ptl, *folio = NULL;
@@ -281,9 +307,12 @@ static bool pmd_leaf_split(struct zd_machine *m, struct zd_mm *mm, uint64_t addr
 			again = zd_split_huge_pmd_locked(mm, pmd);
 		else if (zd_pmd_is_thp(mm, e, ZD_PT_PMD))
 			folio = zd_pfn_to_page(m, pfn);
+	} else if (zd_pmd_is_device_private(mm, e, ZD_PT_PMD, NULL, NULL)) {
+		/* a device THP not taken whole: its PTEs are walked */
+		again = zd_split_huge_pmd_locked(mm, pmd);
 	}
 	zd_pt_unlock(ptl);
-	return folio ? split_large(m, folio) : again;
+	return folio ? split_large(m, folio, fault_page) : again;
 }
 
 static void migrate_vma_collect(struct zd_machine *m, struct zd_migrate_vma *args)
@@ -300,23 +329,31 @@ static void migrate_vma_collect(struct zd_machine *m, struct zd_migrate_vma *arg
 					 args->pgmap_owner);
 	zd_mmu_notifier_invalidate_range_start(&r);
 	for (uint64_t addr = args->start; addr < args->end; addr += psize) {
-		unsigned long i = (addr - args->start) / psize;
+		unsigned long i = (addr - args->start) / psize, n;
 		struct zd_page *ptl, *split = NULL;
-		uint64_t *pte = zd_pte_offset_map_lock(mm, addr, &ptl);
+		uint64_t *pte;
 
+		/* a whole PMD block, as one compound entry */
+		if ((n = zd_migrate_vma_collect_huge_pmd(m, args, addr, &unmapped))) {
+			args->cpages += !!args->src[i];
+			args->npages += n;
+			addr += (n - 1) * psize;
+			continue;
+		}
+		pte = zd_pte_offset_map_lock(mm, addr, &ptl);
 		if (!pte) {   /* migrate_vma_collect_hole(), or a PMD leaf */
-			if (splits < 4 && pmd_leaf_split(m, mm, addr)) {
+			if (splits < 4 && pmd_leaf_split(m, mm, addr, args->fault_page)) {
 				splits++;
 				addr -= psize;   /* walk this address again */
 				continue;
 			}
 			args->src[i] = vma_is_anonymous(args->vma) &&
 				       (args->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) &&
-				       !zd_huge_slot_present(mm, addr) ? ZD_MIGRATE_PFN_MIGRATE : 0;
+				       pmd_hole(mm, addr) ? ZD_MIGRATE_PFN_MIGRATE : 0;
 		} else {
 			args->src[i] = collect_one(m, args, pte, &unmapped, &split);
 			zd_pt_unlock(ptl);
-			if (split && splits < 4 && split_large(m, split)) {
+			if (split && splits < 4 && split_large(m, split, args->fault_page)) {
 				splits++;
 				addr -= psize;
 				continue;
@@ -339,32 +376,58 @@ static void migrate_vma_collect(struct zd_machine *m, struct zd_migrate_vma *arg
 /* migrate_vma_check_page(): references beyond collect's (and the fault
  * page's, which the fault path holds) and the mappings are pins or GUP
  * references: such a page must not move. */
-static bool check_page(struct zd_page *page, struct zd_page *fault_page)
+static int mapped(struct zd_machine *m, struct zd_page *folio)
 {
-	int extra = 1 + (page == fault_page);
+	return zd_folio_order(m, folio) ? zd_folio_large_mapcount(folio) : zd_page_mapcount(folio);
+}
 
-	return zd_page_ref_count(page) - extra <= zd_page_mapcount(page);
+static bool check_page(struct zd_machine *m, struct zd_page *page, struct zd_page *fault_page)
+{
+	int extra = 1 + (fault_page && page == zd_compound_head(fault_page));
+
+	return zd_page_ref_count(page) - extra <= mapped(m, page);
+}
+
+/* A collected entry goes back (args: its VMA's PMD re-formed). */
+static void restore_entry(struct zd_machine *m, unsigned long *src, unsigned long i,
+			  struct zd_page *fault_page, const struct zd_migrate_vma *args)
+{
+	struct zd_page *page = zd_migrate_pfn_to_page(m, src[i]);
+	struct zd_anon_vma *av;
+
+	if (!(src[i] & ZD_MIGRATE_PFN_COMPOUND)) {
+		remap_page(m, page, page);
+	} else if ((av = locked_page_anon_vma(m, page))) {
+		zd_migrate_remap_folio(m, page, page, av, args ? args->vma : NULL,
+				       args ? args->start + (i << m->arch.page_shift) : 0);
+		zd_put_anon_vma(av);
+	}
+	src[i] = 0;
+	release_page(m, page, fault_page);
 }
 
 static unsigned long migrate_device_unmap(struct zd_machine *m, unsigned long *src,
-					  unsigned long npages, struct zd_page *fault_page)
+					  unsigned long npages, struct zd_page *fault_page,
+					  const struct zd_migrate_vma *args)
 {
 	unsigned long left = 0;
 	bool walked = false;
 
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *page = zd_migrate_pfn_to_page(m, src[i]);
+		struct zd_anon_vma *av;
 
 		if (!page) {
 			if (src[i] & ZD_MIGRATE_PFN_MIGRATE)
 				left++;
 			continue;
 		}
-		if (zd_page_mapcount(page) > 0) {   /* other processes (fork) */
-			struct zd_anon_vma *av = locked_page_anon_vma(m, page);
-
-			if (av) {
-				zd_try_to_migrate(m, page, page->index, av);
+		if (mapped(m, page) > 0) {   /* other processes (fork) */
+			if ((av = locked_page_anon_vma(m, page))) {
+				if (src[i] & ZD_MIGRATE_PFN_COMPOUND)
+					zd_migrate_unmap_folio(m, page, av);
+				else
+					zd_try_to_migrate(m, page, page->index, av);
 				zd_put_anon_vma(av);
 			}
 			walked = true;
@@ -377,10 +440,8 @@ static unsigned long migrate_device_unmap(struct zd_machine *m, unsigned long *s
 
 		if (!page)
 			continue;
-		if (zd_page_mapcount(page) > 0 || !check_page(page, fault_page)) {
-			remap_page(m, page, page);
-			src[i] = 0;
-			release_page(m, page, fault_page);
+		if (mapped(m, page) > 0 || !check_page(m, page, fault_page)) {
+			restore_entry(m, src, i, fault_page, args);
 			continue;
 		}
 		left++;
@@ -415,7 +476,8 @@ int zd_migrate_vma_setup(struct zd_machine *m, struct zd_migrate_vma *args)
 		why = "no src or dst array";
 	else if (args->fault_page && !zd_is_device_private_page(m, args->fault_page))
 		why = "fault_page is not device-private";
-	else if (args->fault_page && !zd_test_page_flag(args->fault_page, ZD_PG_locked))
+	else if (args->fault_page &&
+		 !zd_test_page_flag(zd_compound_head(args->fault_page), ZD_PG_locked))
 		why = "fault_page is not locked";
 	if (why) {
 		zd_pr_err(m, "migrate_vma_setup: %s [0x%llx, 0x%llx): -EINVAL", why,
@@ -428,7 +490,8 @@ int zd_migrate_vma_setup(struct zd_machine *m, struct zd_migrate_vma *args)
 	args->npages = 0;
 	migrate_vma_collect(m, args);
 	if (args->cpages)
-		args->cpages = migrate_device_unmap(m, args->src, args->npages, args->fault_page);
+		args->cpages = migrate_device_unmap(m, args->src, args->npages, args->fault_page,
+						    args);
 	return 0;
 }
 
@@ -482,8 +545,26 @@ static void migrate_pages_common(struct zd_machine *m, unsigned long *src, unsig
 
 		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
-		if (!newpage || (dst[i] & ZD_MIGRATE_PFN_COMPOUND)) {
+		if (newpage && (src[i] & ZD_MIGRATE_PFN_COMPOUND) &&
+		    !(dst[i] & ZD_MIGRATE_PFN_COMPOUND)) {
+			/* order-0 destinations for a large source: the folio
+			 * (or the hole) is taken page by page */
+			if (!args) {
+				src[i] &= ~(ZD_MIGRATE_PFN_MIGRATE | ZD_MIGRATE_PFN_COMPOUND);
+				continue;
+			}
+			zd_migrate_split_compound(m, args, i);
+			page = zd_migrate_pfn_to_page(m, src[i]);
+		}
+		if (!newpage || (!(src[i] & ZD_MIGRATE_PFN_COMPOUND) !=
+				 !(dst[i] & ZD_MIGRATE_PFN_COMPOUND))) {
 			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
+			continue;
+		}
+		if (!page && (src[i] & ZD_MIGRATE_PFN_COMPOUND)) {
+			if (!args || !zd_migrate_vma_insert_huge_pmd_page(args->vma, args->start + i *
+								 m->arch.page_size, newpage))
+				src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 			continue;
 		}
 		if (!page) {
@@ -530,13 +611,48 @@ void zd_migrate_device_pages(struct zd_machine *m, unsigned long *src_pfns,
 
 /* ---------- finalize ---------- */
 
+/* A compound entry: its folio's entries map the large destination (or
+ * the folio again) and, in the migrating VMA, a PMD does once more. */
+static void finalize_folio(struct zd_machine *m, unsigned long src, unsigned long dst,
+			   struct zd_page *fault_page, const struct zd_migrate_vma *args,
+			   uint64_t addr)
+{
+	struct zd_page *folio = zd_migrate_pfn_to_page(m, src);
+	struct zd_page *newfolio = zd_migrate_pfn_to_page(m, dst);
+	bool moved = (src & ZD_MIGRATE_PFN_MIGRATE) && newfolio && (dst & ZD_MIGRATE_PFN_COMPOUND);
+	struct zd_anon_vma *av = locked_page_anon_vma(m, folio);
+
+	if (newfolio && !moved) {
+		zd_unlock_page(newfolio);
+		zd_put_page(m, newfolio);
+	}
+	if (av) {
+		zd_migrate_remap_folio(m, folio, moved ? newfolio : folio, av,
+				       args ? args->vma : NULL, addr);
+		zd_put_anon_vma(av);
+	}
+	if (moved)
+		__atomic_store_n(&folio->mapping, NULL, __ATOMIC_RELEASE);
+	release_page(m, folio, fault_page);
+	if (moved) {
+		zd_unlock_page(newfolio);
+		zd_put_page(m, newfolio);
+	}
+}
+
 static void finalize_common(struct zd_machine *m, unsigned long *src, unsigned long *dst,
-			    unsigned long npages, struct zd_page *fault_page)
+			    unsigned long npages, struct zd_page *fault_page,
+			    const struct zd_migrate_vma *args)
 {
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *page = zd_migrate_pfn_to_page(m, src[i]);
 		struct zd_page *newpage = zd_migrate_pfn_to_page(m, dst[i]);
 
+		if (page && (src[i] & ZD_MIGRATE_PFN_COMPOUND)) {
+			finalize_folio(m, src[i], dst[i], fault_page, args,
+				       args ? args->start + (i << m->arch.page_shift) : 0);
+			continue;
+		}
 		if (!page) {
 			if (newpage) {   /* inserted (its own reference) or unused */
 				zd_unlock_page(newpage);
@@ -564,17 +680,18 @@ static void finalize_common(struct zd_machine *m, unsigned long *src, unsigned l
 
 void zd_migrate_vma_finalize(struct zd_machine *m, struct zd_migrate_vma *args)
 {
-	finalize_common(m, args->src, args->dst, args->npages, args->fault_page);
+	finalize_common(m, args->src, args->dst, args->npages, args->fault_page, args);
 }
 
 void zd_migrate_device_finalize(struct zd_machine *m, unsigned long *src_pfns,
 				unsigned long *dst_pfns, unsigned long npages)
 {
-	finalize_common(m, src_pfns, dst_pfns, npages, NULL);
+	finalize_common(m, src_pfns, dst_pfns, npages, NULL, NULL);
 }
 
 /* ---------- eviction ---------- */
 
+/* A device folio in use, by its head (a tail's slot stays 0). */
 static unsigned long collect_device_page(struct zd_machine *m, struct zd_page *page)
 {
 	if (!page || zd_page_is_tail(page) || !zd_folio_try_get(page))
@@ -583,7 +700,8 @@ static unsigned long collect_device_page(struct zd_machine *m, struct zd_page *p
 		zd_put_page(m, page);
 		return 0;
 	}
-	return zd_migrate_pfn_from_page(m, page) | ZD_MIGRATE_PFN_MIGRATE;
+	return zd_migrate_pfn_from_page(m, page) | ZD_MIGRATE_PFN_MIGRATE |
+	       (zd_folio_order(m, page) ? ZD_MIGRATE_PFN_COMPOUND : 0);
 }
 
 int zd_migrate_device_range(struct zd_machine *m, unsigned long *src_pfns, uint64_t start,
@@ -596,7 +714,7 @@ int zd_migrate_device_range(struct zd_machine *m, unsigned long *src_pfns, uint6
 
 		src_pfns[i] = collect_device_page(m, page);
 	}
-	migrate_device_unmap(m, src_pfns, npages, NULL);
+	migrate_device_unmap(m, src_pfns, npages, NULL, NULL);
 	return 0;
 }
 
@@ -604,6 +722,6 @@ int zd_migrate_device_pfns(struct zd_machine *m, unsigned long *src_pfns, unsign
 {
 	for (unsigned long i = 0; i < npages; i++)
 		src_pfns[i] = collect_device_page(m, zd_migrate_pfn_to_page(m, src_pfns[i]));
-	migrate_device_unmap(m, src_pfns, npages, NULL);
+	migrate_device_unmap(m, src_pfns, npages, NULL, NULL);
 	return 0;
 }

@@ -75,7 +75,12 @@ static uint64_t pagemap_entry(struct zd_mm *mm, const struct zd_vm_area_struct *
 	if (o->pte_none(a, e))
 		return pme;
 	if (!o->pte_present(a, e)) {
-		uint64_t frame = o->swp_type(a, e) | o->swp_offset(a, e) << MAX_SWAPFILES_SHIFT;
+		/* a PMD entry (a device THP's): the offset of addr's page in it */
+		uint64_t span = 1ULL << a->pt[level].shift;
+		uint64_t off = o->swp_offset(a, e) +
+			       (level == ZD_PT_PTE ? 0 : (addr & (span - 1)) >> a->page_shift);
+		uint64_t frame = o->swp_type(a, e) | off << MAX_SWAPFILES_SHIFT;
+
 		return pme | PM_SWAP | (frame & PM_PFRAME_MASK);
 	}
 	pme |= PM_PRESENT;
