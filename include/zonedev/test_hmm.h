@@ -38,7 +38,8 @@ void zd_dmirror_destroy(struct zd_dmirror_device *mdev);
 int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev);
 /* A free device page of 2^order pages (adds a chunk when none is free). */
 struct zd_page *zd_dmirror_alloc_page(struct zd_dmirror_device *mdev, unsigned order);
-/* The device's copy engine: contents of a device page. */
+/* The device's copy engine: contents of a device page (up to the end of
+ * its folio). */
 int zd_dmirror_copy_to_device(struct zd_dmirror_device *mdev, struct zd_page *dpage,
 			      const void *src, size_t len);
 int zd_dmirror_copy_from_device(struct zd_dmirror_device *mdev, struct zd_page *dpage, void *dst,

@@ -25,6 +25,13 @@
 #include <zonedev/swapops.h>
 
 
+static int dmirror_allocate_chunk(struct zd_dmirror_device *mdev, bool large);
+
+static uint64_t pmd_pages(const struct zd_dmirror_device *mdev)
+{
+	return 1ULL << (mdev->m->arch.pt[ZD_PT_PMD].shift - mdev->m->arch.page_shift);
+}
+
 static uint64_t chunk_page_index(struct zd_machine *m, struct dmirror_chunk *c,
 				 struct zd_page *page)
 {
@@ -40,16 +47,24 @@ static void dmirror_devmem_free(struct zd_page *folio)
 	unsigned order = zd_folio_order(mdev->m, folio);
 
 	pthread_mutex_lock(&mdev->lock);
-	/* Back on the free list page by page; a folio is split up again. */
-	for (uint64_t i = 0; i < (1ULL << order); i++) {
+	/* A page goes back on the free list, a device THP on the folio list
+	 * as one run (zone_device_page_init makes it compound again). */
+	for (uint64_t i = (1ULL << order); i-- > 0; ) {
 		struct zd_page *p = folio + i;
 		/* pgmap shares its word with compound_head, which a fault
 		 * waiting on this page's lock may be reading */
 		__atomic_store_n(&p->pgmap, folio->pgmap, __ATOMIC_RELAXED);
 		__atomic_and_fetch(&p->flags, ~((1UL << ZD_PG_head) | (1UL << ZD_PG_locked) | 0xffUL),
 				   __ATOMIC_RELAXED);
-		p->zone_device_data = mdev->free_pages;
-		mdev->free_pages = p;
+		p->zone_device_data = NULL;
+		if (!order) {
+			p->zone_device_data = mdev->free_pages;
+			mdev->free_pages = p;
+		}
+	}
+	if (order) {
+		folio->zone_device_data = mdev->free_folios;
+		mdev->free_folios = folio;
 	}
 	mdev->cfree += 1ULL << order;
 	pthread_mutex_unlock(&mdev->lock);
@@ -122,6 +137,13 @@ static int map_chunk(struct zd_dmirror_device *mdev, struct dmirror_chunk *c)
 
 int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev)
 {
+	return dmirror_allocate_chunk(mdev, false);
+}
+
+/* dmirror_allocate_chunk(): a chunk's pages go on the free list, or, for
+ * a large request, in PMD-sized runs on the folio list. */
+static int dmirror_allocate_chunk(struct zd_dmirror_device *mdev, bool large)
+{
 	uint64_t chunk_size = mdev->type == ZD_MEMORY_DEVICE_COHERENT ? mdev->vram_size
 								    : ZD_DEVMEM_CHUNK_SIZE;
 	struct dmirror_chunk *c;
@@ -154,14 +176,17 @@ int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev)
 	if (!rc) {
 		mdev->chunks[idx] = c;
 		mdev->nr_chunks = idx + 1;
-		/* Every page of the new chunk goes on the free list, lowest first. */
-		uint64_t n = chunk_size >> mdev->m->arch.page_shift;
-		for (uint64_t i = n; i-- > 0; ) {
+		/* Every page (or run) of the new chunk goes on its list, lowest first. */
+		uint64_t n = chunk_size >> mdev->m->arch.page_shift, step = large ? pmd_pages(mdev) : 1;
+		for (uint64_t k = n / step; k-- > 0; ) {
+			uint64_t i = k * step;
 			struct zd_page *p = c->pagemap.pages ? c->pagemap.pages + i :
 				zd_pfn_to_page(mdev->m, zd_phys_pfn(&mdev->m->arch,
 								    c->pagemap.range.start) + i);
-			p->zone_device_data = mdev->free_pages;
-			mdev->free_pages = p;
+			struct zd_page **list = large ? &mdev->free_folios : &mdev->free_pages;
+
+			p->zone_device_data = *list;
+			*list = p;
 		}
 	}
 	pthread_mutex_unlock(&mdev->lock);
@@ -169,30 +194,56 @@ int zd_dmirror_add_chunk(struct zd_dmirror_device *mdev)
 	return rc;
 }
 
+/* All VRAM registered and no free page: a free run becomes free pages
+ * (the kernel's dmirror registers more chunks instead; this VRAM has a
+ * size). False if there is none. */
+static bool break_free_folio(struct zd_dmirror_device *mdev)
+{
+	struct zd_page *run;
+
+	pthread_mutex_lock(&mdev->lock);
+	run = mdev->free_folios;
+	if (run) {
+		mdev->free_folios = run->zone_device_data;
+		for (uint64_t i = pmd_pages(mdev); i-- > 0; ) {
+			run[i].zone_device_data = mdev->free_pages;
+			mdev->free_pages = run + i;
+		}
+	}
+	pthread_mutex_unlock(&mdev->lock);
+	return run != NULL;
+}
+
 struct zd_page *zd_dmirror_alloc_page(struct zd_dmirror_device *mdev, unsigned order)
 {
+	struct zd_machine *m = mdev->m;
+	bool large = order != 0;
 	struct zd_page *page;
 
-	if (order) {
-		zd_pr_err(mdev->m, "%s: large device folios are not supported yet",
-			  zd_dev_name(mdev->dev));
+	if (order && (order + m->arch.page_shift != m->arch.pt[ZD_PT_PMD].shift ||
+		      mdev->type != ZD_MEMORY_DEVICE_PRIVATE)) {
+		zd_pr_err(m, "%s: a device folio is order 0 or, on a private device, "
+			  "the PMD order %u (asked for %u)", zd_dev_name(mdev->dev),
+			  m->arch.pt[ZD_PT_PMD].shift - m->arch.page_shift, order);
 		return NULL;
 	}
 	for (;;) {
+		struct zd_page **list = large ? &mdev->free_folios : &mdev->free_pages;
+
 		pthread_mutex_lock(&mdev->lock);
-		page = mdev->free_pages;
+		page = *list;
 		if (page) {
-			mdev->free_pages = page->zone_device_data;
+			*list = page->zone_device_data;
 			page->zone_device_data = NULL;
-			mdev->calloc++;
+			mdev->calloc += 1ULL << order;
 		}
 		pthread_mutex_unlock(&mdev->lock);
 		if (page)
 			break;
-		if (zd_dmirror_add_chunk(mdev))
+		if (dmirror_allocate_chunk(mdev, large) && (large || !break_free_folio(mdev)))
 			return NULL;
 	}
-	zd_zone_device_page_init(page, zd_compound_head(page)->pgmap, 0);
+	zd_zone_device_page_init(page, page->pgmap, order);
 	return page;
 }
 
@@ -208,12 +259,22 @@ static char *page_vram(struct zd_dmirror_device *mdev, struct zd_page *dpage)
 	return mdev->vram + c->vram_offset + (chunk_page_index(m, c, dpage) << m->arch.page_shift);
 }
 
+/* The bytes from dpage to the end of its folio: one copy may span them
+ * (a device THP's VRAM is one run of its chunk). */
+static size_t folio_rest(struct zd_dmirror_device *mdev, struct zd_page *dpage)
+{
+	struct zd_page *head = zd_compound_head(dpage);
+	uint64_t nr = 1ULL << zd_folio_order(mdev->m, head);
+
+	return (size_t)(nr - (uint64_t)(dpage - head)) << mdev->m->arch.page_shift;
+}
+
 int zd_dmirror_copy_to_device(struct zd_dmirror_device *mdev, struct zd_page *dpage,
 			      const void *src, size_t len)
 {
 	char *dst = page_vram(mdev, dpage);
 
-	if (!dst || len > mdev->m->arch.page_size)
+	if (!dst || len > folio_rest(mdev, dpage))
 		return -EINVAL;
 	memcpy(dst, src, len);
 	return 0;
@@ -224,7 +285,7 @@ int zd_dmirror_copy_from_device(struct zd_dmirror_device *mdev, struct zd_page *
 {
 	char *src = page_vram(mdev, dpage);
 
-	if (!src || len > mdev->m->arch.page_size)
+	if (!src || len > folio_rest(mdev, dpage))
 		return -EINVAL;
 	memcpy(dst, src, len);
 	return 0;
@@ -387,6 +448,7 @@ long zd_dmirror_remove_chunks(struct zd_dmirror_device *mdev)
 	memset(mdev->chunks, 0, n * sizeof(*gone));
 	mdev->nr_chunks = 0;
 	mdev->free_pages = NULL;
+	mdev->free_folios = NULL;
 	pthread_mutex_unlock(&mdev->lock);
 	while (n--)
 		zd_devm_release_action(mdev->dev, chunk_release, gone[n]);

@@ -37,6 +37,7 @@ struct zd_dmirror_device {
 	struct dmirror_chunk **chunks;
 	unsigned nr_chunks, max_chunks;
 	struct zd_page *free_pages;    /* linked through zone_device_data */
+	struct zd_page *free_folios;   /* PMD-sized runs, by their first page */
 	uint64_t calloc, cfree;
 	uint64_t flags;                /* HMM_DMIRROR_FLAGS (atomic) */
 	uint64_t migrate_to_ram, migrate_to_ram_failed;   /* atomic */

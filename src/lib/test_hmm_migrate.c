@@ -50,17 +50,44 @@ static struct zd_page *alloc_sys_page(struct zd_dmirror_device *mdev)
 	return page;
 }
 
+static unsigned pmd_order(const struct zd_machine *m)
+{
+	return m->arch.pt[ZD_PT_PMD].shift - m->arch.page_shift;
+}
+
+/* The source bytes of n pages from spage (a THP's are one run), or
+ * zeroes for a hole or the zero page, into the device pages from dpage. */
+static int copy_to_dev(struct zd_dmirror_device *mdev, struct zd_page *dpage,
+		       struct zd_page *spage, uint64_t n)
+{
+	static const char zero[1 << 16];
+	struct zd_machine *m = mdev->m;
+	int rc = 0;
+
+	if (spage)
+		return zd_dmirror_copy_to_device(mdev, dpage, zd_page_address(m, spage),
+						 (size_t)n << m->arch.page_shift);
+	for (uint64_t j = 0; j < n && !rc; j++)
+		rc = zd_dmirror_copy_to_device(mdev, dpage + j, zero, m->arch.page_size);
+	return rc;
+}
+
 /* dmirror_migrate_alloc_and_copy(): a device page for each collected
- * entry, filled by the copy engine (zeroes for a hole or the zero page). */
+ * entry, filled by the copy engine (zeroes for a hole or the zero page);
+ * a compound entry gets a device THP, or, if none can be had, a page for
+ * each of its slots (migrate_vma_pages then splits the source). */
 static void alloc_and_copy_to_dev(struct zd_dmirror_device *mdev, struct zd_migrate_vma *args)
 {
 	struct zd_machine *m = mdev->m;
+	uint64_t nr = 1ULL << pmd_order(m);
 
+	for (unsigned long i = 0; i < args->npages; i++)
+		args->dst[i] = 0;
 	for (unsigned long i = 0; i < args->npages; i++) {
 		struct zd_page *spage = zd_migrate_pfn_to_page(m, args->src[i]), *dpage;
-		int rc;
+		unsigned long write = args->src[i] & ZD_MIGRATE_PFN_WRITE;
+		bool large = args->src[i] & ZD_MIGRATE_PFN_COMPOUND;
 
-		args->dst[i] = 0;
 		if (!(args->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
 		if (spage && zd_is_zone_device_page(spage)) {
@@ -69,27 +96,56 @@ static void alloc_and_copy_to_dev(struct zd_dmirror_device *mdev, struct zd_migr
 			continue;
 		}
 		dpage = dmirror_take_flag(mdev, ZD_HMM_DMIRROR_FLAG_FAIL_ALLOC) ? NULL :
-			zd_dmirror_alloc_page(mdev, 0);
-		if (!dpage)
-			continue;
-		if (spage) {
-			rc = zd_dmirror_copy_to_device(mdev, dpage, zd_page_address(m, spage),
-						       m->arch.page_size);
-		} else {
-			static const char zero[1 << 16];
-			rc = zd_dmirror_copy_to_device(mdev, dpage, zero, m->arch.page_size);
-		}
-		if (rc) {
-			zd_unlock_page(dpage);
-			zd_put_page(m, dpage);
+			zd_dmirror_alloc_page(mdev, large && mdev->type == ZD_MEMORY_DEVICE_PRIVATE ?
+						    pmd_order(m) : 0);
+		if (dpage && zd_folio_order(m, dpage)) {
+			if (copy_to_dev(mdev, dpage, spage, nr)) {
+				zd_unlock_page(dpage);
+				zd_put_page(m, dpage);
+				continue;
+			}
+			args->dst[i] = zd_migrate_pfn_from_page(m, dpage) | write |
+				       ZD_MIGRATE_PFN_COMPOUND;
+			i += nr - 1;
 			continue;
 		}
-		args->dst[i] = zd_migrate_pfn_from_page(m, dpage) |
-			       (args->src[i] & ZD_MIGRATE_PFN_WRITE);
+		/* order-0 pages: one entry, or every slot of a compound one */
+		for (uint64_t j = 0; j < (large ? nr : 1); j++) {
+			if (j || (large && !dpage))
+				dpage = zd_dmirror_alloc_page(mdev, 0);
+			if (!dpage)
+				break;
+			if (copy_to_dev(mdev, dpage, spage ? spage + j : NULL, 1)) {
+				zd_unlock_page(dpage);
+				zd_put_page(m, dpage);
+				break;
+			}
+			args->dst[i + j] = zd_migrate_pfn_from_page(m, dpage) | write;
+		}
+		if (large)
+			i += nr - 1;
 	}
 }
 
-/* The copy back: a system page for each collected device page. */
+/* A locked system page, or THP for a compound entry (none: NULL). */
+static struct zd_page *alloc_sys_folio(struct zd_dmirror_device *mdev, bool large)
+{
+	struct zd_page *page;
+
+	if (!large)
+		return alloc_sys_page(mdev);
+	if (dmirror_take_flag(mdev, ZD_HMM_DMIRROR_FLAG_FAIL_ALLOC))
+		return NULL;
+	page = zd_alloc_pages(mdev->m, ZD_GFP_HIGHUSER_MOVABLE | ZD___GFP_NOWARN,
+			      pmd_order(mdev->m));
+	if (page)
+		zd_lock_page(page);
+	return page;
+}
+
+/* The copy back: a system page for each collected device page, a THP
+ * for a device THP (or, if none can be had, a page for each of its
+ * slots). */
 static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsigned long *src,
 					   unsigned long *dst, unsigned long npages, struct zd_mm *mm,
 					   uint64_t start)
@@ -97,45 +153,73 @@ static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsig
 	struct zd_machine *m = mdev->m;
 	unsigned long got = 0;
 
+	for (unsigned long i = 0; i < npages; i++)
+		dst[i] = 0;
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *spage = zd_migrate_pfn_to_page(m, src[i]), *dpage;
+		unsigned long write = src[i] & ZD_MIGRATE_PFN_WRITE;
+		bool large = src[i] & ZD_MIGRATE_PFN_COMPOUND;
+		uint64_t n = large ? 1ULL << zd_folio_order(m, spage) : 1;
 
-		dst[i] = 0;
 		if (!spage || !(src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
-		/* the page leaves the device: no mirror may read it there now
+		/* the pages leave the device: no mirror may read them there now
 		 * (the device's own MMU_NOTIFY_MIGRATE passed them by) */
 		if (mm)
-			dmirror_forget(mdev, mm, start + (i << m->arch.page_shift), 1);
-		dpage = alloc_sys_page(mdev);
-		if (!dpage)
-			continue;
-		if (zd_dmirror_copy_from_device(mdev, spage, zd_page_address(m, dpage),
-						m->arch.page_size)) {
-			zd_unlock_page(dpage);
-			zd_put_page(m, dpage);
+			dmirror_forget(mdev, mm, start + (i << m->arch.page_shift), n);
+		dpage = alloc_sys_folio(mdev, large);
+		if (dpage && large) {
+			if (zd_dmirror_copy_from_device(mdev, spage, zd_page_address(m, dpage),
+							(size_t)n << m->arch.page_shift)) {
+				zd_unlock_page(dpage);
+				zd_put_page(m, dpage);
+			} else {
+				dst[i] = zd_migrate_pfn_from_page(m, dpage) | write |
+					 ZD_MIGRATE_PFN_COMPOUND;
+				got += n;
+			}
+			i += n - 1;
 			continue;
 		}
-		dst[i] = zd_migrate_pfn_from_page(m, dpage) | (src[i] & ZD_MIGRATE_PFN_WRITE);
-		got++;
+		for (uint64_t j = 0; j < n; j++) {
+			if (j || (large && !dpage))
+				dpage = alloc_sys_page(mdev);
+			if (!dpage)
+				break;
+			if (zd_dmirror_copy_from_device(mdev, spage + j, zd_page_address(m, dpage),
+							m->arch.page_size)) {
+				zd_unlock_page(dpage);
+				zd_put_page(m, dpage);
+				break;
+			}
+			dst[i + j] = zd_migrate_pfn_from_page(m, dpage) | write;
+			got++;
+		}
+		i += n - 1;
 	}
 	return got;
 }
 
-/* migrate_to_ram: the faulting page (locked by the core) comes back. */
+/* migrate_to_ram: the faulting page (its folio locked by the core) comes
+ * back; a fault through a PMD (vmf->pte NULL) brings its whole device
+ * THP, one through a PTE only its page. */
 int dmirror_devmem_fault(struct zd_vm_fault *vmf)
 {
-	struct zd_page *page = vmf->page;
-	struct dmirror_chunk *c = dmirror_pgmap_chunk(zd_compound_head(page)->pgmap);
+	struct zd_page *page = vmf->page, *folio = zd_compound_head(page);
+	struct dmirror_chunk *c = dmirror_pgmap_chunk(folio->pgmap);
 	struct zd_dmirror_device *mdev = c->mdev;
 	struct zd_machine *m = mdev->m;
-	unsigned long src = 0, dst = 0;
+	unsigned order = vmf->pte ? 0 : zd_folio_order(m, folio);
+	uint64_t size = m->arch.page_size << order, start = vmf->address & ~(size - 1);
+	unsigned long src[MIGRATE_STEP], dst[MIGRATE_STEP];
 	struct zd_migrate_vma args = {
-		.vma = vmf->vma, .start = vmf->address, .end = vmf->address + m->arch.page_size,
-		.src = &src, .dst = &dst, .pgmap_owner = mdev,
-		.flags = ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, .fault_page = page,
+		.vma = vmf->vma, .start = start, .end = start + size,
+		.src = src, .dst = dst, .pgmap_owner = mdev, .fault_page = page,
+		.flags = ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			 (order ? ZD_MIGRATE_VMA_SELECT_COMPOUND : 0),
 	};
 
+	memset(dst, 0, sizeof(dst));
 	__atomic_add_fetch(&mdev->migrate_to_ram, 1, __ATOMIC_RELAXED);
 	if (dmirror_take_flag(mdev, ZD_DMIRROR_FLAG_FAIL_FAULT) || zd_migrate_vma_setup(m, &args)) {
 		__atomic_add_fetch(&mdev->migrate_to_ram_failed, 1, __ATOMIC_RELAXED);
@@ -175,13 +259,19 @@ static void map_into_mirror(struct zd_dmirror *d, const struct zd_migrate_vma *a
 	pthread_mutex_lock(&d->mutex);
 	for (unsigned long i = 0; i < args->npages; i++) {
 		struct zd_page *dpage = zd_migrate_pfn_to_page(d->m, args->dst[i]);
-		uintptr_t entry = (uintptr_t)dpage;
+		uint64_t n = args->dst[i] & ZD_MIGRATE_PFN_COMPOUND ?
+			     1ULL << zd_folio_order(d->m, dpage) : 1;
 
 		if (!(args->src[i] & ZD_MIGRATE_PFN_MIGRATE) || !dpage)
 			continue;
-		if (args->dst[i] & ZD_MIGRATE_PFN_WRITE)
-			entry |= DPT_XA_TAG_WRITE;
-		zd_xa_store(&d->pt, (args->start >> shift) + i, (void *)entry);
+		/* a device THP: an entry per page, as the device maps 4K */
+		for (uint64_t j = 0; j < n; j++) {
+			uintptr_t entry = (uintptr_t)(dpage + j);
+
+			if (args->dst[i] & ZD_MIGRATE_PFN_WRITE)
+				entry |= DPT_XA_TAG_WRITE;
+			zd_xa_store(&d->pt, (args->start >> shift) + i + j, (void *)entry);
+		}
 	}
 	pthread_mutex_unlock(&d->mutex);
 }
@@ -198,8 +288,18 @@ static bool page_is_ours(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint6
 	uint64_t *pte = zd_pte_offset_map_lock(mm, addr, &ptl);
 	zd_pte_t e;
 
-	if (!pte)
-		return false;
+	if (!pte) {   /* a device THP's PMD? */
+		pte = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl);
+		if (!pte)
+			return false;
+		zd_pt_lock(ptl);
+		e = o->ptep_get(pte);
+		ours = !o->pte_none(&m->arch, e) && !o->pte_present(&m->arch, e) &&
+		       zd_softleaf_is_device_private(zd_softleaf_from_pte(m, e, &page)) && page &&
+		       zd_page_pgmap(m, page)->owner == mdev;
+		zd_pt_unlock(ptl);
+		return ours;
+	}
 	e = o->ptep_get(pte);
 	if (o->pte_present(&m->arch, e)) {
 		uint64_t pfn = o->leaf_pfn(&m->arch, ZD_PT_PTE, e);
@@ -244,9 +344,10 @@ int dmirror_migrate_range(struct zd_dmirror_device *mdev, struct zd_dmirror *d, 
 		args.vma = vma;
 		args.start = a;
 		args.end = next;
-		args.flags = to_dev ? ZD_MIGRATE_VMA_SELECT_SYSTEM :
-			     mdev->type == ZD_MEMORY_DEVICE_COHERENT ?
-			     ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT : ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+		args.flags = ZD_MIGRATE_VMA_SELECT_COMPOUND |
+			     (to_dev ? ZD_MIGRATE_VMA_SELECT_SYSTEM :
+			      mdev->type == ZD_MEMORY_DEVICE_COHERENT ?
+			      ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT : ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
 		rc = zd_migrate_vma_setup(m, &args);
 		if (rc)
 			break;
@@ -335,17 +436,21 @@ long zd_dmirror_evict(struct zd_dmirror_device *mdev)
 		for (uint64_t i = 0; i < n; i++) {
 			struct zd_page *spage = zd_migrate_pfn_to_page(m, src[i]), *dpage;
 
+			unsigned order = src[i] & ZD_MIGRATE_PFN_COMPOUND ? pmd_order(m) : 0;
+
 			dst[i] = 0;
 			if (!spage || !(src[i] & ZD_MIGRATE_PFN_MIGRATE))
 				continue;
-			/* __GFP_NOFAIL in the kernel: eviction cannot give up */
-			while (!(dpage = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, 0)))
+			/* __GFP_NOFAIL in the kernel: eviction cannot give up; a
+			 * device THP comes back as a THP */
+			while (!(dpage = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, order)))
 				sched_yield();
 			zd_lock_page(dpage);
 			zd_dmirror_copy_from_device(mdev, spage, zd_page_address(m, dpage),
-						    m->arch.page_size);
-			dst[i] = zd_migrate_pfn_from_page(m, dpage);
-			evicted++;
+						    m->arch.page_size << order);
+			dst[i] = zd_migrate_pfn_from_page(m, dpage) |
+				 (order ? ZD_MIGRATE_PFN_COMPOUND : 0);
+			evicted += 1L << order;
 		}
 		zd_migrate_device_pages(m, src, dst, n);
 		zd_migrate_device_finalize(m, src, dst, n);

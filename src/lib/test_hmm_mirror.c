@@ -266,7 +266,7 @@ static int do_copy(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *c, bool writ
 
 		if (!page || (write && (entry & DPT_XA_TAG_MASK) != DPT_XA_TAG_WRITE))
 			return -ENOENT;
-		if (zd_is_zone_device_page(page) && page->pgmap->owner == d->mdevice) {
+		if (zd_is_zone_device_page(page) && zd_page_pgmap(d->m, page)->owner == d->mdevice) {
 			/* the device's own memory: its engine's view */
 			if (write)
 				zd_dmirror_copy_to_device(d->mdevice, page, ubuf, ps);
@@ -343,7 +343,7 @@ static uint8_t mkentry(struct zd_dmirror *d, uint64_t hp)
 		return ZD_HMM_DMIRROR_PROT_NONE;
 	page = zd_hmm_pfn_to_page(d->m, hp);
 	if (page && zd_is_device_private_page(d->m, page))
-		v = page->pgmap->owner == d->mdevice ? ZD_HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+		v = zd_page_pgmap(d->m, page)->owner == d->mdevice ? ZD_HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
 						       ZD_HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 	else if (page && zd_is_zone_device_page(page) && page->pgmap &&
 		 page->pgmap->type == ZD_MEMORY_DEVICE_COHERENT)
