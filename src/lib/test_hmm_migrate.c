@@ -277,8 +277,10 @@ static void map_into_mirror(struct zd_dmirror *d, const struct zd_migrate_vma *a
 }
 
 /* Is the page at addr this device's now (the read-back of the device
- * table in lib/test_hmm.c)? */
-static bool page_is_ours(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t addr)
+ * table in lib/test_hmm.c)? *span: the bytes from addr the answer holds
+ * for (the rest of a device THP's block, or a page). */
+static bool page_is_ours(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t addr,
+			 uint64_t *span)
 {
 	struct zd_machine *m = mdev->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
@@ -288,7 +290,11 @@ static bool page_is_ours(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint6
 	uint64_t *pte = zd_pte_offset_map_lock(mm, addr, &ptl);
 	zd_pte_t e;
 
+	*span = m->arch.page_size;
 	if (!pte) {   /* a device THP's PMD? */
+		uint64_t pmd = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+
+		*span = pmd - (addr & (pmd - 1));
 		pte = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl);
 		if (!pte)
 			return false;
@@ -372,8 +378,8 @@ int dmirror_migrate_range(struct zd_dmirror_device *mdev, struct zd_dmirror *d, 
 		zd_migrate_vma_finalize(m, &args);
 	}
 	if (!rc && to_dev && !d) {
-		for (uint64_t a = addr; a < end; a += m->arch.page_size)
-			if (!page_is_ours(mdev, mm, a)) {
+		for (uint64_t a = addr, span; a < end; a += span)
+			if (!page_is_ours(mdev, mm, a, &span)) {
 				zd_pr_info(m, "%s: migrate to device: 0x%llx is not on the device: "
 					   "-ENOENT", zd_dev_name(mdev->dev), ULL(a));
 				rc = -ENOENT;

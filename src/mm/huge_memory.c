@@ -626,8 +626,7 @@ bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr)
 static void remap_pages(struct zd_machine *m, struct zd_page *folio, uint64_t index, uint64_t n,
 			struct zd_anon_vma *av)
 {
-	for (uint64_t i = 0; i < n; i++)
-		zd_remove_migration_ptes(m, folio + i, index + i, av, folio + i);
+	zd_remove_migration_ptes_nr(m, folio, index, n, av, folio);
 }
 
 /* __split_unmapped_folio() to order 0: a folio no table maps (all its

@@ -268,6 +268,11 @@ typedef int (*zd_rmap_fn)(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t
 int zd_rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
 		 struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what, zd_rmap_fn fn,
 		 void *arg);
+/* The same for the nr pages from page at [index, index + nr) (PRESENT and
+ * MIGRATION only): one walk of the processes for a whole folio. */
+int zd_rmap_walk_nr(struct zd_machine *m, struct zd_page *page, uint64_t index, uint64_t nr,
+		    struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what,
+		    zd_rmap_fn fn, void *arg);
 /* try_to_migrate of a shmem page in every process that maps its file. */
 int zd_try_to_migrate_file(struct zd_machine *m, struct zd_page *page, const void *mapping);
 /* The pieces split_folio uses: the folio's anon_vma (a reference, NULL
@@ -280,6 +285,9 @@ int zd_try_to_migrate(struct zd_machine *m, struct zd_page *page, uint64_t index
 		      struct zd_anon_vma *av);
 void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
 			      struct zd_anon_vma *av, struct zd_page *dst);
+/* The same for the nr pages from old, each onto dst's page of its index. */
+void zd_remove_migration_ptes_nr(struct zd_machine *m, struct zd_page *old, uint64_t index,
+				 uint64_t nr, struct zd_anon_vma *av, struct zd_page *dst);
 void zd_split_huge_pmds(struct zd_machine *m, struct zd_page *folio, struct zd_anon_vma *av);
 /* split_folio() of a locked anonymous THP the caller holds a reference
  * on, into base pages (the caller keeps its lock and reference on the

@@ -34,15 +34,49 @@
 #include <zonedev/pgalloc.h>
 #include <zonedev/swapops.h>
 
-/* remove_migration_pte(): the entry becomes a PTE of arg's page, or the
+/* remove_migration_pte(): the entry becomes a PTE of dst, or the
  * device-private entry of a device-private page, as writable as it was. */
+static void remap_entry(struct zd_vm_area_struct *vma, uint64_t *pte, struct zd_page *dst,
+			enum zd_softleaf_type k);
+
 static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
+{
+	struct zd_machine *m = vma->vm_mm->m;
+	struct zd_page *old;
+
+	remap_entry(vma, pte, arg, zd_softleaf_from_pte(m, m->arch.pgtable->ptep_get(pte), &old));
+	return 0;
+}
+
+/* remove_migration_ptes() of nr pages: an entry naming old + j maps dst + j. */
+struct remap_nr { struct zd_page *old, *dst; };
+
+static int remap_nr_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
+{
+	struct zd_machine *m = vma->vm_mm->m;
+	struct remap_nr *r = arg;
+	struct zd_page *old;
+	enum zd_softleaf_type k = zd_softleaf_from_pte(m, m->arch.pgtable->ptep_get(pte), &old);
+
+	remap_entry(vma, pte, r->dst + (old - r->old), k);
+	return 0;
+}
+
+void zd_remove_migration_ptes_nr(struct zd_machine *m, struct zd_page *old, uint64_t index,
+				 uint64_t nr, struct zd_anon_vma *av, struct zd_page *dst)
+{
+	struct remap_nr r = { old, dst };
+
+	zd_rmap_walk_nr(m, old, index, nr, av, NULL, ZD_WALK_MIGRATION, remap_nr_one, &r);
+}
+
+/* The migration entry at pte (of kind k) maps dst. */
+static void remap_entry(struct zd_vm_area_struct *vma, uint64_t *pte, struct zd_page *dst,
+			enum zd_softleaf_type k)
 {
 	struct zd_mm *mm = vma->vm_mm;
 	struct zd_machine *m = mm->m;
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	struct zd_page *dst = arg, *old;
-	enum zd_softleaf_type k = zd_softleaf_from_pte(m, o->ptep_get(pte), &old);
 	bool write = zd_softleaf_is_migration_write(k);
 	unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG;
 
@@ -59,7 +93,6 @@ static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte
 		o->set_pte(pte, zd_make_device_private_entry(m, dst, write));
 	else
 		o->set_pte(pte, o->mk_leaf(&m->arch, ZD_PT_PTE, zd_page_to_pfn(m, dst), prot));
-	return 0;
 }
 
 void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
@@ -188,8 +221,7 @@ static int migrate_thp(struct zd_machine *m, struct zd_page *folio, struct zd_pa
 		if (zd_test_page_flag(folio, ZD_PG_dirty))
 			zd_set_page_flag(dst, ZD_PG_dirty);
 	}
-	for (i = 0; i < n; i++)
-		zd_remove_migration_ptes(m, folio + i, index + i, av, target + i);
+	zd_remove_migration_ptes_nr(m, folio, index, n, av, target);
 	blocks.folio = target;
 	zd_rmap_walk(m, target, index, av, NULL, ZD_WALK_PTE_TABLE, remap_pmd_one, &blocks);
 	free(blocks.at);

@@ -12,11 +12,10 @@
  * Invariants: a selected page is locked (trylock, or the caller's fault
  * page) and referenced from collect to finalize; its bytes are final once
  * collect's grace period has passed (no CPU writes a page its entries no
- * longer name); only order-0 pages move: a THP (PMD- or PTE-mapped) is
- * split first, as without SELECT_COMPOUND, and MIGRATE_PFN_COMPOUND is
- * never produced (device THP is left for later); file and shmem pages are
- * not collected (the kernel collects them and then refuses every device
- * destination for them).
+ * longer name); a large folio moves whole only as a compound entry of a
+ * whole PMD block with SELECT_COMPOUND (migrate_device_thp.c), otherwise
+ * it is split first; file and shmem pages are not collected (the kernel
+ * collects them and then refuses every device destination for them).
  */
 #include "internal.h"
 #include "base/rcu.h"

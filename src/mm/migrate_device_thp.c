@@ -167,8 +167,7 @@ void zd_migrate_remap_folio(struct zd_machine *m, struct zd_page *folio, struct 
 	struct zd_page *ptl;
 	uint64_t *slot;
 
-	for (uint64_t j = 0; j < nr; j++)
-		zd_remove_migration_ptes(m, folio + j, folio->index + j, av, dst + j);
+	zd_remove_migration_ptes_nr(m, folio, folio->index, nr, av, dst);
 	if (!vma || !(slot = zd_huge_slot_lookup(vma->vm_mm, addr, ZD_PT_PMD, &ptl)))
 		return;
 	zd_pt_lock(ptl);

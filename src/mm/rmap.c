@@ -363,9 +363,50 @@ static bool pmd_maps(struct zd_mm *mm, zd_pte_t e, struct zd_page *folio, uint64
  * visiting every process, each under its mmap_lock (the kernel needs
  * none: its VMAs stay on the anon_vma/i_mmap trees until unlinked), taken
  * by trylock and the walk repeated while one was busy. */
+/* The entries of pages [page, page + nr) at [index, index + nr) in vma,
+ * each PTE table locked once. */
+static int walk_ptes(struct zd_vm_area_struct *vma, struct zd_page *page, uint64_t pfn,
+		     uint64_t index, uint64_t nr, enum zd_walk_what what, zd_rmap_fn fn, void *arg)
+{
+	struct zd_mm *mm = vma->vm_mm;
+	struct zd_machine *m = mm->m;
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	uint64_t shift = m->arch.page_shift, span = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+	uint64_t j = index < vma->vm_pgoff ? vma->vm_pgoff - index : 0;
+	int rc = 0;
+
+	while (j < nr && !rc) {
+		uint64_t addr = vma->vm_start + ((index + j - vma->vm_pgoff) << shift);
+		uint64_t in_table = (span - (addr & (span - 1))) >> shift;
+		struct zd_page *ptl;
+		uint64_t *pte;
+
+		if (addr >= vma->vm_end)
+			break;
+		if (!(pte = zd_pte_offset_map_lock(mm, addr, &ptl))) {
+			j += in_table;
+			continue;
+		}
+		for (uint64_t k = 0; k < in_table && j < nr && addr < vma->vm_end && !rc;
+		     k++, j++, addr += 1ULL << shift)
+			if (walk_match(m, o->ptep_get(&pte[k]), page + j,
+				       pfn == ZD_BAD_PFN ? pfn : pfn + j, what))
+				rc = fn(vma, addr, &pte[k], arg);
+		zd_pt_unlock(ptl);
+	}
+	return rc;
+}
+
 int zd_rmap_walk(struct zd_machine *m, struct zd_page *page, uint64_t index,
-		     struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what, zd_rmap_fn fn,
-		     void *arg)
+		 struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what, zd_rmap_fn fn,
+		 void *arg)
+{
+	return zd_rmap_walk_nr(m, page, index, 1, av, mapping, what, fn, arg);
+}
+
+int zd_rmap_walk_nr(struct zd_machine *m, struct zd_page *page, uint64_t index, uint64_t nr,
+		    struct zd_anon_vma *av, const void *mapping, enum zd_walk_what what,
+		    zd_rmap_fn fn, void *arg)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
 	struct zd_anon_vma *root = av ? zd_anon_vma_root(av) : NULL;
@@ -398,12 +439,17 @@ again:
 			if (root ? !vav || zd_anon_vma_root(vav) != root :
 			    !vma->vm_file || vma->vm_file->private_data != mapping)
 				continue;
+			if (index + nr <= vma->vm_pgoff ||
+			    index >= vma->vm_pgoff + ((vma->vm_end - vma->vm_start) >> m->arch.page_shift))
+				continue;
+			if (what != ZD_WALK_THP_PMD && what != ZD_WALK_PTE_TABLE) {
+				rc = walk_ptes(vma, page, pfn, index, nr, what, fn, arg);
+				continue;
+			}
 			if (index < vma->vm_pgoff)
 				continue;
 			addr = vma->vm_start + ((index - vma->vm_pgoff) << m->arch.page_shift);
-			if (addr >= vma->vm_end)
-				continue;
-			if (what == ZD_WALK_THP_PMD || what == ZD_WALK_PTE_TABLE) {
+			{
 				uint64_t span = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
 
 				/* PTE_TABLE: a whole PMD block of the VMA that
@@ -418,14 +464,7 @@ again:
 				    pmd_maps(mm, e, page, pfn))
 					rc = fn(vma, addr, pte, arg);
 				zd_pt_unlock(ptl);
-				continue;
 			}
-			if (!(pte = zd_pte_offset_map_lock(mm, addr, &ptl)))
-				continue;
-			e = o->ptep_get(pte);
-			if (walk_match(m, e, page, pfn, what))
-				rc = fn(vma, addr, pte, arg);
-			zd_pt_unlock(ptl);
 		}
 		if (!mine)
 			zd_mmap_read_unlock(mm);
