@@ -7,6 +7,9 @@
  * range the driver also migrates. At the end every byte of the first
  * range is what was written, the second range's reads never saw foreign
  * bytes, and every device page went back to the device (calloc == cfree).
+ * A third round makes the readers' range one THP (transparent_hugepage:
+ * always, PMD-aligned), so it moves as a device THP, comes back whole
+ * through its PMD, and is split when the driver moves half of it back.
  * phys_bits 40; clean under ThreadSanitizer.
  */
 #include "tap.h"
@@ -17,7 +20,7 @@
 #include <zonedev/test_hmm.h>
 
 #define G (1ULL << 30)
-#define NA 32
+static unsigned NA;   /* pages of the readers' range */
 #define NB 16
 
 static struct zd_machine *m;
@@ -73,7 +76,8 @@ static void *driver(void *arg)
 static void *unmapper(void *arg)
 {
 	unsigned char buf[4096];
-	int rounds = TAP_SLOW ? 20 : 200;
+	/* a THP range costs 16 times the pages per move */
+	int rounds = NA > 32 ? (TAP_SLOW ? 4 : 25) : TAP_SLOW ? 20 : 200;
 
 	(void)arg;
 	for (int r = 0; r < rounds; r++) {
@@ -123,21 +127,38 @@ int main(void)
 	pthread_t th[4];
 	bool rd, all = true;
 
-	for (int design = 0; design < 2; design++) {
+	for (int round = 0; round < 3; round++) {
+		int design = round == 1;
+		bool thp = round == 2;
 		struct zd_machine_desc d = { .arch = "x86_64", .phys_bits = 40, .ram = ram,
 					     .nr_ram = 1,
 					     .device_private = design ? ZD_DEVICE_PRIVATE_DPA
-								      : ZD_DEVICE_PRIVATE_PFN };
-		const char *tag = design ? "dpa" : "pfn";
+								      : ZD_DEVICE_PRIVATE_PFN,
+					     .transparent_hugepage = thp ? ZD_THP_ALWAYS
+									 : ZD_THP_MADVISE };
+		const char *tag = thp ? "pfn thp" : design ? "dpa" : "pfn";
+		uint64_t pmd;
 
 		m = zd_machine_create(&d);
 		if (!ok(!ZD_IS_ERR(m), "%s: boots", tag))
 			return done_testing();
 		PS = m->arch.page_size;
+		pmd = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
+		NA = thp ? (unsigned)(pmd / PS) : 32;
 		g = zd_dmirror_create(m, &gd);
 		mm = zd_mm_alloc(m);
-		A = (uint64_t)zd_vm_mmap(mm, 0, NA * PS, ZD_PROT_READ | ZD_PROT_WRITE,
+		A = (uint64_t)zd_vm_mmap(mm, 0, 2 * pmd, ZD_PROT_READ | ZD_PROT_WRITE,
 					 ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+		if (thp) {   /* the readers' range one PMD block, the rest unmapped */
+			uint64_t start = A;
+
+			A = (A + pmd - 1) & ~(pmd - 1);
+			if (A > start)
+				zd_vm_munmap(mm, start, A - start);
+			zd_vm_munmap(mm, A + pmd, start + 2 * pmd - (A + pmd));
+		} else {
+			zd_vm_munmap(mm, A + NA * PS, 2 * pmd - NA * PS);
+		}
 		B = A - 64 * PS;
 		for (unsigned i = 0; i < NA; i++) {
 			memset(buf, 0x10 + i, PS);
@@ -165,6 +186,23 @@ int main(void)
 		for (unsigned i = 0; i < NA; i++)
 			all &= page_is(A + i * PS, (unsigned char)(0x10 + i), &rd);
 		ok(all, "%s: every byte of the range is intact at the end", tag);
+		if (thp) {
+			enum zd_pt_level level;
+			struct zd_page *p;
+
+			/* the run left it split and read-only (fork): written, it
+			 * collapses into one THP again, then one device THP */
+			for (unsigned i = 0; i < NA; i++) {
+				memset(buf, 0x10 + i, PS);
+				zd_access_vm(mm, A + i * PS, buf, PS, true);
+			}
+			is_int(zd_do_madvise(mm, A, NA * PS, ZD_MADV_COLLAPSE), 0,
+			       "%s: MADV_COLLAPSE", tag);
+			zd_dmirror_migrate_to_dev(g, mm, A, NA, &cp);
+			zd_follow_pte(mm, A, &level, &p);
+			is_int(level, ZD_PT_PMD, "%s: the range moves as one device THP", tag);
+			ok(page_is(A + 7 * PS, 0x17, &rd), "%s: ... and reads back", tag);
+		}
 		is_int(zd_vm_munmap(mm, A, NA * PS), 0, "%s: munmap", tag);
 		zd_dmirror_get_stats(g, &st);
 		is_int(st.calloc - st.cfree, 0, "%s: every device page went back", tag);
