@@ -271,7 +271,7 @@ struct step {
 
 	/* processes (mmsteps.c): start/size are the range */
 	int process;               /* an H_MM handle, -1 none */
-	uint64_t prot, mflags;     /* PROT_*; MAP_* or MREMAP_* */
+	uint64_t prot, mflags;     /* PROT_*; MAP_*, MREMAP_* or HMM_STEP_* */
 	const char *file_name;     /* mmap, dax_file, truncate: a file on an fsdax namespace */
 	uint64_t new_size;
 	struct addr_arg new_addr;
@@ -471,7 +471,11 @@ STEP_FN(exec_memremap); STEP_FN(exec_memunmap); STEP_FN(exec_memory_failure);
 STEP_FN(exec_process); STEP_FN(exec_fork); STEP_FN(exec_exit); STEP_FN(exec_mmap);
 STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec_madvise);
 STEP_FN(exec_migrate_to_device); STEP_FN(exec_migrate_to_system);
-STEP_FN(exec_snapshot); STEP_FN(exec_evict);
+STEP_FN(exec_snapshot); STEP_FN(exec_evict); STEP_FN(exec_hmm_range_fault);
+STEP_FN(exec_make_exclusive);
+/* hmm_range_fault's flags: the request for every page */
+#define HMM_STEP_FAULT 1
+#define HMM_STEP_WRITE 2
 STEP_FN(exec_write_mem); STEP_FN(exec_read_mem); STEP_FN(exec_pin); STEP_FN(exec_unpin);
 STEP_FN(exec_fill); STEP_FN(exec_check); STEP_FN(exec_gup); STEP_FN(exec_put); STEP_FN(exec_migrate);
 STEP_FN(ex_pfn_valid); STEP_FN(ex_section); STEP_FN(ex_memory_block);

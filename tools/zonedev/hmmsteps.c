@@ -2,14 +2,18 @@
  * Scenario steps of HMM (issue 9): a dmirror GPU and a process. The
  * migrations (migrate_to_device / migrate_to_system: the device-level
  * HMM_DMIRROR_MIGRATE_TO_DEV/_SYS), a mirror's SNAPSHOT of a range (the
- * HMM_DMIRROR_PROT_* byte of each page, named) and the eviction of every
- * device page (the eviction half of HMM_DMIRROR_RELEASE).
- * Invariants: a snapshot's mirror lives for the step only, so it leaves
- * no notifier behind; every line the step prints is also in its JSON.
+ * HMM_DMIRROR_PROT_* byte of each page, named), the eviction of every
+ * device page (the eviction half of HMM_DMIRROR_RELEASE), hmm_range_fault
+ * of a range with the HMM_PFN_* bits of each page (as a driver of the GPU
+ * would call it: its owner, its notifier) and make_device_exclusive.
+ * Invariants: a step's mirror or notifier lives for the step only, so it
+ * leaves nothing behind; every line the step prints is also in its JSON.
  */
 #include "cli.h"
 #include "devsteps.h"
 
+#include <zonedev/hmm.h>
+#include <zonedev/mm.h>
 #include <zonedev/test_hmm.h>
 
 #include <errno.h>
@@ -135,4 +139,162 @@ void exec_evict(struct run *r, const struct step *st, struct step_result *res)
 		  r->s->gpus[st->gpu].name, n, s.calloc - s.cfree);
 	jw_ki64(r->json, "evicted", n);
 	jw_ku64(r->json, "device_pages_in_use", s.calloc - s.cfree);
+}
+
+/* ---------- hmm_range_fault ---------- */
+
+static bool step_invalidate(struct zd_mmu_interval_notifier *sub,
+			    const struct zd_mmu_notifier_range *range, unsigned long cur_seq)
+{
+	(void)range;
+	zd_mmu_interval_set_seq(sub, cur_seq);   /* nothing mirrored to drop */
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops step_notifier_ops = {
+	.invalidate = step_invalidate,
+};
+
+/* "VALID|WRITE|DEVICE_PRIVATE" of an entry's flag bits. */
+static void hmm_flag_names(uint64_t e, char *buf, size_t len)
+{
+	static const struct { uint64_t bit; const char *name; } bits[] = {
+		{ ZD_HMM_PFN_VALID, "VALID" }, { ZD_HMM_PFN_WRITE, "WRITE" },
+		{ ZD_HMM_PFN_ERROR, "ERROR" }, { ZD_HMM_PFN_DEVICE_PRIVATE, "DEVICE_PRIVATE" },
+	};
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (e & bits[i].bit)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? "|" : "", bits[i].name);
+	if (!at)
+		snprintf(buf, len, "0");
+}
+
+/* Does entry b continue the run that a starts (same flags and order, the
+ * next pfn or offset)? */
+static bool same_run(uint64_t a, uint64_t b, uint64_t k)
+{
+	return (a & ZD_HMM_PFN_FLAGS) == (b & ZD_HMM_PFN_FLAGS) &&
+	       (!(a & ZD_HMM_PFN_VALID) || zd_hmm_pfn_to_pfn(b) == zd_hmm_pfn_to_pfn(a) + k);
+}
+
+void exec_hmm_range_fault(struct run *r, const struct step *st, struct step_result *res)
+{
+	uint64_t addr, ps = r->m->arch.page_size, n = st->size / ps;
+	uint64_t req = (st->mflags & HMM_STEP_FAULT ? ZD_HMM_PFN_REQ_FAULT : 0) |
+		       (st->mflags & HMM_STEP_WRITE ? ZD_HMM_PFN_REQ_WRITE : 0);
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+	struct zd_mmu_interval_notifier mn = { 0 };
+	struct zd_hmm_range range;
+	unsigned long deadline = 1000;
+	uint64_t *pfns;
+	char line[sizeof(res->info)];
+	bool cut = false;
+	size_t at;
+
+	if (!mm)
+		return;
+	pfns = calloc(n ? n : 1, sizeof(*pfns));
+	if (!pfns) {
+		res->err = -ENOMEM;
+		return;
+	}
+	res->err = zd_mmu_interval_notifier_insert(&mn, mm, addr, st->size, &step_notifier_ops);
+	if (res->err) {
+		free(pfns);
+		return;
+	}
+	range = (struct zd_hmm_range){ .notifier = &mn, .start = addr, .end = addr + st->size,
+				       .hmm_pfns = pfns, .default_flags = req,
+				       .dev_private_owner = st->gpu >= 0 ? gpu_device(r, st->gpu) : NULL };
+	/* the driver's loop: -EBUSY means the range changed meanwhile */
+	do {
+		range.notifier_seq = zd_mmu_interval_read_begin(&mn);
+		zd_mmap_read_lock(mm);
+		res->err = zd_hmm_range_fault(&range);
+		zd_mmap_read_unlock(mm);
+	} while (res->err == -EBUSY && --deadline);
+	zd_mmu_interval_notifier_remove(&mn);
+	if (res->err) {
+		free(pfns);
+		return;
+	}
+	/* runs of pages with the same bits and consecutive pfns (offsets) */
+	at = (size_t)snprintf(line, sizeof(line), "%" PRIu64 " pages from 0x%" PRIx64 " (pid %d)%s%s:",
+			      n, addr, mm->pid, st->gpu >= 0 ? " for " : "",
+			      st->gpu >= 0 ? r->s->gpus[st->gpu].name : "");
+	jw_key(r->json, "runs");
+	jw_arr_begin(r->json);
+	for (uint64_t i = 0, k; i < n; i += k) {
+		char flags[64], seg[128];
+		uint64_t e = pfns[i];
+		unsigned order = zd_hmm_pfn_to_map_order(e);
+
+		for (k = 1; i + k < n && same_run(e, pfns[i + k], k); k++)
+			;
+		hmm_flag_names(e, flags, sizeof(flags));
+		if (!(e & ZD_HMM_PFN_VALID))
+			snprintf(seg, sizeof(seg), " %" PRIu64 " x %s;", k, flags);
+		else if (order)
+			snprintf(seg, sizeof(seg), " %" PRIu64 " x %s %s 0x%" PRIx64 " order %u;", k,
+				 flags, e & ZD_HMM_PFN_DEVICE_PRIVATE ? "offset" : "pfn",
+				 zd_hmm_pfn_to_pfn(e), order);
+		else
+			snprintf(seg, sizeof(seg), " %" PRIu64 " x %s %s 0x%" PRIx64 ";", k, flags,
+				 e & ZD_HMM_PFN_DEVICE_PRIVATE ? "offset" : "pfn", zd_hmm_pfn_to_pfn(e));
+		/* the text line holds what fits, the JSON every run */
+		if (at + strlen(seg) + 5 < sizeof(line))
+			at += (size_t)snprintf(line + at, sizeof(line) - at, "%s", seg);
+		else if (!cut && (cut = true))
+			at += (size_t)snprintf(line + at, sizeof(line) - at, " ...;");
+		jw_obj_begin(r->json);
+		jw_ku64(r->json, "addr", addr + i * ps);
+		jw_ku64(r->json, "pages", k);
+		jw_kstr(r->json, "flags", flags);
+		if (e & ZD_HMM_PFN_VALID) {
+			jw_ku64(r->json, e & ZD_HMM_PFN_DEVICE_PRIVATE ? "offset" : "pfn",
+				zd_hmm_pfn_to_pfn(e));
+			jw_ku64(r->json, "order", order);
+		}
+		jw_obj_end(r->json);
+	}
+	jw_arr_end(r->json);
+	if (at && line[at - 1] == ';')
+		line[at - 1] = '\0';
+	step_info(res, "%s", line);
+	free(pfns);
+}
+
+/* ---------- make_exclusive ---------- */
+
+void exec_make_exclusive(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
+	uint64_t addr, n = st->size / r->m->arch.page_size;
+	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+	struct zd_hmm_dmirror_cmd c;
+	struct zd_dmirror *d;
+	void *bounce;
+
+	if (!mm)
+		return;
+	/* the ioctl copies what the device then sees into the caller's buffer */
+	bounce = calloc(n ? n : 1, r->m->arch.page_size);
+	d = zd_dmirror_open(mdev, mm);
+	if (!bounce || ZD_IS_ERR(d)) {
+		res->err = bounce ? (int)ZD_PTR_ERR(d) : -ENOMEM;
+		free(bounce);
+		return;
+	}
+	c = (struct zd_hmm_dmirror_cmd){ .addr = addr, .ptr = (uintptr_t)bounce, .npages = n };
+	res->err = zd_dmirror_exclusive(d, &c);
+	zd_dmirror_release(d);
+	free(bounce);
+	if (res->err)
+		return;
+	step_info(res, "%" PRIu64 " pages from 0x%" PRIx64 " (pid %d) device-exclusive for %s",
+		  c.cpages, addr, mm->pid, r->s->gpus[st->gpu].name);
+	jw_ku64(r->json, "cpages", c.cpages);
 }

@@ -89,6 +89,14 @@ static const struct enum_def map_flags = {
 	}, false, NULL,
 };
 
+/* hmm_range_fault's request for every page (default_flags). */
+static const struct enum_def hmm_req_flags = {
+	"hmm_range_fault request", (const struct enum_name[]){
+		E("fault", HMM_STEP_FAULT), E("write", HMM_STEP_FAULT | HMM_STEP_WRITE),
+		E(NULL, 0),
+	}, false, NULL,
+};
+
 static const struct enum_def mremap_flags = {
 	"mremap flag", (const struct enum_name[]){
 		E("maymove", ZD_MREMAP_MAYMOVE), E("fixed", ZD_MREMAP_FIXED),
@@ -453,6 +461,18 @@ const struct step_def step_defs[] = {
 	{ "evict", (const struct field[]){ F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
 	  NULL, exec_evict,
 	  "zd_dmirror_evict(): every device page in use back to RAM (migrate_device_range)" },
+	{ "hmm_range_fault", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu),
+		F("flags", FT_FLAGS, mflags, .enums = &hmm_req_flags), END }, MAY,
+	  NULL, exec_hmm_range_fault,
+	  "zd_hmm_range_fault(): the HMM_PFN_* entry of each page, as a driver of gpu (its "
+	  "device-private owner) gets them; flags fault|write ask for a fault (default: a "
+	  "snapshot, nothing faulted); the output groups pages into runs" },
+	{ "make_exclusive", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
+	  NULL, exec_make_exclusive,
+	  "zd_dmirror_exclusive(): HMM_DMIRROR_EXCLUSIVE, make_device_exclusive() of each page "
+	  "for the gpu (a CPU access takes it back)" },
 	{ "madvise", (const struct field[]){
 		PROCESS, ADDR_REQ, SIZE,
 		F("advice", FT_ENUM, advice, .enums = &advice_names, .flags = FL_REQ), END }, MAY,
