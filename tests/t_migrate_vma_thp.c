@@ -20,6 +20,7 @@
 #include "tap.h"
 #include "helpers.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zonedev/migrate.h>
@@ -188,6 +189,16 @@ static void run(const char *arch, enum zd_device_private_design design)
 	   m->arch.pt[ZD_PT_PMD].shift && zd_is_device_private_page(m, page),
 	   "%s: ... of a PMD-order device folio", tag);
 	is_int((uint64_t)mm->rss_stat[ZD_MM_ANONPAGES], anon, "%s: rss unchanged", tag);
+	{
+		struct zd_dmirror_chunk_usage u;
+
+		is_int(zd_dmirror_chunk_usage(g, 0, &u), 0, "%s: chunk 0's usage", tag);
+		ok(u.free_pages == 0 && u.free_run_pages == u.pages - NR,
+		   "%s: ... the rest of the chunk free in PMD-sized runs", tag);
+		ok(u.offsets == (design == ZD_DEVICE_PRIVATE_DPA), "%s: ... by %s", tag,
+		   design == ZD_DEVICE_PRIVATE_DPA ? "offset" : "pfn");
+		is_int(zd_dmirror_chunk_usage(g, 1, &u), -ENOENT, "%s: no chunk 1", tag);
+	}
 	pme = calloc(NR, sizeof(*pme));
 	zd_pagemap_read(mm, a / PS * 8, pme, NR * 8);
 	good = true;

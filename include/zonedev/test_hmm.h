@@ -56,6 +56,15 @@ struct zd_device *zd_dmirror_to_device(struct zd_dmirror_device *mdev);
 struct zd_dmirror_device *zd_dmirror_find(struct zd_machine *m, const char *name);
 /* pgmap of chunk i (tests). */
 struct zd_dev_pagemap *zd_dmirror_chunk_pgmap(struct zd_dmirror_device *mdev, unsigned i);
+/* What chunk i holds: its first page (a pfn, or a device-private offset
+ * under dpa), its pages, and of them those free one by one and those free
+ * in PMD-sized runs (device THPs to be). -ENOENT past the last chunk. */
+struct zd_dmirror_chunk_usage {
+	uint64_t first, pages, free_pages, free_run_pages;
+	bool offsets;              /* first is a device-private offset */
+};
+int zd_dmirror_chunk_usage(struct zd_dmirror_device *mdev, unsigned i,
+			   struct zd_dmirror_chunk_usage *u);
 
 /*
  * The device's mirror of one process (struct dmirror: one open of

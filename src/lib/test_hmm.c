@@ -422,6 +422,31 @@ struct zd_dev_pagemap *zd_dmirror_chunk_pgmap(struct zd_dmirror_device *mdev, un
 	return pg;
 }
 
+int zd_dmirror_chunk_usage(struct zd_dmirror_device *mdev, unsigned i,
+			   struct zd_dmirror_chunk_usage *u)
+{
+	struct zd_machine *m = mdev->m;
+	struct dmirror_chunk *c;
+
+	memset(u, 0, sizeof(*u));
+	pthread_mutex_lock(&mdev->lock);
+	if (i >= mdev->nr_chunks || !(c = mdev->chunks[i])) {
+		pthread_mutex_unlock(&mdev->lock);
+		return -ENOENT;
+	}
+	u->offsets = c->pagemap.pages != NULL;
+	u->first = u->offsets ? c->pagemap.range.start >> m->arch.page_shift :
+		   zd_phys_pfn(&m->arch, c->pagemap.range.start);
+	u->pages = (mdev->type == ZD_MEMORY_DEVICE_COHERENT ? mdev->vram_size :
+		    ZD_DEVMEM_CHUNK_SIZE) >> m->arch.page_shift;
+	/* a free page's pgmap word names its chunk again */
+	for (struct zd_page *p = mdev->free_pages; p; p = p->zone_device_data)
+		u->free_pages += p->pgmap == &c->pagemap;
+	for (struct zd_page *p = mdev->free_folios; p; p = p->zone_device_data)
+		u->free_run_pages += p->pgmap == &c->pagemap ? pmd_pages(mdev) : 0;
+	pthread_mutex_unlock(&mdev->lock);
+	return 0;
+}
 
 /* dmirror_device_remove_chunks() (HMM_DMIRROR_RELEASE): every page in use
  * evicted, then every chunk unregistered; the next allocation maps a

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zonedev/test_hmm.h>
 
 const struct section_flag_name section_flag_names[] = {
 	{ "present", ZD_SECTION_MARKED_PRESENT },
@@ -226,6 +227,80 @@ static void devices_json(struct zd_machine *m, struct jw *w)
 	}
 	jw_arr_end(w);
 	free(rows);
+}
+
+/* ---------- gpu_memory: each dmirror GPU's VRAM, chunk by chunk ---------- */
+
+static void gpu_memory(struct zd_machine *m, FILE *f, struct jw *w)
+{
+	size_t n, gpus = 0;
+	struct dev_row *rows = collect_devices(m, &n);
+
+	if (w)
+		jw_arr_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		struct zd_dmirror_device *mdev = strcmp(rows[i].driver, "hmm_dmirror") ? NULL :
+						 zd_dmirror_find(m, rows[i].name);
+		struct zd_dmirror_chunk_usage u;
+		struct zd_dmirror_stats st;
+
+		if (!mdev)
+			continue;
+		gpus++;
+		zd_dmirror_get_stats(mdev, &st);
+		if (f)
+			fprintf(f, "%s: %" PRIu64 " chunks, %" PRIu64 " MiB registered, %" PRIu64
+				" pages in use\n", rows[i].name, st.chunks, st.registered_bytes >> 20,
+				st.calloc - st.cfree);
+		if (w) {
+			jw_obj_begin(w);
+			jw_kstr(w, "name", rows[i].name);
+			jw_ku64(w, "registered_bytes", st.registered_bytes);
+			jw_ku64(w, "pages_in_use", st.calloc - st.cfree);
+			jw_key(w, "chunks");
+			jw_arr_begin(w);
+		}
+		for (unsigned c = 0; !zd_dmirror_chunk_usage(mdev, c, &u); c++) {
+			uint64_t used = u.pages - u.free_pages - u.free_run_pages;
+
+			if (f)
+				fprintf(f, "  chunk %u: %s 0x%" PRIx64 "-0x%" PRIx64 ": %" PRIu64
+					" pages, %" PRIu64 " in use, %" PRIu64 " free, %" PRIu64
+					" free in %" PRIu64 " PMD-sized runs\n", c,
+					u.offsets ? "offsets" : "pfns", u.first, u.first + u.pages - 1,
+					u.pages, used, u.free_pages, u.free_run_pages,
+					u.free_run_pages >> (m->arch.pt[ZD_PT_PMD].shift -
+							     m->arch.page_shift));
+			if (w) {
+				jw_obj_begin(w);
+				jw_ku64(w, u.offsets ? "first_offset" : "first_pfn", u.first);
+				jw_ku64(w, "pages", u.pages);
+				jw_ku64(w, "in_use", used);
+				jw_ku64(w, "free", u.free_pages);
+				jw_ku64(w, "free_in_pmd_runs", u.free_run_pages);
+				jw_obj_end(w);
+			}
+		}
+		if (w) {
+			jw_arr_end(w);
+			jw_obj_end(w);
+		}
+	}
+	if (w)
+		jw_arr_end(w);
+	if (f && !gpus)
+		fprintf(f, "(no GPUs)\n");
+	free(rows);
+}
+
+static void gpu_memory_text(struct zd_machine *m, FILE *f)
+{
+	gpu_memory(m, f, NULL);
+}
+
+static void gpu_memory_json(struct zd_machine *m, struct jw *w)
+{
+	gpu_memory(m, NULL, w);
 }
 
 /* ---------- meminfo ---------- */
@@ -575,6 +650,7 @@ static const struct {
 	[RP_VMSTAT] = { zd_vmstat_show, vmstat_json },
 	[RP_PCI] = { zd_pci_dump_tree, pci_json },
 	[RP_P2PDMA] = { zd_pci_p2pdma_show, p2pdma_json },
+	[RP_GPU_MEMORY] = { gpu_memory_text, gpu_memory_json },
 };
 
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f)

@@ -39,7 +39,7 @@ static const struct enum_def report_names = {
 		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E("maps", RP_MAPS),
 		E("smaps_rollup", RP_SMAPS_ROLLUP), E("page_tables", RP_PAGE_TABLES),
 		E("vmstat", RP_VMSTAT), E("pagemap", RP_PAGEMAP), E("pci", RP_PCI), E("p2pdma", RP_P2PDMA),
-		E(NULL, 0),
+		E("gpu_memory", RP_GPU_MEMORY), E(NULL, 0),
 	}, false, NULL,
 };
 
