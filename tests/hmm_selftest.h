@@ -256,4 +256,23 @@ static inline int hmm_selftest_main(const struct test *tests, size_t nr_tests,
 	return done_testing();
 }
 
+
+/* A recording mm notifier (the exclusive and owner tests): MMU_NOTIFY_
+ * MIGRATE events, those carrying event_owner, MMU_NOTIFY_EXCLUSIVE ones. */
+static int migrate_events __attribute__((unused)), migrate_events_owned __attribute__((unused));
+static int exclusive_events __attribute__((unused));
+static void *event_owner __attribute__((unused));
+static inline int rec_start(struct zd_mmu_notifier *sub, const struct zd_mmu_notifier_range *r)
+{
+	if (r->event == ZD_MMU_NOTIFY_MIGRATE) {
+		migrate_events++;
+		migrate_events_owned += r->owner == event_owner;
+	}
+	exclusive_events += r->event == ZD_MMU_NOTIFY_EXCLUSIVE;
+	return 0;
+}
+static const struct zd_mmu_notifier_ops rec_ops = { .invalidate_range_start = rec_start };
+
+static struct zd_mmu_notifier rec __attribute__((unused)) = { .ops = &rec_ops };
+
 #endif

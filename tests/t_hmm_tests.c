@@ -8,7 +8,8 @@
  * under the v6.12 make_device_exclusive rule, where the kernel's verdict
  * with THP always is a failure (EXCLUSIVE -EBUSY) and is asserted as such.
  * A summary line per fixture, design and THP mode gives pass/fail/skip.
- * The THP tests (8, 30-37) are t_hmm_tests_thp.c; the harness is
+ * The THP tests (8, 30-37) are t_hmm_tests_thp.c, the model's extra
+ * tests in the same harness t_hmm_tests_model.c; the harness is
  * hmm_selftest.h.
  * Tests the model cannot run are skipped with the kernel harness's reason;
  * the O_TMPFILE files of the file tests are tmpfs files (shmem).
@@ -501,93 +502,25 @@ static void double_map(void)
 	buf_free(b);
 }
 
-/* Model extra, spec hmm.md §10 invariant 12: migrate_vma's
- * MMU_NOTIFY_MIGRATE carries the owner, so the migrating device keeps its
- * table and every other mirror of the range loses its entries. */
-static int migrate_events, migrate_events_owned, exclusive_events;
-static void *event_owner;
-static int rec_start(struct zd_mmu_notifier *sub, const struct zd_mmu_notifier_range *r)
+/* mixedmap: the dmirror file itself mapped (vm_insert_page, VM_MIXEDMAP),
+ * one private page: the device sees it readable. */
+static void mixedmap(void)
 {
-	if (r->event == ZD_MMU_NOTIFY_MIGRATE) {
-		migrate_events++;
-		migrate_events_owned += r->owner == event_owner;
-	}
-	exclusive_events += r->event == ZD_MMU_NOTIFY_EXCLUSIVE;
-	return 0;
-}
-static const struct zd_mmu_notifier_ops rec_ops = { .invalidate_range_start = rec_start };
-
-static struct zd_mmu_notifier rec = { .ops = &rec_ops };
-
-static void migrate_notifier_owner(void)
-{
-	uint64_t size = 8 * PS, npages = 8;
+	uint64_t npages = 1, size = npages * PS;
 	struct buffer *b = buf_new(size);
-	struct zd_dmirror_mirror_stats s0, s1;
+	struct zd_file *file = zd_dmirror_file_open(F->dev[0]);
+	unsigned char *m8 = (unsigned char *)b->mirror;
 
-	b->ptr = map_anon(size, ZD_PROT_READ | ZD_PROT_WRITE, ZD_MAP_PRIVATE);
-	cpu_fill(F->mm, b, 0, 0);
-	CMD(F->fd0, read, b, npages);
-	CMD(F->fd1, read, b, npages);
-	zd_dmirror_mirror_stats(F->fd1, &s1);
-	EQ(s1.entries, npages, "migrate_notifier_owner: device 1 mirrors the range");
-	EQ(migrate_dev(F->fd0, b, npages), 0, "migrate_notifier_owner: migrate to device 0");
-	zd_dmirror_mirror_stats(F->fd0, &s0);
-	zd_dmirror_mirror_stats(F->fd1, &s1);
-	EQ(s0.entries, npages, "migrate_notifier_owner: device 0 keeps (and remaps) its entries");
-	EQ(s1.entries, 0, "migrate_notifier_owner: device 1's entries were invalidated");
-	EQ(migrate_sys(F->fd0, b, npages), 0, "migrate_notifier_owner: back to system memory");
-	zd_mmu_notifier_register(&rec, F->mm);
-	migrate_events = migrate_events_owned = exclusive_events = 0;
-	event_owner = F->dev[1];
-	EQ(migrate_dev(F->fd1, b, npages), 0, "migrate_notifier_owner: migrate to device 1");
-	ok(migrate_events >= 2 && migrate_events_owned == migrate_events,
-	   "%s: migrate_notifier_owner: collect and insertion: MMU_NOTIFY_MIGRATE with the "
-	   "owner (%d of %d)", F->tag, migrate_events_owned, migrate_events);
-	zd_mmu_notifier_unregister(&rec, F->mm);
-	buf_free(b);
-}
-
-/* Model extra, invariant 3: per-page all-or-nothing. One device page
- * cannot be had (FAIL_ALLOC): that page stays where it was, the others
- * move, no migration entry survives, every byte is intact. */
-static void migrate_partial_failure(void)
-{
-	uint64_t size = 64 * PS, npages = 64;
-	struct buffer *b = buf_new(size);
-	const struct zd_pgtable_ops *o = F->m->arch.pgtable;
-	unsigned on_dev = 0, stale = 0;
-	struct zd_dmirror_stats s0, s1;
-
-	b->ptr = map_anon(size, ZD_PROT_READ | ZD_PROT_WRITE, ZD_MAP_PRIVATE);
-	cpu_fill(F->mm, b, 0, 5);
-	zd_dmirror_get_stats(F->dev[0], &s0);
-	zd_dmirror_set_flags(F->dev[0], ZD_HMM_DMIRROR_FLAG_FAIL_ALLOC);
-	EQ(migrate_dev(F->fd0, b, npages), -ENOENT,
-	   "migrate_partial_failure: one page is not on the device");
-	zd_dmirror_get_stats(F->dev[0], &s1);
-	for (uint64_t i = 0; i < npages; i++) {
-		enum zd_pt_level l = ZD_PT_PTE;
-		struct zd_page *p;
-		zd_pte_t e = zd_follow_pte(F->mm, b->ptr + i * PS, &l, &p);
-		enum zd_softleaf_type k;
-
-		if (o->pte_present(&F->m->arch, e)) {
-			on_dev += p && zd_is_zone_device_page(p);
-			continue;
-		}
-		k = zd_softleaf_from_pte(F->m, e, &p);
-		stale += zd_softleaf_is_migration(k);
-		on_dev += zd_softleaf_is_device_private(k);
+	if (!ok(!ZD_IS_ERR(file), "%s: mixedmap: the device file", F->tag)) {
+		buf_free(b);
+		return;
 	}
-	EQ(stale, 0, "migrate_partial_failure: no migration entry survives");
-	EQ(on_dev, npages - 1, "migrate_partial_failure: every other page moved");
-	EQ((s1.calloc - s1.cfree) - (s0.calloc - s0.cfree), npages - 1,
-	   "migrate_partial_failure: device pages in use");
-	memset(b->local, 0, size);
-	cpu_read(F->mm, b, 0, size);
-	ok(ints(b->local, 0, size, 5), "%s: migrate_partial_failure: every byte intact", F->tag);
-	zd_dmirror_set_flags(F->dev[0], 0);
+	b->ptr = (uint64_t)zd_vm_mmap(F->mm, 0, size, ZD_PROT_READ | ZD_PROT_WRITE,
+				      ZD_MAP_PRIVATE, file, 0);
+	zd_fput(file);
+	EQ(CMD(F->fd0, snapshot, b, npages), 0, "mixedmap: SNAPSHOT");
+	EQ(b->cpages, npages, "mixedmap: cpages");
+	EQ(m8[0], ZD_HMM_DMIRROR_PROT_READ, "mixedmap: the page is READ");
 	buf_free(b);
 }
 
@@ -777,7 +710,7 @@ static const struct test tests[] = {
 	{ "migrate_multiple", migrate_multiple, NULL },
 	{ "anon_read_multiple", anon_read_multiple, NULL },
 	{ "anon_teardown", anon_teardown, NULL },
-	{ "mixedmap", NULL, "no /dev/hmm_dmirror file to mmap (vm_insert_page) in the model" },
+	{ "mixedmap", mixedmap, NULL },
 	{ "snapshot", snapshot, NULL },
 	{ "compound", NULL, "no hugetlbfs in the model (the kernel's harness skips when no huge "
 	  "page is free)" },
@@ -788,8 +721,6 @@ static const struct test tests[] = {
 	{ "hmm_gup_test", hmm_gup_test, NULL },
 	{ "hmm_cow_in_device", hmm_cow_in_device, NULL },
 	{ "benchmark_thp_migration", NULL, "a benchmark: `zonedev bench migrate`" },
-	{ "migrate_notifier_owner", migrate_notifier_owner, NULL },   /* model extra */
-	{ "migrate_partial_failure", migrate_partial_failure, NULL },   /* model extra */
 };
 
 int main(void)

@@ -186,7 +186,11 @@ static void migrate_storm(void)
 				    ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
 	zd_access_vm(mm, base, "x", 1, true);
 	pthread_create(&t, NULL, counter, mm);
-	for (int i = 0; i < (TAP_SLOW ? 300 : 3000); i++) {
+	/* at least N migrations, and on until the counter thread has run
+	 * (a loaded host may not schedule it while the first N go by) */
+	for (int i = 0, n = TAP_SLOW ? 300 : 3000;
+	     i < n || (__atomic_load_n(&counter_done, __ATOMIC_RELAXED) < 100 && i < 100 * n);
+	     i++) {
 		enum zd_pt_level l;
 		struct zd_page *p;
 

@@ -265,6 +265,12 @@ int64_t zd_do_mremap(struct zd_mm *mm, uint64_t addr, uint64_t old_len, uint64_t
 		     unsigned long flags, uint64_t new_addr);
 int zd_do_madvise(struct zd_mm *mm, uint64_t start, uint64_t len, int behavior);
 
+/* vm_insert_page(): a driver's mmap maps page (referenced, not anonymous)
+ * at addr of vma, which becomes VM_MIXEDMAP; the PTE takes a reference.
+ * 0, -EFAULT (addr outside vma), -EINVAL (anon or free page, VM_PFNMAP),
+ * -EBUSY (something is mapped there), -ENOMEM. */
+int zd_vm_insert_page(struct zd_vm_area_struct *vma, uint64_t addr, struct zd_page *page);
+
 /*
  * handle_mm_fault(): resolve a fault at address in vma (mmap_lock held for
  * reading): tables allocated, a page found or made and mapped. Returns 0 or

@@ -102,6 +102,10 @@ struct zd_hmm_dmirror_cmd {
 struct zd_dmirror *zd_dmirror_open(struct zd_dmirror_device *mdev, struct zd_mm *mm);
 /* release(): the notifier removed, the table emptied, d freed. */
 void zd_dmirror_release(struct zd_dmirror *d);
+/* The device file itself (/dev/hmm_dmirrorN), for mmap: dmirror_fops_mmap
+ * gives every page of the VMA a zeroed kernel page by vm_insert_page (a
+ * VM_MIXEDMAP mapping, hmm-tests' mixedmap). One reference (zd_fput). */
+struct zd_file *zd_dmirror_file_open(struct zd_dmirror_device *mdev);
 /*
  * The ioctls (dmirror_fops_unlocked_ioctl + handler). 0, or -EINVAL
  * (addr unaligned, npages 0 or wrapping, no buffer), -ENOENT, -EFAULT,

@@ -13,11 +13,14 @@
  */
 #include <zonedev/device.h>
 #include <zonedev/err.h>
+#include <zonedev/fault-inject.h>
+#include <zonedev/gfp.h>
 #include <zonedev/hmm.h>
 #include <zonedev/log.h>
 #include <zonedev/machine.h>
 #include <zonedev/migrate.h>
 #include <zonedev/mm.h>
+#include <zonedev/pgalloc.h>
 #include <zonedev/swapops.h>
 #include <zonedev/test_hmm.h>
 #include <errno.h>
@@ -78,6 +81,58 @@ void dmirror_forget(struct zd_dmirror_device *mdev, struct zd_mm *mm, uint64_t a
 static const struct zd_mmu_interval_notifier_ops dmirror_mni_ops = {
 	.invalidate = dmirror_interval_invalidate,
 };
+
+/* dmirror_fops_mmap(): the device's mmap hands out zeroed kernel pages;
+ * the PTEs hold the only references once the VMA is set up. */
+static int dmirror_fops_mmap(struct zd_file *file, struct zd_vm_area_struct *vma)
+{
+	struct zd_dmirror_device *mdev = file->private_data;
+	struct zd_machine *m = zd_dmirror_to_device(mdev)->machine;
+
+	for (uint64_t addr = vma->vm_start; addr < vma->vm_end; addr += m->arch.page_size) {
+		/* fault point dmirror_mmap:alloc: no page for this address */
+		struct zd_page *page = zd_should_fail(m, "dmirror_mmap:alloc") ? NULL :
+			zd_alloc_pages(m, ZD_GFP_KERNEL | ZD___GFP_ZERO, 0);
+		int rc;
+
+		if (!page)
+			return -ENOMEM;
+		rc = zd_vm_insert_page(vma, addr, page);
+		zd_put_page(m, page);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void dmirror_fops_release(struct zd_file *file)
+{
+	free(file);
+}
+
+static const struct zd_file_operations dmirror_fops = {
+	.mmap = dmirror_fops_mmap,
+	.release = dmirror_fops_release,
+};
+
+struct zd_file *zd_dmirror_file_open(struct zd_dmirror_device *mdev)
+{
+	struct zd_device *dev = zd_dmirror_to_device(mdev);
+	struct zd_file *file = calloc(1, sizeof(*file) + 80);
+
+	if (!file)
+		return ZD_ERR_PTR(-ENOMEM);
+	snprintf((char *)(file + 1), 80, "/dev/%s", zd_dev_name(dev));
+	file->path = (const char *)(file + 1);
+	file->f_op = &dmirror_fops;
+	file->f_mode = ZD_FMODE_READ | ZD_FMODE_WRITE;
+	file->dev_major = 511;   /* the test module's dynamic char major */
+	file->ino = 2000;
+	file->i_mode = ZD_S_IFCHR;
+	file->private_data = mdev;
+	file->f_count = 1;
+	return file;
+}
 
 struct zd_dmirror *zd_dmirror_open(struct zd_dmirror_device *mdev, struct zd_mm *mm)
 {

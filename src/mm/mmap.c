@@ -400,6 +400,9 @@ static int64_t do_mmap(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned l
 	if (!err)
 		err = zd_vma_link(mm, vma);
 	if (err) {
+		/* unmap_region(): what ->mmap inserted before it failed */
+		if (file)
+			zd_zap_page_range(vma, addr, addr + len);
 		zd_vm_area_free(vma);
 		return err;
 	}
