@@ -306,6 +306,7 @@ struct step {
 	bool has_vma_start, has_vma_end, has_perms, has_mapped, mapped;
 	uint64_t vma_start, vma_end;
 	const char *perms;         /* as maps shows them, "rw-p" */
+	const char *bytes;         /* snapshot: the bytes it must see, "22 22 01" */
 };
 
 /* A pin step's flag for pin_user_pages_fast (no FOLL_* bit is this). */

@@ -68,6 +68,29 @@ static const char *prot_kind(uint8_t b)
 	}
 }
 
+/* Does the text "22 22 01" (hex bytes, spaces between) give exactly the
+ * n bytes seen? */
+static bool snapshot_matches(const char *want, const uint8_t *seen, uint64_t n)
+{
+	uint64_t i = 0;
+
+	for (const char *p = want; *p; ) {
+		char *end;
+		unsigned long v;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		v = strtoul(p, &end, 16);
+		if (end == p || v > 0xff || i >= n || seen[i] != v)
+			return false;
+		i++;
+		p = end;
+	}
+	return i == n;
+}
+
 void exec_snapshot(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_dmirror_device *mdev = gpu_device(r, st->gpu);
@@ -120,6 +143,9 @@ void exec_snapshot(struct run *r, const struct step *st, struct step_result *res
 	}
 	step_info(res, "%s", line);
 	jw_arr_end(r->json);
+	if (st->bytes && !snapshot_matches(st->bytes, bytes, c.cpages))
+		step_fail(res, "the device sees%s, not %s", strchr(line, ':') + 1,
+				  st->bytes);
 	free(bytes);
 }
 

@@ -455,9 +455,11 @@ const struct step_def step_defs[] = {
 	  NULL, exec_migrate_to_system,
 	  "zd_dmirror_migrate_to_sys(): HMM_DMIRROR_MIGRATE_TO_SYS of the range (migrate_vma)" },
 	{ "snapshot", (const struct field[]){
-		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
+		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ),
+		F("bytes", FT_STR, bytes), END }, MAY,
 	  NULL, exec_snapshot,
-	  "zd_dmirror_snapshot(): HMM_DMIRROR_SNAPSHOT of the range by a mirror opened for it" },
+	  "zd_dmirror_snapshot(): HMM_DMIRROR_SNAPSHOT of the range by a mirror opened for it; "
+	  "with bytes (\"22 22 01\"), the step fails unless the device sees exactly those" },
 	{ "evict", (const struct field[]){ F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
 	  NULL, exec_evict,
 	  "zd_dmirror_evict(): every device page in use back to RAM (migrate_device_range)" },
