@@ -300,6 +300,29 @@ static void run(const char *arch, enum zd_device_private_design design)
 	is_int(in_use(g), 0, "%s: ... nothing on the device", tag);
 	zd_vm_munmap(mm, b, PMD);
 
+	/* a mirror's table follows a device-level migration to the device */
+	{
+		struct zd_dmirror *dm = zd_dmirror_open(g, mm);
+		unsigned *bounce = calloc(1, PMD);
+		struct zd_hmm_dmirror_cmd c;
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		a = thp_block(mm, 6);
+		c = (struct zd_hmm_dmirror_cmd){ .addr = a, .ptr = (uintptr_t)bounce, .npages = NR };
+		is_int(zd_dmirror_read(dm, &c), 0, "%s: a mirror reads the block", tag);
+		zd_dmirror_migrate_to_dev(g, mm, a, NR, &cp);
+		f = open_memstream(&text, &len);
+		zd_dmirror_show(g, f);
+		fclose(f);
+		ok(text && strstr(text, "512 pages device-private local") && !strstr(text, "system"),
+		   "%s: ... and then maps the device THP's pages, none of the old ones", tag);
+		free(text);
+		zd_dmirror_release(dm);
+		free(bounce);
+		zd_vm_munmap(mm, a, PMD);
+	}
 	is_int(mm->rss_stat[ZD_MM_ANONPAGES], 0, "%s: rss is 0", tag);
 	is_int(zd_warn_count(m), 0, "%s: no WARN", tag);
 	if (getenv("ZD_DEBUG"))

@@ -14,6 +14,7 @@
 #define ZONEDEV_TEST_HMM_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <zonedev/memremap.h>
 
 #define ZD_DEVMEM_CHUNK_SIZE (256ULL << 20)
@@ -136,6 +137,9 @@ int zd_dmirror_check_exclusive(struct zd_dmirror *d, struct zd_hmm_dmirror_cmd *
  * entries its table holds now. */
 struct zd_dmirror_mirror_stats { uint64_t faults, reads, writes, entries; };
 void zd_dmirror_mirror_stats(struct zd_dmirror *d, struct zd_dmirror_mirror_stats *st);
+/* Each open mirror of the device: its process, counters and table in runs
+ * ("0x40000000-0x40200000 512 pages system pfn 0x3ec00 write"). */
+void zd_dmirror_show(struct zd_dmirror_device *mdev, FILE *f);
 
 /*
  * HMM_DMIRROR_MIGRATE_TO_DEV / _TO_SYS over [addr, addr + npages pages) of

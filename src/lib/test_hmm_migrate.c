@@ -369,8 +369,18 @@ int dmirror_migrate_range(struct zd_dmirror_device *mdev, struct zd_dmirror *d, 
 			break;
 		}
 		zd_migrate_vma_pages(m, &args);
-		if (to_dev && d)
+		if (to_dev && d) {
 			map_into_mirror(d, &args);
+		} else if (to_dev) {
+			/* the device-level call: every mirror of mm on the device
+			 * maps the new device pages (its own MMU_NOTIFY_MIGRATE
+			 * left their entries, which name the old pages) */
+			pthread_mutex_lock(&mdev->mirrors_lock);
+			for (struct zd_dmirror *o = mdev->mirrors; o; o = o->next)
+				if (o->mm == mm)
+					map_into_mirror(o, &args);
+			pthread_mutex_unlock(&mdev->mirrors_lock);
+		}
 		for (unsigned long i = 0; !to_dev && i < args.npages; i++)
 			if ((src[i] & (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_MIGRATE)) ==
 			    (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_MIGRATE))

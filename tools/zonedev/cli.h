@@ -189,7 +189,7 @@ struct expect_def;
 enum report_kind {
 	RP_IOMEM, RP_MEMINFO, RP_ZONEINFO, RP_MEMORY_BLOCKS, RP_SECTIONS, RP_DMESG,
 	RP_VMEMMAP, RP_NAMESPACES, RP_DEVICES, RP_BUDDYINFO, RP_MAPS, RP_SMAPS_ROLLUP,
-	RP_PAGE_TABLES, RP_VMSTAT, RP_PAGEMAP, RP_PCI, RP_P2PDMA, RP_GPU_MEMORY, RP_NR,
+	RP_PAGE_TABLES, RP_VMSTAT, RP_PAGEMAP, RP_PCI, RP_P2PDMA, RP_GPU_MEMORY, RP_MIRRORS, RP_NR,
 };
 
 #define PGMAP_NONE 0               /* expect pgmap: no pgmap at the address */
@@ -417,6 +417,7 @@ struct handle_state {
 	struct zd_dev_pagemap *pgmap;      /* H_PGMAP (owned while live) */
 	char *meminfo;                     /* H_MEMINFO: the /proc/meminfo text then (owned) */
 	struct zd_mm *mm;                  /* H_MM: the process (the machine ends it) */
+	struct zd_dmirror **mirrors;       /* H_MM: each GPU's mirror of it, by gpu_fill/gpu_check (owned) */
 	struct zd_page **pins;             /* H_PIN, H_GUP: the pinned or referenced pages (owned while live) */
 	long nr_pins;
 	struct bg_task *task;              /* H_TASK: a step running on its own thread (owned while live) */
@@ -473,7 +474,12 @@ STEP_FN(exec_process); STEP_FN(exec_fork); STEP_FN(exec_exit); STEP_FN(exec_mmap
 STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec_madvise);
 STEP_FN(exec_migrate_to_device); STEP_FN(exec_migrate_to_system);
 STEP_FN(exec_snapshot); STEP_FN(exec_evict); STEP_FN(exec_hmm_range_fault);
-STEP_FN(exec_make_exclusive);
+STEP_FN(exec_make_exclusive); STEP_FN(exec_gpu_fill); STEP_FN(exec_gpu_check);
+/* The GPU st->gpu's mirror of process st->process (opened on first use,
+ * as the process would open the device file), NULL with res set; the
+ * mirrors of one process (process < 0: all) released (hmmsteps.c). */
+struct zd_dmirror *process_mirror(struct run *r, const struct step *st, struct step_result *res);
+void release_mirrors(struct run *r, int process);
 /* hmm_range_fault's flags: the request for every page */
 #define HMM_STEP_FAULT 1
 #define HMM_STEP_WRITE 2

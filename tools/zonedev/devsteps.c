@@ -173,6 +173,7 @@ static void unmap_handle(struct handle_state *h)
 
 void run_release_handles(struct run *r)
 {
+	release_mirrors(r, -1);   /* before the processes go */
 	for (int i = 0; i < r->s->nr_handles; i++) {
 		struct handle_state *h = &r->h[i];
 

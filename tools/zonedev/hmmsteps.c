@@ -324,3 +324,40 @@ void exec_make_exclusive(struct run *r, const struct step *st, struct step_resul
 		  c.cpages, addr, mm->pid, r->s->gpus[st->gpu].name);
 	jw_ku64(r->json, "cpages", c.cpages);
 }
+
+/* ---------- the GPUs' mirrors of each process ---------- */
+
+struct zd_dmirror *process_mirror(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct handle_state *h = &r->h[st->process];
+	struct zd_dmirror *d;
+
+	if (!h->mirrors && !(h->mirrors = calloc(r->s->nr_gpus, sizeof(*h->mirrors)))) {
+		step_fail(res, "out of memory");
+		return NULL;
+	}
+	if (h->mirrors[st->gpu])
+		return h->mirrors[st->gpu];
+	d = zd_dmirror_open(gpu_device(r, st->gpu), h->mm);
+	if (ZD_IS_ERR(d)) {
+		res->err = (int)ZD_PTR_ERR(d);
+		return NULL;
+	}
+	return h->mirrors[st->gpu] = d;
+}
+
+void release_mirrors(struct run *r, int process)
+{
+	for (int i = process < 0 ? 0 : process; i < (process < 0 ? r->s->nr_handles : process + 1);
+	     i++) {
+		struct handle_state *h = &r->h[i];
+
+		if (r->s->handles[i].kind != H_MM || !h->mirrors)
+			continue;
+		for (size_t g = 0; g < r->s->nr_gpus; g++)
+			if (h->mirrors[g])
+				zd_dmirror_release(h->mirrors[g]);
+		free(h->mirrors);
+		h->mirrors = NULL;
+	}
+}

@@ -85,6 +85,7 @@ void exec_exit(struct run *r, const struct step *st, struct step_result *res)
 	if (!mm)
 		return;
 	step_info(res, "pid %d exited, %zu VMAs unmapped", mm->pid, mm->map_count);
+	release_mirrors(r, st->process);   /* the GPUs' files close with the process */
 	zd_mmput(mm);
 	r->h[st->process].live = false;
 	r->h[st->process].mm = NULL;
@@ -237,16 +238,25 @@ static const char *src_desc(const struct step *st, char *buf, size_t len)
  * SIGSEGV, SIGBUS and OOM come back as the errno zd_access_vm() gives
  * (EFAULT, EIO, ENOMEM), which expect_error names. */
 static void access_range(struct run *r, const struct step *st, struct step_result *res,
-			 bool write)
+			 bool write, bool gpu)
 {
-	uint64_t addr;
+	uint64_t addr, ps = r->m->arch.page_size;
 	struct zd_mm *mm = step_mm_addr(r, st, res, &addr);
+	struct zd_dmirror *d = NULL;
 	struct byte_src src = { st, 0, st->seed, 0, 0 };
 	size_t len = range_len(st);
 	uint8_t *want, *got;
 	char what[128];
 
 	if (!mm)
+		return;
+	/* the GPU's access goes through its mirror of the process, by pages */
+	if (gpu && (len % ps || addr % ps)) {
+		step_fail(res, "a GPU accesses whole pages: 0x%" PRIx64 " + %zu is not page aligned",
+			  addr, len);
+		return;
+	}
+	if (gpu && !(d = process_mirror(r, st, res)))
 		return;
 	want = malloc(ACCESS_CHUNK);
 	got = malloc(ACCESS_CHUNK);
@@ -259,7 +269,15 @@ static void access_range(struct run *r, const struct step *st, struct step_resul
 
 		for (size_t i = 0; i < n; i++)
 			want[i] = src_byte(&src);
-		res->err = zd_access_vm(mm, addr + off, write ? want : got, n, write);
+		if (d) {
+			struct zd_hmm_dmirror_cmd c = {
+				.addr = addr + off, .ptr = (uintptr_t)(write ? want : got), .npages = n / ps,
+			};
+
+			res->err = write ? zd_dmirror_write(d, &c) : zd_dmirror_read(d, &c);
+		} else {
+			res->err = zd_access_vm(mm, addr + off, write ? want : got, n, write);
+		}
 		for (size_t i = 0; !write && !res->err && i < n; i++) {
 			if (got[i] == want[i])
 				continue;
@@ -271,7 +289,16 @@ static void access_range(struct run *r, const struct step *st, struct step_resul
 			goto out;
 		}
 	}
-	if (!res->err) {
+	if (!res->err && d) {
+		struct zd_dmirror_mirror_stats ms;
+
+		zd_dmirror_mirror_stats(d, &ms);
+		step_info(res, "%s: %zu bytes of pid %d %s 0x%" PRIx64 " (device faults so far: %"
+			  PRIu64 ", %" PRIu64 " entries in its table)", r->s->gpus[st->gpu].name, len,
+			  mm->pid, write ? "written at" : "read from", addr, ms.faults, ms.entries);
+		jw_ku64(r->json, "bytes", len);
+		jw_ku64(r->json, "device_faults", ms.faults);
+	} else if (!res->err) {
 		step_info(res, "pid %d: %zu bytes %s 0x%" PRIx64 " (minor faults so far: %lu)",
 			  mm->pid, len, write ? "stored at" : "loaded from", addr, mm->min_flt);
 		jw_ku64(r->json, "bytes", len);
@@ -283,22 +310,32 @@ out:
 
 void exec_write_mem(struct run *r, const struct step *st, struct step_result *res)
 {
-	access_range(r, st, res, true);
+	access_range(r, st, res, true, false);
 }
 
 void exec_read_mem(struct run *r, const struct step *st, struct step_result *res)
 {
-	access_range(r, st, res, false);
+	access_range(r, st, res, false, false);
 }
 
 void exec_fill(struct run *r, const struct step *st, struct step_result *res)
 {
-	access_range(r, st, res, true);
+	access_range(r, st, res, true, false);
 }
 
 void exec_check(struct run *r, const struct step *st, struct step_result *res)
 {
-	access_range(r, st, res, false);
+	access_range(r, st, res, false, false);
+}
+
+void exec_gpu_fill(struct run *r, const struct step *st, struct step_result *res)
+{
+	access_range(r, st, res, true, true);
+}
+
+void exec_gpu_check(struct run *r, const struct step *st, struct step_result *res)
+{
+	access_range(r, st, res, false, true);
 }
 
 /* pin and gup: the pages of the range pinned (FOLL_PIN) or referenced

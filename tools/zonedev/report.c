@@ -293,6 +293,26 @@ static void gpu_memory(struct zd_machine *m, FILE *f, struct jw *w)
 	free(rows);
 }
 
+/* mirrors: each GPU's open mirrors and their tables (zd_dmirror_show) */
+static void mirrors_text(struct zd_machine *m, FILE *f)
+{
+	size_t n, gpus = 0;
+	struct dev_row *rows = collect_devices(m, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct zd_dmirror_device *mdev = strcmp(rows[i].driver, "hmm_dmirror") ? NULL :
+						 zd_dmirror_find(m, rows[i].name);
+
+		if (mdev) {
+			zd_dmirror_show(mdev, f);
+			gpus++;
+		}
+	}
+	if (!gpus)
+		fprintf(f, "(no GPUs)\n");
+	free(rows);
+}
+
 static void gpu_memory_text(struct zd_machine *m, FILE *f)
 {
 	gpu_memory(m, f, NULL);
@@ -624,6 +644,11 @@ static void pci_json(struct zd_machine *m, struct jw *w)
 	text_lines_json(m, w, zd_pci_dump_tree);
 }
 
+static void mirrors_json(struct zd_machine *m, struct jw *w)
+{
+	text_lines_json(m, w, mirrors_text);
+}
+
 static void p2pdma_json(struct zd_machine *m, struct jw *w)
 {
 	text_lines_json(m, w, zd_pci_p2pdma_show);
@@ -651,6 +676,7 @@ static const struct {
 	[RP_PCI] = { zd_pci_dump_tree, pci_json },
 	[RP_P2PDMA] = { zd_pci_p2pdma_show, p2pdma_json },
 	[RP_GPU_MEMORY] = { gpu_memory_text, gpu_memory_json },
+	[RP_MIRRORS] = { mirrors_text, mirrors_json },
 };
 
 void report_text(struct zd_machine *m, enum report_kind k, FILE *f)

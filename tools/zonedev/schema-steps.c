@@ -39,7 +39,7 @@ static const struct enum_def report_names = {
 		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E("maps", RP_MAPS),
 		E("smaps_rollup", RP_SMAPS_ROLLUP), E("page_tables", RP_PAGE_TABLES),
 		E("vmstat", RP_VMSTAT), E("pagemap", RP_PAGEMAP), E("pci", RP_PCI), E("p2pdma", RP_P2PDMA),
-		E("gpu_memory", RP_GPU_MEMORY), E(NULL, 0),
+		E("gpu_memory", RP_GPU_MEMORY), E("mirrors", RP_MIRRORS), E(NULL, 0),
 	}, false, NULL,
 };
 
@@ -498,6 +498,17 @@ const struct step_def step_defs[] = {
 		F("data", FT_DATA, data, .has = HAS(has_data)), END }, MAY,
 	  finish_check, exec_check, "zd_access_vm(): the CPU loads the range, which must hold "
 	  "the pattern, the seed's stream or the data; the first differing byte fails it" },
+	{ "gpu_fill", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, PATTERN, SEED, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END },
+	  MAY, finish_fill, exec_gpu_fill,
+	  "zd_dmirror_write(): HMM_DMIRROR_WRITE, the GPU stores a pattern or a seed's stream "
+	  "over whole pages through its mirror of the process (hmm_range_fault, faulting for "
+	  "write; the mirror stays open with the process)" },
+	{ "gpu_check", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, PATTERN, SEED, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END },
+	  MAY, finish_fill, exec_gpu_check,
+	  "zd_dmirror_read(): HMM_DMIRROR_READ, the GPU loads whole pages through its mirror, "
+	  "which must hold the pattern or the seed's stream" },
 	{ "gup", (const struct field[]){
 		PROCESS, ADDR_REQ, SIZE,
 		F("flags", FT_FLAGS, mflags, .enums = &gup_flags, .flags = FL_ECHO_ALWAYS),
