@@ -251,8 +251,16 @@ struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_machine *m, struct zd_pci_d
  * the kernel prints them; the length, -ENOENT without the group, -EINVAL
  * for another name. */
 int zd_pci_p2pmem_attr(struct zd_pci_dev *pdev, const char *name, char *buf, size_t len);
-/* pci_p2pdma_release(): unpublished and unreachable (RCU), then every
- * pgmap torn down, which waits for every allocation to be freed. */
+/* The p2pmem/allocate sysfs file, opened (one reference, zd_fput): each
+ * mmap of it (MAP_SHARED, offset 0) is a fresh allocation of the VMA's
+ * length whose pages are vm_insert_page()d; -EINVAL for a private mapping
+ * or another offset, -ENOMEM when the pool has no room, -ENODEV once the
+ * provider is gone. ERR_PTR(-ENOENT) without the p2pmem group. */
+struct zd_file;
+struct zd_file *zd_pci_p2pmem_allocate_open(struct zd_pci_dev *pdev);
+/* pci_p2pdma_release(): user mappings of the allocate file zapped,
+ * unpublished and unreachable (RCU), then every pgmap torn down, which
+ * waits for every allocation and every pinned page to be freed. */
 void zd_pci_p2pdma_release(struct zd_pci_dev *pdev);
 
 /* lspci -tv style tree of every domain. */

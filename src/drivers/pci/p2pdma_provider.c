@@ -431,6 +431,8 @@ void zd_pci_p2pdma_release(struct zd_pci_dev *pdev)
 
 	if (!p2pdma)
 		return;
+	/* the allocate attribute goes first: its mappings with it */
+	zd_pci_p2pmem_zap_mappings(pdev);
 	zd_xa_destroy(&p2pdma->map_types);
 	/* the devm actions run first in the kernel: each pgmap dies and
 	 * waits for its references (every allocation freed) */
