@@ -306,15 +306,15 @@ check "--list-steps shows a step with its keys" "$tmp/out" "add_memory: zd_add_m
 check "--list-steps shows a required key" "$tmp/out" "start                  address; required"
 check "--list-steps shows a default" "$tmp/out" "gfp                    kernel, movable, dma32 or dma; default kernel"
 check "--list-steps shows the expect forms" "$tmp/out" "expect zoneinfo"
-sed -n 's/^\([a-z_]*\)\( VALUE\)\{0,1\}: .*/\1/p' "$tmp/out" | sort >"$tmp/schema-steps"
-sed -n 's/^expect \([a-z_]*\).*/\1/p' "$tmp/out" | sort -u >"$tmp/schema-forms"
+sed -n 's/^\([a-z0-9_]*\)\( VALUE\)\{0,1\}: .*/\1/p' "$tmp/out" | sort >"$tmp/schema-steps"
+sed -n 's/^expect \([a-z0-9_]*\).*/\1/p' "$tmp/out" | sort -u >"$tmp/schema-forms"
 # The step reference tables (RAM, ZONE_DEVICE, processes) and the expect table.
 awk '/^### Step reference/ || /^### ZONE_DEVICE steps/ || /^### Process steps/ { on = 1; next }
      /^###? / { on = 0 }
-     on && /^\| `[a-z_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
+     on && /^\| `[a-z0-9_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
 	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-steps"
 awk '/^### expect$/ { on = 1; next } /^###? / { on = 0 }
-     on && /^\| `\{[a-z_]*:/ { sub(/^\| `\{/, ""); sub(/:.*/, ""); print }' \
+     on && /^\| `\{[a-z0-9_]*:/ { sub(/^\| `\{/, ""); sub(/:.*/, ""); print }' \
 	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-forms"
 # same_names WHAT: $tmp/schema-WHAT (from --list-steps) is non-empty and
 # equals $tmp/doc-WHAT (from docs/scenarios.md); the differences otherwise.
@@ -329,10 +329,10 @@ same_names() {
 same_names steps steps
 same_names forms "expect forms"
 # The machine section's keys: the table under "## machine".
-sed -n '/^The machine section (machine:):/,/^machine\./s/^    \([a-z_]*\) .*/\1/p' "$tmp/out" |
+sed -n '/^The machine section (machine:):/,/^machine\./s/^    \([a-z0-9_]*\) .*/\1/p' "$tmp/out" |
 	sort >"$tmp/schema-machine"
 awk '/^## machine/ { on = 1; next } /^###? / { on = 0 }
-     on && /^\| `[a-z_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
+     on && /^\| `[a-z0-9_]*` \|/ { sub(/^\| `/, ""); sub(/`.*/, ""); print }' \
 	"$ZD_SRCDIR/docs/scenarios.md" | sort -u >"$tmp/doc-machine"
 same_names machine "machine keys"
 check "--list-steps shows a machine list's entry keys" "$tmp/out" "machine.pmem: each entry"

@@ -295,6 +295,8 @@ struct step {
 	bool has_mode, has_size, has_data, has_refused, refused;
 	uint64_t data_at;          /* namespace: where data is expected */
 	bool has_chunks, has_calloc, has_cfree;
+	uint64_t available;        /* expect p2pmem */
+	bool has_available, has_published;
 	uint64_t chunks, calloc, cfree;
 	bool has_online_blocks, has_total_blocks, has_movable, movable;
 	uint64_t online_blocks, total_blocks;
@@ -307,6 +309,9 @@ struct step {
 	uint64_t vma_start, vma_end;
 	const char *perms;         /* as maps shows them, "rw-p" */
 	const char *bytes;         /* snapshot: the bytes it must see, "22 22 01" */
+	const char *p2pmem;        /* mmap: a provider's p2pmem/allocate, by pci_name() */
+	uint64_t bar;              /* p2pdma_add_resource */
+	bool publish;
 };
 
 /* A pin step's flag for pin_user_pages_fast (no FOLL_* bit is this). */
@@ -474,7 +479,11 @@ STEP_FN(exec_process); STEP_FN(exec_fork); STEP_FN(exec_exit); STEP_FN(exec_mmap
 STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec_madvise);
 STEP_FN(exec_migrate_to_device); STEP_FN(exec_migrate_to_system);
 STEP_FN(exec_snapshot); STEP_FN(exec_evict); STEP_FN(exec_hmm_range_fault);
-STEP_FN(exec_make_exclusive); STEP_FN(exec_gpu_fill); STEP_FN(exec_gpu_check);
+STEP_FN(exec_make_exclusive); STEP_FN(exec_p2pdma_add_resource); STEP_FN(exec_p2pdma_release);
+/* p2pdmasteps.c: the PCI function named "0000:01:00.0" (NULL with res
+ * set), and its p2pmem/allocate file for mmap's p2pmem: */
+struct zd_pci_dev *step_pci_dev(struct run *r, const char *name, struct step_result *res);
+struct zd_file *step_p2pmem_open(struct run *r, const struct step *st, struct step_result *res); STEP_FN(exec_gpu_fill); STEP_FN(exec_gpu_check);
 /* The GPU st->gpu's mirror of process st->process (opened on first use,
  * as the process would open the device file), NULL with res set; the
  * mirrors of one process (process < 0: all) released (hmmsteps.c). */
@@ -489,6 +498,7 @@ STEP_FN(ex_pfn_valid); STEP_FN(ex_section); STEP_FN(ex_memory_block);
 STEP_FN(ex_memory_block_id); STEP_FN(ex_meminfo); STEP_FN(ex_max_pfn); STEP_FN(ex_handle);
 STEP_FN(ex_zoneinfo); STEP_FN(ex_iomem);
 STEP_FN(ex_namespace); STEP_FN(ex_dax); STEP_FN(ex_gpu); STEP_FN(ex_gpu_page);
+STEP_FN(ex_p2pmem);
 STEP_FN(ex_page_is_ram); STEP_FN(ex_valid_phys_addr_range); STEP_FN(ex_zone_device);
 STEP_FN(ex_pgmap); STEP_FN(ex_cpu_addressable); STEP_FN(ex_vma);
 /* zonedev run --list-steps: every step and expect form with its keys. */

@@ -119,6 +119,10 @@ void exec_mmap(struct run *r, const struct step *st, struct step_result *res)
 			res->err = (int)ZD_PTR_ERR(file);
 			return;
 		}
+	} else if (st->p2pmem) {
+		/* open(".../p2pmem/allocate"); the mapping keeps its own reference */
+		if (!(file = step_p2pmem_open(r, st, res)))
+			return;
 	} else if (st->region >= 0) {
 		/* open("/dev/daxN.0"); the mapping keeps its own reference */
 		file = zd_dev_dax_open(pmem_region(r->m, st->region));

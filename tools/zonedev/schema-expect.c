@@ -176,6 +176,11 @@ const struct expect_def expect_defs[] = {
 		F("gpu_page", FT_HANDLE_USE, handle, .flags = FL_REQ, .handle = &use_gpu_page),
 		F("data", FT_DATA, data, .flags = FL_REQ), END },
 	  false, NULL, ex_gpu_page },
+	{ "p2pmem", (const struct field[]){
+		F("p2pmem", FT_STR, p2pmem, .flags = FL_REQ),
+		OPT("size", FT_SIZE, size), OPT("available", FT_SIZE, available),
+		F("published", FT_BOOL, publish, .has = HAS(has_published)), END },
+	  true, NULL, ex_p2pmem },
 	{ "page_is_ram", (const struct field[]){ ADDR("page_is_ram"), IS, END }, false, NULL,
 	  ex_page_is_ram },
 	{ "valid_phys_addr_range", (const struct field[]){

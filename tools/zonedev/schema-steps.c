@@ -108,7 +108,7 @@ static const struct enum_def mremap_flags = {
 static const struct enum_def pin_flags = {
 	"pin flag", (const struct enum_name[]){
 		E("write", ZD_FOLL_WRITE), E("longterm", ZD_FOLL_LONGTERM),
-		E("fast", PIN_FAST), E(NULL, 0),
+		E("p2pdma", ZD_FOLL_PCI_P2PDMA), E("fast", PIN_FAST), E(NULL, 0),
 	}, false, NULL,
 };
 
@@ -297,6 +297,9 @@ static int finish_mmap(struct scenario *s, struct step *st, yaml_node_t *map)
 			    "on (namespace: namespaceN.0)");
 	if (ns && !st->file_name)
 		return yerr(YF, ns, "namespace: names where file: is; add the file's name");
+	if (st->p2pmem && (st->file_name || dax))
+		return yerr(YF, field_node(s, map, "p2pmem"), "mmap of one thing: p2pmem:, file: or "
+			    "dax:");
 	return 0;
 }
 
@@ -430,10 +433,26 @@ const struct step_def step_defs[] = {
 		F("offset", FT_SIZE, offset),
 		AS(def_region, 0),
 		F("file", FT_STR, file_name),
-		F("namespace", FT_REGION, region), END }, MAY,
+		F("namespace", FT_REGION, region),
+		F("p2pmem", FT_STR, p2pmem), END }, MAY,
 	  finish_mmap, exec_mmap,
-	  "zd_vm_mmap(): mmap(2) of anonymous memory, of /dev/daxN.0 (dax:) or of a DAX file "
-	  "(file: on namespace:)" },
+	  "zd_vm_mmap(): mmap(2) of anonymous memory, of /dev/daxN.0 (dax:), of a DAX file "
+	  "(file: on namespace:) or of a PCI function's p2pmem/allocate (p2pmem: \"0000:01:00.0\", "
+	  "shared)" },
+	{ "p2pdma_add_resource", (const struct field[]){
+		F("device", FT_STR, file_name, .flags = FL_REQ),
+		F("bar", FT_UINT, bar, .max = 5, .flags = FL_ECHO_ALWAYS),
+		F("size", FT_SIZE, size),
+		F("offset", FT_SIZE, offset),
+		F("publish", FT_BOOL, publish), END }, MAY,
+	  NULL, exec_p2pdma_add_resource,
+	  "zd_pci_p2pdma_add_resource(): size bytes of the BAR from offset (size 0: the rest) "
+	  "become p2pmem; publish: pci_p2pmem_publish() too" },
+	{ "p2pdma_release", (const struct field[]){
+		F("device", FT_STR, file_name, .flags = FL_REQ), END }, MAY,
+	  NULL, exec_p2pdma_release,
+	  "zd_pci_p2pdma_release(): unbind: user mappings of p2pmem/allocate zapped, the "
+	  "pgmaps torn down once every allocation and pin is gone" },
 	{ "munmap", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, END }, MAY,
 	  NULL, exec_munmap, "zd_vm_munmap(): munmap(2)" },
 	{ "mprotect", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, PROT(FL_REQ, NULL), END },
