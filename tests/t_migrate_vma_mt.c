@@ -73,6 +73,15 @@ static void *driver(void *arg)
 	return NULL;
 }
 
+/* migrate_to_ram calls so far: the readers' faults on device pages */
+static uint64_t device_faults(void)
+{
+	struct zd_dmirror_stats st;
+
+	zd_dmirror_get_stats(g, &st);
+	return st.migrate_to_ram;
+}
+
 static void *unmapper(void *arg)
 {
 	unsigned char buf[4096];
@@ -80,7 +89,10 @@ static void *unmapper(void *arg)
 	int rounds = NA > 32 ? (TAP_SLOW ? 4 : 25) : TAP_SLOW ? 20 : 200;
 
 	(void)arg;
-	for (int r = 0; r < rounds; r++) {
+	/* the rounds, and on until the readers have faulted a while (a fair
+	 * mmap_lock lets this thread through quickly) */
+	for (int r = 0; r < rounds || (device_faults() < (TAP_SLOW ? 500 : 5000) &&
+				       r < 50 * rounds); r++) {
 		int64_t b = zd_vm_mmap(mm, B, NB * PS, ZD_PROT_READ | ZD_PROT_WRITE,
 				       ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS | ZD_MAP_FIXED, NULL, 0);
 		bool rd;

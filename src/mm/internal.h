@@ -190,6 +190,8 @@ int64_t zd_get_unmapped_area(struct zd_mm *mm, struct zd_file *file, uint64_t ad
 /* calc_vm_prot_bits(). */
 uint64_t zd_calc_vm_prot_bits(unsigned long prot);
 bool zd_mmap_write_locked(struct zd_mm *mm);
+/* This thread holds mm's mmap_lock for reading. */
+bool zd_mmap_read_held(const struct zd_mm *mm);
 
 /* rmap.c: anon_vma references (the root lives while anything below does),
  * anon_vma_prepare/fork, linear_page_index and the per-page rmap calls. */

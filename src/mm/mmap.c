@@ -44,18 +44,55 @@ void zd_fput(struct zd_file *file)
 
 /* ---------- mmap_lock ---------- */
 
+/* The mms this thread holds for reading (a short stack: nesting across
+ * mms is rare and shallow). An rmap walk must not take the read lock of
+ * an mm its own thread holds: with a writer waiting, an rwsem refuses a
+ * second read lock (as the kernel's does), and the walk would wait for
+ * its own caller. */
+#define MMAP_READ_HELD 8
+static __thread struct zd_mm *read_held[MMAP_READ_HELD];
+static __thread unsigned nr_read_held;
+
+static void note_read(struct zd_mm *mm)
+{
+	if (nr_read_held < MMAP_READ_HELD)
+		read_held[nr_read_held] = mm;
+	nr_read_held++;
+}
+
 void zd_mmap_read_lock(struct zd_mm *mm)
 {
 	pthread_rwlock_rdlock(&mm->mmap_lock);
+	note_read(mm);
 }
 
 bool zd_mmap_read_trylock(struct zd_mm *mm)
 {
-	return !pthread_rwlock_tryrdlock(&mm->mmap_lock);
+	if (pthread_rwlock_tryrdlock(&mm->mmap_lock))
+		return false;
+	note_read(mm);
+	return true;
+}
+
+bool zd_mmap_read_held(const struct zd_mm *mm)
+{
+	for (unsigned i = 0; i < nr_read_held && i < MMAP_READ_HELD; i++)
+		if (read_held[i] == mm)
+			return true;
+	return false;
 }
 
 void zd_mmap_read_unlock(struct zd_mm *mm)
 {
+	/* out of order is allowed: the entry goes wherever it is */
+	for (unsigned i = nr_read_held < MMAP_READ_HELD ? nr_read_held : MMAP_READ_HELD; i-- > 0; )
+		if (read_held[i] == mm) {
+			for (unsigned j = i + 1; j < nr_read_held && j < MMAP_READ_HELD; j++)
+				read_held[j - 1] = read_held[j];
+			break;
+		}
+	if (nr_read_held)
+		nr_read_held--;
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }
 
@@ -115,7 +152,17 @@ struct zd_mm *zd_mm_alloc(struct zd_machine *m)
 		free(mm);
 		return ZD_ERR_PTR(-ENOMEM);
 	}
-	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	{
+		/* an rwsem: a waiting writer holds off new readers, so a stream
+		 * of faults cannot starve mmap/munmap (glibc's default prefers
+		 * readers and would) */
+		pthread_rwlockattr_t attr;
+
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&mm->mmap_lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	mm->max_map_count = ZD_DEFAULT_MAX_MAP_COUNT;
 	pthread_mutex_lock(&m->mm_list_lock);
 	mm->pid = ++m->last_pid;

@@ -421,7 +421,8 @@ again:
 	for (struct zd_mm *mm = m->mm_list; mm && !rc; mm = mm->next) {
 		/* never wait for an mmap_lock under the list lock: its holder
 		 * (a fork, a fault's migrate_to_ram) may want the list next */
-		bool mine = zd_mmap_write_locked(mm);   /* this thread's writer */
+		/* this thread's own lock, for writing or reading */
+		bool mine = zd_mmap_write_locked(mm) || zd_mmap_read_held(mm);
 
 		if (!mine && !zd_mmap_read_trylock(mm)) {
 			busy = true;
