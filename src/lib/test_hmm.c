@@ -1,8 +1,9 @@
 /*
  * The dmirror-style GPU test device (see include/zonedev/test_hmm.h).
  * VRAM contents live in a memfd sized to the VRAM; chunk i owns bytes
- * [i * CHUNK, (i+1) * CHUNK). Free device pages sit on a list threaded
- * through their zone_device_data word. Two locks, as lib/test_hmm.c has:
+ * [i * CHUNK, (i+1) * CHUNK), and only the copy engine (test_hmm_engine.c)
+ * touches them. Free device pages sit on a list threaded through their
+ * zone_device_data word, free PMD-sized runs (device THPs) on another. Two locks, as lib/test_hmm.c has:
  * devmem_lock (outer) serialises chunk allocation from choosing the chunk's
  * VRAM slot to publishing it, so racing adds can never alias VRAM; lock
  * (inner) protects the chunk array, the free list and the counters and is
@@ -269,25 +270,38 @@ static size_t folio_rest(struct zd_dmirror_device *mdev, struct zd_page *dpage)
 	return (size_t)(nr - (uint64_t)(dpage - head)) << mdev->m->arch.page_shift;
 }
 
+int dmirror_copy_async(struct zd_dmirror_device *mdev, struct zd_page *dpage, void *sys,
+		       size_t len, bool to_dev, uint64_t *fence)
+{
+	char *vram = page_vram(mdev, dpage);
+
+	if (!vram || len > folio_rest(mdev, dpage))
+		return -EINVAL;
+	*fence = to_dev ? dmirror_engine_queue(mdev, vram, sys, len) :
+			  dmirror_engine_queue(mdev, sys, vram, len);
+	return 0;
+}
+
 int zd_dmirror_copy_to_device(struct zd_dmirror_device *mdev, struct zd_page *dpage,
 			      const void *src, size_t len)
 {
-	char *dst = page_vram(mdev, dpage);
+	uint64_t fence;
+	int rc = dmirror_copy_async(mdev, dpage, (void *)src, len, true, &fence);
 
-	if (!dst || len > folio_rest(mdev, dpage))
-		return -EINVAL;
-	memcpy(dst, src, len);
-	return 0;
+	if (!rc)
+		dmirror_engine_wait(mdev, fence);
+	return rc;
 }
 
 int zd_dmirror_copy_from_device(struct zd_dmirror_device *mdev, struct zd_page *dpage, void *dst,
 				size_t len)
 {
-	char *src = page_vram(mdev, dpage);
+	uint64_t fence;
+	int rc = dmirror_copy_async(mdev, dpage, dst, len, false, &fence);
 
-	if (!src || len > folio_rest(mdev, dpage))
-		return -EINVAL;
-	memcpy(dst, src, len);
+	if (rc)
+		return rc;
+	dmirror_engine_wait(mdev, fence);
 	return 0;
 }
 
@@ -295,6 +309,7 @@ static void dmirror_free(void *data)
 {
 	struct zd_dmirror_device *mdev = data;
 
+	dmirror_engine_stop(mdev);
 	if (mdev->vram)
 		munmap(mdev->vram, mdev->vram_size);
 	if (mdev->vram_fd >= 0)
@@ -359,6 +374,8 @@ struct zd_dmirror_device *zd_dmirror_create(struct zd_machine *m, const struct z
 			rc = -ENOMEM;
 		}
 	}
+	if (!rc)
+		rc = dmirror_engine_start(mdev);
 	if (!rc) {
 		dev = zd_device_register(m, d->name, d->node);
 		rc = ZD_IS_ERR(dev) ? (int)ZD_PTR_ERR(dev) : 0;

@@ -43,7 +43,21 @@ struct zd_dmirror_device {
 	uint64_t migrate_to_ram, migrate_to_ram_failed;   /* atomic */
 	pthread_mutex_t mirrors_lock;
 	struct zd_dmirror *mirrors;     /* open mirrors (mirrors_lock) */
+	struct dmirror_engine *engine;  /* the copy engine's thread (test_hmm_engine.c) */
 };
+
+/* The copy engine: queue a copy to or from VRAM (src NULL: zeroes) and get
+ * its fence; wait for a fence (and every copy queued before it). */
+int dmirror_engine_start(struct zd_dmirror_device *mdev);
+void dmirror_engine_stop(struct zd_dmirror_device *mdev);
+uint64_t dmirror_engine_queue(struct zd_dmirror_device *mdev, void *dst, const void *src,
+			      size_t len);
+void dmirror_engine_wait(struct zd_dmirror_device *mdev, uint64_t fence);
+/* A copy between a device page (to the end of its folio) and system
+ * memory, queued on the engine: 0 and *fence, or -EINVAL (not this
+ * device's page, too long). sys NULL with to_dev: zeroes. */
+int dmirror_copy_async(struct zd_dmirror_device *mdev, struct zd_page *dpage, void *sys,
+		       size_t len, bool to_dev, uint64_t *fence);
 
 static inline struct dmirror_chunk *dmirror_pgmap_chunk(struct zd_dev_pagemap *pgmap)
 {

@@ -56,20 +56,15 @@ static unsigned pmd_order(const struct zd_machine *m)
 }
 
 /* The source bytes of n pages from spage (a THP's are one run), or
- * zeroes for a hole or the zero page, into the device pages from dpage. */
+ * zeroes for a hole or the zero page, into the device pages from dpage:
+ * queued on the copy engine, *fence its fence. */
 static int copy_to_dev(struct zd_dmirror_device *mdev, struct zd_page *dpage,
-		       struct zd_page *spage, uint64_t n)
+		       struct zd_page *spage, uint64_t n, uint64_t *fence)
 {
-	static const char zero[1 << 16];
 	struct zd_machine *m = mdev->m;
-	int rc = 0;
 
-	if (spage)
-		return zd_dmirror_copy_to_device(mdev, dpage, zd_page_address(m, spage),
-						 (size_t)n << m->arch.page_shift);
-	for (uint64_t j = 0; j < n && !rc; j++)
-		rc = zd_dmirror_copy_to_device(mdev, dpage + j, zero, m->arch.page_size);
-	return rc;
+	return dmirror_copy_async(mdev, dpage, spage ? zd_page_address(m, spage) : NULL,
+				  (size_t)n << m->arch.page_shift, true, fence);
 }
 
 /* dmirror_migrate_alloc_and_copy(): a device page for each collected
@@ -79,7 +74,7 @@ static int copy_to_dev(struct zd_dmirror_device *mdev, struct zd_page *dpage,
 static void alloc_and_copy_to_dev(struct zd_dmirror_device *mdev, struct zd_migrate_vma *args)
 {
 	struct zd_machine *m = mdev->m;
-	uint64_t nr = 1ULL << pmd_order(m);
+	uint64_t nr = 1ULL << pmd_order(m), fence = 0;
 
 	for (unsigned long i = 0; i < args->npages; i++)
 		args->dst[i] = 0;
@@ -99,7 +94,7 @@ static void alloc_and_copy_to_dev(struct zd_dmirror_device *mdev, struct zd_migr
 			zd_dmirror_alloc_page(mdev, large && mdev->type == ZD_MEMORY_DEVICE_PRIVATE ?
 						    pmd_order(m) : 0);
 		if (dpage && zd_folio_order(m, dpage)) {
-			if (copy_to_dev(mdev, dpage, spage, nr)) {
+			if (copy_to_dev(mdev, dpage, spage, nr, &fence)) {
 				zd_unlock_page(dpage);
 				zd_put_page(m, dpage);
 				continue;
@@ -115,7 +110,7 @@ static void alloc_and_copy_to_dev(struct zd_dmirror_device *mdev, struct zd_migr
 				dpage = zd_dmirror_alloc_page(mdev, 0);
 			if (!dpage)
 				break;
-			if (copy_to_dev(mdev, dpage, spage ? spage + j : NULL, 1)) {
+			if (copy_to_dev(mdev, dpage, spage ? spage + j : NULL, 1, &fence)) {
 				zd_unlock_page(dpage);
 				zd_put_page(m, dpage);
 				break;
@@ -125,6 +120,9 @@ static void alloc_and_copy_to_dev(struct zd_dmirror_device *mdev, struct zd_migr
 		if (large)
 			i += nr - 1;
 	}
+	/* the DMA fence: every copy done before migrate_vma_pages */
+	if (fence)
+		dmirror_engine_wait(mdev, fence);
 }
 
 /* A locked system page, or THP for a compound entry (none: NULL). */
@@ -152,6 +150,7 @@ static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsig
 {
 	struct zd_machine *m = mdev->m;
 	unsigned long got = 0;
+	uint64_t fence = 0;
 
 	for (unsigned long i = 0; i < npages; i++)
 		dst[i] = 0;
@@ -169,8 +168,8 @@ static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsig
 			dmirror_forget(mdev, mm, start + (i << m->arch.page_shift), n);
 		dpage = alloc_sys_folio(mdev, large);
 		if (dpage && large) {
-			if (zd_dmirror_copy_from_device(mdev, spage, zd_page_address(m, dpage),
-							(size_t)n << m->arch.page_shift)) {
+			if (dmirror_copy_async(mdev, spage, zd_page_address(m, dpage),
+					       (size_t)n << m->arch.page_shift, false, &fence)) {
 				zd_unlock_page(dpage);
 				zd_put_page(m, dpage);
 			} else {
@@ -186,8 +185,8 @@ static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsig
 				dpage = alloc_sys_page(mdev);
 			if (!dpage)
 				break;
-			if (zd_dmirror_copy_from_device(mdev, spage + j, zd_page_address(m, dpage),
-							m->arch.page_size)) {
+			if (dmirror_copy_async(mdev, spage + j, zd_page_address(m, dpage),
+					       m->arch.page_size, false, &fence)) {
 				zd_unlock_page(dpage);
 				zd_put_page(m, dpage);
 				break;
@@ -197,6 +196,8 @@ static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsig
 		}
 		i += n - 1;
 	}
+	if (fence)
+		dmirror_engine_wait(mdev, fence);
 	return got;
 }
 
@@ -424,6 +425,7 @@ long zd_dmirror_evict(struct zd_dmirror_device *mdev)
 	uint64_t n = (mdev->type == ZD_MEMORY_DEVICE_COHERENT ? mdev->vram_size :
 		      ZD_DEVMEM_CHUNK_SIZE) >> m->arch.page_shift;
 	unsigned long *src, *dst;
+	uint64_t fence = 0;
 	long evicted = 0;
 
 	src = calloc(n, sizeof(*src));
@@ -462,12 +464,14 @@ long zd_dmirror_evict(struct zd_dmirror_device *mdev)
 			while (!(dpage = zd_alloc_pages(m, ZD_GFP_HIGHUSER_MOVABLE, order)))
 				sched_yield();
 			zd_lock_page(dpage);
-			zd_dmirror_copy_from_device(mdev, spage, zd_page_address(m, dpage),
-						    m->arch.page_size << order);
+			dmirror_copy_async(mdev, spage, zd_page_address(m, dpage),
+					   m->arch.page_size << order, false, &fence);
 			dst[i] = zd_migrate_pfn_from_page(m, dpage) |
 				 (order ? ZD_MIGRATE_PFN_COMPOUND : 0);
 			evicted += 1L << order;
 		}
+		if (fence)
+			dmirror_engine_wait(mdev, fence);   /* the copies, before the switch */
 		zd_migrate_device_pages(m, src, dst, n);
 		zd_migrate_device_finalize(m, src, dst, n);
 	}
