@@ -41,6 +41,7 @@ long long zd_memremap_device_private_pagemap(struct zd_machine *m, struct zd_dev
 {
 	const struct zd_arch *a = &m->arch;
 	uint64_t bytes, first;
+	unsigned space_bits;
 	const char *why = NULL;
 	size_t memmap;
 	int rc;
@@ -62,8 +63,14 @@ long long zd_memremap_device_private_pagemap(struct zd_machine *m, struct zd_dev
 		return -ENOMEM;
 	}
 	bytes = pgmap->nr_pages << a->page_shift;
+	/* the space ends at 1 << MAX_PHYSMEM_BITS (the kernel's tree), and
+	 * no offset may outgrow the swap entry's offset field (the arches'
+	 * fields are wider today; docs/processes.md has the table) */
+	space_bits = a->pgtable->swp_offset_bits + a->page_shift;
+	if (space_bits > a->max_physmem_bits)
+		space_bits = a->max_physmem_bits;
 	rc = zd_rangemap_alloc(&m->device_private_space, bytes, a->page_size, 0,
-			       (1ULL << a->max_physmem_bits) - 1, pgmap, &first);
+			       (1ULL << space_bits) - 1, pgmap, &first);
 	if (rc) {
 		munmap(pgmap->pages, memmap);
 		pgmap->pages = NULL;
