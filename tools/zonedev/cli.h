@@ -311,6 +311,7 @@ struct step {
 	const char *bytes;         /* snapshot: the bytes it must see, "22 22 01" */
 	const char *p2pmem;        /* mmap: a provider's p2pmem/allocate, by pci_name() */
 	uint64_t bar;              /* p2pdma_add_resource */
+	bool fail_alloc;           /* migrate_to_*: HMM_DMIRROR_FLAG_FAIL_ALLOC for the call */
 	bool publish;
 };
 

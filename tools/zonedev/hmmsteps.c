@@ -32,8 +32,13 @@ static void migrate_step(struct run *r, const struct step *st, struct step_resul
 
 	if (!mm)
 		return;
+	/* HMM_DMIRROR_FLAGS: the next allocation fails (a 2 MiB one falls
+	 * back to 4K pages, a 4K one leaves its page where it is) */
+	if (st->fail_alloc)
+		zd_dmirror_set_flags(mdev, ZD_HMM_DMIRROR_FLAG_FAIL_ALLOC);
 	res->err = (to_dev ? zd_dmirror_migrate_to_dev : zd_dmirror_migrate_to_sys)(
 		mdev, mm, addr, st->size >> r->m->arch.page_shift, &cpages);
+	zd_dmirror_set_flags(mdev, 0);
 	if (res->err)
 		return;
 	zd_dmirror_get_stats(mdev, &s);

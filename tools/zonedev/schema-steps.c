@@ -466,11 +466,13 @@ const struct step_def step_defs[] = {
 		AS(def_region, 0), END }, MAY,
 	  NULL, exec_mremap, "zd_do_mremap(): mremap(2)" },
 	{ "migrate_to_device", (const struct field[]){
-		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
+		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ),
+		F("fail_alloc", FT_BOOL, fail_alloc), END }, MAY,
 	  NULL, exec_migrate_to_device,
 	  "zd_dmirror_migrate_to_dev(): HMM_DMIRROR_MIGRATE_TO_DEV of the range (migrate_vma)" },
 	{ "migrate_to_system", (const struct field[]){
-		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ), END }, MAY,
+		PROCESS, ADDR_REQ, SIZE, F("gpu", FT_GPU, gpu, .flags = FL_REQ),
+		F("fail_alloc", FT_BOOL, fail_alloc), END }, MAY,
 	  NULL, exec_migrate_to_system,
 	  "zd_dmirror_migrate_to_sys(): HMM_DMIRROR_MIGRATE_TO_SYS of the range (migrate_vma)" },
 	{ "snapshot", (const struct field[]){
