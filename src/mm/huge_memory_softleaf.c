@@ -171,18 +171,8 @@ bool zd_remap_device_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page
 		ok = zd_softleaf_is_device_private(k) && k == k0 && page == folio + i &&
 		     zd_test_page_flag(folio + i, ZD_PG_anon_exclusive) == excl;
 	}
-	if (ok) {
-		for (uint64_t i = 0; i < nr; i++) {
-			o->ptep_get_and_clear(&ptes[i]);
-			__atomic_sub_fetch(&folio[i]._mapcount, 1, __ATOMIC_RELAXED);
-			if (i)
-				zd_clear_page_flag(folio + i, ZD_PG_anon_exclusive);
-		}
-		__atomic_sub_fetch(&folio[1]._large_mapcount, (int)nr - 1, __ATOMIC_RELAXED);
-		if (!__atomic_add_fetch(&folio[1]._entire_mapcount, 1, __ATOMIC_ACQ_REL))
-			__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);
-		__atomic_sub_fetch(&folio->_refcount, (int)nr - 1, __ATOMIC_RELAXED);
-	}
+	if (ok)
+		zd_folio_ptes_to_pmd(m, folio, ptes);
 	zd_pt_unlock(table);
 	if (!ok)
 		return false;

@@ -374,6 +374,8 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
 bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr);
 bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio);
+/* The accounting step both re-formings share (huge_memory.c). */
+void zd_folio_ptes_to_pmd(struct zd_machine *m, struct zd_page *folio, uint64_t *ptes);
 /* huge_memory_softleaf.c: device-private PMD entries (a 2 MiB device
  * folio, 6.19+). is_device_private gives the folio (head) and its
  * writability; splittable: a THP or such an entry (split_huge_pmd takes
