@@ -347,6 +347,10 @@ zd_pte_t zd_leaf_modify_prot(struct zd_mm *mm, uint64_t *slot, enum zd_pt_level 
 			     unsigned keep, unsigned set);
 struct zd_page *zd_vm_normal_page(struct zd_mm *mm, zd_pte_t pte);
 void zd_zap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
+/* unmap_mapping_range() of a whole device file: every VMA of every process
+ * mapping a file with these f_op and private_data is zapped (mmap.c). */
+void zd_unmap_file_mappings(struct zd_machine *m, const struct zd_file_operations *f_op,
+			    const void *private_data);
 /* The same zap without a notifier: munmap and exit bracket the span with UNMAP. */
 void zd_unmap_page_range(struct zd_vm_area_struct *vma, uint64_t start, uint64_t end);
 /* rss_stat and the counter a mapped page is in (mm_counter()). */

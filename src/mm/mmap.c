@@ -526,3 +526,21 @@ int zd_vm_munmap(struct zd_mm *mm, uint64_t start, uint64_t len)
 	zd_mmap_write_unlock(mm);
 	return err;
 }
+
+void zd_unmap_file_mappings(struct zd_machine *m, const struct zd_file_operations *f_op,
+			    const void *private_data)
+{
+	pthread_mutex_lock(&m->mm_list_lock);
+	for (struct zd_mm *mm = m->mm_list; mm; mm = mm->next) {
+		zd_mmap_write_lock(mm);
+		for (size_t i = 0; i < mm->map_count; i++) {
+			struct zd_vm_area_struct *vma = mm->vmas[i];
+
+			if (vma->vm_file && vma->vm_file->f_op == f_op &&
+			    vma->vm_file->private_data == private_data)
+				zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
+		}
+		zd_mmap_write_unlock(mm);
+	}
+	pthread_mutex_unlock(&m->mm_list_lock);
+}

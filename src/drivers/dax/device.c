@@ -228,19 +228,7 @@ static void dev_dax_remove(struct zd_device *dev)
 	/* kill_dax(): no new fault maps the device from here on; the write
 	 * lock waits for faults already past check_vma */
 	__atomic_store_n(&r->dax_dead, true, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&m->mm_list_lock);
-	for (struct zd_mm *mm = m->mm_list; mm; mm = mm->next) {
-		zd_mmap_write_lock(mm);
-		for (size_t i = 0; i < mm->map_count; i++) {
-			struct zd_vm_area_struct *vma = mm->vmas[i];
-
-			if (vma->vm_file && vma->vm_file->f_op == &dax_fops &&
-			    vma->vm_file->private_data == r)
-				zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
-		}
-		zd_mmap_write_unlock(mm);
-	}
-	pthread_mutex_unlock(&m->mm_list_lock);
+	zd_unmap_file_mappings(m, &dax_fops, r);
 }
 
 const struct zd_device_driver zd_device_dax_driver = {

@@ -106,19 +106,5 @@ struct zd_file *zd_pci_p2pmem_allocate_open(struct zd_pci_dev *pdev)
 
 void zd_pci_p2pmem_zap_mappings(struct zd_pci_dev *pdev)
 {
-	struct zd_machine *m = zd_pci_dev_machine(pdev);
-
-	pthread_mutex_lock(&m->mm_list_lock);
-	for (struct zd_mm *mm = m->mm_list; mm; mm = mm->next) {
-		zd_mmap_write_lock(mm);
-		for (size_t i = 0; i < mm->map_count; i++) {
-			struct zd_vm_area_struct *vma = mm->vmas[i];
-
-			if (vma->vm_file && vma->vm_file->f_op == &p2pmem_alloc_fops &&
-			    vma->vm_file->private_data == pdev)
-				zd_zap_page_range(vma, vma->vm_start, vma->vm_end);
-		}
-		zd_mmap_write_unlock(mm);
-	}
-	pthread_mutex_unlock(&m->mm_list_lock);
+	zd_unmap_file_mappings(zd_pci_dev_machine(pdev), &p2pmem_alloc_fops, pdev);
 }
