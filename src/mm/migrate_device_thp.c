@@ -157,9 +157,78 @@ void zd_migrate_unmap_folio(struct zd_machine *m, struct zd_page *folio,
 		zd_try_to_migrate(m, folio + j, folio->index + j, av);
 }
 
+/* remove_migration_pmd() for a fresh destination folio: the migrating
+ * VMA's block at addr, a PTE table of the folio's migration entries in
+ * order (one writability, one exclusivity), becomes dst's PMD directly,
+ * the emptied table its deposit; false (nothing changed) for anything
+ * else, which the page-by-page path then handles. */
+static bool remap_block_pmd(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst,
+			    struct zd_vm_area_struct *vma, uint64_t addr)
+{
+	const struct zd_pgtable_ops *o = m->arch.pgtable;
+	struct zd_mm *mm = vma->vm_mm;
+	uint64_t nr = pmd_nr(m), *slot, *ptes;
+	struct zd_page *ptl, *table, *page;
+	enum zd_softleaf_type k0 = ZD_SOFTLEAF_SWAP;
+	bool ok = true, write, excl;
+	zd_pte_t e;
+
+	if (zd_folio_large_mapcount(dst) || !(slot = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl)))
+		return false;
+	zd_pt_lock(ptl);
+	e = o->ptep_get(slot);
+	if (!o->is_table(&m->arch, e)) {
+		zd_pt_unlock(ptl);
+		return false;
+	}
+	table = zd_pt_table_page(m, e);
+	ptes = zd_pagetable_address(m, table);
+	zd_pt_lock(table);
+	for (uint64_t j = 0; j < nr && ok; j++) {
+		zd_pte_t p = o->ptep_get(&ptes[j]);
+		enum zd_softleaf_type k;
+
+		ok = !o->pte_none(&m->arch, p) && !o->pte_present(&m->arch, p);
+		if (!ok)
+			break;
+		k = zd_softleaf_from_pte(m, p, &page);
+		if (!j)
+			k0 = k;
+		ok = zd_softleaf_is_migration(k) && k == k0 && page == folio + j;
+	}
+	if (ok) {
+		write = zd_softleaf_is_migration_write(k0);
+		excl = !zd_softleaf_is_migration_read(k0);
+		for (uint64_t j = 0; j < nr; j++)
+			o->ptep_get_and_clear(&ptes[j]);
+		/* one PMD mapping of an unmapped folio: its reference, the
+		 * entire and large mapcounts, every page anon-mapped */
+		zd_get_page(m, dst);
+		__atomic_store_n(&dst[1]._large_mapcount, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&dst[1]._entire_mapcount, 0, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&m->nr_anon_mapped, (long)nr, __ATOMIC_RELAXED);
+		if (excl)
+			zd_set_page_flag(dst, ZD_PG_anon_exclusive);
+	}
+	zd_pt_unlock(table);
+	if (ok) {
+		unsigned prot = zd_vma_pte_prot(vma->vm_flags) | ZD_PTE_YOUNG |
+				(write || zd_test_page_flag(dst, ZD_PG_dirty) ? ZD_PTE_DIRTY : 0) |
+				(write ? ZD_PTE_WRITE : 0);
+
+		zd_pgtable_trans_huge_deposit(mm, table);
+		o->set_pte(slot, zd_is_device_private_page(m, dst) ?
+			   zd_make_device_private_pmd(m, dst, write) :
+			   o->mk_leaf(&m->arch, ZD_PT_PMD, zd_page_to_pfn(m, dst), prot));
+	}
+	zd_pt_unlock(ptl);
+	return ok;
+}
+
 /* remove_migration_ptes() of every page of folio onto dst's page of the
  * same index (dst == folio: restore); with a vma, the block at addr that
- * PTEs now map in order becomes one PMD again. */
+ * PTEs now map in order becomes one PMD again (a fresh dst's directly). */
 void zd_migrate_remap_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst,
 			    struct zd_anon_vma *av, struct zd_vm_area_struct *vma, uint64_t addr)
 {
@@ -167,6 +236,13 @@ void zd_migrate_remap_folio(struct zd_machine *m, struct zd_page *folio, struct 
 	struct zd_page *ptl;
 	uint64_t *slot;
 
+	if (vma && dst != folio && (zd_is_device_private_page(m, dst) ||
+				    !zd_is_zone_device_page(dst)) &&
+	    remap_block_pmd(m, folio, dst, vma, addr)) {
+		/* other processes' entries (a fork's), page by page */
+		zd_remove_migration_ptes_nr(m, folio, folio->index, nr, av, dst);
+		return;
+	}
 	zd_remove_migration_ptes_nr(m, folio, folio->index, nr, av, dst);
 	if (!vma || !(slot = zd_huge_slot_lookup(vma->vm_mm, addr, ZD_PT_PMD, &ptl)))
 		return;
