@@ -323,6 +323,28 @@ static void run(const char *arch, enum zd_device_private_design design)
 		free(bounce);
 		zd_vm_munmap(mm, a, PMD);
 	}
+	/* eviction of many small pages: more copies queued on the engine at
+	 * once than its first ring holds (1024) */
+	{
+		uint64_t len = 8ULL << 20, n = len / PS;
+
+		b = (uint64_t)zd_vm_mmap(mm, 0, len, ZD_PROT_READ | ZD_PROT_WRITE,
+					 ZD_MAP_PRIVATE | ZD_MAP_ANONYMOUS, NULL, 0);
+		zd_do_madvise(mm, b, len, ZD_MADV_NOHUGEPAGE);
+		for (uint64_t off = 0; off < len; off += PMD) {
+			unsigned *buf = malloc(PMD);
+
+			for (uint64_t i = 0; i < PMD / sizeof(*buf); i++)
+				buf[i] = (unsigned)(i + off / sizeof(*buf)) * 2654435761u + 7;
+			zd_access_vm(mm, b + off, buf, PMD, true);
+			free(buf);
+		}
+		is_int(zd_dmirror_migrate_to_dev(g, mm, b, n, &cp), 0, "%s: %llu 4K pages to the device",
+		       tag, (unsigned long long)n);
+		is_int(zd_dmirror_evict(g), (int64_t)n, "%s: ... all evicted in one batch", tag);
+		ok(holds(mm, b, 0, len, 7), "%s: ... every byte back", tag);
+		zd_vm_munmap(mm, b, len);
+	}
 	is_int(mm->rss_stat[ZD_MM_ANONPAGES], 0, "%s: rss is 0", tag);
 	is_int(zd_warn_count(m), 0, "%s: no WARN", tag);
 	if (getenv("ZD_DEBUG"))

@@ -3,7 +3,8 @@
  * VRAM contents live in a memfd sized to the VRAM; chunk i owns bytes
  * [i * CHUNK, (i+1) * CHUNK), and only the copy engine (test_hmm_engine.c)
  * touches them. Free device pages sit on a list threaded through their
- * zone_device_data word, free PMD-sized runs (device THPs) on another. Two locks, as lib/test_hmm.c has:
+ * zone_device_data word, free PMD-sized runs (device THPs) on another.
+ * Two locks, as lib/test_hmm.c has:
  * devmem_lock (outer) serialises chunk allocation from choosing the chunk's
  * VRAM slot to publishing it, so racing adds can never alias VRAM; lock
  * (inner) protects the chunk array, the free list and the counters and is
@@ -57,11 +58,9 @@ static void dmirror_devmem_free(struct zd_page *folio)
 		__atomic_store_n(&p->pgmap, folio->pgmap, __ATOMIC_RELAXED);
 		__atomic_and_fetch(&p->flags, ~((1UL << ZD_PG_head) | (1UL << ZD_PG_locked) | 0xffUL),
 				   __ATOMIC_RELAXED);
-		p->zone_device_data = NULL;
-		if (!order) {
-			p->zone_device_data = mdev->free_pages;
+		p->zone_device_data = order ? NULL : mdev->free_pages;
+		if (!order)
 			mdev->free_pages = p;
-		}
 	}
 	if (order) {
 		folio->zone_device_data = mdev->free_folios;

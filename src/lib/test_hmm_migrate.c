@@ -70,14 +70,13 @@ static int copy_to_dev(struct zd_dmirror_device *mdev, struct zd_page *dpage,
 /* dmirror_migrate_alloc_and_copy(): a device page for each collected
  * entry, filled by the copy engine (zeroes for a hole or the zero page);
  * a compound entry gets a device THP, or, if none can be had, a page for
- * each of its slots (migrate_vma_pages then splits the source). */
+ * each of its slots (migrate_vma_pages then splits the source). dst comes
+ * zeroed: an entry left 0 is not migrated. */
 static void alloc_and_copy_to_dev(struct zd_dmirror_device *mdev, struct zd_migrate_vma *args)
 {
 	struct zd_machine *m = mdev->m;
 	uint64_t nr = 1ULL << pmd_order(m), fence = 0;
 
-	for (unsigned long i = 0; i < args->npages; i++)
-		args->dst[i] = 0;
 	for (unsigned long i = 0; i < args->npages; i++) {
 		struct zd_page *spage = zd_migrate_pfn_to_page(m, args->src[i]), *dpage;
 		unsigned long write = args->src[i] & ZD_MIGRATE_PFN_WRITE;
@@ -143,7 +142,7 @@ static struct zd_page *alloc_sys_folio(struct zd_dmirror_device *mdev, bool larg
 
 /* The copy back: a system page for each collected device page, a THP
  * for a device THP (or, if none can be had, a page for each of its
- * slots). */
+ * slots); dst comes zeroed. */
 static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsigned long *src,
 					   unsigned long *dst, unsigned long npages, struct zd_mm *mm,
 					   uint64_t start)
@@ -152,8 +151,6 @@ static unsigned long alloc_and_copy_to_sys(struct zd_dmirror_device *mdev, unsig
 	unsigned long got = 0;
 	uint64_t fence = 0;
 
-	for (unsigned long i = 0; i < npages; i++)
-		dst[i] = 0;
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *spage = zd_migrate_pfn_to_page(m, src[i]), *dpage;
 		unsigned long write = src[i] & ZD_MIGRATE_PFN_WRITE;

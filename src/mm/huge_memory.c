@@ -721,27 +721,6 @@ int zd_split_folio(struct zd_machine *m, struct zd_page *folio)
 	return 0;
 }
 
-/* The PTE table's entries of a folio's pages (the table locked) are
- * cleared and their accounting becomes one PMD mapping's: the pages'
- * mapcounts become the entire mapcount, the PTEs' references one, and
- * PageAnonExclusive stays on the head only. */
-void zd_folio_ptes_to_pmd(struct zd_machine *m, struct zd_page *folio, uint64_t *ptes)
-{
-	const struct zd_pgtable_ops *o = m->arch.pgtable;
-	uint64_t nr = 1ULL << pmd_order(m);
-
-	for (uint64_t i = 0; i < nr; i++) {
-		o->ptep_get_and_clear(&ptes[i]);
-		__atomic_sub_fetch(&folio[i]._mapcount, 1, __ATOMIC_RELAXED);
-		if (i)
-			zd_clear_page_flag(folio + i, ZD_PG_anon_exclusive);
-	}
-	__atomic_sub_fetch(&folio[1]._large_mapcount, (int)nr - 1, __ATOMIC_RELAXED);
-	if (!__atomic_add_fetch(&folio[1]._entire_mapcount, 1, __ATOMIC_ACQ_REL))
-		__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);
-	__atomic_sub_fetch(&folio->_refcount, (int)nr - 1, __ATOMIC_RELAXED);
-}
-
 /* remove_migration_pmd()'s outcome for a THP whose PMD was split for its
  * migration (the caller knows a PMD was there): a PTE table at slot (its
  * PMD table locked) that maps the folio's pages in order with one set of
@@ -775,8 +754,18 @@ bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *f
 		/* a PMD keeps one exclusivity, on the head: all must agree */
 		ok = ok && zd_test_page_flag(folio + i, ZD_PG_anon_exclusive) == excl;
 	}
-	if (ok)
-		zd_folio_ptes_to_pmd(m, folio, ptes);
+	if (ok) {
+		for (uint64_t i = 0; i < nr; i++) {
+			o->ptep_get_and_clear(&ptes[i]);
+			__atomic_sub_fetch(&folio[i]._mapcount, 1, __ATOMIC_RELAXED);
+			if (i)
+				zd_clear_page_flag(folio + i, ZD_PG_anon_exclusive);
+		}
+		__atomic_sub_fetch(&folio[1]._large_mapcount, (int)nr - 1, __ATOMIC_RELAXED);
+		if (!__atomic_add_fetch(&folio[1]._entire_mapcount, 1, __ATOMIC_ACQ_REL))
+			__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&folio->_refcount, (int)nr - 1, __ATOMIC_RELAXED);
+	}
 	zd_pt_unlock(table);
 	if (!ok)
 		return false;

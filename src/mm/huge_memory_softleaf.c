@@ -4,9 +4,9 @@
  * entry of a 2 MiB device folio, in the PTE entry's format (each arch's
  * PMD-level swap entry is its PTE one), with the CPU side's life of such a
  * leaf: the fault that hands it to its driver (do_huge_pmd_device_private),
- * migrate_vma's insertion of a device folio into a hole, the re-forming of
- * the PMD after a migration (remove_migration_pmd's outcome), fork's copy,
- * mprotect's downgrade and the zap. split_huge_pmd (huge_memory.c) knows
+ * migrate_vma's insertion of a device folio into a hole, fork's copy,
+ * mprotect's downgrade and the zap (migrate_device_thp.c re-forms the PMD
+ * after a migration). split_huge_pmd (huge_memory.c) knows
  * it too and gives 512 device-private PTEs.
  * Invariants: as for a THP PMD, the entry holds one reference and one
  * entire mapcount on its folio, PageAnonExclusive on the head, all its
@@ -64,30 +64,11 @@ zd_pte_t zd_make_device_private_pmd(struct zd_machine *m, struct zd_page *folio,
  * migrate the whole folio; vmf->page is the faulting page in it. */
 unsigned zd_do_huge_pmd_device_private(struct zd_vm_fault *vmf, struct zd_page *folio)
 {
-	struct zd_machine *m = vmf->vma->vm_mm->m;
-	uint64_t span = 1ULL << m->arch.pt[ZD_PT_PMD].shift;
-	uint64_t *slot = vmf->pte;
-	struct zd_page *page;
-	int ret;
+	uint64_t span = 1ULL << vmf->vma->vm_mm->m->arch.pt[ZD_PT_PMD].shift;
 
-	if (!zd_trylock_page(folio)) {
-		zd_pt_unlock(vmf->ptl);
-		zd_entry_wait_on_locked(vmf, folio);
-		return 0;
-	}
-	zd_get_page(m, folio);
-	zd_pt_unlock(vmf->ptl);
-	page = folio + ((vmf->address & (span - 1)) >> m->arch.page_shift);
-	vmf->page = page;
-	vmf->pte = NULL;
-	ret = zd_page_pgmap(m, folio)->ops->migrate_to_ram(vmf);
-	vmf->pte = slot;
-	vmf->page = NULL;
-	/* the lock and reference moved to the faulting page's own folio if
-	 * the migration split the folio */
-	zd_unlock_page(zd_compound_head(page));
-	zd_put_page(m, page);
-	return ret < 0 ? ZD_VM_FAULT_SIGBUS : (unsigned)ret;
+	return zd_device_private_migrate_to_ram(vmf, folio + ((vmf->address & (span - 1)) >>
+							     vmf->vma->vm_mm->m->arch.page_shift),
+						NULL);
 }
 
 /* migrate_vma_insert_huge_pmd_page(): a hole or the huge zero folio at
@@ -133,52 +114,6 @@ bool zd_migrate_vma_insert_huge_pmd_page(struct zd_vm_area_struct *vma, uint64_t
 	zd_get_page(m, folio);
 	o->set_pte(slot, zd_make_device_private_pmd(m, folio, write));
 	zd_pt_unlock(ptl);
-	return true;
-}
-
-/* remove_migration_pmd()'s outcome for a device folio whose PMD a
- * migration split: a PTE table at slot (its PMD table locked) whose
- * entries are the folio's device-private entries in order, one
- * writability and one exclusivity for all, becomes a device-private PMD
- * again, the emptied table its deposit; false leaves it PTE-mapped. */
-bool zd_remap_device_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio)
-{
-	struct zd_machine *m = mm->m;
-	const struct zd_arch *a = &m->arch;
-	const struct zd_pgtable_ops *o = a->pgtable;
-	uint64_t nr = 1ULL << pmd_order(m), *ptes;
-	zd_pte_t e = o->ptep_get(slot);
-	struct zd_page *table;
-	enum zd_softleaf_type k0 = ZD_SOFTLEAF_SWAP;
-	bool excl = zd_test_page_flag(folio, ZD_PG_anon_exclusive), ok = true;
-
-	if (!o->is_table(a, e) || zd_folio_order(m, folio) != pmd_order(m))
-		return false;
-	table = zd_pt_table_page(m, e);
-	ptes = zd_pagetable_address(m, table);
-	zd_pt_lock(table);
-	for (uint64_t i = 0; i < nr && ok; i++) {
-		zd_pte_t p = o->ptep_get(&ptes[i]);
-		struct zd_page *page;
-		enum zd_softleaf_type k;
-
-		ok = !o->pte_none(a, p) && !o->pte_present(a, p);
-		if (!ok)
-			break;
-		k = zd_softleaf_from_pte(m, p, &page);
-		if (!i)
-			k0 = k;
-		ok = zd_softleaf_is_device_private(k) && k == k0 && page == folio + i &&
-		     zd_test_page_flag(folio + i, ZD_PG_anon_exclusive) == excl;
-	}
-	if (ok)
-		zd_folio_ptes_to_pmd(m, folio, ptes);
-	zd_pt_unlock(table);
-	if (!ok)
-		return false;
-	zd_pgtable_trans_huge_deposit(mm, table);
-	o->set_pte(slot, zd_make_device_private_pmd(m, folio,
-						    k0 == ZD_SOFTLEAF_DEVICE_PRIVATE_WRITE));
 	return true;
 }
 

@@ -242,6 +242,10 @@ void zd_migration_entry_wait(struct zd_machine *m, struct zd_page *page);
  * (migrate_to_ram with the page locked); vmf's PTE is unlocked. */
 void zd_entry_wait_on_locked(struct zd_vm_fault *vmf, struct zd_page *page);
 unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *page);
+/* migrate_to_ram of page with its entry's table locked (unlocked on
+ * return); driver_pte is vmf->pte as the driver sees it (NULL: a PMD). */
+unsigned zd_device_private_migrate_to_ram(struct zd_vm_fault *vmf, struct zd_page *page,
+					  uint64_t *driver_pte);
 /* remove_device_exclusive_entry() (vmf's PTE unlocked), and the PTE a
  * device-exclusive entry goes back to (its table locked, page locked). */
 unsigned zd_remove_device_exclusive_entry(struct zd_vm_fault *vmf, struct zd_page *page);
@@ -378,14 +382,12 @@ int zd_copy_huge_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *sr
 void zd_change_huge_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);
 bool zd_move_huge_pmd(struct zd_mm *mm, uint64_t old_addr, uint64_t new_addr);
 bool zd_remap_thp_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio);
-/* The accounting step both re-formings share (huge_memory.c). */
-void zd_folio_ptes_to_pmd(struct zd_machine *m, struct zd_page *folio, uint64_t *ptes);
 /* huge_memory_softleaf.c: device-private PMD entries (a 2 MiB device
  * folio, 6.19+). is_device_private gives the folio (head) and its
  * writability; splittable: a THP or such an entry (split_huge_pmd takes
  * both); the fault (table locked, unlocked on return); hole insertion;
- * the PMD re-formed from the folio's PTEs after a migration; fork's copy
- * (0, -ENOMEM or ZD_WALK_AGAIN); mprotect; the zap of a cleared entry. */
+ * fork's copy (0, -ENOMEM or ZD_WALK_AGAIN); mprotect; the zap of a
+ * cleared entry. */
 bool zd_pmd_is_device_private(struct zd_mm *mm, zd_pte_t e, enum zd_pt_level level,
 			      struct zd_page **folio, bool *write);
 bool zd_pmd_is_splittable(struct zd_mm *mm, zd_pte_t e, enum zd_pt_level level);
@@ -393,7 +395,6 @@ zd_pte_t zd_make_device_private_pmd(struct zd_machine *m, struct zd_page *folio,
 unsigned zd_do_huge_pmd_device_private(struct zd_vm_fault *vmf, struct zd_page *folio);
 bool zd_migrate_vma_insert_huge_pmd_page(struct zd_vm_area_struct *vma, uint64_t haddr,
 					 struct zd_page *folio);
-bool zd_remap_device_pmd_locked(struct zd_mm *mm, uint64_t *slot, struct zd_page *folio);
 int zd_copy_device_private_pmd(struct zd_vm_area_struct *dst, struct zd_vm_area_struct *src,
 			       uint64_t *src_slot, uint64_t addr);
 void zd_change_device_private_pmd(struct zd_vm_area_struct *vma, uint64_t *slot);

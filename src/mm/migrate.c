@@ -34,43 +34,9 @@
 #include <zonedev/pgalloc.h>
 #include <zonedev/swapops.h>
 
-/* remove_migration_pte(): the entry becomes a PTE of dst, or the
- * device-private entry of a device-private page, as writable as it was. */
-static void remap_entry(struct zd_vm_area_struct *vma, uint64_t *pte, struct zd_page *dst,
-			enum zd_softleaf_type k);
-
-static int remap_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
-{
-	struct zd_machine *m = vma->vm_mm->m;
-	struct zd_page *old;
-
-	remap_entry(vma, pte, arg, zd_softleaf_from_pte(m, m->arch.pgtable->ptep_get(pte), &old));
-	return 0;
-}
-
-/* remove_migration_ptes() of nr pages: an entry naming old + j maps dst + j. */
-struct remap_nr { struct zd_page *old, *dst; };
-
-static int remap_nr_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
-{
-	struct zd_machine *m = vma->vm_mm->m;
-	struct remap_nr *r = arg;
-	struct zd_page *old;
-	enum zd_softleaf_type k = zd_softleaf_from_pte(m, m->arch.pgtable->ptep_get(pte), &old);
-
-	remap_entry(vma, pte, r->dst + (old - r->old), k);
-	return 0;
-}
-
-void zd_remove_migration_ptes_nr(struct zd_machine *m, struct zd_page *old, uint64_t index,
-				 uint64_t nr, struct zd_anon_vma *av, struct zd_page *dst)
-{
-	struct remap_nr r = { old, dst };
-
-	zd_rmap_walk_nr(m, old, index, nr, av, NULL, ZD_WALK_MIGRATION, remap_nr_one, &r);
-}
-
-/* The migration entry at pte (of kind k) maps dst. */
+/* remove_migration_pte(): the entry (of kind k) becomes a PTE of dst, or
+ * the device-private entry of a device-private page, as writable as it
+ * was. */
 static void remap_entry(struct zd_vm_area_struct *vma, uint64_t *pte, struct zd_page *dst,
 			enum zd_softleaf_type k)
 {
@@ -95,10 +61,32 @@ static void remap_entry(struct zd_vm_area_struct *vma, uint64_t *pte, struct zd_
 		o->set_pte(pte, o->mk_leaf(&m->arch, ZD_PT_PTE, zd_page_to_pfn(m, dst), prot));
 }
 
+/* remove_migration_ptes() of nr pages: an entry naming old + j maps dst + j. */
+struct remap_nr { struct zd_page *old, *dst; };
+
+static int remap_nr_one(struct zd_vm_area_struct *vma, uint64_t addr, uint64_t *pte, void *arg)
+{
+	struct zd_machine *m = vma->vm_mm->m;
+	struct remap_nr *r = arg;
+	struct zd_page *old;
+	enum zd_softleaf_type k = zd_softleaf_from_pte(m, m->arch.pgtable->ptep_get(pte), &old);
+
+	remap_entry(vma, pte, r->dst + (old - r->old), k);
+	return 0;
+}
+
+void zd_remove_migration_ptes_nr(struct zd_machine *m, struct zd_page *old, uint64_t index,
+				 uint64_t nr, struct zd_anon_vma *av, struct zd_page *dst)
+{
+	struct remap_nr r = { old, dst };
+
+	zd_rmap_walk_nr(m, old, index, nr, av, NULL, ZD_WALK_MIGRATION, remap_nr_one, &r);
+}
+
 void zd_remove_migration_ptes(struct zd_machine *m, struct zd_page *old, uint64_t index,
 			      struct zd_anon_vma *av, struct zd_page *dst)
 {
-	zd_rmap_walk(m, old, index, av, NULL, ZD_WALK_MIGRATION, remap_one, dst);
+	zd_remove_migration_ptes_nr(m, old, index, 1, av, dst);
 }
 
 /* A shmem (page cache, swap-backed) page: the file-backed kind that moves. */
@@ -128,7 +116,8 @@ static int migrate_shmem_folio(struct zd_machine *m, struct zd_page *folio, stru
 		rc = zd_page_mapcount(folio) ? -EAGAIN :
 		     zd_shmem_replace_folio(mapping, folio, dst, 2);
 	}
-	zd_rmap_walk(m, folio, index, NULL, mapping, ZD_WALK_MIGRATION, remap_one, rc ? folio : dst);
+	zd_rmap_walk(m, folio, index, NULL, mapping, ZD_WALK_MIGRATION, remap_nr_one,
+		     &(struct remap_nr){ folio, rc ? folio : dst });
 	zd_shmem_mapping_put(mapping);
 	return rc;
 }

@@ -41,24 +41,22 @@ void zd_entry_wait_on_locked(struct zd_vm_fault *vmf, struct zd_page *page)
 	zd_migration_entry_wait(vmf->vma->vm_mm->m, page);
 }
 
-/* The device-private branch of do_swap_page(): the page's driver brings
- * it back (migrate_to_ram) with the page locked by the core, which the
- * driver passes on as migrate_vma.fault_page; a page someone else has
- * locked (a migration in progress) is waited for and the fault retried. */
-unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *page)
+/* The table holding page's entry locked: the page's driver brings it back
+ * (migrate_to_ram) with the page's folio locked by the core and a
+ * reference held, the page passed on as migrate_vma.fault_page; vmf->pte
+ * as the driver sees it (NULL: the fault came through a PMD, the whole
+ * folio may go). A folio someone else has locked (a migration in
+ * progress) is waited for and the fault retried. The table is unlocked
+ * on return; a split during the call moves the lock and the reference to
+ * the page's own folio, where they are given back. */
+unsigned zd_device_private_migrate_to_ram(struct zd_vm_fault *vmf, struct zd_page *page,
+					  uint64_t *driver_pte)
 {
 	struct zd_machine *m = vmf->vma->vm_mm->m;
-	struct zd_dev_pagemap *pgmap;
-	struct zd_page *folio;
+	struct zd_page *folio = zd_compound_head(page);
+	uint64_t *pte = vmf->pte;
 	int ret;
 
-	zd_pt_lock(vmf->ptl);
-	if (m->arch.pgtable->ptep_get(vmf->pte).val != vmf->orig_pte.val) {
-		zd_pt_unlock(vmf->ptl);
-		return 0;
-	}
-	/* the folio's lock (a PTE may map a device THP's page) */
-	folio = zd_compound_head(page);
 	if (!zd_trylock_page(folio)) {
 		zd_pt_unlock(vmf->ptl);
 		zd_entry_wait_on_locked(vmf, folio);
@@ -66,15 +64,26 @@ unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *pag
 	}
 	zd_get_page(m, page);
 	zd_pt_unlock(vmf->ptl);
-	pgmap = zd_page_pgmap(m, page);
 	vmf->page = page;
-	ret = pgmap->ops->migrate_to_ram(vmf);
+	vmf->pte = driver_pte;
+	ret = zd_page_pgmap(m, page)->ops->migrate_to_ram(vmf);
+	vmf->pte = pte;
 	vmf->page = NULL;
-	/* a split of the folio moved the lock to the page's own folio */
 	zd_unlock_page(zd_compound_head(page));
 	zd_put_page(m, page);
 	/* vm_fault_t; a driver that answers with an errno failed */
 	return ret < 0 ? ZD_VM_FAULT_SIGBUS : (unsigned)ret;
+}
+
+/* The device-private branch of do_swap_page(), for a PTE. */
+unsigned zd_do_device_private_fault(struct zd_vm_fault *vmf, struct zd_page *page)
+{
+	zd_pt_lock(vmf->ptl);
+	if (vmf->vma->vm_mm->m->arch.pgtable->ptep_get(vmf->pte).val != vmf->orig_pte.val) {
+		zd_pt_unlock(vmf->ptl);
+		return 0;
+	}
+	return zd_device_private_migrate_to_ram(vmf, page, vmf->pte);
 }
 
 void zd_restore_exclusive_pte(struct zd_vm_area_struct *vma, struct zd_page *page, uint64_t *pte)
@@ -145,15 +154,20 @@ static void release_page(struct zd_machine *m, struct zd_page *page, struct zd_p
 	zd_put_page(m, page);
 }
 
-/* Every migration entry of page maps dst again (dst == page: restore). */
-static void remap_page(struct zd_machine *m, struct zd_page *page, struct zd_page *dst)
+/* Every migration entry of page maps dst again (dst == page: restore);
+ * a large folio's, with args, as its VMA's PMD at addr once more. */
+static void remap_page(struct zd_machine *m, struct zd_page *page, struct zd_page *dst,
+		       const struct zd_migrate_vma *args, uint64_t addr)
 {
 	struct zd_anon_vma *av = locked_page_anon_vma(m, page);
 
-	if (av) {
+	if (!av)
+		return;
+	if (zd_folio_order(m, page))
+		zd_migrate_remap_folio(m, page, dst, av, args ? args->vma : NULL, addr);
+	else
 		zd_remove_migration_ptes(m, page, page->index, av, dst);
-		zd_put_anon_vma(av);
-	}
+	zd_put_anon_vma(av);
 }
 
 static bool vma_is_anonymous(const struct zd_vm_area_struct *vma)
@@ -392,15 +406,8 @@ static void restore_entry(struct zd_machine *m, unsigned long *src, unsigned lon
 			  struct zd_page *fault_page, const struct zd_migrate_vma *args)
 {
 	struct zd_page *page = zd_migrate_pfn_to_page(m, src[i]);
-	struct zd_anon_vma *av;
 
-	if (!(src[i] & ZD_MIGRATE_PFN_COMPOUND)) {
-		remap_page(m, page, page);
-	} else if ((av = locked_page_anon_vma(m, page))) {
-		zd_migrate_remap_folio(m, page, page, av, args ? args->vma : NULL,
-				       args ? args->start + (i << m->arch.page_shift) : 0);
-		zd_put_anon_vma(av);
-	}
+	remap_page(m, page, page, args, args ? args->start + (i << m->arch.page_shift) : 0);
 	src[i] = 0;
 	release_page(m, page, fault_page);
 }
@@ -619,17 +626,12 @@ static void finalize_folio(struct zd_machine *m, unsigned long src, unsigned lon
 	struct zd_page *folio = zd_migrate_pfn_to_page(m, src);
 	struct zd_page *newfolio = zd_migrate_pfn_to_page(m, dst);
 	bool moved = (src & ZD_MIGRATE_PFN_MIGRATE) && newfolio && (dst & ZD_MIGRATE_PFN_COMPOUND);
-	struct zd_anon_vma *av = locked_page_anon_vma(m, folio);
 
 	if (newfolio && !moved) {
 		zd_unlock_page(newfolio);
 		zd_put_page(m, newfolio);
 	}
-	if (av) {
-		zd_migrate_remap_folio(m, folio, moved ? newfolio : folio, av,
-				       args ? args->vma : NULL, addr);
-		zd_put_anon_vma(av);
-	}
+	remap_page(m, folio, moved ? newfolio : folio, args, addr);
 	if (moved)
 		__atomic_store_n(&folio->mapping, NULL, __ATOMIC_RELEASE);
 	release_page(m, folio, fault_page);
@@ -666,7 +668,7 @@ static void finalize_common(struct zd_machine *m, unsigned long *src, unsigned l
 			}
 			newpage = page;
 		}
-		remap_page(m, page, newpage);
+		remap_page(m, page, newpage, NULL, 0);
 		if (newpage != page)
 			__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELEASE);
 		release_page(m, page, fault_page);

@@ -8,9 +8,9 @@
  * one gets the block back as one PMD.
  * The kernel installs a PMD migration entry; this model splits the PMD in
  * place and installs HPAGE_PMD_NR PTE migration entries (migrate.c's THP
- * migration does the same), and finalize re-forms the migrating VMA's
- * PMD from them (remove_migration_pmd's outcome). Other processes'
- * mappings of the folio (fork) come back PTE-mapped.
+ * migration does the same), and finalize turns the migrating VMA's block
+ * of them into one PMD (remove_migration_pmd). Other processes' mappings
+ * of the folio (fork) come back PTE-mapped.
  * Invariants: between collect and finalize no table maps a collected
  * folio (all its mappings are migration entries naming its pages); the
  * folio is locked (head) and holds collect's one reference, and the fault
@@ -157,12 +157,12 @@ void zd_migrate_unmap_folio(struct zd_machine *m, struct zd_page *folio,
 		zd_try_to_migrate(m, folio + j, folio->index + j, av);
 }
 
-/* remove_migration_pmd() for a fresh destination folio: the migrating
- * VMA's block at addr, a PTE table of the folio's migration entries in
- * order (one writability, one exclusivity), becomes dst's PMD directly,
- * the emptied table its deposit; false (nothing changed) for anything
- * else, which the page-by-page path then handles. */
-static bool remap_block_pmd(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst,
+/* remove_migration_pmd(): the migrating VMA's block at addr, a PTE table
+ * of folio's migration entries in order (one writability, one
+ * exclusivity), becomes dst's PMD directly (dst == folio: restore), the
+ * emptied table its deposit; anything else is left as it is (and stays
+ * PTE-mapped through the page-by-page path). */
+static void remap_block_pmd(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst,
 			    struct zd_vm_area_struct *vma, uint64_t addr)
 {
 	const struct zd_pgtable_ops *o = m->arch.pgtable;
@@ -173,13 +173,13 @@ static bool remap_block_pmd(struct zd_machine *m, struct zd_page *folio, struct 
 	bool ok = true, write, excl;
 	zd_pte_t e;
 
-	if (zd_folio_large_mapcount(dst) || !(slot = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl)))
-		return false;
+	if (!(slot = zd_huge_slot_lookup(mm, addr, ZD_PT_PMD, &ptl)))
+		return;
 	zd_pt_lock(ptl);
 	e = o->ptep_get(slot);
 	if (!o->is_table(&m->arch, e)) {
 		zd_pt_unlock(ptl);
-		return false;
+		return;
 	}
 	table = zd_pt_table_page(m, e);
 	ptes = zd_pagetable_address(m, table);
@@ -201,13 +201,19 @@ static bool remap_block_pmd(struct zd_machine *m, struct zd_page *folio, struct 
 		excl = !zd_softleaf_is_migration_read(k0);
 		for (uint64_t j = 0; j < nr; j++)
 			o->ptep_get_and_clear(&ptes[j]);
-		/* one PMD mapping of an unmapped folio: its reference, the
-		 * entire and large mapcounts, every page anon-mapped */
+		/* folio_add_anon_rmap_pmd(): one reference, one entire and
+		 * one large mapping; the first PMD counts the THP and the
+		 * pages no PTE maps elsewhere (a fork's may) */
 		zd_get_page(m, dst);
-		__atomic_store_n(&dst[1]._large_mapcount, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&dst[1]._entire_mapcount, 0, __ATOMIC_RELEASE);
-		__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&m->nr_anon_mapped, (long)nr, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&dst[1]._large_mapcount, 1, __ATOMIC_RELAXED);
+		if (!__atomic_add_fetch(&dst[1]._entire_mapcount, 1, __ATOMIC_ACQ_REL)) {
+			long unmapped = 0;
+
+			for (uint64_t j = 0; j < nr; j++)
+				unmapped += !zd_page_mapcount(dst + j);
+			__atomic_add_fetch(&m->nr_anon_thps, (long)nr, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&m->nr_anon_mapped, unmapped, __ATOMIC_RELAXED);
+		}
 		if (excl)
 			zd_set_page_flag(dst, ZD_PG_anon_exclusive);
 	}
@@ -223,35 +229,20 @@ static bool remap_block_pmd(struct zd_machine *m, struct zd_page *folio, struct 
 			   o->mk_leaf(&m->arch, ZD_PT_PMD, zd_page_to_pfn(m, dst), prot));
 	}
 	zd_pt_unlock(ptl);
-	return ok;
 }
 
 /* remove_migration_ptes() of every page of folio onto dst's page of the
- * same index (dst == folio: restore); with a vma, the block at addr that
- * PTEs now map in order becomes one PMD again (a fresh dst's directly). */
+ * same index (dst == folio: restore); with a vma, the block at addr
+ * becomes one PMD of dst first (a coherent device's folio has none). */
 void zd_migrate_remap_folio(struct zd_machine *m, struct zd_page *folio, struct zd_page *dst,
 			    struct zd_anon_vma *av, struct zd_vm_area_struct *vma, uint64_t addr)
 {
-	uint64_t nr = 1ULL << zd_folio_order(m, folio);
-	struct zd_page *ptl;
-	uint64_t *slot;
-
-	if (vma && dst != folio && (zd_is_device_private_page(m, dst) ||
-				    !zd_is_zone_device_page(dst)) &&
-	    remap_block_pmd(m, folio, dst, vma, addr)) {
-		/* other processes' entries (a fork's), page by page */
-		zd_remove_migration_ptes_nr(m, folio, folio->index, nr, av, dst);
-		return;
-	}
-	zd_remove_migration_ptes_nr(m, folio, folio->index, nr, av, dst);
-	if (!vma || !(slot = zd_huge_slot_lookup(vma->vm_mm, addr, ZD_PT_PMD, &ptl)))
-		return;
-	zd_pt_lock(ptl);
-	if (zd_is_device_private_page(m, dst))
-		zd_remap_device_pmd_locked(vma->vm_mm, slot, dst);
-	else if (!zd_is_zone_device_page(dst))
-		zd_remap_thp_pmd_locked(vma->vm_mm, slot, dst);
-	zd_pt_unlock(ptl);
+	if (vma && (zd_is_device_private_page(m, dst) || !zd_is_zone_device_page(dst)))
+		remap_block_pmd(m, folio, dst, vma, addr);
+	/* the rest: other processes' entries (a fork's), or a block that was
+	 * not one PMD's worth of uniform entries */
+	zd_remove_migration_ptes_nr(m, folio, folio->index, 1ULL << zd_folio_order(m, folio), av,
+				    dst);
 }
 
 /* src[i] is a compound entry but the driver gave order-0 destinations.
