@@ -162,9 +162,13 @@ enum zd_pci_p2pdma_map_type {
 };
 const char *zd_pci_p2pdma_map_type_name(enum zd_pci_p2pdma_map_type t);
 
-/* Which kernel's ACS rule: v6.x (any RR|CR|EC on the path redirects) or
- * the newest tree's per-port decision (PCIe r7.0 §6.12.3). */
+/* Which kernel's rules: v6.x (any RR|CR|EC on the path redirects; GUP
+ * refuses FOLL_LONGTERM with FOLL_PCI_P2PDMA, as mainline's is_valid_gup_args
+ * still does in 6.12) or the newest tree's (the per-port ACS decision of
+ * PCIe r7.0 §6.12.3, and the posted "mm/gup: allow FOLL_LONGTERM &
+ * FOLL_PCI_P2PDMA": a long-term pin is allowed and only delays unbind). */
 enum zd_p2pdma_era { ZD_P2PDMA_ERA_V6X, ZD_P2PDMA_ERA_NEW };
+enum zd_p2pdma_era zd_pci_p2pdma_era(struct zd_machine *m);
 
 /* Machine-wide P2PDMA settings: the era, the CPU that cpu_supports_p2pdma()
  * asks about (x86 vendor ID and family), and whether the host-bridge

@@ -26,6 +26,7 @@
 #include <zonedev/log.h>
 #include <zonedev/mmu_notifier.h>
 #include <zonedev/memremap.h>
+#include <zonedev/pci.h>
 #include <zonedev/pgalloc.h>
 #include <zonedev/gfp.h>
 #include <zonedev/pgtable.h>
@@ -54,7 +55,10 @@ static bool valid_args(struct zd_machine *m, struct zd_page **pages, int *locked
 	    ZD_WARN(m, !(f & ZD_FOLL_PIN) && (f & ZD_FOLL_LONGTERM),
 		    "gup: FOLL_LONGTERM without FOLL_PIN") ||
 	    ZD_WARN(m, (f & (ZD_FOLL_GET | ZD_FOLL_PIN)) && !pages, "gup: no pages array") ||
-	    ZD_WARN(m, (f & ZD_FOLL_LONGTERM) && (f & ZD_FOLL_PCI_P2PDMA),
+	    /* the pgmap must stay unpluggable, until the newest era decided
+	     * that unbind waiting for a long-term pin is acceptable */
+	    ZD_WARN(m, (f & ZD_FOLL_LONGTERM) && (f & ZD_FOLL_PCI_P2PDMA) &&
+			       zd_pci_p2pdma_era(m) == ZD_P2PDMA_ERA_V6X,
 		    "gup: FOLL_LONGTERM with FOLL_PCI_P2PDMA"))
 		return false;
 	*gup_flags = f;

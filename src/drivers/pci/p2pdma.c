@@ -32,6 +32,14 @@ void zd_pci_p2pdma_set_era(struct zd_machine *m, enum zd_p2pdma_era era)
 		__atomic_store_n(&p->era, (int)era, __ATOMIC_RELAXED);
 }
 
+enum zd_p2pdma_era zd_pci_p2pdma_era(struct zd_machine *m)
+{
+	struct zd_pci *p = m->pci;
+
+	return p ? (enum zd_p2pdma_era)__atomic_load_n(&p->era, __ATOMIC_RELAXED)
+		 : ZD_P2PDMA_ERA_V6X;
+}
+
 void zd_pci_set_cpu(struct zd_machine *m, uint16_t vendor, unsigned family)
 {
 	struct zd_pci *p = zd_pci_state(m);
