@@ -54,6 +54,7 @@ struct zd_pci_bus;
 struct zd_pci_host_bridge;
 
 struct zd_pci_p2pdma;
+struct zd_iommu_domain;
 
 struct zd_pci_dev {
 	struct zd_pci_bus *bus;          /* the bus it sits on */
@@ -71,6 +72,16 @@ struct zd_pci_dev {
 	bool acs_egress_unreadable;
 	struct zd_resource *resource[ZD_PCI_STD_NUM_BARS];  /* NULL: BAR unused */
 	struct zd_pci_p2pdma *p2pdma;    /* provider state (RCU; drivers/pci/p2pdma.c) */
+	struct zd_iommu_domain *iommu_domain;  /* its DMA domain, made on first map */
+	const struct zd_pci_driver *driver;    /* bound driver, or NULL */
+	void *driver_data;                     /* pci_get_drvdata() */
+};
+
+/* A bound driver: remove() runs before the device goes (machine
+ * teardown), as device_del() unbinds. */
+struct zd_pci_driver {
+	const char *name;
+	void (*remove)(struct zd_pci_dev *dev);
 };
 
 struct zd_pci_bus {
@@ -88,6 +99,7 @@ struct zd_pci_host_bridge {
 	struct zd_pci_bus *bus;          /* the root bus */
 	struct zd_resource *window;      /* "PCI Bus DDDD:BB" in iomem */
 	uint64_t mem_offset;             /* CPU address - bus address */
+	bool iommu;                      /* DMA of devices below goes through an IOMMU */
 	unsigned next_busnr;             /* the next subordinate bus number */
 };
 
@@ -99,6 +111,9 @@ struct zd_pci_host_bridge_desc {
 	 * (pci_host_bridge_dev); vendor 0: no such device, so the first root
 	 * port answers for the host bridge. */
 	uint16_t vendor, device;
+	/* Devices below translate their DMA through an IOMMU (dma-iommu:
+	 * IOVAs) instead of dma-direct (CPU physical addresses). */
+	bool iommu;
 };
 
 /* Adds a host bridge with its root bus and claims its window in iomem;

@@ -336,6 +336,7 @@ struct pci_decl {
 	uint64_t nr;               /* endpoint: functions */
 	uint16_t acs;
 	bool has_acs;
+	bool iommu;                /* host: DMA below goes through an IOMMU */
 	int line, col;
 };
 

@@ -172,7 +172,7 @@ static int parse_below(struct scenario *s, yaml_node_t *n, int parent)
 int parse_pci(struct scenario *s, void *obj, const struct field *f, yaml_node_t *v)
 {
 	static const char *const keys[] = { "host_bridge", "window", "size", "offset",
-					    "root_ports", NULL };
+					    "iommu", "root_ports", NULL };
 	size_t n;
 
 	if (v->type != YAML_SEQUENCE_NODE)
@@ -186,15 +186,24 @@ int parse_pci(struct scenario *s, void *obj, const struct field *f, yaml_node_t 
 
 		if (e->type != YAML_MAPPING_NODE)
 			return yerr(YF, e, "each machine.pci entry is a mapping {host_bridge, "
-				    "window, size, offset, root_ports}, not %s", ykind(e));
+				    "window, size, offset, iommu, root_ports}, not %s", ykind(e));
 		if (ymap_check(YF, e, keys, "a machine.pci entry",
-			       "host_bridge, window, size, offset, root_ports") ||
+			       "host_bridge, window, size, offset, iommu, root_ports") ||
 		    add_decl(s, e, PCI_DECL_HOST, -1, &d))
 			return -1;
 		t = ymap_get(YF, e, "host_bridge") ? yscalar(YF, ymap_get(YF, e, "host_bridge"),
 							     "host_bridge") : "none";
 		if (!t || (strcmp(t, "none") && get_id(s, e, "host_bridge", &d->vendor, &d->device)))
 			return -1;
+		if (ymap_get(YF, e, "iommu")) {
+			const char *b = yscalar(YF, ymap_get(YF, e, "iommu"), "iommu");
+
+			if (!b)
+				return -1;
+			if (parse_bool(b, &d->iommu))
+				return yerr(YF, ymap_get(YF, e, "iommu"), "iommu is true or false, "
+					    "not '%s'", b);
+		}
 		if (get_size(s, e, "window", true, &d->start) ||
 		    get_size(s, e, "size", true, &d->size) ||
 		    get_size(s, e, "offset", false, &d->offset) ||
@@ -226,6 +235,7 @@ int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, siz
 			struct zd_pci_host_bridge_desc h = {
 				.domain = -1, .mem_start = d->start, .mem_size = d->size,
 				.mem_offset = d->offset, .vendor = d->vendor, .device = d->device,
+				.iommu = d->iommu,
 			};
 			r = zd_pci_host_bridge_add(m, &h);
 			break;

@@ -18,6 +18,7 @@
 #include <zonedev/machine.h>
 #include "base/align.h"
 #include "drivers/pci/pci.h"
+#include "drivers/iommu/iommu.h"
 
 struct zd_pci *zd_pci_state(struct zd_machine *m)
 {
@@ -134,6 +135,7 @@ struct zd_pci_host_bridge *zd_pci_host_bridge_add(struct zd_machine *m,
 	hb->m = m;
 	hb->domain = domain;
 	hb->mem_offset = d->mem_offset;
+	hb->iommu = d->iommu;
 	hb->next_busnr = 1;
 	hb->bus = pci_bus_new(hb, NULL, NULL, 0);
 	if (!hb->bus)
@@ -478,7 +480,10 @@ struct zd_pci_dev *zd_pci_get_slot(struct zd_machine *m, int domain, unsigned bu
 /* Free d and everything below it; its BARs leave iomem. */
 static void pci_dev_free(struct zd_machine *m, struct zd_pci_dev *d)
 {
+	if (d->driver && d->driver->remove)
+		d->driver->remove(d);
 	zd_pci_p2pdma_release(d);
+	zd_iommu_domain_free(d);
 	if (d->subordinate) {
 		while (d->subordinate->devices) {
 			struct zd_pci_dev *c = d->subordinate->devices;
