@@ -311,6 +311,9 @@ struct step {
 	const char *bytes;         /* snapshot: the bytes it must see, "22 22 01" */
 	const char *p2pmem;        /* mmap: a provider's p2pmem/allocate, by pci_name() */
 	uint64_t bar;              /* p2pdma_add_resource */
+	uint64_t cmb, lba;         /* nvme_probe: CMB bytes, LBA size */
+	bool has_bus;
+	uint64_t bus_segments;     /* nvme_read/write: the segments that must go by bus address */
 	bool fail_alloc;           /* migrate_to_*: HMM_DMIRROR_FLAG_FAIL_ALLOC for the call */
 	bool publish;
 };
@@ -482,6 +485,7 @@ STEP_FN(exec_munmap); STEP_FN(exec_mprotect); STEP_FN(exec_mremap); STEP_FN(exec
 STEP_FN(exec_migrate_to_device); STEP_FN(exec_migrate_to_system);
 STEP_FN(exec_snapshot); STEP_FN(exec_evict); STEP_FN(exec_hmm_range_fault);
 STEP_FN(exec_make_exclusive); STEP_FN(exec_p2pdma_add_resource); STEP_FN(exec_p2pdma_release);
+STEP_FN(exec_nvme_probe); STEP_FN(exec_nvme_read); STEP_FN(exec_nvme_write);
 /* p2pdmasteps.c: the PCI function named "0000:01:00.0" (NULL with res
  * set), and its p2pmem/allocate file for mmap's p2pmem: */
 struct zd_pci_dev *step_pci_dev(struct run *r, const char *name, struct step_result *res);

@@ -1,19 +1,22 @@
 /*
  * Scenario steps of P2PDMA providers (issue 10): a PCI function's BAR
  * becomes p2pmem (pci_p2pdma_add_resource), is published, and is released
- * (unbind); a process maps it through p2pmem/allocate (mmap's p2pmem:).
+ * (unbind); a process maps it through p2pmem/allocate (mmap's p2pmem:);
+ * an NVMe-like drive's CMB is p2pmem and O_DIRECT I/O targets it.
  * Each step prints the provider's p2pmem/ words (size, available,
  * published) as sysfs shows them.
  * Invariants: a device is named by its pci_name() ("0000:01:00.0"); the
  * steps change nothing when they fail.
  */
 #include "cli.h"
+#include "devsteps.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zonedev/nvme.h>
 #include <zonedev/pci.h>
 
 struct zd_pci_dev *step_pci_dev(struct run *r, const char *name, struct step_result *res)
@@ -127,4 +130,88 @@ void ex_p2pmem(struct run *r, const struct step *st, struct step_result *res)
 	if (st->has_published && atoi(pub) != st->publish)
 		step_fail(res, "%s p2pmem/published %d, expected %d", d->name, atoi(pub),
 			  st->publish);
+}
+
+void exec_nvme_probe(struct run *r, const struct step *st, struct step_result *res)
+{
+	struct zd_pci_dev *d = step_pci_dev(r, st->file_name, res);
+	struct zd_nvme_desc desc = { .capacity = st->size, .cmb_size = st->cmb };
+	struct zd_nvme_ctrl *c;
+
+	if (!d)
+		return;
+	if (st->lba != 512 && st->lba != 4096) {
+		res->err = -EINVAL;
+		snprintf(res->why, sizeof(res->why), "an LBA is 512 or 4096 bytes, not %" PRIu64,
+			 st->lba);
+		return;
+	}
+	desc.lba_shift = st->lba == 512 ? 9 : 12;
+	c = zd_nvme_probe(d, &desc);
+	if (ZD_IS_ERR(c)) {
+		res->err = (int)ZD_PTR_ERR(c);
+		return;
+	}
+	jw_kstr(r->json, "disk", zd_nvme_disk_name(c));
+	jw_kbool(r->json, "iommu", d->bus->host->iommu);
+	if (st->cmb) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "%s%s, CMB", zd_nvme_disk_name(c),
+			 d->bus->host->iommu ? " (behind an IOMMU)" : "");
+		p2pmem_words(r, d, res, what);
+	} else {
+		step_info(res, "%s on %s: %" PRIu64 " bytes%s", zd_nvme_disk_name(c), d->name,
+			  st->size, d->bus->host->iommu ? ", DMA through an IOMMU" : "");
+	}
+}
+
+static void nvme_rw(struct run *r, const struct step *st, struct step_result *res, bool write)
+{
+	struct zd_pci_dev *d = step_pci_dev(r, st->file_name, res);
+	struct zd_nvme_stats a, b;
+	struct zd_nvme_ctrl *c;
+	struct zd_mm *mm;
+	uint64_t addr;
+	ssize_t n;
+
+	if (!d)
+		return;
+	c = zd_nvme_ctrl_of(d);
+	if (!c) {
+		res->err = -ENODEV;
+		snprintf(res->why, sizeof(res->why), "no NVMe drive on %s (nvme_probe makes one)",
+			 d->name);
+		return;
+	}
+	mm = step_mm_addr(r, st, res, &addr);
+	if (!mm)
+		return;
+	zd_nvme_get_stats(c, &a);
+	n = zd_nvme_direct_rw(c, mm, addr, (size_t)st->size, st->offset, write);
+	if (n < 0) {
+		res->err = (int)n;
+		return;
+	}
+	zd_nvme_get_stats(c, &b);
+	step_info(res, "%s: %s %zd bytes at %" PRIu64 " %s pid %d 0x%" PRIx64 ": %" PRIu64
+		  " DMA segments, %" PRIu64 " by bus address", zd_nvme_disk_name(c),
+		  write ? "wrote" : "read", n, st->offset, write ? "from" : "into", mm->pid, addr,
+		  b.segments - a.segments, b.bus_segments - a.bus_segments);
+	jw_ku64(r->json, "bytes", (uint64_t)n);
+	jw_ku64(r->json, "segments", b.segments - a.segments);
+	jw_ku64(r->json, "bus_segments", b.bus_segments - a.bus_segments);
+	if (st->has_bus && b.bus_segments - a.bus_segments != st->bus_segments)
+		step_fail(res, "%" PRIu64 " segments went by bus address, expected %" PRIu64,
+			  b.bus_segments - a.bus_segments, st->bus_segments);
+}
+
+void exec_nvme_read(struct run *r, const struct step *st, struct step_result *res)
+{
+	nvme_rw(r, st, res, false);
+}
+
+void exec_nvme_write(struct run *r, const struct step *st, struct step_result *res)
+{
+	nvme_rw(r, st, res, true);
 }

@@ -180,6 +180,7 @@ const struct handle_spec use_mm = { H_MM, "process (or fork)", NULL };
 #define AS(spec, fl) F("as", FT_HANDLE_DEF, handle, .flags = (fl), .handle = &(spec))
 #define PROCESS F("process", FT_HANDLE_USE, process, .flags = FL_REQ, .handle = &use_mm)
 #define ADDR_REQ F("addr", FT_ADDR, start, .flags = FL_REQ)
+#define NVME_BUS F("bus_segments", FT_UINT, bus_segments, .has = HAS(has_bus))
 #define PROT(fl, d) F("prot", FT_FLAGS, prot, .enums = &prot_names, .flags = (fl), .dflt = (d))
 #define PATTERN F("pattern", FT_UINT, pattern, .has = HAS(has_pattern), .max = 255, \
 		     .show = ARG_HEX)
@@ -453,6 +454,24 @@ const struct step_def step_defs[] = {
 	  NULL, exec_p2pdma_release,
 	  "zd_pci_p2pdma_release(): unbind: user mappings of p2pmem/allocate zapped, the "
 	  "pgmaps torn down once every allocation and pin is gone" },
+	{ "nvme_probe", (const struct field[]){
+		F("device", FT_STR, file_name, .flags = FL_REQ),
+		F("size", FT_SIZE, size, .flags = FL_REQ | FL_NONZERO),
+		F("lba", FT_SIZE, lba, .dflt = "512", .flags = FL_ECHO_CHANGED),
+		F("cmb", FT_SIZE, cmb), END }, MAY,
+	  NULL, exec_nvme_probe,
+	  "zd_nvme_probe(): an NVMe-like drive on the function, a namespace of size bytes; "
+	  "cmb: a controller memory buffer at the end of BAR 0, published p2pmem" },
+	{ "nvme_read", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, F("device", FT_STR, file_name, .flags = FL_REQ),
+		F("offset", FT_SIZE, offset), NVME_BUS, END }, MAY,
+	  NULL, exec_nvme_read,
+	  "zd_nvme_direct_rw(): an O_DIRECT pread of the drive's namespace into the process's "
+	  "buffer (FOLL_PCI_P2PDMA: p2pmem buffers are DMA targets)" },
+	{ "nvme_write", (const struct field[]){
+		PROCESS, ADDR_REQ, SIZE, F("device", FT_STR, file_name, .flags = FL_REQ),
+		F("offset", FT_SIZE, offset), NVME_BUS, END }, MAY,
+	  NULL, exec_nvme_write, "zd_nvme_direct_rw(): an O_DIRECT pwrite from the buffer" },
 	{ "munmap", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, END }, MAY,
 	  NULL, exec_munmap, "zd_vm_munmap(): munmap(2)" },
 	{ "mprotect", (const struct field[]){ PROCESS, ADDR_REQ, SIZE, PROT(FL_REQ, NULL), END },

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include "drivers/pci/pci.h"
 
 #define NVME_MAX_PAGES 256          /* one request's pages: 1 MiB of 4K pages */
 
@@ -35,8 +36,6 @@ struct zd_nvme_ctrl {
 	char *media;
 	struct zd_nvme_stats st;    /* atomics */
 };
-
-static int nvme_instances;  /* the nvme class's ida: instances are never reused here */
 
 static void nvme_remove(struct zd_pci_dev *pdev);
 
@@ -86,7 +85,7 @@ struct zd_nvme_ctrl *zd_nvme_probe(struct zd_pci_dev *pdev, const struct zd_nvme
 	c->pdev = pdev;
 	c->capacity = d->capacity;
 	c->lba_shift = shift;
-	c->instance = __atomic_fetch_add(&nvme_instances, 1, __ATOMIC_RELAXED);
+	c->instance = __atomic_fetch_add(&m->pci->nvme_instances, 1, __ATOMIC_RELAXED);
 	snprintf(c->disk, sizeof(c->disk), "nvme%dn1", c->instance);
 	zd_pr_info(m, "nvme nvme%d: pci function %s", c->instance, pdev->name);
 	if (d->cmb_size) {

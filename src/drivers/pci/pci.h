@@ -19,6 +19,7 @@ struct zd_pci {
 	int whitelist_off;
 	int p2pdma_off;                   /* CONFIG_PCI_P2PDMA=n: the stubs answer */
 	uint64_t rand_state;              /* find_many's ties: seeded, deterministic */
+	int nvme_instances;               /* drivers/nvme's ida: never reused here */
 };
 
 /* The machine's PCI state, created on first use; NULL without memory. */
