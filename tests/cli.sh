@@ -426,7 +426,7 @@ steps:
   - wait: {handle: p}
 EOF
 run "wait on a process handle" 1 run "$tmp/bgt2.yaml"
-check "wait takes only a truncate's handle" "$tmp/err" "no earlier truncate step defined a handle named 'p'"
+check "wait takes only a background step's handle" "$tmp/err" "no earlier truncate or p2pdma_release step defined a handle named 'p'"
 
 # ---- bench gup and bench fault, tiny: their JSON's keys and positive figures ----
 for b in gup fault; do

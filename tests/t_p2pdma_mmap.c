@@ -139,6 +139,9 @@ int main(void)
 	   "unbind zaps the user mapping");
 	usleep(20000);
 	ok(!__atomic_load_n(&released, __ATOMIC_ACQUIRE), "... and waits while the page is pinned");
+	is_int(zd_vm_mmap(mm, 0, ps, ZD_PROT_READ | ZD_PROT_WRITE, ZD_MAP_SHARED, file, 0), -ENODEV,
+	       "a dying provider's mmap: -ENODEV");
+	ok(zd_log_contains(m, "the provider is going away"), "... its pgmap gives no reference");
 	zd_unpin_user_pages(m, pages, 1);
 	tap_join_or_bail(t, 30, "release");
 	ok(__atomic_load_n(&released, __ATOMIC_ACQUIRE), "unbind completes on unpin");

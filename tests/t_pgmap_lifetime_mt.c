@@ -25,7 +25,7 @@
  *    (1 << order) + get_dev_pagemap holders;
  *  - inv 11 blocking: with one lookup reference and one allocated page held,
  *    memunmap_pages on a thread is still blocked after 200 ms, lookups
- *    return NULL once it started, the log says it is waiting (after ~1 s),
+ *    return NULL once it started, the log says it is waiting (at once, then each second),
  *    and releasing both lets it finish with the sections gone;
  *  - a reader thread hammering get_dev_pagemap/put while the main thread
  *    maps and unmaps the same pgmap N times: every hit is that pgmap, all

@@ -384,13 +384,15 @@ void zd_pgmap_kill_and_wait(struct zd_dev_pagemap *pgmap)
 	if (holds_bulk_refs(pgmap))
 		for (int i = 0; i < pgmap->nr_range; i++)
 			zd_percpu_ref_put_many(&pgmap->ref, pfn_len(pgmap, i));
-	while (!zd_wait_for_completion_timeout(&pgmap->done, 1000)) {
-		waited++;
+	/* said at once, then every second: whoever holds a page (a pin, an
+	 * allocation) sees the teardown is waiting for it */
+	while (!zd_wait_for_completion_timeout(&pgmap->done, waited ? 1000 : 0)) {
 		zd_pr_info(m, "%s: %s pgmap 0x%llx-0x%llx still has %llu references, "
 			   "waiting (%us)", pgmap->pages ? "memunmap_device_private_pagemap" :
 			   "memunmap_pages", zd_memory_type_name(pgmap->type), ULL(pgmap->range.start),
 			   ULL(pgmap->ranges[pgmap->nr_range - 1].end),
 			   ULL(zd_percpu_ref_read(&pgmap->ref)), waited);
+		waited++;
 	}
 }
 

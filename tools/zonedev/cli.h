@@ -527,7 +527,19 @@ bool handle_idle(struct run *r, int handle, const char *what, const char *releas
  * "handle 'X' holds no WHAT (already GONE, or its DEFINER failed)". */
 bool handle_held(struct run *r, int handle, const char *what, const char *gone,
 		 const char *definer, struct step_result *res);
-/* Join the background steps still running (devsteps-pmem.c). */
+/* A step run in the background (task.c): call on its own thread; blocked
+ * is the text of the log line that says it waits, waits what the step then
+ * says; done shows the result once wait has joined a call that succeeded. */
+struct task_ops {
+	int (*call)(struct run *r, const struct step *st);
+	void (*done)(struct run *r, const struct step *st, struct step_result *res);
+	const char *blocked, *waits;
+};
+/* Starts st on its thread into st's handle; returns once the call has
+ * returned or logged `blocked` (at most 10 s). */
+void task_start(struct run *r, const struct step *st, struct step_result *res,
+		const struct task_ops *ops);
+/* Join the background steps still running. */
 void run_join_tasks(struct run *r);
 /* A line a live background step logged after its own step ended: the
  * step that waits for it shows it, not whichever step ran meanwhile. */

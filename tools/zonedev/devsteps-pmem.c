@@ -143,120 +143,33 @@ void exec_dax_file(struct run *r, const struct step *st, struct step_result *res
 		file_info(r, st, res, "created");
 }
 
+static int truncate_call(struct run *r, const struct step *st)
+{
+	return zd_daxfs_truncate(pmem_region(r->m, st->region), st->file_name, st->size);
+}
+
+static void truncate_done(struct run *r, const struct step *st, struct step_result *res)
+{
+	file_info(r, st, res, "truncated");
+}
+
 /* truncate with as: the call on a thread of its own, as another process
  * blocked in truncate(2) while a page of the range is pinned would be;
  * wait joins it. */
-struct bg_task {
-	pthread_t thread;
-	struct zd_nd_region *region;
-	const struct step *st;
-	int err;
-	int done;                  /* atomic: the call returned */
-	int tid;                   /* atomic: the thread's id (its log lines' caller) */
-	unsigned long shown;       /* its lines up to here went with the truncate step */
-};
-
-static void *truncate_thread(void *arg)
-{
-	struct bg_task *t = arg;
-
-	__atomic_store_n(&t->tid, (int)gettid(), __ATOMIC_RELEASE);
-	t->err = zd_daxfs_truncate(t->region, t->st->file_name, t->st->size);
-	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-/* The background call has returned, or logged that it waits for a pin:
- * either way what the scenario prints next does not depend on timing. */
-static bool settled(struct zd_machine *m, struct bg_task *t, unsigned long seq)
-{
-	struct zd_log_line lines[64];
-	size_t n;
-
-	if (__atomic_load_n(&t->done, __ATOMIC_ACQUIRE))
-		return true;
-	n = zd_log_read(m, seq, lines, 64);
-	for (size_t i = 0; i < n; i++)
-		if (strstr(lines[i].text, "to be unpinned"))
-			return true;
-	return false;
-}
-
 void exec_truncate(struct run *r, const struct step *st, struct step_result *res)
 {
-	struct bg_task *t;
-	unsigned long seq;
+	static const struct task_ops ops = {
+		.call = truncate_call, .done = truncate_done,
+		.blocked = "to be unpinned", .waits = "it waits for a pinned page",
+	};
 
-	if (st->handle < 0) {
-		res->err = zd_daxfs_truncate(pmem_region(r->m, st->region), st->file_name,
-					     st->size);
-		if (!res->err)
-			file_info(r, st, res, "truncated");
+	if (st->handle >= 0) {
+		task_start(r, st, res, &ops);
 		return;
 	}
-	if (!handle_idle(r, st->handle, "a background truncate", "wait", res))
-		return;
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		step_fail(res, "out of memory");
-		return;
-	}
-	t->region = pmem_region(r->m, st->region);
-	t->st = st;
-	seq = zd_log_seq(r->m);
-	if (pthread_create(&t->thread, NULL, truncate_thread, t)) {
-		free(t);
-		step_fail(res, "cannot start the background truncate's thread");
-		return;
-	}
-	for (int ms = 0; ms < 10000 && !settled(r->m, t, seq); ms++)
-		usleep(1000);
-	while (!__atomic_load_n(&t->tid, __ATOMIC_ACQUIRE))
-		usleep(100);
-	t->shown = zd_log_seq(r->m);
-	handle_set(r, st->handle, 0, false);
-	r->h[st->handle].task = t;
-	step_info(res, "truncate of '%s' runs in the background: %s", st->file_name,
-		  __atomic_load_n(&t->done, __ATOMIC_ACQUIRE) ? "it has returned already" :
-		  "it waits for a pinned page");
-}
-
-void exec_wait(struct run *r, const struct step *st, struct step_result *res)
-{
-	struct handle_state *h = &r->h[st->handle];
-	struct bg_task *t = h->task;
-
-	if (!handle_held(r, st->handle, "a background truncate", "waited for", "truncate", res))
-		return;
-	pthread_join(t->thread, NULL);
-	res->log_caller = t->tid;
-	res->log_since = t->shown;
-	res->err = t->err;
+	res->err = truncate_call(r, st);
 	if (!res->err)
-		file_info(r, t->st, res, "truncated");
-	free(t);
-	h->task = NULL;
-	h->live = false;
-}
-
-void run_join_tasks(struct run *r)
-{
-	for (int i = 0; i < r->s->nr_handles; i++)
-		if (r->h[i].live && r->s->handles[i].kind == H_TASK) {
-			pthread_join(r->h[i].task->thread, NULL);
-			free(r->h[i].task);
-			r->h[i].task = NULL;
-			r->h[i].live = false;
-		}
-}
-
-bool run_task_line(const struct run *r, const struct zd_log_line *l)
-{
-	for (int i = 0; i < r->s->nr_handles; i++)
-		if (r->h[i].live && r->s->handles[i].kind == H_TASK &&
-		    r->h[i].task->tid == l->caller && l->seq > r->h[i].task->shown)
-			return true;
-	return false;
+		truncate_done(r, st, res);
 }
 
 /* The test hook: one byte of the info block, written straight into the

@@ -69,8 +69,26 @@ void exec_p2pdma_add_resource(struct run *r, const struct step *st, struct step_
 		p2pmem_words(r, d, res, "BAR added");
 }
 
+static int release_call(struct run *r, const struct step *st)
+{
+	zd_pci_p2pdma_release(step_pci_dev(r, st->file_name, &(struct step_result){ 0 }));
+	return 0;
+}
+
+static void release_done(struct run *r, const struct step *st, struct step_result *res)
+{
+	p2pmem_words(r, step_pci_dev(r, st->file_name, res), res, "released");
+}
+
+/* Waits for every allocation and pin: in the foreground the scenario frees
+ * them first; with as: the unbind blocks on its thread (a dying provider:
+ * its pool refuses allocations) until they go, and wait joins it. */
 void exec_p2pdma_release(struct run *r, const struct step *st, struct step_result *res)
 {
+	static const struct task_ops ops = {
+		.call = release_call, .done = release_done,
+		.blocked = "still has", .waits = "it waits for its pages' references",
+	};
 	struct zd_pci_dev *d = step_pci_dev(r, st->file_name, res);
 
 	if (!d)
@@ -80,9 +98,12 @@ void exec_p2pdma_release(struct run *r, const struct step *st, struct step_resul
 		snprintf(res->why, sizeof(res->why), "%s has no p2pmem to release", d->name);
 		return;
 	}
-	/* waits for every allocation and pin: the scenario frees them first */
-	zd_pci_p2pdma_release(d);
-	p2pmem_words(r, d, res, "released");
+	if (st->handle >= 0) {
+		task_start(r, st, res, &ops);
+		return;
+	}
+	release_call(r, st);
+	release_done(r, st, res);
 }
 
 struct zd_file *step_p2pmem_open(struct run *r, const struct step *st, struct step_result *res)

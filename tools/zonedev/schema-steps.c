@@ -161,7 +161,7 @@ static const struct handle_spec use_pin = { H_PIN, "pin", NULL };
 static const struct handle_spec def_gup = { H_GUP, NULL, "put takes the handle" };
 static const struct handle_spec use_gup = { H_GUP, "gup", NULL };
 static const struct handle_spec def_task = { H_TASK, NULL, "wait takes the handle" };
-static const struct handle_spec use_task = { H_TASK, "truncate", NULL };
+static const struct handle_spec use_task = { H_TASK, "truncate or p2pdma_release", NULL };
 static const struct handle_spec def_pgmap = { H_PGMAP, NULL, "memunmap takes the handle" };
 static const struct handle_spec use_pgmap = { H_PGMAP, "memremap", NULL };
 static const struct handle_spec def_mm = { H_MM, NULL, "later steps name the process by it" };
@@ -450,10 +450,11 @@ const struct step_def step_defs[] = {
 	  "zd_pci_p2pdma_add_resource(): size bytes of the BAR from offset (size 0: the rest) "
 	  "become p2pmem; publish: pci_p2pmem_publish() too" },
 	{ "p2pdma_release", (const struct field[]){
-		F("device", FT_STR, file_name, .flags = FL_REQ), END }, MAY,
+		F("device", FT_STR, file_name, .flags = FL_REQ), AS(def_task, 0), END }, MAY,
 	  NULL, exec_p2pdma_release,
 	  "zd_pci_p2pdma_release(): unbind: user mappings of p2pmem/allocate zapped, the "
-	  "pgmaps torn down once every allocation and pin is gone" },
+	  "pgmaps torn down once every allocation and pin is gone; with as: on a thread of "
+	  "its own, joined by wait" },
 	{ "nvme_probe", (const struct field[]){
 		F("device", FT_STR, file_name, .flags = FL_REQ),
 		F("size", FT_SIZE, size, .flags = FL_REQ | FL_NONZERO),

@@ -82,7 +82,7 @@ static const char *const handle_kind_names[] = {
 	[H_REGION] = "a memory region", [H_PAGES] = "allocated pages",
 	[H_GPU_PAGE] = "a GPU page", [H_PGMAP] = "a memremap pgmap",
 	[H_MEMINFO] = "a meminfo snapshot", [H_MM] = "a process", [H_PIN] = "pinned pages",
-	[H_GUP] = "referenced pages", [H_TASK] = "a background truncate",
+	[H_GUP] = "referenced pages", [H_TASK] = "a background step",
 };
 
 static int handle_define(struct scenario *s, yaml_node_t *v, const char *name,

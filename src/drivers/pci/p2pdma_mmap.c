@@ -39,6 +39,7 @@ static int p2pmem_alloc_mmap(struct zd_file *file, struct zd_vm_area_struct *vma
 	uint64_t ps = m->arch.page_size, len = vma->vm_end - vma->vm_start;
 	struct zd_dev_pagemap *pgmap;
 	char *kaddr;
+	int rc;
 
 	if (!(vma->vm_flags & ZD_VM_MAYSHARE)) {
 		zd_pr_info(m, "pci %s: p2pmem: %s: attempted private mapping", pdev->name,
@@ -53,17 +54,17 @@ static int p2pmem_alloc_mmap(struct zd_file *file, struct zd_vm_area_struct *vma
 	if (zd_pci_p2pmem_attr(pdev, "size", (char[32]){ 0 }, 32) < 0)
 		return -ENODEV;   /* no p2pdma state (released, or never set up) */
 	/* one allocation of the VMA's length, holding a pgmap reference (a
-	 * dying pgmap gives none: -ENODEV in the kernel, NULL here too) */
-	kaddr = zd_pci_alloc_p2pmem(pdev, len);
-	if (!kaddr) {
-		zd_pr_info(m, "pci %s: p2pmem: no %llu bytes for %s: -ENOMEM", pdev->name,
-			   (unsigned long long)len, file->path);
-		return -ENOMEM;
+	 * dying pgmap gives none: -ENODEV, as the kernel's tryget fails) */
+	rc = zd_pci_p2pmem_alloc_live(pdev, len, (void **)&kaddr);
+	if (rc) {
+		zd_pr_info(m, "pci %s: p2pmem: %s for %s: %s", pdev->name,
+			   rc == -ENODEV ? "the provider is going away" : "no room in the pool",
+			   file->path, rc == -ENODEV ? "-ENODEV" : "-ENOMEM");
+		return rc;
 	}
 	pgmap = zd_page_pgmap(m, zd_pci_p2pmem_virt_to_page(pdev, kaddr));
 	for (uint64_t off = 0; off < len; off += ps) {
 		struct zd_page *page = zd_pci_p2pmem_virt_to_page(pdev, kaddr + off);
-		int rc;
 
 		/* an idle P2P page sits at refcount 0: one for the insertion */
 		ZD_WARN(m, zd_page_ref_count(page), "p2pmem_alloc_mmap: pfn 0x%llx has refcount %d",

@@ -206,24 +206,33 @@ int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size, ui
 	return 0;
 }
 
-void *zd_pci_alloc_p2pmem(struct zd_pci_dev *pdev, size_t size)
+int zd_pci_p2pmem_alloc_live(struct zd_pci_dev *pdev, size_t size, void **kaddr)
 {
 	struct zd_machine *m = zd_pci_dev_machine(pdev);
 	unsigned idx = zd_rcu_read_lock(&m->rcu);
 	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
 	uintptr_t ret = 0;
+	int rc = -ENOMEM;
 	void *ref;
 
-	if (p2pdma) {
+	if (p2pdma)
 		ret = zd_gen_pool_alloc_owner(p2pdma->pool, size, &ref);
-		/* a dying pgmap gives no new allocation */
-		if (ret && !zd_percpu_ref_tryget_live(ref)) {
-			zd_gen_pool_free_owner(p2pdma->pool, ret, size, NULL);
-			ret = 0;
-		}
+	/* a dying pgmap gives no new allocation */
+	if (ret && !zd_percpu_ref_tryget_live(ref)) {
+		zd_gen_pool_free_owner(p2pdma->pool, ret, size, NULL);
+		ret = 0;
+		rc = -ENODEV;
 	}
 	zd_rcu_read_unlock(&m->rcu, idx);
-	return (void *)ret;
+	*kaddr = (void *)ret;
+	return ret ? 0 : rc;
+}
+
+void *zd_pci_alloc_p2pmem(struct zd_pci_dev *pdev, size_t size)
+{
+	void *kaddr;
+
+	return zd_pci_p2pmem_alloc_live(pdev, size, &kaddr) ? NULL : kaddr;
 }
 
 void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr, size_t size)

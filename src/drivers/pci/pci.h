@@ -43,6 +43,10 @@ enum zd_pci_p2pdma_map_type zd_pci_calc_map_type_and_dist(struct zd_pci_dev *pro
 							   struct zd_pci_dev *client, int *dist,
 							   bool verbose);
 
+/* p2pdma_provider.c: pci_alloc_p2pmem() with the reason of a failure:
+ * -ENOMEM (the pool has no such run), -ENODEV (the pgmap is dying). */
+int zd_pci_p2pmem_alloc_live(struct zd_pci_dev *pdev, size_t size, void **kaddr);
+
 /* p2pdma_mmap.c: every user mapping of the provider's allocate file
  * zapped (release, before the pgmaps go). */
 void zd_pci_p2pmem_zap_mappings(struct zd_pci_dev *pdev);
