@@ -486,6 +486,38 @@ PY
 	fi
 done
 
+# ---- bench p2pdma, small: refusals, and every figure of the JSON positive ----
+run "bench p2pdma --help" 0 bench p2pdma --help
+check "bench p2pdma --help shows its usage" "$tmp/out" "usage: zonedev bench p2pdma"
+run "bench p2pdma --endpoints 10 is a usage error" 2 bench p2pdma --endpoints 10
+check "bench p2pdma says the range" "$tmp/err" "--endpoints 10: not in 32-4096"
+run "bench p2pdma more providers than endpoints" 2 bench p2pdma --endpoints 64 --providers 65
+check "bench p2pdma says why" "$tmp/err" "more providers (65) than endpoints (64)"
+run "bench p2pdma --endpoints 256 --providers 8 -j" 0 bench p2pdma --endpoints 256 \
+	--providers 8 --segments 32 --repeat 1 -q -j
+if [ $have_python = no ]; then
+	skip "bench p2pdma JSON keys (no python3)"
+elif python3 - "$tmp/out" >"$tmp/pyerr" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["bench"] == "p2pdma" and d["result"] == "ok", d.get("result")
+assert (d["endpoints"], d["providers"], d["segments"]) == (256, 8, 32), d
+f = d["find_many"]
+assert f["found"] == 16, f   # every pair of clients finds a whitelisted provider
+for k in ("cold_us", "warm_us", "walk_us", "cold_ratio_to_walk", "warm_ratio_to_walk"):
+    assert f[k] > 0, (k, f)
+m = d["dma_map"]
+assert m["baseline_segments_per_s"] > 0, m
+for k in ("ram-direct", "ram-iommu", "p2p-bus-addr"):
+    assert m[k]["segments_per_s"] > 0 and m[k]["ratio_to_baseline"] > 0, (k, m)
+PY
+then
+	pass "bench p2pdma JSON has its keys and positive figures"
+else
+	fail "bench p2pdma JSON has its keys and positive figures"
+	diag_file "$tmp/pyerr"
+fi
+
 # ---- bench migrate and bench hmm_range_fault, tiny: JSON keys, both designs ----
 run "bench migrate --help" 0 bench migrate --help
 check "bench migrate --help shows its usage" "$tmp/out" "usage: zonedev bench migrate"

@@ -252,10 +252,20 @@ void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev, struct zd_scatterlist *sgl)
  * (as the kernel's: an ACS change shows only on a new provider). */
 enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(struct zd_pci_dev *provider,
 						   struct zd_pci_dev *client);
+/* struct pci_p2pdma_map_state: what a mapping of one scatterlist learnt
+ * about the last P2PDMA pgmap it met, so a run of segments from one
+ * provider asks for the map type once. Zero it before the first segment. */
+struct zd_pci_p2pdma_map_state {
+	const void *pgmap;
+	enum zd_pci_p2pdma_map_type map;
+	int64_t bus_off;                 /* BUS_ADDR: bus address - CPU address */
+};
 /* pci_p2pdma_state(): for a P2PDMA page, the map type from its provider
- * to client and, for BUS_ADDR, the CPU-to-bus offset to add. */
-enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_machine *m, struct zd_page *page,
-						struct zd_pci_dev *client, int64_t *bus_offset);
+ * to client (state->bus_off then holds the offset to add for BUS_ADDR);
+ * MAP_NONE for any other page. */
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_pci_p2pdma_map_state *state,
+						struct zd_machine *m, struct zd_page *page,
+						struct zd_pci_dev *client);
 /* The host bytes behind [bus, bus + len) of some provider's p2pmem (what a
  * peer reaches by that bus address), NULL if no provider has them. */
 void *zd_pci_p2pdma_bus_to_virt(struct zd_machine *m, uint64_t bus, size_t len);

@@ -333,6 +333,7 @@ int cmd_bench(int argc, char **argv)
 			   "  memmap    populate and initialise the memmap of a hot-added range\n"
 			   "  memremap  first bind and rebind of a pmem namespace (fsdax/devdax)\n"
 			   "  migrate   migrate_vma to a dmirror GPU and back (THP and 4K), GB/s\n"
+			   "  p2pdma    pci_p2pmem_find_many over 1024 endpoints; dma_map_sg segments/s\n"
 			   "\n'zonedev bench NAME --help' lists a benchmark's options.\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
@@ -348,7 +349,9 @@ int cmd_bench(int argc, char **argv)
 		return bench_memremap(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "migrate"))
 		return bench_migrate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "p2pdma"))
+		return bench_p2pdma(argc - 1, argv + 1);
 	fprintf(stderr, "zonedev bench: unknown benchmark '%s' (try: fault, gup, hmm_range_fault, "
-		"memmap, memremap, migrate)\n", argv[1]);
+		"memmap, memremap, migrate, p2pdma)\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -90,5 +90,6 @@ int bench_hmm_range_fault(int argc, char **argv);
 int bench_memmap(int argc, char **argv);
 int bench_memremap(int argc, char **argv);
 int bench_migrate(int argc, char **argv);
+int bench_p2pdma(int argc, char **argv);
 
 #endif

@@ -156,6 +156,7 @@ int zd_iommu_dma_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int n
 {
 	struct zd_machine *m = dev_machine(dev);
 	struct zd_iommu_domain *d = domain_get(dev);
+	struct zd_pci_p2pdma_map_state p2p = { 0 };
 	uint64_t ps = m->arch.page_size, total = 0, base, at;
 	struct iova_range *r;
 	unsigned nseg = 0;
@@ -167,11 +168,10 @@ int zd_iommu_dma_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int n
 		return -ENOMEM;
 	for (int i = 0; i < nents; i++) {
 		uint64_t phys = (zd_page_to_pfn(m, sg[i].page) << m->arch.page_shift) + sg[i].offset;
-		int64_t bus_off = 0;
 
 		sg[i].dma_flags = 0;
 		sg[i].dma_length = sg[i].length;
-		switch (zd_pci_p2pdma_state(m, sg[i].page, dev, &bus_off)) {
+		switch (zd_pci_p2pdma_state(&p2p, m, sg[i].page, dev)) {
 		case ZD_PCI_P2PDMA_MAP_NONE:
 		case ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
 			r->seg[nseg].phys = phys & ~(ps - 1);
@@ -181,7 +181,7 @@ int zd_iommu_dma_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int n
 			total += r->seg[nseg++].span;
 			break;
 		case ZD_PCI_P2PDMA_MAP_BUS_ADDR:
-			sg[i].dma_address = phys + (uint64_t)bus_off;
+			sg[i].dma_address = phys + (uint64_t)p2p.bus_off;
 			sg[i].dma_flags = ZD_SG_DMA_BUS_ADDRESS;
 			break;
 		default:

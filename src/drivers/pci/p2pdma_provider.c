@@ -313,16 +313,21 @@ void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev, struct zd_scatterlist *sgl)
 	free(sgl);
 }
 
-enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_machine *m, struct zd_page *page,
-						struct zd_pci_dev *client, int64_t *bus_offset)
+enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_pci_p2pdma_map_state *state,
+						struct zd_machine *m, struct zd_page *page,
+						struct zd_pci_dev *client)
 {
 	struct p2p_pagemap *p2p;
 
 	if (!zd_is_pci_p2pdma_page(m, page))
 		return ZD_PCI_P2PDMA_MAP_NONE;
 	p2p = (struct p2p_pagemap *)page->pgmap;
-	*bus_offset = (int64_t)p2p->bus_offset;
-	return zd_pci_p2pdma_map_type(p2p->provider, client);
+	if (state->pgmap != p2p) {
+		state->pgmap = p2p;
+		state->map = zd_pci_p2pdma_map_type(p2p->provider, client);
+		state->bus_off = (int64_t)p2p->bus_offset;
+	}
+	return state->map;
 }
 
 static void *bus_to_virt_bus(struct zd_pci_bus *bus, uint64_t addr, size_t len)

@@ -61,21 +61,21 @@ int zd_dma_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int nents,
 static int dma_direct_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int nents)
 {
 	struct zd_machine *m = pci_machine(dev);
+	struct zd_pci_p2pdma_map_state p2p = { 0 };
 
 	for (int i = 0; i < nents; i++) {
 		uint64_t phys;
-		int64_t bus_off = 0;
 
 		phys = (zd_page_to_pfn(m, sg[i].page) << m->arch.page_shift) + sg[i].offset;
 		sg[i].dma_flags = 0;
 		sg[i].dma_length = sg[i].length;
-		switch (zd_pci_p2pdma_state(m, sg[i].page, dev, &bus_off)) {
+		switch (zd_pci_p2pdma_state(&p2p, m, sg[i].page, dev)) {
 		case ZD_PCI_P2PDMA_MAP_NONE:              /* not P2PDMA memory */
 		case ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:  /* phys_to_dma(): identity */
 			sg[i].dma_address = phys;
 			break;
 		case ZD_PCI_P2PDMA_MAP_BUS_ADDR:
-			sg[i].dma_address = phys + (uint64_t)bus_off;
+			sg[i].dma_address = phys + (uint64_t)p2p.bus_off;
 			sg[i].dma_flags = ZD_SG_DMA_BUS_ADDRESS;
 			break;
 		default:
