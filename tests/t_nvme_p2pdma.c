@@ -14,6 +14,7 @@
 #include <zonedev/zonedev.h>
 #include <zonedev/nvme.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "helpers.h"
@@ -140,6 +141,20 @@ int main(void)
 	       "a write at the end: -ENOSPC");
 	is_int((int)zd_nvme_direct_rw(b, mm, 1ULL << 40, 4096, 0, false), -EFAULT,
 	       "an unmapped buffer: -EFAULT");
+
+	{
+		char *text = NULL, want[96];
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		zd_pci_p2pdma_show(m, f);
+		fclose(f);
+		snprintf(want, sizeof(want), "%-14s %12s %12s %9s\n", A->name, "4194304", "4128768", "1");
+		ok(text && strstr(text, want) &&
+		   strstr(text, want) < strstr(text, "provider "),
+		   "the p2pdma report lists A's p2pmem/ group (64K in use) before the pairs");
+		free(text);
+	}
 
 	zd_vm_munmap(mm, buf, 64 * K);
 	zd_vm_munmap(mm, ram, 64 * K);

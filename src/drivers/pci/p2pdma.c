@@ -350,6 +350,24 @@ void zd_pci_p2pdma_show(struct zd_machine *m, FILE *f)
 	for (struct zd_pci_host_bridge *hb = p->hosts; hb; hb = hb->next)
 		n = collect_endpoints(hb->bus, ep, n, SHOW_MAX);
 	pthread_rwlock_unlock(&p->lock);
+	/* the providers' p2pmem/ groups first, as sysfs shows them */
+	size_t shown = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char a[3][32];
+
+		if (zd_pci_p2pmem_attr(ep[i], "size", a[0], sizeof(a[0])) < 0)
+			continue;
+		zd_pci_p2pmem_attr(ep[i], "available", a[1], sizeof(a[1]));
+		zd_pci_p2pmem_attr(ep[i], "published", a[2], sizeof(a[2]));
+		for (int k = 0; k < 3; k++)
+			a[k][strcspn(a[k], "\n")] = '\0';
+		if (!shown++)
+			fprintf(f, "%-14s %12s %12s %9s\n", "p2pmem", "size", "available", "published");
+		fprintf(f, "%-14s %12s %12s %9s\n", ep[i]->name, a[0], a[1], a[2]);
+	}
+	if (shown)
+		fputc('\n', f);
 	fprintf(f, "%-14s %-14s %8s  %s\n", "provider", "client", "distance", "map type");
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < n; j++) {
