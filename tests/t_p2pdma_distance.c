@@ -20,7 +20,10 @@
  *  - the new era's per-port decision: every branch, and where it differs
  *    from v6.x on one topology;
  *  - distance_many: sums, -1 on any NOT_SUPPORTED, a non-PCI or no client;
- *  - the distance report: one row per ordered pair, agreeing with the calls.
+ *  - the distance report: one row per ordered pair, agreeing with the calls;
+ *  - zd_pci_port_add (what an lspci import builds with): chosen slots and
+ *    bus numbers kept, gaps allowed, a number going back, a taken slot, a
+ *    port in the wrong place refused with nothing added.
  */
 #include <zonedev/zonedev.h>
 #include <string.h>
@@ -406,8 +409,47 @@ static void test_show(void)
 	free(buf);
 }
 
+static void test_port_add(void)
+{
+	struct zd_pci_host_bridge_desc h = { .domain = 5, .mem_start = 256 * G, .mem_size = G };
+	struct zd_machine *pm = tap_machine("x86_64", 46, 0, 1 * G, NULL, 0);
+	struct zd_pci_host_bridge *hb;
+	struct zd_pci_dev *rp, *up, *dp, *e;
+
+	if (!pm)
+		return;
+	hb = zd_pci_host_bridge_add(pm, &h);
+	rp = zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_ROOT_PORT,
+			     &(struct zd_pci_port_desc){ 0x8086, 0x1901, 0x1c, 0x08 });
+	ok(!ZD_IS_ERR(rp) && !strcmp(rp->name, "0005:00:1c.0") && rp->subordinate->number == 8,
+	   "a root port at slot 1c with secondary bus 08 (a gap after 00)");
+	up = zd_pci_port_add(rp->subordinate, ZD_PCI_EXP_TYPE_UPSTREAM,
+			     &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1 });
+	dp = ZD_IS_ERR(up) ? up : zd_pci_port_add(up->subordinate, ZD_PCI_EXP_TYPE_DOWNSTREAM,
+						  &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 3, 0x0c });
+	ok(!ZD_IS_ERR(dp) && !strcmp(up->name, "0005:08:00.0") && !strcmp(dp->name, "0005:09:03.0") &&
+	   dp->subordinate->number == 0x0c, "a switch: upstream 08:00.0, downstream 09:03.0 -> bus 0c");
+	ok(ZD_PTR_ERR(zd_pci_port_add(up->subordinate, ZD_PCI_EXP_TYPE_DOWNSTREAM,
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 2, 0x0b })) == -EINVAL,
+	   "a bus number below the next free one: -EINVAL");
+	ok(ZD_PTR_ERR(zd_pci_port_add(up->subordinate, ZD_PCI_EXP_TYPE_DOWNSTREAM,
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 3, -1 })) == -EBUSY,
+	   "a taken slot: -EBUSY");
+	ok(ZD_PTR_ERR(zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_DOWNSTREAM,
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1 })) == -EINVAL &&
+	   ZD_PTR_ERR(zd_pci_port_add(rp->subordinate, ZD_PCI_EXP_TYPE_UPSTREAM,
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1 })) == -EBUSY,
+	   "a downstream port on a root bus, a second device on a link: refused");
+	e = tap_pci_ep(dp, 16 << 20, 0);
+	ok(!ZD_IS_ERR(e) && !strcmp(e->name, "0005:0c:00.0"), "an endpoint below it: 0c:00.0");
+	ok(zd_pci_get_slot(pm, 5, 0x0d, 0) == NULL && zd_pci_get_slot(pm, 5, 9, ZD_PCI_DEVFN(2, 0)) == NULL,
+	   "... and nothing the refusals tried exists");
+	zd_machine_destroy(pm);
+}
+
 int main(void)
 {
+	test_port_add();
 	test_show();
 	test_tree();
 	test_topology();

@@ -121,6 +121,19 @@ struct zd_pci_host_bridge_desc {
  * overlaps a busy range. Torn down with the machine. */
 struct zd_pci_host_bridge *zd_pci_host_bridge_add(struct zd_machine *m,
 						  const struct zd_pci_host_bridge_desc *d);
+/* One PCIe port with a fresh secondary bus, placed as an imported
+ * topology needs: a root port on a root bus, a switch's upstream port
+ * below a root or downstream port (slot 0: a link), a downstream port on a
+ * switch's internal bus. slot -1 takes the next free one; secondary -1 the
+ * next bus number, else that number (never below the next free one: bus
+ * numbers grow depth first). ERR_PTR: -EINVAL (no such place, a slot past
+ * 31, a bus number out of order), -EBUSY (slot taken), -ENOSPC. */
+struct zd_pci_port_desc {
+	uint16_t vendor, device;
+	int slot, secondary;
+};
+struct zd_pci_dev *zd_pci_port_add(struct zd_pci_bus *bus, enum zd_pcie_type type,
+				   const struct zd_pci_port_desc *d);
 /* A root port on hb's root bus (next free slot) with a fresh secondary bus. */
 struct zd_pci_dev *zd_pci_root_port_add(struct zd_pci_host_bridge *hb, uint16_t vendor,
 					uint16_t device);

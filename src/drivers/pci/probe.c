@@ -203,7 +203,8 @@ fail:
  * for writing. The caller has checked the slot.
  */
 static struct zd_pci_dev *pci_bridge_new(struct zd_machine *m, struct zd_pci_bus *bus, int slot,
-					 uint16_t vendor, uint16_t device, enum zd_pcie_type type)
+					 uint16_t vendor, uint16_t device, enum zd_pcie_type type,
+					 int secondary)
 {
 	struct zd_pci_host_bridge *hb = bus->host;
 	struct zd_pci_dev *d;
@@ -213,6 +214,16 @@ static struct zd_pci_dev *pci_bridge_new(struct zd_machine *m, struct zd_pci_bus
 			  hb->domain, bus->number);
 		return ZD_ERR_PTR(-ENOSPC);
 	}
+	/* numbers grow depth first as enumeration hands them out; firmware
+	 * may leave gaps, never go back */
+	if (secondary >= 0 && ((unsigned)secondary < hb->next_busnr || secondary > 0xff)) {
+		zd_pr_err(m, "pci_bus %04x:%02x: secondary bus %02x for a bridge: the next free "
+			  "number is %02x (numbers grow depth first, up to ff)", hb->domain,
+			  bus->number, (unsigned)secondary, hb->next_busnr);
+		return ZD_ERR_PTR(-EINVAL);
+	}
+	if (secondary >= 0)
+		hb->next_busnr = (unsigned)secondary;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return ZD_ERR_PTR(-ENOMEM);
@@ -254,24 +265,80 @@ static struct zd_pci_bus *pci_below(struct zd_machine *m, struct zd_pci_dev *por
 	return port->subordinate;
 }
 
+/* Where a port of type may go on bus, and at which slot: 0, or -errno
+ * after saying why. p->lock held. */
+static int port_slot(struct zd_machine *m, struct zd_pci_bus *bus, enum zd_pcie_type type,
+		     int want, int *slot)
+{
+	const struct zd_pci_dev *self = bus->self;
+	bool fits = type == ZD_PCI_EXP_TYPE_ROOT_PORT ? !bus->parent :
+		    type == ZD_PCI_EXP_TYPE_UPSTREAM ?
+			self && self->pcie_type != ZD_PCI_EXP_TYPE_UPSTREAM :
+		    type == ZD_PCI_EXP_TYPE_DOWNSTREAM ?
+			self && self->pcie_type == ZD_PCI_EXP_TYPE_UPSTREAM : false;
+
+	if (!fits) {
+		zd_pr_err(m, "pci_bus %04x:%02x: no place for a %s", bus->host->domain, bus->number,
+			  type == ZD_PCI_EXP_TYPE_ROOT_PORT ? "root port (only on a root bus)" :
+			  type == ZD_PCI_EXP_TYPE_UPSTREAM ? "switch upstream port (only below a root "
+							     "or downstream port)" :
+			  type == ZD_PCI_EXP_TYPE_DOWNSTREAM ? "switch downstream port (only on a "
+							       "switch's internal bus)" :
+			  "bridge of that type");
+		return -EINVAL;
+	}
+	if (type == ZD_PCI_EXP_TYPE_UPSTREAM) {
+		/* a link: device 0, alone */
+		if (bus->devices || want > 0) {
+			zd_pr_err(m, "pci_bus %04x:%02x: a link holds one device, at slot 0",
+				  bus->host->domain, bus->number);
+			return -EBUSY;
+		}
+		*slot = 0;
+		return 0;
+	}
+	if (want < 0) {
+		*slot = pci_free_slot(bus);
+		if (*slot < 0) {
+			zd_pr_err(m, "pci_bus %04x:%02x: all 32 slots are taken", bus->host->domain,
+				  bus->number);
+			return -ENOSPC;
+		}
+		return 0;
+	}
+	for (const struct zd_pci_dev *d = bus->devices; d; d = d->bus_next)
+		if (want > 31 || ZD_PCI_SLOT(d->devfn) == (unsigned)want) {
+			zd_pr_err(m, "pci_bus %04x:%02x: slot %02x is %s", bus->host->domain,
+				  bus->number, (unsigned)want, want > 31 ? "out of range" : "taken");
+			return want > 31 ? -EINVAL : -EBUSY;
+		}
+	*slot = want;
+	return 0;
+}
+
+struct zd_pci_dev *zd_pci_port_add(struct zd_pci_bus *bus, enum zd_pcie_type type,
+				   const struct zd_pci_port_desc *d)
+{
+	struct zd_machine *m = bus->host->m;
+	struct zd_pci *p = m->pci;
+	struct zd_pci_dev *dev;
+	int slot, rc;
+
+	pthread_rwlock_wrlock(&p->lock);
+	rc = port_slot(m, bus, type, d->slot, &slot);
+	dev = rc ? ZD_ERR_PTR(rc) : pci_bridge_new(m, bus, slot, d->vendor, d->device, type,
+						      d->secondary);
+	pthread_rwlock_unlock(&p->lock);
+	return dev;
+}
+
 struct zd_pci_dev *zd_pci_root_port_add(struct zd_pci_host_bridge *hb, uint16_t vendor,
 					uint16_t device)
 {
-	struct zd_machine *m = hb->m;
-	struct zd_pci *p = m->pci;
-	struct zd_pci_dev *d;
-	int slot;
+	struct zd_pci_port_desc d = { .vendor = vendor, .device = device, .slot = -1,
+				      .secondary = -1 };
 
-	pthread_rwlock_wrlock(&p->lock);
-	slot = pci_free_slot(hb->bus);
-	if (slot < 0) {
-		zd_pr_err(m, "pci_bus %04x:00: all 32 slots are taken", hb->domain);
-		d = ZD_ERR_PTR(-ENOSPC);
-	} else {
-		d = pci_bridge_new(m, hb->bus, slot, vendor, device, ZD_PCI_EXP_TYPE_ROOT_PORT);
-	}
-	pthread_rwlock_unlock(&p->lock);
-	return d;
+	return zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_ROOT_PORT, &d);
 }
 
 static void pci_dev_unlink_free(struct zd_pci_dev *d);
@@ -303,12 +370,12 @@ struct zd_pci_dev *zd_pci_switch_add(struct zd_pci_dev *port, uint16_t vendor, u
 		up = ZD_ERR_PTR(-ENOSPC);
 		goto out;
 	}
-	up = pci_bridge_new(m, bus, slot, vendor, device, ZD_PCI_EXP_TYPE_UPSTREAM);
+	up = pci_bridge_new(m, bus, slot, vendor, device, ZD_PCI_EXP_TYPE_UPSTREAM, -1);
 	if (ZD_IS_ERR(up))
 		goto out;
 	for (unsigned i = 0; i < nr_down; i++) {
 		dsp = pci_bridge_new(m, up->subordinate, (int)i, vendor, device,
-				     ZD_PCI_EXP_TYPE_DOWNSTREAM);
+				     ZD_PCI_EXP_TYPE_DOWNSTREAM, -1);
 		if (ZD_IS_ERR(dsp)) {
 			/* Only memory can fail here: the bus numbers were checked. */
 			pci_dev_unlink_free(up);
