@@ -65,14 +65,25 @@ int main(void)
 		ok(ZD_PTR_ERR(zd_nvme_probe(A, &odd)) == -EINVAL, "a namespace of 1000 bytes: -EINVAL");
 		ok(ZD_PTR_ERR(zd_nvme_probe(A, &big)) == -EINVAL, "a CMB as large as BAR 0: -EINVAL");
 	}
+	{
+		struct zd_pci_dev *E = tap_pci_ep(zd_pci_root_port_add(hb, 0x8086, 0x2033), 16 * K, 4 * M);
+		struct zd_nvme_desc odd_bar = { .capacity = M, .cmb_size = 4 * M, .cmb_bar = 1 },
+				    bar2 = { .capacity = M, .cmb_size = 4 * M, .cmb_bar = 2 };
+		char v[32];
+
+		ok(ZD_PTR_ERR(zd_nvme_probe(E, &odd_bar)) == -EINVAL, "a CMB in BAR 1 (the upper "
+		   "half of a 64-bit BAR): -EINVAL");
+		ok(!ZD_IS_ERR(zd_nvme_probe(E, &bar2)) && zd_pci_p2pmem_attr(E, "size", v, sizeof(v)) > 0 &&
+		   strtoull(v, NULL, 10) == 4 * M, "a CMB filling BAR 2 (CMBLOC.BIR 2): 4 MiB of p2pmem");
+	}
 	a = probe(A, 4 * M);
 	b = probe(B, 0);
 	c = probe(C, 0);
 	d = probe(D, 0);
 	if (!ok(a && b && c && d, "four drives probe, A with a 4 MiB CMB"))
 		return done_testing();
-	ok(zd_nvme_ctrl_of(A) == a && !strcmp(zd_nvme_disk_name(b), "nvme1n1") &&
-	   zd_nvme_lba_size(b) == 512, "bound to their functions: nvme1n1, 512-byte LBAs");
+	ok(zd_nvme_ctrl_of(A) == a && !strcmp(zd_nvme_disk_name(b), "nvme2n1") &&
+	   zd_nvme_lba_size(b) == 512, "bound to their functions: B (the third probed) is nvme2n1, 512-byte LBAs");
 	ok(ZD_PTR_ERR(zd_nvme_probe(A, &(struct zd_nvme_desc){ .capacity = M })) == -EBUSY,
 	   "a second probe of A: -EBUSY");
 	zd_pci_p2pmem_attr(A, "size", size, sizeof(size));

@@ -21,10 +21,12 @@ struct zd_nvme_ctrl;
 struct zd_nvme_desc {
 	uint64_t capacity;        /* namespace bytes, a multiple of the LBA size */
 	unsigned lba_shift;       /* 9 (512-byte LBAs, 0 means this) or 12 */
-	/* CMB bytes at the end of BAR 0 (the registers sit at its start),
-	 * a page multiple; 0: no CMB. With a CMB the drive reports WDS and
-	 * RDS, so nvme_map_cmb() publishes it. */
+	/* CMB bytes, a page multiple; 0: no CMB. In BAR cmb_bar (CMBLOC.BIR):
+	 * at the end of BAR 0, whose start holds the registers, or from the
+	 * start of BAR 2 or 4. With a CMB the drive reports WDS and RDS, so
+	 * nvme_map_cmb() publishes it. */
 	uint64_t cmb_size;
+	int cmb_bar;
 };
 
 struct zd_nvme_stats {

@@ -335,11 +335,15 @@ struct pci_decl {
 	enum pci_decl_kind kind;
 	int parent;                /* index of the declaration above, -1 for a host */
 	uint16_t vendor, device;
-	uint64_t start, size, offset;   /* host: window; endpoint: size is the BAR */
+	uint64_t start, size, offset;   /* host: window */
+	uint64_t bars[6];          /* endpoint: 64-bit BAR sizes by index */
 	uint64_t nr;               /* endpoint: functions */
-	uint16_t acs;
+	int domain;                /* host: -1 the next free one */
+	int slot, secondary;       /* ports: -1 the next free slot / bus number */
+	uint16_t acs, acs_cap;     /* ACS control word; the capability (0: every bit) */
 	bool has_acs;
 	bool iommu;                /* host: DMA below goes through an IOMMU */
+	const char *file;          /* where it was declared: NULL the scenario, else an lspci listing */
 	int line, col;
 };
 
@@ -378,6 +382,8 @@ struct scenario {
 	uint64_t cpu_family;
 	bool default_layout;       /* neither ram/reserved nor iomem given */
 	char *iomem_path;          /* resolved */
+	char **kept;               /* strings the declarations point at (lspci paths) */
+	size_t nr_kept;
 	const char *iomem_given;
 	/* Where each machine.ram/reserved/pmem/gpus entry is, by its index in
 	 * the machine description (zd_machine_create_blame() names one). */

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <zonedev/pci.h>
 
-static int add_decl(struct scenario *s, yaml_node_t *n, enum pci_decl_kind kind, int parent,
-		    struct pci_decl **out)
+int pci_decl_add(struct scenario *s, yaml_node_t *n, enum pci_decl_kind kind, int parent,
+		 struct pci_decl **out)
 {
 	struct pci_decl *d;
 
@@ -30,6 +30,7 @@ static int add_decl(struct scenario *s, yaml_node_t *n, enum pci_decl_kind kind,
 	memset(d, 0, sizeof(*d));
 	d->kind = kind;
 	d->parent = parent;
+	d->domain = d->slot = d->secondary = -1;
 	d->line = yline(n);
 	d->col = ycol(n);
 	*out = d;
@@ -106,7 +107,7 @@ static int parse_port(struct scenario *s, yaml_node_t *n, enum pci_decl_kind kin
 			    kind == PCI_DECL_ROOT_PORT ? "id, " : "", ykind(n));
 	if (ymap_check(YF, n, kind == PCI_DECL_ROOT_PORT ? rp_keys : dp_keys, "a port",
 		       kind == PCI_DECL_ROOT_PORT ? "id, acs, below" : "acs, below") ||
-	    add_decl(s, n, kind, parent, &d))
+	    pci_decl_add(s, n, kind, parent, &d))
 		return -1;
 	if (kind == PCI_DECL_ROOT_PORT && get_id(s, n, "id", &d->vendor, &d->device))
 		return -1;
@@ -148,7 +149,7 @@ static int parse_below(struct scenario *s, yaml_node_t *n, int parent)
 			    "functions, bar}, not %s", ykind(n));
 	if (ymap_get(YF, n, "switch")) {
 		if (ymap_check(YF, n, sw_keys, "a switch", "switch, acs, ports") ||
-		    add_decl(s, n, PCI_DECL_SWITCH, parent, &d) ||
+		    pci_decl_add(s, n, PCI_DECL_SWITCH, parent, &d) ||
 		    get_id(s, n, "switch", &d->vendor, &d->device) || get_acs(s, n, d))
 			return -1;
 		return parse_ports(s, n, "ports", PCI_DECL_DOWN_PORT, me, true);
@@ -156,9 +157,9 @@ static int parse_below(struct scenario *s, yaml_node_t *n, int parent)
 	if (!ymap_get(YF, n, "endpoint"))
 		return yerr(YF, n, "'below' needs 'switch' or 'endpoint'");
 	if (ymap_check(YF, n, ep_keys, "an endpoint", "endpoint, functions, bar") ||
-	    add_decl(s, n, PCI_DECL_ENDPOINT, parent, &d) ||
+	    pci_decl_add(s, n, PCI_DECL_ENDPOINT, parent, &d) ||
 	    get_id(s, n, "endpoint", &d->vendor, &d->device) ||
-	    get_size(s, n, "bar", false, &d->size))
+	    get_size(s, n, "bar", false, &d->bars[0]))
 		return -1;
 	d->nr = 1;
 	if (get_size(s, n, "functions", false, &d->nr))
@@ -169,10 +170,61 @@ static int parse_below(struct scenario *s, yaml_node_t *n, int parent)
 	return 0;
 }
 
+static int parse_iommu(struct scenario *s, yaml_node_t *e, struct pci_decl *d)
+{
+	const char *b;
+
+	if (!ymap_get(YF, e, "iommu"))
+		return 0;
+	b = yscalar(YF, ymap_get(YF, e, "iommu"), "iommu");
+	if (!b)
+		return -1;
+	if (parse_bool(b, &d->iommu))
+		return yerr(YF, ymap_get(YF, e, "iommu"), "iommu is true or false, not '%s'", b);
+	return 0;
+}
+
+/* {lspci: FILE, domain, window, size, offset, iommu}: the listing's tree
+ * of that domain below a host bridge with this window. */
+static int parse_lspci_entry(struct scenario *s, yaml_node_t *e, int me)
+{
+	const char *file = yscalar(YF, ymap_get(YF, e, "lspci"), "lspci");
+	uint64_t domain = UINT64_MAX;
+	struct pci_decl *d;
+	char *path;
+	int rc;
+
+	if (!file)
+		return -1;
+	if (ymap_get(YF, e, "host_bridge") || ymap_get(YF, e, "root_ports"))
+		return yerr(YF, e, "an lspci entry takes its host bridge and root ports from the "
+			    "listing: no 'host_bridge' or 'root_ports' with it");
+	d = &s->pci[me];   /* the entry's host declaration, made by the caller */
+	if (parse_iommu(s, e, d) ||
+	    get_size(s, e, "window", true, &d->start) || get_size(s, e, "size", true, &d->size) ||
+	    get_size(s, e, "offset", false, &d->offset) ||
+	    get_size(s, e, "domain", false, &domain))
+		return -1;
+	if (domain != UINT64_MAX && domain > 0xffff)
+		return yerr(YF, ymap_get(YF, e, "domain"), "a PCI domain is 0 to ffff, not %llu",
+			    (unsigned long long)domain);
+	path = resolve_path(s, file);
+	if (!path)
+		return yerr(YF, e, "out of memory");
+	rc = lspci_import(s, ymap_get(YF, e, "lspci"), path, domain == UINT64_MAX ? -1 : (int)domain,
+			  me);
+	if (rc) {
+		free(path);
+		return rc;
+	}
+	/* the declarations keep pointing at it: freed with the scenario */
+	return scenario_keep(s, path);
+}
+
 int parse_pci(struct scenario *s, void *obj, const struct field *f, yaml_node_t *v)
 {
 	static const char *const keys[] = { "host_bridge", "window", "size", "offset",
-					    "iommu", "root_ports", NULL };
+					    "iommu", "root_ports", "lspci", "domain", NULL };
 	size_t n;
 
 	if (v->type != YAML_SEQUENCE_NODE)
@@ -186,25 +238,25 @@ int parse_pci(struct scenario *s, void *obj, const struct field *f, yaml_node_t 
 
 		if (e->type != YAML_MAPPING_NODE)
 			return yerr(YF, e, "each machine.pci entry is a mapping {host_bridge, "
-				    "window, size, offset, iommu, root_ports}, not %s", ykind(e));
+				    "window, size, offset, iommu, root_ports} or {lspci, domain, "
+				    "window, size, offset, iommu}, not %s", ykind(e));
 		if (ymap_check(YF, e, keys, "a machine.pci entry",
-			       "host_bridge, window, size, offset, iommu, root_ports") ||
-		    add_decl(s, e, PCI_DECL_HOST, -1, &d))
+			       "host_bridge, window, size, offset, iommu, root_ports, lspci, domain") ||
+		    pci_decl_add(s, e, PCI_DECL_HOST, -1, &d))
 			return -1;
+		if (ymap_get(YF, e, "lspci")) {
+			if (parse_lspci_entry(s, e, me))
+				return -1;
+			continue;
+		}
+		if (ymap_get(YF, e, "domain"))
+			return yerr(YF, ymap_get(YF, e, "domain"), "'domain' picks a domain of an "
+				    "lspci listing; a declared host bridge takes the next free one");
 		t = ymap_get(YF, e, "host_bridge") ? yscalar(YF, ymap_get(YF, e, "host_bridge"),
 							     "host_bridge") : "none";
 		if (!t || (strcmp(t, "none") && get_id(s, e, "host_bridge", &d->vendor, &d->device)))
 			return -1;
-		if (ymap_get(YF, e, "iommu")) {
-			const char *b = yscalar(YF, ymap_get(YF, e, "iommu"), "iommu");
-
-			if (!b)
-				return -1;
-			if (parse_bool(b, &d->iommu))
-				return yerr(YF, ymap_get(YF, e, "iommu"), "iommu is true or false, "
-					    "not '%s'", b);
-		}
-		if (get_size(s, e, "window", true, &d->start) ||
+		if (parse_iommu(s, e, d) || get_size(s, e, "window", true, &d->start) ||
 		    get_size(s, e, "size", true, &d->size) ||
 		    get_size(s, e, "offset", false, &d->offset) ||
 		    parse_ports(s, e, "root_ports", PCI_DECL_ROOT_PORT, me, false))
@@ -213,11 +265,20 @@ int parse_pci(struct scenario *s, void *obj, const struct field *f, yaml_node_t 
 	return 0;
 }
 
+/* The port a declaration hangs below: its parent's object. */
+static struct zd_pci_bus *decl_bus(void **obj, const struct pci_decl *d)
+{
+	void *p = obj[d->parent];
+
+	return d->kind == PCI_DECL_ROOT_PORT ? ((struct zd_pci_host_bridge *)p)->bus
+					     : ((struct zd_pci_dev *)p)->subordinate;
+}
+
+/* Built in declaration order, which is depth first: each port takes its
+ * bus number when it is reached, as enumeration hands them out. */
 int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, size_t len)
 {
 	void **obj = calloc(s->nr_pci ? s->nr_pci : 1, sizeof(*obj));
-	struct zd_pci_dev *down[32];
-	size_t next_down = 0;
 	int rc = 0;
 
 	if (!obj)
@@ -226,14 +287,14 @@ int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, siz
 	zd_pci_set_config_p2pdma(m, s->config_pci_p2pdma);
 	zd_pci_set_cpu(m, (uint16_t)s->cpu_vendor, (unsigned)s->cpu_family);
 	for (size_t i = 0; i < s->nr_pci && !rc; i++) {
-		struct pci_decl *d = &s->pci[i];
-		void *p = d->parent >= 0 ? obj[d->parent] : NULL;
+		const struct pci_decl *d = &s->pci[i];
+		struct zd_pci_port_desc pd = { d->vendor, d->device, d->slot, d->secondary };
 		void *r = NULL;
 
 		switch (d->kind) {
 		case PCI_DECL_HOST: {
 			struct zd_pci_host_bridge_desc h = {
-				.domain = -1, .mem_start = d->start, .mem_size = d->size,
+				.domain = d->domain, .mem_start = d->start, .mem_size = d->size,
 				.mem_offset = d->offset, .vendor = d->vendor, .device = d->device,
 				.iommu = d->iommu,
 			};
@@ -241,31 +302,25 @@ int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, siz
 			break;
 		}
 		case PCI_DECL_ROOT_PORT:
-			r = zd_pci_root_port_add(p, d->vendor, d->device);
+			r = zd_pci_port_add(decl_bus(obj, d), ZD_PCI_EXP_TYPE_ROOT_PORT, &pd);
 			break;
-		case PCI_DECL_SWITCH: {
-			struct zd_pci_dev *up;
-			size_t nd = 0;
-
-			for (size_t k = i + 1; k < s->nr_pci; k++)
-				nd += s->pci[k].kind == PCI_DECL_DOWN_PORT && s->pci[k].parent == (int)i;
-			up = zd_pci_switch_add(p, d->vendor, d->device, (unsigned)nd, down);
-			r = up;
-			next_down = 0;
-			/* Hand the downstream ports to their declarations. */
-			for (size_t k = i + 1; !ZD_IS_ERR(up) && k < s->nr_pci; k++)
-				if (s->pci[k].kind == PCI_DECL_DOWN_PORT && s->pci[k].parent == (int)i)
-					obj[k] = down[next_down++];
+		case PCI_DECL_SWITCH:
+			r = zd_pci_port_add(decl_bus(obj, d), ZD_PCI_EXP_TYPE_UPSTREAM, &pd);
 			break;
-		}
 		case PCI_DECL_DOWN_PORT:
-			r = obj[i];
+			/* a declared port carries its switch's IDs */
+			if (!pd.vendor) {
+				pd.vendor = s->pci[d->parent].vendor;
+				pd.device = s->pci[d->parent].device;
+			}
+			r = zd_pci_port_add(decl_bus(obj, d), ZD_PCI_EXP_TYPE_DOWNSTREAM, &pd);
 			break;
 		case PCI_DECL_ENDPOINT: {
 			struct zd_pci_endpoint_desc e = { .vendor = d->vendor, .device = d->device,
-							  .nr_functions = (unsigned)d->nr,
-							  .bar_size = { d->size } };
-			r = zd_pci_endpoint_add(p, &e);
+							  .nr_functions = (unsigned)d->nr };
+
+			memcpy(e.bar_size, d->bars, sizeof(e.bar_size));
+			r = zd_pci_endpoint_add(obj[d->parent], &e);
 			break;
 		}
 		}
@@ -274,13 +329,13 @@ int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, siz
 
 			rc = r ? (int)ZD_PTR_ERR(r) : -ENOMEM;
 			snprintf(fail, len, "%s:%d:%d: machine.pci: cannot add it: %s (run with "
-				 "--dmesg to see why)", s->file, d->line, d->col,
+				 "--dmesg to see why)", d->file ? d->file : s->file, d->line, d->col,
 				 fmt_errno(rc, e, sizeof(e)));
 			break;
 		}
 		obj[i] = r;
 		if (d->has_acs && d->kind != PCI_DECL_HOST)
-			rc = zd_pci_set_acs(r, 0x7f, d->acs, 0);
+			rc = zd_pci_set_acs(r, d->acs_cap ? d->acs_cap : 0x7f, d->acs, 0);
 	}
 	free(obj);
 	return rc;

@@ -156,7 +156,7 @@ void ex_p2pmem(struct run *r, const struct step *st, struct step_result *res)
 void exec_nvme_probe(struct run *r, const struct step *st, struct step_result *res)
 {
 	struct zd_pci_dev *d = step_pci_dev(r, st->file_name, res);
-	struct zd_nvme_desc desc = { .capacity = st->size, .cmb_size = st->cmb };
+	struct zd_nvme_desc desc = { .capacity = st->size, .cmb_size = st->cmb, .cmb_bar = (int)st->bar };
 	struct zd_nvme_ctrl *c;
 
 	if (!d)

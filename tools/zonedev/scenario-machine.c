@@ -37,9 +37,7 @@ static int check_end(struct scenario *s, void *obj, const struct field *f, yaml_
 		    ctx, f[-1].key, (unsigned long long)start, f->key, (unsigned long long)size);
 }
 
-/* path as is when absolute, else relative to the scenario's directory;
- * malloc'd, NULL when out of memory. */
-static char *resolve_path(struct scenario *s, const char *path)
+char *resolve_path(struct scenario *s, const char *path)
 {
 	size_t len = strlen(s->dir) + strlen(path) + 2;
 	char *out = malloc(len);

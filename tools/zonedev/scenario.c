@@ -111,6 +111,19 @@ int scenario_load_text(struct scenario *s, const char *text, const char *disp)
 	return parse_document(s);
 }
 
+int scenario_keep(struct scenario *s, char *str)
+{
+	char **k = realloc(s->kept, (s->nr_kept + 1) * sizeof(*k));
+
+	if (!k) {
+		free(str);
+		return yerr(YF, NULL, "out of memory");
+	}
+	s->kept = k;
+	s->kept[s->nr_kept++] = str;
+	return 0;
+}
+
 void scenario_free(struct scenario *s)
 {
 	/* every entry parse_list() allocated, also one that failed a check */
@@ -124,6 +137,9 @@ void scenario_free(struct scenario *s)
 	free(s->reserved);
 	free(s->pci);
 	free(s->iomem_path);
+	for (size_t i = 0; i < s->nr_kept; i++)
+		free(s->kept[i]);
+	free(s->kept);
 	for (int l = 0; l <= ZD_DESC_GPU; l++)
 		free(s->entry_pos[l]);
 	free(s->dir);

@@ -459,10 +459,12 @@ const struct step_def step_defs[] = {
 		F("device", FT_STR, file_name, .flags = FL_REQ),
 		F("size", FT_SIZE, size, .flags = FL_REQ | FL_NONZERO),
 		F("lba", FT_SIZE, lba, .dflt = "512", .flags = FL_ECHO_CHANGED),
-		F("cmb", FT_SIZE, cmb), END }, MAY,
+		F("cmb", FT_SIZE, cmb),
+		F("bar", FT_UINT, bar, .max = 4, .flags = FL_ECHO_CHANGED), END }, MAY,
 	  NULL, exec_nvme_probe,
 	  "zd_nvme_probe(): an NVMe-like drive on the function, a namespace of size bytes; "
-	  "cmb: a controller memory buffer at the end of BAR 0, published p2pmem" },
+	  "cmb: a controller memory buffer (at the end of BAR 0, or at the start of bar: 2 or 4), "
+	  "published p2pmem" },
 	{ "nvme_read", (const struct field[]){
 		PROCESS, ADDR_REQ, SIZE, F("device", FT_STR, file_name, .flags = FL_REQ),
 		F("offset", FT_SIZE, offset), NVME_BUS, END }, MAY,

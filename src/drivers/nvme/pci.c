@@ -50,7 +50,8 @@ struct zd_nvme_ctrl *zd_nvme_probe(struct zd_pci_dev *pdev, const struct zd_nvme
 {
 	struct zd_machine *m = pdev->bus->host->m;
 	unsigned shift = d->lba_shift ? d->lba_shift : 9;
-	uint64_t bar = zd_pci_resource_len(pdev, 0);
+	int bir = d->cmb_bar;
+	uint64_t bar = bir >= 0 && bir < ZD_PCI_STD_NUM_BARS ? zd_pci_resource_len(pdev, bir) : 0;
 	struct zd_nvme_ctrl *c;
 	int rc;
 
@@ -65,10 +66,11 @@ struct zd_nvme_ctrl *zd_nvme_probe(struct zd_pci_dev *pdev, const struct zd_nvme
 			  pdev->name, (unsigned long long)d->capacity, 1u << shift);
 		return ZD_ERR_PTR(-EINVAL);
 	}
-	if (d->cmb_size && d->cmb_size >= bar) {
-		zd_pr_err(m, "nvme: %s: a %llu-byte CMB does not fit BAR 0 (%llu bytes) with the "
-			  "registers: -EINVAL", pdev->name, (unsigned long long)d->cmb_size,
-			  (unsigned long long)bar);
+	if (d->cmb_size && (bir < 0 || bir > 4 || (bir & 1) || !bar ||
+			    (bir ? d->cmb_size > bar : d->cmb_size >= bar))) {
+		zd_pr_err(m, "nvme: %s: a %llu-byte CMB does not fit BAR %d (%llu bytes%s): -EINVAL",
+			  pdev->name, (unsigned long long)d->cmb_size, bir, (unsigned long long)bar,
+			  bir ? "" : ", the registers at its start");
 		return ZD_ERR_PTR(-EINVAL);
 	}
 	c = calloc(1, sizeof(*c));
@@ -91,7 +93,7 @@ struct zd_nvme_ctrl *zd_nvme_probe(struct zd_pci_dev *pdev, const struct zd_nvme
 	if (d->cmb_size) {
 		/* nvme_map_cmb(): the CMB's BAR range becomes p2pmem; WDS and
 		 * RDS both set, so it is published for others to find */
-		rc = zd_pci_p2pdma_add_resource(pdev, 0, d->cmb_size, bar - d->cmb_size);
+		rc = zd_pci_p2pdma_add_resource(pdev, bir, d->cmb_size, bir ? 0 : bar - d->cmb_size);
 		if (rc) {
 			zd_pr_warn(m, "nvme nvme%d: failed to register the CMB", c->instance);
 			munmap(c->media, c->capacity);
