@@ -57,6 +57,43 @@ static void genalloc(void)
 	is_u64(zd_gen_pool_destroy(p), 4 * 4096, "pool: destroy reports what is still out");
 }
 
+/* More providers than any fixed array: the closest is the last one found. */
+static void many_providers(void)
+{
+	struct zd_pci_host_bridge_desc h = { .domain = 0, .mem_start = 64 * G, .mem_size = 4 * G,
+					     .vendor = ZD_PCI_VENDOR_ID_INTEL, .device = 0x2020 };
+	struct zd_machine *mm = tap_machine("x86_64", 46, 0, 1 * G, NULL, 0);
+	struct zd_pci_endpoint_desc two = { .vendor = 0x144d, .device = 0xa808, .nr_functions = 2,
+					    .bar_size = { 2 << 20 } };
+	struct zd_pci_dev *down[32], *down2[2], *client, *near;
+	struct zd_pci_host_bridge *hb;
+	int added = 0;
+
+	if (!mm)
+		return;
+	hb = zd_pci_host_bridge_add(mm, &h);
+	zd_pci_switch_add(zd_pci_root_port_add(hb, 0x8086, 0x2030), 0x10b5, 0x8747, 32, down);
+	for (int i = 0; i < 32; i++) {
+		struct zd_pci_dev *f0 = zd_pci_endpoint_add(down[i], &two);
+
+		for (unsigned f = 0; f < 2; f++) {
+			struct zd_pci_dev *fn = zd_pci_get_slot(mm, 0, f0->bus->number, f);
+
+			added += !zd_pci_p2pdma_add_resource(fn, 0, 0, 0);
+			zd_pci_p2pmem_publish(fn, true);
+		}
+	}
+	zd_pci_switch_add(zd_pci_root_port_add(hb, 0x8086, 0x2031), 0x10b5, 0x8747, 2, down2);
+	client = tap_pci_ep(down2[0], 2 << 20, 0);
+	near = tap_pci_ep(down2[1], 2 << 20, 0);
+	added += !zd_pci_p2pdma_add_resource(near, 0, 0, 0);
+	zd_pci_p2pmem_publish(near, true);
+	is_int(added, 65, "65 published providers");
+	ok(zd_pci_p2pmem_find_many(mm, &client, 1) == near,
+	   "find_many finds the 65th, the only one under the client's switch");
+	zd_machine_destroy(mm);
+}
+
 int main(void)
 {
 	struct zd_pci_host_bridge_desc h0 = { .domain = 0, .mem_start = WIN0, .mem_size = 4 * G,
@@ -157,6 +194,16 @@ int main(void)
 	}
 	ok(seen_a && seen_b && seen_a + seen_b == 64,
 	   "equally close providers are both chosen (%d A, %d B)", seen_a, seen_b);
+	seen_a = seen_b = 0;
+	for (int i = 0; i < 4000; i++) {
+		struct zd_pci_dev *p = zd_pci_p2pmem_find_many(m, (struct zd_pci_dev *[]){ C }, 1);
+
+		seen_a += p == A;
+		seen_b += p == B;
+	}
+	/* 2000 each expected; 4000 fair draws stray by ~32 (one sigma) */
+	ok(seen_a + seen_b == 4000 && seen_a > 1850 && seen_b > 1850,
+	   "... uniformly: %d A, %d B of 4000 seeded draws", seen_a, seen_b);
 
 	/* the map-type cache: filled by a computation, kept across an ACS
 	 * change (the kernel never invalidates it); a fresh provider sees it */
@@ -197,5 +244,6 @@ int main(void)
 	ok(zd_pci_p2pdma_distance(B, C, false) > 0, "config on again: a distance");
 	is_u64(zd_warn_count(m), 0, "no WARN");
 	zd_machine_destroy(m);
+	many_providers();
 	return done_testing();
 }

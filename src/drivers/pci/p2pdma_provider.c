@@ -379,43 +379,75 @@ bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev)
 	return p2pdma && __atomic_load_n(&p2pdma->published, __ATOMIC_RELAXED);
 }
 
-static void collect_providers(struct zd_pci_bus *bus, struct zd_pci_dev **out, int *n, int max)
+struct providers {
+	struct zd_pci_dev **d;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void collect_providers(struct zd_pci_bus *bus, struct providers *pv)
 {
 	for (struct zd_pci_dev *d = bus->devices; d; d = d->bus_next) {
-		if (d->subordinate)
-			collect_providers(d->subordinate, out, n, max);
-		else if (*n < max && zd_pci_has_p2pmem(d))
-			out[(*n)++] = d;
+		if (d->subordinate) {
+			collect_providers(d->subordinate, pv);
+			continue;
+		}
+		if (!zd_pci_has_p2pmem(d))
+			continue;
+		if (pv->n == pv->cap) {
+			size_t cap = pv->cap ? 2 * pv->cap : 64;
+			struct zd_pci_dev **nd = realloc(pv->d, cap * sizeof(*nd));
+
+			if (!nd) {
+				pv->nomem = true;
+				return;
+			}
+			pv->d = nd;
+			pv->cap = cap;
+		}
+		pv->d[pv->n++] = d;
 	}
 }
+
+/* The kernel keeps the ties in one page of pointers. */
+#define FIND_MANY_TIES 512
 
 struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_machine *m, struct zd_pci_dev **clients,
 					   int num_clients)
 {
 	struct zd_pci *p = zd_pci_state(m);
-	struct zd_pci_dev *found[64], *closest[64];
-	int n = 0, nclose = 0, best = -1;
+	struct zd_pci_dev *closest[FIND_MANY_TIES];
+	struct providers pv = { 0 };
+	int nclose = 0, best = -1;
+	uint64_t z;
 
 	if (!p || zd_pci_p2pdma_off(m))
 		return NULL;
 	pthread_rwlock_rdlock(&p->lock);
 	for (struct zd_pci_host_bridge *hb = p->hosts; hb; hb = hb->next)
-		collect_providers(hb->bus, found, &n, 64);
+		collect_providers(hb->bus, &pv);
 	pthread_rwlock_unlock(&p->lock);
-	for (int i = 0; i < n; i++) {
-		int dist = zd_pci_p2pdma_distance_many(found[i], clients, num_clients, false);
+	if (pv.nomem)
+		zd_pr_warn(m, "pci: p2pmem_find_many: out of memory: only %zu providers considered",
+			   pv.n);
+	for (size_t i = 0; i < pv.n; i++) {
+		int dist = zd_pci_p2pdma_distance_many(pv.d[i], clients, num_clients, false);
 
 		if (dist < 0 || (best >= 0 && dist > best))
+			continue;
+		if (dist == best && nclose >= FIND_MANY_TIES)
 			continue;
 		if (dist < best || best < 0)
 			nclose = 0;
 		best = dist;
-		closest[nclose++] = found[i];
+		closest[nclose++] = pv.d[i];
 	}
+	free(pv.d);
 	if (!nclose)
 		return NULL;
-	/* prandom_u32_max(): a seeded splitmix64 keeps runs reproducible */
-	uint64_t z = (p->rand_state += 0x9e3779b97f4a7c15ULL);
+	/* get_random_u32_below(): a seeded splitmix64 keeps runs reproducible;
+	 * the step is atomic so concurrent callers each get their own draw */
+	z = __atomic_add_fetch(&p->rand_state, 0x9e3779b97f4a7c15ULL, __ATOMIC_RELAXED);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	z ^= z >> 31;
