@@ -154,7 +154,7 @@ int main(void)
 	       "an unmapped buffer: -EFAULT");
 
 	{
-		char *text = NULL, want[96];
+		char *text = NULL, want[160];
 		size_t len = 0;
 		FILE *f = open_memstream(&text, &len);
 
@@ -164,6 +164,21 @@ int main(void)
 		ok(text && strstr(text, want) &&
 		   strstr(text, want) < strstr(text, "provider "),
 		   "the p2pdma report lists A's p2pmem/ group (64K in use) before the pairs");
+		free(text);
+		text = NULL;
+		f = open_memstream(&text, &len);
+		zd_pci_sysfs_show(m, f);
+		fclose(f);
+		snprintf(want, sizeof(want), "/sys/bus/pci/devices/%s/driver:nvme\n", A->name);
+		ok(text && strstr(text, want), "pci_devices: A's driver is nvme");
+		snprintf(want, sizeof(want), "/sys/bus/pci/devices/%s/p2pmem/available:4128768\n",
+			 A->name);
+		ok(text && strstr(text, want), "... its p2pmem/available as sysfs says it");
+		snprintf(want, sizeof(want), "/sys/bus/pci/devices/%s/resource:0x%016llx 0x%016llx "
+			 "0x000000000014220c\n", B->name,
+			 (unsigned long long)zd_pci_resource_start(B, 0),
+			 (unsigned long long)(zd_pci_resource_start(B, 0) + 16 * M - 1));
+		ok(text && strstr(text, want), "... B's BAR 0 as a resource line");
 		free(text);
 	}
 

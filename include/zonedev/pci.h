@@ -307,6 +307,9 @@ void zd_pci_p2pdma_release(struct zd_pci_dev *pdev);
 
 /* lspci -tv style tree of every domain. */
 void zd_pci_dump_tree(struct zd_machine *m, FILE *f);
+/* Every endpoint function's vendor, device, resource, driver and p2pmem/
+ * sysfs attributes, as `grep .` over them prints (pci-sysfs.c). */
+void zd_pci_sysfs_show(struct zd_machine *m, FILE *f);
 
 /* internal to the machine layer: teardown. */
 void zd_pci_fini(struct zd_machine *m);

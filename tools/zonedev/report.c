@@ -649,6 +649,11 @@ static void mirrors_json(struct zd_machine *m, struct jw *w)
 	text_lines_json(m, w, mirrors_text);
 }
 
+static void pci_devices_json(struct zd_machine *m, struct jw *w)
+{
+	text_lines_json(m, w, zd_pci_sysfs_show);
+}
+
 static void p2pdma_json(struct zd_machine *m, struct jw *w)
 {
 	text_lines_json(m, w, zd_pci_p2pdma_show);
@@ -674,6 +679,7 @@ static const struct {
 	[RP_PAGE_TABLES] = { page_tables_text, page_tables_json },
 	[RP_VMSTAT] = { zd_vmstat_show, vmstat_json },
 	[RP_PCI] = { zd_pci_dump_tree, pci_json },
+	[RP_PCI_DEVICES] = { zd_pci_sysfs_show, pci_devices_json },
 	[RP_P2PDMA] = { zd_pci_p2pdma_show, p2pdma_json },
 	[RP_GPU_MEMORY] = { gpu_memory_text, gpu_memory_json },
 	[RP_MIRRORS] = { mirrors_text, mirrors_json },

@@ -38,7 +38,8 @@ static const struct enum_def report_names = {
 		E("sections", RP_SECTIONS), E("dmesg", RP_DMESG), E("vmemmap", RP_VMEMMAP),
 		E("namespaces", RP_NAMESPACES), E("devices", RP_DEVICES), E("maps", RP_MAPS),
 		E("smaps_rollup", RP_SMAPS_ROLLUP), E("page_tables", RP_PAGE_TABLES),
-		E("vmstat", RP_VMSTAT), E("pagemap", RP_PAGEMAP), E("pci", RP_PCI), E("p2pdma", RP_P2PDMA),
+		E("vmstat", RP_VMSTAT), E("pagemap", RP_PAGEMAP), E("pci", RP_PCI),
+		E("pci_devices", RP_PCI_DEVICES), E("p2pdma", RP_P2PDMA),
 		E("gpu_memory", RP_GPU_MEMORY), E("mirrors", RP_MIRRORS), E(NULL, 0),
 	}, false, NULL,
 };
