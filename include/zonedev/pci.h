@@ -282,6 +282,8 @@ enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_pci_p2pdma_map_state *
 /* The host bytes behind [bus, bus + len) of some provider's p2pmem (what a
  * peer reaches by that bus address), NULL if no provider has them. */
 void *zd_pci_p2pdma_bus_to_virt(struct zd_machine *m, uint64_t bus, size_t len);
+/* The same by CPU physical address (a BAR reached through the host bridge). */
+void *zd_pci_p2pdma_phys_to_virt(struct zd_machine *m, uint64_t phys, size_t len);
 /* pci_p2pmem_publish() / pci_has_p2pmem(). */
 void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish);
 bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev);

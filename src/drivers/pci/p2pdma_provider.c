@@ -66,28 +66,41 @@ enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(struct zd_pci_dev *provi
 							bool verbose)
 {
 	enum zd_pci_p2pdma_map_type t = zd_pci_calc_map_type_and_dist(provider, client, dist, verbose);
+	struct zd_machine *m = zd_pci_dev_machine(provider);
+	unsigned idx = zd_rcu_read_lock(&m->rcu);   /* the state outlives the section */
 	struct zd_pci_p2pdma *p2pdma = p2pdma_get(provider);
 
-	if (p2pdma && !zd_pci_p2pdma_off(zd_pci_dev_machine(provider))) {
+	if (p2pdma && !zd_pci_p2pdma_off(m)) {
 		pthread_mutex_lock(&p2pdma->lock);
 		zd_xa_store(&p2pdma->map_types, map_types_idx(client), (void *)(uintptr_t)(t + 1));
 		pthread_mutex_unlock(&p2pdma->lock);
 	}
+	zd_rcu_read_unlock(&m->rcu, idx);
 	return t;
 }
 
 enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(struct zd_pci_dev *provider,
 						   struct zd_pci_dev *client)
 {
-	struct zd_pci_p2pdma *p2pdma = p2pdma_get(provider);
 	enum zd_pci_p2pdma_map_type t = ZD_PCI_P2PDMA_MAP_UNKNOWN;
+	struct zd_machine *m = zd_pci_dev_machine(provider);
+	struct zd_pci_p2pdma *p2pdma;
+	uintptr_t v = 0;
+	unsigned idx;
 	int dist;
 
-	if (!p2pdma || !client)
+	if (!client)
 		return ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED;
-	pthread_mutex_lock(&p2pdma->lock);
-	uintptr_t v = (uintptr_t)zd_xa_load(&p2pdma->map_types, map_types_idx(client));
-	pthread_mutex_unlock(&p2pdma->lock);
+	idx = zd_rcu_read_lock(&m->rcu);
+	p2pdma = p2pdma_get(provider);
+	if (p2pdma) {
+		pthread_mutex_lock(&p2pdma->lock);
+		v = (uintptr_t)zd_xa_load(&p2pdma->map_types, map_types_idx(client));
+		pthread_mutex_unlock(&p2pdma->lock);
+	}
+	zd_rcu_read_unlock(&m->rcu, idx);
+	if (!p2pdma)
+		return ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED;
 	if (v)
 		t = (enum zd_pci_p2pdma_map_type)(v - 1);
 	if (t == ZD_PCI_P2PDMA_MAP_UNKNOWN)
@@ -330,17 +343,20 @@ enum zd_pci_p2pdma_map_type zd_pci_p2pdma_state(struct zd_pci_p2pdma_map_state *
 	return state->map;
 }
 
-static void *bus_to_virt_bus(struct zd_pci_bus *bus, uint64_t addr, size_t len)
+/* The p2pmem bytes behind [addr, addr + len) of some provider below bus:
+ * addr a bus address (bus true) or a CPU physical one. Caller holds the
+ * topology's lock and an RCU read section (the states stay). */
+static void *addr_to_virt_bus(struct zd_pci_bus *bus, uint64_t addr, size_t len, bool by_bus)
 {
 	for (struct zd_pci_dev *d = bus->devices; d; d = d->bus_next) {
 		struct zd_pci_p2pdma *p2pdma = d->subordinate ? NULL : p2pdma_get(d);
-		void *v = d->subordinate ? bus_to_virt_bus(d->subordinate, addr, len) : NULL;
+		void *v = d->subordinate ? addr_to_virt_bus(d->subordinate, addr, len, by_bus) : NULL;
 
 		if (v)
 			return v;
 		for (int i = 0; p2pdma && i < p2pdma->nr_pgmaps; i++) {
 			struct p2p_pagemap *p2p = p2pdma->pgmaps[i];
-			uint64_t start = p2p->pgmap.range.start + p2p->bus_offset;
+			uint64_t start = p2p->pgmap.range.start + (by_bus ? p2p->bus_offset : 0);
 
 			if (addr >= start && len <= zd_range_len(&p2p->pgmap.range) &&
 			    addr - start <= zd_range_len(&p2p->pgmap.range) - len)
@@ -350,18 +366,33 @@ static void *bus_to_virt_bus(struct zd_pci_bus *bus, uint64_t addr, size_t len)
 	return NULL;
 }
 
-void *zd_pci_p2pdma_bus_to_virt(struct zd_machine *m, uint64_t bus, size_t len)
+/* A BAR answers while its provider state lives, dying pgmap or not: the
+ * pages an allocation still holds are there until the release ends. */
+static void *addr_to_virt(struct zd_machine *m, uint64_t addr, size_t len, bool by_bus)
 {
 	struct zd_pci *p = m->pci;
 	void *v = NULL;
+	unsigned idx;
 
 	if (!p)
 		return NULL;
+	idx = zd_rcu_read_lock(&m->rcu);
 	pthread_rwlock_rdlock(&p->lock);
 	for (struct zd_pci_host_bridge *hb = p->hosts; hb && !v; hb = hb->next)
-		v = bus_to_virt_bus(hb->bus, bus, len);
+		v = addr_to_virt_bus(hb->bus, addr, len, by_bus);
 	pthread_rwlock_unlock(&p->lock);
+	zd_rcu_read_unlock(&m->rcu, idx);
 	return v;
+}
+
+void *zd_pci_p2pdma_bus_to_virt(struct zd_machine *m, uint64_t bus, size_t len)
+{
+	return addr_to_virt(m, bus, len, true);
+}
+
+void *zd_pci_p2pdma_phys_to_virt(struct zd_machine *m, uint64_t phys, size_t len)
+{
+	return addr_to_virt(m, phys, len, false);
 }
 
 void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish)
@@ -374,9 +405,13 @@ void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish)
 
 bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev)
 {
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
 	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+	bool ret = p2pdma && __atomic_load_n(&p2pdma->published, __ATOMIC_RELAXED);
 
-	return p2pdma && __atomic_load_n(&p2pdma->published, __ATOMIC_RELAXED);
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return ret;
 }
 
 struct providers {
@@ -454,19 +489,25 @@ struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_machine *m, struct zd_pci_d
 	return closest[z % (uint64_t)nclose];
 }
 
+/* A reader of the group holds the state as kernfs's active reference
+ * would: the release's grace period waits for it. */
 int zd_pci_p2pmem_attr(struct zd_pci_dev *pdev, const char *name, char *buf, size_t len)
 {
+	struct zd_machine *m = zd_pci_dev_machine(pdev);
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
 	struct zd_pci_p2pdma *p2pdma = p2pdma_get(pdev);
+	int rc = -EINVAL;
 
 	if (!p2pdma)
-		return -ENOENT;
-	if (!strcmp(name, "size"))
-		return snprintf(buf, len, "%zu\n", zd_gen_pool_size(p2pdma->pool));
-	if (!strcmp(name, "available"))
-		return snprintf(buf, len, "%zu\n", zd_gen_pool_avail(p2pdma->pool));
-	if (!strcmp(name, "published"))
-		return snprintf(buf, len, "%d\n", zd_pci_has_p2pmem(pdev));
-	return -EINVAL;
+		rc = -ENOENT;
+	else if (!strcmp(name, "size"))
+		rc = snprintf(buf, len, "%zu\n", zd_gen_pool_size(p2pdma->pool));
+	else if (!strcmp(name, "available"))
+		rc = snprintf(buf, len, "%zu\n", zd_gen_pool_avail(p2pdma->pool));
+	else if (!strcmp(name, "published"))
+		rc = snprintf(buf, len, "%d\n", __atomic_load_n(&p2pdma->published, __ATOMIC_RELAXED));
+	zd_rcu_read_unlock(&m->rcu, idx);
+	return rc;
 }
 
 void zd_pci_p2pdma_release(struct zd_pci_dev *pdev)
@@ -479,7 +520,6 @@ void zd_pci_p2pdma_release(struct zd_pci_dev *pdev)
 		return;
 	/* the allocate attribute goes first: its mappings with it */
 	zd_pci_p2pmem_zap_mappings(pdev);
-	zd_xa_destroy(&p2pdma->map_types);
 	/* the devm actions run first in the kernel: each pgmap dies and
 	 * waits for its references (every allocation freed) */
 	for (int i = p2pdma->nr_pgmaps; i-- > 0; ) {
@@ -489,6 +529,9 @@ void zd_pci_p2pdma_release(struct zd_pci_dev *pdev)
 	__atomic_store_n(&p2pdma->published, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pdev->p2pdma, NULL, __ATOMIC_RELEASE);
 	zd_synchronize_rcu(&m->rcu);
+	/* no reader is left: the map types cached while the pgmaps drained
+	 * (mappings of pages still allocated) go with the state */
+	zd_xa_destroy(&p2pdma->map_types);
 	out = zd_gen_pool_destroy(p2pdma->pool);
 	ZD_WARN(m, out, "pci %s: p2pmem pool destroyed with %zu bytes allocated", pdev->name, out);
 	pthread_mutex_destroy(&p2pdma->lock);

@@ -116,8 +116,12 @@ static char *resolve(struct zd_pci_dev *dev, const struct zd_scatterlist *sg, si
 		*faulted = true;
 		return NULL;
 	}
-	/* a CPU physical address: RAM, or device memory (a BAR); len stays
-	 * inside this page (the caller goes page by page) */
+	/* a CPU physical address: p2pmem in a BAR (while its provider lives,
+	 * even as it is being released), other device memory, or RAM; len
+	 * stays inside this page (the caller goes page by page) */
+	p = zd_pci_p2pdma_phys_to_virt(m, addr, len);
+	if (p)
+		return p;
 	pfn = addr >> m->arch.page_shift;
 	pgmap = zd_get_dev_pagemap(m, pfn);
 	if (pgmap) {
