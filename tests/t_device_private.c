@@ -44,6 +44,7 @@
 #include <unistd.h>
 #include "helpers.h"
 #include "tap.h"
+#include "base/rwlock.h"
 
 #define M (1ULL << 20)
 #define G (1ULL << 30)
@@ -60,11 +61,11 @@ static struct zd_resource *find_top_res(struct zd_machine *m, const char *name, 
 {
 	struct zd_resource *r;
 
-	pthread_rwlock_rdlock(&m->resource_lock);
+	pthread_rwlock_rdlock(ZD_RWLOCK(&m->resource_lock));
 	for (r = m->iomem_resource.child; r; r = r->sibling)
 		if (r->start == start && r->name && !strcmp(r->name, name))
 			break;
-	pthread_rwlock_unlock(&m->resource_lock);
+	pthread_rwlock_unlock(ZD_RWLOCK(&m->resource_lock));
 	return r;
 }
 

@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <zonedev/pgtable.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef uint64_t phys_addr_t;
 
 #define ZD_SUBSECTION_SHIFT 21 /* 2 MiB on every architecture */
@@ -102,5 +106,9 @@ static inline phys_addr_t zd_pfn_phys(const struct zd_arch *a, uint64_t pfn)
 {
 	return (phys_addr_t)pfn << a->page_shift;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_completion {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -19,5 +23,9 @@ void zd_destroy_completion(struct zd_completion *c);
 void zd_complete(struct zd_completion *c);
 /* false on timeout. */
 bool zd_wait_for_completion_timeout(struct zd_completion *c, unsigned ms);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * The nth region-file write from now (1: the next one) stores its first
  * prefix bytes (all of them when prefix is at least its length: the kill
@@ -22,5 +26,9 @@
 void zd_crash_inject_set(unsigned long nth, uint64_t prefix);
 /* Region-file writes this process has made (armed or not). */
 unsigned long zd_crash_inject_writes(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <zonedev/arch.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_nd_region;
 struct zd_file;
 
@@ -84,5 +88,9 @@ long zd_daxfs_pwrite(struct zd_nd_region *r, const char *name, const void *buf, 
  * zd_fput() drops it (each mapping holds its own reference).
  */
 struct zd_file *zd_daxfs_open(struct zd_nd_region *r, const char *name, unsigned fmode);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

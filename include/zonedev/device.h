@@ -12,6 +12,10 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 struct zd_device;
 struct zd_devres;
@@ -58,5 +62,9 @@ int zd_devm_release_action(struct zd_device *dev, void (*action)(void *), void *
 void *zd_devm_kzalloc(struct zd_device *dev, size_t size);
 /* Number of devres entries held (tests). */
 size_t zd_devres_count(struct zd_device *dev);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <zonedev/scatterlist.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_pci_dev;
 
 enum zd_dma_data_direction { ZD_DMA_BIDIRECTIONAL, ZD_DMA_TO_DEVICE, ZD_DMA_FROM_DEVICE };
@@ -51,5 +55,9 @@ int zd_dma_engine_copy(struct zd_pci_dev *dev, const struct zd_scatterlist *dst,
  * I/O); else it reads it. Same errors. */
 int zd_dma_engine_xfer(struct zd_pci_dev *dev, const struct zd_scatterlist *sg, size_t off,
 		       void *buf, size_t len, bool to_memory);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZD_MAX_ERRNO 4095
 
 static inline void *ZD_ERR_PTR(long error) { return (void *)error; }
@@ -28,5 +32,9 @@ static inline bool ZD_IS_ERR_OR_NULL(const void *ptr)
 const char *zd_errno_name(int err);
 /* Inverse of zd_errno_name(): returns the positive errno or 0 if unknown. */
 int zd_errno_from_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

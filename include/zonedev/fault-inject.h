@@ -9,6 +9,10 @@
 
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 
 void zd_fault_inject_set(struct zd_machine *m, const char *point, unsigned long nth);
@@ -17,5 +21,9 @@ void zd_fault_inject_clear(struct zd_machine *m);
 bool zd_should_fail(struct zd_machine *m, const char *point);
 /* Passes through point since it was armed (or since the machine booted). */
 unsigned long zd_fault_inject_hits(struct zd_machine *m, const char *point);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

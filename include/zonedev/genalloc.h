@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_gen_pool;
 
 /* gen_pool_create(): NULL without memory. */
@@ -32,5 +36,9 @@ uint64_t zd_gen_pool_virt_to_phys(struct zd_gen_pool *pool, uintptr_t addr);
 /* gen_pool_size() / gen_pool_avail(): bytes in all chunks / free. */
 size_t zd_gen_pool_size(struct zd_gen_pool *pool);
 size_t zd_gen_pool_avail(struct zd_gen_pool *pool);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

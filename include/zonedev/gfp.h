@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <zonedev/mmzone.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 
 typedef unsigned zd_gfp_t;
@@ -49,5 +53,9 @@ void zd_buddyinfo_show(struct zd_machine *m, FILE *f);
 /* /proc/vmstat: the counters the model keeps, in the kernel's names and
  * order (nr_* gauges first, then events). */
 void zd_vmstat_show(struct zd_machine *m, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

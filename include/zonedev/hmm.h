@@ -18,6 +18,10 @@
 #include <stdint.h>
 #include <zonedev/mmu_notifier.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 struct zd_page;
 
@@ -67,5 +71,9 @@ static inline uint64_t zd_hmm_pfn_to_pfn(uint64_t hmm_pfn)
 /* hmm_pfn_to_page(): the page of a VALID entry (a device-private one
  * through its offset under dpa). */
 struct zd_page *zd_hmm_pfn_to_page(struct zd_machine *m, uint64_t hmm_pfn);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <zonedev/arch.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 
 struct zd_resource {
@@ -65,14 +69,14 @@ static inline phys_addr_t zd_resource_size(const struct zd_resource *r)
 	return r->end - r->start + 1;
 }
 
-/* Insert new directly under root; returns NULL or the conflicting resource. */
+/* Insert res directly under root; returns NULL or the conflicting resource. */
 struct zd_resource *zd_request_resource_conflict(struct zd_machine *m, struct zd_resource *root,
-						 struct zd_resource *new);
-int zd_request_resource(struct zd_machine *m, struct zd_resource *root, struct zd_resource *new);
-/* Insert new into the tree, nesting it under the deepest resource that
+						 struct zd_resource *res);
+int zd_request_resource(struct zd_machine *m, struct zd_resource *root, struct zd_resource *res);
+/* Insert res into the tree, nesting it under the deepest resource that
  * contains it and adopting existing resources it fully contains; -EBUSY if it
  * would straddle one. Firmware ranges go in this way. */
-int zd_insert_resource(struct zd_machine *m, struct zd_resource *parent, struct zd_resource *new);
+int zd_insert_resource(struct zd_machine *m, struct zd_resource *parent, struct zd_resource *res);
 /* Unlink old (and its subtree); -EINVAL if it is not in the tree. */
 int zd_release_resource(struct zd_machine *m, struct zd_resource *old);
 
@@ -151,5 +155,9 @@ void zd_resource_free(struct zd_resource *r);
 /* Machine teardown: free every tree-owned node and unlink the caller-owned
  * ones, leaving the root childless. */
 void zd_resource_free_tree(struct zd_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 
 enum zd_loglevel {
@@ -100,5 +104,9 @@ bool zd_log_visible(struct zd_machine *m, const struct zd_log_line *l);
 /* Level by name ("err", "warn"/"warning", "info", "debug", ... or 0-7);
  * -1 if unknown. */
 int zd_loglevel_from_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 #include <zonedev/mmzone.h>
 #include <zonedev/rcu.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Device descriptions (zonedev/nvdimm.h, zonedev/test_hmm.h). */
 struct zd_nd_region_desc;
 struct zd_dmirror_desc;
@@ -123,7 +127,7 @@ struct zd_machine {
 	struct zd_log_filter log_filter;  /* what the console shows (log_lock) */
 
 	/* kernel: the physical address space */
-	pthread_rwlock_t resource_lock;   /* the iomem tree (readers walk, writers change) */
+	zd_rwlock_t resource_lock;   /* the iomem tree (readers walk, writers change) */
 	struct zd_resource iomem_resource;
 
 	/* mm: sparse model */
@@ -163,7 +167,7 @@ struct zd_machine {
 	 * vmemmap ledger; readers: stable views of those. device_hotplug_lock
 	 * (outermost): add/remove_memory and block state changes. The owners
 	 * record exclusive holders for the lock assertions (base/lockdep.h). */
-	pthread_rwlock_t mem_hotplug_lock;
+	zd_rwlock_t mem_hotplug_lock;
 	unsigned long mem_hotplug_writer;
 	pthread_mutex_t device_hotplug_lock;
 	unsigned long device_hotplug_owner;
@@ -286,5 +290,9 @@ void zd_boot_memory(const struct zd_machine *m, struct zd_boot_memory *out);
 /* Host memory the memmap really occupies now (resident bytes, measured
  * with mincore over the populated vmemmap). */
 uint64_t zd_vmemmap_resident_bytes(struct zd_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <zonedev/memory_hotplug.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum zd_mem_state { ZD_MEM_ONLINE, ZD_MEM_GOING_OFFLINE, ZD_MEM_OFFLINE };
 
 /* The zone of a boot block whose pages lie in two zones (the kernel's NULL
@@ -46,5 +50,9 @@ int zd_memory_block_valid_zones(struct zd_machine *m, uint64_t id, char *buf, si
 const char *zd_mem_state_name(enum zd_mem_state s);
 /* ls-style listing: memoryN state phys_index valid_zones node. */
 void zd_memory_blocks_show(struct zd_machine *m, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

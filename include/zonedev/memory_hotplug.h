@@ -13,6 +13,10 @@
 #include <zonedev/arch.h>
 #include <zonedev/mmzone.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 struct zd_dev_pagemap;
 
@@ -102,5 +106,9 @@ bool zd_mhp_range_allowed(struct zd_machine *m, phys_addr_t start, phys_addr_t s
 
 /* pfn_to_online_page(): NULL unless the pfn is online System RAM. */
 struct zd_page *zd_pfn_to_online_page(struct zd_machine *m, uint64_t pfn);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 #include <zonedev/mm_types.h>
 #include <zonedev/percpu-refcount.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 struct zd_device;
 struct zd_vm_fault;
@@ -178,5 +182,9 @@ int zd_memory_failure(struct zd_machine *m, unsigned long pfn, int flags);
 bool zd_valid_phys_addr_range(struct zd_machine *m, phys_addr_t addr, size_t size);
 
 const char *zd_memory_type_name(enum zd_memory_type type);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

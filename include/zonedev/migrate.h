@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include <zonedev/mm.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZD_MIGRATE_PFN_VALID          (1UL << 0)
 #define ZD_MIGRATE_PFN_MIGRATE        (1UL << 1)
 #define ZD_MIGRATE_PFN_WRITE          (1UL << 3)
@@ -78,5 +82,9 @@ void zd_migrate_device_finalize(struct zd_machine *m, unsigned long *src_pfns,
  * the PTE (MMU_NOTIFY_EXCLUSIVE with no owner). */
 struct zd_page *zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner,
 					 struct zd_page **foliop);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

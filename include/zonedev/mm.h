@@ -18,7 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <zonedev/rcu.h>
 #include <zonedev/pgtable.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct zd_machine;
 struct zd_page;
@@ -218,7 +223,7 @@ struct zd_vm_area_struct {
 struct zd_mm {
 	struct zd_machine *m;
 	int pid;                      /* as /proc/PID names it: 1, 2, ... per machine */
-	pthread_rwlock_t mmap_lock;
+	zd_rwlock_t mmap_lock;
 	unsigned long mmap_lock_writer;   /* lockdep owner of the write side */
 	struct zd_vm_area_struct **vmas;  /* sorted by vm_start */
 	size_t map_count, vmas_cap;
@@ -400,5 +405,9 @@ void zd_show_smaps_rollup(struct zd_mm *mm, FILE *f);
 int zd_ptdump_show(struct zd_mm *mm, FILE *f);
 /* The machine's process with this pid, or NULL. */
 struct zd_mm *zd_find_mm(struct zd_machine *m, int pid);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

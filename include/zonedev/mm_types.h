@@ -12,11 +12,23 @@
 #include <assert.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_list_head {
 	struct zd_list_head *next, *prev;
 };
 
 struct zd_dev_pagemap;
+
+/* page->private keeps the kernel's name in C; C++ (where it is a keyword)
+ * sees the same word as private_. */
+#ifdef __cplusplus
+#define ZD_PAGE_PRIVATE private_
+#else
+#define ZD_PAGE_PRIVATE private
+#endif
 
 struct zd_page {
 	unsigned long flags;
@@ -25,7 +37,7 @@ struct zd_page {
 			struct zd_list_head lru;
 			void *mapping;
 			unsigned long index;
-			unsigned long private;   /* buddy: order */
+			unsigned long ZD_PAGE_PRIVATE;   /* page->private; buddy: order */
 		};
 		struct {                         /* tail pages of a compound page */
 			unsigned long compound_head;
@@ -146,7 +158,7 @@ static inline int zd_folio_test_anon(const struct zd_page *page)
 /* A large folio counts its pins in its first tail page (_pincount). */
 static inline unsigned long *zd_folio_pincount(struct zd_page *folio)
 {
-	return &folio[1].private;
+	return &folio[1].ZD_PAGE_PRIVATE;
 }
 /* folio_maybe_dma_pinned(): a large folio's pincount; a small one's
  * refcount, which may be false-positive with over a thousand plain
@@ -154,7 +166,7 @@ static inline unsigned long *zd_folio_pincount(struct zd_page *folio)
 static inline int zd_folio_maybe_dma_pinned(const struct zd_page *folio)
 {
 	if (__atomic_load_n(&folio->flags, __ATOMIC_RELAXED) & (1UL << ZD_PG_head))
-		return __atomic_load_n(&folio[1].private, __ATOMIC_RELAXED) > 0;
+		return __atomic_load_n(&folio[1].ZD_PAGE_PRIVATE, __ATOMIC_RELAXED) > 0;
 	return __atomic_load_n(&folio->_refcount, __ATOMIC_RELAXED) >= ZD_GUP_PIN_COUNTING_BIAS;
 }
 /* A folio's order lives in the low byte of its second page's flags. */
@@ -212,5 +224,9 @@ static inline int zd_folio_precise_page_mapcount(struct zd_page *page)
 		n += zd_folio_entire_mapcount(folio);
 	return n;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

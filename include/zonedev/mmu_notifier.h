@@ -19,6 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_mm;
 struct zd_vm_area_struct;
 
@@ -152,5 +156,9 @@ static inline void zd_mmu_interval_set_seq(struct zd_mmu_interval_notifier *sub,
 {
 	__atomic_store_n(&sub->invalidate_seq, cur_seq, __ATOMIC_RELEASE);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

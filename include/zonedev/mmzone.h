@@ -17,6 +17,10 @@
 #include <zonedev/arch.h>
 #include <zonedev/mm_types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 
 enum {
@@ -161,5 +165,9 @@ bool zd_pfn_in_present_section(struct zd_machine *m, uint64_t pfn);
 bool zd_pfn_section_valid(struct zd_mem_section *ms, const struct zd_arch *a, uint64_t pfn);
 /* One line per present section: nr, phys range, flags, populated subsections. */
 void zd_sections_show(struct zd_machine *m, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

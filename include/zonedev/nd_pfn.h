@@ -27,6 +27,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZD_PFN_SIG_LEN 16
 #define ZD_PFN_SIG "NVDIMM_PFN_INFO"          /* + NUL = 16 bytes */
 #define ZD_DAX_SIG "NVDIMM_DAX_INFO"          /* + NUL = 16 bytes */
@@ -251,5 +255,9 @@ char *zd_nd_uuid_format(const uint8_t u[16], char *buf);
  * page_size, page_struct_size. Returns the fprintf total or -EIO.
  */
 int zd_nd_pfn_sb_dump_json(FILE *f, const struct zd_nd_pfn_sb *sb, const char *file);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

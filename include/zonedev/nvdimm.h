@@ -19,6 +19,10 @@
 #include <zonedev/arch.h>
 #include <zonedev/nd_pfn.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 struct zd_nd_region;
 
@@ -132,5 +136,9 @@ struct zd_dax_info {
  */
 int zd_dax_reconfigure_device(struct zd_nd_region *r, const struct zd_dax_reconfigure_opts *o);
 int zd_dax_info_get(struct zd_nd_region *r, struct zd_dax_info *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_pci_dev;
 struct zd_mm;
 struct zd_nvme_ctrl;
@@ -53,5 +57,9 @@ void zd_nvme_get_stats(const struct zd_nvme_ctrl *ctrl, struct zd_nvme_stats *st
  * peer memory the drive cannot reach). */
 ssize_t zd_nvme_direct_rw(struct zd_nvme_ctrl *ctrl, struct zd_mm *mm, uint64_t addr, size_t len,
 			  uint64_t pos, bool write);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 #include <stdio.h>
 #include <zonedev/ioport.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 
 #define ZD_PCI_STD_NUM_BARS 6
@@ -315,5 +319,9 @@ void zd_pci_sysfs_show(struct zd_machine *m, FILE *f);
 
 /* internal to the machine layer: teardown. */
 void zd_pci_fini(struct zd_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_percpu_ref;
 struct zd_machine;
 typedef void (*zd_percpu_ref_func_t)(struct zd_percpu_ref *);
@@ -44,5 +48,9 @@ void zd_percpu_ref_kill(struct zd_percpu_ref *ref);
 bool zd_percpu_ref_is_dying(const struct zd_percpu_ref *ref);
 /* Current number of references (tests and reports). */
 uint64_t zd_percpu_ref_read(const struct zd_percpu_ref *ref);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

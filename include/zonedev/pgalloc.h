@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <zonedev/mm_types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_machine;
 struct zd_mm;
 
@@ -82,5 +86,9 @@ void zd_tlb_remove_table(struct zd_mmu_gather *tlb, struct zd_page *pt);
 void zd_tlb_remove_page(struct zd_mmu_gather *tlb, struct zd_page *page);
 /* Waits for a grace period, then frees every gathered table and page. */
 void zd_tlb_finish_mmu(struct zd_mmu_gather *tlb);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -35,6 +35,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_arch;
 
 /* pte_t / pmd_t / pud_t / p4d_t / pgd_t: pte_val(), CPU order. */
@@ -159,5 +163,9 @@ struct zd_pgtable_ops {
 extern const struct zd_pgtable_ops zd_pgtable_ops_x86_64;
 extern const struct zd_pgtable_ops zd_pgtable_ops_arm64;
 extern const struct zd_pgtable_ops zd_pgtable_ops_ppc64_radix;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

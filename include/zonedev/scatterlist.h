@@ -9,6 +9,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zd_page;
 
 struct zd_scatterlist {
@@ -18,5 +22,9 @@ struct zd_scatterlist {
 	unsigned dma_length;
 	unsigned dma_flags;      /* ZD_SG_DMA_* (dma-mapping.h) */
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -27,6 +27,10 @@
 #include <zonedev/mm_types.h>
 #include <zonedev/pgtable.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZD_MAX_SWAPFILES_SHIFT 5
 #define ZD_SWP_MIGRATION_NUM 3
 #define ZD_SWP_HWPOISON_NUM 1
@@ -149,5 +153,9 @@ static inline void zd_unlock_page(struct zd_page *page)
 {
 	__atomic_and_fetch(&page->flags, ~(1UL << ZD_PG_locked), __ATOMIC_RELEASE);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <stdio.h>
 #include <zonedev/memremap.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZD_DEVMEM_CHUNK_SIZE (256ULL << 20)
 
 struct zd_dmirror_device;
@@ -174,5 +178,9 @@ long zd_dmirror_remove_chunks(struct zd_dmirror_device *mdev);
 #define ZD_HMM_DMIRROR_FLAG_FAIL_ALLOC (1ULL << 0)
 #define ZD_DMIRROR_FLAG_FAIL_FAULT     (1ULL << 63)
 void zd_dmirror_set_flags(struct zd_dmirror_device *mdev, uint64_t flags);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -29,7 +29,28 @@
 #include <zonedev/dax.h>
 #include <zonedev/test_hmm.h>
 #include <zonedev/pci.h>
+#include <zonedev/swapops.h>
+#include <zonedev/migrate.h>
+#include <zonedev/mmu_notifier.h>
+#include <zonedev/hmm.h>
+#include <zonedev/genalloc.h>
+#include <zonedev/scatterlist.h>
+#include <zonedev/dma-mapping.h>
+#include <zonedev/nvme.h>
 
+/* The version these headers belong to; zd_version() is the library's. */
 #define ZONEDEV_VERSION "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The running library's version, "0.1.0": a program built against one
+ * release can tell which shared library it got. */
+const char *zd_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

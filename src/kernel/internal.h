@@ -9,13 +9,14 @@
 
 #include <zonedev/ioport.h>
 #include <zonedev/machine.h>
+#include "base/rwlock.h"
 
 /* Room for one formatted range such as "[mem 0x...-0x... disabled]". */
 #define RANGE_STR 80
 
-static inline void res_rdlock(struct zd_machine *m) { pthread_rwlock_rdlock(&m->resource_lock); }
-static inline void res_wrlock(struct zd_machine *m) { pthread_rwlock_wrlock(&m->resource_lock); }
-static inline void res_unlock(struct zd_machine *m) { pthread_rwlock_unlock(&m->resource_lock); }
+static inline void res_rdlock(struct zd_machine *m) { pthread_rwlock_rdlock(ZD_RWLOCK(&m->resource_lock)); }
+static inline void res_wrlock(struct zd_machine *m) { pthread_rwlock_wrlock(ZD_RWLOCK(&m->resource_lock)); }
+static inline void res_unlock(struct zd_machine *m) { pthread_rwlock_unlock(ZD_RWLOCK(&m->resource_lock)); }
 static inline struct zd_resource *root_or(struct zd_machine *m, struct zd_resource *r)
 {
 	return r ? r : &m->iomem_resource;

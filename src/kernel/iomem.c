@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/rwlock.h"
 
 /* /proc/iomem indents at most this many levels. */
 #define IOMEM_MAX_LEVEL 5
@@ -178,9 +179,9 @@ static void json_children(FILE *f, const struct zd_resource *parent)
 
 void zd_iomem_dump_json(struct zd_machine *m, FILE *f)
 {
-	pthread_rwlock_rdlock(&m->resource_lock);
+	pthread_rwlock_rdlock(ZD_RWLOCK(&m->resource_lock));
 	json_children(f, &m->iomem_resource);
-	pthread_rwlock_unlock(&m->resource_lock);
+	pthread_rwlock_unlock(ZD_RWLOCK(&m->resource_lock));
 	fputc('\n', f);
 }
 

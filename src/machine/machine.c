@@ -13,16 +13,23 @@
 #include <zonedev/nvdimm.h>
 #include <zonedev/pci.h>
 #include <zonedev/test_hmm.h>
+#include <zonedev/zonedev.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zonedev/device.h>
 #include "base/rangemap.h"
 #include "mm/internal.h"
 #include "base/align.h"
+#include "base/rwlock.h"
 
 
 static __thread char create_error[1024];
 static __thread struct zd_desc_blame create_blame;
+
+const char *zd_version(void)
+{
+	return ZONEDEV_VERSION;
+}
 
 const char *zd_machine_create_error(void)
 {
@@ -385,14 +392,14 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	zd_arch_derive(&m->arch);
 	m->nr_nodes = desc->nr_nodes > 0 ? desc->nr_nodes : 1;
 	pthread_mutex_init(&m->log_lock, NULL);
-	pthread_rwlock_init(&m->resource_lock, NULL);
+	pthread_rwlock_init(ZD_RWLOCK(&m->resource_lock), NULL);
 	/* The kernel's mem_hotplug_lock (a percpu rwsem) makes new readers wait
 	 * once a writer waits, so get_online_mems() users cannot starve
 	 * hot-add; glibc's default rwlock prefers readers. */
 	pthread_rwlockattr_t rwa;
 	pthread_rwlockattr_init(&rwa);
 	pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&m->mem_hotplug_lock, &rwa);
+	pthread_rwlock_init(ZD_RWLOCK(&m->mem_hotplug_lock), &rwa);
 	pthread_rwlockattr_destroy(&rwa);
 	pthread_mutex_init(&m->device_hotplug_lock, NULL);
 	pthread_mutex_init(&m->backing_lock, NULL);
@@ -641,8 +648,8 @@ void zd_machine_destroy(struct zd_machine *m)
 	pthread_mutex_destroy(&m->mm_list_lock);
 	pthread_mutex_destroy(&m->fault.lock);
 	pthread_mutex_destroy(&m->device_hotplug_lock);
-	pthread_rwlock_destroy(&m->mem_hotplug_lock);
-	pthread_rwlock_destroy(&m->resource_lock);
+	pthread_rwlock_destroy(ZD_RWLOCK(&m->mem_hotplug_lock));
+	pthread_rwlock_destroy(ZD_RWLOCK(&m->resource_lock));
 	pthread_mutex_destroy(&m->log_lock);
 	free(m->log_ring);
 	free(m);

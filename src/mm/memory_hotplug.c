@@ -16,17 +16,18 @@
 #include "base/rcu.h"
 #include "mm/internal.h"
 #include "base/align.h"
+#include "base/rwlock.h"
 
 void zd_mem_hotplug_begin(struct zd_machine *m)
 {
-	pthread_rwlock_wrlock(&m->mem_hotplug_lock);
+	pthread_rwlock_wrlock(ZD_RWLOCK(&m->mem_hotplug_lock));
 	zd_lock_set_owner(&m->mem_hotplug_writer);
 }
 
 void zd_mem_hotplug_done(struct zd_machine *m)
 {
 	zd_lock_clear_owner(&m->mem_hotplug_writer);
-	pthread_rwlock_unlock(&m->mem_hotplug_lock);
+	pthread_rwlock_unlock(ZD_RWLOCK(&m->mem_hotplug_lock));
 }
 
 void zd_lock_device_hotplug(struct zd_machine *m)
@@ -40,8 +41,8 @@ void zd_unlock_device_hotplug(struct zd_machine *m)
 	zd_lock_clear_owner(&m->device_hotplug_owner);
 	pthread_mutex_unlock(&m->device_hotplug_lock);
 }
-void zd_get_online_mems(struct zd_machine *m) { pthread_rwlock_rdlock(&m->mem_hotplug_lock); }
-void zd_put_online_mems(struct zd_machine *m) { pthread_rwlock_unlock(&m->mem_hotplug_lock); }
+void zd_get_online_mems(struct zd_machine *m) { pthread_rwlock_rdlock(ZD_RWLOCK(&m->mem_hotplug_lock)); }
+void zd_put_online_mems(struct zd_machine *m) { pthread_rwlock_unlock(ZD_RWLOCK(&m->mem_hotplug_lock)); }
 
 
 static uint64_t section_align_up(const struct zd_arch *a, uint64_t pfn)

@@ -23,6 +23,7 @@
 #include <zonedev/log.h>
 
 #include "../base/lockdep.h"
+#include "base/rwlock.h"
 
 #define MIN_GAP (128ULL << 20)   /* mmap_base's gap below the stack (mm/util.c) */
 
@@ -62,13 +63,13 @@ static void note_read(struct zd_mm *mm)
 
 void zd_mmap_read_lock(struct zd_mm *mm)
 {
-	pthread_rwlock_rdlock(&mm->mmap_lock);
+	pthread_rwlock_rdlock(ZD_RWLOCK(&mm->mmap_lock));
 	note_read(mm);
 }
 
 bool zd_mmap_read_trylock(struct zd_mm *mm)
 {
-	if (pthread_rwlock_tryrdlock(&mm->mmap_lock))
+	if (pthread_rwlock_tryrdlock(ZD_RWLOCK(&mm->mmap_lock)))
 		return false;
 	note_read(mm);
 	return true;
@@ -93,19 +94,19 @@ void zd_mmap_read_unlock(struct zd_mm *mm)
 		}
 	if (nr_read_held)
 		nr_read_held--;
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	pthread_rwlock_unlock(ZD_RWLOCK(&mm->mmap_lock));
 }
 
 void zd_mmap_write_lock(struct zd_mm *mm)
 {
-	pthread_rwlock_wrlock(&mm->mmap_lock);
+	pthread_rwlock_wrlock(ZD_RWLOCK(&mm->mmap_lock));
 	zd_lock_set_owner(&mm->mmap_lock_writer);
 }
 
 void zd_mmap_write_unlock(struct zd_mm *mm)
 {
 	zd_lock_clear_owner(&mm->mmap_lock_writer);
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	pthread_rwlock_unlock(ZD_RWLOCK(&mm->mmap_lock));
 }
 
 bool zd_mmap_write_locked(struct zd_mm *mm)
@@ -160,7 +161,7 @@ struct zd_mm *zd_mm_alloc(struct zd_machine *m)
 
 		pthread_rwlockattr_init(&attr);
 		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&mm->mmap_lock, &attr);
+		pthread_rwlock_init(ZD_RWLOCK(&mm->mmap_lock), &attr);
 		pthread_rwlockattr_destroy(&attr);
 	}
 	mm->max_map_count = ZD_DEFAULT_MAX_MAP_COUNT;
@@ -212,7 +213,7 @@ void zd_mmput(struct zd_mm *mm)
 		*pp = mm->next;
 	pthread_mutex_unlock(&m->mm_list_lock);
 	zd_mmu_notifier_subscriptions_destroy(mm);
-	pthread_rwlock_destroy(&mm->mmap_lock);
+	pthread_rwlock_destroy(ZD_RWLOCK(&mm->mmap_lock));
 	free(mm->vmas);
 	free(mm);
 }
