@@ -1,21 +1,32 @@
 # zonedev build. `make` builds the library and CLI, `make demo` runs the demo,
-# `make check` builds and runs every test with prove.
+# `make check` builds and runs every test with prove, `make install` installs
+# the CLI, the library (static and a versioned shared one), the headers and
+# zonedev.pc under PREFIX (DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR).
 # SANITIZE=address,undefined or SANITIZE=thread builds into a separate tree.
+# CFLAGS and LDFLAGS are the user's: `make CFLAGS=-O0` changes optimisation
+# and debug flags only; the flags the code needs (CFLAGS_BASE) always apply.
 
 CC      ?= gcc
 SANITIZE ?=
 comma   := ,
 BUILD   := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
+CFLAGS      ?= -g -O2
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-               -Wmissing-prototypes -Wstrict-prototypes -g -O2 -fPIC -pthread \
+               -Wmissing-prototypes -Wstrict-prototypes -fPIC -pthread \
                -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 ifneq ($(SANITIZE),)
-CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+SANFLAGS    := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
 LDSAN       := -fsanitize=$(SANITIZE)
 endif
-CFLAGS  += $(CFLAGS_BASE)
-LDLIBS  := -pthread -lm $(LDSAN)
+# Target-specific additions go to EXTRA_CFLAGS: a command-line CFLAGS would
+# silently drop a `CFLAGS +=` on a target.
+ZD_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(LDFLAGS) -pthread -lm $(LDSAN)
+
+VERSION := $(shell sed -n 's/^\#define ZONEDEV_VERSION "\(.*\)"/\1/p' include/zonedev/zonedev.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+SONAME  := libzonedev.so.$(SOMAJOR)
 
 LIB_SRCS  := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -40,7 +51,20 @@ deps:
 	  fi; \
 	  [ -f /usr/include/yaml.h ] || { echo "error: libyaml-dev is missing: apt-get install libyaml-dev" >&2; exit 1; }; \
 	fi
+
+# Only the tests need these: prove (perl), and for tests/install.sh a C++
+# compiler and pkg-config.
+check-deps:
 	@command -v prove >/dev/null || { echo "error: prove is missing: apt-get install perl" >&2; exit 1; }
+	@for t in g++:g++ pkg-config:pkgconf; do c=$${t%%:*}; p=$${t#*:}; \
+	  command -v $$c >/dev/null && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$p (needed by make check)"; \
+	    apt-get install -y -q $$p >/dev/null 2>&1 || \
+	      (apt-get update -q >/dev/null && apt-get install -y -q $$p >/dev/null); \
+	  fi; \
+	  command -v $$c >/dev/null || { echo "error: $$c is missing: apt-get install $$p" >&2; exit 1; }; \
+	done
 
 # Header dependencies come from the compiler (-MMD -MP): editing any header
 # rebuilds exactly its users.
@@ -48,14 +72,29 @@ deps:
 
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ZD_CFLAGS) -c $< -o $@
 
 $(BUILD)/libzonedev.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libzonedev.so: $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+# The shared library exports the public API only: the library's global
+# symbols whose names appear in include/zonedev/*.h. Everything else (the
+# layers' internal calls, which tests reach through the static library)
+# stays local, so a program cannot come to depend on it.
+$(BUILD)/libzonedev.map: $(LIB_OBJS) $(wildcard include/zonedev/*.h)
+	@{ echo 'ZONEDEV_$(SOMAJOR) {'; echo 'global:'; \
+	   nm -g --defined-only $(LIB_OBJS) | awk 'NF==3 {print $$3}' | sort -u | \
+	   comm -12 - $$(grep -ohE '\b[A-Za-z_][A-Za-z0-9_]*\b' include/zonedev/*.h | sort -u > $@.ids; echo $@.ids) | \
+	   sed 's/.*/\t&;/'; echo 'local: *;'; echo '};'; } > $@.tmp && rm -f $@.ids && mv $@.tmp $@
+
+$(BUILD)/libzonedev.so.$(VERSION): $(LIB_OBJS) $(BUILD)/libzonedev.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script,$(BUILD)/libzonedev.map \
+	  -o $@ $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/libzonedev.so: $(BUILD)/libzonedev.so.$(VERSION)
+	ln -sf libzonedev.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf libzonedev.so.$(VERSION) $@
 
 $(BUILD)/zonedev: $(CLI_OBJS) $(BUILD)/libzonedev.a
 	$(CC) -o $@ $(CLI_OBJS) $(BUILD)/libzonedev.a -lyaml $(LDLIBS)
@@ -66,7 +105,7 @@ zonedev: $(BUILD)/zonedev
 
 $(BUILD)/tests/t_%: tests/t_%.c $(TESTLIB) $(BUILD)/libzonedev.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(TESTLIB) $(BUILD)/libzonedev.a $(LDLIBS)
+	$(CC) $(ZD_CFLAGS) -o $@ $< $(TESTLIB) $(BUILD)/libzonedev.a $(LDLIBS)
 
 tests-build: $(TEST_BINS) $(BUILD)/zonedev
 
@@ -78,9 +117,9 @@ tests-build: $(TEST_BINS) $(BUILD)/zonedev
 # check also runs the concurrent tests under ASan+UBSan: a missing RCU grace
 # period shows up as a use-after-free only there.
 CHECK_TESTS := $(if $(filter thread,$(SANITIZE)),$(filter %_mt,$(TEST_BINS)),\
-		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh $(FUZZ_CHECK))
+		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh tests/install.sh $(FUZZ_CHECK))
 PROVE := prove -j2 --exec $(CURDIR)/tests/run-test
-check: all tests-build
+check: all check-deps tests-build
 	@ZD_CLI=$(CURDIR)/$(BUILD)/zonedev ZD_SRCDIR=$(CURDIR) ZD_BUILD=$(CURDIR)/$(BUILD) \
 	  $(PROVE) $(CHECK_TESTS)
 ifeq ($(SANITIZE),)
@@ -94,7 +133,9 @@ check-mt: $(filter %_mt,$(TEST_BINS))
 demo: all
 	$(BUILD)/zonedev demo
 
+include install.mk
+
 clean:
 	rm -rf build build-* zonedev
 
-.PHONY: all deps check check-mt demo clean tests-build zonedev
+.PHONY: all deps check-deps check check-mt demo clean tests-build zonedev

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <zonedev/mm_types.h>
+#include <zonedev/pgtable.h>
 
 #ifdef __cplusplus
 extern "C" {

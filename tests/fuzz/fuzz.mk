@@ -12,7 +12,7 @@
 #    seeds, or the run would stop at once on a known bug).
 #  - `make fuzz-merge` adds to the repository corpus only the new inputs that
 #    reach new coverage (libFuzzer -merge=1).
-# Uses the main Makefile's BUILD, CC, CFLAGS, CFLAGS_BASE, LIB_SRCS,
+# Uses the main Makefile's BUILD, CC, ZD_CFLAGS, CFLAGS_BASE, LIB_SRCS,
 # CLI_SRCS, CLI_OBJS and LDLIBS.
 
 # Included above `all:`, the first rule here must not become the default goal.
@@ -31,7 +31,7 @@ FUZZ_CHECK    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/replay-%.sh)
 
 FUZZ_REPLAY_OBJS := $(BUILD)/tests/fuzz/replay.o $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%.o)
 .SECONDARY: $(FUZZ_REPLAY_OBJS)
-$(BUILD)/tests/fuzz/fuzz_scenario.o: CFLAGS += -Itools/zonedev
+$(BUILD)/tests/fuzz/fuzz_scenario.o: EXTRA_CFLAGS := -Itools/zonedev
 
 $(BUILD)/tests/fuzz/replay_scenario: $(BUILD)/tests/fuzz/replay.o \
 		$(BUILD)/tests/fuzz/fuzz_scenario.o $(filter-out %/main.o,$(CLI_OBJS)) \
@@ -54,7 +54,7 @@ FUZZ_ARGS    ?=
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		-fno-omit-frame-pointer
 # The build's warnings, but not -Werror: clang warns where gcc does not.
-FUZZ_CFLAGS  := $(filter-out -Werror -O2,$(CFLAGS_BASE)) -O1 $(FUZZ_SAN) \
+FUZZ_CFLAGS  := $(filter-out -Werror,$(CFLAGS_BASE)) -g -O1 $(FUZZ_SAN) \
 		-fsanitize=fuzzer-no-link
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_CLI_OBJS := $(filter-out %/main.o,$(CLI_SRCS:%.c=$(FUZZ_BUILD)/%.o))
