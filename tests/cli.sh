@@ -341,7 +341,14 @@ check "--list-steps --json has the steps" "$tmp/out" '"name": "memremap"'
 check "--list-steps --json gives choices" "$tmp/out" '"choices": ['
 check "--list-steps --json has the machine lists" "$tmp/out" '"name": "gpus"'
 run "run --list-steps with a file" 2 run --list-steps scenarios/demo.yaml
-check "--list-steps with a file says why" "$tmp/err" "--list-steps takes no scenario"
+check "--list-steps with a file says why" "$tmp/err" "unknown step 'scenarios/demo.yaml'"
+run "run --list-steps STEP" 0 run --list-steps add_memory memremap
+check "--list-steps STEP shows that step" "$tmp/out" "add_memory: zd_add_memory()"
+check "--list-steps STEP shows the other named step" "$tmp/out" "memremap: "
+lacks "--list-steps STEP leaves the others out" "$tmp/out" "remove_memory:"
+lacks "--list-steps STEP leaves the machine section out" "$tmp/out" "machine.pmem"
+run "run --list-steps expect" 0 run --list-steps expect
+check "--list-steps expect shows the expect forms" "$tmp/out" "expect pfn_valid"
 
 # ---- process data steps: fill, check, gup/put, migrate, report pagemap ----
 procs() {   # procs NAME STEPS...: a two-node machine with process p and 64K at buf

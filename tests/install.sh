@@ -29,7 +29,9 @@ fi
 version=$(sed -n 's/^#define ZONEDEV_VERSION "\(.*\)"/\1/p' include/zonedev/zonedev.h)
 major=${version%%.*}
 for f in bin/zonedev lib/libzonedev.a lib/libzonedev.so.$version lib/pkgconfig/zonedev.pc \
-	 include/zonedev/zonedev.h include/zonedev/memremap.h; do
+	 include/zonedev/zonedev.h include/zonedev/memremap.h share/man/man1/zonedev.1 \
+	 share/man/man1/zonedev-run.1 share/man/man5/zonedev-scenario.5 \
+	 share/bash-completion/completions/zonedev; do
 	if [ -f "$prefix/$f" ]; then pass "installed $f"; else fail "installed $f: missing"; fi
 done
 for l in libzonedev.so.$major libzonedev.so; do

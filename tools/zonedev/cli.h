@@ -514,7 +514,8 @@ STEP_FN(ex_p2pmem);
 STEP_FN(ex_page_is_ram); STEP_FN(ex_valid_phys_addr_range); STEP_FN(ex_zone_device);
 STEP_FN(ex_pgmap); STEP_FN(ex_cpu_addressable); STEP_FN(ex_vma);
 /* zonedev run --list-steps: every step and expect form with its keys. */
-void list_steps(FILE *f, bool json);
+void list_steps(FILE *f, bool json, char **names, int n);
+bool step_name_known(const char *name);
 /* A check did not hold: res->check_failed and the reason, unless an
  * earlier failure of the step already explains it. */
 void step_fail(struct step_result *res, const char *fmt, ...)

@@ -27,7 +27,7 @@ static const char main_help[] =
 	"  demo              run the built-in tour scenario\n"
 	"  run FILE.yaml     run a scenario file\n"
 	"  iomem             boot a machine and print its /proc/iomem\n"
-	"  bench NAME        run a benchmark: fault, gup, memmap, memremap\n"
+	"  bench NAME        run a benchmark ('zonedev bench --help' lists them)\n"
 	"  help [COMMAND]    show help for zonedev or for a command\n"
 	"\n"
 	"options:\n"
@@ -71,7 +71,7 @@ static const char demo_help[] =
 static const char run_help[] =
 	"usage: zonedev run FILE.yaml [--json] [--quiet] [--dmesg] [--log-level L]\n"
 	"                   [--dyndbg Q] [--no-memory-guard]\n"
-	"       zonedev run --list-steps [--json]\n"
+	"       zonedev run --list-steps [--json] [STEP...]\n"
 	"\n"
 	"Run a scenario: boot the machine its 'machine:' section describes, then\n"
 	"execute its 'steps:' in order. Each step is echoed as\n"
@@ -96,7 +96,8 @@ static const char run_help[] =
 	"  --no-memory-guard populate struct pages even beyond the host's available\n"
 	"                    memory (default: refuse, saying what it would need)\n"
 	"  --list-steps      print every step and expect form with the keys it takes,\n"
-	"                    their types and defaults (with --json: as a document)\n"
+	"                    their types and defaults (with --json: as a document);\n"
+	"                    with STEP names, only those steps\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"exit status: 0 ok, 1 bad scenario, failed step or fired invariant checks,\n"
@@ -239,11 +240,12 @@ static int cmd_run(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (list && optind < argc)
-		return usage_error("run", "unexpected argument '%s' (--list-steps takes no "
-				   "scenario)", argv[optind]);
+	for (int i = optind; list && i < argc; i++)
+		if (!step_name_known(argv[i]))
+			return usage_error("run", "--list-steps: unknown step '%s' (--list-steps "
+					   "alone lists them)", argv[i]);
 	if (list) {
-		list_steps(stdout, o.json);
+		list_steps(stdout, o.json, argv + optind, argc - optind);
 		return EXIT_OK;
 	}
 	if (optind >= argc)

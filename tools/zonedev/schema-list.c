@@ -84,11 +84,30 @@ static void list_fields(FILE *f, struct jw *w, const struct field *fields,
 	jw_arr_end(w);
 }
 
+static bool named(const char *name, char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+bool step_name_known(const char *name)
+{
+	for (const struct step_def *d = step_defs; d->name; d++)
+		if (!strcmp(d->name, name))
+			return true;
+	return false;
+}
+
 /* One walk over the tables writes either form: text lines on f, or (json)
- * one document whose writer is NULL for text. */
-void list_steps(FILE *f, bool json)
+ * one document whose writer is NULL for text. With names (n > 0) only
+ * those steps, and the expect forms when "expect" is one of them: what
+ * `zonedev run --list-steps STEP` shows of one step. */
+void list_steps(FILE *f, bool json, char **names, int n)
 {
 	struct jw jw, *w = json ? &jw : NULL;
+	bool forms = !n || named("expect", names, n);
 
 	if (w)
 		jw_init(w, f);
@@ -96,6 +115,8 @@ void list_steps(FILE *f, bool json)
 	jw_key(w, "steps");
 	jw_arr_begin(w);
 	for (const struct step_def *d = step_defs; d->name; d++) {
+		if (n && !named(d->name, names, n))
+			continue;
 		if (!w)
 			fprintf(f, "%s%s: %s\n%s", d->name, d->flags & SD_SCALAR ? " VALUE" : "", d->doc,
 				d->flags & SD_EXPECT ? "    (one of the expect forms below)\n" : "");
@@ -109,6 +130,8 @@ void list_steps(FILE *f, bool json)
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
+	if (!forms)
+		goto out;
 	if (!w)
 		fputs("\nExpect forms (the first key says which one):\n", f);
 	jw_key(w, "expect_forms");
@@ -124,6 +147,8 @@ void list_steps(FILE *f, bool json)
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
+	if (n)
+		goto out;
 	if (!w)
 		fputs("\nThe machine section (machine:):\n", f);
 	jw_key(w, "machine");
@@ -141,6 +166,7 @@ void list_steps(FILE *f, bool json)
 	}
 	jw_arr_end(w);
 	jw_obj_end(w);
+out:
 	jw_obj_end(w);
 	jw_finish(w);
 }
