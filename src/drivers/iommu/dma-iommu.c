@@ -17,6 +17,7 @@
  * rwlock.
  */
 #include "drivers/iommu/iommu.h"
+#include "kernel/dma/direct.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -167,29 +168,20 @@ int zd_iommu_dma_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int n
 	if (!r)
 		return -ENOMEM;
 	for (int i = 0; i < nents; i++) {
-		uint64_t phys = (zd_page_to_pfn(m, sg[i].page) << m->arch.page_shift) + sg[i].offset;
+		uint64_t phys;
+		int rc = zd_dma_sg_prep(dev, &p2p, sg, i, &phys);
 
-		sg[i].dma_flags = 0;
-		sg[i].dma_length = sg[i].length;
-		switch (zd_pci_p2pdma_state(&p2p, m, sg[i].page, dev)) {
-		case ZD_PCI_P2PDMA_MAP_NONE:
-		case ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
-			r->seg[nseg].phys = phys & ~(ps - 1);
-			r->seg[nseg].span = ((phys & (ps - 1)) + sg[i].length + ps - 1) & ~(ps - 1);
-			/* the IOVA is known once the range is: keep the in-page offset */
-			sg[i].dma_address = phys & (ps - 1);
-			total += r->seg[nseg++].span;
-			break;
-		case ZD_PCI_P2PDMA_MAP_BUS_ADDR:
-			sg[i].dma_address = phys + (uint64_t)p2p.bus_off;
-			sg[i].dma_flags = ZD_SG_DMA_BUS_ADDRESS;
-			break;
-		default:
-			zd_pr_err(m, "pci %s: dma_map_sg: segment %d's peer memory cannot be reached: "
-				  "-EREMOTEIO", dev->name, i);
+		if (rc < 0) {
 			free(r);
-			return -EREMOTEIO;
+			return rc;
 		}
+		if (!rc)                /* a bus address: no IOVA */
+			continue;
+		r->seg[nseg].phys = phys & ~(ps - 1);
+		r->seg[nseg].span = ((phys & (ps - 1)) + sg[i].length + ps - 1) & ~(ps - 1);
+		/* the IOVA is known once the range is: keep the in-page offset */
+		sg[i].dma_address = phys & (ps - 1);
+		total += r->seg[nseg++].span;
 	}
 	if (!nseg) {
 		free(r);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <string.h>
 #include "drivers/iommu/iommu.h"
+#include "kernel/dma/direct.h"
 
 static struct zd_machine *pci_machine(struct zd_pci_dev *dev)
 {
@@ -31,7 +32,21 @@ static bool dev_has_iommu(const struct zd_pci_dev *dev)
 	return dev->bus->host->iommu;
 }
 
-static int dma_direct_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int nents);
+static int dma_direct_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int nents)
+{
+	struct zd_pci_p2pdma_map_state p2p = { 0 };
+
+	for (int i = 0; i < nents; i++) {
+		uint64_t phys;
+		int rc = zd_dma_sg_prep(dev, &p2p, sg, i, &phys);
+
+		if (rc < 0)
+			return rc;
+		if (rc)                 /* phys_to_dma(): the identity here */
+			sg[i].dma_address = phys;
+	}
+	return nents;
+}
 
 /* dma_map_sg_attrs(): the checks every path shares, then dma-direct or,
  * below an IOMMU, dma-iommu. */
@@ -56,35 +71,6 @@ int zd_dma_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int nents,
 		for (int i = 0; i < nents; i++)
 			sg[i].dma_address = sg[i].dma_length = sg[i].dma_flags = 0;
 	return rc;
-}
-
-static int dma_direct_map_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int nents)
-{
-	struct zd_machine *m = pci_machine(dev);
-	struct zd_pci_p2pdma_map_state p2p = { 0 };
-
-	for (int i = 0; i < nents; i++) {
-		uint64_t phys;
-
-		phys = (zd_page_to_pfn(m, sg[i].page) << m->arch.page_shift) + sg[i].offset;
-		sg[i].dma_flags = 0;
-		sg[i].dma_length = sg[i].length;
-		switch (zd_pci_p2pdma_state(&p2p, m, sg[i].page, dev)) {
-		case ZD_PCI_P2PDMA_MAP_NONE:              /* not P2PDMA memory */
-		case ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:  /* phys_to_dma(): identity */
-			sg[i].dma_address = phys;
-			break;
-		case ZD_PCI_P2PDMA_MAP_BUS_ADDR:
-			sg[i].dma_address = phys + (uint64_t)p2p.bus_off;
-			sg[i].dma_flags = ZD_SG_DMA_BUS_ADDRESS;
-			break;
-		default:
-			zd_pr_err(m, "pci %s: dma_map_sg: segment %d's peer memory cannot be reached: "
-				  "-EREMOTEIO", dev->name, i);
-			return -EREMOTEIO;
-		}
-	}
-	return nents;
 }
 
 void zd_dma_unmap_sg(struct zd_pci_dev *dev, struct zd_scatterlist *sg, int nents,
