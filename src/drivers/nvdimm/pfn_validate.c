@@ -33,7 +33,7 @@ static const struct zd_nd_pfn_rule_desc rule_descs[ZD_ND_NR_RULES] = {
 	{ "page_size", "map=dev: page_size <= PAGE_SIZE", "EOPNOTSUPP" },
 	{ "page_struct_size", "map=dev: page_struct_size >= sizeof(struct page)", "EOPNOTSUPP" },
 	{ "dax_align", "devdax: align is a supported fault size", "EOPNOTSUPP" },
-	{ "instance", "a bound instance: same uuid, then same align and mode", "ENODEV or EOPNOTSUPP" },
+	{ "instance", "a bound instance: same uuid, then same align and mode", "ENODEV/EOPNOTSUPP" },
 	{ "capacity", "align <= namespace capacity", "EOPNOTSUPP" },
 	{ "dataoff", "dataoff < namespace size", "EOPNOTSUPP" },
 	{ "data_align", "start + dataoff + start_pad is align-aligned, dataoff is page-aligned",
