@@ -117,7 +117,7 @@ tests-build: $(TEST_BINS) $(BUILD)/zonedev
 # check also runs the concurrent tests under ASan+UBSan: a missing RCU grace
 # period shows up as a use-after-free only there.
 CHECK_TESTS := $(if $(filter thread,$(SANITIZE)),$(filter %_mt,$(TEST_BINS)),\
-		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh tests/install.sh tests/man.sh $(FUZZ_CHECK))
+		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh tests/infoblock.sh tests/install.sh tests/man.sh $(FUZZ_CHECK))
 PROVE := prove -j2 --exec $(CURDIR)/tests/run-test
 check: all check-deps tests-build
 	@ZD_CLI=$(CURDIR)/$(BUILD)/zonedev ZD_SRCDIR=$(CURDIR) ZD_BUILD=$(CURDIR)/$(BUILD) \

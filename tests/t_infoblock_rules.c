@@ -1,7 +1,8 @@
 /*
  * When a pfn / dax info block is refused, and what an accepted one maps to:
  * every validation rule of devices.md §2.4 with its errno and "rule N"
- * reason (with positive controls and boundaries), single-byte corruption of
+ * reason (with positive controls and boundaries), every rule evaluated on
+ * its own with missing context skipped (zd_nd_pfn_check_rules), single-byte corruption of
  * generated and kernel-written blocks, the __nvdimm_setup_pfn arithmetic
  * that turns a block into a pgmap layout (altmap base, reserve and free,
  * start_pad/end_trunc, 64K pages, map=mem), and the block on a file
@@ -336,6 +337,86 @@ static void test_rules(void)
 	       "legacy 2M start_pad/end_trunc still honoured (%s)", why);
 }
 
+/* Every rule on its own (zd_nd_pfn_check_rules): what an inspection tool
+ * sees, including the rules after the kernel's first refusal and the ones
+ * it cannot decide without namespace context. */
+static void test_check_rules(void)
+{
+	struct zd_nd_pfn_sb sb, base;
+	struct zd_nd_pfn_validate_ctx c, bc;
+	struct zd_nd_pfn_check chk;
+	int passes = 0, infos = 0;
+
+	make_block(&base, &bc, ZD_ND_DEVDAX, ZD_ND_MAP_DEV, 2 * M);
+	zd_nd_pfn_check_rules(&base, &bc, ZD_ND_KNOWS_ALL, &chk);
+	for (int r = 1; r <= ZD_ND_NR_RULES; r++) {
+		passes += chk.rules[r - 1].result == ZD_ND_RULE_PASS;
+		infos += chk.rules[r - 1].result == ZD_ND_RULE_INFO;
+	}
+	ok(chk.first_fail == 0 && chk.err == 0 && passes == 16 && infos == 2,
+	   "all context: 16 rules pass, 6 and 8 are info (first_fail %d)", chk.first_fail);
+	is_u64(chk.info.dataoff, zd_le64_get(&base.dataoff), "decoded info comes back");
+
+	/* Nothing known: the context rules are skipped, and say what they need. */
+	memset(&c, 0, sizeof(c));
+	zd_nd_pfn_check_rules(&base, &c, 0, &chk);
+	ok(chk.first_fail == 0, "no context: nothing fails (%s)",
+	   chk.first_fail ? chk.rules[chk.first_fail - 1].detail : "");
+	is_int(chk.rules[2].result, ZD_ND_RULE_PASS, "no kind given: a dax signature passes rule 3");
+	is_int(chk.info.kind, ZD_ND_DEVDAX, "  and makes the block devdax");
+	is_int(chk.rules[10].result, ZD_ND_RULE_PASS, "  so rule 11 checks the dax align: %s",
+	       chk.rules[10].detail);
+	ok(chk.rules[0].result == ZD_ND_RULE_SKIPPED && chk.rules[0].needs == ZD_ND_KNOWS_REGION,
+	   "rule 1 skipped for the region type");
+	ok(chk.rules[4].result == ZD_ND_RULE_SKIPPED && chk.rules[4].needs == ZD_ND_KNOWS_PARENT,
+	   "rule 5 skipped for the namespace uuid");
+	for (int r = 13; r <= 18; r++) {
+		unsigned want = r == 15 || r == 16 ? ZD_ND_KNOWS_START :
+				r == 17 ? ZD_ND_KNOWS_START | ZD_ND_KNOWS_SIZE : ZD_ND_KNOWS_SIZE;
+
+		ok(chk.rules[r - 1].result == ZD_ND_RULE_SKIPPED && chk.rules[r - 1].needs == want,
+		   "rule %d skipped, needs 0x%x (got %d, 0x%x)", r, want, chk.rules[r - 1].result,
+		   chk.rules[r - 1].needs);
+	}
+
+	/* Rule 15's page part needs no start: a misaligned dataoff fails anyway. */
+	sb = base;
+	zd_le64_put(&sb.dataoff, zd_le64_get(&sb.dataoff) + 512);
+	zd_nd_sb_set_checksum(&sb);
+	zd_nd_pfn_check_rules(&sb, &c, 0, &chk);
+	ok(chk.first_fail == 15 && chk.err == -EOPNOTSUPP && !strncmp(chk.rules[14].detail, "rule 15:", 8),
+	   "no start: dataoff off a page still fails rule 15 (%s)", chk.rules[14].detail);
+
+	/* Neither signature, with no kind given. */
+	sb = base;
+	memcpy(sb.signature, "BTT_ARENA_INFO\0\0", 16);
+	zd_nd_sb_set_checksum(&sb);
+	zd_nd_pfn_check_rules(&sb, &c, 0, &chk);
+	ok(chk.first_fail == 3 && chk.err == -ENODEV && strstr(chk.rules[2].detail, "neither"),
+	   "a BTT block fails rule 3 as neither signature: %s", chk.rules[2].detail);
+
+	/* Two faults: the kernel stops at the first, the later one is still found. */
+	sb = base;
+	zd_le32_put(&sb.align, 64 * K);
+	c = bc;
+	c.size = 64 * M;
+	zd_nd_pfn_check_rules(&sb, &c, ZD_ND_KNOWS_ALL, &chk);
+	ok(chk.first_fail == 4 && chk.err == -ENODEV, "stale checksum and a small namespace: "
+	   "first failure is rule 4 (got %d)", chk.first_fail);
+	ok(chk.rules[10].result == ZD_ND_RULE_FAIL && chk.rules[10].err == -EOPNOTSUPP &&
+	   chk.rules[13].result == ZD_ND_RULE_FAIL && chk.rules[13].err == -EOPNOTSUPP,
+	   "  rules 11 (64K dax align) and 14 (dataoff) fail too, after it");
+	is_int(zd_nd_pfn_validate(&sb, &c, NULL, why, sizeof(why)), -ENODEV,
+	       "  zd_nd_pfn_validate returns the first one's errno");
+	ok(!strcmp(why, chk.rules[3].detail), "  and its reason: %s", why);
+
+	/* The rule descriptions the tool prints. */
+	ok(zd_nd_pfn_rule_desc(0) == NULL && zd_nd_pfn_rule_desc(ZD_ND_NR_RULES + 1) == NULL &&
+	   !strcmp(zd_nd_pfn_rule_desc(4)->name, "checksum") &&
+	   !strcmp(zd_nd_pfn_rule_desc(14)->errnos, "EOPNOTSUPP") &&
+	   !strcmp(zd_nd_pfn_rule_desc(6)->errnos, ""), "rule descriptions by number");
+}
+
 /* Flip one byte at 64 positions of each valid block: always refused. */
 static void flip_block(const struct zd_nd_pfn_sb *good, const struct zd_nd_pfn_validate_ctx *c,
 		       const char *name)
@@ -549,6 +630,7 @@ static void test_fd(void)
 int main(void)
 {
 	test_rules();
+	test_check_rules();
 	test_flips();
 	test_pgmap_layout();
 	test_fd();

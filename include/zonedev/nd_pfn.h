@@ -178,7 +178,8 @@ struct zd_nd_pfn_info {
 
 /*
  * nd_pfn_validate(): rules 1 and 3-18 of devices.md §2.4 in order (rule 2 is
- * the read, see zd_nd_pfn_validate_fd()). Returns 0 with *out filled (out may
+ * the read, see zd_nd_pfn_validate_fd()): zd_nd_pfn_check_rules() with all
+ * of ctx known, stopping at the first failure. Returns 0 with *out filled (out may
  * be NULL), -ENODEV for "no valid block here" (rules 1, 3, 4, 5, 12 uuid),
  * -ENXIO for a bad mode (7), -EOPNOTSUPP for geometry and settings (9-18).
  */
@@ -187,6 +188,65 @@ int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_val
 
 /* Decode without validating (defaults of §2.2 and rule 8 applied). */
 void zd_nd_pfn_decode(const struct zd_nd_pfn_sb *sb, uint64_t page_size, struct zd_nd_pfn_info *out);
+
+/*
+ * Every rule at once (src/drivers/nvdimm/pfn_validate.c), for a tool that
+ * inspects a block found in a file rather than probes a namespace: each rule
+ * gets its own result, also after the first failure (where the kernel would
+ * have stopped), and a rule that needs a piece of namespace context the
+ * caller does not have is skipped rather than passed. zd_nd_pfn_validate()
+ * is this with every piece known, returning the first failure, so the two
+ * cannot disagree.
+ */
+#define ZD_ND_NR_RULES 18
+
+enum zd_nd_rule_result {
+	ZD_ND_RULE_PASS = 0,   /* checked, holds */
+	ZD_ND_RULE_FAIL,       /* checked, does not hold: err is what the kernel returns */
+	ZD_ND_RULE_SKIPPED,    /* needs context the caller lacks (needs says which) */
+	ZD_ND_RULE_INFO,       /* not a check (rules 6 and 8): what was applied */
+};
+
+/* What the caller knows; the `knows` mask of zd_nd_pfn_check_rules(). */
+#define ZD_ND_KNOWS_REGION 0x01u  /* region_not_memory is meaningful (rule 1) */
+#define ZD_ND_KNOWS_KIND   0x02u  /* ctx->kind is the claim probed; else either signature (3) */
+#define ZD_ND_KNOWS_PARENT 0x04u  /* ctx->parent_uuid (rule 5) */
+#define ZD_ND_KNOWS_START  0x08u  /* ctx->start (rules 15-17) */
+#define ZD_ND_KNOWS_SIZE   0x10u  /* ctx->size and capacity (rules 13, 14, 17, 18) */
+#define ZD_ND_KNOWS_ALL    0x1fu
+
+struct zd_nd_pfn_rule {
+	int rule;                       /* 1..18, devices.md §2.4 */
+	enum zd_nd_rule_result result;
+	int err;                        /* FAIL: the negative errno; otherwise 0 */
+	unsigned needs;                 /* SKIPPED: the ZD_ND_KNOWS_ bits that were missing */
+	char detail[200];               /* FAIL: the "rule N: ..." reason; else what was found */
+};
+
+struct zd_nd_pfn_check {
+	struct zd_nd_pfn_rule rules[ZD_ND_NR_RULES];  /* rules[i] is rule i + 1 */
+	int first_fail;                 /* the rule the kernel stops at; 0: none fails */
+	int err;                        /* its errno (negative), 0 */
+	struct zd_nd_pfn_info info;     /* decoded (rules 6 and 8); zero without a block */
+};
+
+/* A rule's short name, the condition it checks and the errno names it can
+ * return ("" for 6 and 8); NULL outside 1..ZD_ND_NR_RULES. */
+struct zd_nd_pfn_rule_desc {
+	const char *name;
+	const char *check;
+	const char *errnos;
+};
+const struct zd_nd_pfn_rule_desc *zd_nd_pfn_rule_desc(int rule);
+
+/*
+ * Evaluate rules 1 and 3-18 in the kernel's order into *out. Rule 2 (the
+ * read) is the caller's and is reported as passed with a placeholder
+ * detail. Without KNOWS_KIND either signature passes rule 3 and selects the
+ * kind the later rules use. A NULL sb fails rule 1 and skips the rest.
+ */
+void zd_nd_pfn_check_rules(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_validate_ctx *ctx,
+			   unsigned knows, struct zd_nd_pfn_check *out);
 
 /* ------------------------------------------------------------ dev_pagemap layout */
 
@@ -217,6 +277,10 @@ int zd_nd_pfn_to_pgmap_layout(const struct zd_nd_pfn_info *info, uint64_t res_st
  */
 int zd_nd_pfn_read_sb(int fd, uint64_t ns_offset, struct zd_nd_pfn_sb *sb,
 		      char *why, size_t whylen);
+/* The same at byte offset off of fd (a bare block, a dump at any offset);
+ * *got (may be NULL) is how many bytes arrived before a short read. */
+int zd_nd_pfn_read_sb_at(int fd, uint64_t off, struct zd_nd_pfn_sb *sb, size_t *got,
+			 char *why, size_t whylen);
 /* Write the block at ns_offset + 4096 of fd; -ENOSPC/-EDQUOT when the
  * filesystem is full, -EIO on other errors or a short write. */
 int zd_nd_pfn_write_sb(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb,

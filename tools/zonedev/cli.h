@@ -36,6 +36,10 @@ int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 
 int cmd_iomem(int argc, char **argv);
 
+/* ---- infoblock.c: zonedev infoblock ---- */
+
+int cmd_infoblock(int argc, char **argv);
+
 /* ---- progress.c: a progress line on a terminal's stderr ---- */
 
 /* Enabled when stderr is a terminal and not quiet; shows after a second. */

@@ -28,6 +28,7 @@ static const char main_help[] =
 	"  run FILE.yaml     run a scenario file\n"
 	"  iomem             boot a machine and print its /proc/iomem\n"
 	"  bench NAME        run a benchmark ('zonedev bench --help' lists them)\n"
+	"  infoblock FILE    decode and validate a pfn/dax info block (never writes)\n"
 	"  help [COMMAND]    show help for zonedev or for a command\n"
 	"\n"
 	"options:\n"
@@ -261,6 +262,7 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{ "demo", cmd_demo }, { "run", cmd_run }, { "iomem", cmd_iomem }, { "bench", cmd_bench },
+	{ "infoblock", cmd_infoblock },
 	{ NULL, NULL },
 };
 

@@ -1,8 +1,9 @@
 /*
- * pfn / dax info blocks (drivers/nvdimm/pfn_devs.c): sizing a fresh block
- * (nd_pfn_init), validating one found on media (nd_pfn_validate), turning a
- * valid one into the dev_pagemap range and vmem_altmap (__nvdimm_setup_pfn),
- * plus file I/O, uuid text and an ndctl read-infoblock shaped dump.
+ * pfn / dax info blocks (drivers/nvdimm/pfn_devs.c): decoding and sizing a
+ * block (nd_pfn_init), turning a valid one into the dev_pagemap range and
+ * vmem_altmap (__nvdimm_setup_pfn), plus file I/O, uuid text and an ndctl
+ * read-infoblock shaped dump. Validation (nd_pfn_validate) is in
+ * pfn_validate.c.
  *
  * Everything here is a pure function of its arguments; the "kernel build"
  * facts (PAGE_SIZE, sizeof(struct page), memremap_compat_align(), the
@@ -155,159 +156,6 @@ void zd_nd_pfn_decode(const struct zd_nd_pfn_sb *sb, uint64_t page_size, struct 
 		out->align = 1ULL << (l < 0 ? 63 : l);
 		out->align_derived = true;
 	}
-}
-
-/* ------------------------------------------------------------ validation */
-
-static bool supported_alignment(uint64_t align, const uint64_t *list)
-{
-	if (align == 0)
-		return false;
-	for (int i = 0; i < ZD_ND_MAX_ALIGNS && list[i]; i++)
-		if (list[i] == align)
-			return true;
-	return false;
-}
-
-int zd_nd_pfn_validate(const struct zd_nd_pfn_sb *sb, const struct zd_nd_pfn_validate_ctx *ctx,
-		       struct zd_nd_pfn_info *out, char *why, size_t whylen)
-{
-	struct zd_nd_pfn_info info;
-	char a[ZD_UUID_STR_LEN], b[ZD_UUID_STR_LEN];
-	uint64_t page_size, struct_page, compat, capacity, end, stored, computed;
-	uint64_t dax_aligns[ZD_ND_MAX_ALIGNS];
-
-	/* Rule 1: something to validate, on a memory (pmem) region. */
-	if (!sb)
-		return fail(why, whylen, -ENODEV, "rule 1: no info block buffer");
-	if (!ctx)
-		return fail(why, whylen, -ENODEV, "rule 1: no namespace");
-	if (ctx->region_not_memory)
-		return fail(why, whylen, -ENODEV, "rule 1: parent region is not a pmem region");
-
-	page_size = or_default(ctx->page_size, 4096);
-	struct_page = or_default(ctx->struct_page_size, ZD_ND_MAX_STRUCT_PAGE_SIZE);
-	compat = or_default(ctx->compat_align, ZD_ND_DEFAULT_COMPAT_ALIGN);
-	capacity = or_default(ctx->capacity, ctx->size);
-	end = ctx->end ? ctx->end : ctx->start + ctx->size - 1;
-	if (ctx->dax_aligns[0]) {
-		memcpy(dax_aligns, ctx->dax_aligns, sizeof(dax_aligns));
-	} else {
-		dax_aligns[0] = page_size;
-		dax_aligns[1] = SZ_2M;
-		dax_aligns[2] = SZ_1G;
-		dax_aligns[3] = 0;
-	}
-
-	/* Rule 2 (the read) belongs to zd_nd_pfn_validate_fd(). */
-
-	/* Rule 3: the signature of the claim being probed. */
-	if (memcmp(sb->signature, zd_nd_pfn_sig(ctx->kind), ZD_PFN_SIG_LEN))
-		return fail(why, whylen, -ENODEV,
-			    "rule 3: signature mismatch (want %s, found \"%.16s\")",
-			    (const char *)zd_nd_pfn_sig(ctx->kind), (const char *)sb->signature);
-
-	/* Rule 4: Fletcher-64 over the block with its checksum field zeroed. */
-	stored = zd_le64_get(&sb->checksum);
-	computed = zd_nd_sb_checksum_const(sb);
-	if (stored != computed)
-		return fail(why, whylen, -ENODEV,
-			    "rule 4: checksum mismatch (stored 0x%llx, computed 0x%llx)",
-			    (unsigned long long)stored, (unsigned long long)computed);
-
-	/* Rule 5: the block belongs to this namespace. */
-	if (memcmp(sb->parent_uuid, ctx->parent_uuid, 16))
-		return fail(why, whylen, -ENODEV,
-			    "rule 5: parent_uuid %s is not the namespace uuid %s",
-			    zd_nd_uuid_format(sb->parent_uuid, a),
-			    zd_nd_uuid_format(ctx->parent_uuid, b));
-
-	/* Rules 6 and 8: minor-version defaults, derived alignment. */
-	zd_nd_pfn_decode(sb, page_size, &info);
-
-	/* Rule 7: a memmap location we know. */
-	if (info.mode != ZD_PFN_MODE_RAM && info.mode != ZD_PFN_MODE_PMEM)
-		return fail(why, whylen, -ENXIO, "rule 7: mode %u is neither ram (1) nor pmem (2)",
-			    (unsigned)info.mode);
-
-	/* Rule 9: a memmap in pmem laid out for bigger pages cannot be used. */
-	if (info.mode == ZD_PFN_MODE_PMEM && info.page_size > page_size)
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 9: page size mismatch (block %u, PAGE_SIZE %llu)",
-			    info.page_size, (unsigned long long)page_size);
-
-	/* Rule 10: nor one that budgeted less than our struct page. */
-	if (info.mode == ZD_PFN_MODE_PMEM && info.page_struct_size < struct_page)
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 10: struct page size mismatch (block %u, sizeof(struct page) %llu)",
-			    info.page_struct_size, (unsigned long long)struct_page);
-
-	/* Rule 11: device-dax only maps at a supported fault size. */
-	if (ctx->kind == ZD_ND_DEVDAX && !supported_alignment(info.align, dax_aligns))
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 11: alignment mismatch (dax align 0x%llx is not supported)",
-			    (unsigned long long)info.align);
-
-	/* Rule 12: a bound instance must match what the block says. */
-	if (ctx->adopted) {
-		if (memcmp(ctx->adopted_uuid, sb->uuid, 16))
-			return fail(why, whylen, -ENODEV,
-				    "rule 12: uuid %s is not the instance uuid %s",
-				    zd_nd_uuid_format(sb->uuid, a),
-				    zd_nd_uuid_format(ctx->adopted_uuid, b));
-		if (ctx->adopted_align != info.align || ctx->adopted_mode != info.mode)
-			return fail(why, whylen, -EOPNOTSUPP,
-				    "rule 12: settings mismatch (align 0x%llx:0x%llx mode %u:%u)",
-				    (unsigned long long)ctx->adopted_align,
-				    (unsigned long long)info.align,
-				    (unsigned)ctx->adopted_mode, (unsigned)info.mode);
-	}
-
-	/* Rule 13. */
-	if (info.align > capacity)
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 13: alignment 0x%llx exceeds capacity 0x%llx",
-			    (unsigned long long)info.align, (unsigned long long)capacity);
-
-	/* Rule 14. */
-	if (info.dataoff >= ctx->size)
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 14: pfn array size (dataoff 0x%llx) exceeds namespace size 0x%llx",
-			    (unsigned long long)info.dataoff, (unsigned long long)ctx->size);
-
-	/* Rule 15: the data must start on the mapping alignment and a page. */
-	if ((info.align && !ZD_IS_ALIGNED(ctx->start + info.dataoff + info.start_pad, info.align)) ||
-	    !ZD_IS_ALIGNED(info.dataoff, page_size))
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 15: bad offset 0x%llx (start 0x%llx, start_pad 0x%x, align 0x%llx)",
-			    (unsigned long long)info.dataoff, (unsigned long long)ctx->start,
-			    info.start_pad, (unsigned long long)info.align);
-
-	/* Rules 16-17: the mapped range must be memremap_compat_align()ed. */
-	if (!ZD_IS_ALIGNED(ctx->start + info.start_pad, compat))
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 16: resource start 0x%llx + start_pad 0x%x misaligned to 0x%llx",
-			    (unsigned long long)ctx->start, info.start_pad,
-			    (unsigned long long)compat);
-	if (!ZD_IS_ALIGNED(end + 1 - info.end_trunc, compat))
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 17: resource end 0x%llx + 1 - end_trunc 0x%x misaligned to 0x%llx",
-			    (unsigned long long)end, info.end_trunc, (unsigned long long)compat);
-
-	/*
-	 * Rule 18. Like the kernel's resource_size_t arithmetic this wraps
-	 * when the paddings exceed the size (the check then cannot fire).
-	 */
-	if (info.dataoff >= ctx->size - info.start_pad - info.end_trunc)
-		return fail(why, whylen, -EOPNOTSUPP,
-			    "rule 18: bad offset 0x%llx with small namespace (size 0x%llx, start_pad 0x%x, end_trunc 0x%x)",
-			    (unsigned long long)info.dataoff, (unsigned long long)ctx->size,
-			    info.start_pad, info.end_trunc);
-
-	clear_why(why, whylen);
-	if (out)
-		*out = info;
-	return 0;
 }
 
 /* ------------------------------------------------------------ sizing */
@@ -470,29 +318,42 @@ int zd_nd_pfn_to_pgmap_layout(const struct zd_nd_pfn_info *info, uint64_t res_st
 
 /* ------------------------------------------------------------ file I/O */
 
-int zd_nd_pfn_read_sb(int fd, uint64_t ns_offset, struct zd_nd_pfn_sb *sb,
-		      char *why, size_t whylen)
+int zd_nd_pfn_read_sb_at(int fd, uint64_t off, struct zd_nd_pfn_sb *sb, size_t *got,
+			 char *why, size_t whylen)
 {
 	unsigned char *buf = (unsigned char *)sb;
 	size_t done = 0;
-	off_t off = (off_t)(ns_offset + ZD_ND_INFOBLOCK_OFFSET);
+	int rc = 0;
 
 	while (done < sizeof(*sb)) {
-		ssize_t n = pread(fd, buf + done, sizeof(*sb) - done, off + (off_t)done);
+		ssize_t n = pread(fd, buf + done, sizeof(*sb) - done, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return fail(why, whylen, -ENXIO, "rule 2: read of the info block at 0x%llx failed: %s",
-				    (unsigned long long)off, strerror(errno));
-		if (n == 0)
-			return fail(why, whylen, -ENXIO,
-				    "rule 2: short read of the info block at 0x%llx (%zu of %zu bytes)",
-				    (unsigned long long)off, done, sizeof(*sb));
+		if (n < 0) {
+			rc = fail(why, whylen, -ENXIO, "rule 2: read of the info block at 0x%llx failed: %s",
+				  (unsigned long long)off, strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			rc = fail(why, whylen, -ENXIO,
+				  "rule 2: short read of the info block at 0x%llx (%zu of %zu bytes)",
+				  (unsigned long long)off, done, sizeof(*sb));
+			break;
+		}
 		done += (size_t)n;
 	}
-	clear_why(why, whylen);
-	return 0;
+	if (got)
+		*got = done;
+	if (!rc)
+		clear_why(why, whylen);
+	return rc;
+}
+
+int zd_nd_pfn_read_sb(int fd, uint64_t ns_offset, struct zd_nd_pfn_sb *sb,
+		      char *why, size_t whylen)
+{
+	return zd_nd_pfn_read_sb_at(fd, ns_offset + ZD_ND_INFOBLOCK_OFFSET, sb, NULL, why, whylen);
 }
 
 int zd_nd_pfn_write_sb(int fd, uint64_t ns_offset, const struct zd_nd_pfn_sb *sb,
