@@ -303,7 +303,11 @@
     if (/\blinear\b/.test(h)) panels.forEach(function (P) { P.state.mode = 'linear'; });
     if (m && panels.length) {
       var lo = parseInt(m[1], 16), hi = parseInt(m[2], 16) + 1;
-      if (lo < hi && hi <= panels[0].data.end) { panels[0].state.lo = lo; panels[0].state.hi = hi; }
+      if (lo < hi && hi <= panels[0].data.end) {
+        panels[0].state.stack = [[0, panels[0].data.end]];
+        panels[0].state.lo = lo;
+        panels[0].state.hi = hi;
+      }
     }
   }
 
