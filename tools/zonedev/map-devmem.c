@@ -170,8 +170,10 @@ void map_pgmap_items(struct ctx *c, struct layer *lp, struct layer *ld)
 
 /* ---------- where the memmap lives ---------- */
 
-static void memmap_piece(struct ctx *c, struct layer *l, uint64_t s, uint64_t e, const char *cls,
-			 const char *name, const char *what)
+/* A stretch of the memmap layer; returns it for more lines. The struct
+ * pages line says what the stretch's own struct pages cost. */
+static struct item *memmap_piece(struct ctx *c, struct layer *l, uint64_t s, uint64_t e,
+				 const char *cls, const char *name, const char *what)
 {
 	char h[32];
 	uint64_t pages = (e - s + 1) >> c->a->page_shift;
@@ -179,8 +181,9 @@ static void memmap_piece(struct ctx *c, struct layer *l, uint64_t s, uint64_t e,
 
 	map_tip(it, "%s", what);
 	map_tip_range(c, it, s, e);
-	map_tip(it, "%" PRIu64 " struct pages of %d bytes: %s of memmap", pages, ZD_STRUCT_PAGE_SIZE,
-	    fmt_size_human(pages * ZD_STRUCT_PAGE_SIZE, h, sizeof(h)));
+	map_tip(it, "the struct pages of these %" PRIu64 " pages: %s (%d bytes each)", pages,
+		fmt_size_human(pages * ZD_STRUCT_PAGE_SIZE, h, sizeof(h)), ZD_STRUCT_PAGE_SIZE);
+	return it;
 }
 
 static int span_cmp(const void *x, const void *y)
@@ -228,20 +231,23 @@ out:
 }
 
 /* The part of [lo, hi) inside [s, e], if any, as a memmap piece. */
-static void clipped_piece(struct ctx *c, struct layer *l, uint64_t lo, uint64_t hi, uint64_t s,
-			  uint64_t e, const char *cls, const char *name, const char *what)
+static struct item *clipped_piece(struct ctx *c, struct layer *l, uint64_t lo, uint64_t hi,
+				  uint64_t s, uint64_t e, const char *cls, const char *name,
+				  const char *what)
 {
 	if (lo < s)
 		lo = s;
 	if (hi > e + 1)
 		hi = e + 1;
-	if (lo < hi)
-		memmap_piece(c, l, lo, hi - 1, cls, name, what);
+	return lo < hi ? memmap_piece(c, l, lo, hi - 1, cls, name, what) : NULL;
 }
 
 void map_device_memmap(struct ctx *c, struct layer *lp, struct layer *ld)
 {
 	const struct zd_arch *a = c->a;
+
+	struct item *store;
+	char h[32];
 
 	for (size_t k = 0; k < c->nr_pg; k++) {
 		const struct pg_copy *p = &c->pg[k];
@@ -270,10 +276,14 @@ void map_device_memmap(struct ctx *c, struct layer *lp, struct layer *ld)
 				clipped_piece(c, lp, base, res_end, s, e, "mm-reserve", "reserve",
 					      "altmap reserve: the info block ahead of the struct "
 					      "pages");
-				clipped_piece(c, lp, res_end, alt_end, s, e, "mm-altmap-store",
-					      "altmap: struct pages", "altmap: the range's struct "
-					      "pages, stored in the device's own memory (the pmem "
-					      "file)");
+				store = clipped_piece(c, lp, res_end, alt_end, s, e,
+						      "mm-altmap-store", "altmap: struct pages",
+						      "altmap: the range's struct pages, stored in "
+						      "the device's own memory (the pmem file)");
+				map_tip(store, "altmap alloc %" PRIu64 " of free %" PRIu64 " pages "
+					"(%s) hold the struct pages of the whole range",
+					p->alt.alloc, p->alt.free,
+					fmt_size_human(p->alt.alloc << a->page_shift, h, sizeof(h)));
 				clipped_piece(c, lp, alt_end, e + 1, s, e, "mm-altmap",
 					      "memmap in the altmap", "device pages whose struct "
 					      "pages are in the altmap at the start of the range");

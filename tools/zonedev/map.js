@@ -9,7 +9,8 @@
  * half the width. A click zooms into an item, hovering shows its lines.
  * On load it checks the data and its own drawing (ranges inside the
  * space, iomem children inside their parents, a legend entry per class,
- * one rect per item, zooming in and out) and sets <body data-ok="1">
+ * one rect per item, zooming in and out, a tooltip on hover) and sets
+ * <body data-ok="1">
  * only when all holds; problems go to #zd-errors (the guard before this
  * script catches errors and console output).
  * Invariants: loads nothing, stores nothing; addresses are below 2^53 so
@@ -356,10 +357,22 @@
       bad.push('zoom out: the full view did not come back');
   }
 
+  /* Hovering the first item shows its lines; leaving hides them. */
+  function checkTip(bad) {
+    var r = document.querySelector('svg.map rect.it'), name = r && r.getAttribute('data-name');
+    if (!r) return;
+    r.dispatchEvent(new MouseEvent('mousemove', { clientX: 300, clientY: 300 }));
+    if (tipbox.style.display !== 'block' || tipbox.textContent.indexOf(name) < 0)
+      bad.push('hover: no tooltip naming ' + name);
+    r.dispatchEvent(new MouseEvent('mouseleave'));
+    if (tipbox.style.display !== 'none') bad.push('hover: the tooltip stays');
+  }
+
   function check() {
     var bad = [], total = checkData(bad), drawn = document.querySelectorAll('svg.map rect.it').length;
     if (drawn !== total) bad.push('drew ' + drawn + ' rects for ' + total + ' items');
     checkZoom(bad);
+    checkTip(bad);
     bad.forEach(function (b) { window.zdNote('self-check: ' + b); });
     document.body.dataset.items = String(total);
     document.body.dataset.ok = bad.length || window.zdErrorCount() ? '0' : '1';
