@@ -21,7 +21,7 @@
 
 /* ---------- building items ---------- */
 
-void *map_grow(struct ctx *c, void *v, size_t *cap, size_t n, size_t size)
+void *map_grow(struct map_ctx *c, void *v, size_t *cap, size_t n, size_t size)
 {
 	size_t ncap;
 	void *nv;
@@ -38,9 +38,9 @@ void *map_grow(struct ctx *c, void *v, size_t *cap, size_t n, size_t size)
 	return nv;
 }
 
-struct layer *map_add_layer(struct panel *p, const char *id, const char *title)
+struct map_layer *map_add_layer(struct map_panel *p, const char *id, const char *title)
 {
-	struct layer *l = &p->layers[p->nr_layers++];
+	struct map_layer *l = &p->layers[p->nr_layers++];
 
 	l->id = id;
 	l->title = title;
@@ -48,7 +48,7 @@ struct layer *map_add_layer(struct panel *p, const char *id, const char *title)
 }
 
 /* The lane called name, added after the others when new. */
-int map_lane(struct layer *l, const char *fmt, ...)
+int map_lane(struct map_layer *l, const char *fmt, ...)
 {
 	char name[64];
 	va_list ap;
@@ -59,16 +59,16 @@ int map_lane(struct layer *l, const char *fmt, ...)
 	for (int i = 0; i < l->nr_lanes; i++)
 		if (!strcmp(l->lanes[i], name))
 			return i;
-	if (l->nr_lanes == MAX_LANES)
-		return MAX_LANES - 1;
+	if (l->nr_lanes == MAP_MAX_LANES)
+		return MAP_MAX_LANES - 1;
 	snprintf(l->lanes[l->nr_lanes], sizeof(l->lanes[0]), "%s", name);
 	return l->nr_lanes++;
 }
 
-struct item *map_add_item(struct ctx *c, struct layer *l, int ln, uint64_t s, uint64_t e,
-			     const char *cls, const char *fmt, ...)
+struct map_item *map_add_item(struct map_ctx *c, struct map_layer *l, int ln, uint64_t s,
+			      uint64_t e, const char *cls, const char *fmt, ...)
 {
-	struct item *v = map_grow(c, l->v, &l->cap, l->n, sizeof(*v)), *it;
+	struct map_item *v = map_grow(c, l->v, &l->cap, l->n, sizeof(*v)), *it;
 	va_list ap;
 
 	if (!v)
@@ -86,7 +86,7 @@ struct item *map_add_item(struct ctx *c, struct layer *l, int ln, uint64_t s, ui
 }
 
 /* One more tooltip line (dropped once the tip is full). */
-void map_tip(struct item *it, const char *fmt, ...)
+void map_tip(struct map_item *it, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -104,7 +104,7 @@ void map_tip(struct item *it, const char *fmt, ...)
 }
 
 /* The physical range as the kernel prints it, its size, pfns and sections. */
-void map_tip_range(struct ctx *c, struct item *it, uint64_t s, uint64_t e)
+void map_tip_range(struct map_ctx *c, struct map_item *it, uint64_t s, uint64_t e)
 {
 	const struct zd_arch *a = c->a;
 	uint64_t ps = zd_phys_pfn(a, s), pe = zd_phys_pfn(a, e);
@@ -122,17 +122,16 @@ void map_tip_range(struct ctx *c, struct item *it, uint64_t s, uint64_t e)
 
 /* ---------- the document ---------- */
 
-static void json_panel(struct jw *w, const struct panel *p)
+static void json_panel(struct jw *w, const struct map_panel *p)
 {
 	jw_obj_begin(w);
 	jw_kstr(w, "id", p->id);
 	jw_kstr(w, "title", p->title);
-	jw_kstr(w, "unit", p->unit);
 	jw_ku64(w, "end", p->end);
 	jw_key(w, "layers");
 	jw_arr_begin(w);
 	for (int i = 0; i < p->nr_layers; i++) {
-		const struct layer *l = &p->layers[i];
+		const struct map_layer *l = &p->layers[i];
 
 		jw_obj_begin(w);
 		jw_kstr(w, "id", l->id);
@@ -145,7 +144,7 @@ static void json_panel(struct jw *w, const struct panel *p)
 		jw_key(w, "items");
 		jw_arr_begin(w);
 		for (size_t k = 0; k < l->n; k++) {
-			const struct item *it = &l->v[k];
+			const struct map_item *it = &l->v[k];
 
 			jw_obj_begin(w);
 			jw_ku64(w, "l", (uint64_t)it->lane);
@@ -171,7 +170,7 @@ static void json_panel(struct jw *w, const struct panel *p)
 	jw_obj_end(w);
 }
 
-static void json_machine(struct ctx *c, struct jw *w, size_t steps_run)
+static void json_machine(struct map_ctx *c, struct jw *w, size_t steps_run)
 {
 	const struct scenario *s = c->r->s;
 	struct zd_machine *m = c->m;
@@ -209,8 +208,8 @@ static void json_machine(struct ctx *c, struct jw *w, size_t steps_run)
 
 int map_data_json(struct run *r, size_t steps_run, struct jw *w)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
-	struct layer *pgl, *pgd = NULL, *mml, *mmd = NULL;
+	struct map_ctx *c = calloc(1, sizeof(*c));
+	struct map_layer *pgl, *pgd = NULL, *mml, *mmd = NULL;
 	bool dpa;
 	int rc = 0;
 
@@ -220,8 +219,8 @@ int map_data_json(struct run *r, size_t steps_run, struct jw *w)
 	c->m = r->m;
 	c->a = &r->m->arch;
 	dpa = c->m->device_private == ZD_DEVICE_PRIVATE_DPA;
-	c->pfn = (struct panel){ .id = "pfn", .title = "physical address space (pfn view)",
-				 .unit = "mem", .end = 1ULL << c->a->phys_bits };
+	c->pfn = (struct map_panel){ .id = "pfn", .title = "physical address space (pfn view)",
+				 .end = 1ULL << c->a->phys_bits };
 	if (zd_walk_iomem_res(c->m, 0, ~(phys_addr_t)0, c, map_copy_res) ||
 	    zd_for_each_dev_pagemap(c->m, c, map_copy_pgmap))
 		c->oom = true;
@@ -236,8 +235,8 @@ int map_data_json(struct run *r, size_t steps_run, struct jw *w)
 		unsigned bits = c->a->pgtable->swp_offset_bits + c->a->page_shift;
 
 		/* the space the library allocates offsets from (device_private.c) */
-		c->dpa = (struct panel){ .id = "dpa", .title = "device-private address space "
-					 "(dpa view)", .unit = "dpa",
+		c->dpa = (struct map_panel){ .id = "dpa", .title = "device-private address space "
+					 "(dpa view)",
 					 .end = 1ULL << (bits < c->a->max_physmem_bits ? bits :
 							 c->a->max_physmem_bits) };
 		pgd = map_add_layer(&c->dpa, "pgmaps", "pgmaps (device-private, dpa)");

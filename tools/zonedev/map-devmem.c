@@ -20,8 +20,8 @@
 
 int map_copy_pgmap(struct zd_dev_pagemap *pgmap, void *arg)
 {
-	struct ctx *c = arg;
-	struct pg_copy *v = map_grow(c, c->pg, &c->cap_pg, c->nr_pg, sizeof(*v)), *p;
+	struct map_ctx *c = arg;
+	struct map_pgmap *v = map_grow(c, c->pg, &c->cap_pg, c->nr_pg, sizeof(*v)), *p;
 
 	if (!v)
 		return -ENOMEM;
@@ -43,7 +43,7 @@ int map_copy_pgmap(struct zd_dev_pagemap *pgmap, void *arg)
 
 /* Who the pgmap belongs to: a GPU's chunk, a memremap step's handle, or
  * the deepest iomem resource holding its first range. */
-static void pgmap_owner(struct ctx *c, struct pg_copy *p)
+static void pgmap_owner(struct map_ctx *c, struct map_pgmap *p)
 {
 	const struct scenario *s = c->r->s;
 	uint64_t best = 0;
@@ -68,7 +68,7 @@ static void pgmap_owner(struct ctx *c, struct pg_copy *p)
 	 * among those as deep (devdax: dax0.0, not the info block's
 	 * namespace0.0) */
 	for (size_t i = 0; i < c->nr_res && !p->dpa; i++) {
-		const struct res_copy *rs = &c->res[i];
+		const struct map_res *rs = &c->res[i];
 		uint64_t lo = rs->s > p->ranges[0].start ? rs->s : p->ranges[0].start;
 		uint64_t hi = rs->e < p->ranges[0].end ? rs->e : p->ranges[0].end;
 
@@ -103,7 +103,7 @@ static const char *pgmap_class(enum zd_memory_type t)
 }
 
 /* Where this pgmap's struct pages are, in one line. */
-static void tip_memmap(struct ctx *c, struct item *it, const struct pg_copy *p)
+static void tip_memmap(struct map_ctx *c, struct map_item *it, const struct map_pgmap *p)
 {
 	char h[32];
 
@@ -122,19 +122,19 @@ static void tip_memmap(struct ctx *c, struct item *it, const struct pg_copy *p)
 		map_tip(it, "memmap: in RAM (the vmemmap)");
 }
 
-void map_pgmap_items(struct ctx *c, struct layer *lp, struct layer *ld)
+void map_pgmap_items(struct map_ctx *c, struct map_layer *lp, struct map_layer *ld)
 {
 	const struct zd_arch *a = c->a;
 	char h[32];
 
 	for (size_t i = 0; i < c->nr_pg; i++) {
-		struct pg_copy *p = &c->pg[i];
-		struct layer *l = p->dpa ? ld : lp;
+		struct map_pgmap *p = &c->pg[i];
+		struct map_layer *l = p->dpa ? ld : lp;
 
 		pgmap_owner(c, p);
 		for (int r = 0; l && r < p->nr_range; r++) {
 			const struct zd_range *rg = &p->ranges[r];
-			struct item *it = map_add_item(c, l, map_lane(l, "%s", type_name(p->type)), rg->start,
+			struct map_item *it = map_add_item(c, l, map_lane(l, "%s", type_name(p->type)), rg->start,
 						   rg->end, pgmap_class(p->type), p->nr_range > 1 ?
 						   "%s range %d" : "%s", p->owner, r);
 
@@ -172,12 +172,12 @@ void map_pgmap_items(struct ctx *c, struct layer *lp, struct layer *ld)
 
 /* A stretch of the memmap layer; returns it for more lines. The struct
  * pages line says what the stretch's own struct pages cost. */
-static struct item *memmap_piece(struct ctx *c, struct layer *l, uint64_t s, uint64_t e,
-				 const char *cls, const char *name, const char *what)
+static struct map_item *memmap_piece(struct map_ctx *c, struct map_layer *l, uint64_t s,
+				     uint64_t e, const char *cls, const char *name, const char *what)
 {
 	char h[32];
 	uint64_t pages = (e - s + 1) >> c->a->page_shift;
-	struct item *it = map_add_item(c, l, 0, s, e, cls, "%s", name);
+	struct map_item *it = map_add_item(c, l, 0, s, e, cls, "%s", name);
 
 	map_tip(it, "%s", what);
 	map_tip_range(c, it, s, e);
@@ -188,26 +188,26 @@ static struct item *memmap_piece(struct ctx *c, struct layer *l, uint64_t s, uin
 
 static int span_cmp(const void *x, const void *y)
 {
-	const struct span *a = x, *b = y;
+	const struct map_span *a = x, *b = y;
 
 	return a->s < b->s ? -1 : a->s > b->s;
 }
 
 /* RAM's memmap: the populated sub-sections less every pfn pgmap's ranges
  * (those are drawn by device_memmap). */
-void map_ram_memmap(struct ctx *c, struct layer *l)
+void map_ram_memmap(struct map_ctx *c, struct map_layer *l)
 {
-	struct span *dev = NULL;
+	struct map_span *dev = NULL;
 	size_t nd = 0, cap = 0;
 
 	for (size_t k = 0; k < c->nr_pg; k++)
 		for (int r = 0; !c->pg[k].dpa && r < c->pg[k].nr_range; r++) {
-			struct span *v = map_grow(c, dev, &cap, nd, sizeof(*v));
+			struct map_span *v = map_grow(c, dev, &cap, nd, sizeof(*v));
 
 			if (!v)
 				goto out;
 			dev = v;
-			dev[nd++] = (struct span){ c->pg[k].ranges[r].start, c->pg[k].ranges[r].end };
+			dev[nd++] = (struct map_span){ c->pg[k].ranges[r].start, c->pg[k].ranges[r].end };
 		}
 	if (nd)
 		qsort(dev, nd, sizeof(*dev), span_cmp);
@@ -231,9 +231,9 @@ out:
 }
 
 /* The part of [lo, hi) inside [s, e], if any, as a memmap piece. */
-static struct item *clipped_piece(struct ctx *c, struct layer *l, uint64_t lo, uint64_t hi,
-				  uint64_t s, uint64_t e, const char *cls, const char *name,
-				  const char *what)
+static struct map_item *clipped_piece(struct map_ctx *c, struct map_layer *l, uint64_t lo,
+				      uint64_t hi, uint64_t s, uint64_t e, const char *cls,
+				      const char *name, const char *what)
 {
 	if (lo < s)
 		lo = s;
@@ -242,22 +242,22 @@ static struct item *clipped_piece(struct ctx *c, struct layer *l, uint64_t lo, u
 	return lo < hi ? memmap_piece(c, l, lo, hi - 1, cls, name, what) : NULL;
 }
 
-void map_device_memmap(struct ctx *c, struct layer *lp, struct layer *ld)
+void map_device_memmap(struct map_ctx *c, struct map_layer *lp, struct map_layer *ld)
 {
 	const struct zd_arch *a = c->a;
 
-	struct item *store;
+	struct map_item *store;
 	char h[32];
 
 	for (size_t k = 0; k < c->nr_pg; k++) {
-		const struct pg_copy *p = &c->pg[k];
+		const struct map_pgmap *p = &c->pg[k];
 
 		for (int r = 0; r < p->nr_range; r++) {
 			const struct zd_range *rg = &p->ranges[r];
 			uint64_t s = rg->start, e = rg->end;
 
 			if (p->dpa) {
-				struct item *it = ld ? map_add_item(c, ld, 0, s, e, "mm-array",
+				struct map_item *it = ld ? map_add_item(c, ld, 0, s, e, "mm-array",
 								"own array") : NULL;
 
 				map_tip(it, "struct pages of %s", p->owner);

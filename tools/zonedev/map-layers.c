@@ -17,8 +17,8 @@
 
 int map_copy_res(const struct zd_resource *res, void *arg)
 {
-	struct ctx *c = arg;
-	struct res_copy *v = map_grow(c, c->res, &c->cap_res, c->nr_res, sizeof(*v)), *rc;
+	struct map_ctx *c = arg;
+	struct map_res *v = map_grow(c, c->res, &c->cap_res, c->nr_res, sizeof(*v)), *rc;
 
 	if (!v)
 		return -ENOMEM;
@@ -38,7 +38,7 @@ int map_copy_res(const struct zd_resource *res, void *arg)
 	return 0;
 }
 
-static const char *res_class(const struct res_copy *r)
+static const char *res_class(const struct map_res *r)
 {
 	/* the kernel image's resources carry System RAM's flags too */
 	if (!strncmp(r->name, "Kernel ", 7) || !strcmp(r->name, "Crash kernel"))
@@ -66,7 +66,7 @@ static const char *const desc_names[] = {
 	"PERSISTENT_MEMORY_LEGACY", "DEVICE_PRIVATE_MEMORY", "RESERVED", "SOFT_RESERVED", "CXL",
 };
 
-void map_iomem_layer(struct ctx *c, struct layer *l)
+void map_iomem_layer(struct map_ctx *c, struct map_layer *l)
 {
 	static const struct { unsigned long bit; const char *name; } flag_names[] = {
 		{ ZD_IORESOURCE_MEM, "MEM" }, { ZD_IORESOURCE_IO, "IO" },
@@ -78,8 +78,8 @@ void map_iomem_layer(struct ctx *c, struct layer *l)
 	};
 
 	for (size_t i = 0; i < c->nr_res; i++) {
-		const struct res_copy *r = &c->res[i];
-		struct item *it = map_add_item(c, l, map_lane(l, "level %d", r->depth), r->s, r->e,
+		const struct map_res *r = &c->res[i];
+		struct map_item *it = map_add_item(c, l, map_lane(l, "level %d", r->depth), r->s, r->e,
 					   res_class(r), "%s", r->name);
 		char fl[160] = "";
 		size_t used = 0;
@@ -120,12 +120,12 @@ struct sec_run {
 	unsigned long map[ZD_SUBSECTION_MAP_LONGS];
 };
 
-static void flush_section_run(struct ctx *c, struct layer *l, const struct sec_run *sr)
+static void flush_section_run(struct map_ctx *c, struct map_layer *l, const struct sec_run *sr)
 {
 	const struct zd_arch *a = c->a;
 	uint64_t s = zd_pfn_phys(a, zd_section_nr_to_pfn(a, sr->first));
 	uint64_t e = zd_pfn_phys(a, zd_section_nr_to_pfn(a, sr->last + 1)) - 1;
-	struct item *it;
+	struct map_item *it;
 	char fl[128], sz[32], bits[200] = "";
 	size_t used = 0;
 
@@ -159,9 +159,9 @@ static void flush_section_run(struct ctx *c, struct layer *l, const struct sec_r
 	    bits[0] ? bits : "none");
 }
 
-static void add_sub(struct ctx *c, uint64_t s, uint64_t e)
+static void add_sub(struct map_ctx *c, uint64_t s, uint64_t e)
 {
-	struct span *v;
+	struct map_span *v;
 
 	if (c->nr_subs && c->subs[c->nr_subs - 1].e + 1 == s) {
 		c->subs[c->nr_subs - 1].e = e;
@@ -171,13 +171,14 @@ static void add_sub(struct ctx *c, uint64_t s, uint64_t e)
 	if (!v)
 		return;
 	c->subs = v;
-	c->subs[c->nr_subs++] = (struct span){ s, e };
+	c->subs[c->nr_subs++] = (struct map_span){ s, e };
 }
 
-void map_sections_layer(struct ctx *c, struct layer *l)
+void map_sections_layer(struct map_ctx *c, struct map_layer *l)
 {
 	const struct zd_arch *a = c->a;
-	uint64_t last = c->m->highest_present_section_nr, subsize = a->pages_per_subsection << a->page_shift;
+	uint64_t last = c->m->highest_present_section_nr;
+	uint64_t subsize = a->pages_per_subsection << a->page_shift;
 	unsigned long mask = (1UL << ZD_SECTION_MAP_LAST_BIT) - 1;
 	struct sec_run run;
 	bool open = false;
@@ -224,9 +225,9 @@ void map_sections_layer(struct ctx *c, struct layer *l)
 	if (open)
 		flush_section_run(c, l, &run);
 	for (size_t i = 0; i < c->nr_subs; i++) {
-		const struct span *sp = &c->subs[i];
+		const struct map_span *sp = &c->subs[i];
 		uint64_t n = (sp->e - sp->s + 1) / subsize;
-		struct item *it = map_add_item(c, l, 1, sp->s, sp->e, "subsec", "%" PRIu64 " x %s", n,
+		struct map_item *it = map_add_item(c, l, 1, sp->s, sp->e, "subsec", "%" PRIu64 " x %s", n,
 					   fmt_size(subsize, sz, sizeof(sz)));
 
 		map_tip(it, "populated sub-sections: %" PRIu64 " of %s (SUBSECTION_SIZE)", n,
@@ -244,7 +245,7 @@ struct blk {
 };
 
 struct blk_list {
-	struct ctx *c;
+	struct map_ctx *c;
 	struct blk *v;
 	size_t n, cap;
 };
@@ -283,7 +284,7 @@ static bool same_blocks(const struct blk *x, const struct blk *y)
 	       !strcmp(x->zones, y->zones);
 }
 
-void map_blocks_layer(struct ctx *c, struct layer *l)
+void map_blocks_layer(struct map_ctx *c, struct map_layer *l)
 {
 	struct blk_list bl = { .c = c };
 	uint64_t bs = zd_memory_block_size_bytes(c->m);
@@ -296,7 +297,7 @@ void map_blocks_layer(struct ctx *c, struct layer *l)
 		zd_memory_block_valid_zones(c->m, bl.v[i].b.id, bl.v[i].zones, sizeof(bl.v[i].zones));
 	for (size_t i = 0, j; i < bl.n; i = j + 1) {
 		const struct zd_memory_block *b = &bl.v[i].b;
-		struct item *it;
+		struct map_item *it;
 
 		for (j = i; j + 1 < bl.n && same_blocks(&bl.v[j], &bl.v[j + 1]);)
 			j++;
@@ -322,7 +323,7 @@ void map_blocks_layer(struct ctx *c, struct layer *l)
 
 /* ---------- zones ---------- */
 
-void map_zones_layer(struct ctx *c, struct layer *l)
+void map_zones_layer(struct map_ctx *c, struct map_layer *l)
 {
 	static const char *const cls[ZD_MAX_NR_ZONES] = {
 		"zone-dma", "zone-dma32", "zone-normal", "zone-movable", "zone-device",
@@ -337,7 +338,7 @@ void map_zones_layer(struct ctx *c, struct layer *l)
 			const struct zd_zone *zone = &pg->node_zones[z];
 			const char *name = zone->name ? zone->name : zd_zone_names[z];
 			uint64_t s = zd_pfn_phys(a, zone->zone_start_pfn);
-			struct item *it;
+			struct map_item *it;
 
 			if (!zone->spanned_pages)
 				continue;

@@ -14,42 +14,47 @@
 
 #include "cli.h"
 
-#define MAX_LANES 24
-#define MAX_LAYERS 6
-#define TIP_LEN 1200
+#define MAP_MAX_LANES 24
+#define MAP_MAX_LAYERS 6
+#define MAP_TIP_LEN 1200
 
-struct item {
+/* One drawn thing: a resource, a run of sections or blocks, a zone, a
+ * pgmap range, a stretch of memmap. */
+struct map_item {
 	uint64_t s, e;
 	int lane;
 	const char *cls;
 	char name[96];
-	char tip[TIP_LEN];         /* lines, '\n' between them */
+	char tip[MAP_TIP_LEN];         /* lines, '\n' between them */
 	size_t tlen;
 };
 
-struct layer {
+/* Rows of items that belong together (iomem: one lane per depth). */
+struct map_layer {
 	const char *id, *title;
-	char lanes[MAX_LANES][64];
+	char lanes[MAP_MAX_LANES][64];
 	int nr_lanes;
-	struct item *v;
+	struct map_item *v;
 	size_t n, cap;
 };
 
-struct panel {
-	const char *id, *title, *unit;
+/* One address space: physical, or the dpa design's device-private one. */
+struct map_panel {
+	const char *id, *title;
 	uint64_t end;              /* the space is [0, end) */
-	struct layer layers[MAX_LAYERS];
+	struct map_layer layers[MAP_MAX_LAYERS];
 	int nr_layers;
 };
 
-struct res_copy {
+/* Copies made during the library's walks, formatted after them. */
+struct map_res {
 	uint64_t s, e;
 	unsigned long flags, desc;
 	int depth;
 	char name[96], parent[96];
 };
 
-struct pg_copy {
+struct map_pgmap {
 	const void *id;            /* identity only: never dereferenced after the walk */
 	enum zd_memory_type type;
 	int nr_range;
@@ -62,21 +67,22 @@ struct pg_copy {
 	char owner[96];
 };
 
-struct span {
+struct map_span {
 	uint64_t s, e;
 };
 
-struct ctx {
+/* One picture in the making. */
+struct map_ctx {
 	struct run *r;
 	struct zd_machine *m;
 	const struct zd_arch *a;
-	struct res_copy *res;
+	struct map_res *res;
 	size_t nr_res, cap_res;
-	struct pg_copy *pg;
+	struct map_pgmap *pg;
 	size_t nr_pg, cap_pg;
-	struct span *subs;         /* populated sub-section runs */
+	struct map_span *subs;     /* populated sub-section runs */
 	size_t nr_subs, cap_subs;
-	struct panel pfn, dpa;
+	struct map_panel pfn, dpa;
 	bool oom;
 };
 
@@ -85,39 +91,39 @@ struct ctx {
 
 /* v with room for one more than n elements of size (NULL and c->oom set
  * when out of memory; v stays valid then). */
-void *map_grow(struct ctx *c, void *v, size_t *cap, size_t n, size_t size);
-struct layer *map_add_layer(struct panel *p, const char *id, const char *title);
+void *map_grow(struct map_ctx *c, void *v, size_t *cap, size_t n, size_t size);
+struct map_layer *map_add_layer(struct map_panel *p, const char *id, const char *title);
 /* The lane called FMT, added after the others when new. */
-int map_lane(struct layer *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int map_lane(struct map_layer *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A new item of l named FMT (NULL when out of memory). */
-struct item *map_add_item(struct ctx *c, struct layer *l, int ln, uint64_t s, uint64_t e,
-			  const char *cls, const char *fmt, ...)
+struct map_item *map_add_item(struct map_ctx *c, struct map_layer *l, int ln, uint64_t s,
+			      uint64_t e, const char *cls, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 /* One more tooltip line (it may be NULL; dropped once the tip is full). */
-void map_tip(struct item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void map_tip(struct map_item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The lines every physical range gets: [mem ...] and size, pfns, sections. */
-void map_tip_range(struct ctx *c, struct item *it, uint64_t s, uint64_t e);
+void map_tip_range(struct map_ctx *c, struct map_item *it, uint64_t s, uint64_t e);
 
 /* ---- map-layers.c ---- */
 
 /* zd_walk_iomem_res() callback: a copy of res into c->res. */
 int map_copy_res(const struct zd_resource *res, void *arg);
-void map_iomem_layer(struct ctx *c, struct layer *l);
+void map_iomem_layer(struct map_ctx *c, struct map_layer *l);
 /* Also fills c->subs, the populated sub-section runs. */
-void map_sections_layer(struct ctx *c, struct layer *l);
-void map_blocks_layer(struct ctx *c, struct layer *l);
-void map_zones_layer(struct ctx *c, struct layer *l);
+void map_sections_layer(struct map_ctx *c, struct map_layer *l);
+void map_blocks_layer(struct map_ctx *c, struct map_layer *l);
+void map_zones_layer(struct map_ctx *c, struct map_layer *l);
 
 /* ---- map-devmem.c ---- */
 
 /* zd_for_each_dev_pagemap() callback: a copy of pgmap into c->pg. */
 int map_copy_pgmap(struct zd_dev_pagemap *pgmap, void *arg);
 /* Each pgmap range in lp (pfn) or ld (dpa, NULL on a pfn machine). */
-void map_pgmap_items(struct ctx *c, struct layer *lp, struct layer *ld);
+void map_pgmap_items(struct map_ctx *c, struct map_layer *lp, struct map_layer *ld);
 /* RAM's memmap: the populated sub-sections less the pgmaps' ranges. */
-void map_ram_memmap(struct ctx *c, struct layer *l);
+void map_ram_memmap(struct map_ctx *c, struct map_layer *l);
 /* Each pgmap's memmap: RAM, deduplicated, the altmap, a dpa array. */
-void map_device_memmap(struct ctx *c, struct layer *lp, struct layer *ld);
+void map_device_memmap(struct map_ctx *c, struct map_layer *lp, struct map_layer *ld);
 
 /* ---- map-data.c, map-page.c ---- */
 

@@ -10,9 +10,8 @@
  * On load it checks the data and its own drawing (ranges inside the
  * space, iomem children inside their parents, a legend entry per class,
  * one rect per item, zooming in and out, a tooltip on hover) and sets
- * <body data-ok="1">
- * only when all holds; problems go to #zd-errors (the guard before this
- * script catches errors and console output).
+ * <body data-ok="1"> only when all holds; problems go to #zd-errors (the
+ * guard before this script catches errors and console output).
  * Invariants: loads nothing, stores nothing; addresses are below 2^53 so
  * Numbers hold them exactly.
  */
