@@ -306,6 +306,9 @@ check "...with the step's error" "$tmp/err" "failing.yaml:4: step 'add_memory'"
 check "...and the old file is left as it was" "$tmp/keep.html" "old page"
 run "a failing step writes nothing to stdout" 1 map "$tmp/failing.yaml"
 if [ -s "$tmp/out" ]; then fail "...but stdout has output"; else pass "...stdout is empty"; fi
+run "with --json, a failing step" 1 map --json "$tmp/failing.yaml"
+check "...still prints a document saying so" "$tmp/out" '"result": "failed"'
+check "...with the step's error in it" "$tmp/out" "failing.yaml:4: step 'add_memory': failed with EEXIST"
 run "map --steps 1 of it works" 0 map "$tmp/failing.yaml" --steps 1 -o "$tmp/keep.html"
 check "...and replaces the file" "$tmp/keep.html" "<!DOCTYPE html>"
 run "-o into a missing directory" 1 map "$tmp/failing.yaml" --steps 1 -o "$tmp/no/such/x.html"

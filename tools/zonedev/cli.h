@@ -429,12 +429,15 @@ struct run_opts {
 	/* zonedev map: run only the first limit steps (with has_limit),
 	 * send step output to out (NULL: stdout), and once every step run met
 	 * its expectation and no check fired, call at_end with the machine
-	 * still up; what it returns is the exit code. */
+	 * still up; what it returns is the exit code. A failed run's messages
+	 * (one a line) also go to errors when it is set. */
 	bool has_limit;
 	size_t limit;
 	FILE *out;
 	int (*at_end)(struct run *r, size_t steps_run, void *arg);
 	void *at_end_arg;
+	char *errors;
+	size_t errors_len;
 };
 
 struct handle_state {

@@ -178,6 +178,7 @@ static void json_machine(struct map_ctx *c, struct jw *w, size_t steps_run)
 
 	jw_kstr(w, "zonedev", ZONEDEV_VERSION);
 	jw_kstr(w, "scenario", s->file);
+	jw_kstr(w, "result", "ok");
 	if (s->description)
 		jw_kstr(w, "description", s->description);
 	jw_key(w, "at");

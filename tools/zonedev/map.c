@@ -48,7 +48,8 @@ static const char map_help[] =
 	"  -o, --output FILE write the page to FILE, replaced only once the page is\n"
 	"                    complete (default, or -: stdout)\n"
 	"  --demo            map the built-in demo scenario (scenarios/demo.yaml)\n"
-	"  --json            write the page's data as one JSON document instead\n"
+	"  --json            write the page's data as one JSON document instead (after\n"
+	"                    a failure: the errors, with result \"failed\")\n"
 	"  --no-memory-guard populate struct pages even beyond the host's available\n"
 	"                    memory (default: refuse, saying what it would need)\n"
 	"  -h, --help        show this help\n"
@@ -286,12 +287,38 @@ static int parse_map_args(int argc, char **argv, struct map_args *a)
 	return 0;
 }
 
+/* --json after a failure: still one document, saying what failed. */
+static void json_failure(const char *file, const char *errors)
+{
+	struct jw w;
+
+	jw_init(&w, stdout);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "zonedev", ZONEDEV_VERSION);
+	jw_kstr(&w, "scenario", file);
+	jw_kstr(&w, "result", "failed");
+	jw_key(&w, "errors");
+	jw_arr_begin(&w);
+	for (const char *e = errors; *e;) {
+		size_t n = strcspn(e, "\n");
+
+		if (n)
+			jw_strn(&w, e, n);
+		e += n + (e[n] == '\n');
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	jw_finish(&w);
+}
+
 /* Run the loaded scenario up to where a asks, then write what it shows. */
 static int map_loaded(struct scenario *s, const struct map_args *a)
 {
+	static char errors[4096];
 	struct map_job job = { 0 };
 	struct run_opts o = { .quiet = true, .no_memory_guard = a->no_guard,
-			      .at_end = map_at_end, .at_end_arg = &job };
+			      .at_end = map_at_end, .at_end_arg = &job,
+			      .errors = errors, .errors_len = sizeof(errors) };
 	FILE *devnull;
 	int rc;
 
@@ -318,10 +345,13 @@ static int map_loaded(struct scenario *s, const struct map_args *a)
 		return EXIT_FAIL;
 	}
 	o.out = devnull;
+	errors[0] = '\0';
 	rc = run_scenario(s, &o);
 	fclose(devnull);
 	if (!rc)
 		rc = write_out(a->out, s->file, &job, a->json);
+	else if (a->json && (!a->out || !strcmp(a->out, "-")))
+		json_failure(s->file, errors[0] ? errors : "the page could not be built");
 	free(job.data);
 	return rc;
 }
@@ -353,6 +383,8 @@ int cmd_map(int argc, char **argv)
 	if (a.demo ? scenario_load_text(&s, demo_scenario_yaml, "demo.yaml")
 		   : scenario_load_path(&s, a.file)) {
 		fprintf(stderr, "%s\n", s.yf.err);
+		if (a.json && (!a.out || !strcmp(a.out, "-")))
+			json_failure(s.file, s.yf.err);
 		rc = EXIT_FAIL;
 	} else {
 		rc = map_loaded(&s, &a);

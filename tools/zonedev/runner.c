@@ -523,6 +523,9 @@ out:
 		fprintf(stderr, "%s\n", warnmsg);
 		dump_warnings(r->m);
 	}
+	if (o->errors && o->errors_len)
+		snprintf(o->errors, o->errors_len, "%s%s%s", fail, fail[0] && warnmsg[0] ? "\n" : "",
+			 warnmsg);
 	jw_ku64(r->json, "steps_ok", done);
 	jw_ku64(r->json, "warnings", warns);
 	jw_kstr(r->json, "result", rc ? "failed" : "ok");
