@@ -37,7 +37,7 @@ static const char map_help[] =
 	"so a 52-bit space with a few GiB of RAM stays readable; a click zooms\n"
 	"into a region, and the page also draws to a linear scale. Hovering shows\n"
 	"the kernel's names and numbers. Steps run quietly: a step that fails, or\n"
-	"an invariant check that fires, stops the command and nothing is written.\n"
+	"an invariant check that fires, stops the command and no page is written.\n"
 	"\n"
 	"options:\n"
 	"  -n, --steps N     run only the first N steps (every item of 'steps:',\n"
