@@ -27,6 +27,9 @@
  *  - a COHERENT device: pages CPU-addressable through
  *    zd_device_page_address (same bytes as the device copy engine sees),
  *    zd_is_device_coherent_page true, not private;
+ *  - zd_for_each_dev_pagemap() lists each chunk's pgmap once, in pfn
+ *    order (pfn: the second chunk first) or offset order (dpa), stops at
+ *    the callback's non-zero return, and lists nothing once unbound;
  *  - unbinding (zd_dmirror_destroy) while a page is held blocks on a thread
  *    until the page is put, logging that it waits, under both designs.
  *
@@ -86,6 +89,42 @@ static struct zd_machine *boot(const char *arch, unsigned phys_bits, unsigned va
 	return m;
 }
 
+/* The pgmaps zd_for_each_dev_pagemap() lists (at most 4), NULL-ended. */
+struct pgmap_seen {
+	struct zd_dev_pagemap *v[5];
+	int n, stop_at;           /* stop_at > 0: return 1 from the stop_at-th call */
+};
+
+static int see_pgmap(struct zd_dev_pagemap *pgmap, void *arg)
+{
+	struct pgmap_seen *s = arg;
+
+	if (s->n == 4)
+		return -E2BIG;
+	s->v[s->n++] = pgmap;
+	return s->n == s->stop_at;
+}
+
+static int list_pgmaps(struct zd_machine *m, struct pgmap_seen *s, int stop_at)
+{
+	memset(s, 0, sizeof(*s));
+	s->stop_at = stop_at;
+	return zd_for_each_dev_pagemap(m, s, see_pgmap);
+}
+
+/* Both chunks listed once in the order given, a stop honoured. */
+static void check_pgmap_list(struct zd_machine *m, struct zd_dev_pagemap *first,
+			     struct zd_dev_pagemap *second, const char *design)
+{
+	struct pgmap_seen s;
+
+	is_int(list_pgmaps(m, &s, 0), 0, "%s: for_each_dev_pagemap walks", design);
+	ok(s.n == 2 && s.v[0] == first && s.v[1] == second,
+	   "%s: it lists the two chunk pgmaps once each, in address order (%d)", design, s.n);
+	is_int(list_pgmaps(m, &s, 1), 1, "%s: a non-zero return stops the walk", design);
+	is_int(s.n, 1, "%s: ...after one call", design);
+}
+
 /* ----------------------------------------------------- the two designs */
 
 static void pfn_design(void)
@@ -121,6 +160,7 @@ static void pfn_design(void)
 	struct zd_dev_pagemap *pg0 = zd_dmirror_chunk_pgmap(g, 0), *pg1 = zd_dmirror_chunk_pgmap(g, 1);
 	ok(pg0 && pg0->range.start == T - CHUNK && pg1 && pg1->range.start == T - 2 * CHUNK,
 	   "chunk pgmaps cover those ranges");
+	check_pgmap_list(m, pg1, pg0, "pfn");
 
 	struct zd_page *p = zd_dmirror_alloc_page(g, 0);
 	if (ok(p != NULL, "pfn: a device page")) {
@@ -152,6 +192,8 @@ static void pfn_design(void)
 	io = tap_iomem_text(m);
 	ok(!strstr(io, "gpu0"), "pfn: chunks leave iomem on unbind");
 	free(io);
+	struct pgmap_seen seen;
+	ok(!list_pgmaps(m, &seen, 0) && seen.n == 0, "pfn: no pgmap listed after unbind");
 	is_int(mapped_bytes(m), mb0, "pfn: vmemmap back to where it was");
 	is_u64(zd_warn_count(m), 0, "pfn machine: no WARN");
 out:
@@ -186,6 +228,7 @@ static void dpa_design(void)
 		goto destroy;
 	ok(pg[0]->range.end < pg[1]->range.start || pg[1]->range.end < pg[0]->range.start,
 	   "dpa: the chunks' offset ranges do not overlap");
+	check_pgmap_list(m, pg[0], pg[1], "dpa");
 	uint64_t npages = CHUNK >> 12, bad = 0;
 	for (int c = 0; c < 2; c++) {
 		uint64_t base = PFN(pg[c]->range.start);
@@ -224,6 +267,8 @@ destroy:
 	io1 = tap_iomem_text(m);
 	ok(!strstr(io1, "gpu0"), "dpa: nothing named gpu0 in iomem after unbind");
 	free(io1);
+	struct pgmap_seen seen;
+	ok(!list_pgmaps(m, &seen, 0) && seen.n == 0, "dpa: no pgmap listed after unbind");
 	is_u64(zd_warn_count(m), 1, "dpa machine: only the page_to_pfn WARN");
 out:
 	zd_machine_destroy(m);

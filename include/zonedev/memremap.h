@@ -144,6 +144,14 @@ static inline void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap)
 		zd_percpu_ref_put(&pgmap->ref);
 }
 bool zd_pgmap_pfn_valid(struct zd_dev_pagemap *pgmap, unsigned long pfn);
+/* Every live pgmap once, for a picture of the machine: those with pfns in
+ * pfn order, then the dpa design's device-private ones (pages != NULL) in
+ * offset order. fn runs outside the lookup's RCU section holding a
+ * reference (dropped after it returns), so it may sleep but must not
+ * unmap the pgmap. Stops at fn's first non-zero return and returns it;
+ * -ENOMEM if the list could not be gathered. */
+int zd_for_each_dev_pagemap(struct zd_machine *m, void *arg,
+			    int (*fn)(struct zd_dev_pagemap *pgmap, void *arg));
 /* The pgmap of a ZONE_DEVICE page (via its folio head). */
 struct zd_dev_pagemap *zd_page_pgmap(struct zd_machine *m, struct zd_page *page);
 

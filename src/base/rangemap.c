@@ -41,6 +41,18 @@ void *zd_rangemap_lookup(struct zd_rangemap *rm, uint64_t index)
 	return NULL;
 }
 
+int zd_rangemap_for_each(struct zd_rangemap *rm, void *arg,
+			 int (*fn)(uint64_t first, uint64_t last, void *ptr, void *arg))
+{
+	struct zd_rangemap_table *t = __atomic_load_n(&rm->table, __ATOMIC_ACQUIRE);
+	int rc = 0;
+
+	for (size_t i = 0; t && i < t->n && !rc; i++)
+		rc = fn(t->e[i].first, t->e[i].last,
+			__atomic_load_n(&t->e[i].ptr, __ATOMIC_ACQUIRE), arg);
+	return rc;
+}
+
 /* Publish a new table and retire the old one after a grace period. */
 static void publish(struct zd_rangemap *rm, struct zd_rangemap_table *nt)
 {

@@ -35,6 +35,11 @@ void *zd_rangemap_lookup(struct zd_rangemap *rm, uint64_t index);
 int zd_rangemap_store(struct zd_rangemap *rm, uint64_t first, uint64_t last, void *ptr);
 /* Removes the entry starting at first; waits a grace period before returning. */
 void *zd_rangemap_erase(struct zd_rangemap *rm, uint64_t first);
+/* Calls fn for every entry in order of first, stopping at the first
+ * non-zero return (returned). Caller holds zd_rcu_read_lock(rm->rcu); an
+ * entry's ptr may be NULL (erased in place when memory was short). */
+int zd_rangemap_for_each(struct zd_rangemap *rm, void *arg,
+			 int (*fn)(uint64_t first, uint64_t last, void *ptr, void *arg));
 /* Lowest free range of size in [min, max], aligned; stores ptr there.
  * -EBUSY when nothing fits. */
 int zd_rangemap_alloc(struct zd_rangemap *rm, uint64_t size, uint64_t align, uint64_t min,

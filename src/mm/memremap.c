@@ -92,6 +92,59 @@ struct zd_dev_pagemap *zd_get_dev_pagemap(struct zd_machine *m, unsigned long pf
 	return pgmap;
 }
 
+struct pgmap_list {
+	struct zd_dev_pagemap **v;
+	size_t n, cap;
+};
+
+/* One rangemap entry: its pgmap, once (a pgmap has an entry per range),
+ * if its reference is still live. Runs inside the RCU read section. */
+static int gather_pgmap(uint64_t first, uint64_t last, void *ptr, void *arg)
+{
+	struct pgmap_list *l = arg;
+	struct zd_dev_pagemap *pgmap = ptr;
+
+	(void)first;
+	(void)last;
+	for (size_t i = 0; pgmap && i < l->n; i++)
+		if (l->v[i] == pgmap)
+			return 0;
+	if (!pgmap || !zd_percpu_ref_tryget_live(&pgmap->ref))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct zd_dev_pagemap **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			zd_put_dev_pagemap(pgmap);
+			return -ENOMEM;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = pgmap;
+	return 0;
+}
+
+int zd_for_each_dev_pagemap(struct zd_machine *m, void *arg,
+			    int (*fn)(struct zd_dev_pagemap *pgmap, void *arg))
+{
+	struct pgmap_list l = { 0 };
+	unsigned idx = zd_rcu_read_lock(&m->rcu);
+	int rc = zd_rangemap_for_each(&m->pgmap_array, &l, gather_pgmap);
+
+	if (!rc)
+		rc = zd_rangemap_for_each(&m->device_private_space, &l, gather_pgmap);
+	zd_rcu_read_unlock(&m->rcu, idx);
+	for (size_t i = 0; i < l.n; i++) {
+		if (!rc)
+			rc = fn(l.v[i], arg);
+		zd_put_dev_pagemap(l.v[i]);
+	}
+	free(l.v);
+	return rc;
+}
+
 static void dev_pagemap_percpu_release(struct zd_percpu_ref *ref)
 {
 	struct zd_dev_pagemap *pgmap = zd_container_of(ref, struct zd_dev_pagemap, ref);

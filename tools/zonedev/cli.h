@@ -40,6 +40,10 @@ int cmd_iomem(int argc, char **argv);
 
 int cmd_infoblock(int argc, char **argv);
 
+/* ---- map.c: zonedev map (map.h has the rest) ---- */
+
+int cmd_map(int argc, char **argv);
+
 /* ---- progress.c: a progress line on a terminal's stderr ---- */
 
 /* Enabled when stderr is a terminal and not quiet; shows after a second. */
@@ -417,6 +421,8 @@ void default_layout(const char *arch, const struct zd_mem_range **ram, size_t *n
 
 /* ---- runner.c / steps.c / report.c ---- */
 
+struct run;
+
 struct run_opts {
 	bool json;
 	bool quiet;
@@ -424,6 +430,18 @@ struct run_opts {
 	int log_level;             /* console loglevel + 1; 0: the default (info) */
 	const char *dyndbg;        /* dynamic-debug query, or NULL */
 	bool no_memory_guard;      /* lift the host memory guard */
+	/* zonedev map: run only the first limit steps (with has_limit),
+	 * send step output to out (NULL: stdout), and once every step run met
+	 * its expectation and no check fired, call at_end with the machine
+	 * still up; what it returns is the exit code. A failed run's messages
+	 * (one a line) also go to errors when it is set. */
+	bool has_limit;
+	size_t limit;
+	FILE *out;
+	int (*at_end)(struct run *r, size_t steps_run, void *arg);
+	void *at_end_arg;
+	char *errors;
+	size_t errors_len;
 };
 
 struct handle_state {

@@ -27,6 +27,7 @@ static const char main_help[] =
 	"  demo              run the built-in tour scenario\n"
 	"  run FILE.yaml     run a scenario file\n"
 	"  iomem             boot a machine and print its /proc/iomem\n"
+	"  map FILE.yaml     picture a scenario's machine as an HTML page\n"
 	"  bench NAME        run a benchmark ('zonedev bench --help' lists them)\n"
 	"  infoblock FILE    decode and validate a pfn/dax info block (never writes)\n"
 	"  help [COMMAND]    show help for zonedev or for a command\n"
@@ -263,6 +264,7 @@ static const struct command {
 } commands[] = {
 	{ "demo", cmd_demo }, { "run", cmd_run }, { "iomem", cmd_iomem }, { "bench", cmd_bench },
 	{ "infoblock", cmd_infoblock },
+	{ "map", cmd_map },
 	{ NULL, NULL },
 };
 

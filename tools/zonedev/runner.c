@@ -3,7 +3,8 @@
  * steps in order and judges each outcome against the step's expect_error,
  * then checks that no invariant check (WARN) fired. Text mode echoes each
  * step as "== FILE:LINE name args"; JSON mode writes one document with a
- * record per step.
+ * record per step. A caller may run only the first steps and look at the
+ * machine before it goes (run_opts.at_end: zonedev map).
  * Invariants: the first failing step stops the run; every failure message
  * starts with FILE:LINE and names the step, the errno and the last dmesg
  * line the step logged; the exit code is 0 only if every step met its
@@ -431,7 +432,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	}
 	r->s = s;
 	r->o = o;
-	r->out = stdout;
+	r->out = o->out ? o->out : stdout;
 	/* A test hook: a pause after each step, before its log lines are
 	 * taken. Output must not change with it (tests/scenarios.sh), which
 	 * catches a background thread's line landing in whichever step runs. */
@@ -488,7 +489,7 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 	} else if (chatty) {
 		text_machine(r);
 	}
-	for (size_t i = 0; i < s->nr_steps; i++) {
+	for (size_t i = 0; i < s->nr_steps && (!o->has_limit || i < o->limit); i++) {
 		char where[1024];
 
 		snprintf(where, sizeof(where), "%s:%d: step '%s'", s->file, s->steps[i].line,
@@ -512,6 +513,8 @@ int run_scenario(struct scenario *s, const struct run_opts *o)
 			 "lines in dmesg)", s->file, warns, warns == 1 ? "" : "s");
 		rc = EXIT_FAIL;
 	}
+	if (!rc && o->at_end)
+		rc = o->at_end(r, done, o->at_end_arg);
 out:
 	fflush(stdout);
 	if (fail[0])
@@ -520,6 +523,9 @@ out:
 		fprintf(stderr, "%s\n", warnmsg);
 		dump_warnings(r->m);
 	}
+	if (o->errors && o->errors_len)
+		snprintf(o->errors, o->errors_len, "%s%s%s", fail, fail[0] && warnmsg[0] ? "\n" : "",
+			 warnmsg);
 	jw_ku64(r->json, "steps_ok", done);
 	jw_ku64(r->json, "warnings", warns);
 	jw_kstr(r->json, "result", rc ? "failed" : "ok");
