@@ -97,8 +97,11 @@ static uint64_t available(struct zd_pci_dev *d)
 	return zd_pci_p2pmem_attr(d, "available", b, sizeof(b)) < 0 ? 0 : strtoull(b, NULL, 10);
 }
 
+#define RELEASE_CYCLES 6
+
 int main(void)
 {
+	int fail_cycles = 0;
 	struct zd_pci_host_bridge_desc h0 = { .domain = 0, .mem_start = 64 * G, .mem_size = 4 * G,
 					      .vendor = ZD_PCI_VENDOR_ID_INTEL, .device = 0x2020 },
 				       h1 = { .domain = 1, .mem_start = 128 * G, .mem_size = G,
@@ -134,15 +137,29 @@ int main(void)
 	}
 	while (__atomic_load_n(&done_rounds, __ATOMIC_RELAXED) < THREADS * ROUNDS)
 		usleep(1000);
-	/* a provider goes while allocations keep coming */
-	zd_pci_p2pdma_release(prov[0]);
-	ok(!zd_pci_has_p2pmem(prov[0]), "provider 0 released under load");
-	{
-		int before = __atomic_load_n(&done_rounds, __ATOMIC_RELAXED);
+	/* a provider goes while allocations keep coming, and comes back while
+	 * lookups walk its state; several times, because the window where a
+	 * reader still holds a dead pgmap (freed before the grace period, once)
+	 * is narrow */
+	for (int cycle = 0; cycle < RELEASE_CYCLES; cycle++) {
+		int before = __atomic_load_n(&done_rounds, __ATOMIC_RELAXED), bad = 0;
 
+		zd_pci_p2pdma_release(prov[0]);
+		bad |= zd_pci_has_p2pmem(prov[0]);
 		while (__atomic_load_n(&done_rounds, __ATOMIC_RELAXED) < before + THREADS * 50)
 			usleep(1000);
+		if (cycle + 1 < RELEASE_CYCLES) {
+			bad |= zd_pci_p2pdma_add_resource(prov[0], 0, 0, 0) != 0;
+			zd_pci_p2pmem_publish(prov[0], true);
+			before = __atomic_load_n(&done_rounds, __ATOMIC_RELAXED);
+			while (__atomic_load_n(&done_rounds, __ATOMIC_RELAXED) < before + THREADS * 20)
+				usleep(1000);
+		}
+		if (bad)
+			fail_cycles++;
 	}
+	is_int(fail_cycles, 0, "provider 0 released under load and re-added, %d times",
+	       RELEASE_CYCLES);
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < THREADS; i++)
 		tap_join_or_bail(w[i].t, 60, "worker");

@@ -8,9 +8,16 @@
  * Invariants: pdev->p2pdma is published once complete and cleared before
  * the grace period that precedes the pool's destruction; a pgmap outlives
  * every allocation from its chunk (memunmap waits for their references).
+ * The BAR's bytes belong to the device, not to the pgmap: a memfd that the
+ * pgmap maps for the CPU and the device maps for its peers' DMA, so a
+ * lookup under RCU (the DMA engine) meets only fields fixed at
+ * add_resource and memory that stays mapped until after the release's
+ * grace period, while memunmap_pages tears the pgmap's own view down.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zonedev/err.h>
@@ -28,12 +35,26 @@
 #define P2P_MAX_PGMAPS 8
 
 /* struct pci_p2pdma_pagemap: the pgmap, its provider and the CPU-to-bus
- * delta of its BAR. */
+ * delta of its BAR; then the device's view of the BAR range (bar_fd,
+ * bar_view, phys, len: written before the pgmap is published, never
+ * after). */
 struct p2p_pagemap {
 	struct zd_dev_pagemap pgmap;
 	struct zd_pci_dev *provider;
 	uint64_t bus_offset;
+	int bar_fd;
+	char *bar_view;
+	uint64_t phys, len;
 };
+
+static void p2p_pagemap_free(struct p2p_pagemap *p2p)
+{
+	if (p2p->bar_view)
+		munmap(p2p->bar_view, p2p->len);
+	if (p2p->bar_fd >= 0)
+		close(p2p->bar_fd);
+	free(p2p);
+}
 
 /* struct pci_p2pdma: the pool and whether it is published; the pgmaps are
  * the devm actions of the kernel's add_resource, kept here since PCI
@@ -43,7 +64,7 @@ struct zd_pci_p2pdma {
 	int published;                   /* atomic */
 	pthread_mutex_t lock;            /* pgmaps */
 	struct p2p_pagemap *pgmaps[P2P_MAX_PGMAPS];
-	int nr_pgmaps;
+	int nr_pgmaps;                   /* atomic: release-stored after pgmaps[n] */
 	struct zd_xarray map_types;      /* lock; map_types_idx(client) -> type + 1 */
 };
 
@@ -193,10 +214,24 @@ int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size, ui
 	p2p->pgmap.ops = &p2pdma_pgmap_ops;
 	p2p->provider = pdev;
 	p2p->bus_offset = zd_pci_bus_address(pdev, bar) - zd_pci_resource_start(pdev, bar);
+	p2p->phys = p2p->pgmap.range.start;
+	p2p->len = size;
+	/* sparse: a BAR costs host memory only where it is written */
+	p2p->bar_fd = memfd_create("zonedev-bar", MFD_CLOEXEC);
+	if (p2p->bar_fd < 0 || ftruncate(p2p->bar_fd, (off_t)size) ||
+	    (p2p->bar_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				  p2p->bar_fd, 0)) == MAP_FAILED) {
+		zd_pr_err(m, "pci %s: p2pdma add_resource: no host memory for BAR %d's 0x%zx "
+			  "bytes: -ENOMEM", pdev->name, bar, size);
+		p2p->bar_view = NULL;
+		p2p_pagemap_free(p2p);
+		return -ENOMEM;
+	}
+	p2p->pgmap.backing_fd = p2p->bar_fd;
 	addr = zd_memremap_pages(m, &p2p->pgmap, 0);
 	if (ZD_IS_ERR(addr)) {
 		rc = (int)ZD_PTR_ERR(addr);
-		free(p2p);
+		p2p_pagemap_free(p2p);
 		return rc;
 	}
 	pthread_mutex_lock(&p2pdma->lock);
@@ -205,12 +240,14 @@ int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size, ui
 		rc = zd_gen_pool_add_owner(p2pdma->pool, (uintptr_t)addr,
 					   zd_pci_bus_address(pdev, bar) + offset, size, 0,
 					   &p2p->pgmap.ref);
-	if (!rc)
-		p2pdma->pgmaps[p2pdma->nr_pgmaps++] = p2p;
+	if (!rc) {
+		p2pdma->pgmaps[p2pdma->nr_pgmaps] = p2p;
+		__atomic_store_n(&p2pdma->nr_pgmaps, p2pdma->nr_pgmaps + 1, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_unlock(&p2pdma->lock);
 	if (rc) {
 		zd_memunmap_pages(&p2p->pgmap);
-		free(p2p);
+		p2p_pagemap_free(p2p);
 		return rc;
 	}
 	zd_pr_info(m, "pci %s: added peer-to-peer DMA memory %#llx-%#llx", pdev->name,
@@ -354,20 +391,21 @@ static void *addr_to_virt_bus(struct zd_pci_bus *bus, uint64_t addr, size_t len,
 
 		if (v)
 			return v;
-		for (int i = 0; p2pdma && i < p2pdma->nr_pgmaps; i++) {
-			struct p2p_pagemap *p2p = p2pdma->pgmaps[i];
-			uint64_t start = p2p->pgmap.range.start + (by_bus ? p2p->bus_offset : 0);
+		int n = p2pdma ? __atomic_load_n(&p2pdma->nr_pgmaps, __ATOMIC_ACQUIRE) : 0;
 
-			if (addr >= start && len <= zd_range_len(&p2p->pgmap.range) &&
-			    addr - start <= zd_range_len(&p2p->pgmap.range) - len)
-				return (char *)p2p->pgmap.host_addr[0] + (addr - start);
+		for (int i = 0; i < n; i++) {
+			struct p2p_pagemap *p2p = p2pdma->pgmaps[i];
+			uint64_t start = p2p->phys + (by_bus ? p2p->bus_offset : 0);
+
+			if (addr >= start && len <= p2p->len && addr - start <= p2p->len - len)
+				return p2p->bar_view + (addr - start);
 		}
 	}
 	return NULL;
 }
 
-/* A BAR answers while its provider state lives, dying pgmap or not: the
- * pages an allocation still holds are there until the release ends. */
+/* A BAR answers while its provider state lives, dying pgmap or not (the
+ * device's view outlives the pgmap's until the release's grace period). */
 static void *addr_to_virt(struct zd_machine *m, uint64_t addr, size_t len, bool by_bus)
 {
 	struct zd_pci *p = m->pci;
@@ -522,13 +560,15 @@ void zd_pci_p2pdma_release(struct zd_pci_dev *pdev)
 	zd_pci_p2pmem_zap_mappings(pdev);
 	/* the devm actions run first in the kernel: each pgmap dies and
 	 * waits for its references (every allocation freed) */
-	for (int i = p2pdma->nr_pgmaps; i-- > 0; ) {
+	for (int i = p2pdma->nr_pgmaps; i-- > 0; )
 		zd_memunmap_pages(&p2pdma->pgmaps[i]->pgmap);
-		free(p2pdma->pgmaps[i]);
-	}
 	__atomic_store_n(&p2pdma->published, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pdev->p2pdma, NULL, __ATOMIC_RELEASE);
 	zd_synchronize_rcu(&m->rcu);
+	/* readers under RCU (an allocation's tryget on a dead pgmap's ref, a
+	 * DMA lookup) may have held a pgmap until now */
+	for (int i = p2pdma->nr_pgmaps; i-- > 0; )
+		p2p_pagemap_free(p2pdma->pgmaps[i]);
 	/* no reader is left: the map types cached while the pgmaps drained
 	 * (mappings of pages still allocated) go with the state */
 	zd_xa_destroy(&p2pdma->map_types);
