@@ -16,17 +16,6 @@ mkdir "$ZD_TMPDIR" || exit 1
 export ZD_TMPDIR
 cd "$ZD_SRCDIR" || exit 1
 
-json_ok() {
-	if [ $have_python = no ]; then
-		skip "$1 (no python3 to parse JSON)"
-	elif python3 -m json.tool "$2" >/dev/null 2>"$tmp/jerr"; then
-		pass "$1"
-	else
-		fail "$1"
-		diag_file "$tmp/jerr"
-	fi
-}
-
 # ---- help ----
 run "zonedev --help" 0 --help
 check "--help lists the commands" "$tmp/out" "run FILE.yaml"

@@ -20,17 +20,6 @@ cd "$ZD_SRCDIR" || exit 1
 
 D=tests/data/kernel-infoblocks
 
-json_ok() {
-	if [ $have_python = no ]; then
-		skip "$1 (no python3 to parse JSON)"
-	elif python3 -m json.tool "$2" >/dev/null 2>"$tmp/jerr"; then
-		pass "$1"
-	else
-		fail "$1"
-		diag_file "$tmp/jerr"
-	fi
-}
-
 # le_put FILE OFFSET NBYTES VALUE: VALUE little-endian into FILE (in place).
 le_put() {
 	_s="" _i=0

@@ -1,7 +1,7 @@
-# Shared TAP plumbing for the shell tests (sourced by cli.sh, robust.sh and
-# scenarios.sh): where the CLI and the sources are, a scratch directory
-# removed on exit, pass/fail/skip counters, and run/check/lacks. Env: ZD_CLI = the zonedev
-# binary, ZD_SRCDIR = the repository root; both have defaults.
+# Shared TAP plumbing for the shell tests (sourced by every tests/*.sh):
+# where the CLI and the sources are, a scratch directory removed on exit,
+# pass/fail/skip counters, and run/check/lacks/json_ok. Env: ZD_CLI = the
+# zonedev binary, ZD_SRCDIR = the repository root; both have defaults.
 : "${ZD_SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${ZD_CLI:=$ZD_SRCDIR/build/zonedev}"
 case $ZD_CLI in /*) ;; *) ZD_CLI=$(pwd)/$ZD_CLI ;; esac
@@ -59,3 +59,15 @@ fi
 
 have_python=no
 command -v python3 >/dev/null 2>&1 && have_python=yes
+
+# json_ok NAME FILE: the file is one valid JSON document.
+json_ok() {
+	if [ $have_python = no ]; then
+		skip "$1 (no python3 to parse JSON)"
+	elif python3 -m json.tool "$2" >/dev/null 2>"$tmp/jerr"; then
+		pass "$1"
+	else
+		fail "$1"
+		diag_file "$tmp/jerr"
+	fi
+}
