@@ -9,6 +9,7 @@
  */
 #include "bench.h"
 #include "cli.h"
+#include "pmachine.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +29,7 @@ static const char main_help[] =
 	"  run FILE.yaml     run a scenario file\n"
 	"  iomem             boot a machine and print its /proc/iomem\n"
 	"  bench NAME        run a benchmark: fault, gup, memmap, memremap\n"
+	"  ndctl, daxctl     ndctl/daxctl (and lsmem, chmem) on a persistent machine\n"
 	"  help [COMMAND]    show help for zonedev or for a command\n"
 	"\n"
 	"options:\n"
@@ -259,6 +261,7 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{ "demo", cmd_demo }, { "run", cmd_run }, { "iomem", cmd_iomem }, { "bench", cmd_bench },
+	{ "ndctl", cmd_ndctl }, { "daxctl", cmd_daxctl }, { "lsmem", cmd_lsmem }, { "chmem", cmd_chmem },
 	{ NULL, NULL },
 };
 
