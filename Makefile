@@ -52,11 +52,12 @@ deps:
 	  [ -f /usr/include/yaml.h ] || { echo "error: libyaml-dev is missing: apt-get install libyaml-dev" >&2; exit 1; }; \
 	fi
 
-# Only the tests need these: prove (perl), and for tests/install.sh a C++
-# compiler and pkg-config.
+# Only the tests need these: prove (perl), for tests/install.sh a C++
+# compiler and pkg-config, for tests/ndctl.sh jq (its script pipes ndctl
+# through jq, as scripts written for ndctl do).
 check-deps:
 	@command -v prove >/dev/null || { echo "error: prove is missing: apt-get install perl" >&2; exit 1; }
-	@for t in g++:g++ pkg-config:pkgconf; do c=$${t%%:*}; p=$${t#*:}; \
+	@for t in g++:g++ pkg-config:pkgconf jq:jq; do c=$${t%%:*}; p=$${t#*:}; \
 	  command -v $$c >/dev/null && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $$p (needed by make check)"; \
@@ -117,7 +118,7 @@ tests-build: $(TEST_BINS) $(BUILD)/zonedev
 # check also runs the concurrent tests under ASan+UBSan: a missing RCU grace
 # period shows up as a use-after-free only there.
 CHECK_TESTS := $(if $(filter thread,$(SANITIZE)),$(filter %_mt,$(TEST_BINS)),\
-		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh tests/install.sh $(FUZZ_CHECK))
+		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh tests/ndctl.sh tests/install.sh $(FUZZ_CHECK))
 PROVE := prove -j2 --exec $(CURDIR)/tests/run-test
 check: all check-deps tests-build
 	@ZD_CLI=$(CURDIR)/$(BUILD)/zonedev ZD_SRCDIR=$(CURDIR) ZD_BUILD=$(CURDIR)/$(BUILD) \

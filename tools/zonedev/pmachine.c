@@ -417,6 +417,10 @@ int pm_save(struct pmachine *pm)
 
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", pm->state_path);
 	fd = mkstemp(tmp);
+	/* A signal before the rename must not leave the temporary behind
+	 * (after it the name is gone and the removal a no-op). */
+	if (fd >= 0)
+		cleanup_register_file(tmp);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		pm_err(pm, "cannot write the state file %s: %s", pm->state_path, strerror(errno));
 		if (fd >= 0) {
