@@ -54,10 +54,11 @@ deps:
 
 # Only the tests need these: prove (perl), for tests/install.sh a C++
 # compiler and pkg-config, for tests/man.sh man (man-db, with groff), for
-# tests/map.sh headless Chromium.
+# tests/map.sh headless Chromium, for tests/ndctl.sh jq (its script pipes
+# ndctl through jq, as scripts written for ndctl do).
 check-deps:
 	@command -v prove >/dev/null || { echo "error: prove is missing: apt-get install perl" >&2; exit 1; }
-	@for t in g++:g++ pkg-config:pkgconf man:man-db chromium:chromium; do c=$${t%%:*}; p=$${t#*:}; \
+	@for t in g++:g++ pkg-config:pkgconf man:man-db chromium:chromium jq:jq; do c=$${t%%:*}; p=$${t#*:}; \
 	  command -v $$c >/dev/null && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $$p (needed by make check)"; \
@@ -118,7 +119,7 @@ tests-build: $(TEST_BINS) $(BUILD)/zonedev
 # check also runs the concurrent tests under ASan+UBSan: a missing RCU grace
 # period shows up as a use-after-free only there.
 CHECK_TESTS := $(if $(filter thread,$(SANITIZE)),$(filter %_mt,$(TEST_BINS)),\
-		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh tests/infoblock.sh tests/map.sh tests/install.sh tests/man.sh $(FUZZ_CHECK))
+		 $(TEST_BINS) tests/scenarios.sh tests/cli.sh tests/robust.sh tests/ndctl.sh tests/infoblock.sh tests/map.sh tests/install.sh tests/man.sh $(FUZZ_CHECK))
 PROVE := prove -j2 --exec $(CURDIR)/tests/run-test
 check: all check-deps tests-build
 	@ZD_CLI=$(CURDIR)/$(BUILD)/zonedev ZD_SRCDIR=$(CURDIR) ZD_BUILD=$(CURDIR)/$(BUILD) \

@@ -18,8 +18,12 @@ h2r() { awk -v title="$1" -v section=1 -v date="$date" -v version="$version" \
 
 "$zd" --help > "$out/zonedev.help"
 # The command list: "  NAME ...  what it does" lines under "commands:".
-awk '/^commands:$/ { on = 1; next } /^[^ ]/ { on = 0 }
-     on && /^  [a-z]/ { n = $1; sub(/^  [^ ]+( [^ ]+)*   */, ""); print n "\t" $0 }' \
+# A description that goes on over more lines is joined into one.
+awk 'function out() { if (n != "") print n "\t" d; n = "" }
+     /^commands:$/ { on = 1; next } /^[^ ]/ { out(); on = 0 }
+     on && /^  [a-z]/ { out(); n = $1; d = $0; sub(/^  [^ ]+( [^ ]+)*   */, "", d); next }
+     on && /^     */ { s = $0; sub(/^ +/, "", s); d = d " " s; next }
+     END { out() }' \
 	"$out/zonedev.help" | grep -v '^help	' > "$out/commands"
 
 see="zonedev-scenario (5)"

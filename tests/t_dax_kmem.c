@@ -6,7 +6,9 @@
  * and device_dax comes back; a block that will not offline (a page in use)
  * keeps the device in system-ram mode; a machine torn down with the kmem
  * blocks online says they cannot be hot-removed, as the kernel does, and
- * leaks nothing.
+ * leaks nothing; daxctl online-/offline-memory block by block, and ndctl
+ * disable-namespace refusing while the memory is online, then keeping the
+ * namespace down (no dax device) until it is enabled again.
  */
 #include <zonedev/zonedev.h>
 #include <stdlib.h>
@@ -126,6 +128,50 @@ static void teardown_online(void)
 	ok(tap_rss_bytes() <= rss0, "teardown with online kmem blocks frees the machine");
 }
 
+static void memory_ops_and_disable(void)
+{
+	struct zd_machine *m = boot("e.img", 4 * G, 8 * G);
+	struct zd_dax_reconfigure_opts ram = { .mode = ZD_DAX_MODE_SYSTEM_RAM, .no_online = true };
+	struct zd_nd_namespace_info in;
+	struct zd_dax_info di;
+	struct zd_nd_region *r;
+
+	if (!m)
+		return;
+	r = zd_nd_region_find(m, "region0");
+	is_int(zd_dax_online_memory(r, true), -ENXIO, "online-memory in devdax mode: -ENXIO");
+	is_int(zd_dax_reconfigure_device(r, &ram), 0, "system-ram, --no-online");
+	is_int(zd_dax_online_memory(r, true), 0, "online-memory (movable)");
+	zd_dax_info_get(r, &di);
+	ok(di.online_memblocks == 62 && di.movable, "62 blocks online movable (%u)", di.online_memblocks);
+	is_int(zd_nd_disable_namespace(r), -EBUSY, "disable-namespace with memory online: -EBUSY");
+	ok(zd_log_contains(m, "active as system-ram"), "and says why");
+	is_int(zd_dax_offline_memory(r), 0, "offline-memory");
+	zd_dax_info_get(r, &di);
+	is_int((int)di.online_memblocks, 0, "no block online");
+	is_int(zd_dax_online_memory(r, false), 0, "online-memory --no-movable");
+	zd_dax_info_get(r, &di);
+	ok(di.online_memblocks == 62 && !di.movable, "62 online, not movable");
+	is_int(zd_dax_offline_memory(r), 0, "offline-memory again");
+	is_int(zd_nd_disable_namespace(r), 0, "disable-namespace once the memory is offline");
+	zd_nd_namespace_get(r, &in);
+	ok(!in.enabled && in.user_disabled && in.mode == ZD_NS_MODE_DEVDAX,
+	   "disabled on request, the info block still devdax");
+	is_int(zd_dax_info_get(r, &di), -ENODEV, "no dax device while disabled");
+	ok(zd_get_dev_pagemap(m, 0x108200) == NULL, "no pgmap while disabled");
+	is_int(zd_nd_enable_namespace(r), 0, "enable-namespace");
+	zd_nd_namespace_get(r, &in);
+	ok(in.enabled && !in.user_disabled && !zd_dax_info_get(r, &di) &&
+	   di.mode == ZD_DAX_MODE_DEVDAX, "devdax again, from the media");
+	is_int(zd_nd_enable_namespace(r), 0, "enable on an enabled namespace: nothing to do");
+	is_int(zd_nd_disable_namespace(r), 0, "disable");
+	is_int(zd_nd_destroy_namespace(r), 0, "destroy a disabled namespace");
+	zd_nd_namespace_get(r, &in);
+	ok(in.enabled && in.mode == ZD_NS_MODE_RAW && !in.user_disabled, "raw and enabled");
+	is_u64(zd_warn_count(m), 0, "no invariant check fired");
+	zd_machine_destroy(m);
+}
+
 int main(void)
 {
 	if (!ok(mkdtemp(dir) != NULL, "mkdtemp"))
@@ -134,7 +180,8 @@ int main(void)
 	too_small();
 	busy_block();
 	teardown_online();
-	for (const char *f = "abcd"; *f; f++) {
+	memory_ops_and_disable();
+	for (const char *f = "abcde"; *f; f++) {
 		char path[160];
 		snprintf(path, sizeof(path), "%s/%c.img", dir, *f);
 		unlink(path);

@@ -55,6 +55,7 @@ struct zd_nd_namespace_info {
 	char blockdev[16];           /* "pmem0" for raw and fsdax */
 	char chardev[16];            /* "dax0.0" for devdax */
 	bool enabled;
+	bool user_disabled;          /* by zd_nd_disable_namespace(), not by a failed claim */
 	char refused[200];           /* why an info block on the media was refused */
 	phys_addr_t data_start;      /* physical address of the first data byte */
 };
@@ -77,6 +78,13 @@ int zd_nd_create_namespace(struct zd_nd_region *r, const struct zd_nd_namespace_
 int zd_nd_destroy_namespace(struct zd_nd_region *r);
 /* Unbind and bind the claim again from the media (ndctl disable/enable). */
 int zd_nd_rebind_namespace(struct zd_nd_region *r);
+/* ndctl disable-namespace: the claim goes (waiting for page references)
+ * and the namespace stays disabled, its media untouched, until
+ * zd_nd_enable_namespace() probes it again (or create/destroy rewrites
+ * it); -EBUSY while its dax device is system-ram with memory online, as
+ * ndctl refuses. enable on an enabled namespace is a no-op. */
+int zd_nd_disable_namespace(struct zd_nd_region *r);
+int zd_nd_enable_namespace(struct zd_nd_region *r);
 int zd_nd_namespace_get(struct zd_nd_region *r, struct zd_nd_namespace_info *info);
 /* The data area as the CPU sees it (raw: whole region; fsdax/devdax: after
  * dataoff); NULL with size 0 while the namespace is disabled. */
@@ -99,6 +107,8 @@ struct zd_dev_pagemap *zd_nd_namespace_pgmap(struct zd_nd_region *r);
 struct zd_file;
 struct zd_file *zd_dev_dax_open(struct zd_nd_region *r);
 const char *zd_nd_region_name(const struct zd_nd_region *r);
+/* The region's align attribute (default_align() unless the desc set one). */
+uint64_t zd_nd_region_align(const struct zd_nd_region *r);
 
 /* ---- device-dax modes (daxctl reconfigure-device) ---- */
 
@@ -135,6 +145,13 @@ struct zd_dax_info {
  * go offline); the driver's errno otherwise, with the old mode back.
  */
 int zd_dax_reconfigure_device(struct zd_nd_region *r, const struct zd_dax_reconfigure_opts *o);
+/* daxctl online-memory / offline-memory on a system-ram device: every
+ * block of its range that is not yet in the wanted state (online:
+ * online_movable unless !movable); -ENXIO in devdax mode; online returns
+ * -EBUSY when a block ends up outside ZONE_MOVABLE though movable was
+ * asked for, offline the errno of the first block that will not go. */
+int zd_dax_online_memory(struct zd_nd_region *r, bool movable);
+int zd_dax_offline_memory(struct zd_nd_region *r);
 int zd_dax_info_get(struct zd_nd_region *r, struct zd_dax_info *out);
 
 #ifdef __cplusplus

@@ -486,6 +486,9 @@ struct step_result {
 
 /* Run a parsed scenario; returns the exit code. */
 int run_scenario(struct scenario *s, const struct run_opts *o);
+/* Boot a machine from the scenario's machine section (the kernel log
+ * echoed to log_echo unless NULL). ERR_PTR on failure. */
+struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o, FILE *log_echo);
 
 /* Execute one step (JSON extras go into the open step object). */
 void step_exec(struct run *r, const struct step *st, struct step_result *res);

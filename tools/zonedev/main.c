@@ -9,6 +9,7 @@
  */
 #include "bench.h"
 #include "cli.h"
+#include "pmachine.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +31,11 @@ static const char main_help[] =
 	"  map FILE.yaml     picture a scenario's machine as an HTML page\n"
 	"  bench NAME        run a benchmark ('zonedev bench --help' lists them)\n"
 	"  infoblock FILE    decode and validate a pfn/dax info block (never writes)\n"
+	"  ndctl CMD         ndctl's list, create/destroy/enable/disable-namespace on a\n"
+	"                    persistent machine (a machine file and its region files)\n"
+	"  daxctl CMD        daxctl's list, reconfigure-device, online/offline-memory\n"
+	"  lsmem             lsmem: a persistent machine's memory blocks\n"
+	"  chmem             chmem: online or offline a persistent machine's memory\n"
 	"  help [COMMAND]    show help for zonedev or for a command\n"
 	"\n"
 	"options:\n"
@@ -265,6 +271,7 @@ static const struct command {
 	{ "demo", cmd_demo }, { "run", cmd_run }, { "iomem", cmd_iomem }, { "bench", cmd_bench },
 	{ "infoblock", cmd_infoblock },
 	{ "map", cmd_map },
+	{ "ndctl", cmd_ndctl }, { "daxctl", cmd_daxctl }, { "lsmem", cmd_lsmem }, { "chmem", cmd_chmem },
 	{ NULL, NULL },
 };
 

@@ -20,8 +20,7 @@
 
 #define STEP_DMESG_LINES 16
 
-/* Boot a machine from the scenario's machine section. ERR_PTR on failure. */
-static struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o,
+struct zd_machine *scenario_boot(struct scenario *s, const struct run_opts *o,
 					FILE *log_echo)
 {
 	struct zd_machine_desc d = {

@@ -143,21 +143,12 @@ static int to_system_ram(struct zd_nd_region *r, const struct zd_dax_reconfigure
 	return o->no_online ? 0 : online_memory(r, !o->no_movable);
 }
 
-static int to_devdax(struct zd_nd_region *r, const struct zd_dax_reconfigure_opts *o)
+/* daxctl offline-memory: the online blocks of the range, in order; the
+ * first that will not go stops it (the others stay as they are). */
+static int offline_memory(struct zd_nd_region *r)
 {
 	uint64_t block = zd_memory_block_size_bytes(r->m);
-	struct blocks b;
 
-	if (!is_kmem(r)) {
-		zd_pr_info(r->m, "%s: already in devdax mode", r->claim->name);
-		return 0;
-	}
-	kmem_blocks(r, &b);
-	if (b.online && !o->force) {
-		zd_pr_err(r->m, "%s: %u memory block%s online: offline them, or use --force",
-			  r->claim->name, b.online, b.online == 1 ? " is" : "s are");
-		return -EBUSY;
-	}
 	for (phys_addr_t a = r->kmem_start; a < r->kmem_start + r->kmem_size; a += block) {
 		struct zd_memory_block mb;
 		uint64_t id = zd_phys_to_block_id(r->m, a);
@@ -172,7 +163,26 @@ static int to_devdax(struct zd_nd_region *r, const struct zd_dax_reconfigure_opt
 			return rc;
 		}
 	}
-	return rebind(r, &zd_device_dax_driver);
+	return 0;
+}
+
+static int to_devdax(struct zd_nd_region *r, const struct zd_dax_reconfigure_opts *o)
+{
+	struct blocks b;
+	int rc;
+
+	if (!is_kmem(r)) {
+		zd_pr_info(r->m, "%s: already in devdax mode", r->claim->name);
+		return 0;
+	}
+	kmem_blocks(r, &b);
+	if (b.online && !o->force) {
+		zd_pr_err(r->m, "%s: %u memory block%s online: offline them, or use --force",
+			  r->claim->name, b.online, b.online == 1 ? " is" : "s are");
+		return -EBUSY;
+	}
+	rc = offline_memory(r);
+	return rc ? rc : rebind(r, &zd_device_dax_driver);
 }
 
 int zd_dax_reconfigure_device(struct zd_nd_region *r, const struct zd_dax_reconfigure_opts *o)
@@ -188,4 +198,34 @@ int zd_dax_reconfigure_device(struct zd_nd_region *r, const struct zd_dax_reconf
 		return -EBUSY;
 	}
 	return o->mode == ZD_DAX_MODE_SYSTEM_RAM ? to_system_ram(r, o) : to_devdax(r, o);
+}
+
+/* The memory operations need the range kmem hot-added. */
+static int kmem_only(struct zd_nd_region *r)
+{
+	if (r->mode != ZD_NS_MODE_DEVDAX || !r->claim) {
+		zd_pr_err(r->m, "region%d: no dax device (namespace%d.0 is %s)", r->id, r->id,
+			  zd_nd_ns_mode_name(r->mode));
+		return -ENODEV;
+	}
+	if (!is_kmem(r) || !r->kmem_res) {
+		zd_pr_err(r->m, "%s: memory operations are not applicable in devdax mode",
+			  r->claim->name);
+		return -ENXIO;
+	}
+	return 0;
+}
+
+int zd_dax_online_memory(struct zd_nd_region *r, bool movable)
+{
+	int rc = kmem_only(r);
+
+	return rc ? rc : online_memory(r, movable);
+}
+
+int zd_dax_offline_memory(struct zd_nd_region *r)
+{
+	int rc = kmem_only(r);
+
+	return rc ? rc : offline_memory(r);
 }

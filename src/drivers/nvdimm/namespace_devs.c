@@ -6,7 +6,9 @@
  * block. ndctl-shaped listings.
  * Invariants: a refused block leaves the namespace raw and the media as it
  * was; create validates what it wrote before claiming; destroy disables
- * (waiting for page references) before it touches the media.
+ * (waiting for page references) before it touches the media; a namespace
+ * disabled on request stays down (no claim, no block device) until it is
+ * enabled, probed, created or destroyed again.
  */
 #include <zonedev/err.h>
 #include <errno.h>
@@ -122,6 +124,8 @@ static int enable(struct zd_nd_region *r, enum zd_nd_ns_mode mode)
 	rc = mode == ZD_NS_MODE_FSDAX ? zd_nd_pmem_enable(r) : zd_dev_dax_enable(r);
 	if (rc)
 		ns_unclaim(r);
+	else
+		r->user_disabled = false;
 	return rc;
 }
 
@@ -129,7 +133,10 @@ static int enable(struct zd_nd_region *r, enum zd_nd_ns_mode mode)
 static int raw_enable(struct zd_nd_region *r)
 {
 	ns_unclaim(r);
-	return ns_claim(r, ZD_NS_MODE_RAW) ? -EBUSY : 0;
+	if (ns_claim(r, ZD_NS_MODE_RAW))
+		return -EBUSY;
+	r->user_disabled = false;
+	return 0;
 }
 
 /*
@@ -151,6 +158,7 @@ int zd_nd_namespace_probe(struct zd_nd_region *r)
 
 	r->mode = ZD_NS_MODE_RAW;
 	r->refused[0] = '\0';
+	r->user_disabled = false;
 	if (zd_nd_pfn_read_sb(r->fd, 0, &sb, why, sizeof(why)))
 		return raw_enable(r);
 	if (!memcmp(sb.signature, zd_nd_pfn_sig(ZD_ND_FSDAX), ZD_PFN_SIG_LEN))
@@ -340,6 +348,32 @@ int zd_nd_rebind_namespace(struct zd_nd_region *r)
 	return zd_nd_namespace_probe(r);
 }
 
+int zd_nd_disable_namespace(struct zd_nd_region *r)
+{
+	struct zd_dax_info di;
+
+	/* ndctl_namespace_disable_safe(): memory the page allocator holds
+	 * cannot be unplugged from under it. */
+	if (!zd_dax_info_get(r, &di) && di.online_memblocks) {
+		zd_pr_err(r->m, "namespace%d.0: %s is active as system-ram (%u memory block%s "
+			  "online), refusing to disable", r->id, di.chardev, di.online_memblocks,
+			  di.online_memblocks == 1 ? "" : "s");
+		return -EBUSY;
+	}
+	zd_nd_namespace_disable(r);
+	r->user_disabled = true;
+	zd_pr_info(r->m, "namespace%d.0: disabled", r->id);
+	return 0;
+}
+
+int zd_nd_enable_namespace(struct zd_nd_region *r)
+{
+	if (!r->user_disabled && (r->mode == ZD_NS_MODE_RAW || r->claim))
+		return 0;
+	zd_nd_namespace_disable(r);
+	return zd_nd_namespace_probe(r);
+}
+
 int zd_nd_destroy_namespace(struct zd_nd_region *r)
 {
 	static const struct zd_nd_pfn_sb zero;
@@ -363,7 +397,8 @@ int zd_nd_namespace_get(struct zd_nd_region *r, struct zd_nd_namespace_info *in)
 	memset(in, 0, sizeof(*in));
 	snprintf(in->dev, sizeof(in->dev), "namespace%d.0", r->id);
 	in->mode = r->mode;
-	in->enabled = r->mode == ZD_NS_MODE_RAW || r->claim;
+	in->user_disabled = r->user_disabled;
+	in->enabled = !r->user_disabled && (r->mode == ZD_NS_MODE_RAW || r->claim);
 	snprintf(in->refused, sizeof(in->refused), "%s", r->refused);
 	if (r->mode == ZD_NS_MODE_RAW) {
 		in->size = r->size;

@@ -30,6 +30,7 @@ struct zd_nd_region {
 	struct zd_nd_pfn_info info;    /* valid for fsdax/devdax */
 	struct zd_nd_pfn_layout layout;
 	struct zd_device *claim;       /* pfnN.0 or daxN.0 while enabled */
+	bool user_disabled;            /* ndctl disable-namespace: stays down until enabled */
 	bool dax_dead;                 /* atomic: daxN.0 is going (kill_dax), faults fail */
 	struct zdfs_sb *daxfs;         /* atomic: the mounted DAX file system (fs/zdfs.c) */
 	/* namespaceN.0 in iomem while the namespace is enabled: the whole

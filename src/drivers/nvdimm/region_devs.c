@@ -203,3 +203,8 @@ const char *zd_nd_region_name(const struct zd_nd_region *r)
 {
 	return zd_dev_name(r->dev);
 }
+
+uint64_t zd_nd_region_align(const struct zd_nd_region *r)
+{
+	return r->align;
+}
