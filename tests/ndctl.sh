@@ -77,6 +77,12 @@ is "ndctl without a machine is a usage error" $? 2
 check "it says how to give one" "$tmp/err" "--machine FILE"
 run "an unknown ndctl command" 2 ndctl --machine "$M" frobnicate
 run "an invalid mode" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -m frob
+run "sector mode" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -m sector
+check "sector mode: says it is not modelled" "$tmp/err" "sector mode (BTT) is not modelled"
+run "a uuid that is not one" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -u 1234-nope
+check "a bad uuid: says which" "$tmp/err" "failed to parse uuid: '1234-nope'"
+run "list -m sector" 2 ndctl --machine "$M" list -m sector
+run "list -m with a legacy name" 0 ndctl --machine "$M" list -m memory
 check "the mode is named" "$tmp/err" "invalid mode 'frob'"
 run "an align that is no power of two" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -a 3M
 run "destroy without a namespace" 2 ndctl --machine "$M" destroy-namespace

@@ -67,7 +67,9 @@ static bool parse_size64(const char *s, uint64_t *out, uint64_t *units)
 	return true;
 }
 
-static int mode_of(const char *s)
+/* util_nsmode(): ndctl's mode names and their legacy spellings; -2 for
+ * the modes ndctl knows and the model does not (sector/BTT). */
+int nd_mode_from_name(const char *s)
 {
 	if (!strcmp(s, "fsdax") || !strcmp(s, "memory"))
 		return ZD_NS_MODE_FSDAX;
@@ -76,18 +78,6 @@ static int mode_of(const char *s)
 	if (!strcmp(s, "raw"))
 		return ZD_NS_MODE_RAW;
 	return !strcmp(s, "sector") || !strcmp(s, "safe") ? -2 : -1;
-}
-
-static bool uuid_ok(const char *s)
-{
-	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return false;
-	for (size_t i = 0; shape[i]; i++)
-		if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	return true;
 }
 
 int nd_ns_parse(const char *sub, int argc, char **argv, struct nd_nsopts *o)
@@ -143,13 +133,13 @@ int nd_ns_parse(const char *sub, int argc, char **argv, struct nd_nsopts *o)
 	/* set_defaults(): what ndctl rejects before looking at any device */
 	if (o->type && strcmp(o->type, "pmem") && strcmp(o->type, "blk"))
 		return usage_error(cmd, "invalid type '%s', must be either 'pmem' or 'blk'", o->type);
-	if (o->mode && mode_of(o->mode) == -1)
+	if (o->mode && nd_mode_from_name(o->mode) == -1)
 		return usage_error(cmd, "invalid mode '%s'", o->mode);
-	if (o->mode && mode_of(o->mode) == -2)
+	if (o->mode && nd_mode_from_name(o->mode) == -2)
 		return usage_error(cmd, "sector mode (BTT) is not modelled by zonedev");
 	if (o->map && strcmp(o->map, "mem") && strcmp(o->map, "dev"))
 		return usage_error(cmd, "invalid map location '%s'", o->map);
-	if (o->map && !o->namespace && o->mode && mode_of(o->mode) == ZD_NS_MODE_RAW)
+	if (o->map && !o->namespace && o->mode && nd_mode_from_name(o->mode) == ZD_NS_MODE_RAW)
 		return usage_error(cmd, "--map only valid for an devdax mode pmem namespace");
 	if (o->size && !parse_size64(o->size, &v, &units))
 		return usage_error(cmd, "failed to parse namespace size '%s'", o->size);
@@ -158,7 +148,7 @@ int nd_ns_parse(const char *sub, int argc, char **argv, struct nd_nsopts *o)
 	if (o->align && (v & (v - 1) || v < (uint64_t)sysconf(_SC_PAGE_SIZE)))
 		return usage_error(cmd, "align must be a power-of-2 greater than %ld",
 				   sysconf(_SC_PAGE_SIZE));
-	if (o->uuid && !uuid_ok(o->uuid))
+	if (o->uuid && zd_nd_uuid_parse(o->uuid, (uint8_t[16]){ 0 }))
 		return usage_error(cmd, "failed to parse uuid: '%s'", o->uuid);
 	return 0;
 }
@@ -192,7 +182,7 @@ static int validate(struct pmachine *pm, int idx, const struct nd_nsopts *o, str
 		nd_error("Retry without -s/--size=\n");
 		return -EINVAL;
 	}
-	p->mode = o->mode ? (enum zd_nd_ns_mode)mode_of(o->mode) :
+	p->mode = o->mode ? (enum zd_nd_ns_mode)nd_mode_from_name(o->mode) :
 		  o->namespace ? (enum zd_nd_ns_mode)cur : ZD_NS_MODE_FSDAX;
 	if (o->align) {
 		uint64_t units2, want = 0;

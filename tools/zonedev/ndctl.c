@@ -75,18 +75,6 @@ struct lopts {
 	const char *region, *ns, *mode, *dimm;
 };
 
-/* util_nsmode(): ndctl's mode names and their legacy spellings. */
-static int ns_mode(const char *s)
-{
-	if (!strcmp(s, "fsdax") || !strcmp(s, "memory"))
-		return ZD_NS_MODE_FSDAX;
-	if (!strcmp(s, "devdax") || !strcmp(s, "dax"))
-		return ZD_NS_MODE_DEVDAX;
-	if (!strcmp(s, "raw"))
-		return ZD_NS_MODE_RAW;
-	return -1;
-}
-
 /* ndctl's view: a namespace disable-namespace took down lost its claim. */
 static int listed_mode(const struct zd_nd_namespace_info *in)
 {
@@ -196,7 +184,7 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 		}
 		zd_nd_namespace_get(pm_region(pm, i), &in);
 		if (!o->namespaces || (!in.enabled && !o->idle) ||
-		    (o->mode && ns_mode(o->mode) != listed_mode(&in)))
+		    (o->mode && nd_mode_from_name(o->mode) != listed_mode(&in)))
 			continue;
 		if (!namespaces) {
 			namespaces = nj_arr();
@@ -245,7 +233,7 @@ static int parse_list(int argc, char **argv, struct lopts *o)
 		case 'n': o->ns = optarg; break;
 		case 'd': o->dimm = optarg; break;
 		case 'm':
-			if (ns_mode(optarg) < 0)
+			if (nd_mode_from_name(optarg) < 0)
 				return usage_error("ndctl list", "invalid mode '%s' (fsdax, devdax or "
 						   "raw; sector is not modelled)", optarg);
 			o->mode = optarg;

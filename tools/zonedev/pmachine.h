@@ -133,6 +133,7 @@ struct nd_nsopts {
 };
 /* Parse sub's options (argv[0] is sub): 0, -1 after --help, EXIT_USAGE. */
 int nd_ns_parse(const char *sub, int argc, char **argv, struct nd_nsopts *o);
+int nd_mode_from_name(const char *s);
 /* Run it: ndctl's result (0 or -errno), its messages on stderr. */
 int nd_ns_run(struct pmachine *pm, const struct nd_nsopts *o);
 /* The help text of zonedev ndctl (ndctl.c). */
