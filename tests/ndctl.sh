@@ -77,19 +77,19 @@ is "ndctl without a machine is a usage error" $? 2
 check "it says how to give one" "$tmp/err" "--machine FILE"
 run "an unknown ndctl command" 2 ndctl --machine "$M" frobnicate
 run "an invalid mode" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -m frob
+check "the mode is named" "$tmp/err" "invalid mode 'frob'"
 run "sector mode" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -m sector
 check "sector mode: says it is not modelled" "$tmp/err" "sector mode (BTT) is not modelled"
 run "a uuid that is not one" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -u 1234-nope
 check "a bad uuid: says which" "$tmp/err" "failed to parse uuid: '1234-nope'"
 run "list -m sector" 2 ndctl --machine "$M" list -m sector
-run "list -m with a legacy name" 0 ndctl --machine "$M" list -m memory
-check "the mode is named" "$tmp/err" "invalid mode 'frob'"
 run "an align that is no power of two" 2 ndctl --machine "$M" create-namespace -e namespace0.0 -a 3M
 run "destroy without a namespace" 2 ndctl --machine "$M" destroy-namespace
 check "destroy says what to give" "$tmp/err" 'specify a namespace to destroy, or "all"'
 run "reconfigure-device without --mode" 2 daxctl --machine "$M" reconfigure-device dax0.0
 run "chmem without -e or -d" 2 chmem --machine "$M" 128M
 [ -e "$img" ] && fail "usage errors boot nothing" || pass "usage errors boot nothing"
+run "list -m with a legacy name (memory is fsdax)" 0 ndctl --machine "$M" list -m memory
 
 # ---- the script: unchanged ndctl/daxctl usage ----
 cat >"$tmp/script.sh" <<'EOF'
