@@ -11,18 +11,23 @@ SANITIZE ?=
 comma   := ,
 BUILD   := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
-CFLAGS      ?= -g -O2
+# The defaults a command-line CFLAGS replaces (`make CFLAGS+=-DX` replaces
+# them too: make's command line wins over the file). Sanitizer trees build
+# at -O1, unless CFLAGS says otherwise.
+CFLAGS      ?= -g $(if $(SANITIZE),-O1,-O2)
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                -Wmissing-prototypes -Wstrict-prototypes -fPIC -pthread \
                -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 ifneq ($(SANITIZE),)
-SANFLAGS    := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
-LDSAN       := -fsanitize=$(SANITIZE)
+SANFLAGS    := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 endif
 # Target-specific additions go to EXTRA_CFLAGS: a command-line CFLAGS would
-# silently drop a `CFLAGS +=` on a target.
-ZD_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  := $(LDFLAGS) -pthread -lm $(LDSAN)
+# silently drop a `CFLAGS +=` on a target. CPPFLAGS (e.g. dpkg-buildflags'
+# -D_FORTIFY_SOURCE) and CFLAGS also reach the link: -fsanitize, --coverage
+# and -pg need the linker too.
+ZD_CFLAGS = $(CFLAGS_BASE) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+ZD_LDFLAGS = $(SANFLAGS) $(CFLAGS) $(LDFLAGS)
+LDLIBS  := -pthread -lm
 
 VERSION := $(shell sed -n 's/^\#define ZONEDEV_VERSION "\(.*\)"/\1/p' include/zonedev/zonedev.h)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
@@ -57,8 +62,7 @@ deps:
 # tests/map.sh headless Chromium, for tests/ndctl.sh jq (its script pipes
 # ndctl through jq, as scripts written for ndctl do).
 check-deps:
-	@command -v prove >/dev/null || { echo "error: prove is missing: apt-get install perl" >&2; exit 1; }
-	@for t in g++:g++ pkg-config:pkgconf man:man-db chromium:chromium jq:jq; do c=$${t%%:*}; p=$${t#*:}; \
+	@for t in prove:perl g++:g++ pkg-config:pkgconf man:man-db chromium:chromium jq:jq; do c=$${t%%:*}; p=$${t#*:}; \
 	  command -v $$c >/dev/null && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $$p (needed by make check)"; \
@@ -81,25 +85,27 @@ $(BUILD)/libzonedev.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 # The shared library exports the public API only: the library's global
-# symbols whose names appear in include/zonedev/*.h. Everything else (the
+# symbols whose names appear in include/zonedev/*.h outside comments (the
+# preprocessor strips those, keeping the #defines). Everything else (the
 # layers' internal calls, which tests reach through the static library)
 # stays local, so a program cannot come to depend on it.
 $(BUILD)/libzonedev.map: $(LIB_OBJS) $(wildcard include/zonedev/*.h)
 	@{ echo 'ZONEDEV_$(SOMAJOR) {'; echo 'global:'; \
 	   nm -g --defined-only $(LIB_OBJS) | awk 'NF==3 {print $$3}' | sort -u | \
-	   comm -12 - $$(grep -ohE '\b[A-Za-z_][A-Za-z0-9_]*\b' include/zonedev/*.h | sort -u > $@.ids; echo $@.ids) | \
+	   comm -12 - $$(for h in include/zonedev/*.h; do $(CC) -std=gnu11 -w -fpreprocessed -dD -E -P $$h; done | \
+	     grep -ohE '\b[A-Za-z_][A-Za-z0-9_]*\b' | sort -u > $@.ids; echo $@.ids) | \
 	   sed 's/.*/\t&;/'; echo 'local: *;'; echo '};'; } > $@.tmp && rm -f $@.ids && mv $@.tmp $@
 
 $(BUILD)/libzonedev.so.$(VERSION): $(LIB_OBJS) $(BUILD)/libzonedev.map
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script,$(BUILD)/libzonedev.map \
-	  -o $@ $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(ZD_LDFLAGS) -shared -Wl,-soname,$(SONAME) \
+	  -Wl,--version-script,$(BUILD)/libzonedev.map -o $@ $(LIB_OBJS) $(LDLIBS)
 
 $(BUILD)/libzonedev.so: $(BUILD)/libzonedev.so.$(VERSION)
 	ln -sf libzonedev.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf libzonedev.so.$(VERSION) $@
 
 $(BUILD)/zonedev: $(CLI_OBJS) $(BUILD)/libzonedev.a
-	$(CC) -o $@ $(CLI_OBJS) $(BUILD)/libzonedev.a -lyaml $(LDLIBS)
+	$(CC) $(ZD_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libzonedev.a -lyaml $(LDLIBS)
 
 # The plain build puts the CLI at the top of the tree for convenience.
 zonedev: $(BUILD)/zonedev
@@ -107,7 +113,7 @@ zonedev: $(BUILD)/zonedev
 
 $(BUILD)/tests/t_%: tests/t_%.c $(TESTLIB) $(BUILD)/libzonedev.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ZD_CFLAGS) -o $@ $< $(TESTLIB) $(BUILD)/libzonedev.a $(LDLIBS)
+	$(CC) $(ZD_CFLAGS) $(ZD_LDFLAGS) -o $@ $< $(TESTLIB) $(BUILD)/libzonedev.a $(LDLIBS)
 
 tests-build: $(TEST_BINS) $(BUILD)/zonedev
 

@@ -90,7 +90,7 @@ static struct zd_resource *get_free_mem_region(struct zd_machine *m, struct zd_r
 {
 	char a[RANGE_STR];
 	struct zd_resource *res;
-	phys_addr_t limit, addr;
+	phys_addr_t limit, addr = 0;    /* set when found; -Os cannot tell */
 	phys_addr_t asked = size;
 	unsigned probes = 0;
 	bool found;

@@ -13,7 +13,7 @@
 #  - `make fuzz-merge` adds to the repository corpus only the new inputs that
 #    reach new coverage (libFuzzer -merge=1).
 # Uses the main Makefile's BUILD, CC, ZD_CFLAGS, CFLAGS_BASE, LIB_SRCS,
-# CLI_SRCS, CLI_OBJS and LDLIBS.
+# CLI_SRCS, CLI_OBJS, ZD_LDFLAGS and LDLIBS.
 
 # Included above `all:`, the first rule here must not become the default goal.
 ifeq ($(.DEFAULT_GOAL),)
@@ -36,11 +36,11 @@ $(BUILD)/tests/fuzz/fuzz_scenario.o: EXTRA_CFLAGS := -Itools/zonedev
 $(BUILD)/tests/fuzz/replay_scenario: $(BUILD)/tests/fuzz/replay.o \
 		$(BUILD)/tests/fuzz/fuzz_scenario.o $(filter-out %/main.o,$(CLI_OBJS)) \
 		$(BUILD)/libzonedev.a
-	$(CC) -o $@ $^ -lyaml $(LDLIBS)
+	$(CC) $(ZD_LDFLAGS) -o $@ $^ -lyaml $(LDLIBS)
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o \
 		$(BUILD)/libzonedev.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(CC) $(ZD_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests-build: $(FUZZ_REPLAY)
 
