@@ -60,9 +60,12 @@ _zonedev() {
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$(_zonedev_options "$zd" "$cmd")" -- "$cur"))
-	else
+	elif [ "$cmd" = run ] || [ "$cmd" = map ]; then
+		# their operand is a scenario
 		COMPREPLY=($(compgen -f -X '!*.yaml' -- "$cur") $(compgen -f -X '!*.yml' -- "$cur")
 			   $(compgen -d -- "$cur"))
+	else
+		COMPREPLY=($(compgen -f -- "$cur"))
 	fi
 }
 complete -F _zonedev zonedev

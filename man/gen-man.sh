@@ -13,8 +13,8 @@ else
 	date=$(git -C "$src" log -1 --format=%cs 2>/dev/null || date -u +%Y-%m-%d)
 fi
 mkdir -p "$out"
-h2r() { awk -v title="$1" -v section=1 -v date="$date" -v version="$version" \
-	    -v name_line="$2" -v nested="${3:-0}" -f "$src/man/help2roff.awk"; }
+h2r() { ZD_NAME_LINE=$2 awk -v title="$1" -v section=1 -v date="$date" -v version="$version" \
+	    -v nested="${3:-0}" -f "$src/man/help2roff.awk"; }
 
 "$zd" --help > "$out/zonedev.help"
 # The command list: "  NAME ...  what it does" lines under "commands:".
@@ -53,7 +53,7 @@ while IFS='	' read -r cmd what; do
 	} > "$page"
 done < "$out/commands"
 
-{ awk -v title=zonedev-scenario -v section=5 -v date="$date" -v version="$version" \
-      -v name_line='zonedev\-scenario \- the zonedev scenario file format' \
+{ ZD_NAME_LINE='zonedev\-scenario \- the zonedev scenario file format' \
+  awk -v title=zonedev-scenario -v section=5 -v date="$date" -v version="$version" \
       -f "$src/man/md2roff.awk" "$src/docs/scenarios.md"; seealso; } > "$out/zonedev-scenario.5"
 rm -f "$out"/*.help "$out/commands"

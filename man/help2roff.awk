@@ -3,7 +3,8 @@
 # (tools/zonedev/main.c): "usage:" lines, description paragraphs, sections
 # headed by a "name:" line at column 0 whose items are "  TERM   text" with
 # continuation lines indented deeper, and a closing "exit status:" line.
-# Variables: title (page name), section (1), date, version, name_line
+# Variables: title (page name), section (1), date, version; the NAME line
+# comes from ENVIRON["ZD_NAME_LINE"] (awk -v would process its escapes)
 # (the NAME section's "zonedev-x \- what"), nested (1: emit the body only, as
 # a .SS block inside another page, e.g. one benchmark in zonedev-bench(1)).
 function esc(s) {
@@ -26,7 +27,7 @@ BEGIN {
 	if (!nested) {
 		printf ".TH %s %s \"%s\" \"zonedev %s\" \"zonedev manual\"\n", toupper(title), section, date, version
 		print ".SH NAME"
-		print name_line
+		print ENVIRON["ZD_NAME_LINE"]
 		print ".SH SYNOPSIS"
 		print ".nf"
 	}

@@ -3,7 +3,8 @@
 # file uses: #/##/### headings, paragraphs, fenced code, "- " lists, tables
 # (each row a tagged paragraph: the first cell is the tag, the other cells
 # follow under their header names) and inline `code`, **bold**, *italic*
-# and [links](...). Variables: title, section, date, version, name_line.
+# and [links](...). Variables: title, section, date, version; the NAME
+# line in ENVIRON["ZD_NAME_LINE"] (awk -v would process its escapes).
 function esc(s) {
 	gsub(/\\/, "\\e", s)
 	gsub(/-/, "\\-", s)
@@ -32,7 +33,7 @@ function cells(row, arr,   n) {
 BEGIN {
 	printf ".TH %s %s \"%s\" \"zonedev %s\" \"zonedev manual\"\n", toupper(title), section, date, version
 	print ".SH NAME"
-	print name_line
+	print ENVIRON["ZD_NAME_LINE"]
 }
 /^```/ {
 	if (code) { print ".fi"; print ".RE"; code = 0 } else { print ".RS"; print ".nf"; code = 1 }

@@ -80,6 +80,15 @@ else
 	fail "zonedev-scenario(5) lacks:$missing"
 fi
 check "zonedev.1 points at the scenario page" "$out/zonedev.1" 'zonedev\-scenario\fR(5)'
+# Markdown inline code became bold; a backtick left outside the examples
+# is code the converter paired wrongly (one that wrapped across lines).
+awk '/^\.nf/ { ex = 1 } /^\.fi/ { ex = 0 } !ex && /`/ { print FILENAME ":" NR ": " $0 }' \
+	"$out/zonedev-scenario.5" > "$tmp/ticks"
+if [ -s "$tmp/ticks" ]; then fail "zonedev-scenario(5) has stray backticks"; diag_file "$tmp/ticks"
+else pass "zonedev-scenario(5): every inline code span converted"; fi
+# The NAME lines keep roff's \- whatever awk runs them (gawk would eat a -v escape).
+if grep -q '^zonedev\\-run \\- ' "$out/zonedev-run.1"; then pass "NAME line keeps its roff escapes"
+else fail "NAME line: $(sed -n 4p "$out/zonedev-run.1")"; fi
 
 # ---- completion ----
 complete_words() {   # complete_words WORD...: what <TAB> offers after them
@@ -110,6 +119,12 @@ complete_words run --li > "$tmp/got"
 check "completion offers run's options" "$tmp/got" "--list-steps"
 complete_words bench memmap --re > "$tmp/got"
 check "completion offers a benchmark's options" "$tmp/got" "--repeat"
+complete_words infoblock tests/data/kernel-infoblocks/devdax-2 > "$tmp/got"
+check "completion offers any file after infoblock" "$tmp/got" "devdax-2M.infoblock.bin"
+complete_words run scenarios/pmem-dev > "$tmp/got"
+check "completion offers scenario files after run" "$tmp/got" "scenarios/pmem-devdax.yaml"
+complete_words run tests/data/kernel-infoblocks/devdax-2 > "$tmp/got"
+lacks "completion offers only YAML files after run" "$tmp/got" "devdax-2M.infoblock.bin"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
