@@ -92,6 +92,7 @@ struct zd_dev_pagemap {
 	struct zd_machine *machine;
 	int nid;                               /* node whose ZONE_DEVICE holds the pages */
 	bool vmemmap_dedup;                    /* only compound_nr_pages per folio written */
+	int ready;                             /* atomic: set up (release) until teardown starts */
 	void *host_addr[ZD_PGMAP_MAX_RANGES];  /* mapped backing per range */
 	uint64_t fsdax_wakeups;                /* wake_up_var() calls (atomic) */
 	uint64_t memmap_init_ns;               /* time memmap_init_zone_device took */
@@ -146,10 +147,13 @@ static inline void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap)
 bool zd_pgmap_pfn_valid(struct zd_dev_pagemap *pgmap, unsigned long pfn);
 /* Every live pgmap once, for a picture of the machine: those with pfns in
  * pfn order, then the dpa design's device-private ones (pages != NULL) in
- * offset order. fn runs outside the lookup's RCU section holding a
- * reference (dropped after it returns), so it may sleep but must not
- * unmap the pgmap. Stops at fn's first non-zero return and returns it;
- * -ENOMEM if the list could not be gathered. */
+ * offset order; a pgmap still being set up, or whose teardown has begun,
+ * is left out. fn runs outside the lookup's RCU section while the walk
+ * holds a reference on every pgmap it gathered (each dropped after its
+ * own fn call), so fn may sleep but must not unmap any pgmap, and an
+ * unmap on another thread waits until the walk is past that pgmap.
+ * Stops at fn's first non-zero return and returns it; -ENOMEM if the
+ * list could not be gathered. */
 int zd_for_each_dev_pagemap(struct zd_machine *m, void *arg,
 			    int (*fn)(struct zd_dev_pagemap *pgmap, void *arg));
 /* The pgmap of a ZONE_DEVICE page (via its folio head). */

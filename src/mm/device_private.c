@@ -87,6 +87,7 @@ long long zd_memremap_device_private_pagemap(struct zd_machine *m, struct zd_dev
 				  zd_pgmap_vmemmap_nr(pgmap));
 	zd_pr_info(m, "device_private: %llu MiB at offset 0x%llx of the device-private space "
 		   "(no pfns, no vmemmap, no iomem)", ULL(bytes >> 20), ULL(first >> a->page_shift));
+	__atomic_store_n(&pgmap->ready, 1, __ATOMIC_RELEASE);
 	return (long long)(first >> a->page_shift);
 }
 

@@ -106,10 +106,13 @@ static int gather_pgmap(uint64_t first, uint64_t last, void *ptr, void *arg)
 
 	(void)first;
 	(void)last;
-	for (size_t i = 0; pgmap && i < l->n; i++)
+	/* ready first: before it, nothing else of the pgmap may be read */
+	if (!pgmap || !__atomic_load_n(&pgmap->ready, __ATOMIC_ACQUIRE))
+		return 0;
+	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i] == pgmap)
 			return 0;
-	if (!pgmap || !zd_percpu_ref_tryget_live(&pgmap->ref))
+	if (!zd_percpu_ref_tryget_live(&pgmap->ref))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 16;
@@ -433,6 +436,7 @@ void zd_pgmap_kill_and_wait(struct zd_dev_pagemap *pgmap)
 	struct zd_machine *m = pgmap->machine;
 	unsigned waited = 0;
 
+	__atomic_store_n(&pgmap->ready, 0, __ATOMIC_RELAXED);
 	zd_percpu_ref_kill(&pgmap->ref);
 	if (holds_bulk_refs(pgmap))
 		for (int i = 0; i < pgmap->nr_range; i++)
@@ -501,6 +505,7 @@ void *zd_memremap_pages(struct zd_machine *m, struct zd_dev_pagemap *pgmap, int 
 		   zd_memory_type_name(pgmap->type), ULL(pgmap->range.start),
 		   ULL(pgmap->ranges[nr_range - 1].end), nr_range, nr_range > 1 ? "s" : "",
 		   nid < 0 ? 0 : nid, params.altmap ? ", memmap on the device" : "");
+	__atomic_store_n(&pgmap->ready, 1, __ATOMIC_RELEASE);
 	return pgmap->host_addr[0];
 }
 
