@@ -145,6 +145,41 @@ if fix_checksum "$tmp/align.bin"; then
 	check "  the field shows the change" "$tmp/out" "  align             0x10000 ("
 fi
 
+# Rule 11 takes the reading kernel's fault sizes: PAGE_SIZE, its PMD and
+# its PUD where PUD THP exists (x86_64, ppc64 radix; not arm64). A 2M devdax block is refused by a 16K or 64K arm64
+# kernel; a 32M one is arm64-16k's PMD and no fault size of x86_64's.
+invalid "devdax 2M on arm64-16k" 11 EOPNOTSUPP "$D/devdax-2M.infoblock.bin" --arch arm64-16k
+invalid "devdax 2M with --page-size 64K (arm64-64k)" 11 EOPNOTSUPP \
+	"$D/devdax-2M.infoblock.bin" --page-size 64K
+check "  the profile --page-size picked is said" "$tmp/out" "arm64-64k (from --page-size)"
+invalid "devdax 1G on arm64-4k (no PUD THP: 1G is no fault size)" 11 EOPNOTSUPP \
+	"$D/devdax-1G.infoblock.bin" --arch arm64-4k
+run "devdax 1G on ppc64 (radix has PUD THP)" 0 infoblock "$D/devdax-1G.infoblock.bin" --arch ppc64
+cp "$D/devdax-2M.infoblock.bin" "$tmp/a32m.bin"
+le_put "$tmp/a32m.bin" 84 4 0x2000000
+if fix_checksum "$tmp/a32m.bin"; then
+	run "devdax align 32M on arm64-16k: its PMD" 0 infoblock "$tmp/a32m.bin" --arch arm64-16k
+	check "  rule 11 passes" "$tmp/out" "    11 dax_align         pass"
+	check "  the kernel's fault sizes are shown" "$tmp/out" "dax fault sizes 0x4000 (16 KiB) 0x2000000 (32 MiB)"
+	invalid "devdax align 32M on x86_64" 11 EOPNOTSUPP "$tmp/a32m.bin"
+else
+	fail "devdax align 32M: could not fix the checksum"
+fi
+
+# A QEMU NVDIMM backing file keeps its label area after the namespace: the
+# file is larger than the namespace, so a rule failing only under the
+# file-size guess is skipped, not a verdict; --namespace-size gives one.
+truncate -s $((8 * 1024 * 1024 * 1024 + 131072)) "$tmp/qemu.img"
+dd if="$D/devdax-2M.infoblock.bin" of="$tmp/qemu.img" bs=4096 seek=1 conv=notrunc 2>/dev/null
+run "a QEMU backing file with a 128K label area at its end" 0 infoblock "$tmp/qemu.img" \
+	--namespace-start 0x100000000
+check "  rule 17 is skipped, not failed" "$tmp/out" "    17 end_align         skipped"
+check "  and says why" "$tmp/out" "fails if the namespace is the file's 0x200020000 bytes"
+run "the same with --namespace-size 8G" 0 infoblock "$tmp/qemu.img" --namespace-start 0x100000000 \
+	--namespace-size 8G
+check "  rule 17 passes" "$tmp/out" "    17 end_align         pass"
+rm -f "$tmp/qemu.img"
+
 cp "$D/fsdax-mem.infoblock.bin" "$tmp/mode.bin"
 le_put "$tmp/mode.bin" 72 4 0
 if fix_checksum "$tmp/mode.bin"; then
@@ -239,7 +274,7 @@ F=$D/fsdax-dev.infoblock.bin
 run "infoblock --help" 0 infoblock --help
 check "  usage line" "$tmp/out" "usage: zonedev infoblock FILE"
 for o in --offset --namespace-start --namespace-size --parent-uuid --claim --uuid --align \
-	--map --page-size --struct-page-size --compat-align --json; do
+	--map --arch --page-size --struct-page-size --compat-align --json; do
 	check "  --help lists $o" "$tmp/out" "  $o"
 done
 check "  states the exit codes" "$tmp/out" "2 usage error"
@@ -260,6 +295,9 @@ usage "--offset abc" "$F" --offset abc
 usage "--claim btt" "$F" --claim btt
 usage "--map without --uuid" "$F" --map dev
 usage "--page-size 3000" "$F" --page-size 3000
+usage "--page-size 8K (no profile has it)" "$F" --page-size 8K
+usage "--arch sparc" "$F" --arch sparc
+usage "--arch x86_64 --page-size 64K" "$F" --arch x86_64 --page-size 64K
 usage "--compat-align 3M" "$F" --compat-align 3M
 usage "--namespace-size 0" "$F" --namespace-size 0
 usage "--parent-uuid not-a-uuid" "$F" --parent-uuid not-a-uuid

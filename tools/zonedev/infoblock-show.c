@@ -155,6 +155,12 @@ static void text_header(const struct ib_state *s, const struct ib_opts *o)
 		printf("namespace size    %s\n", s->size_source);
 	printf("namespace uuid    %s\n",
 	       o->have_parent ? zd_nd_uuid_format(o->parent, u) : "unknown (--parent-uuid)");
+	printf("kernel            %s%s: PAGE_SIZE %s, dax fault sizes", o->arch,
+	       o->have_arch ? "" : o->have_page_size ? " (from --page-size)" : " (default; --arch)",
+	       sz(o->page_size, b, sizeof(b)));
+	for (int i = 0; i < ZD_ND_MAX_ALIGNS && o->dax_aligns[i]; i++)
+		printf(" %s", sz(o->dax_aligns[i], b, sizeof(b)));
+	putchar('\n');
 }
 
 static void text_fields(const struct ib_state *s)
@@ -327,6 +333,16 @@ static void json_head(struct jw *w, const struct ib_state *s, const struct ib_op
 		jw_null(w);
 	jw_kstr(w, "size_source", s->size_source);
 	jw_kstr(w, "uuid", o->have_parent ? zd_nd_uuid_format(o->parent, u) : NULL);
+	jw_obj_end(w);
+	jw_key(w, "kernel");
+	jw_obj_begin(w);
+	jw_kstr(w, "arch", o->arch);
+	jw_ku64(w, "page_size", o->page_size);
+	jw_key(w, "dax_aligns");
+	jw_arr_begin(w);
+	for (int i = 0; i < ZD_ND_MAX_ALIGNS && o->dax_aligns[i]; i++)
+		jw_u64(w, o->dax_aligns[i]);
+	jw_arr_end(w);
 	jw_obj_end(w);
 }
 

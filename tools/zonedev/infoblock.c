@@ -30,7 +30,7 @@ static const char infoblock_help[] =
 	"usage: zonedev infoblock FILE [--offset N] [--namespace-start ADDR]\n"
 	"                          [--namespace-size SIZE] [--parent-uuid UUID]\n"
 	"                          [--claim fsdax|devdax] [--uuid UUID [--align A]\n"
-	"                          [--map dev|mem]] [--page-size N]\n"
+	"                          [--map dev|mem]] [--arch A] [--page-size N]\n"
 	"                          [--struct-page-size N] [--compat-align N] [--json]\n"
 	"\n"
 	"Decode and validate the pfn/dax info block (struct nd_pfn_sb) in FILE: a\n"
@@ -45,7 +45,10 @@ static const char infoblock_help[] =
 	"The block is read at namespace offset 4096 (SZ_4K), where the kernel puts\n"
 	"it, unless FILE is exactly 4096 bytes (a bare block, read at 0); the offset\n"
 	"read is said on stderr. When FILE holds at least 16 MiB from the namespace\n"
-	"start (offset - 4096), that much is taken as the namespace size.\n"
+	"start (offset - 4096), that much is taken as the namespace size; when it\n"
+	"holds all the block describes, a rule that fails only under that guess\n"
+	"(QEMU keeps a label area at the end of the file) is reported as skipped,\n"
+	"naming --namespace-size.\n"
 	"\n"
 	"options:\n"
 	"  --offset N        byte offset of the block in FILE (default: 0 for a\n"
@@ -63,8 +66,12 @@ static const char infoblock_help[] =
 	"                    second probe); default: a first probe, which adopts\n"
 	"  --align A         the bound instance's align (default: the block's)\n"
 	"  --map M           the bound instance's map, dev or mem (default: the block's)\n"
-	"  --page-size N     PAGE_SIZE of the kernel reading it: 4K to 64K, a power\n"
-	"                    of two (default 4096; rules 9, 11, 15)\n"
+	"  --arch A          the kernel reading it: its PAGE_SIZE and the dax fault\n"
+	"                    sizes (PAGE_SIZE, PMD, PUD with PUD THP; rules 9, 11,\n"
+	"                    15); default x86_64. Profiles: x86_64, x86_64-la57,\n"
+	"                    arm64-4k, arm64-16k, arm64-64k, ppc64\n"
+	"  --page-size N     PAGE_SIZE alone: picks the first profile with it (4K\n"
+	"                    x86_64, 16K arm64-16k, 64K arm64-64k)\n"
 	"  --struct-page-size N\n"
 	"                    sizeof(struct page) of that kernel (default 64; rule 10)\n"
 	"  --compat-align N  memremap_compat_align() of that kernel (default 2M;\n"
@@ -77,7 +84,7 @@ static const char infoblock_help[] =
 
 enum {
 	OPT_JSON = 1000, OPT_OFFSET, OPT_START, OPT_SIZE, OPT_PARENT, OPT_CLAIM, OPT_UUID,
-	OPT_ALIGN, OPT_MAP, OPT_PAGE_SIZE, OPT_STRUCT_PAGE, OPT_COMPAT,
+	OPT_ALIGN, OPT_MAP, OPT_PAGE_SIZE, OPT_STRUCT_PAGE, OPT_COMPAT, OPT_ARCH,
 };
 
 static bool pow2(uint64_t v)
@@ -164,6 +171,15 @@ static int take_opt(int c, struct ib_opts *o)
 		if (!pow2(o->page_size) || o->page_size < 4096 || o->page_size > 65536)
 			return usage_error("infoblock", "--page-size wants a power of two from 4K "
 					   "to 64K, not '%s'", optarg);
+		o->have_page_size = true;
+		return 0;
+	case OPT_ARCH:
+		if (!zd_arch_find(optarg))
+			return usage_error("infoblock", "--arch: no profile '%s' (x86_64, "
+					   "x86_64-la57, arm64-4k, arm64-16k, arm64-64k, ppc64)",
+					   optarg);
+		o->arch = optarg;
+		o->have_arch = true;
 		return 0;
 	case OPT_STRUCT_PAGE:
 		if (opt_size("--struct-page-size", "a size in bytes", &o->struct_page_size))
@@ -187,6 +203,45 @@ static int take_opt(int c, struct ib_opts *o)
 	}
 }
 
+static void arch_of(const char *name, struct zd_arch *a)
+{
+	*a = *zd_arch_find(name);
+	zd_arch_derive(a);
+}
+
+/* The reading kernel: --arch, else the first profile with --page-size's
+ * PAGE_SIZE, else x86_64. Rule 11's fault sizes are that arch's
+ * (nd_pfn_supported_alignments(): PAGE_SIZE, HPAGE_PMD_SIZE, and
+ * HPAGE_PUD_SIZE where PUD THP exists), as the probe path takes them. */
+static int choose_arch(struct ib_opts *o)
+{
+	const char *const *n = zd_arch_names();
+	struct zd_arch a;
+
+	if (!o->have_arch && o->have_page_size) {
+		for (o->arch = NULL; *n && !o->arch; n++) {
+			arch_of(*n, &a);
+			if (a.page_size == o->page_size)
+				o->arch = *n;
+		}
+		if (!o->arch)
+			return usage_error("infoblock", "--page-size 0x%llx: no arch profile has it "
+					   "(4K, 16K or 64K)", (unsigned long long)o->page_size);
+	}
+	if (!o->arch)
+		o->arch = "x86_64";
+	arch_of(o->arch, &a);
+	if (o->have_arch && o->have_page_size && a.page_size != o->page_size)
+		return usage_error("infoblock", "--page-size 0x%llx is not %s's PAGE_SIZE (0x%llx)",
+				   (unsigned long long)o->page_size, o->arch,
+				   (unsigned long long)a.page_size);
+	o->page_size = a.page_size;
+	o->dax_aligns[0] = a.page_size;
+	o->dax_aligns[1] = 1ULL << a.pmd_shift;
+	o->dax_aligns[2] = a.thp_pud ? 1ULL << a.pud_shift : 0;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct ib_opts *o)
 {
 	static const struct option opts[] = {
@@ -199,6 +254,7 @@ static int parse_args(int argc, char **argv, struct ib_opts *o)
 		{ "uuid", required_argument, NULL, OPT_UUID },
 		{ "align", required_argument, NULL, OPT_ALIGN },
 		{ "map", required_argument, NULL, OPT_MAP },
+		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 		{ "struct-page-size", required_argument, NULL, OPT_STRUCT_PAGE },
 		{ "compat-align", required_argument, NULL, OPT_COMPAT },
@@ -222,7 +278,7 @@ static int parse_args(int argc, char **argv, struct ib_opts *o)
 				   "give its --uuid too");
 	if (o->have_start && o->have_size && o->size - 1 > UINT64_MAX - o->start)
 		return usage_error("infoblock", "--namespace-start + --namespace-size passes 2^64");
-	return 0;
+	return choose_arch(o);
 }
 
 /* What FILE is and how big (st_size says 0 for a block device). */
@@ -305,6 +361,7 @@ static void choose_size(struct ib_state *s, const struct ib_opts *o)
 	}
 	s->ns_size = held;
 	s->ns_size_known = true;
+	s->ns_size_guessed = true;
 	snprintf(s->size_source, sizeof(s->size_source),
 		 "the file's bytes from offset 0x%llx (the namespace start) to its end",
 		 (unsigned long long)ns_off);
@@ -340,6 +397,7 @@ static unsigned build_ctx(const struct ib_state *s, const struct ib_opts *o,
 
 	memset(c, 0, sizeof(*c));
 	c->page_size = o->page_size;
+	memcpy(c->dax_aligns, o->dax_aligns, sizeof(c->dax_aligns));
 	c->struct_page_size = o->struct_page_size;
 	c->compat_align = o->compat_align;
 	if (o->have_claim) {
@@ -370,9 +428,52 @@ static unsigned build_ctx(const struct ib_state *s, const struct ib_opts *o,
 	return knows;
 }
 
+/* The rules ZD_ND_KNOWS_SIZE feeds (nd_pfn.h). */
+static bool size_rule(int rule)
+{
+	return rule == 13 || rule == 14 || rule == 17 || rule == 18;
+}
+
+/* The size came from FILE's size, which may hold more than the namespace
+ * (QEMU's label area sits after it): when the file holds all the block
+ * describes, a size rule that fails under that guess is no verdict. It
+ * becomes skipped, and the kernel's first failure is looked for again
+ * among the rest. A file shorter than what the block describes keeps its
+ * failures: the data cannot all be in it. */
+static void unguess(struct ib_state *s)
+{
+	struct zd_nd_pfn_check *c = &s->chk;
+	const struct zd_nd_pfn_info *in = &c->info;
+	char d[sizeof(c->rules[0].detail)];
+	uint64_t data = in->npfns * in->page_size, want = (uint64_t)in->start_pad + in->dataoff;
+
+	if (in->npfns > UINT64_MAX / (in->page_size ? in->page_size : 1) || data > UINT64_MAX - want ||
+	    want + data > UINT64_MAX - in->end_trunc || want + data + in->end_trunc > s->ns_size)
+		return;
+
+	c->first_fail = 0;
+	c->err = 0;
+	for (int i = 0; i < ZD_ND_NR_RULES; i++) {
+		struct zd_nd_pfn_rule *r = &c->rules[i];
+
+		if (r->result == ZD_ND_RULE_FAIL && size_rule(r->rule)) {
+			snprintf(d, sizeof(d), "fails if the namespace is the file's 0x%llx bytes "
+				 "(%s)", (unsigned long long)s->ns_size, r->detail);
+			snprintf(r->detail, sizeof(r->detail), "%s", d);
+			r->result = ZD_ND_RULE_SKIPPED;
+			r->needs = ZD_ND_KNOWS_SIZE;
+			r->err = 0;
+		}
+		if (r->result == ZD_ND_RULE_FAIL && !c->first_fail) {
+			c->first_fail = r->rule;
+			c->err = r->err;
+		}
+	}
+}
+
 int cmd_infoblock(int argc, char **argv)
 {
-	struct ib_opts o = { .page_size = 4096 };
+	struct ib_opts o = { .page_size = 4096 };   /* until choose_arch() */
 	struct ib_state s = { .fd = -1 };
 	struct zd_nd_pfn_validate_ctx ctx;
 	char why[320];
@@ -407,6 +508,8 @@ int cmd_infoblock(int argc, char **argv)
 		 "whether the region is pmem is not in a file (FILE is read as a pmem namespace)");
 	snprintf(s.chk.rules[1].detail, sizeof(s.chk.rules[1].detail),
 		 "4096 bytes at file offset 0x%llx", (unsigned long long)s.offset);
+	if (s.ns_size_guessed)
+		unguess(&s);
 	s.ctx = &ctx;
 	ib_show(&s, &o);
 	return s.chk.first_fail ? EXIT_FAIL : EXIT_OK;

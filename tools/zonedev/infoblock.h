@@ -21,7 +21,10 @@ struct ib_opts {
 	uint8_t parent[16], uuid[16];
 	enum zd_nd_pfn_kind claim;
 	enum zd_nd_pfn_mode map;
-	uint64_t page_size;             /* 4096 unless --page-size */
+	uint64_t page_size;             /* the arch's PAGE_SIZE, or --page-size's */
+	const char *arch;               /* --arch, or the profile --page-size picked */
+	bool have_arch, have_page_size;
+	uint64_t dax_aligns[ZD_ND_MAX_ALIGNS];  /* the arch's fault sizes (rule 11) */
 	uint64_t struct_page_size;      /* 0: the library's default (64) */
 	uint64_t compat_align;          /* 0: the library's default (2 MiB) */
 };
@@ -37,6 +40,7 @@ struct ib_state {
 	size_t got;                     /* bytes read (short read: fewer than 4096) */
 	uint64_t ns_size;
 	bool ns_size_known;
+	bool ns_size_guessed;           /* from FILE's size: a failure under it is no verdict */
 	char size_source[200];          /* where ns_size came from, or why unknown */
 	struct zd_nd_pfn_sb sb;
 	struct zd_nd_pfn_check chk;
