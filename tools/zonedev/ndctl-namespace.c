@@ -361,8 +361,9 @@ static int cmd_create(struct pmachine *pm, const struct nd_nsopts *o)
 			rc = reconfigure(pm, o, &p);
 		if (pm_save(pm) && !rc)
 			rc = -EIO;
+		/* ndctl's setup_namespace(): human sizes only on a terminal */
 		if (!rc)
-			nj_print(stdout, nd_namespace_json(pm, i, true, true));
+			nj_print(stdout, nd_namespace_json(pm, i, isatty(STDOUT_FILENO), true));
 		break;
 	}
 	if (rc == -EAGAIN)

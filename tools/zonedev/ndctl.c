@@ -38,8 +38,9 @@ const char ndctl_help[] =
 	"  destroy-namespace NAMESPACE|all [-f] [-r REGION]\n"
 	"  disable-namespace NAMESPACE|all [-r REGION]\n"
 	"  enable-namespace NAMESPACE|all [-r REGION]\n"
-	"create-namespace prints sizes in ndctl's human form (as ndctl does on a\n"
-	"terminal); without -e it fails as ndctl does on label-less regions.\n"
+	"create-namespace prints sizes in ndctl's human form on a terminal and as\n"
+	"numbers otherwise, as ndctl does; without -e it fails as ndctl does on\n"
+	"label-less regions.\n"
 	"\n"
 	"options:\n"
 	PM_HELP_OPTIONS
