@@ -412,34 +412,57 @@ static void test_show(void)
 static void test_port_add(void)
 {
 	struct zd_pci_host_bridge_desc h = { .domain = 5, .mem_start = 256 * G, .mem_size = G };
+	struct zd_pci_host_bridge_desc h6 = { .domain = 6, .mem_start = 258 * G, .mem_size = G };
 	struct zd_machine *pm = tap_machine("x86_64", 46, 0, 1 * G, NULL, 0);
-	struct zd_pci_host_bridge *hb;
+	struct zd_pci_host_bridge *hb, *hb6;
 	struct zd_pci_dev *rp, *up, *dp, *e;
 
 	if (!pm)
 		return;
 	hb = zd_pci_host_bridge_add(pm, &h);
+	hb6 = zd_pci_host_bridge_add(pm, &h6);
 	rp = zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_ROOT_PORT,
-			     &(struct zd_pci_port_desc){ 0x8086, 0x1901, 0x1c, 0x08 });
+			     &(struct zd_pci_port_desc){ 0x8086, 0x1901, 0x1c, 0x08, 0 });
 	ok(!ZD_IS_ERR(rp) && !strcmp(rp->name, "0005:00:1c.0") && rp->subordinate->number == 8,
 	   "a root port at slot 1c with secondary bus 08 (a gap after 00)");
 	up = zd_pci_port_add(rp->subordinate, ZD_PCI_EXP_TYPE_UPSTREAM,
-			     &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1 });
+			     &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1, 0 });
 	dp = ZD_IS_ERR(up) ? up : zd_pci_port_add(up->subordinate, ZD_PCI_EXP_TYPE_DOWNSTREAM,
-						  &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 3, 0x0c });
+						  &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 3, 0x0c, 0 });
 	ok(!ZD_IS_ERR(dp) && !strcmp(up->name, "0005:08:00.0") && !strcmp(dp->name, "0005:09:03.0") &&
 	   dp->subordinate->number == 0x0c, "a switch: upstream 08:00.0, downstream 09:03.0 -> bus 0c");
 	ok(ZD_PTR_ERR(zd_pci_port_add(up->subordinate, ZD_PCI_EXP_TYPE_DOWNSTREAM,
-				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 2, 0x0b })) == -EINVAL,
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 2, 0x0b, 0 })) == -EINVAL,
 	   "a bus number below the next free one: -EINVAL");
 	ok(ZD_PTR_ERR(zd_pci_port_add(up->subordinate, ZD_PCI_EXP_TYPE_DOWNSTREAM,
-				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 3, -1 })) == -EBUSY,
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, 3, -1, 0 })) == -EBUSY,
 	   "a taken slot: -EBUSY");
 	ok(ZD_PTR_ERR(zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_DOWNSTREAM,
-				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1 })) == -EINVAL &&
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1, 0 })) == -EINVAL &&
 	   ZD_PTR_ERR(zd_pci_port_add(rp->subordinate, ZD_PCI_EXP_TYPE_UPSTREAM,
-				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1 })) == -EBUSY,
+				      &(struct zd_pci_port_desc){ 0x12d8, 0x2404, -1, -1, 0 })) == -EBUSY,
 	   "a downstream port on a root bus, a second device on a link: refused");
+	{
+		/* Intel chipsets put root ports at 00:1c.0 and 00:1c.4 */
+		struct zd_pci_dev *rp4 = zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_ROOT_PORT,
+			&(struct zd_pci_port_desc){ 0x8086, 0x1905, 0x1c, 0x10, 4 });
+
+		ok(!ZD_IS_ERR(rp4) && !strcmp(rp4->name, "0005:00:1c.4") &&
+		   rp4->subordinate->number == 0x10 && zd_pci_get_slot(pm, 5, 0, ZD_PCI_DEVFN(0x1c, 4)) == rp4,
+		   "a second root port in slot 1c as function 4 (its own bus 10)");
+	}
+	ok(ZD_PTR_ERR(zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_ROOT_PORT,
+				      &(struct zd_pci_port_desc){ 0x8086, 0x1905, 0x1c, -1, 4 })) == -EBUSY,
+	   "the same slot and function again: -EBUSY");
+	ok(ZD_PTR_ERR(zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_ROOT_PORT,
+				      &(struct zd_pci_port_desc){ 0x8086, 0x1905, 0x1c, -1, 8 })) == -EINVAL &&
+	   ZD_PTR_ERR(zd_pci_port_add(hb->bus, ZD_PCI_EXP_TYPE_ROOT_PORT,
+				      &(struct zd_pci_port_desc){ 0x8086, 0x1905, -1, -1, 1 })) == -EINVAL &&
+	   ZD_PTR_ERR(zd_pci_port_add(hb6->bus, ZD_PCI_EXP_TYPE_ROOT_PORT,
+				      &(struct zd_pci_port_desc){ 0x8086, 0x1905, 32, -1, 0 })) == -EINVAL &&
+	   !hb6->bus->devices,
+	   "function 8, a function without a slot, slot 32 on an empty root bus (once accepted): "
+	   "-EINVAL");
 	e = tap_pci_ep(dp, 16 << 20, 0);
 	ok(!ZD_IS_ERR(e) && !strcmp(e->name, "0005:0c:00.0"), "an endpoint below it: 0c:00.0");
 	ok(zd_pci_get_slot(pm, 5, 0x0d, 0) == NULL && zd_pci_get_slot(pm, 5, 9, ZD_PCI_DEVFN(2, 0)) == NULL,

@@ -138,7 +138,9 @@ struct zd_iomem_entry {
 	char name[96];
 };
 /* Parse /proc/iomem text; 0 or -EINVAL with "line N: why" in err. Lines
- * whose addresses are all zero (unprivileged view) give -EPERM. */
+ * whose addresses are all zero (unprivileged view) give -EPERM; a line over
+ * 1023 bytes -EINVAL and a text over 16 MiB -EFBIG (no listing is that
+ * long); a failed read its errno (-EISDIR for a directory). */
 int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, size_t errlen);
 
 /*

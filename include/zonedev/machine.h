@@ -240,9 +240,11 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc);
 /* Reason text of the last failed zd_machine_create() on this thread. */
 const char *zd_machine_create_error(void);
 /* Which entry of the description the last failed zd_machine_create() on
- * this thread was about (list ZD_DESC_NONE: the machine as a whole, or an
- * entry imported from an iomem file), so a caller can point at it. */
-enum zd_desc_list { ZD_DESC_NONE, ZD_DESC_RAM, ZD_DESC_RESERVED, ZD_DESC_PMEM, ZD_DESC_GPU };
+ * this thread was about (list ZD_DESC_NONE: the machine as a whole;
+ * ZD_DESC_IOMEM: the iomem_path file, unreadable or holding the bad
+ * entry), so a caller can point at it. */
+enum zd_desc_list { ZD_DESC_NONE, ZD_DESC_RAM, ZD_DESC_RESERVED, ZD_DESC_PMEM, ZD_DESC_GPU,
+		    ZD_DESC_IOMEM };
 struct zd_desc_blame {
 	enum zd_desc_list list;
 	size_t index;

@@ -131,10 +131,12 @@ struct zd_pci_host_bridge *zd_pci_host_bridge_add(struct zd_machine *m,
  * switch's internal bus. slot -1 takes the next free one; secondary -1 the
  * next bus number, else that number (never below the next free one: bus
  * numbers grow depth first). ERR_PTR: -EINVAL (no such place, a slot past
- * 31, a bus number out of order), -EBUSY (slot taken), -ENOSPC. */
+ * 31 or a function past 7, a bus number out of order), -EBUSY (that slot
+ * and function taken), -ENOSPC. */
 struct zd_pci_port_desc {
 	uint16_t vendor, device;
-	int slot, secondary;
+	int slot, secondary;       /* -1: the next free one */
+	int fn;                    /* 0..7; another function needs its slot given */
 };
 struct zd_pci_dev *zd_pci_port_add(struct zd_pci_bus *bus, enum zd_pcie_type type,
 				   const struct zd_pci_port_desc *d);

@@ -283,13 +283,40 @@ static int check_nesting(const struct parsed *v, size_t nr, char *err, size_t er
 	return 0;
 }
 
+/*
+ * A listing is read in bounded lines and up to a bounded total, so a file
+ * that is no listing (/dev/zero, a FIFO that never ends) is refused after a
+ * few KiB instead of growing one line without end. A real /proc/iomem has
+ * lines under 100 bytes and is some KiB long even on large machines.
+ */
+#define IOMEM_LINE_MAX 1024
+#define IOMEM_TEXT_MAX (16UL << 20)
+
+/* One line into buf (newline kept, NULs counted): its length, 0 at end of
+ * file, -1 when it does not fit in cap - 1 bytes. */
+static ssize_t read_line(FILE *f, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF) {
+		if (len + 1 >= cap)
+			return -1;
+		buf[len++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
 int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, size_t errlen)
 {
 	struct parsed *v = NULL;
-	size_t nr = 0, cap = 0, linecap = 0;
+	size_t nr = 0, cap = 0, total = 0;
 	unsigned long lineno = 0;
 	bool any_nonzero = false;
-	char *line = NULL;
+	char line[IOMEM_LINE_MAX];
 	ssize_t len;
 	int ret = 0;
 
@@ -297,12 +324,25 @@ int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, s
 	*n = 0;
 	if (err && errlen)
 		err[0] = '\0';
-	while ((len = getline(&line, &linecap, f)) != -1) {
+	while ((len = read_line(f, line, sizeof(line))) != 0) {
 		struct zd_iomem_entry e = { 0 };
 		const char *p = line;
 		size_t spaces = 0, namelen;
 
 		lineno++;
+		if (len < 0) {
+			ret = parse_error(err, errlen, -EINVAL, lineno,
+					  "longer than %d bytes: not a /proc/iomem listing",
+					  IOMEM_LINE_MAX - 1);
+			goto fail;
+		}
+		total += (size_t)len;
+		if (total > IOMEM_TEXT_MAX) {
+			ret = parse_error(err, errlen, -EFBIG, lineno,
+					  "the listing passes %lu MiB: not a /proc/iomem listing",
+					  IOMEM_TEXT_MAX >> 20);
+			goto fail;
+		}
 		/* A NUL ends the text (the name is read up to it): strip the
 		 * line end there too, or "S\r\0..." keeps a CR the dump prints
 		 * and its next import strips. */
@@ -384,7 +424,11 @@ int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, s
 		nr++;
 	}
 	if (ferror(f)) {
-		ret = parse_error(err, errlen, -EIO, 0, "read error after line %lu", lineno);
+		/* a directory opens for reading and fails on the first read */
+		int e = errno ? errno : EIO;
+
+		ret = parse_error(err, errlen, -e, 0, "read error after line %lu (%s)", lineno,
+				  strerror(e));
 		goto fail;
 	}
 	if (nr && !any_nonzero) {
@@ -408,11 +452,9 @@ int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, s
 	}
 	*n = nr;
 	free(v);
-	free(line);
 	return 0;
 
 fail:
 	free(v);
-	free(line);
 	return ret;
 }

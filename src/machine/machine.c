@@ -43,9 +43,9 @@ struct zd_desc_blame zd_machine_create_blame(void)
 
 static void blame(const struct zd_machine_desc *desc, enum zd_desc_list list, size_t i)
 {
-	/* imported ranges are not entries of the description */
+	/* imported ranges are not entries of the description: the file is */
 	if (desc->iomem_path && (list == ZD_DESC_RAM || list == ZD_DESC_RESERVED))
-		return;
+		list = ZD_DESC_IOMEM;
 	create_blame = (struct zd_desc_blame){ list, i };
 }
 
@@ -443,8 +443,10 @@ struct zd_machine *zd_machine_create(const struct zd_machine_desc *desc)
 	if (desc->iomem_path) {
 		rc = import_iomem(m, desc->iomem_path, &imp_ram, &nr_imp_ram, &imp_other,
 				  &nr_imp_other, &imp_names);
-		if (rc)
+		if (rc) {
+			blame(desc, ZD_DESC_IOMEM, 0);
 			goto out_import;
+		}
 		ram = imp_ram;
 		nr_ram = nr_imp_ram;
 		other = imp_other;

@@ -1,6 +1,7 @@
 # Fuzzing (issue 7 item 7), included by the main Makefile after its variable
-# block. Three libFuzzer targets: the scenario loader, the /proc/iomem
-# importer and the pfn/dax info-block validator (tests/fuzz/fuzz_*.c).
+# block. Four libFuzzer targets: the scenario loader, the /proc/iomem
+# importer, the pfn/dax info-block validator and the lspci importer
+# (tests/fuzz/fuzz_*.c).
 #  - `make check` replays each corpus (tests/fuzz/corpus/<target>/, crash
 #    reproducers included) with a gcc build: replay.c supplies main() and
 #    prints TAP; tests/fuzz/replay-<target>.sh runs it under prove.
@@ -20,7 +21,7 @@ ifeq ($(.DEFAULT_GOAL),)
 .DEFAULT_GOAL := all
 endif
 
-FUZZ_TARGETS  := scenario iomem infoblock
+FUZZ_TARGETS  := scenario iomem infoblock lspci
 FUZZ_DIR      := tests/fuzz
 FUZZ_REPLAY   := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 # What `make check` runs (through prove --exec tests/run-test, with ZD_BUILD
@@ -31,11 +32,13 @@ FUZZ_CHECK    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/replay-%.sh)
 
 FUZZ_REPLAY_OBJS := $(BUILD)/tests/fuzz/replay.o $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%.o)
 .SECONDARY: $(FUZZ_REPLAY_OBJS)
-$(BUILD)/tests/fuzz/fuzz_scenario.o: EXTRA_CFLAGS := -Itools/zonedev
+# The scenario and lspci targets drive the CLI's loader: they link its objects.
+FUZZ_CLI_TARGETS := scenario lspci
+$(FUZZ_CLI_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%.o): EXTRA_CFLAGS := -Itools/zonedev
 
-$(BUILD)/tests/fuzz/replay_scenario: $(BUILD)/tests/fuzz/replay.o \
-		$(BUILD)/tests/fuzz/fuzz_scenario.o $(filter-out %/main.o,$(CLI_OBJS)) \
-		$(BUILD)/libzonedev.a
+$(FUZZ_CLI_TARGETS:%=$(BUILD)/tests/fuzz/replay_%): $(BUILD)/tests/fuzz/replay_%: \
+		$(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o \
+		$(filter-out %/main.o,$(CLI_OBJS)) $(BUILD)/libzonedev.a
 	$(CC) $(ZD_LDFLAGS) -o $@ $^ -lyaml $(LDLIBS)
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o \
@@ -64,6 +67,7 @@ FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OPTS_scenario  := -max_len=4096 -dict=$(FUZZ_DIR)/scenario.dict
 FUZZ_OPTS_iomem     := -max_len=4096
 FUZZ_OPTS_infoblock := -max_len=4352
+FUZZ_OPTS_lspci     := -max_len=8192
 
 -include $(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d $(FUZZ_BUILD)/*/*/*/*.d)
 
@@ -72,14 +76,15 @@ $(FUZZ_BUILD)/%.o: %.c $(FUZZ_DIR)/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_BUILD)/tests/fuzz/fuzz_scenario.o: FUZZ_CFLAGS += -Itools/zonedev
+$(FUZZ_CLI_TARGETS:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o): FUZZ_CFLAGS += -Itools/zonedev
 # Boots are slow: under libFuzzer one parsed input in 32 boots (see fuzz_iomem.c).
 $(FUZZ_BUILD)/tests/fuzz/fuzz_iomem.o: FUZZ_CFLAGS += -DFUZZ_IOMEM_MAX_RAM='(256ULL << 20)' \
 	-DFUZZ_IOMEM_BOOT_EVERY=32
+$(FUZZ_BUILD)/tests/fuzz/fuzz_lspci.o: FUZZ_CFLAGS += -DFUZZ_LSPCI_BUILD_EVERY=16
 .SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o)
 
-$(FUZZ_BUILD)/fuzz_scenario: $(FUZZ_BUILD)/tests/fuzz/fuzz_scenario.o $(FUZZ_CLI_OBJS) \
-		$(FUZZ_LIB_OBJS)
+$(FUZZ_CLI_TARGETS:%=$(FUZZ_BUILD)/fuzz_%): $(FUZZ_BUILD)/fuzz_%: \
+		$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_CLI_OBJS) $(FUZZ_LIB_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lyaml -pthread -lm
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)

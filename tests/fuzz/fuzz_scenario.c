@@ -16,8 +16,10 @@
  * size the text asks for under any path it names, and run steps whose cost
  * the text chooses, so a fuzzer could fill the disk or hang; and the loader
  * is the part that takes untrusted text (the runner has its own tests, the
- * scenarios in scenarios/). The loader opens no file itself (paths are
- * only resolved), so this target touches nothing outside its own memory.
+ * scenarios in scenarios/). The loader opens only the lspci listings a
+ * text names, for reading, and refuses what is no listing after its first
+ * bytes (fuzz_lspci.c fuzzes their contents); other paths are only
+ * resolved, so this target writes nothing outside its own memory.
  */
 #include "fuzz.h"
 #include "cli.h"

@@ -348,6 +348,7 @@ struct pci_decl {
 	uint64_t nr;               /* endpoint: functions */
 	int domain;                /* host: -1 the next free one */
 	int slot, secondary;       /* ports: -1 the next free slot / bus number */
+	int fn;                    /* ports: the function (an lspci listing's) */
 	uint16_t acs, acs_cap;     /* ACS control word; the capability (0: every bit) */
 	bool has_acs;
 	bool iommu;                /* host: DMA below goes through an IOMMU */
@@ -393,6 +394,7 @@ struct scenario {
 	char **kept;               /* strings the declarations point at (lspci paths) */
 	size_t nr_kept;
 	const char *iomem_given;
+	int iomem_line, iomem_col; /* where iomem: names it, for boot errors */
 	/* Where each machine.ram/reserved/pmem/gpus entry is, by its index in
 	 * the machine description (zd_machine_create_blame() names one). */
 	struct { int line, col; } *entry_pos[ZD_DESC_GPU + 1];

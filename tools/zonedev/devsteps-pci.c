@@ -288,7 +288,7 @@ int scenario_pci_build(struct scenario *s, struct zd_machine *m, char *fail, siz
 	zd_pci_set_cpu(m, (uint16_t)s->cpu_vendor, (unsigned)s->cpu_family);
 	for (size_t i = 0; i < s->nr_pci && !rc; i++) {
 		const struct pci_decl *d = &s->pci[i];
-		struct zd_pci_port_desc pd = { d->vendor, d->device, d->slot, d->secondary };
+		struct zd_pci_port_desc pd = { d->vendor, d->device, d->slot, d->secondary, d->fn };
 		void *r = NULL;
 
 		switch (d->kind) {

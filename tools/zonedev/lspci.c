@@ -11,8 +11,11 @@
  * that are not root ports (integrated endpoints), bridges that are not
  * PCIe ports, 32-bit BARs (BAR addresses are the model's own: it lays the
  * BARs out in the window the scenario gives).
+ * Ports keep their function too: root ports are often functions of one
+ * slot (Intel's 00:1c.0 and 00:1c.4).
  * Invariants: the declarations come out depth first, each after its
- * parent; a malformed line is an error naming the file and line.
+ * parent; a malformed line is an error naming the file and line; the text
+ * read is bounded (tests/fuzz/fuzz_lspci.c holds the importer to these).
  */
 #include "scenario-internal.h"
 
@@ -150,7 +153,6 @@ static int parse_line(struct scenario *s, yaml_node_t *at, struct listing *l, ch
 	struct rec r = { .secondary = -1, .line = line };
 	struct rec *cur = l->n ? &l->r[l->n - 1] : NULL;
 	size_t k;
-	int c;
 
 	t[strcspn(t, "\n")] = '\0';
 	if (!t[0] || t[0] == '#')
@@ -163,8 +165,10 @@ static int parse_line(struct scenario *s, yaml_node_t *at, struct listing *l, ch
 		/* "PCI bridge [0604]: ..." */
 		{
 			const char *cc = strstr(t + k, " [");
+			int c = -1;
 
-			if (!cc || sscanf(cc, " [%4x]%n", &r.class, &c) != 1 || cc[c] != ':')
+			/* %n is stored only when the ']' after the digits matched */
+			if (!cc || sscanf(cc, " [%4x]%n", &r.class, &c) != 1 || c < 0 || cc[c] != ':')
 				return bad(s, at, l, line, "no [class] code: run lspci with -nn");
 		}
 		if (!parse_ids(t, &r))
@@ -232,6 +236,7 @@ static struct pci_decl *emit(struct scenario *s, yaml_node_t *at, const struct l
 	d->line = r->line;
 	d->col = 1;
 	d->slot = kind == PCI_DECL_SWITCH ? -1 : r->slot;
+	d->fn = kind == PCI_DECL_SWITCH || kind == PCI_DECL_ENDPOINT ? 0 : r->fn;
 	d->secondary = r->secondary;
 	if (r->has_acs && kind != PCI_DECL_ENDPOINT) {
 		d->has_acs = true;
@@ -327,20 +332,81 @@ static int import_below(struct scenario *s, yaml_node_t *at, struct listing *l, 
 	return 0;
 }
 
+/*
+ * The listing, whole, NUL-terminated: NULL after the message. The text is
+ * bounded, so a path that is no listing (/dev/zero, a FIFO that never
+ * ends) is refused instead of read without end; a large server's
+ * `lspci -vvv` is a few hundred KiB. A NUL byte means binary data.
+ */
+#define LSPCI_TEXT_MAX (64UL << 20)
+
+static char *read_listing(struct scenario *s, yaml_node_t *at, const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL, *nul = NULL;
+	size_t n = 0, cap = 0, got;
+	int err = 0;
+
+	if (!f) {
+		yerr(YF, at, "cannot read the lspci listing %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	while (n <= LSPCI_TEXT_MAX) {
+		if (n == cap) {
+			char *t = realloc(text, (cap += 1 << 16) + 1);
+
+			if (!t) {
+				err = ENOMEM;
+				break;
+			}
+			text = t;
+		}
+		got = fread(text + n, 1, cap - n, f);
+		if (!got || (nul = memchr(text + n, '\0', got)))
+			break;
+		n += got;
+	}
+	/* a directory opens for reading and fails on the first read */
+	if (!err && ferror(f))
+		err = errno ? errno : EIO;
+	fclose(f);
+	if (!err && !nul && n <= LSPCI_TEXT_MAX) {
+		text[n] = '\0';
+		*len = n;
+		return text;
+	}
+	if (err)
+		yerr(YF, at, "cannot read the lspci listing %s: %s", path, strerror(err));
+	else if (nul)
+		yerr(YF, at, "lspci listing %s holds a NUL byte (at offset %zu): not lspci text",
+		     path, (size_t)(nul - text));
+	else
+		yerr(YF, at, "lspci listing %s passes %lu MiB: not lspci output", path,
+		     LSPCI_TEXT_MAX >> 20);
+	free(text);
+	return NULL;
+}
+
 int lspci_import(struct scenario *s, yaml_node_t *at, const char *path, int domain, int host)
 {
 	struct listing l = { .path = path };
-	FILE *f = fopen(path, "r");
-	char buf[1024];
 	int line = 0, rc = 0, roots = 0;
+	size_t len;
+	char *text = read_listing(s, at, path, &len);
 
-	if (!f)
-		return yerr(YF, at, "cannot read the lspci listing %s: %s", path, strerror(errno));
-	while (!rc && fgets(buf, sizeof(buf), f))
-		rc = parse_line(s, at, &l, buf, ++line);
-	fclose(f);
+	if (!text)
+		return -1;
+	for (char *t = text, *nl; !rc && t < text + len; t = nl + 1) {
+		nl = strchr(t, '\n');
+		if (!nl)
+			nl = text + len;
+		*nl = '\0';
+		rc = parse_line(s, at, &l, t, ++line);
+	}
+	free(text);
 	if (!rc && !l.n)
-		rc = bad(s, at, &l, line, "no device lines");
+		rc = yerr(YF, at, "lspci listing %s has no device lines (lspci -nn -vvv output)",
+			  path);
 	if (!rc && domain < 0)
 		domain = l.r[0].domain;
 	for (size_t i = 0; !rc && i < l.n; i++) {

@@ -55,7 +55,11 @@ static void boot_blame(const struct scenario *s, char *buf, size_t len)
 	};
 	struct zd_desc_blame b = zd_machine_create_blame();
 
-	if (b.list != ZD_DESC_NONE && b.index < s->nr_entry_pos[b.list] &&
+	if (b.list == ZD_DESC_IOMEM && s->iomem_line)
+		snprintf(buf, len, "%s:%d:%d: machine.iomem", s->file, s->iomem_line,
+			 s->iomem_col);
+	else if (b.list != ZD_DESC_NONE && b.list != ZD_DESC_IOMEM &&
+		 b.index < s->nr_entry_pos[b.list] &&
 	    s->entry_pos[b.list][b.index].line)
 		snprintf(buf, len, "%s:%d:%d: machine.%s entry %zu", s->file,
 			 s->entry_pos[b.list][b.index].line, s->entry_pos[b.list][b.index].col,

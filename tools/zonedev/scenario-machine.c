@@ -319,6 +319,8 @@ static int parse_iomem(struct scenario *s, void *obj, const struct field *f, yam
 	s->iomem_given = yscalar(YF, v, "'iomem'");
 	if (!s->iomem_given)
 		return -1;
+	s->iomem_line = yline(v);
+	s->iomem_col = ycol(v);
 	s->iomem_path = resolve_path(s, s->iomem_given);
 	return s->iomem_path ? 0 : yerr(YF, v, "out of memory");
 }

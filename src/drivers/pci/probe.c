@@ -199,10 +199,10 @@ fail:
 }
 
 /*
- * A bridge of type on bus at slot with a fresh secondary bus; p->lock held
- * for writing. The caller has checked the slot.
+ * A bridge of type on bus at devfn with a fresh secondary bus; p->lock held
+ * for writing. The caller has checked devfn.
  */
-static struct zd_pci_dev *pci_bridge_new(struct zd_machine *m, struct zd_pci_bus *bus, int slot,
+static struct zd_pci_dev *pci_bridge_new(struct zd_machine *m, struct zd_pci_bus *bus, unsigned devfn,
 					 uint16_t vendor, uint16_t device, enum zd_pcie_type type,
 					 int secondary)
 {
@@ -228,7 +228,7 @@ static struct zd_pci_dev *pci_bridge_new(struct zd_machine *m, struct zd_pci_bus
 	if (!d)
 		return ZD_ERR_PTR(-ENOMEM);
 	d->bus = bus;
-	d->devfn = ZD_PCI_DEVFN(slot, 0);
+	d->devfn = devfn;
 	d->vendor = vendor;
 	d->device = device;
 	d->pcie_type = type;
@@ -268,7 +268,7 @@ static struct zd_pci_bus *pci_below(struct zd_machine *m, struct zd_pci_dev *por
 /* Where a port of type may go on bus, and at which slot: 0, or -errno
  * after saying why. p->lock held. */
 static int port_slot(struct zd_machine *m, struct zd_pci_bus *bus, enum zd_pcie_type type,
-		     int want, int *slot)
+		     int want, int fn, unsigned *devfn)
 {
 	const struct zd_pci_dev *self = bus->self;
 	bool fits = type == ZD_PCI_EXP_TYPE_ROOT_PORT ? !bus->parent :
@@ -287,32 +287,43 @@ static int port_slot(struct zd_machine *m, struct zd_pci_bus *bus, enum zd_pcie_
 			  "bridge of that type");
 		return -EINVAL;
 	}
+	if (want > 31 || fn < 0 || fn > 7 || (fn && want < 0)) {
+		zd_pr_err(m, "pci_bus %04x:%02x: %s %d%s", bus->host->domain, bus->number,
+			  want > 31 ? "no slot" : "no function", want > 31 ? want : fn,
+			  want > 31 ? " (slots are 0 to 1f)" : fn && want < 0 ?
+			  " without a slot" : " (functions are 0 to 7)");
+		return -EINVAL;
+	}
 	if (type == ZD_PCI_EXP_TYPE_UPSTREAM) {
 		/* a link: device 0, alone */
-		if (bus->devices || want > 0) {
+		if (bus->devices || want > 0 || fn) {
 			zd_pr_err(m, "pci_bus %04x:%02x: a link holds one device, at slot 0",
 				  bus->host->domain, bus->number);
 			return -EBUSY;
 		}
-		*slot = 0;
+		*devfn = ZD_PCI_DEVFN(0, 0);
 		return 0;
 	}
 	if (want < 0) {
-		*slot = pci_free_slot(bus);
-		if (*slot < 0) {
+		int slot = pci_free_slot(bus);
+
+		if (slot < 0) {
 			zd_pr_err(m, "pci_bus %04x:%02x: all 32 slots are taken", bus->host->domain,
 				  bus->number);
 			return -ENOSPC;
 		}
+		*devfn = ZD_PCI_DEVFN(slot, 0);
 		return 0;
 	}
+	/* Functions of one slot are separate ports (Intel's 00:1c.0 and
+	 * 00:1c.4 root ports); each devfn holds one. */
 	for (const struct zd_pci_dev *d = bus->devices; d; d = d->bus_next)
-		if (want > 31 || ZD_PCI_SLOT(d->devfn) == (unsigned)want) {
-			zd_pr_err(m, "pci_bus %04x:%02x: slot %02x is %s", bus->host->domain,
-				  bus->number, (unsigned)want, want > 31 ? "out of range" : "taken");
-			return want > 31 ? -EINVAL : -EBUSY;
+		if (d->devfn == ZD_PCI_DEVFN(want, fn)) {
+			zd_pr_err(m, "pci_bus %04x:%02x: %02x.%d is taken", bus->host->domain,
+				  bus->number, (unsigned)want, fn);
+			return -EBUSY;
 		}
-	*slot = want;
+	*devfn = ZD_PCI_DEVFN(want, fn);
 	return 0;
 }
 
@@ -322,11 +333,12 @@ struct zd_pci_dev *zd_pci_port_add(struct zd_pci_bus *bus, enum zd_pcie_type typ
 	struct zd_machine *m = bus->host->m;
 	struct zd_pci *p = m->pci;
 	struct zd_pci_dev *dev;
-	int slot, rc;
+	unsigned devfn;
+	int rc;
 
 	pthread_rwlock_wrlock(&p->lock);
-	rc = port_slot(m, bus, type, d->slot, &slot);
-	dev = rc ? ZD_ERR_PTR(rc) : pci_bridge_new(m, bus, slot, d->vendor, d->device, type,
+	rc = port_slot(m, bus, type, d->slot, d->fn, &devfn);
+	dev = rc ? ZD_ERR_PTR(rc) : pci_bridge_new(m, bus, devfn, d->vendor, d->device, type,
 						      d->secondary);
 	pthread_rwlock_unlock(&p->lock);
 	return dev;
@@ -370,11 +382,12 @@ struct zd_pci_dev *zd_pci_switch_add(struct zd_pci_dev *port, uint16_t vendor, u
 		up = ZD_ERR_PTR(-ENOSPC);
 		goto out;
 	}
-	up = pci_bridge_new(m, bus, slot, vendor, device, ZD_PCI_EXP_TYPE_UPSTREAM, -1);
+	up = pci_bridge_new(m, bus, ZD_PCI_DEVFN(slot, 0), vendor, device, ZD_PCI_EXP_TYPE_UPSTREAM,
+			    -1);
 	if (ZD_IS_ERR(up))
 		goto out;
 	for (unsigned i = 0; i < nr_down; i++) {
-		dsp = pci_bridge_new(m, up->subordinate, (int)i, vendor, device,
+		dsp = pci_bridge_new(m, up->subordinate, ZD_PCI_DEVFN(i, 0), vendor, device,
 				     ZD_PCI_EXP_TYPE_DOWNSTREAM, -1);
 		if (ZD_IS_ERR(dsp)) {
 			/* Only memory can fail here: the bus numbers were checked. */
