@@ -312,18 +312,18 @@ static int port_slot(struct zd_machine *m, struct zd_pci_bus *bus, enum zd_pcie_
 				  bus->number);
 			return -ENOSPC;
 		}
-		*devfn = ZD_PCI_DEVFN(slot, 0);
+		*devfn = ZD_PCI_DEVFN((unsigned)slot, 0u);
 		return 0;
 	}
 	/* Functions of one slot are separate ports (Intel's 00:1c.0 and
 	 * 00:1c.4 root ports); each devfn holds one. */
 	for (const struct zd_pci_dev *d = bus->devices; d; d = d->bus_next)
-		if (d->devfn == ZD_PCI_DEVFN(want, fn)) {
+		if (d->devfn == ZD_PCI_DEVFN((unsigned)want, (unsigned)fn)) {
 			zd_pr_err(m, "pci_bus %04x:%02x: %02x.%d is taken", bus->host->domain,
 				  bus->number, (unsigned)want, fn);
 			return -EBUSY;
 		}
-	*devfn = ZD_PCI_DEVFN(want, fn);
+	*devfn = ZD_PCI_DEVFN((unsigned)want, (unsigned)fn);
 	return 0;
 }
 
