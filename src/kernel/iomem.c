@@ -403,6 +403,10 @@ int zd_iomem_parse(FILE *f, struct zd_iomem_entry **out, size_t *n, char *err, s
 		namelen = strlen(p);
 		if (namelen >= sizeof(e.name))
 			namelen = sizeof(e.name) - 1;   /* long names are cut, not refused */
+		/* a cut can leave CRs from inside the name at its end, which the
+		 * dump would print and its next import strip */
+		while (namelen && p[namelen - 1] == '\r')
+			namelen--;
 		memcpy(e.name, p, namelen);
 		e.name[namelen] = '\0';
 		if (e.start || e.end)
