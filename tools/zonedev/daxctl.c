@@ -10,7 +10,7 @@
  * is decided here, in daxctl's order. The device and region objects are
  * also what ndctl nests under a devdax namespace.
  * Invariants: a refusal changes nothing; the state is saved before
- * anything is printed; usage errors are zonedev's (exit 2).
+ * anything is printed; usage errors exit 129, as daxctl's do.
  */
 #include "pmachine.h"
 
@@ -50,8 +50,9 @@ static const char daxctl_help[] =
 	"  -v, --verbose     say how many memory blocks changed\n"
 	"  -h, --help        show this help\n"
 	"\n"
-	"exit status: 0 ok, 2 usage error, 1 the machine or its state could not be\n"
-	"             loaded (or daxctl's own 1: nothing left to do); otherwise\n"
+	"exit status: 0 ok, 129 usage error (as daxctl), 1 the machine or its state\n"
+	"             could not be loaded or saved (or daxctl's own 1: nothing\n"
+	"             left to do); otherwise\n"
 	"             daxctl's: the errno's low byte (240 EBUSY, 250 ENXIO)\n";
 
 enum { OPT_NO_MOVABLE = 1000 };
@@ -82,7 +83,10 @@ struct nj *dax_dev_json(struct pmachine *pm, struct zd_nd_region *r, bool human)
 	if (di.mode == ZD_DAX_MODE_SYSTEM_RAM && di.kmem_size) {
 		nj_kint(o, "online_memblocks", di.online_memblocks);
 		nj_kint(o, "total_memblocks", di.total_memblocks);
-		nj_kbool(o, "movable", di.movable);
+		/* daxctl_memory_is_movable() fails on an offline block (its
+		 * zone is unknown), and util_daxctl_dev_to_json() then omits it */
+		if (di.online_memblocks == di.total_memblocks)
+			nj_kbool(o, "movable", di.movable);
 	}
 	return o;
 }
@@ -378,8 +382,9 @@ static int cmd_device(struct pmachine *pm, const char *sub, const char *ident,
 		}
 		processed += rc == 0;
 	}
+	/* the state could not be kept: exit 1, as documented */
 	if (pm_save(pm))
-		rc = rc ? rc : -EIO;
+		rc = rc ? rc : EXIT_FAIL;
 	if (devs)
 		nj_display_array(stdout, devs, o->human);
 	fflush(stdout);
@@ -442,7 +447,8 @@ static int parse_sub(const char *sub, int argc, char **argv, struct dopts *o, co
 				   "online memory for" : "offline memory for");
 	if (optind + 1 < argc)
 		return usage_error(cmd, "unknown extra parameter \"%s\"", argv[optind + 1]);
-	*dev = argv[optind];
+	/* parse_device_options(): /dev/dax0.0 names dax0.0 */
+	*dev = strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind];
 	if (reconf && !o->mode)
 		return usage_error(cmd, "a --mode is required (devdax or system-ram; --size and "
 				   "--align are not modelled)");
@@ -453,7 +459,7 @@ static int parse_sub(const char *sub, int argc, char **argv, struct dopts *o, co
 	return 0;
 }
 
-int cmd_daxctl(int argc, char **argv)
+static int daxctl_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		PM_LONGOPTS,
@@ -492,10 +498,19 @@ int cmd_daxctl(int argc, char **argv)
 	rc = parse_sub(sub, argc - optind, argv + optind, &o, &dev);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	po.saves = i != 0;
 	rc = pm_open(&pm, "daxctl", &po);
 	if (!rc) {
 		rc = pm_status(i == 0 ? cmd_list(&pm, &o) : cmd_device(&pm, sub, dev, &o));
 	}
 	fflush(stdout);
 	return pm_close(&pm, rc);
+}
+
+/* A usage error exits as daxctl's does: 129 (usage_with_options). */
+int cmd_daxctl(int argc, char **argv)
+{
+	int rc = daxctl_main(argc, argv);
+
+	return rc == EXIT_USAGE ? ND_EXIT_USAGE : rc;
 }

@@ -52,8 +52,8 @@ static const char lsmem_help[] =
 	"  --summary[=WHEN]  the summary: never, always or only (alone: only)\n"
 	"  -h, --help        show this help\n"
 	"\n"
-	"exit status: 0 ok, 1 the machine or its state could not be loaded,\n"
-	"             2 usage error\n";
+	"exit status: 0 ok, 1 the machine or its state could not be loaded, or a\n"
+	"             usage error (as lsmem's)\n";
 
 static const char chmem_help[] =
 	"usage: zonedev chmem [--machine FILE] [--state FILE] [--reboot] [--dmesg]\n"
@@ -74,8 +74,8 @@ static const char chmem_help[] =
 	"  -v, --verbose     say what happened to each block\n"
 	"  -h, --help        show this help\n"
 	"\n"
-	"exit status: 0 ok, 1 nothing changed (or the machine could not be loaded),\n"
-	"             2 usage error, 64 only some of the memory changed\n";
+	"exit status: 0 ok, 1 nothing changed, a usage error (as chmem's) or the\n"
+	"             machine could not be loaded, 64 only some of the memory changed\n";
 
 /* ---------- reading the blocks ---------- */
 
@@ -352,7 +352,7 @@ static int parse_columns(const char *list, int *ids, size_t *n, size_t max)
 	return 0;
 }
 
-int cmd_lsmem(int argc, char **argv)
+static int lsmem_main(int argc, char **argv)
 {
 	enum { OPT_OUTPUT_ALL = 1000, OPT_SUMMARY };
 	static const struct option opts[] = {
@@ -653,7 +653,7 @@ static int chmem_param(struct chmem *c, const char *arg, bool blocks)
 	return 0;
 }
 
-int cmd_chmem(int argc, char **argv)
+static int chmem_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		PM_LONGOPTS,
@@ -694,6 +694,7 @@ int cmd_chmem(int argc, char **argv)
 			c.zone = z;
 	if (zone && c.zone < 0)
 		return usage_error("chmem", "unknown memory zone: %s", zone);
+	po.saves = true;
 	rc = pm_open(&pm, "chmem", &po);
 	if (!rc) {
 		struct zd_memory_block mb;
@@ -714,4 +715,20 @@ int cmd_chmem(int argc, char **argv)
 	}
 	fflush(stdout);
 	return pm_close(&pm, rc);
+}
+
+/* A usage error exits as util-linux's does: 1 (errtryhelp). */
+int cmd_lsmem(int argc, char **argv)
+{
+	int rc = lsmem_main(argc, argv);
+
+	return rc == EXIT_USAGE ? EXIT_FAIL : rc;
+}
+
+/* A usage error exits as util-linux's does: 1 (errtryhelp). */
+int cmd_chmem(int argc, char **argv)
+{
+	int rc = chmem_main(argc, argv);
+
+	return rc == EXIT_USAGE ? EXIT_FAIL : rc;
 }

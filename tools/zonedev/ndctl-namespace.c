@@ -360,10 +360,10 @@ static int cmd_create(struct pmachine *pm, const struct nd_nsopts *o)
 		if (!rc)
 			rc = reconfigure(pm, o, &p);
 		if (pm_save(pm) && !rc)
-			rc = -EIO;
+			rc = EXIT_FAIL;
 		/* ndctl's setup_namespace(): human sizes only on a terminal */
 		if (!rc)
-			nj_print(stdout, nd_namespace_json(pm, i, isatty(STDOUT_FILENO), true));
+			nj_print(stdout, nd_namespace_json(pm, i, isatty(STDOUT_FILENO), true, false));
 		break;
 	}
 	if (rc == -EAGAIN)
@@ -429,7 +429,12 @@ static int cmd_xaction(struct pmachine *pm, const struct nd_nsopts *o)
 			processed += rc == 0;
 			rc = rc > 0 ? 0 : rc;
 		} else if (k == 1) {
-			rc = prep_checks(pm, i, true) == -EBUSY ? -EBUSY : zd_nd_disable_namespace(r);
+			struct zd_dax_info di;
+
+			/* ndctl_namespace_disable_safe(): only memory online as
+			 * system-ram holds it (silently: a dbg() there) */
+			rc = !zd_dax_info_get(r, &di) && di.online_memblocks ? -EBUSY :
+			     zd_nd_disable_namespace(r);
 			processed += rc == 0;
 		} else {
 			zd_nd_enable_namespace(r);
@@ -441,8 +446,9 @@ static int cmd_xaction(struct pmachine *pm, const struct nd_nsopts *o)
 			processed += rc == 0;
 		}
 	}
+	/* the state could not be kept: exit 1, as documented */
 	if (pm_save(pm) && !rc)
-		rc = -EIO;
+		rc = EXIT_FAIL;
 	if (rc < 0 && !err_count)
 		fprintf(stderr, "error %s namespaces: %s\n", names[k][1], strerror(-rc));
 	fprintf(stderr, "%s %d namespace%s\n", names[k][2], processed, processed == 1 ? "" : "s");

@@ -31,8 +31,8 @@ const char ndctl_help[] =
 	"it. So a script written for ndctl runs unchanged with ndctl=\"zonedev\n"
 	"ndctl --machine M.yaml\". Regions are label-less: regionN holds one\n"
 	"namespace, namespaceN.0, always the whole region. Commands:\n"
-	"  list [-N] [-R] [-D] [-X] [-i] [-u] [-r REGION] [-n NAMESPACE] [-m MODE]\n"
-	"       [-d DIMM]\n"
+	"  list [-N] [-R] [-D] [-X] [-i] [-u] [-v] [-c] [-M] [-b BUS] [-r REGION]\n"
+	"       [-n NAMESPACE] [-m MODE] [-t TYPE] [-d DIMM]\n"
 	"  create-namespace -e NAMESPACE [-f] [-m MODE] [-M MAP] [-a ALIGN] [-s SIZE]\n"
 	"                   [-r REGION] [-t pmem] [-u UUID] [-n NAME]\n"
 	"  destroy-namespace NAMESPACE|all [-f] [-r REGION]\n"
@@ -50,6 +50,15 @@ const char ndctl_help[] =
 	"  -d, --dimm DIMM   list: only what DIMM maps (nothing here)\n"
 	"  -X, --device-dax  list: devdax namespaces with their daxregion and devices\n"
 	"  -i, --idle        list: include disabled namespaces\n"
+	"  -c, --configured  list: include configured idle namespaces (all of them\n"
+	"                    are configured here)\n"
+	"  -M, --media-errors\n"
+	"                    list: include media errors (there are none)\n"
+	"  -v, --verbose     list: namespaces with their daxregion, numa_node and\n"
+	"                    target_node (-vv, which adds buses and DIMMs, is not\n"
+	"                    modelled)\n"
+	"  -b, --bus BUS     only bus BUS (ndbus0, 0, its provider e820, or all)\n"
+	"  -t, --type TYPE   list: only regions of TYPE (pmem; blk matches none)\n"
 	"  -u, --human       list: sizes as \"7.87 GiB (8.45 GB)\"; a single object is\n"
 	"                    printed alone, not in an array\n"
 	"  -r, --region R    only region R (N, regionN or all)\n"
@@ -67,13 +76,14 @@ const char ndctl_help[] =
 	"  -n, --name NAME   create-namespace: unused (label-less namespaces have none)\n"
 	"  -h, --help        show this help\n"
 	"\n"
-	"exit status: 0 ok, 2 usage error, 1 the machine or its state could not be\n"
-	"             loaded or saved; otherwise ndctl's: the errno's low byte (234\n"
-	"             EINVAL, 240 EBUSY, 250 ENXIO, 237 ENODEV)\n";
+	"exit status: 0 ok, 129 usage error (as ndctl), 1 the machine or its state\n"
+	"             could not be loaded or saved; otherwise ndctl's: the errno's\n"
+	"             low byte (234 EINVAL, 240 EBUSY, 250 ENXIO, 237 ENODEV)\n";
 
 struct lopts {
 	bool namespaces, regions, dimms, dax, idle, human;
-	const char *region, *ns, *mode, *dimm;
+	int verbose;
+	const char *region, *ns, *mode, *dimm, *bus, *type;
 };
 
 /* ndctl's view: a namespace disable-namespace took down lost its claim. */
@@ -82,7 +92,7 @@ static int listed_mode(const struct zd_nd_namespace_info *in)
 	return in->user_disabled ? ZD_NS_MODE_RAW : (int)in->mode;
 }
 
-struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax)
+struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax, bool verbose)
 {
 	struct zd_nd_region *r = pm_region(pm, idx);
 	struct zd_nd_namespace_info in;
@@ -110,6 +120,11 @@ struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax)
 		nj_kstr(o, "blockdev", in.blockdev);
 	if (!in.enabled)
 		nj_kstr(o, "state", "disabled");
+	/* a pmem region's memory would join its own node */
+	if (verbose) {
+		nj_kint(o, "numa_node", pm->s.pmem[idx].node);
+		nj_kint(o, "target_node", pm->s.pmem[idx].node);
+	}
 	return o;
 }
 
@@ -128,33 +143,56 @@ static struct nj *region_json(struct pmachine *pm, int idx, bool human)
 	return o;
 }
 
-/* util_region_filter(): space-separated ids, regionN names or "all". */
-bool nd_region_match(int id, const char *ident)
+/* Whether one space-separated word of an ndctl filter names the object. */
+typedef bool (*nd_word_match)(int id, const char *word);
+
+static bool any_word(int id, const char *ident, nd_word_match match)
 {
 	char buf[256], *save = NULL;
 
 	if (!ident)
 		return true;
 	snprintf(buf, sizeof(buf), "%s", ident);
-	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-		int n;
-
-		if (!strcmp(t, "all") || ((sscanf(t, "%d", &n) == 1 ||
-					    sscanf(t, "region%d", &n) == 1) && n == id))
+	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		if (!strcmp(t, "all") || match(id, t))
 			return true;
-	}
 	return false;
 }
 
-/* util_namespace_filter(): namespaceN.0, N.0 or "all". */
-static bool ns_match(int id, const char *ident)
+/* util_region_filter(): a whole number (strtoul base 0) or the exact name. */
+static bool region_word(int id, const char *t)
+{
+	char name[32], *end;
+	unsigned long n = strtoul(t, &end, 0);
+
+	snprintf(name, sizeof(name), "region%d", id);
+	return end != t && !*end ? n == (unsigned long)id : !strcmp(t, name);
+}
+
+bool nd_region_match(int id, const char *ident)
+{
+	return any_word(id, ident, region_word);
+}
+
+/* util_namespace_filter(): the exact name, or "R.N" as its sscanf reads it. */
+static bool ns_word(int id, const char *t)
 {
 	char name[32];
-	int a, b;
+	long a, b;
 
 	snprintf(name, sizeof(name), "namespace%d.0", id);
-	return !ident || !strcmp(ident, "all") || !strcmp(ident, name) ||
-	       (sscanf(ident, "%d.%d", &a, &b) == 2 && a == id && b == 0);
+	return !strcmp(t, name) || (sscanf(t, "%ld.%ld", &a, &b) == 2 && a == id && b == 0);
+}
+
+static bool ns_match(int id, const char *ident)
+{
+	return any_word(id, ident, ns_word);
+}
+
+/* util_bus_filter(): one bus, ndbus0, whose provider is e820. */
+static bool bus_word(int id, const char *t)
+{
+	return !strcmp(t, "ndbus0") || !strcmp(t, "e820") || !strcmp(t, "0");
 }
 
 static int cmd_list(struct pmachine *pm, struct lopts *o)
@@ -167,6 +205,9 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 		if (o->dax && !o->mode)
 			o->mode = "devdax";
 	}
+	/* cmd_list()'s -v level 1 (2 and up are refused at parse time) */
+	if (o->verbose)
+		o->namespaces = o->dax = true;
 	if (!o->namespaces && !o->regions && !o->dimms)
 		o->namespaces = true;
 	for (int i = 0; i < pm_nr_regions(pm); i++) {
@@ -174,7 +215,8 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 		struct nj *region = NULL;
 
 		/* A DIMM filter matches nothing: these regions have none. */
-		if (!nd_region_match(i, o->region) || !ns_match(i, o->ns) || o->dimm)
+		if (!nd_region_match(i, o->region) || !ns_match(i, o->ns) || o->dimm ||
+		    !any_word(0, o->bus, bus_word) || (o->type && strcmp(o->type, "pmem")))
 			continue;
 		if (o->regions) {
 			region = region_json(pm, i, o->human);
@@ -184,6 +226,7 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 			namespaces = NULL;   /* each region holds its own */
 		}
 		zd_nd_namespace_get(pm_region(pm, i), &in);
+		/* a sector filter is valid and matches nothing: no BTT here */
 		if (!o->namespaces || (!in.enabled && !o->idle) ||
 		    (o->mode && nd_mode_from_name(o->mode) != listed_mode(&in)))
 			continue;
@@ -192,7 +235,7 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 			if (region)
 				nj_add(region, "namespaces", namespaces);
 		}
-		nj_add(namespaces, NULL, nd_namespace_json(pm, i, o->human, o->dax));
+		nj_add(namespaces, NULL, nd_namespace_json(pm, i, o->human, o->dax, o->verbose));
 	}
 	/* list_display(): namespaces hang off the regions when both are on */
 	if (regions && namespaces) {
@@ -217,12 +260,15 @@ static int parse_list(int argc, char **argv, struct lopts *o)
 		{ "region", required_argument, NULL, 'r' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "mode", required_argument, NULL, 'm' }, { "dimm", required_argument, NULL, 'd' },
+		{ "bus", required_argument, NULL, 'b' }, { "type", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' }, { "configured", no_argument, NULL, 'c' },
+		{ "media-errors", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	optind = 0;
-	while ((c = next_opt("ndctl list", argc, argv, ":NRDXiur:n:m:d:h", opts)) != -1) {
+	while ((c = next_opt("ndctl list", argc, argv, ":NRDXiur:n:m:d:b:t:vcMh", opts)) != -1) {
 		switch (c) {
 		case 'N': o->namespaces = true; break;
 		case 'R': o->regions = true; break;
@@ -233,10 +279,14 @@ static int parse_list(int argc, char **argv, struct lopts *o)
 		case 'r': o->region = optarg; break;
 		case 'n': o->ns = optarg; break;
 		case 'd': o->dimm = optarg; break;
+		case 'b': o->bus = optarg; break;
+		case 't': o->type = optarg; break;
+		case 'v': o->verbose++; break;
+		case 'c': case 'M': break;   /* all configured; no badblocks */
 		case 'm':
-			if (nd_mode_from_name(optarg) < 0)
-				return usage_error("ndctl list", "invalid mode '%s' (fsdax, devdax or "
-						   "raw; sector is not modelled)", optarg);
+			if (nd_mode_from_name(optarg) == -1)
+				return usage_error("ndctl list", "invalid mode '%s' (fsdax, devdax, raw "
+						   "or sector)", optarg);
 			o->mode = optarg;
 			break;
 		case 'h': fputs(ndctl_help, stdout); return -1;
@@ -245,10 +295,13 @@ static int parse_list(int argc, char **argv, struct lopts *o)
 	}
 	if (optind < argc)
 		return usage_error("ndctl list", "unknown parameter \"%s\"", argv[optind]);
+	if (o->verbose > 1)
+		return usage_error("ndctl list", "-vv and -vvv list buses and DIMMs, which "
+				   "zonedev does not model (a label-less bus has no DIMMs)");
 	return 0;
 }
 
-int cmd_ndctl(int argc, char **argv)
+static int ndctl_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		PM_LONGOPTS,
@@ -290,9 +343,18 @@ int cmd_ndctl(int argc, char **argv)
 		      nd_ns_parse(sub, argc - optind, argv + optind, &no);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	po.saves = i != 0;
 	rc = pm_open(&pm, "ndctl", &po);
 	if (!rc)
 		rc = pm_status(i == 0 ? cmd_list(&pm, &lo) : nd_ns_run(&pm, &no));
 	fflush(stdout);
 	return pm_close(&pm, rc);
+}
+
+/* A usage error exits as ndctl's does: 129 (usage_with_options). */
+int cmd_ndctl(int argc, char **argv)
+{
+	int rc = ndctl_main(argc, argv);
+
+	return rc == EXIT_USAGE ? ND_EXIT_USAGE : rc;
 }

@@ -9,11 +9,14 @@
  * each boot and rewritten after each command; --reboot (or deleting the
  * file) drops it, as a reboot would.
  * Invariants: one command at a time per machine file (an exclusive flock
- * on it for the whole command); the state file is replaced atomically
- * (temporary file, fsync, rename, fsync of the directory) and names the
- * machine file's fingerprint, so it is never applied to another machine;
- * it records only differences from the freshly booted machine, and is
- * removed when there are none.
+ * on it for the whole command, --reboot alone included); the state file is
+ * replaced atomically (temporary file, fsync, rename, fsync of the
+ * directory), the temporary made before the command acts, so a state that
+ * cannot be written stops the command before it changes the media; it
+ * names the machine file's fingerprint, so it is never applied to another
+ * machine, and ends with an "end N" line counting its entries, so a cut
+ * file is refused rather than half replayed; it records only differences
+ * from the freshly booted machine, and is removed when there are none.
  */
 #include "pmachine.h"
 
@@ -64,6 +67,7 @@ int pm_paths(struct pmachine *pm, const char *cmd, const struct pm_opts *o)
 	memset(pm, 0, sizeof(*pm));
 	pm->cmd = cmd;
 	pm->lock_fd = -1;
+	pm->tmp_fd = -1;
 	if (!machine || !*machine)
 		machine = getenv("ZD_MACHINE");
 	if (!machine || !*machine)
@@ -78,13 +82,44 @@ int pm_paths(struct pmachine *pm, const char *cmd, const struct pm_opts *o)
 	return EXIT_OK;
 }
 
-int pm_reboot(struct pmachine *pm)
+static int drop_state(struct pmachine *pm)
 {
 	if (unlink(pm->state_path) && errno != ENOENT) {
 		pm_err(pm, "cannot remove the state file %s: %s", pm->state_path, strerror(errno));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
+}
+
+static int lock_machine(struct pmachine *pm)
+{
+	int rc;
+
+	pm->lock_fd = open(pm->machine_path, O_RDONLY | O_CLOEXEC);
+	if (pm->lock_fd < 0) {
+		pm_err(pm, "cannot open the machine file %s: %s", pm->machine_path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	/* Commands on one machine run one after the other, like a script
+	 * on one host; the region files' own locks would only refuse. */
+	while ((rc = flock(pm->lock_fd, LOCK_EX)) && errno == EINTR)
+		;
+	if (rc) {
+		pm_err(pm, "cannot lock the machine file %s: %s", pm->machine_path,
+		       strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int pm_reboot(struct pmachine *pm)
+{
+	int rc = lock_machine(pm) ?: drop_state(pm);
+
+	if (pm->lock_fd >= 0)
+		close(pm->lock_fd);
+	pm->lock_fd = -1;
+	return rc;
 }
 
 /* FNV-1a over the machine file: a state file belongs to one text of it. */
@@ -260,7 +295,7 @@ static int load_state(struct pmachine *pm)
 	size_t n = 0, cap = 0;
 	char line[256];
 	int lineno = 0, rc = 0;
-	bool header = false;
+	bool header = false, ended = false;
 
 	if (!f) {
 		if (errno == ENOENT)
@@ -287,6 +322,19 @@ static int load_state(struct pmachine *pm)
 			header = true;
 			continue;
 		}
+		if (!strncmp(line, "end ", 4) || ended) {
+			size_t want;
+			char c;
+
+			if (ended || sscanf(line, "end %zu %c", &want, &c) != 1 || want != n) {
+				pm_err(pm, "%s:%d: %s", pm->state_path, lineno, ended ?
+				       "text after the 'end' line" : "the 'end' line does not count "
+				       "the entries before it");
+				rc = -1;
+			}
+			ended = true;
+			continue;
+		}
 		k = parse_entry(line, &x);
 		if (k < 0) {
 			pm_err(pm, "%s:%d: cannot parse '%s'", pm->state_path, lineno, x.text);
@@ -306,8 +354,15 @@ static int load_state(struct pmachine *pm)
 		}
 	}
 	fclose(f);
-	if (!rc && !header && n) {
+	/* zonedev removes the file rather than leave one with no entries */
+	if (!rc && !header) {
 		pm_err(pm, "%s: no 'zonedev-state' line", pm->state_path);
+		rc = -1;
+	}
+	/* a cut file would replay only part of what the kernel held */
+	if (!rc && header && !ended) {
+		pm_err(pm, "%s: no 'end' line (the file was cut short): reboot with "
+		       "--reboot, or delete it", pm->state_path);
 		rc = -1;
 	}
 	if (!rc)
@@ -325,22 +380,27 @@ int pm_open(struct pmachine *pm, const char *cmd, const struct pm_opts *o)
 
 	if (rc)
 		return rc;
-	pm->lock_fd = open(pm->machine_path, O_RDONLY | O_CLOEXEC);
-	if (pm->lock_fd < 0) {
-		pm_err(pm, "cannot open the machine file %s: %s", pm->machine_path, strerror(errno));
+	if (lock_machine(pm))
+		return EXIT_FAIL;
+	if ((rc = fingerprint(pm))) {
+		pm_err(pm, "cannot read the machine file %s: %s", pm->machine_path,
+		       strerror(-rc));
 		return EXIT_FAIL;
 	}
-	/* Commands on one machine run one after the other, like a script
-	 * on one host; the region files' own locks would only refuse. */
-	while ((rc = flock(pm->lock_fd, LOCK_EX)) && errno == EINTR)
-		;
-	if (rc || (rc = fingerprint(pm))) {
-		pm_err(pm, "cannot lock or read the machine file %s: %s", pm->machine_path,
-		       strerror(rc < 0 ? -rc : errno));
+	if (o->reboot && drop_state(pm))
 		return EXIT_FAIL;
+	if (o->saves) {
+		snprintf(pm->tmp_path, sizeof(pm->tmp_path), "%s.XXXXXX", pm->state_path);
+		pm->tmp_fd = mkstemp(pm->tmp_path);
+		if (pm->tmp_fd < 0) {
+			pm_err(pm, "cannot write the state file %s: %s (nothing was done)",
+			       pm->state_path, strerror(errno));
+			return EXIT_FAIL;
+		}
+		/* A signal before the rename must not leave the temporary
+		 * behind (after it the name is gone and the removal a no-op). */
+		cleanup_register_file(pm->tmp_path);
 	}
-	if (o->reboot && pm_reboot(pm))
-		return EXIT_FAIL;
 	pm->loaded = true;
 	if (scenario_load_path(&pm->s, pm->machine_path)) {
 		pm_err(pm, "%s", pm->s.yf.err);
@@ -410,22 +470,23 @@ static int write_entries(struct pmachine *pm, FILE *f, size_t *count)
 
 int pm_save(struct pmachine *pm)
 {
-	char tmp[4200], dir[4096];
+	char dir[4096];
 	size_t count;
-	int fd, rc = 0;
+	int fd = pm->tmp_fd, rc = 0;
 	FILE *f;
 
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", pm->state_path);
-	fd = mkstemp(tmp);
-	/* A signal before the rename must not leave the temporary behind
-	 * (after it the name is gone and the removal a no-op). */
-	if (fd >= 0)
-		cleanup_register_file(tmp);
+	if (fd < 0) {
+		snprintf(pm->tmp_path, sizeof(pm->tmp_path), "%s.XXXXXX", pm->state_path);
+		fd = mkstemp(pm->tmp_path);
+		if (fd >= 0)
+			cleanup_register_file(pm->tmp_path);
+	}
+	pm->tmp_fd = -1;
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		pm_err(pm, "cannot write the state file %s: %s", pm->state_path, strerror(errno));
 		if (fd >= 0) {
 			close(fd);
-			unlink(tmp);
+			unlink(pm->tmp_path);
 		}
 		return -1;
 	}
@@ -435,19 +496,20 @@ int pm_save(struct pmachine *pm)
 		"zonedev-state 1 %016" PRIx64 "\n", pm->machine_path, pm->fingerprint);
 	if (write_entries(pm, f, &count))
 		rc = -ENOMEM;
+	fprintf(f, "end %zu\n", count);
 	if (fflush(f) || fsync(fileno(f)))
 		rc = -errno;
 	if (fclose(f) && !rc)
 		rc = -errno;
 	if (!rc && !count) {
-		unlink(tmp);
-		return pm_reboot(pm) ? -1 : 0;
+		unlink(pm->tmp_path);
+		return drop_state(pm) ? -1 : 0;
 	}
-	if (!rc && rename(tmp, pm->state_path))
+	if (!rc && rename(pm->tmp_path, pm->state_path))
 		rc = -errno;
 	if (rc) {
 		pm_err(pm, "cannot write the state file %s: %s", pm->state_path, strerror(-rc));
-		unlink(tmp);
+		unlink(pm->tmp_path);
 		return -1;
 	}
 	/* The rename itself must reach the disk. */
@@ -478,6 +540,11 @@ int pm_close(struct pmachine *pm, int rc)
 	pm->loaded = false;
 	free(pm->boot);
 	pm->boot = NULL;
+	if (pm->tmp_fd >= 0) {
+		close(pm->tmp_fd);
+		unlink(pm->tmp_path);
+	}
+	pm->tmp_fd = -1;
 	if (pm->lock_fd >= 0)
 		close(pm->lock_fd);
 	pm->lock_fd = -1;

@@ -21,6 +21,8 @@ struct pm_opts {
 	const char *state;         /* --state, else MACHINE.state */
 	bool reboot;               /* drop the state first */
 	bool dmesg;                /* echo the kernel log to stderr */
+	bool saves;                /* the command may change the state: its
+				    * file must be writable before it acts */
 };
 
 /* The options every persistent-machine command takes (getopt codes). */
@@ -55,12 +57,15 @@ struct pmachine {
 	int lock_fd;
 	struct pm_block *boot;     /* memory blocks as booted, before the replay */
 	size_t nr_boot;
+	char tmp_path[4200];       /* the next state file, made before acting */
+	int tmp_fd;
 };
 
 /* The machine and state paths only (for --reboot alone): EXIT_OK, or
  * EXIT_USAGE after the message. */
 int pm_paths(struct pmachine *pm, const char *cmd, const struct pm_opts *o);
-/* Drop the state file (a reboot): EXIT_OK or EXIT_FAIL. */
+/* Drop the state file (a reboot), under the machine file's lock as every
+ * command takes it: EXIT_OK or EXIT_FAIL. */
 int pm_reboot(struct pmachine *pm);
 /* Lock the machine file, boot it and replay the state: EXIT_OK, or the
  * exit code after the message (pm_close() in every case). */
@@ -78,6 +83,8 @@ const char *pm_last_error(struct pmachine *pm, unsigned long seq, char *buf, siz
 /* ndctl's and daxctl's exit status for a command's result: a -errno's
  * low byte (main returns it), else the value itself. */
 int pm_status(int rc);
+/* What ndctl and daxctl exit with on a usage error (parse-options). */
+#define ND_EXIT_USAGE 129
 
 /* ---- ndjson.c: json-c PRETTY output ---- */
 
@@ -119,7 +126,7 @@ struct nj *dax_region_json(struct pmachine *pm, struct zd_nd_region *r, bool wit
 
 /* ndctl's namespace object of region idx's namespace (dax: devdax with a
  * daxregion, as -X and create-namespace show it; else chardev). */
-struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax);
+struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax, bool verbose);
 /* util_region_filter(): region id matches ident (N, regionN, all; a
  * space-separated list of them), or ident is NULL. */
 bool nd_region_match(int id, const char *ident);
