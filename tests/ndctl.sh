@@ -313,8 +313,13 @@ is "devdax map=mem, plain numbers" "$(jq -c '.[0] | [.mode, .map, .daxregion.dev
 	"$tmp/out")" '["devdax","mem",1073741824]'
 run "back to raw" 0 ndctl --machine "$M" create-namespace -f -e namespace0.0 -m raw
 before=$(sum)
-run "create without -e on a label-less region" 237 ndctl --machine "$M" create-namespace
+run "create without -e on a label-less region" 237 ndctl --machine "$M" create-namespace -m fsdax
 check "fails as ndctl does" "$tmp/err" "failed to create namespace: No space left on device"
+run "a bare create (ndctl retries with type blk)" 237 ndctl --machine "$M" create-namespace
+check "and finds no blk region" "$tmp/err" "failed to create namespace: No such device or address"
+run "create -s past every region" 237 ndctl --machine "$M" create-namespace -s 16G
+is "is only out of space (validate_available_capacity)" "$(cat "$tmp/err")" \
+	"failed to create namespace: No space left on device"
 run "an unknown namespace" 250 ndctl --machine "$M" create-namespace -f -e namespace7.0
 run "an unsupported align" 250 ndctl --machine "$M" create-namespace -f -e namespace0.0 -m fsdax -a 8K
 check "named" "$tmp/err" "  Error: unsupported align: 8K"

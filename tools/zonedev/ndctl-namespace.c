@@ -98,6 +98,7 @@ int nd_ns_parse(const char *sub, int argc, char **argv, struct nd_nsopts *o)
 	snprintf(cmd, sizeof(cmd), "ndctl %s", sub);
 	memset(o, 0, sizeof(*o));
 	o->sub = sub;
+	o->do_scan = argc == 1;
 	optind = 0;
 	while ((c = next_opt(cmd, argc, argv, ":r:e:fm:M:a:s:t:u:n:h", opts)) != -1) {
 		if (c == 'h') {
@@ -177,6 +178,9 @@ static int validate(struct pmachine *pm, int idx, const struct nd_nsopts *o, str
 	p->size = d->size;
 	if (o->size)
 		parse_size64(o->size, &p->size, &units);
+	/* validate_available_capacity(): a label-less region offers its size */
+	if (!o->namespace && p->size > d->size)
+		return -EAGAIN;
 	if (p->size != d->size) {
 		nd_error("Legacy / label-less namespaces do not support sub-dividing a region\n");
 		nd_error("Retry without -s/--size=\n");
@@ -368,6 +372,10 @@ static int cmd_create(struct pmachine *pm, const struct nd_nsopts *o)
 	}
 	if (rc == -EAGAIN)
 		rc = -ENOSPC;
+	/* cmd_create_namespace(): a bare create retries with type blk, and
+	 * do_xaction_namespace() finds no blk region: -ENXIO */
+	if (rc < 0 && !o->namespace && o->do_scan)
+		rc = -ENXIO;
 	if (rc < 0 && !err_count) {
 		fflush(stdout);
 		fprintf(stderr, "failed to %s namespace: %s\n", o->namespace ? "reconfigure" : "create",

@@ -137,6 +137,7 @@ struct nd_nsopts {
 	const char *namespace;     /* the argument (create: -e) */
 	const char *region, *type, *size, *mode, *map, *align, *uuid, *name;
 	bool force;
+	bool do_scan;              /* create with no option at all: pmem, then blk */
 };
 /* Parse sub's options (argv[0] is sub): 0, -1 after --help, EXIT_USAGE. */
 int nd_ns_parse(const char *sub, int argc, char **argv, struct nd_nsopts *o);
