@@ -285,15 +285,6 @@ static int offline_blocks(struct pmachine *pm, struct zd_nd_region *r, const str
 }
 
 /* The library's reason, when it refused for one of its own. */
-static void library_why(struct pmachine *pm, unsigned long seq, const char *dev, int rc)
-{
-	char buf[512], en[32];
-
-	if (pm_last_error(pm, seq, buf, sizeof(buf)))
-		fprintf(stderr, "zonedev daxctl: %s: %s: %s\n", dev, fmt_errno(rc, en, sizeof(en)),
-			buf);
-}
-
 static int reconfig_one(struct pmachine *pm, struct zd_nd_region *r, const struct dopts *o)
 {
 	struct zd_dax_reconfigure_opts ro = { .force = true, .no_online = true };
@@ -315,7 +306,7 @@ static int reconfig_one(struct pmachine *pm, struct zd_nd_region *r, const struc
 			ro.mode = ZD_DAX_MODE_SYSTEM_RAM;
 			rc = zd_dax_reconfigure_device(r, &ro);
 			if (rc) {
-				library_why(pm, seq, di.chardev, rc);
+				pm_library_why(pm, seq, di.chardev, rc);
 				return rc;
 			}
 		}
@@ -341,7 +332,7 @@ static int reconfig_one(struct pmachine *pm, struct zd_nd_region *r, const struc
 	ro.force = false;
 	rc = zd_dax_reconfigure_device(r, &ro);
 	if (rc)
-		library_why(pm, seq, di.chardev, rc);
+		pm_library_why(pm, seq, di.chardev, rc);
 	return rc;
 }
 

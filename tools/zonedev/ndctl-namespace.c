@@ -283,15 +283,6 @@ static int zero_info_block(struct zd_nd_region *r)
 }
 
 /* The library's reason for a failure ndctl would only see as an errno. */
-static void library_why(struct pmachine *pm, unsigned long seq, const char *dev, int rc)
-{
-	char buf[512], en[32];
-
-	if (pm_last_error(pm, seq, buf, sizeof(buf)))
-		fprintf(stderr, "zonedev ndctl: %s: %s: %s\n", dev, fmt_errno(rc, en, sizeof(en)),
-			buf);
-}
-
 static int reconfigure(struct pmachine *pm, const struct nd_nsopts *o, const struct plan *p)
 {
 	struct zd_nd_region *r = pm_region(pm, p->region);
@@ -329,7 +320,7 @@ static int reconfigure(struct pmachine *pm, const struct nd_nsopts *o, const str
 	}
 	if (rc) {
 		nd_error("%s: failed to enable\n", in.dev);
-		library_why(pm, seq, in.dev, rc);
+		pm_library_why(pm, seq, in.dev, rc);
 		/* ndctl had torn it down already: it stays down */
 		zd_nd_namespace_get(r, &in);
 		if (was_disabled && in.enabled)
@@ -402,7 +393,7 @@ static int destroy_one(struct pmachine *pm, int idx, bool force)
 	had_block = in.mode != ZD_NS_MODE_RAW || in.refused[0];
 	rc = zd_nd_destroy_namespace(r);
 	if (rc) {
-		library_why(pm, seq, in.dev, rc);
+		pm_library_why(pm, seq, in.dev, rc);
 		return rc;
 	}
 	rc = zero_info_block(r);

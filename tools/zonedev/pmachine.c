@@ -566,21 +566,22 @@ struct zd_nd_region *pm_region(struct pmachine *pm, int idx)
 	return zd_nd_region_find(pm->m, name);
 }
 
-const char *pm_last_error(struct pmachine *pm, unsigned long seq, char *buf, size_t len)
+void pm_library_why(struct pmachine *pm, unsigned long seq, const char *dev, int rc)
 {
 	static struct zd_log_line lines[64];
 	unsigned long now = zd_log_seq(pm->m);
+	char en[32];
 	size_t n;
 
 	if (now <= seq)
-		return NULL;
+		return;
 	n = zd_log_read(pm->m, now - seq > 64 ? now - 64 : seq, lines, 64);
 	while (n--)
 		if (lines[n].level <= ZD_LOG_WARNING) {
-			snprintf(buf, len, "%s", lines[n].text);
-			return buf;
+			fprintf(stderr, "zonedev %s: %s: %s: %s\n", pm->cmd, dev,
+				fmt_errno(rc, en, sizeof(en)), lines[n].text);
+			return;
 		}
-	return NULL;
 }
 
 int pm_status(int rc)

@@ -78,8 +78,10 @@ int pm_save(struct pmachine *pm);
 int pm_close(struct pmachine *pm, int rc);
 int pm_nr_regions(const struct pmachine *pm);
 struct zd_nd_region *pm_region(struct pmachine *pm, int idx);
-/* The last line the kernel logged at warning or worse since seq, or NULL. */
-const char *pm_last_error(struct pmachine *pm, unsigned long seq, char *buf, size_t len);
+/* When the library refused dev with rc for a reason ndctl shows only as an
+ * errno: "zonedev CMD: dev: ERRNO: <the last kernel log line at warning or
+ * worse since seq>" on stderr (nothing if it logged none). */
+void pm_library_why(struct pmachine *pm, unsigned long seq, const char *dev, int rc);
 /* ndctl's and daxctl's exit status for a command's result: a -errno's
  * low byte (main returns it), else the value itself. */
 int pm_status(int rc);
