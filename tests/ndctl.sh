@@ -198,6 +198,9 @@ is "60 of 62 online, not all movable" "$(jq -c '[.online_memblocks, .total_membl
 	"$tmp/out")" '[60,62,null]'
 grep -q '"movable"' "$tmp/out" && fail "no movable key while a block is offline" ||
 	pass "no movable key while a block is offline (daxctl cannot tell its zone)"
+run "daxctl list -R" 0 daxctl --machine "$M" list -R
+is "the region's path is on the NFIT bus" "$(jq -r '.[0].path' "$tmp/out")" \
+	"/platform/ACPI0012:00/ndbus0/region0/dax0.0"
 check "the state file has the offline block" "$M.state" "block 95 offline"
 check "the state file has the online block and zone" "$M.state" "block 34 online Movable"
 run "destroy refuses while the memory is online" 240 ndctl --machine "$M" destroy-namespace -f namespace0.0
@@ -283,6 +286,9 @@ run "list -b ndbus0" 0 ndctl --machine "$M" list -b ndbus0
 is "the bus matches" "$(jq -r '.[0].dev' "$tmp/out")" "namespace0.0"
 run "list -b ndbus1" 0 ndctl --machine "$M" list -b ndbus1
 is "another bus matches nothing" "$(cat "$tmp/out")" ""
+run "list -b ACPI.NFIT" 0 ndctl --machine "$M" list -b "e820 ACPI.NFIT"
+is "the bus by its provider (the recorded machine's NFIT)" "$(jq -r '.[0].dev' "$tmp/out")" \
+	"namespace0.0"
 run "list -t blk" 0 ndctl --machine "$M" list -t blk
 is "no blk regions" "$(cat "$tmp/out")" ""
 run "list -R -r 0x0" 0 ndctl --machine "$M" list -R -r 0x0

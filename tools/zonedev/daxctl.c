@@ -62,7 +62,8 @@ struct dopts {
 	const char *region, *dev, *mode;
 };
 
-static const char *region_path_fmt = "/platform/e820/ndbus0/region%d/dax%d.0";
+/* The recorded machine's bus: QEMU's NVDIMM, an ACPI NFIT (ACPI0012). */
+static const char *region_path_fmt = "/platform/ACPI0012:00/ndbus0/region%d/dax%d.0";
 
 struct nj *dax_dev_json(struct pmachine *pm, struct zd_nd_region *r, bool human)
 {

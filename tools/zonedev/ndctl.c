@@ -5,8 +5,10 @@
  * namespaces alone print as an array (a single one alone under -u),
  * regions carry their namespaces, and two kinds at once go into one
  * object. The namespace commands are ndctl-namespace.c.
- * The machine is modelled as ndctl sees a label-less (e820-style) bus:
- * regionN with one namespace namespaceN.0 each, no DIMMs, no labels.
+ * The machine is modelled as ndctl sees the recorded one (QEMU's NVDIMM
+ * without a label area, an ACPI NFIT bus): regionN with one label-less
+ * namespace namespaceN.0 each, raw until configured (no ND_REGION_PAGEMAP
+ * as e820 regions have), no labels; its DIMMs are not modelled.
  * Invariants: list changes nothing (and saves nothing); a namespace that
  * disable-namespace (or destroy) took down shows as ndctl shows it then:
  * raw, the region's size, "state":"disabled", listed only with -i.
@@ -57,7 +59,7 @@ const char ndctl_help[] =
 	"  -v, --verbose     list: namespaces with their daxregion, numa_node and\n"
 	"                    target_node (-vv, which adds buses and DIMMs, is not\n"
 	"                    modelled)\n"
-	"  -b, --bus BUS     only bus BUS (ndbus0, 0, its provider e820, or all)\n"
+	"  -b, --bus BUS     only bus BUS (ndbus0, 0, its provider ACPI.NFIT, or all)\n"
 	"  -t, --type TYPE   list: only regions of TYPE (pmem; blk matches none)\n"
 	"  -u, --human       list: sizes as \"7.87 GiB (8.45 GB)\"; a single object is\n"
 	"                    printed alone, not in an array\n"
@@ -189,10 +191,14 @@ static bool ns_match(int id, const char *ident)
 	return any_word(id, ident, ns_word);
 }
 
-/* util_bus_filter(): one bus, ndbus0, whose provider is e820. */
+/* util_bus_filter(): one bus, ndbus0 (id 0, any base), provider ACPI.NFIT. */
 static bool bus_word(int id, const char *t)
 {
-	return !strcmp(t, "ndbus0") || !strcmp(t, "e820") || !strcmp(t, "0");
+	char *end;
+	unsigned long n = strtoul(t, &end, 0);
+
+	return end != t && !*end ? n == (unsigned long)id :
+	       !strcmp(t, "ndbus0") || !strcmp(t, "ACPI.NFIT");
 }
 
 static int cmd_list(struct pmachine *pm, struct lopts *o)
