@@ -278,6 +278,22 @@ truncate -s 256M "$tmp/ro.img"
 run "disable on a read-only region" 0 ndctl --machine "$tmp/ro.yaml" disable-namespace namespace0.0
 is "says only the count" "$(cat "$tmp/err")" "disabled 1 namespace"
 
+# a region file that cannot be written is read-only media, not an error
+printf 'machine:\n  arch: x86_64\n  ram:\n    - {start: 1M, size: 1023M}\n  pmem:\n    - {start: 4G, size: 256M, file: rw.img}\n' >"$tmp/rw.yaml"
+truncate -s 256M "$tmp/rw.img"
+if [ "$(id -u)" = 0 ]; then chattr +i "$tmp/rw.img" 2>/dev/null; else chmod a-w "$tmp/rw.img"; fi
+if [ -w "$tmp/rw.img" ] && ! lsattr "$tmp/rw.img" 2>/dev/null | grep -q '^....i'; then
+	skip "an unwritable region file (this filesystem has no immutable flag for root)"
+	skip "an unwritable region file refuses changes"
+else
+	run "list with an unwritable region file" 0 ndctl --machine "$tmp/rw.yaml" list -N
+	is "lists it (raw, read-only)" "$(jq -r '.[0].blockdev' "$tmp/out")" "pmem0"
+	run "an unwritable region file refuses changes" 250 ndctl --machine "$tmp/rw.yaml" \
+		create-namespace -f -e namespace0.0 -m fsdax
+	check "with ndctl's read-only message" "$tmp/err" "read-only, re-configuration disabled"
+fi
+chattr -i "$tmp/rw.img" 2>/dev/null; chmod u+w "$tmp/rw.img"
+
 # ---- list's filters, as ndctl's filter.c reads them ----
 run "list -v" 0 ndctl --machine "$M" list -v
 is "-v adds numa_node and target_node" "$(jq -c '.[0] | [.dev, .numa_node, .target_node]' \

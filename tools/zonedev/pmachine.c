@@ -406,6 +406,17 @@ int pm_open(struct pmachine *pm, const char *cmd, const struct pm_opts *o)
 		pm_err(pm, "%s", pm->s.yf.err);
 		return EXIT_FAIL;
 	}
+	/* A region file we may not write (permissions, chattr +i, a read-only
+	 * mount) is read-only media: listed as it is, its changes refused
+	 * with ndctl's own message, as the kernel treats a read-only region. */
+	for (size_t i = 0; i < pm->s.nr_pmem; i++) {
+		struct zd_nd_region_desc *d = &pm->s.pmem[i];
+
+		if (!d->read_only && d->path && access(d->path, W_OK) &&
+		    (errno == EACCES || errno == EPERM || errno == EROFS) &&
+		    !access(d->path, R_OK))
+			d->read_only = true;
+	}
 	pm->m = scenario_boot(&pm->s, &ro, o->dmesg ? stderr : NULL);
 	if (ZD_IS_ERR_OR_NULL(pm->m)) {
 		pm->m = NULL;
