@@ -256,6 +256,14 @@ run "iomem --import the example --json" 0 iomem --import "$example" --json
 json_ok "iomem --json is one valid JSON document" "$tmp/out"
 check "iomem --json names its source" "$tmp/out" "\"source\": \"$example\""
 run "iomem --import a missing file" 1 iomem --import scenarios/data/no-such-file.txt
+# bounded: a listing past 16 MiB (here blank lines) is no /proc/iomem
+yes '' | head -c 17M >"$tmp/big-iomem"
+run "iomem --import 17 MiB" 1 iomem --import "$tmp/big-iomem"
+check "is refused as too long" "$tmp/err" "the listing passes 16 MiB: not a /proc/iomem listing"
+printf '00000000-0009ffff : %s\n' "$(head -c 1100 /dev/zero | tr '\0' x)" >"$tmp/long-iomem"
+run "iomem --import a 1120-byte line" 1 iomem --import "$tmp/long-iomem"
+check "is refused naming the line" "$tmp/err" "line 1: longer than 1023 bytes"
+rm -f "$tmp/big-iomem" "$tmp/long-iomem"
 run "iomem (host /proc/iomem or the default layout)" 0 iomem
 check "iomem prints System RAM" "$tmp/out" " : System RAM"
 run "iomem --json (host or default)" 0 iomem --json

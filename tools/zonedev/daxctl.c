@@ -62,8 +62,10 @@ struct dopts {
 	const char *region, *dev, *mode;
 };
 
-/* The recorded machine's bus: QEMU's NVDIMM, an ACPI NFIT (ACPI0012). */
-static const char *region_path_fmt = "/platform/ACPI0012:00/ndbus0/region%d/dax%d.0";
+/* The recorded machine's bus: QEMU's NVDIMM, an ACPI NFIT, whose
+ * acpi_driver puts the bus under the ACPI device (6.1). */
+static const char *region_path_fmt =
+	"/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region%d/dax%d.0";
 
 struct nj *dax_dev_json(struct pmachine *pm, struct zd_nd_region *r, bool human)
 {

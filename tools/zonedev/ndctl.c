@@ -52,8 +52,8 @@ const char ndctl_help[] =
 	"  -d, --dimm DIMM   list: only what DIMM maps (nothing here)\n"
 	"  -X, --device-dax  list: devdax namespaces with their daxregion and devices\n"
 	"  -i, --idle        list: include disabled namespaces\n"
-	"  -c, --configured  list: include configured idle namespaces (all of them\n"
-	"                    are configured here)\n"
+	"  -c, --configured  list: include disabled namespaces that have a size (all\n"
+	"                    of them here)\n"
 	"  -M, --media-errors\n"
 	"                    list: include media errors (there are none)\n"
 	"  -v, --verbose     list: namespaces with their daxregion, numa_node and\n"
@@ -83,7 +83,7 @@ const char ndctl_help[] =
 	"             low byte (234 EINVAL, 240 EBUSY, 250 ENXIO, 237 ENODEV)\n";
 
 struct lopts {
-	bool namespaces, regions, dimms, dax, idle, human;
+	bool namespaces, regions, dimms, dax, idle, configured, human;
 	int verbose;
 	const char *region, *ns, *mode, *dimm, *bus, *type;
 };
@@ -131,7 +131,7 @@ struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax,
 }
 
 /* region_to_json(): a label-less region has nothing to allocate from. */
-static struct nj *region_json(struct pmachine *pm, int idx, bool human)
+static struct nj *region_json(struct pmachine *pm, int idx, bool human, bool verbose)
 {
 	struct nj *o = nj_obj();
 
@@ -141,6 +141,10 @@ static struct nj *region_json(struct pmachine *pm, int idx, bool human)
 	nj_ksize(o, "available_size", 0, human);
 	nj_ksize(o, "max_available_extent", 0, human);
 	nj_kstr(o, "type", "pmem");
+	if (verbose) {
+		nj_kint(o, "numa_node", pm->s.pmem[idx].node);
+		nj_kint(o, "target_node", pm->s.pmem[idx].node);
+	}
 	nj_kstr(o, "persistence_domain", "unknown");
 	return o;
 }
@@ -225,7 +229,7 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 		    !any_word(0, o->bus, bus_word) || (o->type && strcmp(o->type, "pmem")))
 			continue;
 		if (o->regions) {
-			region = region_json(pm, i, o->human);
+			region = region_json(pm, i, o->human, o->verbose);
 			if (!regions)
 				regions = nj_arr();
 			nj_add(regions, NULL, region);
@@ -233,7 +237,9 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 		}
 		zd_nd_namespace_get(pm_region(pm, i), &in);
 		/* a sector filter is valid and matches nothing: no BTT here */
-		if (!o->namespaces || (!in.enabled && !o->idle) ||
+		/* filter_namespace(): a disabled one with -i, or -c (every
+		 * label-less namespace has its region's size) */
+		if (!o->namespaces || (!in.enabled && !o->idle && !o->configured) ||
 		    (o->mode && nd_mode_from_name(o->mode) != listed_mode(&in)))
 			continue;
 		if (!namespaces) {
@@ -288,7 +294,8 @@ static int parse_list(int argc, char **argv, struct lopts *o)
 		case 'b': o->bus = optarg; break;
 		case 't': o->type = optarg; break;
 		case 'v': o->verbose++; break;
-		case 'c': case 'M': break;   /* all configured; no badblocks */
+		case 'c': o->configured = true; break;
+		case 'M': break;             /* no badblocks */
 		case 'm':
 			if (nd_mode_from_name(optarg) == -1)
 				return usage_error("ndctl list", "invalid mode '%s' (fsdax, devdax, raw "
@@ -304,6 +311,10 @@ static int parse_list(int argc, char **argv, struct lopts *o)
 	if (o->verbose > 1)
 		return usage_error("ndctl list", "-vv and -vvv list buses and DIMMs, which "
 				   "zonedev does not model (a label-less bus has no DIMMs)");
+	/* cmd_list(): a filter alone lists its kind; a bus filter, buses */
+	if (o->bus && !o->namespaces && !o->regions && !o->dimms && !o->dax && !o->verbose)
+		return usage_error("ndctl list", "-b alone lists buses, which zonedev does not "
+				   "model: add -N or -R");
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -91,6 +92,31 @@ static int drop_state(struct pmachine *pm)
 	return EXIT_OK;
 }
 
+/* Under the lock no command is writing the state: a temporary next to it
+ * (STATE.XXXXXX) is what a killed one left. */
+static void remove_stale_temporaries(struct pmachine *pm)
+{
+	char dir[4096], base[4096];
+	const char *b;
+	size_t blen;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s", pm->state_path);
+	snprintf(base, sizeof(base), "%s", pm->state_path);
+	b = basename(base);
+	blen = strlen(b);
+	d = opendir(dirname(dir));
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, b, blen) && de->d_name[blen] == '.' &&
+		    strlen(de->d_name + blen + 1) == 6 && unlinkat(dirfd(d), de->d_name, 0) == 0)
+			fprintf(stderr, "zonedev %s: removed %s, left by a command that was killed\n",
+				pm->cmd, de->d_name);
+	closedir(d);
+}
+
 static int lock_machine(struct pmachine *pm)
 {
 	int rc;
@@ -109,6 +135,7 @@ static int lock_machine(struct pmachine *pm)
 		       strerror(errno));
 		return EXIT_FAIL;
 	}
+	remove_stale_temporaries(pm);
 	return EXIT_OK;
 }
 
@@ -293,8 +320,8 @@ static int load_state(struct pmachine *pm)
 	FILE *f = fopen(pm->state_path, "r");
 	struct entry *e = NULL;
 	size_t n = 0, cap = 0;
-	char line[256];
-	int lineno = 0, rc = 0;
+	char line[8192];
+	int lineno = 0, rc = 0, version = 0;
 	bool header = false, ended = false;
 
 	if (!f) {
@@ -306,12 +333,19 @@ static int load_state(struct pmachine *pm)
 	while (!rc && fgets(line, sizeof(line), f)) {
 		struct entry x = { .line = ++lineno };
 		unsigned long long fp;
-		int k;
+		int k, c;
 
+		/* a comment names the machine file, whose path may be long */
+		if (line[0] == '#' && !strchr(line, '\n')) {
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
 		if (!header && line[0] != '#') {
-			if (sscanf(line, "zonedev-state 1 %llx", &fp) != 1) {
-				pm_err(pm, "%s:%d: not a zonedev state file (version 1)", pm->state_path,
-				       lineno);
+			if (sscanf(line, "zonedev-state %d %llx", &version, &fp) != 2 ||
+			    version < 1 || version > 2) {
+				pm_err(pm, "%s:%d: not a zonedev state file (version 1 or 2)",
+				       pm->state_path, lineno);
 				rc = -1;
 			} else if (fp != pm->fingerprint) {
 				pm_err(pm, "%s was written for another text of %s (the machine file "
@@ -324,9 +358,9 @@ static int load_state(struct pmachine *pm)
 		}
 		if (!strncmp(line, "end ", 4) || ended) {
 			size_t want;
-			char c;
+			char extra;
 
-			if (ended || sscanf(line, "end %zu %c", &want, &c) != 1 || want != n) {
+			if (ended || sscanf(line, "end %zu %c", &want, &extra) != 1 || want != n) {
 				pm_err(pm, "%s:%d: %s", pm->state_path, lineno, ended ?
 				       "text after the 'end' line" : "the 'end' line does not count "
 				       "the entries before it");
@@ -359,8 +393,9 @@ static int load_state(struct pmachine *pm)
 		pm_err(pm, "%s: no 'zonedev-state' line", pm->state_path);
 		rc = -1;
 	}
-	/* a cut file would replay only part of what the kernel held */
-	if (!rc && header && !ended) {
+	/* a cut file would replay only part of what the kernel held (version
+	 * 1, before the end line, is taken as it is) */
+	if (!rc && header && !ended && version >= 2) {
 		pm_err(pm, "%s: no 'end' line (the file was cut short): reboot with "
 		       "--reboot, or delete it", pm->state_path);
 		rc = -1;
@@ -414,8 +449,10 @@ int pm_open(struct pmachine *pm, const char *cmd, const struct pm_opts *o)
 
 		if (!d->read_only && d->path && access(d->path, W_OK) &&
 		    (errno == EACCES || errno == EPERM || errno == EROFS) &&
-		    !access(d->path, R_OK))
+		    !access(d->path, R_OK)) {
 			d->read_only = true;
+			pm->ro_fallback = d->path;
+		}
 	}
 	pm->m = scenario_boot(&pm->s, &ro, o->dmesg ? stderr : NULL);
 	if (ZD_IS_ERR_OR_NULL(pm->m)) {
@@ -486,6 +523,18 @@ int pm_save(struct pmachine *pm)
 	int fd = pm->tmp_fd, rc = 0;
 	FILE *f;
 
+	/* What this boot could not replay onto a region it had to take
+	 * read-only still holds once the file is writable again: keep it. */
+	if (pm->ro_fallback) {
+		if (fd >= 0) {
+			close(fd);
+			unlink(pm->tmp_path);
+		}
+		pm->tmp_fd = -1;
+		fprintf(stderr, "zonedev %s: %s cannot be written: the state file is kept as it "
+			"was\n", pm->cmd, pm->ro_fallback);
+		return 0;
+	}
 	if (fd < 0) {
 		snprintf(pm->tmp_path, sizeof(pm->tmp_path), "%s.XXXXXX", pm->state_path);
 		fd = mkstemp(pm->tmp_path);
@@ -504,7 +553,7 @@ int pm_save(struct pmachine *pm)
 	fprintf(f, "# zonedev: what the running kernel of %s still holds (disabled\n"
 		"# namespaces, dax devices in system-ram mode, memory block states), replayed\n"
 		"# after each boot of it. A reboot drops it: --reboot, or delete this file.\n"
-		"zonedev-state 1 %016" PRIx64 "\n", pm->machine_path, pm->fingerprint);
+		"zonedev-state 2 %016" PRIx64 "\n", pm->machine_path, pm->fingerprint);
 	if (write_entries(pm, f, &count))
 		rc = -ENOMEM;
 	fprintf(f, "end %zu\n", count);

@@ -59,6 +59,8 @@ struct pmachine {
 	size_t nr_boot;
 	char tmp_path[4200];       /* the next state file, made before acting */
 	int tmp_fd;
+	const char *ro_fallback;   /* a region file booted read-only as we may
+				    * not write it: the state is not saved */
 };
 
 /* The machine and state paths only (for --reboot alone): EXIT_OK, or

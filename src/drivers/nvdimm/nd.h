@@ -21,7 +21,7 @@ struct zd_nd_region {
 	bool created, up;              /* the file is ours; the region came up */
 	int node;
 	uint64_t align;                /* region align attribute (default_align()) */
-	char path[256];
+	char path[4096];           /* PATH_MAX: region files live anywhere */
 	char *virt;                    /* the whole region, MAP_SHARED */
 	struct zd_resource *res;       /* "Persistent Memory" */
 	struct zd_device *dev;         /* regionN */

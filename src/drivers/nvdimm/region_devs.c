@@ -115,8 +115,12 @@ struct zd_nd_region *zd_nd_region_create(struct zd_machine *m, const struct zd_n
 
 	uint64_t page = m->arch.page_size;
 
-	if (!d->path || !d->size || (d->start | d->size) & (page - 1) ||
-	    strlen(d->path) >= sizeof(r->path)) {
+	if (d->path && strlen(d->path) >= sizeof(r->path)) {
+		zd_pr_err(m, "nd_region: the file name of region 0x%llx+0x%llx is longer than %zu "
+			  "bytes", ULL(d->start), ULL(d->size), sizeof(r->path) - 1);
+		return ZD_ERR_PTR(-ENAMETOOLONG);
+	}
+	if (!d->path || !d->size || (d->start | d->size) & (page - 1)) {
 		zd_pr_err(m, "nd_region: region 0x%llx+0x%llx needs a file and %llu-byte (PAGE_SIZE) "
 			  "alignment", ULL(d->start), ULL(d->size), ULL(page));
 		return ZD_ERR_PTR(-EINVAL);
