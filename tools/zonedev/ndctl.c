@@ -94,6 +94,14 @@ static int listed_mode(const struct zd_nd_namespace_info *in)
 	return in->user_disabled ? ZD_NS_MODE_RAW : (int)in->mode;
 }
 
+/* ndctl's UTIL_JSON_VERBOSE fields: a pmem region's memory would join its
+ * own node. */
+static void node_json(struct nj *o, const struct pmachine *pm, int idx)
+{
+	nj_kint(o, "numa_node", pm->s.pmem[idx].node);
+	nj_kint(o, "target_node", pm->s.pmem[idx].node);
+}
+
 struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax, bool verbose)
 {
 	struct zd_nd_region *r = pm_region(pm, idx);
@@ -122,11 +130,8 @@ struct nj *nd_namespace_json(struct pmachine *pm, int idx, bool human, bool dax,
 		nj_kstr(o, "blockdev", in.blockdev);
 	if (!in.enabled)
 		nj_kstr(o, "state", "disabled");
-	/* a pmem region's memory would join its own node */
-	if (verbose) {
-		nj_kint(o, "numa_node", pm->s.pmem[idx].node);
-		nj_kint(o, "target_node", pm->s.pmem[idx].node);
-	}
+	if (verbose)
+		node_json(o, pm, idx);
 	return o;
 }
 
@@ -141,10 +146,8 @@ static struct nj *region_json(struct pmachine *pm, int idx, bool human, bool ver
 	nj_ksize(o, "available_size", 0, human);
 	nj_ksize(o, "max_available_extent", 0, human);
 	nj_kstr(o, "type", "pmem");
-	if (verbose) {
-		nj_kint(o, "numa_node", pm->s.pmem[idx].node);
-		nj_kint(o, "target_node", pm->s.pmem[idx].node);
-	}
+	if (verbose)
+		node_json(o, pm, idx);
 	nj_kstr(o, "persistence_domain", "unknown");
 	return o;
 }
@@ -165,14 +168,24 @@ static bool any_word(int id, const char *ident, nd_word_match match)
 	return false;
 }
 
-/* util_region_filter(): a whole number (strtoul base 0) or the exact name. */
+/* A word that is a whole number (strtoul, any base), as the region and bus
+ * filters take ids. */
+static bool whole_number(const char *t, unsigned long *n)
+{
+	char *end;
+
+	*n = strtoul(t, &end, 0);
+	return end != t && !*end;
+}
+
+/* util_region_filter(): its id or its exact name. */
 static bool region_word(int id, const char *t)
 {
-	char name[32], *end;
-	unsigned long n = strtoul(t, &end, 0);
+	char name[32];
+	unsigned long n;
 
 	snprintf(name, sizeof(name), "region%d", id);
-	return end != t && !*end ? n == (unsigned long)id : !strcmp(t, name);
+	return whole_number(t, &n) ? n == (unsigned long)id : !strcmp(t, name);
 }
 
 bool nd_region_match(int id, const char *ident)
@@ -195,13 +208,12 @@ static bool ns_match(int id, const char *ident)
 	return any_word(id, ident, ns_word);
 }
 
-/* util_bus_filter(): one bus, ndbus0 (id 0, any base), provider ACPI.NFIT. */
+/* util_bus_filter(): one bus, id 0, ndbus0, provider ACPI.NFIT. */
 static bool bus_word(int id, const char *t)
 {
-	char *end;
-	unsigned long n = strtoul(t, &end, 0);
+	unsigned long n;
 
-	return end != t && !*end ? n == (unsigned long)id :
+	return whole_number(t, &n) ? n == (unsigned long)id :
 	       !strcmp(t, "ndbus0") || !strcmp(t, "ACPI.NFIT");
 }
 
@@ -236,9 +248,9 @@ static int cmd_list(struct pmachine *pm, struct lopts *o)
 			namespaces = NULL;   /* each region holds its own */
 		}
 		zd_nd_namespace_get(pm_region(pm, i), &in);
-		/* a sector filter is valid and matches nothing: no BTT here */
 		/* filter_namespace(): a disabled one with -i, or -c (every
-		 * label-less namespace has its region's size) */
+		 * label-less namespace has its region's size); a sector filter
+		 * is valid and matches nothing, there is no BTT here */
 		if (!o->namespaces || (!in.enabled && !o->idle && !o->configured) ||
 		    (o->mode && nd_mode_from_name(o->mode) != listed_mode(&in)))
 			continue;
@@ -310,7 +322,7 @@ static int parse_list(int argc, char **argv, struct lopts *o)
 		return usage_error("ndctl list", "unknown parameter \"%s\"", argv[optind]);
 	if (o->verbose > 1)
 		return usage_error("ndctl list", "-vv and -vvv list buses and DIMMs, which "
-				   "zonedev does not model (a label-less bus has no DIMMs)");
+				   "zonedev does not model (the NFIT's DIMMs are not modelled)");
 	/* cmd_list(): a filter alone lists its kind; a bus filter, buses */
 	if (o->bus && !o->namespaces && !o->regions && !o->dimms && !o->dax && !o->verbose)
 		return usage_error("ndctl list", "-b alone lists buses, which zonedev does not "

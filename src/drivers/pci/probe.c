@@ -202,9 +202,9 @@ fail:
  * A bridge of type on bus at devfn with a fresh secondary bus; p->lock held
  * for writing. The caller has checked devfn.
  */
-static struct zd_pci_dev *pci_bridge_new(struct zd_machine *m, struct zd_pci_bus *bus, unsigned devfn,
-					 uint16_t vendor, uint16_t device, enum zd_pcie_type type,
-					 int secondary)
+static struct zd_pci_dev *pci_bridge_new(struct zd_machine *m, struct zd_pci_bus *bus,
+					 unsigned devfn, uint16_t vendor, uint16_t device,
+					 enum zd_pcie_type type, int secondary)
 {
 	struct zd_pci_host_bridge *hb = bus->host;
 	struct zd_pci_dev *d;
@@ -287,11 +287,14 @@ static int port_slot(struct zd_machine *m, struct zd_pci_bus *bus, enum zd_pcie_
 			  "bridge of that type");
 		return -EINVAL;
 	}
-	if (want > 31 || fn < 0 || fn > 7 || (fn && want < 0)) {
-		zd_pr_err(m, "pci_bus %04x:%02x: %s %d%s", bus->host->domain, bus->number,
-			  want > 31 ? "no slot" : "no function", want > 31 ? want : fn,
-			  want > 31 ? " (slots are 0 to 1f)" : fn && want < 0 ?
-			  " without a slot" : " (functions are 0 to 7)");
+	if (want > 31) {
+		zd_pr_err(m, "pci_bus %04x:%02x: no slot %d (slots are 0 to 1f)",
+			  bus->host->domain, bus->number, want);
+		return -EINVAL;
+	}
+	if (fn < 0 || fn > 7 || (fn && want < 0)) {
+		zd_pr_err(m, "pci_bus %04x:%02x: no function %d%s", bus->host->domain,
+			  bus->number, fn, want < 0 ? " without a slot" : " (functions are 0 to 7)");
 		return -EINVAL;
 	}
 	if (type == ZD_PCI_EXP_TYPE_UPSTREAM) {
